@@ -1,0 +1,25 @@
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, IsArray, IsInt, IsObject, IsOptional, Matches, Min, ValidateNested } from 'class-validator';
+import { defineEvent } from '../event-definition';
+import { Topics } from '../topics';
+import { ID_MESSAGE, ID_PATTERN, ModelUsage, Passage, RequestContext } from '../values';
+
+/** Passages retrieved for a request, already filtered by tenant and the requester's groups. */
+export class ContextRetrieved {
+  @Matches(ID_PATTERN, { message: `requestId ${ID_MESSAGE}` }) requestId!: string;
+  @ValidateNested() @Type(() => RequestContext) context!: RequestContext;
+  @IsObject() input!: Record<string, unknown>;
+  @IsArray() @ArrayMaxSize(100) @ValidateNested({ each: true }) @Type(() => Passage) passages!: Passage[];
+  /** Relevant passages the requester may not read: a count only, never their content. */
+  @IsInt() @Min(0) withheldCount!: number;
+  @IsOptional() @ValidateNested() @Type(() => ModelUsage) usage?: ModelUsage;
+}
+
+export const ContextRetrievedEvent = defineEvent({
+  type: 'llmbus.context.retrieved',
+  topic: Topics.Retrieved,
+  payload: ContextRetrieved,
+  schemaVersion: 1,
+  key: (p) => p.requestId,
+  description: 'Context passages were retrieved for a request.',
+});

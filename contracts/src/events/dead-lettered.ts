@@ -1,0 +1,45 @@
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  MaxLength,
+  Min,
+} from 'class-validator';
+import { defineEvent } from '../event-definition';
+import { DeadLetterTopics, STAGES, Stage } from '../topics';
+import { FAILURE_CODES, FailureCode } from './request-failed';
+
+/**
+ * A consumed message that a stage could not process. Published on the stage's own dead-letter
+ * topic (the definition's `topic` is the router's; publishers pass the stage's topic explicitly).
+ */
+export class DeadLettered {
+  @IsIn(STAGES) stage!: Stage;
+  @IsString() @MaxLength(300) consumerGroup!: string;
+  @IsString() @MaxLength(300) originalTopic!: string;
+  @IsInt() @Min(0) originalPartition!: number;
+  @IsString() @MaxLength(30) originalOffset!: string;
+  @IsOptional() @IsString() @MaxLength(1000) originalKey?: string;
+  @IsObject() originalHeaders!: Record<string, string>;
+  /** The message value as received (UTF-8), cut to 64 KiB; `originalValueTruncated` says if it was cut. */
+  @IsString() @MaxLength(70_000) originalValue!: string;
+  @IsOptional() originalValueTruncated?: boolean;
+  @IsIn(FAILURE_CODES) reasonCode!: FailureCode;
+  @IsString() @MaxLength(2000) reason!: string;
+  @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) @MaxLength(1000, { each: true }) errors!: string[];
+  /** The request (or document) the message belonged to, when it could be recovered. */
+  @IsOptional() @IsString() @MaxLength(200) correlationId?: string;
+}
+
+export const DeadLetteredEvent = defineEvent({
+  type: 'llmbus.event.dead-lettered',
+  topic: DeadLetterTopics.router,
+  payload: DeadLettered,
+  schemaVersion: 1,
+  key: (p) => p.correlationId ?? `${p.originalTopic}:${p.originalPartition}:${p.originalOffset}`,
+  description: 'A consumed message could not be processed and was set aside with the reason.',
+});

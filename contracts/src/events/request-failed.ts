@@ -1,0 +1,40 @@
+import { ArrayMaxSize, IsArray, IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { defineEvent } from '../event-definition';
+import { STAGES, Stage, Topics } from '../topics';
+import { ID_MESSAGE, ID_PATTERN } from '../values';
+
+/** Machine-readable reasons a request can fail. */
+export const FAILURE_CODES = [
+  'invalid_event',
+  'invalid_payload',
+  'unknown_event_type',
+  'unknown_workflow',
+  'invalid_input',
+  'oversize',
+  'missing_tenant',
+  'validation_failed',
+  'review_rejected',
+  'model_error',
+  'processing_error',
+] as const;
+export type FailureCode = (typeof FAILURE_CODES)[number];
+
+/** A request ended without an output. `message` tells the requester what to fix. */
+export class RequestFailed {
+  @Matches(ID_PATTERN, { message: `requestId ${ID_MESSAGE}` }) requestId!: string;
+  @IsIn(FAILURE_CODES) code!: FailureCode;
+  @IsString() @MaxLength(2000) message!: string;
+  @IsIn(STAGES) stage!: Stage;
+  /** One entry per problem, e.g. a field path and what it must be. */
+  @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) @MaxLength(1000, { each: true }) details!: string[];
+  @IsOptional() @IsString() @MaxLength(500) replyTo?: string;
+}
+
+export const RequestFailedEvent = defineEvent({
+  type: 'llmbus.request.failed',
+  topic: Topics.Result,
+  payload: RequestFailed,
+  schemaVersion: 1,
+  key: (p) => p.requestId,
+  description: 'A request failed; the message says what to fix.',
+});

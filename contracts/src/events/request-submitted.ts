@@ -1,0 +1,29 @@
+import { Type } from 'class-transformer';
+import { IsObject, IsOptional, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
+import { defineEvent } from '../event-definition';
+import { Topics } from '../topics';
+import { ID_MESSAGE, ID_PATTERN, Requester } from '../values';
+
+/** An upstream system asks for a workflow run. */
+export class RequestSubmitted {
+  @Matches(ID_PATTERN, { message: `requestId ${ID_MESSAGE}` }) requestId!: string;
+  /** Upstream event type the routing rules match on, e.g. `ticket.created`. */
+  @IsString() @Matches(/^[a-z0-9][a-z0-9._-]{0,99}$/, { message: 'eventType must be lowercase, e.g. "ticket.created"' })
+  eventType!: string;
+  /** Explicit workflow id; when absent the router's rules choose. */
+  @IsOptional() @Matches(ID_PATTERN, { message: `workflow ${ID_MESSAGE}` }) workflow?: string;
+  /** Workflow input (ticket fields, question, alert...); validated by the router against the workflow. */
+  @IsObject() input!: Record<string, unknown>;
+  @ValidateNested() @Type(() => Requester) requester!: Requester;
+  /** Free-form reference the upstream system wants echoed on the result. */
+  @IsOptional() @IsString() @MaxLength(500) replyTo?: string;
+}
+
+export const RequestSubmittedEvent = defineEvent({
+  type: 'llmbus.request.submitted',
+  topic: Topics.Request,
+  payload: RequestSubmitted,
+  schemaVersion: 1,
+  key: (p) => p.requestId,
+  description: 'A workflow run was requested.',
+});

@@ -1,0 +1,48 @@
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { defineEvent } from '../event-definition';
+import { Topics } from '../topics';
+import { ID_MESSAGE, ID_PATTERN, ModelUsage, Passage, RequestContext } from '../values';
+
+export class PromptRef {
+  @Matches(ID_PATTERN, { message: `prompt template id ${ID_MESSAGE}` }) id!: string;
+  @IsInt() @Min(1) version!: number;
+}
+
+/** A model produced an output for a request (not yet validated). */
+export class ResponseGenerated {
+  @Matches(ID_PATTERN, { message: `requestId ${ID_MESSAGE}` }) requestId!: string;
+  @ValidateNested() @Type(() => RequestContext) context!: RequestContext;
+  @IsObject() input!: Record<string, unknown>;
+  @IsArray() @ArrayMaxSize(100) @ValidateNested({ each: true }) @Type(() => Passage) passages!: Passage[];
+  /** 1 for the first generation, incremented by each regeneration. */
+  @IsInt() @Min(1) attempt!: number;
+  @ValidateNested() @Type(() => PromptRef) prompt!: PromptRef;
+  /** The exact prompt sent to the model, kept for the audit trail. */
+  @IsString() @MaxLength(200_000) renderedPrompt!: string;
+  /** Raw model text. */
+  @IsString() @MaxLength(200_000) text!: string;
+  /** Parsed structured output when the text is JSON; validation happens in the validator. */
+  @IsOptional() @IsObject() output?: Record<string, unknown>;
+  @ValidateNested() @Type(() => ModelUsage) usage!: ModelUsage;
+}
+
+export const ResponseGeneratedEvent = defineEvent({
+  type: 'llmbus.response.generated',
+  topic: Topics.Generated,
+  payload: ResponseGenerated,
+  schemaVersion: 1,
+  key: (p) => p.requestId,
+  description: 'A model output was generated for a request.',
+});

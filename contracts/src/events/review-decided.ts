@@ -1,0 +1,25 @@
+import { IsIn, IsObject, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { defineEvent } from '../event-definition';
+import { Topics } from '../topics';
+import { ID_MESSAGE, ID_PATTERN } from '../values';
+
+export const REVIEW_DECISIONS = ['approve', 'reject', 'edit'] as const;
+
+/** A human reviewer decided on an escalated output. */
+export class ReviewDecided {
+  @Matches(ID_PATTERN, { message: `requestId ${ID_MESSAGE}` }) requestId!: string;
+  @IsString() @MaxLength(200) reviewer!: string;
+  @IsIn(REVIEW_DECISIONS) decision!: (typeof REVIEW_DECISIONS)[number];
+  /** The output to release when the decision is `edit`. */
+  @IsOptional() @IsObject() output?: Record<string, unknown>;
+  @IsOptional() @IsString() @MaxLength(4000) comment?: string;
+}
+
+export const ReviewDecidedEvent = defineEvent({
+  type: 'llmbus.review.decided',
+  topic: Topics.ReviewDecision,
+  payload: ReviewDecided,
+  schemaVersion: 1,
+  key: (p) => p.requestId,
+  description: 'A human reviewer approved, edited or rejected an output.',
+});

@@ -1,0 +1,52 @@
+/** Pipeline stages; each is one service and one consumer group. */
+export const STAGES = ['router', 'retriever', 'generator', 'validator', 'auditor'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export interface TopicSpec {
+  /** Versioned topic name without any namespace prefix. */
+  readonly name: string;
+  readonly partitions: number;
+  readonly retentionMs: number;
+  readonly cleanupPolicy: 'delete' | 'compact';
+  /** What the topic carries, for documentation and the AsyncAPI document. */
+  readonly description: string;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+function topic(name: string, description: string, retentionDays = 7, partitions = 6): TopicSpec {
+  return { name, partitions, retentionMs: retentionDays * DAY_MS, cleanupPolicy: 'delete', description };
+}
+
+/** Every topic of the platform. Breaking payload changes get a new version (`.v2`), served side by side. */
+export const Topics = {
+  Request: topic('orchestration.request.v1', 'Requests submitted by upstream systems or the HTTP ingress.'),
+  Routed: topic('orchestration.routed.v1', 'Requests with their workflow, model tier and budget chosen.'),
+  Retrieved: topic('orchestration.retrieved.v1', 'Requests with the passages retrieved for them.'),
+  Generated: topic('orchestration.generated.v1', 'Model outputs awaiting validation.'),
+  Regenerate: topic('orchestration.regenerate.v1', 'Retries of generation with a stricter instruction.'),
+  Result: topic('orchestration.result.v1', 'Final outcomes: completed or failed, one per request.', 30),
+  Review: topic('orchestration.review.v1', 'Outputs escalated to human review.', 30),
+  ReviewDecision: topic('orchestration.review-decision.v1', 'Decisions taken by human reviewers.', 30),
+  DocumentIngest: topic('documents.ingest.v1', 'Documents to chunk, embed and index.'),
+  DocumentIndexed: topic('documents.indexed.v1', 'Outcomes of document ingestion.'),
+} as const satisfies Record<string, TopicSpec>;
+
+/** The dead-letter topic of each stage: invalid or undeliverable events it consumed, with the reason. */
+export const DeadLetterTopics: Readonly<Record<Stage, TopicSpec>> = Object.fromEntries(
+  STAGES.map((stage) => [
+    stage,
+    topic(`orchestration.dead-letter.${stage}.v1`, `Events the ${stage} could not process, with the reason.`, 30, 1),
+  ]),
+) as Record<Stage, TopicSpec>;
+
+/** All topics, in a stable order: the registry from which infrastructure creates them. */
+export const TOPICS: readonly TopicSpec[] = [...Object.values(Topics), ...Object.values(DeadLetterTopics)];
+
+/**
+ * Physical topic name under an optional namespace prefix. Tests use a prefix per test so that
+ * they never share topics; production runs with no prefix.
+ */
+export function topicName(spec: TopicSpec | string, prefix = ''): string {
+  return `${prefix}${typeof spec === 'string' ? spec : spec.name}`;
+}

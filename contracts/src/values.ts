@@ -1,0 +1,81 @@
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+
+/** Value objects shared by several event payloads. */
+
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+export const ID_MESSAGE = 'must be 1-128 characters: letters, digits, ".", "_", ":" or "-", starting with a letter or digit';
+
+export class WorkflowRef {
+  @Matches(ID_PATTERN, { message: `workflow id ${ID_MESSAGE}` }) id!: string;
+  @IsInt() @Min(1) version!: number;
+}
+
+/** Who asked: drives permission filters in retrieval. */
+export class Requester {
+  @IsOptional() @IsString() @MaxLength(200) userId?: string;
+  @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) @MaxLength(200, { each: true }) groups!: string[];
+}
+
+export const MODEL_TIERS = ['small', 'large'] as const;
+export type ModelTier = (typeof MODEL_TIERS)[number];
+
+export class Budget {
+  @IsInt() @Min(1) @Max(1_000_000) maxOutputTokens!: number;
+  @IsNumber() @Min(0) maxCostUsd!: number;
+}
+
+/** Accounting for one model call (or a batch of embedding calls). */
+export class ModelUsage {
+  @IsString() @IsNotEmpty() @MaxLength(200) modelId!: string;
+  @IsString() @IsNotEmpty() @MaxLength(100) provider!: string;
+  @IsInt() @Min(0) promptTokens!: number;
+  @IsInt() @Min(0) completionTokens!: number;
+  /** US dollars. */
+  @IsNumber() @Min(0) costUsd!: number;
+  /** Wall-clock milliseconds of the call. */
+  @IsNumber() @Min(0) latencyMs!: number;
+}
+
+/** A retrieved chunk with the metadata needed to cite it. */
+export class Passage {
+  /** Stable chunk id; citations in outputs refer to it. */
+  @IsString() @IsNotEmpty() @MaxLength(200) id!: string;
+  @IsString() @IsNotEmpty() @MaxLength(200) documentId!: string;
+  @IsString() @IsNotEmpty() @MaxLength(200) collection!: string;
+  @IsString() @MaxLength(500) title!: string;
+  @IsString() @MaxLength(2000) sourceUri!: string;
+  @IsInt() @Min(0) chunkIndex!: number;
+  @IsString() @MaxLength(20_000) text!: string;
+  @IsNumber() score!: number;
+}
+
+export const REQUEST_STATUSES = ['completed', 'failed', 'review'] as const;
+
+export class RetrievalPlan {
+  @IsArray() @ArrayMaxSize(20) @IsString({ each: true }) collections!: string[];
+  @IsInt() @Min(0) @Max(50) topK!: number;
+  @IsString() @MaxLength(8000) query!: string;
+}
+
+/** Workflow state carried from stage to stage, so no stage needs to look anything up. */
+export class RequestContext {
+  @ValidateNested() @Type(() => WorkflowRef) workflow!: WorkflowRef;
+  @ValidateNested() @Type(() => Requester) requester!: Requester;
+  @IsIn(MODEL_TIERS) modelTier!: ModelTier;
+  @ValidateNested() @Type(() => Budget) budget!: Budget;
+}
