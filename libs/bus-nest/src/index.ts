@@ -1,0 +1,3 @@
+export * from './bus-server';
+export * from './pass-through.filter';
+export * from './stage-app';

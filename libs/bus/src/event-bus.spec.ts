@@ -1,0 +1,164 @@
+import {
+  DeadLetteredEvent,
+  EventEnvelope,
+  RequestFailed,
+  RequestRoutedEvent,
+  RequestSubmitted,
+  RequestSubmittedEvent,
+  Topics,
+} from '@llmbus/contracts';
+import pino from 'pino';
+import { EventRejectedError } from './errors';
+import { EventBus } from './event-bus';
+import { InMemoryTransport } from './in-memory-transport';
+import { outgoing } from './outgoing';
+
+const logger = pino({ level: 'silent' });
+
+function submitted(requestId: string): RequestSubmitted {
+  return { requestId, eventType: 'ticket.created', input: { subject: 's' }, requester: { groups: [] } };
+}
+
+function routedFrom(event: EventEnvelope<object>) {
+  const data = event.data as RequestSubmitted;
+  return outgoing(RequestRoutedEvent, {
+    requestId: data.requestId,
+    context: {
+      workflow: { id: 'support-ticket', version: 1 },
+      requester: data.requester,
+      modelTier: 'small',
+      budget: { maxOutputTokens: 100, maxCostUsd: 0 },
+    },
+    input: data.input,
+    retrieval: { collections: [], topK: 0, query: '' },
+  });
+}
+
+/** Collects every event on a topic through a separate consumer group. */
+async function collect(bus: EventBus, type: string, into: EventEnvelope<object>[]) {
+  return bus.subscribe({
+    stage: 'auditor',
+    groupId: `collector-${type}`,
+    notifyRequester: false,
+    handlers: { [type]: async (e) => (into.push(e), []) },
+  });
+}
+
+async function until(check: () => boolean, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('EventBus on the in-process transport', () => {
+  let transport: InMemoryTransport;
+  let bus: EventBus;
+  beforeEach(() => {
+    transport = new InMemoryTransport();
+    bus = new EventBus(transport, { logger, retryDelayMs: 1, maxEventBytes: 10_000 });
+  });
+  afterEach(() => bus.close());
+
+  it('derives output ids, tenant, correlation and causation from the input event', async () => {
+    const routed: EventEnvelope<object>[] = [];
+    await collect(bus, RequestRoutedEvent.type, routed);
+    await bus.subscribe({
+      stage: 'router',
+      notifyRequester: true,
+      handlers: { [RequestSubmittedEvent.type]: async (e) => [routedFrom(e)] },
+    });
+    const [input] = await bus.publish([outgoing(RequestSubmittedEvent, submitted('r1'), { tenantId: 'acme' })]);
+    await until(() => routed.length === 1);
+    const again = bus.envelopes([routedFrom(input)], { envelope: input, stage: 'router' });
+    expect(routed[0]).toMatchObject({
+      id: again[0].id,
+      tenantid: 'acme',
+      correlationid: 'r1',
+      causationid: input.id,
+      source: '/llmbus/router',
+    });
+    expect(routed[0].traceparent?.split('-')[1]).toBe(input.traceparent?.split('-')[1]);
+  });
+
+  it('handles a redelivered event once and drops the duplicate', async () => {
+    let calls = 0;
+    await bus.subscribe({
+      stage: 'router',
+      notifyRequester: true,
+      handlers: { [RequestSubmittedEvent.type]: async () => (calls++, []) },
+    });
+    const [first] = await bus.publish([outgoing(RequestSubmittedEvent, submitted('r2'), { tenantId: 'acme' })]);
+    await bus.publish([outgoing(RequestSubmittedEvent, submitted('r2'), { tenantId: 'acme', id: first.id })]);
+    await bus.publish([outgoing(RequestSubmittedEvent, submitted('r3'), { tenantId: 'acme' })]);
+    await until(() => calls === 2);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(calls).toBe(2);
+  });
+
+  it('dead-letters invalid JSON and tells the requester which request failed and why', async () => {
+    const dead: EventEnvelope<object>[] = [];
+    const failed: EventEnvelope<object>[] = [];
+    await collect(bus, DeadLetteredEvent.type, dead);
+    await collect(bus, 'llmbus.request.failed', failed);
+    await bus.subscribe({ stage: 'router', notifyRequester: true, handlers: { [RequestSubmittedEvent.type]: async () => [] } });
+    await transport.produceRaw(
+      Topics.Request.name,
+      'r4',
+      { ce_id: 'x', ce_source: 's', ce_type: RequestSubmittedEvent.type, ce_specversion: '1.0', ce_time: new Date().toISOString(), ce_correlationid: 'r4', ce_tenantid: 'acme', ce_schemaversion: '1' },
+      Buffer.from('{not json'),
+    );
+    await until(() => dead.length === 1 && failed.length === 1);
+    expect(dead[0].data).toMatchObject({ reasonCode: 'invalid_event', stage: 'router', originalValue: '{not json' });
+    expect(failed[0].data as RequestFailed).toMatchObject({ requestId: 'r4', code: 'invalid_event', stage: 'router' });
+    expect((failed[0].data as RequestFailed).message).toMatch(/not valid JSON/);
+  });
+
+  it('retries a transient fault, then dead-letters with processing_error; rejections are not retried', async () => {
+    const failed: EventEnvelope<object>[] = [];
+    await collect(bus, 'llmbus.request.failed', failed);
+    let calls = 0;
+    await bus.subscribe({
+      stage: 'router',
+      notifyRequester: true,
+      handlers: {
+        [RequestSubmittedEvent.type]: async (e) => {
+          calls++;
+          if ((e.data as RequestSubmitted).requestId === 'bad') throw new EventRejectedError('unknown_workflow', 'no such workflow');
+          throw Object.assign(new Error('model busy'), { retryable: true });
+        },
+      },
+    });
+    await bus.publish([outgoing(RequestSubmittedEvent, submitted('bad'), { tenantId: 'acme' })]);
+    await until(() => failed.length === 1);
+    expect(calls).toBe(1);
+    await bus.publish([outgoing(RequestSubmittedEvent, submitted('flaky'), { tenantId: 'acme' })]);
+    await until(() => failed.length === 2);
+    expect(calls).toBe(1 + 3);
+    expect(failed.map((f) => (f.data as RequestFailed).code)).toEqual(['unknown_workflow', 'processing_error']);
+  });
+
+  it('redelivers without committing when publishing the outputs fails', async () => {
+    let calls = 0;
+    const original = transport.produce.bind(transport);
+    let failNext = true;
+    jest.spyOn(transport, 'produce').mockImplementation(async (records) => {
+      if (failNext && records.some((r) => r.topic === Topics.Routed.name)) {
+        failNext = false;
+        throw new Error('broker down');
+      }
+      return original(records);
+    });
+    const routed: EventEnvelope<object>[] = [];
+    await collect(bus, RequestRoutedEvent.type, routed);
+    await bus.subscribe({
+      stage: 'router',
+      notifyRequester: true,
+      handlers: { [RequestSubmittedEvent.type]: async (e) => (calls++, [routedFrom(e)]) },
+    });
+    await bus.publish([outgoing(RequestSubmittedEvent, submitted('r5'), { tenantId: 'acme' })]);
+    await until(() => routed.length === 1);
+    expect(calls).toBe(2);
+  });
+});

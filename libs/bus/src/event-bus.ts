@@ -1,0 +1,186 @@
+import { randomUUID } from 'node:crypto';
+import {
+  attributesToHeaders,
+  DeadLetterTopics,
+  EVENTS,
+  eventByType,
+  TOPICS,
+  EnvelopeAttributes,
+  EventEnvelope,
+  Stage,
+  topicName,
+} from '@llmbus/contracts';
+import type { Logger } from 'pino';
+import { deriveEventId } from './event-ids';
+import { DedupStore, InMemoryDedupStore } from './dedup-store';
+import type { Outgoing } from './outgoing';
+import { processMessage, StageHandlers } from './stage-consumer';
+import { childTraceparent } from './trace-context';
+import type { BusTransport, OutgoingRecord, Subscription } from './transport';
+
+export interface EventBusOptions {
+  /** CloudEvents `source` prefix, e.g. `/llmbus`; the stage name is appended. */
+  readonly source?: string;
+  /** Namespace prefix for physical topic names (tests use one per test). */
+  readonly topicPrefix?: string;
+  /** Largest accepted message value in bytes; larger ones are dead-lettered as oversize. */
+  readonly maxEventBytes?: number;
+  /** Handler attempts for retryable errors before the event is dead-lettered. */
+  readonly maxAttempts?: number;
+  /** First backoff delay between handler attempts, in milliseconds (doubles each time, full jitter). */
+  readonly retryDelayMs?: number;
+  readonly dedup?: DedupStore;
+  readonly logger: Logger;
+}
+
+export interface SubscribeOptions {
+  readonly stage: Stage;
+  /** Defaults to `llmbus.<stage>`. */
+  readonly groupId?: string;
+  /** Handlers by event type; `*` receives every known event type on every platform topic. */
+  readonly handlers: StageHandlers;
+  /**
+   * Whether this stage tells requesters about events it rejects (RequestFailed on the result
+   * topic). The pipeline stages do; the auditor, which only observes, does not.
+   */
+  readonly notifyRequester: boolean;
+}
+
+/** Publishes and consumes platform events with the envelope, idempotency and failure rules. */
+export class EventBus {
+  readonly topicPrefix: string;
+  readonly maxEventBytes: number;
+  readonly maxAttempts: number;
+  readonly retryDelayMs: number;
+  readonly dedup: DedupStore;
+  readonly logger: Logger;
+  private readonly source: string;
+  private readonly subscriptions = new Set<Subscription>();
+
+  constructor(
+    readonly transport: BusTransport,
+    options: EventBusOptions,
+  ) {
+    this.topicPrefix = options.topicPrefix ?? '';
+    this.maxEventBytes = options.maxEventBytes ?? 512 * 1024;
+    this.maxAttempts = options.maxAttempts ?? 3;
+    this.retryDelayMs = options.retryDelayMs ?? 200;
+    this.dedup = options.dedup ?? new InMemoryDedupStore();
+    this.logger = options.logger;
+    this.source = options.source ?? '/llmbus';
+  }
+
+  /** Physical name of a logical topic. */
+  physicalTopic(name: string): string {
+    return topicName(name, this.topicPrefix);
+  }
+
+  /** Logical name of a physical topic, or undefined when it is outside this bus's namespace. */
+  logicalTopic(physical: string): string | undefined {
+    return physical.startsWith(this.topicPrefix) ? physical.slice(this.topicPrefix.length) : undefined;
+  }
+
+  /**
+   * Builds envelopes for events. With a cause, ids derive from the cause's id, the stage, the
+   * attempt and the output slot, and tenant, correlation and trace are inherited from it.
+   */
+  envelopes(events: readonly Outgoing[], cause?: { envelope: EventEnvelope; stage: Stage | 'ingress' }): EventEnvelope[] {
+    return events.map((event, index) => {
+      const attempt = event.attempt ?? 1;
+      const key = event.definition.key(event.payload);
+      const tenant = cause?.envelope.tenantid ?? event.tenantId;
+      if (!tenant) throw new Error(`event ${event.definition.type} has neither a cause nor a tenant`);
+      const id =
+        event.id ??
+        (cause ? deriveEventId(cause.envelope.id, cause.stage, attempt, `${event.definition.type}#${index}`) : randomUUID());
+      const attrs: EnvelopeAttributes = {
+        id,
+        source: `${this.source}/${cause?.stage ?? 'ingress'}`,
+        type: event.definition.type,
+        specversion: '1.0',
+        time: new Date().toISOString(),
+        subject: event.subject,
+        correlationid: cause?.envelope.correlationid ?? key,
+        causationid: cause?.envelope.id,
+        tenantid: tenant,
+        traceparent: childTraceparent(cause?.envelope.traceparent),
+        schemaversion: event.definition.schemaVersion,
+        attempt,
+      };
+      return { ...attrs, data: event.payload };
+    });
+  }
+
+  /** Publishes events and resolves once the broker has acknowledged all of them. */
+  async publish(
+    events: readonly Outgoing[],
+    cause?: { envelope: EventEnvelope; stage: Stage | 'ingress' },
+  ): Promise<EventEnvelope[]> {
+    const envelopes = this.envelopes(events, cause);
+    const records: OutgoingRecord[] = envelopes.map((envelope, i) => {
+      const event = events[i];
+      const { data, ...attrs } = envelope;
+      const value = JSON.stringify(data);
+      if (Buffer.byteLength(value) > this.maxEventBytes) {
+        throw new Error(
+          `${event.definition.type} payload is ${Buffer.byteLength(value)} bytes, over the ${this.maxEventBytes}-byte limit`,
+        );
+      }
+      return {
+        topic: this.physicalTopic((event.topic ?? event.definition.topic).name),
+        key: event.definition.key(event.payload),
+        headers: attributesToHeaders(attrs),
+        value,
+      };
+    });
+    await this.transport.produce(records);
+    return envelopes;
+  }
+
+  /** Starts consuming for a stage; resolves once the consumer has joined its group. */
+  async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    const groupId = options.groupId ?? `llmbus.${options.stage}`;
+    const topics = topicsFor(options.handlers).map((t) => this.physicalTopic(t));
+    const log = this.logger.child({ stage: options.stage, groupId });
+    const subscription = await this.transport.consume({
+      groupId,
+      topics,
+      handle: (message, heartbeat) =>
+        processMessage(this, { ...options, groupId, log }, message, heartbeat),
+    });
+    this.subscriptions.add(subscription);
+    return {
+      close: async () => {
+        this.subscriptions.delete(subscription);
+        await subscription.close();
+      },
+    };
+  }
+
+  /** Stops every subscription, then the transport. */
+  async close(): Promise<void> {
+    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    this.subscriptions.clear();
+    await this.transport.close();
+  }
+
+  /** The dead-letter topic spec of a stage. */
+  deadLetterTopic(stage: Stage) {
+    return DeadLetterTopics[stage];
+  }
+}
+
+
+/** Logical topics a set of handlers needs; `*` means every platform topic. */
+export function topicsFor(handlers: StageHandlers): string[] {
+  if (handlers['*']) return TOPICS.map((t) => t.name);
+  const topics = new Set<string>();
+  for (const type of Object.keys(handlers)) {
+    const definition = eventByType(type);
+    if (!definition) {
+      throw new Error(`no event type ${type}; known types: ${EVENTS.map((e) => e.type).join(', ')}`);
+    }
+    topics.add(definition.topic.name);
+  }
+  return [...topics];
+}

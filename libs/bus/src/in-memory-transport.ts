@@ -1,0 +1,136 @@
+import { TOPICS } from '@llmbus/contracts';
+import type { BusTransport, ConsumeOptions, OutgoingRecord, RawMessage, Subscription } from './transport';
+
+interface StoredRecord {
+  readonly key: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly value: Buffer;
+}
+
+interface Topic {
+  readonly partitions: StoredRecord[][];
+}
+
+const REDELIVERY_DELAY_MS = { first: 50, max: 5000 };
+
+/** FNV-1a: a stable hash so one key always lands in one partition, as with Kafka's partitioner. */
+function hashKey(key: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+/**
+ * The bus in one process, for embedded mode: the same topics, per-key partitions, per-partition
+ * order, consumer groups with committed offsets, commit only after the handler resolves and
+ * redelivery when it rejects. Nothing survives the process; embedded mode trades durability for
+ * having no broker.
+ */
+export class InMemoryTransport implements BusTransport {
+  private readonly topics = new Map<string, Topic>();
+  private readonly committed = new Map<string, number>();
+  private readonly waiters = new Set<() => void>();
+  private readonly activeGroups = new Set<string>();
+  private closed = false;
+
+  async produce(records: readonly OutgoingRecord[]): Promise<void> {
+    if (this.closed) throw new Error('in-memory bus is closed');
+    for (const record of records) {
+      const topic = this.topic(record.topic);
+      const partition = hashKey(record.key) % topic.partitions.length;
+      topic.partitions[partition].push({
+        key: record.key,
+        headers: { ...record.headers },
+        value: Buffer.from(record.value, 'utf8'),
+      });
+    }
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  /** Appends a raw message as an external producer would, bypassing envelope checks (tests, tools). */
+  async produceRaw(topic: string, key: string | null, headers: Record<string, string>, value: Buffer): Promise<void> {
+    const t = this.topic(topic);
+    t.partitions[hashKey(key ?? '') % t.partitions.length].push({ key: key ?? '', headers, value });
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  async consume(options: ConsumeOptions): Promise<Subscription> {
+    if (this.activeGroups.has(options.groupId)) {
+      throw new Error(`group ${options.groupId} already has a consumer in this process`);
+    }
+    this.activeGroups.add(options.groupId);
+    let stopped = false;
+    const loops = options.topics.flatMap((name) =>
+      this.topic(name).partitions.map((_, partition) => this.partitionLoop(options, name, partition, () => stopped)),
+    );
+    return {
+      close: async () => {
+        stopped = true;
+        for (const wake of [...this.waiters]) wake();
+        await Promise.all(loops);
+        this.activeGroups.delete(options.groupId);
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  /** Committed offset of a group on a partition (next offset to read), for tests and lag metrics. */
+  committedOffset(groupId: string, topic: string, partition: number): number {
+    return this.committed.get(`${groupId}|${topic}|${partition}`) ?? 0;
+  }
+
+  private async partitionLoop(options: ConsumeOptions, topicName: string, partition: number, stopped: () => boolean) {
+    const log = this.topic(topicName).partitions[partition];
+    const offsetKey = `${options.groupId}|${topicName}|${partition}`;
+    let delay = REDELIVERY_DELAY_MS.first;
+    while (!stopped() && !this.closed) {
+      const next = this.committed.get(offsetKey) ?? 0;
+      if (next >= log.length) {
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            this.waiters.delete(wake);
+            resolve();
+          };
+          this.waiters.add(wake);
+        });
+        continue;
+      }
+      const stored = log[next];
+      const message: RawMessage = {
+        topic: topicName,
+        partition,
+        offset: String(next),
+        key: stored.key,
+        headers: stored.headers,
+        value: stored.value,
+      };
+      try {
+        await options.handle(message, async () => undefined);
+        this.committed.set(offsetKey, next + 1);
+        delay = REDELIVERY_DELAY_MS.first;
+      } catch {
+        // Same rule as Kafka: nothing committed, the message comes again after a pause.
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(delay * 2, REDELIVERY_DELAY_MS.max);
+      }
+    }
+  }
+
+  private topic(name: string): Topic {
+    let topic = this.topics.get(name);
+    if (!topic) {
+      const spec = TOPICS.find((t) => name === t.name || name.endsWith(`.${t.name}`) || name.endsWith(t.name));
+      const count = spec?.partitions ?? 1;
+      topic = { partitions: Array.from({ length: count }, () => []) };
+      this.topics.set(name, topic);
+    }
+    return topic;
+  }
+}

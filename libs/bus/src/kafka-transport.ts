@@ -1,0 +1,148 @@
+import { Consumer, Kafka, KafkaConfig, logLevel, Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { BusTransport, ConsumeOptions, OutgoingRecord, RawMessage, Subscription } from './transport';
+
+export interface KafkaTransportOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  /**
+   * Consumer session timeout. A handler's heartbeats keep the member alive during long model
+   * calls; this bounds how long a dead member holds its partitions.
+   */
+  readonly sessionTimeoutMs?: number;
+  /** Partitions a consumer handles at once; order holds within each partition. */
+  readonly partitionsConcurrently?: number;
+  readonly ssl?: KafkaConfig['ssl'];
+  readonly sasl?: KafkaConfig['sasl'];
+  readonly logger: Logger;
+}
+
+function toLevel(level: logLevel): 'error' | 'warn' | 'info' | 'debug' {
+  switch (level) {
+    case logLevel.ERROR:
+    case logLevel.NOTHING:
+      return 'error';
+    case logLevel.WARN:
+      return 'warn';
+    case logLevel.INFO:
+      return 'info';
+    case logLevel.DEBUG:
+      return 'debug';
+  }
+}
+
+function headerString(value: Buffer | string | (Buffer | string)[] | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined ? undefined : first.toString();
+}
+
+/** The bus on Apache Kafka through kafkajs: idempotent producer, acks from all in-sync replicas, manual commits. */
+export class KafkaTransport implements BusTransport {
+  private readonly kafka: Kafka;
+  private producer?: Promise<Producer>;
+  private readonly consumers = new Set<Consumer>();
+
+  constructor(private readonly options: KafkaTransportOptions) {
+    const log = options.logger.child({ component: 'kafkajs' });
+    this.kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: [...options.brokers],
+      ssl: options.ssl,
+      sasl: options.sasl,
+      logLevel: logLevel.WARN,
+      logCreator:
+        () =>
+        ({ level, log: entry }) => {
+          const { message, ...rest } = entry;
+          log[toLevel(level)](rest, message);
+        },
+    });
+  }
+
+  async produce(records: readonly OutgoingRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const producer = await this.connectedProducer();
+    const byTopic = new Map<string, { key: string; value: string; headers: Record<string, string> }[]>();
+    for (const r of records) {
+      const list = byTopic.get(r.topic) ?? [];
+      list.push({ key: r.key, value: r.value, headers: { ...r.headers } });
+      byTopic.set(r.topic, list);
+    }
+    await producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    });
+  }
+
+  async consume(options: ConsumeOptions): Promise<Subscription> {
+    const sessionTimeout = this.options.sessionTimeoutMs ?? 60_000;
+    const consumer = this.kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout,
+      rebalanceTimeout: sessionTimeout,
+      heartbeatInterval: 3000,
+      maxWaitTimeInMs: 200,
+      allowAutoTopicCreation: false,
+    });
+    this.consumers.add(consumer);
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
+    const joined = new Promise<void>((resolve) => {
+      const off = consumer.on(consumer.events.GROUP_JOIN, () => {
+        off();
+        resolve();
+      });
+    });
+    await consumer.run({
+      autoCommit: false,
+      partitionsConsumedConcurrently: this.options.partitionsConcurrently ?? 3,
+      eachMessage: async ({ topic, partition, message, heartbeat }) => {
+        const headers: Record<string, string> = {};
+        for (const [name, value] of Object.entries(message.headers ?? {})) {
+          const text = headerString(value);
+          if (text !== undefined) headers[name] = text;
+        }
+        const raw: RawMessage = {
+          topic,
+          partition,
+          offset: message.offset,
+          key: message.key?.toString('utf8') ?? null,
+          headers,
+          value: message.value,
+        };
+        // Throwing here leaves the offset uncommitted: kafkajs seeks back and delivers it again.
+        await options.handle(raw, heartbeat);
+        await consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+      },
+    });
+    await joined;
+    return {
+      close: async () => {
+        this.consumers.delete(consumer);
+        await consumer.disconnect();
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.consumers].map((c) => c.disconnect()));
+    this.consumers.clear();
+    if (this.producer) await (await this.producer).disconnect();
+    this.producer = undefined;
+  }
+
+  /** The kafkajs admin client, for topic management by infrastructure code and tests. */
+  admin() {
+    return this.kafka.admin();
+  }
+
+  private connectedProducer(): Promise<Producer> {
+    this.producer ??= (async () => {
+      const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false });
+      await producer.connect();
+      return producer;
+    })();
+    return this.producer;
+  }
+}

@@ -1,0 +1,325 @@
+import {
+  DeadLetteredEvent,
+  eventByType,
+  eventTypesOnTopic,
+  EventEnvelope,
+  FailureCode,
+  headersToAttributes,
+  RequestFailedEvent,
+  Stage,
+  TENANT_PATTERN,
+  UNKNOWN_TENANT,
+  validateAttributes,
+  validatePayload,
+} from '@llmbus/contracts';
+import { backOff } from 'exponential-backoff';
+import type { Logger } from 'pino';
+import { EventRejectedError, isRetryable } from './errors';
+import type { EventBus } from './event-bus';
+import { busMetrics } from './metrics';
+import { outgoing, Outgoing } from './outgoing';
+import { traceIdOf } from './trace-context';
+import type { Heartbeat, RawMessage } from './transport';
+
+/** What a handler gets besides the event. */
+export interface HandlerContext {
+  readonly stage: Stage;
+  /** Delivery attempt within this process (1 on first try, more after retryable errors). */
+  readonly deliveryAttempt: number;
+  /** Keeps group membership alive during long work (model calls). */
+  readonly heartbeat: Heartbeat;
+  /** Logger bound to correlation id, tenant and trace id. */
+  readonly log: Logger;
+}
+
+/**
+ * Handles one validated event and returns the events it causes. Throw EventRejectedError for
+ * input that can never succeed; any other error is retried with backoff, then dead-lettered.
+ */
+export type EventHandler = (event: EventEnvelope<object>, context: HandlerContext) => Promise<readonly Outgoing[]>;
+
+export type StageHandlers = Readonly<Record<string, EventHandler>>;
+
+interface ConsumerSetup {
+  readonly stage: Stage;
+  readonly groupId: string;
+  readonly handlers: StageHandlers;
+  readonly notifyRequester: boolean;
+  readonly log: Logger;
+}
+
+const DLQ_VALUE_LIMIT = 64 * 1024;
+const HEARTBEAT_EVERY_MS = 3000;
+
+/** A rejected message with what is known of it, before its envelope could be trusted. */
+interface Rejection {
+  code: FailureCode;
+  reason: string;
+  errors: readonly string[];
+  correlationId?: string;
+  tenant?: string;
+  causeId?: string;
+  replyTo?: string;
+}
+
+/**
+ * The consume-side contract of every stage: validate envelope and payload once, drop duplicates,
+ * run the handler with bounded retries, publish its outputs, and only then let the transport commit.
+ * Rejected input goes to the stage's dead-letter topic and, when a request id is known, the
+ * requester gets a RequestFailed saying what to fix. Resolving means "commit"; throwing means
+ * "redeliver" (only when publishing itself failed).
+ */
+export async function processMessage(
+  bus: EventBus,
+  setup: ConsumerSetup,
+  message: RawMessage,
+  heartbeat: Heartbeat,
+): Promise<void> {
+  const started = process.hrtime.bigint();
+  const decoded = decode(bus, setup, message);
+  if ('rejection' in decoded) {
+    await reject(bus, setup, message, decoded.rejection);
+    return;
+  }
+  const { envelope, handler } = decoded;
+  const log = setup.log.child({
+    correlationId: envelope.correlationid,
+    tenant: envelope.tenantid,
+    traceId: traceIdOf(envelope.traceparent),
+    eventId: envelope.id,
+    eventType: envelope.type,
+  });
+  if (await bus.dedup.has(setup.groupId, envelope.id)) {
+    log.debug('duplicate event skipped');
+    busMetrics.events.inc({ stage: setup.stage, type: envelope.type, outcome: 'duplicate' });
+    return;
+  }
+
+  let deliveryAttempt = 0;
+  const timer = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
+  let outputs: readonly Outgoing[];
+  try {
+    outputs = await backOff(
+      () => {
+        deliveryAttempt += 1;
+        return handler(envelope, { stage: setup.stage, deliveryAttempt, heartbeat, log });
+      },
+      {
+        numOfAttempts: bus.maxAttempts,
+        startingDelay: bus.retryDelayMs,
+        jitter: 'full',
+        retry: (error: unknown, attempt: number) => {
+          const retry = isRetryable(error);
+          if (retry) log.warn({ err: error, attempt }, 'handler failed, retrying');
+          return retry;
+        },
+      },
+    );
+  } catch (error) {
+    clearInterval(timer);
+    const rejection: Rejection =
+      error instanceof EventRejectedError
+        ? { code: error.code, reason: error.message, errors: error.details }
+        : {
+            code: isModelError(error) ? 'model_error' : 'processing_error',
+            reason: `${setup.stage} could not process the event after ${deliveryAttempt} attempt(s): ${errorMessage(error)}`,
+            errors: [],
+          };
+    log.error({ err: error, code: rejection.code }, 'event rejected');
+    await reject(bus, setup, message, {
+      ...rejection,
+      correlationId: envelope.correlationid,
+      tenant: envelope.tenantid,
+      causeId: envelope.id,
+      replyTo: replyToOf(envelope.data),
+    });
+    return;
+  }
+  clearInterval(timer);
+  await bus.publish(outputs, { envelope, stage: setup.stage });
+  await bus.dedup.add(setup.groupId, envelope.id);
+  busMetrics.events.inc({ stage: setup.stage, type: envelope.type, outcome: 'handled' });
+  busMetrics.latency.observe({ stage: setup.stage, type: envelope.type }, Number(process.hrtime.bigint() - started) / 1e9);
+  log.debug({ outputs: outputs.map((o) => o.definition.type) }, 'event handled');
+}
+
+type Decoded = { envelope: EventEnvelope<object>; handler: EventHandler } | { rejection: Rejection };
+
+function decode(bus: EventBus, setup: ConsumerSetup, message: RawMessage): Decoded {
+  const rawText = message.value?.toString('utf8') ?? '';
+  const body = tryParseJson(rawText);
+  const headerCorrelation = message.headers['ce_correlationid'];
+  const bodyRequestId = isRecord(body) && typeof body['requestId'] === 'string' ? body['requestId'] : undefined;
+  const known: Pick<Rejection, 'correlationId' | 'tenant' | 'causeId' | 'replyTo'> = {
+    correlationId: headerCorrelation ?? message.key ?? bodyRequestId,
+    tenant: message.headers['ce_tenantid'],
+    causeId: message.headers['ce_id'],
+    replyTo: replyToOf(body),
+  };
+  const size = message.value?.length ?? 0;
+  if (size > bus.maxEventBytes) {
+    return {
+      rejection: {
+        ...known,
+        code: 'oversize',
+        reason: `message is ${size} bytes; the limit is ${bus.maxEventBytes} bytes. Send large documents in parts or by reference.`,
+        errors: [`value: ${size} bytes > ${bus.maxEventBytes}`],
+      },
+    };
+  }
+  const attrsPlain = headersToAttributes(message.headers);
+  if (attrsPlain['tenantid'] === undefined) {
+    return {
+      rejection: {
+        ...known,
+        code: 'missing_tenant',
+        reason: 'the event has no tenant: set the ce_tenantid header (CloudEvents binary mode) to your tenant id',
+        errors: ['ce_tenantid: required'],
+      },
+    };
+  }
+  const attrs = validateAttributes(attrsPlain);
+  if (!attrs.ok) {
+    return {
+      rejection: {
+        ...known,
+        code: 'invalid_event',
+        reason: `the CloudEvents headers are invalid: ${attrs.errors.join('; ')}`,
+        errors: attrs.errors.map((e) => `ce_${e}`),
+      },
+    };
+  }
+  const logicalTopic = bus.logicalTopic(message.topic) ?? message.topic;
+  const allowed = eventTypesOnTopic(logicalTopic);
+  const definition = eventByType(attrs.value.type);
+  if (!definition || !allowed.includes(attrs.value.type)) {
+    return {
+      rejection: {
+        ...known,
+        code: 'unknown_event_type',
+        reason: `event type "${attrs.value.type}" is not accepted on ${logicalTopic}; expected one of: ${allowed.join(', ')}`,
+        errors: [`ce_type: ${attrs.value.type}`],
+      },
+    };
+  }
+  const handler = setup.handlers[attrs.value.type] ?? setup.handlers['*'];
+  if (body === undefined) {
+    return {
+      rejection: {
+        ...known,
+        code: 'invalid_event',
+        reason: 'the message value is not valid JSON; send the payload as a UTF-8 JSON object',
+        errors: ['value: not JSON'],
+      },
+    };
+  }
+  const payload = validatePayload(definition, body);
+  if (!payload.ok) {
+    return {
+      rejection: {
+        ...known,
+        code: 'invalid_payload',
+        reason: `${definition.payload.name} payload is invalid: ${payload.errors.join('; ')}`,
+        errors: payload.errors,
+      },
+    };
+  }
+  if (!handler) {
+    // Subscribed to the topic for another type; this one is not ours to handle.
+    return { envelope: { ...attrs.value, data: payload.value }, handler: async () => [] };
+  }
+  return { envelope: { ...attrs.value, data: payload.value }, handler };
+}
+
+async function reject(bus: EventBus, setup: ConsumerSetup, message: RawMessage, rejection: Rejection): Promise<void> {
+  if (bus.logicalTopic(message.topic) === bus.deadLetterTopic(setup.stage).name) {
+    // Dead-lettering a record of our own dead-letter topic would feed it back to us forever.
+    setup.log.error({ code: rejection.code, offset: message.offset }, `own dead-letter record unreadable: ${rejection.reason}`);
+    return;
+  }
+  const tenantOk = rejection.tenant !== undefined && TENANT_PATTERN.test(rejection.tenant);
+  const tenant = tenantOk ? rejection.tenant! : UNKNOWN_TENANT;
+  const value = message.value?.toString('utf8') ?? '';
+  const truncated = value.length > DLQ_VALUE_LIMIT;
+  const causeId = rejection.causeId ?? `${message.topic}:${message.partition}:${message.offset}`;
+  const cause = {
+    envelope: {
+      id: causeId,
+      source: 'unknown',
+      type: 'unknown',
+      specversion: '1.0' as const,
+      time: new Date().toISOString(),
+      correlationid: rejection.correlationId ?? causeId,
+      tenantid: tenant,
+      traceparent: message.headers['ce_traceparent'],
+      schemaversion: 1,
+      data: {},
+    },
+    stage: setup.stage,
+  };
+  const events: Outgoing[] = [
+    outgoing(
+      DeadLetteredEvent,
+      {
+        stage: setup.stage,
+        consumerGroup: setup.groupId,
+        originalTopic: message.topic,
+        originalPartition: message.partition,
+        originalOffset: message.offset,
+        originalKey: message.key ?? undefined,
+        originalHeaders: { ...message.headers },
+        originalValue: truncated ? value.slice(0, DLQ_VALUE_LIMIT) : value,
+        originalValueTruncated: truncated || undefined,
+        reasonCode: rejection.code,
+        reason: rejection.reason.slice(0, 2000),
+        errors: rejection.errors.slice(0, 100).map((e) => e.slice(0, 1000)),
+        correlationId: rejection.correlationId?.slice(0, 200),
+      },
+      { topic: bus.deadLetterTopic(setup.stage) },
+    ),
+  ];
+  const requestId = rejection.correlationId;
+  const isRequestFailure = message.headers['ce_type'] === RequestFailedEvent.type;
+  if (setup.notifyRequester && requestId && /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(requestId) && !isRequestFailure) {
+    events.push(
+      outgoing(RequestFailedEvent, {
+        requestId,
+        code: rejection.code,
+        message: rejection.reason.slice(0, 2000),
+        stage: setup.stage,
+        details: rejection.errors.slice(0, 100).map((e) => e.slice(0, 1000)),
+        replyTo: rejection.replyTo,
+      }),
+    );
+  }
+  await bus.publish(events, cause);
+  busMetrics.events.inc({ stage: setup.stage, type: message.headers['ce_type'] ?? 'unknown', outcome: 'dead_lettered' });
+  setup.log.warn(
+    { code: rejection.code, correlationId: rejection.correlationId, topic: message.topic, offset: message.offset },
+    `event dead-lettered: ${rejection.reason}`,
+  );
+}
+
+function tryParseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function replyToOf(body: unknown): string | undefined {
+  return isRecord(body) && typeof body['replyTo'] === 'string' ? body['replyTo'].slice(0, 500) : undefined;
+}
+
+function isModelError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ModelError';
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

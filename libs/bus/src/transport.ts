@@ -1,0 +1,46 @@
+/** A message as read from a topic, before any validation. */
+export interface RawMessage {
+  /** Physical topic name (with any namespace prefix). */
+  readonly topic: string;
+  readonly partition: number;
+  /** Offset as a decimal string (Kafka offsets exceed 2^53). */
+  readonly offset: string;
+  readonly key: string | null;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly value: Buffer | null;
+}
+
+/** A record to produce. */
+export interface OutgoingRecord {
+  readonly topic: string;
+  readonly key: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly value: string;
+}
+
+/** Lets long work keep the consumer's group membership alive. */
+export type Heartbeat = () => Promise<void>;
+
+export interface ConsumeOptions {
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  /**
+   * Called for each message, one at a time per partition, in offset order. The transport commits
+   * the message's offset only after the returned promise resolves; when it rejects, the message is
+   * delivered again (nothing is committed), so a crash or infrastructure fault loses nothing.
+   */
+  readonly handle: (message: RawMessage, heartbeat: Heartbeat) => Promise<void>;
+}
+
+export interface Subscription {
+  /** Stops consuming; in-flight messages finish first; their offsets are committed if they succeed. */
+  close(): Promise<void>;
+}
+
+/** The port both the Kafka and the in-process transports implement, with the same delivery rules. */
+export interface BusTransport {
+  /** Resolves only when every record is durably acknowledged (all in-sync replicas for Kafka). */
+  produce(records: readonly OutgoingRecord[]): Promise<void>;
+  consume(options: ConsumeOptions): Promise<Subscription>;
+  close(): Promise<void>;
+}
