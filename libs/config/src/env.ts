@@ -1,0 +1,72 @@
+/** A configuration value that cannot be used; the message names the variable and the expected form. */
+export class ConfigError extends Error {
+  readonly code = 'invalid_config';
+  constructor(
+    readonly variable: string,
+    expected: string,
+    actual: string | undefined,
+  ) {
+    super(`${variable} ${actual === undefined ? 'is not set' : `is "${actual}"`}: expected ${expected}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads a variable, or its default when unset or empty. */
+export function str(env: Env, name: string, fallback?: string): string {
+  const value = env[name];
+  if (value === undefined || value === '') {
+    if (fallback === undefined) throw new ConfigError(name, 'a value', undefined);
+    return fallback;
+  }
+  return value;
+}
+
+/** An optional variable: undefined when unset or empty. */
+export function optional(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** An integer within [min, max]. */
+export function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!/^-?\d+$/.test(raw) || value < min || value > max) {
+    throw new ConfigError(name, `an integer from ${min} to ${max}`, raw);
+  }
+  return value;
+}
+
+/** One of a fixed set of words. */
+export function oneOf<T extends string>(env: Env, name: string, choices: readonly T[], fallback: T): T {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  if (!(choices as readonly string[]).includes(raw)) throw new ConfigError(name, `one of ${choices.join(', ')}`, raw);
+  return raw as T;
+}
+
+/** An http(s) URL. */
+export function url(env: Env, name: string): string | undefined {
+  const raw = optional(env, name);
+  if (raw === undefined) return undefined;
+  try {
+    const parsed = new URL(raw);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error();
+  } catch {
+    throw new ConfigError(name, 'an http:// or https:// URL', raw);
+  }
+  return raw;
+}
+
+/** A comma-separated list of host:port pairs. */
+export function hostPorts(env: Env, name: string, fallback?: string): string[] {
+  const raw = str(env, name, fallback);
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (list.length === 0 || list.some((hp) => !/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/.test(hp))) {
+    throw new ConfigError(name, 'comma-separated host:port pairs, e.g. 127.0.0.1:9092', raw);
+  }
+  return list;
+}

@@ -1,0 +1,73 @@
+import { ApiKeyConfigError, ApiKeyRegistry } from '@llmbus/access';
+import { ConfigError, Env, hostPorts, int, oneOf, optional, str, url } from './env';
+
+export const RUN_MODES = ['embedded', 'distributed'] as const;
+export type RunMode = (typeof RUN_MODES)[number];
+
+/** Settings every stage shares. Parsed once at start-up; a bad value stops the process. */
+export interface PlatformConfig {
+  readonly mode: RunMode;
+  readonly logLevel: string;
+  /** Only in distributed mode. */
+  readonly kafka?: {
+    readonly brokers: string[];
+    readonly clientId: string;
+    readonly sessionTimeoutMs: number;
+  };
+  readonly topicPrefix: string;
+  readonly maxEventBytes: number;
+  readonly maxAttempts: number;
+  readonly retryDelayMs: number;
+  readonly http: { readonly host: string; readonly port: number };
+  /** Undefined when API_KEYS is unset (embedded mode then generates a key and prints it). */
+  readonly apiKeys?: ApiKeyRegistry;
+  readonly databaseUrl?: string;
+  readonly dataDir?: string;
+  readonly qdrantUrl?: string;
+  readonly qdrantApiKey?: string;
+  readonly workflowsDir?: string;
+}
+
+/** Parses the shared environment variables; `defaults` lets a service set its own port and mode. */
+export function loadPlatformConfig(
+  env: Env,
+  defaults: { mode: RunMode; httpPort: number; clientId: string },
+): PlatformConfig {
+  const mode = oneOf(env, 'LLMBUS_MODE', RUN_MODES, defaults.mode);
+  const logLevel = oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info');
+  const keysSpec = optional(env, 'API_KEYS');
+  let apiKeys: ApiKeyRegistry | undefined;
+  if (keysSpec !== undefined) {
+    try {
+      apiKeys = ApiKeyRegistry.parse(keysSpec);
+    } catch (error) {
+      if (error instanceof ApiKeyConfigError) throw new ConfigError('API_KEYS', error.message, '<redacted>');
+      throw error;
+    }
+  } else if (mode === 'distributed') {
+    throw new ConfigError('API_KEYS', '<key>:<tenant>:<role>[+<role>...] entries separated by ","', undefined);
+  }
+  return {
+    mode,
+    logLevel,
+    kafka:
+      mode === 'distributed'
+        ? {
+            brokers: hostPorts(env, 'KAFKA_BROKERS'),
+            clientId: str(env, 'KAFKA_CLIENT_ID', defaults.clientId),
+            sessionTimeoutMs: int(env, 'KAFKA_SESSION_TIMEOUT_MS', 60_000, 6_000, 600_000),
+          }
+        : undefined,
+    topicPrefix: str(env, 'LLMBUS_TOPIC_PREFIX', ''),
+    maxEventBytes: int(env, 'LLMBUS_MAX_EVENT_BYTES', 512 * 1024, 1024, 16 * 1024 * 1024),
+    maxAttempts: int(env, 'LLMBUS_MAX_ATTEMPTS', 3, 1, 20),
+    retryDelayMs: int(env, 'LLMBUS_RETRY_DELAY_MS', 200, 0, 60_000),
+    http: { host: str(env, 'HTTP_HOST', '127.0.0.1'), port: int(env, 'HTTP_PORT', defaults.httpPort, 0, 65535) },
+    apiKeys,
+    databaseUrl: optional(env, 'DATABASE_URL'),
+    dataDir: optional(env, 'LLMBUS_DATA_DIR'),
+    qdrantUrl: url(env, 'QDRANT_URL'),
+    qdrantApiKey: optional(env, 'QDRANT_API_KEY'),
+    workflowsDir: optional(env, 'LLMBUS_WORKFLOWS_DIR'),
+  };
+}
