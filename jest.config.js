@@ -14,6 +14,10 @@ const swc = [
   },
 ];
 
+// PGlite's CommonJS build loads Node built-ins with `await import()`, which Jest's VM rejects
+// without --experimental-vm-modules; compiling it to require() lets it run under Jest.
+const pgliteCjs = ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }];
+
 const moduleNameMapper = {
   '^@llmbus/contracts$': '<rootDir>/contracts/src/index.ts',
   '^@llmbus/svc-(.*)$': '<rootDir>/services/$1/src/index.ts',
@@ -22,7 +26,8 @@ const moduleNameMapper = {
 
 const common = {
   rootDir: __dirname,
-  transform: { '^.+\\.ts$': swc },
+  transform: { '^.+\\.ts$': swc, '^.+/@electric-sql/pglite/dist/.+\\.cjs$': pgliteCjs },
+  transformIgnorePatterns: ['/node_modules/(?!@electric-sql/pglite/)'],
   moduleNameMapper,
   testEnvironment: 'node',
   modulePathIgnorePatterns: ['<rootDir>/.*/dist/'],

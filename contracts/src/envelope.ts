@@ -18,7 +18,7 @@ export class EnvelopeAttributes {
   @IsString() @IsNotEmpty() @MaxLength(200) correlationid!: string;
   /** The id of the event that caused this one; absent on events that start a chain. */
   @IsOptional() @IsString() @MaxLength(200) causationid?: string;
-  @IsString() @Matches(/^[a-z0-9][a-z0-9_-]{0,62}$/, {
+  @IsString() @Matches(/^(?:_none|[a-z0-9][a-z0-9_-]{0,62})$/, {
     message: 'tenantid must be 1-63 lowercase letters, digits, "-" or "_", starting with a letter or digit',
   })
   tenantid!: string;
@@ -31,6 +31,15 @@ export class EnvelopeAttributes {
   /** Which attempt of the producing stage emitted this event (1-based). */
   @IsOptional() @IsInt() @Min(1) attempt?: number;
 }
+
+/** Pattern of a tenant id a client may use. */
+export const TENANT_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/**
+ * Tenant recorded on dead-letter and failure events whose input carried no usable tenant. It
+ * fails TENANT_PATTERN, so no API key or request can ever claim it.
+ */
+export const UNKNOWN_TENANT = '_none';
 
 /** An event as handlers see it: validated attributes and typed payload. */
 export interface EventEnvelope<P = unknown> extends Readonly<EnvelopeAttributes> {

@@ -84,7 +84,7 @@ export class EventBus {
    * Builds envelopes for events. With a cause, ids derive from the cause's id, the stage, the
    * attempt and the output slot, and tenant, correlation and trace are inherited from it.
    */
-  envelopes(events: readonly Outgoing[], cause?: { envelope: EventEnvelope; stage: Stage | 'ingress' }): EventEnvelope[] {
+  envelopes(events: readonly Outgoing[], cause?: { envelope: EventEnvelope; stage: Stage | 'ingress' }): EventEnvelope<object>[] {
     return events.map((event, index) => {
       const attempt = event.attempt ?? 1;
       const key = event.definition.key(event.payload);
@@ -115,7 +115,7 @@ export class EventBus {
   async publish(
     events: readonly Outgoing[],
     cause?: { envelope: EventEnvelope; stage: Stage | 'ingress' },
-  ): Promise<EventEnvelope[]> {
+  ): Promise<EventEnvelope<object>[]> {
     const envelopes = this.envelopes(events, cause);
     const records: OutgoingRecord[] = envelopes.map((envelope, i) => {
       const event = events[i];

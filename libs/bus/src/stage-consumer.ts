@@ -30,6 +30,8 @@ export interface HandlerContext {
   readonly heartbeat: Heartbeat;
   /** Logger bound to correlation id, tenant and trace id. */
   readonly log: Logger;
+  /** Where the event was read from (physical topic); consumers that record positions need it. */
+  readonly message?: { readonly topic: string; readonly partition: number; readonly offset: string };
 }
 
 /**
@@ -102,7 +104,13 @@ export async function processMessage(
     outputs = await backOff(
       () => {
         deliveryAttempt += 1;
-        return handler(envelope, { stage: setup.stage, deliveryAttempt, heartbeat, log });
+        return handler(envelope, {
+          stage: setup.stage,
+          deliveryAttempt,
+          heartbeat,
+          log,
+          message: { topic: message.topic, partition: message.partition, offset: message.offset },
+        });
       },
       {
         numOfAttempts: bus.maxAttempts,

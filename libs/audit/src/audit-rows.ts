@@ -1,0 +1,57 @@
+import type { EventEnvelope } from '@llmbus/contracts';
+import type { AuditRecord } from './audit-store';
+
+/** Columns every query that returns whole events selects, in this shape. */
+export const RECORD_COLUMNS = `event_id, tenant_id, correlation_id, causation_id, type, source, subject, spec_version,
+  schema_version, topic, topic_partition, topic_offset::text AS topic_offset, event_time, recorded_at, attempt,
+  traceparent, payload`;
+
+/** A row as both drivers return RECORD_COLUMNS (timestamps may come back as Date or string). */
+export interface RecordRow {
+  event_id: string;
+  tenant_id: string;
+  correlation_id: string;
+  causation_id: string | null;
+  type: string;
+  source: string;
+  subject: string | null;
+  spec_version: string;
+  schema_version: number;
+  topic: string;
+  topic_partition: number;
+  topic_offset: string;
+  event_time: Date | string;
+  recorded_at: Date | string;
+  attempt: number | null;
+  traceparent: string | null;
+  payload: Record<string, unknown> | string;
+}
+
+/** ISO 8601 in UTC whatever the driver returned. */
+export function isoTime(value: Date | string): string {
+  return (value instanceof Date ? value : new Date(value)).toISOString();
+}
+
+/** Rebuilds the stored envelope and position; optional attributes absent in the event stay absent. */
+export function toRecord(row: RecordRow): AuditRecord {
+  const envelope: EventEnvelope<Record<string, unknown>> = {
+    id: row.event_id,
+    source: row.source,
+    type: row.type,
+    specversion: '1.0',
+    time: isoTime(row.event_time),
+    correlationid: row.correlation_id,
+    tenantid: row.tenant_id,
+    schemaversion: row.schema_version,
+    ...(row.subject !== null && { subject: row.subject }),
+    ...(row.causation_id !== null && { causationid: row.causation_id }),
+    ...(row.traceparent !== null && { traceparent: row.traceparent }),
+    ...(row.attempt !== null && { attempt: row.attempt }),
+    data: typeof row.payload === 'string' ? (JSON.parse(row.payload) as Record<string, unknown>) : row.payload,
+  };
+  return {
+    envelope,
+    position: { topic: row.topic, partition: row.topic_partition, offset: row.topic_offset },
+    recordedAt: isoTime(row.recorded_at),
+  };
+}

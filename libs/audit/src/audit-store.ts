@@ -1,0 +1,101 @@
+import type { EventEnvelope } from '@llmbus/contracts';
+
+/** Where an event was read from. Offsets are decimal strings: Kafka offsets exceed 2^53. */
+export interface BusPosition {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+}
+
+/** One stored event: the envelope as consumed, where it was read and when it was recorded. */
+export interface AuditRecord {
+  readonly envelope: EventEnvelope<Record<string, unknown>>;
+  readonly position: BusPosition;
+  /** ISO 8601, set by the database when the row was inserted. */
+  readonly recordedAt: string;
+}
+
+/** Tokens, cost and latency of one step (event type) on one model. */
+export interface StepCost {
+  readonly type: string;
+  /** Stage that produced the events (from the CloudEvents source), when known. */
+  readonly stage: string | null;
+  readonly modelId: string;
+  readonly events: number;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  /** US dollars. */
+  readonly costUsd: number;
+  readonly avgLatencyMs: number;
+  readonly maxLatencyMs: number;
+}
+
+/** A request waiting for a human decision: the latest ReviewRequested of the request. */
+export interface PendingReview {
+  readonly requestId: string;
+  readonly review: AuditRecord;
+}
+
+export const REQUEST_STATUSES = ['in_progress', 'awaiting_review', 'completed', 'failed'] as const;
+export type RequestStatus = (typeof REQUEST_STATUSES)[number];
+
+/** One request as the request list shows it. */
+export interface RequestSummary {
+  readonly requestId: string;
+  readonly status: RequestStatus;
+  readonly firstEventAt: string;
+  readonly lastEventAt: string;
+  readonly lastEventType: string;
+  readonly events: number;
+}
+
+/** A page of requests, newest first; `nextCursor` is absent on the last page. */
+export interface RequestPage {
+  readonly requests: readonly RequestSummary[];
+  readonly nextCursor?: string;
+}
+
+/** Whether a request can take a review decision now. */
+export type ReviewState =
+  | { readonly status: 'unknown_request' }
+  | { readonly status: 'not_requested' }
+  | { readonly status: 'pending'; readonly review: AuditRecord }
+  /** A decision or a final result came after the latest review request. */
+  | { readonly status: 'resolved'; readonly resolvedBy: string };
+
+/**
+ * The append-only audit trail. Every query takes the tenant: there is no way to read across
+ * tenants. Recording is idempotent on the event id, so redelivered events are stored once.
+ */
+export interface AuditStore {
+  /** Stores an event; resolves true when it was new, false when its id was already recorded. */
+  record(envelope: EventEnvelope, position: BusPosition): Promise<boolean>;
+  /** A request's events in event-time order (recording order breaks ties); empty when unknown to the tenant. */
+  trail(tenantId: string, requestId: string): Promise<readonly AuditRecord[]>;
+  /** Tokens, cost and latency grouped by event type and model, optionally since a time. */
+  costByStep(tenantId: string, since?: Date): Promise<readonly StepCost[]>;
+  /** Requests whose latest review request has no later decision or final result, oldest first. */
+  reviewQueue(tenantId: string): Promise<readonly PendingReview[]>;
+  /** Review status of one request. */
+  reviewState(tenantId: string, requestId: string): Promise<ReviewState>;
+  /** Requests newest first; pass the previous page's `nextCursor` to continue. */
+  listRequests(tenantId: string, limit: number, cursor?: string): Promise<RequestPage>;
+  close(): Promise<void>;
+}
+
+export const AUDIT_ERROR_CODES = ['invalid_cursor', 'invalid_limit', 'invalid_tenant', 'invalid_position'] as const;
+export type AuditErrorCode = (typeof AUDIT_ERROR_CODES)[number];
+
+/** A query or record argument the store cannot use; the message says what to send instead. */
+export class AuditQueryError extends Error {
+  constructor(
+    readonly code: AuditErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AuditQueryError';
+  }
+}
+
+/** Largest page listRequests returns. */
+export const MAX_PAGE_SIZE = 200;

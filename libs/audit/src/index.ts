@@ -1,0 +1,7 @@
+export * from './audit-store';
+export * from './audit-columns';
+export * from './migrations';
+export * from './sql-client';
+export * from './sql-audit-store';
+export * from './postgres-audit-store';
+export * from './pglite-audit-store';

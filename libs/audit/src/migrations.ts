@@ -1,0 +1,94 @@
+import type { SqlClient } from './sql-client';
+
+/** One schema change; ids sort in the order they are applied and never change once released. */
+export interface Migration {
+  readonly id: string;
+  readonly sql: string;
+}
+
+/**
+ * The audit schema, shared by the Postgres and PGlite adapters. Append new migrations at the
+ * end; never edit one that has shipped (databases record which ids they have applied).
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    id: '0001_audit_events',
+    sql: `
+CREATE TABLE audit_events (
+  event_id          text PRIMARY KEY,
+  -- Recording order: breaks ties between equal event times and pages the request list.
+  seq               bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+  tenant_id         text NOT NULL,
+  correlation_id    text NOT NULL,
+  causation_id      text,
+  type              text NOT NULL,
+  source            text NOT NULL,
+  subject           text,
+  spec_version      text NOT NULL,
+  schema_version    integer NOT NULL,
+  topic             text NOT NULL,
+  topic_partition   integer NOT NULL,
+  topic_offset      bigint NOT NULL,
+  event_time        timestamptz NOT NULL,
+  recorded_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
+  attempt           integer,
+  traceparent       text,
+  payload           jsonb NOT NULL,
+  stage             text,
+  model_id          text,
+  prompt_tokens     integer,
+  completion_tokens integer,
+  cost_usd          numeric(20, 10),
+  latency_ms        double precision
+);
+CREATE INDEX audit_events_trail ON audit_events (tenant_id, correlation_id, event_time, seq);
+CREATE INDEX audit_events_by_type ON audit_events (tenant_id, type, event_time);
+CREATE INDEX audit_events_by_seq ON audit_events (tenant_id, seq);
+
+-- Append-only, enforced by the database for every role that is subject to triggers.
+CREATE FUNCTION audit_events_reject_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'audit_events is append-only: % is not allowed', TG_OP
+    USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+CREATE TRIGGER audit_events_no_update_delete
+  BEFORE UPDATE OR DELETE ON audit_events
+  FOR EACH ROW EXECUTE FUNCTION audit_events_reject_change();
+CREATE TRIGGER audit_events_no_truncate
+  BEFORE TRUNCATE ON audit_events
+  FOR EACH STATEMENT EXECUTE FUNCTION audit_events_reject_change();
+`,
+  },
+];
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * Applies the migrations a database has not recorded yet, in order, in one transaction under an
+ * advisory lock, so processes starting together neither race nor apply a migration twice.
+ * Resolves with the ids applied by this call (empty when the schema was current).
+ */
+export async function migrate(client: SqlClient, options: { schema?: string } = {}): Promise<string[]> {
+  if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) {
+    throw new Error(`audit schema "${options.schema}" must be lowercase letters, digits or "_" (at most 63)`);
+  }
+  return client.transaction(async (tx) => {
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtext('llmbus.audit.migrations'))`);
+    if (options.schema !== undefined) await tx.exec(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"`);
+    await tx.exec(`CREATE TABLE IF NOT EXISTS audit_schema_migrations (
+      id text PRIMARY KEY,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    const done = await tx.query<{ id: string }>('SELECT id FROM audit_schema_migrations');
+    const applied = new Set(done.rows.map((r) => r.id));
+    const ran: string[] = [];
+    for (const migration of MIGRATIONS) {
+      if (applied.has(migration.id)) continue;
+      await tx.exec(migration.sql);
+      await tx.query('INSERT INTO audit_schema_migrations (id) VALUES ($1)', [migration.id]);
+      ran.push(migration.id);
+    }
+    return ran;
+  });
+}

@@ -1,0 +1,53 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+import type { SqlClient } from './sql-client';
+import { SqlAuditStore } from './sql-audit-store';
+
+export interface PgliteAuditStoreOptions {
+  /**
+   * The platform data directory (LLMBUS_DATA_DIR); the audit database lives in its `audit`
+   * folder. Without it the database is in memory and gone when the process ends.
+   */
+  readonly dataDir?: string;
+}
+
+function clientOf(run: PGlite | Transaction): SqlClient {
+  return {
+    query: async <R>(text: string, params: readonly unknown[] = []) => {
+      const result = await run.query<R>(text, [...params]);
+      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+    },
+    exec: async (script: string) => {
+      await run.exec(script);
+    },
+    transaction: async <T>(work: (tx: SqlClient) => Promise<T>): Promise<T> =>
+      run instanceof PGlite ? run.transaction((tx) => work(clientOf(tx))) : work(clientOf(run)),
+  };
+}
+
+/** The audit store on PGlite: Postgres compiled to WASM, in-process, for embedded mode. */
+export class PgliteAuditStore extends SqlAuditStore {
+  private constructor(readonly db: PGlite) {
+    super(clientOf(db), () => db.close());
+  }
+
+  /** Opens (or creates) the database, applies pending migrations, and resolves with a ready store. */
+  static async open(options: PgliteAuditStoreOptions = {}): Promise<PgliteAuditStore> {
+    let dataDir: string | undefined;
+    if (options.dataDir !== undefined) {
+      dataDir = join(options.dataDir, 'audit');
+      // PGlite creates only the last directory of the path.
+      await mkdir(dataDir, { recursive: true });
+    }
+    const db = await PGlite.create(dataDir === undefined ? {} : { dataDir });
+    const store = new PgliteAuditStore(db);
+    try {
+      await store.migrate();
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+    return store;
+  }
+}

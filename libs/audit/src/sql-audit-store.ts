@@ -1,0 +1,272 @@
+import {
+  RequestCompletedEvent,
+  RequestFailedEvent,
+  ReviewDecidedEvent,
+  ReviewRequestedEvent,
+  type EventEnvelope,
+} from '@llmbus/contracts';
+import { extractColumns, RESTATED_USAGE_TYPES } from './audit-columns';
+import { RECORD_COLUMNS, RecordRow, isoTime, toRecord } from './audit-rows';
+import {
+  AuditQueryError,
+  AuditStore,
+  BusPosition,
+  MAX_PAGE_SIZE,
+  PendingReview,
+  RequestPage,
+  RequestStatus,
+  ReviewState,
+  StepCost,
+  AuditRecord,
+} from './audit-store';
+import { migrate } from './migrations';
+import type { SqlClient } from './sql-client';
+
+/** Event types that end a pending review: a human decision or a final result. */
+const REVIEW_RESOLVERS = [ReviewDecidedEvent.type, RequestCompletedEvent.type, RequestFailedEvent.type];
+
+
+interface SummaryRow {
+  correlation_id: string;
+  first_seq: string;
+  first_at: Date | string;
+  last_at: Date | string;
+  events: number;
+  last_type: string;
+  completed_at: Date | string | null;
+  failed_at: Date | string | null;
+  review_at: Date | string | null;
+  decided_at: Date | string | null;
+}
+
+interface CostRow {
+  type: string;
+  stage: string | null;
+  model_id: string;
+  events: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_usd: number;
+  avg_latency_ms: number;
+  max_latency_ms: number;
+}
+
+function requireTenant(tenantId: string): void {
+  if (typeof tenantId !== 'string' || tenantId.length === 0) {
+    throw new AuditQueryError('invalid_tenant', 'every audit query needs the tenant id of the caller');
+  }
+}
+
+function encodeCursor(seq: string): string {
+  return Buffer.from(`r:${seq}`, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  const decoded = /^[A-Za-z0-9_-]{1,40}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+  const match = /^r:(\d{1,19})$/.exec(decoded);
+  if (!match) throw new AuditQueryError('invalid_cursor', 'cursor is not one this API returned: pass nextCursor from the previous page unchanged');
+  return match[1];
+}
+
+function time(value: Date | string | null): number | undefined {
+  return value === null ? undefined : new Date(value).getTime();
+}
+
+function statusOf(row: SummaryRow): RequestStatus {
+  const completed = time(row.completed_at);
+  const failed = time(row.failed_at);
+  if (completed !== undefined || failed !== undefined) return (completed ?? -Infinity) >= (failed ?? -Infinity) ? 'completed' : 'failed';
+  const review = time(row.review_at);
+  const decided = time(row.decided_at);
+  return review !== undefined && (decided === undefined || decided < review) ? 'awaiting_review' : 'in_progress';
+}
+
+/**
+ * The audit store's SQL, written once for PostgreSQL and run unchanged on PGlite. Results are
+ * cast in SQL to types both drivers parse the same way (int4, float8, text).
+ */
+export class SqlAuditStore implements AuditStore {
+  constructor(
+    protected readonly client: SqlClient,
+    private readonly shutdown: () => Promise<void>,
+    private readonly schema?: string,
+  ) {}
+
+  /** Applies pending migrations; resolves with the ids applied by this call. */
+  migrate(): Promise<string[]> {
+    return migrate(this.client, { schema: this.schema });
+  }
+
+  async record(envelope: EventEnvelope, position: BusPosition): Promise<boolean> {
+    if (!/^\d{1,19}$/.test(position.offset) || !Number.isInteger(position.partition) || position.partition < 0) {
+      throw new AuditQueryError('invalid_position', `position ${position.topic}/${position.partition}@${position.offset} is not a topic, partition >= 0 and decimal offset`);
+    }
+    const c = extractColumns(envelope);
+    const result = await this.client.query(
+      `INSERT INTO audit_events (event_id, tenant_id, correlation_id, causation_id, type, source, subject, spec_version,
+         schema_version, topic, topic_partition, topic_offset, event_time, attempt, traceparent, payload,
+         stage, model_id, prompt_tokens, completion_tokens, cost_usd, latency_ms)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::bigint, $13::timestamptz, $14, $15, $16::jsonb,
+         $17, $18, $19, $20, $21, $22)
+       ON CONFLICT (event_id) DO NOTHING
+       RETURNING event_id`,
+      [
+        envelope.id,
+        envelope.tenantid,
+        envelope.correlationid,
+        envelope.causationid ?? null,
+        envelope.type,
+        envelope.source,
+        envelope.subject ?? null,
+        envelope.specversion,
+        envelope.schemaversion,
+        position.topic,
+        position.partition,
+        position.offset,
+        envelope.time,
+        envelope.attempt ?? null,
+        envelope.traceparent ?? null,
+        JSON.stringify(envelope.data ?? {}),
+        c.stage,
+        c.modelId,
+        c.promptTokens,
+        c.completionTokens,
+        c.costUsd,
+        c.latencyMs,
+      ],
+    );
+    return result.rows.length === 1;
+  }
+
+  async trail(tenantId: string, requestId: string): Promise<readonly AuditRecord[]> {
+    requireTenant(tenantId);
+    const { rows } = await this.client.query<RecordRow>(
+      `SELECT ${RECORD_COLUMNS} FROM audit_events
+       WHERE tenant_id = $1 AND correlation_id = $2
+       ORDER BY event_time, seq`,
+      [tenantId, requestId],
+    );
+    return rows.map(toRecord);
+  }
+
+  async costByStep(tenantId: string, since?: Date): Promise<readonly StepCost[]> {
+    requireTenant(tenantId);
+    const { rows } = await this.client.query<CostRow>(
+      `SELECT type, stage, model_id, count(*)::int AS events,
+         coalesce(sum(prompt_tokens), 0)::float8 AS prompt_tokens,
+         coalesce(sum(completion_tokens), 0)::float8 AS completion_tokens,
+         coalesce(sum(cost_usd), 0)::float8 AS cost_usd,
+         coalesce(avg(latency_ms), 0)::float8 AS avg_latency_ms,
+         coalesce(max(latency_ms), 0)::float8 AS max_latency_ms
+       FROM audit_events
+       WHERE tenant_id = $1 AND model_id IS NOT NULL AND NOT (type = ANY($2::text[]))
+         AND ($3::timestamptz IS NULL OR event_time >= $3::timestamptz)
+       GROUP BY type, stage, model_id
+       ORDER BY type, stage, model_id`,
+      [tenantId, RESTATED_USAGE_TYPES, since ? since.toISOString() : null],
+    );
+    return rows.map((r) => ({
+      type: r.type,
+      stage: r.stage,
+      modelId: r.model_id,
+      events: r.events,
+      promptTokens: r.prompt_tokens,
+      completionTokens: r.completion_tokens,
+      costUsd: r.cost_usd,
+      avgLatencyMs: r.avg_latency_ms,
+      maxLatencyMs: r.max_latency_ms,
+    }));
+  }
+
+  async reviewQueue(tenantId: string): Promise<readonly PendingReview[]> {
+    requireTenant(tenantId);
+    // A decision or result at the same instant as the review request counts as resolving it.
+    const { rows } = await this.client.query<RecordRow>(
+      `WITH latest AS (
+         SELECT DISTINCT ON (correlation_id) ${RECORD_COLUMNS}, seq
+         FROM audit_events
+         WHERE tenant_id = $1 AND type = $2
+         ORDER BY correlation_id, event_time DESC, seq DESC
+       )
+       SELECT * FROM latest r
+       WHERE NOT EXISTS (
+         SELECT 1 FROM audit_events e
+         WHERE e.tenant_id = $1 AND e.correlation_id = r.correlation_id
+           AND e.type = ANY($3::text[]) AND e.event_time >= r.event_time
+       )
+       ORDER BY r.event_time, r.seq`,
+      [tenantId, ReviewRequestedEvent.type, REVIEW_RESOLVERS],
+    );
+    return rows.map((row) => ({ requestId: row.correlation_id, review: toRecord(row) }));
+  }
+
+  async reviewState(tenantId: string, requestId: string): Promise<ReviewState> {
+    requireTenant(tenantId);
+    const { rows } = await this.client.query<RecordRow & { seq: string }>(
+      `SELECT ${RECORD_COLUMNS}, seq::text AS seq FROM audit_events
+       WHERE tenant_id = $1 AND correlation_id = $2 AND (type = $3 OR type = ANY($4::text[]))
+       ORDER BY event_time DESC, seq DESC`,
+      [tenantId, requestId, ReviewRequestedEvent.type, REVIEW_RESOLVERS],
+    );
+    const latestIndex = rows.findIndex((r) => r.type === ReviewRequestedEvent.type);
+    if (latestIndex === -1) {
+      const known = await this.client.query('SELECT 1 FROM audit_events WHERE tenant_id = $1 AND correlation_id = $2 LIMIT 1', [
+        tenantId,
+        requestId,
+      ]);
+      return known.rows.length ? { status: 'not_requested' } : { status: 'unknown_request' };
+    }
+    const latest = rows[latestIndex];
+    const reviewAt = new Date(latest.event_time).getTime();
+    const resolver = rows.find((r) => r.type !== ReviewRequestedEvent.type && new Date(r.event_time).getTime() >= reviewAt);
+    return resolver ? { status: 'resolved', resolvedBy: resolver.type } : { status: 'pending', review: toRecord(latest) };
+  }
+
+  async listRequests(tenantId: string, limit: number, cursor?: string): Promise<RequestPage> {
+    requireTenant(tenantId);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
+      throw new AuditQueryError('invalid_limit', `limit must be an integer from 1 to ${MAX_PAGE_SIZE}`);
+    }
+    const before = cursor === undefined ? null : decodeCursor(cursor);
+    const { rows } = await this.client.query<SummaryRow>(
+      `SELECT correlation_id, min(seq)::text AS first_seq, min(event_time) AS first_at, max(event_time) AS last_at,
+         count(*)::int AS events,
+         (array_agg(type ORDER BY event_time DESC, seq DESC))[1] AS last_type,
+         max(event_time) FILTER (WHERE type = $4) AS completed_at,
+         max(event_time) FILTER (WHERE type = $5) AS failed_at,
+         max(event_time) FILTER (WHERE type = $6) AS review_at,
+         max(event_time) FILTER (WHERE type = $7) AS decided_at
+       FROM audit_events
+       WHERE tenant_id = $1
+       GROUP BY correlation_id
+       HAVING ($2::bigint IS NULL OR min(seq) < $2::bigint)
+       ORDER BY min(seq) DESC
+       LIMIT $3`,
+      [
+        tenantId,
+        before,
+        limit + 1,
+        RequestCompletedEvent.type,
+        RequestFailedEvent.type,
+        ReviewRequestedEvent.type,
+        ReviewDecidedEvent.type,
+      ],
+    );
+    const page = rows.slice(0, limit);
+    return {
+      requests: page.map((r) => ({
+        requestId: r.correlation_id,
+        status: statusOf(r),
+        firstEventAt: isoTime(r.first_at),
+        lastEventAt: isoTime(r.last_at),
+        lastEventType: r.last_type,
+        events: r.events,
+      })),
+      ...(rows.length > limit && { nextCursor: encodeCursor(page[page.length - 1].first_seq) }),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.shutdown();
+  }
+}

@@ -1,0 +1,38 @@
+import { extractColumns, RESTATED_USAGE_TYPES, type AuditStore } from '@llmbus/audit';
+import type { HandlerContext, Outgoing } from '@llmbus/bus';
+import type { EventEnvelope } from '@llmbus/contracts';
+import { Controller, Inject } from '@nestjs/common';
+import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import { AUDIT_STORE } from './auditor-deps';
+import { auditorMetrics } from './auditor-metrics';
+
+/**
+ * Records every event of every platform topic, dead-letter topics included. A redelivered event
+ * is stored once (the store ignores known ids) and the auditor publishes nothing.
+ */
+@Controller()
+export class AuditRecorderController {
+  constructor(@Inject(AUDIT_STORE) private readonly store: AuditStore) {}
+
+  @EventPattern('*')
+  async record(@Payload() event: EventEnvelope<object>, @Ctx() ctx: HandlerContext): Promise<Outgoing[]> {
+    if (!ctx.message) {
+      // Without the position the row could not say where the event came from; retrying will not help.
+      throw new Error('the bus passed no message position (HandlerContext.message); the auditor needs @llmbus/bus with it');
+    }
+    const recorded = await this.store.record(event, ctx.message);
+    auditorMetrics.recorded.inc({ type: event.type, outcome: recorded ? 'recorded' : 'duplicate' });
+    if (recorded) this.countUsage(event);
+    return [];
+  }
+
+  private countUsage(event: EventEnvelope<object>): void {
+    if (RESTATED_USAGE_TYPES.includes(event.type)) return;
+    const c = extractColumns(event);
+    if (c.modelId === null) return;
+    const stage = c.stage ?? 'unknown';
+    if (c.promptTokens !== null) auditorMetrics.tokens.inc({ stage, model: c.modelId, kind: 'prompt' }, c.promptTokens);
+    if (c.completionTokens !== null) auditorMetrics.tokens.inc({ stage, model: c.modelId, kind: 'completion' }, c.completionTokens);
+    if (c.costUsd !== null) auditorMetrics.cost.inc({ stage, model: c.modelId }, c.costUsd);
+  }
+}

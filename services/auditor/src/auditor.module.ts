@@ -1,0 +1,32 @@
+import { EventBus } from '@llmbus/bus';
+import { ConfigError } from '@llmbus/config';
+import { API_KEY_REGISTRY } from '@llmbus/http-nest';
+import { DynamicModule, Module } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import { AuditRecorderController } from './audit-recorder.controller';
+import { AUDIT_STORE, AuditorDeps } from './auditor-deps';
+import { HealthController, MetricsController } from './health.controller';
+import { RequestsController } from './requests.controller';
+import { ReviewsController } from './reviews.controller';
+
+/** The auditor stage: records every event, serves the trail, the review queue and costs. */
+@Module({})
+export class AuditorModule {
+  /** Wires the auditor over the given bus, store and API keys. */
+  static forRoot(deps: AuditorDeps): DynamicModule {
+    const apiKeys = deps.apiKeys ?? deps.config.apiKeys;
+    if (!apiKeys) {
+      throw new ConfigError('API_KEYS', '<key>:<tenant>:<role>[+<role>...] entries separated by "," (the auditor API needs keys)', undefined);
+    }
+    return {
+      module: AuditorModule,
+      imports: [LoggerModule.forRoot({ pinoHttp: { logger: deps.logger } })],
+      controllers: [AuditRecorderController, RequestsController, ReviewsController, HealthController, MetricsController],
+      providers: [
+        { provide: AUDIT_STORE, useValue: deps.store },
+        { provide: EventBus, useValue: deps.bus },
+        { provide: API_KEY_REGISTRY, useValue: apiKeys },
+      ],
+    };
+  }
+}

@@ -1,0 +1,291 @@
+import { PgliteAuditStore } from '@llmbus/audit';
+import { EventBus, InMemoryTransport, outgoing, type DedupStore } from '@llmbus/bus';
+import type { StageApp } from '@llmbus/bus-nest';
+import { loadPlatformConfig } from '@llmbus/config';
+import {
+  ContextRetrievedEvent,
+  DeadLetteredEvent,
+  RequestContext,
+  RequestRoutedEvent,
+  RequestSubmittedEvent,
+  ReviewDecidedEvent,
+  ResponseGeneratedEvent,
+  ReviewRequestedEvent,
+  Topics,
+  type EventEnvelope,
+  type ReviewDecided,
+} from '@llmbus/contracts';
+import pino from 'pino';
+import request from 'supertest';
+import { startAuditor } from './index';
+
+const logger = pino({ level: 'silent' });
+
+const KEYS = {
+  acmeReader: 'reader-key-acme-0001',
+  acmeReviewer: 'review-key-acme-0001',
+  acmeSubmitter: 'submit-key-acme-0001',
+  acmeAdmin: 'admin0-key-acme-0001',
+  globex: 'globex-key-both-0001',
+};
+const API_KEYS = [
+  `${KEYS.acmeReader}:acme:reader`,
+  `${KEYS.acmeReviewer}:acme:reviewer`,
+  `${KEYS.acmeSubmitter}:acme:submitter`,
+  `${KEYS.acmeAdmin}:acme:admin`,
+  `${KEYS.globex}:globex:reader+reviewer`,
+].join(',');
+
+// The bus forgets nothing here on purpose only where a test says so; see the redelivery test.
+const forgetful: DedupStore = { has: async () => false, add: async () => undefined };
+
+const context: RequestContext = {
+  workflow: { id: 'support-ticket', version: 1 },
+  requester: { groups: [] },
+  modelTier: 'small',
+  budget: { maxOutputTokens: 100, maxCostUsd: 1 },
+};
+const usage = { modelId: 'gemma', provider: 'local', promptTokens: 40, completionTokens: 12, costUsd: 0.002, latencyMs: 120 };
+
+const submitted = (requestId: string, tenantId = 'acme', id?: string) =>
+  outgoing(RequestSubmittedEvent, { requestId, eventType: 'ticket.created', input: { subject: 's' }, requester: { groups: [] } }, { tenantId, id });
+
+const reviewRequested = (requestId: string) =>
+  outgoing(ReviewRequestedEvent, {
+    requestId,
+    context,
+    input: { subject: 's' },
+    passages: [],
+    reason: 'low confidence',
+    violations: ['tone'],
+    text: 'draft',
+    attempts: 2,
+    usage,
+  });
+
+async function until(check: () => Promise<boolean> | boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} not seen within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('auditor', () => {
+  let store: PgliteAuditStore;
+  let transport: InMemoryTransport;
+  let bus: EventBus;
+  let app: StageApp;
+  let url: string;
+  const producedRecords: string[] = [];
+  const decisions: EventEnvelope<ReviewDecided>[] = [];
+
+  beforeAll(async () => {
+    store = await PgliteAuditStore.open();
+    transport = new InMemoryTransport();
+    const produce = transport.produce.bind(transport);
+    jest.spyOn(transport, 'produce').mockImplementation(async (records) => {
+      producedRecords.push(...records.map((r) => `${r.topic}|${r.headers['ce_type']}`));
+      return produce(records);
+    });
+    // No bus-level memory of handled ids: de-duplication must come from the store itself, as
+    // after an auditor restart.
+    bus = new EventBus(transport, { logger, dedup: forgetful, retryDelayMs: 1 });
+    const config = loadPlatformConfig({ API_KEYS, HTTP_PORT: '0' }, { mode: 'embedded', httpPort: 0, clientId: 'test' });
+    app = await startAuditor({ bus, config, logger, store });
+    url = app.url!;
+    await bus.subscribe({
+      stage: 'validator',
+      groupId: 'test-decision-collector',
+      notifyRequester: false,
+      handlers: { [ReviewDecidedEvent.type]: async (e) => (decisions.push(e as EventEnvelope<ReviewDecided>), []) },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.close();
+    await bus?.close();
+    await store?.close();
+  });
+
+  const trailTypes = async (tenant: string, requestId: string) => (await store.trail(tenant, requestId)).map((r) => r.envelope.type);
+
+  describe('recording', () => {
+    it('records each event it consumes with the topic, partition and offset it was read from, and publishes nothing', async () => {
+      const before = producedRecords.length;
+      const [input] = await bus.publish([submitted('rec-1')]);
+      await bus.publish(
+        [
+          outgoing(RequestRoutedEvent, { requestId: 'rec-1', context, input: {}, retrieval: { collections: [], topK: 0, query: '' } }),
+          outgoing(ContextRetrievedEvent, { requestId: 'rec-1', context, input: {}, passages: [], withheldCount: 0 }),
+        ],
+        { envelope: input, stage: 'router' },
+      );
+      await until(async () => (await trailTypes('acme', 'rec-1')).length === 3, 'three recorded events');
+      const trail = await store.trail('acme', 'rec-1');
+      expect(trail.map((r) => r.envelope.type)).toEqual([RequestSubmittedEvent.type, RequestRoutedEvent.type, ContextRetrievedEvent.type]);
+      expect(trail[0].envelope.id).toBe(input.id);
+      expect(trail[0].position).toEqual({ topic: Topics.Request.name, partition: expect.any(Number), offset: expect.stringMatching(/^\d+$/) });
+      expect(trail[1].position.topic).toBe(Topics.Routed.name);
+      expect(producedRecords.slice(before)).toHaveLength(3);
+    });
+
+    it('stores a redelivered event once, even when the bus no longer remembers handling it', async () => {
+      const [first] = await bus.publish([submitted('dup-1')]);
+      await bus.publish([submitted('dup-1', 'acme', first.id)]);
+      // Same key, same topic, same partition: once this one is recorded, the duplicate was handled.
+      const [marker] = await bus.publish([submitted('dup-1', 'acme', `${first.id}-marker`)]);
+      await until(async () => (await store.trail('acme', 'dup-1')).some((r) => r.envelope.id === marker.id), 'the marker event');
+      expect((await store.trail('acme', 'dup-1')).map((r) => r.envelope.id)).toEqual([first.id, marker.id]);
+    });
+
+    it('records events from dead-letter topics too', async () => {
+      const headers = {
+        ce_id: 'raw-1',
+        ce_source: '/upstream',
+        ce_type: RequestSubmittedEvent.type,
+        ce_specversion: '1.0',
+        ce_time: new Date().toISOString(),
+        ce_correlationid: 'bad-1',
+        ce_tenantid: 'acme',
+        ce_schemaversion: '1',
+      };
+      await transport.produceRaw(Topics.Request.name, 'bad-1', headers, Buffer.from('{not json'));
+      await until(async () => (await trailTypes('acme', 'bad-1')).includes(DeadLetteredEvent.type), 'the dead-lettered event');
+      const [dead] = await store.trail('acme', 'bad-1');
+      expect(dead.position.topic).toBe('orchestration.dead-letter.auditor.v1');
+      expect(dead.envelope.data).toMatchObject({ reasonCode: 'invalid_event', originalValue: '{not json' });
+      // The auditor only observes: it never tells the requester the request failed.
+      expect(producedRecords.filter((r) => r.includes('llmbus.request.failed'))).toEqual([]);
+    });
+  });
+
+  describe('HTTP', () => {
+    beforeAll(async () => {
+      const [input] = await bus.publish([submitted('http-1')]);
+      await bus.publish([reviewRequested('http-1')], { envelope: input, stage: 'validator' });
+      const [quiet] = await bus.publish([submitted('quiet-1')]);
+      await bus.publish(
+        [
+          outgoing(ResponseGeneratedEvent, {
+            requestId: 'quiet-1',
+            context,
+            input: {},
+            passages: [],
+            attempt: 1,
+            prompt: { id: 'reply', version: 1 },
+            renderedPrompt: 'p',
+            text: 't',
+            usage,
+          }),
+        ],
+        { envelope: quiet, stage: 'generator' },
+      );
+      await until(async () => (await trailTypes('acme', 'http-1')).length === 2 && (await trailTypes('acme', 'quiet-1')).length === 2, 'seed events');
+    });
+
+    it('answers 401 without an API key or with an unknown one', async () => {
+      await request(url).get('/v1/requests/http-1/trail').expect(401);
+      await request(url).get('/v1/requests/http-1/trail').set('X-Api-Key', 'not-a-known-key-000000').expect(401);
+      await request(url).get('/metrics').expect(401);
+    });
+
+    it('answers 403 when the key lacks the role of the route', async () => {
+      await request(url).get('/v1/requests/http-1/trail').set('X-Api-Key', KEYS.acmeSubmitter).expect(403);
+      await request(url).get('/v1/reviews').set('X-Api-Key', KEYS.acmeReader).expect(403);
+      await request(url).post('/v1/reviews/http-1/decision').set('X-Api-Key', KEYS.acmeReader).send({ decision: 'approve' }).expect(403);
+    });
+
+    it("answers 404 for another tenant's request exactly as for an unknown one", async () => {
+      const foreign = await request(url).get('/v1/requests/http-1/trail').set('X-Api-Key', KEYS.globex).expect(404);
+      const unknown = await request(url).get('/v1/requests/no-such-request/trail').set('X-Api-Key', KEYS.globex).expect(404);
+      expect(foreign.body.message).toBe('no events for request http-1');
+      expect(unknown.body.message).toBe('no events for request no-such-request');
+      const list = await request(url).get('/v1/requests').set('X-Api-Key', KEYS.globex).expect(200);
+      expect(list.body.requests).toEqual([]);
+      await request(url).post('/v1/reviews/http-1/decision').set('X-Api-Key', KEYS.globex).send({ decision: 'approve' }).expect(404);
+    });
+
+    it('serves the trail of a request in order to a reader of its tenant', async () => {
+      const res = await request(url).get('/v1/requests/http-1/trail').set('Authorization', `Bearer ${KEYS.acmeReader}`).expect(200);
+      expect(res.body.requestId).toBe('http-1');
+      expect(res.body.events.map((e: { envelope: { type: string } }) => e.envelope.type)).toEqual([
+        RequestSubmittedEvent.type,
+        ReviewRequestedEvent.type,
+      ]);
+      expect(res.body.events[1].envelope).toMatchObject({ tenantid: 'acme', correlationid: 'http-1', data: { reason: 'low confidence' } });
+    });
+
+    it('lists requests with a cursor, and refuses a cursor it did not issue', async () => {
+      const page = await request(url).get('/v1/requests?limit=1').set('X-Api-Key', KEYS.acmeReader).expect(200);
+      expect(page.body.requests).toHaveLength(1);
+      const next = await request(url).get(`/v1/requests?limit=1&cursor=${page.body.nextCursor}`).set('X-Api-Key', KEYS.acmeReader).expect(200);
+      expect(next.body.requests[0].requestId).not.toBe(page.body.requests[0].requestId);
+      const bad = await request(url).get('/v1/requests?cursor=zzz').set('X-Api-Key', KEYS.acmeReader).expect(400);
+      expect(bad.body.error).toBe('invalid_cursor');
+      await request(url).get('/v1/requests?limit=0').set('X-Api-Key', KEYS.acmeReader).expect(400);
+    });
+
+    it('reports cost by step without counting the usage a review request restates', async () => {
+      const res = await request(url).get('/v1/costs').set('X-Api-Key', KEYS.acmeReader).expect(200);
+      expect(res.body.steps).toEqual([
+        {
+          type: ResponseGeneratedEvent.type,
+          stage: 'generator',
+          modelId: 'gemma',
+          events: 1,
+          promptTokens: 40,
+          completionTokens: 12,
+          costUsd: 0.002,
+          avgLatencyMs: 120,
+          maxLatencyMs: 120,
+        },
+      ]);
+      const later = await request(url).get('/v1/costs?since=2999-01-01T00:00:00Z').set('X-Api-Key', KEYS.acmeReader).expect(200);
+      expect(later.body).toEqual({ since: '2999-01-01T00:00:00.000Z', steps: [] });
+      await request(url).get('/v1/costs?since=yesterday').set('X-Api-Key', KEYS.acmeReader).expect(400);
+    });
+
+    it('publishes a reviewer decision as ReviewDecided caused by the pending review, once', async () => {
+      const queue = await request(url).get('/v1/reviews').set('X-Api-Key', KEYS.acmeReviewer).expect(200);
+      expect(queue.body.reviews.map((r: { requestId: string }) => r.requestId)).toEqual(['http-1']);
+      const reviewId: string = queue.body.reviews[0].review.envelope.id;
+
+      await request(url).post('/v1/reviews/http-1/decision').set('X-Api-Key', KEYS.acmeReviewer).send({ decision: 'edit' }).expect(400);
+      await request(url).post('/v1/reviews/http-1/decision').set('X-Api-Key', KEYS.acmeReviewer).send({ decision: 'maybe' }).expect(400);
+      await request(url).post('/v1/reviews/quiet-1/decision').set('X-Api-Key', KEYS.acmeReviewer).send({ decision: 'approve' }).expect(409);
+      await request(url).post('/v1/reviews/nothing-here/decision').set('X-Api-Key', KEYS.acmeReviewer).send({ decision: 'approve' }).expect(404);
+
+      const res = await request(url)
+        .post('/v1/reviews/http-1/decision')
+        .set('X-Api-Key', KEYS.acmeReviewer)
+        .send({ decision: 'edit', output: { reply: 'fixed' }, comment: 'tone' })
+        .expect(202);
+      await until(() => decisions.length === 1, 'the ReviewDecided event');
+      expect(decisions[0]).toMatchObject({
+        id: res.body.eventId,
+        type: ReviewDecidedEvent.type,
+        tenantid: 'acme',
+        correlationid: 'http-1',
+        causationid: reviewId,
+        source: '/llmbus/auditor',
+        data: { requestId: 'http-1', decision: 'edit', output: { reply: 'fixed' }, comment: 'tone', reviewer: expect.stringMatching(/^review/) },
+      });
+
+      await until(async () => (await trailTypes('acme', 'http-1')).includes(ReviewDecidedEvent.type), 'the recorded decision');
+      const after = await request(url).get('/v1/reviews').set('X-Api-Key', KEYS.acmeReviewer).expect(200);
+      expect(after.body.reviews).toEqual([]);
+      await request(url).post('/v1/reviews/http-1/decision').set('X-Api-Key', KEYS.acmeReviewer).send({ decision: 'approve' }).expect(409);
+    });
+
+    it('serves /healthz without a key and /metrics to readers and admins', async () => {
+      await request(url).get('/healthz').expect(200, { status: 'ok' });
+      const metrics = await request(url).get('/metrics').set('X-Api-Key', KEYS.acmeReader).expect(200);
+      expect(metrics.text).toMatch(/orchestrator_audit_events_total\{type="llmbus.request.submitted",outcome="recorded"\}/);
+      expect(metrics.text).toContain('orchestrator_model_tokens_total{stage="generator",model="gemma",kind="prompt"} 40');
+      expect(metrics.text).not.toMatch(/orchestrator_model_\w+\{stage="validator"/);
+      await request(url).get('/metrics').set('X-Api-Key', KEYS.acmeAdmin).expect(200);
+      await request(url).get('/metrics').set('X-Api-Key', KEYS.acmeReviewer).expect(403);
+    });
+  });
+});

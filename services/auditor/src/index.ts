@@ -1,0 +1,19 @@
+import { startStageApp, type StageApp } from '@llmbus/bus-nest';
+import type { AuditorDeps } from './auditor-deps';
+import { AuditorModule } from './auditor.module';
+
+export * from './auditor-deps';
+export * from './auditor.module';
+
+/** Starts the auditor: its consumer of every topic and its HTTP API on config.http. */
+export function startAuditor(deps: AuditorDeps): Promise<StageApp> {
+  return startStageApp({
+    module: AuditorModule.forRoot(deps),
+    bus: deps.bus,
+    stage: 'auditor',
+    // The auditor only observes: a rejected event is dead-lettered but never fails the request.
+    notifyRequester: false,
+    httpPort: deps.config.http.port,
+    httpHost: deps.config.http.host,
+  });
+}

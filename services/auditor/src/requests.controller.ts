@@ -1,0 +1,46 @@
+import type { Principal } from '@llmbus/access';
+import type { AuditRecord, AuditStore, RequestPage, StepCost } from '@llmbus/audit';
+import { ApiKeyGuard, CurrentPrincipal, RequireRole } from '@llmbus/http-nest';
+import { Controller, Get, Inject, NotFoundException, Param, Query, UseFilters, UseGuards, ValidationPipe } from '@nestjs/common';
+import { AuditQueryErrorFilter } from './audit-query-error.filter';
+import { AUDIT_STORE } from './auditor-deps';
+import { CostsQuery, ListRequestsQuery } from './http-dto';
+
+const queryPipe = new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true });
+const DEFAULT_PAGE_SIZE = 50;
+
+/** Read side of the trail; the caller's API key decides the tenant, never a parameter. */
+@Controller('v1')
+@UseGuards(ApiKeyGuard)
+@UseFilters(AuditQueryErrorFilter)
+export class RequestsController {
+  constructor(@Inject(AUDIT_STORE) private readonly store: AuditStore) {}
+
+  @Get('requests/:id/trail')
+  @RequireRole('reader')
+  async trail(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') requestId: string,
+  ): Promise<{ requestId: string; events: readonly AuditRecord[] }> {
+    const events = await this.store.trail(principal.tenantId, requestId);
+    // The same answer whether the request is another tenant's or nobody's: nothing leaks across tenants.
+    if (events.length === 0) throw new NotFoundException(`no events for request ${requestId}`);
+    return { requestId, events };
+  }
+
+  @Get('requests')
+  @RequireRole('reader')
+  list(@CurrentPrincipal() principal: Principal, @Query(queryPipe) query: ListRequestsQuery): Promise<RequestPage> {
+    return this.store.listRequests(principal.tenantId, query.limit ?? DEFAULT_PAGE_SIZE, query.cursor);
+  }
+
+  @Get('costs')
+  @RequireRole('reader')
+  async costs(
+    @CurrentPrincipal() principal: Principal,
+    @Query(queryPipe) query: CostsQuery,
+  ): Promise<{ since?: string; steps: readonly StepCost[] }> {
+    const since = query.since === undefined ? undefined : new Date(query.since);
+    return { since: since?.toISOString(), steps: await this.store.costByStep(principal.tenantId, since) };
+  }
+}

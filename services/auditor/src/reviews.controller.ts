@@ -1,0 +1,84 @@
+import type { Principal } from '@llmbus/access';
+import type { AuditStore, PendingReview } from '@llmbus/audit';
+import { EventBus, outgoing } from '@llmbus/bus';
+import { ID_PATTERN, ReviewDecidedEvent, type ReviewDecided } from '@llmbus/contracts';
+import { ApiKeyGuard, CurrentPrincipal, RequireRole } from '@llmbus/http-nest';
+import {
+  BadRequestException,
+  Body,
+  ConflictException,
+  Controller,
+  Get,
+  HttpCode,
+  Inject,
+  NotFoundException,
+  Param,
+  Post,
+  UseFilters,
+  UseGuards,
+  ValidationPipe,
+} from '@nestjs/common';
+import { AuditQueryErrorFilter } from './audit-query-error.filter';
+import { AUDIT_STORE } from './auditor-deps';
+import { ReviewDecisionBody } from './http-dto';
+
+const bodyPipe = new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true });
+
+/** The human-review surface: the queue, and decisions published as ReviewDecided. */
+@Controller('v1/reviews')
+@UseGuards(ApiKeyGuard)
+@UseFilters(AuditQueryErrorFilter)
+export class ReviewsController {
+  constructor(
+    @Inject(AUDIT_STORE) private readonly store: AuditStore,
+    private readonly bus: EventBus,
+  ) {}
+
+  @Get()
+  @RequireRole('reviewer')
+  async queue(@CurrentPrincipal() principal: Principal): Promise<{ reviews: readonly PendingReview[] }> {
+    return { reviews: await this.store.reviewQueue(principal.tenantId) };
+  }
+
+  /**
+   * Publishes the decision as caused by the pending ReviewRequested, so it inherits tenant,
+   * correlation and trace, and its id derives from that review: a repeated or racing decision
+   * on the same review carries the same id and consumers act on the first one only.
+   */
+  @Post(':requestId/decision')
+  @HttpCode(202)
+  @RequireRole('reviewer')
+  async decide(
+    @CurrentPrincipal() principal: Principal,
+    @Param('requestId') requestId: string,
+    @Body(bodyPipe) body: ReviewDecisionBody,
+  ): Promise<{ requestId: string; eventId: string; decision: ReviewDecided['decision'] }> {
+    if (!ID_PATTERN.test(requestId)) throw new BadRequestException('requestId must be 1-128 letters, digits, ".", "_", ":" or "-"');
+    if (body.output !== undefined && body.decision !== 'edit') {
+      throw new BadRequestException('output is only accepted with decision "edit"');
+    }
+    const state = await this.store.reviewState(principal.tenantId, requestId);
+    switch (state.status) {
+      case 'unknown_request':
+        throw new NotFoundException(`no request ${requestId}`);
+      case 'not_requested':
+        throw new ConflictException(`request ${requestId} has no review to decide`);
+      case 'resolved':
+        throw new ConflictException(`the review of request ${requestId} is already closed (${state.resolvedBy})`);
+      case 'pending':
+        break;
+    }
+    const decided: ReviewDecided = {
+      requestId,
+      reviewer: principal.keyId,
+      decision: body.decision,
+      ...(body.output !== undefined && { output: body.output }),
+      ...(body.comment !== undefined && { comment: body.comment }),
+    };
+    const [published] = await this.bus.publish([outgoing(ReviewDecidedEvent, decided)], {
+      envelope: state.review.envelope,
+      stage: 'auditor',
+    });
+    return { requestId, eventId: published.id, decision: body.decision };
+  }
+}
