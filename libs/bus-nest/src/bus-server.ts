@@ -9,6 +9,8 @@ export interface BusServerOptions {
   readonly groupId?: string;
   /** See SubscribeOptions.notifyRequester. */
   readonly notifyRequester: boolean;
+  /** See SubscribeOptions.onRetriesExhausted. */
+  readonly onRetriesExhausted?: 'dead-letter' | 'redeliver';
 }
 
 /**
@@ -38,6 +40,7 @@ export class BusServer extends Server implements CustomTransportStrategy {
         groupId: this.options.groupId,
         handlers: handlers as StageHandlers,
         notifyRequester: this.options.notifyRequester,
+        onRetriesExhausted: this.options.onRetriesExhausted,
       });
       callback();
     } catch (error) {

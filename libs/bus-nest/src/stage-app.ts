@@ -11,6 +11,7 @@ export interface StageAppOptions {
   readonly bus: EventBus;
   readonly stage: Stage;
   readonly notifyRequester: boolean;
+  readonly onRetriesExhausted?: 'dead-letter' | 'redeliver';
   readonly groupId?: string;
   /** When set, the stage also serves HTTP on this port (0 = any free port). */
   readonly httpPort?: number;
@@ -30,6 +31,7 @@ export async function startStageApp(options: StageAppOptions): Promise<StageApp>
     bus: options.bus,
     stage: options.stage,
     notifyRequester: options.notifyRequester,
+    onRetriesExhausted: options.onRetriesExhausted,
     groupId: options.groupId,
   });
   if (options.httpPort !== undefined) {

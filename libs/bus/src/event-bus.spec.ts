@@ -161,4 +161,25 @@ describe('EventBus on the in-process transport', () => {
     await until(() => routed.length === 1);
     expect(calls).toBe(2);
   });
+
+  it('keeps redelivering a store fault instead of dead-lettering when the stage asks for it', async () => {
+    const dead: EventEnvelope<object>[] = [];
+    await collect(bus, DeadLetteredEvent.type, dead);
+    let calls = 0;
+    await bus.subscribe({
+      stage: 'auditor',
+      notifyRequester: false,
+      onRetriesExhausted: 'redeliver',
+      handlers: {
+        [RequestSubmittedEvent.type]: async () => {
+          calls++;
+          if (calls <= 5) throw new Error('audit store unavailable');
+          return [];
+        },
+      },
+    });
+    await bus.publish([outgoing(RequestSubmittedEvent, submitted('r6'), { tenantId: 'acme' })]);
+    await until(() => calls === 6, 5000);
+    expect(dead).toHaveLength(0);
+  });
 });

@@ -44,6 +44,12 @@ export interface SubscribeOptions {
    * topic). The pipeline stages do; the auditor, which only observes, does not.
    */
   readonly notifyRequester: boolean;
+  /**
+   * What happens when a retryable fault outlasts the retries. `dead-letter` (default) moves the
+   * event aside so the partition keeps flowing; `redeliver` leaves it uncommitted so it comes again
+   * until it succeeds, for a stage whose record must be complete (the auditor) rather than timely.
+   */
+  readonly onRetriesExhausted?: 'dead-letter' | 'redeliver';
 }
 
 /** Publishes and consumes platform events with the envelope, idempotency and failure rules. */

@@ -47,6 +47,7 @@ interface ConsumerSetup {
   readonly groupId: string;
   readonly handlers: StageHandlers;
   readonly notifyRequester: boolean;
+  readonly onRetriesExhausted?: 'dead-letter' | 'redeliver';
   readonly log: Logger;
 }
 
@@ -125,6 +126,10 @@ export async function processMessage(
     );
   } catch (error) {
     clearInterval(timer);
+    if (setup.onRetriesExhausted === 'redeliver' && !(error instanceof EventRejectedError)) {
+      log.error({ err: error, attempts: deliveryAttempt }, 'retries exhausted; leaving the event uncommitted for redelivery');
+      throw error;
+    }
     const rejection: Rejection =
       error instanceof EventRejectedError
         ? { code: error.code, reason: error.message, errors: error.details }

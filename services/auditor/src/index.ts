@@ -13,6 +13,8 @@ export function startAuditor(deps: AuditorDeps): Promise<StageApp> {
     stage: 'auditor',
     // The auditor only observes: a rejected event is dead-lettered but never fails the request.
     notifyRequester: false,
+    // The trail must be complete: while the audit store is down, events wait on the bus.
+    onRetriesExhausted: 'redeliver',
     httpPort: deps.config.http.port,
     httpHost: deps.config.http.host,
   });
