@@ -1,0 +1,97 @@
+import type { ModelTier } from '@llmbus/contracts';
+
+/** A JSON Schema as a plain object (validated by ajv when the workflow loads). */
+export type JsonSchema = { readonly [keyword: string]: unknown };
+
+export type Scalar = string | number | boolean;
+
+/**
+ * One condition on a request field. `field` is a dotted path rooted at `input` or `requester`
+ * (e.g. `input.priority`); exactly one operator is set.
+ */
+export interface FieldCondition {
+  readonly field: string;
+  readonly equals?: Scalar;
+  readonly in?: readonly Scalar[];
+  readonly exists?: boolean;
+  /** A regular expression the field's string value must match. */
+  readonly matches?: string;
+}
+
+export interface EventTypeCondition {
+  readonly equals?: string;
+  readonly in?: readonly string[];
+}
+
+/**
+ * A routing rule: it matches when the event type condition and every field condition hold.
+ * Across all workflows, rules are tried by priority (highest first), then workflow id, then
+ * newest version, then order in the file; the first match wins.
+ */
+export interface MatchRule {
+  readonly eventType?: EventTypeCondition;
+  readonly when?: readonly FieldCondition[];
+  readonly priority?: number;
+  /** Overrides the workflow's model tier for requests this rule matches. */
+  readonly modelTier?: ModelTier;
+}
+
+export interface ModelSpec {
+  readonly tier: ModelTier;
+  readonly budget: { readonly maxOutputTokens: number; readonly maxCostUsd: number };
+}
+
+export interface RetrievalSpec {
+  readonly collections: readonly string[];
+  readonly topK: number;
+  /** Template of the search query, with `{{input.<field>}}` placeholders. */
+  readonly query: string;
+}
+
+export interface PromptTemplate {
+  readonly id: string;
+  readonly version: number;
+  /** Instructions; placeholders allowed. Never receives retrieved text. */
+  readonly system: string;
+  /** The request; must contain `{{passages}}` where the untrusted passage block goes. */
+  readonly user: string;
+  /** The input field cut (after dropping passages) when the prompt does not fit the window, e.g. `input.body`. */
+  readonly truncateField?: string;
+}
+
+/** A check on the parsed output besides its JSON Schema. Fields are paths rooted at `output`. */
+export type BusinessRule =
+  | { readonly rule: 'required'; readonly field: string; readonly message?: string }
+  | { readonly rule: 'forbiddenPhrases'; readonly field: string; readonly phrases: readonly string[]; readonly message?: string }
+  | { readonly rule: 'minimum'; readonly field: string; readonly value: number; readonly message?: string };
+
+export interface ValidationSpec {
+  /** Generations allowed in total, the first included. */
+  readonly maxAttempts: number;
+  /** Appended to the prompt of every retry, with the previous attempt's violations. */
+  readonly stricterInstruction: string;
+  readonly rules: readonly BusinessRule[];
+  /** Where the output lists the passage ids it cites; each must be a passage retrieved for the request. */
+  readonly citations?: { readonly field: string; readonly min?: number };
+  /** What happens when every attempt failed validation. */
+  readonly onExhaustion: 'review' | 'fail';
+}
+
+/** A versioned workflow as declared in `workflows/<id>.v<version>.yaml`. */
+export interface WorkflowDefinition {
+  readonly id: string;
+  readonly version: number;
+  readonly description: string;
+  readonly match: readonly MatchRule[];
+  readonly model: ModelSpec;
+  readonly input: { readonly schema: JsonSchema };
+  readonly retrieval: RetrievalSpec;
+  readonly prompt: PromptTemplate;
+  readonly output: { readonly schema: JsonSchema };
+  readonly validation: ValidationSpec;
+}
+
+/** A loaded workflow and the file it came from. */
+export interface LoadedWorkflow extends WorkflowDefinition {
+  readonly source: string;
+}

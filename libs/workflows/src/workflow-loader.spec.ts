@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { WorkflowLoadError } from './errors';
+import { DEFAULT_WORKFLOWS_DIR, parseWorkflowDocument } from './workflow-loader';
+
+const shippedText = readFileSync(join(DEFAULT_WORKFLOWS_DIR, 'support-ticket.v1.yaml'), 'utf8');
+
+function problemsOf(text: string): string[] {
+  try {
+    parseWorkflowDocument(text, 'workflows/broken.v1.yaml');
+  } catch (error) {
+    expect(error).toBeInstanceOf(WorkflowLoadError);
+    expect((error as Error).message.startsWith('workflows/broken.v1.yaml: ')).toBe(true);
+    return [...(error as WorkflowLoadError).problems];
+  }
+  throw new Error('expected the document to be rejected');
+}
+
+describe('parseWorkflowDocument', () => {
+  it('accepts the shipped support-ticket workflow', () => {
+    const workflow = parseWorkflowDocument(shippedText, 'support-ticket.v1.yaml');
+    expect(workflow).toMatchObject({ id: 'support-ticket', version: 1, source: 'support-ticket.v1.yaml' });
+  });
+
+  it('names the field of an out-of-range value', () => {
+    expect(problemsOf(shippedText.replace('maxAttempts: 2', 'maxAttempts: 0'))).toContain('validation.maxAttempts: must be >= 1');
+  });
+
+  it('names an unknown field and a missing one', () => {
+    const problems = problemsOf(shippedText.replace('onExhaustion: review', 'onExhaustion: review\n  retries: 3').replace(/^description:.*$/m, ''));
+    expect(problems).toEqual(expect.arrayContaining(['validation.retries: is not a known field', 'description: is required']));
+  });
+
+  it('names a bad enum value in a nested rule', () => {
+    expect(problemsOf(shippedText.replace('onExhaustion: review', 'onExhaustion: ignore'))).toContain(
+      'validation.onExhaustion: must be one of review, fail',
+    );
+  });
+
+  it('rejects a field condition with two operators', () => {
+    const text = shippedText.replace('{ field: input.priority, in: [urgent] }', '{ field: input.priority, in: [urgent], equals: high }');
+    expect(problemsOf(text)).toContain('match[0].when[0]: must have exactly one operator (equals, in, exists or matches)');
+  });
+
+  it('rejects a business rule missing its parameter', () => {
+    expect(problemsOf(shippedText.replace('value: 0.3 }', '}'))).toContain('validation.rules[1].value: is required');
+  });
+
+  it('rejects an output schema with an unknown keyword', () => {
+    const problems = problemsOf(shippedText.replace('reply: { type: string, maxLength: 600 }', 'reply: { type: string, maxLenght: 600 }'));
+    expect(problems.some((p) => p.startsWith('output.schema: not a valid JSON Schema') && p.includes('maxLenght'))).toBe(true);
+  });
+
+  it('rejects placeholders outside input and a user prompt without the passages slot', () => {
+    const problems = problemsOf(shippedText.replace('{{input.subject}}\n    Product', '{{secrets.key}}\n    Product').replace('    {{passages}}\n', ''));
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'prompt.user: placeholder {{secrets.key}} must be {{input.<field>}} or {{passages}}',
+        'prompt.user: must contain {{passages}} exactly once, where the retrieved passages go',
+      ]),
+    );
+  });
+
+  it('rejects rules on fields the output schema does not declare', () => {
+    expect(problemsOf(shippedText.replace('field: output.reply }', 'field: output.answer }'))).toContain(
+      'validation.rules[0].field: output.answer is not a property of output.schema',
+    );
+  });
+
+  it('reports YAML syntax errors with the file name', () => {
+    expect(problemsOf('id: [unclosed')[0]).toMatch(/^YAML syntax: /);
+  });
+});

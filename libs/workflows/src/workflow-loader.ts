@@ -1,0 +1,137 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import Ajv, { type ErrorObject } from 'ajv';
+import addFormats from 'ajv-formats';
+import { parseDocument } from 'yaml';
+import { WorkflowLoadError } from './errors';
+import { describeInstancePath, pathSegments } from './field-path';
+import { createSchemaAjv } from './schema-errors';
+import { placeholdersOf } from './template';
+import type { JsonSchema, LoadedWorkflow, WorkflowDefinition } from './workflow-definition';
+import { WORKFLOW_FILE_SCHEMA } from './workflow-file-schema';
+
+/** The repository's `workflows/` folder (this file sits in libs/workflows/{src,dist}). */
+export const DEFAULT_WORKFLOWS_DIR = resolve(__dirname, '..', '..', '..', 'workflows');
+
+const fileAjv = new Ajv({ allErrors: true, strict: true, strictTypes: false, strictRequired: false });
+addFormats(fileAjv);
+const validateFile = fileAjv.compile(WORKFLOW_FILE_SCHEMA);
+const FILE_NAME = /^(.+)\.v(\d+)\.ya?ml$/;
+
+/** Parses and checks one workflow document; `source` names the file in every error. */
+export function parseWorkflowDocument(text: string, source: string): LoadedWorkflow {
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    throw new WorkflowLoadError(source, document.errors.map((e) => `YAML syntax: ${e.message.split('\n')[0]}`));
+  }
+  const plain: unknown = document.toJS();
+  if (!validateFile(plain)) {
+    throw new WorkflowLoadError(source, describeFileErrors(validateFile.errors));
+  }
+  const definition = plain as unknown as WorkflowDefinition;
+  const problems = semanticProblems(definition);
+  if (problems.length > 0) throw new WorkflowLoadError(source, problems);
+  return { ...definition, source };
+}
+
+/**
+ * Loads every `<id>.v<version>.yaml` in a folder. Any bad file stops the load with an error naming
+ * the file and the field, so a stage never starts with a half-understood workflow set.
+ */
+export function loadWorkflowDirectory(dir: string): LoadedWorkflow[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((name) => /\.ya?ml$/.test(name)).sort();
+  } catch (error) {
+    throw new WorkflowLoadError(dir, [`cannot read the workflows folder (${(error as Error).message}); set LLMBUS_WORKFLOWS_DIR to a folder of workflow YAML files`]);
+  }
+  if (names.length === 0) throw new WorkflowLoadError(dir, ['no workflow files (*.yaml) found']);
+  return names.map((name) => {
+    const path = join(dir, name);
+    const workflow = parseWorkflowDocument(readFileSync(path, 'utf8'), path);
+    const expected = `${workflow.id}.v${workflow.version}`;
+    const match = FILE_NAME.exec(basename(name));
+    if (!match || `${match[1]}.v${match[2]}` !== expected) {
+      throw new WorkflowLoadError(path, [`file name must be ${expected}.yaml to match its id and version`]);
+    }
+    return workflow;
+  });
+}
+
+function describeFileErrors(errors: readonly ErrorObject[] | null | undefined): string[] {
+  const lines = (errors ?? [])
+    // `if` failures only repeat what the `then` branch already said.
+    .filter((error) => error.keyword !== 'if')
+    .map((error) => {
+      const path = describeInstancePath('', error.instancePath).replace(/^\./, '') || '(document)';
+      switch (error.keyword) {
+        case 'required':
+          return `${path === '(document)' ? '' : `${path}.`}${String(error.params['missingProperty'])}: is required`;
+        case 'additionalProperties':
+          return `${path === '(document)' ? '' : `${path}.`}${String(error.params['additionalProperty'])}: is not a known field`;
+        case 'enum':
+          return `${path}: must be one of ${(error.params['allowedValues'] as unknown[]).join(', ')}`;
+        case 'minProperties':
+        case 'maxProperties':
+          return `${path}: must have exactly one operator (equals, in, exists or matches)`;
+        case 'anyOf':
+          return `${path}: a match rule needs eventType or when`;
+        default:
+          return `${path}: ${error.message ?? 'is invalid'}`;
+      }
+    });
+  return [...new Set(lines)];
+}
+
+function semanticProblems(workflow: WorkflowDefinition): string[] {
+  const problems: string[] = [];
+  const ajv = createSchemaAjv();
+  for (const part of ['input', 'output'] as const) {
+    try {
+      ajv.compile(workflow[part].schema);
+    } catch (error) {
+      problems.push(`${part}.schema: not a valid JSON Schema (${(error as Error).message})`);
+    }
+    if (workflow[part].schema['type'] !== 'object') problems.push(`${part}.schema.type: must be "object"`);
+  }
+  for (const name of placeholdersOf(workflow.retrieval.query)) {
+    if (!name.startsWith('input.')) problems.push(`retrieval.query: placeholder {{${name}}} must start with "input."`);
+  }
+  for (const part of ['system', 'user'] as const) {
+    for (const name of placeholdersOf(workflow.prompt[part])) {
+      if (name === 'passages' && part === 'user') continue;
+      if (!name.startsWith('input.')) {
+        problems.push(`prompt.${part}: placeholder {{${name}}} must be {{input.<field>}}${part === 'user' ? ' or {{passages}}' : ''}`);
+      }
+    }
+  }
+  const passageSlots = placeholdersOf(workflow.prompt.user).filter((n) => n === 'passages').length;
+  if (passageSlots !== 1 && workflow.retrieval.topK > 0) {
+    problems.push('prompt.user: must contain {{passages}} exactly once, where the retrieved passages go');
+  }
+  const output = workflow.output.schema;
+  workflow.validation.rules.forEach((rule, i) => {
+    if (!schemaHasPath(output, rule.field)) problems.push(`validation.rules[${i}].field: ${rule.field} is not a property of output.schema`);
+  });
+  const citations = workflow.validation.citations;
+  if (citations && !schemaHasPath(output, citations.field)) {
+    problems.push(`validation.citations.field: ${citations.field} is not a property of output.schema`);
+  }
+  const truncate = workflow.prompt.truncateField;
+  if (truncate && !schemaHasPath(workflow.input.schema, truncate)) {
+    problems.push(`prompt.truncateField: ${truncate} is not a property of input.schema`);
+  }
+  return problems;
+}
+
+/** Whether `root.a.b` names a property declared (through `properties`) in the schema. */
+function schemaHasPath(schema: JsonSchema, path: string): boolean {
+  let current: JsonSchema | undefined = schema;
+  for (const segment of pathSegments(path).slice(1)) {
+    const properties: unknown = current?.['properties'];
+    if (typeof properties !== 'object' || properties === null) return false;
+    current = (properties as Record<string, JsonSchema | undefined>)[segment];
+    if (current === undefined) return false;
+  }
+  return true;
+}

@@ -1,0 +1,31 @@
+import type { ApiKeyRegistry } from '@llmbus/access';
+import type { EventBus } from '@llmbus/bus';
+import type { PlatformConfig } from '@llmbus/config';
+import type { ModelTier } from '@llmbus/contracts';
+import type { ModelProvider } from '@llmbus/models';
+import type { Logger } from '@llmbus/observability';
+import type { TokenCounter, WorkflowRegistry } from '@llmbus/workflows';
+
+/** The model a tier maps to: its registry id (provider default when absent) and context window in tokens. */
+export interface ChatModelChoice {
+  readonly modelId?: string;
+  readonly contextWindow: number;
+}
+
+/** What the generator needs; the caller owns the bus and the model provider and closes them. */
+export interface GeneratorDeps {
+  readonly bus: EventBus;
+  readonly config: PlatformConfig;
+  readonly logger: Logger;
+  /** Unused: the generator serves no HTTP. Accepted so every stage takes the same deps. */
+  readonly apiKeys?: ApiKeyRegistry;
+  readonly models: ModelProvider;
+  /** Maps a model tier to a model; default: the provider's default model with a 4,096-token window. */
+  readonly selectModel?: (tier: ModelTier) => ChatModelChoice;
+  /** Defaults to the folder config.workflowsDir (LLMBUS_WORKFLOWS_DIR), else the repository's `workflows/`. */
+  readonly workflows?: WorkflowRegistry;
+  /** Counts prompt tokens for the context-window budget; default: characters / 4. */
+  readonly tokenCounter?: TokenCounter;
+  /** Deadline of one model call; default 120 s. */
+  readonly modelTimeoutMs?: number;
+}

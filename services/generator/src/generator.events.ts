@@ -1,0 +1,35 @@
+import { HandlerContext, outgoing, Outgoing } from '@llmbus/bus';
+import {
+  ContextRetrieved,
+  ContextRetrievedEvent,
+  EventEnvelope,
+  RegenerationRequested,
+  RegenerationRequestedEvent,
+  ResponseGeneratedEvent,
+} from '@llmbus/contracts';
+import { Controller } from '@nestjs/common';
+import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import { ResponseGeneration } from './response-generation';
+
+/** Generates a response for retrieved context (attempt 1) and for each requested regeneration. */
+@Controller()
+export class GeneratorEventsController {
+  constructor(private readonly generation: ResponseGeneration) {}
+
+  @EventPattern(ContextRetrievedEvent.type)
+  async retrieved(@Payload() event: EventEnvelope<ContextRetrieved>, @Ctx() ctx: HandlerContext): Promise<Outgoing[]> {
+    const generated = await this.generation.generate(event.data, 1, ctx.heartbeat, ctx.log);
+    return [outgoing(ResponseGeneratedEvent, generated, { attempt: 1 })];
+  }
+
+  @EventPattern(RegenerationRequestedEvent.type)
+  async regenerate(@Payload() event: EventEnvelope<RegenerationRequested>, @Ctx() ctx: HandlerContext): Promise<Outgoing[]> {
+    const { attempt, violations, stricterInstruction } = event.data;
+    const generated = await this.generation.generate(event.data, attempt, ctx.heartbeat, ctx.log, {
+      attempt,
+      violations,
+      instruction: stricterInstruction,
+    });
+    return [outgoing(ResponseGeneratedEvent, generated, { attempt })];
+  }
+}

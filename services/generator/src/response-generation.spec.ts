@@ -1,0 +1,73 @@
+import { EventRejectedError } from '@llmbus/bus';
+import type { Passage } from '@llmbus/contracts';
+import { ScriptedModelProvider, type ScriptedChatReply } from '@llmbus/models';
+import { WorkflowRegistry } from '@llmbus/workflows';
+import pino from 'pino';
+import { GenerationInput, ResponseGeneration } from './response-generation';
+
+const log = pino({ level: 'silent' });
+const workflows = WorkflowRegistry.fromDirectory();
+const output = { category: 'technical', priority: 'normal', reply: 'Restart the app.', citations: [], needsHuman: false, confidence: 0.7 };
+
+function passage(id: string, score: number): Passage {
+  return { id, documentId: id, collection: 'product-docs', title: id, sourceUri: `kb://${id}`, chunkIndex: 0, text: 'x'.repeat(1200), score };
+}
+
+const source: GenerationInput = {
+  requestId: 'r1',
+  context: {
+    workflow: { id: 'support-ticket', version: 1 },
+    requester: { groups: [] },
+    modelTier: 'large',
+    budget: { maxOutputTokens: 400, maxCostUsd: 0.02 },
+  },
+  input: { subject: 'App crashes', body: 'It crashes on start.' },
+  passages: [passage('p-low', 0.1), passage('p-high', 0.9)],
+};
+
+describe('ResponseGeneration', () => {
+  it('asks the model the tier maps to, and fits the prompt to that model window', async () => {
+    const model = new ScriptedModelProvider().enqueueChat({ json: output });
+    const tiers: string[] = [];
+    const generation = new ResponseGeneration(workflows, model, (tier) => (tiers.push(tier), { modelId: 'big/model', contextWindow: 1100 }), undefined, 1000);
+    const generated = await generation.generate(source, 1, async () => undefined, log);
+    expect(tiers).toEqual(['large']);
+    expect(model.lastChatRequest).toMatchObject({ model: 'big/model', maxTokens: 400, timeoutMs: 1000 });
+    const user = model.lastChatRequest!.messages[1].content;
+    expect(user).toContain('id="p-high"');
+    expect(user).not.toContain('id="p-low"');
+    expect(generated).toMatchObject({ attempt: 1, output, passages: source.passages, usage: { modelId: 'big/model' } });
+  });
+
+  it('rejects as oversize when the prompt cannot fit the window at all', async () => {
+    const generation = new ResponseGeneration(workflows, new ScriptedModelProvider(), () => ({ contextWindow: 500 }), undefined, 1000);
+    await expect(generation.generate(source, 1, async () => undefined, log)).rejects.toEqual(
+      expect.objectContaining({ name: 'EventRejectedError', code: 'oversize' }),
+    );
+  });
+
+  it('rejects a request whose workflow version is not loaded', async () => {
+    const generation = new ResponseGeneration(workflows, new ScriptedModelProvider(), () => ({ contextWindow: 4096 }), undefined, 1000);
+    const unknown = { ...source, context: { ...source.context, workflow: { id: 'support-ticket', version: 7 } } };
+    await expect(generation.generate(unknown, 1, async () => undefined, log)).rejects.toBeInstanceOf(EventRejectedError);
+  });
+
+  it('heartbeats while waiting on a slow model', async () => {
+    jest.useFakeTimers();
+    try {
+      let answer: (reply: ScriptedChatReply) => void = () => undefined;
+      const model = new ScriptedModelProvider().enqueueChat(() => new Promise<ScriptedChatReply>((resolve) => (answer = resolve)));
+      const heartbeat = jest.fn(async () => undefined);
+      const generation = new ResponseGeneration(workflows, model, () => ({ contextWindow: 4096 }), undefined, 60_000);
+      const pending = generation.generate(source, 1, heartbeat, log);
+      await jest.advanceTimersByTimeAsync(11_000);
+      expect(heartbeat).toHaveBeenCalledTimes(2);
+      answer({ json: output });
+      await pending;
+      await jest.advanceTimersByTimeAsync(11_000);
+      expect(heartbeat).toHaveBeenCalledTimes(2);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+});

@@ -1,0 +1,131 @@
+import { EventRejectedError, Heartbeat } from '@llmbus/bus';
+import type { Passage, RequestContext, ResponseGenerated } from '@llmbus/contracts';
+import { ModelError, type ChatResponse, type ModelProvider } from '@llmbus/models';
+import type { Logger } from '@llmbus/observability';
+import {
+  PromptRenderer,
+  PromptTooLargeError,
+  RenderedPrompt,
+  RetryGuidance,
+  TokenCounter,
+  WorkflowError,
+  WorkflowRegistry,
+  type LoadedWorkflow,
+} from '@llmbus/workflows';
+import type { ChatModelChoice } from './generator-deps';
+
+/** The request state a generation starts from (ContextRetrieved or RegenerationRequested). */
+export interface GenerationInput {
+  readonly requestId: string;
+  readonly context: RequestContext;
+  readonly input: Record<string, unknown>;
+  readonly passages: Passage[];
+}
+
+const HEARTBEAT_EVERY_MS = 5000;
+const MAX_TEXT = 200_000;
+
+/**
+ * One generation: render the workflow's prompt within the model's window, call the model with the
+ * workflow's output schema, and describe the result as a ResponseGenerated payload. Retryable model
+ * errors propagate (the bus retries them); everything that cannot succeed becomes EventRejectedError.
+ */
+export class ResponseGeneration {
+  private readonly renderer = new PromptRenderer();
+
+  constructor(
+    private readonly workflows: WorkflowRegistry,
+    private readonly models: ModelProvider,
+    private readonly selectModel: (tier: RequestContext['modelTier']) => ChatModelChoice,
+    private readonly tokenCounter: TokenCounter | undefined,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Generates attempt `attempt` for a request; `retry` carries the stricter instruction of a regeneration. */
+  async generate(source: GenerationInput, attempt: number, heartbeat: Heartbeat, log: Logger, retry?: RetryGuidance): Promise<ResponseGenerated> {
+    const workflow = this.workflowOf(source.context);
+    const model = this.selectModel(source.context.modelTier);
+    const rendered = this.render(workflow, source, model, retry);
+    if (rendered.droppedPassageIds.length || rendered.truncatedField) {
+      log.info({ dropped: rendered.droppedPassageIds, truncated: rendered.truncatedField }, 'prompt truncated to fit the context window');
+    }
+    const response = await this.callModel(workflow, source.context, model, rendered.system, rendered.user, heartbeat);
+    if (response.usage.costUsd > source.context.budget.maxCostUsd) {
+      log.warn({ costUsd: response.usage.costUsd, maxCostUsd: source.context.budget.maxCostUsd }, 'model call exceeded the cost budget');
+    }
+    return {
+      requestId: source.requestId,
+      context: source.context,
+      input: source.input,
+      passages: source.passages,
+      attempt,
+      prompt: rendered.promptRef,
+      renderedPrompt: rendered.text.slice(0, MAX_TEXT),
+      text: response.text.slice(0, MAX_TEXT),
+      output: isRecord(response.json) ? response.json : undefined,
+      usage: { ...response.usage },
+    };
+  }
+
+  private render(workflow: LoadedWorkflow, source: GenerationInput, model: ChatModelChoice, retry?: RetryGuidance): RenderedPrompt {
+    try {
+      return this.renderer.render(workflow, source.input, source.passages, {
+        contextWindow: model.contextWindow,
+        tokenCounter: this.tokenCounter,
+        retry,
+      });
+    } catch (error) {
+      if (error instanceof PromptTooLargeError) throw new EventRejectedError('oversize', error.message);
+      throw error;
+    }
+  }
+
+  private workflowOf(context: RequestContext): LoadedWorkflow {
+    try {
+      return this.workflows.get(context.workflow.id, context.workflow.version);
+    } catch (error) {
+      if (error instanceof WorkflowError) throw new EventRejectedError(error.code, error.message, error.details);
+      throw error;
+    }
+  }
+
+  private async callModel(
+    workflow: LoadedWorkflow,
+    context: RequestContext,
+    model: ChatModelChoice,
+    system: string,
+    user: string,
+    heartbeat: Heartbeat,
+  ): Promise<ChatResponse> {
+    // Keeps the consumer's group membership alive while the model works (the bus heartbeats too).
+    const timer = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
+    try {
+      return await this.models.chat({
+        model: model.modelId,
+        messages: [
+          { role: 'system', content: system },
+          { role: 'user', content: user },
+        ],
+        responseSchema: { name: schemaName(workflow), schema: workflow.output.schema },
+        maxTokens: context.budget.maxOutputTokens,
+        timeoutMs: this.timeoutMs,
+      });
+    } catch (error) {
+      if (error instanceof ModelError && !error.retryable) {
+        throw new EventRejectedError('model_error', `the model call failed (${error.code}): ${error.message}`, [`model: ${error.modelId ?? model.modelId ?? 'default'}`]);
+      }
+      throw error;
+    } finally {
+      clearInterval(timer);
+    }
+  }
+}
+
+/** `^[a-zA-Z0-9_-]{1,64}$`, as providers require for a response schema name. */
+function schemaName(workflow: LoadedWorkflow): string {
+  return `${workflow.id}_v${workflow.version}`.replace(/[^a-zA-Z0-9_-]/g, '_').slice(0, 64);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

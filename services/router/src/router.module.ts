@@ -1,0 +1,34 @@
+import { ConfigError } from '@llmbus/config';
+import { API_KEY_REGISTRY } from '@llmbus/http-nest';
+import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
+import { DynamicModule, Module } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import { HealthController, MetricsController } from './health.controller';
+import { RequestStatusStore } from './request-status.store';
+import { RequestsController } from './requests.controller';
+import type { RouterDeps } from './router-deps';
+import { RouterEventsController } from './router.events';
+import { RouterRuntime } from './router-runtime';
+
+/** The router stage: routes submitted requests and serves the HTTP ingress. */
+@Module({})
+export class RouterModule {
+  /** Wires the router over the given bus, workflows and API keys. */
+  static forRoot(deps: RouterDeps): DynamicModule {
+    const apiKeys = deps.apiKeys ?? deps.config.apiKeys;
+    if (!apiKeys) {
+      throw new ConfigError('API_KEYS', '<key>:<tenant>:<role>[+<role>...] entries separated by "," (the HTTP ingress needs keys)', undefined);
+    }
+    const workflows = deps.workflows ?? WorkflowRegistry.fromDirectory(deps.config.workflowsDir ?? DEFAULT_WORKFLOWS_DIR);
+    const runtime = new RouterRuntime(deps.bus, workflows, deps.statuses ?? new RequestStatusStore(), deps.logger);
+    return {
+      module: RouterModule,
+      imports: [LoggerModule.forRoot({ pinoHttp: { logger: deps.logger } })],
+      controllers: [RouterEventsController, RequestsController, HealthController, MetricsController],
+      providers: [
+        { provide: RouterRuntime, useValue: runtime },
+        { provide: API_KEY_REGISTRY, useValue: apiKeys },
+      ],
+    };
+  }
+}

@@ -1,0 +1,191 @@
+import { ApiKeyRegistry } from '@llmbus/access';
+import { EventBus, InMemoryTransport, outgoing } from '@llmbus/bus';
+import type { StageApp } from '@llmbus/bus-nest';
+import { loadPlatformConfig } from '@llmbus/config';
+import {
+  EventEnvelope,
+  RequestCompletedEvent,
+  RequestFailed,
+  RequestFailedEvent,
+  RequestRouted,
+  RequestRoutedEvent,
+  RequestSubmittedEvent,
+} from '@llmbus/contracts';
+import pino from 'pino';
+import request from 'supertest';
+import { startRouter } from './index';
+
+const logger = pino({ level: 'silent' });
+const KEYS = {
+  submitter: 'acme-submitter-key-0001',
+  reader: 'acme-reader-key-00000001',
+  globex: 'globex-all-key-00000001',
+  acmeAdmin: 'acme-admin-key-000000001',
+};
+const apiKeys = ApiKeyRegistry.parse(
+  `${KEYS.submitter}:acme:submitter+reader,${KEYS.reader}:acme:reader,${KEYS.globex}:globex:submitter+reader,${KEYS.acmeAdmin}:acme:admin`,
+);
+const config = loadPlatformConfig({ LLMBUS_MODE: 'embedded' }, { mode: 'embedded', httpPort: 0, clientId: 'test' });
+const ticket = { subject: 'Cannot log in', body: 'The reset mail never arrives.', priority: 'normal' };
+
+async function until(check: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe('router', () => {
+  let bus: EventBus;
+  let app: StageApp;
+  let http: ReturnType<typeof request>;
+  const seen: Record<string, EventEnvelope<object>[]> = {};
+
+  beforeEach(async () => {
+    bus = new EventBus(new InMemoryTransport(), { logger, retryDelayMs: 1 });
+    for (const type of [RequestSubmittedEvent.type, RequestRoutedEvent.type, RequestFailedEvent.type]) {
+      seen[type] = [];
+      await bus.subscribe({ stage: 'auditor', groupId: `observer-${type}`, notifyRequester: false, handlers: { [type]: async (e) => (seen[type].push(e), []) } });
+    }
+    app = await startRouter({ bus, config, logger, apiKeys, httpPort: 0 });
+    http = request(app.url!);
+  });
+
+  afterEach(async () => {
+    await app.close();
+    await bus.close();
+  });
+
+  describe('HTTP ingress', () => {
+    it('answers 401 without an API key, on every route but /healthz', async () => {
+      await http.post('/v1/requests').send({ eventType: 'ticket.created', input: ticket }).expect(401);
+      await http.get('/v1/requests/r-1').expect(401);
+      await http.get('/metrics').expect(401);
+      await http.get('/healthz').expect(200, { status: 'ok' });
+    });
+
+    it('answers 403 when the key lacks the role', async () => {
+      const res = await http.post('/v1/requests').set('X-Api-Key', KEYS.reader).send({ eventType: 'ticket.created', input: ticket }).expect(403);
+      expect(res.body.message).toMatch(/lacks the "submitter" role/);
+    });
+
+    it('answers 400 naming the bad field, and refuses a tenant in the body', async () => {
+      const bad = await http
+        .post('/v1/requests')
+        .set('X-Api-Key', KEYS.submitter)
+        .send({ eventType: 'ticket.created', input: 'text', requester: { groups: [1] }, tenantId: 'globex' })
+        .expect(400);
+      expect(bad.body.details).toEqual(
+        expect.arrayContaining([
+          'input: input must be a JSON object',
+          expect.stringMatching(/^requester\.groups: /),
+          'tenantId: property tenantId should not exist',
+        ]),
+      );
+      expect(seen[RequestSubmittedEvent.type]).toHaveLength(0);
+    });
+
+    it('answers 400 naming the input field the workflow schema rejects, and an unknown workflow', async () => {
+      const invalid = await http
+        .post('/v1/requests')
+        .set('Authorization', `Bearer ${KEYS.submitter}`)
+        .send({ eventType: 'ticket.created', input: { subject: 'x', priority: 'asap' } })
+        .expect(400);
+      expect(invalid.body).toMatchObject({ error: 'invalid_input' });
+      expect(invalid.body.details).toEqual(expect.arrayContaining(['input.body: is required', expect.stringMatching(/^input\.priority: must be one of/)]));
+      const unknown = await http.post('/v1/requests').set('X-Api-Key', KEYS.submitter).send({ eventType: 'ticket.created', workflow: 'nope', input: ticket }).expect(400);
+      expect(unknown.body).toMatchObject({ error: 'unknown_workflow', message: expect.stringMatching(/known workflows: support-ticket/) });
+    });
+
+    it('accepts a request with 202, publishes it under the key tenant, and routes it', async () => {
+      const res = await http.post('/v1/requests').set('X-Api-Key', KEYS.submitter).send({ eventType: 'ticket.created', input: ticket }).expect(202);
+      expect(res.body).toEqual({ requestId: expect.any(String), status: 'accepted', statusUrl: `/v1/requests/${res.body.requestId}` });
+      await until(() => seen[RequestRoutedEvent.type].length === 1);
+      const [submitted] = seen[RequestSubmittedEvent.type];
+      expect(submitted).toMatchObject({ tenantid: 'acme', correlationid: res.body.requestId });
+      const routed = seen[RequestRoutedEvent.type][0] as EventEnvelope<RequestRouted>;
+      expect(routed.tenantid).toBe('acme');
+      expect(routed.data.context.workflow).toEqual({ id: 'support-ticket', version: 1 });
+      const status = await http.get(res.body.statusUrl).set('X-Api-Key', KEYS.reader).expect(200);
+      expect(status.body).toMatchObject({ requestId: res.body.requestId, status: 'routed', workflow: { id: 'support-ticket', version: 1 } });
+    });
+
+    it('gives a retried POST with the same requestId the same event id', async () => {
+      const produce = jest.spyOn(bus.transport, 'produce');
+      const body = { requestId: 'ticket-42', eventType: 'ticket.created', input: ticket };
+      await http.post('/v1/requests').set('X-Api-Key', KEYS.submitter).send(body).expect(202);
+      await http.post('/v1/requests').set('X-Api-Key', KEYS.submitter).send(body).expect(202);
+      await http.post('/v1/requests').set('X-Api-Key', KEYS.globex).send(body).expect(202);
+      const ids = produce.mock.calls
+        .flatMap(([records]) => records)
+        .filter((r) => r.headers['ce_type'] === RequestSubmittedEvent.type)
+        .map((r) => r.headers['ce_id']);
+      expect(ids).toHaveLength(3);
+      expect(ids[1]).toBe(ids[0]);
+      expect(ids[2]).not.toBe(ids[0]);
+      // One partition (key = request id) delivers first, retry, other tenant in order, so once two
+      // are routed the retry has been handled: dropped as a duplicate.
+      await until(() => seen[RequestRoutedEvent.type].length === 2);
+      expect(seen[RequestSubmittedEvent.type]).toHaveLength(2);
+    });
+
+    it('scopes GET status to the tenant of the key: another tenant gets 404', async () => {
+      const res = await http.post('/v1/requests').set('X-Api-Key', KEYS.submitter).send({ requestId: 'acme-only', eventType: 'ticket.created', input: ticket }).expect(202);
+      await http.get(res.body.statusUrl).set('X-Api-Key', KEYS.acmeAdmin).expect(200);
+      await http.get(res.body.statusUrl).set('X-Api-Key', KEYS.globex).expect(404);
+    });
+
+    it('shows the outcome once RequestCompleted arrives', async () => {
+      await http.post('/v1/requests').set('X-Api-Key', KEYS.submitter).send({ requestId: 'done-1', eventType: 'ticket.created', input: ticket }).expect(202);
+      await until(() => seen[RequestRoutedEvent.type].length === 1);
+      const usage = { modelId: 'm', provider: 'scripted', promptTokens: 1, completionTokens: 1, costUsd: 0, latencyMs: 1 };
+      const output = { reply: 'Use the reset link.' };
+      await bus.publish([
+        outgoing(
+          RequestCompletedEvent,
+          { requestId: 'done-1', workflow: { id: 'support-ticket', version: 1 }, output, citations: [], attempts: 1, acceptedBy: 'validator', usage },
+          { tenantId: 'acme' },
+        ),
+      ]);
+      let body: { status?: string; output?: unknown } = {};
+      const deadline = Date.now() + 5000;
+      while (body.status !== 'completed' && Date.now() < deadline) {
+        body = (await http.get('/v1/requests/done-1').set('X-Api-Key', KEYS.reader).expect(200)).body;
+      }
+      expect(body).toMatchObject({ status: 'completed', output, acceptedBy: 'validator' });
+    });
+
+    it('refuses an oversize body with 413', async () => {
+      const res = await http
+        .post('/v1/requests')
+        .set('X-Api-Key', KEYS.submitter)
+        .send({ eventType: 'ticket.created', input: { ...ticket, body: 'x'.repeat(200_000) } });
+      expect(res.status).toBe(413);
+    });
+
+    it('serves Prometheus metrics to readers and admins only', async () => {
+      const res = await http.get('/metrics').set('X-Api-Key', KEYS.reader).expect(200);
+      expect(res.headers['content-type']).toMatch(/text\/plain/);
+      await http.get('/metrics').set('X-Api-Key', KEYS.acmeAdmin).expect(200);
+    });
+  });
+
+  describe('routing consumer', () => {
+    it('fails a Kafka-submitted request with an unknown event type as unknown_workflow', async () => {
+      await bus.publish([outgoing(RequestSubmittedEvent, { requestId: 'k-1', eventType: 'alert.fired', input: {}, requester: { groups: [] } }, { tenantId: 'acme' })]);
+      await until(() => seen[RequestFailedEvent.type].length === 1);
+      expect(seen[RequestFailedEvent.type][0].data as RequestFailed).toMatchObject({ requestId: 'k-1', code: 'unknown_workflow', stage: 'router' });
+    });
+
+    it('fails invalid input as invalid_input with a message naming the field', async () => {
+      await bus.publish([
+        outgoing(RequestSubmittedEvent, { requestId: 'k-2', eventType: 'ticket.created', input: { subject: 's' }, requester: { groups: [] } }, { tenantId: 'acme' }),
+      ]);
+      await until(() => seen[RequestFailedEvent.type].length === 1);
+      const failed = seen[RequestFailedEvent.type][0].data as RequestFailed;
+      expect(failed).toMatchObject({ requestId: 'k-2', code: 'invalid_input', details: ['input.body: is required'] });
+      expect(failed.message).toMatch(/input\.body: is required/);
+    });
+  });
+});

@@ -1,0 +1,12 @@
+import { startStageApp, type StageApp } from '@llmbus/bus-nest';
+import type { ValidatorDeps } from './validator-deps';
+import { ValidatorModule } from './validator.module';
+
+export * from './validator-deps';
+export * from './validator.module';
+export * from './pending-review.store';
+
+/** Starts the validator's consumer (no HTTP surface). */
+export function startValidator(deps: ValidatorDeps): Promise<StageApp> {
+  return startStageApp({ module: ValidatorModule.forRoot(deps), bus: deps.bus, stage: 'validator', notifyRequester: true });
+}
