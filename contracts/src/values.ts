@@ -78,4 +78,6 @@ export class RequestContext {
   @ValidateNested() @Type(() => Requester) requester!: Requester;
   @IsIn(MODEL_TIERS) modelTier!: ModelTier;
   @ValidateNested() @Type(() => Budget) budget!: Budget;
+  /** The requester's reference from RequestSubmitted, echoed on the result. */
+  @IsOptional() @IsString() @MaxLength(500) replyTo?: string;
 }

@@ -23,6 +23,11 @@ describe('loadPlatformConfig', () => {
     expect(() => loadPlatformConfig(env, defaults)).toThrow(message);
   });
 
+  it('does not require API keys of a stage without an HTTP surface', () => {
+    const config = loadPlatformConfig({ KAFKA_BROKERS: '127.0.0.1:1' }, { ...defaults, servesHttp: false });
+    expect(config.apiKeys).toBeUndefined();
+  });
+
   it('never echoes API key material in its error', () => {
     expect(() => loadPlatformConfig({ ...valid, API_KEYS: 'secret-but-bad' }, defaults)).toThrow(/<redacted>/);
     expect(() => loadPlatformConfig({ ...valid, API_KEYS: 'secret-but-bad' }, defaults)).not.toThrow(/secret-but-bad/);

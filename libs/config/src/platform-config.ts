@@ -31,7 +31,7 @@ export interface PlatformConfig {
 /** Parses the shared environment variables; `defaults` lets a service set its own port and mode. */
 export function loadPlatformConfig(
   env: Env,
-  defaults: { mode: RunMode; httpPort: number; clientId: string },
+  defaults: { mode: RunMode; httpPort: number; clientId: string; servesHttp?: boolean },
 ): PlatformConfig {
   const mode = oneOf(env, 'LLMBUS_MODE', RUN_MODES, defaults.mode);
   const logLevel = oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info');
@@ -44,7 +44,7 @@ export function loadPlatformConfig(
       if (error instanceof ApiKeyConfigError) throw new ConfigError('API_KEYS', error.message, '<redacted>');
       throw error;
     }
-  } else if (mode === 'distributed') {
+  } else if (mode === 'distributed' && defaults.servesHttp !== false) {
     throw new ConfigError('API_KEYS', '<key>:<tenant>:<role>[+<role>...] entries separated by ","', undefined);
   }
   return {

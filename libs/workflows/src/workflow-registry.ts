@@ -105,6 +105,7 @@ export class WorkflowRegistry {
           requester: request.requester,
           modelTier,
           budget: { ...workflow.model.budget },
+          replyTo: request.replyTo,
         },
         input: request.input,
         retrieval: {

@@ -7,7 +7,7 @@ import { startGenerator } from './index';
 
 /** Distributed entry point: Kafka in and out, the configured model provider (local or OpenAI-compatible). */
 async function main(): Promise<void> {
-  const config = loadPlatformConfig(process.env, { mode: 'distributed', httpPort: 0, clientId: 'llmbus-generator' });
+  const config = loadPlatformConfig(process.env, { mode: 'distributed', httpPort: 0, clientId: 'llmbus-generator', servesHttp: false });
   if (!config.kafka) throw new ConfigError('LLMBUS_MODE', 'distributed (the generator process runs on Kafka)', config.mode);
   const logger = createLogger({ service: 'generator', level: config.logLevel });
   const providers = createModelProviders(parseModelsConfig(process.env), { logger });

@@ -6,7 +6,7 @@ import { startValidator } from './index';
 
 /** Distributed entry point: Kafka in and out; no HTTP surface. */
 async function main(): Promise<void> {
-  const config = loadPlatformConfig(process.env, { mode: 'distributed', httpPort: 0, clientId: 'llmbus-validator' });
+  const config = loadPlatformConfig(process.env, { mode: 'distributed', httpPort: 0, clientId: 'llmbus-validator', servesHttp: false });
   if (!config.kafka) throw new ConfigError('LLMBUS_MODE', 'distributed (the validator process runs on Kafka)', config.mode);
   const logger = createLogger({ service: 'validator', level: config.logLevel });
   const bus = new EventBus(new KafkaTransport({ ...config.kafka, logger }), {

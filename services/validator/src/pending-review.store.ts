@@ -12,6 +12,8 @@ export interface PendingReview {
   readonly passageIds: readonly string[];
   readonly attempts: number;
   readonly usage: ModelUsage;
+  /** The requester's reference, echoed on the result. */
+  readonly replyTo?: string;
   /**
    * Id of the ReviewDecided event applied. A redelivery of that event is applied again (its
    * outputs carry the same derived ids); any other decision for the request is ignored.

@@ -56,6 +56,7 @@ export class ResponseValidation {
               attempts: attempt,
               acceptedBy: 'validator',
               usage,
+              replyTo: context.replyTo,
             },
             { attempt },
           ),
@@ -91,7 +92,14 @@ export class ResponseValidation {
         return [
           outgoing(
             RequestFailedEvent,
-            { requestId, code: 'validation_failed', message: outcome.reason.slice(0, 2000), stage: 'validator', details: violations },
+            {
+              requestId,
+              code: 'validation_failed',
+              message: outcome.reason.slice(0, 2000),
+              stage: 'validator',
+              details: violations,
+              replyTo: context.replyTo,
+            },
             { attempt },
           ),
         ];
@@ -110,6 +118,7 @@ export class ResponseValidation {
       passageIds: passages.map((p) => p.id),
       attempts,
       usage,
+      replyTo: context.replyTo,
     });
   }
 
@@ -150,6 +159,7 @@ export class ResponseValidation {
           message: `reviewer ${reviewer} rejected the output${comment ? `: ${comment}` : ''}`.slice(0, 2000),
           stage: 'validator',
           details: [],
+          replyTo: review.replyTo,
         });
         break;
     }
@@ -162,7 +172,7 @@ export class ResponseValidation {
     workflow: WorkflowRef,
     output: Readonly<Record<string, unknown>>,
     citations: readonly string[],
-    review: { attempts: number; usage: ResponseGenerated['usage'] },
+    review: { attempts: number; usage: ResponseGenerated['usage']; replyTo?: string },
   ): Outgoing {
     return outgoing(RequestCompletedEvent, {
       requestId,
@@ -172,6 +182,7 @@ export class ResponseValidation {
       attempts: review.attempts,
       acceptedBy: 'reviewer',
       usage: review.usage,
+      replyTo: review.replyTo,
     });
   }
 
