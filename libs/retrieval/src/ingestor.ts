@@ -1,0 +1,179 @@
+import type { ModelUsage } from '@llmbus/contracts';
+import { Chunk, chunkDocument, ChunkingOptions, DocumentContentType } from './chunking/chunker';
+import { addUsage, Embedder, EmbeddingSpaceResolver } from './embedder';
+import type { ChunkPayload, StoredChunk, VectorPoint, VectorStore } from './vector-store';
+
+/** A document to index, as DocumentSubmitted carries it, plus its tenant. */
+export interface IngestionRequest {
+  readonly tenant: string;
+  readonly documentId: string;
+  readonly collection: string;
+  readonly title: string;
+  readonly sourceUri: string;
+  readonly contentType: DocumentContentType;
+  readonly content: string;
+  readonly aclGroups: readonly string[];
+  readonly version: number;
+}
+
+export interface IngestionResult {
+  readonly documentId: string;
+  readonly collection: string;
+  readonly version: number;
+  /** Chunks of the indexed version (0 when a newer version is already indexed). */
+  readonly chunkCount: number;
+  /** Nothing was written: the same version with the same chunks and metadata, or a newer version, is indexed. */
+  readonly unchanged: boolean;
+  /** A newer version is already indexed, so this one was skipped. */
+  readonly superseded: boolean;
+  /** Store collection the chunks went to. */
+  readonly storeCollection: string;
+  readonly usage?: ModelUsage;
+  /** Milliseconds by step, and in total. */
+  readonly timings: { readonly chunkMs: number; readonly embedMs: number; readonly upsertMs: number; readonly deleteMs: number; readonly totalMs: number };
+}
+
+export interface IngestorOptions {
+  readonly chunking?: ChunkingOptions;
+  /** Texts per embedding call (and per upsert). Default 32. */
+  readonly batchSize?: number;
+}
+
+/**
+ * Chunks, embeds and indexes documents. Idempotent: re-submitting an indexed version is a no-op.
+ * A new version is written before the old one is deleted, so readers never see the document
+ * missing (for a moment they may see both versions; the Retriever keeps the newest).
+ */
+export class Ingestor {
+  private readonly space: EmbeddingSpaceResolver;
+  private readonly batchSize: number;
+
+  constructor(
+    private readonly embedder: Embedder,
+    private readonly store: VectorStore,
+    private readonly options: IngestorOptions = {},
+  ) {
+    this.space = new EmbeddingSpaceResolver(embedder);
+    this.batchSize = options.batchSize ?? 32;
+  }
+
+  /**
+   * Indexes one document version; see the class comment for the guarantees. `onBatch` runs after
+   * each embedded and stored batch (a consumer heartbeat during long documents).
+   */
+  async ingest(request: IngestionRequest, hooks: { onBatch?: () => Promise<void> } = {}): Promise<IngestionResult> {
+    const started = performance.now();
+    const space = await this.space.resolve();
+    const timings = { chunkMs: 0, embedMs: 0, upsertMs: 0, deleteMs: 0, totalMs: 0 };
+    const timed = async <T>(step: Exclude<keyof typeof timings, 'totalMs'>, work: () => Promise<T> | T): Promise<T> => {
+      const t = performance.now();
+      try {
+        return await work();
+      } finally {
+        timings[step] += performance.now() - t;
+      }
+    };
+    const finish = (result: Omit<IngestionResult, 'timings' | 'documentId' | 'collection' | 'version' | 'storeCollection'>) => ({
+      documentId: request.documentId,
+      collection: request.collection,
+      version: request.version,
+      storeCollection: space.collectionName,
+      ...result,
+      timings: { ...timings, totalMs: performance.now() - started },
+    });
+
+    // First pass: hashes only, so an unchanged document costs no embedding.
+    const hashes = await timed('chunkMs', () => {
+      const all: string[] = [];
+      for (const chunk of this.chunks(request)) all.push(chunk.contentHash);
+      return all;
+    });
+    const stored = await this.store.listDocumentChunks(space.collectionName, request.tenant, request.documentId);
+    if (stored.some((c) => c.version > request.version)) {
+      return finish({ chunkCount: 0, unchanged: true, superseded: true });
+    }
+    const current = stored.filter((c) => c.version === request.version);
+    const upToDate = sameChunks(current, hashes) && current.every((c) => sameMetadata(c, request));
+    if (upToDate && current.length === stored.length) {
+      return finish({ chunkCount: hashes.length, unchanged: true, superseded: false });
+    }
+
+    let usage: ModelUsage | undefined;
+    if (!upToDate && hashes.length > 0) {
+      let batch: Chunk[] = [];
+      const flush = async () => {
+        const inputs = batch.map((c) => embeddingInput(request.title, c));
+        const result = await timed('embedMs', () => this.embedder.embed(inputs));
+        const batchSpace = this.space.observe(inputs, result);
+        usage = addUsage(usage, result.usage);
+        const points: VectorPoint[] = batch.map((chunk, i) => ({
+          id: chunk.id,
+          vector: result.vectors[i],
+          payload: payloadOf(request, chunk),
+        }));
+        await timed('upsertMs', async () => {
+          await this.store.ensureCollection(batchSpace.collectionName, batchSpace.dimension);
+          await this.store.upsert(batchSpace.collectionName, points);
+        });
+        batch = [];
+        await hooks.onBatch?.();
+      };
+      // Second pass: chunks are produced again lazily, so only one batch is held at a time.
+      for (const chunk of this.chunks(request)) {
+        batch.push(chunk);
+        if (batch.length >= this.batchSize) await flush();
+      }
+      if (batch.length > 0) await flush();
+    }
+    await timed('deleteMs', () =>
+      this.store.deleteByFilter(space.collectionName, {
+        tenant: request.tenant,
+        documentId: request.documentId,
+        keep: hashes.length > 0 ? { version: request.version, chunkCount: hashes.length } : undefined,
+      }),
+    );
+    return finish({ chunkCount: hashes.length, unchanged: false, superseded: false, usage });
+  }
+
+  private chunks(request: IngestionRequest): Generator<Chunk> {
+    return chunkDocument(request, this.options.chunking);
+  }
+}
+
+/** What gets embedded for a chunk: its text under the document title and section path, which often carry the topic. */
+export function embeddingInput(title: string, chunk: Pick<Chunk, 'sectionPath' | 'text'>): string {
+  const heading = [title, ...chunk.sectionPath].filter(Boolean).join(' > ');
+  return heading ? `${heading}\n\n${chunk.text}` : chunk.text;
+}
+
+function payloadOf(request: IngestionRequest, chunk: Chunk): ChunkPayload {
+  return {
+    tenant: request.tenant,
+    collection: request.collection,
+    aclGroups: [...new Set(request.aclGroups)].sort(),
+    documentId: request.documentId,
+    version: request.version,
+    title: request.title,
+    sourceUri: request.sourceUri,
+    sectionPath: chunk.sectionPath,
+    chunkIndex: chunk.chunkIndex,
+    contentHash: chunk.contentHash,
+    text: chunk.text,
+  };
+}
+
+function sameChunks(stored: readonly StoredChunk[], hashes: readonly string[]): boolean {
+  return stored.length === hashes.length && stored.every((c, i) => c.chunkIndex === i && c.contentHash === hashes[i]);
+}
+
+/** ACL, title, source and collection changes must reach the store even when the text did not change. */
+function sameMetadata(stored: StoredChunk, request: IngestionRequest): boolean {
+  const groups = [...new Set(request.aclGroups)].sort();
+  return (
+    stored.collection === request.collection &&
+    stored.title === request.title &&
+    stored.sourceUri === request.sourceUri &&
+    stored.aclGroups.length === groups.length &&
+    [...stored.aclGroups].sort().every((g, i) => g === groups[i])
+  );
+}

@@ -1,0 +1,282 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { vector as pgvector } from '@electric-sql/pglite-pgvector';
+import { RetrievalError } from '../errors';
+import type {
+  ChunkPayload,
+  DocumentDeletion,
+  PointFilter,
+  RankedId,
+  Scope,
+  ScoredChunk,
+  SearchQuery,
+  StoredChunk,
+  VectorPoint,
+  VectorStore,
+} from '../vector-store';
+import { assertCollectionName, vectorLiteral } from './store-names';
+
+export interface PgliteVectorStoreOptions {
+  /** Directory for the database files; in memory when omitted. */
+  readonly dataDir?: string;
+}
+
+interface ChunkRow {
+  id: string;
+  tenant: string;
+  collection: string;
+  acl_groups: string[];
+  document_id: string;
+  version: number;
+  title: string;
+  source_uri: string;
+  section_path: string[];
+  chunk_index: number;
+  content_hash: string;
+  text: string;
+}
+
+/**
+ * The embedded vector store: Postgres (PGlite, WASM, in-process) with pgvector. One table per store
+ * collection, an HNSW cosine index with iterative scans so filtered queries still fill their limit.
+ */
+export class PgliteVectorStore implements VectorStore {
+  readonly kind = 'pglite';
+  private readonly dimensions = new Map<string, number>();
+
+  private constructor(private readonly db: PGlite) {}
+
+  /** Opens (or creates) the store; loads pgvector. */
+  static async open(options: PgliteVectorStoreOptions = {}): Promise<PgliteVectorStore> {
+    if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+    const db = await PGlite.create({ dataDir: options.dataDir, extensions: { vector: pgvector } });
+    await db.exec('CREATE EXTENSION IF NOT EXISTS vector');
+    // Without iterative scans an HNSW scan stops after ef_search candidates, and a selective
+    // tenant or ACL filter then returns fewer rows than asked for.
+    await db.exec('SET hnsw.iterative_scan = strict_order');
+    return new PgliteVectorStore(db);
+  }
+
+  async ensureCollection(name: string, dimension: number): Promise<void> {
+    const table = assertCollectionName(name);
+    if (this.dimensions.get(name) === dimension) return;
+    if (!Number.isInteger(dimension) || dimension < 1 || dimension > 16000) {
+      throw new RetrievalError('dimension_mismatch', `dimension must be an integer from 1 to 16000, got ${dimension}`);
+    }
+    const existing = await this.existingDimension(name);
+    if (existing !== undefined && existing !== dimension) {
+      throw new RetrievalError(
+        'dimension_mismatch',
+        `store collection ${name} holds ${existing}-dimensional vectors, not ${dimension}; use a collection per embedding model and dimension`,
+      );
+    }
+    if (existing === undefined) {
+      await this.db.exec(`
+        CREATE TABLE IF NOT EXISTS ${table} (
+          id uuid PRIMARY KEY,
+          tenant text NOT NULL,
+          collection text NOT NULL,
+          acl_groups text[] NOT NULL,
+          document_id text NOT NULL,
+          version integer NOT NULL,
+          title text NOT NULL,
+          source_uri text NOT NULL,
+          section_path text[] NOT NULL,
+          chunk_index integer NOT NULL,
+          content_hash text NOT NULL,
+          text text NOT NULL,
+          embedding vector(${dimension}) NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ${quoted(`${name}_doc`)} ON ${table} (tenant, document_id, version, chunk_index);
+        CREATE INDEX IF NOT EXISTS ${quoted(`${name}_scope`)} ON ${table} (tenant, collection);
+        CREATE INDEX IF NOT EXISTS ${quoted(`${name}_acl`)} ON ${table} USING gin (acl_groups);
+        CREATE INDEX IF NOT EXISTS ${quoted(`${name}_hnsw`)} ON ${table} USING hnsw (embedding vector_cosine_ops);
+      `);
+    }
+    this.dimensions.set(name, dimension);
+  }
+
+  async upsert(name: string, points: readonly VectorPoint[]): Promise<void> {
+    const table = assertCollectionName(name);
+    if (points.length === 0) return;
+    await this.db.transaction(async (tx) => {
+      for (const { id, vector, payload: p } of points) {
+        await tx.query(
+          `INSERT INTO ${table} (id, tenant, collection, acl_groups, document_id, version, title, source_uri,
+             section_path, chunk_index, content_hash, text, embedding)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::vector)
+           ON CONFLICT (id) DO UPDATE SET tenant = EXCLUDED.tenant, collection = EXCLUDED.collection,
+             acl_groups = EXCLUDED.acl_groups, document_id = EXCLUDED.document_id, version = EXCLUDED.version,
+             title = EXCLUDED.title, source_uri = EXCLUDED.source_uri, section_path = EXCLUDED.section_path,
+             chunk_index = EXCLUDED.chunk_index, content_hash = EXCLUDED.content_hash, text = EXCLUDED.text,
+             embedding = EXCLUDED.embedding`,
+          [id, p.tenant, p.collection, [...p.aclGroups], p.documentId, p.version, p.title, p.sourceUri,
+            [...p.sectionPath], p.chunkIndex, p.contentHash, p.text, vectorLiteral(vector)],
+        );
+      }
+    });
+  }
+
+  async search(name: string, vector: readonly number[], query: SearchQuery): Promise<ScoredChunk[]> {
+    if (query.collections.length === 0 || query.limit < 1) return [];
+    const where = new Where(vectorLiteral(vector));
+    where.scope(query).readableBy(query.groups);
+    const rows = await this.selectNearest<ChunkRow & { score: number }>(name, where, query, 'id, tenant, collection, acl_groups, document_id, version, title, source_uri, section_path, chunk_index, content_hash, text');
+    return rows.map((row) => ({ id: row.id, score: row.score, payload: toPayload(row) }));
+  }
+
+  async rankIds(name: string, vector: readonly number[], scope: Scope): Promise<RankedId[]> {
+    if (scope.collections.length === 0 || scope.limit < 1) return [];
+    const where = new Where(vectorLiteral(vector)).scope(scope);
+    const rows = await this.selectNearest<{ id: string; score: number }>(name, where, scope, 'id');
+    return rows.map((row) => ({ id: row.id, score: row.score }));
+  }
+
+  async count(name: string, filter: PointFilter): Promise<number> {
+    const table = assertCollectionName(name);
+    if (!(await this.exists(name))) return 0;
+    const where = new Where().tenant(filter.tenant);
+    if (filter.ids) where.ids(filter.ids);
+    if (filter.collections) where.collections(filter.collections);
+    if (filter.documentId !== undefined) where.equals('document_id', filter.documentId);
+    if (filter.groups) where.readableBy(filter.groups);
+    const result = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE ${where.sql()}`, where.params);
+    return result.rows[0]?.n ?? 0;
+  }
+
+  async listDocumentChunks(name: string, tenant: string, documentId: string): Promise<StoredChunk[]> {
+    const table = assertCollectionName(name);
+    if (!(await this.exists(name))) return [];
+    const result = await this.db.query<ChunkRow>(
+      `SELECT id, collection, acl_groups, version, title, source_uri, chunk_index, content_hash
+         FROM ${table} WHERE tenant = $1 AND document_id = $2 ORDER BY version, chunk_index`,
+      [tenant, documentId],
+    );
+    return result.rows.map((row) => ({
+      id: row.id,
+      collection: row.collection,
+      aclGroups: row.acl_groups,
+      version: row.version,
+      title: row.title,
+      sourceUri: row.source_uri,
+      chunkIndex: row.chunk_index,
+      contentHash: row.content_hash,
+    }));
+  }
+
+  async deleteByFilter(name: string, filter: DocumentDeletion): Promise<void> {
+    const table = assertCollectionName(name);
+    if (!(await this.exists(name))) return;
+    if (filter.keep) {
+      await this.db.query(
+        `DELETE FROM ${table} WHERE tenant = $1 AND document_id = $2 AND NOT (version = $3 AND chunk_index < $4)`,
+        [filter.tenant, filter.documentId, filter.keep.version, filter.keep.chunkCount],
+      );
+    } else {
+      await this.db.query(`DELETE FROM ${table} WHERE tenant = $1 AND document_id = $2`, [filter.tenant, filter.documentId]);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.db.closed) await this.db.close();
+  }
+
+  private async selectNearest<R>(name: string, where: Where, scope: Scope, columns: string): Promise<R[]> {
+    const table = assertCollectionName(name);
+    if (!(await this.exists(name))) return [];
+    if (scope.minScore !== undefined) where.maxDistance(1 - scope.minScore);
+    const limit = where.param(Math.floor(scope.limit));
+    const result = await this.db.query<R>(
+      `SELECT ${columns}, 1 - (embedding <=> $1::vector) AS score FROM ${table}
+        WHERE ${where.sql()} ORDER BY embedding <=> $1::vector LIMIT ${limit}`,
+      where.params,
+    );
+    return result.rows;
+  }
+
+  private async exists(name: string): Promise<boolean> {
+    if (this.dimensions.has(name)) return true;
+    return (await this.existingDimension(name)) !== undefined;
+  }
+
+  private async existingDimension(name: string): Promise<number | undefined> {
+    const result = await this.db.query<{ dim: number }>(
+      `SELECT atttypmod AS dim FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'embedding'`,
+      [quoted(name)],
+    );
+    return result.rows[0]?.dim;
+  }
+}
+
+/** Builds a parameterised WHERE clause; `$1` is reserved for the query vector when there is one. */
+class Where {
+  readonly params: unknown[] = [];
+  private readonly conditions: string[] = [];
+
+  constructor(vector?: string) {
+    if (vector !== undefined) this.params.push(vector);
+  }
+
+  param(value: unknown): string {
+    this.params.push(value);
+    return `$${this.params.length}`;
+  }
+
+  tenant(tenant: string): this {
+    return this.equals('tenant', tenant);
+  }
+
+  equals(column: 'tenant' | 'document_id', value: string): this {
+    this.conditions.push(`${column} = ${this.param(value)}`);
+    return this;
+  }
+
+  scope(scope: Scope): this {
+    return this.tenant(scope.tenant).collections(scope.collections);
+  }
+
+  collections(collections: readonly string[]): this {
+    this.conditions.push(`collection = ANY(${this.param([...collections])}::text[])`);
+    return this;
+  }
+
+  ids(ids: readonly string[]): this {
+    this.conditions.push(`id = ANY(${this.param([...ids])}::uuid[])`);
+    return this;
+  }
+
+  /** Readable by the groups: public within the tenant (no ACL groups) or sharing one. */
+  readableBy(groups: readonly string[]): this {
+    this.conditions.push(`(cardinality(acl_groups) = 0 OR acl_groups && ${this.param([...groups])}::text[])`);
+    return this;
+  }
+
+  maxDistance(distance: number): this {
+    this.conditions.push(`(embedding <=> $1::vector) <= ${this.param(distance)}`);
+    return this;
+  }
+
+  sql(): string {
+    return this.conditions.length ? this.conditions.join(' AND ') : 'TRUE';
+  }
+}
+
+function quoted(identifier: string): string {
+  return `"${identifier}"`;
+}
+
+function toPayload(row: ChunkRow): ChunkPayload {
+  return {
+    tenant: row.tenant,
+    collection: row.collection,
+    aclGroups: row.acl_groups,
+    documentId: row.document_id,
+    version: row.version,
+    title: row.title,
+    sourceUri: row.source_uri,
+    sectionPath: row.section_path,
+    chunkIndex: row.chunk_index,
+    contentHash: row.content_hash,
+    text: row.text,
+  };
+}

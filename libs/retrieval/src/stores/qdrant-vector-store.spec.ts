@@ -1,0 +1,133 @@
+import { RetrievalError } from '../errors';
+import type { ChunkPayload } from '../vector-store';
+import { isTransientQdrantError } from './qdrant-errors';
+import { deletionFilter, pointFilter, readableBy, scopeFilter } from './qdrant-filters';
+import { QdrantApi, QdrantVectorStore } from './qdrant-vector-store';
+
+// The conformance suite runs this adapter against a real Qdrant when QDRANT_URL is set
+// (test/integration/vector-store-qdrant.test.ts). These tests pin what can be checked without one:
+// the filters sent, and the retry policy.
+
+const payload: ChunkPayload = {
+  tenant: 'a', collection: 'wiki', aclGroups: [], documentId: 'd', version: 1, title: 't',
+  sourceUri: 'u', sectionPath: [], chunkIndex: 0, contentHash: 'h', text: 'x',
+};
+
+function fakeClient(overrides: Partial<Record<keyof QdrantApi, jest.Mock>>): QdrantApi {
+  const unexpected = () => jest.fn(async () => {
+    throw new Error('unexpected call');
+  });
+  return {
+    collectionExists: unexpected(),
+    getCollection: unexpected(),
+    createCollection: unexpected(),
+    deleteCollection: unexpected(),
+    createPayloadIndex: unexpected(),
+    upsert: unexpected(),
+    query: unexpected(),
+    count: unexpected(),
+    scroll: unexpected(),
+    delete: unexpected(),
+    ...overrides,
+  } as unknown as QdrantApi;
+}
+
+const refused = () => Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
+const httpError = (status: number) => Object.assign(new Error('Bad'), { status, data: { status: { error: `status ${status}` } } });
+
+describe('Qdrant filters', () => {
+  it('puts tenant, collections and the ACL condition inside the query filter', () => {
+    expect(scopeFilter({ tenant: 'acme', collections: ['wiki', 'hr'], limit: 5 }, ['staff'])).toEqual({
+      must: [
+        { key: 'tenant', match: { value: 'acme' } },
+        { key: 'collection', match: { any: ['wiki', 'hr'] } },
+        { should: [{ is_empty: { key: 'aclGroups' } }, { key: 'aclGroups', match: { any: ['staff'] } }] },
+      ],
+    });
+  });
+
+  it('lets a requester without groups read only points without ACL groups', () => {
+    expect(readableBy([])).toEqual({ should: [{ is_empty: { key: 'aclGroups' } }] });
+  });
+
+  it('ranks without the ACL condition but never without the tenant', () => {
+    const filter = scopeFilter({ tenant: 'acme', collections: ['wiki'], limit: 5 });
+    expect(filter.must).toEqual([{ key: 'tenant', match: { value: 'acme' } }, { key: 'collection', match: { any: ['wiki'] } }]);
+  });
+
+  it('counts by ids within the tenant, with the ACL condition when groups are given', () => {
+    expect(pointFilter({ tenant: 'acme', ids: ['i1'], groups: ['hr'] })).toEqual({
+      must: [{ key: 'tenant', match: { value: 'acme' } }, { has_id: ['i1'] }, readableBy(['hr'])],
+    });
+  });
+
+  it('deletes all of a document but the kept version below its chunk count', () => {
+    expect(deletionFilter({ tenant: 'acme', documentId: 'd', keep: { version: 2, chunkCount: 3 } })).toEqual({
+      must: [{ key: 'tenant', match: { value: 'acme' } }, { key: 'documentId', match: { value: 'd' } }],
+      must_not: [{ must: [{ key: 'version', match: { value: 2 } }, { key: 'chunkIndex', range: { lt: 3 } }] }],
+    });
+  });
+});
+
+describe('QdrantVectorStore', () => {
+  it('retries refused connections and 5xx with backoff, then succeeds', async () => {
+    const upsert = jest.fn().mockRejectedValueOnce(refused()).mockRejectedValueOnce(httpError(503)).mockResolvedValue({ status: 'completed' });
+    const store = new QdrantVectorStore({ url: 'http://unused', retryDelayMs: 1, client: fakeClient({ upsert }) });
+    await store.upsert('chunks_m_4', [{ id: '6f1c0b0a-0000-4000-8000-000000000001', vector: [1, 0, 0, 0], payload }]);
+    expect(upsert).toHaveBeenCalledTimes(3);
+    expect(upsert.mock.calls[0][1]).toMatchObject({ wait: true, points: [{ id: '6f1c0b0a-0000-4000-8000-000000000001', payload: { tenant: 'a' } }] });
+  });
+
+  it('gives up after the configured attempts with a retryable store_unavailable error', async () => {
+    const query = jest.fn().mockRejectedValue(refused());
+    const store = new QdrantVectorStore({ url: 'http://unused', attempts: 3, retryDelayMs: 1, client: fakeClient({ query }) });
+    const failure = store.search('chunks_m_4', [1, 0, 0, 0], { tenant: 'a', collections: ['wiki'], groups: [], limit: 3 });
+    await expect(failure).rejects.toMatchObject({ code: 'store_unavailable', retryable: true });
+    await expect(failure).rejects.toThrow(/after 3 attempts.*ECONNREFUSED/);
+    expect(query).toHaveBeenCalledTimes(3);
+  });
+
+  it('does not retry a request Qdrant rejects', async () => {
+    const upsert = jest.fn().mockRejectedValue(httpError(400));
+    const store = new QdrantVectorStore({ url: 'http://unused', retryDelayMs: 1, client: fakeClient({ upsert }) });
+    await expect(store.upsert('chunks_m_4', [{ id: 'x', vector: [1], payload }])).rejects.toMatchObject({ code: 'store_rejected', retryable: false });
+    expect(upsert).toHaveBeenCalledTimes(1);
+  });
+
+  it('reads a missing collection as empty', async () => {
+    const query = jest.fn().mockRejectedValue(httpError(404));
+    const count = jest.fn().mockRejectedValue(httpError(404));
+    const store = new QdrantVectorStore({ url: 'http://unused', client: fakeClient({ query, count }) });
+    expect(await store.rankIds('chunks_m_4', [1], { tenant: 'a', collections: ['wiki'], limit: 3 })).toEqual([]);
+    expect(await store.count('chunks_m_4', { tenant: 'a' })).toBe(0);
+  });
+
+  it('creates a missing collection with cosine distance and indexes the filtered payload fields', async () => {
+    const createCollection = jest.fn().mockResolvedValue(true);
+    const createPayloadIndex = jest.fn().mockResolvedValue({});
+    const client = fakeClient({
+      collectionExists: jest.fn().mockResolvedValue({ exists: false }),
+      createCollection,
+      getCollection: jest.fn().mockResolvedValue({ config: { params: { vectors: { size: 4, distance: 'Cosine' } } }, payload_schema: { tenant: {} } }),
+      createPayloadIndex,
+    });
+    const store = new QdrantVectorStore({ url: 'http://unused', client });
+    await store.ensureCollection('chunks_m_4', 4);
+    await store.ensureCollection('chunks_m_4', 4);
+    expect(createCollection).toHaveBeenCalledTimes(1);
+    expect(createCollection.mock.calls[0]).toEqual(['chunks_m_4', { vectors: { size: 4, distance: 'Cosine' } }]);
+    expect(createPayloadIndex.mock.calls.map((c) => c[1].field_name)).toEqual(['collection', 'aclGroups', 'documentId', 'version', 'chunkIndex']);
+    await expect(new QdrantVectorStore({ url: 'http://unused', client }).ensureCollection('chunks_m_4', 8)).rejects.toBeInstanceOf(RetrievalError);
+  });
+
+  it('classifies transient faults', () => {
+    expect(isTransientQdrantError(refused())).toBe(true);
+    expect(isTransientQdrantError(httpError(502))).toBe(true);
+    expect(isTransientQdrantError(httpError(429))).toBe(true);
+    expect(isTransientQdrantError(new Error('Unexpected Response: 503 (Service Unavailable)'))).toBe(true);
+    expect(isTransientQdrantError(Object.assign(new Error('timeout'), { name: 'QdrantClientTimeoutError' }))).toBe(true);
+    expect(isTransientQdrantError(httpError(400))).toBe(false);
+    expect(isTransientQdrantError(httpError(404))).toBe(false);
+    expect(isTransientQdrantError(new Error('boom'))).toBe(false);
+  });
+});

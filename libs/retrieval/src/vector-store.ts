@@ -1,0 +1,100 @@
+/** What each stored chunk carries besides its vector: enough to filter, cite and re-index it. */
+export interface ChunkPayload {
+  readonly tenant: string;
+  /** Logical collection the document was submitted to (e.g. `hr-policies`), not the store collection. */
+  readonly collection: string;
+  /** Groups that may read the chunk; empty means every user of the tenant. */
+  readonly aclGroups: readonly string[];
+  readonly documentId: string;
+  readonly version: number;
+  readonly title: string;
+  readonly sourceUri: string;
+  readonly sectionPath: readonly string[];
+  readonly chunkIndex: number;
+  readonly contentHash: string;
+  readonly text: string;
+}
+
+export interface VectorPoint {
+  /** A UUID. */
+  readonly id: string;
+  readonly vector: readonly number[];
+  readonly payload: ChunkPayload;
+}
+
+export interface ScoredChunk {
+  readonly id: string;
+  /** Cosine similarity, higher is nearer (1 = same direction). */
+  readonly score: number;
+  readonly payload: ChunkPayload;
+}
+
+/** A point's id and score, without any of its content. */
+export interface RankedId {
+  readonly id: string;
+  readonly score: number;
+}
+
+/** Where to look: always one tenant, and some of its logical collections. */
+export interface Scope {
+  readonly tenant: string;
+  /** Logical collections to search; empty matches nothing. */
+  readonly collections: readonly string[];
+  readonly limit: number;
+  /** Points scoring below this cosine similarity are left out. */
+  readonly minScore?: number;
+}
+
+export interface SearchQuery extends Scope {
+  /** The requester's groups: a point matches when its aclGroups is empty or shares a group. */
+  readonly groups: readonly string[];
+}
+
+/** Points to count; every given condition must hold. */
+export interface PointFilter {
+  readonly tenant: string;
+  readonly ids?: readonly string[];
+  readonly collections?: readonly string[];
+  readonly documentId?: string;
+  /** When set, only points these groups may read (aclGroups empty or shared). */
+  readonly groups?: readonly string[];
+}
+
+/** Deletes a document's points in a tenant, except the ones that match `keep`. */
+export interface DocumentDeletion {
+  readonly tenant: string;
+  readonly documentId: string;
+  /** Keep this version's points whose chunkIndex is below `chunkCount`; omit to delete every point. */
+  readonly keep?: { readonly version: number; readonly chunkCount: number };
+}
+
+/** A stored chunk as ingestion sees it when deciding whether a document changed. */
+export type StoredChunk = Omit<ChunkPayload, 'text' | 'tenant' | 'documentId' | 'sectionPath'> & { readonly id: string };
+
+/**
+ * The vector store port. `name` is the store collection (one per embedding model and dimension, see
+ * `vectorCollectionName`); the logical collection is a payload field. Tenant and ACL conditions
+ * are evaluated by the store inside the query, never by filtering results in application code.
+ */
+export interface VectorStore {
+  /** `qdrant` or `pglite`, for logs. */
+  readonly kind: string;
+  /** Creates the collection and its indexes when missing; fails with `dimension_mismatch` if it exists with another size. */
+  ensureCollection(name: string, dimension: number): Promise<void>;
+  /** Inserts or replaces points by id; resolves once they are searchable. */
+  upsert(name: string, points: readonly VectorPoint[]): Promise<void>;
+  /** The nearest points the requester may read, nearest first. */
+  search(name: string, vector: readonly number[], query: SearchQuery): Promise<ScoredChunk[]>;
+  /**
+   * The nearest points of the scope ignoring ACLs, as ids and scores only: used to count what a
+   * requester was not shown, never to show it.
+   */
+  rankIds(name: string, vector: readonly number[], scope: Scope): Promise<RankedId[]>;
+  /** Exact number of points matching the filter. */
+  count(name: string, filter: PointFilter): Promise<number>;
+  /** Every stored chunk of a document in a tenant, any version, ordered by version then chunkIndex. */
+  listDocumentChunks(name: string, tenant: string, documentId: string): Promise<StoredChunk[]>;
+  /** Deletes a document's points (all, or all but the kept version's); resolves once they are gone. */
+  deleteByFilter(name: string, filter: DocumentDeletion): Promise<void>;
+  close(): Promise<void>;
+}

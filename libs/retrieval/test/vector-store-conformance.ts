@@ -1,0 +1,189 @@
+// The behaviour every VectorStore adapter must show. Run by the PGlite spec always and by the
+// Qdrant integration test when QDRANT_URL is set, so the adapter nobody can run locally stays honest.
+import { randomUUID } from 'node:crypto';
+import { chunkId, RetrievalError, type ChunkPayload, type VectorPoint, type VectorStore } from '../src';
+
+export interface ConformanceTarget {
+  /** Opens a store; called once per suite. */
+  open(): Promise<VectorStore>;
+  /** Removes a store collection the suite created (a shared server must not fill up). */
+  drop?(store: VectorStore, name: string): Promise<void>;
+}
+
+const DIM = 4;
+
+function point(
+  overrides: Partial<ChunkPayload> & Pick<ChunkPayload, 'tenant' | 'documentId'>,
+  vector: number[],
+): VectorPoint {
+  const payload: ChunkPayload = {
+    collection: 'wiki',
+    aclGroups: [],
+    version: 1,
+    title: `Title of ${overrides.documentId}`,
+    sourceUri: `https://docs.example/${overrides.documentId}`,
+    sectionPath: ['Intro'],
+    chunkIndex: 0,
+    contentHash: 'h',
+    text: `text of ${overrides.documentId}`,
+    ...overrides,
+  };
+  return { id: chunkId(payload.tenant, payload.documentId, payload.version, payload.chunkIndex), vector: normalise(vector), payload };
+}
+
+function normalise(v: number[]): number[] {
+  const n = Math.hypot(...v);
+  return v.map((x) => x / n);
+}
+
+const QUERY = normalise([1, 0, 0, 0]);
+
+/** Registers the conformance cases for one adapter. */
+export function describeVectorStoreConformance(label: string, target: ConformanceTarget): void {
+  describe(`${label} conforms to the VectorStore port`, () => {
+    let store: VectorStore;
+    let name: string;
+    const created: string[] = [];
+
+    beforeAll(async () => {
+      store = await target.open();
+    });
+    afterAll(async () => {
+      for (const n of created) await target.drop?.(store, n);
+      await store?.close();
+    });
+    beforeEach(async () => {
+      name = `conformance_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+      created.push(name);
+      await store.ensureCollection(name, DIM);
+    });
+
+    it('returns the nearest points first, with their payload and cosine scores', async () => {
+      await store.upsert(name, [
+        point({ tenant: 'a', documentId: 'far' }, [0, 1, 0, 0]),
+        point({ tenant: 'a', documentId: 'near' }, [1, 0.1, 0, 0]),
+        point({ tenant: 'a', documentId: 'mid' }, [1, 1, 0, 0]),
+      ]);
+      const found = await store.search(name, QUERY, { tenant: 'a', collections: ['wiki'], groups: [], limit: 2 });
+      expect(found.map((f) => f.payload.documentId)).toEqual(['near', 'mid']);
+      expect(found[0].score).toBeGreaterThan(found[1].score);
+      expect(found[0].score).toBeCloseTo(1 / Math.hypot(1, 0.1), 4);
+      expect(found[0].id).toBe(chunkId('a', 'near', 1, 0));
+      expect(found[0].payload).toMatchObject({ tenant: 'a', collection: 'wiki', title: 'Title of near', sectionPath: ['Intro'], chunkIndex: 0 });
+    });
+
+    it('leaves out points below minScore and collections that were not asked for', async () => {
+      await store.upsert(name, [
+        point({ tenant: 'a', documentId: 'orthogonal' }, [0, 1, 0, 0]),
+        point({ tenant: 'a', documentId: 'other-collection', collection: 'runbooks' }, [1, 0, 0, 0]),
+        point({ tenant: 'a', documentId: 'match' }, [1, 0.2, 0, 0]),
+      ]);
+      const found = await store.search(name, QUERY, { tenant: 'a', collections: ['wiki'], groups: [], limit: 10, minScore: 0.5 });
+      expect(found.map((f) => f.payload.documentId)).toEqual(['match']);
+      expect(await store.search(name, QUERY, { tenant: 'a', collections: [], groups: [], limit: 10 })).toEqual([]);
+    });
+
+    it("never returns another tenant's points, however near, and still fills the limit", async () => {
+      const others = Array.from({ length: 40 }, (_, i) => point({ tenant: 'b', documentId: `b${i}` }, [1, 0.001 * i, 0, 0]));
+      const mine = Array.from({ length: 3 }, (_, i) => point({ tenant: 'a', documentId: `a${i}` }, [1, 1 + i, 0, 0]));
+      await store.upsert(name, [...others, ...mine]);
+      const found = await store.search(name, QUERY, { tenant: 'a', collections: ['wiki'], groups: ['everyone'], limit: 3 });
+      expect(found.map((f) => f.payload.documentId)).toEqual(['a0', 'a1', 'a2']);
+      const ranked = await store.rankIds(name, QUERY, { tenant: 'a', collections: ['wiki'], limit: 10 });
+      expect(ranked).toHaveLength(3);
+      expect(await store.count(name, { tenant: 'a' })).toBe(3);
+      expect(await store.count(name, { tenant: 'b', ids: ranked.map((r) => r.id) })).toBe(0);
+    });
+
+    it('shows a restricted point only to members of one of its groups; no groups means the whole tenant', async () => {
+      await store.upsert(name, [
+        point({ tenant: 'a', documentId: 'public' }, [1, 0.5, 0, 0]),
+        point({ tenant: 'a', documentId: 'hr-only', aclGroups: ['hr'] }, [1, 0, 0, 0]),
+        point({ tenant: 'a', documentId: 'hr-or-legal', aclGroups: ['legal', 'hr'] }, [1, 0.2, 0, 0]),
+      ]);
+      const ids = async (groups: string[]) =>
+        (await store.search(name, QUERY, { tenant: 'a', collections: ['wiki'], groups, limit: 10 })).map((f) => f.payload.documentId);
+      expect(await ids([])).toEqual(['public']);
+      expect(await ids(['sales'])).toEqual(['public']);
+      expect(await ids(['hr'])).toEqual(['hr-only', 'hr-or-legal', 'public']);
+      expect(await ids(['legal', 'sales'])).toEqual(['hr-or-legal', 'public']);
+    });
+
+    it('counts withheld points: ranked ignoring ACLs, counted with them, no content returned', async () => {
+      await store.upsert(name, [
+        point({ tenant: 'a', documentId: 'public' }, [1, 0.5, 0, 0]),
+        point({ tenant: 'a', documentId: 'secret-1', aclGroups: ['hr'] }, [1, 0, 0, 0]),
+        point({ tenant: 'a', documentId: 'secret-2', aclGroups: ['hr'] }, [1, 0.1, 0, 0]),
+        point({ tenant: 'a', documentId: 'secret-irrelevant', aclGroups: ['hr'] }, [0, 1, 0, 0]),
+        point({ tenant: 'b', documentId: 'b-secret', aclGroups: ['hr'] }, [1, 0, 0, 0]),
+      ]);
+      const ranked = await store.rankIds(name, QUERY, { tenant: 'a', collections: ['wiki'], limit: 10, minScore: 0.5 });
+      expect(ranked).toHaveLength(3);
+      expect(Object.keys(ranked[0]).sort()).toEqual(['id', 'score']);
+      const ids = ranked.map((r) => r.id);
+      expect(await store.count(name, { tenant: 'a', ids, groups: [] })).toBe(1);
+      expect(await store.count(name, { tenant: 'a', ids, groups: ['hr'] })).toBe(3);
+      expect(await store.count(name, { tenant: 'a', ids: [] })).toBe(0);
+    });
+
+    it('replaces an old version: after upserting v2 and deleting all but v2, only v2 is listed and found', async () => {
+      const v1 = [0, 1, 2].map((i) => point({ tenant: 'a', documentId: 'doc', version: 1, chunkIndex: i, contentHash: `v1-${i}` }, [1, i, 0, 0]));
+      const v2 = [0, 1].map((i) => point({ tenant: 'a', documentId: 'doc', version: 2, chunkIndex: i, contentHash: `v2-${i}` }, [1, i, 0, 0]));
+      const sameIdOtherTenant = point({ tenant: 'b', documentId: 'doc', version: 1 }, [1, 0, 0, 0]);
+      await store.upsert(name, [...v1, sameIdOtherTenant]);
+      await store.upsert(name, v2);
+      expect((await store.listDocumentChunks(name, 'a', 'doc')).map((c) => `${c.version}/${c.chunkIndex}`)).toEqual(['1/0', '1/1', '1/2', '2/0', '2/1']);
+      await store.deleteByFilter(name, { tenant: 'a', documentId: 'doc', keep: { version: 2, chunkCount: 2 } });
+      const listed = await store.listDocumentChunks(name, 'a', 'doc');
+      expect(listed.map((c) => [c.version, c.chunkIndex, c.contentHash])).toEqual([[2, 0, 'v2-0'], [2, 1, 'v2-1']]);
+      expect(listed[0]).toMatchObject({ id: chunkId('a', 'doc', 2, 0), collection: 'wiki', aclGroups: [], title: 'Title of doc' });
+      const found = await store.search(name, QUERY, { tenant: 'a', collections: ['wiki'], groups: [], limit: 10 });
+      expect(found.map((f) => f.payload.version)).toEqual([2, 2]);
+      expect(await store.count(name, { tenant: 'b', documentId: 'doc' })).toBe(1);
+    });
+
+    it('drops chunks past the new chunk count when a version is re-indexed shorter', async () => {
+      const long = [0, 1, 2].map((i) => point({ tenant: 'a', documentId: 'doc', chunkIndex: i }, [1, i, 0, 0]));
+      await store.upsert(name, long);
+      await store.deleteByFilter(name, { tenant: 'a', documentId: 'doc', keep: { version: 1, chunkCount: 2 } });
+      expect((await store.listDocumentChunks(name, 'a', 'doc')).map((c) => c.chunkIndex)).toEqual([0, 1]);
+    });
+
+    it("deletes every point of a document in one tenant and nothing of another tenant's", async () => {
+      await store.upsert(name, [
+        point({ tenant: 'a', documentId: 'doc', chunkIndex: 0 }, [1, 0, 0, 0]),
+        point({ tenant: 'a', documentId: 'doc', chunkIndex: 1 }, [1, 1, 0, 0]),
+        point({ tenant: 'a', documentId: 'keep' }, [1, 0, 0, 0]),
+        point({ tenant: 'b', documentId: 'doc' }, [1, 0, 0, 0]),
+      ]);
+      await store.deleteByFilter(name, { tenant: 'a', documentId: 'doc' });
+      expect(await store.listDocumentChunks(name, 'a', 'doc')).toEqual([]);
+      expect(await store.count(name, { tenant: 'a' })).toBe(1);
+      expect(await store.count(name, { tenant: 'b', documentId: 'doc' })).toBe(1);
+    });
+
+    it('overwrites a point upserted again with the same id', async () => {
+      await store.upsert(name, [point({ tenant: 'a', documentId: 'doc', text: 'old' }, [1, 0, 0, 0])]);
+      await store.upsert(name, [point({ tenant: 'a', documentId: 'doc', text: 'new', aclGroups: ['hr'] }, [1, 0, 0, 0])]);
+      expect(await store.count(name, { tenant: 'a' })).toBe(1);
+      expect(await store.search(name, QUERY, { tenant: 'a', collections: ['wiki'], groups: [], limit: 5 })).toEqual([]);
+      const [found] = await store.search(name, QUERY, { tenant: 'a', collections: ['wiki'], groups: ['hr'], limit: 5 });
+      expect(found.payload.text).toBe('new');
+    });
+
+    it('refuses to reuse a collection with another dimension', async () => {
+      await expect(store.ensureCollection(name, DIM + 1)).rejects.toMatchObject({ code: 'dimension_mismatch' });
+      await expect(store.ensureCollection(name, DIM + 1)).rejects.toBeInstanceOf(RetrievalError);
+      await expect(store.ensureCollection(name, DIM)).resolves.toBeUndefined();
+    });
+
+    it('reads a collection that does not exist yet as empty', async () => {
+      const missing = `missing_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+      expect(await store.search(missing, QUERY, { tenant: 'a', collections: ['wiki'], groups: [], limit: 5 })).toEqual([]);
+      expect(await store.rankIds(missing, QUERY, { tenant: 'a', collections: ['wiki'], limit: 5 })).toEqual([]);
+      expect(await store.count(missing, { tenant: 'a' })).toBe(0);
+      expect(await store.listDocumentChunks(missing, 'a', 'doc')).toEqual([]);
+      await expect(store.deleteByFilter(missing, { tenant: 'a', documentId: 'doc' })).resolves.toBeUndefined();
+    });
+  });
+}

@@ -1,0 +1,35 @@
+import { join } from 'node:path';
+import { ConfigError, int, optional, type Env, type PlatformConfig } from '@llmbus/config';
+import type { IngestorOptions, RetrieverOptions } from '@llmbus/retrieval';
+
+/** The retriever's own settings, from its environment variables. */
+export interface RetrieverSettings {
+  readonly ingestion: IngestorOptions;
+  readonly retrieval: RetrieverOptions;
+  /** Where the embedded vector store keeps its files; in memory when undefined. */
+  readonly embeddedStoreDir?: string;
+}
+
+/** Parses RETRIEVAL_* variables; a bad value throws ConfigError naming the variable. */
+export function loadRetrieverSettings(env: Env, config: Pick<PlatformConfig, 'dataDir'>): RetrieverSettings {
+  const maxTokens = int(env, 'RETRIEVAL_CHUNK_TOKENS', 200, 16, 8192);
+  const overlapTokens = int(env, 'RETRIEVAL_CHUNK_OVERLAP_TOKENS', Math.min(30, maxTokens - 1), 0, maxTokens - 1);
+  return {
+    ingestion: {
+      chunking: { maxTokens, overlapTokens },
+      batchSize: int(env, 'RETRIEVAL_EMBED_BATCH', 32, 1, 2048),
+    },
+    retrieval: { minScore: fraction(env, 'RETRIEVAL_MIN_SCORE', 0.2) },
+    embeddedStoreDir: config.dataDir ? join(config.dataDir, 'vector-store') : undefined,
+  };
+}
+
+function fraction(env: Env, name: string, fallback: number): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!/^-?\d+(\.\d+)?$/.test(raw) || value < -1 || value > 1) {
+    throw new ConfigError(name, 'a cosine similarity from -1 to 1, e.g. 0.2', raw);
+  }
+  return value;
+}

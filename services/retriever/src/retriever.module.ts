@@ -1,0 +1,22 @@
+import { Ingestor, Retriever } from '@llmbus/retrieval';
+import { DynamicModule, Module } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import type { RetrieverDeps } from './retriever-deps';
+import { RetrieverEventsController } from './retriever.events';
+
+/** The retriever stage: document ingestion and context retrieval, no HTTP surface. */
+@Module({})
+export class RetrieverModule {
+  /** Wires the stage over the given embedder and vector store. */
+  static forRoot(deps: RetrieverDeps): DynamicModule {
+    return {
+      module: RetrieverModule,
+      imports: [LoggerModule.forRoot({ pinoHttp: { logger: deps.logger } })],
+      controllers: [RetrieverEventsController],
+      providers: [
+        { provide: Ingestor, useValue: new Ingestor(deps.embedder, deps.vectorStore, deps.ingestion) },
+        { provide: Retriever, useValue: new Retriever(deps.embedder, deps.vectorStore, deps.retrieval) },
+      ],
+    };
+  }
+}
