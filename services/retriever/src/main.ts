@@ -1,6 +1,6 @@
 import 'reflect-metadata';
-import { EventBus, KafkaTransport } from '@llmbus/bus';
-import { ConfigError, loadPlatformConfig } from '@llmbus/config';
+import { loadPlatformConfig } from '@llmbus/config';
+import { closeOnSignals, distributedBus, runMain } from '@llmbus/runtime';
 import { createModelProviders, parseModelsConfig } from '@llmbus/models';
 import { createLogger, type Logger } from '@llmbus/observability';
 import { PgliteVectorStore, QdrantVectorStore, type VectorStore } from '@llmbus/retrieval';
@@ -10,18 +10,11 @@ import { loadRetrieverSettings } from './retriever-settings';
 /** Distributed entry point: Kafka in and out, Qdrant when QDRANT_URL is set (else embedded PGlite), the configured embedding model. */
 async function main(): Promise<void> {
   const config = loadPlatformConfig(process.env, { mode: 'distributed', httpPort: 0, clientId: 'llmbus-retriever', servesHttp: false });
-  if (!config.kafka) throw new ConfigError('LLMBUS_MODE', 'distributed (the retriever process runs on Kafka)', config.mode);
   const settings = loadRetrieverSettings(process.env, config);
   const logger = createLogger({ service: 'retriever', level: config.logLevel });
   const providers = createModelProviders(parseModelsConfig(process.env), { logger });
   const vectorStore = await openVectorStore(config.qdrantUrl, config.qdrantApiKey, settings.embeddedStoreDir, logger);
-  const bus = new EventBus(new KafkaTransport({ ...config.kafka, logger }), {
-    logger,
-    topicPrefix: config.topicPrefix,
-    maxEventBytes: config.maxEventBytes,
-    maxAttempts: config.maxAttempts,
-    retryDelayMs: config.retryDelayMs,
-  });
+  const bus = distributedBus(config, logger, 'retriever');
   const app = await startRetriever({
     bus,
     config,
@@ -32,24 +25,7 @@ async function main(): Promise<void> {
     retrieval: settings.retrieval,
   });
   logger.info({ embeddingModel: providers.embeddingModel.id, vectorStore: vectorStore.kind }, 'retriever started');
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'retriever stopping');
-    try {
-      await app.close();
-      await bus.close();
-      await vectorStore.close();
-      await providers.close();
-      process.exit(0);
-    } catch (error) {
-      logger.error({ err: error }, 'retriever did not stop cleanly');
-      process.exit(1);
-    }
-  };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  closeOnSignals('retriever', logger, [() => app.close(), () => bus.close(), () => vectorStore.close(), () => providers.close()]);
 }
 
 async function openVectorStore(qdrantUrl: string | undefined, qdrantApiKey: string | undefined, dataDir: string | undefined, logger: Logger): Promise<VectorStore> {
@@ -67,8 +43,4 @@ async function openVectorStore(qdrantUrl: string | undefined, qdrantApiKey: stri
   return PgliteVectorStore.open({ dataDir });
 }
 
-main().catch((error: unknown) => {
-  // Before the logger exists (bad config) stderr is all there is.
-  process.stderr.write(`retriever failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+runMain('retriever', main);

@@ -1,0 +1,59 @@
+import { BusTransport, EventBus, InMemoryTransport, KafkaTransport } from '@llmbus/bus';
+import { ConfigError, type PlatformConfig } from '@llmbus/config';
+import type { Logger } from '@llmbus/observability';
+
+/** The bus a process runs on: Kafka in distributed mode, in-process in embedded mode. */
+export function busFromConfig(config: PlatformConfig, logger: Logger, transport?: BusTransport): EventBus {
+  const chosen =
+    transport ?? (config.kafka ? new KafkaTransport({ ...config.kafka, logger }) : new InMemoryTransport());
+  return new EventBus(chosen, {
+    logger,
+    topicPrefix: config.topicPrefix,
+    maxEventBytes: config.maxEventBytes,
+    maxAttempts: config.maxAttempts,
+    retryDelayMs: config.retryDelayMs,
+  });
+}
+
+/** The Kafka bus of a distributed service process; stops with a ConfigError outside distributed mode. */
+export function distributedBus(config: PlatformConfig, logger: Logger, service: string): EventBus {
+  if (!config.kafka) throw new ConfigError('LLMBUS_MODE', `distributed (the ${service} process runs on Kafka)`, config.mode);
+  return busFromConfig(config, logger);
+}
+
+/** Something to close at shutdown, in the order given. */
+export type Closer = () => Promise<unknown>;
+
+/**
+ * Closes everything on SIGTERM/SIGINT, in order (stages first so in-flight events finish and
+ * commit, then the bus, then stores and models), and exits 0, or 1 if a close failed.
+ */
+export function closeOnSignals(name: string, logger: Logger, closers: readonly Closer[]): void {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, `${name} stopping`);
+    let failed = false;
+    for (const close of closers) {
+      try {
+        await close();
+      } catch (error) {
+        failed = true;
+        logger.error({ err: error }, `${name} did not stop cleanly`);
+      }
+    }
+    process.exit(failed ? 1 : 0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+/** Runs a process entry point; a start-up failure (bad config included) prints one line and exits 1. */
+export function runMain(name: string, main: () => Promise<void>): void {
+  main().catch((error: unknown) => {
+    // Before the logger exists (bad config) stderr is all there is.
+    process.stderr.write(`${name} failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+}
