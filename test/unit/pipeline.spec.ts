@@ -25,7 +25,7 @@ import {
 import { ModelError, ScriptedModelProvider } from '@llmbus/models';
 import { startGenerator } from '@llmbus/svc-generator';
 import { startRouter } from '@llmbus/svc-router';
-import { PII_MASKS, WorkflowRegistry } from '@llmbus/workflows';
+import { groundedOutputSchema, PII_MASKS, WorkflowRegistry } from '@llmbus/workflows';
 import pino from 'pino';
 import { PendingReviewStore, startValidator } from '@llmbus/svc-validator';
 
@@ -132,7 +132,9 @@ describe('pipeline: router → (retrieved) → generator → validator', () => {
     expect(completed.data.output['reply']).toBe(`Reset links expire after an hour; request a new one. Questions? Mail ${PII_MASKS.email}.`);
 
     const call = model.chatCalls[0];
-    expect(call.responseSchema?.schema).toEqual(supportTicket.output.schema);
+    // The schema sent is the workflow's, with citations narrowed to the passages shown.
+    expect(call.responseSchema?.schema).toEqual(groundedOutputSchema(supportTicket, ['kb-reset', 'kb-evil']));
+    expect(JSON.stringify(call.responseSchema?.schema)).toContain('"enum":["kb-reset","kb-evil"]');
     expect(call.maxTokens).toBe(400);
     const user = call.messages[1].content;
     const block = user.slice(user.indexOf('<passages>'), user.indexOf('</passages>'));
@@ -162,10 +164,12 @@ describe('pipeline: router → (retrieved) → generator → validator', () => {
   });
 
   describe('after both attempts fail', () => {
-    const invented = { ...validOutput, citations: ['kb-made-up'] };
+    // Citations cannot be invented any more (the schema limits them to retrieved ids), so both
+    // attempts fail the confidence rule instead.
+    const unsure = { ...validOutput, confidence: 0.1 };
 
     async function escalate(requestId: string): Promise<EventEnvelope<ReviewRequested>> {
-      model.enqueueChat({ json: invented }, { json: invented });
+      model.enqueueChat({ json: unsure }, { json: unsure });
       await submitAndRetrieve(requestId);
       // The validator learns of the review by consuming its own ReviewRequested; decide after that.
       await until(() => events(ReviewRequestedEvent.type).length === 1 && pendingReviews.get('acme', requestId) !== undefined);
@@ -183,14 +187,14 @@ describe('pipeline: router → (retrieved) → generator → validator', () => {
       const review = await escalate('req-review');
       expect(review.data).toMatchObject({
         attempts: 2,
-        violations: ['output.citations[0]: "kb-made-up" is not the id of a passage retrieved for this request'],
+        violations: [expect.stringContaining('output.confidence: is 0.1')],
       });
       expect(review.data.text).not.toContain('support@acme.io');
       expect(events(RequestCompletedEvent.type)).toHaveLength(0);
       await decide(review, { decision: 'approve' });
       await until(() => events(RequestCompletedEvent.type).length === 1);
       const completed = events<RequestCompleted>(RequestCompletedEvent.type)[0].data;
-      expect(completed).toMatchObject({ requestId: 'req-review', acceptedBy: 'reviewer', attempts: 2, citations: [] });
+      expect(completed).toMatchObject({ requestId: 'req-review', acceptedBy: 'reviewer', attempts: 2, citations: ['kb-reset'] });
       expect(completed.output['reply']).toContain(PII_MASKS.email);
     });
 

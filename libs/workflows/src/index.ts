@@ -12,3 +12,4 @@ export * from './prompt-renderer';
 export * from './output-validator';
 export * from './pii-redaction';
 export * from './outcome';
+export * from './grounded-schema';

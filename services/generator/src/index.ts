@@ -4,6 +4,7 @@ import { GeneratorModule } from './generator.module';
 
 export * from './generator-deps';
 export * from './generator.module';
+export * from './model-choice';
 
 /** Starts the generator's consumer (no HTTP surface). */
 export function startGenerator(deps: GeneratorDeps): Promise<StageApp> {

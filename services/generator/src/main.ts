@@ -3,7 +3,7 @@ import { createModelProviders, parseModelsConfig } from '@llmbus/models';
 import { loadPlatformConfig } from '@llmbus/config';
 import { createLogger } from '@llmbus/observability';
 import { closeOnSignals, distributedBus, runMain } from '@llmbus/runtime';
-import { startGenerator } from './index';
+import { chatModelChooser, startGenerator } from './index';
 
 /** Distributed entry point: Kafka in and out, the configured model provider (local or OpenAI-compatible). */
 async function main(): Promise<void> {
@@ -16,10 +16,7 @@ async function main(): Promise<void> {
     config,
     logger,
     models: providers.chat,
-    selectModel: (tier) => {
-      const choice = providers.select(tier, ['chat', 'json']);
-      return { modelId: choice.model.id, contextWindow: choice.model.contextWindow };
-    },
+    selectModel: chatModelChooser(providers),
   });
   logger.info({ chatModel: providers.chatModel.id }, 'generator started');
   closeOnSignals('generator', logger, [() => app.close(), () => bus.close(), () => providers.close()]);

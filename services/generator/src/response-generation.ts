@@ -3,6 +3,7 @@ import type { Passage, RequestContext, ResponseGenerated } from '@llmbus/contrac
 import { ModelError, type ChatResponse, type ModelProvider } from '@llmbus/models';
 import type { Logger } from '@llmbus/observability';
 import {
+  groundedOutputSchema,
   PromptRenderer,
   PromptTooLargeError,
   RenderedPrompt,
@@ -49,7 +50,10 @@ export class ResponseGeneration {
     if (rendered.droppedPassageIds.length || rendered.truncatedField) {
       log.info({ dropped: rendered.droppedPassageIds, truncated: rendered.truncatedField }, 'prompt truncated to fit the context window');
     }
-    const response = await this.callModel(workflow, source.context, model, rendered.system, rendered.user, heartbeat);
+    const dropped = new Set(rendered.droppedPassageIds);
+    const shown = source.passages.map((p) => p.id).filter((id) => !dropped.has(id));
+    const schema = groundedOutputSchema(workflow, shown);
+    const response = await this.callModel(workflow, source.context, model, schema, rendered, heartbeat);
     if (response.usage.costUsd > source.context.budget.maxCostUsd) {
       log.warn({ costUsd: response.usage.costUsd, maxCostUsd: source.context.budget.maxCostUsd }, 'model call exceeded the cost budget');
     }
@@ -93,8 +97,8 @@ export class ResponseGeneration {
     workflow: LoadedWorkflow,
     context: RequestContext,
     model: ChatModelChoice,
-    system: string,
-    user: string,
+    schema: Record<string, unknown>,
+    prompt: RenderedPrompt,
     heartbeat: Heartbeat,
   ): Promise<ChatResponse> {
     // Keeps the consumer's group membership alive while the model works (the bus heartbeats too).
@@ -103,10 +107,10 @@ export class ResponseGeneration {
       return await this.models.chat({
         model: model.modelId,
         messages: [
-          { role: 'system', content: system },
-          { role: 'user', content: user },
+          { role: 'system', content: prompt.system },
+          { role: 'user', content: prompt.user },
         ],
-        responseSchema: { name: schemaName(workflow), schema: workflow.output.schema },
+        responseSchema: { name: schemaName(workflow), schema },
         maxTokens: context.budget.maxOutputTokens,
         timeoutMs: this.timeoutMs,
       });

@@ -1,0 +1,3 @@
+export * from './platform';
+export * from './outcome-watcher';
+export * from './sample-documents';

@@ -1,0 +1,98 @@
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ApiKeyRegistry } from '@llmbus/access';
+import { PgliteAuditStore } from '@llmbus/audit';
+import { outgoing } from '@llmbus/bus';
+import { loadPlatformConfig } from '@llmbus/config';
+import { DocumentSubmittedEvent, RequestCompleted, RequestFailed } from '@llmbus/contracts';
+import { createModelProviders, parseModelsConfig } from '@llmbus/models';
+import { createLogger } from '@llmbus/observability';
+import { PgliteVectorStore } from '@llmbus/retrieval';
+import { busFromConfig, closeOnSignals, runMain } from '@llmbus/runtime';
+import { OutcomeWatcher } from './outcome-watcher';
+import { startPlatform } from './platform';
+import { loadSampleDocuments } from './sample-documents';
+
+const SAMPLES_DIR = join(__dirname, '..', '..', '..', 'samples');
+
+/** Embedded mode: all five stages in one process on the in-process bus, embedded stores, local models. */
+async function main(): Promise<void> {
+  const env = process.env;
+  const config = loadPlatformConfig(env, { mode: 'embedded', httpPort: 8080, clientId: 'llmbus' });
+  const logger = createLogger({ service: 'llmbus', level: config.logLevel });
+  // Without API_KEYS, a fresh admin key for tenant "demo" is made for this run and printed below.
+  const demoKey = config.apiKeys ? undefined : `demo-${randomBytes(18).toString('base64url')}`;
+  const apiKeys = config.apiKeys ?? ApiKeyRegistry.parse(`${demoKey}:demo:admin`);
+  const bus = busFromConfig(config, logger);
+  const models = createModelProviders(parseModelsConfig(env), { logger });
+  const vectorStore = await PgliteVectorStore.open({ dataDir: config.dataDir && join(config.dataDir, 'vector-store') });
+  const auditStore = await PgliteAuditStore.open({ dataDir: config.dataDir });
+  const watcher = new OutcomeWatcher(bus);
+  await watcher.start();
+  const platform = await startPlatform({
+    bus,
+    config,
+    logger,
+    apiKeys,
+    models,
+    vectorStore,
+    auditStore,
+    routerPort: config.http.port,
+    auditorPort: config.http.port === 0 ? 0 : config.http.port + 1,
+  });
+  closeOnSignals('llmbus', logger, [
+    () => platform.close(),
+    () => watcher.close(),
+    () => bus.close(),
+    () => vectorStore.close(),
+    () => auditStore.close(),
+    () => models.close(),
+  ]);
+
+  const samples = env['LLMBUS_SAMPLES'] !== 'off';
+  if (samples) {
+    const { tenant, documents } = loadSampleDocuments(join(SAMPLES_DIR, 'documents'));
+    await bus.publish(documents.map((d) => outgoing(DocumentSubmittedEvent, d, { tenantId: tenant })));
+    const indexed = await watcher.documentsIndexed(documents.map((d) => d.documentId), 300_000);
+    logger.info({ documents: indexed.length, chunks: indexed.reduce((n, d) => n + d.chunkCount, 0) }, 'sample documents indexed');
+  }
+  const key = demoKey ?? '<a key from API_KEYS>';
+  process.stdout.write(
+    [
+      '',
+      `llmbus is running (embedded mode, chat model ${models.chatModel.id}, embeddings ${models.embeddingModel.id})`,
+      `  ingress  ${platform.routerUrl}   POST /v1/requests, GET /v1/requests/:id`,
+      `  audit    ${platform.auditorUrl}   GET /v1/requests/:id/trail, /v1/reviews, /v1/costs`,
+      demoKey ? `  API key  ${demoKey}   (tenant "demo", role admin; set API_KEYS to use your own)` : '',
+      '',
+      `  curl -s -X POST ${platform.routerUrl}/v1/requests -H 'X-Api-Key: ${key}' -H 'Content-Type: application/json' \\`,
+      `       -d @samples/tickets/password-reset.json`,
+      '',
+    ].join('\n') + '\n',
+  );
+  if (samples && demoKey) await submitSampleTicket(platform.routerUrl, demoKey, watcher);
+}
+
+/** Sends the sample ticket through the HTTP ingress and prints its outcome. */
+async function submitSampleTicket(routerUrl: string, apiKey: string, watcher: OutcomeWatcher): Promise<void> {
+  const body = readFileSync(join(SAMPLES_DIR, 'tickets', 'password-reset.json'), 'utf8');
+  const response = await fetch(`${routerUrl}/v1/requests`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
+    body,
+  });
+  const accepted = (await response.json()) as { requestId?: string; message?: unknown };
+  if (!response.ok || !accepted.requestId) {
+    process.stdout.write(`sample ticket was refused (${response.status}): ${JSON.stringify(accepted)}\n`);
+    return;
+  }
+  process.stdout.write(`sample ticket submitted as ${accepted.requestId}; waiting for its outcome...\n`);
+  const outcome = await watcher.outcome(accepted.requestId, 600_000);
+  const data = outcome.data as Partial<RequestCompleted & RequestFailed>;
+  const summary = data.output ?? { code: data.code, message: data.message };
+  process.stdout.write(`sample ticket ${outcome.type}:\n${JSON.stringify(summary, null, 2)}\n`);
+}
+
+runMain('llmbus', main);

@@ -1,0 +1,88 @@
+import type { ApiKeyRegistry } from '@llmbus/access';
+import type { AuditStore } from '@llmbus/audit';
+import type { EventBus } from '@llmbus/bus';
+import type { StageApp } from '@llmbus/bus-nest';
+import type { PlatformConfig } from '@llmbus/config';
+import type { ModelProviders } from '@llmbus/models';
+import type { Logger } from '@llmbus/observability';
+import type { VectorStore } from '@llmbus/retrieval';
+import { startAuditor } from '@llmbus/svc-auditor';
+import { chatModelChooser, startGenerator } from '@llmbus/svc-generator';
+import { startRetriever } from '@llmbus/svc-retriever';
+import { startRouter } from '@llmbus/svc-router';
+import { startValidator } from '@llmbus/svc-validator';
+
+/** Everything the five stages need when they share one process. */
+export interface PlatformDeps {
+  readonly bus: EventBus;
+  readonly config: PlatformConfig;
+  readonly logger: Logger;
+  readonly apiKeys: ApiKeyRegistry;
+  readonly models: ModelProviders;
+  readonly vectorStore: VectorStore;
+  readonly auditStore: AuditStore;
+  /** HTTP port of the router's ingress (0 = any free port). */
+  readonly routerPort: number;
+  /** HTTP port of the auditor's API (0 = any free port). */
+  readonly auditorPort: number;
+}
+
+export interface RunningPlatform {
+  readonly routerUrl: string;
+  readonly auditorUrl: string;
+  /** Stops the stages, ingress first, so that in-flight work drains downstream. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the five stages on one bus, each as its own Nest application and consumer group, exactly
+ * as they run as separate services. The auditor starts first so that it sees every event.
+ */
+export async function startPlatform(deps: PlatformDeps): Promise<RunningPlatform> {
+  const { bus, config, logger, apiKeys } = deps;
+  const started: StageApp[] = [];
+  try {
+    started.push(
+      await startAuditor({
+        bus,
+        logger: logger.child({ stage: 'auditor' }),
+        apiKeys,
+        store: deps.auditStore,
+        config: { ...config, http: { ...config.http, port: deps.auditorPort } },
+      }),
+    );
+    started.push(
+      await startRetriever({
+        bus,
+        config,
+        logger: logger.child({ stage: 'retriever' }),
+        embedder: deps.models.embeddings,
+        vectorStore: deps.vectorStore,
+      }),
+    );
+    started.push(
+      await startGenerator({
+        bus,
+        config,
+        logger: logger.child({ stage: 'generator' }),
+        models: deps.models.chat,
+        selectModel: chatModelChooser(deps.models),
+      }),
+    );
+    started.push(await startValidator({ bus, config, logger: logger.child({ stage: 'validator' }) }));
+    started.push(
+      await startRouter({ bus, config, logger: logger.child({ stage: 'router' }), apiKeys, httpPort: deps.routerPort }),
+    );
+  } catch (error) {
+    await Promise.allSettled(started.reverse().map((app) => app.close()));
+    throw error;
+  }
+  const [auditor, , , , router] = started;
+  return {
+    routerUrl: router.url!,
+    auditorUrl: auditor.url!,
+    close: async () => {
+      for (const app of [...started].reverse()) await app.close();
+    },
+  };
+}
