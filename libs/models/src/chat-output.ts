@@ -1,0 +1,59 @@
+import { randomUUID } from 'node:crypto';
+import { ModelError } from './model-error';
+import type { ChatRequest, ChatResponse, FinishReason, ToolCall } from './model-provider';
+import { findTool, parseStructuredOutput, parseToolArguments, type OutputContext } from './structured-output';
+
+export interface RawToolCall {
+  readonly id?: string;
+  readonly name: string;
+  /** JSON text (OpenAI) or an already-parsed object (grammar-constrained local output). */
+  readonly arguments: string | Readonly<Record<string, unknown>>;
+}
+
+export interface RawChatOutput {
+  readonly text: string;
+  readonly toolCalls: readonly RawToolCall[];
+  readonly finishReason: FinishReason;
+}
+
+/**
+ * Turns what a backend produced into the port's answer, enforcing the same contract for every
+ * adapter: tool calls name offered tools and carry valid arguments, and structured output parses
+ * and validates against the responseSchema. Violations are `malformed_output`.
+ */
+export function finishChatOutput(
+  raw: RawChatOutput,
+  request: ChatRequest,
+  context: OutputContext,
+): Omit<ChatResponse, 'usage'> {
+  if (raw.toolCalls.length > 0) {
+    const tools = request.tools ?? [];
+    const toolCalls: ToolCall[] = raw.toolCalls.map((call) => {
+      const tool = findTool(tools, call.name, context);
+      return {
+        id: call.id ?? `call_${randomUUID()}`,
+        name: call.name,
+        arguments: parseToolArguments(call.arguments, tool, context),
+      };
+    });
+    return { text: raw.text, toolCalls, finishReason: 'tool_calls' };
+  }
+  if (request.responseSchema !== undefined) {
+    if (raw.finishReason === 'length') {
+      throw new ModelError(
+        'malformed_output',
+        `structured output for schema "${request.responseSchema.name}" was cut off at the token limit` +
+          `${request.maxTokens === undefined ? '' : ` (maxTokens ${request.maxTokens})`}; raise maxTokens or bound string lengths in the schema`,
+        context,
+      );
+    }
+    const json = parseStructuredOutput(
+      raw.text,
+      request.responseSchema.schema,
+      request.responseSchema.name,
+      context,
+    );
+    return { text: raw.text, json, toolCalls: [], finishReason: raw.finishReason };
+  }
+  return { text: raw.text, toolCalls: [], finishReason: raw.finishReason };
+}

@@ -1,0 +1,162 @@
+import { ModelError } from '../model-error';
+import type { JsonSchema } from '../model-provider';
+
+export interface GrammarLimits {
+  /** Cap on every string's length: a small model repeating itself must not run into the token limit. */
+  readonly maxStringLength: number;
+  /** Cap on every array's length, for the same reason. */
+  readonly maxArrayItems: number;
+}
+
+export const DEFAULT_GRAMMAR_LIMITS: GrammarLimits = { maxStringLength: 200, maxArrayItems: 16 };
+
+// The grammar cannot express these; accepting them would let output pass the grammar and then
+// fail validation every time, so the request is rejected up front instead.
+const UNSUPPORTED = [
+  'allOf',
+  'not',
+  'if',
+  'then',
+  'else',
+  'patternProperties',
+  'dependentSchemas',
+  '$dynamicRef',
+];
+const PRIMITIVES = new Set(['string', 'number', 'integer', 'boolean', 'null']);
+const GRAMMAR_FORMATS = new Set(['date', 'time', 'date-time']);
+
+type Node = Record<string, unknown>;
+
+function isNode(value: unknown): value is Node {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+class Converter {
+  constructor(
+    private readonly limits: GrammarLimits,
+    private readonly label: string,
+  ) {}
+
+  fail(path: string, problem: string): never {
+    throw new ModelError(
+      'bad_request',
+      `${this.label} at ${path}: ${problem} (local grammar-constrained decoding)`,
+      {
+        provider: 'local',
+      },
+    );
+  }
+
+  convert(value: unknown, path: string): Node {
+    if (!isNode(value)) this.fail(path, 'expected a schema object');
+    const node = value;
+    for (const keyword of UNSUPPORTED)
+      if (keyword in node) this.fail(path, `keyword "${keyword}" is not supported`);
+    const described = (schema: Node): Node =>
+      typeof node.description === 'string' ? { ...schema, description: node.description } : schema;
+
+    if ('const' in node) return described({ const: node.const });
+    if (Array.isArray(node.enum)) return described({ enum: node.enum });
+    const alternatives = node.oneOf ?? node.anyOf;
+    if (Array.isArray(alternatives)) {
+      return described({
+        oneOf: alternatives.map((alt, index) => this.convert(alt, `${path}.oneOf[${index}]`)),
+      });
+    }
+    if (typeof node.$ref === 'string') {
+      const match = /^#\/(?:\$defs|definitions)\/([^/]+)$/.exec(node.$ref);
+      if (match === null)
+        this.fail(path, `only local refs like "#/$defs/name" are supported, got "${node.$ref}"`);
+      return described({ $ref: `#/$defs/${match[1]}` });
+    }
+
+    const type = node.type ?? (isNode(node.properties) ? 'object' : isNode(node.items) ? 'array' : undefined);
+    if (Array.isArray(type)) {
+      const types = type.filter((t): t is string => typeof t === 'string');
+      return described({
+        oneOf: types.map((t) => this.convert({ ...node, type: t, description: undefined }, path)),
+      });
+    }
+    switch (type) {
+      case 'string':
+        return described(this.string(node, path));
+      case 'object':
+        return described(this.object(node, path));
+      case 'array':
+        return described(this.array(node, path));
+      case undefined:
+        return this.fail(path, 'the schema does not say what type the value has; add "type"');
+      default:
+        if (typeof type === 'string' && PRIMITIVES.has(type)) return described({ type });
+        return this.fail(path, `unknown type ${JSON.stringify(type)}`);
+    }
+  }
+
+  private string(node: Node, path: string): Node {
+    if (typeof node.format === 'string' && GRAMMAR_FORMATS.has(node.format))
+      return { type: 'string', format: node.format };
+    const cap = this.limits.maxStringLength;
+    const maxLength = typeof node.maxLength === 'number' ? Math.min(node.maxLength, cap) : cap;
+    const minLength = typeof node.minLength === 'number' ? node.minLength : undefined;
+    if (minLength !== undefined && minLength > maxLength) {
+      this.fail(path, `minLength ${minLength} exceeds the local string cap of ${cap} characters`);
+    }
+    return minLength === undefined ? { type: 'string', maxLength } : { type: 'string', minLength, maxLength };
+  }
+
+  private object(node: Node, path: string): Node {
+    const properties = isNode(node.properties) ? node.properties : {};
+    const converted: Node = {};
+    for (const [name, schema] of Object.entries(properties))
+      converted[name] = this.convert(schema, `${path}.${name}`);
+    const result: Node = { type: 'object', properties: converted };
+    // Unlisted keys are only generated when the schema asks for a map; otherwise output keeps to
+    // the listed properties (always valid: JSON Schema allows them, the grammar emits them all).
+    if (isNode(node.additionalProperties)) {
+      result.additionalProperties = this.convert(node.additionalProperties, `${path}.*`);
+    } else if (node.additionalProperties === true && Object.keys(converted).length === 0) {
+      result.additionalProperties = true;
+    }
+    if (typeof node.minProperties === 'number') result.minProperties = node.minProperties;
+    if (typeof node.maxProperties === 'number') result.maxProperties = node.maxProperties;
+    return result;
+  }
+
+  private array(node: Node, path: string): Node {
+    const cap = this.limits.maxArrayItems;
+    const maxItems = typeof node.maxItems === 'number' ? Math.min(node.maxItems, cap) : cap;
+    const result: Node = { type: 'array', maxItems };
+    if (typeof node.minItems === 'number') {
+      if (node.minItems > maxItems)
+        this.fail(path, `minItems ${node.minItems} exceeds the local array cap of ${cap} items`);
+      result.minItems = node.minItems;
+    }
+    if (node.items !== undefined && node.items !== true) result.items = this.convert(node.items, `${path}[]`);
+    if (Array.isArray(node.prefixItems)) {
+      result.prefixItems = node.prefixItems.map((item, index) => this.convert(item, `${path}[${index}]`));
+    }
+    return result;
+  }
+}
+
+/**
+ * Converts a JSON Schema into the subset node-llama-cpp turns into a grammar, capping string and
+ * array lengths. Value checks the grammar cannot express (pattern, minimum, most formats) are left
+ * to validation after generation. Structures it cannot express fail as `bad_request`.
+ */
+export function toGrammarSchema(
+  schema: JsonSchema,
+  limits: GrammarLimits = DEFAULT_GRAMMAR_LIMITS,
+  label = 'schema',
+): JsonSchema {
+  const converter = new Converter(limits, label);
+  const root = converter.convert(schema, '$');
+  const defs = schema.$defs ?? schema.definitions;
+  if (isNode(defs)) {
+    const convertedDefs: Node = {};
+    for (const [name, def] of Object.entries(defs))
+      convertedDefs[name] = converter.convert(def, `$defs.${name}`);
+    root.$defs = convertedDefs;
+  }
+  return root;
+}

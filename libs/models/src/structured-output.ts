@@ -1,0 +1,128 @@
+import Ajv, { type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import { ModelError } from './model-error';
+import type { JsonSchema, ToolDefinition } from './model-provider';
+
+const ajv = new Ajv({ strict: false, allErrors: false });
+addFormats(ajv);
+const validators = new WeakMap<JsonSchema, ValidateFunction>();
+
+export interface OutputContext {
+  readonly provider: string;
+  readonly modelId: string;
+}
+
+function validatorFor(schema: JsonSchema, what: string, context: OutputContext): ValidateFunction {
+  let validate = validators.get(schema);
+  if (validate === undefined) {
+    try {
+      validate = ajv.compile(schema);
+    } catch (error) {
+      throw new ModelError('bad_request', `${what} is not a valid JSON Schema: ${(error as Error).message}`, {
+        ...context,
+        cause: error,
+      });
+    }
+    validators.set(schema, validate);
+  }
+  return validate;
+}
+
+/** Checks a JSON Schema compiles, so a bad schema fails as `bad_request` before any tokens are spent. */
+export function assertValidSchema(schema: JsonSchema, what: string, context: OutputContext): void {
+  validatorFor(schema, what, context);
+}
+
+function describeErrors(validate: ValidateFunction): string {
+  return (validate.errors ?? [])
+    .map(
+      (error) =>
+        `${error.instancePath === '' ? '(root)' : error.instancePath} ${error.message ?? 'is invalid'}`,
+    )
+    .join('; ');
+}
+
+function excerpt(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+/** Parses model output as JSON and validates it against `schema`; failures are `malformed_output`. */
+export function parseStructuredOutput(
+  text: string,
+  schema: JsonSchema,
+  schemaName: string,
+  context: OutputContext,
+): unknown {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ModelError(
+      'malformed_output',
+      `model output for schema "${schemaName}" is not valid JSON (${(error as Error).message}): ${excerpt(text)}`,
+      { ...context, cause: error },
+    );
+  }
+  const validate = validatorFor(schema, `responseSchema "${schemaName}"`, context);
+  if (!validate(value)) {
+    throw new ModelError(
+      'malformed_output',
+      `model output does not match schema "${schemaName}": ${describeErrors(validate)}`,
+      context,
+    );
+  }
+  return value;
+}
+
+/** Parses and validates a tool call's arguments against the tool's parameter schema. */
+export function parseToolArguments(
+  raw: string | Readonly<Record<string, unknown>>,
+  tool: ToolDefinition,
+  context: OutputContext,
+): Record<string, unknown> {
+  let value: unknown = raw;
+  if (typeof raw === 'string') {
+    try {
+      value = raw.trim() === '' ? {} : JSON.parse(raw);
+    } catch (error) {
+      throw new ModelError(
+        'malformed_output',
+        `arguments of tool call "${tool.name}" are not valid JSON (${(error as Error).message}): ${excerpt(raw)}`,
+        { ...context, cause: error },
+      );
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ModelError(
+      'malformed_output',
+      `arguments of tool call "${tool.name}" are not a JSON object`,
+      context,
+    );
+  }
+  const validate = validatorFor(tool.parameters, `parameters of tool "${tool.name}"`, context);
+  if (!validate(value)) {
+    throw new ModelError(
+      'malformed_output',
+      `arguments of tool call "${tool.name}" do not match its parameters: ${describeErrors(validate)}`,
+      context,
+    );
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Finds the requested tool by name or fails with `malformed_output` (the model named a tool it was not offered). */
+export function findTool(
+  tools: readonly ToolDefinition[],
+  name: string,
+  context: OutputContext,
+): ToolDefinition {
+  const tool = tools.find((candidate) => candidate.name === name);
+  if (tool === undefined) {
+    throw new ModelError(
+      'malformed_output',
+      `model called tool "${name}", which was not offered (offered: ${tools.map((t) => t.name).join(', ') || 'none'})`,
+      context,
+    );
+  }
+  return tool;
+}
