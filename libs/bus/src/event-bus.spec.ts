@@ -182,4 +182,28 @@ describe('EventBus on the in-process transport', () => {
     await until(() => calls === 6, 5000);
     expect(dead).toHaveLength(0);
   });
+
+  it('dead-letters an oversize message with a truncated copy that fits the limit, and moves on', async () => {
+    const dead: EventEnvelope<object>[] = [];
+    const failed: EventEnvelope<object>[] = [];
+    await collect(bus, DeadLetteredEvent.type, dead);
+    await collect(bus, 'llmbus.request.failed', failed);
+    const handled: string[] = [];
+    await bus.subscribe({
+      stage: 'router',
+      notifyRequester: true,
+      handlers: { [RequestSubmittedEvent.type]: async (e) => (handled.push((e.data as RequestSubmitted).requestId), []) },
+    });
+    const headers = {
+      ce_id: 'big-1', ce_source: 's', ce_type: RequestSubmittedEvent.type, ce_specversion: '1.0',
+      ce_time: new Date().toISOString(), ce_correlationid: 'big', ce_tenantid: 'acme', ce_schemaversion: '1',
+    };
+    // Quotes double in size when escaped into the dead-letter record's JSON.
+    await transport.produceRaw(Topics.Request.name, 'big', headers, Buffer.from('"'.repeat(20_000)));
+    await bus.publish([outgoing(RequestSubmittedEvent, submitted('big'), { tenantId: 'acme' })]);
+    await until(() => dead.length === 1 && failed.length === 1 && handled.length === 1);
+    expect(dead[0].data).toMatchObject({ reasonCode: 'oversize', originalValueTruncated: true });
+    expect((failed[0].data as RequestFailed).message).toMatch(/limit is 10000 bytes/);
+    expect(handled).toEqual(['big']);
+  });
 });

@@ -253,7 +253,9 @@ async function reject(bus: EventBus, setup: ConsumerSetup, message: RawMessage, 
   const tenantOk = rejection.tenant !== undefined && TENANT_PATTERN.test(rejection.tenant);
   const tenant = tenantOk ? rejection.tenant! : UNKNOWN_TENANT;
   const value = message.value?.toString('utf8') ?? '';
-  const truncated = value.length > DLQ_VALUE_LIMIT;
+  // The dead-letter record must itself fit the event limit, even after JSON escaping (up to 6x).
+  const valueLimit = Math.min(DLQ_VALUE_LIMIT, Math.floor(bus.maxEventBytes / 8));
+  const truncated = value.length > valueLimit;
   const causeId = rejection.causeId ?? `${message.topic}:${message.partition}:${message.offset}`;
   const cause = {
     envelope: {
@@ -281,7 +283,7 @@ async function reject(bus: EventBus, setup: ConsumerSetup, message: RawMessage, 
         originalOffset: message.offset,
         originalKey: message.key ?? undefined,
         originalHeaders: { ...message.headers },
-        originalValue: truncated ? value.slice(0, DLQ_VALUE_LIMIT) : value,
+        originalValue: truncated ? value.slice(0, valueLimit) : value,
         originalValueTruncated: truncated || undefined,
         reasonCode: rejection.code,
         reason: rejection.reason.slice(0, 2000),
