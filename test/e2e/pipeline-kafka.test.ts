@@ -28,7 +28,7 @@ const TENANT = 'e2e';
 const API_KEY = `e2e-key-${randomBytes(12).toString('hex')}`;
 const MAX_EVENT_BYTES = 64 * 1024;
 
-function ceHeaders(type: string, correlationId: string, tenant: string | undefined = TENANT): Record<string, string> {
+function ceHeaders(type: string, correlationId: string, tenant: string | null = TENANT): Record<string, string> {
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     ce_id: randomUUID(),
@@ -273,7 +273,7 @@ describe('pipeline on Kafka: five service processes', () => {
     });
 
     it('a missing tenant', async () => {
-      await send(Topics.Request.name, 'bad-tenant', ceHeaders(RequestSubmittedEvent.type, 'bad-tenant', undefined), JSON.stringify(ticket('bad-tenant')));
+      await send(Topics.Request.name, 'bad-tenant', ceHeaders(RequestSubmittedEvent.type, 'bad-tenant', null), JSON.stringify(ticket('bad-tenant')));
       const failed = await expectRejected('bad-tenant', 'missing_tenant', /ce_tenantid/);
       expect(failed.headers['ce_tenantid']).toBe('_none');
     });
