@@ -27,7 +27,7 @@ import { startGenerator } from '@llmbus/svc-generator';
 import { startRouter } from '@llmbus/svc-router';
 import { groundedOutputSchema, PII_MASKS, WorkflowRegistry } from '@llmbus/workflows';
 import pino from 'pino';
-import { PendingReviewStore, startValidator } from '@llmbus/svc-validator';
+import { startValidator } from '@llmbus/svc-validator';
 
 const logger = pino({ level: 'silent' });
 const config = loadPlatformConfig({ LLMBUS_MODE: 'embedded' }, { mode: 'embedded', httpPort: 0, clientId: 'test' });
@@ -71,7 +71,6 @@ describe('pipeline: router → (retrieved) → generator → validator', () => {
   let model: ScriptedModelProvider;
   let apps: StageApp[];
   let seen: Record<string, EventEnvelope<object>[]>;
-  let pendingReviews: PendingReviewStore;
 
   const events = <P>(type: string) => (seen[type] ?? []) as EventEnvelope<P>[];
 
@@ -92,7 +91,6 @@ describe('pipeline: router → (retrieved) → generator → validator', () => {
     bus = new EventBus(new InMemoryTransport(), { logger, retryDelayMs: 1 });
     model = new ScriptedModelProvider({ modelId: 'scripted/chat' });
     seen = {};
-    pendingReviews = new PendingReviewStore();
     for (const definition of TRACKED) {
       seen[definition.type] = [];
       await bus.subscribe({
@@ -105,7 +103,7 @@ describe('pipeline: router → (retrieved) → generator → validator', () => {
     apps = [
       await startRouter({ bus, config, logger, apiKeys, workflows, httpPort: 0 }),
       await startGenerator({ bus, config, logger, models: model, workflows }),
-      await startValidator({ bus, config, logger, workflows, pendingReviews }),
+      await startValidator({ bus, config, logger, workflows }),
     ];
   });
 
@@ -171,13 +169,13 @@ describe('pipeline: router → (retrieved) → generator → validator', () => {
     async function escalate(requestId: string): Promise<EventEnvelope<ReviewRequested>> {
       model.enqueueChat({ json: unsure }, { json: unsure });
       await submitAndRetrieve(requestId);
-      // The validator learns of the review by consuming its own ReviewRequested; decide after that.
-      await until(() => events(ReviewRequestedEvent.type).length === 1 && pendingReviews.get('acme', requestId) !== undefined);
+      await until(() => events(ReviewRequestedEvent.type).length === 1);
       return events<ReviewRequested>(ReviewRequestedEvent.type)[0];
     }
 
-    async function decide(review: EventEnvelope<ReviewRequested>, decision: Omit<ReviewDecided, 'requestId' | 'reviewer'>): Promise<void> {
-      await bus.publish([outgoing(ReviewDecidedEvent, { requestId: review.data.requestId, reviewer: 'alice', ...decision })], {
+    // As the auditor's review API does: the decision carries the review it decides.
+    async function decide(review: EventEnvelope<ReviewRequested>, decision: Omit<ReviewDecided, 'requestId' | 'reviewer' | 'review'>): Promise<void> {
+      await bus.publish([outgoing(ReviewDecidedEvent, { requestId: review.data.requestId, reviewer: 'alice', review: review.data, ...decision })], {
         envelope: review,
         stage: 'auditor',
       });

@@ -1,7 +1,9 @@
-import { IsIn, IsObject, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { Type } from 'class-transformer';
+import { IsIn, IsObject, IsOptional, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
 import { defineEvent } from '../event-definition';
 import { Topics } from '../topics';
 import { ID_MESSAGE, ID_PATTERN } from '../values';
+import { ReviewRequested } from './review-requested';
 
 export const REVIEW_DECISIONS = ['approve', 'reject', 'edit'] as const;
 
@@ -13,6 +15,11 @@ export class ReviewDecided {
   /** The output to release when the decision is `edit`. */
   @IsOptional() @IsObject() output?: Record<string, unknown>;
   @IsOptional() @IsString() @MaxLength(4000) comment?: string;
+  /**
+   * The review being decided, as the audit trail recorded it. The decision carries everything
+   * needed to apply it, so no stage has to remember open reviews (and a restart forgets none).
+   */
+  @ValidateNested() @Type(() => ReviewRequested) review!: ReviewRequested;
 }
 
 export const ReviewDecidedEvent = defineEvent({

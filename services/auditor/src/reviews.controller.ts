@@ -1,7 +1,7 @@
 import type { Principal } from '@llmbus/access';
 import type { AuditStore, PendingReview } from '@llmbus/audit';
 import { EventBus, outgoing } from '@llmbus/bus';
-import { ID_PATTERN, ReviewDecidedEvent, type ReviewDecided } from '@llmbus/contracts';
+import { ID_PATTERN, ReviewDecidedEvent, type ReviewDecided, type ReviewRequested } from '@llmbus/contracts';
 import { ApiKeyGuard, CurrentPrincipal, RequireRole } from '@llmbus/http-nest';
 import {
   BadRequestException,
@@ -74,6 +74,8 @@ export class ReviewsController {
       decision: body.decision,
       ...(body.output !== undefined && { output: body.output }),
       ...(body.comment !== undefined && { comment: body.comment }),
+      // Recorded only after the bus validated it as a ReviewRequested.
+      review: state.review.envelope.data as unknown as ReviewRequested,
     };
     const [published] = await this.bus.publish([outgoing(ReviewDecidedEvent, decided)], {
       envelope: state.review.envelope,

@@ -4,7 +4,6 @@ import { ValidatorModule } from './validator.module';
 
 export * from './validator-deps';
 export * from './validator.module';
-export * from './pending-review.store';
 
 /** Starts the validator's consumer (no HTTP surface). */
 export function startValidator(deps: ValidatorDeps): Promise<StageApp> {

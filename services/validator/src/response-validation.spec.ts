@@ -1,4 +1,3 @@
-import { EventRejectedError } from '@llmbus/bus';
 import {
   EventEnvelope,
   RequestCompleted,
@@ -11,7 +10,6 @@ import {
 } from '@llmbus/contracts';
 import { WorkflowRegistry } from '@llmbus/workflows';
 import pino from 'pino';
-import { PendingReviewStore } from './pending-review.store';
 import { ResponseValidation } from './response-validation';
 
 const log = pino({ level: 'silent' });
@@ -51,18 +49,16 @@ function reviewRequested(): ReviewRequested {
 }
 
 describe('ResponseValidation', () => {
-  let pending: PendingReviewStore;
   let validation: ResponseValidation;
   beforeEach(() => {
-    pending = new PendingReviewStore();
-    validation = new ResponseValidation(workflows, pending);
+    validation = new ResponseValidation(workflows);
   });
 
   it('fails with validation_failed and the violations when the workflow fails on exhaustion', () => {
     const failing = new WorkflowRegistry([
       { ...workflows.get('support-ticket', 1), validation: { ...workflows.get('support-ticket', 1).validation, onExhaustion: 'fail' } },
     ]);
-    const [event] = new ResponseValidation(failing, pending).onGenerated(generated(2), log);
+    const [event] = new ResponseValidation(failing).onGenerated(generated(2), log);
     expect(event.definition).toBe(RequestFailedEvent);
     expect(event.payload as RequestFailed).toMatchObject({
       code: 'validation_failed',
@@ -82,37 +78,38 @@ describe('ResponseValidation', () => {
     );
   });
 
-  it('throws a retryable error for a decision on a review it never saw, and keeps tenants apart', () => {
-    validation.onReviewRequested(envelope('rr-1', reviewRequested(), 'globex'));
-    const decision = envelope<ReviewDecided>('d-1', { requestId: 'r1', reviewer: 'bob', decision: 'approve' });
-    let error: unknown;
-    try {
-      validation.onReviewDecided(decision, log);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(Error);
-    expect(error).not.toBeInstanceOf(EventRejectedError);
-    expect((error as Error).message).toMatch(/no pending review for request r1/);
-  });
-
-  it('applies the first decision, re-emits it on redelivery, and ignores a later conflicting one', () => {
-    validation.onReviewRequested(envelope('rr-1', reviewRequested()));
-    const approve = envelope<ReviewDecided>('d-1', { requestId: 'r1', reviewer: 'bob', decision: 'approve' });
-    const [first] = validation.onReviewDecided(approve, log);
+  it('completes an approved review from the review the decision carries, with no state of its own', () => {
+    const approve = envelope<ReviewDecided>('d-1', { requestId: 'r1', reviewer: 'bob', decision: 'approve', review: reviewRequested() });
+    const [first] = new ResponseValidation(workflows).onReviewDecided(approve);
     expect(first.definition).toBe(RequestCompletedEvent);
     expect(first.payload as RequestCompleted).toMatchObject({ acceptedBy: 'reviewer', citations: ['kb-1'], attempts: 2 });
-    expect(validation.onReviewDecided(approve, log)).toHaveLength(1);
-    const reject = envelope<ReviewDecided>('d-2', { requestId: 'r1', reviewer: 'eve', decision: 'reject' });
-    expect(validation.onReviewDecided(reject, log)).toEqual([]);
-    // A redelivered ReviewRequested does not reopen a decided review.
-    validation.onReviewRequested(envelope('rr-1', reviewRequested()));
-    expect(validation.onReviewDecided(reject, log)).toEqual([]);
+    // A fresh validator (a restart) applies a redelivered decision identically.
+    expect(new ResponseValidation(workflows).onReviewDecided(approve)).toEqual([first]);
+  });
+
+  it('keeps only citations of retrieved passages in an edited output, and fails a rejected one', () => {
+    const edited = { ...output, reply: 'Edited.', citations: ['kb-1', 'kb-invented'] };
+    const [edit] = validation.onReviewDecided(
+      envelope<ReviewDecided>('d-1', { requestId: 'r1', reviewer: 'bob', decision: 'edit', output: edited, review: reviewRequested() }),
+    );
+    expect(edit.payload as RequestCompleted).toMatchObject({ citations: ['kb-1'], output: { reply: 'Edited.' } });
+    const [reject] = validation.onReviewDecided(
+      envelope<ReviewDecided>('d-2', { requestId: 'r1', reviewer: 'eve', decision: 'reject', comment: 'wrong', review: reviewRequested() }),
+    );
+    expect(reject.payload as RequestFailed).toMatchObject({ code: 'review_rejected', message: 'reviewer eve rejected the output: wrong' });
+  });
+
+  it('rejects a decision that carries the review of another request', () => {
+    const other = { ...reviewRequested(), requestId: 'r2' };
+    expect(() =>
+      validation.onReviewDecided(envelope<ReviewDecided>('d-1', { requestId: 'r1', reviewer: 'bob', decision: 'approve', review: other })),
+    ).toThrow(expect.objectContaining({ code: 'invalid_payload' }));
   });
 
   it('rejects an edit decision without an output', () => {
-    validation.onReviewRequested(envelope('rr-1', reviewRequested()));
-    expect(() => validation.onReviewDecided(envelope<ReviewDecided>('d-1', { requestId: 'r1', reviewer: 'bob', decision: 'edit' }), log)).toThrow(
+    expect(() =>
+      validation.onReviewDecided(envelope<ReviewDecided>('d-1', { requestId: 'r1', reviewer: 'bob', decision: 'edit', review: reviewRequested() })),
+    ).toThrow(
       expect.objectContaining({ code: 'invalid_payload', message: expect.stringMatching(/edited output/) }),
     );
   });

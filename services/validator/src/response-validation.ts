@@ -21,7 +21,6 @@ import {
   WorkflowError,
   WorkflowRegistry,
 } from '@llmbus/workflows';
-import type { PendingReviewStore } from './pending-review.store';
 
 /**
  * The validator's decisions: accept a generation (redacted), ask for a stricter retry, escalate
@@ -30,10 +29,7 @@ import type { PendingReviewStore } from './pending-review.store';
 export class ResponseValidation {
   private readonly validator = new OutputValidator();
 
-  constructor(
-    private readonly workflows: WorkflowRegistry,
-    private readonly pending: PendingReviewStore,
-  ) {}
+  constructor(private readonly workflows: WorkflowRegistry) {}
 
   /** Validates a generation and returns the one event that follows from it. */
   onGenerated(data: ResponseGenerated, log: Logger): Outgoing[] {
@@ -106,90 +102,63 @@ export class ResponseValidation {
     }
   }
 
-  /** Remembers an escalated output so that the reviewer's decision can release it. */
-  onReviewRequested(event: EventEnvelope<ReviewRequested>): void {
-    const { requestId, context, output, text, passages, attempts, usage } = event.data;
-    const workflow = this.workflows.find(context.workflow.id, context.workflow.version);
-    const citations = workflow && output ? this.validator.validate(workflow, { output, text }, passages).citations : [];
-    this.pending.add(event.tenantid, requestId, {
-      workflow: context.workflow,
-      output,
-      citations,
-      passageIds: passages.map((p) => p.id),
-      attempts,
-      usage,
-      replyTo: context.replyTo,
-    });
-  }
-
-  /** Applies a reviewer's decision: approve or edit complete the request, reject fails it. */
-  onReviewDecided(event: EventEnvelope<ReviewDecided>, log: Logger): Outgoing[] {
-    const { requestId, decision, reviewer, comment } = event.data;
-    const review = this.pending.get(event.tenantid, requestId);
-    if (!review) {
-      // Retryable on purpose: the ReviewRequested may not have been consumed yet. After the bus's
-      // retries the request fails with this message.
-      throw new Error(
-        `no pending review for request ${requestId} in this validator; pending reviews live in memory and are lost on restart, so resubmit the request`,
-      );
+  /**
+   * Applies a reviewer's decision to the review it carries: approve or edit complete the request,
+   * reject fails it. Stateless: a redelivered decision yields the same events (same derived ids).
+   */
+  onReviewDecided(event: EventEnvelope<ReviewDecided>): Outgoing[] {
+    const { requestId, decision, reviewer, comment, review } = event.data;
+    if (review.requestId !== requestId) {
+      throw new EventRejectedError('invalid_payload', `the decision for ${requestId} carries the review of ${review.requestId}`, [
+        'review.requestId: must equal requestId',
+      ]);
     }
-    if (review.decisionEventId !== undefined && review.decisionEventId !== event.id) {
-      log.warn({ reviewer, decision }, 'review already decided; later decision ignored');
-      return [];
-    }
-    let result: Outgoing;
+    const workflow = this.workflowOf(review.context.workflow);
     switch (decision) {
-      case 'approve':
+      case 'approve': {
         if (!review.output) {
           throw new EventRejectedError('invalid_payload', `request ${requestId} has no parsed output to approve; decide "edit" with an output, or "reject"`);
         }
-        result = this.completed(requestId, review.workflow, review.output, review.citations, review);
-        break;
-      case 'edit': {
+        const { citations } = this.validator.validate(workflow, { output: review.output, text: review.text }, review.passages);
+        return [this.completed(review, review.output, citations)];
+      }
+      case 'edit':
         if (!event.data.output) {
           throw new EventRejectedError('invalid_payload', 'an "edit" decision must carry the edited output in "output"', ['output: is required']);
         }
-        result = this.completed(requestId, review.workflow, event.data.output, this.editedCitations(review, event.data.output), review);
-        break;
-      }
+        return [this.completed(review, event.data.output, this.groundedCitations(workflow, review, event.data.output))];
       case 'reject':
-        result = outgoing(RequestFailedEvent, {
-          requestId,
-          code: 'review_rejected',
-          message: `reviewer ${reviewer} rejected the output${comment ? `: ${comment}` : ''}`.slice(0, 2000),
-          stage: 'validator',
-          details: [],
-          replyTo: review.replyTo,
-        });
-        break;
+        return [
+          outgoing(RequestFailedEvent, {
+            requestId,
+            code: 'review_rejected',
+            message: `reviewer ${reviewer} rejected the output${comment ? `: ${comment}` : ''}`.slice(0, 2000),
+            stage: 'validator',
+            details: [],
+            replyTo: review.context.replyTo,
+          }),
+        ];
     }
-    this.pending.markDecided(event.tenantid, requestId, event.id);
-    return [result];
   }
 
-  private completed(
-    requestId: string,
-    workflow: WorkflowRef,
-    output: Readonly<Record<string, unknown>>,
-    citations: readonly string[],
-    review: { attempts: number; usage: ResponseGenerated['usage']; replyTo?: string },
-  ): Outgoing {
+  private completed(review: ReviewRequested, output: Readonly<Record<string, unknown>>, citations: readonly string[]): Outgoing {
     return outgoing(RequestCompletedEvent, {
-      requestId,
-      workflow,
+      requestId: review.requestId,
+      workflow: review.context.workflow,
       output: redactPii({ ...output }),
       citations: [...citations],
       attempts: review.attempts,
       acceptedBy: 'reviewer',
       usage: review.usage,
-      replyTo: review.replyTo,
+      replyTo: review.context.replyTo,
     });
   }
 
-  private editedCitations(review: { workflow: WorkflowRef; passageIds: readonly string[] }, output: Record<string, unknown>): string[] {
-    const field = this.workflows.find(review.workflow.id, review.workflow.version)?.validation.citations?.field;
+  /** Citations of an edited output that name passages retrieved for the request; others are dropped. */
+  private groundedCitations(workflow: LoadedWorkflow, review: ReviewRequested, output: Record<string, unknown>): string[] {
+    const field = workflow.validation.citations?.field;
     const cited = field ? valueAt({ output }, field) : undefined;
-    const retrieved = new Set(review.passageIds);
+    const retrieved = new Set(review.passages.map((p) => p.id));
     return Array.isArray(cited) ? [...new Set(cited.filter((id): id is string => typeof id === 'string' && retrieved.has(id)))] : [];
   }
 

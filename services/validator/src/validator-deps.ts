@@ -3,7 +3,6 @@ import type { EventBus } from '@llmbus/bus';
 import type { PlatformConfig } from '@llmbus/config';
 import type { Logger } from '@llmbus/observability';
 import type { WorkflowRegistry } from '@llmbus/workflows';
-import type { PendingReviewStore } from './pending-review.store';
 
 /** What the validator needs; the caller owns the bus and closes it. */
 export interface ValidatorDeps {
@@ -14,6 +13,4 @@ export interface ValidatorDeps {
   readonly apiKeys?: ApiKeyRegistry;
   /** Defaults to the folder config.workflowsDir (LLMBUS_WORKFLOWS_DIR), else the repository's `workflows/`. */
   readonly workflows?: WorkflowRegistry;
-  /** Defaults to an in-memory store of up to 10,000 pending reviews. */
-  readonly pendingReviews?: PendingReviewStore;
 }

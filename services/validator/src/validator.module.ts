@@ -1,7 +1,6 @@
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
-import { PendingReviewStore } from './pending-review.store';
 import { ResponseValidation } from './response-validation';
 import type { ValidatorDeps } from './validator-deps';
 import { ValidatorEventsController } from './validator.events';
@@ -12,7 +11,7 @@ export class ValidatorModule {
   /** Wires the validator over the given bus and workflows. */
   static forRoot(deps: ValidatorDeps): DynamicModule {
     const workflows = deps.workflows ?? WorkflowRegistry.fromDirectory(deps.config.workflowsDir ?? DEFAULT_WORKFLOWS_DIR);
-    const validation = new ResponseValidation(workflows, deps.pendingReviews ?? new PendingReviewStore());
+    const validation = new ResponseValidation(workflows);
     return {
       module: ValidatorModule,
       imports: [LoggerModule.forRoot({ pinoHttp: { logger: deps.logger } })],
