@@ -1,6 +1,6 @@
 import { EventRejectedError } from '@llmbus/bus';
 import type { Passage } from '@llmbus/contracts';
-import { ScriptedModelProvider, type ScriptedChatReply } from '@llmbus/models';
+import { ModelError, ScriptedModelProvider, type ScriptedChatReply } from '@llmbus/models';
 import { WorkflowRegistry } from '@llmbus/workflows';
 import pino from 'pino';
 import { GenerationInput, ResponseGeneration } from './response-generation';
@@ -37,6 +37,16 @@ describe('ResponseGeneration', () => {
     expect(user).toContain('id="p-high"');
     expect(user).not.toContain('id="p-low"');
     expect(generated).toMatchObject({ attempt: 1, output, passages: source.passages, usage: { modelId: 'big/model' } });
+  });
+
+  it('hands a malformed answer to validation (no output) instead of retrying the same prompt', async () => {
+    const model = new ScriptedModelProvider().enqueueChat(new ModelError('malformed_output', 'reply is not JSON', { modelId: 'm' }));
+    const generation = new ResponseGeneration(workflows, model, () => ({ contextWindow: 4096 }), undefined, 1000);
+    const generated = await generation.generate(source, 1, async () => undefined, log);
+    expect(generated.output).toBeUndefined();
+    expect(generated.text).toMatch(/not valid output: reply is not JSON/);
+    expect(generated.usage).toMatchObject({ modelId: 'm', completionTokens: 0 });
+    expect(model.chatCalls).toHaveLength(1);
   });
 
   it('rejects as oversize when the prompt cannot fit the window at all', async () => {

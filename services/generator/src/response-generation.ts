@@ -103,6 +103,7 @@ export class ResponseGeneration {
   ): Promise<ChatResponse> {
     // Keeps the consumer's group membership alive while the model works (the bus heartbeats too).
     const timer = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
+    const started = Date.now();
     try {
       return await this.models.chat({
         model: model.modelId,
@@ -115,6 +116,23 @@ export class ResponseGeneration {
         timeoutMs: this.timeoutMs,
       });
     } catch (error) {
+      if (error instanceof ModelError && error.code === 'malformed_output') {
+        // An answer that does not parse is the validator's business: it asks for a stricter
+        // retry, then a human, as the workflow says. Retrying the same prompt here would not.
+        return {
+          text: `[the model's answer was not valid output: ${error.message}]`.slice(0, 2000),
+          toolCalls: [],
+          finishReason: 'stop',
+          usage: {
+            modelId: error.modelId ?? model.modelId ?? 'unknown',
+            provider: error.provider ?? this.models.name,
+            promptTokens: 0,
+            completionTokens: 0,
+            costUsd: 0,
+            latencyMs: Date.now() - started,
+          },
+        };
+      }
       if (error instanceof ModelError && !error.retryable) {
         throw new EventRejectedError('model_error', `the model call failed (${error.code}): ${error.message}`, [`model: ${error.modelId ?? model.modelId ?? 'default'}`]);
       }
