@@ -28,6 +28,13 @@ describe('loadPlatformConfig', () => {
     expect(config.apiKeys).toBeUndefined();
   });
 
+  it('requires API keys of a stage without an HTTP API once it serves metrics', () => {
+    expect(() =>
+      loadPlatformConfig({ KAFKA_BROKERS: '127.0.0.1:1', METRICS_PORT: '9464' }, { ...defaults, servesHttp: false }),
+    ).toThrow(/API_KEYS is not set/);
+    expect(() => loadPlatformConfig({ ...valid, METRICS_PORT: 'x' }, defaults)).toThrow(/METRICS_PORT is "x"/);
+  });
+
   it('never echoes API key material in its error', () => {
     expect(() => loadPlatformConfig({ ...valid, API_KEYS: 'secret-but-bad' }, defaults)).toThrow(/<redacted>/);
     expect(() => loadPlatformConfig({ ...valid, API_KEYS: 'secret-but-bad' }, defaults)).not.toThrow(/secret-but-bad/);

@@ -19,6 +19,8 @@ export interface PlatformConfig {
   readonly maxAttempts: number;
   readonly retryDelayMs: number;
   readonly http: { readonly host: string; readonly port: number };
+  /** Port of /healthz and /metrics on stages without an HTTP API (generator, validator, retriever). */
+  readonly metricsPort?: number;
   /** Undefined when API_KEYS is unset (embedded mode then generates a key and prints it). */
   readonly apiKeys?: ApiKeyRegistry;
   readonly databaseUrl?: string;
@@ -35,6 +37,7 @@ export function loadPlatformConfig(
 ): PlatformConfig {
   const mode = oneOf(env, 'LLMBUS_MODE', RUN_MODES, defaults.mode);
   const logLevel = oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info');
+  const metricsPort = optional(env, 'METRICS_PORT') === undefined ? undefined : int(env, 'METRICS_PORT', 0, 0, 65535);
   const keysSpec = optional(env, 'API_KEYS');
   let apiKeys: ApiKeyRegistry | undefined;
   if (keysSpec !== undefined) {
@@ -44,7 +47,7 @@ export function loadPlatformConfig(
       if (error instanceof ApiKeyConfigError) throw new ConfigError('API_KEYS', error.message, '<redacted>');
       throw error;
     }
-  } else if (mode === 'distributed' && defaults.servesHttp !== false) {
+  } else if (mode === 'distributed' && (defaults.servesHttp !== false || metricsPort !== undefined)) {
     throw new ConfigError('API_KEYS', '<key>:<tenant>:<role>[+<role>...] entries separated by ","', undefined);
   }
   return {
@@ -63,6 +66,7 @@ export function loadPlatformConfig(
     maxAttempts: int(env, 'LLMBUS_MAX_ATTEMPTS', 3, 1, 20),
     retryDelayMs: int(env, 'LLMBUS_RETRY_DELAY_MS', 200, 0, 60_000),
     http: { host: str(env, 'HTTP_HOST', '127.0.0.1'), port: int(env, 'HTTP_PORT', defaults.httpPort, 0, 65535) },
+    metricsPort,
     apiKeys,
     databaseUrl: optional(env, 'DATABASE_URL'),
     dataDir: optional(env, 'LLMBUS_DATA_DIR'),

@@ -1,1 +1,2 @@
 export * from './api-key.guard';
+export * from './ops.controllers';

@@ -1,11 +1,10 @@
 import { EventBus } from '@llmbus/bus';
 import { ConfigError } from '@llmbus/config';
-import { API_KEY_REGISTRY } from '@llmbus/http-nest';
+import { API_KEY_REGISTRY, OPS_CONTROLLERS } from '@llmbus/http-nest';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { AuditRecorderController } from './audit-recorder.controller';
 import { AUDIT_STORE, AuditorDeps } from './auditor-deps';
-import { HealthController, MetricsController } from './health.controller';
 import { RequestsController } from './requests.controller';
 import { ReviewsController } from './reviews.controller';
 
@@ -21,7 +20,7 @@ export class AuditorModule {
     return {
       module: AuditorModule,
       imports: [LoggerModule.forRoot({ pinoHttp: { logger: deps.logger } })],
-      controllers: [AuditRecorderController, RequestsController, ReviewsController, HealthController, MetricsController],
+      controllers: [AuditRecorderController, RequestsController, ReviewsController, ...OPS_CONTROLLERS],
       providers: [
         { provide: AUDIT_STORE, useValue: deps.store },
         { provide: EventBus, useValue: deps.bus },

@@ -1,3 +1,4 @@
+import { apiKeyRegistryProvider, OPS_CONTROLLERS } from '@llmbus/http-nest';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
@@ -24,8 +25,8 @@ export class GeneratorModule {
     return {
       module: GeneratorModule,
       imports: [LoggerModule.forRoot({ pinoHttp: { logger: deps.logger } })],
-      controllers: [GeneratorEventsController],
-      providers: [{ provide: ResponseGeneration, useValue: generation }],
+      controllers: [GeneratorEventsController, ...OPS_CONTROLLERS],
+      providers: [{ provide: ResponseGeneration, useValue: generation }, apiKeyRegistryProvider(deps.apiKeys ?? deps.config.apiKeys)],
     };
   }
 }

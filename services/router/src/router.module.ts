@@ -1,9 +1,8 @@
 import { ConfigError } from '@llmbus/config';
-import { API_KEY_REGISTRY } from '@llmbus/http-nest';
+import { API_KEY_REGISTRY, OPS_CONTROLLERS } from '@llmbus/http-nest';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
-import { HealthController, MetricsController } from './health.controller';
 import { RequestStatusStore } from './request-status.store';
 import { RequestsController } from './requests.controller';
 import type { RouterDeps } from './router-deps';
@@ -24,7 +23,7 @@ export class RouterModule {
     return {
       module: RouterModule,
       imports: [LoggerModule.forRoot({ pinoHttp: { logger: deps.logger } })],
-      controllers: [RouterEventsController, RequestsController, HealthController, MetricsController],
+      controllers: [RouterEventsController, RequestsController, ...OPS_CONTROLLERS],
       providers: [
         { provide: RouterRuntime, useValue: runtime },
         { provide: API_KEY_REGISTRY, useValue: apiKeys },

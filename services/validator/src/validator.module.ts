@@ -1,3 +1,4 @@
+import { apiKeyRegistryProvider, OPS_CONTROLLERS } from '@llmbus/http-nest';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
@@ -15,8 +16,8 @@ export class ValidatorModule {
     return {
       module: ValidatorModule,
       imports: [LoggerModule.forRoot({ pinoHttp: { logger: deps.logger } })],
-      controllers: [ValidatorEventsController],
-      providers: [{ provide: ResponseValidation, useValue: validation }],
+      controllers: [ValidatorEventsController, ...OPS_CONTROLLERS],
+      providers: [{ provide: ResponseValidation, useValue: validation }, apiKeyRegistryProvider(deps.apiKeys ?? deps.config.apiKeys)],
     };
   }
 }
