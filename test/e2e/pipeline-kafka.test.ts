@@ -28,7 +28,11 @@ const TENANT = 'e2e';
 const API_KEY = `e2e-key-${randomBytes(12).toString('hex')}`;
 const MAX_EVENT_BYTES = 64 * 1024;
 
-function ceHeaders(type: string, correlationId: string, tenant: string | null = TENANT): Record<string, string> {
+function ceHeaders(
+  type: string,
+  correlationId: string,
+  tenant: string | null = TENANT,
+): Record<string, string> {
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     ce_id: randomUUID(),
@@ -74,14 +78,22 @@ describe('pipeline on Kafka: five service processes', () => {
   }
 
   async function submit(payload: Record<string, unknown>, requestId: string) {
-    await send(Topics.Request.name, requestId, ceHeaders(RequestSubmittedEvent.type, requestId), JSON.stringify(payload));
+    await send(
+      Topics.Request.name,
+      requestId,
+      ceHeaders(RequestSubmittedEvent.type, requestId),
+      JSON.stringify(payload),
+    );
   }
 
   const resultFor = (requestId: string, type?: string) => (m: TappedMessage) =>
     m.topic === topic(Topics.Result.name) && m.key === requestId && (!type || m.headers['ce_type'] === type);
 
   beforeAll(async () => {
-    await ensureTopics(brokers, TOPICS.map((t) => ({ ...t, name: topic(t.name) })));
+    await ensureTopics(
+      brokers,
+      TOPICS.map((t) => ({ ...t, name: topic(t.name) })),
+    );
     const admin = new Client({ connectionString: databaseUrl() });
     await admin.connect();
     await admin.query(`CREATE DATABASE ${dbName}`);
@@ -114,22 +126,33 @@ describe('pipeline on Kafka: five service processes', () => {
       ['validator', 0],
       ['router', routerPort],
     ] as const) {
-      services.push(await startService(name, { ...env, HTTP_PORT: String(port), KAFKA_CLIENT_ID: `e2e-${name}` }));
+      services.push(
+        await startService(name, { ...env, HTTP_PORT: String(port), KAFKA_CLIENT_ID: `e2e-${name}` }),
+      );
     }
 
     tap = new TopicTap(
       brokers,
-      [Topics.Result.name, Topics.Review.name, Topics.DocumentIndexed.name, DeadLetterTopics.router.name].map(topic),
+      [Topics.Result.name, Topics.Review.name, Topics.DocumentIndexed.name, DeadLetterTopics.router.name].map(
+        topic,
+      ),
       `${prefix}tap`,
     );
     await tap.start();
-    producer = new Kafka({ brokers, clientId: 'e2e-upstream', logLevel: logLevel.NOTHING }).producer({ idempotent: true });
+    producer = new Kafka({ brokers, clientId: 'e2e-upstream', logLevel: logLevel.NOTHING }).producer({
+      idempotent: true,
+    });
     await producer.connect();
 
     // Product docs, submitted by an upstream document system over Kafka.
     const { documents } = loadSampleDocuments(join(__dirname, '..', '..', 'samples', 'documents'));
     for (const doc of documents) {
-      await send(Topics.DocumentIngest.name, doc.documentId, ceHeaders(DocumentSubmittedEvent.type, doc.documentId), JSON.stringify(doc));
+      await send(
+        Topics.DocumentIngest.name,
+        doc.documentId,
+        ceHeaders(DocumentSubmittedEvent.type, doc.documentId),
+        JSON.stringify(doc),
+      );
     }
     for (const doc of documents) {
       await tap.waitFor(
@@ -168,7 +191,8 @@ describe('pipeline on Kafka: five service processes', () => {
     const first = await tap.waitFor(
       (m) =>
         m.key === requestId &&
-        (m.headers['ce_type'] === ReviewRequestedEvent.type || m.headers['ce_type'] === RequestCompletedEvent.type),
+        (m.headers['ce_type'] === ReviewRequestedEvent.type ||
+          m.headers['ce_type'] === RequestCompletedEvent.type),
       300_000,
       `outcome of ${requestId}`,
     );
@@ -180,7 +204,11 @@ describe('pipeline on Kafka: five service processes', () => {
       });
       expect(response.status).toBeLessThan(300);
     }
-    return tap.waitFor(resultFor(requestId, RequestCompletedEvent.type), 120_000, `RequestCompleted for ${requestId}`);
+    return tap.waitFor(
+      resultFor(requestId, RequestCompletedEvent.type),
+      120_000,
+      `RequestCompleted for ${requestId}`,
+    );
   }
 
   it('completes a ticket published with a plain Kafka producer, with the full trail in PostgreSQL', async () => {
@@ -230,7 +258,11 @@ describe('pipeline on Kafka: five service processes', () => {
 
   describe('bad input ends in a dead-letter record and a RequestFailed, and the pipeline keeps serving', () => {
     async function expectRejected(requestId: string, code: string, message: RegExp) {
-      const failed = await tap.waitFor(resultFor(requestId, RequestFailedEvent.type), 60_000, `RequestFailed for ${requestId}`);
+      const failed = await tap.waitFor(
+        resultFor(requestId, RequestFailedEvent.type),
+        60_000,
+        `RequestFailed for ${requestId}`,
+      );
       expect(failed.json).toMatchObject({ requestId, code, stage: 'router' });
       expect(String(failed.json!['message'])).toMatch(message);
       const dead = await tap.waitFor(
@@ -238,12 +270,21 @@ describe('pipeline on Kafka: five service processes', () => {
         60_000,
         `dead letter for ${requestId}`,
       );
-      expect(dead.json).toMatchObject({ reasonCode: code, stage: 'router', originalTopic: topic(Topics.Request.name) });
+      expect(dead.json).toMatchObject({
+        reasonCode: code,
+        stage: 'router',
+        originalTopic: topic(Topics.Request.name),
+      });
       return failed;
     }
 
     it('a value that is not JSON', async () => {
-      await send(Topics.Request.name, 'bad-json', ceHeaders(RequestSubmittedEvent.type, 'bad-json'), '{"requestId": "bad-json", ');
+      await send(
+        Topics.Request.name,
+        'bad-json',
+        ceHeaders(RequestSubmittedEvent.type, 'bad-json'),
+        '{"requestId": "bad-json", ',
+      );
       await expectRejected('bad-json', 'invalid_event', /not valid JSON/);
     });
 
@@ -252,13 +293,25 @@ describe('pipeline on Kafka: five service processes', () => {
       await submit({ ...noInput, requester: { groups: 'everyone' } }, 'bad-fields');
       const failed = await expectRejected('bad-fields', 'invalid_payload', /input: .*requester\.groups: /s);
       expect(failed.json!['details']).toEqual(
-        expect.arrayContaining([expect.stringMatching(/^input: /), expect.stringMatching(/^requester\.groups: /)]),
+        expect.arrayContaining([
+          expect.stringMatching(/^input: /),
+          expect.stringMatching(/^requester\.groups: /),
+        ]),
       );
     });
 
     it('an unknown event type', async () => {
-      await send(Topics.Request.name, 'bad-type', ceHeaders('llmbus.request.teleported', 'bad-type'), JSON.stringify(ticket('bad-type')));
-      await expectRejected('bad-type', 'unknown_event_type', /llmbus\.request\.teleported.*expected one of: llmbus\.request\.submitted/);
+      await send(
+        Topics.Request.name,
+        'bad-type',
+        ceHeaders('llmbus.request.teleported', 'bad-type'),
+        JSON.stringify(ticket('bad-type')),
+      );
+      await expectRejected(
+        'bad-type',
+        'unknown_event_type',
+        /llmbus\.request\.teleported.*expected one of: llmbus\.request\.submitted/,
+      );
     });
 
     it('an unknown workflow', async () => {
@@ -267,13 +320,20 @@ describe('pipeline on Kafka: five service processes', () => {
     });
 
     it('an oversize message', async () => {
-      const huge = ticket('bad-size', { input: { subject: 'big', body: 'x'.repeat(MAX_EVENT_BYTES + 1000) } });
+      const huge = ticket('bad-size', {
+        input: { subject: 'big', body: 'x'.repeat(MAX_EVENT_BYTES + 1000) },
+      });
       await submit(huge, 'bad-size');
       await expectRejected('bad-size', 'oversize', new RegExp(`limit is ${MAX_EVENT_BYTES} bytes`));
     });
 
     it('a missing tenant', async () => {
-      await send(Topics.Request.name, 'bad-tenant', ceHeaders(RequestSubmittedEvent.type, 'bad-tenant', null), JSON.stringify(ticket('bad-tenant')));
+      await send(
+        Topics.Request.name,
+        'bad-tenant',
+        ceHeaders(RequestSubmittedEvent.type, 'bad-tenant', null),
+        JSON.stringify(ticket('bad-tenant')),
+      );
       const failed = await expectRejected('bad-tenant', 'missing_tenant', /ce_tenantid/);
       expect(failed.headers['ce_tenantid']).toBe('_none');
     });

@@ -25,7 +25,11 @@ afterAll(async () => {
 });
 
 describeAuditStoreConformance('PostgresAuditStore', async () => {
-  const store = await PostgresAuditStore.open({ connectionString: databaseUrl(), schema: newSchema(), maxConnections: 3 });
+  const store = await PostgresAuditStore.open({
+    connectionString: databaseUrl(),
+    schema: newSchema(),
+    maxConnections: 3,
+  });
   return {
     store,
     raw: async (sql) => ({ rows: (await store.pool.query<Record<string, unknown>>(sql)).rows }),
@@ -36,10 +40,13 @@ describeAuditStoreConformance('PostgresAuditStore', async () => {
 describe('PostgresAuditStore migrations', () => {
   it('lets two processes start on a fresh schema at once and applies each migration once', async () => {
     const schema = newSchema();
-    const open = () => PostgresAuditStore.open({ connectionString: databaseUrl(), schema, maxConnections: 2 });
+    const open = () =>
+      PostgresAuditStore.open({ connectionString: databaseUrl(), schema, maxConnections: 2 });
     const [a, b] = await Promise.all([open(), open()]);
     try {
-      const { rows } = await a.pool.query<{ id: string }>('SELECT id FROM audit_schema_migrations ORDER BY id');
+      const { rows } = await a.pool.query<{ id: string }>(
+        'SELECT id FROM audit_schema_migrations ORDER BY id',
+      );
       expect(rows.map((r) => r.id)).toEqual(MIGRATIONS.map((m) => m.id));
       expect(await b.migrate()).toEqual([]);
     } finally {
@@ -49,6 +56,8 @@ describe('PostgresAuditStore migrations', () => {
 
   it('names the problem when the database cannot be reached', async () => {
     const unreachable = 'postgres://postgres@127.0.0.1:1/llmbus';
-    await expect(PostgresAuditStore.open({ connectionString: unreachable, schema: newSchema() })).rejects.toThrow(/ECONNREFUSED|connect/);
+    await expect(
+      PostgresAuditStore.open({ connectionString: unreachable, schema: newSchema() }),
+    ).rejects.toThrow(/ECONNREFUSED|connect/);
   });
 });

@@ -40,12 +40,18 @@ describe('EventBus on a real Kafka broker', () => {
 
   beforeEach(async () => {
     prefix = uniquePrefix('bus');
-    await ensureTopics(brokers, TOPICS.map((t) => ({ ...t, name: prefix + t.name })));
-    bus = new EventBus(new KafkaTransport({ brokers, clientId: 'bus-test', logger, sessionTimeoutMs: 10_000 }), {
-      logger,
-      topicPrefix: prefix,
-      retryDelayMs: 10,
-    });
+    await ensureTopics(
+      brokers,
+      TOPICS.map((t) => ({ ...t, name: prefix + t.name })),
+    );
+    bus = new EventBus(
+      new KafkaTransport({ brokers, clientId: 'bus-test', logger, sessionTimeoutMs: 10_000 }),
+      {
+        logger,
+        topicPrefix: prefix,
+        retryDelayMs: 10,
+      },
+    );
   });
 
   afterEach(async () => {
@@ -92,9 +98,13 @@ describe('EventBus on a real Kafka broker', () => {
       handlers: { [RequestSubmittedEvent.type]: async (e) => (handled.push(e.id), []) },
     });
     // Same key throughout: one partition, so the third event is read after the duplicate.
-    const [first] = await bus.publish([outgoing(RequestSubmittedEvent, submitted('r1'), { tenantId: 'acme' })]);
+    const [first] = await bus.publish([
+      outgoing(RequestSubmittedEvent, submitted('r1'), { tenantId: 'acme' }),
+    ]);
     await bus.publish([outgoing(RequestSubmittedEvent, submitted('r1'), { tenantId: 'acme', id: first.id })]);
-    const [third] = await bus.publish([outgoing(RequestSubmittedEvent, submitted('r1', 'later'), { tenantId: 'acme' })]);
+    const [third] = await bus.publish([
+      outgoing(RequestSubmittedEvent, submitted('r1', 'later'), { tenantId: 'acme' }),
+    ]);
     await until(() => handled.includes(third.id));
     expect(handled).toEqual([first.id, third.id]);
   });
@@ -156,18 +166,28 @@ describe('EventBus on a real Kafka broker', () => {
       notifyRequester: true,
       handlers: { [RequestRoutedEvent.type]: async (e) => (downstreamIds.push(e.id), []) },
     });
-    const rawConsumer = new Kafka({ brokers, logLevel: logLevel.NOTHING }).consumer({ groupId: `${prefix}raw` });
+    const rawConsumer = new Kafka({ brokers, logLevel: logLevel.NOTHING }).consumer({
+      groupId: `${prefix}raw`,
+    });
     await rawConsumer.connect();
     await rawConsumer.subscribe({ topic: prefix + Topics.Routed.name, fromBeginning: true });
-    await rawConsumer.run({ eachMessage: async ({ message }) => void routedIds.push(String(message.headers?.['ce_id'])) });
+    await rawConsumer.run({
+      eachMessage: async ({ message }) => void routedIds.push(String(message.headers?.['ce_id'])),
+    });
 
     await bus.publish([outgoing(RequestSubmittedEvent, submitted('crash-1'), { tenantId: 'acme' })]);
-    const child = spawn(process.execPath, [join(__dirname, 'fixtures/crashing-consumer.js'), brokers.join(','), prefix, groupId], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [join(__dirname, 'fixtures/crashing-consumer.js'), brokers.join(','), prefix, groupId],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     let childOut = '';
     child.stdout.on('data', (d: Buffer) => (childOut += d.toString()));
-    const exit = await new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    const exit = await new Promise<NodeJS.Signals | null>((resolve) =>
+      child.on('exit', (_code, signal) => resolve(signal)),
+    );
     expect(exit).toBe('SIGKILL');
     expect(childOut).toContain('outputs-produced');
     await until(() => routedIds.length === 1, 30_000, 'first output visible');
@@ -204,17 +224,21 @@ describe('EventBus on a real Kafka broker', () => {
     expect(routedIds[1]).toBe(routedIds[0]);
     // A later event on the same key proves the downstream consumer has read past the duplicate.
     const [marker] = await bus.publish([
-      outgoing(RequestRoutedEvent, {
-        requestId: 'crash-1',
-        context: {
-          workflow: { id: 'support-ticket', version: 1 },
-          requester: { groups: [] },
-          modelTier: 'small',
-          budget: { maxOutputTokens: 10, maxCostUsd: 0 },
+      outgoing(
+        RequestRoutedEvent,
+        {
+          requestId: 'crash-1',
+          context: {
+            workflow: { id: 'support-ticket', version: 1 },
+            requester: { groups: [] },
+            modelTier: 'small',
+            budget: { maxOutputTokens: 10, maxCostUsd: 0 },
+          },
+          input: {},
+          retrieval: { collections: [], topK: 0, query: 'marker' },
         },
-        input: {},
-        retrieval: { collections: [], topK: 0, query: 'marker' },
-      }, { tenantId: 'acme' }),
+        { tenantId: 'acme' },
+      ),
     ]);
     await until(() => downstreamIds.includes(marker.id));
     expect(downstreamIds).toEqual([routedIds[0], marker.id]);

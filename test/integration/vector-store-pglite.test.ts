@@ -18,14 +18,31 @@ describe('PgliteVectorStore with a data directory', () => {
       {
         id: '6f1c0b0a-0000-4000-8000-000000000001',
         vector: [1, 0],
-        payload: { tenant: 'a', collection: 'wiki', aclGroups: [], documentId: 'd', version: 1, title: 'T', sourceUri: 'u', sectionPath: [], chunkIndex: 0, contentHash: 'h', text: 'kept' },
+        payload: {
+          tenant: 'a',
+          collection: 'wiki',
+          aclGroups: [],
+          documentId: 'd',
+          version: 1,
+          title: 'T',
+          sourceUri: 'u',
+          sectionPath: [],
+          chunkIndex: 0,
+          contentHash: 'h',
+          text: 'kept',
+        },
       },
     ]);
     await first.close();
 
     const second = await PgliteVectorStore.open({ dataDir: join(dir, 'vector-store') });
     try {
-      const [found] = await second.search('chunks_m_2', [1, 0], { tenant: 'a', collections: ['wiki'], groups: [], limit: 1 });
+      const [found] = await second.search('chunks_m_2', [1, 0], {
+        tenant: 'a',
+        collections: ['wiki'],
+        groups: [],
+        limit: 1,
+      });
       expect(found.payload.text).toBe('kept');
     } finally {
       await second.close();

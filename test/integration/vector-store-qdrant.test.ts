@@ -13,6 +13,7 @@ if (url) {
   });
 } else {
   describe('QdrantVectorStore conformance', () => {
-    it.skip('is skipped: set QDRANT_URL (e.g. http://127.0.0.1:6333) to run it against a Qdrant server', () => undefined);
+    it.skip('is skipped: set QDRANT_URL (e.g. http://127.0.0.1:6333) to run it against a Qdrant server', () =>
+      undefined);
   });
 }

@@ -28,7 +28,11 @@ export async function freePort(): Promise<number> {
  * Spawns `services/<name>/dist/main.js` and resolves once it logs `<name> started`; rejects with
  * its output if it exits or does not start within the deadline.
  */
-export async function startService(name: string, env: Record<string, string>, timeoutMs = 90_000): Promise<ServiceProcess> {
+export async function startService(
+  name: string,
+  env: Record<string, string>,
+  timeoutMs = 90_000,
+): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [join(ROOT, 'services', name, 'dist', 'main.js')], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },

@@ -23,7 +23,11 @@ export class TopicTap {
   ) {}
 
   async start(): Promise<void> {
-    const consumer = new Kafka({ brokers: this.brokers, clientId: 'topic-tap', logLevel: logLevel.NOTHING }).consumer({
+    const consumer = new Kafka({
+      brokers: this.brokers,
+      clientId: 'topic-tap',
+      logLevel: logLevel.NOTHING,
+    }).consumer({
       groupId: this.groupId,
       maxWaitTimeInMs: 100,
     });
@@ -53,7 +57,11 @@ export class TopicTap {
   }
 
   /** The first message matching `match`, waiting up to `timeoutMs` for it. */
-  async waitFor(match: (m: TappedMessage) => boolean, timeoutMs: number, what: string): Promise<TappedMessage> {
+  async waitFor(
+    match: (m: TappedMessage) => boolean,
+    timeoutMs: number,
+    what: string,
+  ): Promise<TappedMessage> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = this.messages.find(match);

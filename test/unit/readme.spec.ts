@@ -8,14 +8,16 @@ const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) return entry.name === 'node_modules' || entry.name === 'dist' ? [] : sourceFiles(path);
+    if (entry.isDirectory())
+      return entry.name === 'node_modules' || entry.name === 'dist' ? [] : sourceFiles(path);
     return /\.m?ts$/.test(entry.name) && !entry.name.endsWith('.spec.ts') ? [path] : [];
   });
 }
 
 /** Environment variable names the code reads, as quoted string literals. */
 function envVariablesInCode(): string[] {
-  const pattern = /['"`]((?:LLMBUS|KAFKA|OPENAI|RETRIEVAL|QDRANT)_[A-Z0-9_]+|DATABASE_URL|API_KEYS|HTTP_PORT|HTTP_HOST|LOG_LEVEL)['"`]/g;
+  const pattern =
+    /['"`]((?:LLMBUS|KAFKA|OPENAI|RETRIEVAL|QDRANT)_[A-Z0-9_]+|DATABASE_URL|API_KEYS|HTTP_PORT|HTTP_HOST|LOG_LEVEL)['"`]/g;
   const names = new Set<string>();
   for (const file of [...sourceFiles(join(ROOT, 'libs')), ...sourceFiles(join(ROOT, 'services'))]) {
     for (const match of readFileSync(file, 'utf8').matchAll(pattern)) names.add(match[1]);

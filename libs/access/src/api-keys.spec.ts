@@ -1,7 +1,9 @@
 import { ApiKeyConfigError, ApiKeyRegistry, hasRole } from './api-keys';
 
 describe('ApiKeyRegistry', () => {
-  const registry = ApiKeyRegistry.parse('key-acme-0123456789:acme:submitter+reader, key-globex-012345678:globex:admin');
+  const registry = ApiKeyRegistry.parse(
+    'key-acme-0123456789:acme:submitter+reader, key-globex-012345678:globex:admin',
+  );
 
   it('authenticates a key to its tenant and roles', () => {
     const p = registry.authenticate('key-acme-0123456789');

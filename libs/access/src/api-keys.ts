@@ -47,17 +47,24 @@ export class ApiKeyRegistry {
         const parts = entry.split(':');
         const where = `API_KEYS entry ${index + 1}`;
         if (parts.length !== 3) {
-          throw new ApiKeyConfigError(`${where} must be <key>:<tenant>:<role>[+<role>...], e.g. s3cr3t-key-0123456:acme:submitter+reader`);
+          throw new ApiKeyConfigError(
+            `${where} must be <key>:<tenant>:<role>[+<role>...], e.g. s3cr3t-key-0123456:acme:submitter+reader`,
+          );
         }
         const [key, tenantId, roleList] = parts;
-        if (key.length < MIN_KEY_LENGTH) throw new ApiKeyConfigError(`${where}: the key must have at least ${MIN_KEY_LENGTH} characters`);
+        if (key.length < MIN_KEY_LENGTH)
+          throw new ApiKeyConfigError(`${where}: the key must have at least ${MIN_KEY_LENGTH} characters`);
         if (!TENANT_PATTERN.test(tenantId)) {
-          throw new ApiKeyConfigError(`${where}: tenant "${tenantId}" must be lowercase letters, digits, "-" or "_"`);
+          throw new ApiKeyConfigError(
+            `${where}: tenant "${tenantId}" must be lowercase letters, digits, "-" or "_"`,
+          );
         }
         const roles = roleList.split('+').map((r) => r.trim());
         const unknown = roles.filter((r) => !(ROLES as readonly string[]).includes(r));
         if (unknown.length || roles.length === 0) {
-          throw new ApiKeyConfigError(`${where}: unknown role(s) ${unknown.join(', ')}; roles are ${ROLES.join(', ')}`);
+          throw new ApiKeyConfigError(
+            `${where}: unknown role(s) ${unknown.join(', ')}; roles are ${ROLES.join(', ')}`,
+          );
         }
         return {
           digest: digest(key),

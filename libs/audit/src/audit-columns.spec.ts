@@ -21,7 +21,14 @@ describe('audit columns', () => {
   });
 
   it('extracts model, tokens, cost and latency from a payload with usage', () => {
-    const usage = { modelId: 'm', provider: 'p', promptTokens: 3, completionTokens: 4, costUsd: 0.5, latencyMs: 12.5 };
+    const usage = {
+      modelId: 'm',
+      provider: 'p',
+      promptTokens: 3,
+      completionTokens: 4,
+      costUsd: 0.5,
+      latencyMs: 12.5,
+    };
     expect(extractColumns(envelope('/llmbus/generator', { usage }))).toEqual({
       stage: 'generator',
       modelId: 'm',
@@ -33,10 +40,19 @@ describe('audit columns', () => {
   });
 
   it('leaves the usage columns empty when the payload has no usable usage', () => {
-    const empty = { stage: 'router', modelId: null, promptTokens: null, completionTokens: null, costUsd: null, latencyMs: null };
+    const empty = {
+      stage: 'router',
+      modelId: null,
+      promptTokens: null,
+      completionTokens: null,
+      costUsd: null,
+      latencyMs: null,
+    };
     expect(extractColumns(envelope('/llmbus/router', {}))).toEqual(empty);
     expect(extractColumns(envelope('/llmbus/router', { usage: { promptTokens: 3 } }))).toEqual(empty);
-    expect(extractColumns(envelope('/llmbus/router', { usage: { modelId: 'm', promptTokens: 'many' } }))).toMatchObject({
+    expect(
+      extractColumns(envelope('/llmbus/router', { usage: { modelId: 'm', promptTokens: 'many' } })),
+    ).toMatchObject({
       modelId: 'm',
       promptTokens: null,
     });

@@ -14,7 +14,10 @@ export interface ExtractedColumns {
  * Event types whose usage restates the usage of the generation they carry rather than a new
  * model call; counting them in costs would bill that call twice.
  */
-export const RESTATED_USAGE_TYPES: readonly string[] = [RequestCompletedEvent.type, ReviewRequestedEvent.type];
+export const RESTATED_USAGE_TYPES: readonly string[] = [
+  RequestCompletedEvent.type,
+  ReviewRequestedEvent.type,
+];
 
 const KNOWN_SOURCES = new Set<string>([...STAGES, 'ingress']);
 
@@ -40,7 +43,14 @@ export function extractColumns(envelope: EventEnvelope): ExtractedColumns {
   const usage = isRecord(envelope.data) ? envelope.data['usage'] : undefined;
   const stage = stageOf(envelope.source);
   if (!isRecord(usage) || typeof usage['modelId'] !== 'string') {
-    return { stage, modelId: null, promptTokens: null, completionTokens: null, costUsd: null, latencyMs: null };
+    return {
+      stage,
+      modelId: null,
+      promptTokens: null,
+      completionTokens: null,
+      costUsd: null,
+      latencyMs: null,
+    };
   }
   return {
     stage,

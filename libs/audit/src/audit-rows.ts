@@ -47,7 +47,8 @@ export function toRecord(row: RecordRow): AuditRecord {
     ...(row.causation_id !== null && { causationid: row.causation_id }),
     ...(row.traceparent !== null && { traceparent: row.traceparent }),
     ...(row.attempt !== null && { attempt: row.attempt }),
-    data: typeof row.payload === 'string' ? (JSON.parse(row.payload) as Record<string, unknown>) : row.payload,
+    data:
+      typeof row.payload === 'string' ? (JSON.parse(row.payload) as Record<string, unknown>) : row.payload,
   };
   return {
     envelope,

@@ -28,9 +28,19 @@ let tenants = 0;
 const newTenant = () => `t${++tenants}-${run}`;
 
 let offsets = 0;
-const position = (topic = 'orchestration.request.v1'): BusPosition => ({ topic, partition: 2, offset: String(++offsets) });
+const position = (topic = 'orchestration.request.v1'): BusPosition => ({
+  topic,
+  partition: 2,
+  offset: String(++offsets),
+});
 
-const usage = (modelId: string, promptTokens: number, completionTokens: number, costUsd: number, latencyMs: number) => ({
+const usage = (
+  modelId: string,
+  promptTokens: number,
+  completionTokens: number,
+  costUsd: number,
+  latencyMs: number,
+) => ({
   modelId,
   provider: 'test',
   promptTokens,
@@ -63,7 +73,11 @@ function event(
 const at = (second: number) => new Date(Date.UTC(2026, 0, 1, 12, 0, second)).toISOString();
 
 /** The behaviour every AuditStore adapter must have; run it once per adapter. */
-export function describeAuditStoreConformance(name: string, open: () => Promise<AuditStoreFixture>, timeoutMs = 60_000): void {
+export function describeAuditStoreConformance(
+  name: string,
+  open: () => Promise<AuditStoreFixture>,
+  timeoutMs = 60_000,
+): void {
   describe(`${name} conformance`, () => {
     let fixture: AuditStoreFixture;
     let store: AuditStore & { migrate(): Promise<string[]> };
@@ -84,7 +98,9 @@ export function describeAuditStoreConformance(name: string, open: () => Promise<
     it('records an event once: the same event id again reports a duplicate and stores nothing', async () => {
       const tenant = newTenant();
       const input: EventEnvelope<Record<string, unknown>> = {
-        ...event(tenant, 'r1', RequestSubmittedEvent.type, '2026-01-01T12:00:00.123Z', { input: { subject: 'hi' } }),
+        ...event(tenant, 'r1', RequestSubmittedEvent.type, '2026-01-01T12:00:00.123Z', {
+          input: { subject: 'hi' },
+        }),
         subject: 'ticket-9',
         traceparent: '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01',
         attempt: 1,
@@ -102,8 +118,12 @@ export function describeAuditStoreConformance(name: string, open: () => Promise<
     it('rejects UPDATE, DELETE and TRUNCATE of recorded events in the database itself', async () => {
       const tenant = newTenant();
       await store.record(event(tenant, 'r1', RequestSubmittedEvent.type, at(0)), position());
-      await expect(fixture.raw(`UPDATE audit_events SET type = 'forged' WHERE tenant_id = '${tenant}'`)).rejects.toThrow(/append-only/);
-      await expect(fixture.raw(`DELETE FROM audit_events WHERE tenant_id = '${tenant}'`)).rejects.toThrow(/append-only/);
+      await expect(
+        fixture.raw(`UPDATE audit_events SET type = 'forged' WHERE tenant_id = '${tenant}'`),
+      ).rejects.toThrow(/append-only/);
+      await expect(fixture.raw(`DELETE FROM audit_events WHERE tenant_id = '${tenant}'`)).rejects.toThrow(
+        /append-only/,
+      );
       await expect(fixture.raw('TRUNCATE audit_events')).rejects.toThrow(/append-only/);
       const trail = await store.trail(tenant, 'r1');
       expect(trail.map((r) => r.envelope.type)).toEqual([RequestSubmittedEvent.type]);
@@ -114,7 +134,14 @@ export function describeAuditStoreConformance(name: string, open: () => Promise<
       const b = newTenant();
       await store.record(event(a, 'shared-id', RequestSubmittedEvent.type, at(0)), position());
       await store.record(
-        event(a, 'shared-id', ResponseGeneratedEvent.type, at(1), { usage: usage('m', 1, 1, 0.5, 10) }, '/llmbus/generator'),
+        event(
+          a,
+          'shared-id',
+          ResponseGeneratedEvent.type,
+          at(1),
+          { usage: usage('m', 1, 1, 0.5, 10) },
+          '/llmbus/generator',
+        ),
         position(),
       );
       await store.record(event(a, 'shared-id', ReviewRequestedEvent.type, at(2)), position());
@@ -142,17 +169,38 @@ export function describeAuditStoreConformance(name: string, open: () => Promise<
     it('sums tokens, cost and latency by step and model, without counting restated usage twice', async () => {
       const tenant = newTenant();
       const generated = (s: number, model: string, p: number, c: number, cost: number, ms: number) =>
-        event(tenant, `r${s}`, ResponseGeneratedEvent.type, at(s), { usage: usage(model, p, c, cost, ms) }, '/llmbus/generator');
+        event(
+          tenant,
+          `r${s}`,
+          ResponseGeneratedEvent.type,
+          at(s),
+          { usage: usage(model, p, c, cost, ms) },
+          '/llmbus/generator',
+        );
       await store.record(generated(1, 'small', 100, 20, 0.001, 200), position());
       await store.record(generated(2, 'small', 50, 10, 0.0005, 400), position());
       await store.record(generated(3, 'large', 1000, 200, 0.25, 3000), position());
       await store.record(
-        event(tenant, 'r1', ContextRetrievedEvent.type, at(1), { usage: usage('embed', 30, 0, 0, 15) }, '/llmbus/retriever'),
+        event(
+          tenant,
+          'r1',
+          ContextRetrievedEvent.type,
+          at(1),
+          { usage: usage('embed', 30, 0, 0, 15) },
+          '/llmbus/retriever',
+        ),
         position(),
       );
       // Restates r3's generation usage; billing it again would double the cost.
       await store.record(
-        event(tenant, 'r3', RequestCompletedEvent.type, at(4), { usage: usage('large', 1000, 200, 0.25, 3000) }, '/llmbus/validator'),
+        event(
+          tenant,
+          'r3',
+          RequestCompletedEvent.type,
+          at(4),
+          { usage: usage('large', 1000, 200, 0.25, 3000) },
+          '/llmbus/validator',
+        ),
         position(),
       );
       await store.record(event(tenant, 'r1', RequestSubmittedEvent.type, at(0)), position());
@@ -204,14 +252,30 @@ export function describeAuditStoreConformance(name: string, open: () => Promise<
       const tenant = newTenant();
       for (const r of ['decided', 'completed', 'failed', 'pending', 'again']) {
         await store.record(event(tenant, r, RequestSubmittedEvent.type, at(0)), position());
-        await store.record(event(tenant, r, ReviewRequestedEvent.type, at(5), { reason: r }, '/llmbus/validator'), position('orchestration.review.v1'));
+        await store.record(
+          event(tenant, r, ReviewRequestedEvent.type, at(5), { reason: r }, '/llmbus/validator'),
+          position('orchestration.review.v1'),
+        );
       }
-      await store.record(event(tenant, 'decided', ReviewDecidedEvent.type, at(6), {}, '/llmbus/auditor'), position());
+      await store.record(
+        event(tenant, 'decided', ReviewDecidedEvent.type, at(6), {}, '/llmbus/auditor'),
+        position(),
+      );
       await store.record(event(tenant, 'completed', RequestCompletedEvent.type, at(7)), position());
       await store.record(event(tenant, 'failed', RequestFailedEvent.type, at(7)), position());
       // Decided once, then escalated again: the second review is open.
-      await store.record(event(tenant, 'again', ReviewDecidedEvent.type, at(6), {}, '/llmbus/auditor'), position());
-      const second = event(tenant, 'again', ReviewRequestedEvent.type, at(9), { reason: 'second' }, '/llmbus/validator');
+      await store.record(
+        event(tenant, 'again', ReviewDecidedEvent.type, at(6), {}, '/llmbus/auditor'),
+        position(),
+      );
+      const second = event(
+        tenant,
+        'again',
+        ReviewRequestedEvent.type,
+        at(9),
+        { reason: 'second' },
+        '/llmbus/validator',
+      );
       await store.record(second, position('orchestration.review.v1'));
       await store.record(event(tenant, 'no-review', RequestSubmittedEvent.type, at(0)), position());
 
@@ -221,9 +285,18 @@ export function describeAuditStoreConformance(name: string, open: () => Promise<
       expect(queue[1].review.position.topic).toBe('orchestration.review.v1');
 
       expect(await store.reviewState(tenant, 'pending')).toMatchObject({ status: 'pending' });
-      expect(await store.reviewState(tenant, 'again')).toMatchObject({ status: 'pending', review: { envelope: { id: second.id } } });
-      expect(await store.reviewState(tenant, 'decided')).toEqual({ status: 'resolved', resolvedBy: ReviewDecidedEvent.type });
-      expect(await store.reviewState(tenant, 'completed')).toEqual({ status: 'resolved', resolvedBy: RequestCompletedEvent.type });
+      expect(await store.reviewState(tenant, 'again')).toMatchObject({
+        status: 'pending',
+        review: { envelope: { id: second.id } },
+      });
+      expect(await store.reviewState(tenant, 'decided')).toEqual({
+        status: 'resolved',
+        resolvedBy: ReviewDecidedEvent.type,
+      });
+      expect(await store.reviewState(tenant, 'completed')).toEqual({
+        status: 'resolved',
+        resolvedBy: RequestCompletedEvent.type,
+      });
       expect(await store.reviewState(tenant, 'no-review')).toEqual({ status: 'not_requested' });
       expect(await store.reviewState(tenant, 'nope')).toEqual({ status: 'unknown_request' });
     });
@@ -244,13 +317,20 @@ export function describeAuditStoreConformance(name: string, open: () => Promise<
         ['c', 'failed'],
         ['b', 'awaiting_review'],
       ]);
-      expect(first.requests[1]).toMatchObject({ events: 2, lastEventType: RequestFailedEvent.type, firstEventAt: at(2), lastEventAt: at(4) });
+      expect(first.requests[1]).toMatchObject({
+        events: 2,
+        lastEventType: RequestFailedEvent.type,
+        firstEventAt: at(2),
+        lastEventAt: at(4),
+      });
       expect(first.nextCursor).toEqual(expect.any(String));
       const second = await store.listRequests(tenant, 3, first.nextCursor);
       expect(second).toEqual({
         requests: [expect.objectContaining({ requestId: 'a', status: 'completed' })],
       });
-      await expect(store.listRequests(tenant, 3, 'not-a-cursor')).rejects.toMatchObject({ code: 'invalid_cursor' });
+      await expect(store.listRequests(tenant, 3, 'not-a-cursor')).rejects.toMatchObject({
+        code: 'invalid_cursor',
+      });
       await expect(store.listRequests(tenant, 0)).rejects.toMatchObject({ code: 'invalid_limit' });
     });
   });

@@ -83,7 +83,12 @@ export interface AuditStore {
   close(): Promise<void>;
 }
 
-export const AUDIT_ERROR_CODES = ['invalid_cursor', 'invalid_limit', 'invalid_tenant', 'invalid_position'] as const;
+export const AUDIT_ERROR_CODES = [
+  'invalid_cursor',
+  'invalid_limit',
+  'invalid_tenant',
+  'invalid_position',
+] as const;
 export type AuditErrorCode = (typeof AUDIT_ERROR_CODES)[number];
 
 /** A query or record argument the store cannot use; the message says what to send instead. */

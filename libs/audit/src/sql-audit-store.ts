@@ -25,7 +25,6 @@ import type { SqlClient } from './sql-client';
 /** Event types that end a pending review: a human decision or a final result. */
 const REVIEW_RESOLVERS = [ReviewDecidedEvent.type, RequestCompletedEvent.type, RequestFailedEvent.type];
 
-
 interface SummaryRow {
   correlation_id: string;
   first_seq: string;
@@ -62,9 +61,15 @@ function encodeCursor(seq: string): string {
 }
 
 function decodeCursor(cursor: string): string {
-  const decoded = /^[A-Za-z0-9_-]{1,40}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+  const decoded = /^[A-Za-z0-9_-]{1,40}$/.test(cursor)
+    ? Buffer.from(cursor, 'base64url').toString('utf8')
+    : '';
   const match = /^r:(\d{1,19})$/.exec(decoded);
-  if (!match) throw new AuditQueryError('invalid_cursor', 'cursor is not one this API returned: pass nextCursor from the previous page unchanged');
+  if (!match)
+    throw new AuditQueryError(
+      'invalid_cursor',
+      'cursor is not one this API returned: pass nextCursor from the previous page unchanged',
+    );
   return match[1];
 }
 
@@ -75,10 +80,13 @@ function time(value: Date | string | null): number | undefined {
 function statusOf(row: SummaryRow): RequestStatus {
   const completed = time(row.completed_at);
   const failed = time(row.failed_at);
-  if (completed !== undefined || failed !== undefined) return (completed ?? -Infinity) >= (failed ?? -Infinity) ? 'completed' : 'failed';
+  if (completed !== undefined || failed !== undefined)
+    return (completed ?? -Infinity) >= (failed ?? -Infinity) ? 'completed' : 'failed';
   const review = time(row.review_at);
   const decided = time(row.decided_at);
-  return review !== undefined && (decided === undefined || decided < review) ? 'awaiting_review' : 'in_progress';
+  return review !== undefined && (decided === undefined || decided < review)
+    ? 'awaiting_review'
+    : 'in_progress';
 }
 
 /**
@@ -98,8 +106,15 @@ export class SqlAuditStore implements AuditStore {
   }
 
   async record(envelope: EventEnvelope, position: BusPosition): Promise<boolean> {
-    if (!/^\d{1,19}$/.test(position.offset) || !Number.isInteger(position.partition) || position.partition < 0) {
-      throw new AuditQueryError('invalid_position', `position ${position.topic}/${position.partition}@${position.offset} is not a topic, partition >= 0 and decimal offset`);
+    if (
+      !/^\d{1,19}$/.test(position.offset) ||
+      !Number.isInteger(position.partition) ||
+      position.partition < 0
+    ) {
+      throw new AuditQueryError(
+        'invalid_position',
+        `position ${position.topic}/${position.partition}@${position.offset} is not a topic, partition >= 0 and decimal offset`,
+      );
     }
     const c = extractColumns(envelope);
     const result = await this.client.query(
@@ -210,16 +225,20 @@ export class SqlAuditStore implements AuditStore {
     );
     const latestIndex = rows.findIndex((r) => r.type === ReviewRequestedEvent.type);
     if (latestIndex === -1) {
-      const known = await this.client.query('SELECT 1 FROM audit_events WHERE tenant_id = $1 AND correlation_id = $2 LIMIT 1', [
-        tenantId,
-        requestId,
-      ]);
+      const known = await this.client.query(
+        'SELECT 1 FROM audit_events WHERE tenant_id = $1 AND correlation_id = $2 LIMIT 1',
+        [tenantId, requestId],
+      );
       return known.rows.length ? { status: 'not_requested' } : { status: 'unknown_request' };
     }
     const latest = rows[latestIndex];
     const reviewAt = new Date(latest.event_time).getTime();
-    const resolver = rows.find((r) => r.type !== ReviewRequestedEvent.type && new Date(r.event_time).getTime() >= reviewAt);
-    return resolver ? { status: 'resolved', resolvedBy: resolver.type } : { status: 'pending', review: toRecord(latest) };
+    const resolver = rows.find(
+      (r) => r.type !== ReviewRequestedEvent.type && new Date(r.event_time).getTime() >= reviewAt,
+    );
+    return resolver
+      ? { status: 'resolved', resolvedBy: resolver.type }
+      : { status: 'pending', review: toRecord(latest) };
   }
 
   async listRequests(tenantId: string, limit: number, cursor?: string): Promise<RequestPage> {

@@ -28,7 +28,10 @@ export class BusServer extends Server implements CustomTransportStrategy {
 
   async listen(callback: (error?: unknown) => void): Promise<void> {
     try {
-      const handlers: Record<string, (e: EventEnvelope<object>, c: HandlerContext) => Promise<readonly Outgoing[]>> = {};
+      const handlers: Record<
+        string,
+        (e: EventEnvelope<object>, c: HandlerContext) => Promise<readonly Outgoing[]>
+      > = {};
       for (const [pattern, handler] of this.messageHandlers) {
         handlers[pattern] = async (event, context) => {
           const result = this.transformToObservable(await handler(event, context));

@@ -69,7 +69,9 @@ describe('EventBus on the in-process transport', () => {
       notifyRequester: true,
       handlers: { [RequestSubmittedEvent.type]: async (e) => [routedFrom(e)] },
     });
-    const [input] = await bus.publish([outgoing(RequestSubmittedEvent, submitted('r1'), { tenantId: 'acme' })]);
+    const [input] = await bus.publish([
+      outgoing(RequestSubmittedEvent, submitted('r1'), { tenantId: 'acme' }),
+    ]);
     await until(() => routed.length === 1);
     const again = bus.envelopes([routedFrom(input)], { envelope: input, stage: 'router' });
     expect(routed[0]).toMatchObject({
@@ -89,7 +91,9 @@ describe('EventBus on the in-process transport', () => {
       notifyRequester: true,
       handlers: { [RequestSubmittedEvent.type]: async () => (calls++, []) },
     });
-    const [first] = await bus.publish([outgoing(RequestSubmittedEvent, submitted('r2'), { tenantId: 'acme' })]);
+    const [first] = await bus.publish([
+      outgoing(RequestSubmittedEvent, submitted('r2'), { tenantId: 'acme' }),
+    ]);
     await bus.publish([outgoing(RequestSubmittedEvent, submitted('r2'), { tenantId: 'acme', id: first.id })]);
     await bus.publish([outgoing(RequestSubmittedEvent, submitted('r3'), { tenantId: 'acme' })]);
     await until(() => calls === 2);
@@ -102,16 +106,37 @@ describe('EventBus on the in-process transport', () => {
     const failed: EventEnvelope<object>[] = [];
     await collect(bus, DeadLetteredEvent.type, dead);
     await collect(bus, 'llmbus.request.failed', failed);
-    await bus.subscribe({ stage: 'router', notifyRequester: true, handlers: { [RequestSubmittedEvent.type]: async () => [] } });
+    await bus.subscribe({
+      stage: 'router',
+      notifyRequester: true,
+      handlers: { [RequestSubmittedEvent.type]: async () => [] },
+    });
     await transport.produceRaw(
       Topics.Request.name,
       'r4',
-      { ce_id: 'x', ce_source: 's', ce_type: RequestSubmittedEvent.type, ce_specversion: '1.0', ce_time: new Date().toISOString(), ce_correlationid: 'r4', ce_tenantid: 'acme', ce_schemaversion: '1' },
+      {
+        ce_id: 'x',
+        ce_source: 's',
+        ce_type: RequestSubmittedEvent.type,
+        ce_specversion: '1.0',
+        ce_time: new Date().toISOString(),
+        ce_correlationid: 'r4',
+        ce_tenantid: 'acme',
+        ce_schemaversion: '1',
+      },
       Buffer.from('{not json'),
     );
     await until(() => dead.length === 1 && failed.length === 1);
-    expect(dead[0].data).toMatchObject({ reasonCode: 'invalid_event', stage: 'router', originalValue: '{not json' });
-    expect(failed[0].data as RequestFailed).toMatchObject({ requestId: 'r4', code: 'invalid_event', stage: 'router' });
+    expect(dead[0].data).toMatchObject({
+      reasonCode: 'invalid_event',
+      stage: 'router',
+      originalValue: '{not json',
+    });
+    expect(failed[0].data as RequestFailed).toMatchObject({
+      requestId: 'r4',
+      code: 'invalid_event',
+      stage: 'router',
+    });
     expect((failed[0].data as RequestFailed).message).toMatch(/not valid JSON/);
   });
 
@@ -125,7 +150,8 @@ describe('EventBus on the in-process transport', () => {
       handlers: {
         [RequestSubmittedEvent.type]: async (e) => {
           calls++;
-          if ((e.data as RequestSubmitted).requestId === 'bad') throw new EventRejectedError('unknown_workflow', 'no such workflow');
+          if ((e.data as RequestSubmitted).requestId === 'bad')
+            throw new EventRejectedError('unknown_workflow', 'no such workflow');
           throw Object.assign(new Error('model busy'), { retryable: true });
         },
       },
@@ -136,7 +162,10 @@ describe('EventBus on the in-process transport', () => {
     await bus.publish([outgoing(RequestSubmittedEvent, submitted('flaky'), { tenantId: 'acme' })]);
     await until(() => failed.length === 2);
     expect(calls).toBe(1 + 3);
-    expect(failed.map((f) => (f.data as RequestFailed).code)).toEqual(['unknown_workflow', 'processing_error']);
+    expect(failed.map((f) => (f.data as RequestFailed).code)).toEqual([
+      'unknown_workflow',
+      'processing_error',
+    ]);
   });
 
   it('redelivers without committing when publishing the outputs fails', async () => {
@@ -192,11 +221,19 @@ describe('EventBus on the in-process transport', () => {
     await bus.subscribe({
       stage: 'router',
       notifyRequester: true,
-      handlers: { [RequestSubmittedEvent.type]: async (e) => (handled.push((e.data as RequestSubmitted).requestId), []) },
+      handlers: {
+        [RequestSubmittedEvent.type]: async (e) => (handled.push((e.data as RequestSubmitted).requestId), []),
+      },
     });
     const headers = {
-      ce_id: 'big-1', ce_source: 's', ce_type: RequestSubmittedEvent.type, ce_specversion: '1.0',
-      ce_time: new Date().toISOString(), ce_correlationid: 'big', ce_tenantid: 'acme', ce_schemaversion: '1',
+      ce_id: 'big-1',
+      ce_source: 's',
+      ce_type: RequestSubmittedEvent.type,
+      ce_specversion: '1.0',
+      ce_time: new Date().toISOString(),
+      ce_correlationid: 'big',
+      ce_tenantid: 'acme',
+      ce_schemaversion: '1',
     };
     // Quotes double in size when escaped into the dead-letter record's JSON.
     await transport.produceRaw(Topics.Request.name, 'big', headers, Buffer.from('"'.repeat(20_000)));

@@ -90,7 +90,10 @@ export class EventBus {
    * Builds envelopes for events. With a cause, ids derive from the cause's id, the stage, the
    * attempt and the output slot, and tenant, correlation and trace are inherited from it.
    */
-  envelopes(events: readonly Outgoing[], cause?: { envelope: EventEnvelope; stage: Stage | 'ingress' }): EventEnvelope<object>[] {
+  envelopes(
+    events: readonly Outgoing[],
+    cause?: { envelope: EventEnvelope; stage: Stage | 'ingress' },
+  ): EventEnvelope<object>[] {
     return events.map((event, index) => {
       const attempt = event.attempt ?? 1;
       const key = event.definition.key(event.payload);
@@ -98,7 +101,9 @@ export class EventBus {
       if (!tenant) throw new Error(`event ${event.definition.type} has neither a cause nor a tenant`);
       const id =
         event.id ??
-        (cause ? deriveEventId(cause.envelope.id, cause.stage, attempt, `${event.definition.type}#${index}`) : randomUUID());
+        (cause
+          ? deriveEventId(cause.envelope.id, cause.stage, attempt, `${event.definition.type}#${index}`)
+          : randomUUID());
       const attrs: EnvelopeAttributes = {
         id,
         source: `${this.source}/${cause?.stage ?? 'ingress'}`,
@@ -151,8 +156,7 @@ export class EventBus {
     const subscription = await this.transport.consume({
       groupId,
       topics,
-      handle: (message, heartbeat) =>
-        processMessage(this, { ...options, groupId, log }, message, heartbeat),
+      handle: (message, heartbeat) => processMessage(this, { ...options, groupId, log }, message, heartbeat),
     });
     this.subscriptions.add(subscription);
     return {
@@ -175,7 +179,6 @@ export class EventBus {
     return DeadLetterTopics[stage];
   }
 }
-
 
 /** Logical topics a set of handlers needs; `*` means every platform topic. */
 export function topicsFor(handlers: StageHandlers): string[] {

@@ -51,7 +51,12 @@ export class InMemoryTransport implements BusTransport {
   }
 
   /** Appends a raw message as an external producer would, bypassing envelope checks (tests, tools). */
-  async produceRaw(topic: string, key: string | null, headers: Record<string, string>, value: Buffer): Promise<void> {
+  async produceRaw(
+    topic: string,
+    key: string | null,
+    headers: Record<string, string>,
+    value: Buffer,
+  ): Promise<void> {
     const t = this.topic(topic);
     t.partitions[hashKey(key ?? '') % t.partitions.length].push({ key: key ?? '', headers, value });
     for (const wake of [...this.waiters]) wake();
@@ -64,7 +69,9 @@ export class InMemoryTransport implements BusTransport {
     this.activeGroups.add(options.groupId);
     let stopped = false;
     const loops = options.topics.flatMap((name) =>
-      this.topic(name).partitions.map((_, partition) => this.partitionLoop(options, name, partition, () => stopped)),
+      this.topic(name).partitions.map((_, partition) =>
+        this.partitionLoop(options, name, partition, () => stopped),
+      ),
     );
     return {
       close: async () => {
@@ -86,7 +93,12 @@ export class InMemoryTransport implements BusTransport {
     return this.committed.get(`${groupId}|${topic}|${partition}`) ?? 0;
   }
 
-  private async partitionLoop(options: ConsumeOptions, topicName: string, partition: number, stopped: () => boolean) {
+  private async partitionLoop(
+    options: ConsumeOptions,
+    topicName: string,
+    partition: number,
+    stopped: () => boolean,
+  ) {
     const log = this.topic(topicName).partitions[partition];
     const offsetKey = `${options.groupId}|${topicName}|${partition}`;
     let delay = REDELIVERY_DELAY_MS.first;
@@ -126,7 +138,9 @@ export class InMemoryTransport implements BusTransport {
   private topic(name: string): Topic {
     let topic = this.topics.get(name);
     if (!topic) {
-      const spec = TOPICS.find((t) => name === t.name || name.endsWith(`.${t.name}`) || name.endsWith(t.name));
+      const spec = TOPICS.find(
+        (t) => name === t.name || name.endsWith(`.${t.name}`) || name.endsWith(t.name),
+      );
       const count = spec?.partitions ?? 1;
       topic = { partitions: Array.from({ length: count }, () => []) };
       this.topics.set(name, topic);

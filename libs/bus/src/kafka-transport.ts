@@ -113,7 +113,9 @@ export class KafkaTransport implements BusTransport {
         };
         // Throwing here leaves the offset uncommitted: kafkajs seeks back and delivers it again.
         await options.handle(raw, heartbeat);
-        await consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+        await consumer.commitOffsets([
+          { topic, partition, offset: (BigInt(message.offset) + 1n).toString() },
+        ]);
       },
     });
     await joined;
@@ -139,7 +141,11 @@ export class KafkaTransport implements BusTransport {
 
   private connectedProducer(): Promise<Producer> {
     this.producer ??= (async () => {
-      const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false });
+      const producer = this.kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 5,
+        allowAutoTopicCreation: false,
+      });
       await producer.connect();
       return producer;
     })();

@@ -38,7 +38,10 @@ export interface HandlerContext {
  * Handles one validated event and returns the events it causes. Throw EventRejectedError for
  * input that can never succeed; any other error is retried with backoff, then dead-lettered.
  */
-export type EventHandler = (event: EventEnvelope<object>, context: HandlerContext) => Promise<readonly Outgoing[]>;
+export type EventHandler = (
+  event: EventEnvelope<object>,
+  context: HandlerContext,
+) => Promise<readonly Outgoing[]>;
 
 export type StageHandlers = Readonly<Record<string, EventHandler>>;
 
@@ -127,7 +130,10 @@ export async function processMessage(
   } catch (error) {
     clearInterval(timer);
     if (setup.onRetriesExhausted === 'redeliver' && !(error instanceof EventRejectedError)) {
-      log.error({ err: error, attempts: deliveryAttempt }, 'retries exhausted; leaving the event uncommitted for redelivery');
+      log.error(
+        { err: error, attempts: deliveryAttempt },
+        'retries exhausted; leaving the event uncommitted for redelivery',
+      );
       throw error;
     }
     const rejection: Rejection =
@@ -152,7 +158,10 @@ export async function processMessage(
   await bus.publish(outputs, { envelope, stage: setup.stage });
   await bus.dedup.add(setup.groupId, envelope.id);
   busMetrics.events.inc({ stage: setup.stage, type: envelope.type, outcome: 'handled' });
-  busMetrics.latency.observe({ stage: setup.stage, type: envelope.type }, Number(process.hrtime.bigint() - started) / 1e9);
+  busMetrics.latency.observe(
+    { stage: setup.stage, type: envelope.type },
+    Number(process.hrtime.bigint() - started) / 1e9,
+  );
   log.debug({ outputs: outputs.map((o) => o.definition.type) }, 'event handled');
 }
 
@@ -162,7 +171,8 @@ function decode(bus: EventBus, setup: ConsumerSetup, message: RawMessage): Decod
   const rawText = message.value?.toString('utf8') ?? '';
   const body = tryParseJson(rawText);
   const headerCorrelation = message.headers['ce_correlationid'];
-  const bodyRequestId = isRecord(body) && typeof body['requestId'] === 'string' ? body['requestId'] : undefined;
+  const bodyRequestId =
+    isRecord(body) && typeof body['requestId'] === 'string' ? body['requestId'] : undefined;
   const known: Pick<Rejection, 'correlationId' | 'tenant' | 'causeId' | 'replyTo'> = {
     correlationId: headerCorrelation ?? message.key ?? bodyRequestId,
     tenant: message.headers['ce_tenantid'],
@@ -186,7 +196,8 @@ function decode(bus: EventBus, setup: ConsumerSetup, message: RawMessage): Decod
       rejection: {
         ...known,
         code: 'missing_tenant',
-        reason: 'the event has no tenant: set the ce_tenantid header (CloudEvents binary mode) to your tenant id',
+        reason:
+          'the event has no tenant: set the ce_tenantid header (CloudEvents binary mode) to your tenant id',
         errors: ['ce_tenantid: required'],
       },
     };
@@ -244,10 +255,18 @@ function decode(bus: EventBus, setup: ConsumerSetup, message: RawMessage): Decod
   return { envelope: { ...attrs.value, data: payload.value }, handler };
 }
 
-async function reject(bus: EventBus, setup: ConsumerSetup, message: RawMessage, rejection: Rejection): Promise<void> {
+async function reject(
+  bus: EventBus,
+  setup: ConsumerSetup,
+  message: RawMessage,
+  rejection: Rejection,
+): Promise<void> {
   if (bus.logicalTopic(message.topic) === bus.deadLetterTopic(setup.stage).name) {
     // Dead-lettering a record of our own dead-letter topic would feed it back to us forever.
-    setup.log.error({ code: rejection.code, offset: message.offset }, `own dead-letter record unreadable: ${rejection.reason}`);
+    setup.log.error(
+      { code: rejection.code, offset: message.offset },
+      `own dead-letter record unreadable: ${rejection.reason}`,
+    );
     return;
   }
   const tenantOk = rejection.tenant !== undefined && TENANT_PATTERN.test(rejection.tenant);
@@ -295,7 +314,12 @@ async function reject(bus: EventBus, setup: ConsumerSetup, message: RawMessage, 
   ];
   const requestId = rejection.correlationId;
   const isRequestFailure = message.headers['ce_type'] === RequestFailedEvent.type;
-  if (setup.notifyRequester && requestId && /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(requestId) && !isRequestFailure) {
+  if (
+    setup.notifyRequester &&
+    requestId &&
+    /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(requestId) &&
+    !isRequestFailure
+  ) {
     events.push(
       outgoing(RequestFailedEvent, {
         requestId,
@@ -308,9 +332,18 @@ async function reject(bus: EventBus, setup: ConsumerSetup, message: RawMessage, 
     );
   }
   await bus.publish(events, cause);
-  busMetrics.events.inc({ stage: setup.stage, type: message.headers['ce_type'] ?? 'unknown', outcome: 'dead_lettered' });
+  busMetrics.events.inc({
+    stage: setup.stage,
+    type: message.headers['ce_type'] ?? 'unknown',
+    outcome: 'dead_lettered',
+  });
   setup.log.warn(
-    { code: rejection.code, correlationId: rejection.correlationId, topic: message.topic, offset: message.offset },
+    {
+      code: rejection.code,
+      correlationId: rejection.correlationId,
+      topic: message.topic,
+      offset: message.offset,
+    },
     `event dead-lettered: ${rejection.reason}`,
   );
 }

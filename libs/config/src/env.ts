@@ -30,7 +30,13 @@ export function optional(env: Env, name: string): string | undefined {
 }
 
 /** An integer within [min, max]. */
-export function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+export function int(
+  env: Env,
+  name: string,
+  fallback: number,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const raw = optional(env, name);
   if (raw === undefined) return fallback;
   const value = Number(raw);
@@ -44,7 +50,8 @@ export function int(env: Env, name: string, fallback: number, min = 0, max = Num
 export function oneOf<T extends string>(env: Env, name: string, choices: readonly T[], fallback: T): T {
   const raw = optional(env, name);
   if (raw === undefined) return fallback;
-  if (!(choices as readonly string[]).includes(raw)) throw new ConfigError(name, `one of ${choices.join(', ')}`, raw);
+  if (!(choices as readonly string[]).includes(raw))
+    throw new ConfigError(name, `one of ${choices.join(', ')}`, raw);
   return raw as T;
 }
 
@@ -64,7 +71,10 @@ export function url(env: Env, name: string): string | undefined {
 /** A comma-separated list of host:port pairs. */
 export function hostPorts(env: Env, name: string, fallback?: string): string[] {
   const raw = str(env, name, fallback);
-  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (list.length === 0 || list.some((hp) => !/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/.test(hp))) {
     throw new ConfigError(name, 'comma-separated host:port pairs, e.g. 127.0.0.1:9092', raw);
   }

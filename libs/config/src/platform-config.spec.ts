@@ -13,7 +13,10 @@ describe('loadPlatformConfig', () => {
   });
 
   it.each([
-    [{ ...valid, KAFKA_BROKERS: 'localhost' }, /KAFKA_BROKERS is "localhost": expected comma-separated host:port/],
+    [
+      { ...valid, KAFKA_BROKERS: 'localhost' },
+      /KAFKA_BROKERS is "localhost": expected comma-separated host:port/,
+    ],
     [{ ...valid, HTTP_PORT: 'eighty' }, /HTTP_PORT is "eighty": expected an integer from 0 to 65535/],
     [{ ...valid, LLMBUS_MODE: 'cluster' }, /LLMBUS_MODE is "cluster": expected one of embedded, distributed/],
     [{ KAFKA_BROKERS: '127.0.0.1:1' }, /API_KEYS is not set/],
@@ -30,13 +33,22 @@ describe('loadPlatformConfig', () => {
 
   it('requires API keys of a stage without an HTTP API once it serves metrics', () => {
     expect(() =>
-      loadPlatformConfig({ KAFKA_BROKERS: '127.0.0.1:1', METRICS_PORT: '9464' }, { ...defaults, servesHttp: false }),
+      loadPlatformConfig(
+        { KAFKA_BROKERS: '127.0.0.1:1', METRICS_PORT: '9464' },
+        { ...defaults, servesHttp: false },
+      ),
     ).toThrow(/API_KEYS is not set/);
-    expect(() => loadPlatformConfig({ ...valid, METRICS_PORT: 'x' }, defaults)).toThrow(/METRICS_PORT is "x"/);
+    expect(() => loadPlatformConfig({ ...valid, METRICS_PORT: 'x' }, defaults)).toThrow(
+      /METRICS_PORT is "x"/,
+    );
   });
 
   it('never echoes API key material in its error', () => {
-    expect(() => loadPlatformConfig({ ...valid, API_KEYS: 'secret-but-bad' }, defaults)).toThrow(/<redacted>/);
-    expect(() => loadPlatformConfig({ ...valid, API_KEYS: 'secret-but-bad' }, defaults)).not.toThrow(/secret-but-bad/);
+    expect(() => loadPlatformConfig({ ...valid, API_KEYS: 'secret-but-bad' }, defaults)).toThrow(
+      /<redacted>/,
+    );
+    expect(() => loadPlatformConfig({ ...valid, API_KEYS: 'secret-but-bad' }, defaults)).not.toThrow(
+      /secret-but-bad/,
+    );
   });
 });

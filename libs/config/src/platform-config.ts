@@ -36,8 +36,14 @@ export function loadPlatformConfig(
   defaults: { mode: RunMode; httpPort: number; clientId: string; servesHttp?: boolean },
 ): PlatformConfig {
   const mode = oneOf(env, 'LLMBUS_MODE', RUN_MODES, defaults.mode);
-  const logLevel = oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info');
-  const metricsPort = optional(env, 'METRICS_PORT') === undefined ? undefined : int(env, 'METRICS_PORT', 0, 0, 65535);
+  const logLevel = oneOf(
+    env,
+    'LOG_LEVEL',
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    'info',
+  );
+  const metricsPort =
+    optional(env, 'METRICS_PORT') === undefined ? undefined : int(env, 'METRICS_PORT', 0, 0, 65535);
   const keysSpec = optional(env, 'API_KEYS');
   let apiKeys: ApiKeyRegistry | undefined;
   if (keysSpec !== undefined) {
@@ -48,7 +54,11 @@ export function loadPlatformConfig(
       throw error;
     }
   } else if (mode === 'distributed' && (defaults.servesHttp !== false || metricsPort !== undefined)) {
-    throw new ConfigError('API_KEYS', '<key>:<tenant>:<role>[+<role>...] entries separated by ","', undefined);
+    throw new ConfigError(
+      'API_KEYS',
+      '<key>:<tenant>:<role>[+<role>...] entries separated by ","',
+      undefined,
+    );
   }
   return {
     mode,
@@ -65,7 +75,10 @@ export function loadPlatformConfig(
     maxEventBytes: int(env, 'LLMBUS_MAX_EVENT_BYTES', 512 * 1024, 1024, 16 * 1024 * 1024),
     maxAttempts: int(env, 'LLMBUS_MAX_ATTEMPTS', 3, 1, 20),
     retryDelayMs: int(env, 'LLMBUS_RETRY_DELAY_MS', 200, 0, 60_000),
-    http: { host: str(env, 'HTTP_HOST', '127.0.0.1'), port: int(env, 'HTTP_PORT', defaults.httpPort, 0, 65535) },
+    http: {
+      host: str(env, 'HTTP_HOST', '127.0.0.1'),
+      port: int(env, 'HTTP_PORT', defaults.httpPort, 0, 65535),
+    },
     metricsPort,
     apiKeys,
     databaseUrl: optional(env, 'DATABASE_URL'),

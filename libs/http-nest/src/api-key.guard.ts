@@ -47,9 +47,14 @@ export class ApiKeyGuard implements CanActivate {
     const bearer = request.headers.authorization?.match(/^Bearer\s+(.+)$/i)?.[1];
     const principal = this.registry.authenticate(typeof header === 'string' ? header : bearer);
     if (!principal) {
-      throw new UnauthorizedException('missing or unknown API key: send it as "X-Api-Key: <key>" or "Authorization: Bearer <key>"');
+      throw new UnauthorizedException(
+        'missing or unknown API key: send it as "X-Api-Key: <key>" or "Authorization: Bearer <key>"',
+      );
     }
-    const role = this.reflector.getAllAndOverride<Role | undefined>(ROLE_KEY, [context.getHandler(), context.getClass()]);
+    const role = this.reflector.getAllAndOverride<Role | undefined>(ROLE_KEY, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
     if (role && !hasRole(principal, role)) {
       throw new ForbiddenException(`this API key (${principal.keyId}) lacks the "${role}" role`);
     }

@@ -17,7 +17,8 @@ export function busFromConfig(config: PlatformConfig, logger: Logger, transport?
 
 /** The Kafka bus of a distributed service process; stops with a ConfigError outside distributed mode. */
 export function distributedBus(config: PlatformConfig, logger: Logger, service: string): EventBus {
-  if (!config.kafka) throw new ConfigError('LLMBUS_MODE', `distributed (the ${service} process runs on Kafka)`, config.mode);
+  if (!config.kafka)
+    throw new ConfigError('LLMBUS_MODE', `distributed (the ${service} process runs on Kafka)`, config.mode);
   return busFromConfig(config, logger);
 }
 
@@ -53,7 +54,9 @@ export function closeOnSignals(name: string, logger: Logger, closers: readonly C
 export function runMain(name: string, main: () => Promise<void>): void {
   main().catch((error: unknown) => {
     // Before the logger exists (bad config) stderr is all there is.
-    process.stderr.write(`${name} failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(
+      `${name} failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
     process.exit(1);
   });
 }

@@ -15,12 +15,19 @@ export function valueAt(root: Readonly<Record<string, unknown>>, path: string): 
 }
 
 /** Returns a copy of `root` with the value at `path` replaced; intermediate objects are copied, not mutated. */
-export function withValueAt(root: Readonly<Record<string, unknown>>, path: string, value: unknown): Record<string, unknown> {
+export function withValueAt(
+  root: Readonly<Record<string, unknown>>,
+  path: string,
+  value: unknown,
+): Record<string, unknown> {
   const [head, ...rest] = pathSegments(path);
   if (head === undefined) return { ...root };
   if (rest.length === 0) return { ...root, [head]: value };
   const child = root[head];
-  const childObject = typeof child === 'object' && child !== null && !Array.isArray(child) ? (child as Record<string, unknown>) : {};
+  const childObject =
+    typeof child === 'object' && child !== null && !Array.isArray(child)
+      ? (child as Record<string, unknown>)
+      : {};
   return { ...root, [head]: withValueAt(childObject, rest.join('.'), value) };
 }
 

@@ -14,7 +14,9 @@ export interface RankedRule {
  * version, then order in the file. The order is total, so routing never depends on load order.
  */
 export function rankRules(workflows: readonly LoadedWorkflow[]): RankedRule[] {
-  const ranked = workflows.flatMap((workflow) => workflow.match.map((rule, ruleIndex) => ({ workflow, rule, ruleIndex })));
+  const ranked = workflows.flatMap((workflow) =>
+    workflow.match.map((rule, ruleIndex) => ({ workflow, rule, ruleIndex })),
+  );
   return ranked.sort(
     (a, b) =>
       (b.rule.priority ?? 0) - (a.rule.priority ?? 0) ||
@@ -41,7 +43,8 @@ function conditionHolds(condition: FieldCondition, value: unknown): boolean {
     const values = Array.isArray(value) ? value : [value];
     return values.some((v) => isScalar(v) && condition.in!.includes(v));
   }
-  if (condition.matches !== undefined) return typeof value === 'string' && new RegExp(condition.matches).test(value);
+  if (condition.matches !== undefined)
+    return typeof value === 'string' && new RegExp(condition.matches).test(value);
   return false;
 }
 

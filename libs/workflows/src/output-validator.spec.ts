@@ -52,21 +52,36 @@ describe('OutputValidator', () => {
   });
 
   it('fails grounding for an invented citation and keeps only the retrieved ones', () => {
-    const result = validator.validate(workflow, { output: { ...good, citations: ['kb-2', 'kb-999'] }, text: '' }, passages);
+    const result = validator.validate(
+      workflow,
+      { output: { ...good, citations: ['kb-2', 'kb-999'] }, text: '' },
+      passages,
+    );
     expect(result.valid).toBe(false);
-    expect(result.violations).toEqual(['output.citations[1]: "kb-999" is not the id of a passage retrieved for this request']);
+    expect(result.violations).toEqual([
+      'output.citations[1]: "kb-999" is not the id of a passage retrieved for this request',
+    ]);
     expect(result.citations).toEqual(['kb-2']);
   });
 
   it('applies business rules: empty reply and low confidence', () => {
-    const result = validator.validate(workflow, { output: { ...good, reply: '  ', confidence: 0.1 }, text: '' }, passages);
-    expect(result.violations).toEqual(['output.reply: must not be empty', 'output.confidence: is 0.1, below the minimum of 0.3']);
+    const result = validator.validate(
+      workflow,
+      { output: { ...good, reply: '  ', confidence: 0.1 }, text: '' },
+      passages,
+    );
+    expect(result.violations).toEqual([
+      'output.reply: must not be empty',
+      'output.confidence: is 0.1, below the minimum of 0.3',
+    ]);
   });
 
   it('flags forbidden phrases whatever their case', () => {
     const reply = 'You get a Guaranteed Refund. As an AI language model I cannot say more.';
     const result = validator.validate(workflow, { output: { ...good, reply }, text: '' }, passages);
-    expect(result.violations).toEqual(['output.reply: contains forbidden phrase(s): "as an ai language model", "guaranteed refund"']);
+    expect(result.violations).toEqual([
+      'output.reply: contains forbidden phrase(s): "as an ai language model", "guaranteed refund"',
+    ]);
   });
 });
 
@@ -74,9 +89,18 @@ describe('decideOutcome', () => {
   const invalid = { valid: false, violations: ['output.reply: must not be empty'], citations: [] };
 
   it('retries with the stricter instruction while attempts remain, then escalates to review', () => {
-    expect(decideOutcome(workflow, 1, invalid)).toEqual({ kind: 'retry', nextAttempt: 2, instruction: workflow.validation.stricterInstruction });
-    expect(decideOutcome(workflow, 2, invalid)).toEqual({ kind: 'review', reason: expect.stringMatching(/after 2 of 2.*reply: must not be empty/) });
-    expect(decideOutcome(workflow, 1, { ...invalid, valid: true, violations: [] })).toEqual({ kind: 'accept' });
+    expect(decideOutcome(workflow, 1, invalid)).toEqual({
+      kind: 'retry',
+      nextAttempt: 2,
+      instruction: workflow.validation.stricterInstruction,
+    });
+    expect(decideOutcome(workflow, 2, invalid)).toEqual({
+      kind: 'review',
+      reason: expect.stringMatching(/after 2 of 2.*reply: must not be empty/),
+    });
+    expect(decideOutcome(workflow, 1, { ...invalid, valid: true, violations: [] })).toEqual({
+      kind: 'accept',
+    });
   });
 
   it('fails the request when the workflow says so', () => {
@@ -87,7 +111,8 @@ describe('decideOutcome', () => {
 
 describe('PII redaction', () => {
   it('masks e-mail addresses, card numbers and phone numbers', () => {
-    const text = 'Mail jane.doe+x@example.co.uk, card 4111 1111 1111 1111, call +44 20 7946 0958 or (555) 123-4567.';
+    const text =
+      'Mail jane.doe+x@example.co.uk, card 4111 1111 1111 1111, call +44 20 7946 0958 or (555) 123-4567.';
     expect(redactPiiText(text)).toBe(
       `Mail ${PII_MASKS.email}, card ${PII_MASKS.card}, call ${PII_MASKS.phone} or ${PII_MASKS.phone}.`,
     );
@@ -99,7 +124,17 @@ describe('PII redaction', () => {
   });
 
   it('redacts every string in a nested output and keeps other values', () => {
-    const output = { reply: 'Write to help@acme.io', citations: ['kb-1'], confidence: 0.5, meta: { phone: '555-123-4567' } };
-    expect(redactPii(output)).toEqual({ reply: `Write to ${PII_MASKS.email}`, citations: ['kb-1'], confidence: 0.5, meta: { phone: PII_MASKS.phone } });
+    const output = {
+      reply: 'Write to help@acme.io',
+      citations: ['kb-1'],
+      confidence: 0.5,
+      meta: { phone: '555-123-4567' },
+    };
+    expect(redactPii(output)).toEqual({
+      reply: `Write to ${PII_MASKS.email}`,
+      citations: ['kb-1'],
+      confidence: 0.5,
+      meta: { phone: PII_MASKS.phone },
+    });
   });
 });

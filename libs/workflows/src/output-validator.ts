@@ -30,7 +30,11 @@ export class OutputValidator {
   private readonly compiled = new WeakMap<JsonSchema, ValidateFunction>();
 
   /** Validates one candidate output; never throws for a bad output, it reports violations. */
-  validate(workflow: WorkflowDefinition, candidate: OutputCandidate, passages: readonly Passage[]): OutputValidation {
+  validate(
+    workflow: WorkflowDefinition,
+    candidate: OutputCandidate,
+    passages: readonly Passage[],
+  ): OutputValidation {
     const output = candidate.output ?? parseObject(candidate.text);
     if (output === undefined) {
       return { valid: false, violations: ['output: the answer is not a JSON object'], citations: [] };
@@ -52,11 +56,16 @@ export class OutputValidator {
         if (typeof id === 'string' && retrieved.has(id)) {
           if (!citations.includes(id)) citations.push(id);
         } else {
-          violations.push(`${spec.field}[${i}]: ${JSON.stringify(id)} is not the id of a passage retrieved for this request`);
+          violations.push(
+            `${spec.field}[${i}]: ${JSON.stringify(id)} is not the id of a passage retrieved for this request`,
+          );
         }
       });
       const min = Math.min(spec.min ?? 0, retrieved.size);
-      if (citations.length < min) violations.push(`${spec.field}: cites ${citations.length} retrieved passage(s); at least ${min} required`);
+      if (citations.length < min)
+        violations.push(
+          `${spec.field}: cites ${citations.length} retrieved passage(s); at least ${min} required`,
+        );
     }
     return { valid: violations.length === 0, violations: [...new Set(violations)], output, citations };
   }
@@ -79,7 +88,9 @@ function checkRule(rule: BusinessRule, value: unknown): string | undefined {
       if (typeof value !== 'string') return undefined;
       const lower = value.toLowerCase();
       const found = rule.phrases.filter((phrase) => lower.includes(phrase.toLowerCase()));
-      return found.length ? `contains forbidden phrase(s): ${found.map((p) => `"${p}"`).join(', ')}` : undefined;
+      return found.length
+        ? `contains forbidden phrase(s): ${found.map((p) => `"${p}"`).join(', ')}`
+        : undefined;
     }
     case 'minimum':
       if (typeof value !== 'number') return `must be a number of at least ${rule.value}`;
@@ -97,7 +108,9 @@ function isEmpty(value: unknown): boolean {
 function parseObject(text: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }

@@ -8,7 +8,8 @@ const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}
 // 13-19 digits, optionally grouped by single spaces or dashes; confirmed with the Luhn checksum.
 const CARD = /\b\d(?:[ -]?\d){12,18}\b/g;
 // International (+CC ...) or North American (555) 123-4567 / 555-123-4567 shapes.
-const PHONE = /(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}|(?:\(\d{3}\)\s?|\b\d{3}[ .-])\d{3}[ .-]\d{4})\b/g;
+const PHONE =
+  /(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}|(?:\(\d{3}\)\s?|\b\d{3}[ .-])\d{3}[ .-]\d{4})\b/g;
 
 /** Masks e-mail addresses, payment card numbers and phone numbers in a text. */
 export function redactPiiText(text: string): string {

@@ -68,12 +68,21 @@ export class PromptRenderer {
     const ranked = rankPassages(passages);
     const build = (kept: readonly Passage[], currentInput: Readonly<Record<string, unknown>>) => {
       const system = `${fillTemplate(workflow.prompt.system, { input: currentInput }, {}, neutralize).trimEnd()}\n\n${DATA_POLICY}`;
-      let user = fillTemplate(workflow.prompt.user, { input: currentInput }, { passages: passageBlock(kept) }, neutralize).trimEnd();
+      let user = fillTemplate(
+        workflow.prompt.user,
+        { input: currentInput },
+        { passages: passageBlock(kept) },
+        neutralize,
+      ).trimEnd();
       if (options.retry) user += `\n\n${retryBlock(options.retry)}`;
       const tokens = counter.count(system) + counter.count(user) + 2 * MESSAGE_OVERHEAD_TOKENS;
       return { system, user, tokens };
     };
-    const finish = (kept: readonly Passage[], rendered: ReturnType<typeof build>, truncatedField?: string): RenderedPrompt => ({
+    const finish = (
+      kept: readonly Passage[],
+      rendered: ReturnType<typeof build>,
+      truncatedField?: string,
+    ): RenderedPrompt => ({
       promptRef: { id: workflow.prompt.id, version: workflow.prompt.version },
       system: rendered.system,
       user: rendered.user,
@@ -83,7 +92,10 @@ export class PromptRenderer {
       ]),
       promptTokens: rendered.tokens,
       includedPassageIds: kept.map((p) => p.id),
-      droppedPassageIds: ranked.slice(kept.length).reverse().map((p) => p.id),
+      droppedPassageIds: ranked
+        .slice(kept.length)
+        .reverse()
+        .map((p) => p.id),
       truncatedField,
     });
 
@@ -117,7 +129,10 @@ function cutToFit(
   const original = valueAt({ input }, field);
   if (typeof original !== 'string') return undefined;
   const cutTo = (length: number) =>
-    withValueAt({ input }, field, original.slice(0, length) + TRUNCATION_MARKER)['input'] as Record<string, unknown>;
+    withValueAt({ input }, field, original.slice(0, length) + TRUNCATION_MARKER)['input'] as Record<
+      string,
+      unknown
+    >;
   if (!fits(cutTo(0))) return undefined;
   // Binary search over the cut length: the token count grows with the prefix.
   let low = 0;

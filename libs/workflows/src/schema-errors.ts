@@ -7,13 +7,22 @@ import { describeInstancePath } from './field-path';
  * not silently validate nothing); type-strictness warnings are off because they only log.
  */
 export function createSchemaAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, strictTuples: false, strictRequired: false });
+  const ajv = new Ajv({
+    allErrors: true,
+    strict: true,
+    strictTypes: false,
+    strictTuples: false,
+    strictRequired: false,
+  });
   addFormats(ajv);
   return ajv;
 }
 
 /** Turns ajv errors into `path: what is wrong` lines rooted at `root` (e.g. `input.customer.email: must match format "email"`). */
-export function describeSchemaErrors(root: string, errors: readonly ErrorObject[] | null | undefined): string[] {
+export function describeSchemaErrors(
+  root: string,
+  errors: readonly ErrorObject[] | null | undefined,
+): string[] {
   const lines = (errors ?? []).map((error) => {
     const path = describeInstancePath(root, error.instancePath);
     switch (error.keyword) {

@@ -62,7 +62,12 @@ export interface PromptTemplate {
 /** A check on the parsed output besides its JSON Schema. Fields are paths rooted at `output`. */
 export type BusinessRule =
   | { readonly rule: 'required'; readonly field: string; readonly message?: string }
-  | { readonly rule: 'forbiddenPhrases'; readonly field: string; readonly phrases: readonly string[]; readonly message?: string }
+  | {
+      readonly rule: 'forbiddenPhrases';
+      readonly field: string;
+      readonly phrases: readonly string[];
+      readonly message?: string;
+    }
   | { readonly rule: 'minimum'; readonly field: string; readonly value: number; readonly message?: string };
 
 export interface ValidationSpec {

@@ -69,7 +69,18 @@ const businessRule = {
 export const WORKFLOW_FILE_SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  required: ['id', 'version', 'description', 'match', 'model', 'input', 'retrieval', 'prompt', 'output', 'validation'],
+  required: [
+    'id',
+    'version',
+    'description',
+    'match',
+    'model',
+    'input',
+    'retrieval',
+    'prompt',
+    'output',
+    'validation',
+  ],
   properties: {
     id: { type: 'string', pattern: ID },
     version: { type: 'integer', minimum: 1 },

@@ -23,12 +23,20 @@ describe('parseWorkflowDocument', () => {
   });
 
   it('names the field of an out-of-range value', () => {
-    expect(problemsOf(shippedText.replace('maxAttempts: 2', 'maxAttempts: 0'))).toContain('validation.maxAttempts: must be >= 1');
+    expect(problemsOf(shippedText.replace('maxAttempts: 2', 'maxAttempts: 0'))).toContain(
+      'validation.maxAttempts: must be >= 1',
+    );
   });
 
   it('names an unknown field and a missing one', () => {
-    const problems = problemsOf(shippedText.replace('onExhaustion: review', 'onExhaustion: review\n  retries: 3').replace(/^description:.*$/m, ''));
-    expect(problems).toEqual(expect.arrayContaining(['validation.retries: is not a known field', 'description: is required']));
+    const problems = problemsOf(
+      shippedText
+        .replace('onExhaustion: review', 'onExhaustion: review\n  retries: 3')
+        .replace(/^description:.*$/m, ''),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining(['validation.retries: is not a known field', 'description: is required']),
+    );
   });
 
   it('names a bad enum value in a nested rule', () => {
@@ -38,21 +46,39 @@ describe('parseWorkflowDocument', () => {
   });
 
   it('rejects a field condition with two operators', () => {
-    const text = shippedText.replace('{ field: input.priority, in: [urgent] }', '{ field: input.priority, in: [urgent], equals: high }');
-    expect(problemsOf(text)).toContain('match[0].when[0]: must have exactly one operator (equals, in, exists or matches)');
+    const text = shippedText.replace(
+      '{ field: input.priority, in: [urgent] }',
+      '{ field: input.priority, in: [urgent], equals: high }',
+    );
+    expect(problemsOf(text)).toContain(
+      'match[0].when[0]: must have exactly one operator (equals, in, exists or matches)',
+    );
   });
 
   it('rejects a business rule missing its parameter', () => {
-    expect(problemsOf(shippedText.replace('value: 0.3 }', '}'))).toContain('validation.rules[1].value: is required');
+    expect(problemsOf(shippedText.replace('value: 0.3 }', '}'))).toContain(
+      'validation.rules[1].value: is required',
+    );
   });
 
   it('rejects an output schema with an unknown keyword', () => {
-    const problems = problemsOf(shippedText.replace('reply: { type: string, maxLength: 600 }', 'reply: { type: string, maxLenght: 600 }'));
-    expect(problems.some((p) => p.startsWith('output.schema: not a valid JSON Schema') && p.includes('maxLenght'))).toBe(true);
+    const problems = problemsOf(
+      shippedText.replace(
+        'reply: { type: string, maxLength: 600 }',
+        'reply: { type: string, maxLenght: 600 }',
+      ),
+    );
+    expect(
+      problems.some((p) => p.startsWith('output.schema: not a valid JSON Schema') && p.includes('maxLenght')),
+    ).toBe(true);
   });
 
   it('rejects placeholders outside input and a user prompt without the passages slot', () => {
-    const problems = problemsOf(shippedText.replace('{{input.subject}}\n    Product', '{{secrets.key}}\n    Product').replace('    {{passages}}\n', ''));
+    const problems = problemsOf(
+      shippedText
+        .replace('{{input.subject}}\n    Product', '{{secrets.key}}\n    Product')
+        .replace('    {{passages}}\n', ''),
+    );
     expect(problems).toEqual(
       expect.arrayContaining([
         'prompt.user: placeholder {{secrets.key}} must be {{input.<field>}} or {{passages}}',

@@ -22,7 +22,10 @@ const FILE_NAME = /^(.+)\.v(\d+)\.ya?ml$/;
 export function parseWorkflowDocument(text: string, source: string): LoadedWorkflow {
   const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {
-    throw new WorkflowLoadError(source, document.errors.map((e) => `YAML syntax: ${e.message.split('\n')[0]}`));
+    throw new WorkflowLoadError(
+      source,
+      document.errors.map((e) => `YAML syntax: ${e.message.split('\n')[0]}`),
+    );
   }
   const plain: unknown = document.toJS();
   if (!validateFile(plain)) {
@@ -41,9 +44,13 @@ export function parseWorkflowDocument(text: string, source: string): LoadedWorkf
 export function loadWorkflowDirectory(dir: string): LoadedWorkflow[] {
   let names: string[];
   try {
-    names = readdirSync(dir).filter((name) => /\.ya?ml$/.test(name)).sort();
+    names = readdirSync(dir)
+      .filter((name) => /\.ya?ml$/.test(name))
+      .sort();
   } catch (error) {
-    throw new WorkflowLoadError(dir, [`cannot read the workflows folder (${(error as Error).message}); set LLMBUS_WORKFLOWS_DIR to a folder of workflow YAML files`]);
+    throw new WorkflowLoadError(dir, [
+      `cannot read the workflows folder (${(error as Error).message}); set LLMBUS_WORKFLOWS_DIR to a folder of workflow YAML files`,
+    ]);
   }
   if (names.length === 0) throw new WorkflowLoadError(dir, ['no workflow files (*.yaml) found']);
   return names.map((name) => {
@@ -95,13 +102,16 @@ function semanticProblems(workflow: WorkflowDefinition): string[] {
     if (workflow[part].schema['type'] !== 'object') problems.push(`${part}.schema.type: must be "object"`);
   }
   for (const name of placeholdersOf(workflow.retrieval.query)) {
-    if (!name.startsWith('input.')) problems.push(`retrieval.query: placeholder {{${name}}} must start with "input."`);
+    if (!name.startsWith('input.'))
+      problems.push(`retrieval.query: placeholder {{${name}}} must start with "input."`);
   }
   for (const part of ['system', 'user'] as const) {
     for (const name of placeholdersOf(workflow.prompt[part])) {
       if (name === 'passages' && part === 'user') continue;
       if (!name.startsWith('input.')) {
-        problems.push(`prompt.${part}: placeholder {{${name}}} must be {{input.<field>}}${part === 'user' ? ' or {{passages}}' : ''}`);
+        problems.push(
+          `prompt.${part}: placeholder {{${name}}} must be {{input.<field>}}${part === 'user' ? ' or {{passages}}' : ''}`,
+        );
       }
     }
   }
@@ -111,7 +121,8 @@ function semanticProblems(workflow: WorkflowDefinition): string[] {
   }
   const output = workflow.output.schema;
   workflow.validation.rules.forEach((rule, i) => {
-    if (!schemaHasPath(output, rule.field)) problems.push(`validation.rules[${i}].field: ${rule.field} is not a property of output.schema`);
+    if (!schemaHasPath(output, rule.field))
+      problems.push(`validation.rules[${i}].field: ${rule.field} is not a property of output.schema`);
   });
   const citations = workflow.validation.citations;
   if (citations && !schemaHasPath(output, citations.field)) {

@@ -33,7 +33,10 @@ function request(eventType: string, input: Record<string, unknown>, workflow?: s
 }
 
 const registry = new WorkflowRegistry([
-  parseWorkflowDocument(workflowYaml('tickets', 1, '  - eventType: { in: [ticket.created, ticket.updated] }'), 'tickets.v1.yaml'),
+  parseWorkflowDocument(
+    workflowYaml('tickets', 1, '  - eventType: { in: [ticket.created, ticket.updated] }'),
+    'tickets.v1.yaml',
+  ),
   parseWorkflowDocument(
     workflowYaml(
       'urgent-tickets',
@@ -45,8 +48,14 @@ const registry = new WorkflowRegistry([
     ),
     'urgent-tickets.v1.yaml',
   ),
-  parseWorkflowDocument(workflowYaml('by-group', 1, '  - when: [{ field: requester.groups, in: [vip] }]'), 'by-group.v1.yaml'),
-  parseWorkflowDocument(workflowYaml('tickets', 2, '  - eventType: { equals: ticket.created }'), 'tickets.v2.yaml'),
+  parseWorkflowDocument(
+    workflowYaml('by-group', 1, '  - when: [{ field: requester.groups, in: [vip] }]'),
+    'by-group.v1.yaml',
+  ),
+  parseWorkflowDocument(
+    workflowYaml('tickets', 2, '  - eventType: { equals: ticket.created }'),
+    'tickets.v2.yaml',
+  ),
 ]);
 
 describe('WorkflowRegistry.route', () => {
@@ -54,7 +63,10 @@ describe('WorkflowRegistry.route', () => {
     const decision = registry.route(request('ticket.created', { subject: 'down', priority: 'urgent' }));
     expect(decision.workflow.id).toBe('urgent-tickets');
     expect(decision.modelTier).toBe('large');
-    expect(decision.routed.context).toMatchObject({ modelTier: 'large', workflow: { id: 'urgent-tickets', version: 1 } });
+    expect(decision.routed.context).toMatchObject({
+      modelTier: 'large',
+      workflow: { id: 'urgent-tickets', version: 1 },
+    });
   });
 
   it('falls through to the next rule when a field condition fails, preferring the newest version on ties', () => {
@@ -66,12 +78,17 @@ describe('WorkflowRegistry.route', () => {
   });
 
   it('matches list fields such as requester groups by membership', () => {
-    const decision = registry.route({ ...request('anything.else', { subject: 'x' }), requester: { groups: ['staff', 'vip'] } });
+    const decision = registry.route({
+      ...request('anything.else', { subject: 'x' }),
+      requester: { groups: ['staff', 'vip'] },
+    });
     expect(decision.workflow.id).toBe('by-group');
   });
 
   it('lets an explicit workflow on the request override the rules (newest version)', () => {
-    const decision = registry.route(request('ticket.created', { subject: 'x', priority: 'urgent' }, 'tickets'));
+    const decision = registry.route(
+      request('ticket.created', { subject: 'x', priority: 'urgent' }, 'tickets'),
+    );
     expect(decision.matchedBy).toBe('explicit');
     expect(decision.routed.context.workflow).toEqual({ id: 'tickets', version: 2 });
   });
@@ -84,7 +101,10 @@ describe('WorkflowRegistry.route', () => {
 
   it('rejects an unknown explicit workflow with unknown_workflow listing the known ids', () => {
     expect(() => registry.route(request('ticket.created', { subject: 'x' }, 'nope'))).toThrow(
-      expect.objectContaining({ code: 'unknown_workflow', message: expect.stringMatching(/"nope".*tickets.*urgent-tickets/) }),
+      expect.objectContaining({
+        code: 'unknown_workflow',
+        message: expect.stringMatching(/"nope".*tickets.*urgent-tickets/),
+      }),
     );
   });
 
@@ -97,13 +117,17 @@ describe('WorkflowRegistry.route', () => {
     }
     expect(error).toBeInstanceOf(WorkflowError);
     expect((error as WorkflowError).code).toBe('unknown_workflow');
-    expect((error as WorkflowError).message).toMatch(/"alert\.fired".*tickets \(v2; event types ticket\.created\)/);
+    expect((error as WorkflowError).message).toMatch(
+      /"alert\.fired".*tickets \(v2; event types ticket\.created\)/,
+    );
   });
 
   it('rejects invalid input with invalid_input naming each bad field', () => {
     let error: WorkflowError | undefined;
     try {
-      registry.route(request('ticket.created', { priority: 'meh', customer: { email: 'not-an-email' } }, 'tickets'));
+      registry.route(
+        request('ticket.created', { priority: 'meh', customer: { email: 'not-an-email' } }, 'tickets'),
+      );
     } catch (e) {
       error = e as WorkflowError;
     }
@@ -121,7 +145,9 @@ describe('WorkflowRegistry.route', () => {
   it('refuses two files declaring the same id and version', () => {
     const a = parseWorkflowDocument(workflowYaml('dup', 1, '  - eventType: { equals: a }'), 'a/dup.v1.yaml');
     const b = parseWorkflowDocument(workflowYaml('dup', 1, '  - eventType: { equals: b }'), 'b/dup.v1.yaml');
-    expect(() => new WorkflowRegistry([a, b])).toThrow(/b\/dup\.v1\.yaml: id dup version 1 is also defined in a\/dup\.v1\.yaml/);
+    expect(() => new WorkflowRegistry([a, b])).toThrow(
+      /b\/dup\.v1\.yaml: id dup version 1 is also defined in a\/dup\.v1\.yaml/,
+    );
   });
 });
 
@@ -137,6 +163,9 @@ describe('the shipped workflows folder', () => {
   });
 
   it('asks for review after two failed attempts', () => {
-    expect(shipped.get('support-ticket', 1).validation).toMatchObject({ maxAttempts: 2, onExhaustion: 'review' });
+    expect(shipped.get('support-ticket', 1).validation).toMatchObject({
+      maxAttempts: 2,
+      onExhaustion: 'review',
+    });
   });
 });

@@ -30,7 +30,10 @@ export class WorkflowRegistry {
     for (const workflow of workflows) {
       const key = `${workflow.id}@${workflow.version}`;
       const clash = this.byKey.get(key);
-      if (clash) throw new WorkflowLoadError(workflow.source, [`id ${workflow.id} version ${workflow.version} is also defined in ${clash.source}`]);
+      if (clash)
+        throw new WorkflowLoadError(workflow.source, [
+          `id ${workflow.id} version ${workflow.version} is also defined in ${clash.source}`,
+        ]);
       this.byKey.set(key, workflow);
       const newest = this.latest.get(workflow.id);
       if (!newest || newest.version < workflow.version) this.latest.set(workflow.id, workflow);
@@ -59,9 +62,11 @@ export class WorkflowRegistry {
     const workflow = this.find(id, version);
     if (!workflow) {
       const wanted = version === undefined ? `"${id}"` : `"${id}" version ${version}`;
-      throw new WorkflowError('unknown_workflow', `no workflow ${wanted}; known workflows: ${this.knownList()}`, [
-        `workflow: ${id}${version === undefined ? '' : `@${version}`}`,
-      ]);
+      throw new WorkflowError(
+        'unknown_workflow',
+        `no workflow ${wanted}; known workflows: ${this.knownList()}`,
+        [`workflow: ${id}${version === undefined ? '' : `@${version}`}`],
+      );
     }
     return workflow;
   }
@@ -93,7 +98,9 @@ export class WorkflowRegistry {
       matchedBy = { ruleIndex: hit.ruleIndex };
     }
     this.validateInput(workflow, request.input);
-    const query = fillTemplate(workflow.retrieval.query, { input: request.input }).replace(/\s+/g, ' ').trim();
+    const query = fillTemplate(workflow.retrieval.query, { input: request.input })
+      .replace(/\s+/g, ' ')
+      .trim();
     return {
       workflow,
       modelTier,
@@ -131,9 +138,15 @@ export class WorkflowRegistry {
 
   private knownList(): string {
     const rulesOf = (w: LoadedWorkflow) =>
-      [...new Set(w.match.flatMap((r) => r.eventType?.in ?? (r.eventType?.equals ? [r.eventType.equals] : [])))].join(', ');
-    return [...this.latest.values()]
-      .map((w) => `${w.id} (v${w.version}${rulesOf(w) ? `; event types ${rulesOf(w)}` : ''})`)
-      .join(', ') || '(none loaded)';
+      [
+        ...new Set(
+          w.match.flatMap((r) => r.eventType?.in ?? (r.eventType?.equals ? [r.eventType.equals] : [])),
+        ),
+      ].join(', ');
+    return (
+      [...this.latest.values()]
+        .map((w) => `${w.id} (v${w.version}${rulesOf(w) ? `; event types ${rulesOf(w)}` : ''})`)
+        .join(', ') || '(none loaded)'
+    );
   }
 }

@@ -6,6 +6,10 @@ import type { Response } from 'express';
 @Catch(AuditQueryError)
 export class AuditQueryErrorFilter implements ExceptionFilter<AuditQueryError> {
   catch(error: AuditQueryError, host: ArgumentsHost): void {
-    host.switchToHttp().getResponse<Response>().status(400).json({ statusCode: 400, error: error.code, message: error.message });
+    host
+      .switchToHttp()
+      .getResponse<Response>()
+      .status(400)
+      .json({ statusCode: 400, error: error.code, message: error.message });
   }
 }

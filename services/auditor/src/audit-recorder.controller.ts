@@ -18,7 +18,9 @@ export class AuditRecorderController {
   async record(@Payload() event: EventEnvelope<object>, @Ctx() ctx: HandlerContext): Promise<Outgoing[]> {
     if (!ctx.message) {
       // Without the position the row could not say where the event came from; retrying will not help.
-      throw new Error('the bus passed no message position (HandlerContext.message); the auditor needs @llmbus/bus with it');
+      throw new Error(
+        'the bus passed no message position (HandlerContext.message); the auditor needs @llmbus/bus with it',
+      );
     }
     const recorded = await this.store.record(event, ctx.message);
     auditorMetrics.recorded.inc({ type: event.type, outcome: recorded ? 'recorded' : 'duplicate' });
@@ -31,8 +33,10 @@ export class AuditRecorderController {
     const c = extractColumns(event);
     if (c.modelId === null) return;
     const stage = c.stage ?? 'unknown';
-    if (c.promptTokens !== null) auditorMetrics.tokens.inc({ stage, model: c.modelId, kind: 'prompt' }, c.promptTokens);
-    if (c.completionTokens !== null) auditorMetrics.tokens.inc({ stage, model: c.modelId, kind: 'completion' }, c.completionTokens);
+    if (c.promptTokens !== null)
+      auditorMetrics.tokens.inc({ stage, model: c.modelId, kind: 'prompt' }, c.promptTokens);
+    if (c.completionTokens !== null)
+      auditorMetrics.tokens.inc({ stage, model: c.modelId, kind: 'completion' }, c.completionTokens);
     if (c.costUsd !== null) auditorMetrics.cost.inc({ stage, model: c.modelId }, c.costUsd);
   }
 }

@@ -15,7 +15,11 @@ export class AuditorModule {
   static forRoot(deps: AuditorDeps): DynamicModule {
     const apiKeys = deps.apiKeys ?? deps.config.apiKeys;
     if (!apiKeys) {
-      throw new ConfigError('API_KEYS', '<key>:<tenant>:<role>[+<role>...] entries separated by "," (the auditor API needs keys)', undefined);
+      throw new ConfigError(
+        'API_KEYS',
+        '<key>:<tenant>:<role>[+<role>...] entries separated by "," (the auditor API needs keys)',
+        undefined,
+      );
     }
     return {
       module: AuditorModule,

@@ -45,10 +45,21 @@ const context: RequestContext = {
   modelTier: 'small',
   budget: { maxOutputTokens: 100, maxCostUsd: 1 },
 };
-const usage = { modelId: 'gemma', provider: 'local', promptTokens: 40, completionTokens: 12, costUsd: 0.002, latencyMs: 120 };
+const usage = {
+  modelId: 'gemma',
+  provider: 'local',
+  promptTokens: 40,
+  completionTokens: 12,
+  costUsd: 0.002,
+  latencyMs: 120,
+};
 
 const submitted = (requestId: string, tenantId = 'acme', id?: string) =>
-  outgoing(RequestSubmittedEvent, { requestId, eventType: 'ticket.created', input: { subject: 's' }, requester: { groups: [] } }, { tenantId, id });
+  outgoing(
+    RequestSubmittedEvent,
+    { requestId, eventType: 'ticket.created', input: { subject: 's' }, requester: { groups: [] } },
+    { tenantId, id },
+  );
 
 const reviewRequested = (requestId: string) =>
   outgoing(ReviewRequestedEvent, {
@@ -91,14 +102,19 @@ describe('auditor', () => {
     // No bus-level memory of handled ids: de-duplication must come from the store itself, as
     // after an auditor restart.
     bus = new EventBus(transport, { logger, dedup: forgetful, retryDelayMs: 1 });
-    const config = loadPlatformConfig({ API_KEYS, HTTP_PORT: '0' }, { mode: 'embedded', httpPort: 0, clientId: 'test' });
+    const config = loadPlatformConfig(
+      { API_KEYS, HTTP_PORT: '0' },
+      { mode: 'embedded', httpPort: 0, clientId: 'test' },
+    );
     app = await startAuditor({ bus, config, logger, store });
     url = app.url!;
     await bus.subscribe({
       stage: 'validator',
       groupId: 'test-decision-collector',
       notifyRequester: false,
-      handlers: { [ReviewDecidedEvent.type]: async (e) => (decisions.push(e as EventEnvelope<ReviewDecided>), []) },
+      handlers: {
+        [ReviewDecidedEvent.type]: async (e) => (decisions.push(e as EventEnvelope<ReviewDecided>), []),
+      },
     });
   }, 60_000);
 
@@ -108,7 +124,8 @@ describe('auditor', () => {
     await store?.close();
   });
 
-  const trailTypes = async (tenant: string, requestId: string) => (await store.trail(tenant, requestId)).map((r) => r.envelope.type);
+  const trailTypes = async (tenant: string, requestId: string) =>
+    (await store.trail(tenant, requestId)).map((r) => r.envelope.type);
 
   describe('recording', () => {
     it('records each event it consumes with the topic, partition and offset it was read from, and publishes nothing', async () => {
@@ -116,16 +133,35 @@ describe('auditor', () => {
       const [input] = await bus.publish([submitted('rec-1')]);
       await bus.publish(
         [
-          outgoing(RequestRoutedEvent, { requestId: 'rec-1', context, input: {}, retrieval: { collections: [], topK: 0, query: '' } }),
-          outgoing(ContextRetrievedEvent, { requestId: 'rec-1', context, input: {}, passages: [], withheldCount: 0 }),
+          outgoing(RequestRoutedEvent, {
+            requestId: 'rec-1',
+            context,
+            input: {},
+            retrieval: { collections: [], topK: 0, query: '' },
+          }),
+          outgoing(ContextRetrievedEvent, {
+            requestId: 'rec-1',
+            context,
+            input: {},
+            passages: [],
+            withheldCount: 0,
+          }),
         ],
         { envelope: input, stage: 'router' },
       );
       await until(async () => (await trailTypes('acme', 'rec-1')).length === 3, 'three recorded events');
       const trail = await store.trail('acme', 'rec-1');
-      expect(trail.map((r) => r.envelope.type)).toEqual([RequestSubmittedEvent.type, RequestRoutedEvent.type, ContextRetrievedEvent.type]);
+      expect(trail.map((r) => r.envelope.type)).toEqual([
+        RequestSubmittedEvent.type,
+        RequestRoutedEvent.type,
+        ContextRetrievedEvent.type,
+      ]);
       expect(trail[0].envelope.id).toBe(input.id);
-      expect(trail[0].position).toEqual({ topic: Topics.Request.name, partition: expect.any(Number), offset: expect.stringMatching(/^\d+$/) });
+      expect(trail[0].position).toEqual({
+        topic: Topics.Request.name,
+        partition: expect.any(Number),
+        offset: expect.stringMatching(/^\d+$/),
+      });
       expect(trail[1].position.topic).toBe(Topics.Routed.name);
       expect(producedRecords.slice(before)).toHaveLength(3);
     });
@@ -135,7 +171,10 @@ describe('auditor', () => {
       await bus.publish([submitted('dup-1', 'acme', first.id)]);
       // Same key, same topic, same partition: once this one is recorded, the duplicate was handled.
       const [marker] = await bus.publish([submitted('dup-1', 'acme', `${first.id}-marker`)]);
-      await until(async () => (await store.trail('acme', 'dup-1')).some((r) => r.envelope.id === marker.id), 'the marker event');
+      await until(
+        async () => (await store.trail('acme', 'dup-1')).some((r) => r.envelope.id === marker.id),
+        'the marker event',
+      );
       expect((await store.trail('acme', 'dup-1')).map((r) => r.envelope.id)).toEqual([first.id, marker.id]);
     });
 
@@ -151,7 +190,10 @@ describe('auditor', () => {
         ce_schemaversion: '1',
       };
       await transport.produceRaw(Topics.Request.name, 'bad-1', headers, Buffer.from('{not json'));
-      await until(async () => (await trailTypes('acme', 'bad-1')).includes(DeadLetteredEvent.type), 'the dead-lettered event');
+      await until(
+        async () => (await trailTypes('acme', 'bad-1')).includes(DeadLetteredEvent.type),
+        'the dead-lettered event',
+      );
       const [dead] = await store.trail('acme', 'bad-1');
       expect(dead.position.topic).toBe('orchestration.dead-letter.auditor.v1');
       expect(dead.envelope.data).toMatchObject({ reasonCode: 'invalid_event', originalValue: '{not json' });
@@ -181,47 +223,85 @@ describe('auditor', () => {
         ],
         { envelope: quiet, stage: 'generator' },
       );
-      await until(async () => (await trailTypes('acme', 'http-1')).length === 2 && (await trailTypes('acme', 'quiet-1')).length === 2, 'seed events');
+      await until(
+        async () =>
+          (await trailTypes('acme', 'http-1')).length === 2 &&
+          (await trailTypes('acme', 'quiet-1')).length === 2,
+        'seed events',
+      );
     });
 
     it('answers 401 without an API key or with an unknown one', async () => {
       await request(url).get('/v1/requests/http-1/trail').expect(401);
-      await request(url).get('/v1/requests/http-1/trail').set('X-Api-Key', 'not-a-known-key-000000').expect(401);
+      await request(url)
+        .get('/v1/requests/http-1/trail')
+        .set('X-Api-Key', 'not-a-known-key-000000')
+        .expect(401);
       await request(url).get('/metrics').expect(401);
     });
 
     it('answers 403 when the key lacks the role of the route', async () => {
       await request(url).get('/v1/requests/http-1/trail').set('X-Api-Key', KEYS.acmeSubmitter).expect(403);
       await request(url).get('/v1/reviews').set('X-Api-Key', KEYS.acmeReader).expect(403);
-      await request(url).post('/v1/reviews/http-1/decision').set('X-Api-Key', KEYS.acmeReader).send({ decision: 'approve' }).expect(403);
+      await request(url)
+        .post('/v1/reviews/http-1/decision')
+        .set('X-Api-Key', KEYS.acmeReader)
+        .send({ decision: 'approve' })
+        .expect(403);
     });
 
     it("answers 404 for another tenant's request exactly as for an unknown one", async () => {
-      const foreign = await request(url).get('/v1/requests/http-1/trail').set('X-Api-Key', KEYS.globex).expect(404);
-      const unknown = await request(url).get('/v1/requests/no-such-request/trail').set('X-Api-Key', KEYS.globex).expect(404);
+      const foreign = await request(url)
+        .get('/v1/requests/http-1/trail')
+        .set('X-Api-Key', KEYS.globex)
+        .expect(404);
+      const unknown = await request(url)
+        .get('/v1/requests/no-such-request/trail')
+        .set('X-Api-Key', KEYS.globex)
+        .expect(404);
       expect(foreign.body.message).toBe('no events for request http-1');
       expect(unknown.body.message).toBe('no events for request no-such-request');
       const list = await request(url).get('/v1/requests').set('X-Api-Key', KEYS.globex).expect(200);
       expect(list.body.requests).toEqual([]);
-      await request(url).post('/v1/reviews/http-1/decision').set('X-Api-Key', KEYS.globex).send({ decision: 'approve' }).expect(404);
+      await request(url)
+        .post('/v1/reviews/http-1/decision')
+        .set('X-Api-Key', KEYS.globex)
+        .send({ decision: 'approve' })
+        .expect(404);
     });
 
     it('serves the trail of a request in order to a reader of its tenant', async () => {
-      const res = await request(url).get('/v1/requests/http-1/trail').set('Authorization', `Bearer ${KEYS.acmeReader}`).expect(200);
+      const res = await request(url)
+        .get('/v1/requests/http-1/trail')
+        .set('Authorization', `Bearer ${KEYS.acmeReader}`)
+        .expect(200);
       expect(res.body.requestId).toBe('http-1');
       expect(res.body.events.map((e: { envelope: { type: string } }) => e.envelope.type)).toEqual([
         RequestSubmittedEvent.type,
         ReviewRequestedEvent.type,
       ]);
-      expect(res.body.events[1].envelope).toMatchObject({ tenantid: 'acme', correlationid: 'http-1', data: { reason: 'low confidence' } });
+      expect(res.body.events[1].envelope).toMatchObject({
+        tenantid: 'acme',
+        correlationid: 'http-1',
+        data: { reason: 'low confidence' },
+      });
     });
 
     it('lists requests with a cursor, and refuses a cursor it did not issue', async () => {
-      const page = await request(url).get('/v1/requests?limit=1').set('X-Api-Key', KEYS.acmeReader).expect(200);
+      const page = await request(url)
+        .get('/v1/requests?limit=1')
+        .set('X-Api-Key', KEYS.acmeReader)
+        .expect(200);
       expect(page.body.requests).toHaveLength(1);
-      const next = await request(url).get(`/v1/requests?limit=1&cursor=${page.body.nextCursor}`).set('X-Api-Key', KEYS.acmeReader).expect(200);
+      const next = await request(url)
+        .get(`/v1/requests?limit=1&cursor=${page.body.nextCursor}`)
+        .set('X-Api-Key', KEYS.acmeReader)
+        .expect(200);
       expect(next.body.requests[0].requestId).not.toBe(page.body.requests[0].requestId);
-      const bad = await request(url).get('/v1/requests?cursor=zzz').set('X-Api-Key', KEYS.acmeReader).expect(400);
+      const bad = await request(url)
+        .get('/v1/requests?cursor=zzz')
+        .set('X-Api-Key', KEYS.acmeReader)
+        .expect(400);
       expect(bad.body.error).toBe('invalid_cursor');
       await request(url).get('/v1/requests?limit=0').set('X-Api-Key', KEYS.acmeReader).expect(400);
     });
@@ -241,7 +321,10 @@ describe('auditor', () => {
           maxLatencyMs: 120,
         },
       ]);
-      const later = await request(url).get('/v1/costs?since=2999-01-01T00:00:00Z').set('X-Api-Key', KEYS.acmeReader).expect(200);
+      const later = await request(url)
+        .get('/v1/costs?since=2999-01-01T00:00:00Z')
+        .set('X-Api-Key', KEYS.acmeReader)
+        .expect(200);
       expect(later.body).toEqual({ since: '2999-01-01T00:00:00.000Z', steps: [] });
       await request(url).get('/v1/costs?since=yesterday').set('X-Api-Key', KEYS.acmeReader).expect(400);
     });
@@ -251,10 +334,26 @@ describe('auditor', () => {
       expect(queue.body.reviews.map((r: { requestId: string }) => r.requestId)).toEqual(['http-1']);
       const reviewId: string = queue.body.reviews[0].review.envelope.id;
 
-      await request(url).post('/v1/reviews/http-1/decision').set('X-Api-Key', KEYS.acmeReviewer).send({ decision: 'edit' }).expect(400);
-      await request(url).post('/v1/reviews/http-1/decision').set('X-Api-Key', KEYS.acmeReviewer).send({ decision: 'maybe' }).expect(400);
-      await request(url).post('/v1/reviews/quiet-1/decision').set('X-Api-Key', KEYS.acmeReviewer).send({ decision: 'approve' }).expect(409);
-      await request(url).post('/v1/reviews/nothing-here/decision').set('X-Api-Key', KEYS.acmeReviewer).send({ decision: 'approve' }).expect(404);
+      await request(url)
+        .post('/v1/reviews/http-1/decision')
+        .set('X-Api-Key', KEYS.acmeReviewer)
+        .send({ decision: 'edit' })
+        .expect(400);
+      await request(url)
+        .post('/v1/reviews/http-1/decision')
+        .set('X-Api-Key', KEYS.acmeReviewer)
+        .send({ decision: 'maybe' })
+        .expect(400);
+      await request(url)
+        .post('/v1/reviews/quiet-1/decision')
+        .set('X-Api-Key', KEYS.acmeReviewer)
+        .send({ decision: 'approve' })
+        .expect(409);
+      await request(url)
+        .post('/v1/reviews/nothing-here/decision')
+        .set('X-Api-Key', KEYS.acmeReviewer)
+        .send({ decision: 'approve' })
+        .expect(404);
 
       const res = await request(url)
         .post('/v1/reviews/http-1/decision')
@@ -269,20 +368,37 @@ describe('auditor', () => {
         correlationid: 'http-1',
         causationid: reviewId,
         source: '/llmbus/auditor',
-        data: { requestId: 'http-1', decision: 'edit', output: { reply: 'fixed' }, comment: 'tone', reviewer: expect.stringMatching(/^review/) },
+        data: {
+          requestId: 'http-1',
+          decision: 'edit',
+          output: { reply: 'fixed' },
+          comment: 'tone',
+          reviewer: expect.stringMatching(/^review/),
+        },
       });
 
-      await until(async () => (await trailTypes('acme', 'http-1')).includes(ReviewDecidedEvent.type), 'the recorded decision');
+      await until(
+        async () => (await trailTypes('acme', 'http-1')).includes(ReviewDecidedEvent.type),
+        'the recorded decision',
+      );
       const after = await request(url).get('/v1/reviews').set('X-Api-Key', KEYS.acmeReviewer).expect(200);
       expect(after.body.reviews).toEqual([]);
-      await request(url).post('/v1/reviews/http-1/decision').set('X-Api-Key', KEYS.acmeReviewer).send({ decision: 'approve' }).expect(409);
+      await request(url)
+        .post('/v1/reviews/http-1/decision')
+        .set('X-Api-Key', KEYS.acmeReviewer)
+        .send({ decision: 'approve' })
+        .expect(409);
     });
 
     it('serves /healthz without a key and /metrics to readers and admins', async () => {
       await request(url).get('/healthz').expect(200, { status: 'ok' });
       const metrics = await request(url).get('/metrics').set('X-Api-Key', KEYS.acmeReader).expect(200);
-      expect(metrics.text).toMatch(/orchestrator_audit_events_total\{type="llmbus.request.submitted",outcome="recorded"\}/);
-      expect(metrics.text).toContain('orchestrator_model_tokens_total{stage="generator",model="gemma",kind="prompt"} 40');
+      expect(metrics.text).toMatch(
+        /orchestrator_audit_events_total\{type="llmbus.request.submitted",outcome="recorded"\}/,
+      );
+      expect(metrics.text).toContain(
+        'orchestrator_model_tokens_total{stage="generator",model="gemma",kind="prompt"} 40',
+      );
       expect(metrics.text).not.toMatch(/orchestrator_model_\w+\{stage="validator"/);
       await request(url).get('/metrics').set('X-Api-Key', KEYS.acmeAdmin).expect(200);
       await request(url).get('/metrics').set('X-Api-Key', KEYS.acmeReviewer).expect(403);

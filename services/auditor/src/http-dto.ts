@@ -1,7 +1,18 @@
 import { REVIEW_DECISIONS } from '@llmbus/contracts';
 import { MAX_PAGE_SIZE } from '@llmbus/audit';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsObject, IsOptional, IsString, Max, MaxLength, Min, ValidateIf } from 'class-validator';
+import {
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsObject,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+  ValidateIf,
+} from 'class-validator';
 
 /** Body of POST /v1/reviews/:requestId/decision. */
 export class ReviewDecisionBody {
@@ -24,5 +35,7 @@ export class ListRequestsQuery {
 
 /** Query of GET /v1/costs. */
 export class CostsQuery {
-  @IsOptional() @IsISO8601({}, { message: 'since must be an ISO 8601 time, e.g. 2026-01-01T00:00:00Z' }) since?: string;
+  @IsOptional()
+  @IsISO8601({}, { message: 'since must be an ISO 8601 time, e.g. 2026-01-01T00:00:00Z' })
+  since?: string;
 }

@@ -7,8 +7,13 @@ import { startAuditor } from './index';
 
 /** Distributed entry point: Kafka in, PostgreSQL for the trail, HTTP API on port 8081. */
 async function main(): Promise<void> {
-  const config = loadPlatformConfig(process.env, { mode: 'distributed', httpPort: 8081, clientId: 'llmbus-auditor' });
-  if (!config.databaseUrl) throw new ConfigError('DATABASE_URL', 'a postgres://user:password@host:port/database URL', undefined);
+  const config = loadPlatformConfig(process.env, {
+    mode: 'distributed',
+    httpPort: 8081,
+    clientId: 'llmbus-auditor',
+  });
+  if (!config.databaseUrl)
+    throw new ConfigError('DATABASE_URL', 'a postgres://user:password@host:port/database URL', undefined);
   const logger = createLogger({ service: 'auditor', level: config.logLevel });
   const store = await PostgresAuditStore.open({ connectionString: config.databaseUrl });
   const bus = distributedBus(config, logger, 'auditor');

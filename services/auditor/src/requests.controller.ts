@@ -1,7 +1,17 @@
 import type { Principal } from '@llmbus/access';
 import type { AuditRecord, AuditStore, RequestPage, StepCost } from '@llmbus/audit';
 import { ApiKeyGuard, CurrentPrincipal, RequireRole } from '@llmbus/http-nest';
-import { Controller, Get, Inject, NotFoundException, Param, Query, UseFilters, UseGuards, ValidationPipe } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Inject,
+  NotFoundException,
+  Param,
+  Query,
+  UseFilters,
+  UseGuards,
+  ValidationPipe,
+} from '@nestjs/common';
 import { AuditQueryErrorFilter } from './audit-query-error.filter';
 import { AUDIT_STORE } from './auditor-deps';
 import { CostsQuery, ListRequestsQuery } from './http-dto';
@@ -30,7 +40,10 @@ export class RequestsController {
 
   @Get('requests')
   @RequireRole('reader')
-  list(@CurrentPrincipal() principal: Principal, @Query(queryPipe) query: ListRequestsQuery): Promise<RequestPage> {
+  list(
+    @CurrentPrincipal() principal: Principal,
+    @Query(queryPipe) query: ListRequestsQuery,
+  ): Promise<RequestPage> {
     return this.store.listRequests(principal.tenantId, query.limit ?? DEFAULT_PAGE_SIZE, query.cursor);
   }
 

@@ -53,7 +53,8 @@ export class ReviewsController {
     @Param('requestId') requestId: string,
     @Body(bodyPipe) body: ReviewDecisionBody,
   ): Promise<{ requestId: string; eventId: string; decision: ReviewDecided['decision'] }> {
-    if (!ID_PATTERN.test(requestId)) throw new BadRequestException('requestId must be 1-128 letters, digits, ".", "_", ":" or "-"');
+    if (!ID_PATTERN.test(requestId))
+      throw new BadRequestException('requestId must be 1-128 letters, digits, ".", "_", ":" or "-"');
     if (body.output !== undefined && body.decision !== 'edit') {
       throw new BadRequestException('output is only accepted with decision "edit"');
     }
@@ -64,7 +65,9 @@ export class ReviewsController {
       case 'not_requested':
         throw new ConflictException(`request ${requestId} has no review to decide`);
       case 'resolved':
-        throw new ConflictException(`the review of request ${requestId} is already closed (${state.resolvedBy})`);
+        throw new ConflictException(
+          `the review of request ${requestId} is already closed (${state.resolvedBy})`,
+        );
       case 'pending':
         break;
     }

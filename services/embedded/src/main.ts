@@ -27,7 +27,9 @@ async function main(): Promise<void> {
   const apiKeys = config.apiKeys ?? ApiKeyRegistry.parse(`${demoKey}:demo:admin`);
   const bus = busFromConfig(config, logger);
   const models = createModelProviders(parseModelsConfig(env), { logger });
-  const vectorStore = await PgliteVectorStore.open({ dataDir: config.dataDir && join(config.dataDir, 'vector-store') });
+  const vectorStore = await PgliteVectorStore.open({
+    dataDir: config.dataDir && join(config.dataDir, 'vector-store'),
+  });
   const auditStore = await PgliteAuditStore.open({ dataDir: config.dataDir });
   const watcher = new OutcomeWatcher(bus);
   await watcher.start();
@@ -55,8 +57,14 @@ async function main(): Promise<void> {
   if (samples) {
     const { tenant, documents } = loadSampleDocuments(join(SAMPLES_DIR, 'documents'));
     await bus.publish(documents.map((d) => outgoing(DocumentSubmittedEvent, d, { tenantId: tenant })));
-    const indexed = await watcher.documentsIndexed(documents.map((d) => d.documentId), 300_000);
-    logger.info({ documents: indexed.length, chunks: indexed.reduce((n, d) => n + d.chunkCount, 0) }, 'sample documents indexed');
+    const indexed = await watcher.documentsIndexed(
+      documents.map((d) => d.documentId),
+      300_000,
+    );
+    logger.info(
+      { documents: indexed.length, chunks: indexed.reduce((n, d) => n + d.chunkCount, 0) },
+      'sample documents indexed',
+    );
   }
   const key = demoKey ?? '<a key from API_KEYS>';
   process.stdout.write(

@@ -54,7 +54,11 @@ export class OutcomeWatcher {
 
   /** Resolves when every listed document has been indexed. */
   async documentsIndexed(documentIds: readonly string[], timeoutMs: number): Promise<DocumentIndexed[]> {
-    await this.waitFor(() => (documentIds.every((id) => this.indexed.has(id)) ? true : undefined), timeoutMs, 'indexing');
+    await this.waitFor(
+      () => (documentIds.every((id) => this.indexed.has(id)) ? true : undefined),
+      timeoutMs,
+      'indexing',
+    );
     return documentIds.map((id) => this.indexed.get(id)!);
   }
 

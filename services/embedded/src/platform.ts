@@ -71,7 +71,13 @@ export async function startPlatform(deps: PlatformDeps): Promise<RunningPlatform
     );
     started.push(await startValidator({ bus, config, logger: logger.child({ stage: 'validator' }) }));
     started.push(
-      await startRouter({ bus, config, logger: logger.child({ stage: 'router' }), apiKeys, httpPort: deps.routerPort }),
+      await startRouter({
+        bus,
+        config,
+        logger: logger.child({ stage: 'router' }),
+        apiKeys,
+        httpPort: deps.routerPort,
+      }),
     );
   } catch (error) {
     await Promise.allSettled(started.reverse().map((app) => app.close()));

@@ -17,13 +17,19 @@ export class GeneratorEventsController {
   constructor(private readonly generation: ResponseGeneration) {}
 
   @EventPattern(ContextRetrievedEvent.type)
-  async retrieved(@Payload() event: EventEnvelope<ContextRetrieved>, @Ctx() ctx: HandlerContext): Promise<Outgoing[]> {
+  async retrieved(
+    @Payload() event: EventEnvelope<ContextRetrieved>,
+    @Ctx() ctx: HandlerContext,
+  ): Promise<Outgoing[]> {
     const generated = await this.generation.generate(event.data, 1, ctx.heartbeat, ctx.log);
     return [outgoing(ResponseGeneratedEvent, generated, { attempt: 1 })];
   }
 
   @EventPattern(RegenerationRequestedEvent.type)
-  async regenerate(@Payload() event: EventEnvelope<RegenerationRequested>, @Ctx() ctx: HandlerContext): Promise<Outgoing[]> {
+  async regenerate(
+    @Payload() event: EventEnvelope<RegenerationRequested>,
+    @Ctx() ctx: HandlerContext,
+  ): Promise<Outgoing[]> {
     const { attempt, violations, stricterInstruction } = event.data;
     const generated = await this.generation.generate(event.data, attempt, ctx.heartbeat, ctx.log, {
       attempt,

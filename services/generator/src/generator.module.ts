@@ -14,7 +14,8 @@ const DEFAULT_MODEL_TIMEOUT_MS = 120_000;
 export class GeneratorModule {
   /** Wires the generator over the given bus, model provider and workflows. */
   static forRoot(deps: GeneratorDeps): DynamicModule {
-    const workflows = deps.workflows ?? WorkflowRegistry.fromDirectory(deps.config.workflowsDir ?? DEFAULT_WORKFLOWS_DIR);
+    const workflows =
+      deps.workflows ?? WorkflowRegistry.fromDirectory(deps.config.workflowsDir ?? DEFAULT_WORKFLOWS_DIR);
     const generation = new ResponseGeneration(
       workflows,
       deps.models,
@@ -26,7 +27,10 @@ export class GeneratorModule {
       module: GeneratorModule,
       imports: [LoggerModule.forRoot({ pinoHttp: { logger: deps.logger } })],
       controllers: [GeneratorEventsController, ...OPS_CONTROLLERS],
-      providers: [{ provide: ResponseGeneration, useValue: generation }, apiKeyRegistryProvider(deps.apiKeys ?? deps.config.apiKeys)],
+      providers: [
+        { provide: ResponseGeneration, useValue: generation },
+        apiKeyRegistryProvider(deps.apiKeys ?? deps.config.apiKeys),
+      ],
     };
   }
 }

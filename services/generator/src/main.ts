@@ -7,7 +7,12 @@ import { chatModelChooser, startGenerator } from './index';
 
 /** Distributed entry point: Kafka in and out, the configured model provider (local or OpenAI-compatible). */
 async function main(): Promise<void> {
-  const config = loadPlatformConfig(process.env, { mode: 'distributed', httpPort: 0, clientId: 'llmbus-generator', servesHttp: false });
+  const config = loadPlatformConfig(process.env, {
+    mode: 'distributed',
+    httpPort: 0,
+    clientId: 'llmbus-generator',
+    servesHttp: false,
+  });
   const logger = createLogger({ service: 'generator', level: config.logLevel });
   const providers = createModelProviders(parseModelsConfig(process.env), { logger });
   const bus = distributedBus(config, logger, 'generator');

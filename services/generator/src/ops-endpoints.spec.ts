@@ -8,16 +8,25 @@ import { startGenerator } from './index';
 describe('generator ops endpoints', () => {
   it('serves /healthz openly and /metrics to readers only, on METRICS_PORT', async () => {
     const logger = pino({ level: 'silent' });
-    const config = { ...loadPlatformConfig({}, { mode: 'embedded', httpPort: 0, clientId: 't' }), metricsPort: 0 };
+    const config = {
+      ...loadPlatformConfig({}, { mode: 'embedded', httpPort: 0, clientId: 't' }),
+      metricsPort: 0,
+    };
     const bus = new EventBus(new InMemoryTransport(), { logger });
-    const apiKeys = ApiKeyRegistry.parse('reader-key-0123456789:acme:reader,submit-key-0123456789:acme:submitter');
+    const apiKeys = ApiKeyRegistry.parse(
+      'reader-key-0123456789:acme:reader,submit-key-0123456789:acme:submitter',
+    );
     const app = await startGenerator({ bus, config, logger, apiKeys, models: new ScriptedModelProvider() });
     try {
       expect(app.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect((await fetch(`${app.url}/healthz`)).status).toBe(200);
       expect((await fetch(`${app.url}/metrics`)).status).toBe(401);
-      expect((await fetch(`${app.url}/metrics`, { headers: { 'x-api-key': 'submit-key-0123456789' } })).status).toBe(403);
-      const metrics = await fetch(`${app.url}/metrics`, { headers: { 'x-api-key': 'reader-key-0123456789' } });
+      expect(
+        (await fetch(`${app.url}/metrics`, { headers: { 'x-api-key': 'submit-key-0123456789' } })).status,
+      ).toBe(403);
+      const metrics = await fetch(`${app.url}/metrics`, {
+        headers: { 'x-api-key': 'reader-key-0123456789' },
+      });
       expect(metrics.status).toBe(200);
       expect(await metrics.text()).toContain('orchestrator_events_total');
     } finally {

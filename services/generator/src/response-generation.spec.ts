@@ -7,10 +7,26 @@ import { GenerationInput, ResponseGeneration } from './response-generation';
 
 const log = pino({ level: 'silent' });
 const workflows = WorkflowRegistry.fromDirectory();
-const output = { category: 'technical', priority: 'normal', reply: 'Restart the app.', citations: [], needsHuman: false, confidence: 0.7 };
+const output = {
+  category: 'technical',
+  priority: 'normal',
+  reply: 'Restart the app.',
+  citations: [],
+  needsHuman: false,
+  confidence: 0.7,
+};
 
 function passage(id: string, score: number): Passage {
-  return { id, documentId: id, collection: 'product-docs', title: id, sourceUri: `kb://${id}`, chunkIndex: 0, text: 'x'.repeat(1200), score };
+  return {
+    id,
+    documentId: id,
+    collection: 'product-docs',
+    title: id,
+    sourceUri: `kb://${id}`,
+    chunkIndex: 0,
+    text: 'x'.repeat(1200),
+    score,
+  };
 }
 
 const source: GenerationInput = {
@@ -29,19 +45,38 @@ describe('ResponseGeneration', () => {
   it('asks the model the tier maps to, and fits the prompt to that model window', async () => {
     const model = new ScriptedModelProvider().enqueueChat({ json: output });
     const tiers: string[] = [];
-    const generation = new ResponseGeneration(workflows, model, (tier) => (tiers.push(tier), { modelId: 'big/model', contextWindow: 1100 }), undefined, 1000);
+    const generation = new ResponseGeneration(
+      workflows,
+      model,
+      (tier) => (tiers.push(tier), { modelId: 'big/model', contextWindow: 1100 }),
+      undefined,
+      1000,
+    );
     const generated = await generation.generate(source, 1, async () => undefined, log);
     expect(tiers).toEqual(['large']);
     expect(model.lastChatRequest).toMatchObject({ model: 'big/model', maxTokens: 400, timeoutMs: 1000 });
     const user = model.lastChatRequest!.messages[1].content;
     expect(user).toContain('id="p-high"');
     expect(user).not.toContain('id="p-low"');
-    expect(generated).toMatchObject({ attempt: 1, output, passages: source.passages, usage: { modelId: 'big/model' } });
+    expect(generated).toMatchObject({
+      attempt: 1,
+      output,
+      passages: source.passages,
+      usage: { modelId: 'big/model' },
+    });
   });
 
   it('hands a malformed answer to validation (no output) instead of retrying the same prompt', async () => {
-    const model = new ScriptedModelProvider().enqueueChat(new ModelError('malformed_output', 'reply is not JSON', { modelId: 'm' }));
-    const generation = new ResponseGeneration(workflows, model, () => ({ contextWindow: 4096 }), undefined, 1000);
+    const model = new ScriptedModelProvider().enqueueChat(
+      new ModelError('malformed_output', 'reply is not JSON', { modelId: 'm' }),
+    );
+    const generation = new ResponseGeneration(
+      workflows,
+      model,
+      () => ({ contextWindow: 4096 }),
+      undefined,
+      1000,
+    );
     const generated = await generation.generate(source, 1, async () => undefined, log);
     expect(generated.output).toBeUndefined();
     expect(generated.text).toMatch(/not valid output: reply is not JSON/);
@@ -50,25 +85,50 @@ describe('ResponseGeneration', () => {
   });
 
   it('rejects as oversize when the prompt cannot fit the window at all', async () => {
-    const generation = new ResponseGeneration(workflows, new ScriptedModelProvider(), () => ({ contextWindow: 500 }), undefined, 1000);
+    const generation = new ResponseGeneration(
+      workflows,
+      new ScriptedModelProvider(),
+      () => ({ contextWindow: 500 }),
+      undefined,
+      1000,
+    );
     await expect(generation.generate(source, 1, async () => undefined, log)).rejects.toEqual(
       expect.objectContaining({ name: 'EventRejectedError', code: 'oversize' }),
     );
   });
 
   it('rejects a request whose workflow version is not loaded', async () => {
-    const generation = new ResponseGeneration(workflows, new ScriptedModelProvider(), () => ({ contextWindow: 4096 }), undefined, 1000);
-    const unknown = { ...source, context: { ...source.context, workflow: { id: 'support-ticket', version: 7 } } };
-    await expect(generation.generate(unknown, 1, async () => undefined, log)).rejects.toBeInstanceOf(EventRejectedError);
+    const generation = new ResponseGeneration(
+      workflows,
+      new ScriptedModelProvider(),
+      () => ({ contextWindow: 4096 }),
+      undefined,
+      1000,
+    );
+    const unknown = {
+      ...source,
+      context: { ...source.context, workflow: { id: 'support-ticket', version: 7 } },
+    };
+    await expect(generation.generate(unknown, 1, async () => undefined, log)).rejects.toBeInstanceOf(
+      EventRejectedError,
+    );
   });
 
   it('heartbeats while waiting on a slow model', async () => {
     jest.useFakeTimers();
     try {
       let answer: (reply: ScriptedChatReply) => void = () => undefined;
-      const model = new ScriptedModelProvider().enqueueChat(() => new Promise<ScriptedChatReply>((resolve) => (answer = resolve)));
+      const model = new ScriptedModelProvider().enqueueChat(
+        () => new Promise<ScriptedChatReply>((resolve) => (answer = resolve)),
+      );
       const heartbeat = jest.fn(async () => undefined);
-      const generation = new ResponseGeneration(workflows, model, () => ({ contextWindow: 4096 }), undefined, 60_000);
+      const generation = new ResponseGeneration(
+        workflows,
+        model,
+        () => ({ contextWindow: 4096 }),
+        undefined,
+        60_000,
+      );
       const pending = generation.generate(source, 1, heartbeat, log);
       await jest.advanceTimersByTimeAsync(11_000);
       expect(heartbeat).toHaveBeenCalledTimes(2);

@@ -43,19 +43,31 @@ export class ResponseGeneration {
   ) {}
 
   /** Generates attempt `attempt` for a request; `retry` carries the stricter instruction of a regeneration. */
-  async generate(source: GenerationInput, attempt: number, heartbeat: Heartbeat, log: Logger, retry?: RetryGuidance): Promise<ResponseGenerated> {
+  async generate(
+    source: GenerationInput,
+    attempt: number,
+    heartbeat: Heartbeat,
+    log: Logger,
+    retry?: RetryGuidance,
+  ): Promise<ResponseGenerated> {
     const workflow = this.workflowOf(source.context);
     const model = this.selectModel(source.context.modelTier);
     const rendered = this.render(workflow, source, model, retry);
     if (rendered.droppedPassageIds.length || rendered.truncatedField) {
-      log.info({ dropped: rendered.droppedPassageIds, truncated: rendered.truncatedField }, 'prompt truncated to fit the context window');
+      log.info(
+        { dropped: rendered.droppedPassageIds, truncated: rendered.truncatedField },
+        'prompt truncated to fit the context window',
+      );
     }
     const dropped = new Set(rendered.droppedPassageIds);
     const shown = source.passages.map((p) => p.id).filter((id) => !dropped.has(id));
     const schema = groundedOutputSchema(workflow, shown);
     const response = await this.callModel(workflow, source.context, model, schema, rendered, heartbeat);
     if (response.usage.costUsd > source.context.budget.maxCostUsd) {
-      log.warn({ costUsd: response.usage.costUsd, maxCostUsd: source.context.budget.maxCostUsd }, 'model call exceeded the cost budget');
+      log.warn(
+        { costUsd: response.usage.costUsd, maxCostUsd: source.context.budget.maxCostUsd },
+        'model call exceeded the cost budget',
+      );
     }
     return {
       requestId: source.requestId,
@@ -71,7 +83,12 @@ export class ResponseGeneration {
     };
   }
 
-  private render(workflow: LoadedWorkflow, source: GenerationInput, model: ChatModelChoice, retry?: RetryGuidance): RenderedPrompt {
+  private render(
+    workflow: LoadedWorkflow,
+    source: GenerationInput,
+    model: ChatModelChoice,
+    retry?: RetryGuidance,
+  ): RenderedPrompt {
     try {
       return this.renderer.render(workflow, source.input, source.passages, {
         contextWindow: model.contextWindow,
@@ -88,7 +105,8 @@ export class ResponseGeneration {
     try {
       return this.workflows.get(context.workflow.id, context.workflow.version);
     } catch (error) {
-      if (error instanceof WorkflowError) throw new EventRejectedError(error.code, error.message, error.details);
+      if (error instanceof WorkflowError)
+        throw new EventRejectedError(error.code, error.message, error.details);
       throw error;
     }
   }
@@ -134,7 +152,11 @@ export class ResponseGeneration {
         };
       }
       if (error instanceof ModelError && !error.retryable) {
-        throw new EventRejectedError('model_error', `the model call failed (${error.code}): ${error.message}`, [`model: ${error.modelId ?? model.modelId ?? 'default'}`]);
+        throw new EventRejectedError(
+          'model_error',
+          `the model call failed (${error.code}): ${error.message}`,
+          [`model: ${error.modelId ?? model.modelId ?? 'default'}`],
+        );
       }
       throw error;
     } finally {

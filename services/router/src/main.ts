@@ -6,7 +6,11 @@ import { startRouter } from './index';
 
 /** Distributed entry point: Kafka in and out, HTTP ingress on port 8080. */
 async function main(): Promise<void> {
-  const config = loadPlatformConfig(process.env, { mode: 'distributed', httpPort: 8080, clientId: 'llmbus-router' });
+  const config = loadPlatformConfig(process.env, {
+    mode: 'distributed',
+    httpPort: 8080,
+    clientId: 'llmbus-router',
+  });
   const logger = createLogger({ service: 'router', level: config.logLevel });
   const bus = distributedBus(config, logger, 'router');
   const app = await startRouter({ bus, config, logger });

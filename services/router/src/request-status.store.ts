@@ -12,14 +12,25 @@ export interface RequestStatusView {
   readonly output?: Readonly<Record<string, unknown>>;
   readonly citations?: readonly string[];
   readonly acceptedBy?: 'validator' | 'reviewer';
-  readonly failure?: { readonly code: FailureCode; readonly message: string; readonly stage: Stage; readonly details: readonly string[] };
+  readonly failure?: {
+    readonly code: FailureCode;
+    readonly message: string;
+    readonly stage: Stage;
+    readonly details: readonly string[];
+  };
   readonly reviewReason?: string;
 }
 
 export type StatusUpdate = Omit<RequestStatusView, 'requestId' | 'updatedAt'>;
 
 // Events of one request arrive on different topics, so out of order; a status only moves forward.
-const RANK: Readonly<Record<RequestStatus, number>> = { accepted: 0, routed: 1, review: 2, completed: 3, failed: 3 };
+const RANK: Readonly<Record<RequestStatus, number>> = {
+  accepted: 0,
+  routed: 1,
+  review: 2,
+  completed: 3,
+  failed: 3,
+};
 
 /**
  * The router's read model of request statuses, fed by its own events and by the result and review

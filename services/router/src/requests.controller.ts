@@ -35,7 +35,10 @@ export class RequestsController {
   @Post()
   @HttpCode(202)
   @RequireRole('submitter')
-  async submit(@Body(submitBodyPipe) body: SubmitRequestBody, @CurrentPrincipal() principal: Principal): Promise<SubmitResponse> {
+  async submit(
+    @Body(submitBodyPipe) body: SubmitRequestBody,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<SubmitResponse> {
     const requestId = body.requestId ?? randomUUID();
     const payload: RequestSubmitted = {
       requestId,
@@ -51,7 +54,12 @@ export class RequestsController {
       this.runtime.workflows.route(payload);
     } catch (error) {
       if (error instanceof WorkflowError) {
-        throw new BadRequestException({ statusCode: 400, error: error.code, message: error.message, details: error.details });
+        throw new BadRequestException({
+          statusCode: 400,
+          error: error.code,
+          message: error.message,
+          details: error.details,
+        });
       }
       throw error;
     }
@@ -63,7 +71,9 @@ export class RequestsController {
     }
     // Same tenant and request id, same event id: a retried POST is dropped as a duplicate downstream.
     const id = deriveEventId(`${principal.tenantId}/${requestId}`, 'ingress', 1, RequestSubmittedEvent.type);
-    await this.runtime.bus.publish([outgoing(RequestSubmittedEvent, payload, { tenantId: principal.tenantId, id })]);
+    await this.runtime.bus.publish([
+      outgoing(RequestSubmittedEvent, payload, { tenantId: principal.tenantId, id }),
+    ]);
     this.runtime.statuses.record(principal.tenantId, requestId, { status: 'accepted' });
     return { requestId, status: 'accepted', statusUrl: `/v1/requests/${encodeURIComponent(requestId)}` };
   }

@@ -25,11 +25,20 @@ export class RouterEventsController {
   constructor(private readonly runtime: RouterRuntime) {}
 
   @EventPattern(RequestSubmittedEvent.type)
-  async submitted(@Payload() event: EventEnvelope<RequestSubmitted>, @Ctx() ctx: HandlerContext): Promise<Outgoing[]> {
+  async submitted(
+    @Payload() event: EventEnvelope<RequestSubmitted>,
+    @Ctx() ctx: HandlerContext,
+  ): Promise<Outgoing[]> {
     const decision = this.route(event.data);
     const { workflow, routed } = decision;
-    ctx.log.info({ workflow: `${workflow.id}@${workflow.version}`, modelTier: decision.modelTier }, 'request routed');
-    this.runtime.statuses.record(event.tenantid, event.data.requestId, { status: 'routed', workflow: routed.context.workflow });
+    ctx.log.info(
+      { workflow: `${workflow.id}@${workflow.version}`, modelTier: decision.modelTier },
+      'request routed',
+    );
+    this.runtime.statuses.record(event.tenantid, event.data.requestId, {
+      status: 'routed',
+      workflow: routed.context.workflow,
+    });
     return [outgoing(RequestRoutedEvent, routed)];
   }
 
@@ -37,7 +46,8 @@ export class RouterEventsController {
     try {
       return this.runtime.workflows.route(request);
     } catch (error) {
-      if (error instanceof WorkflowError) throw new EventRejectedError(error.code, error.message, error.details);
+      if (error instanceof WorkflowError)
+        throw new EventRejectedError(error.code, error.message, error.details);
       throw error;
     }
   }
@@ -45,21 +55,34 @@ export class RouterEventsController {
   @EventPattern(RequestCompletedEvent.type)
   async completed(@Payload() event: EventEnvelope<RequestCompleted>): Promise<Outgoing[]> {
     const { requestId, workflow, output, citations, acceptedBy } = event.data;
-    this.runtime.statuses.record(event.tenantid, requestId, { status: 'completed', workflow, output, citations, acceptedBy });
+    this.runtime.statuses.record(event.tenantid, requestId, {
+      status: 'completed',
+      workflow,
+      output,
+      citations,
+      acceptedBy,
+    });
     return [];
   }
 
   @EventPattern(RequestFailedEvent.type)
   async failed(@Payload() event: EventEnvelope<RequestFailed>): Promise<Outgoing[]> {
     const { requestId, code, message, stage, details } = event.data;
-    this.runtime.statuses.record(event.tenantid, requestId, { status: 'failed', failure: { code, message, stage, details } });
+    this.runtime.statuses.record(event.tenantid, requestId, {
+      status: 'failed',
+      failure: { code, message, stage, details },
+    });
     return [];
   }
 
   @EventPattern(ReviewRequestedEvent.type)
   async review(@Payload() event: EventEnvelope<ReviewRequested>): Promise<Outgoing[]> {
     const { requestId, context, reason } = event.data;
-    this.runtime.statuses.record(event.tenantid, requestId, { status: 'review', workflow: context.workflow, reviewReason: reason });
+    this.runtime.statuses.record(event.tenantid, requestId, {
+      status: 'review',
+      workflow: context.workflow,
+      reviewReason: reason,
+    });
     return [];
   }
 }

@@ -16,10 +16,20 @@ export class RouterModule {
   static forRoot(deps: RouterDeps): DynamicModule {
     const apiKeys = deps.apiKeys ?? deps.config.apiKeys;
     if (!apiKeys) {
-      throw new ConfigError('API_KEYS', '<key>:<tenant>:<role>[+<role>...] entries separated by "," (the HTTP ingress needs keys)', undefined);
+      throw new ConfigError(
+        'API_KEYS',
+        '<key>:<tenant>:<role>[+<role>...] entries separated by "," (the HTTP ingress needs keys)',
+        undefined,
+      );
     }
-    const workflows = deps.workflows ?? WorkflowRegistry.fromDirectory(deps.config.workflowsDir ?? DEFAULT_WORKFLOWS_DIR);
-    const runtime = new RouterRuntime(deps.bus, workflows, deps.statuses ?? new RequestStatusStore(), deps.logger);
+    const workflows =
+      deps.workflows ?? WorkflowRegistry.fromDirectory(deps.config.workflowsDir ?? DEFAULT_WORKFLOWS_DIR);
+    const runtime = new RouterRuntime(
+      deps.bus,
+      workflows,
+      deps.statuses ?? new RequestStatusStore(),
+      deps.logger,
+    );
     return {
       module: RouterModule,
       imports: [LoggerModule.forRoot({ pinoHttp: { logger: deps.logger } })],

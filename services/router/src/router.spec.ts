@@ -25,7 +25,10 @@ const KEYS = {
 const apiKeys = ApiKeyRegistry.parse(
   `${KEYS.submitter}:acme:submitter+reader,${KEYS.reader}:acme:reader,${KEYS.globex}:globex:submitter+reader,${KEYS.acmeAdmin}:acme:admin`,
 );
-const config = loadPlatformConfig({ LLMBUS_MODE: 'embedded' }, { mode: 'embedded', httpPort: 0, clientId: 'test' });
+const config = loadPlatformConfig(
+  { LLMBUS_MODE: 'embedded' },
+  { mode: 'embedded', httpPort: 0, clientId: 'test' },
+);
 const ticket = { subject: 'Cannot log in', body: 'The reset mail never arrives.', priority: 'normal' };
 
 async function until(check: () => boolean, ms = 5000): Promise<void> {
@@ -46,7 +49,12 @@ describe('router', () => {
     bus = new EventBus(new InMemoryTransport(), { logger, retryDelayMs: 1 });
     for (const type of [RequestSubmittedEvent.type, RequestRoutedEvent.type, RequestFailedEvent.type]) {
       seen[type] = [];
-      await bus.subscribe({ stage: 'auditor', groupId: `observer-${type}`, notifyRequester: false, handlers: { [type]: async (e) => (seen[type].push(e), []) } });
+      await bus.subscribe({
+        stage: 'auditor',
+        groupId: `observer-${type}`,
+        notifyRequester: false,
+        handlers: { [type]: async (e) => (seen[type].push(e), []) },
+      });
     }
     app = await startRouter({ bus, config, logger, apiKeys, httpPort: 0 });
     http = request(app.url!);
@@ -66,7 +74,11 @@ describe('router', () => {
     });
 
     it('answers 403 when the key lacks the role', async () => {
-      const res = await http.post('/v1/requests').set('X-Api-Key', KEYS.reader).send({ eventType: 'ticket.created', input: ticket }).expect(403);
+      const res = await http
+        .post('/v1/requests')
+        .set('X-Api-Key', KEYS.reader)
+        .send({ eventType: 'ticket.created', input: ticket })
+        .expect(403);
       expect(res.body.message).toMatch(/lacks the "submitter" role/);
     });
 
@@ -93,14 +105,34 @@ describe('router', () => {
         .send({ eventType: 'ticket.created', input: { subject: 'x', priority: 'asap' } })
         .expect(400);
       expect(invalid.body).toMatchObject({ error: 'invalid_input' });
-      expect(invalid.body.details).toEqual(expect.arrayContaining(['input.body: is required', expect.stringMatching(/^input\.priority: must be one of/)]));
-      const unknown = await http.post('/v1/requests').set('X-Api-Key', KEYS.submitter).send({ eventType: 'ticket.created', workflow: 'nope', input: ticket }).expect(400);
-      expect(unknown.body).toMatchObject({ error: 'unknown_workflow', message: expect.stringMatching(/known workflows: support-ticket/) });
+      expect(invalid.body.details).toEqual(
+        expect.arrayContaining([
+          'input.body: is required',
+          expect.stringMatching(/^input\.priority: must be one of/),
+        ]),
+      );
+      const unknown = await http
+        .post('/v1/requests')
+        .set('X-Api-Key', KEYS.submitter)
+        .send({ eventType: 'ticket.created', workflow: 'nope', input: ticket })
+        .expect(400);
+      expect(unknown.body).toMatchObject({
+        error: 'unknown_workflow',
+        message: expect.stringMatching(/known workflows: support-ticket/),
+      });
     });
 
     it('accepts a request with 202, publishes it under the key tenant, and routes it', async () => {
-      const res = await http.post('/v1/requests').set('X-Api-Key', KEYS.submitter).send({ eventType: 'ticket.created', input: ticket }).expect(202);
-      expect(res.body).toEqual({ requestId: expect.any(String), status: 'accepted', statusUrl: `/v1/requests/${res.body.requestId}` });
+      const res = await http
+        .post('/v1/requests')
+        .set('X-Api-Key', KEYS.submitter)
+        .send({ eventType: 'ticket.created', input: ticket })
+        .expect(202);
+      expect(res.body).toEqual({
+        requestId: expect.any(String),
+        status: 'accepted',
+        statusUrl: `/v1/requests/${res.body.requestId}`,
+      });
       await until(() => seen[RequestRoutedEvent.type].length === 1);
       const [submitted] = seen[RequestSubmittedEvent.type];
       expect(submitted).toMatchObject({ tenantid: 'acme', correlationid: res.body.requestId });
@@ -108,7 +140,11 @@ describe('router', () => {
       expect(routed.tenantid).toBe('acme');
       expect(routed.data.context.workflow).toEqual({ id: 'support-ticket', version: 1 });
       const status = await http.get(res.body.statusUrl).set('X-Api-Key', KEYS.reader).expect(200);
-      expect(status.body).toMatchObject({ requestId: res.body.requestId, status: 'routed', workflow: { id: 'support-ticket', version: 1 } });
+      expect(status.body).toMatchObject({
+        requestId: res.body.requestId,
+        status: 'routed',
+        workflow: { id: 'support-ticket', version: 1 },
+      });
     });
 
     it('gives a retried POST with the same requestId the same event id', async () => {
@@ -131,20 +167,43 @@ describe('router', () => {
     });
 
     it('scopes GET status to the tenant of the key: another tenant gets 404', async () => {
-      const res = await http.post('/v1/requests').set('X-Api-Key', KEYS.submitter).send({ requestId: 'acme-only', eventType: 'ticket.created', input: ticket }).expect(202);
+      const res = await http
+        .post('/v1/requests')
+        .set('X-Api-Key', KEYS.submitter)
+        .send({ requestId: 'acme-only', eventType: 'ticket.created', input: ticket })
+        .expect(202);
       await http.get(res.body.statusUrl).set('X-Api-Key', KEYS.acmeAdmin).expect(200);
       await http.get(res.body.statusUrl).set('X-Api-Key', KEYS.globex).expect(404);
     });
 
     it('shows the outcome once RequestCompleted arrives', async () => {
-      await http.post('/v1/requests').set('X-Api-Key', KEYS.submitter).send({ requestId: 'done-1', eventType: 'ticket.created', input: ticket }).expect(202);
+      await http
+        .post('/v1/requests')
+        .set('X-Api-Key', KEYS.submitter)
+        .send({ requestId: 'done-1', eventType: 'ticket.created', input: ticket })
+        .expect(202);
       await until(() => seen[RequestRoutedEvent.type].length === 1);
-      const usage = { modelId: 'm', provider: 'scripted', promptTokens: 1, completionTokens: 1, costUsd: 0, latencyMs: 1 };
+      const usage = {
+        modelId: 'm',
+        provider: 'scripted',
+        promptTokens: 1,
+        completionTokens: 1,
+        costUsd: 0,
+        latencyMs: 1,
+      };
       const output = { reply: 'Use the reset link.' };
       await bus.publish([
         outgoing(
           RequestCompletedEvent,
-          { requestId: 'done-1', workflow: { id: 'support-ticket', version: 1 }, output, citations: [], attempts: 1, acceptedBy: 'validator', usage },
+          {
+            requestId: 'done-1',
+            workflow: { id: 'support-ticket', version: 1 },
+            output,
+            citations: [],
+            attempts: 1,
+            acceptedBy: 'validator',
+            usage,
+          },
           { tenantId: 'acme' },
         ),
       ]);
@@ -173,18 +232,41 @@ describe('router', () => {
 
   describe('routing consumer', () => {
     it('fails a Kafka-submitted request with an unknown event type as unknown_workflow', async () => {
-      await bus.publish([outgoing(RequestSubmittedEvent, { requestId: 'k-1', eventType: 'alert.fired', input: {}, requester: { groups: [] } }, { tenantId: 'acme' })]);
+      await bus.publish([
+        outgoing(
+          RequestSubmittedEvent,
+          { requestId: 'k-1', eventType: 'alert.fired', input: {}, requester: { groups: [] } },
+          { tenantId: 'acme' },
+        ),
+      ]);
       await until(() => seen[RequestFailedEvent.type].length === 1);
-      expect(seen[RequestFailedEvent.type][0].data as RequestFailed).toMatchObject({ requestId: 'k-1', code: 'unknown_workflow', stage: 'router' });
+      expect(seen[RequestFailedEvent.type][0].data as RequestFailed).toMatchObject({
+        requestId: 'k-1',
+        code: 'unknown_workflow',
+        stage: 'router',
+      });
     });
 
     it('fails invalid input as invalid_input with a message naming the field', async () => {
       await bus.publish([
-        outgoing(RequestSubmittedEvent, { requestId: 'k-2', eventType: 'ticket.created', input: { subject: 's' }, requester: { groups: [] } }, { tenantId: 'acme' }),
+        outgoing(
+          RequestSubmittedEvent,
+          {
+            requestId: 'k-2',
+            eventType: 'ticket.created',
+            input: { subject: 's' },
+            requester: { groups: [] },
+          },
+          { tenantId: 'acme' },
+        ),
       ]);
       await until(() => seen[RequestFailedEvent.type].length === 1);
       const failed = seen[RequestFailedEvent.type][0].data as RequestFailed;
-      expect(failed).toMatchObject({ requestId: 'k-2', code: 'invalid_input', details: ['input.body: is required'] });
+      expect(failed).toMatchObject({
+        requestId: 'k-2',
+        code: 'invalid_input',
+        details: ['input.body: is required'],
+      });
       expect(failed.message).toMatch(/input\.body: is required/);
     });
   });

@@ -7,7 +7,8 @@ import { IsObject, IsOptional, IsString, Matches, MaxLength, ValidateNested } fr
 export class SubmitRequestBody {
   /** Optional idempotency key: posting the same id again does not start a second run. */
   @IsOptional() @Matches(ID_PATTERN, { message: `requestId ${ID_MESSAGE}` }) requestId?: string;
-  @IsString() @Matches(/^[a-z0-9][a-z0-9._-]{0,99}$/, { message: 'eventType must be lowercase, e.g. "ticket.created"' })
+  @IsString()
+  @Matches(/^[a-z0-9][a-z0-9._-]{0,99}$/, { message: 'eventType must be lowercase, e.g. "ticket.created"' })
   eventType!: string;
   @IsOptional() @Matches(ID_PATTERN, { message: `workflow ${ID_MESSAGE}` }) workflow?: string;
   @IsObject({ message: 'input must be a JSON object' }) input!: Record<string, unknown>;

@@ -6,7 +6,12 @@ import { startValidator } from './index';
 
 /** Distributed entry point: Kafka in and out. */
 async function main(): Promise<void> {
-  const config = loadPlatformConfig(process.env, { mode: 'distributed', httpPort: 0, clientId: 'llmbus-validator', servesHttp: false });
+  const config = loadPlatformConfig(process.env, {
+    mode: 'distributed',
+    httpPort: 0,
+    clientId: 'llmbus-validator',
+    servesHttp: false,
+  });
   const logger = createLogger({ service: 'validator', level: config.logLevel });
   const bus = distributedBus(config, logger, 'validator');
   const app = await startValidator({ bus, config, logger });

@@ -14,18 +14,53 @@ import { ResponseValidation } from './response-validation';
 
 const log = pino({ level: 'silent' });
 const workflows = WorkflowRegistry.fromDirectory();
-const usage = { modelId: 'm', provider: 'scripted', promptTokens: 10, completionTokens: 5, costUsd: 0, latencyMs: 3 };
+const usage = {
+  modelId: 'm',
+  provider: 'scripted',
+  promptTokens: 10,
+  completionTokens: 5,
+  costUsd: 0,
+  latencyMs: 3,
+};
 const context = {
   workflow: { id: 'support-ticket', version: 1 },
   requester: { groups: [] },
   modelTier: 'small' as const,
   budget: { maxOutputTokens: 400, maxCostUsd: 0.02 },
 };
-const passages = [{ id: 'kb-1', documentId: 'd', collection: 'product-docs', title: 't', sourceUri: 'kb://1', chunkIndex: 0, text: 'x', score: 1 }];
-const output = { category: 'billing', priority: 'low', reply: 'Refund issued.', citations: ['kb-1'], needsHuman: false, confidence: 0.2 };
+const passages = [
+  {
+    id: 'kb-1',
+    documentId: 'd',
+    collection: 'product-docs',
+    title: 't',
+    sourceUri: 'kb://1',
+    chunkIndex: 0,
+    text: 'x',
+    score: 1,
+  },
+];
+const output = {
+  category: 'billing',
+  priority: 'low',
+  reply: 'Refund issued.',
+  citations: ['kb-1'],
+  needsHuman: false,
+  confidence: 0.2,
+};
 
 function envelope<P>(id: string, data: P, tenantid = 'acme'): EventEnvelope<P> {
-  return { id, source: '/t', type: 't', specversion: '1.0', time: new Date().toISOString(), correlationid: 'r1', tenantid, schemaversion: 1, data };
+  return {
+    id,
+    source: '/t',
+    type: 't',
+    specversion: '1.0',
+    time: new Date().toISOString(),
+    correlationid: 'r1',
+    tenantid,
+    schemaversion: 1,
+    data,
+  };
 }
 
 function generated(attempt: number, overrides: Partial<ResponseGenerated> = {}): ResponseGenerated {
@@ -45,7 +80,18 @@ function generated(attempt: number, overrides: Partial<ResponseGenerated> = {}):
 }
 
 function reviewRequested(): ReviewRequested {
-  return { requestId: 'r1', context, input: {}, passages, reason: 'low confidence', violations: [], output, text: '', attempts: 2, usage };
+  return {
+    requestId: 'r1',
+    context,
+    input: {},
+    passages,
+    reason: 'low confidence',
+    violations: [],
+    output,
+    text: '',
+    attempts: 2,
+    usage,
+  };
 }
 
 describe('ResponseValidation', () => {
@@ -56,7 +102,10 @@ describe('ResponseValidation', () => {
 
   it('fails with validation_failed and the violations when the workflow fails on exhaustion', () => {
     const failing = new WorkflowRegistry([
-      { ...workflows.get('support-ticket', 1), validation: { ...workflows.get('support-ticket', 1).validation, onExhaustion: 'fail' } },
+      {
+        ...workflows.get('support-ticket', 1),
+        validation: { ...workflows.get('support-ticket', 1).validation, onExhaustion: 'fail' },
+      },
     ]);
     const [event] = new ResponseValidation(failing).onGenerated(generated(2), log);
     expect(event.definition).toBe(RequestFailedEvent);
@@ -68,21 +117,39 @@ describe('ResponseValidation', () => {
   });
 
   it('asks for a retry when the output is not JSON at all', () => {
-    const [event] = validation.onGenerated(generated(1, { output: undefined, text: 'I think it is billing' }), log);
-    expect(event.payload).toMatchObject({ attempt: 2, violations: ['output: the answer is not a JSON object'] });
+    const [event] = validation.onGenerated(
+      generated(1, { output: undefined, text: 'I think it is billing' }),
+      log,
+    );
+    expect(event.payload).toMatchObject({
+      attempt: 2,
+      violations: ['output: the answer is not a JSON object'],
+    });
   });
 
   it('rejects a generation for a workflow it does not know', () => {
-    expect(() => validation.onGenerated(generated(1, { context: { ...context, workflow: { id: 'gone', version: 9 } } }), log)).toThrow(
-      expect.objectContaining({ name: 'EventRejectedError', code: 'unknown_workflow' }),
-    );
+    expect(() =>
+      validation.onGenerated(
+        generated(1, { context: { ...context, workflow: { id: 'gone', version: 9 } } }),
+        log,
+      ),
+    ).toThrow(expect.objectContaining({ name: 'EventRejectedError', code: 'unknown_workflow' }));
   });
 
   it('completes an approved review from the review the decision carries, with no state of its own', () => {
-    const approve = envelope<ReviewDecided>('d-1', { requestId: 'r1', reviewer: 'bob', decision: 'approve', review: reviewRequested() });
+    const approve = envelope<ReviewDecided>('d-1', {
+      requestId: 'r1',
+      reviewer: 'bob',
+      decision: 'approve',
+      review: reviewRequested(),
+    });
     const [first] = new ResponseValidation(workflows).onReviewDecided(approve);
     expect(first.definition).toBe(RequestCompletedEvent);
-    expect(first.payload as RequestCompleted).toMatchObject({ acceptedBy: 'reviewer', citations: ['kb-1'], attempts: 2 });
+    expect(first.payload as RequestCompleted).toMatchObject({
+      acceptedBy: 'reviewer',
+      citations: ['kb-1'],
+      attempts: 2,
+    });
     // A fresh validator (a restart) applies a redelivered decision identically.
     expect(new ResponseValidation(workflows).onReviewDecided(approve)).toEqual([first]);
   });
@@ -90,25 +157,57 @@ describe('ResponseValidation', () => {
   it('keeps only citations of retrieved passages in an edited output, and fails a rejected one', () => {
     const edited = { ...output, reply: 'Edited.', citations: ['kb-1', 'kb-invented'] };
     const [edit] = validation.onReviewDecided(
-      envelope<ReviewDecided>('d-1', { requestId: 'r1', reviewer: 'bob', decision: 'edit', output: edited, review: reviewRequested() }),
+      envelope<ReviewDecided>('d-1', {
+        requestId: 'r1',
+        reviewer: 'bob',
+        decision: 'edit',
+        output: edited,
+        review: reviewRequested(),
+      }),
     );
-    expect(edit.payload as RequestCompleted).toMatchObject({ citations: ['kb-1'], output: { reply: 'Edited.' } });
+    expect(edit.payload as RequestCompleted).toMatchObject({
+      citations: ['kb-1'],
+      output: { reply: 'Edited.' },
+    });
     const [reject] = validation.onReviewDecided(
-      envelope<ReviewDecided>('d-2', { requestId: 'r1', reviewer: 'eve', decision: 'reject', comment: 'wrong', review: reviewRequested() }),
+      envelope<ReviewDecided>('d-2', {
+        requestId: 'r1',
+        reviewer: 'eve',
+        decision: 'reject',
+        comment: 'wrong',
+        review: reviewRequested(),
+      }),
     );
-    expect(reject.payload as RequestFailed).toMatchObject({ code: 'review_rejected', message: 'reviewer eve rejected the output: wrong' });
+    expect(reject.payload as RequestFailed).toMatchObject({
+      code: 'review_rejected',
+      message: 'reviewer eve rejected the output: wrong',
+    });
   });
 
   it('rejects a decision that carries the review of another request', () => {
     const other = { ...reviewRequested(), requestId: 'r2' };
     expect(() =>
-      validation.onReviewDecided(envelope<ReviewDecided>('d-1', { requestId: 'r1', reviewer: 'bob', decision: 'approve', review: other })),
+      validation.onReviewDecided(
+        envelope<ReviewDecided>('d-1', {
+          requestId: 'r1',
+          reviewer: 'bob',
+          decision: 'approve',
+          review: other,
+        }),
+      ),
     ).toThrow(expect.objectContaining({ code: 'invalid_payload' }));
   });
 
   it('rejects an edit decision without an output', () => {
     expect(() =>
-      validation.onReviewDecided(envelope<ReviewDecided>('d-1', { requestId: 'r1', reviewer: 'bob', decision: 'edit', review: reviewRequested() })),
+      validation.onReviewDecided(
+        envelope<ReviewDecided>('d-1', {
+          requestId: 'r1',
+          reviewer: 'bob',
+          decision: 'edit',
+          review: reviewRequested(),
+        }),
+      ),
     ).toThrow(
       expect.objectContaining({ code: 'invalid_payload', message: expect.stringMatching(/edited output/) }),
     );

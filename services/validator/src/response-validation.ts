@@ -37,7 +37,10 @@ export class ResponseValidation {
     const result = this.validator.validate(workflow, { output: data.output, text: data.text }, data.passages);
     const outcome = decideOutcome(workflow, data.attempt, result);
     const violations = capList(result.violations, 50, 1000);
-    log.info({ attempt: data.attempt, outcome: outcome.kind, violations: violations.length }, 'response validated');
+    log.info(
+      { attempt: data.attempt, outcome: outcome.kind, violations: violations.length },
+      'response validated',
+    );
     const { requestId, context, input, passages, attempt, usage } = data;
     switch (outcome.kind) {
       case 'accept':
@@ -61,7 +64,15 @@ export class ResponseValidation {
         return [
           outgoing(
             RegenerationRequestedEvent,
-            { requestId, context, input, passages, attempt: outcome.nextAttempt, violations, stricterInstruction: outcome.instruction },
+            {
+              requestId,
+              context,
+              input,
+              passages,
+              attempt: outcome.nextAttempt,
+              violations,
+              stricterInstruction: outcome.instruction,
+            },
             { attempt },
           ),
         ];
@@ -109,30 +120,52 @@ export class ResponseValidation {
   onReviewDecided(event: EventEnvelope<ReviewDecided>): Outgoing[] {
     const { requestId, decision, reviewer, comment, review } = event.data;
     if (review.requestId !== requestId) {
-      throw new EventRejectedError('invalid_payload', `the decision for ${requestId} carries the review of ${review.requestId}`, [
-        'review.requestId: must equal requestId',
-      ]);
+      throw new EventRejectedError(
+        'invalid_payload',
+        `the decision for ${requestId} carries the review of ${review.requestId}`,
+        ['review.requestId: must equal requestId'],
+      );
     }
     const workflow = this.workflowOf(review.context.workflow);
     switch (decision) {
       case 'approve': {
         if (!review.output) {
-          throw new EventRejectedError('invalid_payload', `request ${requestId} has no parsed output to approve; decide "edit" with an output, or "reject"`);
+          throw new EventRejectedError(
+            'invalid_payload',
+            `request ${requestId} has no parsed output to approve; decide "edit" with an output, or "reject"`,
+          );
         }
-        const { citations } = this.validator.validate(workflow, { output: review.output, text: review.text }, review.passages);
+        const { citations } = this.validator.validate(
+          workflow,
+          { output: review.output, text: review.text },
+          review.passages,
+        );
         return [this.completed(review, review.output, citations)];
       }
       case 'edit':
         if (!event.data.output) {
-          throw new EventRejectedError('invalid_payload', 'an "edit" decision must carry the edited output in "output"', ['output: is required']);
+          throw new EventRejectedError(
+            'invalid_payload',
+            'an "edit" decision must carry the edited output in "output"',
+            ['output: is required'],
+          );
         }
-        return [this.completed(review, event.data.output, this.groundedCitations(workflow, review, event.data.output))];
+        return [
+          this.completed(
+            review,
+            event.data.output,
+            this.groundedCitations(workflow, review, event.data.output),
+          ),
+        ];
       case 'reject':
         return [
           outgoing(RequestFailedEvent, {
             requestId,
             code: 'review_rejected',
-            message: `reviewer ${reviewer} rejected the output${comment ? `: ${comment}` : ''}`.slice(0, 2000),
+            message: `reviewer ${reviewer} rejected the output${comment ? `: ${comment}` : ''}`.slice(
+              0,
+              2000,
+            ),
             stage: 'validator',
             details: [],
             replyTo: review.context.replyTo,
@@ -141,7 +174,11 @@ export class ResponseValidation {
     }
   }
 
-  private completed(review: ReviewRequested, output: Readonly<Record<string, unknown>>, citations: readonly string[]): Outgoing {
+  private completed(
+    review: ReviewRequested,
+    output: Readonly<Record<string, unknown>>,
+    citations: readonly string[],
+  ): Outgoing {
     return outgoing(RequestCompletedEvent, {
       requestId: review.requestId,
       workflow: review.context.workflow,
@@ -155,18 +192,25 @@ export class ResponseValidation {
   }
 
   /** Citations of an edited output that name passages retrieved for the request; others are dropped. */
-  private groundedCitations(workflow: LoadedWorkflow, review: ReviewRequested, output: Record<string, unknown>): string[] {
+  private groundedCitations(
+    workflow: LoadedWorkflow,
+    review: ReviewRequested,
+    output: Record<string, unknown>,
+  ): string[] {
     const field = workflow.validation.citations?.field;
     const cited = field ? valueAt({ output }, field) : undefined;
     const retrieved = new Set(review.passages.map((p) => p.id));
-    return Array.isArray(cited) ? [...new Set(cited.filter((id): id is string => typeof id === 'string' && retrieved.has(id)))] : [];
+    return Array.isArray(cited)
+      ? [...new Set(cited.filter((id): id is string => typeof id === 'string' && retrieved.has(id)))]
+      : [];
   }
 
   private workflowOf(ref: WorkflowRef): LoadedWorkflow {
     try {
       return this.workflows.get(ref.id, ref.version);
     } catch (error) {
-      if (error instanceof WorkflowError) throw new EventRejectedError(error.code, error.message, error.details);
+      if (error instanceof WorkflowError)
+        throw new EventRejectedError(error.code, error.message, error.details);
       throw error;
     }
   }

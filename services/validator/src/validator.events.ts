@@ -16,7 +16,10 @@ export class ValidatorEventsController {
   constructor(private readonly validation: ResponseValidation) {}
 
   @EventPattern(ResponseGeneratedEvent.type)
-  async generated(@Payload() event: EventEnvelope<ResponseGenerated>, @Ctx() ctx: HandlerContext): Promise<Outgoing[]> {
+  async generated(
+    @Payload() event: EventEnvelope<ResponseGenerated>,
+    @Ctx() ctx: HandlerContext,
+  ): Promise<Outgoing[]> {
     return this.validation.onGenerated(event.data, ctx.log);
   }
 

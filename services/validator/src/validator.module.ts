@@ -11,13 +11,17 @@ import { ValidatorEventsController } from './validator.events';
 export class ValidatorModule {
   /** Wires the validator over the given bus and workflows. */
   static forRoot(deps: ValidatorDeps): DynamicModule {
-    const workflows = deps.workflows ?? WorkflowRegistry.fromDirectory(deps.config.workflowsDir ?? DEFAULT_WORKFLOWS_DIR);
+    const workflows =
+      deps.workflows ?? WorkflowRegistry.fromDirectory(deps.config.workflowsDir ?? DEFAULT_WORKFLOWS_DIR);
     const validation = new ResponseValidation(workflows);
     return {
       module: ValidatorModule,
       imports: [LoggerModule.forRoot({ pinoHttp: { logger: deps.logger } })],
       controllers: [ValidatorEventsController, ...OPS_CONTROLLERS],
-      providers: [{ provide: ResponseValidation, useValue: validation }, apiKeyRegistryProvider(deps.apiKeys ?? deps.config.apiKeys)],
+      providers: [
+        { provide: ResponseValidation, useValue: validation },
+        apiKeyRegistryProvider(deps.apiKeys ?? deps.config.apiKeys),
+      ],
     };
   }
 }
