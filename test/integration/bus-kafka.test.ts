@@ -87,6 +87,14 @@ describe('EventBus on a real Kafka broker', () => {
     for (const key of ['a', 'b', 'c', 'd']) {
       expect(seen.get(key)).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));
     }
+    // Lag is what the group has not committed: everything for a group that never read, 0 here.
+    const transport = bus.transport as KafkaTransport;
+    const total = async (groupId: string) =>
+      (await transport.lag(groupId, [prefix + Topics.Request.name])).reduce((n, p) => n + p.lag, 0);
+    expect(await total(`${prefix}never-read`)).toBe(80);
+    const deadline = Date.now() + 30_000;
+    while ((await total(`${prefix}order`)) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(await total(`${prefix}order`)).toBe(0);
   });
 
   it('handles an event id once even when it is delivered twice', async () => {

@@ -1,6 +1,6 @@
 // Kafka set-up for tests: wait until the broker can really serve, and create topics idempotently.
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel, type ITopicConfig } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type ITopicConfig } from 'kafkajs';
 
 /** A topic as the contracts registry (`TOPICS` in @llmbus/contracts) declares it. */
 export interface TopicSpec {
@@ -36,10 +36,36 @@ export async function ensureTopics(brokers: string[], topics: readonly TopicSpec
     const missing = new Map(topics.filter((t) => !existing.has(t.name)).map((t) => [t.name, t]));
     if (missing.size === 0) return;
     // Resolves false when another process created them first, which is the outcome we want.
-    await admin.createTopics({ waitForLeaders: true, topics: [...missing.values()].map(toTopicConfig) });
+    await admin.createTopics({ waitForLeaders: false, topics: [...missing.values()].map(toTopicConfig) });
+    await waitForLeaders(admin, [...missing.keys()], 30_000);
   } finally {
     await admin.disconnect();
   }
+}
+
+/**
+ * kafkajs' own `waitForLeaders` gives up on UNKNOWN_TOPIC_OR_PARTITION, which a busy KRaft broker
+ * (still deleting an earlier test's topics) answers for a moment after creation; poll instead.
+ */
+async function waitForLeaders(admin: Admin, names: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: names });
+      if (
+        topics.length === names.length &&
+        topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))
+      ) {
+        return;
+      }
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const reason = lastError instanceof Error ? `: ${lastError.message}` : '';
+  throw new Error(`topics ${names.slice(0, 3).join(', ')}… have no leaders after ${timeoutMs} ms${reason}`);
 }
 
 function toTopicConfig(topic: TopicSpec): ITopicConfig {

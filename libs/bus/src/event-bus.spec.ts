@@ -8,6 +8,7 @@ import {
   Topics,
 } from '@llmbus/contracts';
 import pino from 'pino';
+import { register } from 'prom-client';
 import { EventRejectedError } from './errors';
 import { EventBus } from './event-bus';
 import { InMemoryTransport } from './in-memory-transport';
@@ -242,5 +243,36 @@ describe('EventBus on the in-process transport', () => {
     expect(dead[0].data).toMatchObject({ reasonCode: 'oversize', originalValueTruncated: true });
     expect((failed[0].data as RequestFailed).message).toMatch(/limit is 10000 bytes/);
     expect(handled).toEqual(['big']);
+  });
+
+  it('reports consumer lag per partition on scrape', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let handled = 0;
+    const subscription = await bus.subscribe({
+      stage: 'router',
+      groupId: 'lagging',
+      notifyRequester: true,
+      handlers: { [RequestSubmittedEvent.type]: async () => (await gate, handled++, []) },
+    });
+    await bus.publish(
+      ['a', 'a', 'a'].map((id) => outgoing(RequestSubmittedEvent, submitted(id), { tenantId: 'acme' })),
+    );
+    const lagOf = async () => {
+      const metric = await register.getSingleMetric('orchestrator_consumer_lag')!.get();
+      return metric.values.filter((v) => v.labels['group'] === 'lagging').reduce((n, v) => n + v.value, 0);
+    };
+    expect(await lagOf()).toBe(3);
+    release();
+    await until(() => handled === 3);
+    const committed = () =>
+      Array.from({ length: Topics.Request.partitions }, (_, p) =>
+        transport.committedOffset('lagging', Topics.Request.name, p),
+      ).reduce((a, b) => a + b);
+    await until(() => committed() === 3);
+    expect(await lagOf()).toBe(0);
+    await subscription.close();
+    const after = await register.getSingleMetric('orchestrator_consumer_lag')!.get();
+    expect(after.values.filter((v) => v.labels['group'] === 'lagging')).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 import { TOPICS } from '@llmbus/contracts';
+import { registerLagSource } from './metrics';
 import type { BusTransport, ConsumeOptions, OutgoingRecord, RawMessage, Subscription } from './transport';
 
 interface StoredRecord {
@@ -73,8 +74,19 @@ export class InMemoryTransport implements BusTransport {
         this.partitionLoop(options, name, partition, () => stopped),
       ),
     );
+    const unregister = registerLagSource(async () =>
+      options.topics.flatMap((name) =>
+        this.topic(name).partitions.map((log, partition) => ({
+          groupId: options.groupId,
+          topic: name,
+          partition,
+          lag: log.length - this.committedOffset(options.groupId, name, partition),
+        })),
+      ),
+    );
     return {
       close: async () => {
+        unregister();
         stopped = true;
         for (const wake of [...this.waiters]) wake();
         await Promise.all(loops);

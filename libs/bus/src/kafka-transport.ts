@@ -1,5 +1,6 @@
-import { Consumer, Kafka, KafkaConfig, logLevel, Producer } from 'kafkajs';
+import { Admin, Consumer, Kafka, KafkaConfig, logLevel, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
+import { PartitionLag, registerLagSource } from './metrics';
 import type { BusTransport, ConsumeOptions, OutgoingRecord, RawMessage, Subscription } from './transport';
 
 export interface KafkaTransportOptions {
@@ -42,6 +43,7 @@ export class KafkaTransport implements BusTransport {
   private readonly kafka: Kafka;
   private producer?: Promise<Producer>;
   private readonly consumers = new Set<Consumer>();
+  private lagAdmin?: Promise<Admin>;
 
   constructor(private readonly options: KafkaTransportOptions) {
     const log = options.logger.child({ component: 'kafkajs' });
@@ -119,15 +121,36 @@ export class KafkaTransport implements BusTransport {
       },
     });
     await joined;
+    const unregister = registerLagSource(() => this.lag(options.groupId, options.topics));
     return {
       close: async () => {
+        unregister();
         this.consumers.delete(consumer);
         await consumer.disconnect();
       },
     };
   }
 
+  /** Committed offset versus partition end for each partition a group reads. */
+  async lag(groupId: string, topics: readonly string[]): Promise<PartitionLag[]> {
+    const admin = await this.connectedAdmin();
+    const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
+    const result: PartitionLag[] = [];
+    for (const { topic, partitions } of committed) {
+      const ends = await admin.fetchTopicOffsets(topic);
+      for (const end of ends) {
+        const done = partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
+        // No commit yet: the group starts from the earliest retained offset.
+        const from = BigInt(done) < 0n ? BigInt(end.low) : BigInt(done);
+        result.push({ groupId, topic, partition: end.partition, lag: Number(BigInt(end.high) - from) });
+      }
+    }
+    return result;
+  }
+
   async close(): Promise<void> {
+    if (this.lagAdmin) await (await this.lagAdmin).disconnect();
+    this.lagAdmin = undefined;
     await Promise.all([...this.consumers].map((c) => c.disconnect()));
     this.consumers.clear();
     if (this.producer) await (await this.producer).disconnect();
@@ -137,6 +160,15 @@ export class KafkaTransport implements BusTransport {
   /** The kafkajs admin client, for topic management by infrastructure code and tests. */
   admin() {
     return this.kafka.admin();
+  }
+
+  private connectedAdmin(): Promise<Admin> {
+    this.lagAdmin ??= (async () => {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      return admin;
+    })();
+    return this.lagAdmin;
   }
 
   private connectedProducer(): Promise<Producer> {
