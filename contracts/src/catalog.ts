@@ -1,6 +1,7 @@
 import type { EventDefinition } from './event-definition';
 import { ContextRetrievedEvent } from './events/context-retrieved';
 import { DeadLetteredEvent } from './events/dead-lettered';
+import { DocumentDeletedEvent } from './events/document-deleted';
 import { DocumentIndexedEvent } from './events/document-indexed';
 import { DocumentSubmittedEvent } from './events/document-submitted';
 import { RegenerationRequestedEvent } from './events/regeneration-requested';
@@ -26,6 +27,7 @@ export const EVENTS: readonly EventDefinition[] = [
   ReviewDecidedEvent,
   DocumentSubmittedEvent,
   DocumentIndexedEvent,
+  DocumentDeletedEvent,
   DeadLetteredEvent,
 ] as EventDefinition[];
 

@@ -20,7 +20,10 @@ describe('contracts', () => {
   });
 
   it('lists both outcome events on the result topic and DeadLettered on every dead-letter topic', () => {
-    expect(eventTypesOnTopic(Topics.Result.name)).toEqual(['llmbus.request.completed', 'llmbus.request.failed']);
+    expect(eventTypesOnTopic(Topics.Result.name)).toEqual([
+      'llmbus.request.completed',
+      'llmbus.request.failed',
+    ]);
     expect(eventTypesOnTopic('orchestration.dead-letter.validator.v1')).toEqual([DeadLetteredEvent.type]);
     expect(eventByType('nope')).toBeUndefined();
   });
@@ -83,7 +86,12 @@ describe('contracts', () => {
   });
 
   it('accepts a valid payload and derives its key from the request id', () => {
-    const payload = { requestId: 'r-1', eventType: 'ticket.created', input: { subject: 'x' }, requester: { groups: [] } };
+    const payload = {
+      requestId: 'r-1',
+      eventType: 'ticket.created',
+      input: { subject: 'x' },
+      requester: { groups: [] },
+    };
     const result = validatePayload(RequestSubmittedEvent, payload);
     expect(result.ok).toBe(true);
     if (result.ok) expect(RequestSubmittedEvent.key(result.value)).toBe('r-1');

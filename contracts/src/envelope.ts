@@ -1,4 +1,14 @@
-import { IsIn, IsInt, IsISO8601, IsNotEmpty, IsOptional, IsString, Matches, MaxLength, Min } from 'class-validator';
+import {
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  Min,
+} from 'class-validator';
 
 /**
  * CloudEvents 1.0 attributes plus the platform's extensions. On Kafka they travel as headers in
@@ -18,13 +28,16 @@ export class EnvelopeAttributes {
   @IsString() @IsNotEmpty() @MaxLength(200) correlationid!: string;
   /** The id of the event that caused this one; absent on events that start a chain. */
   @IsOptional() @IsString() @MaxLength(200) causationid?: string;
-  @IsString() @Matches(/^(?:_none|[a-z0-9][a-z0-9_-]{0,62})$/, {
+  @IsString()
+  @Matches(/^(?:_none|[a-z0-9][a-z0-9_-]{0,62})$/, {
     message: 'tenantid must be 1-63 lowercase letters, digits, "-" or "_", starting with a letter or digit',
   })
   tenantid!: string;
   /** W3C trace context of the span that produced the event. */
   @IsOptional()
-  @Matches(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/, { message: 'traceparent must be a W3C traceparent' })
+  @Matches(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/, {
+    message: 'traceparent must be a W3C traceparent',
+  })
   traceparent?: string;
   /** Major version of the payload schema of `type`. */
   @IsInt() @Min(1) schemaversion!: number;
@@ -80,7 +93,9 @@ export function attributesToHeaders(attrs: EnvelopeAttributes): Record<string, s
  * Reads envelope attributes from Kafka headers. Returns a plain object to be validated; unknown
  * headers are ignored, numeric attributes are parsed (a non-number stays a string and fails validation).
  */
-export function headersToAttributes(headers: Readonly<Record<string, string | undefined>>): Record<string, unknown> {
+export function headersToAttributes(
+  headers: Readonly<Record<string, string | undefined>>,
+): Record<string, unknown> {
   const attrs: Record<string, unknown> = {};
   for (const name of ATTRIBUTE_NAMES) {
     const raw = headers[CE_HEADER_PREFIX + name];

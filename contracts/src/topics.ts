@@ -36,7 +36,12 @@ export const Topics = {
 export const DeadLetterTopics: Readonly<Record<Stage, TopicSpec>> = Object.fromEntries(
   STAGES.map((stage) => [
     stage,
-    topic(`orchestration.dead-letter.${stage}.v1`, `Events the ${stage} could not process, with the reason.`, 30, 1),
+    topic(
+      `orchestration.dead-letter.${stage}.v1`,
+      `Events the ${stage} could not process, with the reason.`,
+      30,
+      1,
+    ),
   ]),
 ) as Record<Stage, TopicSpec>;
 

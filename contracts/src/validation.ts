@@ -16,7 +16,11 @@ export function describeValidationErrors(errors: ValidationError[], parent = '')
   return lines;
 }
 
-function validateInto<T extends object>(cls: new () => T, plain: unknown, forbidUnknown: boolean): Validated<T> {
+function validateInto<T extends object>(
+  cls: new () => T,
+  plain: unknown,
+  forbidUnknown: boolean,
+): Validated<T> {
   if (typeof plain !== 'object' || plain === null || Array.isArray(plain)) {
     return { ok: false, errors: ['payload must be a JSON object'] };
   }
@@ -26,11 +30,16 @@ function validateInto<T extends object>(cls: new () => T, plain: unknown, forbid
     forbidNonWhitelisted: forbidUnknown,
     forbidUnknownValues: true,
   });
-  return errors.length ? { ok: false, errors: describeValidationErrors(errors) } : { ok: true, value: instance };
+  return errors.length
+    ? { ok: false, errors: describeValidationErrors(errors) }
+    : { ok: true, value: instance };
 }
 
 /** Validates a payload against its event definition; unknown properties are rejected. */
-export function validatePayload<P extends object>(definition: EventDefinition<P>, plain: unknown): Validated<P> {
+export function validatePayload<P extends object>(
+  definition: EventDefinition<P>,
+  plain: unknown,
+): Validated<P> {
   return validateInto(definition.payload, plain, true);
 }
 

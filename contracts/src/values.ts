@@ -18,7 +18,8 @@ import {
 /** Value objects shared by several event payloads. */
 
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
-export const ID_MESSAGE = 'must be 1-128 characters: letters, digits, ".", "_", ":" or "-", starting with a letter or digit';
+export const ID_MESSAGE =
+  'must be 1-128 characters: letters, digits, ".", "_", ":" or "-", starting with a letter or digit';
 
 export class WorkflowRef {
   @Matches(ID_PATTERN, { message: `workflow id ${ID_MESSAGE}` }) id!: string;
@@ -62,14 +63,30 @@ export class Passage {
   @IsInt() @Min(0) chunkIndex!: number;
   @IsString() @MaxLength(20_000) text!: string;
   @IsNumber() score!: number;
+  /** Headings leading to the chunk, joined with " > " (e.g. "Handbook > Annual leave"), for citations. */
+  @IsOptional() @IsString() @MaxLength(1000) sectionPath?: string;
 }
 
 export const REQUEST_STATUSES = ['completed', 'failed', 'review'] as const;
+
+/** How much a collection's passages count when lists from several collections are fused. */
+export class CollectionWeight {
+  @IsString() @IsNotEmpty() @MaxLength(200) collection!: string;
+  /** Multiplies the collection's fused score; 1 is neutral, 0 keeps the collection last. */
+  @IsNumber() @Min(0) @Max(10) weight!: number;
+}
 
 export class RetrievalPlan {
   @IsArray() @ArrayMaxSize(20) @IsString({ each: true }) collections!: string[];
   @IsInt() @Min(0) @Max(50) topK!: number;
   @IsString() @MaxLength(8000) query!: string;
+  /** Source priorities; collections not listed weigh 1. */
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(20)
+  @ValidateNested({ each: true })
+  @Type(() => CollectionWeight)
+  collectionWeights?: CollectionWeight[];
 }
 
 /** Workflow state carried from stage to stage, so no stage needs to look anything up. */

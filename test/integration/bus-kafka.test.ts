@@ -93,7 +93,8 @@ describe('EventBus on a real Kafka broker', () => {
       (await transport.lag(groupId, [prefix + Topics.Request.name])).reduce((n, p) => n + p.lag, 0);
     expect(await total(`${prefix}never-read`)).toBe(80);
     const deadline = Date.now() + 30_000;
-    while ((await total(`${prefix}order`)) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while ((await total(`${prefix}order`)) !== 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     expect(await total(`${prefix}order`)).toBe(0);
   });
 

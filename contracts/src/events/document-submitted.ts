@@ -1,13 +1,4 @@
-import {
-  ArrayMaxSize,
-  IsArray,
-  IsIn,
-  IsInt,
-  IsString,
-  Matches,
-  MaxLength,
-  Min,
-} from 'class-validator';
+import { ArrayMaxSize, IsArray, IsIn, IsInt, IsString, Matches, MaxLength, Min } from 'class-validator';
 import { defineEvent } from '../event-definition';
 import { Topics } from '../topics';
 import { ID_MESSAGE, ID_PATTERN } from '../values';
@@ -23,7 +14,11 @@ export class DocumentSubmitted {
   @IsIn(DOCUMENT_CONTENT_TYPES) contentType!: (typeof DOCUMENT_CONTENT_TYPES)[number];
   @IsString() @MaxLength(1_000_000) content!: string;
   /** Groups allowed to read the document; empty means every user of the tenant. */
-  @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) @MaxLength(200, { each: true }) aclGroups!: string[];
+  @IsArray()
+  @ArrayMaxSize(100)
+  @IsString({ each: true })
+  @MaxLength(200, { each: true })
+  aclGroups!: string[];
   @IsInt() @Min(1) version!: number;
 }
 

@@ -23,7 +23,11 @@ export class RegenerationRequested {
   /** The attempt to generate next (2 for the first retry). */
   @IsInt() @Min(2) attempt!: number;
   /** What was wrong with the previous output, one line per violation. */
-  @IsArray() @ArrayMaxSize(50) @IsString({ each: true }) @MaxLength(1000, { each: true }) violations!: string[];
+  @IsArray()
+  @ArrayMaxSize(50)
+  @IsString({ each: true })
+  @MaxLength(1000, { each: true })
+  violations!: string[];
   /** Extra instruction appended to the prompt for this attempt. */
   @IsString() @MaxLength(4000) stricterInstruction!: string;
 }

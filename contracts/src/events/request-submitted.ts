@@ -8,7 +8,8 @@ import { ID_MESSAGE, ID_PATTERN, Requester } from '../values';
 export class RequestSubmitted {
   @Matches(ID_PATTERN, { message: `requestId ${ID_MESSAGE}` }) requestId!: string;
   /** Upstream event type the routing rules match on, e.g. `ticket.created`. */
-  @IsString() @Matches(/^[a-z0-9][a-z0-9._-]{0,99}$/, { message: 'eventType must be lowercase, e.g. "ticket.created"' })
+  @IsString()
+  @Matches(/^[a-z0-9][a-z0-9._-]{0,99}$/, { message: 'eventType must be lowercase, e.g. "ticket.created"' })
   eventType!: string;
   /** Explicit workflow id; when absent the router's rules choose. */
   @IsOptional() @Matches(ID_PATTERN, { message: `workflow ${ID_MESSAGE}` }) workflow?: string;

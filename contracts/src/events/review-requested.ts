@@ -22,7 +22,11 @@ export class ReviewRequested {
   @IsObject() input!: Record<string, unknown>;
   @IsArray() @ArrayMaxSize(100) @ValidateNested({ each: true }) @Type(() => Passage) passages!: Passage[];
   @IsString() @MaxLength(2000) reason!: string;
-  @IsArray() @ArrayMaxSize(50) @IsString({ each: true }) @MaxLength(1000, { each: true }) violations!: string[];
+  @IsArray()
+  @ArrayMaxSize(50)
+  @IsString({ each: true })
+  @MaxLength(1000, { each: true })
+  violations!: string[];
   /** The last output produced, if any parsed. */
   @IsOptional() @IsObject() output?: Record<string, unknown>;
   @IsString() @MaxLength(200_000) text!: string;

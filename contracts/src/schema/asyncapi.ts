@@ -47,7 +47,9 @@ export function buildAsyncApi(): Record<string, unknown> {
       contentType: 'application/json',
       headers: { $ref: '#/components/schemas/CloudEventHeaders' },
       payload: { schemaFormat: 'application/schema+json;version=draft-07', schema: payload },
-      bindings: { kafka: { key: { type: 'string', description: 'Request id (document id for ingestion).' } } },
+      bindings: {
+        kafka: { key: { type: 'string', description: 'Request id (document id for ingestion).' } },
+      },
     };
   }
   for (const topic of TOPICS) {

@@ -35,7 +35,10 @@ export function vectorCollectionName(modelId: string, dimension: number): string
 export function checkEmbedding(texts: readonly string[], result: EmbeddingResult): EmbeddingSpace {
   const { vectors, dimension, usage } = result;
   if (!Number.isInteger(dimension) || dimension < 1) {
-    throw new RetrievalError('embedding_mismatch', `embedder reported dimension ${dimension}; expected a positive integer`);
+    throw new RetrievalError(
+      'embedding_mismatch',
+      `embedder reported dimension ${dimension}; expected a positive integer`,
+    );
   }
   if (vectors.length !== texts.length) {
     throw new RetrievalError(
@@ -51,7 +54,11 @@ export function checkEmbedding(texts: readonly string[], result: EmbeddingResult
       );
     }
   }
-  return { modelId: usage.modelId, dimension, collectionName: vectorCollectionName(usage.modelId, dimension) };
+  return {
+    modelId: usage.modelId,
+    dimension,
+    collectionName: vectorCollectionName(usage.modelId, dimension),
+  };
 }
 
 /**

@@ -54,17 +54,36 @@ describe('Ingestor and Retriever over PGlite', () => {
     embedder = new HashedBagOfWordsEmbedder(512, `bow-${++modelCount}`);
   });
 
-  const retrieve = (query: string, groups: string[] = [], extra: { tenant?: string; topK?: number; collections?: string[] } = {}) =>
-    new Retriever(embedder, store).retrieve({ tenant: extra.tenant ?? 'acme', collections: extra.collections ?? ['wiki'], topK: extra.topK ?? 5, query, groups });
+  const retrieve = (
+    query: string,
+    groups: string[] = [],
+    extra: { tenant?: string; topK?: number; collections?: string[] } = {},
+  ) =>
+    new Retriever(embedder, store).retrieve({
+      tenant: extra.tenant ?? 'acme',
+      collections: extra.collections ?? ['wiki'],
+      topK: extra.topK ?? 5,
+      query,
+      groups,
+    });
 
   it('indexes a document in embedding batches and retrieves the relevant section with citation metadata', async () => {
     const result = await new Ingestor(embedder, store, { batchSize: 1 }).ingest(doc());
-    expect(result).toMatchObject({ documentId: 'handbook', collection: 'wiki', version: 1, chunkCount: 2, unchanged: false, storeCollection: 'chunks_bow_1_512' });
+    expect(result).toMatchObject({
+      documentId: 'handbook',
+      collection: 'wiki',
+      version: 1,
+      chunkCount: 2,
+      unchanged: false,
+      storeCollection: 'chunks_bow_1_512',
+    });
     expect(result.usage).toMatchObject({ modelId: 'bow-1', provider: 'test' });
     expect(result.timings.totalMs).toBeGreaterThanOrEqual(result.timings.embedMs);
     // One probe for the store collection, then one call per batch of 1.
     expect(embedder.calls.map((c) => c.length)).toEqual([1, 1, 1]);
-    expect(embedder.calls[1][0]).toBe('Employee handbook > Handbook > Annual leave\n\nEmployees get twenty five vacation days per year. Vacation requests go to your manager.');
+    expect(embedder.calls[1][0]).toBe(
+      'Employee handbook > Handbook > Annual leave\n\nEmployees get twenty five vacation days per year. Vacation requests go to your manager.',
+    );
 
     const { passages, withheldCount, usage } = await retrieve('how many vacation days');
     expect(withheldCount).toBe(0);
@@ -78,6 +97,7 @@ describe('Ingestor and Retriever over PGlite', () => {
       chunkIndex: 0,
       text: 'Employees get twenty five vacation days per year. Vacation requests go to your manager.',
       score: expect.any(Number),
+      sectionPath: 'Handbook > Annual leave',
     });
     expect(passages.map((p) => p.chunkIndex)).not.toContain(1);
   });
@@ -107,12 +127,16 @@ describe('Ingestor and Retriever over PGlite', () => {
     const ingestor = new Ingestor(embedder, recording(store, writes));
     await ingestor.ingest(doc());
     writes.length = 0;
-    const v2 = await ingestor.ingest(doc({ version: 2, content: '# Handbook\nVacation is now thirty days per year.' }));
+    const v2 = await ingestor.ingest(
+      doc({ version: 2, content: '# Handbook\nVacation is now thirty days per year.' }),
+    );
     expect(v2).toMatchObject({ version: 2, chunkCount: 1, unchanged: false });
     expect(writes).toEqual(['upsert', 'deleteByFilter']);
     const stored = await store.listDocumentChunks(v2.storeCollection, 'acme', 'handbook');
     expect(stored.map((c) => c.version)).toEqual([2]);
-    expect((await retrieve('vacation days')).passages.map((p) => p.text)).toEqual(['Vacation is now thirty days per year.']);
+    expect((await retrieve('vacation days')).passages.map((p) => p.text)).toEqual([
+      'Vacation is now thirty days per year.',
+    ]);
     expect((await retrieve('broken laptops replaced')).passages).toEqual([]);
   });
 
@@ -121,7 +145,9 @@ describe('Ingestor and Retriever over PGlite', () => {
     await ingestor.ingest(doc({ version: 3 }));
     const stale = await ingestor.ingest(doc({ version: 2, content: 'Old text about vacation.' }));
     expect(stale).toMatchObject({ unchanged: true, superseded: true, chunkCount: 0 });
-    expect((await retrieve('vacation')).passages.map((p) => p.text)).not.toContain('Old text about vacation.');
+    expect((await retrieve('vacation')).passages.map((p) => p.text)).not.toContain(
+      'Old text about vacation.',
+    );
   });
 
   it('removes every chunk when a document becomes empty', async () => {
@@ -134,8 +160,17 @@ describe('Ingestor and Retriever over PGlite', () => {
   it("keeps tenants apart and counts only the asker's tenant's restricted passages as withheld", async () => {
     const ingestor = new Ingestor(embedder, store);
     await ingestor.ingest(doc());
-    await ingestor.ingest(doc({ documentId: 'salaries', title: 'Salary bands', content: 'Vacation payout and salary bands per level.', aclGroups: ['hr'] }));
-    await ingestor.ingest(doc({ tenant: 'globex', documentId: 'g-handbook', content: 'Globex vacation days are unlimited.' }));
+    await ingestor.ingest(
+      doc({
+        documentId: 'salaries',
+        title: 'Salary bands',
+        content: 'Vacation payout and salary bands per level.',
+        aclGroups: ['hr'],
+      }),
+    );
+    await ingestor.ingest(
+      doc({ tenant: 'globex', documentId: 'g-handbook', content: 'Globex vacation days are unlimited.' }),
+    );
 
     const asEmployee = await retrieve('vacation days', ['staff']);
     expect(asEmployee.passages.map((p) => p.documentId)).toEqual(['handbook']);
@@ -164,8 +199,15 @@ describe('Ingestor and Retriever over PGlite', () => {
       },
     });
     const retriever = new Retriever(embedder, untouchable);
-    for (const plan of [{ topK: 0, collections: ['wiki'], query: 'q' }, { topK: 5, collections: [], query: 'q' }, { topK: 5, collections: ['wiki'], query: '  ' }]) {
-      expect(await retriever.retrieve({ tenant: 'acme', groups: [], ...plan })).toEqual({ passages: [], withheldCount: 0 });
+    for (const plan of [
+      { topK: 0, collections: ['wiki'], query: 'q' },
+      { topK: 5, collections: [], query: 'q' },
+      { topK: 5, collections: ['wiki'], query: '  ' },
+    ]) {
+      expect(await retriever.retrieve({ tenant: 'acme', groups: [], ...plan })).toEqual({
+        passages: [],
+        withheldCount: 0,
+      });
     }
     expect(embedder.calls).toEqual([]);
   });

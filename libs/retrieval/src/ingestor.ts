@@ -16,6 +16,13 @@ export interface IngestionRequest {
   readonly version: number;
 }
 
+/** A document to remove from the index, as DocumentDeleted carries it, plus its tenant. */
+export interface DocumentRemoval {
+  readonly tenant: string;
+  readonly documentId: string;
+  readonly collection: string;
+}
+
 export interface IngestionResult {
   readonly documentId: string;
   readonly collection: string;
@@ -30,7 +37,13 @@ export interface IngestionResult {
   readonly storeCollection: string;
   readonly usage?: ModelUsage;
   /** Milliseconds by step, and in total. */
-  readonly timings: { readonly chunkMs: number; readonly embedMs: number; readonly upsertMs: number; readonly deleteMs: number; readonly totalMs: number };
+  readonly timings: {
+    readonly chunkMs: number;
+    readonly embedMs: number;
+    readonly upsertMs: number;
+    readonly deleteMs: number;
+    readonly totalMs: number;
+  };
 }
 
 export interface IngestorOptions {
@@ -61,11 +74,17 @@ export class Ingestor {
    * Indexes one document version; see the class comment for the guarantees. `onBatch` runs after
    * each embedded and stored batch (a consumer heartbeat during long documents).
    */
-  async ingest(request: IngestionRequest, hooks: { onBatch?: () => Promise<void> } = {}): Promise<IngestionResult> {
+  async ingest(
+    request: IngestionRequest,
+    hooks: { onBatch?: () => Promise<void> } = {},
+  ): Promise<IngestionResult> {
     const started = performance.now();
     const space = await this.space.resolve();
     const timings = { chunkMs: 0, embedMs: 0, upsertMs: 0, deleteMs: 0, totalMs: 0 };
-    const timed = async <T>(step: Exclude<keyof typeof timings, 'totalMs'>, work: () => Promise<T> | T): Promise<T> => {
+    const timed = async <T>(
+      step: Exclude<keyof typeof timings, 'totalMs'>,
+      work: () => Promise<T> | T,
+    ): Promise<T> => {
       const t = performance.now();
       try {
         return await work();
@@ -73,7 +92,9 @@ export class Ingestor {
         timings[step] += performance.now() - t;
       }
     };
-    const finish = (result: Omit<IngestionResult, 'timings' | 'documentId' | 'collection' | 'version' | 'storeCollection'>) => ({
+    const finish = (
+      result: Omit<IngestionResult, 'timings' | 'documentId' | 'collection' | 'version' | 'storeCollection'>,
+    ) => ({
       documentId: request.documentId,
       collection: request.collection,
       version: request.version,
@@ -88,7 +109,11 @@ export class Ingestor {
       for (const chunk of this.chunks(request)) all.push(chunk.contentHash);
       return all;
     });
-    const stored = await this.store.listDocumentChunks(space.collectionName, request.tenant, request.documentId);
+    const stored = await this.store.listDocumentChunks(
+      space.collectionName,
+      request.tenant,
+      request.documentId,
+    );
     if (stored.some((c) => c.version > request.version)) {
       return finish({ chunkCount: 0, unchanged: true, superseded: true });
     }
@@ -135,6 +160,28 @@ export class Ingestor {
     return finish({ chunkCount: hashes.length, unchanged: false, superseded: false, usage });
   }
 
+  /**
+   * Removes every chunk of a document (all versions) in a tenant's collection; returns how many were
+   * stored. Deleting a document that is not indexed is a no-op, so redelivery is harmless.
+   */
+  async remove(
+    request: DocumentRemoval,
+  ): Promise<{ readonly removedChunks: number; readonly storeCollection: string }> {
+    const space = await this.space.resolve();
+    const filter = {
+      tenant: request.tenant,
+      documentId: request.documentId,
+      collections: [request.collection],
+    };
+    const removedChunks = await this.store.count(space.collectionName, filter);
+    await this.store.deleteByFilter(space.collectionName, {
+      tenant: request.tenant,
+      documentId: request.documentId,
+      collection: request.collection,
+    });
+    return { removedChunks, storeCollection: space.collectionName };
+  }
+
   private chunks(request: IngestionRequest): Generator<Chunk> {
     return chunkDocument(request, this.options.chunking);
   }
@@ -163,7 +210,10 @@ function payloadOf(request: IngestionRequest, chunk: Chunk): ChunkPayload {
 }
 
 function sameChunks(stored: readonly StoredChunk[], hashes: readonly string[]): boolean {
-  return stored.length === hashes.length && stored.every((c, i) => c.chunkIndex === i && c.contentHash === hashes[i]);
+  return (
+    stored.length === hashes.length &&
+    stored.every((c, i) => c.chunkIndex === i && c.contentHash === hashes[i])
+  );
 }
 
 /** ACL, title, source and collection changes must reach the store even when the text did not change. */

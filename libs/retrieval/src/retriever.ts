@@ -1,6 +1,12 @@
 import type { ModelUsage, Passage } from '@llmbus/contracts';
-import { Embedder, EmbeddingSpaceResolver } from './embedder';
-import type { ScoredChunk, VectorStore } from './vector-store';
+import { addUsage, Embedder, EmbeddingSpaceResolver } from './embedder';
+import { RuleQueryDecomposer, type QueryDecomposer, type QueryPlan } from './query-decomposition';
+import { withIdentifierParts } from './ranking/bm25';
+import { withinTokenBudget } from './ranking/context-budget';
+import { reciprocalRankFusion } from './ranking/fusion';
+import { NEAR_DUPLICATE_SIMILARITY, withoutNearDuplicates } from './ranking/near-duplicates';
+import type { Reranker } from './reranker';
+import type { Scope, ScoredChunk, VectorStore } from './vector-store';
 
 /** What to retrieve, for whom: RequestRouted's retrieval plan, the requester's groups and the tenant. */
 export interface RetrievalRequest {
@@ -9,42 +15,73 @@ export interface RetrievalRequest {
   readonly topK: number;
   readonly query: string;
   readonly groups: readonly string[];
+  /** Source priorities: a collection's fused scores are multiplied by its weight; unlisted collections weigh 1. */
+  readonly collectionWeights?: Readonly<Record<string, number>>;
 }
 
 export interface RetrievalResult {
-  /** Nearest first; only passages the requester may read. */
+  /** Most relevant first; only passages the requester may read. */
   readonly passages: Passage[];
   /** Of the topK most relevant passages in the tenant's collections, how many the requester may not read. */
   readonly withheldCount: number;
-  /** Embedding usage of the query; absent when nothing was embedded. */
+  /** Embedding usage of the queries (and of reranking, when it used the same model); absent when nothing was embedded. */
   readonly usage?: ModelUsage;
+  /** How the question was searched; absent when nothing was searched. */
+  readonly plan?: QueryPlan;
 }
 
 export interface RetrieverOptions {
-  /** Cosine similarity below which a passage is not relevant (neither returned nor counted as withheld). Default 0.2. */
+  /** Cosine similarity below which a vector match is not relevant (neither returned nor counted as withheld). Default 0.2. */
   readonly minScore?: number;
+  /** Fuse BM25 matches with vector matches. Default true. */
+  readonly lexical?: boolean;
+  /** Candidates per ranked list (per query, per method): at least this, and at least 3 × topK. Default 30. */
+  readonly candidates?: number;
+  /** Splits multi-part questions. Default: the rules (`RuleQueryDecomposer`). */
+  readonly decomposer?: QueryDecomposer;
+  /** Re-scores the best fused candidates; none by default. */
+  readonly reranker?: Reranker;
+  /** Candidates the reranker sees. Default 20. */
+  readonly rerankDepth?: number;
+  /** Token budget of all returned passages together (characters / 4). Default 3 000. */
+  readonly maxContextTokens?: number;
+  /** Weight of a sub-query's lists against the whole question's (1). Default 0.5: a part out of context ("what is the usual cause") is vaguer than the question. */
+  readonly subQueryWeight?: number;
+  /** Word-trigram cosine from which two passages are duplicates. Default 0.9. */
+  readonly nearDuplicateSimilarity?: number;
 }
 
 export const DEFAULT_MIN_SCORE = 0.2;
+export const DEFAULT_MAX_CONTEXT_TOKENS = 3_000;
+
+/** Searches each query as given: no decomposition. */
+export const NO_DECOMPOSITION: QueryDecomposer = {
+  decompose: async (question) => ({ queries: [question], decomposedBy: 'none' }),
+};
 
 /** Passage.text limit of the ContextRetrieved contract. */
 const PASSAGE_TEXT_LIMIT = 20_000;
 
 /**
- * Vector retrieval with tenant and permission filters applied by the store inside the query.
- * Query decomposition and reranking can wrap this class; they need no change to the store port.
+ * Hybrid retrieval. Each query of the plan (the question, and its parts when it has several) is
+ * searched by vector and by BM25; the lists are fused by reciprocal rank with collection weights,
+ * older versions and near duplicates are dropped, a reranker may reorder the head, and passages are
+ * kept best first within topK and the token budget. Tenant and permission filters are applied by
+ * the store inside every query, never to results here.
  */
 export class Retriever {
   private readonly space: EmbeddingSpaceResolver;
   private readonly minScore: number;
+  private readonly decomposer: QueryDecomposer;
 
   constructor(
     private readonly embedder: Embedder,
     private readonly store: VectorStore,
-    options: RetrieverOptions = {},
+    private readonly options: RetrieverOptions = {},
   ) {
     this.space = new EmbeddingSpaceResolver(embedder);
     this.minScore = options.minScore ?? DEFAULT_MIN_SCORE;
+    this.decomposer = options.decomposer ?? new RuleQueryDecomposer();
   }
 
   /** True when the plan asks for nothing, so neither the embedder nor the store is called. */
@@ -52,34 +89,103 @@ export class Retriever {
     return request.topK < 1 || request.collections.length === 0 || request.query.trim() === '';
   }
 
-  /** Embeds the query and returns the nearest readable passages, with a count of what was withheld. */
+  /** Returns the most relevant readable passages for the request, with a count of what was withheld. */
   async retrieve(request: RetrievalRequest): Promise<RetrievalResult> {
     if (Retriever.isEmpty(request)) return { passages: [], withheldCount: 0 };
-    const texts = [request.query];
-    const embedding = await this.embedder.embed(texts);
-    const space = this.space.observe(texts, embedding);
-    const vector = embedding.vectors[0];
-    await this.store.ensureCollection(space.collectionName, space.dimension);
-    const scope = {
+    const plan = await this.decomposer.decompose(request.query);
+    const queries = [...plan.queries];
+    const embedding = await this.embedder.embed(queries);
+    const { collectionName: name, dimension } = this.space.observe(queries, embedding);
+    await this.store.ensureCollection(name, dimension);
+    const scope: Scope = {
       tenant: request.tenant,
       collections: [...new Set(request.collections)],
       limit: request.topK,
       minScore: this.minScore,
     };
-    const [found, ranked] = await Promise.all([
-      this.store.search(space.collectionName, vector, { ...scope, groups: request.groups }),
-      this.store.rankIds(space.collectionName, vector, scope),
-    ]);
-    // Which of the most relevant points are readable is decided by the store too: count by id with the ACL filter.
-    const readable =
-      ranked.length === 0
-        ? 0
-        : await this.store.count(space.collectionName, { tenant: request.tenant, ids: ranked.map((r) => r.id), groups: request.groups });
-    return {
-      passages: newestVersions(found).map(toPassage),
-      withheldCount: ranked.length - readable,
-      usage: embedding.usage,
+    const candidates = {
+      ...scope,
+      groups: request.groups,
+      limit: Math.max(request.topK * 3, this.options.candidates ?? 30),
     };
+    const [withheldCount, ...lists] = await Promise.all([
+      this.withheld(name, embedding.vectors[0], scope, request.groups),
+      ...queries.flatMap((text, i) => [
+        this.store.search(name, embedding.vectors[i], candidates),
+        ...(this.options.lexical === false
+          ? []
+          : [this.store.lexicalSearch(name, { ...candidates, text: withIdentifierParts(text) })]),
+      ]),
+    ]);
+
+    const weights = request.collectionWeights ?? {};
+    const perQuery = this.options.lexical === false ? 1 : 2;
+    const subQueryWeight = this.options.subQueryWeight ?? 0.5;
+    const fused = reciprocalRankFusion(
+      lists.map((items, i) => ({ items, weight: i < perQuery ? 1 : subQueryWeight })),
+      (c) => c.id,
+      { itemWeight: (c) => weights[c.payload.collection] ?? 1 },
+    ).map(({ item, score }) => ({ ...item, score }));
+    const distinct = withoutNearDuplicates(
+      newestVersions(fused),
+      (c) => c.payload.text,
+      this.options.nearDuplicateSimilarity ?? NEAR_DUPLICATE_SIMILARITY,
+    );
+    let usage: ModelUsage = embedding.usage;
+    let ranked = distinct;
+    if (this.options.reranker && distinct.length > 1) {
+      const reranked = await this.rerank(this.options.reranker, request.query, distinct);
+      ranked = reranked.chunks;
+      if (reranked.usage && reranked.usage.modelId === usage.modelId) usage = addUsage(usage, reranked.usage);
+    }
+    const selected = withinTokenBudget(ranked, (c) => c.payload.text.slice(0, PASSAGE_TEXT_LIMIT), {
+      maxTokens: this.options.maxContextTokens ?? DEFAULT_MAX_CONTEXT_TOKENS,
+      limit: request.topK,
+    });
+    return { passages: selected.map(toPassage), withheldCount, usage, plan };
+  }
+
+  /** Of the scope's most relevant points ignoring ACLs, how many the groups may not read (decided by the store). */
+  private async withheld(
+    name: string,
+    vector: readonly number[],
+    scope: Scope,
+    groups: readonly string[],
+  ): Promise<number> {
+    const ranked = await this.store.rankIds(name, vector, scope);
+    if (ranked.length === 0) return 0;
+    const readable = await this.store.count(name, {
+      tenant: scope.tenant,
+      ids: ranked.map((r) => r.id),
+      groups,
+    });
+    return ranked.length - readable;
+  }
+
+  /**
+   * Reorders the head by fusing the reranker's order with the first-stage one (either alone misjudges
+   * some passages); the reranker's list comes first, so it wins ties.
+   */
+  private async rerank(reranker: Reranker, query: string, chunks: readonly ScoredChunk[]) {
+    const depth = this.options.rerankDepth ?? 20;
+    const head = chunks.slice(0, depth);
+    const { scores, usage } = await reranker.rerank(
+      query,
+      head.map((c) => ({
+        id: c.id,
+        title: c.payload.title,
+        sectionPath: c.payload.sectionPath,
+        text: c.payload.text,
+      })),
+    );
+    const byReranker = head
+      .map((c, i) => ({ c, s: scores[i] ?? 0 }))
+      .sort((a, b) => b.s - a.s)
+      .map((x) => x.c);
+    const fused = reciprocalRankFusion([{ items: byReranker }, { items: head }], (c) => c.id).map(
+      ({ item, score }) => ({ ...item, score }),
+    );
+    return { chunks: [...fused, ...chunks.slice(depth)], usage };
   }
 }
 
@@ -90,7 +196,9 @@ function newestVersions(chunks: readonly ScoredChunk[]): ScoredChunk[] {
     const key = `${c.payload.collection}\u0000${c.payload.documentId}`;
     newest.set(key, Math.max(newest.get(key) ?? 0, c.payload.version));
   }
-  return chunks.filter((c) => newest.get(`${c.payload.collection}\u0000${c.payload.documentId}`) === c.payload.version);
+  return chunks.filter(
+    (c) => newest.get(`${c.payload.collection}\u0000${c.payload.documentId}`) === c.payload.version,
+  );
 }
 
 function toPassage(chunk: ScoredChunk): Passage {
@@ -103,5 +211,8 @@ function toPassage(chunk: ScoredChunk): Passage {
     chunkIndex: chunk.payload.chunkIndex,
     text: chunk.payload.text.slice(0, PASSAGE_TEXT_LIMIT),
     score: chunk.score,
+    ...(chunk.payload.sectionPath.length > 0
+      ? { sectionPath: chunk.payload.sectionPath.join(' > ').slice(0, 1000) }
+      : {}),
   };
 }

@@ -24,7 +24,7 @@ export interface VectorPoint {
 
 export interface ScoredChunk {
   readonly id: string;
-  /** Cosine similarity, higher is nearer (1 = same direction). */
+  /** `search`: cosine similarity, higher is nearer (1 = same direction). `lexicalSearch`: BM25, higher matches better. */
   readonly score: number;
   readonly payload: ChunkPayload;
 }
@@ -50,6 +50,12 @@ export interface SearchQuery extends Scope {
   readonly groups: readonly string[];
 }
 
+/** A full-text query over chunk titles, headings and text, scoped and ACL-filtered like a vector search. */
+export interface LexicalQuery extends Omit<SearchQuery, 'minScore'> {
+  /** The requester's words; any of them may match (OR), rarer words weigh more (BM25). */
+  readonly text: string;
+}
+
 /** Points to count; every given condition must hold. */
 export interface PointFilter {
   readonly tenant: string;
@@ -64,12 +70,16 @@ export interface PointFilter {
 export interface DocumentDeletion {
   readonly tenant: string;
   readonly documentId: string;
+  /** When set, only the document's points in this logical collection. */
+  readonly collection?: string;
   /** Keep this version's points whose chunkIndex is below `chunkCount`; omit to delete every point. */
   readonly keep?: { readonly version: number; readonly chunkCount: number };
 }
 
 /** A stored chunk as ingestion sees it when deciding whether a document changed. */
-export type StoredChunk = Omit<ChunkPayload, 'text' | 'tenant' | 'documentId' | 'sectionPath'> & { readonly id: string };
+export type StoredChunk = Omit<ChunkPayload, 'text' | 'tenant' | 'documentId' | 'sectionPath'> & {
+  readonly id: string;
+};
 
 /**
  * The vector store port. `name` is the store collection (one per embedding model and dimension, see
@@ -85,6 +95,12 @@ export interface VectorStore {
   upsert(name: string, points: readonly VectorPoint[]): Promise<void>;
   /** The nearest points the requester may read, nearest first. */
   search(name: string, vector: readonly number[], query: SearchQuery): Promise<ScoredChunk[]>;
+  /**
+   * The points the requester may read that best match the words of `query.text`, best first, scored
+   * with BM25 whose statistics (document count, frequencies, lengths) cover only what the requester
+   * may read, so scores reveal nothing about hidden chunks.
+   */
+  lexicalSearch(name: string, query: LexicalQuery): Promise<ScoredChunk[]>;
   /**
    * The nearest points of the scope ignoring ACLs, as ids and scores only: used to count what a
    * requester was not shown, never to show it.

@@ -28,7 +28,11 @@ function point(
     text: `text of ${overrides.documentId}`,
     ...overrides,
   };
-  return { id: chunkId(payload.tenant, payload.documentId, payload.version, payload.chunkIndex), vector: normalise(vector), payload };
+  return {
+    id: chunkId(payload.tenant, payload.documentId, payload.version, payload.chunkIndex),
+    vector: normalise(vector),
+    payload,
+  };
 }
 
 function normalise(v: number[]): number[] {
@@ -64,12 +68,23 @@ export function describeVectorStoreConformance(label: string, target: Conformanc
         point({ tenant: 'a', documentId: 'near' }, [1, 0.1, 0, 0]),
         point({ tenant: 'a', documentId: 'mid' }, [1, 1, 0, 0]),
       ]);
-      const found = await store.search(name, QUERY, { tenant: 'a', collections: ['wiki'], groups: [], limit: 2 });
+      const found = await store.search(name, QUERY, {
+        tenant: 'a',
+        collections: ['wiki'],
+        groups: [],
+        limit: 2,
+      });
       expect(found.map((f) => f.payload.documentId)).toEqual(['near', 'mid']);
       expect(found[0].score).toBeGreaterThan(found[1].score);
       expect(found[0].score).toBeCloseTo(1 / Math.hypot(1, 0.1), 4);
       expect(found[0].id).toBe(chunkId('a', 'near', 1, 0));
-      expect(found[0].payload).toMatchObject({ tenant: 'a', collection: 'wiki', title: 'Title of near', sectionPath: ['Intro'], chunkIndex: 0 });
+      expect(found[0].payload).toMatchObject({
+        tenant: 'a',
+        collection: 'wiki',
+        title: 'Title of near',
+        sectionPath: ['Intro'],
+        chunkIndex: 0,
+      });
     });
 
     it('leaves out points below minScore and collections that were not asked for', async () => {
@@ -78,16 +93,33 @@ export function describeVectorStoreConformance(label: string, target: Conformanc
         point({ tenant: 'a', documentId: 'other-collection', collection: 'runbooks' }, [1, 0, 0, 0]),
         point({ tenant: 'a', documentId: 'match' }, [1, 0.2, 0, 0]),
       ]);
-      const found = await store.search(name, QUERY, { tenant: 'a', collections: ['wiki'], groups: [], limit: 10, minScore: 0.5 });
+      const found = await store.search(name, QUERY, {
+        tenant: 'a',
+        collections: ['wiki'],
+        groups: [],
+        limit: 10,
+        minScore: 0.5,
+      });
       expect(found.map((f) => f.payload.documentId)).toEqual(['match']);
-      expect(await store.search(name, QUERY, { tenant: 'a', collections: [], groups: [], limit: 10 })).toEqual([]);
+      expect(
+        await store.search(name, QUERY, { tenant: 'a', collections: [], groups: [], limit: 10 }),
+      ).toEqual([]);
     });
 
     it("never returns another tenant's points, however near, and still fills the limit", async () => {
-      const others = Array.from({ length: 40 }, (_, i) => point({ tenant: 'b', documentId: `b${i}` }, [1, 0.001 * i, 0, 0]));
-      const mine = Array.from({ length: 3 }, (_, i) => point({ tenant: 'a', documentId: `a${i}` }, [1, 1 + i, 0, 0]));
+      const others = Array.from({ length: 40 }, (_, i) =>
+        point({ tenant: 'b', documentId: `b${i}` }, [1, 0.001 * i, 0, 0]),
+      );
+      const mine = Array.from({ length: 3 }, (_, i) =>
+        point({ tenant: 'a', documentId: `a${i}` }, [1, 1 + i, 0, 0]),
+      );
       await store.upsert(name, [...others, ...mine]);
-      const found = await store.search(name, QUERY, { tenant: 'a', collections: ['wiki'], groups: ['everyone'], limit: 3 });
+      const found = await store.search(name, QUERY, {
+        tenant: 'a',
+        collections: ['wiki'],
+        groups: ['everyone'],
+        limit: 3,
+      });
       expect(found.map((f) => f.payload.documentId)).toEqual(['a0', 'a1', 'a2']);
       const ranked = await store.rankIds(name, QUERY, { tenant: 'a', collections: ['wiki'], limit: 10 });
       expect(ranked).toHaveLength(3);
@@ -102,7 +134,9 @@ export function describeVectorStoreConformance(label: string, target: Conformanc
         point({ tenant: 'a', documentId: 'hr-or-legal', aclGroups: ['legal', 'hr'] }, [1, 0.2, 0, 0]),
       ]);
       const ids = async (groups: string[]) =>
-        (await store.search(name, QUERY, { tenant: 'a', collections: ['wiki'], groups, limit: 10 })).map((f) => f.payload.documentId);
+        (await store.search(name, QUERY, { tenant: 'a', collections: ['wiki'], groups, limit: 10 })).map(
+          (f) => f.payload.documentId,
+        );
       expect(await ids([])).toEqual(['public']);
       expect(await ids(['sales'])).toEqual(['public']);
       expect(await ids(['hr'])).toEqual(['hr-only', 'hr-or-legal', 'public']);
@@ -117,7 +151,12 @@ export function describeVectorStoreConformance(label: string, target: Conformanc
         point({ tenant: 'a', documentId: 'secret-irrelevant', aclGroups: ['hr'] }, [0, 1, 0, 0]),
         point({ tenant: 'b', documentId: 'b-secret', aclGroups: ['hr'] }, [1, 0, 0, 0]),
       ]);
-      const ranked = await store.rankIds(name, QUERY, { tenant: 'a', collections: ['wiki'], limit: 10, minScore: 0.5 });
+      const ranked = await store.rankIds(name, QUERY, {
+        tenant: 'a',
+        collections: ['wiki'],
+        limit: 10,
+        minScore: 0.5,
+      });
       expect(ranked).toHaveLength(3);
       expect(Object.keys(ranked[0]).sort()).toEqual(['id', 'score']);
       const ids = ranked.map((r) => r.id);
@@ -127,25 +166,64 @@ export function describeVectorStoreConformance(label: string, target: Conformanc
     });
 
     it('replaces an old version: after upserting v2 and deleting all but v2, only v2 is listed and found', async () => {
-      const v1 = [0, 1, 2].map((i) => point({ tenant: 'a', documentId: 'doc', version: 1, chunkIndex: i, contentHash: `v1-${i}` }, [1, i, 0, 0]));
-      const v2 = [0, 1].map((i) => point({ tenant: 'a', documentId: 'doc', version: 2, chunkIndex: i, contentHash: `v2-${i}` }, [1, i, 0, 0]));
+      const v1 = [0, 1, 2].map((i) =>
+        point({ tenant: 'a', documentId: 'doc', version: 1, chunkIndex: i, contentHash: `v1-${i}` }, [
+          1,
+          i,
+          0,
+          0,
+        ]),
+      );
+      const v2 = [0, 1].map((i) =>
+        point({ tenant: 'a', documentId: 'doc', version: 2, chunkIndex: i, contentHash: `v2-${i}` }, [
+          1,
+          i,
+          0,
+          0,
+        ]),
+      );
       const sameIdOtherTenant = point({ tenant: 'b', documentId: 'doc', version: 1 }, [1, 0, 0, 0]);
       await store.upsert(name, [...v1, sameIdOtherTenant]);
       await store.upsert(name, v2);
-      expect((await store.listDocumentChunks(name, 'a', 'doc')).map((c) => `${c.version}/${c.chunkIndex}`)).toEqual(['1/0', '1/1', '1/2', '2/0', '2/1']);
-      await store.deleteByFilter(name, { tenant: 'a', documentId: 'doc', keep: { version: 2, chunkCount: 2 } });
+      expect(
+        (await store.listDocumentChunks(name, 'a', 'doc')).map((c) => `${c.version}/${c.chunkIndex}`),
+      ).toEqual(['1/0', '1/1', '1/2', '2/0', '2/1']);
+      await store.deleteByFilter(name, {
+        tenant: 'a',
+        documentId: 'doc',
+        keep: { version: 2, chunkCount: 2 },
+      });
       const listed = await store.listDocumentChunks(name, 'a', 'doc');
-      expect(listed.map((c) => [c.version, c.chunkIndex, c.contentHash])).toEqual([[2, 0, 'v2-0'], [2, 1, 'v2-1']]);
-      expect(listed[0]).toMatchObject({ id: chunkId('a', 'doc', 2, 0), collection: 'wiki', aclGroups: [], title: 'Title of doc' });
-      const found = await store.search(name, QUERY, { tenant: 'a', collections: ['wiki'], groups: [], limit: 10 });
+      expect(listed.map((c) => [c.version, c.chunkIndex, c.contentHash])).toEqual([
+        [2, 0, 'v2-0'],
+        [2, 1, 'v2-1'],
+      ]);
+      expect(listed[0]).toMatchObject({
+        id: chunkId('a', 'doc', 2, 0),
+        collection: 'wiki',
+        aclGroups: [],
+        title: 'Title of doc',
+      });
+      const found = await store.search(name, QUERY, {
+        tenant: 'a',
+        collections: ['wiki'],
+        groups: [],
+        limit: 10,
+      });
       expect(found.map((f) => f.payload.version)).toEqual([2, 2]);
       expect(await store.count(name, { tenant: 'b', documentId: 'doc' })).toBe(1);
     });
 
     it('drops chunks past the new chunk count when a version is re-indexed shorter', async () => {
-      const long = [0, 1, 2].map((i) => point({ tenant: 'a', documentId: 'doc', chunkIndex: i }, [1, i, 0, 0]));
+      const long = [0, 1, 2].map((i) =>
+        point({ tenant: 'a', documentId: 'doc', chunkIndex: i }, [1, i, 0, 0]),
+      );
       await store.upsert(name, long);
-      await store.deleteByFilter(name, { tenant: 'a', documentId: 'doc', keep: { version: 1, chunkCount: 2 } });
+      await store.deleteByFilter(name, {
+        tenant: 'a',
+        documentId: 'doc',
+        keep: { version: 1, chunkCount: 2 },
+      });
       expect((await store.listDocumentChunks(name, 'a', 'doc')).map((c) => c.chunkIndex)).toEqual([0, 1]);
     });
 
@@ -162,28 +240,135 @@ export function describeVectorStoreConformance(label: string, target: Conformanc
       expect(await store.count(name, { tenant: 'b', documentId: 'doc' })).toBe(1);
     });
 
+    it('ranks lexical matches by BM25: a rare query word outweighs a common one', async () => {
+      const common = Array.from({ length: 6 }, (_, i) =>
+        point(
+          { tenant: 'a', documentId: `common${i}`, text: `The expense policy applies to item ${i}.` },
+          [0, 1, 0, 0],
+        ),
+      );
+      await store.upsert(name, [
+        ...common,
+        point(
+          { tenant: 'a', documentId: 'rare', text: 'Reimbursement of mileage follows the policy.' },
+          [0, 1, 0, 0],
+        ),
+        point(
+          { tenant: 'a', documentId: 'unrelated', text: 'Kubernetes nodes drain before upgrades.' },
+          [0, 1, 0, 0],
+        ),
+      ]);
+      const found = await store.lexicalSearch(name, {
+        tenant: 'a',
+        collections: ['wiki'],
+        groups: [],
+        limit: 3,
+        text: 'mileage policy?',
+      });
+      expect(found[0].payload.documentId).toBe('rare');
+      expect(found[0].payload.text).toBe('Reimbursement of mileage follows the policy.');
+      expect(found.map((f) => f.payload.documentId)).not.toContain('unrelated');
+      expect(found[0].score).toBeGreaterThan(found[1].score);
+      expect(
+        await store.lexicalSearch(name, {
+          tenant: 'a',
+          collections: ['wiki'],
+          groups: [],
+          limit: 3,
+          text: 'the and of',
+        }),
+      ).toEqual([]);
+    });
+
+    it("matches words only in the tenant's readable chunks of the asked collections", async () => {
+      await store.upsert(name, [
+        point({ tenant: 'a', documentId: 'public', text: 'Payroll runs on the 25th.' }, [1, 0, 0, 0]),
+        point(
+          {
+            tenant: 'a',
+            documentId: 'hr-only',
+            aclGroups: ['hr'],
+            text: 'Payroll corrections need a ticket.',
+          },
+          [1, 0, 0, 0],
+        ),
+        point(
+          {
+            tenant: 'a',
+            documentId: 'runbook',
+            collection: 'runbooks',
+            text: 'Payroll job restarts nightly.',
+          },
+          [1, 0, 0, 0],
+        ),
+        point({ tenant: 'b', documentId: 'other-tenant', text: 'Payroll payroll payroll.' }, [1, 0, 0, 0]),
+      ]);
+      const ids = async (groups: string[], collections = ['wiki']) =>
+        (await store.lexicalSearch(name, { tenant: 'a', collections, groups, limit: 10, text: 'payroll' }))
+          .map((f) => f.payload.documentId)
+          .sort();
+      expect(await ids([])).toEqual(['public']);
+      expect(await ids(['hr'])).toEqual(['hr-only', 'public']);
+      expect(await ids(['hr'], ['wiki', 'runbooks'])).toEqual(['hr-only', 'public', 'runbook']);
+      expect(await ids(['hr'], [])).toEqual([]);
+    });
+
+    it("deletes a document's points only in the given collection when one is named", async () => {
+      await store.upsert(name, [point({ tenant: 'a', documentId: 'doc' }, [1, 0, 0, 0])]);
+      await store.deleteByFilter(name, { tenant: 'a', documentId: 'doc', collection: 'runbooks' });
+      expect(await store.count(name, { tenant: 'a', documentId: 'doc' })).toBe(1);
+      await store.deleteByFilter(name, { tenant: 'a', documentId: 'doc', collection: 'wiki' });
+      expect(await store.count(name, { tenant: 'a', documentId: 'doc' })).toBe(0);
+    });
+
     it('overwrites a point upserted again with the same id', async () => {
       await store.upsert(name, [point({ tenant: 'a', documentId: 'doc', text: 'old' }, [1, 0, 0, 0])]);
-      await store.upsert(name, [point({ tenant: 'a', documentId: 'doc', text: 'new', aclGroups: ['hr'] }, [1, 0, 0, 0])]);
+      await store.upsert(name, [
+        point({ tenant: 'a', documentId: 'doc', text: 'new', aclGroups: ['hr'] }, [1, 0, 0, 0]),
+      ]);
       expect(await store.count(name, { tenant: 'a' })).toBe(1);
-      expect(await store.search(name, QUERY, { tenant: 'a', collections: ['wiki'], groups: [], limit: 5 })).toEqual([]);
-      const [found] = await store.search(name, QUERY, { tenant: 'a', collections: ['wiki'], groups: ['hr'], limit: 5 });
+      expect(
+        await store.search(name, QUERY, { tenant: 'a', collections: ['wiki'], groups: [], limit: 5 }),
+      ).toEqual([]);
+      const [found] = await store.search(name, QUERY, {
+        tenant: 'a',
+        collections: ['wiki'],
+        groups: ['hr'],
+        limit: 5,
+      });
       expect(found.payload.text).toBe('new');
     });
 
     it('refuses to reuse a collection with another dimension', async () => {
-      await expect(store.ensureCollection(name, DIM + 1)).rejects.toMatchObject({ code: 'dimension_mismatch' });
+      await expect(store.ensureCollection(name, DIM + 1)).rejects.toMatchObject({
+        code: 'dimension_mismatch',
+      });
       await expect(store.ensureCollection(name, DIM + 1)).rejects.toBeInstanceOf(RetrievalError);
       await expect(store.ensureCollection(name, DIM)).resolves.toBeUndefined();
     });
 
     it('reads a collection that does not exist yet as empty', async () => {
       const missing = `missing_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-      expect(await store.search(missing, QUERY, { tenant: 'a', collections: ['wiki'], groups: [], limit: 5 })).toEqual([]);
-      expect(await store.rankIds(missing, QUERY, { tenant: 'a', collections: ['wiki'], limit: 5 })).toEqual([]);
+      expect(
+        await store.search(missing, QUERY, { tenant: 'a', collections: ['wiki'], groups: [], limit: 5 }),
+      ).toEqual([]);
+      expect(await store.rankIds(missing, QUERY, { tenant: 'a', collections: ['wiki'], limit: 5 })).toEqual(
+        [],
+      );
       expect(await store.count(missing, { tenant: 'a' })).toBe(0);
+      expect(
+        await store.lexicalSearch(missing, {
+          tenant: 'a',
+          collections: ['wiki'],
+          groups: [],
+          limit: 5,
+          text: 'anything',
+        }),
+      ).toEqual([]);
       expect(await store.listDocumentChunks(missing, 'a', 'doc')).toEqual([]);
-      await expect(store.deleteByFilter(missing, { tenant: 'a', documentId: 'doc' })).resolves.toBeUndefined();
+      await expect(
+        store.deleteByFilter(missing, { tenant: 'a', documentId: 'doc' }),
+      ).resolves.toBeUndefined();
     });
   });
 }

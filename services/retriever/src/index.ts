@@ -4,13 +4,18 @@ import { RetrieverModule } from './retriever.module';
 
 export * from './retriever-deps';
 export * from './retriever.module';
+export * from './retriever-settings';
+export * from './retrieval-wiring';
 
-/** Starts the retriever: one consumer for document ingestion and routed requests; no HTTP. */
+/** Starts the retriever: one consumer for document ingestion and routed requests; HTTP only for /healthz and /metrics, on METRICS_PORT. */
 export function startRetriever(deps: RetrieverDeps): Promise<StageApp> {
   return startStageApp({
     module: RetrieverModule.forRoot(deps),
     bus: deps.bus,
     stage: 'retriever',
     notifyRequester: true,
+    // /healthz and /metrics only, when METRICS_PORT is set.
+    httpPort: deps.config.metricsPort,
+    httpHost: deps.config.http.host,
   });
 }

@@ -5,15 +5,26 @@ import { createModelProviders, parseModelsConfig } from '@llmbus/models';
 import { createLogger, type Logger } from '@llmbus/observability';
 import { PgliteVectorStore, QdrantVectorStore, type VectorStore } from '@llmbus/retrieval';
 import { startRetriever } from './index';
+import { retrieverOptions } from './retrieval-wiring';
 import { loadRetrieverSettings } from './retriever-settings';
 
 /** Distributed entry point: Kafka in and out, Qdrant when QDRANT_URL is set (else embedded PGlite), the configured embedding model. */
 async function main(): Promise<void> {
-  const config = loadPlatformConfig(process.env, { mode: 'distributed', httpPort: 0, clientId: 'llmbus-retriever', servesHttp: false });
+  const config = loadPlatformConfig(process.env, {
+    mode: 'distributed',
+    httpPort: 0,
+    clientId: 'llmbus-retriever',
+    servesHttp: false,
+  });
   const settings = loadRetrieverSettings(process.env, config);
   const logger = createLogger({ service: 'retriever', level: config.logLevel });
   const providers = createModelProviders(parseModelsConfig(process.env), { logger });
-  const vectorStore = await openVectorStore(config.qdrantUrl, config.qdrantApiKey, settings.embeddedStoreDir, logger);
+  const vectorStore = await openVectorStore(
+    config.qdrantUrl,
+    config.qdrantApiKey,
+    settings.embeddedStoreDir,
+    logger,
+  );
   const bus = distributedBus(config, logger, 'retriever');
   const app = await startRetriever({
     bus,
@@ -22,13 +33,32 @@ async function main(): Promise<void> {
     embedder: providers.embeddings,
     vectorStore,
     ingestion: settings.ingestion,
-    retrieval: settings.retrieval,
+    retrieval: retrieverOptions(settings, { embedder: providers.embeddings, chat: providers.chat }, logger),
   });
-  logger.info({ embeddingModel: providers.embeddingModel.id, vectorStore: vectorStore.kind }, 'retriever started');
-  closeOnSignals('retriever', logger, [() => app.close(), () => bus.close(), () => vectorStore.close(), () => providers.close()]);
+  logger.info(
+    {
+      embeddingModel: providers.embeddingModel.id,
+      vectorStore: vectorStore.kind,
+      hybrid: settings.retrieval.lexical,
+      reranker: settings.reranker,
+      decomposition: settings.decomposition,
+    },
+    'retriever started',
+  );
+  closeOnSignals('retriever', logger, [
+    () => app.close(),
+    () => bus.close(),
+    () => vectorStore.close(),
+    () => providers.close(),
+  ]);
 }
 
-async function openVectorStore(qdrantUrl: string | undefined, qdrantApiKey: string | undefined, dataDir: string | undefined, logger: Logger): Promise<VectorStore> {
+async function openVectorStore(
+  qdrantUrl: string | undefined,
+  qdrantApiKey: string | undefined,
+  dataDir: string | undefined,
+  logger: Logger,
+): Promise<VectorStore> {
   if (qdrantUrl) {
     logger.info({ qdrantUrl }, 'vector store: Qdrant (QDRANT_URL)');
     return new QdrantVectorStore({ url: qdrantUrl, apiKey: qdrantApiKey });

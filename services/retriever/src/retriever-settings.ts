@@ -1,11 +1,19 @@
 import { join } from 'node:path';
-import { ConfigError, int, optional, type Env, type PlatformConfig } from '@llmbus/config';
+import { ConfigError, int, oneOf, optional, type Env, type PlatformConfig } from '@llmbus/config';
 import type { IngestorOptions, RetrieverOptions } from '@llmbus/retrieval';
+
+export const RERANKERS = ['none', 'embedding'] as const;
+export const DECOMPOSITIONS = ['rules', 'model', 'off'] as const;
 
 /** The retriever's own settings, from its environment variables. */
 export interface RetrieverSettings {
   readonly ingestion: IngestorOptions;
+  /** Plain options; the reranker and decomposer instances are chosen by `reranker` and `decomposition`. */
   readonly retrieval: RetrieverOptions;
+  /** `embedding`: rerank the fused head with the embedding model (sentence windows). */
+  readonly reranker: (typeof RERANKERS)[number];
+  /** `model`: the chat model splits multi-part questions (rules on failure); `rules`: rules only; `off`: never split. */
+  readonly decomposition: (typeof DECOMPOSITIONS)[number];
   /** Where the embedded vector store keeps its files; in memory when undefined. */
   readonly embeddedStoreDir?: string;
 }
@@ -13,13 +21,26 @@ export interface RetrieverSettings {
 /** Parses RETRIEVAL_* variables; a bad value throws ConfigError naming the variable. */
 export function loadRetrieverSettings(env: Env, config: Pick<PlatformConfig, 'dataDir'>): RetrieverSettings {
   const maxTokens = int(env, 'RETRIEVAL_CHUNK_TOKENS', 200, 16, 8192);
-  const overlapTokens = int(env, 'RETRIEVAL_CHUNK_OVERLAP_TOKENS', Math.min(30, maxTokens - 1), 0, maxTokens - 1);
+  const overlapTokens = int(
+    env,
+    'RETRIEVAL_CHUNK_OVERLAP_TOKENS',
+    Math.min(30, maxTokens - 1),
+    0,
+    maxTokens - 1,
+  );
   return {
     ingestion: {
       chunking: { maxTokens, overlapTokens },
       batchSize: int(env, 'RETRIEVAL_EMBED_BATCH', 32, 1, 2048),
     },
-    retrieval: { minScore: fraction(env, 'RETRIEVAL_MIN_SCORE', 0.2) },
+    retrieval: {
+      minScore: fraction(env, 'RETRIEVAL_MIN_SCORE', 0.2),
+      lexical: oneOf(env, 'RETRIEVAL_HYBRID', ['on', 'off'], 'on') === 'on',
+      candidates: int(env, 'RETRIEVAL_CANDIDATES', 30, 1, 500),
+      maxContextTokens: int(env, 'RETRIEVAL_CONTEXT_TOKENS', 3000, 50, 1_000_000),
+    },
+    reranker: oneOf(env, 'RETRIEVAL_RERANKER', RERANKERS, 'none'),
+    decomposition: oneOf(env, 'RETRIEVAL_DECOMPOSITION', DECOMPOSITIONS, 'rules'),
     embeddedStoreDir: config.dataDir ? join(config.dataDir, 'vector-store') : undefined,
   };
 }

@@ -2,6 +2,8 @@ import type { HandlerContext, Outgoing } from '@llmbus/bus';
 import { outgoing } from '@llmbus/bus';
 import {
   ContextRetrievedEvent,
+  DocumentDeleted,
+  DocumentDeletedEvent,
   DocumentIndexedEvent,
   DocumentSubmitted,
   DocumentSubmittedEvent,
@@ -22,26 +24,83 @@ export class RetrieverEventsController {
   ) {}
 
   @EventPattern(DocumentSubmittedEvent.type)
-  async documentSubmitted(@Payload() event: EventEnvelope<DocumentSubmitted>, @Ctx() ctx: HandlerContext): Promise<Outgoing[]> {
-    const result = await this.ingestor.ingest({ tenant: event.tenantid, ...event.data }, { onBatch: ctx.heartbeat });
-    const { documentId, collection, version, chunkCount, unchanged, superseded, timings, storeCollection } = result;
-    ctx.log.info({ documentId, collection, version, chunkCount, unchanged, superseded, storeCollection, timings }, 'document indexed');
-    return [outgoing(DocumentIndexedEvent, { documentId, collection, version, chunkCount, unchanged, durationMs: timings.totalMs })];
+  async documentSubmitted(
+    @Payload() event: EventEnvelope<DocumentSubmitted>,
+    @Ctx() ctx: HandlerContext,
+  ): Promise<Outgoing[]> {
+    const result = await this.ingestor.ingest(
+      { tenant: event.tenantid, ...event.data },
+      { onBatch: ctx.heartbeat },
+    );
+    const { documentId, collection, version, chunkCount, unchanged, superseded, timings, storeCollection } =
+      result;
+    ctx.log.info(
+      { documentId, collection, version, chunkCount, unchanged, superseded, storeCollection, timings },
+      'document indexed',
+    );
+    return [
+      outgoing(DocumentIndexedEvent, {
+        documentId,
+        collection,
+        version,
+        chunkCount,
+        unchanged,
+        durationMs: timings.totalMs,
+      }),
+    ];
+  }
+
+  /** Removes the document's chunks in the envelope's tenant. No outcome event: the contract defines none yet. */
+  @EventPattern(DocumentDeletedEvent.type)
+  async documentDeleted(
+    @Payload() event: EventEnvelope<DocumentDeleted>,
+    @Ctx() ctx: HandlerContext,
+  ): Promise<Outgoing[]> {
+    const { documentId, collection } = event.data;
+    const { removedChunks, storeCollection } = await this.ingestor.remove({
+      tenant: event.tenantid,
+      documentId,
+      collection,
+    });
+    ctx.log.info({ documentId, collection, removedChunks, storeCollection }, 'document deleted');
+    return [];
   }
 
   @EventPattern(RequestRoutedEvent.type)
-  async requestRouted(@Payload() event: EventEnvelope<RequestRouted>, @Ctx() ctx: HandlerContext): Promise<Outgoing[]> {
+  async requestRouted(
+    @Payload() event: EventEnvelope<RequestRouted>,
+    @Ctx() ctx: HandlerContext,
+  ): Promise<Outgoing[]> {
     const { requestId, context, input, retrieval } = event.data;
-    const { passages, withheldCount, usage } = await this.retriever.retrieve({
+    const { passages, withheldCount, usage, plan } = await this.retriever.retrieve({
       tenant: event.tenantid,
       collections: retrieval.collections,
       topK: retrieval.topK,
       query: retrieval.query,
       groups: context.requester.groups,
+      collectionWeights: Object.fromEntries(
+        (retrieval.collectionWeights ?? []).map((w) => [w.collection, w.weight]),
+      ),
     });
-    ctx.log.info({ passages: passages.map((p) => p.id), withheldCount, collections: retrieval.collections }, 'context retrieved');
+    ctx.log.info(
+      {
+        passages: passages.map((p) => p.id),
+        withheldCount,
+        collections: retrieval.collections,
+        queries: plan?.queries.length,
+        decomposedBy: plan?.decomposedBy,
+      },
+      'context retrieved',
+    );
     return [
-      outgoing(ContextRetrievedEvent, { requestId, context, input, passages, withheldCount, ...(usage ? { usage } : {}) }),
+      outgoing(ContextRetrievedEvent, {
+        requestId,
+        context,
+        input,
+        passages,
+        withheldCount,
+        ...(usage ? { usage } : {}),
+      }),
     ];
   }
 }

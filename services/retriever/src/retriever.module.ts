@@ -1,3 +1,4 @@
+import { apiKeyRegistryProvider, OPS_CONTROLLERS } from '@llmbus/http-nest';
 import { Ingestor, Retriever } from '@llmbus/retrieval';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
@@ -12,8 +13,9 @@ export class RetrieverModule {
     return {
       module: RetrieverModule,
       imports: [LoggerModule.forRoot({ pinoHttp: { logger: deps.logger } })],
-      controllers: [RetrieverEventsController],
+      controllers: [RetrieverEventsController, ...OPS_CONTROLLERS],
       providers: [
+        apiKeyRegistryProvider(deps.apiKeys ?? deps.config.apiKeys),
         { provide: Ingestor, useValue: new Ingestor(deps.embedder, deps.vectorStore, deps.ingestion) },
         { provide: Retriever, useValue: new Retriever(deps.embedder, deps.vectorStore, deps.retrieval) },
       ],

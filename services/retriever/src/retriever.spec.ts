@@ -8,12 +8,13 @@ import {
   DocumentIndexedEvent,
   DocumentSubmitted,
   DocumentSubmittedEvent,
+  DocumentDeletedEvent,
   RequestFailedEvent,
   RequestRouted,
   RequestRoutedEvent,
   type EventEnvelope,
 } from '@llmbus/contracts';
-import { HashedBagOfWordsEmbedder, PgliteVectorStore } from '@llmbus/retrieval';
+import { HashedBagOfWordsEmbedder, PgliteVectorStore, vectorCollectionName } from '@llmbus/retrieval';
 import pino from 'pino';
 import { startRetriever } from './index';
 
@@ -65,11 +66,13 @@ describe('retriever stage on the in-process bus', () => {
   const retrieved: EventEnvelope<ContextRetrieved>[] = [];
   const failed: EventEnvelope<object>[] = [];
 
-  const indexedOf = (documentId: string, n = 1) => until(() => {
-    const matches = indexed.filter((e) => e.data.documentId === documentId);
-    return matches.length >= n ? matches[n - 1] : undefined;
-  }, `DocumentIndexed #${n} for ${documentId}`);
-  const retrievedFor = (requestId: string) => until(() => retrieved.find((e) => e.data.requestId === requestId), `ContextRetrieved for ${requestId}`);
+  const indexedOf = (documentId: string, n = 1) =>
+    until(() => {
+      const matches = indexed.filter((e) => e.data.documentId === documentId);
+      return matches.length >= n ? matches[n - 1] : undefined;
+    }, `DocumentIndexed #${n} for ${documentId}`);
+  const retrievedFor = (requestId: string) =>
+    until(() => retrieved.find((e) => e.data.requestId === requestId), `ContextRetrieved for ${requestId}`);
 
   beforeAll(async () => {
     store = await PgliteVectorStore.open();
@@ -89,9 +92,28 @@ describe('retriever stage on the in-process bus', () => {
     app = await startRetriever({ bus, config, logger, embedder, vectorStore: store });
 
     await bus.publish([
-      outgoing(DocumentSubmittedEvent, document('remote-work', '# Remote work\nStaff may work remotely two days per week with manager approval.'), { tenantId: 'acme' }),
-      outgoing(DocumentSubmittedEvent, document('hr-remote-exceptions', '# Remote work exceptions\nHR approves remote work beyond two days per week for medical reasons.', ['hr']), { tenantId: 'acme' }),
-      outgoing(DocumentSubmittedEvent, document('globex-remote', '# Remote work\nGlobex staff work remotely every day of the week.'), { tenantId: 'globex' }),
+      outgoing(
+        DocumentSubmittedEvent,
+        document(
+          'remote-work',
+          '# Remote work\nStaff may work remotely two days per week with manager approval.',
+        ),
+        { tenantId: 'acme' },
+      ),
+      outgoing(
+        DocumentSubmittedEvent,
+        document(
+          'hr-remote-exceptions',
+          '# Remote work exceptions\nHR approves remote work beyond two days per week for medical reasons.',
+          ['hr'],
+        ),
+        { tenantId: 'acme' },
+      ),
+      outgoing(
+        DocumentSubmittedEvent,
+        document('globex-remote', '# Remote work\nGlobex staff work remotely every day of the week.'),
+        { tenantId: 'globex' },
+      ),
     ]);
     await Promise.all(['remote-work', 'hr-remote-exceptions', 'globex-remote'].map((id) => indexedOf(id)));
   });
@@ -105,14 +127,29 @@ describe('retriever stage on the in-process bus', () => {
   it('indexes submitted documents and reports DocumentIndexed with counts and timing', async () => {
     const event = await indexedOf('remote-work');
     expect(event.tenantid).toBe('acme');
-    expect(event.data).toMatchObject({ documentId: 'remote-work', collection: 'policies', version: 1, chunkCount: 1, unchanged: false });
+    expect(event.data).toMatchObject({
+      documentId: 'remote-work',
+      collection: 'policies',
+      version: 1,
+      chunkCount: 1,
+      unchanged: false,
+    });
     expect(event.data.durationMs).toBeGreaterThan(0);
     expect(failed).toEqual([]);
   });
 
   it('reports a re-submitted, unchanged document as unchanged without embedding it again', async () => {
     const callsBefore = embedder.calls.length;
-    await bus.publish([outgoing(DocumentSubmittedEvent, document('remote-work', '# Remote work\nStaff may work remotely two days per week with manager approval.'), { tenantId: 'acme' })]);
+    await bus.publish([
+      outgoing(
+        DocumentSubmittedEvent,
+        document(
+          'remote-work',
+          '# Remote work\nStaff may work remotely two days per week with manager approval.',
+        ),
+        { tenantId: 'acme' },
+      ),
+    ]);
     const again = await indexedOf('remote-work', 2);
     expect(again.data).toMatchObject({ unchanged: true, chunkCount: 1 });
     expect(embedder.calls.length).toBe(callsBefore);
@@ -120,7 +157,15 @@ describe('retriever stage on the in-process bus', () => {
 
   it('gives a tenant user outside "hr" only public passages of their tenant, and counts what was withheld', async () => {
     await bus.publish([
-      outgoing(RequestRoutedEvent, routed('req-staff', ['staff'], { collections: ['policies'], topK: 5, query: 'how many days per week can I work remotely' }), { tenantId: 'acme' }),
+      outgoing(
+        RequestRoutedEvent,
+        routed('req-staff', ['staff'], {
+          collections: ['policies'],
+          topK: 5,
+          query: 'how many days per week can I work remotely',
+        }),
+        { tenantId: 'acme' },
+      ),
     ]);
     const event = await retrievedFor('req-staff');
     const { passages, withheldCount, usage, context, input } = event.data;
@@ -142,7 +187,11 @@ describe('retriever stage on the in-process bus', () => {
 
   it('gives an "hr" member the restricted passages too, and never another tenant\'s', async () => {
     await bus.publish([
-      outgoing(RequestRoutedEvent, routed('req-hr', ['hr'], { collections: ['policies'], topK: 5, query: 'remote work days per week' }), { tenantId: 'acme' }),
+      outgoing(
+        RequestRoutedEvent,
+        routed('req-hr', ['hr'], { collections: ['policies'], topK: 5, query: 'remote work days per week' }),
+        { tenantId: 'acme' },
+      ),
     ]);
     const { data } = await retrievedFor('req-hr');
     expect(data.passages.map((p) => p.documentId).sort()).toEqual(['hr-remote-exceptions', 'remote-work']);
@@ -154,8 +203,16 @@ describe('retriever stage on the in-process bus', () => {
     const rank = jest.spyOn(store, 'rankIds');
     const callsBefore = embedder.calls.length;
     await bus.publish([
-      outgoing(RequestRoutedEvent, routed('req-none', [], { collections: ['policies'], topK: 0, query: 'remote work' }), { tenantId: 'acme' }),
-      outgoing(RequestRoutedEvent, routed('req-no-collections', [], { collections: [], topK: 5, query: 'remote work' }), { tenantId: 'acme' }),
+      outgoing(
+        RequestRoutedEvent,
+        routed('req-none', [], { collections: ['policies'], topK: 0, query: 'remote work' }),
+        { tenantId: 'acme' },
+      ),
+      outgoing(
+        RequestRoutedEvent,
+        routed('req-no-collections', [], { collections: [], topK: 5, query: 'remote work' }),
+        { tenantId: 'acme' },
+      ),
     ]);
     for (const requestId of ['req-none', 'req-no-collections']) {
       const { data } = await retrievedFor(requestId);
@@ -167,5 +224,57 @@ describe('retriever stage on the in-process bus', () => {
     expect(embedder.calls.length).toBe(callsBefore);
     search.mockRestore();
     rank.mockRestore();
+  });
+
+  it("removes a deleted document's chunks in its tenant only, so it is no longer retrieved", async () => {
+    const content = '# Parking\nParking permits are renewed every January at the front desk.';
+    await bus.publish([
+      outgoing(DocumentSubmittedEvent, document('parking', content), { tenantId: 'acme' }),
+      outgoing(DocumentSubmittedEvent, document('parking', content), { tenantId: 'globex' }),
+    ]);
+    await until(
+      () => (indexed.filter((e) => e.data.documentId === 'parking').length === 2 ? true : undefined),
+      'both parking documents indexed',
+    );
+    const storeCollection = vectorCollectionName('test-bow', 512);
+    expect(await store.count(storeCollection, { tenant: 'acme', documentId: 'parking' })).toBe(1);
+
+    await bus.publish([
+      outgoing(DocumentDeletedEvent, { documentId: 'parking', collection: 'policies' }, { tenantId: 'acme' }),
+    ]);
+    const deadline = Date.now() + 10_000;
+    while ((await store.count(storeCollection, { tenant: 'acme', documentId: 'parking' })) > 0) {
+      if (Date.now() > deadline) throw new Error('parking chunks still stored 10 s after DocumentDeleted');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(await store.count(storeCollection, { tenant: 'globex', documentId: 'parking' })).toBe(1);
+
+    await bus.publish([
+      outgoing(
+        RequestRoutedEvent,
+        routed('req-parking-acme', [], {
+          collections: ['policies'],
+          topK: 5,
+          query: 'parking permits renewed',
+        }),
+        { tenantId: 'acme' },
+      ),
+      outgoing(
+        RequestRoutedEvent,
+        routed('req-parking-globex', [], {
+          collections: ['policies'],
+          topK: 5,
+          query: 'parking permits renewed',
+        }),
+        { tenantId: 'globex' },
+      ),
+    ]);
+    expect((await retrievedFor('req-parking-acme')).data.passages.map((p) => p.documentId)).not.toContain(
+      'parking',
+    );
+    expect((await retrievedFor('req-parking-globex')).data.passages.map((p) => p.documentId)).toContain(
+      'parking',
+    );
+    expect(failed).toEqual([]);
   });
 });

@@ -28,7 +28,10 @@ const sentences = new Intl.Segmenter('en', { granularity: 'sentence' });
  * Packs blocks into chunks of at most `maxTokens`. A new section always starts a new chunk;
  * within a section, consecutive chunks share up to `overlapTokens` of trailing units.
  */
-export function* packChunks(blocks: Iterable<DocumentBlock>, options: PackingOptions): Generator<PackedChunk> {
+export function* packChunks(
+  blocks: Iterable<DocumentBlock>,
+  options: PackingOptions,
+): Generator<PackedChunk> {
   const { maxTokens, countTokens } = options;
   let current: Unit[] = [];
   let fresh = 0; // units in `current` not carried over as overlap
@@ -126,7 +129,10 @@ function* sliceToFit(word: string, options: PackingOptions): Generator<string> {
   let rest = word;
   while (rest) {
     const tokens = options.countTokens(rest);
-    let length = tokens <= options.maxTokens ? rest.length : Math.max(1, Math.floor((rest.length * options.maxTokens) / tokens));
+    let length =
+      tokens <= options.maxTokens
+        ? rest.length
+        : Math.max(1, Math.floor((rest.length * options.maxTokens) / tokens));
     while (length > 1 && options.countTokens(rest.slice(0, length)) > options.maxTokens) {
       length = Math.max(1, Math.floor(length * 0.9));
     }

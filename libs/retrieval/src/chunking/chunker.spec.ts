@@ -3,7 +3,11 @@ import { estimateTokens } from './token-counter';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-function source(contentType: ChunkSource['contentType'], content: string, extra: Partial<ChunkSource> = {}): ChunkSource {
+function source(
+  contentType: ChunkSource['contentType'],
+  content: string,
+  extra: Partial<ChunkSource> = {},
+): ChunkSource {
   return { tenant: 't1', documentId: 'doc-1', version: 1, contentType, content, ...extra };
 }
 
@@ -68,13 +72,25 @@ describe('documentBlocks (html)', () => {
       ['Runbook & FAQ > Escalation', 'code', 'kubectl get pods\n  -n prod'],
     ]);
     const all = blocks.map((b) => b.text).join(' ');
-    for (const leaked of ['alert', 'evil', 'color', 'fake', 'hidden', 'enable js', 'Page title', '<', '&amp;']) {
+    for (const leaked of [
+      'alert',
+      'evil',
+      'color',
+      'fake',
+      'hidden',
+      'enable js',
+      'Page title',
+      '<',
+      '&amp;',
+    ]) {
       expect(all).not.toContain(leaked);
     }
   });
 
   it('survives unclosed and malformed tags without leaking markup', () => {
-    const blocks = [...documentBlocks('text/html', '<p>one <b>two <i>three</p><p>four < five & six</p><script>never')];
+    const blocks = [
+      ...documentBlocks('text/html', '<p>one <b>two <i>three</p><p>four < five & six</p><script>never'),
+    ];
     expect(blocks.map((b) => b.text)).toEqual(['one two three', 'four < five & six']);
   });
 });
@@ -107,7 +123,9 @@ describe('chunkDocument', () => {
       Array.from({ length: 60 }, (_, i) => `Sentence number ${i} is here.`).join(' '),
     ].join('\n\n');
     for (const countTokens of [estimateTokens, countWords]) {
-      const chunks = [...chunkDocument(source('text/plain', content), { maxTokens: 40, overlapTokens: 8, countTokens })];
+      const chunks = [
+        ...chunkDocument(source('text/plain', content), { maxTokens: 40, overlapTokens: 8, countTokens }),
+      ];
       expect(chunks.length).toBeGreaterThan(10);
       for (const chunk of chunks) {
         expect(countTokens(chunk.text)).toBeLessThanOrEqual(40);
@@ -117,7 +135,12 @@ describe('chunkDocument', () => {
       // Every word of the document is in some chunk: nothing is lost when splitting.
       const joined = chunks.map((c) => c.text).join(' ');
       for (const w of ['w0', 'w250', 'w499', 'Sentence number 59']) expect(joined).toContain(w);
-      expect(chunks.map((c) => c.text).join('').replace(/[^x]/g, '').length).toBeGreaterThanOrEqual(5000);
+      expect(
+        chunks
+          .map((c) => c.text)
+          .join('')
+          .replace(/[^x]/g, '').length,
+      ).toBeGreaterThanOrEqual(5000);
     }
   });
 
@@ -130,7 +153,9 @@ describe('chunkDocument', () => {
       expect(chunks[i].text.startsWith(previousLast)).toBe(true);
       expect(estimateTokens(previousLast)).toBeLessThanOrEqual(6);
     }
-    const noOverlap = [...chunkDocument(source('text/plain', sentences), { maxTokens: 20, overlapTokens: 0 })];
+    const noOverlap = [
+      ...chunkDocument(source('text/plain', sentences), { maxTokens: 20, overlapTokens: 0 }),
+    ];
     expect(noOverlap.map((c) => c.text).join(' ')).toBe(sentences);
   });
 
@@ -147,13 +172,15 @@ describe('chunkDocument', () => {
     expect(again).toEqual(first);
     expect(first[0].id).toMatch(UUID);
     expect(first[1].id).toBe(chunkId('t1', 'doc-1', 1, 1));
-    expect(new Set([
-      chunkId('t1', 'doc-1', 1, 0),
-      chunkId('t2', 'doc-1', 1, 0),
-      chunkId('t1', 'doc-2', 1, 0),
-      chunkId('t1', 'doc-1', 2, 0),
-      chunkId('t1', 'doc-1', 1, 1),
-    ]).size).toBe(5);
+    expect(
+      new Set([
+        chunkId('t1', 'doc-1', 1, 0),
+        chunkId('t2', 'doc-1', 1, 0),
+        chunkId('t1', 'doc-2', 1, 0),
+        chunkId('t1', 'doc-1', 2, 0),
+        chunkId('t1', 'doc-1', 1, 1),
+      ]).size,
+    ).toBe(5);
     expect(first[0].contentHash).toBe(chunkContentHash(['A'], 'alpha'));
     expect(chunkContentHash(['A'], 'alpha')).not.toBe(chunkContentHash(['B'], 'alpha'));
     const [moved] = [...chunkDocument(source('text/markdown', md, { version: 2 }))];
@@ -164,7 +191,7 @@ describe('chunkDocument', () => {
   it('produces chunks lazily: taking the first chunks reads only the start of a large document', () => {
     const large = Array.from({ length: 2000 }, (_, i) => `Paragraph ${i} ${words(30)}.`).join('\n\n');
     let counted = 0;
-    const countTokens = (t: string) => (counted += t.length, estimateTokens(t));
+    const countTokens = (t: string) => ((counted += t.length), estimateTokens(t));
     const iterator = chunkDocument(source('text/plain', large), { countTokens });
     const first = iterator.next().value;
     expect(first?.text.startsWith('Paragraph 0 ')).toBe(true);
@@ -174,7 +201,9 @@ describe('chunkDocument', () => {
   });
 
   it('rejects an overlap that leaves no room for new text', () => {
-    expect(() => [...chunkDocument(source('text/plain', 'x'), { maxTokens: 10, overlapTokens: 10 })]).toThrow(/overlapTokens/);
+    expect(() => [...chunkDocument(source('text/plain', 'x'), { maxTokens: 10, overlapTokens: 10 })]).toThrow(
+      /overlapTokens/,
+    );
   });
 
   it('yields no chunks for an empty or markup-only document', () => {

@@ -49,7 +49,9 @@ export function chunkId(tenant: string, documentId: string, version: number, chu
 
 /** sha256 (hex) of a chunk's section path and text. */
 export function chunkContentHash(sectionPath: readonly string[], text: string): string {
-  return createHash('sha256').update(JSON.stringify([sectionPath, text])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([sectionPath, text]))
+    .digest('hex');
 }
 
 /** The paragraphs of a document with their section paths, by content type. */
@@ -71,13 +73,18 @@ export function documentBlocks(contentType: DocumentContentType, content: string
 export function* chunkDocument(source: ChunkSource, options: ChunkingOptions = {}): Generator<Chunk> {
   const maxTokens = options.maxTokens ?? DEFAULT_CHUNKING.maxTokens;
   const overlapTokens = options.overlapTokens ?? DEFAULT_CHUNKING.overlapTokens;
-  if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new RangeError(`maxTokens must be a positive integer, got ${maxTokens}`);
+  if (!Number.isInteger(maxTokens) || maxTokens < 1)
+    throw new RangeError(`maxTokens must be a positive integer, got ${maxTokens}`);
   if (!Number.isInteger(overlapTokens) || overlapTokens < 0 || overlapTokens >= maxTokens) {
     throw new RangeError(`overlapTokens must be an integer from 0 to maxTokens - 1, got ${overlapTokens}`);
   }
   const countTokens = options.countTokens ?? estimateTokens;
   let chunkIndex = 0;
-  for (const packed of packChunks(documentBlocks(source.contentType, source.content), { maxTokens, overlapTokens, countTokens })) {
+  for (const packed of packChunks(documentBlocks(source.contentType, source.content), {
+    maxTokens,
+    overlapTokens,
+    countTokens,
+  })) {
     yield {
       id: chunkId(source.tenant, source.documentId, source.version, chunkIndex),
       chunkIndex,

@@ -20,7 +20,12 @@ export function* markdownBlocks(content: string): Generator<DocumentBlock> {
   for (const line of linesOf(content)) {
     if (fence) {
       const close = FENCE.exec(line);
-      if (close && close[1][0] === fence.marker[0] && close[1].length >= fence.marker.length && line.trim() === close[1]) {
+      if (
+        close &&
+        close[1][0] === fence.marker[0] &&
+        close[1].length >= fence.marker.length &&
+        line.trim() === close[1]
+      ) {
         const code = fence.lines.join('\n');
         if (code.trim()) yield sections.block(code, 'code');
         fence = undefined;

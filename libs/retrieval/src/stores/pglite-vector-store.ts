@@ -5,6 +5,7 @@ import { RetrievalError } from '../errors';
 import type {
   ChunkPayload,
   DocumentDeletion,
+  LexicalQuery,
   PointFilter,
   RankedId,
   Scope,
@@ -61,7 +62,10 @@ export class PgliteVectorStore implements VectorStore {
     const table = assertCollectionName(name);
     if (this.dimensions.get(name) === dimension) return;
     if (!Number.isInteger(dimension) || dimension < 1 || dimension > 16000) {
-      throw new RetrievalError('dimension_mismatch', `dimension must be an integer from 1 to 16000, got ${dimension}`);
+      throw new RetrievalError(
+        'dimension_mismatch',
+        `dimension must be an integer from 1 to 16000, got ${dimension}`,
+      );
     }
     const existing = await this.existingDimension(name);
     if (existing !== undefined && existing !== dimension) {
@@ -85,7 +89,9 @@ export class PgliteVectorStore implements VectorStore {
           chunk_index integer NOT NULL,
           content_hash text NOT NULL,
           text text NOT NULL,
-          embedding vector(${dimension}) NOT NULL
+          embedding vector(${dimension}) NOT NULL,
+          lexemes tsvector,
+          lexeme_count integer
         );
         CREATE INDEX IF NOT EXISTS ${quoted(`${name}_doc`)} ON ${table} (tenant, document_id, version, chunk_index);
         CREATE INDEX IF NOT EXISTS ${quoted(`${name}_scope`)} ON ${table} (tenant, collection);
@@ -93,6 +99,7 @@ export class PgliteVectorStore implements VectorStore {
         CREATE INDEX IF NOT EXISTS ${quoted(`${name}_hnsw`)} ON ${table} USING hnsw (embedding vector_cosine_ops);
       `);
     }
+    await this.ensureLexicalIndex(name);
     this.dimensions.set(name, dimension);
   }
 
@@ -103,15 +110,30 @@ export class PgliteVectorStore implements VectorStore {
       for (const { id, vector, payload: p } of points) {
         await tx.query(
           `INSERT INTO ${table} (id, tenant, collection, acl_groups, document_id, version, title, source_uri,
-             section_path, chunk_index, content_hash, text, embedding)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::vector)
+             section_path, chunk_index, content_hash, text, embedding, lexemes, lexeme_count)
+           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::vector, l.v,
+                  (SELECT coalesce(sum(cardinality(u.positions)), 0)::int FROM unnest(l.v) u)
+             FROM (SELECT ${lexemesOf('$7::text', '$9::text[]', '$12::text')} AS v) l
            ON CONFLICT (id) DO UPDATE SET tenant = EXCLUDED.tenant, collection = EXCLUDED.collection,
              acl_groups = EXCLUDED.acl_groups, document_id = EXCLUDED.document_id, version = EXCLUDED.version,
              title = EXCLUDED.title, source_uri = EXCLUDED.source_uri, section_path = EXCLUDED.section_path,
              chunk_index = EXCLUDED.chunk_index, content_hash = EXCLUDED.content_hash, text = EXCLUDED.text,
-             embedding = EXCLUDED.embedding`,
-          [id, p.tenant, p.collection, [...p.aclGroups], p.documentId, p.version, p.title, p.sourceUri,
-            [...p.sectionPath], p.chunkIndex, p.contentHash, p.text, vectorLiteral(vector)],
+             embedding = EXCLUDED.embedding, lexemes = EXCLUDED.lexemes, lexeme_count = EXCLUDED.lexeme_count`,
+          [
+            id,
+            p.tenant,
+            p.collection,
+            [...p.aclGroups],
+            p.documentId,
+            p.version,
+            p.title,
+            p.sourceUri,
+            [...p.sectionPath],
+            p.chunkIndex,
+            p.contentHash,
+            p.text,
+            vectorLiteral(vector),
+          ],
         );
       }
     });
@@ -121,8 +143,57 @@ export class PgliteVectorStore implements VectorStore {
     if (query.collections.length === 0 || query.limit < 1) return [];
     const where = new Where(vectorLiteral(vector));
     where.scope(query).readableBy(query.groups);
-    const rows = await this.selectNearest<ChunkRow & { score: number }>(name, where, query, 'id, tenant, collection, acl_groups, document_id, version, title, source_uri, section_path, chunk_index, content_hash, text');
+    const rows = await this.selectNearest<ChunkRow & { score: number }>(
+      name,
+      where,
+      query,
+      'id, tenant, collection, acl_groups, document_id, version, title, source_uri, section_path, chunk_index, content_hash, text',
+    );
     return rows.map((row) => ({ id: row.id, score: row.score, payload: toPayload(row) }));
+  }
+
+  async lexicalSearch(name: string, query: LexicalQuery): Promise<ScoredChunk[]> {
+    const table = assertCollectionName(name);
+    if (query.collections.length === 0 || query.limit < 1 || query.text.trim() === '') return [];
+    if (!(await this.exists(name))) return [];
+    const where = new Where();
+    const text = where.param(query.text.slice(0, MAX_LEXICAL_QUERY_CHARS));
+    where.scope(query).readableBy(query.groups);
+    const limit = where.param(Math.floor(query.limit));
+    const candidates = where.param(Math.max(LEXICAL_CANDIDATES, Math.floor(query.limit)));
+    const readable = where.sql();
+    // BM25 (k1 1.2, b 0.75) in SQL. Statistics come from the readable scope only: counting hidden
+    // chunks into document frequencies would let scores hint at what the requester may not read.
+    // stats and df are MATERIALIZED: inlined, the per-term count would run once per joined row (15x slower).
+    const result = await this.db.query<ChunkRow & { score: number }>(
+      `WITH terms AS (
+         SELECT DISTINCT u.lexeme, quote_literal(u.lexeme)::tsquery AS q FROM unnest(to_tsvector('english', ${text})) u
+       ), any_term AS (
+         SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS q FROM terms
+       ), stats AS MATERIALIZED (
+         SELECT count(*)::float8 AS n, coalesce(avg(lexeme_count), 1)::float8 AS avgdl FROM ${table} WHERE ${readable}
+       ), df AS MATERIALIZED (
+         SELECT t.lexeme, (SELECT count(*) FROM ${table} WHERE ${readable} AND lexemes @@ t.q)::float8 AS df FROM terms t
+       ), matched AS (
+         -- Only the best ts_rank matches are scored: bounded work when a query word is in most chunks.
+         SELECT c.id, c.lexemes, c.lexeme_count FROM ${table} c, any_term a WHERE ${readable} AND c.lexemes @@ a.q
+          ORDER BY ts_rank(c.lexemes, a.q) DESC LIMIT ${candidates}
+       ), scored AS (
+         SELECT m.id, sum(
+                  ln(1 + (s.n - d.df + 0.5) / (d.df + 0.5))
+                  * (cardinality(u.positions) * 2.2)
+                  / (cardinality(u.positions) + 1.2 * (0.25 + 0.75 * m.lexeme_count / greatest(s.avgdl, 1)))
+                ) AS score
+           FROM matched m CROSS JOIN LATERAL unnest(m.lexemes) u JOIN df d ON d.lexeme = u.lexeme CROSS JOIN stats s
+          GROUP BY m.id
+       )
+       SELECT c.id, c.tenant, c.collection, c.acl_groups, c.document_id, c.version, c.title, c.source_uri,
+              c.section_path, c.chunk_index, c.content_hash, c.text, s.score
+         FROM scored s JOIN ${table} c ON c.id = s.id
+        ORDER BY s.score DESC, c.id LIMIT ${limit}`,
+      where.params,
+    );
+    return result.rows.map((row) => ({ id: row.id, score: row.score, payload: toPayload(row) }));
   }
 
   async rankIds(name: string, vector: readonly number[], scope: Scope): Promise<RankedId[]> {
@@ -140,7 +211,10 @@ export class PgliteVectorStore implements VectorStore {
     if (filter.collections) where.collections(filter.collections);
     if (filter.documentId !== undefined) where.equals('document_id', filter.documentId);
     if (filter.groups) where.readableBy(filter.groups);
-    const result = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE ${where.sql()}`, where.params);
+    const result = await this.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${table} WHERE ${where.sql()}`,
+      where.params,
+    );
     return result.rows[0]?.n ?? 0;
   }
 
@@ -167,14 +241,12 @@ export class PgliteVectorStore implements VectorStore {
   async deleteByFilter(name: string, filter: DocumentDeletion): Promise<void> {
     const table = assertCollectionName(name);
     if (!(await this.exists(name))) return;
-    if (filter.keep) {
-      await this.db.query(
-        `DELETE FROM ${table} WHERE tenant = $1 AND document_id = $2 AND NOT (version = $3 AND chunk_index < $4)`,
-        [filter.tenant, filter.documentId, filter.keep.version, filter.keep.chunkCount],
-      );
-    } else {
-      await this.db.query(`DELETE FROM ${table} WHERE tenant = $1 AND document_id = $2`, [filter.tenant, filter.documentId]);
-    }
+    const where = new Where().tenant(filter.tenant).equals('document_id', filter.documentId);
+    if (filter.collection !== undefined) where.collections([filter.collection]);
+    const keep = filter.keep
+      ? ` AND NOT (version = ${where.param(filter.keep.version)} AND chunk_index < ${where.param(filter.keep.chunkCount)})`
+      : '';
+    await this.db.query(`DELETE FROM ${table} WHERE ${where.sql()}${keep}`, where.params);
   }
 
   async close(): Promise<void> {
@@ -194,6 +266,19 @@ export class PgliteVectorStore implements VectorStore {
     return result.rows;
   }
 
+  /** Adds the full-text columns to tables created before lexical search existed, and indexes them. */
+  private async ensureLexicalIndex(name: string): Promise<void> {
+    const table = assertCollectionName(name);
+    await this.db.exec(`
+      ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS lexemes tsvector;
+      ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS lexeme_count integer;
+      UPDATE ${table} SET lexemes = ${lexemesOf('title', 'section_path', 'text')} WHERE lexemes IS NULL;
+      UPDATE ${table} SET lexeme_count = (SELECT coalesce(sum(cardinality(u.positions)), 0)::int FROM unnest(lexemes) u)
+       WHERE lexeme_count IS NULL;
+      CREATE INDEX IF NOT EXISTS ${quoted(`${name}_lexemes`)} ON ${table} USING gin (lexemes);
+    `);
+  }
+
   private async exists(name: string): Promise<boolean> {
     if (this.dimensions.has(name)) return true;
     return (await this.existingDimension(name)) !== undefined;
@@ -206,6 +291,16 @@ export class PgliteVectorStore implements VectorStore {
     );
     return result.rows[0]?.dim;
   }
+}
+
+/** Longest query text matched lexically; a whole pasted ticket adds nothing but cost past this. */
+const MAX_LEXICAL_QUERY_CHARS = 2000;
+/** Matches (by ts_rank) that BM25 scores per query. */
+const LEXICAL_CANDIDATES = 300;
+
+/** The indexed words of a chunk: title, headings and text, English stemming and stop words. */
+function lexemesOf(title: string, sectionPath: string, text: string): string {
+  return `to_tsvector('english', ${title} || ' ' || array_to_string(${sectionPath}::text[], ' ') || ' ' || ${text})`;
 }
 
 /** Builds a parameterised WHERE clause; `$1` is reserved for the query vector when there is one. */

@@ -1,8 +1,24 @@
 const TRANSIENT_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH',
-  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED',
 ]);
-const TRANSIENT_NAMES = new Set(['QdrantClientTimeoutError', 'QdrantClientResourceExhaustedError', 'AbortError', 'TimeoutError']);
+const TRANSIENT_NAMES = new Set([
+  'QdrantClientTimeoutError',
+  'QdrantClientResourceExhaustedError',
+  'AbortError',
+  'TimeoutError',
+]);
 
 /** HTTP status of a Qdrant client error, when it carries one. */
 export function qdrantStatus(error: unknown): number | undefined {
@@ -38,9 +54,14 @@ export function describeQdrantError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const data = (error as { data?: unknown }).data;
   const serverMessage =
-    typeof data === 'object' && data !== null && 'status' in data && typeof (data as { status: unknown }).status === 'object'
+    typeof data === 'object' &&
+    data !== null &&
+    'status' in data &&
+    typeof (data as { status: unknown }).status === 'object'
       ? JSON.stringify((data as { status: unknown }).status)
       : undefined;
   const cause = error.cause instanceof Error ? ` (${error.cause.message})` : '';
-  return [qdrantStatus(error), error.message + cause, serverMessage].filter((p) => p !== undefined && p !== '').join(' ');
+  return [qdrantStatus(error), error.message + cause, serverMessage]
+    .filter((p) => p !== undefined && p !== '')
+    .join(' ');
 }

@@ -5,13 +5,15 @@ export type QdrantFilter = Schemas['Filter'];
 type Condition = Schemas['Condition'];
 
 /** Payload indexes every store collection gets: the fields the filters below match on. */
-export const QDRANT_PAYLOAD_INDEXES: readonly { field: string; schema: 'keyword' | 'integer' }[] = [
+export const QDRANT_PAYLOAD_INDEXES: readonly { field: string; schema: 'keyword' | 'integer' | 'text' }[] = [
   { field: 'tenant', schema: 'keyword' },
   { field: 'collection', schema: 'keyword' },
   { field: 'aclGroups', schema: 'keyword' },
   { field: 'documentId', schema: 'keyword' },
   { field: 'version', schema: 'integer' },
   { field: 'chunkIndex', schema: 'integer' },
+  // Full-text index: lexical search filters on words of the chunk text.
+  { field: 'text', schema: 'text' },
 ];
 
 function keyword(key: string, value: string): Condition {
@@ -48,7 +50,11 @@ export function pointFilter(filter: PointFilter): QdrantFilter {
 
 /** A document's points in a tenant, except the kept version's first `chunkCount` chunks. */
 export function deletionFilter(deletion: DocumentDeletion): QdrantFilter {
-  const filter: QdrantFilter = { must: [keyword('tenant', deletion.tenant), keyword('documentId', deletion.documentId)] };
+  const filter: QdrantFilter = {
+    must: [keyword('tenant', deletion.tenant), keyword('documentId', deletion.documentId)],
+  };
+  if (deletion.collection !== undefined)
+    (filter.must as Condition[]).push(keyword('collection', deletion.collection));
   if (deletion.keep) {
     filter.must_not = [
       {

@@ -9,14 +9,24 @@ import { QdrantApi, QdrantVectorStore } from './qdrant-vector-store';
 // the filters sent, and the retry policy.
 
 const payload: ChunkPayload = {
-  tenant: 'a', collection: 'wiki', aclGroups: [], documentId: 'd', version: 1, title: 't',
-  sourceUri: 'u', sectionPath: [], chunkIndex: 0, contentHash: 'h', text: 'x',
+  tenant: 'a',
+  collection: 'wiki',
+  aclGroups: [],
+  documentId: 'd',
+  version: 1,
+  title: 't',
+  sourceUri: 'u',
+  sectionPath: [],
+  chunkIndex: 0,
+  contentHash: 'h',
+  text: 'x',
 };
 
 function fakeClient(overrides: Partial<Record<keyof QdrantApi, jest.Mock>>): QdrantApi {
-  const unexpected = () => jest.fn(async () => {
-    throw new Error('unexpected call');
-  });
+  const unexpected = () =>
+    jest.fn(async () => {
+      throw new Error('unexpected call');
+    });
   return {
     collectionExists: unexpected(),
     getCollection: unexpected(),
@@ -32,8 +42,12 @@ function fakeClient(overrides: Partial<Record<keyof QdrantApi, jest.Mock>>): Qdr
   } as unknown as QdrantApi;
 }
 
-const refused = () => Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
-const httpError = (status: number) => Object.assign(new Error('Bad'), { status, data: { status: { error: `status ${status}` } } });
+const refused = () =>
+  Object.assign(new TypeError('fetch failed'), {
+    cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+  });
+const httpError = (status: number) =>
+  Object.assign(new Error('Bad'), { status, data: { status: { error: `status ${status}` } } });
 
 describe('Qdrant filters', () => {
   it('puts tenant, collections and the ACL condition inside the query filter', () => {
@@ -52,7 +66,10 @@ describe('Qdrant filters', () => {
 
   it('ranks without the ACL condition but never without the tenant', () => {
     const filter = scopeFilter({ tenant: 'acme', collections: ['wiki'], limit: 5 });
-    expect(filter.must).toEqual([{ key: 'tenant', match: { value: 'acme' } }, { key: 'collection', match: { any: ['wiki'] } }]);
+    expect(filter.must).toEqual([
+      { key: 'tenant', match: { value: 'acme' } },
+      { key: 'collection', match: { any: ['wiki'] } },
+    ]);
   });
 
   it('counts by ids within the tenant, with the ACL condition when groups are given', () => {
@@ -63,25 +80,58 @@ describe('Qdrant filters', () => {
 
   it('deletes all of a document but the kept version below its chunk count', () => {
     expect(deletionFilter({ tenant: 'acme', documentId: 'd', keep: { version: 2, chunkCount: 3 } })).toEqual({
-      must: [{ key: 'tenant', match: { value: 'acme' } }, { key: 'documentId', match: { value: 'd' } }],
-      must_not: [{ must: [{ key: 'version', match: { value: 2 } }, { key: 'chunkIndex', range: { lt: 3 } }] }],
+      must: [
+        { key: 'tenant', match: { value: 'acme' } },
+        { key: 'documentId', match: { value: 'd' } },
+      ],
+      must_not: [
+        {
+          must: [
+            { key: 'version', match: { value: 2 } },
+            { key: 'chunkIndex', range: { lt: 3 } },
+          ],
+        },
+      ],
     });
   });
 });
 
 describe('QdrantVectorStore', () => {
   it('retries refused connections and 5xx with backoff, then succeeds', async () => {
-    const upsert = jest.fn().mockRejectedValueOnce(refused()).mockRejectedValueOnce(httpError(503)).mockResolvedValue({ status: 'completed' });
-    const store = new QdrantVectorStore({ url: 'http://unused', retryDelayMs: 1, client: fakeClient({ upsert }) });
-    await store.upsert('chunks_m_4', [{ id: '6f1c0b0a-0000-4000-8000-000000000001', vector: [1, 0, 0, 0], payload }]);
+    const upsert = jest
+      .fn()
+      .mockRejectedValueOnce(refused())
+      .mockRejectedValueOnce(httpError(503))
+      .mockResolvedValue({ status: 'completed' });
+    const store = new QdrantVectorStore({
+      url: 'http://unused',
+      retryDelayMs: 1,
+      client: fakeClient({ upsert }),
+    });
+    await store.upsert('chunks_m_4', [
+      { id: '6f1c0b0a-0000-4000-8000-000000000001', vector: [1, 0, 0, 0], payload },
+    ]);
     expect(upsert).toHaveBeenCalledTimes(3);
-    expect(upsert.mock.calls[0][1]).toMatchObject({ wait: true, points: [{ id: '6f1c0b0a-0000-4000-8000-000000000001', payload: { tenant: 'a' } }] });
+    expect(upsert.mock.calls[0][1]).toMatchObject({
+      wait: true,
+      points: [{ id: '6f1c0b0a-0000-4000-8000-000000000001', payload: { tenant: 'a' } }],
+    });
   });
 
   it('gives up after the configured attempts with a retryable store_unavailable error', async () => {
     const query = jest.fn().mockRejectedValue(refused());
-    const store = new QdrantVectorStore({ url: 'http://unused', attempts: 3, retryDelayMs: 1, client: fakeClient({ query }) });
-    const failure = store.search('chunks_m_4', [1, 0, 0, 0], { tenant: 'a', collections: ['wiki'], groups: [], limit: 3 });
+    const store = new QdrantVectorStore({
+      url: 'http://unused',
+      attempts: 3,
+      retryDelayMs: 1,
+      client: fakeClient({ query }),
+    });
+    const failure = store.search('chunks_m_4', [1, 0, 0, 0], {
+      tenant: 'a',
+      collections: ['wiki'],
+      groups: [],
+      limit: 3,
+    });
     await expect(failure).rejects.toMatchObject({ code: 'store_unavailable', retryable: true });
     await expect(failure).rejects.toThrow(/after 3 attempts.*ECONNREFUSED/);
     expect(query).toHaveBeenCalledTimes(3);
@@ -89,8 +139,15 @@ describe('QdrantVectorStore', () => {
 
   it('does not retry a request Qdrant rejects', async () => {
     const upsert = jest.fn().mockRejectedValue(httpError(400));
-    const store = new QdrantVectorStore({ url: 'http://unused', retryDelayMs: 1, client: fakeClient({ upsert }) });
-    await expect(store.upsert('chunks_m_4', [{ id: 'x', vector: [1], payload }])).rejects.toMatchObject({ code: 'store_rejected', retryable: false });
+    const store = new QdrantVectorStore({
+      url: 'http://unused',
+      retryDelayMs: 1,
+      client: fakeClient({ upsert }),
+    });
+    await expect(store.upsert('chunks_m_4', [{ id: 'x', vector: [1], payload }])).rejects.toMatchObject({
+      code: 'store_rejected',
+      retryable: false,
+    });
     expect(upsert).toHaveBeenCalledTimes(1);
   });
 
@@ -98,7 +155,9 @@ describe('QdrantVectorStore', () => {
     const query = jest.fn().mockRejectedValue(httpError(404));
     const count = jest.fn().mockRejectedValue(httpError(404));
     const store = new QdrantVectorStore({ url: 'http://unused', client: fakeClient({ query, count }) });
-    expect(await store.rankIds('chunks_m_4', [1], { tenant: 'a', collections: ['wiki'], limit: 3 })).toEqual([]);
+    expect(await store.rankIds('chunks_m_4', [1], { tenant: 'a', collections: ['wiki'], limit: 3 })).toEqual(
+      [],
+    );
     expect(await store.count('chunks_m_4', { tenant: 'a' })).toBe(0);
   });
 
@@ -108,16 +167,75 @@ describe('QdrantVectorStore', () => {
     const client = fakeClient({
       collectionExists: jest.fn().mockResolvedValue({ exists: false }),
       createCollection,
-      getCollection: jest.fn().mockResolvedValue({ config: { params: { vectors: { size: 4, distance: 'Cosine' } } }, payload_schema: { tenant: {} } }),
+      getCollection: jest
+        .fn()
+        .mockResolvedValue({
+          config: { params: { vectors: { size: 4, distance: 'Cosine' } } },
+          payload_schema: { tenant: {} },
+        }),
       createPayloadIndex,
     });
     const store = new QdrantVectorStore({ url: 'http://unused', client });
     await store.ensureCollection('chunks_m_4', 4);
     await store.ensureCollection('chunks_m_4', 4);
     expect(createCollection).toHaveBeenCalledTimes(1);
-    expect(createCollection.mock.calls[0]).toEqual(['chunks_m_4', { vectors: { size: 4, distance: 'Cosine' } }]);
-    expect(createPayloadIndex.mock.calls.map((c) => c[1].field_name)).toEqual(['collection', 'aclGroups', 'documentId', 'version', 'chunkIndex']);
-    await expect(new QdrantVectorStore({ url: 'http://unused', client }).ensureCollection('chunks_m_4', 8)).rejects.toBeInstanceOf(RetrievalError);
+    expect(createCollection.mock.calls[0]).toEqual([
+      'chunks_m_4',
+      { vectors: { size: 4, distance: 'Cosine' } },
+    ]);
+    expect(createPayloadIndex.mock.calls.map((c) => c[1].field_name)).toEqual([
+      'collection',
+      'aclGroups',
+      'documentId',
+      'version',
+      'chunkIndex',
+      'text',
+    ]);
+    await expect(
+      new QdrantVectorStore({ url: 'http://unused', client }).ensureCollection('chunks_m_4', 8),
+    ).rejects.toBeInstanceOf(RetrievalError);
+  });
+
+  it('selects lexical candidates with tenant and ACL in the filter, then ranks them by BM25 with readable document frequencies', async () => {
+    const point = (id: string, text: string) => ({ id, payload: { ...payload, text } });
+    const scroll = jest
+      .fn()
+      .mockResolvedValue({
+        points: [
+          point('p1', 'Mileage is reimbursed per kilometre.'),
+          point('p2', 'The travel policy covers hotels.'),
+        ],
+        next_page_offset: null,
+      });
+    const count = jest
+      .fn()
+      .mockImplementation(
+        async (
+          _name: string,
+          request: { filter: { must: { key?: string; match?: { text?: string } }[] } },
+        ) => {
+          const term = request.filter.must.find((c) => c.key === 'text')?.match?.text;
+          return { count: term === undefined ? 100 : term === 'mileage' ? 1 : 60 };
+        },
+      );
+    const store = new QdrantVectorStore({ url: 'http://unused', client: fakeClient({ scroll, count }) });
+    const found = await store.lexicalSearch('chunks_m_4', {
+      tenant: 'a',
+      collections: ['wiki'],
+      groups: ['hr'],
+      limit: 5,
+      text: 'mileage policy',
+    });
+    expect(found.map((f) => f.id)).toEqual(['p1', 'p2']);
+    expect(scroll.mock.calls[0][1].filter).toEqual({
+      must: scopeFilter({ tenant: 'a', collections: ['wiki'], limit: 5 }, ['hr']).must,
+      should: [
+        { key: 'text', match: { text: 'mileage' } },
+        { key: 'text', match: { text: 'policy' } },
+      ],
+    });
+    for (const [, request] of count.mock.calls)
+      expect(request.filter.must).toEqual(expect.arrayContaining([readableBy(['hr'])]));
   });
 
   it('classifies transient faults', () => {
@@ -125,7 +243,9 @@ describe('QdrantVectorStore', () => {
     expect(isTransientQdrantError(httpError(502))).toBe(true);
     expect(isTransientQdrantError(httpError(429))).toBe(true);
     expect(isTransientQdrantError(new Error('Unexpected Response: 503 (Service Unavailable)'))).toBe(true);
-    expect(isTransientQdrantError(Object.assign(new Error('timeout'), { name: 'QdrantClientTimeoutError' }))).toBe(true);
+    expect(
+      isTransientQdrantError(Object.assign(new Error('timeout'), { name: 'QdrantClientTimeoutError' })),
+    ).toBe(true);
     expect(isTransientQdrantError(httpError(400))).toBe(false);
     expect(isTransientQdrantError(httpError(404))).toBe(false);
     expect(isTransientQdrantError(new Error('boom'))).toBe(false);

@@ -1,9 +1,14 @@
-import type { QdrantClient as QdrantClientType, QdrantClientParams, Schemas } from '@qdrant/js-client-rest' with { 'resolution-mode': 'import' };
+import type {
+  QdrantClient as QdrantClientType,
+  QdrantClientParams,
+  Schemas,
+} from '@qdrant/js-client-rest' with { 'resolution-mode': 'import' };
 import { backOff } from 'exponential-backoff';
 import { RetrievalError } from '../errors';
 import type {
   ChunkPayload,
   DocumentDeletion,
+  LexicalQuery,
   PointFilter,
   RankedId,
   Scope,
@@ -13,7 +18,14 @@ import type {
   VectorPoint,
   VectorStore,
 } from '../vector-store';
-import { deletionFilter, documentFilter, pointFilter, QDRANT_PAYLOAD_INDEXES, scopeFilter } from './qdrant-filters';
+import { bm25Score, lexicalTerms } from '../ranking/bm25';
+import {
+  deletionFilter,
+  documentFilter,
+  pointFilter,
+  QDRANT_PAYLOAD_INDEXES,
+  scopeFilter,
+} from './qdrant-filters';
 import { describeQdrantError, isTransientQdrantError, qdrantStatus } from './qdrant-errors';
 import { assertCollectionName } from './store-names';
 
@@ -54,7 +66,18 @@ export interface QdrantVectorStoreOptions {
 }
 
 const SCROLL_PAGE = 512;
-const PAYLOAD_FIELDS_FOR_LISTING = ['collection', 'aclGroups', 'version', 'title', 'sourceUri', 'chunkIndex', 'contentHash'];
+/** Points read per lexical query before BM25 ranks them. */
+const LEXICAL_CANDIDATES = 256;
+const MAX_LEXICAL_TERMS = 16;
+const PAYLOAD_FIELDS_FOR_LISTING = [
+  'collection',
+  'aclGroups',
+  'version',
+  'title',
+  'sourceUri',
+  'chunkIndex',
+  'contentHash',
+];
 
 /**
  * Qdrant adapter: one Qdrant collection per store collection (embedding model + dimension), cosine
@@ -72,7 +95,12 @@ export class QdrantVectorStore implements VectorStore {
   constructor(options: QdrantVectorStoreOptions) {
     this.client =
       options.client ??
-      new QdrantClient({ url: options.url, apiKey: options.apiKey, timeout: options.timeoutMs ?? 10_000, checkCompatibility: false });
+      new QdrantClient({
+        url: options.url,
+        apiKey: options.apiKey,
+        timeout: options.timeoutMs ?? 10_000,
+        checkCompatibility: false,
+      });
     this.attempts = options.attempts ?? 5;
     this.retryDelayMs = options.retryDelayMs ?? 200;
     this.upsertBatchSize = options.upsertBatchSize ?? 256;
@@ -104,7 +132,11 @@ export class QdrantVectorStore implements VectorStore {
     for (const index of QDRANT_PAYLOAD_INDEXES) {
       if (indexed.has(index.field)) continue;
       await this.call(`index ${index.field}`, () =>
-        this.client.createPayloadIndex(name, { field_name: index.field, field_schema: index.schema, wait: true }),
+        this.client.createPayloadIndex(name, {
+          field_name: index.field,
+          field_schema: index.schema,
+          wait: true,
+        }),
       );
     }
     this.ready.set(name, dimension);
@@ -116,7 +148,11 @@ export class QdrantVectorStore implements VectorStore {
       const batch = points.slice(start, start + this.upsertBatchSize).map((p) => ({
         id: p.id,
         vector: [...p.vector],
-        payload: { ...p.payload, aclGroups: [...p.payload.aclGroups], sectionPath: [...p.payload.sectionPath] },
+        payload: {
+          ...p.payload,
+          aclGroups: [...p.payload.aclGroups],
+          sectionPath: [...p.payload.sectionPath],
+        },
       }));
       await this.call('upsert', () => this.client.upsert(name, { wait: true, points: batch }));
     }
@@ -128,6 +164,62 @@ export class QdrantVectorStore implements VectorStore {
     return points.map((p) => ({ id: String(p.id), score: p.score, payload: toPayload(p.payload) }));
   }
 
+  /**
+   * Qdrant's full-text index selects the readable points containing any query word (tenant and ACL in
+   * the same filter); BM25 ranks them here, with exact counts of readable points per word as document
+   * frequencies. Average length is that of the matched points, an approximation PGlite does not need.
+   */
+  async lexicalSearch(name: string, query: LexicalQuery): Promise<ScoredChunk[]> {
+    assertCollectionName(name);
+    const terms = [...new Set(lexicalTerms(query.text, { fold: false }))].slice(0, MAX_LEXICAL_TERMS);
+    if (query.collections.length === 0 || query.limit < 1 || terms.length === 0) return [];
+    const readable = scopeFilter(query, query.groups);
+    const page = await this.readOrEmpty('lexical scroll', () =>
+      this.client.scroll(name, {
+        filter: { must: readable.must, should: terms.map((t) => ({ key: 'text', match: { text: t } })) },
+        limit: Math.max(LEXICAL_CANDIDATES, Math.floor(query.limit)),
+        with_payload: true,
+        with_vector: false,
+      }),
+    );
+    if (!page || page.points.length === 0) return [];
+    const documentCount = await this.count(name, {
+      tenant: query.tenant,
+      collections: query.collections,
+      groups: query.groups,
+    });
+    const documentFrequency = new Map<string, number>();
+    for (const term of terms) {
+      const result = await this.call('count term', () =>
+        this.client.count(name, {
+          filter: { must: [...toArray(readable.must), { key: 'text', match: { text: term } }] },
+          exact: true,
+        }),
+      );
+      documentFrequency.set(term, result.count);
+    }
+    const candidates = page.points.map((p) => {
+      const payload = toPayload(p.payload);
+      return {
+        id: String(p.id),
+        payload,
+        terms: lexicalTerms(`${payload.title} ${payload.sectionPath.join(' ')} ${payload.text}`, {
+          fold: false,
+        }),
+      };
+    });
+    const averageLength = candidates.reduce((n, c) => n + c.terms.length, 0) / candidates.length;
+    return candidates
+      .map((c) => ({
+        id: c.id,
+        payload: c.payload,
+        score: bm25Score(terms, c.terms, { documentCount, averageLength, documentFrequency }),
+      }))
+      .filter((c) => c.score > 0)
+      .sort((a, b) => b.score - a.score || a.id.localeCompare(b.id))
+      .slice(0, Math.floor(query.limit));
+  }
+
   async rankIds(name: string, vector: readonly number[], scope: Scope): Promise<RankedId[]> {
     if (scope.collections.length === 0 || scope.limit < 1) return [];
     const points = await this.nearest(name, vector, scope, scopeFilter(scope), false);
@@ -137,7 +229,9 @@ export class QdrantVectorStore implements VectorStore {
   async count(name: string, filter: PointFilter): Promise<number> {
     assertCollectionName(name);
     if (filter.ids?.length === 0 || filter.collections?.length === 0) return 0;
-    const result = await this.readOrEmpty('count', () => this.client.count(name, { filter: pointFilter(filter), exact: true }));
+    const result = await this.readOrEmpty('count', () =>
+      this.client.count(name, { filter: pointFilter(filter), exact: true }),
+    );
     return result?.count ?? 0;
   }
 
@@ -176,7 +270,9 @@ export class QdrantVectorStore implements VectorStore {
 
   async deleteByFilter(name: string, filter: DocumentDeletion): Promise<void> {
     assertCollectionName(name);
-    await this.readOrEmpty('delete', () => this.client.delete(name, { wait: true, filter: deletionFilter(filter) }));
+    await this.readOrEmpty('delete', () =>
+      this.client.delete(name, { wait: true, filter: deletionFilter(filter) }),
+    );
   }
 
   /** Drops a whole store collection (tests, or retiring an embedding model). Not part of the port. */
@@ -190,7 +286,13 @@ export class QdrantVectorStore implements VectorStore {
     // The REST client keeps no state worth closing; its keep-alive sockets close when idle.
   }
 
-  private async nearest(name: string, vector: readonly number[], scope: Scope, filter: Schemas['Filter'], withPayload: boolean) {
+  private async nearest(
+    name: string,
+    vector: readonly number[],
+    scope: Scope,
+    filter: Schemas['Filter'],
+    withPayload: boolean,
+  ) {
     assertCollectionName(name);
     const result = await this.readOrEmpty('query', () =>
       this.client.query(name, {
@@ -210,7 +312,8 @@ export class QdrantVectorStore implements VectorStore {
     try {
       return await this.call(what, operation);
     } catch (error) {
-      if (error instanceof RetrievalError && error.cause !== undefined && qdrantStatus(error.cause) === 404) return undefined;
+      if (error instanceof RetrievalError && error.cause !== undefined && qdrantStatus(error.cause) === 404)
+        return undefined;
       throw error;
     }
   }
@@ -236,12 +339,20 @@ export class QdrantVectorStore implements VectorStore {
   }
 }
 
+function toArray<T>(value: T | T[] | null | undefined): T[] {
+  if (value === null || value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
 function vectorSize(vectors: Schemas['VectorsConfig'] | undefined): number | undefined {
-  if (vectors && typeof vectors === 'object' && 'size' in vectors && typeof vectors.size === 'number') return vectors.size;
+  if (vectors && typeof vectors === 'object' && 'size' in vectors && typeof vectors.size === 'number')
+    return vectors.size;
   return undefined;
 }
 
-function nextOffset(offset: Schemas['ExtendedPointId'] | null | undefined | Record<string, unknown>): Schemas['ExtendedPointId'] | undefined {
+function nextOffset(
+  offset: Schemas['ExtendedPointId'] | null | undefined | Record<string, unknown>,
+): Schemas['ExtendedPointId'] | undefined {
   return typeof offset === 'string' || typeof offset === 'number' ? offset : undefined;
 }
 
@@ -250,7 +361,8 @@ function toPayload(raw: Record<string, unknown> | null | undefined): ChunkPayloa
   const p = raw ?? {};
   const str = (key: string) => (typeof p[key] === 'string' ? (p[key] as string) : '');
   const num = (key: string) => (typeof p[key] === 'number' ? (p[key] as number) : 0);
-  const list = (key: string) => (Array.isArray(p[key]) ? (p[key] as unknown[]).filter((v): v is string => typeof v === 'string') : []);
+  const list = (key: string) =>
+    Array.isArray(p[key]) ? (p[key] as unknown[]).filter((v): v is string => typeof v === 'string') : [];
   return {
     tenant: str('tenant'),
     collection: str('collection'),

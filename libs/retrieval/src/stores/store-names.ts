@@ -16,7 +16,8 @@ export function assertCollectionName(name: string): string {
 /** A vector as pgvector's text form, rejecting NaN and infinities. */
 export function vectorLiteral(vector: readonly number[]): string {
   for (const value of vector) {
-    if (!Number.isFinite(value)) throw new RetrievalError('invalid_vector', 'vectors must hold finite numbers only');
+    if (!Number.isFinite(value))
+      throw new RetrievalError('invalid_vector', 'vectors must hold finite numbers only');
   }
   return `[${vector.join(',')}]`;
 }

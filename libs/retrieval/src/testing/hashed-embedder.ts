@@ -2,7 +2,28 @@ import { createHash } from 'node:crypto';
 import type { ModelUsage } from '@llmbus/contracts';
 import type { Embedder } from '../embedder';
 
-const STOP_WORDS = new Set(['a', 'an', 'and', 'are', 'at', 'be', 'by', 'for', 'from', 'how', 'in', 'is', 'it', 'of', 'on', 'or', 'the', 'to', 'what', 'with']);
+const STOP_WORDS = new Set([
+  'a',
+  'an',
+  'and',
+  'are',
+  'at',
+  'be',
+  'by',
+  'for',
+  'from',
+  'how',
+  'in',
+  'is',
+  'it',
+  'of',
+  'on',
+  'or',
+  'the',
+  'to',
+  'what',
+  'with',
+]);
 
 /**
  * Test double at the Embedder port: a deterministic hashed bag of words, L2-normalised. Texts that
@@ -17,14 +38,23 @@ export class HashedBagOfWordsEmbedder implements Embedder {
     readonly modelId = 'test-hashed-bow',
   ) {}
 
-  async embed(texts: readonly string[]): Promise<{ vectors: number[][]; dimension: number; usage: ModelUsage }> {
+  async embed(
+    texts: readonly string[],
+  ): Promise<{ vectors: number[][]; dimension: number; usage: ModelUsage }> {
     this.calls.push([...texts]);
     const vectors = texts.map((t) => this.vectorOf(t));
     const promptTokens = texts.reduce((n, t) => n + Math.ceil(t.length / 4), 0);
     return {
       vectors,
       dimension: this.dimension,
-      usage: { modelId: this.modelId, provider: 'test', promptTokens, completionTokens: 0, costUsd: 0, latencyMs: 0 },
+      usage: {
+        modelId: this.modelId,
+        provider: 'test',
+        promptTokens,
+        completionTokens: 0,
+        costUsd: 0,
+        latencyMs: 0,
+      },
     };
   }
 

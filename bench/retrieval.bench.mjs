@@ -1,0 +1,143 @@
+#!/usr/bin/env node
+// Retrieval benchmark on the embedded PGlite store, from the compiled libs (`npm run bench:retrieval`
+// builds them). Prints figures; never asserts on time. Bounded: ingestion stops after --ingest-seconds,
+// each scale runs a fixed number of queries.
+//   1. Ingestion of the eval corpus's documents through the real local embedder (MiniLM GGUF):
+//      documents/s and chunks/s.
+//   2. Filtered queries (tenant + collections + ACL inside the query) at 10k and 100k chunks of
+//      synthetic random unit vectors: vector search, BM25 and the full hybrid retrieve, p50/p99.
+//   node bench/retrieval.bench.mjs [--scales 10000,100000] [--queries 100] [--ingest-seconds 20] [--load-seconds 1200]
+// A scale whose loading passes --load-seconds is measured at the size reached, and says so.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+const retrieval = require(join(root, 'libs/retrieval/dist/index.js'));
+const { createModelProviders, parseModelsConfig } = require(join(root, 'libs/models/dist/index.js'));
+const { values } = parseArgs({
+  options: {
+    scales: { type: 'string', default: '10000,100000' },
+    queries: { type: 'string', default: '100' },
+    'ingest-seconds': { type: 'string', default: '20' },
+    // Loading goes through the port (row inserts into HNSW and GIN indexes, ~7 ms a row in WASM).
+    'load-seconds': { type: 'string', default: '1200' },
+  },
+});
+const scales = values.scales.split(',').map(Number).filter((n) => n > 0);
+const queryCount = Math.max(10, Number(values.queries) || 100);
+const DIM = 384;
+const WORDS = 'invoice refund vacation laptop vpn restart alert escalate payroll travel hotel badge release rollback kafka postgres certificate quota cache deploy'.split(' ');
+
+// mulberry32: a seeded generator, so every run measures the same data.
+let seed = 42;
+const random = () => {
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+};
+const unitVector = () => {
+  const v = Array.from({ length: DIM }, () => random() * 2 - 1);
+  const n = Math.hypot(...v);
+  return v.map((x) => x / n);
+};
+// Text with a Zipf-like vocabulary: a few words are everywhere, most are rare, as in real documents.
+const VOCABULARY = [...WORDS, ...Array.from({ length: 5000 }, (_, i) => `term${i.toString(36)}`)];
+const word = () => VOCABULARY[Math.min(VOCABULARY.length - 1, Math.floor(VOCABULARY.length ** random()) - 1)];
+const sentence = () => Array.from({ length: 30 }, word).join(' ');
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+const fmt = (ms) => `${ms.toFixed(1)} ms`;
+
+async function ingestion(providers) {
+  const store = await retrieval.PgliteVectorStore.open();
+  try {
+    const ingestor = new retrieval.Ingestor(providers.embeddings, store);
+    const budgetMs = Number(values['ingest-seconds']) * 1000;
+    await ingestor.ingest(doc(0)); // loads the model; not timed
+    let docs = 0;
+    let chunks = 0;
+    const started = performance.now();
+    while (performance.now() - started < budgetMs) {
+      chunks += (await ingestor.ingest(doc(++docs))).chunkCount;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    console.log(`ingestion (${providers.embeddingModel.id}, PGlite): ${docs} documents, ${chunks} chunks in ${seconds.toFixed(1)} s = ${(docs / seconds).toFixed(2)} docs/s, ${(chunks / seconds).toFixed(1)} chunks/s`);
+  } finally {
+    await store.close();
+  }
+}
+
+// Ingestion runs on the English documents of the retrieval eval corpus, re-submitted under new ids.
+const CORPUS = ['hr-policies', 'runbooks', 'wiki'].flatMap((file) => JSON.parse(readFileSync(join(root, 'eval', 'retrieval', `${file}.json`), 'utf8')));
+function doc(i) {
+  const source = CORPUS[i % CORPUS.length];
+  const content = `# ${source.title}\n\n${Object.entries(source.sections).map(([h, t]) => `## ${h}\n\n${t}`).join('\n\n')}\n`;
+  return { tenant: 't0', documentId: `doc-${i}`, collection: 'wiki', title: source.title, sourceUri: `https://x/${i}`, contentType: 'text/markdown', content, aclGroups: [], version: 1 };
+}
+
+/** An embedder that returns random unit vectors: scale figures measure the store, not the model. */
+const randomEmbedder = {
+  embed: async (texts) => ({ vectors: texts.map(unitVector), dimension: DIM, usage: { modelId: 'bench-random', provider: 'bench', promptTokens: 0, completionTokens: 0, costUsd: 0, latencyMs: 0 } }),
+};
+
+async function scale(n) {
+  const store = await retrieval.PgliteVectorStore.open();
+  const name = retrieval.vectorCollectionName('bench-random', DIM);
+  try {
+    await store.ensureCollection(name, DIM);
+    const loadStart = performance.now();
+    const BATCH = 1000;
+    let loaded = 0;
+    for (let start = 0; start < n; start += BATCH) {
+      if ((performance.now() - loadStart) / 1000 > Number(values['load-seconds'])) break;
+      const points = [];
+      for (let i = start; i < Math.min(n, start + BATCH); i++) {
+        // 4 tenants, 3 collections, a quarter of the chunks restricted to one of 4 groups.
+        const payload = {
+          tenant: `t${i % 4}`, collection: ['wiki', 'runbooks', 'hr'][i % 3], aclGroups: i % 4 === 1 ? [`g${i % 16 >> 2}`] : [],
+          documentId: `d${Math.floor(i / 5)}`, version: 1, title: `Doc ${i}`, sourceUri: `https://x/${i}`, sectionPath: ['S'],
+          chunkIndex: i % 5, contentHash: String(i), text: sentence(),
+        };
+        points.push({ id: retrieval.chunkId(payload.tenant, payload.documentId, 1, payload.chunkIndex + i), vector: unitVector(), payload });
+      }
+      await store.upsert(name, points);
+      loaded += points.length;
+    }
+    const loadSeconds = (performance.now() - loadStart) / 1000;
+    const scope = { tenant: 't1', collections: ['wiki', 'runbooks'], groups: ['g1'], limit: 10 };
+    const retriever = new retrieval.Retriever(randomEmbedder, store, { minScore: -1, decomposer: retrieval.NO_DECOMPOSITION });
+    const timings = { vector: [], lexical: [], hybrid: [] };
+    for (let q = 0; q < queryCount; q++) {
+      let t = performance.now();
+      await store.search(name, unitVector(), scope);
+      timings.vector.push(performance.now() - t);
+      const text = `${WORDS[q % WORDS.length]} ${WORDS[(q * 7) % WORDS.length]} policy`;
+      t = performance.now();
+      await store.lexicalSearch(name, { ...scope, text });
+      timings.lexical.push(performance.now() - t);
+      t = performance.now();
+      await retriever.retrieve({ tenant: 't1', collections: scope.collections, topK: 10, query: text, groups: scope.groups });
+      timings.hybrid.push(performance.now() - t);
+    }
+    const reached = loaded < n ? ` (load budget reached: ${loaded} of ${n})` : '';
+    console.log(`${loaded} chunks${reached}, loaded in ${loadSeconds.toFixed(0)} s; ${queryCount} queries, tenant + 2 of 3 collections + ACL filter:`);
+    for (const [kind, list] of Object.entries(timings)) {
+      const sorted = list.sort((a, b) => a - b);
+      console.log(`  ${kind.padEnd(8)} p50 ${fmt(percentile(sorted, 0.5)).padStart(9)}   p99 ${fmt(percentile(sorted, 0.99)).padStart(9)}`);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+const providers = createModelProviders(parseModelsConfig({ ...process.env, LLMBUS_MODEL_PROVIDER: 'local' }));
+try {
+  await ingestion(providers);
+} finally {
+  await providers.close();
+}
+for (const n of scales) await scale(n);

@@ -1,0 +1,50 @@
+import { createHash } from 'node:crypto';
+
+/** Word-trigram cosine at or above which two passages count as the same content. */
+export const NEAR_DUPLICATE_SIMILARITY = 0.9;
+
+/**
+ * Keeps the first of every group of duplicates, in order: exact duplicates by a hash of the
+ * normalised text (the same paragraph pasted into several documents), near duplicates by the cosine
+ * of their word-trigram counts (a copy with a changed date or name). Quadratic; meant for the few
+ * dozen candidates of one query.
+ */
+export function withoutNearDuplicates<T>(
+  items: readonly T[],
+  textOf: (item: T) => string,
+  threshold = NEAR_DUPLICATE_SIMILARITY,
+): T[] {
+  const kept: { item: T; hash: string; shingles: Map<string, number>; norm: number }[] = [];
+  for (const item of items) {
+    const words = normalisedWords(textOf(item));
+    const hash = createHash('sha256').update(words.join(' ')).digest('hex');
+    if (kept.some((k) => k.hash === hash)) continue;
+    const shingles = shingleCounts(words);
+    const norm = Math.hypot(...shingles.values());
+    if (norm > 0 && kept.some((k) => k.norm > 0 && dot(k.shingles, shingles) / (k.norm * norm) >= threshold))
+      continue;
+    kept.push({ item, hash, shingles, norm });
+  }
+  return kept.map((k) => k.item);
+}
+
+function normalisedWords(text: string): string[] {
+  return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+}
+
+function shingleCounts(words: readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  const size = Math.min(3, words.length);
+  for (let i = 0; i + size <= words.length && size > 0; i++) {
+    const shingle = words.slice(i, i + size).join(' ');
+    counts.set(shingle, (counts.get(shingle) ?? 0) + 1);
+  }
+  return counts;
+}
+
+function dot(a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number>): number {
+  const [small, large] = a.size <= b.size ? [a, b] : [b, a];
+  let sum = 0;
+  for (const [k, v] of small) sum += v * (large.get(k) ?? 0);
+  return sum;
+}
