@@ -2,6 +2,7 @@ import type { EventDefinition } from './event-definition';
 import { ContextRetrievedEvent } from './events/context-retrieved';
 import { DeadLetteredEvent } from './events/dead-lettered';
 import { DocumentDeletedEvent } from './events/document-deleted';
+import { DocumentRemovedEvent } from './events/document-removed';
 import { DocumentIndexedEvent } from './events/document-indexed';
 import { DocumentSubmittedEvent } from './events/document-submitted';
 import { RegenerationRequestedEvent } from './events/regeneration-requested';
@@ -28,6 +29,7 @@ export const EVENTS: readonly EventDefinition[] = [
   DocumentSubmittedEvent,
   DocumentIndexedEvent,
   DocumentDeletedEvent,
+  DocumentRemovedEvent,
   DeadLetteredEvent,
 ] as EventDefinition[];
 

@@ -16,6 +16,7 @@ export * from './events/review-decided';
 export * from './events/document-submitted';
 export * from './events/document-indexed';
 export * from './events/document-deleted';
+export * from './events/document-removed';
 export * from './events/dead-lettered';
 export * from './schema/json-schemas';
 export * from './schema/asyncapi';

@@ -29,7 +29,7 @@ export const Topics = {
   Review: topic('orchestration.review.v1', 'Outputs escalated to human review.', 30),
   ReviewDecision: topic('orchestration.review-decision.v1', 'Decisions taken by human reviewers.', 30),
   DocumentIngest: topic('documents.ingest.v1', 'Documents to chunk, embed and index.'),
-  DocumentIndexed: topic('documents.indexed.v1', 'Outcomes of document ingestion.'),
+  DocumentIndexed: topic('documents.indexed.v1', 'Outcomes of document ingestion and deletion.'),
 } as const satisfies Record<string, TopicSpec>;
 
 /** The dead-letter topic of each stage: invalid or undeliverable events it consumed, with the reason. */

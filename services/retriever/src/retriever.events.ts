@@ -5,6 +5,7 @@ import {
   DocumentDeleted,
   DocumentDeletedEvent,
   DocumentIndexedEvent,
+  DocumentRemovedEvent,
   DocumentSubmitted,
   DocumentSubmittedEvent,
   EventEnvelope,
@@ -50,7 +51,7 @@ export class RetrieverEventsController {
     ];
   }
 
-  /** Removes the document's chunks in the envelope's tenant. No outcome event: the contract defines none yet. */
+  /** Removes the document's chunks in the envelope's tenant and reports how many went. */
   @EventPattern(DocumentDeletedEvent.type)
   async documentDeleted(
     @Payload() event: EventEnvelope<DocumentDeleted>,
@@ -63,7 +64,7 @@ export class RetrieverEventsController {
       collection,
     });
     ctx.log.info({ documentId, collection, removedChunks, storeCollection }, 'document deleted');
-    return [];
+    return [outgoing(DocumentRemovedEvent, { documentId, collection, removedChunks })];
   }
 
   @EventPattern(RequestRoutedEvent.type)

@@ -6,6 +6,8 @@ import {
   ContextRetrievedEvent,
   DocumentIndexed,
   DocumentIndexedEvent,
+  DocumentRemoved,
+  DocumentRemovedEvent,
   DocumentSubmitted,
   DocumentSubmittedEvent,
   DocumentDeletedEvent,
@@ -65,6 +67,7 @@ describe('retriever stage on the in-process bus', () => {
   const indexed: EventEnvelope<DocumentIndexed>[] = [];
   const retrieved: EventEnvelope<ContextRetrieved>[] = [];
   const failed: EventEnvelope<object>[] = [];
+  const removed: EventEnvelope<DocumentRemoved>[] = [];
 
   const indexedOf = (documentId: string, n = 1) =>
     until(() => {
@@ -86,6 +89,7 @@ describe('retriever stage on the in-process bus', () => {
         [DocumentIndexedEvent.type]: async (e) => (indexed.push(e as EventEnvelope<DocumentIndexed>), []),
         [ContextRetrievedEvent.type]: async (e) => (retrieved.push(e as EventEnvelope<ContextRetrieved>), []),
         [RequestFailedEvent.type]: async (e) => (failed.push(e), []),
+        [DocumentRemovedEvent.type]: async (e) => (removed.push(e as EventEnvelope<DocumentRemoved>), []),
       },
     });
     const config = loadPlatformConfig({}, { mode: 'embedded', httpPort: 0, clientId: 'test' });
@@ -242,11 +246,13 @@ describe('retriever stage on the in-process bus', () => {
     await bus.publish([
       outgoing(DocumentDeletedEvent, { documentId: 'parking', collection: 'policies' }, { tenantId: 'acme' }),
     ]);
-    const deadline = Date.now() + 10_000;
-    while ((await store.count(storeCollection, { tenant: 'acme', documentId: 'parking' })) > 0) {
-      if (Date.now() > deadline) throw new Error('parking chunks still stored 10 s after DocumentDeleted');
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    const outcome = await until(
+      () => removed.find((e) => e.data.documentId === 'parking'),
+      'DocumentRemoved for parking',
+    );
+    expect(outcome.tenantid).toBe('acme');
+    expect(outcome.data).toEqual({ documentId: 'parking', collection: 'policies', removedChunks: 1 });
+    expect(await store.count(storeCollection, { tenant: 'acme', documentId: 'parking' })).toBe(0);
     expect(await store.count(storeCollection, { tenant: 'globex', documentId: 'parking' })).toBe(1);
 
     await bus.publish([
