@@ -167,12 +167,10 @@ describe('QdrantVectorStore', () => {
     const client = fakeClient({
       collectionExists: jest.fn().mockResolvedValue({ exists: false }),
       createCollection,
-      getCollection: jest
-        .fn()
-        .mockResolvedValue({
-          config: { params: { vectors: { size: 4, distance: 'Cosine' } } },
-          payload_schema: { tenant: {} },
-        }),
+      getCollection: jest.fn().mockResolvedValue({
+        config: { params: { vectors: { size: 4, distance: 'Cosine' } } },
+        payload_schema: { tenant: {} },
+      }),
       createPayloadIndex,
     });
     const store = new QdrantVectorStore({ url: 'http://unused', client });
@@ -198,15 +196,13 @@ describe('QdrantVectorStore', () => {
 
   it('selects lexical candidates with tenant and ACL in the filter, then ranks them by BM25 with readable document frequencies', async () => {
     const point = (id: string, text: string) => ({ id, payload: { ...payload, text } });
-    const scroll = jest
-      .fn()
-      .mockResolvedValue({
-        points: [
-          point('p1', 'Mileage is reimbursed per kilometre.'),
-          point('p2', 'The travel policy covers hotels.'),
-        ],
-        next_page_offset: null,
-      });
+    const scroll = jest.fn().mockResolvedValue({
+      points: [
+        point('p1', 'Mileage is reimbursed per kilometre.'),
+        point('p2', 'The travel policy covers hotels.'),
+      ],
+      next_page_offset: null,
+    });
     const count = jest
       .fn()
       .mockImplementation(
