@@ -1,7 +1,7 @@
 // The whole pipeline as five service processes on a real Kafka broker and a real PostgreSQL,
 // driven and observed only through Kafka (plain kafkajs) and the auditor's database, as an
 // upstream system and an operator would.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
   DeadLetterTopics,
@@ -11,41 +11,16 @@ import {
   RequestFailedEvent,
   RequestSubmittedEvent,
   ReviewRequestedEvent,
-  TOPICS,
   Topics,
 } from '@llmbus/contracts';
 import { loadSampleDocuments } from '@llmbus/svc-embedded';
-import { Kafka, logLevel, Producer } from 'kafkajs';
-import { Client } from 'pg';
-import { databaseUrl, kafkaBrokers, uniquePrefix } from '../support/env';
-import { ensureTopics } from '../support/kafka-topics';
-import { freePort, ServiceProcess, startService, stopService } from '../support/service-processes';
-import { TappedMessage, TopicTap } from '../support/topic-tap';
+import { ceHeaders, dumpOutputOnFailure, Pipeline } from '../support/pipeline-harness';
+import { TappedMessage } from '../support/topic-tap';
 
 jest.setTimeout(600_000);
 
 const TENANT = 'e2e';
-const API_KEY = `e2e-key-${randomBytes(12).toString('hex')}`;
 const MAX_EVENT_BYTES = 64 * 1024;
-
-function ceHeaders(
-  type: string,
-  correlationId: string,
-  tenant: string | null = TENANT,
-): Record<string, string> {
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    ce_id: randomUUID(),
-    ce_source: '/upstream/helpdesk',
-    ce_type: type,
-    ce_specversion: '1.0',
-    ce_time: new Date().toISOString(),
-    ce_correlationid: correlationId,
-    ce_schemaversion: '1',
-  };
-  if (tenant) headers['ce_tenantid'] = tenant;
-  return headers;
-}
 
 function ticket(requestId: string, overrides: Record<string, unknown> = {}) {
   return {
@@ -63,25 +38,24 @@ function ticket(requestId: string, overrides: Record<string, unknown> = {}) {
 }
 
 describe('pipeline on Kafka: five service processes', () => {
-  const brokers = kafkaBrokers();
-  const prefix = uniquePrefix('e2e-pipeline');
-  const dbName = `llmbus_e2e_${randomBytes(4).toString('hex')}`;
-  let services: ServiceProcess[] = [];
-  let tap: TopicTap;
-  let producer: Producer;
-  let db: Client;
-  let auditorUrl: string;
-  const topic = (name: string) => prefix + name;
-
-  async function send(topicName: string, key: string | null, headers: Record<string, string>, value: string) {
-    await producer.send({ topic: topic(topicName), acks: -1, messages: [{ key, headers, value }] });
-  }
+  const pipeline = new Pipeline('e2e-pipeline', {
+    tenant: TENANT,
+    tapTopics: [
+      Topics.Result.name,
+      Topics.Review.name,
+      Topics.DocumentIndexed.name,
+      DeadLetterTopics.router.name,
+    ],
+    env: { LLMBUS_MAX_EVENT_BYTES: String(MAX_EVENT_BYTES) },
+  });
+  const topic = (name: string) => pipeline.topic(name);
+  const send = pipeline.send.bind(pipeline);
 
   async function submit(payload: Record<string, unknown>, requestId: string) {
     await send(
       Topics.Request.name,
       requestId,
-      ceHeaders(RequestSubmittedEvent.type, requestId),
+      ceHeaders(RequestSubmittedEvent.type, requestId, TENANT),
       JSON.stringify(payload),
     );
   }
@@ -90,72 +64,19 @@ describe('pipeline on Kafka: five service processes', () => {
     m.topic === topic(Topics.Result.name) && m.key === requestId && (!type || m.headers['ce_type'] === type);
 
   beforeAll(async () => {
-    await ensureTopics(
-      brokers,
-      TOPICS.map((t) => ({ ...t, name: topic(t.name) })),
-    );
-    const admin = new Client({ connectionString: databaseUrl() });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${dbName}`);
-    await admin.end();
-    const url = new URL(databaseUrl());
-    url.pathname = `/${dbName}`;
-    db = new Client({ connectionString: url.toString() });
-    await db.connect();
-
-    const routerPort = await freePort();
-    const auditorPort = await freePort();
-    auditorUrl = `http://127.0.0.1:${auditorPort}`;
-    const env = {
-      LLMBUS_MODE: 'distributed',
-      KAFKA_BROKERS: brokers.join(','),
-      LLMBUS_TOPIC_PREFIX: prefix,
-      KAFKA_SESSION_TIMEOUT_MS: '15000',
-      LLMBUS_MAX_EVENT_BYTES: String(MAX_EVENT_BYTES),
-      LLMBUS_RETRY_DELAY_MS: '50',
-      API_KEYS: `${API_KEY}:${TENANT}:admin`,
-      DATABASE_URL: url.toString(),
-      LLMBUS_DATA_DIR: '',
-      KAFKAJS_NO_PARTITIONER_WARNING: '1',
-    };
-    // Started one at a time: each loads its models, and the machine has two cores.
-    for (const [name, port] of [
-      ['auditor', auditorPort],
-      ['retriever', 0],
-      ['generator', 0],
-      ['validator', 0],
-      ['router', routerPort],
-    ] as const) {
-      services.push(
-        await startService(name, { ...env, HTTP_PORT: String(port), KAFKA_CLIENT_ID: `e2e-${name}` }),
-      );
-    }
-
-    tap = new TopicTap(
-      brokers,
-      [Topics.Result.name, Topics.Review.name, Topics.DocumentIndexed.name, DeadLetterTopics.router.name].map(
-        topic,
-      ),
-      `${prefix}tap`,
-    );
-    await tap.start();
-    producer = new Kafka({ brokers, clientId: 'e2e-upstream', logLevel: logLevel.NOTHING }).producer({
-      idempotent: true,
-    });
-    await producer.connect();
-
+    await pipeline.start();
     // Product docs, submitted by an upstream document system over Kafka.
     const { documents } = loadSampleDocuments(join(__dirname, '..', '..', 'samples', 'documents'));
     for (const doc of documents) {
       await send(
         Topics.DocumentIngest.name,
         doc.documentId,
-        ceHeaders(DocumentSubmittedEvent.type, doc.documentId),
+        ceHeaders(DocumentSubmittedEvent.type, doc.documentId, TENANT),
         JSON.stringify(doc),
       );
     }
     for (const doc of documents) {
-      await tap.waitFor(
+      await pipeline.tap.waitFor(
         (m) => m.headers['ce_type'] === DocumentIndexedEvent.type && m.key === doc.documentId,
         180_000,
         `DocumentIndexed for ${doc.documentId}`,
@@ -163,32 +84,12 @@ describe('pipeline on Kafka: five service processes', () => {
     }
   });
 
-  afterAll(async () => {
-    await tap?.stop();
-    await producer?.disconnect();
-    for (const service of [...services].reverse()) await stopService(service);
-    services = [];
-    await db?.end();
-    const admin = new Client({ connectionString: databaseUrl() });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
-    const kafkaAdmin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
-    await kafkaAdmin.connect();
-    await kafkaAdmin.deleteTopics({ topics: TOPICS.map((t) => topic(t.name)) }).catch(() => undefined);
-    await kafkaAdmin.disconnect();
-  });
-
-  afterEach(() => {
-    const state = expect.getState();
-    if (state.assertionCalls > 0 && state.numPassingAsserts < state.assertionCalls) {
-      for (const s of services) process.stderr.write(`--- ${s.name} ---\n${s.output().slice(-3000)}\n`);
-    }
-  });
+  afterAll(() => pipeline.stop());
+  afterEach(() => dumpOutputOnFailure(pipeline));
 
   /** Completes a request, approving it through the auditor's review API if the validator escalated it. */
   async function completion(requestId: string): Promise<TappedMessage> {
-    const first = await tap.waitFor(
+    const first = await pipeline.tap.waitFor(
       (m) =>
         m.key === requestId &&
         (m.headers['ce_type'] === ReviewRequestedEvent.type ||
@@ -197,14 +98,14 @@ describe('pipeline on Kafka: five service processes', () => {
       `outcome of ${requestId}`,
     );
     if (first.headers['ce_type'] === ReviewRequestedEvent.type) {
-      const response = await fetch(`${auditorUrl}/v1/reviews/${requestId}/decision`, {
+      const response = await fetch(`${pipeline.auditorUrl}/v1/reviews/${requestId}/decision`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
+        headers: { 'content-type': 'application/json', 'x-api-key': pipeline.apiKey },
         body: JSON.stringify({ decision: 'approve', comment: 'approved by the e2e test' }),
       });
       expect(response.status).toBeLessThan(300);
     }
-    return tap.waitFor(
+    return pipeline.tap.waitFor(
       resultFor(requestId, RequestCompletedEvent.type),
       120_000,
       `RequestCompleted for ${requestId}`,
@@ -228,7 +129,7 @@ describe('pipeline on Kafka: five service processes', () => {
     const deadline = Date.now() + 60_000;
     let types: string[] = [];
     while (Date.now() < deadline) {
-      const rows = await db.query<{ type: string; tenant_id: string }>(
+      const rows = await pipeline.db.query<{ type: string; tenant_id: string }>(
         'SELECT type, tenant_id FROM audit_events WHERE correlation_id = $1 ORDER BY event_time, seq',
         [requestId],
       );
@@ -249,7 +150,7 @@ describe('pipeline on Kafka: five service processes', () => {
       ]),
     );
     expect(types[0]).toBe('llmbus.request.submitted');
-    const retrieved = await db.query<{ payload: { passages: { collection: string }[] } }>(
+    const retrieved = await pipeline.db.query<{ payload: { passages: { collection: string }[] } }>(
       "SELECT payload FROM audit_events WHERE correlation_id = $1 AND type = 'llmbus.context.retrieved'",
       [requestId],
     );
@@ -258,14 +159,14 @@ describe('pipeline on Kafka: five service processes', () => {
 
   describe('bad input ends in a dead-letter record and a RequestFailed, and the pipeline keeps serving', () => {
     async function expectRejected(requestId: string, code: string, message: RegExp) {
-      const failed = await tap.waitFor(
+      const failed = await pipeline.tap.waitFor(
         resultFor(requestId, RequestFailedEvent.type),
         60_000,
         `RequestFailed for ${requestId}`,
       );
       expect(failed.json).toMatchObject({ requestId, code, stage: 'router' });
       expect(String(failed.json!['message'])).toMatch(message);
-      const dead = await tap.waitFor(
+      const dead = await pipeline.tap.waitFor(
         (m) => m.topic === topic(DeadLetterTopics.router.name) && m.json?.['correlationId'] === requestId,
         60_000,
         `dead letter for ${requestId}`,
@@ -282,7 +183,7 @@ describe('pipeline on Kafka: five service processes', () => {
       await send(
         Topics.Request.name,
         'bad-json',
-        ceHeaders(RequestSubmittedEvent.type, 'bad-json'),
+        ceHeaders(RequestSubmittedEvent.type, 'bad-json', TENANT),
         '{"requestId": "bad-json", ',
       );
       await expectRejected('bad-json', 'invalid_event', /not valid JSON/);
@@ -304,7 +205,7 @@ describe('pipeline on Kafka: five service processes', () => {
       await send(
         Topics.Request.name,
         'bad-type',
-        ceHeaders('llmbus.request.teleported', 'bad-type'),
+        ceHeaders('llmbus.request.teleported', 'bad-type', TENANT),
         JSON.stringify(ticket('bad-type')),
       );
       await expectRejected(

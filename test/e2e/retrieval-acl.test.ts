@@ -2,42 +2,21 @@
 // documents of two tenants (one restricted to a group) submitted over Kafka, tickets submitted over
 // Kafka, and the ContextRetrieved events read from `orchestration.retrieved.v1` as a downstream
 // consumer sees them. A user must never receive a passage of another tenant or outside their groups.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   DocumentIndexedEvent,
   DocumentSubmittedEvent,
   RequestSubmittedEvent,
-  TOPICS,
   Topics,
   type ContextRetrieved,
   type DocumentSubmitted,
 } from '@llmbus/contracts';
-import { Kafka, logLevel, Producer } from 'kafkajs';
-import { Client } from 'pg';
-import { databaseUrl, kafkaBrokers, uniquePrefix } from '../support/env';
-import { ensureTopics } from '../support/kafka-topics';
-import { freePort, ServiceProcess, startService, stopService } from '../support/service-processes';
-import { TopicTap } from '../support/topic-tap';
+import { ceHeaders, dumpOutputOnFailure, Pipeline } from '../support/pipeline-harness';
 
 jest.setTimeout(600_000);
 
 const TENANT_A = 'acl-a';
 const TENANT_B = 'acl-b';
-const API_KEY = `e2e-acl-${randomBytes(12).toString('hex')}`;
-
-function ceHeaders(type: string, correlationId: string, tenant: string): Record<string, string> {
-  return {
-    'content-type': 'application/json',
-    ce_id: randomUUID(),
-    ce_source: '/upstream/e2e-acl',
-    ce_type: type,
-    ce_specversion: '1.0',
-    ce_time: new Date().toISOString(),
-    ce_correlationid: correlationId,
-    ce_tenantid: tenant,
-    ce_schemaversion: '1',
-  };
-}
 
 // All three documents answer the same question, so only the filters can keep one from a user.
 const DOCUMENTS: { tenant: string; doc: DocumentSubmitted }[] = [
@@ -84,13 +63,11 @@ function docOf(documentId: string, title: string, text: string, aclGroups: strin
 }
 
 describe('retrieval permissions through the Kafka pipeline', () => {
-  const brokers = kafkaBrokers();
-  const prefix = uniquePrefix('e2e-retrieval-acl');
-  const dbName = `llmbus_e2e_acl_${randomBytes(4).toString('hex')}`;
-  const topic = (name: string) => prefix + name;
-  let services: ServiceProcess[] = [];
-  let tap: TopicTap;
-  let producer: Producer;
+  const pipeline = new Pipeline('e2e-retrieval-acl', {
+    tenant: TENANT_A,
+    tapTopics: [Topics.Retrieved.name, Topics.DocumentIndexed.name],
+  });
+  const topic = (name: string) => pipeline.topic(name);
 
   async function ask(tenant: string, groups: string[]): Promise<ContextRetrieved> {
     const requestId = `acl-${randomBytes(4).toString('hex')}`;
@@ -104,18 +81,13 @@ describe('retrieval permissions through the Kafka pipeline', () => {
       },
       requester: { userId: `user-${groups.join('-') || 'none'}`, groups },
     };
-    await producer.send({
-      topic: topic(Topics.Request.name),
-      acks: -1,
-      messages: [
-        {
-          key: requestId,
-          headers: ceHeaders(RequestSubmittedEvent.type, requestId, tenant),
-          value: JSON.stringify(payload),
-        },
-      ],
-    });
-    const message = await tap.waitFor(
+    await pipeline.send(
+      Topics.Request.name,
+      requestId,
+      ceHeaders(RequestSubmittedEvent.type, requestId, tenant),
+      JSON.stringify(payload),
+    );
+    const message = await pipeline.tap.waitFor(
       (m) => m.topic === topic(Topics.Retrieved.name) && m.key === requestId,
       180_000,
       `ContextRetrieved for ${requestId}`,
@@ -125,63 +97,17 @@ describe('retrieval permissions through the Kafka pipeline', () => {
   }
 
   beforeAll(async () => {
-    await ensureTopics(
-      brokers,
-      TOPICS.map((t) => ({ ...t, name: topic(t.name) })),
-    );
-    const admin = new Client({ connectionString: databaseUrl() });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${dbName}`);
-    await admin.end();
-    const url = new URL(databaseUrl());
-    url.pathname = `/${dbName}`;
-    const env = {
-      LLMBUS_MODE: 'distributed',
-      KAFKA_BROKERS: brokers.join(','),
-      LLMBUS_TOPIC_PREFIX: prefix,
-      KAFKA_SESSION_TIMEOUT_MS: '15000',
-      LLMBUS_RETRY_DELAY_MS: '50',
-      API_KEYS: `${API_KEY}:${TENANT_A}:admin`,
-      DATABASE_URL: url.toString(),
-      LLMBUS_DATA_DIR: '',
-      KAFKAJS_NO_PARTITIONER_WARNING: '1',
-    };
-    for (const [name, port] of [
-      ['auditor', await freePort()],
-      ['retriever', 0],
-      ['generator', 0],
-      ['validator', 0],
-      ['router', await freePort()],
-    ] as const) {
-      services.push(
-        await startService(name, { ...env, HTTP_PORT: String(port), KAFKA_CLIENT_ID: `e2e-acl-${name}` }),
+    await pipeline.start();
+    for (const { tenant, doc } of DOCUMENTS) {
+      await pipeline.send(
+        Topics.DocumentIngest.name,
+        doc.documentId,
+        ceHeaders(DocumentSubmittedEvent.type, doc.documentId, tenant),
+        JSON.stringify(doc),
       );
     }
-    tap = new TopicTap(
-      brokers,
-      [Topics.Retrieved.name, Topics.DocumentIndexed.name].map(topic),
-      `${prefix}tap`,
-    );
-    await tap.start();
-    producer = new Kafka({ brokers, clientId: 'e2e-acl-upstream', logLevel: logLevel.NOTHING }).producer({
-      idempotent: true,
-    });
-    await producer.connect();
     for (const { tenant, doc } of DOCUMENTS) {
-      await producer.send({
-        topic: topic(Topics.DocumentIngest.name),
-        acks: -1,
-        messages: [
-          {
-            key: doc.documentId,
-            headers: ceHeaders(DocumentSubmittedEvent.type, doc.documentId, tenant),
-            value: JSON.stringify(doc),
-          },
-        ],
-      });
-    }
-    for (const { tenant, doc } of DOCUMENTS) {
-      await tap.waitFor(
+      await pipeline.tap.waitFor(
         (m) =>
           m.headers['ce_type'] === DocumentIndexedEvent.type &&
           m.key === doc.documentId &&
@@ -192,27 +118,8 @@ describe('retrieval permissions through the Kafka pipeline', () => {
     }
   });
 
-  afterAll(async () => {
-    await tap?.stop();
-    await producer?.disconnect();
-    for (const service of [...services].reverse()) await stopService(service);
-    services = [];
-    const admin = new Client({ connectionString: databaseUrl() });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
-    const kafkaAdmin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
-    await kafkaAdmin.connect();
-    await kafkaAdmin.deleteTopics({ topics: TOPICS.map((t) => topic(t.name)) }).catch(() => undefined);
-    await kafkaAdmin.disconnect();
-  });
-
-  afterEach(() => {
-    const state = expect.getState();
-    if (state.assertionCalls > 0 && state.numPassingAsserts < state.assertionCalls) {
-      for (const s of services) process.stderr.write(`--- ${s.name} ---\n${s.output().slice(-3000)}\n`);
-    }
-  });
+  afterAll(() => pipeline.stop());
+  afterEach(() => dumpOutputOnFailure(pipeline));
 
   it("gives a tenant user outside 'finance' only the public passage of their tenant, and counts the restricted one as withheld", async () => {
     const retrieved = await ask(TENANT_A, ['support']);
