@@ -1,4 +1,6 @@
+import type { ModelUsage } from './model-provider';
 import { ModelError } from './model-error';
+import { computeCostUsd, type ModelEntry } from './registry/model-registry';
 
 export interface CallScopeOptions {
   readonly provider: string;
@@ -42,6 +44,18 @@ export class CallScope {
   /** Milliseconds since the call started. */
   elapsedMs(): number {
     return Math.round(performance.now() - this.startedAt);
+  }
+
+  /** This call's accounting: tokens, their cost at the entry's prices, and the time so far. */
+  usage(entry: ModelEntry, promptTokens: number, completionTokens: number): ModelUsage {
+    return {
+      modelId: entry.id,
+      provider: this.options.provider,
+      promptTokens,
+      completionTokens,
+      costUsd: computeCostUsd(entry, promptTokens, completionTokens),
+      latencyMs: this.elapsedMs(),
+    };
   }
 
   /** Throws the abort reason when the call was cancelled or timed out. */

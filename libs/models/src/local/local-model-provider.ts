@@ -9,10 +9,9 @@ import type {
   EmbedOptions,
   EmbedResponse,
   ModelProvider,
-  ModelUsage,
 } from '../model-provider';
 import type { ModelsLogger } from '../models-logger';
-import { computeCostUsd, type ModelEntry, type ModelRegistry } from '../registry/model-registry';
+import type { ModelEntry, ModelRegistry } from '../registry/model-registry';
 import { resolveModelEntry } from '../registry/resolve-model';
 import { DEFAULT_GRAMMAR_LIMITS, type GrammarLimits } from './grammar-schema';
 import { EngineFailure, type LocalInferenceEngine, type ModelLoadInfo } from './local-inference-engine';
@@ -131,7 +130,7 @@ export class LocalModelProvider implements ModelProvider {
       const output = finishChatOutput(raw, request, context);
       return {
         ...output,
-        usage: this.usage(binding.entry, result.promptTokens, result.completionTokens, scope),
+        usage: scope.usage(binding.entry, result.promptTokens, result.completionTokens),
       };
     } catch (error) {
       throw this.toModelError(error, binding, scope);
@@ -149,7 +148,7 @@ export class LocalModelProvider implements ModelProvider {
         return {
           vectors: [],
           dimension: binding.entry.embeddingDimension ?? 0,
-          usage: this.usage(binding.entry, 0, 0, scope),
+          usage: scope.usage(binding.entry, 0, 0),
         };
       }
       const result = await this.runtime.queues.embedding.run(async () => {
@@ -167,7 +166,7 @@ export class LocalModelProvider implements ModelProvider {
         );
       }
       const promptTokens = result.tokenCounts.reduce((sum, count) => sum + count, 0);
-      return { vectors, dimension, usage: this.usage(binding.entry, promptTokens, 0, scope) };
+      return { vectors, dimension, usage: scope.usage(binding.entry, promptTokens, 0) };
     } catch (error) {
       throw this.toModelError(error, binding, scope);
     } finally {
@@ -225,22 +224,6 @@ export class LocalModelProvider implements ModelProvider {
       signal,
       timeoutHint: 'LLMBUS_LOCAL_TIMEOUT_MS',
     });
-  }
-
-  private usage(
-    entry: ModelEntry,
-    promptTokens: number,
-    completionTokens: number,
-    scope: CallScope,
-  ): ModelUsage {
-    return {
-      modelId: entry.id,
-      provider: PROVIDER,
-      promptTokens,
-      completionTokens,
-      costUsd: computeCostUsd(entry, promptTokens, completionTokens),
-      latencyMs: scope.elapsedMs(),
-    };
   }
 
   private toModelError(error: unknown, binding: LocalModelBinding, scope: CallScope): ModelError {

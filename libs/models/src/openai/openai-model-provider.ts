@@ -10,9 +10,8 @@ import type {
   EmbedResponse,
   FinishReason,
   ModelProvider,
-  ModelUsage,
 } from '../model-provider';
-import { computeCostUsd, type ModelEntry, type ModelRegistry } from '../registry/model-registry';
+import type { ModelEntry, ModelRegistry } from '../registry/model-registry';
 import { resolveModelEntry } from '../registry/resolve-model';
 import { assertChatRequestSchemas, offeredTools, requiredChatCapabilities } from '../chat-request-checks';
 import { mapOpenAIError } from './openai-error-mapping';
@@ -104,7 +103,7 @@ export class OpenAIModelProvider implements ModelProvider {
           ? await this.complete(body, scope, entry)
           : await this.stream(body, request, scope, entry);
       const output = finishChatOutput(raw, request, context);
-      return { ...output, usage: this.usage(entry, raw.promptTokens, raw.completionTokens, scope) };
+      return { ...output, usage: scope.usage(entry, raw.promptTokens, raw.completionTokens) };
     } catch (error) {
       throw this.mapError(error, entry, scope);
     } finally {
@@ -159,7 +158,7 @@ export class OpenAIModelProvider implements ModelProvider {
           { provider: PROVIDER, modelId: entry.id, retryable: false },
         );
       }
-      return { vectors, dimension, usage: this.usage(entry, promptTokens, 0, scope) };
+      return { vectors, dimension, usage: scope.usage(entry, promptTokens, 0) };
     } catch (error) {
       throw this.mapError(error, entry, scope);
     } finally {
@@ -285,22 +284,6 @@ export class OpenAIModelProvider implements ModelProvider {
       signal,
       timeoutHint: 'OPENAI_TIMEOUT_MS',
     });
-  }
-
-  private usage(
-    entry: ModelEntry,
-    promptTokens: number,
-    completionTokens: number,
-    scope: CallScope,
-  ): ModelUsage {
-    return {
-      modelId: entry.id,
-      provider: PROVIDER,
-      promptTokens,
-      completionTokens,
-      costUsd: computeCostUsd(entry, promptTokens, completionTokens),
-      latencyMs: scope.elapsedMs(),
-    };
   }
 
   private mapError(error: unknown, entry: ModelEntry, scope: CallScope): ModelError {
