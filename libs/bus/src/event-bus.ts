@@ -35,7 +35,7 @@ export interface EventBusOptions {
 
 export interface SubscribeOptions {
   readonly stage: Stage;
-  /** Defaults to `llmbus.<stage>`. */
+  /** Defaults to `<topic prefix>llmbus.<stage>`. */
   readonly groupId?: string;
   /** Handlers by event type; `*` receives every known event type on every platform topic. */
   readonly handlers: StageHandlers;
@@ -150,7 +150,7 @@ export class EventBus {
 
   /** Starts consuming for a stage; resolves once the consumer has joined its group. */
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
-    const groupId = options.groupId ?? `llmbus.${options.stage}`;
+    const groupId = options.groupId ?? `${this.topicPrefix}llmbus.${options.stage}`;
     const topics = topicsFor(options.handlers).map((t) => this.physicalTopic(t));
     const log = this.logger.child({ stage: options.stage, groupId });
     const subscription = await this.transport.consume({
