@@ -15,6 +15,7 @@ export const FAILURE_CODES = [
   'validation_failed',
   'review_rejected',
   'model_error',
+  'budget_exceeded',
   'processing_error',
 ] as const;
 export type FailureCode = (typeof FAILURE_CODES)[number];

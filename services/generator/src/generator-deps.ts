@@ -10,6 +10,9 @@ import type { TokenCounter, WorkflowRegistry } from '@llmbus/workflows';
 export interface ChatModelChoice {
   readonly modelId?: string;
   readonly contextWindow: number;
+  /** US dollars per million tokens; when known, calls that could exceed the workflow's budget are refused. */
+  readonly pricePer1MInputUsd?: number;
+  readonly pricePer1MOutputUsd?: number;
 }
 
 /** What the generator needs; the caller owns the bus and the model provider and closes them. */

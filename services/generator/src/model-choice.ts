@@ -6,6 +6,11 @@ import type { ChatModelChoice } from './generator-deps';
 export function chatModelChooser(providers: ModelProviders): (tier: ModelTier) => ChatModelChoice {
   return (tier) => {
     const choice = providers.select(tier, ['chat', 'json']);
-    return { modelId: choice.model.id, contextWindow: choice.model.contextWindow };
+    return {
+      modelId: choice.model.id,
+      contextWindow: choice.model.contextWindow,
+      pricePer1MInputUsd: choice.model.pricePer1MInputUsd,
+      pricePer1MOutputUsd: choice.model.pricePer1MOutputUsd,
+    };
   };
 }

@@ -84,6 +84,45 @@ describe('ResponseGeneration', () => {
     expect(model.chatCalls).toHaveLength(1);
   });
 
+  it("refuses, before calling, a model whose worst-case cost exceeds the workflow's budget", async () => {
+    const model = new ScriptedModelProvider().enqueueChat({ json: output });
+    // 400 output tokens at $60/M alone is $0.024, over the $0.02 budget.
+    const pricey = () => ({
+      modelId: 'big/model',
+      contextWindow: 4096,
+      pricePer1MInputUsd: 10,
+      pricePer1MOutputUsd: 60,
+    });
+    await expect(
+      new ResponseGeneration(workflows, model, pricey, undefined, 1000).generate(
+        source,
+        1,
+        async () => undefined,
+        log,
+      ),
+    ).rejects.toEqual(
+      expect.objectContaining({
+        code: 'budget_exceeded',
+        message: expect.stringMatching(/over the workflow's budget of \$0\.02/),
+      }),
+    );
+    expect(model.chatCalls).toHaveLength(0);
+    const cheap = () => ({
+      modelId: 'small/model',
+      contextWindow: 4096,
+      pricePer1MInputUsd: 0.15,
+      pricePer1MOutputUsd: 0.6,
+    });
+    await expect(
+      new ResponseGeneration(workflows, model, cheap, undefined, 1000).generate(
+        source,
+        1,
+        async () => undefined,
+        log,
+      ),
+    ).resolves.toMatchObject({ output });
+  });
+
   it('rejects as oversize when the prompt cannot fit the window at all', async () => {
     const generation = new ResponseGeneration(
       workflows,

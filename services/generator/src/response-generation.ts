@@ -59,6 +59,7 @@ export class ResponseGeneration {
         'prompt truncated to fit the context window',
       );
     }
+    this.checkBudget(source.context, model, rendered.promptTokens);
     const dropped = new Set(rendered.droppedPassageIds);
     const shown = source.passages.map((p) => p.id).filter((id) => !dropped.has(id));
     const schema = groundedOutputSchema(workflow, shown);
@@ -99,6 +100,21 @@ export class ResponseGeneration {
       if (error instanceof PromptTooLargeError) throw new EventRejectedError('oversize', error.message);
       throw error;
     }
+  }
+
+  /** Refuses a call whose worst case (full prompt, every allowed output token) exceeds the budget. */
+  private checkBudget(context: RequestContext, model: ChatModelChoice, promptTokens: number): void {
+    if (model.pricePer1MInputUsd === undefined || model.pricePer1MOutputUsd === undefined) return;
+    const { maxOutputTokens, maxCostUsd } = context.budget;
+    const worstCase =
+      (promptTokens * model.pricePer1MInputUsd + maxOutputTokens * model.pricePer1MOutputUsd) / 1_000_000;
+    if (worstCase <= maxCostUsd) return;
+    throw new EventRejectedError(
+      'budget_exceeded',
+      `a call to ${model.modelId ?? 'the model'} could cost up to $${worstCase.toFixed(6)} (${promptTokens} prompt + ${maxOutputTokens} output tokens), ` +
+        `over the workflow's budget of $${maxCostUsd}; raise model.budget.maxCostUsd or lower maxOutputTokens in workflow ${context.workflow.id}@${context.workflow.version}, or route it to a cheaper tier`,
+      [`budget.maxCostUsd: ${maxCostUsd}`, `estimated: ${worstCase.toFixed(6)}`],
+    );
   }
 
   private workflowOf(context: RequestContext): LoadedWorkflow {
