@@ -3,6 +3,7 @@
 // script `npm run orchestrate -- <command>` builds them first.
 //   orchestrate ingest <file|dir> --collection hr-policies --tenant acme [--acl hr,legal] [--doc-version 2]
 //   orchestrate delete <documentId> --collection hr-policies --tenant acme
+//   orchestrate replay --stage router [--reason processing_error,model_error] [--request <id>]
 // Reads KAFKA_BROKERS and LLMBUS_TOPIC_PREFIX like the services do.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -16,7 +17,7 @@ const require = createRequire(import.meta.url);
 require('reflect-metadata');
 const { loadPlatformConfig } = require(join(root, 'libs/config/dist/index.js'));
 const { distributedBus } = require(join(root, 'libs/runtime/dist/index.js'));
-const { outgoing } = require(join(root, 'libs/bus/dist/index.js'));
+const { outgoing, replayDeadLetters } = require(join(root, 'libs/bus/dist/index.js'));
 const { createLogger } = require(join(root, 'libs/observability/dist/index.js'));
 const contracts = require(join(root, 'contracts/dist/index.js'));
 
@@ -123,6 +124,16 @@ async function remove(documentId, options) {
   console.log(`published DocumentDeleted for ${documentId} (tenant ${options.tenant}, collection ${options.collection})`);
 }
 
+async function replay(options) {
+  await withBus(async (bus) => {
+    const report = await replayDeadLetters(bus, options.stage, { reasonCodes: options.reason, correlationId: options.request });
+    console.log(
+      `read ${report.scanned} dead letters of the ${options.stage}; replayed ${report.replayed} to their original topics` +
+        (report.truncated ? `; ${report.truncated} matching ones were kept truncated and cannot be replayed` : ''),
+    );
+  });
+}
+
 const program = new Command('orchestrate').description('llmbus operator CLI (publishes to Kafka: KAFKA_BROKERS, LLMBUS_TOPIC_PREFIX)');
 program
   .command('ingest')
@@ -140,6 +151,21 @@ program
   .requiredOption('--collection <id>', 'logical collection', (v) => id(v, 'collection'))
   .requiredOption('--tenant <id>', 'tenant that owns the document', (v) => id(v, 'tenant'))
   .action(remove);
+program
+  .command('replay')
+  .description("republish a stage's dead-lettered messages to their original topics (after fixing the cause)")
+  .requiredOption('--stage <stage>', `one of ${contracts.STAGES.join(', ')}`, (v) => {
+    if (!contracts.STAGES.includes(v)) throw new InvalidArgumentError(`one of ${contracts.STAGES.join(', ')}`);
+    return v;
+  })
+  .option('--reason <codes>', `comma-separated reason codes (${contracts.FAILURE_CODES.join(', ')})`, (v) => {
+    const codes = groups(v);
+    const unknown = codes.filter((c) => !contracts.FAILURE_CODES.includes(c));
+    if (unknown.length) throw new InvalidArgumentError(`unknown reason code(s) ${unknown.join(', ')}`);
+    return codes;
+  })
+  .option('--request <id>', 'only the records of this request or document', (v) => id(v, 'request id'))
+  .action(replay);
 program.parseAsync(process.argv).catch((error) => {
   const message = error instanceof Error ? error.message : String(error);
   const hint = /does not host this topic-partition|UNKNOWN_TOPIC/i.test(message)

@@ -12,7 +12,7 @@ import {
   TOPICS,
   Topics,
 } from '@llmbus/contracts';
-import { EventBus, KafkaTransport, outgoing } from '@llmbus/bus';
+import { EventBus, KafkaTransport, outgoing, replayDeadLetters } from '@llmbus/bus';
 import { Kafka, logLevel } from 'kafkajs';
 import pino from 'pino';
 import { ensureTopics } from '../support/kafka-topics';
@@ -251,5 +251,36 @@ describe('EventBus on a real Kafka broker', () => {
     ]);
     await until(() => downstreamIds.includes(marker.id));
     expect(downstreamIds).toEqual([routedIds[0], marker.id]);
+  });
+
+  it('replays a dead-lettered event from the broker once its cause is fixed', async () => {
+    let broken = true;
+    const handled: string[] = [];
+    await bus.subscribe({
+      stage: 'router',
+      groupId: `${prefix}replay-router`,
+      notifyRequester: true,
+      handlers: {
+        [RequestSubmittedEvent.type]: async (e) => {
+          if (broken) throw new Error('model endpoint down');
+          handled.push((e.data as RequestSubmitted).requestId);
+          return [];
+        },
+      },
+    });
+    const failed: EventEnvelope<object>[] = [];
+    await bus.subscribe({
+      stage: 'auditor',
+      groupId: `${prefix}replay-observer`,
+      notifyRequester: false,
+      handlers: { [RequestFailedEvent.type]: async (e) => (failed.push(e), []) },
+    });
+    await bus.publish([outgoing(RequestSubmittedEvent, submitted('replay-1'), { tenantId: 'acme' })]);
+    await until(() => failed.length === 1);
+    broken = false;
+    expect(await replayDeadLetters(bus, 'router', { correlationId: 'replay-1' })).toMatchObject({
+      replayed: 1,
+    });
+    await until(() => handled.includes('replay-1'));
   });
 });

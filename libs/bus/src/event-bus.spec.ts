@@ -10,6 +10,7 @@ import {
 import pino from 'pino';
 import { register } from 'prom-client';
 import { EventRejectedError } from './errors';
+import { replayDeadLetters } from './dead-letter-replay';
 import { EventBus } from './event-bus';
 import { InMemoryTransport } from './in-memory-transport';
 import { outgoing } from './outgoing';
@@ -274,5 +275,39 @@ describe('EventBus on the in-process transport', () => {
     await subscription.close();
     const after = await register.getSingleMetric('orchestrator_consumer_lag')!.get();
     expect(after.values.filter((v) => v.labels['group'] === 'lagging')).toEqual([]);
+  });
+
+  it('replays dead letters to their original topic once the cause is fixed, honouring the filter', async () => {
+    let broken = true;
+    const handled: string[] = [];
+    await bus.subscribe({
+      stage: 'router',
+      notifyRequester: true,
+      handlers: {
+        [RequestSubmittedEvent.type]: async (e) => {
+          if (broken) throw new Error('model endpoint down');
+          handled.push((e.data as RequestSubmitted).requestId);
+          return [];
+        },
+      },
+    });
+    const dead: EventEnvelope<object>[] = [];
+    await collect(bus, DeadLetteredEvent.type, dead);
+    await bus.publish([outgoing(RequestSubmittedEvent, submitted('r-replay'), { tenantId: 'acme' })]);
+    await until(() => dead.length === 1);
+    broken = false;
+
+    expect(await replayDeadLetters(bus, 'router', { reasonCodes: ['invalid_payload'] })).toEqual({
+      scanned: 1,
+      replayed: 0,
+      truncated: 0,
+    });
+    expect(await replayDeadLetters(bus, 'router', { reasonCodes: ['processing_error'] })).toEqual({
+      scanned: 1,
+      replayed: 1,
+      truncated: 0,
+    });
+    await until(() => handled.length === 1);
+    expect(handled).toEqual(['r-replay']);
   });
 });

@@ -1,5 +1,5 @@
 import { TOPICS } from '@llmbus/contracts';
-import { registerLagSource } from './metrics';
+import { PartitionLag, registerLagSource } from './metrics';
 import type { BusTransport, ConsumeOptions, OutgoingRecord, RawMessage, Subscription } from './transport';
 
 interface StoredRecord {
@@ -74,16 +74,7 @@ export class InMemoryTransport implements BusTransport {
         this.partitionLoop(options, name, partition, () => stopped),
       ),
     );
-    const unregister = registerLagSource(async () =>
-      options.topics.flatMap((name) =>
-        this.topic(name).partitions.map((log, partition) => ({
-          groupId: options.groupId,
-          topic: name,
-          partition,
-          lag: log.length - this.committedOffset(options.groupId, name, partition),
-        })),
-      ),
-    );
+    const unregister = registerLagSource(() => this.lag(options.groupId, options.topics));
     return {
       close: async () => {
         unregister();
@@ -93,6 +84,17 @@ export class InMemoryTransport implements BusTransport {
         this.activeGroups.delete(options.groupId);
       },
     };
+  }
+
+  async lag(groupId: string, topics: readonly string[]): Promise<PartitionLag[]> {
+    return topics.flatMap((name) =>
+      this.topic(name).partitions.map((log, partition) => ({
+        groupId,
+        topic: name,
+        partition,
+        lag: log.length - this.committedOffset(groupId, name, partition),
+      })),
+    );
   }
 
   async close(): Promise<void> {

@@ -9,3 +9,4 @@ export * from './stage-consumer';
 export * from './in-memory-transport';
 export * from './kafka-transport';
 export * from './metrics';
+export * from './dead-letter-replay';

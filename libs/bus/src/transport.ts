@@ -1,3 +1,5 @@
+import type { PartitionLag } from './metrics';
+
 /** A message as read from a topic, before any validation. */
 export interface RawMessage {
   /** Physical topic name (with any namespace prefix). */
@@ -42,5 +44,7 @@ export interface BusTransport {
   /** Resolves only when every record is durably acknowledged (all in-sync replicas for Kafka). */
   produce(records: readonly OutgoingRecord[]): Promise<void>;
   consume(options: ConsumeOptions): Promise<Subscription>;
+  /** Messages between the group's committed offsets and the ends of the topics' partitions. */
+  lag(groupId: string, topics: readonly string[]): Promise<readonly PartitionLag[]>;
   close(): Promise<void>;
 }
