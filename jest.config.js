@@ -39,6 +39,8 @@ module.exports = {
     {
       ...common,
       displayName: 'unit',
+      // PGlite (WebAssembly Postgres) takes seconds to open on a busy 2-core machine.
+      setupFilesAfterEnv: ['<rootDir>/test/support/unit-timeout.ts'],
       testMatch: ['<rootDir>/{contracts,libs,services}/**/*.spec.ts', '<rootDir>/test/unit/**/*.spec.ts'],
     },
     {

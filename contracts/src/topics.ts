@@ -45,8 +45,46 @@ export const DeadLetterTopics: Readonly<Record<Stage, TopicSpec>> = Object.fromE
   ]),
 ) as Record<Stage, TopicSpec>;
 
+/** Stages that hand events they could not process yet to delayed retry topics (the auditor redelivers instead). */
+export const RETRYING_STAGES = ['router', 'retriever', 'generator', 'validator'] as const;
+export type RetryingStage = (typeof RETRYING_STAGES)[number];
+
+/** How many delayed retry rounds (one topic each) a stage has before its dead-letter topic. */
+export const RETRY_ROUNDS = 3;
+
+/**
+ * The delayed retry topics of each retrying stage, round 1 first. A message a stage could not
+ * process after its in-process attempts (a transient fault) is copied, headers and value as
+ * received, to the topic of its next round, and the stage reads it again once its delay has passed
+ * (see the bus's retry-topic rules); after the last round it is dead-lettered. Every message in a
+ * round's topic waits about the same delay, so waiting for the oldest never holds a younger one
+ * back for longer than the round's delay.
+ */
+export const RetryTopics: Readonly<Record<RetryingStage, readonly TopicSpec[]>> = Object.fromEntries(
+  RETRYING_STAGES.map((stage) => [
+    stage,
+    Array.from({ length: RETRY_ROUNDS }, (_, i) =>
+      topic(
+        `orchestration.retry.${stage}.r${i + 1}.v1`,
+        `Events the ${stage} retries after a delay (round ${i + 1} of ${RETRY_ROUNDS}), as received, with retry headers.`,
+        7,
+        6,
+      ),
+    ),
+  ]),
+) as unknown as Record<RetryingStage, readonly TopicSpec[]>;
+
 /** All topics, in a stable order: the registry from which infrastructure creates them. */
-export const TOPICS: readonly TopicSpec[] = [...Object.values(Topics), ...Object.values(DeadLetterTopics)];
+export const TOPICS: readonly TopicSpec[] = [
+  ...Object.values(Topics),
+  ...Object.values(DeadLetterTopics),
+  ...Object.values(RetryTopics).flat(),
+];
+
+/** The retry topics of a stage, round 1 first; empty for a stage that does not retry through topics. */
+export function retryTopicsOf(stage: Stage): readonly TopicSpec[] {
+  return (RETRYING_STAGES as readonly string[]).includes(stage) ? RetryTopics[stage as RetryingStage] : [];
+}
 
 /**
  * Physical topic name under an optional namespace prefix. Tests use a prefix per test so that

@@ -24,3 +24,15 @@ export function isRetryable(error: unknown): boolean {
   // Unknown errors get the bounded retries: a store blip looks like this too.
   return true;
 }
+
+/**
+ * Not an error of the message: it is not due yet. A handler rejects with this so that the
+ * transport pauses the message's partition for `delayMs` milliseconds and then delivers the same
+ * message again, committing nothing and logging nothing (delayed retry topics use it).
+ */
+export class DeliveryDeferredError extends Error {
+  constructor(readonly delayMs: number) {
+    super(`delivery deferred by ${delayMs} ms`);
+    this.name = 'DeliveryDeferredError';
+  }
+}

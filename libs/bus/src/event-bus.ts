@@ -7,6 +7,9 @@ import {
   TOPICS,
   EnvelopeAttributes,
   EventEnvelope,
+  RETRY_ROUNDS,
+  RetryTopics,
+  retryTopicsOf,
   Stage,
   topicName,
 } from '@llmbus/contracts';
@@ -29,6 +32,13 @@ export interface EventBusOptions {
   readonly maxAttempts?: number;
   /** First backoff delay between handler attempts, in milliseconds (doubles each time, full jitter). */
   readonly retryDelayMs?: number;
+  /**
+   * Delays of the delayed retry rounds in milliseconds, round 1 first (at most RETRY_ROUNDS); a
+   * transient failure that outlasts the in-process attempts goes to the stage's retry topic of the
+   * next round instead of holding its partition, and to the dead-letter topic after the last.
+   * Empty (the default): no retry topics, such failures are dead-lettered at once.
+   */
+  readonly retryTopicDelaysMs?: readonly number[];
   readonly dedup?: DedupStore;
   readonly logger: Logger;
 }
@@ -58,6 +68,7 @@ export class EventBus {
   readonly maxEventBytes: number;
   readonly maxAttempts: number;
   readonly retryDelayMs: number;
+  readonly retryTopicDelaysMs: readonly number[];
   readonly dedup: DedupStore;
   readonly logger: Logger;
   private readonly source: string;
@@ -71,6 +82,10 @@ export class EventBus {
     this.maxEventBytes = options.maxEventBytes ?? 512 * 1024;
     this.maxAttempts = options.maxAttempts ?? 3;
     this.retryDelayMs = options.retryDelayMs ?? 200;
+    this.retryTopicDelaysMs = [...(options.retryTopicDelaysMs ?? [])];
+    if (this.retryTopicDelaysMs.length > RETRY_ROUNDS) {
+      throw new Error(`at most ${RETRY_ROUNDS} retry topic delays, got ${this.retryTopicDelaysMs.length}`);
+    }
     this.dedup = options.dedup ?? new InMemoryDedupStore();
     this.logger = options.logger;
     this.source = options.source ?? '/llmbus';
@@ -151,7 +166,10 @@ export class EventBus {
   /** Starts consuming for a stage; resolves once the consumer has joined its group. */
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     const groupId = options.groupId ?? `${this.topicPrefix}llmbus.${options.stage}`;
-    const topics = topicsFor(options.handlers).map((t) => this.physicalTopic(t));
+    const retryTopics = retryTopicsOf(options.stage)
+      .slice(0, this.retryRounds(options.stage, options.onRetriesExhausted))
+      .map((t) => t.name);
+    const topics = [...topicsFor(options.handlers), ...retryTopics].map((t) => this.physicalTopic(t));
     const log = this.logger.child({ stage: options.stage, groupId });
     const subscription = await this.transport.consume({
       groupId,
@@ -174,15 +192,31 @@ export class EventBus {
     await this.transport.close();
   }
 
+  /**
+   * Delayed retry rounds a stage gets: none for a stage that redelivers instead (the auditor) or
+   * that has no retry topics, otherwise one per configured delay.
+   */
+  retryRounds(stage: Stage, onRetriesExhausted: 'dead-letter' | 'redeliver' | undefined): number {
+    if (onRetriesExhausted === 'redeliver') return 0;
+    return Math.min(this.retryTopicDelaysMs.length, retryTopicsOf(stage).length);
+  }
+
   /** The dead-letter topic spec of a stage. */
   deadLetterTopic(stage: Stage) {
     return DeadLetterTopics[stage];
   }
 }
 
-/** Logical topics a set of handlers needs; `*` means every platform topic. */
+const RETRY_TOPIC_NAMES = new Set(
+  Object.values(RetryTopics)
+    .flat()
+    .map((t) => t.name),
+);
+
+/** Logical topics a set of handlers needs; `*` means every platform topic except retry topics. */
 export function topicsFor(handlers: StageHandlers): string[] {
-  if (handlers['*']) return TOPICS.map((t) => t.name);
+  // Retry topics hold copies of events already on their original topics: `*` does not read them.
+  if (handlers['*']) return TOPICS.filter((t) => !RETRY_TOPIC_NAMES.has(t.name)).map((t) => t.name);
   const topics = new Set<string>();
   for (const type of Object.keys(handlers)) {
     const definition = eventByType(type);

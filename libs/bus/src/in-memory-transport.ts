@@ -1,4 +1,5 @@
 import { TOPICS } from '@llmbus/contracts';
+import { DeliveryDeferredError } from './errors';
 import { PartitionLag, registerLagSource } from './metrics';
 import type { BusTransport, ConsumeOptions, OutgoingRecord, RawMessage, Subscription } from './transport';
 
@@ -45,7 +46,7 @@ export class InMemoryTransport implements BusTransport {
       topic.partitions[partition].push({
         key: record.key,
         headers: { ...record.headers },
-        value: Buffer.from(record.value, 'utf8'),
+        value: typeof record.value === 'string' ? Buffer.from(record.value, 'utf8') : record.value,
       });
     }
     for (const wake of [...this.waiters]) wake();
@@ -141,12 +142,34 @@ export class InMemoryTransport implements BusTransport {
         await options.handle(message, async () => undefined);
         this.committed.set(offsetKey, next + 1);
         delay = REDELIVERY_DELAY_MS.first;
-      } catch {
+      } catch (error) {
+        if (error instanceof DeliveryDeferredError) {
+          // Not due yet: this partition waits (others go on), then the same message comes again.
+          await this.sleep(error.delayMs, stopped);
+          continue;
+        }
         // Same rule as Kafka: nothing committed, the message comes again after a pause.
         await new Promise((resolve) => setTimeout(resolve, delay));
         delay = Math.min(delay * 2, REDELIVERY_DELAY_MS.max);
       }
     }
+  }
+
+  /** Waits `ms`, or less when the consumer stops or the bus closes. */
+  private async sleep(ms: number, stopped: () => boolean): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const wake = () => {
+        if (!stopped() && !this.closed) return;
+        this.waiters.delete(wake);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(wake);
+        resolve();
+      }, ms);
+      this.waiters.add(wake);
+    });
   }
 
   private topic(name: string): Topic {

@@ -10,3 +10,4 @@ export * from './in-memory-transport';
 export * from './kafka-transport';
 export * from './metrics';
 export * from './dead-letter-replay';
+export * from './retry-topics';

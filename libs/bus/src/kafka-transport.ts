@@ -1,5 +1,6 @@
 import { Admin, Consumer, Kafka, KafkaConfig, logLevel, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
+import { DeliveryDeferredError } from './errors';
 import { PartitionLag, registerLagSource } from './metrics';
 import type { BusTransport, ConsumeOptions, OutgoingRecord, RawMessage, Subscription } from './transport';
 
@@ -65,7 +66,10 @@ export class KafkaTransport implements BusTransport {
   async produce(records: readonly OutgoingRecord[]): Promise<void> {
     if (records.length === 0) return;
     const producer = await this.connectedProducer();
-    const byTopic = new Map<string, { key: string; value: string; headers: Record<string, string> }[]>();
+    const byTopic = new Map<
+      string,
+      { key: string; value: string | Buffer; headers: Record<string, string> }[]
+    >();
     for (const r of records) {
       const list = byTopic.get(r.topic) ?? [];
       list.push({ key: r.key, value: r.value, headers: { ...r.headers } });
@@ -88,6 +92,7 @@ export class KafkaTransport implements BusTransport {
       allowAutoTopicCreation: false,
     });
     this.consumers.add(consumer);
+    const deferrals = new Set<NodeJS.Timeout>();
     await consumer.connect();
     await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
     const joined = new Promise<void>((resolve) => {
@@ -99,7 +104,7 @@ export class KafkaTransport implements BusTransport {
     await consumer.run({
       autoCommit: false,
       partitionsConsumedConcurrently: this.options.partitionsConcurrently ?? 3,
-      eachMessage: async ({ topic, partition, message, heartbeat }) => {
+      eachMessage: async ({ topic, partition, message, heartbeat, pause }) => {
         const headers: Record<string, string> = {};
         for (const [name, value] of Object.entries(message.headers ?? {})) {
           const text = headerString(value);
@@ -113,8 +118,23 @@ export class KafkaTransport implements BusTransport {
           headers,
           value: message.value,
         };
-        // Throwing here leaves the offset uncommitted: kafkajs seeks back and delivers it again.
-        await options.handle(raw, heartbeat);
+        try {
+          await options.handle(raw, heartbeat);
+        } catch (error) {
+          if (!(error instanceof DeliveryDeferredError)) {
+            // Throwing leaves the offset uncommitted: kafkajs seeks back and delivers it again.
+            throw error;
+          }
+          // Not due yet: stop fetching this partition until it is, then read it again from here.
+          const resume = pause();
+          consumer.seek({ topic, partition, offset: message.offset });
+          const timer = setTimeout(() => {
+            deferrals.delete(timer);
+            resume();
+          }, error.delayMs);
+          deferrals.add(timer);
+          return;
+        }
         await consumer.commitOffsets([
           { topic, partition, offset: (BigInt(message.offset) + 1n).toString() },
         ]);
@@ -125,6 +145,8 @@ export class KafkaTransport implements BusTransport {
     return {
       close: async () => {
         unregister();
+        for (const timer of deferrals) clearTimeout(timer);
+        deferrals.clear();
         this.consumers.delete(consumer);
         await consumer.disconnect();
       },

@@ -6,6 +6,7 @@ import {
   FailureCode,
   headersToAttributes,
   RequestFailedEvent,
+  retryTopicsOf,
   Stage,
   TENANT_PATTERN,
   UNKNOWN_TENANT,
@@ -14,10 +15,11 @@ import {
 } from '@llmbus/contracts';
 import { backOff } from 'exponential-backoff';
 import type { Logger } from 'pino';
-import { EventRejectedError, isRetryable } from './errors';
+import { DeliveryDeferredError, EventRejectedError, isRetryable } from './errors';
 import type { EventBus } from './event-bus';
 import { busMetrics } from './metrics';
 import { outgoing, Outgoing } from './outgoing';
+import { isRetryTopicOf, readRetryRecord, retryDelay, retryRecord, retryTopicIndex } from './retry-topics';
 import { traceIdOf } from './trace-context';
 import type { Heartbeat, RawMessage } from './transport';
 
@@ -55,6 +57,8 @@ interface ConsumerSetup {
 }
 
 const DLQ_VALUE_LIMIT = 64 * 1024;
+/** Longest Retry-After waited for in process; longer ones go to a delayed retry topic at once. */
+const IN_PROCESS_WAIT_LIMIT_MS = 5_000;
 const HEARTBEAT_EVERY_MS = 3000;
 
 /** A rejected message with what is known of it, before its envelope could be trusted. */
@@ -78,10 +82,22 @@ interface Rejection {
 export async function processMessage(
   bus: EventBus,
   setup: ConsumerSetup,
-  message: RawMessage,
+  received: RawMessage,
   heartbeat: Heartbeat,
 ): Promise<void> {
   const started = process.hrtime.bigint();
+  // A record of one of this stage's retry topics is handled as the message it copies, once due.
+  let message = received;
+  let retriedRounds = 0;
+  const retry = isRetryTopicOf(setup.stage, bus.logicalTopic(received.topic))
+    ? readRetryRecord(received)
+    : undefined;
+  if (retry) {
+    const wait = retry.dueAt - Date.now();
+    if (wait > 0) throw new DeliveryDeferredError(wait);
+    message = retry.original;
+    retriedRounds = retry.round;
+  }
   const decoded = decode(bus, setup, message);
   if ('rejection' in decoded) {
     await reject(bus, setup, message, decoded.rejection);
@@ -102,6 +118,7 @@ export async function processMessage(
   }
 
   let deliveryAttempt = 0;
+  const retryRounds = bus.retryRounds(setup.stage, setup.onRetriesExhausted);
   const timer = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
   let outputs: readonly Outgoing[];
   try {
@@ -121,9 +138,14 @@ export async function processMessage(
         startingDelay: bus.retryDelayMs,
         jitter: 'full',
         retry: (error: unknown, attempt: number) => {
+          // A fault that asks for a long wait goes to a retry topic now instead of holding the partition.
           const retry = isRetryable(error);
-          if (retry) log.warn({ err: error, attempt }, 'handler failed, retrying');
-          return retry;
+          if (!retry) return false;
+          const wait = retryAfterOf(error) ?? 0;
+          if (wait > IN_PROCESS_WAIT_LIMIT_MS && retryRounds > retriedRounds) return false;
+          log.warn({ err: error, attempt, retryAfterMs: wait || undefined }, 'handler failed, retrying');
+          // Honour the fault's Retry-After (a model's 429/503) on top of the backoff delay.
+          return wait > 0 ? new Promise<boolean>((resolve) => setTimeout(() => resolve(true), wait)) : true;
         },
       },
     );
@@ -136,12 +158,18 @@ export async function processMessage(
       );
       throw error;
     }
+    if (isRetryable(error) && retriedRounds < retryRounds) {
+      await scheduleRetry(bus, setup, message, retriedRounds + 1, error, log);
+      busMetrics.events.inc({ stage: setup.stage, type: envelope.type, outcome: 'retry_scheduled' });
+      return;
+    }
+    const rounds = retriedRounds > 0 ? ` and ${retriedRounds} delayed retry round(s)` : '';
     const rejection: Rejection =
       error instanceof EventRejectedError
         ? { code: error.code, reason: error.message, errors: error.details }
         : {
             code: isModelError(error) ? 'model_error' : 'processing_error',
-            reason: `${setup.stage} could not process the event after ${deliveryAttempt} attempt(s): ${errorMessage(error)}`,
+            reason: `${setup.stage} could not process the event after ${deliveryAttempt} attempt(s)${rounds}: ${errorMessage(error)}`,
             errors: [],
           };
     log.error({ err: error, code: rejection.code }, 'event rejected');
@@ -163,6 +191,39 @@ export async function processMessage(
     Number(process.hrtime.bigint() - started) / 1e9,
   );
   log.debug({ outputs: outputs.map((o) => o.definition.type) }, 'event handled');
+}
+
+/**
+ * Copies a message that failed with a transient fault to the stage's retry topic for `round`, so
+ * its partition moves on; the copy is handled again once its delay (or the fault's Retry-After)
+ * has passed. Resolves once the broker has the copy, so the original may then be committed.
+ */
+async function scheduleRetry(
+  bus: EventBus,
+  setup: ConsumerSetup,
+  original: RawMessage,
+  round: number,
+  error: unknown,
+  log: Logger,
+): Promise<void> {
+  const delays = bus.retryTopicDelaysMs;
+  const delayMs = retryDelay(delays, round, retryAfterOf(error));
+  const spec = retryTopicsOf(setup.stage)[retryTopicIndex(delays, round, delayMs)];
+  const topic = bus.physicalTopic(spec.name);
+  await bus.transport.produce([
+    retryRecord(original, { topic, round, delayMs, reason: errorMessage(error) }),
+  ]);
+  log.warn(
+    { err: error, round, delayMs, retryTopic: topic },
+    `handler failed; retry round ${round} scheduled in ${delayMs} ms`,
+  );
+}
+
+/** The wait a failure asked for (a model's Retry-After), in milliseconds, when it says. */
+function retryAfterOf(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null || !('retryAfterMs' in error)) return undefined;
+  const value = (error as { retryAfterMs: unknown }).retryAfterMs;
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : undefined;
 }
 
 type Decoded = { envelope: EventEnvelope<object>; handler: EventHandler } | { rejection: Rejection };

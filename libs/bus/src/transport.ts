@@ -17,7 +17,8 @@ export interface OutgoingRecord {
   readonly topic: string;
   readonly key: string;
   readonly headers: Readonly<Record<string, string>>;
-  readonly value: string;
+  /** JSON text for events; the bytes as received for copies of consumed messages (retry topics). */
+  readonly value: string | Buffer;
 }
 
 /** Lets long work keep the consumer's group membership alive. */
@@ -30,6 +31,8 @@ export interface ConsumeOptions {
    * Called for each message, one at a time per partition, in offset order. The transport commits
    * the message's offset only after the returned promise resolves; when it rejects, the message is
    * delivered again (nothing is committed), so a crash or infrastructure fault loses nothing.
+   * A rejection with DeliveryDeferredError is not a fault: the transport pauses that partition
+   * for the error's delay, then delivers the same message again, without logging an error.
    */
   readonly handle: (message: RawMessage, heartbeat: Heartbeat) => Promise<void>;
 }

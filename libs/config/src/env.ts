@@ -80,3 +80,28 @@ export function hostPorts(env: Env, name: string, fallback?: string): string[] {
   }
   return list;
 }
+
+/**
+ * A comma-separated list of at most `maxCount` ascending durations in milliseconds, each within
+ * [min, max]; `off` gives an empty list.
+ */
+export function ascendingMs(
+  env: Env,
+  name: string,
+  fallback: readonly number[],
+  limits: { maxCount: number; min: number; max: number },
+): number[] {
+  const raw = optional(env, name);
+  if (raw === undefined) return [...fallback];
+  if (raw.trim() === 'off') return [];
+  const expected = `"off" or 1 to ${limits.maxCount} ascending integers (milliseconds, ${limits.min} to ${limits.max}) separated by ",", e.g. 1000,10000,60000`;
+  const parts = raw.split(',').map((s) => s.trim());
+  const values = parts.map(Number);
+  const valid =
+    parts.length >= 1 &&
+    parts.length <= limits.maxCount &&
+    parts.every((p) => /^\d+$/.test(p)) &&
+    values.every((v, i) => v >= limits.min && v <= limits.max && (i === 0 || v >= values[i - 1]));
+  if (!valid) throw new ConfigError(name, expected, raw);
+  return values;
+}

@@ -1,5 +1,6 @@
 import { ApiKeyConfigError, ApiKeyRegistry } from '@llmbus/access';
-import { ConfigError, Env, hostPorts, int, oneOf, optional, str, url } from './env';
+import { RETRY_ROUNDS } from '@llmbus/contracts';
+import { ascendingMs, ConfigError, Env, hostPorts, int, oneOf, optional, str, url } from './env';
 
 export const RUN_MODES = ['embedded', 'distributed'] as const;
 export type RunMode = (typeof RUN_MODES)[number];
@@ -18,6 +19,8 @@ export interface PlatformConfig {
   readonly maxEventBytes: number;
   readonly maxAttempts: number;
   readonly retryDelayMs: number;
+  /** Delays of the delayed retry topics, round 1 first, in milliseconds; empty = no retry topics. */
+  readonly retryTopicDelaysMs: readonly number[];
   readonly http: { readonly host: string; readonly port: number };
   /** Port of /healthz and /metrics on stages without an HTTP API (generator, validator, retriever). */
   readonly metricsPort?: number;
@@ -75,6 +78,11 @@ export function loadPlatformConfig(
     maxEventBytes: int(env, 'LLMBUS_MAX_EVENT_BYTES', 512 * 1024, 1024, 16 * 1024 * 1024),
     maxAttempts: int(env, 'LLMBUS_MAX_ATTEMPTS', 3, 1, 20),
     retryDelayMs: int(env, 'LLMBUS_RETRY_DELAY_MS', 200, 0, 60_000),
+    retryTopicDelaysMs: ascendingMs(env, 'LLMBUS_RETRY_TOPIC_DELAYS_MS', [1_000, 10_000, 60_000], {
+      maxCount: RETRY_ROUNDS,
+      min: 0,
+      max: 24 * 60 * 60 * 1000,
+    }),
     http: {
       host: str(env, 'HTTP_HOST', '127.0.0.1'),
       port: int(env, 'HTTP_PORT', defaults.httpPort, 0, 65535),

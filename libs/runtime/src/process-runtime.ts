@@ -12,6 +12,7 @@ export function busFromConfig(config: PlatformConfig, logger: Logger, transport?
     maxEventBytes: config.maxEventBytes,
     maxAttempts: config.maxAttempts,
     retryDelayMs: config.retryDelayMs,
+    retryTopicDelaysMs: config.retryTopicDelaysMs,
   });
 }
 
