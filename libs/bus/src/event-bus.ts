@@ -19,7 +19,7 @@ import { DedupStore, InMemoryDedupStore } from './dedup-store';
 import type { Outgoing } from './outgoing';
 import { processMessage, StageHandlers } from './stage-consumer';
 import { childTraceparent } from './trace-context';
-import type { BusTransport, OutgoingRecord, Subscription } from './transport';
+import type { BusTransport, OutgoingRecord, RecordSink, Subscription } from './transport';
 
 export interface EventBusOptions {
   /** CloudEvents `source` prefix, e.g. `/llmbus`; the stage name is appended. */
@@ -137,10 +137,14 @@ export class EventBus {
     });
   }
 
-  /** Publishes events and resolves once the broker has acknowledged all of them. */
+  /**
+   * Publishes events and resolves once the broker has acknowledged all of them (or, with the
+   * `output` of a message being handled in exactly-once mode, once they are in its transaction).
+   */
   async publish(
     events: readonly Outgoing[],
     cause?: { envelope: EventEnvelope; stage: Stage | 'ingress' },
+    output: RecordSink = this.transport,
   ): Promise<EventEnvelope<object>[]> {
     const envelopes = this.envelopes(events, cause);
     const records: OutgoingRecord[] = envelopes.map((envelope, i) => {
@@ -159,7 +163,7 @@ export class EventBus {
         value,
       };
     });
-    await this.transport.produce(records);
+    await output.produce(records);
     return envelopes;
   }
 
@@ -174,7 +178,8 @@ export class EventBus {
     const subscription = await this.transport.consume({
       groupId,
       topics,
-      handle: (message, heartbeat) => processMessage(this, { ...options, groupId, log }, message, heartbeat),
+      handle: (message, heartbeat, output) =>
+        processMessage(this, { ...options, groupId, log }, message, heartbeat, output),
     });
     this.subscriptions.add(subscription);
     return {

@@ -139,7 +139,7 @@ export class InMemoryTransport implements BusTransport {
         value: stored.value,
       };
       try {
-        await options.handle(message, async () => undefined);
+        await options.handle(message, async () => undefined, this);
         this.committed.set(offsetKey, next + 1);
         delay = REDELIVERY_DELAY_MS.first;
       } catch (error) {

@@ -1,8 +1,16 @@
-import { Admin, Consumer, Kafka, KafkaConfig, logLevel, Producer } from 'kafkajs';
+import { Admin, Consumer, Kafka, KafkaConfig, logLevel, Producer, Transaction } from 'kafkajs';
 import type { Logger } from 'pino';
 import { DeliveryDeferredError } from './errors';
 import { PartitionLag, registerLagSource } from './metrics';
-import type { BusTransport, ConsumeOptions, OutgoingRecord, RawMessage, Subscription } from './transport';
+import type {
+  BusTransport,
+  ConsumeOptions,
+  DeliveryMode,
+  OutgoingRecord,
+  RawMessage,
+  RecordSink,
+  Subscription,
+} from './transport';
 
 export interface KafkaTransportOptions {
   readonly brokers: readonly string[];
@@ -14,6 +22,12 @@ export interface KafkaTransportOptions {
   readonly sessionTimeoutMs?: number;
   /** Partitions a consumer handles at once; order holds within each partition. */
   readonly partitionsConcurrently?: number;
+  /**
+   * `exactly-once`: each consumed message's outputs and its offset are written in one Kafka
+   * transaction (one transactional id per group and input partition, so a new owner of the
+   * partition fences the old one); consumers read committed records only (as they always do).
+   */
+  readonly delivery?: DeliveryMode;
   readonly ssl?: KafkaConfig['ssl'];
   readonly sasl?: KafkaConfig['sasl'];
   readonly logger: Logger;
@@ -39,12 +53,29 @@ function headerString(value: Buffer | string | (Buffer | string)[] | undefined):
   return first === undefined ? undefined : first.toString();
 }
 
+const CONCURRENT_TRANSACTIONS = /another concurrent operation on the same transaction/;
+
+/** Groups records by topic for one `sendBatch`. */
+function topicMessages(records: readonly OutgoingRecord[]) {
+  const byTopic = new Map<
+    string,
+    { key: string; value: string | Buffer; headers: Record<string, string> }[]
+  >();
+  for (const r of records) {
+    const list = byTopic.get(r.topic) ?? [];
+    list.push({ key: r.key, value: r.value, headers: { ...r.headers } });
+    byTopic.set(r.topic, list);
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
+
 /** The bus on Apache Kafka through kafkajs: idempotent producer, acks from all in-sync replicas, manual commits. */
 export class KafkaTransport implements BusTransport {
   private readonly kafka: Kafka;
   private producer?: Promise<Producer>;
   private readonly consumers = new Set<Consumer>();
   private lagAdmin?: Promise<Admin>;
+  private readonly transactional = new Map<string, Promise<Producer>>();
 
   constructor(private readonly options: KafkaTransportOptions) {
     const log = options.logger.child({ component: 'kafkajs' });
@@ -58,7 +89,10 @@ export class KafkaTransport implements BusTransport {
         () =>
         ({ level, log: entry }) => {
           const { message, ...rest } = entry;
-          log[toLevel(level)](rest, message);
+          // Back-to-back transactions meet CONCURRENT_TRANSACTIONS while the previous commit's
+          // markers are written; kafkajs retries it (as the Java client does, silently).
+          const routine = typeof rest['error'] === 'string' && CONCURRENT_TRANSACTIONS.test(rest['error']);
+          log[routine ? 'debug' : toLevel(level)](rest, message);
         },
     });
   }
@@ -66,19 +100,7 @@ export class KafkaTransport implements BusTransport {
   async produce(records: readonly OutgoingRecord[]): Promise<void> {
     if (records.length === 0) return;
     const producer = await this.connectedProducer();
-    const byTopic = new Map<
-      string,
-      { key: string; value: string | Buffer; headers: Record<string, string> }[]
-    >();
-    for (const r of records) {
-      const list = byTopic.get(r.topic) ?? [];
-      list.push({ key: r.key, value: r.value, headers: { ...r.headers } });
-      byTopic.set(r.topic, list);
-    }
-    await producer.sendBatch({
-      acks: -1,
-      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-    });
+    await producer.sendBatch({ acks: -1, topicMessages: topicMessages(records) });
   }
 
   async consume(options: ConsumeOptions): Promise<Subscription> {
@@ -118,9 +140,33 @@ export class KafkaTransport implements BusTransport {
           headers,
           value: message.value,
         };
+        const next = (BigInt(message.offset) + 1n).toString();
+        // Exactly-once: outputs go into a transaction opened on the first output, which then also
+        // carries the offset; a message with no output commits its offset as usual.
+        let transaction: Transaction | undefined;
+        const output: RecordSink = this.exactlyOnce
+          ? {
+              produce: async (records) => {
+                if (records.length === 0) return;
+                transaction ??= await (
+                  await this.transactionalProducer(options.groupId, topic, partition)
+                ).transaction();
+                await transaction.sendBatch({ acks: -1, topicMessages: topicMessages(records) });
+              },
+            }
+          : this;
         try {
-          await options.handle(raw, heartbeat);
+          await options.handle(raw, heartbeat, output);
+          if (transaction) {
+            await transaction.sendOffsets({
+              consumerGroupId: options.groupId,
+              topics: [{ topic, partitions: [{ partition, offset: next }] }],
+            });
+            await transaction.commit();
+            return;
+          }
         } catch (error) {
+          if (transaction) await transaction.abort().catch(() => undefined);
           if (!(error instanceof DeliveryDeferredError)) {
             // Throwing leaves the offset uncommitted: kafkajs seeks back and delivers it again.
             throw error;
@@ -135,9 +181,7 @@ export class KafkaTransport implements BusTransport {
           deferrals.add(timer);
           return;
         }
-        await consumer.commitOffsets([
-          { topic, partition, offset: (BigInt(message.offset) + 1n).toString() },
-        ]);
+        await consumer.commitOffsets([{ topic, partition, offset: next }]);
       },
     });
     await joined;
@@ -171,6 +215,8 @@ export class KafkaTransport implements BusTransport {
   }
 
   async close(): Promise<void> {
+    await Promise.all([...this.transactional.values()].map(async (p) => (await p).disconnect()));
+    this.transactional.clear();
     if (this.lagAdmin) await (await this.lagAdmin).disconnect();
     this.lagAdmin = undefined;
     await Promise.all([...this.consumers].map((c) => c.disconnect()));
@@ -191,6 +237,36 @@ export class KafkaTransport implements BusTransport {
       return admin;
     })();
     return this.lagAdmin;
+  }
+
+  private get exactlyOnce(): boolean {
+    return this.options.delivery === 'exactly-once';
+  }
+
+  /**
+   * The transactional producer of one input partition of a group. Its id is stable for that
+   * partition, so when the partition moves to another member, the new owner's producer fences any
+   * transaction the old owner still has open (Kafka's transactional-id fencing, KIP-98).
+   */
+  private transactionalProducer(groupId: string, topic: string, partition: number): Promise<Producer> {
+    const transactionalId = `${groupId}.${topic}.${partition}`;
+    let producer = this.transactional.get(transactionalId);
+    if (!producer) {
+      producer = (async () => {
+        const p = this.kafka.producer({
+          transactionalId,
+          idempotent: true,
+          maxInFlightRequests: 1,
+          allowAutoTopicCreation: false,
+        });
+        await p.connect();
+        return p;
+      })();
+      // A failed connect must not be cached: the next message tries again.
+      producer.catch(() => this.transactional.delete(transactionalId));
+      this.transactional.set(transactionalId, producer);
+    }
+    return producer;
   }
 
   private connectedProducer(): Promise<Producer> {

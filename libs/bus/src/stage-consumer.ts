@@ -21,7 +21,7 @@ import { busMetrics } from './metrics';
 import { outgoing, Outgoing } from './outgoing';
 import { isRetryTopicOf, readRetryRecord, retryDelay, retryRecord, retryTopicIndex } from './retry-topics';
 import { traceIdOf } from './trace-context';
-import type { Heartbeat, RawMessage } from './transport';
+import type { Heartbeat, RawMessage, RecordSink } from './transport';
 
 /** What a handler gets besides the event. */
 export interface HandlerContext {
@@ -84,6 +84,7 @@ export async function processMessage(
   setup: ConsumerSetup,
   received: RawMessage,
   heartbeat: Heartbeat,
+  output: RecordSink = bus.transport,
 ): Promise<void> {
   const started = process.hrtime.bigint();
   // A record of one of this stage's retry topics is handled as the message it copies, once due.
@@ -100,7 +101,7 @@ export async function processMessage(
   }
   const decoded = decode(bus, setup, message);
   if ('rejection' in decoded) {
-    await reject(bus, setup, message, decoded.rejection);
+    await reject(bus, output, setup, message, decoded.rejection);
     return;
   }
   const { envelope, handler } = decoded;
@@ -159,7 +160,7 @@ export async function processMessage(
       throw error;
     }
     if (isRetryable(error) && retriedRounds < retryRounds) {
-      await scheduleRetry(bus, setup, message, retriedRounds + 1, error, log);
+      await scheduleRetry(bus, output, setup, message, retriedRounds + 1, error, log);
       busMetrics.events.inc({ stage: setup.stage, type: envelope.type, outcome: 'retry_scheduled' });
       return;
     }
@@ -173,7 +174,7 @@ export async function processMessage(
             errors: [],
           };
     log.error({ err: error, code: rejection.code }, 'event rejected');
-    await reject(bus, setup, message, {
+    await reject(bus, output, setup, message, {
       ...rejection,
       correlationId: envelope.correlationid,
       tenant: envelope.tenantid,
@@ -183,7 +184,7 @@ export async function processMessage(
     return;
   }
   clearInterval(timer);
-  await bus.publish(outputs, { envelope, stage: setup.stage });
+  await bus.publish(outputs, { envelope, stage: setup.stage }, output);
   await bus.dedup.add(setup.groupId, envelope.id);
   busMetrics.events.inc({ stage: setup.stage, type: envelope.type, outcome: 'handled' });
   busMetrics.latency.observe(
@@ -200,6 +201,7 @@ export async function processMessage(
  */
 async function scheduleRetry(
   bus: EventBus,
+  output: RecordSink,
   setup: ConsumerSetup,
   original: RawMessage,
   round: number,
@@ -210,7 +212,7 @@ async function scheduleRetry(
   const delayMs = retryDelay(delays, round, retryAfterOf(error));
   const spec = retryTopicsOf(setup.stage)[retryTopicIndex(delays, round, delayMs)];
   const topic = bus.physicalTopic(spec.name);
-  await bus.transport.produce([
+  await output.produce([
     retryRecord(original, { topic, round, delayMs, reason: errorMessage(error) }),
   ]);
   log.warn(
@@ -318,6 +320,7 @@ function decode(bus: EventBus, setup: ConsumerSetup, message: RawMessage): Decod
 
 async function reject(
   bus: EventBus,
+  output: RecordSink,
   setup: ConsumerSetup,
   message: RawMessage,
   rejection: Rejection,
@@ -392,7 +395,7 @@ async function reject(
       }),
     );
   }
-  await bus.publish(events, cause);
+  await bus.publish(events, cause, output);
   busMetrics.events.inc({
     stage: setup.stage,
     type: message.headers['ce_type'] ?? 'unknown',

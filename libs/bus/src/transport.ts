@@ -24,6 +24,15 @@ export interface OutgoingRecord {
 /** Lets long work keep the consumer's group membership alive. */
 export type Heartbeat = () => Promise<void>;
 
+/** Where records are produced: the transport itself, or the transaction of the message being handled. */
+export interface RecordSink {
+  /** Resolves once the records are acknowledged (or, in a transaction, part of it). */
+  produce(records: readonly OutgoingRecord[]): Promise<void>;
+}
+
+/** How a stage's consume-transform-produce step is made durable. */
+export type DeliveryMode = 'at-least-once' | 'exactly-once';
+
 export interface ConsumeOptions {
   readonly groupId: string;
   readonly topics: readonly string[];
@@ -33,8 +42,10 @@ export interface ConsumeOptions {
    * delivered again (nothing is committed), so a crash or infrastructure fault loses nothing.
    * A rejection with DeliveryDeferredError is not a fault: the transport pauses that partition
    * for the error's delay, then delivers the same message again, without logging an error.
+   * Outputs of the message go through `output`: in exactly-once mode it is a Kafka transaction
+   * that also carries the message's offset, so outputs and commit are visible together or not at all.
    */
-  readonly handle: (message: RawMessage, heartbeat: Heartbeat) => Promise<void>;
+  readonly handle: (message: RawMessage, heartbeat: Heartbeat, output: RecordSink) => Promise<void>;
 }
 
 export interface Subscription {
@@ -43,7 +54,7 @@ export interface Subscription {
 }
 
 /** The port both the Kafka and the in-process transports implement, with the same delivery rules. */
-export interface BusTransport {
+export interface BusTransport extends RecordSink {
   /** Resolves only when every record is durably acknowledged (all in-sync replicas for Kafka). */
   produce(records: readonly OutgoingRecord[]): Promise<void>;
   consume(options: ConsumeOptions): Promise<Subscription>;

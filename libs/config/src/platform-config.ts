@@ -14,6 +14,8 @@ export interface PlatformConfig {
     readonly brokers: string[];
     readonly clientId: string;
     readonly sessionTimeoutMs: number;
+    /** `exactly-once`: Kafka transactions per consumed message (outputs + offset). */
+    readonly delivery: 'at-least-once' | 'exactly-once';
   };
   readonly topicPrefix: string;
   readonly maxEventBytes: number;
@@ -72,6 +74,12 @@ export function loadPlatformConfig(
             brokers: hostPorts(env, 'KAFKA_BROKERS'),
             clientId: str(env, 'KAFKA_CLIENT_ID', defaults.clientId),
             sessionTimeoutMs: int(env, 'KAFKA_SESSION_TIMEOUT_MS', 60_000, 6_000, 600_000),
+            delivery: oneOf(
+              env,
+              'LLMBUS_DELIVERY',
+              ['at-least-once', 'exactly-once'] as const,
+              'at-least-once',
+            ),
           }
         : undefined,
     topicPrefix: str(env, 'LLMBUS_TOPIC_PREFIX', ''),
