@@ -212,9 +212,7 @@ async function scheduleRetry(
   const delayMs = retryDelay(delays, round, retryAfterOf(error));
   const spec = retryTopicsOf(setup.stage)[retryTopicIndex(delays, round, delayMs)];
   const topic = bus.physicalTopic(spec.name);
-  await output.produce([
-    retryRecord(original, { topic, round, delayMs, reason: errorMessage(error) }),
-  ]);
+  await output.produce([retryRecord(original, { topic, round, delayMs, reason: errorMessage(error) })]);
   log.warn(
     { err: error, round, delayMs, retryTopic: topic },
     `handler failed; retry round ${round} scheduled in ${delayMs} ms`,
