@@ -49,6 +49,9 @@ export class Pipeline {
   /** The auditor's database. */
   db!: Client;
   auditorUrl = '';
+  routerUrl = '';
+  /** Environment and HTTP port each service was started with, to start it again the same way. */
+  private readonly launches = new Map<string, Record<string, string>>();
   private readonly dbName = `llmbus_e2e_${randomBytes(4).toString('hex')}`;
 
   constructor(
@@ -78,7 +81,9 @@ export class Pipeline {
     this.db = new Client({ connectionString: url.toString() });
     await this.db.connect();
     const auditorPort = await freePort();
+    const routerPort = await freePort();
     this.auditorUrl = `http://127.0.0.1:${auditorPort}`;
+    this.routerUrl = `http://127.0.0.1:${routerPort}`;
     const env = {
       LLMBUS_MODE: 'distributed',
       KAFKA_BROKERS: this.brokers.join(','),
@@ -96,16 +101,12 @@ export class Pipeline {
       ['retriever', 0],
       ['generator', 0],
       ['validator', 0],
-      ['router', await freePort()],
+      ['router', routerPort],
     ];
     for (const [name, port] of ports) {
-      this.services.push(
-        await startService(name, {
-          ...env,
-          HTTP_PORT: String(port),
-          KAFKA_CLIENT_ID: `${this.prefix}${name}`,
-        }),
-      );
+      const launch = { ...env, HTTP_PORT: String(port), KAFKA_CLIENT_ID: `${this.prefix}${name}` };
+      this.launches.set(name, launch);
+      this.services.push(await startService(name, launch));
     }
     this.tap = new TopicTap(
       this.brokers,
@@ -131,6 +132,35 @@ export class Pipeline {
     value: string,
   ): Promise<void> {
     await this.producer.send({ topic: this.topic(topicName), acks: -1, messages: [{ key, headers, value }] });
+  }
+
+  /** The environment a service was started with (a copy), e.g. to start another replica. */
+  launchEnv(name: string): Record<string, string> {
+    const launch = this.launches.get(name);
+    if (!launch) throw new Error(`no service "${name}" in this pipeline`);
+    return { ...launch };
+  }
+
+  /** Stops a service's process with `signal` (SIGKILL: no clean shutdown, as in a crash) and waits for its exit. */
+  async kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const service = this.services.find((s) => s.name === name);
+    if (!service) throw new Error(`no service "${name}" in this pipeline`);
+    const { child } = service;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill(signal);
+    await exited;
+  }
+
+  /**
+   * Starts a service again with the environment and port it had; resolves once it logs
+   * `<name> started` (its HTTP port may open before that).
+   */
+  async restart(name: string): Promise<ServiceProcess> {
+    const index = this.services.findIndex((s) => s.name === name);
+    const service = await startService(name, this.launchEnv(name));
+    this.services[index] = service;
+    return service;
   }
 
   /** Prints every service's recent output (call when a test failed). */

@@ -1,4 +1,5 @@
 import type { EventEnvelope } from '@llmbus/contracts';
+import type { RequestStatusView } from './request-status';
 
 /** Where an event was read from. Offsets are decimal strings: Kafka offsets exceed 2^53. */
 export interface BusPosition {
@@ -80,6 +81,13 @@ export interface AuditStore {
   reviewState(tenantId: string, requestId: string): Promise<ReviewState>;
   /** Requests newest first; pass the previous page's `nextCursor` to continue. */
   listRequests(tenantId: string, limit: number, cursor?: string): Promise<RequestPage>;
+  /**
+   * What `GET /v1/requests/:id` shows for a request, computed from its recorded events in one
+   * indexed lookup; undefined when the tenant has no record of it (another tenant's included).
+   */
+  requestStatus(tenantId: string, requestId: string): Promise<RequestStatusView | undefined>;
+  /** Resolves once the store answers queries on the audit table; rejects with the cause otherwise. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -1,4 +1,5 @@
 export * from './audit-store';
+export { REQUEST_STATES, type RequestState, type RequestStatusView } from './request-status';
 export * from './audit-columns';
 export * from './migrations';
 export * from './sql-client';

@@ -6,7 +6,9 @@ describeAuditStoreConformance('PgliteAuditStore', async () => {
   const store = await PgliteAuditStore.open();
   return {
     store,
-    raw: async (sql) => ({ rows: (await store.db.query<Record<string, unknown>>(sql)).rows }),
+    raw: async (sql, params = []) => ({
+      rows: (await store.db.query<Record<string, unknown>>(sql, [...params])).rows,
+    }),
     close: () => store.close(),
   };
 });

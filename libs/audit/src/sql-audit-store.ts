@@ -20,6 +20,13 @@ import {
   AuditRecord,
 } from './audit-store';
 import { migrate } from './migrations';
+import {
+  REQUEST_STATUS_SQL,
+  requestStatusParams,
+  toRequestStatusView,
+  type RequestStatusRow,
+  type RequestStatusView,
+} from './request-status';
 import type { SqlClient } from './sql-client';
 
 /** Event types that end a pending review: a human decision or a final result. */
@@ -283,6 +290,20 @@ export class SqlAuditStore implements AuditStore {
       })),
       ...(rows.length > limit && { nextCursor: encodeCursor(page[page.length - 1].first_seq) }),
     };
+  }
+
+  async requestStatus(tenantId: string, requestId: string): Promise<RequestStatusView | undefined> {
+    requireTenant(tenantId);
+    const { rows } = await this.client.query<RequestStatusRow>(
+      REQUEST_STATUS_SQL,
+      requestStatusParams(tenantId, requestId),
+    );
+    return rows.length === 0 ? undefined : toRequestStatusView(requestId, rows[0]);
+  }
+
+  async ping(): Promise<void> {
+    // Reads no row, but checks the connection, the table and the SELECT privilege on it.
+    await this.client.query('SELECT 1 FROM audit_events LIMIT 0');
   }
 
   async close(): Promise<void> {

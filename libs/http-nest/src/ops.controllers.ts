@@ -1,13 +1,38 @@
 import { ApiKeyRegistry } from '@llmbus/access';
-import { Controller, Get, Header, Provider, UseGuards } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Header,
+  Inject,
+  Optional,
+  Provider,
+  ServiceUnavailableException,
+  UseGuards,
+} from '@nestjs/common';
 import { register } from 'prom-client';
 import { API_KEY_REGISTRY, ApiKeyGuard, RequireRole } from './api-key.guard';
 
-/** Liveness; open so that orchestrators can probe without a key. */
+/** DI token of a stage's optional ReadinessCheck. */
+export const READINESS_CHECK = Symbol('READINESS_CHECK');
+
+/** What a stage needs before it can serve; /healthz asks it on every probe. */
+export interface ReadinessCheck {
+  /** Undefined when ready; otherwise why not, in words safe to show without a key. */
+  notReadyReason(): Promise<string | undefined>;
+}
+
+/**
+ * Health; open so that orchestrators can probe without a key. 200 `{status: "ok"}`, or 503
+ * `{status: "not_ready", reason}` while the stage's ReadinessCheck (when it provides one) says so.
+ */
 @Controller()
 export class HealthController {
+  constructor(@Optional() @Inject(READINESS_CHECK) private readonly readiness?: ReadinessCheck) {}
+
   @Get('healthz')
-  health(): { status: 'ok' } {
+  async health(): Promise<{ status: 'ok' }> {
+    const reason = await this.readiness?.notReadyReason();
+    if (reason !== undefined) throw new ServiceUnavailableException({ status: 'not_ready', reason });
     return { status: 'ok' };
   }
 }

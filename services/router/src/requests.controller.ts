@@ -1,4 +1,5 @@
 import type { Principal } from '@llmbus/access';
+import type { RequestStatusView } from '@llmbus/audit';
 import { deriveEventId, outgoing } from '@llmbus/bus';
 import { RequestSubmitted, RequestSubmittedEvent } from '@llmbus/contracts';
 import { ApiKeyGuard, CurrentPrincipal, RequireRole } from '@llmbus/http-nest';
@@ -13,11 +14,12 @@ import {
   Param,
   PayloadTooLargeException,
   Post,
+  UseFilters,
   UseGuards,
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { RequestStatusView } from './request-status.store';
 import { RouterRuntime } from './router-runtime';
+import { StatusStoreUnavailableFilter } from './status-store-unavailable.filter';
 import { SubmitRequestBody, submitBodyPipe } from './submit-request.dto';
 
 export interface SubmitResponse {
@@ -74,17 +76,24 @@ export class RequestsController {
     await this.runtime.bus.publish([
       outgoing(RequestSubmittedEvent, payload, { tenantId: principal.tenantId, id }),
     ]);
-    this.runtime.statuses.record(principal.tenantId, requestId, { status: 'accepted' });
+    this.runtime.statuses.accepted(principal.tenantId, requestId);
     return { requestId, status: 'accepted', statusUrl: `/v1/requests/${encodeURIComponent(requestId)}` };
   }
 
+  /** The request's status from the audit trail; 404 only when neither it nor this replica knows the request. */
   @Get(':id')
   @RequireRole('reader')
-  status(@Param('id') id: string, @CurrentPrincipal() principal: Principal): RequestStatusView {
-    const view = this.runtime.statuses.get(principal.tenantId, id);
+  @UseFilters(StatusStoreUnavailableFilter)
+  async status(
+    @Param('id') id: string,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<RequestStatusView> {
+    const view = await this.runtime.statuses.get(principal.tenantId, id);
     if (!view) {
+      // The same answer for another tenant's request as for a missing one: nothing leaks across tenants.
       throw new NotFoundException(
-        `no request "${id}" for this tenant; statuses are kept in memory for the ${this.runtime.statuses.capacity} most recent requests`,
+        `the audit trail has no record of request "${id}" for this tenant. If it was submitted moments ago ` +
+          '(straight to Kafka or through another router replica), the auditor may be behind: retry in a few seconds.',
       );
     }
     return view;

@@ -1,9 +1,9 @@
 import { ConfigError } from '@llmbus/config';
-import { API_KEY_REGISTRY, OPS_CONTROLLERS } from '@llmbus/http-nest';
+import { API_KEY_REGISTRY, OPS_CONTROLLERS, READINESS_CHECK } from '@llmbus/http-nest';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
-import { RequestStatusStore } from './request-status.store';
+import { RequestStatuses } from './request-statuses';
 import { RequestsController } from './requests.controller';
 import type { RouterDeps } from './router-deps';
 import { RouterEventsController } from './router.events';
@@ -12,8 +12,11 @@ import { RouterRuntime } from './router-runtime';
 /** The router stage: routes submitted requests and serves the HTTP ingress. */
 @Module({})
 export class RouterModule {
-  /** Wires the router over the given bus, workflows and API keys. */
-  static forRoot(deps: RouterDeps): DynamicModule {
+  /** Wires the router over the given bus, workflows, API keys and request statuses. */
+  static forRoot(
+    deps: RouterDeps,
+    statuses = new RequestStatuses(deps.statusStore, deps.logger),
+  ): DynamicModule {
     const apiKeys = deps.apiKeys ?? deps.config.apiKeys;
     if (!apiKeys) {
       throw new ConfigError(
@@ -24,12 +27,7 @@ export class RouterModule {
     }
     const workflows =
       deps.workflows ?? WorkflowRegistry.fromDirectory(deps.config.workflowsDir ?? DEFAULT_WORKFLOWS_DIR);
-    const runtime = new RouterRuntime(
-      deps.bus,
-      workflows,
-      deps.statuses ?? new RequestStatusStore(),
-      deps.logger,
-    );
+    const runtime = new RouterRuntime(deps.bus, workflows, statuses, deps.logger);
     return {
       module: RouterModule,
       imports: [LoggerModule.forRoot({ pinoHttp: { logger: deps.logger } })],
@@ -37,6 +35,7 @@ export class RouterModule {
       providers: [
         { provide: RouterRuntime, useValue: runtime },
         { provide: API_KEY_REGISTRY, useValue: apiKeys },
+        { provide: READINESS_CHECK, useValue: statuses },
       ],
     };
   }
