@@ -1,7 +1,6 @@
-import { ApiKeyRegistry } from '@llmbus/access';
-import { Controller, Get, Header, Provider, UseGuards } from '@nestjs/common';
+import { Controller, Get, Header, UseGuards } from '@nestjs/common';
 import { register } from 'prom-client';
-import { API_KEY_REGISTRY, ApiKeyGuard, RequireRole } from './api-key.guard';
+import { AuthGuard, RequireRole } from './auth.guard';
 
 /** Liveness; open so that orchestrators can probe without a key. */
 @Controller()
@@ -14,7 +13,7 @@ export class HealthController {
 
 /** Prometheus metrics of this process (the default registry); readers and admins only. */
 @Controller()
-@UseGuards(ApiKeyGuard)
+@UseGuards(AuthGuard)
 export class MetricsController {
   @Get('metrics')
   @RequireRole('reader')
@@ -26,11 +25,3 @@ export class MetricsController {
 
 /** The operations endpoints every stage serves when it has an HTTP port. */
 export const OPS_CONTROLLERS = [HealthController, MetricsController];
-
-/**
- * The API key registry provider for a stage whose only HTTP surface is the ops endpoints; with no
- * keys configured every protected route answers 401.
- */
-export function apiKeyRegistryProvider(apiKeys: ApiKeyRegistry | undefined): Provider {
-  return { provide: API_KEY_REGISTRY, useValue: apiKeys ?? ApiKeyRegistry.parse('') };
-}

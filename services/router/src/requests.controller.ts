@@ -1,12 +1,13 @@
-import type { Principal } from '@llmbus/access';
+import { Principal, requesterFor, RequesterIdentityError } from '@llmbus/access';
 import { deriveEventId, outgoing } from '@llmbus/bus';
 import { RequestSubmitted, RequestSubmittedEvent } from '@llmbus/contracts';
-import { ApiKeyGuard, CurrentPrincipal, RequireRole } from '@llmbus/http-nest';
+import { AuthGuard, CurrentPrincipal, RequireRole } from '@llmbus/http-nest';
 import { WorkflowError } from '@llmbus/workflows';
 import {
   BadRequestException,
   Body,
   Controller,
+  ForbiddenException,
   Get,
   HttpCode,
   NotFoundException,
@@ -28,7 +29,7 @@ export interface SubmitResponse {
 
 /** HTTP ingress for systems that do not speak Kafka: submit a request, read its status. */
 @Controller('v1/requests')
-@UseGuards(ApiKeyGuard)
+@UseGuards(AuthGuard)
 export class RequestsController {
   constructor(private readonly runtime: RouterRuntime) {}
 
@@ -45,7 +46,7 @@ export class RequestsController {
       eventType: body.eventType,
       workflow: body.workflow,
       input: body.input,
-      requester: body.requester ?? { groups: [] },
+      requester: this.requester(principal, body),
       replyTo: body.replyTo,
     };
     // Routing here too turns an unknown workflow or bad input into an immediate 400; the router's
@@ -76,6 +77,22 @@ export class RequestsController {
     ]);
     this.runtime.statuses.record(principal.tenantId, requestId, { status: 'accepted' });
     return { requestId, status: 'accepted', statusUrl: `/v1/requests/${encodeURIComponent(requestId)}` };
+  }
+
+  /** Who the request is for comes from the principal; the body may only narrow its groups. */
+  private requester(principal: Principal, body: SubmitRequestBody): RequestSubmitted['requester'] {
+    try {
+      return requesterFor(principal, body.requester);
+    } catch (error) {
+      if (!(error instanceof RequesterIdentityError)) throw error;
+      const response = { error: error.code, message: error.message };
+      if (error.code === 'too_many_groups') throw new BadRequestException({ statusCode: 400, ...response });
+      throw new ForbiddenException({
+        statusCode: 403,
+        ...response,
+        ...(error.code === 'forbidden_groups' ? { groups: error.refused } : {}),
+      });
+    }
   }
 
   @Get(':id')

@@ -1,5 +1,5 @@
 import { ConfigError } from '@llmbus/config';
-import { API_KEY_REGISTRY, OPS_CONTROLLERS } from '@llmbus/http-nest';
+import { httpLoggerParams, identityProviders, OPS_CONTROLLERS } from '@llmbus/http-nest';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
@@ -15,10 +15,10 @@ export class RouterModule {
   /** Wires the router over the given bus, workflows and API keys. */
   static forRoot(deps: RouterDeps): DynamicModule {
     const apiKeys = deps.apiKeys ?? deps.config.apiKeys;
-    if (!apiKeys) {
+    if (!apiKeys && !deps.config.oidc) {
       throw new ConfigError(
         'API_KEYS',
-        '<key>:<tenant>:<role>[+<role>...] entries separated by "," (the HTTP ingress needs keys)',
+        '<key>:<tenant>:<role>[+<role>...][:<group>|<group>...] entries separated by "," (the HTTP ingress needs keys, or bearer JWTs: OIDC_ISSUER)',
         undefined,
       );
     }
@@ -32,11 +32,11 @@ export class RouterModule {
     );
     return {
       module: RouterModule,
-      imports: [LoggerModule.forRoot({ pinoHttp: { logger: deps.logger } })],
+      imports: [LoggerModule.forRoot(httpLoggerParams(deps.logger))],
       controllers: [RouterEventsController, RequestsController, ...OPS_CONTROLLERS],
       providers: [
         { provide: RouterRuntime, useValue: runtime },
-        { provide: API_KEY_REGISTRY, useValue: apiKeys },
+        ...identityProviders(apiKeys, deps.config.oidc),
       ],
     };
   }
