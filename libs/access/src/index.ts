@@ -4,3 +4,4 @@ export * from './jwt-verifier';
 export * from './oidc-claims';
 export * from './principal';
 export * from './requester-identity';
+export * from './trusted-sources';

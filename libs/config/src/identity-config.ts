@@ -1,4 +1,10 @@
-import { OIDC_ALGORITHMS, OidcAlgorithm, OidcSettings } from '@llmbus/access';
+import {
+  OIDC_ALGORITHMS,
+  OidcAlgorithm,
+  OidcSettings,
+  TrustedSources,
+  TrustedSourcesConfigError,
+} from '@llmbus/access';
 import { ConfigError, Env, optional, str } from './env';
 
 /** The OIDC_* variables; any of them set without OIDC_ISSUER is a mistake worth stopping for. */
@@ -88,4 +94,23 @@ export function loadOidcSettings(env: Env): OidcSettings | undefined {
     rolesClaim: claimName(env, 'OIDC_ROLES_CLAIM', 'roles'),
     groupsClaim: claimName(env, 'OIDC_GROUPS_CLAIM', 'groups'),
   };
+}
+
+/** LLMBUS_TRUSTED_SOURCES: which CloudEvents source may assert which tenants; undefined when unset. */
+export function loadTrustedSources(env: Env): TrustedSources | undefined {
+  const name = 'LLMBUS_TRUSTED_SOURCES';
+  const raw = optional(env, name);
+  if (raw === undefined) return undefined;
+  try {
+    return TrustedSources.parse(raw);
+  } catch (error) {
+    if (error instanceof TrustedSourcesConfigError) {
+      throw new ConfigError(
+        name,
+        `<source>=<tenant>|<tenant>... entries separated by "," (e.g. /helpdesk=acme|globex,/alerts=acme; "*" for every tenant): ${error.message}`,
+        raw,
+      );
+    }
+    throw error;
+  }
 }

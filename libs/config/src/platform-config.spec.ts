@@ -97,17 +97,25 @@ describe('loadPlatformConfig', () => {
         { ...oidc, OIDC_GROUPS_CLAIM: 'my groups' },
         /OIDC_GROUPS_CLAIM is "my groups": expected a claim name/,
       ],
+      [{ LLMBUS_TRUSTED_SOURCES: '/helpdesk' }, /LLMBUS_TRUSTED_SOURCES is "\/helpdesk": .*entry 1 must be/],
+      [{ LLMBUS_TRUSTED_SOURCES: '/a=Acme' }, /LLMBUS_TRUSTED_SOURCES .*"Acme" is not a tenant id/],
     ])('stops on a bad identity setting and names the variable (%#)', (env, message) => {
       expect(() => loadPlatformConfig({ ...valid, ...env }, defaults)).toThrow(ConfigError);
       expect(() => loadPlatformConfig({ ...valid, ...env }, defaults)).toThrow(message);
     });
 
-    it('accepts http:// key sets on this machine only', () => {
+    it('accepts http:// key sets on this machine only, and parses trusted sources', () => {
       const local = loadPlatformConfig(
-        { ...valid, ...oidc, OIDC_JWKS_URL: 'http://127.0.0.1:8180/certs' },
+        {
+          ...valid,
+          ...oidc,
+          OIDC_JWKS_URL: 'http://127.0.0.1:8180/certs',
+          LLMBUS_TRUSTED_SOURCES: '/a=acme',
+        },
         defaults,
       );
       expect(local.oidc?.jwksUrl).toBe('http://127.0.0.1:8180/certs');
+      expect(local.trustedSources?.check('/a', 'acme')).toEqual({ allowed: true });
     });
 
     it('points at groups in API_KEYS errors without echoing the key', () => {

@@ -1,7 +1,7 @@
-import { ApiKeyConfigError, ApiKeyRegistry, OidcSettings } from '@llmbus/access';
+import { ApiKeyConfigError, ApiKeyRegistry, OidcSettings, TrustedSources } from '@llmbus/access';
 import { RETRY_ROUNDS } from '@llmbus/contracts';
 import { ascendingMs, ConfigError, Env, hostPorts, int, oneOf, optional, str, url } from './env';
-import { loadOidcSettings } from './identity-config';
+import { loadOidcSettings, loadTrustedSources } from './identity-config';
 
 export const RUN_MODES = ['embedded', 'distributed'] as const;
 export type RunMode = (typeof RUN_MODES)[number];
@@ -31,6 +31,8 @@ export interface PlatformConfig {
   readonly apiKeys?: ApiKeyRegistry;
   /** Bearer JWT verification (OIDC_*); undefined when only API keys are accepted. */
   readonly oidc?: OidcSettings;
+  /** Which CloudEvents source may assert which tenants on the request topic (LLMBUS_TRUSTED_SOURCES). */
+  readonly trustedSources?: TrustedSources;
   readonly databaseUrl?: string;
   readonly dataDir?: string;
   readonly qdrantUrl?: string;
@@ -106,6 +108,7 @@ export function loadPlatformConfig(
     metricsPort,
     apiKeys,
     oidc,
+    trustedSources: loadTrustedSources(env),
     databaseUrl: optional(env, 'DATABASE_URL'),
     dataDir: optional(env, 'LLMBUS_DATA_DIR'),
     qdrantUrl: url(env, 'QDRANT_URL'),

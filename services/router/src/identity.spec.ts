@@ -3,12 +3,15 @@ import { EventBus, InMemoryTransport } from '@llmbus/bus';
 import type { StageApp } from '@llmbus/bus-nest';
 import { loadPlatformConfig } from '@llmbus/config';
 import {
+  DeadLettered,
   DeadLetteredEvent,
   EventEnvelope,
+  RequestFailed,
   RequestFailedEvent,
   RequestRoutedEvent,
   RequestSubmitted,
   RequestSubmittedEvent,
+  Topics,
 } from '@llmbus/contracts';
 import type * as Jose from 'jose' with { 'resolution-mode': 'import' };
 import { createServer, type Server } from 'node:http';
@@ -230,6 +233,80 @@ describe('router identity', () => {
       expect(res.body).toMatchObject({ error: 'invalid_token', message: expect.stringMatching(reason) });
       expect(res.headers['www-authenticate']).toMatch(/^Bearer error="invalid_token"/);
       expect(JSON.stringify(res.body)).not.toContain(bearer.split('.')[1]);
+      expect(published()).toHaveLength(0);
+    });
+  });
+
+  describe('trusted sources on the request topic', () => {
+    function rawRequest(requestId: string, source: string, tenant: string) {
+      const value: RequestSubmitted = {
+        requestId,
+        eventType: 'ticket.created',
+        input: ticket,
+        requester: { groups: ['execs'] },
+      };
+      return transport.produceRaw(
+        Topics.Request.name,
+        requestId,
+        {
+          ce_id: `${source}/${requestId}`,
+          ce_source: source,
+          ce_type: RequestSubmittedEvent.type,
+          ce_specversion: '1.0',
+          ce_time: new Date().toISOString(),
+          ce_correlationid: requestId,
+          ce_tenantid: tenant,
+          ce_schemaversion: '1',
+        },
+        Buffer.from(JSON.stringify(value)),
+      );
+    }
+
+    it('dead-letters a request whose source may not assert its tenant, and tells the requester which pair and variable', async () => {
+      await start({ LLMBUS_TRUSTED_SOURCES: '/helpdesk=acme,/alerts=acme|globex' });
+      await rawRequest('forged-1', '/helpdesk', 'globex');
+      await rawRequest('unlisted-1', '/somebody', 'acme');
+      await rawRequest('allowed-1', '/alerts', 'globex');
+      await until(
+        () => seen[RequestFailedEvent.type].length === 2 && seen[RequestRoutedEvent.type].length === 1,
+      );
+      const failed = Object.fromEntries(
+        seen[RequestFailedEvent.type].map((e) => [
+          (e.data as RequestFailed).requestId,
+          e.data as RequestFailed,
+        ]),
+      );
+      expect(failed['forged-1']).toMatchObject({ code: 'untrusted_source', stage: 'router' });
+      expect(failed['forged-1'].message).toMatch(
+        /source "\/helpdesk" may not assert tenant "globex".*allows it only "acme".*LLMBUS_TRUSTED_SOURCES/,
+      );
+      expect(failed['unlisted-1'].message).toMatch(
+        /source "\/somebody" .* not listed in LLMBUS_TRUSTED_SOURCES. Add "\/somebody=acme"/,
+      );
+      await until(() => seen[DeadLetteredEvent.type].length === 2);
+      const dead = seen[DeadLetteredEvent.type].map((e) => e.data as DeadLettered);
+      expect(dead.map((d) => [d.reasonCode, d.originalHeaders['ce_source']]).sort()).toEqual([
+        ['untrusted_source', '/helpdesk'],
+        ['untrusted_source', '/somebody'],
+      ]);
+      expect(seen[RequestRoutedEvent.type][0]).toMatchObject({
+        tenantid: 'globex',
+        correlationid: 'allowed-1',
+      });
+    });
+
+    it("accepts the router's own HTTP ingress for every tenant unless the variable names its source", async () => {
+      await start({ LLMBUS_TRUSTED_SOURCES: '/helpdesk=acme' });
+      await submit({ apiKey: KEYS.helpdesk }, { requestId: 'via-http' }).expect(202);
+      await until(() => seen[RequestRoutedEvent.type].length === 1);
+      await app.close();
+      await bus.close();
+
+      await start({ LLMBUS_TRUSTED_SOURCES: '/llmbus/ingress=globex' });
+      const res = await submit({ apiKey: KEYS.helpdesk });
+      expect(res.status).toBe(403);
+      expect(res.body).toMatchObject({ error: 'untrusted_source' });
+      expect(res.body.message).toMatch(/LLMBUS_TRUSTED_SOURCES/);
       expect(published()).toHaveLength(0);
     });
   });

@@ -40,6 +40,7 @@ export class RequestsController {
     @Body(submitBodyPipe) body: SubmitRequestBody,
     @CurrentPrincipal() principal: Principal,
   ): Promise<SubmitResponse> {
+    this.checkIngressTenant(principal);
     const requestId = body.requestId ?? randomUUID();
     const payload: RequestSubmitted = {
       requestId,
@@ -93,6 +94,18 @@ export class RequestsController {
         ...(error.code === 'forbidden_groups' ? { groups: error.refused } : {}),
       });
     }
+  }
+
+  /** Refuses now what the router's consumer would dead-letter: a tenant its ingress may not assert. */
+  private checkIngressTenant(principal: Principal): void {
+    const source = this.runtime.bus.ingressSource;
+    const verdict = this.runtime.trustedSources?.check(source, principal.tenantId);
+    if (!verdict || verdict.allowed) return;
+    throw new ForbiddenException({
+      statusCode: 403,
+      error: 'untrusted_source',
+      message: `this router's HTTP ingress (source "${source}") may not submit for tenant "${principal.tenantId}"; the operator allows it in LLMBUS_TRUSTED_SOURCES`,
+    });
   }
 
   @Get(':id')

@@ -1,3 +1,4 @@
+import { ANY_TENANT } from '@llmbus/access';
 import { ConfigError } from '@llmbus/config';
 import { httpLoggerParams, identityProviders, OPS_CONTROLLERS } from '@llmbus/http-nest';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
@@ -29,6 +30,9 @@ export class RouterModule {
       workflows,
       deps.statuses ?? new RequestStatusStore(),
       deps.logger,
+      // The HTTP ingress has authenticated the tenant it publishes for: its source may assert any
+      // tenant unless LLMBUS_TRUSTED_SOURCES names it.
+      deps.config.trustedSources?.withDefault(deps.bus.ingressSource, [ANY_TENANT]),
     );
     return {
       module: RouterModule,
