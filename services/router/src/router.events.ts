@@ -42,7 +42,8 @@ export class RouterEventsController {
     const message =
       verdict.reason === 'unlisted_source'
         ? `${pair}: the source is not listed in LLMBUS_TRUSTED_SOURCES. Add "${event.source}=${event.tenantid}" to LLMBUS_TRUSTED_SOURCES on the router if this producer is trusted.`
-        : `${pair}: LLMBUS_TRUSTED_SOURCES allows it only ${verdict.tenants.map((t) => `"${t}"`).join(', ')}. Add "${event.tenantid}" to its entry in LLMBUS_TRUSTED_SOURCES on the router if this is intended.`;
+        : // Not the tenants it may assert: this message reaches the asserted tenant's result consumers.
+          `${pair}: its entry in LLMBUS_TRUSTED_SOURCES does not list this tenant. Add "${event.tenantid}" to the "${event.source}" entry of LLMBUS_TRUSTED_SOURCES on the router if this is intended.`;
     throw new EventRejectedError('untrusted_source', message, [
       `ce_source: ${event.source}`,
       `ce_tenantid: ${event.tenantid}`,
