@@ -15,8 +15,9 @@ const swc = [
 ];
 
 // PGlite's CommonJS build loads Node built-ins with `await import()`, which Jest's VM rejects
-// without --experimental-vm-modules; compiling it to require() lets it run under Jest.
-const pgliteCjs = ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }];
+// without --experimental-vm-modules; compiling it to require() lets it run under Jest. jose is
+// ESM-only (Node loads it with require(esm), Jest's VM cannot), so it is compiled the same way.
+const toCommonJs = ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }];
 
 const moduleNameMapper = {
   '^@llmbus/contracts$': '<rootDir>/contracts/src/index.ts',
@@ -26,8 +27,12 @@ const moduleNameMapper = {
 
 const common = {
   rootDir: __dirname,
-  transform: { '^.+\\.ts$': swc, '^.+/@electric-sql/pglite/dist/.+\\.cjs$': pgliteCjs },
-  transformIgnorePatterns: ['/node_modules/(?!@electric-sql/pglite/)'],
+  transform: {
+    '^.+\\.ts$': swc,
+    '^.+/@electric-sql/pglite/dist/.+\\.cjs$': toCommonJs,
+    '^.+/node_modules/jose/dist/.+\\.js$': toCommonJs,
+  },
+  transformIgnorePatterns: ['/node_modules/(?!@electric-sql/pglite/|jose/)'],
   moduleNameMapper,
   testEnvironment: 'node',
   modulePathIgnorePatterns: ['<rootDir>/.*/dist/'],

@@ -91,6 +91,11 @@ export class EventBus {
     this.source = options.source ?? '/llmbus';
   }
 
+  /** CloudEvents `source` of events published without a cause (by an ingress), e.g. `/llmbus/ingress`. */
+  get ingressSource(): string {
+    return `${this.source}/ingress`;
+  }
+
   /** Physical name of a logical topic. */
   physicalTopic(name: string): string {
     return topicName(name, this.topicPrefix);

@@ -1,6 +1,7 @@
-import { ApiKeyConfigError, ApiKeyRegistry } from '@llmbus/access';
+import { ApiKeyConfigError, ApiKeyRegistry, OidcSettings, TrustedSources } from '@llmbus/access';
 import { RETRY_ROUNDS } from '@llmbus/contracts';
 import { ascendingMs, ConfigError, Env, hostPorts, int, oneOf, optional, str, url } from './env';
+import { loadOidcSettings, loadTrustedSources } from './identity-config';
 
 export const RUN_MODES = ['embedded', 'distributed'] as const;
 export type RunMode = (typeof RUN_MODES)[number];
@@ -28,6 +29,10 @@ export interface PlatformConfig {
   readonly metricsPort?: number;
   /** Undefined when API_KEYS is unset (embedded mode then generates a key and prints it). */
   readonly apiKeys?: ApiKeyRegistry;
+  /** Bearer JWT verification (OIDC_*); undefined when only API keys are accepted. */
+  readonly oidc?: OidcSettings;
+  /** Which CloudEvents source may assert which tenants on the request topic (LLMBUS_TRUSTED_SOURCES). */
+  readonly trustedSources?: TrustedSources;
   readonly databaseUrl?: string;
   readonly dataDir?: string;
   readonly qdrantUrl?: string;
@@ -49,6 +54,7 @@ export function loadPlatformConfig(
   );
   const metricsPort =
     optional(env, 'METRICS_PORT') === undefined ? undefined : int(env, 'METRICS_PORT', 0, 0, 65535);
+  const oidc = loadOidcSettings(env);
   const keysSpec = optional(env, 'API_KEYS');
   let apiKeys: ApiKeyRegistry | undefined;
   if (keysSpec !== undefined) {
@@ -58,10 +64,14 @@ export function loadPlatformConfig(
       if (error instanceof ApiKeyConfigError) throw new ConfigError('API_KEYS', error.message, '<redacted>');
       throw error;
     }
-  } else if (mode === 'distributed' && (defaults.servesHttp !== false || metricsPort !== undefined)) {
+  } else if (
+    mode === 'distributed' &&
+    oidc === undefined &&
+    (defaults.servesHttp !== false || metricsPort !== undefined)
+  ) {
     throw new ConfigError(
       'API_KEYS',
-      '<key>:<tenant>:<role>[+<role>...] entries separated by ","',
+      '<key>:<tenant>:<role>[+<role>...][:<group>|<group>...] entries separated by "," (or bearer JWTs: OIDC_ISSUER)',
       undefined,
     );
   }
@@ -97,6 +107,8 @@ export function loadPlatformConfig(
     },
     metricsPort,
     apiKeys,
+    oidc,
+    trustedSources: loadTrustedSources(env),
     databaseUrl: optional(env, 'DATABASE_URL'),
     dataDir: optional(env, 'LLMBUS_DATA_DIR'),
     qdrantUrl: url(env, 'QDRANT_URL'),

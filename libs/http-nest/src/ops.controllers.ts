@@ -1,16 +1,14 @@
-import { ApiKeyRegistry } from '@llmbus/access';
 import {
   Controller,
   Get,
   Header,
   Inject,
   Optional,
-  Provider,
   ServiceUnavailableException,
   UseGuards,
 } from '@nestjs/common';
 import { register } from 'prom-client';
-import { API_KEY_REGISTRY, ApiKeyGuard, RequireRole } from './api-key.guard';
+import { AuthGuard, RequireRole } from './auth.guard';
 
 /** DI token of a stage's optional ReadinessCheck. */
 export const READINESS_CHECK = Symbol('READINESS_CHECK');
@@ -39,7 +37,7 @@ export class HealthController {
 
 /** Prometheus metrics of this process (the default registry); readers and admins only. */
 @Controller()
-@UseGuards(ApiKeyGuard)
+@UseGuards(AuthGuard)
 export class MetricsController {
   @Get('metrics')
   @RequireRole('reader')
@@ -51,11 +49,3 @@ export class MetricsController {
 
 /** The operations endpoints every stage serves when it has an HTTP port. */
 export const OPS_CONTROLLERS = [HealthController, MetricsController];
-
-/**
- * The API key registry provider for a stage whose only HTTP surface is the ops endpoints; with no
- * keys configured every protected route answers 401.
- */
-export function apiKeyRegistryProvider(apiKeys: ApiKeyRegistry | undefined): Provider {
-  return { provide: API_KEY_REGISTRY, useValue: apiKeys ?? ApiKeyRegistry.parse('') };
-}

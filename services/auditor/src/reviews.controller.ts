@@ -2,7 +2,7 @@ import type { Principal } from '@llmbus/access';
 import type { AuditStore, PendingReview } from '@llmbus/audit';
 import { EventBus, outgoing } from '@llmbus/bus';
 import { ID_PATTERN, ReviewDecidedEvent, type ReviewDecided, type ReviewRequested } from '@llmbus/contracts';
-import { ApiKeyGuard, CurrentPrincipal, RequireRole } from '@llmbus/http-nest';
+import { AuthGuard, CurrentPrincipal, RequireRole } from '@llmbus/http-nest';
 import {
   BadRequestException,
   Body,
@@ -26,7 +26,7 @@ const bodyPipe = new ValidationPipe({ whitelist: true, forbidNonWhitelisted: tru
 
 /** The human-review surface: the queue, and decisions published as ReviewDecided. */
 @Controller('v1/reviews')
-@UseGuards(ApiKeyGuard)
+@UseGuards(AuthGuard)
 @UseFilters(AuditQueryErrorFilter)
 export class ReviewsController {
   constructor(
@@ -73,7 +73,7 @@ export class ReviewsController {
     }
     const decided: ReviewDecided = {
       requestId,
-      reviewer: principal.keyId,
+      reviewer: principal.id,
       decision: body.decision,
       ...(body.output !== undefined && { output: body.output }),
       ...(body.comment !== undefined && { comment: body.comment }),

@@ -1,4 +1,4 @@
-import { apiKeyRegistryProvider, OPS_CONTROLLERS } from '@llmbus/http-nest';
+import { httpLoggerParams, identityProviders, OPS_CONTROLLERS } from '@llmbus/http-nest';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
@@ -25,11 +25,11 @@ export class GeneratorModule {
     );
     return {
       module: GeneratorModule,
-      imports: [LoggerModule.forRoot({ pinoHttp: { logger: deps.logger } })],
+      imports: [LoggerModule.forRoot(httpLoggerParams(deps.logger))],
       controllers: [GeneratorEventsController, ...OPS_CONTROLLERS],
       providers: [
         { provide: ResponseGeneration, useValue: generation },
-        apiKeyRegistryProvider(deps.apiKeys ?? deps.config.apiKeys),
+        ...identityProviders(deps.apiKeys ?? deps.config.apiKeys, deps.config.oidc),
       ],
     };
   }

@@ -1,13 +1,14 @@
-import type { Principal } from '@llmbus/access';
+import { Principal, requesterFor, RequesterIdentityError } from '@llmbus/access';
 import type { RequestStatusView } from '@llmbus/audit';
 import { deriveEventId, outgoing } from '@llmbus/bus';
 import { RequestSubmitted, RequestSubmittedEvent } from '@llmbus/contracts';
-import { ApiKeyGuard, CurrentPrincipal, RequireRole } from '@llmbus/http-nest';
+import { AuthGuard, CurrentPrincipal, RequireRole } from '@llmbus/http-nest';
 import { WorkflowError } from '@llmbus/workflows';
 import {
   BadRequestException,
   Body,
   Controller,
+  ForbiddenException,
   Get,
   HttpCode,
   NotFoundException,
@@ -30,7 +31,7 @@ export interface SubmitResponse {
 
 /** HTTP ingress for systems that do not speak Kafka: submit a request, read its status. */
 @Controller('v1/requests')
-@UseGuards(ApiKeyGuard)
+@UseGuards(AuthGuard)
 export class RequestsController {
   constructor(private readonly runtime: RouterRuntime) {}
 
@@ -41,13 +42,14 @@ export class RequestsController {
     @Body(submitBodyPipe) body: SubmitRequestBody,
     @CurrentPrincipal() principal: Principal,
   ): Promise<SubmitResponse> {
+    this.checkIngressTenant(principal);
     const requestId = body.requestId ?? randomUUID();
     const payload: RequestSubmitted = {
       requestId,
       eventType: body.eventType,
       workflow: body.workflow,
       input: body.input,
-      requester: body.requester ?? { groups: [] },
+      requester: this.requester(principal, body),
       replyTo: body.replyTo,
     };
     // Routing here too turns an unknown workflow or bad input into an immediate 400; the router's
@@ -78,6 +80,34 @@ export class RequestsController {
     ]);
     this.runtime.statuses.accepted(principal.tenantId, requestId);
     return { requestId, status: 'accepted', statusUrl: `/v1/requests/${encodeURIComponent(requestId)}` };
+  }
+
+  /** Who the request is for comes from the principal; the body may only narrow its groups. */
+  private requester(principal: Principal, body: SubmitRequestBody): RequestSubmitted['requester'] {
+    try {
+      return requesterFor(principal, body.requester);
+    } catch (error) {
+      if (!(error instanceof RequesterIdentityError)) throw error;
+      const response = { error: error.code, message: error.message };
+      if (error.code === 'too_many_groups') throw new BadRequestException({ statusCode: 400, ...response });
+      throw new ForbiddenException({
+        statusCode: 403,
+        ...response,
+        ...(error.code === 'forbidden_groups' ? { groups: error.refused } : {}),
+      });
+    }
+  }
+
+  /** Refuses now what the router's consumer would dead-letter: a tenant its ingress may not assert. */
+  private checkIngressTenant(principal: Principal): void {
+    const source = this.runtime.bus.ingressSource;
+    const verdict = this.runtime.trustedSources?.check(source, principal.tenantId);
+    if (!verdict || verdict.allowed) return;
+    throw new ForbiddenException({
+      statusCode: 403,
+      error: 'untrusted_source',
+      message: `this router's HTTP ingress (source "${source}") may not submit for tenant "${principal.tenantId}"; the operator allows it in LLMBUS_TRUSTED_SOURCES`,
+    });
   }
 
   /** The request's status from the audit trail; 404 only when neither it nor this replica knows the request. */

@@ -1,3 +1,4 @@
+import type { TrustedSources } from '@llmbus/access';
 import type { EventBus } from '@llmbus/bus';
 import type { Logger } from '@llmbus/observability';
 import type { WorkflowRegistry } from '@llmbus/workflows';
@@ -10,5 +11,7 @@ export class RouterRuntime {
     readonly workflows: WorkflowRegistry,
     readonly statuses: RequestStatuses,
     readonly logger: Logger,
+    /** Which CloudEvents source may assert which tenants; undefined accepts every source. */
+    readonly trustedSources?: TrustedSources,
   ) {}
 }

@@ -1,5 +1,6 @@
+import { ANY_TENANT } from '@llmbus/access';
 import { ConfigError } from '@llmbus/config';
-import { API_KEY_REGISTRY, OPS_CONTROLLERS, READINESS_CHECK } from '@llmbus/http-nest';
+import { httpLoggerParams, identityProviders, OPS_CONTROLLERS, READINESS_CHECK } from '@llmbus/http-nest';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
@@ -18,23 +19,31 @@ export class RouterModule {
     statuses = new RequestStatuses(deps.statusStore, deps.logger),
   ): DynamicModule {
     const apiKeys = deps.apiKeys ?? deps.config.apiKeys;
-    if (!apiKeys) {
+    if (!apiKeys && !deps.config.oidc) {
       throw new ConfigError(
         'API_KEYS',
-        '<key>:<tenant>:<role>[+<role>...] entries separated by "," (the HTTP ingress needs keys)',
+        '<key>:<tenant>:<role>[+<role>...][:<group>|<group>...] entries separated by "," (the HTTP ingress needs keys, or bearer JWTs: OIDC_ISSUER)',
         undefined,
       );
     }
     const workflows =
       deps.workflows ?? WorkflowRegistry.fromDirectory(deps.config.workflowsDir ?? DEFAULT_WORKFLOWS_DIR);
-    const runtime = new RouterRuntime(deps.bus, workflows, statuses, deps.logger);
+    const runtime = new RouterRuntime(
+      deps.bus,
+      workflows,
+      statuses,
+      deps.logger,
+      // The HTTP ingress has authenticated the tenant it publishes for: its source may assert any
+      // tenant unless LLMBUS_TRUSTED_SOURCES names it.
+      deps.config.trustedSources?.withDefault(deps.bus.ingressSource, [ANY_TENANT]),
+    );
     return {
       module: RouterModule,
-      imports: [LoggerModule.forRoot({ pinoHttp: { logger: deps.logger } })],
+      imports: [LoggerModule.forRoot(httpLoggerParams(deps.logger))],
       controllers: [RouterEventsController, RequestsController, ...OPS_CONTROLLERS],
       providers: [
         { provide: RouterRuntime, useValue: runtime },
-        { provide: API_KEY_REGISTRY, useValue: apiKeys },
+        ...identityProviders(apiKeys, deps.config.oidc),
         { provide: READINESS_CHECK, useValue: statuses },
       ],
     };
