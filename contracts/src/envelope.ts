@@ -15,7 +15,10 @@ import {
  * CloudEvents binary mode (`ce_<attribute>`), the payload as the JSON message value.
  */
 export class EnvelopeAttributes {
-  /** Unique per event; consumers de-duplicate on it. Derived, not random, for events a stage emits. */
+  /**
+   * Unique per event within its source and tenant (see EventIdentity). Derived, not random, for
+   * events a stage emits.
+   */
   @IsString() @IsNotEmpty() @MaxLength(200) id!: string;
   /** URI-reference of the producer, e.g. `/llmbus/router`. */
   @IsString() @IsNotEmpty() @MaxLength(500) source!: string;
@@ -53,6 +56,13 @@ export const TENANT_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
  * fails TENANT_PATTERN, so no API key or request can ever claim it.
  */
 export const UNKNOWN_TENANT = '_none';
+
+/**
+ * What identifies an event: CloudEvents `source` + `id` ("Producers MUST ensure that source + id
+ * is unique for each distinct event", CloudEvents 1.0, `id`), within a tenant. Two producers may
+ * use the same id; consumers de-duplicate, and the audit store is unique, on all three.
+ */
+export type EventIdentity = Pick<EnvelopeAttributes, 'tenantid' | 'source' | 'id'>;
 
 /** An event as handlers see it: validated attributes and typed payload. */
 export interface EventEnvelope<P = unknown> extends Readonly<EnvelopeAttributes> {

@@ -69,6 +69,8 @@ interface Rejection {
   correlationId?: string;
   tenant?: string;
   causeId?: string;
+  /** CloudEvents source of the rejected event: with tenant and id, what tells it from others. */
+  causeSource?: string;
   replyTo?: string;
 }
 
@@ -112,8 +114,9 @@ export async function processMessage(
     eventId: envelope.id,
     eventType: envelope.type,
   });
-  if (await bus.dedup.has(setup.groupId, envelope.id)) {
-    log.debug('duplicate event skipped');
+  // An event is its tenant, source and id: the same id from another producer or tenant is not a duplicate.
+  if (await bus.dedup.has(setup.groupId, envelope)) {
+    log.debug({ eventSource: envelope.source }, 'duplicate event skipped');
     busMetrics.events.inc({ stage: setup.stage, type: envelope.type, outcome: 'duplicate' });
     return;
   }
@@ -179,13 +182,14 @@ export async function processMessage(
       correlationId: envelope.correlationid,
       tenant: envelope.tenantid,
       causeId: envelope.id,
+      causeSource: envelope.source,
       replyTo: replyToOf(envelope.data),
     });
     return;
   }
   clearInterval(timer);
   await bus.publish(outputs, { envelope, stage: setup.stage }, output);
-  await bus.dedup.add(setup.groupId, envelope.id);
+  await bus.dedup.add(setup.groupId, envelope);
   busMetrics.events.inc({ stage: setup.stage, type: envelope.type, outcome: 'handled' });
   busMetrics.latency.observe(
     { stage: setup.stage, type: envelope.type },
@@ -234,10 +238,11 @@ function decode(bus: EventBus, setup: ConsumerSetup, message: RawMessage): Decod
   const headerCorrelation = message.headers['ce_correlationid'];
   const bodyRequestId =
     isRecord(body) && typeof body['requestId'] === 'string' ? body['requestId'] : undefined;
-  const known: Pick<Rejection, 'correlationId' | 'tenant' | 'causeId' | 'replyTo'> = {
+  const known: Pick<Rejection, 'correlationId' | 'tenant' | 'causeId' | 'causeSource' | 'replyTo'> = {
     correlationId: headerCorrelation ?? message.key ?? bodyRequestId,
     tenant: message.headers['ce_tenantid'],
     causeId: message.headers['ce_id'],
+    causeSource: message.headers['ce_source'],
     replyTo: replyToOf(body),
   };
   const size = message.value?.length ?? 0;
@@ -341,7 +346,7 @@ async function reject(
   const cause = {
     envelope: {
       id: causeId,
-      source: 'unknown',
+      source: rejection.causeSource ?? 'unknown',
       type: 'unknown',
       specversion: '1.0' as const,
       time: new Date().toISOString(),
