@@ -131,6 +131,68 @@ export function describeAuditStoreConformance(
       expect(Number.isNaN(Date.parse(trail[0].recordedAt))).toBe(false);
     });
 
+    it('identifies an event by tenant, source and id: the same id from another source or tenant is recorded too', async () => {
+      const a = newTenant();
+      const b = newTenant();
+      const id = randomUUID();
+      const fromA = { ...event(a, 'r1', RequestSubmittedEvent.type, at(0), {}, '/upstream/one'), id };
+      const fromAOther = { ...event(a, 'r2', RequestSubmittedEvent.type, at(0), {}, '/upstream/two'), id };
+      const fromB = { ...event(b, 'r1', RequestSubmittedEvent.type, at(0), {}, '/upstream/one'), id };
+      for (const e of [fromA, fromAOther, fromB]) expect(await store.record(e, position())).toBe(true);
+      for (const e of [fromA, fromAOther, fromB]) expect(await store.record(e, position())).toBe(false);
+      expect((await store.trail(a, 'r1')).map((r) => r.envelope)).toEqual([fromA]);
+      expect((await store.trail(a, 'r2')).map((r) => r.envelope)).toEqual([fromAOther]);
+      expect((await store.trail(b, 'r1')).map((r) => r.envelope)).toEqual([fromB]);
+      expect((await store.listRequests(a, 10)).requests.map((r) => [r.requestId, r.events])).toEqual([
+        ['r2', 1],
+        ['r1', 1],
+      ]);
+      const { rows } = await fixture.raw(
+        `SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
+         WHERE conrelid = 'audit_events'::regclass AND contype IN ('p', 'u') ORDER BY conname`,
+      );
+      expect(rows).toEqual(
+        expect.arrayContaining([
+          { conname: 'audit_events_identity', def: 'UNIQUE (tenant_id, source, event_id)' },
+          { conname: 'audit_events_pkey', def: 'PRIMARY KEY (seq)' },
+        ]),
+      );
+    });
+
+    it("keeps two tenants' reviews apart when their review events share an id and a request id", async () => {
+      const a = newTenant();
+      const b = newTenant();
+      const id = randomUUID();
+      for (const tenant of [a, b]) {
+        await store.record(event(tenant, 'shared', RequestSubmittedEvent.type, at(0)), position());
+        const review = event(
+          tenant,
+          'shared',
+          ReviewRequestedEvent.type,
+          at(1),
+          { reason: tenant },
+          '/llmbus/validator',
+        );
+        expect(await store.record({ ...review, id }, position('orchestration.review.v1'))).toBe(true);
+      }
+      await store.record(
+        event(a, 'shared', ReviewDecidedEvent.type, at(2), {}, '/llmbus/auditor'),
+        position(),
+      );
+      expect(await store.reviewState(a, 'shared')).toEqual({
+        status: 'resolved',
+        resolvedBy: ReviewDecidedEvent.type,
+      });
+      expect(await store.reviewState(b, 'shared')).toMatchObject({
+        status: 'pending',
+        review: { envelope: { id, tenantid: b, data: { reason: b } } },
+      });
+      expect(await store.reviewQueue(a)).toEqual([]);
+      expect((await store.reviewQueue(b)).map((q) => [q.requestId, q.review.envelope.tenantid])).toEqual([
+        ['shared', b],
+      ]);
+    });
+
     it('rejects UPDATE, DELETE and TRUNCATE of recorded events in the database itself', async () => {
       const tenant = newTenant();
       await store.record(event(tenant, 'r1', RequestSubmittedEvent.type, at(0)), position());

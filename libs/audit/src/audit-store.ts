@@ -66,10 +66,12 @@ export type ReviewState =
 
 /**
  * The append-only audit trail. Every query takes the tenant: there is no way to read across
- * tenants. Recording is idempotent on the event id, so redelivered events are stored once.
+ * tenants. Recording is idempotent on the event's identity (tenant, source and id, see
+ * EventIdentity), so redelivered events are stored once, and events of other producers or
+ * tenants that happen to share an id are stored too.
  */
 export interface AuditStore {
-  /** Stores an event; resolves true when it was new, false when its id was already recorded. */
+  /** Stores an event; resolves true when it was new, false when its tenant, source and id were already recorded. */
   record(envelope: EventEnvelope, position: BusPosition): Promise<boolean>;
   /** A request's events in event-time order (recording order breaks ties); empty when unknown to the tenant. */
   trail(tenantId: string, requestId: string): Promise<readonly AuditRecord[]>;

@@ -130,8 +130,8 @@ export class SqlAuditStore implements AuditStore {
          stage, model_id, prompt_tokens, completion_tokens, cost_usd, latency_ms)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::bigint, $13::timestamptz, $14, $15, $16::jsonb,
          $17, $18, $19, $20, $21, $22)
-       ON CONFLICT (event_id) DO NOTHING
-       RETURNING event_id`,
+       ON CONFLICT (tenant_id, source, event_id) DO NOTHING
+       RETURNING seq`,
       [
         envelope.id,
         envelope.tenantid,

@@ -107,8 +107,9 @@ export class EventBus {
   }
 
   /**
-   * Builds envelopes for events. With a cause, ids derive from the cause's id, the stage, the
-   * attempt and the output slot, and tenant, correlation and trace are inherited from it.
+   * Builds envelopes for events. With a cause, ids derive from the cause's identity (tenant,
+   * source and id), the stage, the attempt and the output slot, and tenant, correlation and trace
+   * are inherited from it.
    */
   envelopes(
     events: readonly Outgoing[],
@@ -122,7 +123,7 @@ export class EventBus {
       const id =
         event.id ??
         (cause
-          ? deriveEventId(cause.envelope.id, cause.stage, attempt, `${event.definition.type}#${index}`)
+          ? deriveEventId(cause.envelope, cause.stage, attempt, `${event.definition.type}#${index}`)
           : randomUUID());
       const attrs: EnvelopeAttributes = {
         id,

@@ -3,8 +3,8 @@ import {
   eventByType,
   eventTypesOnTopic,
   EventEnvelope,
+  decodeMessage,
   FailureCode,
-  headersToAttributes,
   RequestFailedEvent,
   retryTopicsOf,
   Stage,
@@ -69,6 +69,8 @@ interface Rejection {
   correlationId?: string;
   tenant?: string;
   causeId?: string;
+  /** CloudEvents source of the rejected event: with tenant and id, what tells it from others. */
+  causeSource?: string;
   replyTo?: string;
 }
 
@@ -112,8 +114,9 @@ export async function processMessage(
     eventId: envelope.id,
     eventType: envelope.type,
   });
-  if (await bus.dedup.has(setup.groupId, envelope.id)) {
-    log.debug('duplicate event skipped');
+  // An event is its tenant, source and id: the same id from another producer or tenant is not a duplicate.
+  if (await bus.dedup.has(setup.groupId, envelope)) {
+    log.debug({ eventSource: envelope.source }, 'duplicate event skipped');
     busMetrics.events.inc({ stage: setup.stage, type: envelope.type, outcome: 'duplicate' });
     return;
   }
@@ -179,13 +182,14 @@ export async function processMessage(
       correlationId: envelope.correlationid,
       tenant: envelope.tenantid,
       causeId: envelope.id,
+      causeSource: envelope.source,
       replyTo: replyToOf(envelope.data),
     });
     return;
   }
   clearInterval(timer);
   await bus.publish(outputs, { envelope, stage: setup.stage }, output);
-  await bus.dedup.add(setup.groupId, envelope.id);
+  await bus.dedup.add(setup.groupId, envelope);
   busMetrics.events.inc({ stage: setup.stage, type: envelope.type, outcome: 'handled' });
   busMetrics.latency.observe(
     { stage: setup.stage, type: envelope.type },
@@ -229,15 +233,17 @@ function retryAfterOf(error: unknown): number | undefined {
 type Decoded = { envelope: EventEnvelope<object>; handler: EventHandler } | { rejection: Rejection };
 
 function decode(bus: EventBus, setup: ConsumerSetup, message: RawMessage): Decoded {
-  const rawText = message.value?.toString('utf8') ?? '';
-  const body = tryParseJson(rawText);
-  const headerCorrelation = message.headers['ce_correlationid'];
-  const bodyRequestId =
-    isRecord(body) && typeof body['requestId'] === 'string' ? body['requestId'] : undefined;
-  const known: Pick<Rejection, 'correlationId' | 'tenant' | 'causeId' | 'replyTo'> = {
-    correlationId: headerCorrelation ?? message.key ?? bodyRequestId,
-    tenant: message.headers['ce_tenantid'],
-    causeId: message.headers['ce_id'],
+  // Binary or structured mode, by the content-type header; attributes and payload alike from here on.
+  const event = decodeMessage(message.headers, message.value?.toString('utf8') ?? '');
+  const attrsPlain = event.attributes;
+  const body = event.data;
+  const ce = event.attributePrefix;
+  const bodyRequestId = isRecord(body) ? textOf(body['requestId']) : undefined;
+  const known: Pick<Rejection, 'correlationId' | 'tenant' | 'causeId' | 'causeSource' | 'replyTo'> = {
+    correlationId: textOf(attrsPlain['correlationid']) ?? message.key ?? bodyRequestId,
+    tenant: textOf(attrsPlain['tenantid']),
+    causeId: textOf(attrsPlain['id']),
+    causeSource: textOf(attrsPlain['source']),
     replyTo: replyToOf(body),
   };
   const size = message.value?.length ?? 0;
@@ -251,26 +257,31 @@ function decode(bus: EventBus, setup: ConsumerSetup, message: RawMessage): Decod
       },
     };
   }
-  const attrsPlain = headersToAttributes(message.headers);
+  if (event.problem) {
+    return { rejection: { ...known, code: 'invalid_event', ...event.problem } };
+  }
   if (attrsPlain['tenantid'] === undefined) {
     return {
       rejection: {
         ...known,
         code: 'missing_tenant',
         reason:
-          'the event has no tenant: set the ce_tenantid header (CloudEvents binary mode) to your tenant id',
-        errors: ['ce_tenantid: required'],
+          event.mode === 'binary'
+            ? 'the event has no tenant: set the ce_tenantid header (CloudEvents binary mode) to your tenant id'
+            : 'the event has no tenant: set the tenantid attribute (a top-level member of the structured-mode JSON body) to your tenant id',
+        errors: [`${ce}tenantid: required`],
       },
     };
   }
   const attrs = validateAttributes(attrsPlain);
   if (!attrs.ok) {
+    const where = event.mode === 'binary' ? 'headers' : 'attributes of the structured-mode body';
     return {
       rejection: {
         ...known,
         code: 'invalid_event',
-        reason: `the CloudEvents headers are invalid: ${attrs.errors.join('; ')}`,
-        errors: attrs.errors.map((e) => `ce_${e}`),
+        reason: `the CloudEvents ${where} are invalid: ${attrs.errors.join('; ')}`,
+        errors: attrs.errors.map((e) => `${ce}${e}`),
       },
     };
   }
@@ -283,20 +294,13 @@ function decode(bus: EventBus, setup: ConsumerSetup, message: RawMessage): Decod
         ...known,
         code: 'unknown_event_type',
         reason: `event type "${attrs.value.type}" is not accepted on ${logicalTopic}; expected one of: ${allowed.join(', ')}`,
-        errors: [`ce_type: ${attrs.value.type}`],
+        errors: [`${ce}type: ${attrs.value.type}`],
       },
     };
   }
   const handler = setup.handlers[attrs.value.type] ?? setup.handlers['*'];
-  if (body === undefined) {
-    return {
-      rejection: {
-        ...known,
-        code: 'invalid_event',
-        reason: 'the message value is not valid JSON; send the payload as a UTF-8 JSON object',
-        errors: ['value: not JSON'],
-      },
-    };
+  if (event.dataProblem) {
+    return { rejection: { ...known, code: 'invalid_event', ...event.dataProblem } };
   }
   const payload = validatePayload(definition, body);
   if (!payload.ok) {
@@ -314,6 +318,10 @@ function decode(bus: EventBus, setup: ConsumerSetup, message: RawMessage): Decod
     return { envelope: { ...attrs.value, data: payload.value }, handler: async () => [] };
   }
   return { envelope: { ...attrs.value, data: payload.value }, handler };
+}
+
+function textOf(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
 }
 
 async function reject(
@@ -341,7 +349,7 @@ async function reject(
   const cause = {
     envelope: {
       id: causeId,
-      source: 'unknown',
+      source: rejection.causeSource ?? 'unknown',
       type: 'unknown',
       specversion: '1.0' as const,
       time: new Date().toISOString(),
@@ -408,14 +416,6 @@ async function reject(
     },
     `event dead-lettered: ${rejection.reason}`,
   );
-}
-
-function tryParseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

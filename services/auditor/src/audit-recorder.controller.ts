@@ -8,7 +8,8 @@ import { auditorMetrics } from './auditor-metrics';
 
 /**
  * Records every event of every platform topic, dead-letter topics included. A redelivered event
- * is stored once (the store ignores known ids) and the auditor publishes nothing.
+ * is stored once (the store ignores a tenant, source and id it already holds) and the auditor
+ * publishes nothing.
  */
 @Controller()
 export class AuditRecorderController {

@@ -23,6 +23,9 @@ import { RouterRuntime } from './router-runtime';
 import { StatusStoreUnavailableFilter } from './status-store-unavailable.filter';
 import { SubmitRequestBody, submitBodyPipe } from './submit-request.dto';
 
+/** The cause of a request submitted over HTTP, as an event source: this route. */
+const HTTP_SUBMISSIONS = 'http:POST /v1/requests';
+
 export interface SubmitResponse {
   readonly requestId: string;
   readonly status: 'accepted';
@@ -74,7 +77,9 @@ export class RequestsController {
       );
     }
     // Same tenant and request id, same event id: a retried POST is dropped as a duplicate downstream.
-    const id = deriveEventId(`${principal.tenantId}/${requestId}`, 'ingress', 1, RequestSubmittedEvent.type);
+    // Another tenant's request with the same id is another cause, so it gets another event id.
+    const cause = { tenantid: principal.tenantId, source: HTTP_SUBMISSIONS, id: requestId };
+    const id = deriveEventId(cause, 'ingress', 1, RequestSubmittedEvent.type);
     await this.runtime.bus.publish([
       outgoing(RequestSubmittedEvent, payload, { tenantId: principal.tenantId, id }),
     ]);
