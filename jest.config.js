@@ -1,5 +1,6 @@
-// Three tiers, each runnable on its own: unit (no I/O), integration (real broker, Postgres, models),
-// e2e (the whole pipeline). Integration and e2e share one globalSetup that finds or starts services.
+// Tiers, each runnable on its own: unit (no I/O), deploy (the Helm chart, offline), integration
+// (real broker, Postgres, models), e2e (the whole pipeline). Integration and e2e share one
+// globalSetup that finds or starts services.
 const swc = [
   '@swc/jest',
   {
@@ -47,6 +48,13 @@ module.exports = {
       // PGlite (WebAssembly Postgres) takes seconds to open on a busy 2-core machine.
       setupFilesAfterEnv: ['<rootDir>/test/support/unit-timeout.ts'],
       testMatch: ['<rootDir>/{contracts,libs,services}/**/*.spec.ts', '<rootDir>/test/unit/**/*.spec.ts'],
+    },
+    {
+      // The Helm chart rendered by a real helm and validated offline (needs the tools that
+      // `node scripts/validate-k8s.mjs --install-only` caches; skipped without them outside CI).
+      ...common,
+      displayName: 'deploy',
+      testMatch: ['<rootDir>/test/deploy/**/*.test.ts'],
     },
     {
       ...common,
