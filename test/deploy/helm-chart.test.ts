@@ -233,7 +233,9 @@ describeWithTools('helm chart deploy/helm/llmbus', () => {
       expect(scaled.spec!.scaleTargetRef!.name).toBe(`llmbus-${stage}`);
       expect(triggers.every((t) => t.type === 'kafka')).toBe(true);
       expect(new Set(triggers.map((t) => t.metadata.consumerGroup))).toEqual(new Set([`llmbus.${stage}`]));
-      if (consumed.length === TOPICS.length) {
+      // Retry topics hold records that wait for their due time, not work to scale out for (during a
+      // model outage more replicas would not help), so no trigger watches them.
+      if (consumed.length === TOPICS.filter((t) => !t.name.startsWith('orchestration.retry.')).length) {
         // Every topic: one trigger without "topic", KEDA sums the lag of all the group's topics.
         expect(triggers).toHaveLength(1);
         expect(triggers[0].metadata.topic).toBeUndefined();

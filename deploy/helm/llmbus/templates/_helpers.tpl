@@ -1,7 +1,10 @@
 {{/*
 What each stage is, from the code (not configurable):
   topics  the topics its handlers consume (contracts/src/topics.ts, through each stage's
-          @EventPattern handlers); "*" means every topic of the registry (the auditor).
+          @EventPattern handlers); "*" means every topic of the registry but the delayed
+          retry topics (the auditor). A stage's retry topics (orchestration.retry.<stage>.r*)
+          get no trigger: their records wait for a due time, and scaling out would not make
+          them due sooner.
           test/deploy/helm-chart.test.ts fails when this drifts from the code.
   http    serves an API on httpPort (router, auditor); the others serve /healthz and /metrics
           on metrics.port.
