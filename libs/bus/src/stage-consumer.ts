@@ -13,6 +13,7 @@ import {
   validateAttributes,
   validatePayload,
 } from '@llmbus/contracts';
+import { isUtf8 } from 'node:buffer';
 import { backOff } from 'exponential-backoff';
 import type { Logger } from 'pino';
 import { DeliveryDeferredError, EventRejectedError, isRetryable } from './errors';
@@ -257,6 +258,18 @@ function decode(bus: EventBus, setup: ConsumerSetup, message: RawMessage): Decod
       },
     };
   }
+  if (message.value && !isUtf8(message.value)) {
+    // JSON on the wire is UTF-8 (RFC 8259 §8.1): a lossy decode would silently change what was sent.
+    return {
+      rejection: {
+        ...known,
+        code: 'invalid_event',
+        reason:
+          'the message value is not valid UTF-8 (invalid, overlong or cut byte sequences); send the JSON payload encoded as UTF-8',
+        errors: ['value: not UTF-8'],
+      },
+    };
+  }
   if (event.problem) {
     return { rejection: { ...known, code: 'invalid_event', ...event.problem } };
   }
@@ -345,7 +358,11 @@ async function reject(
   // The dead-letter record must itself fit the event limit, even after JSON escaping (up to 6x).
   const valueLimit = Math.min(DLQ_VALUE_LIMIT, Math.floor(bus.maxEventBytes / 8));
   const truncated = value.length > valueLimit;
-  const causeId = rejection.causeId ?? `${message.topic}:${message.partition}:${message.offset}`;
+  // Ids of what we publish derive from the cause's id: one that is missing, empty or too long for an
+  // envelope falls back to the message's position, which is unique and stable across redelivery.
+  const position = `${message.topic}:${message.partition}:${message.offset}`;
+  const causeId = usableId(rejection.causeId) ?? position;
+  const correlationId = usableId(rejection.correlationId);
   const cause = {
     envelope: {
       id: causeId,
@@ -353,7 +370,7 @@ async function reject(
       type: 'unknown',
       specversion: '1.0' as const,
       time: new Date().toISOString(),
-      correlationid: rejection.correlationId ?? causeId,
+      correlationid: correlationId ?? causeId,
       tenantid: tenant,
       traceparent: message.headers['ce_traceparent'],
       schemaversion: 1,
@@ -416,6 +433,11 @@ async function reject(
     },
     `event dead-lettered: ${rejection.reason}`,
   );
+}
+
+/** An id an envelope can carry (1-200 characters, as `EnvelopeAttributes` requires), or undefined. */
+function usableId(id: string | undefined): string | undefined {
+  return id !== undefined && id.length > 0 && id.length <= 200 ? id : undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
