@@ -134,11 +134,12 @@ export function describeUnstorableEventConformance(
       await expect(fixture.store.record(event(tenant, 'time-1', {}), position())).resolves.toBe(true);
     });
 
-    it('finds nothing for a request id holding U+0000, instead of failing the query', async () => {
+    it('finds nothing for a request id holding U+0000 (trail, review, status), instead of failing the query', async () => {
       await expect(fixture.store.trail(tenant, 'nul-1\u0000')).resolves.toEqual([]);
       await expect(fixture.store.reviewState(tenant, '\u0000')).resolves.toEqual({
         status: 'unknown_request',
       });
+      await expect(fixture.store.requestStatus(tenant, 'nul-1\u0000')).resolves.toBeUndefined();
     });
   });
 }

@@ -317,6 +317,8 @@ export class SqlAuditStore implements AuditStore {
 
   async requestStatus(tenantId: string, requestId: string): Promise<RequestStatusView | undefined> {
     requireTenant(tenantId);
+    // As in trail(): an id PostgreSQL cannot hold is unknown, not a store outage.
+    if (!isStorableText(requestId)) return undefined;
     const { rows } = await this.client.query<RequestStatusRow>(
       REQUEST_STATUS_SQL,
       requestStatusParams(tenantId, requestId),

@@ -1,4 +1,5 @@
 import { ApiKeyRegistry } from '@llmbus/access';
+import { PgliteAuditStore } from '@llmbus/audit';
 import { EventBus, InMemoryTransport } from '@llmbus/bus';
 import type { StageApp } from '@llmbus/bus-nest';
 import { loadPlatformConfig } from '@llmbus/config';
@@ -38,11 +39,17 @@ async function until(check: () => boolean, ms = 5000): Promise<void> {
 }
 
 describe('router: text that cannot be stored', () => {
+  let store: PgliteAuditStore;
   let transport: InMemoryTransport;
   let bus: EventBus;
   let app: StageApp;
   let http: ReturnType<typeof request>;
   const seen: Record<string, EventEnvelope<object>[]> = {};
+
+  beforeAll(async () => {
+    store = await PgliteAuditStore.open();
+  });
+  afterAll(() => store.close());
 
   beforeEach(async () => {
     transport = new InMemoryTransport();
@@ -74,7 +81,7 @@ describe('router: text that cannot be stored', () => {
         }
       },
     });
-    app = await startRouter({ bus, config, logger, apiKeys, httpPort: 0 });
+    app = await startRouter({ bus, config, logger, apiKeys, httpPort: 0, statusStore: store });
     http = request(app.url!);
   });
 
@@ -149,5 +156,10 @@ describe('router: text that cannot be stored', () => {
     expect(dead).toMatchObject({ reasonCode: 'invalid_payload', originalValue: value });
     expect(dead.originalSanitised).toBeUndefined();
     expect(seen[RequestRoutedEvent.type]).toHaveLength(0);
+  });
+
+  it('answers 404 for a status id holding U+0000: an id no store holds is unknown, not a store outage', async () => {
+    const res = await http.get('/v1/requests/r%00').set('X-Api-Key', SUBMITTER).expect(404);
+    expect(res.headers['retry-after']).toBeUndefined();
   });
 });
