@@ -132,4 +132,48 @@ describe('dead-letter records of text that cannot be stored', () => {
     expect(findUnstorableText(failed[0].data)).toEqual([]);
     expect(findUnstorableText(dead[0].data)).toEqual([]);
   });
+
+  it('rejects a structured-mode event whose attributes or data hold U+0000, naming each field', async () => {
+    await bus.subscribe({
+      stage: 'router',
+      notifyRequester: true,
+      handlers: { [RequestSubmittedEvent.type]: async () => [] },
+    });
+    const event = {
+      specversion: '1.0',
+      id: 'evt-structured-nul',
+      source: '/upstream/sdk',
+      type: RequestSubmittedEvent.type,
+      time: '2026-01-01T12:00:00Z',
+      subject: 'ticket\u00009',
+      tenantid: 'acme',
+      correlationid: 'structured-nul',
+      schemaversion: 1,
+      data: {
+        requestId: 'structured-nul',
+        eventType: 'ticket.created',
+        input: { subject: 'a\u0000' },
+        requester: { groups: [] },
+      },
+    };
+    await transport.produceRaw(
+      Topics.Request.name,
+      'structured-nul',
+      { 'content-type': 'application/cloudevents+json' },
+      Buffer.from(JSON.stringify(event)),
+    );
+    await until(() => dead.length === 1 && failed.length === 1);
+    expect(dead[0].data.reasonCode).toBe('invalid_event');
+    expect(dead[0].data.errors).toEqual([expect.stringMatching(/subject: contains U\+0000/)]);
+    // Fix the attribute, and the data's text is what is refused.
+    await transport.produceRaw(
+      Topics.Request.name,
+      'structured-nul',
+      { 'content-type': 'application/cloudevents+json' },
+      Buffer.from(JSON.stringify({ ...event, id: 'evt-structured-nul-2', subject: 'ticket-9' })),
+    );
+    await until(() => dead.length === 2 && failed.length === 2);
+    expect(dead[1].data.reasonCode).toBe('invalid_payload');
+    expect(failed[1].data.message).toMatch(/input\.subject: contains U\+0000/);
+  });
 });
