@@ -9,6 +9,7 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
+import { toStorableText, truncateText } from './text';
 
 /**
  * CloudEvents 1.0 attributes plus the platform's extensions. On Kafka they travel as headers in
@@ -257,7 +258,7 @@ function structuredData(event: Record<string, unknown>): { value: unknown } | { 
   }
   if (typeof contentType === 'string' && !isJsonMediaType(contentType)) {
     return problem(
-      `datacontenttype is "${contentType.slice(0, 100)}", but llmbus payloads are JSON objects: ` +
+      `datacontenttype is "${toStorableText(truncateText(contentType, 100))}", but llmbus payloads are JSON objects: ` +
         'set datacontenttype to application/json (or leave it out) and put the payload in "data"',
       'datacontenttype: not JSON',
     );

@@ -3,6 +3,7 @@ import { MIGRATIONS, PostgresAuditStore } from '@llmbus/audit';
 import { RequestSubmittedEvent, type EventEnvelope } from '@llmbus/contracts';
 import { Client } from 'pg';
 import { describeAuditStoreConformance } from '../../libs/audit/src/audit-store.conformance';
+import { describeUnstorableEventConformance } from '../../libs/audit/src/audit-store.unstorable.conformance';
 import { databaseUrl } from '../support/env';
 
 jest.setTimeout(60_000);
@@ -43,6 +44,20 @@ describeAuditStoreConformance('PostgresAuditStore', async () => {
     raw: async (sql, params = []) => ({
       rows: (await store.pool.query<Record<string, unknown>>(sql, [...params])).rows,
     }),
+    close: () => store.close(),
+  };
+});
+
+// Real PostgreSQL refuses U+0000 and lone surrogates: the store keeps a marked, storable copy.
+describeUnstorableEventConformance('PostgresAuditStore', async () => {
+  const store = await PostgresAuditStore.open({
+    connectionString: databaseUrl(),
+    schema: newSchema(),
+    maxConnections: 3,
+  });
+  return {
+    store,
+    raw: async (sql) => ({ rows: (await store.pool.query<Record<string, unknown>>(sql)).rows }),
     close: () => store.close(),
   };
 });

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { TENANT_PATTERN } from '@llmbus/contracts';
+import { TENANT_PATTERN, truncateText } from '@llmbus/contracts';
 import { isRole, Principal, Role, ROLES } from './principal';
 
 interface KeyEntry {
@@ -83,7 +83,7 @@ export class ApiKeyRegistry {
           );
         }
         const principal: Principal = {
-          id: `${key.slice(0, 6)}…`,
+          id: `${truncateText(key, 6)}…`,
           kind: 'api_key',
           tenantId,
           roles: new Set(roles as Role[]),

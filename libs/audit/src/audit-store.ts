@@ -14,6 +14,18 @@ export interface AuditRecord {
   readonly position: BusPosition;
   /** ISO 8601, set by the database when the row was inserted. */
   readonly recordedAt: string;
+  /**
+   * Present when the database refused the event as received and the store kept a storable copy:
+   * why it was refused (`SQLSTATE: message`). In such a copy U+0000 and lone surrogates read
+   * U+FFFD, and token or cost columns that overflowed are empty (the payload keeps the numbers).
+   */
+  readonly sanitisedReason?: string;
+}
+
+/** Options of AuditStore.record. */
+export interface RecordOptions {
+  /** Called when only a storable copy of the event could be recorded, with the refusal's reason. */
+  readonly onSanitised?: (reason: string) => void;
 }
 
 /** Tokens, cost and latency of one step (event type) on one model. */
@@ -71,8 +83,13 @@ export type ReviewState =
  * tenants that happen to share an id are stored too.
  */
 export interface AuditStore {
-  /** Stores an event; resolves true when it was new, false when its tenant, source and id were already recorded. */
-  record(envelope: EventEnvelope, position: BusPosition): Promise<boolean>;
+  /**
+   * Stores an event; resolves true when it was new, false when its tenant, source and id were
+   * already recorded. An event the database refuses for good is stored as a marked storable copy
+   * (`sanitisedReason`); throws AuditDataError when not even that can be stored, and other errors
+   * on outages.
+   */
+  record(envelope: EventEnvelope, position: BusPosition, options?: RecordOptions): Promise<boolean>;
   /** A request's events in event-time order (recording order breaks ties); empty when unknown to the tenant. */
   trail(tenantId: string, requestId: string): Promise<readonly AuditRecord[]>;
   /** Tokens, cost and latency grouped by event type and model, optionally since a time. */

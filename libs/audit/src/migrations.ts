@@ -73,6 +73,14 @@ ALTER TABLE audit_events ADD CONSTRAINT audit_events_pkey PRIMARY KEY (seq);
 ALTER TABLE audit_events ADD CONSTRAINT audit_events_identity UNIQUE (tenant_id, source, event_id);
 `,
   },
+  {
+    id: '0003_audit_events_sanitised_reason',
+    sql: `
+-- Set when PostgreSQL refused an event as received (U+0000 or a lone surrogate in its text, a
+-- number out of a column's range) and a storable copy was recorded instead; NULL = as received.
+ALTER TABLE audit_events ADD COLUMN sanitised_reason text;
+`,
+  },
 ];
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;

@@ -8,7 +8,11 @@ import {
   RequestFailedEvent,
   retryTopicsOf,
   Stage,
+  isStorableText,
   TENANT_PATTERN,
+  toStorableText,
+  toStorableValue,
+  truncateText,
   UNKNOWN_TENANT,
   validateAttributes,
   validatePayload,
@@ -358,6 +362,11 @@ async function reject(
   // The dead-letter record must itself fit the event limit, even after JSON escaping (up to 6x).
   const valueLimit = Math.min(DLQ_VALUE_LIMIT, Math.floor(bus.maxEventBytes / 8));
   const truncated = value.length > valueLimit;
+  // The record must be storable by every consumer (the auditor): NUL bytes become U+FFFD and the
+  // copy is marked, so it is never replayed as if it were the message received.
+  const cutValue = truncateText(value, valueLimit);
+  const texts = [cutValue, message.key ?? '', ...Object.entries(message.headers).flat()];
+  const sanitised = !texts.every(isStorableText);
   // Ids of what we publish derive from the cause's id: one that is missing, empty or too long for an
   // envelope falls back to the message's position, which is unique and stable across redelivery.
   const position = `${message.topic}:${message.partition}:${message.offset}`;
@@ -387,14 +396,15 @@ async function reject(
         originalTopic: message.topic,
         originalPartition: message.partition,
         originalOffset: message.offset,
-        originalKey: message.key ?? undefined,
-        originalHeaders: { ...message.headers },
-        originalValue: truncated ? value.slice(0, valueLimit) : value,
+        originalKey: message.key === null ? undefined : toStorableText(message.key),
+        originalHeaders: toStorableValue({ ...message.headers }),
+        originalValue: toStorableText(cutValue),
         originalValueTruncated: truncated || undefined,
+        originalSanitised: sanitised || undefined,
         reasonCode: rejection.code,
-        reason: rejection.reason.slice(0, 2000),
-        errors: rejection.errors.slice(0, 100).map((e) => e.slice(0, 1000)),
-        correlationId: rejection.correlationId?.slice(0, 200),
+        reason: cut(rejection.reason, 2000),
+        errors: rejection.errors.slice(0, 100).map((e) => cut(e, 1000)),
+        correlationId: rejection.correlationId === undefined ? undefined : cut(rejection.correlationId, 200),
       },
       { topic: bus.deadLetterTopic(setup.stage) },
     ),
@@ -411,9 +421,9 @@ async function reject(
       outgoing(RequestFailedEvent, {
         requestId,
         code: rejection.code,
-        message: rejection.reason.slice(0, 2000),
+        message: cut(rejection.reason, 2000),
         stage: setup.stage,
-        details: rejection.errors.slice(0, 100).map((e) => e.slice(0, 1000)),
+        details: rejection.errors.slice(0, 100).map((e) => cut(e, 1000)),
         replyTo: rejection.replyTo,
       }),
     );
@@ -435,9 +445,12 @@ async function reject(
   );
 }
 
-/** An id an envelope can carry (1-200 characters, as `EnvelopeAttributes` requires), or undefined. */
+/**
+ * An id an envelope can carry (1-200 characters of storable text, as `EnvelopeAttributes`
+ * requires), or undefined.
+ */
 function usableId(id: string | undefined): string | undefined {
-  return id !== undefined && id.length > 0 && id.length <= 200 ? id : undefined;
+  return id !== undefined && id.length > 0 && id.length <= 200 && isStorableText(id) ? id : undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -445,7 +458,12 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 function replyToOf(body: unknown): string | undefined {
-  return isRecord(body) && typeof body['replyTo'] === 'string' ? body['replyTo'].slice(0, 500) : undefined;
+  return isRecord(body) && typeof body['replyTo'] === 'string' ? cut(body['replyTo'], 500) : undefined;
+}
+
+/** Text of a dead-letter or failure record: cut on a code-point boundary and storable. */
+function cut(text: string, maxCodeUnits: number): string {
+  return toStorableText(truncateText(text, maxCodeUnits));
 }
 
 function isModelError(error: unknown): boolean {

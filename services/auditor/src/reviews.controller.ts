@@ -2,7 +2,7 @@ import type { Principal } from '@llmbus/access';
 import type { AuditStore, PendingReview } from '@llmbus/audit';
 import { EventBus, outgoing } from '@llmbus/bus';
 import { ID_PATTERN, ReviewDecidedEvent, type ReviewDecided, type ReviewRequested } from '@llmbus/contracts';
-import { AuthGuard, CurrentPrincipal, RequireRole } from '@llmbus/http-nest';
+import { AuthGuard, CurrentPrincipal, RequireRole, StorableTextValidationPipe } from '@llmbus/http-nest';
 import {
   BadRequestException,
   Body,
@@ -16,13 +16,12 @@ import {
   Post,
   UseFilters,
   UseGuards,
-  ValidationPipe,
 } from '@nestjs/common';
 import { AuditQueryErrorFilter } from './audit-query-error.filter';
 import { AUDIT_STORE } from './auditor-deps';
 import { ReviewDecisionBody } from './http-dto';
 
-const bodyPipe = new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true });
+const bodyPipe = new StorableTextValidationPipe({ whitelist: true, forbidNonWhitelisted: true });
 
 /** The human-review surface: the queue, and decisions published as ReviewDecided. */
 @Controller('v1/reviews')

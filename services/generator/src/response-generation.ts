@@ -1,5 +1,12 @@
 import { EventRejectedError, Heartbeat } from '@llmbus/bus';
-import type { Passage, RequestContext, ResponseGenerated } from '@llmbus/contracts';
+import {
+  toStorableText,
+  toStorableValue,
+  truncateText,
+  type Passage,
+  type RequestContext,
+  type ResponseGenerated,
+} from '@llmbus/contracts';
 import { ModelError, type ChatResponse, type ModelProvider } from '@llmbus/models';
 import type { Logger } from '@llmbus/observability';
 import {
@@ -77,9 +84,10 @@ export class ResponseGeneration {
       passages: source.passages,
       attempt,
       prompt: rendered.promptRef,
-      renderedPrompt: rendered.text.slice(0, MAX_TEXT),
-      text: response.text.slice(0, MAX_TEXT),
-      output: isRecord(response.json) ? response.json : undefined,
+      renderedPrompt: truncateText(rendered.text, MAX_TEXT),
+      // Model output enters the platform here: normalised so no consumer refuses it (U+0000, lone surrogates).
+      text: toStorableText(truncateText(response.text, MAX_TEXT)),
+      output: isRecord(response.json) ? toStorableValue(response.json) : undefined,
       usage: { ...response.usage },
     };
   }
@@ -154,7 +162,9 @@ export class ResponseGeneration {
         // An answer that does not parse is the validator's business: it asks for a stricter
         // retry, then a human, as the workflow says. Retrying the same prompt here would not.
         return {
-          text: `[the model's answer was not valid output: ${error.message}]`.slice(0, 2000),
+          text: toStorableText(
+            truncateText(`[the model's answer was not valid output: ${error.message}]`, 2000),
+          ),
           toolCalls: [],
           finishReason: 'stop',
           usage: {

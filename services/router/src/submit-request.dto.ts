@@ -1,5 +1,6 @@
 import { describeValidationErrors, ID_MESSAGE, ID_PATTERN } from '@llmbus/contracts';
-import { BadRequestException, ValidationPipe } from '@nestjs/common';
+import { StorableTextValidationPipe } from '@llmbus/http-nest';
+import { BadRequestException } from '@nestjs/common';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -39,8 +40,11 @@ export class SubmitRequestBody {
   @IsOptional() @IsString() @MaxLength(500) replyTo?: string;
 }
 
-/** Validates request bodies; unknown fields are refused and every error names its field. */
-export const submitBodyPipe = new ValidationPipe({
+/**
+ * Validates request bodies; unknown fields and text that cannot be stored (U+0000, lone
+ * surrogates, in values or keys) are refused, and every error names its field.
+ */
+export const submitBodyPipe = new StorableTextValidationPipe({
   whitelist: true,
   forbidNonWhitelisted: true,
   forbidUnknownValues: true,
