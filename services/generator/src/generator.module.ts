@@ -1,3 +1,4 @@
+import { MODEL_CALL_DEADLINE_MS } from '@llmbus/config';
 import { httpLoggerParams, identityProviders, OPS_CONTROLLERS } from '@llmbus/http-nest';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
@@ -7,7 +8,6 @@ import { GeneratorEventsController } from './generator.events';
 import { ResponseGeneration } from './response-generation';
 
 const DEFAULT_CONTEXT_WINDOW = 4096;
-const DEFAULT_MODEL_TIMEOUT_MS = 120_000;
 
 /** The generator stage: prompt rendering and model calls. */
 @Module({})
@@ -21,7 +21,7 @@ export class GeneratorModule {
       deps.models,
       deps.selectModel ?? (() => ({ contextWindow: DEFAULT_CONTEXT_WINDOW })),
       deps.tokenCounter,
-      deps.modelTimeoutMs ?? DEFAULT_MODEL_TIMEOUT_MS,
+      deps.modelTimeoutMs ?? MODEL_CALL_DEADLINE_MS,
     );
     return {
       module: GeneratorModule,
