@@ -1,13 +1,14 @@
 import type { Stage } from '@llmbus/contracts';
 import type { EventBus } from '@llmbus/bus';
-import { INestApplication, INestMicroservice, Type } from '@nestjs/common';
+import { STAGE_HEALTH, type StageHealthSource } from '@llmbus/http-nest';
+import { DynamicModule, INestApplication, INestMicroservice, Module, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { BusServer } from './bus-server';
 import { PassThroughRpcFilter } from './pass-through.filter';
 
 export interface StageAppOptions {
-  readonly module: Type<unknown> | import('@nestjs/common').DynamicModule;
+  readonly module: Type<unknown> | DynamicModule;
   readonly bus: EventBus;
   readonly stage: Stage;
   readonly notifyRequester: boolean;
@@ -25,6 +26,29 @@ export interface StageApp {
   close(): Promise<void>;
 }
 
+@Module({})
+class StageHealthModule {}
+
+@Module({})
+class StageRootModule {}
+
+/** The stage's module plus STAGE_HEALTH (the bus), global so that /healthz reports the stage's consumers. */
+function withStageHealth(module: Type<unknown> | DynamicModule, bus: EventBus): DynamicModule {
+  const source: StageHealthSource = { health: () => bus.health() };
+  return {
+    module: StageRootModule,
+    imports: [
+      module,
+      {
+        module: StageHealthModule,
+        global: true,
+        providers: [{ provide: STAGE_HEALTH, useValue: source }],
+        exports: [STAGE_HEALTH],
+      },
+    ],
+  };
+}
+
 /** Starts a stage: its bus consumer and, optionally, its HTTP surface, as one Nest application. */
 export async function startStageApp(options: StageAppOptions): Promise<StageApp> {
   const strategy = new BusServer({
@@ -35,7 +59,9 @@ export async function startStageApp(options: StageAppOptions): Promise<StageApp>
     groupId: options.groupId,
   });
   if (options.httpPort !== undefined) {
-    const app: INestApplication = await NestFactory.create(options.module, { bufferLogs: true });
+    const app: INestApplication = await NestFactory.create(withStageHealth(options.module, options.bus), {
+      bufferLogs: true,
+    });
     app.useLogger(app.get(PinoNestLogger));
     app.useGlobalFilters(new PassThroughRpcFilter());
     app.connectMicroservice({ strategy }, { inheritAppConfig: true });
