@@ -1,10 +1,12 @@
 import type { Stage } from '@llmbus/contracts';
 import type { EventBus } from '@llmbus/bus';
 import { STAGE_HEALTH, type StageHealthSource } from '@llmbus/http-nest';
-import { DynamicModule, INestApplication, INestMicroservice, Module, Type } from '@nestjs/common';
+import { DynamicModule, INestMicroservice, Module, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { BusServer } from './bus-server';
+import { useEventSizedBodyParser } from './http-body-limit';
 import { PassThroughRpcFilter } from './pass-through.filter';
 
 export interface StageAppOptions {
@@ -59,10 +61,15 @@ export async function startStageApp(options: StageAppOptions): Promise<StageApp>
     groupId: options.groupId,
   });
   if (options.httpPort !== undefined) {
-    const app: INestApplication = await NestFactory.create(withStageHealth(options.module, options.bus), {
-      bufferLogs: true,
-    });
-    app.useLogger(app.get(PinoNestLogger));
+    const app = await NestFactory.create<NestExpressApplication>(
+      withStageHealth(options.module, options.bus),
+      { bufferLogs: true, bodyParser: false },
+    );
+    const logger = app.get(PinoNestLogger);
+    app.useLogger(logger);
+    useEventSizedBodyParser(app, options.bus.maxEventBytes, (message) =>
+      logger.warn(message, 'HttpBodyLimit'),
+    );
     app.useGlobalFilters(new PassThroughRpcFilter());
     app.connectMicroservice({ strategy }, { inheritAppConfig: true });
     await app.startAllMicroservices();
