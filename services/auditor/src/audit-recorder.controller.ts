@@ -1,4 +1,4 @@
-import { extractColumns, RESTATED_USAGE_TYPES, type AuditStore } from '@llmbus/audit';
+import { extractColumns, restatesUsage, type AuditStore } from '@llmbus/audit';
 import type { HandlerContext, Outgoing } from '@llmbus/bus';
 import type { EventEnvelope } from '@llmbus/contracts';
 import { Controller, Inject } from '@nestjs/common';
@@ -30,7 +30,7 @@ export class AuditRecorderController {
   }
 
   private countUsage(event: EventEnvelope<object>): void {
-    if (RESTATED_USAGE_TYPES.includes(event.type)) return;
+    if (restatesUsage(event)) return;
     const c = extractColumns(event);
     if (c.modelId === null) return;
     const stage = c.stage ?? 'unknown';

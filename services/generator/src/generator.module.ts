@@ -5,6 +5,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import type { GeneratorDeps } from './generator-deps';
 import { GeneratorEventsController } from './generator.events';
+import { ModelCallRecorder } from './model-call-recorder';
 import { ResponseGeneration } from './response-generation';
 
 const DEFAULT_CONTEXT_WINDOW = 4096;
@@ -29,6 +30,7 @@ export class GeneratorModule {
       controllers: [GeneratorEventsController, ...OPS_CONTROLLERS],
       providers: [
         { provide: ResponseGeneration, useValue: generation },
+        { provide: ModelCallRecorder, useValue: new ModelCallRecorder(deps.bus) },
         ...identityProviders(deps.apiKeys ?? deps.config.apiKeys, deps.config.oidc),
       ],
     };

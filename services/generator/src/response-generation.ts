@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { EventRejectedError, Heartbeat } from '@llmbus/bus';
 import type { Passage, RequestContext, ResponseGenerated } from '@llmbus/contracts';
 import { ModelError, type ChatResponse, type ModelProvider } from '@llmbus/models';
@@ -63,6 +64,8 @@ export class ResponseGeneration {
     const dropped = new Set(rendered.droppedPassageIds);
     const shown = source.passages.map((p) => p.id).filter((id) => !dropped.has(id));
     const schema = groundedOutputSchema(workflow, shown);
+    // Each call is billed, so each gets an id of its own, even when a redelivery repeats it.
+    const callId = randomUUID();
     const response = await this.callModel(workflow, source.context, model, schema, rendered, heartbeat);
     if (response.usage.costUsd > source.context.budget.maxCostUsd) {
       log.warn(
@@ -81,6 +84,7 @@ export class ResponseGeneration {
       text: response.text.slice(0, MAX_TEXT),
       output: isRecord(response.json) ? response.json : undefined,
       usage: { ...response.usage },
+      callId,
     };
   }
 
