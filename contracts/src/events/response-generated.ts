@@ -6,6 +6,7 @@ import {
   IsObject,
   IsOptional,
   IsString,
+  IsUUID,
   Matches,
   MaxLength,
   Min,
@@ -36,6 +37,11 @@ export class ResponseGenerated {
   /** Parsed structured output when the text is JSON; validation happens in the validator. */
   @IsOptional() @IsObject() output?: Record<string, unknown>;
   @ValidateNested() @Type(() => ModelUsage) usage!: ModelUsage;
+  /**
+   * The model call that produced this output; its ModelCallRecorded event (same callId) is the
+   * billing record, so this event's usage restates it. Absent on events from before it existed.
+   */
+  @IsOptional() @IsUUID() callId?: string;
 }
 
 export const ResponseGeneratedEvent = defineEvent({

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   ContextRetrievedEvent,
+  ModelCallRecordedEvent,
   RequestCompletedEvent,
   RequestFailedEvent,
   RequestRoutedEvent,
@@ -323,6 +324,66 @@ export function describeAuditStoreConformance(
       expect(recent.map((c) => [c.modelId, c.events])).toEqual([
         ['large', 1],
         ['small', 1],
+      ]);
+    });
+
+    it('counts every recorded model call once: a call repeated by a redelivery too, not the output restating it', async () => {
+      const tenant = newTenant();
+      const calls = [randomUUID(), randomUUID()];
+      // One input handled twice (a rebalance redelivered it): two billed calls, one output id.
+      const output = event(
+        tenant,
+        'r1',
+        ResponseGeneratedEvent.type,
+        at(1),
+        { usage: usage('large', 100, 20, 0.01, 900), callId: calls[0] },
+        '/llmbus/generator',
+      );
+      await store.record(output, position('orchestration.generated.v1'));
+      await store.record(
+        {
+          ...output,
+          data: { ...output.data, usage: usage('large', 100, 25, 0.012, 1100), callId: calls[1] },
+        },
+        position('orchestration.generated.v1'),
+      );
+      for (const [i, callId] of calls.entries()) {
+        await store.record(
+          {
+            ...event(
+              tenant,
+              'r1',
+              ModelCallRecordedEvent.type,
+              at(1),
+              {
+                callId,
+                stage: 'generator',
+                attempt: 1,
+                usage: usage('large', 100, i === 0 ? 20 : 25, i === 0 ? 0.01 : 0.012, i === 0 ? 900 : 1100),
+              },
+              '/llmbus/generator',
+            ),
+            id: callId,
+          },
+          position('orchestration.model-calls.v1'),
+        );
+      }
+      // An output recorded before call records existed still counts.
+      await store.record(
+        event(
+          tenant,
+          'r0',
+          ResponseGeneratedEvent.type,
+          at(0),
+          { usage: usage('large', 10, 2, 0.001, 100) },
+          '/llmbus/generator',
+        ),
+        position('orchestration.generated.v1'),
+      );
+      const costs = await store.costByStep(tenant);
+      expect(costs.map((c) => [c.type, c.events, c.completionTokens, Number(c.costUsd.toFixed(6))])).toEqual([
+        [ModelCallRecordedEvent.type, 2, 45, 0.022],
+        [ResponseGeneratedEvent.type, 1, 2, 0.001],
       ]);
     });
 

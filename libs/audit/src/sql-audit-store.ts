@@ -6,7 +6,7 @@ import {
   ReviewRequestedEvent,
   type EventEnvelope,
 } from '@llmbus/contracts';
-import { RESTATED_USAGE_TYPES } from './audit-columns';
+import { CALL_RESTATING_TYPES, RESTATED_USAGE_TYPES } from './audit-columns';
 import { AuditInsertRow, insertRowOf, insertValues, storableCopy } from './audit-insert-row';
 import { RECORD_COLUMNS, RecordRow, isoTime, toRecord } from './audit-rows';
 import {
@@ -204,10 +204,11 @@ export class SqlAuditStore implements AuditStore {
          coalesce(max(latency_ms), 0)::float8 AS max_latency_ms
        FROM audit_events
        WHERE tenant_id = $1 AND model_id IS NOT NULL AND NOT (type = ANY($2::text[]))
+         AND NOT (type = ANY($4::text[]) AND payload->>'callId' IS NOT NULL)
          AND ($3::timestamptz IS NULL OR event_time >= $3::timestamptz)
        GROUP BY type, stage, model_id
        ORDER BY type, stage, model_id`,
-      [tenantId, RESTATED_USAGE_TYPES, since ? since.toISOString() : null],
+      [tenantId, RESTATED_USAGE_TYPES, since ? since.toISOString() : null, CALL_RESTATING_TYPES],
     );
     return rows.map((r) => ({
       type: r.type,

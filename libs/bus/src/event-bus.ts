@@ -19,7 +19,7 @@ import { DedupStore, InMemoryDedupStore } from './dedup-store';
 import type { Outgoing } from './outgoing';
 import { processMessage, StageHandlers } from './stage-consumer';
 import { childTraceparent } from './trace-context';
-import type { BusTransport, OutgoingRecord, RecordSink, Subscription } from './transport';
+import type { BusTransport, ConsumerHealth, OutgoingRecord, RecordSink, Subscription } from './transport';
 
 export interface EventBusOptions {
   /** CloudEvents `source` prefix, e.g. `/llmbus`; the stage name is appended. */
@@ -194,6 +194,11 @@ export class EventBus {
         await subscription.close();
       },
     };
+  }
+
+  /** Whether every subscription of this bus is consuming (readiness); the reason when one is not. */
+  health(): ConsumerHealth {
+    return this.transport.health();
   }
 
   /** Stops every subscription, then the transport. */

@@ -26,6 +26,33 @@ describe('loadPlatformConfig', () => {
     expect(() => loadPlatformConfig(env, defaults)).toThrow(message);
   });
 
+  it('sizes the rebalance timeout to every attempt of the longest model call, apart from the session timeout', () => {
+    expect(loadPlatformConfig(valid, defaults).kafka).toMatchObject({
+      sessionTimeoutMs: 30_000,
+      // 3 attempts x 120 s model deadline + 30 s margin.
+      rebalanceTimeoutMs: 390_000,
+    });
+    expect(
+      loadPlatformConfig({ ...valid, LLMBUS_MAX_ATTEMPTS: '1', OPENAI_TIMEOUT_MS: '200000' }, defaults).kafka
+        ?.rebalanceTimeoutMs,
+    ).toBe(230_000);
+    expect(
+      loadPlatformConfig({ ...valid, KAFKA_REBALANCE_TIMEOUT_MS: '45000' }, defaults).kafka
+        ?.rebalanceTimeoutMs,
+    ).toBe(45_000);
+  });
+
+  it('refuses a rebalance timeout shorter than the session timeout, naming the variable', () => {
+    expect(() =>
+      loadPlatformConfig(
+        { ...valid, KAFKA_SESSION_TIMEOUT_MS: '20000', KAFKA_REBALANCE_TIMEOUT_MS: '10000' },
+        defaults,
+      ),
+    ).toThrow(
+      /KAFKA_REBALANCE_TIMEOUT_MS is "10000": expected milliseconds from KAFKA_SESSION_TIMEOUT_MS \(20000\)/,
+    );
+  });
+
   it('does not require API keys of a stage without an HTTP surface', () => {
     const config = loadPlatformConfig({ KAFKA_BROKERS: '127.0.0.1:1' }, { ...defaults, servesHttp: false });
     expect(config.apiKeys).toBeUndefined();

@@ -14,7 +14,10 @@ export interface PlatformConfig {
   readonly kafka?: {
     readonly brokers: string[];
     readonly clientId: string;
+    /** How long the coordinator waits for a dead member before giving its partitions away. */
     readonly sessionTimeoutMs: number;
+    /** How long the coordinator waits for a live member to rejoin during a rebalance; covers the longest handler. */
+    readonly rebalanceTimeoutMs: number;
     /** `exactly-once`: Kafka transactions per consumed message (outputs + offset). */
     readonly delivery: 'at-least-once' | 'exactly-once';
   };
@@ -38,6 +41,49 @@ export interface PlatformConfig {
   readonly qdrantUrl?: string;
   readonly qdrantApiKey?: string;
   readonly workflowsDir?: string;
+}
+
+/**
+ * Deadline of one model call in milliseconds: the generator's default, and the default of the local
+ * provider (`LLMBUS_LOCAL_TIMEOUT_MS`).
+ */
+export const MODEL_CALL_DEADLINE_MS = 120_000;
+
+/** Margin above the longest handler for the rejoin itself (commit, JoinGroup round trip). */
+const REBALANCE_MARGIN_MS = 30_000;
+const MAX_KAFKA_TIMEOUT_MS = 3_600_000;
+
+/**
+ * Kafka group timeouts from KAFKA_SESSION_TIMEOUT_MS and KAFKA_REBALANCE_TIMEOUT_MS. Handlers
+ * heartbeat during long work, so the session timeout only bounds how long a dead member keeps its
+ * partitions. A member busy in a handler cannot rejoin a rebalance before the handler returns, so
+ * the rebalance timeout must cover the longest handler: every attempt of the slowest model call
+ * (a delivery retries it up to LLMBUS_MAX_ATTEMPTS times) plus a margin. A member that misses it
+ * is evicted and its message is handled again elsewhere.
+ */
+function kafkaGroupTimeouts(
+  env: Env,
+  maxAttempts: number,
+): { sessionTimeoutMs: number; rebalanceTimeoutMs: number } {
+  const sessionTimeoutMs = int(env, 'KAFKA_SESSION_TIMEOUT_MS', 30_000, 6_000, 600_000);
+  const longestModelCall = Math.max(
+    MODEL_CALL_DEADLINE_MS,
+    int(env, 'LLMBUS_LOCAL_TIMEOUT_MS', MODEL_CALL_DEADLINE_MS, 1, MAX_KAFKA_TIMEOUT_MS),
+    int(env, 'OPENAI_TIMEOUT_MS', 60_000, 1, MAX_KAFKA_TIMEOUT_MS),
+  );
+  const derived = Math.min(
+    MAX_KAFKA_TIMEOUT_MS,
+    Math.max(sessionTimeoutMs, maxAttempts * longestModelCall + REBALANCE_MARGIN_MS),
+  );
+  const rebalanceTimeoutMs = int(env, 'KAFKA_REBALANCE_TIMEOUT_MS', derived, 0, MAX_KAFKA_TIMEOUT_MS);
+  if (rebalanceTimeoutMs < sessionTimeoutMs) {
+    throw new ConfigError(
+      'KAFKA_REBALANCE_TIMEOUT_MS',
+      `milliseconds from KAFKA_SESSION_TIMEOUT_MS (${sessionTimeoutMs}) to ${MAX_KAFKA_TIMEOUT_MS}, long enough for the slowest handler (default ${derived})`,
+      String(rebalanceTimeoutMs),
+    );
+  }
+  return { sessionTimeoutMs, rebalanceTimeoutMs };
 }
 
 /** Parses the shared environment variables; `defaults` lets a service set its own port and mode. */
@@ -75,6 +121,7 @@ export function loadPlatformConfig(
       undefined,
     );
   }
+  const maxAttempts = int(env, 'LLMBUS_MAX_ATTEMPTS', 3, 1, 20);
   return {
     mode,
     logLevel,
@@ -83,7 +130,7 @@ export function loadPlatformConfig(
         ? {
             brokers: hostPorts(env, 'KAFKA_BROKERS'),
             clientId: str(env, 'KAFKA_CLIENT_ID', defaults.clientId),
-            sessionTimeoutMs: int(env, 'KAFKA_SESSION_TIMEOUT_MS', 60_000, 6_000, 600_000),
+            ...kafkaGroupTimeouts(env, maxAttempts),
             delivery: oneOf(
               env,
               'LLMBUS_DELIVERY',
@@ -94,7 +141,7 @@ export function loadPlatformConfig(
         : undefined,
     topicPrefix: str(env, 'LLMBUS_TOPIC_PREFIX', ''),
     maxEventBytes: int(env, 'LLMBUS_MAX_EVENT_BYTES', 512 * 1024, 1024, 16 * 1024 * 1024),
-    maxAttempts: int(env, 'LLMBUS_MAX_ATTEMPTS', 3, 1, 20),
+    maxAttempts,
     retryDelayMs: int(env, 'LLMBUS_RETRY_DELAY_MS', 200, 0, 60_000),
     retryTopicDelaysMs: ascendingMs(env, 'LLMBUS_RETRY_TOPIC_DELAYS_MS', [1_000, 10_000, 60_000], {
       maxCount: RETRY_ROUNDS,

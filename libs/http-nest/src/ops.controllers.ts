@@ -19,17 +19,39 @@ export interface ReadinessCheck {
   notReadyReason(): Promise<string | undefined>;
 }
 
+/** Whether a stage's event consumers are all consuming; `reason` says which is not and why. */
+export interface StageHealth {
+  readonly consuming: boolean;
+  readonly reason?: string;
+}
+
+/** DI token of the `{ health(): StageHealth }` source that /healthz reports (the stage's bus). */
+export const STAGE_HEALTH = Symbol('STAGE_HEALTH');
+
+/** What STAGE_HEALTH provides. */
+export interface StageHealthSource {
+  health(): StageHealth;
+}
+
 /**
  * Health; open so that orchestrators can probe without a key. 200 `{status: "ok"}`, or 503
- * `{status: "not_ready", reason}` while the stage's ReadinessCheck (when it provides one) says so.
+ * `{status: "not_ready", reason}` while one of the stage's event consumers is not consuming (a
+ * process whose consumer left its group looks alive but does no work) or while the stage's
+ * ReadinessCheck (when it provides one) says it cannot serve.
  */
 @Controller()
 export class HealthController {
-  constructor(@Optional() @Inject(READINESS_CHECK) private readonly readiness?: ReadinessCheck) {}
+  constructor(
+    @Optional() @Inject(STAGE_HEALTH) private readonly consumers?: StageHealthSource,
+    @Optional() @Inject(READINESS_CHECK) private readonly readiness?: ReadinessCheck,
+  ) {}
 
   @Get('healthz')
   async health(): Promise<{ status: 'ok' }> {
-    const reason = await this.readiness?.notReadyReason();
+    const consumers = this.consumers?.health() ?? { consuming: true };
+    const reason = consumers.consuming
+      ? await this.readiness?.notReadyReason()
+      : `not consuming events: ${consumers.reason ?? 'unknown reason'}`;
     if (reason !== undefined) throw new ServiceUnavailableException({ status: 'not_ready', reason });
     return { status: 'ok' };
   }

@@ -1,4 +1,4 @@
-import { AuditDataError, extractColumns, RESTATED_USAGE_TYPES, type AuditStore } from '@llmbus/audit';
+import { AuditDataError, extractColumns, restatesUsage, type AuditStore } from '@llmbus/audit';
 import { EventRejectedError, type HandlerContext, type Outgoing } from '@llmbus/bus';
 import type { EventEnvelope } from '@llmbus/contracts';
 import { Controller, Inject } from '@nestjs/common';
@@ -47,7 +47,7 @@ export class AuditRecorderController {
   }
 
   private countUsage(event: EventEnvelope<object>): void {
-    if (RESTATED_USAGE_TYPES.includes(event.type)) return;
+    if (restatesUsage(event)) return;
     const c = extractColumns(event);
     if (c.modelId === null) return;
     const stage = c.stage ?? 'unknown';

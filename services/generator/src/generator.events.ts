@@ -9,12 +9,16 @@ import {
 } from '@llmbus/contracts';
 import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import { ModelCallRecorder } from './model-call-recorder';
 import { ResponseGeneration } from './response-generation';
 
 /** Generates a response for retrieved context (attempt 1) and for each requested regeneration. */
 @Controller()
 export class GeneratorEventsController {
-  constructor(private readonly generation: ResponseGeneration) {}
+  constructor(
+    private readonly generation: ResponseGeneration,
+    private readonly calls: ModelCallRecorder,
+  ) {}
 
   @EventPattern(ContextRetrievedEvent.type)
   async retrieved(
@@ -22,7 +26,8 @@ export class GeneratorEventsController {
     @Ctx() ctx: HandlerContext,
   ): Promise<Outgoing[]> {
     const generated = await this.generation.generate(event.data, 1, ctx.heartbeat, ctx.log);
-    return [outgoing(ResponseGeneratedEvent, generated, { attempt: 1 })];
+    const record = await this.calls.record(generated, event, ctx.log);
+    return [outgoing(ResponseGeneratedEvent, generated, { attempt: 1 }), ...record];
   }
 
   @EventPattern(RegenerationRequestedEvent.type)
@@ -36,6 +41,7 @@ export class GeneratorEventsController {
       violations,
       instruction: stricterInstruction,
     });
-    return [outgoing(ResponseGeneratedEvent, generated, { attempt })];
+    const record = await this.calls.record(generated, event, ctx.log);
+    return [outgoing(ResponseGeneratedEvent, generated, { attempt }), ...record];
   }
 }

@@ -1,13 +1,14 @@
+import { MODEL_CALL_DEADLINE_MS } from '@llmbus/config';
 import { httpLoggerParams, identityProviders, OPS_CONTROLLERS } from '@llmbus/http-nest';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import type { GeneratorDeps } from './generator-deps';
 import { GeneratorEventsController } from './generator.events';
+import { ModelCallRecorder } from './model-call-recorder';
 import { ResponseGeneration } from './response-generation';
 
 const DEFAULT_CONTEXT_WINDOW = 4096;
-const DEFAULT_MODEL_TIMEOUT_MS = 120_000;
 
 /** The generator stage: prompt rendering and model calls. */
 @Module({})
@@ -21,7 +22,7 @@ export class GeneratorModule {
       deps.models,
       deps.selectModel ?? (() => ({ contextWindow: DEFAULT_CONTEXT_WINDOW })),
       deps.tokenCounter,
-      deps.modelTimeoutMs ?? DEFAULT_MODEL_TIMEOUT_MS,
+      deps.modelTimeoutMs ?? MODEL_CALL_DEADLINE_MS,
     );
     return {
       module: GeneratorModule,
@@ -29,6 +30,7 @@ export class GeneratorModule {
       controllers: [GeneratorEventsController, ...OPS_CONTROLLERS],
       providers: [
         { provide: ResponseGeneration, useValue: generation },
+        { provide: ModelCallRecorder, useValue: new ModelCallRecorder(deps.bus) },
         ...identityProviders(deps.apiKeys ?? deps.config.apiKeys, deps.config.oidc),
       ],
     };

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { EventRejectedError, Heartbeat } from '@llmbus/bus';
 import {
   toStorableText,
@@ -70,6 +71,8 @@ export class ResponseGeneration {
     const dropped = new Set(rendered.droppedPassageIds);
     const shown = source.passages.map((p) => p.id).filter((id) => !dropped.has(id));
     const schema = groundedOutputSchema(workflow, shown);
+    // Each call is billed, so each gets an id of its own, even when a redelivery repeats it.
+    const callId = randomUUID();
     const response = await this.callModel(workflow, source.context, model, schema, rendered, heartbeat);
     if (response.usage.costUsd > source.context.budget.maxCostUsd) {
       log.warn(
@@ -89,6 +92,7 @@ export class ResponseGeneration {
       text: toStorableText(truncateText(response.text, MAX_TEXT)),
       output: isRecord(response.json) ? toStorableValue(response.json) : undefined,
       usage: { ...response.usage },
+      callId,
     };
   }
 

@@ -72,9 +72,14 @@ export class RequestsController {
     }
     const bytes = Buffer.byteLength(JSON.stringify(payload));
     if (bytes > this.runtime.bus.maxEventBytes) {
-      throw new PayloadTooLargeException(
-        `the request is ${bytes} bytes once encoded; the limit is ${this.runtime.bus.maxEventBytes} bytes. Shorten the input.`,
-      );
+      const limit = this.runtime.bus.maxEventBytes;
+      throw new PayloadTooLargeException({
+        statusCode: 413,
+        error: 'payload_too_large',
+        message: `the request is ${bytes} bytes once encoded as an event; the limit is LLMBUS_MAX_EVENT_BYTES, ${limit} bytes. Shorten the input.`,
+        variable: 'LLMBUS_MAX_EVENT_BYTES',
+        maxEventBytes: limit,
+      });
     }
     // Same tenant and request id, same event id: a retried POST is dropped as a duplicate downstream.
     // Another tenant's request with the same id is another cause, so it gets another event id.
