@@ -458,7 +458,7 @@ describe(`fault suite (${profile.name} profile)`, () => {
             e.label,
             ledger
               .outcomesOf(e.requestId)
-              .map((o) => `${o.kind}${o.code ? `(${o.code})` : ''}`)
+              .map((o) => `${o.kind}${o.code ? `(${o.code} by ${o.stage})` : ''}`)
               .join(' + ') || 'none',
             gapOf.has(e.requestId) ? `lacks ${gapOf.get(e.requestId)!.missing.join(', ')}` : 'complete',
           ]),

@@ -94,6 +94,8 @@ function spliced(text: string, after: string, bytes: number[]): Buffer {
   const at = text.indexOf(after) + after.length;
   return Buffer.concat([utf8(text.slice(0, at)), Buffer.from(bytes), utf8(text.slice(at))]);
 }
+/** Where free text starts in a baseline payload: the ticket subject, or a string field of the junk payload. */
+const textAnchor = (target: Target) => (target === REQUEST ? '"subject":"' : '"passages":"');
 /** A structured-mode CloudEvent: attributes in the body, no ce_ headers. */
 function structured(id: string, attributes: Record<string, unknown>, data: unknown): Draft['value'] {
   return json({
@@ -130,7 +132,7 @@ const BUILDERS: Readonly<Record<FuzzCategory, readonly Builder[]>> = {
     }),
     (id, t) => ({
       variant: 'ce_id 300 chars',
-      headers: { ...ceHeaders(t.type, id, 'chaos'), ce_id: 'x'.repeat(300) },
+      headers: { ...ceHeaders(t.type, id, 'chaos'), ce_id: `${id}-${'x'.repeat(300)}` },
       value: json(baseline(id, t)),
     }),
     (id, t) => ({
@@ -173,22 +175,22 @@ const BUILDERS: Readonly<Record<FuzzCategory, readonly Builder[]>> = {
     (id, t) => ({
       variant: 'invalid byte in a string',
       headers: ceHeaders(t.type, id, 'chaos'),
-      value: spliced(json(baseline(id, t)), 'eventType":"', [0xc3, 0x28]),
+      value: spliced(json(baseline(id, t)), textAnchor(t), [0xc3, 0x28]),
     }),
     (id, t) => ({
       variant: 'overlong encoding',
       headers: ceHeaders(t.type, id, 'chaos'),
-      value: spliced(json(baseline(id, t)), 'eventType":"', [0xc0, 0xaf]),
+      value: spliced(json(baseline(id, t)), textAnchor(t), [0xc0, 0xaf]),
     }),
     (id, t) => ({
       variant: 'UTF-8-encoded surrogate',
       headers: ceHeaders(t.type, id, 'chaos'),
-      value: spliced(json(baseline(id, t)), 'eventType":"', [0xed, 0xa0, 0x80]),
+      value: spliced(json(baseline(id, t)), textAnchor(t), [0xed, 0xa0, 0x80]),
     }),
     (id, t) => ({
       variant: 'multi-byte sequence cut short',
       headers: ceHeaders(t.type, id, 'chaos'),
-      value: spliced(json(baseline(id, t)), 'eventType":"', [0xe2, 0x82]),
+      value: spliced(json(baseline(id, t)), textAnchor(t), [0xe2, 0x82]),
     }),
     (id, t) => ({
       variant: 'invalid byte between tokens',
@@ -205,7 +207,7 @@ const BUILDERS: Readonly<Record<FuzzCategory, readonly Builder[]>> = {
     (id, t) => ({
       variant: 'raw NUL inside a string',
       headers: ceHeaders(t.type, id, 'chaos'),
-      value: spliced(json(baseline(id, t)), 'eventType":"', [0x00]),
+      value: spliced(json(baseline(id, t)), textAnchor(t), [0x00]),
     }),
     (id, t) => ({
       variant: 'NUL in ce_tenantid',

@@ -1,6 +1,7 @@
 // Counting by request id: which final outcomes the result and review topics carried for each
-// request, read from the tap as a downstream consumer sees them. Tap redeliveries (after a broker
-// restart) are folded by CloudEvents source + id, so a count is of events, not of deliveries.
+// request, read from the tap as a downstream consumer sees them. The tap's own redeliveries (after
+// a broker restart) are folded by topic, partition and offset, so a count is of records written,
+// not of deliveries to the tap.
 import {
   DeadLetteredEvent,
   RequestCompletedEvent,
@@ -40,7 +41,7 @@ const OUTCOME_TYPES: Readonly<Record<string, OutcomeKind>> = {
 /** Indexes a tap's messages incrementally: outcomes by request id, dead letters by original position. */
 export class OutcomeLedger {
   private readonly outcomes = new Map<string, SeenOutcome[]>();
-  private readonly seenEvents = new Set<string>();
+  private readonly seenRecords = new Set<string>();
   private readonly deadLetters = new Map<string, SeenDeadLetter[]>();
   /** Event types seen on any tapped topic, by correlation id: where a request got to. */
   private readonly path = new Map<string, string[]>();
@@ -86,9 +87,10 @@ export class OutcomeLedger {
 
   private index(m: TappedMessage): void {
     const type = m.headers['ce_type'];
-    const eventKey = `${m.topic}|${m.headers['ce_source']}|${m.headers['ce_id']}`;
-    if (this.seenEvents.has(eventKey)) return;
-    this.seenEvents.add(eventKey);
+    // Folded by record, not by event id: distinct records that share an id are distinct outcomes.
+    const recordKey = `${m.topic}/${m.partition}/${m.offset}`;
+    if (this.seenRecords.has(recordKey)) return;
+    this.seenRecords.add(recordKey);
     const correlationId = m.headers['ce_correlationid'];
     if (correlationId !== undefined && type !== undefined) {
       this.path.set(correlationId, [...(this.path.get(correlationId) ?? []), type]);
