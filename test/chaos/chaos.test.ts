@@ -136,8 +136,10 @@ describe(`fault suite (${profile.name} profile)`, () => {
   });
 
   afterAll(async () => {
-    supervisor?.writeLogs(join(chaosRunDir(), 'logs'));
-    print(`service logs: ${join(chaosRunDir(), 'logs')} (kept with CHAOS_KEEP_RUN_DIR=1)`);
+    if (supervisor) {
+      supervisor.writeLogs(join(chaosRunDir(), 'logs'));
+      print(`service logs: ${join(chaosRunDir(), 'logs')} (kept with CHAOS_KEEP_RUN_DIR=1)`);
+    }
     supervisor?.release();
     await pipeline?.stop();
     await model.stop();
@@ -335,7 +337,7 @@ describe(`fault suite (${profile.name} profile)`, () => {
             .outcomesOf(r.requestId)
             .map((o) => `${o.kind}${o.code ? `(${o.code} by ${o.stage})` : ''} ${o.eventId}`)
             .join(', ') || 'none'
-        }; events seen: ${ledger.pathOf(r.requestId).join(' > ') || 'none'}` +
+        }; events seen (any order): ${ledger.pathOf(r.requestId).join(' > ') || 'none'}` +
         (gapOf.has(r.requestId)
           ? `; trail lacks ${gapOf.get(r.requestId)!.missing.join(', ')} (holds ${describeGap(gapOf.get(r.requestId)!)})`
           : '');
@@ -487,7 +489,7 @@ describe(`fault suite (${profile.name} profile)`, () => {
                     : '') +
                   `; outcomes: ${outcomes.map((o) => `${o.kind}${o.code ? `(${o.code} by ${o.stage})` : ''}`).join(', ') || 'none'}` +
                   (p.c.requestId
-                    ? `; events seen: ${ledger.pathOf(p.c.requestId).join(' > ') || 'none'}`
+                    ? `; events seen (any order): ${ledger.pathOf(p.c.requestId).join(' > ') || 'none'}`
                     : '')
                 );
               })
