@@ -70,5 +70,12 @@ module.exports = {
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
     },
+    {
+      // The fault suite restarts Kafka and PostgreSQL: `npm run test:chaos` (scripts/run-chaos.mjs)
+      // starts a broker and a database of its own for it, so it has no globalSetup here.
+      ...common,
+      displayName: 'chaos',
+      testMatch: ['<rootDir>/test/chaos/**/*.test.ts'],
+    },
   ],
 };

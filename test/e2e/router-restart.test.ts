@@ -139,7 +139,7 @@ describe('router restart on Kafka and PostgreSQL: statuses from the audit store'
   ): Promise<{ spawnedAt: number; started: Promise<unknown> }> {
     await pipeline.kill('router', signal);
     const spawnedAt = performance.now();
-    const started = pipeline.restart('router');
+    const started = pipeline.restartService('router');
     // If the process dies during start-up, say so rather than wait for a port that never opens.
     await Promise.race([waitForPort(Number(new URL(pipeline.routerUrl).port), 120_000), started]);
     return { spawnedAt, started };

@@ -37,6 +37,8 @@ export interface PipelineOptions {
   readonly tapTopics: readonly string[];
   /** Extra environment for every service. */
   readonly env?: Record<string, string>;
+  /** Extra environment for one service, by name (applied after `env`). */
+  readonly serviceEnv?: Readonly<Record<string, Record<string, string>>>;
 }
 
 export class Pipeline {
@@ -48,9 +50,11 @@ export class Pipeline {
   producer!: Producer;
   /** The auditor's database. */
   db!: Client;
+  /** URL of the auditor's database. */
+  dbUrl = '';
   auditorUrl = '';
   routerUrl = '';
-  /** Environment and HTTP port each service was started with, to start it again the same way. */
+  /** Environment (HTTP port included) each service was started with, to start it again the same way. */
   private readonly launches = new Map<string, Record<string, string>>();
   private readonly dbName = `llmbus_e2e_${randomBytes(4).toString('hex')}`;
 
@@ -78,7 +82,10 @@ export class Pipeline {
     await admin.end();
     const url = new URL(databaseUrl());
     url.pathname = `/${this.dbName}`;
-    this.db = new Client({ connectionString: url.toString() });
+    this.dbUrl = url.toString();
+    this.db = new Client({ connectionString: this.dbUrl });
+    // A restart of PostgreSQL (fault tests) ends the connection; without a listener that is a crash.
+    this.db.on('error', () => undefined);
     await this.db.connect();
     const auditorPort = await freePort();
     const routerPort = await freePort();
@@ -104,7 +111,12 @@ export class Pipeline {
       ['router', routerPort],
     ];
     for (const [name, port] of ports) {
-      const launch = { ...env, HTTP_PORT: String(port), KAFKA_CLIENT_ID: `${this.prefix}${name}` };
+      const launch = {
+        ...env,
+        HTTP_PORT: String(port),
+        KAFKA_CLIENT_ID: `${this.prefix}${name}`,
+        ...this.options.serviceEnv?.[name],
+      };
       this.launches.set(name, launch);
       this.services.push(await startService(name, launch));
     }
@@ -152,15 +164,26 @@ export class Pipeline {
     await exited;
   }
 
-  /**
-   * Starts a service again with the environment and port it had; resolves once it logs
-   * `<name> started` (its HTTP port may open before that).
-   */
-  async restart(name: string): Promise<ServiceProcess> {
-    const index = this.services.findIndex((s) => s.name === name);
-    const service = await startService(name, this.launchEnv(name));
-    this.services[index] = service;
+  /** The running process of a service. */
+  service(name: string): ServiceProcess {
+    const service = this.services.find((s) => s.name === name);
+    if (!service)
+      throw new Error(`no service ${name}; services: ${this.services.map((s) => s.name).join(', ')}`);
     return service;
+  }
+
+  /**
+   * Starts a service again with the environment it first had (same ports), replacing the old
+   * process, which must have exited (the caller killed it); resolves once it has started.
+   */
+  async restartService(name: string): Promise<ServiceProcess> {
+    const old = this.service(name);
+    if (old.child.exitCode === null && old.child.signalCode === null) {
+      throw new Error(`${name} (pid ${old.child.pid}) is still running; stop it before restarting it`);
+    }
+    const restarted = await startService(name, this.launchEnv(name));
+    this.services[this.services.indexOf(old)] = restarted;
+    return restarted;
   }
 
   /** Prints every service's recent output (call when a test failed). */
