@@ -112,4 +112,14 @@ describe('dead letters of malformed messages', () => {
     const observerDeadLetters = await transport.lag('nobody', [DeadLetterTopics.auditor.name]);
     expect(observerDeadLetters.reduce((n, p) => n + p.lag, 0)).toBe(0);
   });
+
+  it('dead-letters a payload nested too deep to validate instead of redelivering it forever', async () => {
+    const deep = '{"a":'.repeat(60_000) + '1' + '}'.repeat(60_000);
+    const value = Buffer.from(
+      `{"requestId":"r-1","eventType":"ticket.created","input":${deep},"requester":{"groups":[]}}`,
+    );
+    await transport.produceRaw(Topics.Request.name, 'r-1', headers({}), value);
+    await until(() => dead.length === 1, 15_000);
+    expect(dead[0].data as DeadLettered).toMatchObject({ reasonCode: expect.stringMatching(/invalid_/) });
+  });
 });

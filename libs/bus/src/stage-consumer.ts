@@ -106,7 +106,7 @@ export async function processMessage(
     message = retry.original;
     retriedRounds = retry.round;
   }
-  const decoded = decode(bus, setup, message);
+  const decoded = safeDecode(bus, setup, message);
   if ('rejection' in decoded) {
     await reject(bus, output, setup, message, decoded.rejection);
     return;
@@ -233,6 +233,29 @@ function retryAfterOf(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null || !('retryAfterMs' in error)) return undefined;
   const value = (error as { retryAfterMs: unknown }).retryAfterMs;
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : undefined;
+}
+
+/**
+ * Decodes, and turns a decoder that throws (e.g. a payload nested so deep that validation
+ * overflows the stack) into a rejection: an input that cannot be read must never be redelivered
+ * forever and block its partition.
+ */
+function safeDecode(bus: EventBus, setup: ConsumerSetup, message: RawMessage): Decoded {
+  try {
+    return decode(bus, setup, message);
+  } catch (error) {
+    return {
+      rejection: {
+        code: 'invalid_payload',
+        reason: `the event could not be validated (${cut(errorMessage(error), 300)}); send a flatter, smaller payload`,
+        errors: ['value: not validatable'],
+        correlationId: message.headers['ce_correlationid'] ?? message.key ?? undefined,
+        tenant: message.headers['ce_tenantid'],
+        causeId: message.headers['ce_id'],
+        causeSource: message.headers['ce_source'],
+      },
+    };
+  }
 }
 
 type Decoded = { envelope: EventEnvelope<object>; handler: EventHandler } | { rejection: Rejection };
