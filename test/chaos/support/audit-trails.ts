@@ -1,6 +1,9 @@
 // Trail completeness, read from the auditor's PostgreSQL store: a request's trail must hold its
-// submitted event and every final outcome event the result/review topics carried for it.
+// submitted event and every final outcome event the result/review topics carried for it. A
+// submitted event refused at the boundary (text no store can hold) is in the trail as the dead
+// letter that keeps it byte for byte: that counts as its record.
 import {
+  DeadLetteredEvent,
   RequestCompletedEvent,
   RequestFailedEvent,
   RequestSubmittedEvent,
@@ -8,6 +11,9 @@ import {
 } from '@llmbus/contracts';
 import { Client } from 'pg';
 import type { OutcomeKind } from './outcome-ledger';
+
+/** Marks a trail that holds the submitted event as a dead letter (refused at the boundary). */
+const REFUSED_SUBMISSION = 'dead-lettered llmbus.request.submitted';
 
 const TYPE_OF_KIND: Readonly<Record<OutcomeKind, string>> = {
   completed: RequestCompletedEvent.type,
@@ -33,14 +39,21 @@ async function recordedTypes(
   client.on('error', () => undefined);
   await client.connect();
   try {
-    const { rows } = await client.query<{ correlation_id: string; type: string }>(
-      'SELECT DISTINCT correlation_id, type FROM audit_events WHERE tenant_id = $1 AND correlation_id = ANY($2::text[])',
+    const { rows } = await client.query<{
+      correlation_id: string;
+      type: string;
+      original_type: string | null;
+    }>(
+      `SELECT DISTINCT correlation_id, type, payload->'originalHeaders'->>'ce_type' AS original_type
+         FROM audit_events WHERE tenant_id = $1 AND correlation_id = ANY($2::text[])`,
       [tenant, [...requestIds]],
     );
     const types = new Map<string, Set<string>>();
     for (const row of rows) {
       const set = types.get(row.correlation_id) ?? new Set<string>();
       set.add(row.type);
+      if (row.type === DeadLetteredEvent.type && row.original_type === RequestSubmittedEvent.type)
+        set.add(REFUSED_SUBMISSION);
       types.set(row.correlation_id, set);
     }
     return types;
@@ -69,7 +82,10 @@ export async function trailGaps(
       for (const [requestId, kinds] of expected) {
         const present = recorded.get(requestId) ?? new Set<string>();
         const wanted = [RequestSubmittedEvent.type, ...kinds.map((k) => TYPE_OF_KIND[k])];
-        const missing = wanted.filter((type) => !present.has(type));
+        const missing = wanted.filter(
+          (type) =>
+            !present.has(type) && !(type === RequestSubmittedEvent.type && present.has(REFUSED_SUBMISSION)),
+        );
         if (missing.length > 0) gaps.push({ requestId, missing, present: [...present] });
       }
     } catch (error) {
