@@ -2,6 +2,7 @@ export * from './topics';
 export * from './envelope';
 export * from './event-definition';
 export * from './values';
+export * from './assessment';
 export * from './text';
 export * from './validation';
 export * from './catalog';

@@ -4,6 +4,7 @@ import {
   IsArray,
   IsInt,
   IsObject,
+  IsOptional,
   IsString,
   Matches,
   MaxLength,
@@ -13,6 +14,7 @@ import {
 import { defineEvent } from '../event-definition';
 import { Topics } from '../topics';
 import { ID_MESSAGE, ID_PATTERN, Passage, RequestContext } from '../values';
+import { Assessment } from '../assessment';
 
 /** The validator rejected an output and asked for another attempt with a stricter instruction. */
 export class RegenerationRequested {
@@ -30,6 +32,8 @@ export class RegenerationRequested {
   violations!: string[];
   /** Extra instruction appended to the prompt for this attempt. */
   @IsString() @MaxLength(4000) stricterInstruction!: string;
+  /** The validator's confidence in the output and the evidence behind it. */
+  @IsOptional() @ValidateNested() @Type(() => Assessment) assessment?: Assessment;
 }
 
 export const RegenerationRequestedEvent = defineEvent({

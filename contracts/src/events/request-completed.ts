@@ -15,6 +15,7 @@ import {
 import { defineEvent } from '../event-definition';
 import { Topics } from '../topics';
 import { ID_MESSAGE, ID_PATTERN, ModelUsage, WorkflowRef } from '../values';
+import { Assessment } from '../assessment';
 
 /** A request finished with a validated (or human-approved) output. */
 export class RequestCompleted {
@@ -28,6 +29,8 @@ export class RequestCompleted {
   @IsIn(['validator', 'reviewer']) acceptedBy!: 'validator' | 'reviewer';
   /** Usage of the accepted generation. */
   @ValidateNested() @Type(() => ModelUsage) usage!: ModelUsage;
+  /** The validator's confidence in the output and the evidence behind it. */
+  @IsOptional() @ValidateNested() @Type(() => Assessment) assessment?: Assessment;
   @IsOptional() @IsString() @MaxLength(500) replyTo?: string;
 }
 

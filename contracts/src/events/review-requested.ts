@@ -14,6 +14,7 @@ import {
 import { defineEvent } from '../event-definition';
 import { Topics } from '../topics';
 import { ID_MESSAGE, ID_PATTERN, ModelUsage, Passage, RequestContext } from '../values';
+import { Assessment } from '../assessment';
 
 /** An output needs a human decision before it is released. */
 export class ReviewRequested {
@@ -32,6 +33,8 @@ export class ReviewRequested {
   @IsString() @MaxLength(200_000) text!: string;
   @IsInt() @Min(1) attempts!: number;
   @ValidateNested() @Type(() => ModelUsage) usage!: ModelUsage;
+  /** The validator's confidence in the output and the evidence behind it. */
+  @IsOptional() @ValidateNested() @Type(() => Assessment) assessment?: Assessment;
 }
 
 export const ReviewRequestedEvent = defineEvent({

@@ -13,3 +13,6 @@ export * from './output-validator';
 export * from './pii-redaction';
 export * from './outcome';
 export * from './grounded-schema';
+export * from './confidence';
+export * from './quote-verifier';
+export * from './lexical-support';

@@ -80,6 +80,39 @@ export interface ValidationSpec {
   readonly citations?: { readonly field: string; readonly min?: number };
   /** What happens when every attempt failed validation. */
   readonly onExhaustion: 'review' | 'fail';
+  /** Confidence thresholds; without them every output without violations is accepted. */
+  readonly confidence?: ConfidenceThresholds;
+  /** Output values that send the output to review whatever its confidence (e.g. the model asked for a human). */
+  readonly forceReview?: readonly ForceReviewCondition[];
+}
+
+/**
+ * What the validator does with the confidence of an output that has no violations: at or above
+ * `accept` it is released; from `retry` up to `accept` it is regenerated with the stricter
+ * instruction (then the exhaustion policy applies); below `retry` it goes to review.
+ */
+export interface ConfidenceThresholds {
+  readonly accept: number;
+  readonly retry: number;
+  /** Path of the model's own confidence (0 to 1) in the output, e.g. `output.confidence`; a weak signal. */
+  readonly selfReport?: string;
+}
+
+/** An output field value that forces review, e.g. `{field: output.needsHuman, equals: true}`. */
+export interface ForceReviewCondition {
+  readonly field: string;
+  readonly equals: Scalar;
+  /** Shown to the reviewer; defaults to "<field> is <value>". */
+  readonly message?: string;
+}
+
+/** Deterministic checks of what the output quotes from its sources. */
+export interface VerifySpec {
+  /**
+   * Every clause or section number, amount (currency or number with a unit) and date quoted in the
+   * output's text must occur in the cited passages; each one that does not is an unsupported claim.
+   */
+  readonly quotes?: boolean;
 }
 
 /** A versioned workflow as declared in `workflows/<id>.v<version>.yaml`. */
@@ -94,6 +127,7 @@ export interface WorkflowDefinition {
   readonly prompt: PromptTemplate;
   readonly output: { readonly schema: JsonSchema };
   readonly validation: ValidationSpec;
+  readonly verify?: VerifySpec;
 }
 
 /** A loaded workflow and the file it came from. */

@@ -152,7 +152,32 @@ export const WORKFLOW_FILE_SCHEMA = {
           properties: { field: outputField, min: { type: 'integer', minimum: 0 } },
         },
         onExhaustion: { enum: ['review', 'fail'] },
+        confidence: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['accept', 'retry'],
+          properties: {
+            accept: { type: 'number', minimum: 0, maximum: 1 },
+            retry: { type: 'number', minimum: 0, maximum: 1 },
+            selfReport: outputField,
+          },
+        },
+        forceReview: {
+          type: 'array',
+          maxItems: 20,
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['field', 'equals'],
+            properties: { field: outputField, equals: scalar, message: text(500) },
+          },
+        },
       },
+    },
+    verify: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { quotes: { type: 'boolean' } },
     },
   },
 } as const;

@@ -93,6 +93,31 @@ describe('parseWorkflowDocument', () => {
     );
   });
 
+  it('loads confidence thresholds, forceReview and verify, and rejects inconsistent ones', () => {
+    const workflow = parseWorkflowDocument(
+      `${shippedText}verify:\n  quotes: true\n`,
+      'support-ticket.v1.yaml',
+    );
+    expect(workflow.validation.confidence).toEqual({
+      accept: 0.7,
+      retry: 0.45,
+      selfReport: 'output.confidence',
+    });
+    expect(workflow.validation.forceReview).toEqual([
+      expect.objectContaining({ field: 'output.needsHuman', equals: true }),
+    ]);
+    expect(workflow.verify).toEqual({ quotes: true });
+    expect(problemsOf(shippedText.replace('retry: 0.45', 'retry: 0.9'))).toContain(
+      'validation.confidence: retry (0.9) must not exceed accept (0.7)',
+    );
+    expect(problemsOf(shippedText.replace('field: output.needsHuman', 'field: output.human'))).toContain(
+      'validation.forceReview[0].field: output.human is not a property of output.schema',
+    );
+    expect(problemsOf(shippedText.replace('accept: 0.7', 'accept: 7'))).toContain(
+      'validation.confidence.accept: must be <= 1',
+    );
+  });
+
   it('reports YAML syntax errors with the file name', () => {
     expect(problemsOf('id: [unclosed')[0]).toMatch(/^YAML syntax: /);
   });

@@ -128,6 +128,23 @@ function semanticProblems(workflow: WorkflowDefinition): string[] {
   if (citations && !schemaHasPath(output, citations.field)) {
     problems.push(`validation.citations.field: ${citations.field} is not a property of output.schema`);
   }
+  const confidence = workflow.validation.confidence;
+  if (confidence && confidence.retry > confidence.accept) {
+    problems.push(
+      `validation.confidence: retry (${confidence.retry}) must not exceed accept (${confidence.accept})`,
+    );
+  }
+  if (confidence?.selfReport && !schemaHasPath(output, confidence.selfReport)) {
+    problems.push(
+      `validation.confidence.selfReport: ${confidence.selfReport} is not a property of output.schema`,
+    );
+  }
+  workflow.validation.forceReview?.forEach((condition, i) => {
+    if (!schemaHasPath(output, condition.field))
+      problems.push(
+        `validation.forceReview[${i}].field: ${condition.field} is not a property of output.schema`,
+      );
+  });
   const truncate = workflow.prompt.truncateField;
   if (truncate && !schemaHasPath(workflow.input.schema, truncate)) {
     problems.push(`prompt.truncateField: ${truncate} is not a property of input.schema`);

@@ -4,7 +4,10 @@ import {
   RequestCompletedEvent,
   RequestFailed,
   RequestFailedEvent,
+  RegenerationRequested,
+  RegenerationRequestedEvent,
   ResponseGenerated,
+  ReviewRequestedEvent,
   ReviewDecided,
   ReviewRequested,
 } from '@llmbus/contracts';
@@ -93,6 +96,137 @@ function reviewRequested(): ReviewRequested {
     usage,
   };
 }
+
+// What the local base model (Gemma 3 270M) answered for samples/tickets/password-reset.json before
+// evidence-based confidence: a reply that is the prompt's own instruction line, needsHuman true.
+const sampleTicketInput = {
+  subject: 'Password reset email never arrives',
+  body: 'Hi, I clicked Forgot password twice this morning but no email came. I need to get into my account today. Thanks, Dana',
+  customer: { name: 'Dana', tier: 'pro' },
+  priority: 'high',
+  product: 'Acme Sync',
+};
+const sampleTicketPassages = [
+  {
+    ...passages[0],
+    id: 'password-reset#1',
+    title: 'Resetting your password',
+    sourceUri: 'samples/documents/product-docs/password-reset.md',
+    text:
+      'Check the spam folder first. Reset emails come from no-reply@acmesync.example. Corporate mail ' +
+      'filters sometimes hold them for a few minutes. If nothing arrives after 15 minutes, request a new ' +
+      'link; requesting a new link cancels the previous one.',
+    score: 0.033,
+  },
+  {
+    ...passages[0],
+    id: 'billing#0',
+    title: 'Billing and refunds',
+    sourceUri: 'samples/documents/product-docs/billing.md',
+    text: 'Acme Sync bills monthly or yearly, in advance, by card or invoice.',
+    score: 0.016,
+  },
+];
+const sampleTicketOutput = {
+  category: 'billing',
+  priority: 'high',
+  reply: 'the reply to the customer, at most 600 characters',
+  citations: [],
+  needsHuman: true,
+  confidence: 0.3,
+};
+const sampleTicketGenerated = (
+  attempt: number,
+  outputOverride: Record<string, unknown> = sampleTicketOutput,
+) =>
+  generated(attempt, {
+    input: sampleTicketInput,
+    passages: sampleTicketPassages,
+    renderedPrompt: JSON.stringify([
+      { role: 'system', content: workflows.get('support-ticket', 1).prompt.system },
+      { role: 'user', content: '<request>…</request>' },
+    ]),
+    text: JSON.stringify(outputOverride),
+    output: outputOverride,
+  });
+
+describe('ResponseValidation: the sample password-reset ticket', () => {
+  it('escalates the instruction-echo answer with needsHuman true to review instead of accepting it', () => {
+    for (const attempt of [1, 2]) {
+      const [event] = new ResponseValidation(workflows).onGenerated(sampleTicketGenerated(attempt), log);
+      expect(event.definition).toBe(ReviewRequestedEvent);
+      const review = event.payload as ReviewRequested;
+      expect(review.reason).toMatch(/needsHuman is true/);
+      expect(review.violations).toEqual(
+        expect.arrayContaining([expect.stringMatching(/^output\.reply: copies the prompt's instructions/)]),
+      );
+      expect(review.assessment?.confidence).toBeLessThan(0.45);
+      expect(review.assessment?.signals).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ name: 'selfReport', score: 0.3 }),
+          expect.objectContaining({ name: 'retrieval', score: 0 }),
+        ]),
+      );
+    }
+  });
+
+  it('retries the instruction echo even when the model does not ask for a human, then escalates', () => {
+    const echo = { ...sampleTicketOutput, needsHuman: false, confidence: 0.9 };
+    const [retry] = new ResponseValidation(workflows).onGenerated(sampleTicketGenerated(1, echo), log);
+    expect(retry.definition).toBe(RegenerationRequestedEvent);
+    expect((retry.payload as RegenerationRequested).violations).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^output\.reply: copies the prompt's instructions/)]),
+    );
+    const [last] = new ResponseValidation(workflows).onGenerated(sampleTicketGenerated(2, echo), log);
+    expect(last.definition).toBe(ReviewRequestedEvent);
+  });
+
+  it('accepts a grounded answer to the same ticket, recording the per-sentence support', () => {
+    const grounded = {
+      category: 'account',
+      priority: 'high',
+      reply:
+        'Hi Dana, please check your spam folder first: reset emails come from no-reply@acmesync.example. ' +
+        'If nothing arrives after 15 minutes, request a new link; the new link cancels the previous one.',
+      citations: ['password-reset#1'],
+      needsHuman: false,
+      confidence: 0.8,
+    };
+    const [event] = new ResponseValidation(workflows).onGenerated(sampleTicketGenerated(1, grounded), log);
+    expect(event.definition).toBe(RequestCompletedEvent);
+    const { assessment } = event.payload as RequestCompleted;
+    expect(assessment?.confidence).toBeGreaterThanOrEqual(0.7);
+    expect(assessment?.sentences).toHaveLength(2);
+    for (const sentence of assessment?.sentences ?? []) expect(sentence.support).toBeGreaterThan(0.7);
+  });
+});
+
+describe('ResponseValidation: verify.quotes', () => {
+  it('lists quoted figures the cited passages lack in the review request and lowers confidence', () => {
+    const base = workflows.get('support-ticket', 1);
+    const verifying = new ResponseValidation(new WorkflowRegistry([{ ...base, verify: { quotes: true } }]));
+    const invented = {
+      category: 'account',
+      priority: 'high',
+      reply:
+        'Reset emails come from no-reply@acmesync.example. If nothing arrives after 45 minutes, request a new link ' +
+        'as described in section 4.2.',
+      citations: ['password-reset#1'],
+      needsHuman: false,
+      confidence: 0.9,
+    };
+    const [event] = verifying.onGenerated(sampleTicketGenerated(1, invented), log);
+    expect(event.definition).toBe(ReviewRequestedEvent);
+    const review = event.payload as ReviewRequested;
+    const claims = [
+      'output.reply: "45 minutes" (amount) does not occur in the cited passages',
+      'output.reply: "section 4.2" (reference) does not occur in the cited passages',
+    ];
+    expect(review.assessment?.unsupportedClaims).toEqual(claims);
+    expect(review.violations).toEqual(expect.arrayContaining(claims));
+    expect(review.assessment?.signals).toContainEqual({ name: 'quotes', score: 0, weight: 0 });
+  });
+});
 
 describe('ResponseValidation', () => {
   let validation: ResponseValidation;

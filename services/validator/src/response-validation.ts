@@ -35,11 +35,21 @@ export class ResponseValidation {
   /** Validates a generation and returns the one event that follows from it. */
   onGenerated(data: ResponseGenerated, log: Logger): Outgoing[] {
     const workflow = this.workflowOf(data.context.workflow);
-    const result = this.validator.validate(workflow, { output: data.output, text: data.text }, data.passages);
+    const result = this.validator.validate(
+      workflow,
+      { output: data.output, text: data.text, renderedPrompt: data.renderedPrompt },
+      data.passages,
+    );
     const outcome = decideOutcome(workflow, data.attempt, result);
-    const violations = capList(result.violations, 50, 1000);
+    const violations = capList(outcome.kind === 'accept' ? [] : outcome.problems, 50, 1000);
+    const { assessment } = result;
     log.info(
-      { attempt: data.attempt, outcome: outcome.kind, violations: violations.length },
+      {
+        attempt: data.attempt,
+        outcome: outcome.kind,
+        violations: violations.length,
+        confidence: assessment.confidence,
+      },
       'response validated',
     );
     const { requestId, context, input, passages, attempt, usage } = data;
@@ -56,6 +66,7 @@ export class ResponseValidation {
               attempts: attempt,
               acceptedBy: 'validator',
               usage,
+              assessment,
               replyTo: context.replyTo,
             },
             { attempt },
@@ -73,6 +84,7 @@ export class ResponseValidation {
               attempt: outcome.nextAttempt,
               violations,
               stricterInstruction: outcome.instruction,
+              assessment,
             },
             { attempt },
           ),
@@ -92,6 +104,7 @@ export class ResponseValidation {
               text: redactPiiText(data.text),
               attempts: attempt,
               usage,
+              assessment,
             },
             { attempt },
           ),

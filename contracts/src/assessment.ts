@@ -1,0 +1,60 @@
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsIn,
+  IsNumber,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+
+/** The signals the validator combines into a confidence (see libs/workflows `assessConfidence`). */
+export const CONFIDENCE_SIGNALS = [
+  'schema',
+  'rules',
+  'grounding',
+  'quotes',
+  'retrieval',
+  'selfReport',
+] as const;
+export type ConfidenceSignal = (typeof CONFIDENCE_SIGNALS)[number];
+
+/** One signal's score (0 to 1) and the weight it had in the confidence (0 when it only gates or did not apply). */
+export class SignalScore {
+  @IsIn(CONFIDENCE_SIGNALS) name!: ConfidenceSignal;
+  @IsNumber() @Min(0) @Max(1) score!: number;
+  @IsNumber() @Min(0) @Max(1) weight!: number;
+}
+
+/** How well one claim sentence of a free-text output field is supported by the passages it cites. */
+export class SentenceSupport {
+  /** Output path of the field, e.g. `output.reply`. */
+  @IsString() @MaxLength(200) field!: string;
+  @IsString() @MaxLength(1000) sentence!: string;
+  /** Share (0 to 1) of the sentence's content words found in the cited passages. */
+  @IsNumber() @Min(0) @Max(1) support!: number;
+}
+
+/** The evidence behind the validator's confidence in one generation, kept for the audit trail. */
+export class Assessment {
+  @IsNumber() @Min(0) @Max(1) confidence!: number;
+  @IsArray()
+  @ArrayMaxSize(10)
+  @ValidateNested({ each: true })
+  @Type(() => SignalScore)
+  signals!: SignalScore[];
+  @IsArray()
+  @ArrayMaxSize(50)
+  @ValidateNested({ each: true })
+  @Type(() => SentenceSupport)
+  sentences!: SentenceSupport[];
+  /** Quoted clause numbers, amounts and dates the cited passages do not contain, one line each. */
+  @IsArray()
+  @ArrayMaxSize(50)
+  @IsString({ each: true })
+  @MaxLength(1000, { each: true })
+  unsupportedClaims!: string[];
+}
