@@ -43,9 +43,10 @@ const fmt = (ms) => `${ms.toFixed(2)} ms`;
 const tenantOf = (r) => `tenant-${r % TENANTS}`;
 
 // Request r: its 8 events as (slot, type) pairs; every 10th request was reviewed, every 20th failed.
+// The chain columns are placeholders the database requires (this bench reads statuses, not hashes).
 const LOAD_SQL = `
 INSERT INTO audit_events (event_id, tenant_id, correlation_id, type, source, spec_version, schema_version,
-  topic, topic_partition, topic_offset, event_time, payload)
+  topic, topic_partition, topic_offset, event_time, chain_seq, prev_hash, record_hash, payload_digest, payload)
 SELECT 'e-' || r || '-' || slot, 'tenant-' || (r % ${TENANTS}), 'req-' || r,
   CASE slot
     WHEN 0 THEN 'llmbus.request.submitted' WHEN 1 THEN 'llmbus.request.routed'
@@ -57,6 +58,7 @@ SELECT 'e-' || r || '-' || slot, 'tenant-' || (r % ${TENANTS}), 'req-' || r,
   END,
   '/llmbus/bench', '1.0', 1, 'orchestration.bench.v1', r % 6, r * 8 + slot,
   timestamptz '2026-01-01' + make_interval(secs => r * 0.01 + slot * 0.001),
+  r * 8 + slot, 'bench', 'bench', 'bench',
   CASE
     WHEN slot = 7 AND r % 20 = 0 THEN jsonb_build_object('requestId', 'req-' || r, 'code', 'model_error',
       'message', 'the model did not answer', 'stage', 'generator', 'details', jsonb_build_array())

@@ -4,7 +4,9 @@
 //   orchestrate ingest <file|dir> --collection hr-policies --tenant acme [--acl hr,legal] [--doc-version 2]
 //   orchestrate delete <documentId> --collection hr-policies --tenant acme
 //   orchestrate replay --stage router [--reason processing_error,model_error] [--request <id>]
-// Reads KAFKA_BROKERS and LLMBUS_TOPIC_PREFIX like the services do.
+//   orchestrate audit verify [--tenant <id>] [--schema <name>]
+//   orchestrate audit retain [--policy <file.json>] [--dry-run] [--as-of <time>] [--schema <name>]
+// Reads KAFKA_BROKERS and LLMBUS_TOPIC_PREFIX like the services do; the audit commands read DATABASE_URL.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
@@ -20,6 +22,7 @@ const { distributedBus } = require(join(root, 'libs/runtime/dist/index.js'));
 const { outgoing, replayDeadLetters } = require(join(root, 'libs/bus/dist/index.js'));
 const { createLogger } = require(join(root, 'libs/observability/dist/index.js'));
 const contracts = require(join(root, 'contracts/dist/index.js'));
+const audit = require(join(root, 'libs/audit/dist/index.js'));
 
 const CONTENT_TYPES = { '.md': 'text/markdown', '.markdown': 'text/markdown', '.html': 'text/html', '.htm': 'text/html', '.txt': 'text/plain' };
 const MAX_CONTENT_CHARS = 1_000_000; // DocumentSubmitted.content limit
@@ -140,6 +143,54 @@ async function replay(options) {
   });
 }
 
+function databaseUrl() {
+  const url = process.env.DATABASE_URL;
+  if (!url) throw new Error("DATABASE_URL is not set: the audit commands read the auditor's PostgreSQL (postgres://user:password@host:port/database)");
+  return url;
+}
+
+async function auditVerify(options) {
+  const store = audit.PostgresAuditStore.reader({ connectionString: databaseUrl(), schema: options.schema, timeoutMs: 120_000 });
+  try {
+    const reports = await store.verifyChains({ tenantId: options.tenant });
+    let broken = 0;
+    for (const r of reports) {
+      const notes = [r.beforeChain ? `${r.beforeChain} recorded before the chain began (not covered)` : '', r.payloadsRemoved ? `${r.payloadsRemoved} payloads removed by retention` : ''].filter(Boolean).join('; ');
+      if (r.broken) {
+        broken++;
+        const b = r.broken;
+        console.log(`tenant ${r.tenantId}: BROKEN at record ${b.chainSeq === undefined ? '(no chain position)' : `#${b.chainSeq}`} (seq ${b.seq}, event ${b.eventId}, ${b.type}): ${b.problem}; ${r.verified} records before it verify`);
+      } else {
+        console.log(`tenant ${r.tenantId}: ${r.verified} records verify${r.head ? `, head #${r.head.chainSeq} ${r.head.hash}` : ''}${notes ? ` (${notes})` : ''}`);
+      }
+    }
+    if (reports.length === 0) console.log(options.tenant ? `tenant ${options.tenant} has no audit records` : 'the audit store holds no records');
+    if (broken > 0) {
+      console.log(`${broken} of ${reports.length} tenant chains are broken`);
+      process.exitCode = 1;
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+async function auditRetain(options) {
+  const policy = options.policy ? audit.parseRetentionPolicy(JSON.parse(readFileSync(options.policy, 'utf8'))) : audit.DEFAULT_RETENTION_POLICY;
+  const store = await audit.PostgresAuditStore.open({ connectionString: databaseUrl(), schema: options.schema, maxConnections: 2 });
+  try {
+    const report = await store.removeExpiredPayloads(policy, { dryRun: options.dryRun, now: options.asOf });
+    const verb = report.dryRun ? 'would remove' : 'removed';
+    for (const [tenant, classes] of Object.entries(report.removed)) {
+      for (const [eventClass, count] of Object.entries(classes)) if (count > 0) console.log(`tenant ${tenant}: ${verb} ${count} ${eventClass} payloads`);
+    }
+    for (const r of report.refused) console.log(`tenant ${r.tenantId}: kept record #${r.chainSeq ?? '?'} (event ${r.eventId}): ${r.reason}`);
+    console.log(`${verb} ${report.total} payloads${report.dryRun ? ' (dry run: nothing written)' : ` in run ${report.runId} (recorded in audit_retention_runs)`}`);
+    if (report.refused.length > 0) process.exitCode = 1;
+  } finally {
+    await store.close();
+  }
+}
+
 const program = new Command('orchestrate').description('llmbus operator CLI (publishes to Kafka: KAFKA_BROKERS, LLMBUS_TOPIC_PREFIX)');
 program
   .command('ingest')
@@ -172,11 +223,33 @@ program
   })
   .option('--request <id>', 'only the records of this request or document', (v) => id(v, 'request id'))
   .action(replay);
+const auditCommand = program.command('audit').description("the auditor's trail in PostgreSQL (DATABASE_URL)");
+const schemaOption = ['--schema <name>', "schema of the audit tables (default: the connection's search_path)"];
+auditCommand
+  .command('verify')
+  .description("recompute each tenant's hash chain; name the first broken record and exit 1 if any")
+  .option('--tenant <id>', 'only this tenant (default: every tenant)')
+  .option(...schemaOption)
+  .action(auditVerify);
+auditCommand
+  .command('retain')
+  .description('replace payloads older than the retention policy allows by tombstones keeping their digest')
+  .option('--policy <file>', 'retention policy JSON (default: prompts, context and dead letters 90 days; outcomes and operations 7 years)')
+  .option('--dry-run', 'count what would be removed, write nothing', false)
+  .option('--as-of <time>', 'measure ages at this ISO 8601 time instead of now (with --dry-run: preview what will expire)', (v) => {
+    const at = new Date(v);
+    if (Number.isNaN(at.getTime())) throw new InvalidArgumentError('an ISO 8601 time, e.g. 2026-06-30T00:00:00Z');
+    return at;
+  })
+  .option(...schemaOption)
+  .action(auditRetain);
 program.parseAsync(process.argv).catch((error) => {
   const message = error instanceof Error ? error.message : String(error);
   const hint = /does not host this topic-partition|UNKNOWN_TOPIC/i.test(message)
     ? ` (the topic ${contracts.topicName(contracts.Topics.DocumentIngest, process.env.LLMBUS_TOPIC_PREFIX ?? '')} does not exist: the platform's topics are created by infra/kafka.sh up, docker compose or the test set-up; check LLMBUS_TOPIC_PREFIX)`
-    : '';
+    : /relation "audit_(events|retention_runs)" does not exist/.test(message)
+      ? ' (no audit tables there: the auditor creates them when it starts; check DATABASE_URL and --schema)'
+      : '';
   console.error(`orchestrate: ${message}${hint}`);
   process.exit(1);
 });

@@ -1,7 +1,12 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { MIGRATIONS, PostgresAuditStore } from '@llmbus/audit';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GENESIS_HASH, MIGRATIONS, PostgresAuditStore } from '@llmbus/audit';
 import { RequestSubmittedEvent, type EventEnvelope } from '@llmbus/contracts';
 import { Client } from 'pg';
+import { describeAuditChainConformance } from '../../libs/audit/src/audit-store.chain.conformance';
 import { describeAuditStoreConformance } from '../../libs/audit/src/audit-store.conformance';
 import { describeUnstorableEventConformance } from '../../libs/audit/src/audit-store.unstorable.conformance';
 import { databaseUrl } from '../support/env';
@@ -60,6 +65,137 @@ describeUnstorableEventConformance('PostgresAuditStore', async () => {
     raw: async (sql) => ({ rows: (await store.pool.query<Record<string, unknown>>(sql)).rows }),
     close: () => store.close(),
   };
+});
+
+// Two pools on one schema: two auditor replicas recording for the same tenant at once.
+describeAuditChainConformance('PostgresAuditStore', async () => {
+  const schema = newSchema();
+  const open = () => PostgresAuditStore.open({ connectionString: databaseUrl(), schema, maxConnections: 4 });
+  const [store, peer] = [await open(), await open()];
+  return {
+    store,
+    peer,
+    rawTransaction: async (statements) => {
+      const connection = await store.pool.connect();
+      try {
+        await connection.query('BEGIN');
+        for (const [sql, params = []] of statements) await connection.query(sql, [...params]);
+        await connection.query('COMMIT');
+      } catch (error) {
+        await connection.query('ROLLBACK');
+        throw error;
+      } finally {
+        connection.release();
+      }
+    },
+    close: async () => {
+      await Promise.all([store.close(), peer.close()]);
+    },
+  };
+});
+
+/** Runs `npm run orchestrate -- audit ...` as an operator would (the compiled CLI; `npm test` builds first). */
+function orchestrateAudit(
+  args: readonly string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const script = join(__dirname, '..', '..', 'scripts', 'orchestrate.mjs');
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [script, 'audit', ...args],
+      { env: { ...process.env, DATABASE_URL: databaseUrl() } },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+describe('orchestrate audit (CLI on PostgreSQL)', () => {
+  const submitted = (tenantid: string, requestId: string, n: number): EventEnvelope => ({
+    id: randomUUID(),
+    source: '/llmbus/ingress',
+    type: RequestSubmittedEvent.type,
+    specversion: '1.0',
+    time: new Date().toISOString(),
+    correlationid: requestId,
+    tenantid,
+    schemaversion: 1,
+    data: { requestId, eventType: 'ticket.created', input: { n }, requester: { groups: [] } },
+  });
+
+  it('verify passes on an untouched store and names the record after one row is altered; retain keeps it green', async () => {
+    const schema = newSchema();
+    const store = await PostgresAuditStore.open({
+      connectionString: databaseUrl(),
+      schema,
+      maxConnections: 2,
+    });
+    const events = [0, 1, 2, 3].map((n) => submitted('acme', `r-${n}`, n));
+    try {
+      for (const [i, e] of events.entries()) {
+        await store.record(e, { topic: 'orchestration.request.v1', partition: 0, offset: String(i) });
+      }
+      await store.record(submitted('globex', 'r-9', 9), {
+        topic: 'orchestration.request.v1',
+        partition: 0,
+        offset: '9',
+      });
+
+      const clean = await orchestrateAudit(['verify', '--schema', schema]);
+      expect(clean).toMatchObject({ code: 0 });
+      expect(clean.stdout).toMatch(/tenant acme: 4 records verify, head #4 [0-9a-f]{64}/);
+      expect(clean.stdout).toMatch(/tenant globex: 1 records verify/);
+
+      // Retention of globex's prompts, measured two days ahead: a dry run first, then the run.
+      const policyFile = join(tmpdir(), `retention-${schema}.json`);
+      writeFileSync(policyFile, JSON.stringify({ default: {}, tenants: { globex: { prompts: 1 } } }));
+      const ahead = new Date(Date.now() + 2 * 86_400_000).toISOString();
+      const retain = (...extra: string[]) =>
+        orchestrateAudit(['retain', '--policy', policyFile, '--as-of', ahead, '--schema', schema, ...extra]);
+      const dry = await retain('--dry-run');
+      expect(dry).toMatchObject({ code: 0 });
+      expect(dry.stdout).toMatch(/tenant globex: would remove 1 prompts payloads/);
+      const removed = await retain();
+      expect(removed).toMatchObject({ code: 0 });
+      expect(removed.stdout).toMatch(
+        /removed 1 payloads in run [0-9a-f-]{36} \(recorded in audit_retention_runs\)/,
+      );
+      expect((await store.trail('globex', 'r-9'))[0].envelope.data).toHaveProperty('removedPayload');
+      const afterRetention = await orchestrateAudit(['verify', '--schema', schema]);
+      expect(afterRetention).toMatchObject({ code: 0 });
+      expect(afterRetention.stdout).toMatch(
+        /tenant globex: 1 records verify, head #1 [0-9a-f]{64} \(1 payloads removed by retention\)/,
+      );
+
+      // As a superuser would: the append-only trigger switched off around the change.
+      const admin = new Client({ connectionString: databaseUrl(), options: `-c search_path=${schema}` });
+      await admin.connect();
+      try {
+        await admin.query('BEGIN');
+        await admin.query('ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete');
+        await admin.query(
+          `UPDATE audit_events SET payload = jsonb_set(payload, '{input,n}', '42') WHERE tenant_id = 'acme' AND chain_seq = 3`,
+        );
+        await admin.query('ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete');
+        await admin.query('COMMIT');
+      } finally {
+        await admin.end();
+      }
+      const tampered = await orchestrateAudit(['verify', '--schema', schema]);
+      expect(tampered.code).toBe(1);
+      expect(tampered.stdout).toContain(
+        `tenant acme: BROKEN at record #3 (seq 3, event ${events[2].id}, ${RequestSubmittedEvent.type}): the payload differs from its recorded digest`,
+      );
+      expect(tampered.stdout).toMatch(/tenant globex: 1 records verify/);
+      expect(tampered.stdout).toMatch(/1 of 2 tenant chains are broken/);
+      const onlyGlobex = await orchestrateAudit(['verify', '--tenant', 'globex', '--schema', schema]);
+      expect(onlyGlobex.code).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
 });
 
 describe('PostgresAuditStore migrations', () => {
@@ -122,6 +258,12 @@ describe('PostgresAuditStore migrations', () => {
       expect(await store.record(sameIdOtherSource, where)).toBe(true);
       expect(await store.record(old[0].envelope, where)).toBe(false);
       expect((await store.trail('acme', 'r-2')).map((r) => r.envelope.source)).toEqual(['/upstream/b']);
+      // The row recorded before the chain stays outside it; the chain starts after it, at genesis.
+      expect(old[0].chain).toBeUndefined();
+      expect((await store.trail('acme', 'r-2'))[0].chain).toMatchObject({ seq: 1, prevHash: GENESIS_HASH });
+      const [report] = await store.verifyChains({ tenantId: 'acme' });
+      expect(report).toMatchObject({ verified: 1, beforeChain: 1 });
+      expect(report.broken).toBeUndefined();
     } finally {
       await store.close();
     }

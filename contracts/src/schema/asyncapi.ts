@@ -1,7 +1,10 @@
 import { EVENTS, eventTypesOnTopic } from '../catalog';
 import { CE_HEADER_PREFIX } from '../envelope';
 import { TOPICS } from '../topics';
-import { buildJsonSchemas, sortKeys } from './json-schemas';
+import { buildJsonSchemas, sortKeys, type JsonSchema } from './json-schemas';
+
+const DEFINITIONS_PREFIX = '#/definitions/';
+const COMPONENT_SCHEMAS_PREFIX = '#/components/schemas/';
 
 function channelId(topic: string): string {
   return topic.replace(/[^A-Za-z0-9]+/g, '_');
@@ -32,14 +35,53 @@ const HEADERS_SCHEMA = {
   ),
 };
 
+/** A deep copy whose `#/definitions/X` references point at `#/components/schemas/X` instead. */
+function pointRefsAtComponents(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(pointRefsAtComponents);
+  if (typeof node !== 'object' || node === null) return node;
+  return Object.fromEntries(
+    Object.entries(node).map(([key, value]) => [
+      key,
+      key === '$ref' && typeof value === 'string' && value.startsWith(DEFINITIONS_PREFIX)
+        ? COMPONENT_SCHEMAS_PREFIX + value.slice(DEFINITIONS_PREFIX.length)
+        : pointRefsAtComponents(value),
+    ]),
+  );
+}
+
+/**
+ * Moves a payload schema's nested classes (`definitions`) into the shared `components.schemas`
+ * and returns the payload without them. In an AsyncAPI document a `#/definitions/X` reference
+ * resolves against the document root, where no `definitions` exist (`@asyncapi/parser` reports
+ * `invalid-ref`), so every reference is rewritten to the shared copy. Nested classes are keyed by
+ * class name and derived from one metadata store, so two payloads naming the same class share
+ * one schema; a name clash with a different shape throws.
+ */
+function hoistDefinitions(schema: JsonSchema, shared: Record<string, unknown>): JsonSchema {
+  // $schema and $id belong to the standalone files; inside the document they would rebase refs.
+  const { $schema: _schema, $id: _id, definitions, ...payload } = schema;
+  for (const [name, definition] of Object.entries((definitions ?? {}) as Record<string, unknown>)) {
+    const hoisted = pointRefsAtComponents(definition);
+    const existing = shared[name];
+    if (existing !== undefined && JSON.stringify(sortKeys(existing)) !== JSON.stringify(sortKeys(hoisted))) {
+      throw new Error(
+        `two payload classes nest different schemas named "${name}": rename one so the AsyncAPI components stay unambiguous`,
+      );
+    }
+    shared[name] = hoisted;
+  }
+  return pointRefsAtComponents(payload) as JsonSchema;
+}
+
 /** The AsyncAPI 3.0 document of every topic and message, generated from the contracts. */
 export function buildAsyncApi(): Record<string, unknown> {
   const schemas = buildJsonSchemas();
   const channels: Record<string, unknown> = {};
   const operations: Record<string, unknown> = {};
   const messages: Record<string, unknown> = {};
+  const componentSchemas: Record<string, unknown> = { CloudEventHeaders: HEADERS_SCHEMA };
   for (const event of EVENTS) {
-    const { $schema: _ignored, ...payload } = schemas[event.type];
+    const payload = hoistDefinitions(schemas[event.type], componentSchemas);
     messages[messageId(event.type)] = {
       name: event.type,
       title: event.payload.name,
@@ -84,6 +126,6 @@ export function buildAsyncApi(): Record<string, unknown> {
     defaultContentType: 'application/json',
     channels,
     operations,
-    components: { messages, schemas: { CloudEventHeaders: HEADERS_SCHEMA } },
+    components: { messages, schemas: componentSchemas },
   }) as Record<string, unknown>;
 }

@@ -4,7 +4,8 @@ import type { AuditRecord } from './audit-store';
 /** Columns every query that returns whole events selects, in this shape. */
 export const RECORD_COLUMNS = `event_id, tenant_id, correlation_id, causation_id, type, source, subject, spec_version,
   schema_version, topic, topic_partition, topic_offset::text AS topic_offset, event_time, recorded_at, attempt,
-  traceparent, payload, sanitised_reason`;
+  traceparent, payload, sanitised_reason, chain_seq::text AS chain_seq, prev_hash, record_hash, payload_digest,
+  payload_removed_at`;
 
 /** A row as both drivers return RECORD_COLUMNS (timestamps may come back as Date or string). */
 export interface RecordRow {
@@ -26,6 +27,11 @@ export interface RecordRow {
   traceparent: string | null;
   payload: Record<string, unknown> | string;
   sanitised_reason: string | null;
+  chain_seq: string | null;
+  prev_hash: string | null;
+  record_hash: string | null;
+  payload_digest: string | null;
+  payload_removed_at: Date | string | null;
 }
 
 /** ISO 8601 in UTC whatever the driver returned. */
@@ -56,5 +62,17 @@ export function toRecord(row: RecordRow): AuditRecord {
     position: { topic: row.topic, partition: row.topic_partition, offset: row.topic_offset },
     recordedAt: isoTime(row.recorded_at),
     ...(row.sanitised_reason !== null && { sanitisedReason: row.sanitised_reason }),
+    ...(row.chain_seq !== null &&
+      row.prev_hash !== null &&
+      row.record_hash !== null &&
+      row.payload_digest !== null && {
+        chain: {
+          seq: Number(row.chain_seq),
+          prevHash: row.prev_hash,
+          hash: row.record_hash,
+          payloadDigest: row.payload_digest,
+        },
+      }),
+    ...(row.payload_removed_at !== null && { payloadRemovedAt: isoTime(row.payload_removed_at) }),
   };
 }

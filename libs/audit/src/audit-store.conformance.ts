@@ -603,11 +603,13 @@ export function describeAuditStoreConformance(
       it('reads one request through the trail index, not a scan, in a populated table', async () => {
         const tenant = newTenant();
         // 20,000 events of 2,000 requests, so the planner weighs a real table, then fresh statistics.
+        // Their chain columns are placeholders (the database requires them): this test reads plans.
         await fixture.raw(
           `INSERT INTO audit_events (event_id, tenant_id, correlation_id, type, source, spec_version,
-             schema_version, topic, topic_partition, topic_offset, event_time, payload)
+             schema_version, topic, topic_partition, topic_offset, event_time, payload,
+             chain_seq, prev_hash, record_hash, payload_digest)
            SELECT $1 || '-' || g, $1, 'bulk-' || (g / 10), (ARRAY[$2, $3, $4, $5, $6])[g % 5 + 1], '/llmbus/router',
-             '1.0', 1, 'orchestration.request.v1', 0, g, now(), '{}'::jsonb
+             '1.0', 1, 'orchestration.request.v1', 0, g, now(), '{}'::jsonb, g, 'bulk', 'bulk', 'bulk'
            FROM generate_series(1, 20000) AS g`,
           [
             tenant,

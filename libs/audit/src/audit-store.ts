@@ -20,6 +20,25 @@ export interface AuditRecord {
    * U+FFFD, and token or cost columns that overflowed are empty (the payload keeps the numbers).
    */
   readonly sanitisedReason?: string;
+  /** The record's link in its tenant's hash chain; absent on rows recorded before the chain existed. */
+  readonly chain?: AuditChainLink;
+  /**
+   * Present when the retention job removed the payload (ISO 8601): `envelope.data` is then the
+   * tombstone `{ removedPayload: { digest, class, runId, removedAt } }`.
+   */
+  readonly payloadRemovedAt?: string;
+}
+
+/** Where a record sits in its tenant's hash chain (see `audit verify`). Hashes are SHA-256 hex. */
+export interface AuditChainLink {
+  /** Position in the tenant's chain, from 1. */
+  readonly seq: number;
+  /** Hash of the tenant's previous record; 64 zeros for the first. */
+  readonly prevHash: string;
+  /** SHA-256 of the RFC 8785 canonical JSON of the stored columns, payloadDigest and prevHash. */
+  readonly hash: string;
+  /** SHA-256 of the payload's RFC 8785 canonical JSON; kept when retention removes the payload. */
+  readonly payloadDigest: string;
 }
 
 /** Options of AuditStore.record. */

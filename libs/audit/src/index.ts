@@ -7,3 +7,6 @@ export * from './sql-client';
 export * from './sql-audit-store';
 export * from './postgres-audit-store';
 export * from './pglite-audit-store';
+export { CHAIN_VERSION, GENESIS_HASH, payloadDigest, recordHash, type ChainContent } from './audit-chain';
+export * from './audit-verify';
+export * from './audit-retention';

@@ -81,6 +81,60 @@ ALTER TABLE audit_events ADD CONSTRAINT audit_events_identity UNIQUE (tenant_id,
 ALTER TABLE audit_events ADD COLUMN sanitised_reason text;
 `,
   },
+  {
+    // Each tenant's trail becomes a hash chain (audit-chain.ts). Rows recorded before this
+    // migration keep NULL chain columns: they predate the chain and are not covered by it; a
+    // tenant's chain starts at its first event recorded after the migration, whose prev_hash is
+    // the genesis marker (64 zeros). The NOT VALID check leaves those rows alone and refuses any
+    // new row without its chain columns.
+    id: '0004_audit_hash_chain',
+    sql: `
+ALTER TABLE audit_events
+  ADD COLUMN chain_seq bigint,
+  ADD COLUMN prev_hash text,
+  ADD COLUMN record_hash text,
+  ADD COLUMN payload_digest text,
+  -- Set by the retention job when it replaced the payload by a tombstone keeping its digest.
+  ADD COLUMN payload_removed_at timestamptz;
+ALTER TABLE audit_events ADD CONSTRAINT audit_events_chain_position UNIQUE (tenant_id, chain_seq);
+ALTER TABLE audit_events ADD CONSTRAINT audit_events_chained
+  CHECK (chain_seq IS NOT NULL AND prev_hash IS NOT NULL AND record_hash IS NOT NULL AND payload_digest IS NOT NULL)
+  NOT VALID;
+
+-- What each retention run removed: its policy and the count per tenant and event class. Each
+-- removed payload's row keeps a tombstone naming the run, the class and the payload's digest.
+CREATE TABLE audit_retention_runs (
+  run_id      text PRIMARY KEY,
+  started_at  timestamptz NOT NULL,
+  finished_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+  policy      jsonb NOT NULL,
+  removed     jsonb NOT NULL
+);
+
+-- Still append-only, with one exception for the retention job only: inside a transaction that
+-- set llmbus.audit_retention = 'on' (SET LOCAL), an UPDATE may replace a payload by a tombstone
+-- {"removedPayload": {"digest": <payload_digest>, ...}} and set payload_removed_at, once per row,
+-- changing no other column. The hashed columns never change, so the chain stays verifiable.
+CREATE OR REPLACE FUNCTION audit_events_reject_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'UPDATE'
+     AND current_setting('llmbus.audit_retention', true) = 'on'
+     AND OLD.payload_removed_at IS NULL
+     AND NEW.payload_removed_at IS NOT NULL
+     AND (to_jsonb(OLD) - 'payload' - 'payload_removed_at') = (to_jsonb(NEW) - 'payload' - 'payload_removed_at')
+     AND jsonb_typeof(NEW.payload -> 'removedPayload') = 'object'
+     AND (NEW.payload - 'removedPayload') = '{}'::jsonb
+     AND NEW.payload -> 'removedPayload' ->> 'digest' IS NOT NULL
+     AND (OLD.payload_digest IS NULL OR NEW.payload -> 'removedPayload' ->> 'digest' = OLD.payload_digest)
+  THEN
+    RETURN NEW;
+  END IF;
+  RAISE EXCEPTION 'audit_events is append-only: % is not allowed', TG_OP
+    USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+`,
+  },
 ];
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;

@@ -1,3 +1,4 @@
+import { describeAuditChainConformance } from './audit-store.chain.conformance';
 import { describeAuditStoreConformance } from './audit-store.conformance';
 import { describeUnstorableEventConformance } from './audit-store.unstorable.conformance';
 import { PgliteAuditStore } from './pglite-audit-store';
@@ -19,6 +20,21 @@ describeUnstorableEventConformance('PgliteAuditStore', async () => {
   return {
     store,
     raw: async (sql) => ({ rows: (await store.db.query<Record<string, unknown>>(sql)).rows }),
+    close: () => store.close(),
+  };
+});
+
+// One PGlite connection: the "replica" is the same store, whose transactions PGlite serialises.
+describeAuditChainConformance('PgliteAuditStore', async () => {
+  const store = await PgliteAuditStore.open();
+  return {
+    store,
+    peer: store,
+    rawTransaction: async (statements) => {
+      await store.db.transaction(async (tx) => {
+        for (const [sql, params = []] of statements) await tx.query(sql, [...params]);
+      });
+    },
     close: () => store.close(),
   };
 });

@@ -7,7 +7,15 @@ import {
   type EventEnvelope,
 } from '@llmbus/contracts';
 import { CALL_RESTATING_TYPES, RESTATED_USAGE_TYPES } from './audit-columns';
-import { AuditInsertRow, insertRowOf, insertValues, storableCopy } from './audit-insert-row';
+import { insertChained } from './audit-chain';
+import {
+  removeExpiredPayloads,
+  type RetentionOptions,
+  type RetentionPolicy,
+  type RetentionReport,
+} from './audit-retention';
+import { verifyAuditChains, type TenantChainReport, type VerifyOptions } from './audit-verify';
+import { AuditInsertRow, insertRowOf, storableCopy } from './audit-insert-row';
 import { RECORD_COLUMNS, RecordRow, isoTime, toRecord } from './audit-rows';
 import {
   AuditQueryError,
@@ -166,18 +174,9 @@ export class SqlAuditStore implements AuditStore {
     }
   }
 
-  private async insert(row: AuditInsertRow): Promise<boolean> {
-    const result = await this.client.query(
-      `INSERT INTO audit_events (event_id, tenant_id, correlation_id, causation_id, type, source, subject, spec_version,
-         schema_version, topic, topic_partition, topic_offset, event_time, attempt, traceparent, payload,
-         stage, model_id, prompt_tokens, completion_tokens, cost_usd, latency_ms, sanitised_reason)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::bigint, $13::timestamptz, $14, $15, $16::jsonb,
-         $17, $18, $19, $20, $21, $22, $23)
-       ON CONFLICT (tenant_id, source, event_id) DO NOTHING
-       RETURNING seq`,
-      insertValues(row),
-    );
-    return result.rows.length === 1;
+  /** One chained insert per transaction: the tenant's chain lock is held until it commits. */
+  private insert(row: AuditInsertRow): Promise<boolean> {
+    return this.client.transaction((tx) => insertChained(tx, row));
   }
 
   async trail(tenantId: string, requestId: string): Promise<readonly AuditRecord[]> {
@@ -325,6 +324,16 @@ export class SqlAuditStore implements AuditStore {
       requestStatusParams(tenantId, requestId),
     );
     return rows.length === 0 ? undefined : toRequestStatusView(requestId, rows[0]);
+  }
+
+  /** Recomputes the tenants' hash chains (see verifyAuditChains); reads only. */
+  verifyChains(options: VerifyOptions = {}): Promise<readonly TenantChainReport[]> {
+    return verifyAuditChains(this.client, options);
+  }
+
+  /** Removes payloads past the policy's ages, keeping the chain verifiable (see removeExpiredPayloads). */
+  removeExpiredPayloads(policy: RetentionPolicy, options: RetentionOptions = {}): Promise<RetentionReport> {
+    return removeExpiredPayloads(this.client, policy, options);
   }
 
   async ping(): Promise<void> {

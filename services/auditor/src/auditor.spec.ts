@@ -337,6 +337,26 @@ describe('auditor', () => {
       });
     });
 
+    it("serves each record's link in its tenant's hash chain with the trail", async () => {
+      const res = await request(url)
+        .get('/v1/requests/http-1/trail')
+        .set('X-Api-Key', KEYS.acmeReader)
+        .expect(200);
+      const links = res.body.events.map(
+        (e: { chain: { seq: number; prevHash: string; hash: string } }) => e.chain,
+      );
+      for (const link of links) {
+        expect(link).toEqual({
+          seq: expect.any(Number),
+          prevHash: expect.stringMatching(/^[0-9a-f]{64}$/),
+          hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+          payloadDigest: expect.stringMatching(/^[0-9a-f]{64}$/),
+        });
+      }
+      expect(links[1].seq).toBeGreaterThan(links[0].seq);
+      expect((await store.verifyChains({ tenantId: 'acme' }))[0].broken).toBeUndefined();
+    });
+
     it('lists requests with a cursor, and refuses a cursor it did not issue', async () => {
       const page = await request(url)
         .get('/v1/requests?limit=1')

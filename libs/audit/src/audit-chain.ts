@@ -1,0 +1,189 @@
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import { insertValues, type AuditInsertRow } from './audit-insert-row';
+import type { SqlClient } from './sql-client';
+
+/**
+ * The tenant hash chain of the audit trail (chain version 1).
+ *
+ * Each recorded event gets, per tenant, a position `chain_seq` (1, 2, 3, ...), the hash of the
+ * tenant's previous record `prev_hash` (GENESIS_HASH for position 1) and its own `record_hash`:
+ * SHA-256 (hex) of the RFC 8785 (JCS) canonical JSON of ChainContent, that is every stored column
+ * as PostgreSQL renders it, the payload represented by `payload_digest` (SHA-256 of the payload's
+ * JCS form). Hashing the digest rather than the payload lets retention drop a payload and keep the
+ * chain verifiable. The global `seq` is not hashed: it orders rows across tenants, not a chain.
+ */
+export const CHAIN_VERSION = 1;
+
+/** prev_hash of a tenant's first chained record. Rows recorded before the chain existed have none. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** First key of pg_advisory_xact_lock(int4, int4) for chain heads; the second is hashtext(tenant). */
+export const CHAIN_LOCK_CLASS = 0x6c6d6263; // 'lmbc'
+
+/** What a record hash covers; every value as PostgreSQL renders the stored column (text or null). */
+export interface ChainContent {
+  readonly tenantId: string;
+  readonly chainSeq: string;
+  readonly prevHash: string;
+  readonly payloadDigest: string;
+  readonly columns: Readonly<Record<string, string | null>>;
+}
+
+/** One stored column the hash covers, with its SQL type (parameters are cast to it). */
+interface HashedColumn {
+  readonly column: string;
+  readonly sqlType: string;
+  readonly render: 'text' | 'number' | 'time';
+}
+
+// In the order of the store's INSERT (insertValues), payload excluded (hashed through its digest)
+// and tenant_id excluded (a field of its own in ChainContent).
+const HASHED_COLUMNS: readonly (HashedColumn & { readonly param: number })[] = [
+  { column: 'event_id', sqlType: 'text', render: 'text', param: 0 },
+  { column: 'correlation_id', sqlType: 'text', render: 'text', param: 2 },
+  { column: 'causation_id', sqlType: 'text', render: 'text', param: 3 },
+  { column: 'type', sqlType: 'text', render: 'text', param: 4 },
+  { column: 'source', sqlType: 'text', render: 'text', param: 5 },
+  { column: 'subject', sqlType: 'text', render: 'text', param: 6 },
+  { column: 'spec_version', sqlType: 'text', render: 'text', param: 7 },
+  { column: 'schema_version', sqlType: 'integer', render: 'number', param: 8 },
+  { column: 'topic', sqlType: 'text', render: 'text', param: 9 },
+  { column: 'topic_partition', sqlType: 'integer', render: 'number', param: 10 },
+  { column: 'topic_offset', sqlType: 'bigint', render: 'number', param: 11 },
+  { column: 'event_time', sqlType: 'timestamptz', render: 'time', param: 12 },
+  { column: 'attempt', sqlType: 'integer', render: 'number', param: 13 },
+  { column: 'traceparent', sqlType: 'text', render: 'text', param: 14 },
+  { column: 'stage', sqlType: 'text', render: 'text', param: 16 },
+  { column: 'model_id', sqlType: 'text', render: 'text', param: 17 },
+  { column: 'prompt_tokens', sqlType: 'integer', render: 'number', param: 18 },
+  { column: 'completion_tokens', sqlType: 'integer', render: 'number', param: 19 },
+  { column: 'cost_usd', sqlType: 'numeric(20, 10)', render: 'number', param: 20 },
+  { column: 'latency_ms', sqlType: 'double precision', render: 'number', param: 21 },
+  { column: 'sanitised_reason', sqlType: 'text', render: 'text', param: 22 },
+];
+const TENANT_PARAM = 1;
+
+/** Microseconds, UTC: exact for timestamptz, and independent of the session's TimeZone. */
+const TIME_FORMAT = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
+
+function rendered(expression: string, render: HashedColumn['render']): string {
+  switch (render) {
+    case 'text':
+      return expression;
+    case 'number':
+      return `(${expression})::text`;
+    case 'time':
+      return `to_char((${expression}) AT TIME ZONE 'UTC', ${TIME_FORMAT})`;
+  }
+}
+
+/**
+ * The hashed columns of audit_events as `c_<column>` text, for queries that verify the chain.
+ * float8 renders shortest-exact only with extra_float_digits >= 1: run it after pinChainSession.
+ */
+export const HASHED_COLUMNS_SQL = [
+  ...HASHED_COLUMNS.map((c) => `${rendered(c.column, c.render)} AS c_${c.column}`),
+  `${rendered('recorded_at', 'time')} AS c_recorded_at`,
+].join(', ');
+
+const PIN_SESSION_SQL = `set_config('extra_float_digits', '3', true)`;
+
+/** Sets, for the current transaction, what the rendering of hashed columns depends on. */
+export async function pinChainSession(tx: SqlClient): Promise<void> {
+  await tx.query(`SELECT ${PIN_SESSION_SQL}`);
+}
+
+/** The hashed columns of a row read with HASHED_COLUMNS_SQL, keyed by column name. */
+export function hashedColumnsOf(row: Readonly<Record<string, unknown>>): Record<string, string | null> {
+  const columns: Record<string, string | null> = {};
+  for (const name of [...HASHED_COLUMNS.map((c) => c.column), 'recorded_at']) {
+    const value = row[`c_${name}`];
+    columns[name] = value === null || value === undefined ? null : String(value);
+  }
+  return columns;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+function jcs(value: unknown): string {
+  const text = canonicalize(value);
+  if (text === undefined) throw new Error('the audit chain cannot canonicalise an undefined value');
+  return text;
+}
+
+/** SHA-256 (hex) of a payload's RFC 8785 canonical JSON: what a tombstone keeps of a removed payload. */
+export function payloadDigest(payload: unknown): string {
+  return sha256(jcs(payload));
+}
+
+/** The record hash (SHA-256 hex of the JCS form of the content); the one place a hash is computed. */
+export function recordHash(content: ChainContent): string {
+  return sha256(
+    jcs({
+      v: CHAIN_VERSION,
+      tenantId: content.tenantId,
+      chainSeq: content.chainSeq,
+      prevHash: content.prevHash,
+      payloadDigest: content.payloadDigest,
+      columns: content.columns,
+    }),
+  );
+}
+
+interface NormalisedRow extends Record<string, unknown> {
+  head_seq: string | null;
+  head_hash: string | null;
+}
+
+/**
+ * Inserts an event as the next link of its tenant's chain, inside `tx` (a transaction), unless
+ * its tenant, source and id are already recorded: then nothing is written and the chain does not
+ * advance. Resolves true when the row was inserted.
+ *
+ * Replicas recording for one tenant at once are serialised by a transaction-scoped advisory lock
+ * on the tenant, taken in a statement of its own before the head is read: under READ COMMITTED
+ * the next statement's snapshot then sees the previous holder's committed link. The lock (rather
+ * than a chain-head row locked FOR UPDATE) needs no extra table, adds no row update per event,
+ * and other tenants never wait on it; UNIQUE (tenant_id, chain_seq) refuses a fork should a writer
+ * ever skip the lock. PostgreSQL renders the values it will store (casts, rounding, time zones)
+ * in the same statement that reads the head, so the hash covers exactly what the row holds.
+ */
+export async function insertChained(tx: SqlClient, row: AuditInsertRow): Promise<boolean> {
+  const values = insertValues(row);
+  await tx.query(
+    `SELECT ${PIN_SESSION_SQL}, pg_advisory_xact_lock(${CHAIN_LOCK_CLASS}, hashtext($1::text))`,
+    [row.tenantId],
+  );
+  const params = [values[TENANT_PARAM], ...HASHED_COLUMNS.map((c) => values[c.param])];
+  const { rows } = await tx.query<NormalisedRow>(
+    `SELECT ${HASHED_COLUMNS.map((c, i) => `${rendered(`$${i + 2}::${c.sqlType}`, c.render)} AS c_${c.column}`).join(', ')},
+       ${rendered('clock_timestamp()', 'time')} AS c_recorded_at, h.head_seq, h.head_hash
+     FROM (SELECT 1) AS one
+     LEFT JOIN LATERAL (
+       SELECT chain_seq::text AS head_seq, record_hash AS head_hash FROM audit_events
+       WHERE tenant_id = $1::text AND chain_seq IS NOT NULL ORDER BY chain_seq DESC LIMIT 1
+     ) AS h ON true`,
+    params,
+  );
+  const normalised = rows[0];
+  const columns = hashedColumnsOf(normalised);
+  const chainSeq = (BigInt(normalised.head_seq ?? '0') + 1n).toString();
+  const prevHash = normalised.head_hash ?? GENESIS_HASH;
+  const digest = payloadDigest(JSON.parse(row.payload) as unknown);
+  const hash = recordHash({ tenantId: row.tenantId, chainSeq, prevHash, payloadDigest: digest, columns });
+  const inserted = await tx.query(
+    `INSERT INTO audit_events (event_id, tenant_id, correlation_id, causation_id, type, source, subject, spec_version,
+       schema_version, topic, topic_partition, topic_offset, event_time, attempt, traceparent, payload,
+       stage, model_id, prompt_tokens, completion_tokens, cost_usd, latency_ms, sanitised_reason,
+       recorded_at, chain_seq, prev_hash, record_hash, payload_digest)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::bigint, $13::timestamptz, $14, $15, $16::jsonb,
+       $17, $18, $19, $20, $21, $22, $23, $24::timestamptz, $25::bigint, $26, $27, $28)
+     ON CONFLICT (tenant_id, source, event_id) DO NOTHING
+     RETURNING seq`,
+    [...values, columns['recorded_at'], chainSeq, prevHash, hash, digest],
+  );
+  return inserted.rows.length === 1;
+}
