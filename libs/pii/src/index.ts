@@ -10,3 +10,7 @@ export * from './recognisers/network-and-secrets';
 export * from './recognisers/dates-and-addresses';
 export * from './recognisers/person-cues';
 export * from './create-pii-detector';
+export * from './pii-policy';
+export * from './pii-vault';
+export * from './pii-masker';
+export * from './pii-protection';

@@ -1,4 +1,5 @@
 import { apiKeyRegistryProvider, OPS_CONTROLLERS } from '@llmbus/http-nest';
+import { createPiiDetector, PiiProtection, processPiiKey } from '@llmbus/pii';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
@@ -22,6 +23,10 @@ export class GeneratorModule {
       deps.selectModel ?? (() => ({ contextWindow: DEFAULT_CONTEXT_WINDOW })),
       deps.tokenCounter,
       deps.modelTimeoutMs ?? DEFAULT_MODEL_TIMEOUT_MS,
+      new PiiProtection(
+        createPiiDetector(),
+        deps.config.piiKey ?? (deps.config.mode === 'embedded' ? processPiiKey() : undefined),
+      ),
     );
     return {
       module: GeneratorModule,

@@ -2,6 +2,7 @@ import { EventRejectedError, Heartbeat } from '@llmbus/bus';
 import type { Passage, RequestContext, ResponseGenerated } from '@llmbus/contracts';
 import { ModelError, type ChatResponse, type ModelProvider } from '@llmbus/models';
 import type { Logger } from '@llmbus/observability';
+import { PiiProtection, PiiVaultError, resolvePiiPolicy } from '@llmbus/pii';
 import {
   groundedOutputSchema,
   PromptRenderer,
@@ -40,6 +41,8 @@ export class ResponseGeneration {
     private readonly selectModel: (tier: RequestContext['modelTier']) => ChatModelChoice,
     private readonly tokenCounter: TokenCounter | undefined,
     private readonly timeoutMs: number,
+    /** Masks prompts for models not trusted with PII; without it prompts go out as rendered. */
+    private readonly pii?: PiiProtection,
   ) {}
 
   /** Generates attempt `attempt` for a request; `retry` carries the stricter instruction of a regeneration. */
@@ -63,7 +66,8 @@ export class ResponseGeneration {
     const dropped = new Set(rendered.droppedPassageIds);
     const shown = source.passages.map((p) => p.id).filter((id) => !dropped.has(id));
     const schema = groundedOutputSchema(workflow, shown);
-    const response = await this.callModel(workflow, source.context, model, schema, rendered, heartbeat);
+    const sent = this.minimise(workflow, source.requestId, model, rendered);
+    const response = await this.callModel(workflow, source.context, model, schema, sent.prompt, heartbeat);
     if (response.usage.costUsd > source.context.budget.maxCostUsd) {
       log.warn(
         { costUsd: response.usage.costUsd, maxCostUsd: source.context.budget.maxCostUsd },
@@ -77,11 +81,41 @@ export class ResponseGeneration {
       passages: source.passages,
       attempt,
       prompt: rendered.promptRef,
-      renderedPrompt: rendered.text.slice(0, MAX_TEXT),
+      renderedPrompt: sent.prompt.text.slice(0, MAX_TEXT),
       text: response.text.slice(0, MAX_TEXT),
       output: isRecord(response.json) ? response.json : undefined,
       usage: { ...response.usage },
+      piiVault: sent.piiVault,
     };
+  }
+
+  /**
+   * The prompt as a model not trusted with PII may see it: every entity masked (or redacted) per
+   * the workflow's prompt policy, the placeholder mapping sealed for the validator. Trusted models
+   * get the prompt as rendered.
+   */
+  private minimise(
+    workflow: LoadedWorkflow,
+    requestId: string,
+    model: ChatModelChoice,
+    rendered: RenderedPrompt,
+  ): { prompt: RenderedPrompt; piiVault?: ResponseGenerated['piiVault'] } {
+    if (this.pii === undefined || model.trustedForPii === true) return { prompt: rendered };
+    const policy = resolvePiiPolicy(workflow.pii).prompts;
+    const { messages, vault } = this.pii.maskMessages([rendered.system, rendered.user], policy);
+    const [system = '', user = ''] = messages;
+    const text = JSON.stringify([
+      { role: 'system', content: system },
+      { role: 'user', content: user },
+    ]);
+    const prompt = { ...rendered, system, user, text };
+    if (vault.size === 0) return { prompt };
+    try {
+      return { prompt, piiVault: this.pii.seal(vault, requestId) };
+    } catch (error) {
+      if (error instanceof PiiVaultError) throw new EventRejectedError('processing_error', error.message);
+      throw error;
+    }
   }
 
   private render(

@@ -12,29 +12,45 @@ import {
 } from '@llmbus/contracts';
 import type { Logger } from '@llmbus/observability';
 import {
+  PiiProtection,
+  PiiVault,
+  PiiVaultError,
+  resolvePiiPolicy,
+  restoreText,
+  restoreValue,
+} from '@llmbus/pii';
+import {
   decideOutcome,
   LoadedWorkflow,
   OutputValidator,
-  redactPii,
-  redactPiiText,
   valueAt,
   WorkflowError,
   WorkflowRegistry,
 } from '@llmbus/workflows';
 
 /**
- * The validator's decisions: accept a generation (redacted), ask for a stricter retry, escalate
- * to review or fail per the workflow; and apply reviewers' decisions to escalated outputs.
+ * The validator's decisions: accept a generation, ask for a stricter retry, escalate to review or
+ * fail per the workflow; and apply reviewers' decisions to escalated outputs. A generation from a
+ * masked prompt has its placeholders restored before any check (schemas, rules and citations see
+ * the real values); what is published then follows the workflow's output PII policy.
  */
 export class ResponseValidation {
   private readonly validator = new OutputValidator();
 
-  constructor(private readonly workflows: WorkflowRegistry) {}
+  constructor(
+    private readonly workflows: WorkflowRegistry,
+    private readonly pii: PiiProtection,
+  ) {}
 
   /** Validates a generation and returns the one event that follows from it. */
   onGenerated(data: ResponseGenerated, log: Logger): Outgoing[] {
     const workflow = this.workflowOf(data.context.workflow);
-    const result = this.validator.validate(workflow, { output: data.output, text: data.text }, data.passages);
+    const vault = this.vaultOf(data);
+    const text = restoreText(data.text, vault);
+    const output = data.output === undefined ? undefined : restoreValue(data.output, vault);
+    const result = this.validator.validate(workflow, { output, text }, data.passages);
+    const publish = <T>(value: T): T =>
+      this.pii.forChannel(value, resolvePiiPolicy(workflow.pii).outputs, vault);
     const outcome = decideOutcome(workflow, data.attempt, result);
     const violations = capList(result.violations, 50, 1000);
     log.info(
@@ -50,7 +66,7 @@ export class ResponseValidation {
             {
               requestId,
               workflow: context.workflow,
-              output: redactPii({ ...result.output }),
+              output: publish({ ...result.output }),
               citations: [...result.citations],
               attempts: attempt,
               acceptedBy: 'validator',
@@ -87,8 +103,8 @@ export class ResponseValidation {
               passages,
               reason: outcome.reason.slice(0, 2000),
               violations,
-              output: result.output === undefined ? undefined : redactPii({ ...result.output }),
-              text: redactPiiText(data.text),
+              output: result.output === undefined ? undefined : publish({ ...result.output }),
+              text: publish(text),
               attempts: attempt,
               usage,
             },
@@ -140,7 +156,7 @@ export class ResponseValidation {
           { output: review.output, text: review.text },
           review.passages,
         );
-        return [this.completed(review, review.output, citations)];
+        return [this.completed(workflow, review, review.output, citations)];
       }
       case 'edit':
         if (!event.data.output) {
@@ -152,6 +168,7 @@ export class ResponseValidation {
         }
         return [
           this.completed(
+            workflow,
             review,
             event.data.output,
             this.groundedCitations(workflow, review, event.data.output),
@@ -175,6 +192,7 @@ export class ResponseValidation {
   }
 
   private completed(
+    workflow: LoadedWorkflow,
     review: ReviewRequested,
     output: Readonly<Record<string, unknown>>,
     citations: readonly string[],
@@ -182,7 +200,7 @@ export class ResponseValidation {
     return outgoing(RequestCompletedEvent, {
       requestId: review.requestId,
       workflow: review.context.workflow,
-      output: redactPii({ ...output }),
+      output: this.pii.forChannel({ ...output }, resolvePiiPolicy(workflow.pii).outputs, new PiiVault()),
       citations: [...citations],
       attempts: review.attempts,
       acceptedBy: 'reviewer',
@@ -203,6 +221,16 @@ export class ResponseValidation {
     return Array.isArray(cited)
       ? [...new Set(cited.filter((id): id is string => typeof id === 'string' && retrieved.has(id)))]
       : [];
+  }
+
+  /** The placeholder mapping the generator sealed (empty when the prompt was not masked). */
+  private vaultOf(data: ResponseGenerated): PiiVault {
+    try {
+      return this.pii.open(data.piiVault, data.requestId);
+    } catch (error) {
+      if (error instanceof PiiVaultError) throw new EventRejectedError('processing_error', error.message);
+      throw error;
+    }
   }
 
   private workflowOf(ref: WorkflowRef): LoadedWorkflow {
