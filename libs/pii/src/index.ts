@@ -14,3 +14,4 @@ export * from './pii-policy';
 export * from './pii-vault';
 export * from './pii-masker';
 export * from './pii-protection';
+export * from './pii-log-scrubber';
