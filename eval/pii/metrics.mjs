@@ -64,12 +64,23 @@ export function score(record, detected, tally) {
 }
 
 export function newTally() {
-  return { types: {}, misses: [], falsePositives: [], leaks: 0, entities: 0, nearMisses: 0, nearMissesHit: 0 };
+  return {
+    types: {},
+    misses: [],
+    falsePositives: [],
+    leaks: 0,
+    entities: 0,
+    nearMisses: 0,
+    nearMissesHit: 0,
+  };
 }
 
 /** Precision and recall of one row of counts. */
 export function rates({ tp, fn, fp, correct }) {
-  return { recall: tp + fn === 0 ? 1 : tp / (tp + fn), precision: correct + fp === 0 ? 1 : correct / (correct + fp) };
+  return {
+    recall: tp + fn === 0 ? 1 : tp / (tp + fn),
+    precision: correct + fp === 0 ? 1 : correct / (correct + fp),
+  };
 }
 
 /** Sums of all types. */

@@ -211,6 +211,26 @@ describe('PII minimisation on Kafka with an untrusted OpenAI-compatible endpoint
     expect(output['reply']).toBe(
       `Dear ${e.PERSON}, we refunded card [PAYMENT_CARD redacted] to ${e.IBAN} and will confirm to ${e.EMAIL}.`,
     );
+
+    // The audit trail stores the request masked; an admin (every role, pii-reader included) reads it raw.
+    const deadline = Date.now() + 60_000;
+    let stored: string[] = [];
+    while (!stored.some((p) => p.includes('"acceptedBy"')) && Date.now() < deadline) {
+      const rows = await pipeline.db.query<{ payload: unknown }>(
+        'SELECT payload FROM audit_events WHERE correlation_id = $1',
+        [requestId],
+      );
+      stored = rows.rows.map((r) => JSON.stringify(r.payload));
+      if (!stored.some((p) => p.includes('"acceptedBy"'))) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(stored.length).toBeGreaterThanOrEqual(5);
+    expect(Object.values(TICKET_ENTITIES).filter((value) => stored.some((p) => p.includes(value)))).toEqual(
+      [],
+    );
+    const trail = await fetch(`${pipeline.auditorUrl}/v1/requests/${requestId}/trail`, {
+      headers: { 'x-api-key': pipeline.apiKey },
+    });
+    expect(JSON.stringify(await trail.json())).toContain(e.PAYMENT_CARD);
   });
 
   it('refuses to start a generator that would mask prompts without LLMBUS_PII_KEY, naming the variable', async () => {

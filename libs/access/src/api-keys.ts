@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { TENANT_PATTERN } from '@llmbus/contracts';
 
 /** What a caller may do on the HTTP surfaces. */
-export const ROLES = ['submitter', 'reader', 'reviewer', 'admin'] as const;
+export const ROLES = ['submitter', 'reader', 'reviewer', 'pii-reader', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** An authenticated caller: one tenant, some roles. */

@@ -15,3 +15,5 @@ export * from './pii-vault';
 export * from './pii-masker';
 export * from './pii-protection';
 export * from './pii-log-scrubber';
+export * from './stored-payload-masking';
+export * from './cached-detector';

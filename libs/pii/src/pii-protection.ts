@@ -20,6 +20,11 @@ export class PiiProtection {
     this.masker = new PiiMasker(detector);
   }
 
+  /** Whether mappings can be sealed (a key is configured). */
+  get canSeal(): boolean {
+    return this.key !== undefined;
+  }
+
   /** The messages with their entities masked per `actions`, all under one vault. */
   maskMessages(messages: readonly string[], actions: PiiActions): { messages: string[]; vault: PiiVault } {
     const vault = new PiiVault();

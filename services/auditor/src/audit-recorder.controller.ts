@@ -4,6 +4,7 @@ import type { EventEnvelope } from '@llmbus/contracts';
 import { Controller, Inject } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { AUDIT_STORE } from './auditor-deps';
+import { AuditPrivacy } from './audit-privacy';
 import { auditorMetrics } from './auditor-metrics';
 
 /**
@@ -12,7 +13,10 @@ import { auditorMetrics } from './auditor-metrics';
  */
 @Controller()
 export class AuditRecorderController {
-  constructor(@Inject(AUDIT_STORE) private readonly store: AuditStore) {}
+  constructor(
+    @Inject(AUDIT_STORE) private readonly store: AuditStore,
+    private readonly privacy: AuditPrivacy,
+  ) {}
 
   @EventPattern('*')
   async record(@Payload() event: EventEnvelope<object>, @Ctx() ctx: HandlerContext): Promise<Outgoing[]> {
@@ -22,7 +26,7 @@ export class AuditRecorderController {
         'the bus passed no message position (HandlerContext.message); the auditor needs @llmbus/bus with it',
       );
     }
-    const recorded = await this.store.record(event, ctx.message);
+    const recorded = await this.store.record(this.privacy.forStorage(event), ctx.message);
     auditorMetrics.recorded.inc({ type: event.type, outcome: recorded ? 'recorded' : 'duplicate' });
     if (recorded) this.countUsage(event);
     return [];
