@@ -80,6 +80,26 @@ describe('resolvePiiPolicy', () => {
   });
 });
 
+describe('resolvePiiPolicy per tenant', () => {
+  it("layers a tenant's overrides over the workflow's channels, other tenants keep the workflow's", () => {
+    const spec = {
+      outputs: { EMAIL: 'mask' as const },
+      tenants: {
+        acme: { outputs: { PHONE: 'redact' as const } },
+        globex: { prompts: { default: 'allow' as const } },
+      },
+    };
+    const acme = resolvePiiPolicy(spec, 'acme');
+    expect([acme.outputs.EMAIL, acme.outputs.PHONE, acme.outputs.PAYMENT_CARD]).toEqual([
+      'mask',
+      'redact',
+      'redact',
+    ]);
+    expect(resolvePiiPolicy(spec, 'globex').prompts.PERSON).toBe('allow');
+    expect(resolvePiiPolicy(spec, 'initech')).toEqual(resolvePiiPolicy(spec));
+  });
+});
+
 describe('sealed vaults', () => {
   const key = randomBytes(32);
   const vault = PiiVault.fromEntries([

@@ -14,8 +14,12 @@ export type PiiChannel = (typeof PII_CHANNELS)[number];
 
 /** One channel as written in a workflow file: a `default` action and per-type overrides. */
 export type PiiChannelSpec = Readonly<Partial<Record<PiiEntityType | 'default', PiiAction>>>;
-/** The `pii` section of a workflow file; every channel is optional. */
-export type PiiPolicySpec = Readonly<Partial<Record<PiiChannel, PiiChannelSpec>>>;
+/** Channels of a policy; every one is optional. */
+export type PiiChannelsSpec = Readonly<Partial<Record<PiiChannel, PiiChannelSpec>>>;
+/** The `pii` section of a workflow file: its channels, and per-tenant overrides of them. */
+export type PiiPolicySpec = PiiChannelsSpec & {
+  readonly tenants?: Readonly<Record<string, PiiChannelsSpec>>;
+};
 
 /** The action for every entity type, per channel. */
 export type PiiActions = Readonly<Record<PiiEntityType, PiiAction>>;
@@ -33,17 +37,19 @@ export const DEFAULT_PII_POLICY_SPEC: Readonly<Record<PiiChannel, PiiChannelSpec
 };
 
 /**
- * A workflow's policy with the defaults filled in. A channel that sets its own `default` starts
- * from that action alone; one that does not keeps the platform's default for that channel and
+ * A workflow's policy for a tenant, with the defaults filled in. Layers, each over the one before:
+ * the platform defaults, the workflow's channels, the tenant's overrides (`tenants.<id>`). A layer
+ * whose channel sets its own `default` replaces what is below for that channel; one that does not
  * overrides only the types it lists.
  */
-export function resolvePiiPolicy(spec: PiiPolicySpec = {}): PiiPolicy {
+export function resolvePiiPolicy(spec: PiiPolicySpec = {}, tenantId?: string): PiiPolicy {
+  const tenant = tenantId === undefined ? undefined : spec.tenants?.[tenantId];
   const channel = (name: PiiChannel): PiiActions => {
-    const given = spec[name] ?? {};
-    const merged: PiiChannelSpec = {
-      ...(given.default === undefined ? DEFAULT_PII_POLICY_SPEC[name] : {}),
-      ...given,
-    };
+    const merged = [spec[name], tenant?.[name]].reduce<PiiChannelSpec>(
+      (below, layer) =>
+        layer === undefined ? below : { ...(layer.default === undefined ? below : {}), ...layer },
+      DEFAULT_PII_POLICY_SPEC[name],
+    );
     return Object.fromEntries(
       PII_ENTITY_TYPES.map((type) => [type, merged[type] ?? merged.default ?? 'mask']),
     ) as Record<PiiEntityType, PiiAction>;

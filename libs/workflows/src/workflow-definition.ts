@@ -98,7 +98,8 @@ export interface WorkflowDefinition {
   /**
    * What happens to personal data per channel (`prompts` to models not trusted for PII, published
    * `outputs`, the `audit` trail): `mask`, `redact` or `allow`, per entity type or by `default`.
-   * Absent channels take the platform defaults (see resolvePiiPolicy in @llmbus/pii).
+   * `tenants.<tenant id>` overrides channels for one tenant. Absent channels take the platform
+   * defaults (see resolvePiiPolicy in @llmbus/pii).
    */
   readonly pii?: PiiPolicySpec;
 }

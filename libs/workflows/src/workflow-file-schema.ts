@@ -164,7 +164,20 @@ export const WORKFLOW_FILE_SCHEMA = {
     pii: {
       type: 'object',
       additionalProperties: false,
-      properties: { prompts: piiChannel, outputs: piiChannel, audit: piiChannel },
+      properties: {
+        prompts: piiChannel,
+        outputs: piiChannel,
+        audit: piiChannel,
+        tenants: {
+          type: 'object',
+          propertyNames: { pattern: ID },
+          additionalProperties: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { prompts: piiChannel, outputs: piiChannel, audit: piiChannel },
+          },
+        },
+      },
     },
   },
 } as const;

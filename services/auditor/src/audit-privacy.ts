@@ -36,7 +36,10 @@ export class AuditPrivacy {
   /** The envelope as it is to be recorded. */
   forStorage<T extends object>(event: EventEnvelope<T>): EventEnvelope<Record<string, unknown>> {
     const data = event.data as Record<string, unknown>;
-    return { ...event, data: this.masking.forStorage(data, this.actionsFor(data), contextOf(event)) };
+    return {
+      ...event,
+      data: this.masking.forStorage(data, this.actionsFor(data, event.tenantid), contextOf(event)),
+    };
   }
 
   /** A stored record as `principal` may read it. */
@@ -60,20 +63,20 @@ export class AuditPrivacy {
   ): EventEnvelope<Record<string, unknown>> {
     const data = this.masking.forReader(
       envelope.data,
-      this.actionsFor(envelope.data),
+      this.actionsFor(envelope.data, envelope.tenantid),
       contextOf(envelope),
       raw,
     );
     return { ...envelope, data };
   }
 
-  /** The audit actions of the workflow an event belongs to (its context, or the workflow of a result). */
-  private actionsFor(data: Readonly<Record<string, unknown>>): PiiActions {
+  /** The audit actions of the workflow an event belongs to (its context, or the workflow of a result), for its tenant. */
+  private actionsFor(data: Readonly<Record<string, unknown>>, tenantId: string): PiiActions {
     const context = data['context'] as { workflow?: unknown } | undefined;
     const ref = (context?.workflow ?? data['workflow']) as { id?: unknown; version?: unknown } | undefined;
     if (typeof ref?.id !== 'string' || typeof ref.version !== 'number') return DEFAULT_AUDIT_ACTIONS;
     try {
-      return resolvePiiPolicy(this.workflows.get(ref.id, ref.version).pii).audit;
+      return resolvePiiPolicy(this.workflows.get(ref.id, ref.version).pii, tenantId).audit;
     } catch {
       // A workflow this auditor does not load: the platform default, which masks everything.
       return DEFAULT_AUDIT_ACTIONS;

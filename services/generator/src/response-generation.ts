@@ -22,6 +22,8 @@ export interface GenerationInput {
   readonly context: RequestContext;
   readonly input: Record<string, unknown>;
   readonly passages: Passage[];
+  /** The request's tenant (from the envelope): selects the tenant's overrides of the PII policy. */
+  readonly tenantId?: string;
 }
 
 const HEARTBEAT_EVERY_MS = 5000;
@@ -66,7 +68,7 @@ export class ResponseGeneration {
     const dropped = new Set(rendered.droppedPassageIds);
     const shown = source.passages.map((p) => p.id).filter((id) => !dropped.has(id));
     const schema = groundedOutputSchema(workflow, shown);
-    const sent = this.minimise(workflow, source.requestId, model, rendered);
+    const sent = this.minimise(workflow, source, model, rendered);
     const response = await this.callModel(workflow, source.context, model, schema, sent.prompt, heartbeat);
     if (response.usage.costUsd > source.context.budget.maxCostUsd) {
       log.warn(
@@ -96,12 +98,12 @@ export class ResponseGeneration {
    */
   private minimise(
     workflow: LoadedWorkflow,
-    requestId: string,
+    source: GenerationInput,
     model: ChatModelChoice,
     rendered: RenderedPrompt,
   ): { prompt: RenderedPrompt; piiVault?: ResponseGenerated['piiVault'] } {
     if (this.pii === undefined || model.trustedForPii === true) return { prompt: rendered };
-    const policy = resolvePiiPolicy(workflow.pii).prompts;
+    const policy = resolvePiiPolicy(workflow.pii, source.tenantId).prompts;
     const { messages, vault } = this.pii.maskMessages([rendered.system, rendered.user], policy);
     const [system = '', user = ''] = messages;
     const text = JSON.stringify([
@@ -111,7 +113,7 @@ export class ResponseGeneration {
     const prompt = { ...rendered, system, user, text };
     if (vault.size === 0) return { prompt };
     try {
-      return { prompt, piiVault: this.pii.seal(vault, requestId) };
+      return { prompt, piiVault: this.pii.seal(vault, source.requestId) };
     } catch (error) {
       if (error instanceof PiiVaultError) throw new EventRejectedError('processing_error', error.message);
       throw error;

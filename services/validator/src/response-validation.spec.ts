@@ -154,6 +154,18 @@ describe('ResponseValidation', () => {
       expect((event.payload as RequestCompleted).output['reply']).toBe(maskedOutput.reply);
     });
 
+    it("applies a tenant's override of the output policy to that tenant only", () => {
+      const base = workflows.get('support-ticket', 1);
+      const perTenant = new ResponseValidation(
+        new WorkflowRegistry([{ ...base, pii: { tenants: { acme: { outputs: { default: 'mask' } } } } }]),
+        pii,
+      );
+      const replyFor = (tenant: string) =>
+        (perTenant.onGenerated(masked(), log, tenant)[0]!.payload as RequestCompleted).output['reply'];
+      expect(replyFor('acme')).toBe(maskedOutput.reply);
+      expect(replyFor('globex')).toContain('Dear Maria Schneider');
+    });
+
     it('validates the restored values: an output schema format holds for the value, not the placeholder', () => {
       // A reply of 600 characters in placeholders may exceed maxLength once restored; the check sees the restored text.
       const long = { ...maskedOutput, reply: `${'<PERSON_1> '.repeat(50)}`.trim() };

@@ -14,6 +14,7 @@ import type { Logger } from '@llmbus/observability';
 import {
   PiiProtection,
   PiiVault,
+  type PiiActions,
   PiiVaultError,
   resolvePiiPolicy,
   restoreText,
@@ -43,14 +44,14 @@ export class ResponseValidation {
   ) {}
 
   /** Validates a generation and returns the one event that follows from it. */
-  onGenerated(data: ResponseGenerated, log: Logger): Outgoing[] {
+  onGenerated(data: ResponseGenerated, log: Logger, tenantId?: string): Outgoing[] {
     const workflow = this.workflowOf(data.context.workflow);
     const vault = this.vaultOf(data);
     const text = restoreText(data.text, vault);
     const output = data.output === undefined ? undefined : restoreValue(data.output, vault);
     const result = this.validator.validate(workflow, { output, text }, data.passages);
     const publish = <T>(value: T): T =>
-      this.pii.forChannel(value, resolvePiiPolicy(workflow.pii).outputs, vault);
+      this.pii.forChannel(value, resolvePiiPolicy(workflow.pii, tenantId).outputs, vault);
     const outcome = decideOutcome(workflow, data.attempt, result);
     const violations = capList(result.violations, 50, 1000);
     log.info(
@@ -143,6 +144,7 @@ export class ResponseValidation {
       );
     }
     const workflow = this.workflowOf(review.context.workflow);
+    const outputs = resolvePiiPolicy(workflow.pii, event.tenantid).outputs;
     switch (decision) {
       case 'approve': {
         if (!review.output) {
@@ -156,7 +158,7 @@ export class ResponseValidation {
           { output: review.output, text: review.text },
           review.passages,
         );
-        return [this.completed(workflow, review, review.output, citations)];
+        return [this.completed(outputs, review, review.output, citations)];
       }
       case 'edit':
         if (!event.data.output) {
@@ -168,7 +170,7 @@ export class ResponseValidation {
         }
         return [
           this.completed(
-            workflow,
+            outputs,
             review,
             event.data.output,
             this.groundedCitations(workflow, review, event.data.output),
@@ -192,7 +194,7 @@ export class ResponseValidation {
   }
 
   private completed(
-    workflow: LoadedWorkflow,
+    outputs: PiiActions,
     review: ReviewRequested,
     output: Readonly<Record<string, unknown>>,
     citations: readonly string[],
@@ -200,7 +202,7 @@ export class ResponseValidation {
     return outgoing(RequestCompletedEvent, {
       requestId: review.requestId,
       workflow: review.context.workflow,
-      output: this.pii.forChannel({ ...output }, resolvePiiPolicy(workflow.pii).outputs, new PiiVault()),
+      output: this.pii.forChannel({ ...output }, outputs, new PiiVault()),
       citations: [...citations],
       attempts: review.attempts,
       acceptedBy: 'reviewer',
