@@ -1,5 +1,6 @@
-// Three tiers, each runnable on its own: unit (no I/O), integration (real broker, Postgres, models),
-// e2e (the whole pipeline). Integration and e2e share one globalSetup that finds or starts services.
+// Tiers, each runnable on its own: unit (no I/O), deploy (the Helm chart, offline), integration
+// (real broker, Postgres, models), e2e (the whole pipeline). Integration and e2e share one
+// globalSetup that finds or starts services.
 const swc = [
   '@swc/jest',
   {
@@ -15,8 +16,9 @@ const swc = [
 ];
 
 // PGlite's CommonJS build loads Node built-ins with `await import()`, which Jest's VM rejects
-// without --experimental-vm-modules; compiling it to require() lets it run under Jest.
-const pgliteCjs = ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }];
+// without --experimental-vm-modules; compiling it to require() lets it run under Jest. jose is
+// ESM-only (Node loads it with require(esm), Jest's VM cannot), so it is compiled the same way.
+const toCommonJs = ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }];
 
 const moduleNameMapper = {
   '^@llmbus/contracts$': '<rootDir>/contracts/src/index.ts',
@@ -26,8 +28,12 @@ const moduleNameMapper = {
 
 const common = {
   rootDir: __dirname,
-  transform: { '^.+\\.ts$': swc, '^.+/@electric-sql/pglite/dist/.+\\.cjs$': pgliteCjs },
-  transformIgnorePatterns: ['/node_modules/(?!@electric-sql/pglite/)'],
+  transform: {
+    '^.+\\.ts$': swc,
+    '^.+/@electric-sql/pglite/dist/.+\\.cjs$': toCommonJs,
+    '^.+/node_modules/jose/dist/.+\\.js$': toCommonJs,
+  },
+  transformIgnorePatterns: ['/node_modules/(?!@electric-sql/pglite/|jose/)'],
   moduleNameMapper,
   testEnvironment: 'node',
   modulePathIgnorePatterns: ['<rootDir>/.*/dist/'],
@@ -44,6 +50,13 @@ module.exports = {
       testMatch: ['<rootDir>/{contracts,libs,services}/**/*.spec.ts', '<rootDir>/test/unit/**/*.spec.ts'],
     },
     {
+      // The Helm chart rendered by a real helm and validated offline (needs the tools that
+      // `node scripts/validate-k8s.mjs --install-only` caches; skipped without them outside CI).
+      ...common,
+      displayName: 'deploy',
+      testMatch: ['<rootDir>/test/deploy/**/*.test.ts'],
+    },
+    {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
@@ -56,6 +69,13 @@ module.exports = {
       testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+    },
+    {
+      // The fault suite restarts Kafka and PostgreSQL: `npm run test:chaos` (scripts/run-chaos.mjs)
+      // starts a broker and a database of its own for it, so it has no globalSetup here.
+      ...common,
+      displayName: 'chaos',
+      testMatch: ['<rootDir>/test/chaos/**/*.test.ts'],
     },
   ],
 };

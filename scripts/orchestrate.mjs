@@ -51,7 +51,7 @@ function filesUnder(path) {
 
 function titleOf(content, contentType, fallback) {
   const heading = contentType === 'text/markdown' ? /^#\s+(.+)$/m.exec(content) : contentType === 'text/html' ? /<title>([^<]+)<\/title>|<h1[^>]*>([^<]+)<\/h1>/i.exec(content) : undefined;
-  return (heading?.[1] ?? heading?.[2] ?? fallback).trim().slice(0, 500);
+  return contracts.truncateText((heading?.[1] ?? heading?.[2] ?? fallback).trim(), 500);
 }
 
 async function withBus(work) {
@@ -99,12 +99,18 @@ async function ingest(path, options) {
         documentId,
         collection: options.collection,
         title: titleOf(content, contentType, basename(file)),
-        sourceUri: `file://${file}`.slice(0, 2000),
+        sourceUri: contracts.truncateText(`file://${file}`, 2000),
         contentType,
         content,
         aclGroups: options.acl ?? [],
         version: options.docVersion,
       };
+      // Text no store can hold (U+0000, e.g. a binary file) would be refused by the retriever: say so now.
+      const unstorable = contracts.describeUnstorableText(contracts.findUnstorableText(payload));
+      if (unstorable.length > 0) {
+        summary.skipped.push(`${rel}: ${unstorable.join('; ')}`);
+        continue;
+      }
       batch.push(outgoing(contracts.DocumentSubmittedEvent, payload, { tenantId: options.tenant }));
       summary.bytes += bytes;
       if (batch.length >= BATCH) await flush();
@@ -129,7 +135,7 @@ async function replay(options) {
     const report = await replayDeadLetters(bus, options.stage, { reasonCodes: options.reason, correlationId: options.request });
     console.log(
       `read ${report.scanned} dead letters of the ${options.stage}; replayed ${report.replayed} to their original topics` +
-        (report.truncated ? `; ${report.truncated} matching ones were kept truncated and cannot be replayed` : ''),
+        (report.truncated ? `; ${report.truncated} matching ones were kept truncated or sanitised and cannot be replayed` : ''),
     );
   });
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// npm test: build (type-check), then the three test tiers, cheapest first, stopping at the first
-// failure. Integration and e2e share one jest run so their globalSetup finds or starts Kafka and
-// PostgreSQL once (see test/support/global-setup.ts); --runInBand because they share those services.
+// npm test: build (type-check), then the test tiers (unit, deploy, integration+e2e), cheapest
+// first, stopping at the first failure. Integration and e2e share one jest run so their
+// globalSetup finds or starts Kafka and PostgreSQL once (see test/support/global-setup.ts);
+// --runInBand because they share those services.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ const phases = [
   { name: 'build', cmd: 'tsc', args: ['-b', 'tsconfig.build.json'], needs: 'tsconfig.build.json' },
   { name: 'lint', cmd: 'npm', args: ['run', '--silent', 'lint'], bin: false },
   { name: 'unit', cmd: 'jest', args: ['--selectProjects', 'unit'] },
+  { name: 'deploy', cmd: 'jest', args: ['--selectProjects', 'deploy'] },
   { name: 'integration+e2e', cmd: 'jest', args: ['--selectProjects', 'integration', 'e2e', '--runInBand'] },
 ];
 

@@ -5,6 +5,7 @@ import { DocumentDeletedEvent } from './events/document-deleted';
 import { DocumentRemovedEvent } from './events/document-removed';
 import { DocumentIndexedEvent } from './events/document-indexed';
 import { DocumentSubmittedEvent } from './events/document-submitted';
+import { ModelCallRecordedEvent } from './events/model-call-recorded';
 import { RegenerationRequestedEvent } from './events/regeneration-requested';
 import { RequestCompletedEvent } from './events/request-completed';
 import { RequestFailedEvent } from './events/request-failed';
@@ -31,6 +32,7 @@ export const EVENTS: readonly EventDefinition[] = [
   DocumentDeletedEvent,
   DocumentRemovedEvent,
   DeadLetteredEvent,
+  ModelCallRecordedEvent,
 ] as EventDefinition[];
 
 const byType = new Map(EVENTS.map((e) => [e.type, e]));

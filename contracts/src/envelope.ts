@@ -9,13 +9,18 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
+import { toStorableText, truncateText } from './text';
 
 /**
  * CloudEvents 1.0 attributes plus the platform's extensions. On Kafka they travel as headers in
- * CloudEvents binary mode (`ce_<attribute>`), the payload as the JSON message value.
+ * CloudEvents binary mode (`ce_<attribute>`), the payload as the JSON message value; consumers
+ * also accept structured mode (see decodeMessage).
  */
 export class EnvelopeAttributes {
-  /** Unique per event; consumers de-duplicate on it. Derived, not random, for events a stage emits. */
+  /**
+   * Unique per event within its source and tenant (see EventIdentity). Derived, not random, for
+   * events a stage emits.
+   */
   @IsString() @IsNotEmpty() @MaxLength(200) id!: string;
   /** URI-reference of the producer, e.g. `/llmbus/router`. */
   @IsString() @IsNotEmpty() @MaxLength(500) source!: string;
@@ -53,6 +58,13 @@ export const TENANT_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
  * fails TENANT_PATTERN, so no API key or request can ever claim it.
  */
 export const UNKNOWN_TENANT = '_none';
+
+/**
+ * What identifies an event: CloudEvents `source` + `id` ("Producers MUST ensure that source + id
+ * is unique for each distinct event", CloudEvents 1.0, `id`), within a tenant. Two producers may
+ * use the same id; consumers de-duplicate, and the audit store is unique, on all three.
+ */
+export type EventIdentity = Pick<EnvelopeAttributes, 'tenantid' | 'source' | 'id'>;
 
 /** An event as handlers see it: validated attributes and typed payload. */
 export interface EventEnvelope<P = unknown> extends Readonly<EnvelopeAttributes> {
@@ -96,11 +108,241 @@ export function attributesToHeaders(attrs: EnvelopeAttributes): Record<string, s
 export function headersToAttributes(
   headers: Readonly<Record<string, string | undefined>>,
 ): Record<string, unknown> {
+  return readAttributes((name) => headers[CE_HEADER_PREFIX + name]);
+}
+
+/** Collects the known attributes `get` finds; null counts as absent, digit strings of numeric ones become numbers. */
+function readAttributes(get: (name: string) => unknown): Record<string, unknown> {
   const attrs: Record<string, unknown> = {};
   for (const name of ATTRIBUTE_NAMES) {
-    const raw = headers[CE_HEADER_PREFIX + name];
-    if (raw === undefined) continue;
-    attrs[name] = NUMERIC_ATTRIBUTES.has(name) && /^\d+$/.test(raw) ? Number(raw) : raw;
+    const raw = get(name);
+    if (raw === undefined || raw === null) continue;
+    attrs[name] =
+      NUMERIC_ATTRIBUTES.has(name) && typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
   }
   return attrs;
+}
+
+/** Media type of one CloudEvent in structured content mode, JSON event format. */
+export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
+/** Media type of a batch of CloudEvents in one message; the bus does not accept batches. */
+export const BATCH_CONTENT_TYPE = 'application/cloudevents-batch+json';
+
+/** How a Kafka message carries its event (CloudEvents Kafka protocol binding 1.0, section 3). */
+export type ContentMode = 'binary' | 'structured';
+
+/** Why a message cannot be read as an event: a reason for the sender, and one line per fault. */
+export interface DecodeProblem {
+  readonly reason: string;
+  readonly errors: readonly string[];
+}
+
+/** A Kafka message taken apart into CloudEvents attributes (not validated yet) and payload. */
+export interface DecodedMessage {
+  readonly mode: ContentMode;
+  /** The attributes found, numeric ones parsed; validate them with validateAttributes. */
+  readonly attributes: Record<string, unknown>;
+  /** The payload as a JSON value; undefined when there is none or it cannot be read (see dataProblem). */
+  readonly data: unknown;
+  /** Prefix that names an attribute to the sender: `ce_` in binary mode (headers), empty in structured mode (body members). */
+  readonly attributePrefix: string;
+  /** The message is not an event in its mode (not one JSON object, a batch, conflicting modes). */
+  readonly problem?: DecodeProblem;
+  /** The attributes are readable but the payload is not. */
+  readonly dataProblem?: DecodeProblem;
+}
+
+/**
+ * Takes a Kafka message apart in the content mode its `content-type` header names (header name
+ * and media type matched case-insensitively, parameters such as `; charset=utf-8` allowed):
+ * structured mode for `application/cloudevents+json` (see decodeStructured), binary mode
+ * (`ce_*` headers, the value is the JSON payload) for anything else. Never throws.
+ */
+export function decodeMessage(
+  headers: Readonly<Record<string, string | undefined>>,
+  value: string,
+): DecodedMessage {
+  const mediaType = mediaTypeOf(headerIgnoringCase(headers, 'content-type'));
+  if (mediaType === STRUCTURED_CONTENT_TYPE) return decodeStructured(value, headers);
+  if (mediaType === BATCH_CONTENT_TYPE) {
+    return {
+      mode: 'structured',
+      attributes: {},
+      data: undefined,
+      attributePrefix: '',
+      problem: {
+        reason: `batched CloudEvents (content-type ${BATCH_CONTENT_TYPE}) are not accepted: send one event per Kafka message`,
+        errors: [`content-type: ${BATCH_CONTENT_TYPE}`],
+      },
+    };
+  }
+  const data = parseJson(value);
+  return {
+    mode: 'binary',
+    attributes: headersToAttributes(headers),
+    data: data.ok ? data.value : undefined,
+    attributePrefix: CE_HEADER_PREFIX,
+    ...(!data.ok && {
+      dataProblem: {
+        reason: 'the message value is not valid JSON; send the payload as a UTF-8 JSON object',
+        errors: ['value: not JSON'],
+      },
+    }),
+  };
+}
+
+/**
+ * Reads a CloudEvent in structured content mode, JSON event format (CloudEvents Kafka protocol
+ * binding 1.0, 3.2; JSON event format 1.0): the body is one JSON object whose top-level members are
+ * the attributes, extensions included (`tenantid`, `correlationid`, …), and whose `data` member
+ * is the payload. `data_base64` is accepted when `datacontenttype` is JSON (or absent): it is
+ * decoded as UTF-8 JSON. `ce_*` headers are ignored, except that one disagreeing with the body's
+ * attribute is a `problem` (an event must not say two things). Never throws.
+ */
+export function decodeStructured(
+  body: string,
+  headers: Readonly<Record<string, string | undefined>> = {},
+): DecodedMessage {
+  const base = { mode: 'structured' as const, attributePrefix: '' };
+  const parsed = parseJson(body);
+  if (!parsed.ok || !isJsonObject(parsed.value)) {
+    const what = !parsed.ok ? 'is not valid JSON' : `is ${describeJson(parsed.value)}, not an object`;
+    return {
+      ...base,
+      attributes: {},
+      data: undefined,
+      problem: {
+        reason:
+          `the content-type header says CloudEvents structured mode (${STRUCTURED_CONTENT_TYPE}) but the message value ${what}: ` +
+          'send one JSON object with the attributes (id, source, type, specversion, time, tenantid, …) as members and the payload in "data", ' +
+          'or use binary mode (ce_* headers, the payload as the value)',
+        errors: [`value: ${what}`],
+      },
+    };
+  }
+  const event = parsed.value;
+  const attributes = readAttributes((name) => event[name]);
+  const conflicts = ATTRIBUTE_NAMES.filter((name) => {
+    const header = headers[CE_HEADER_PREFIX + name];
+    return header !== undefined && attributes[name] !== undefined && String(attributes[name]) !== header;
+  });
+  if (conflicts.length > 0) {
+    const names = conflicts.map((name) => CE_HEADER_PREFIX + name);
+    return {
+      ...base,
+      attributes,
+      data: undefined,
+      problem: {
+        reason:
+          `the message mixes CloudEvents content modes: it is structured (content-type ${STRUCTURED_CONTENT_TYPE}), so its attributes are the body's members, ` +
+          `but the header(s) ${names.join(', ')} disagree with the body; remove the ce_* headers or make them equal`,
+        errors: conflicts.map((name) => `${CE_HEADER_PREFIX}${name}: differs from the body's ${name}`),
+      },
+    };
+  }
+  const data = structuredData(event);
+  return 'problem' in data
+    ? { ...base, attributes, data: undefined, dataProblem: data.problem }
+    : { ...base, attributes, data: data.value };
+}
+
+/** The payload of a structured-mode event: `data`, or `data_base64` decoded when it holds JSON. */
+function structuredData(event: Record<string, unknown>): { value: unknown } | { problem: DecodeProblem } {
+  const problem = (reason: string, error: string) => ({ problem: { reason, errors: [error] } });
+  const contentType = event['datacontenttype'];
+  if (contentType !== undefined && contentType !== null && typeof contentType !== 'string') {
+    return problem(
+      'datacontenttype must be a string such as application/json',
+      'datacontenttype: not a string',
+    );
+  }
+  if (typeof contentType === 'string' && !isJsonMediaType(contentType)) {
+    return problem(
+      `datacontenttype is "${toStorableText(truncateText(contentType, 100))}", but llmbus payloads are JSON objects: ` +
+        'set datacontenttype to application/json (or leave it out) and put the payload in "data"',
+      'datacontenttype: not JSON',
+    );
+  }
+  const hasData = event['data'] !== undefined;
+  const encoded = event['data_base64'];
+  if (hasData && encoded !== undefined) {
+    return problem(
+      'the event has both "data" and "data_base64"; a CloudEvent carries its payload in one of them',
+      'data_base64: not allowed together with data',
+    );
+  }
+  if (encoded !== undefined) return decodeBase64Json(encoded);
+  if (!hasData) {
+    return problem(
+      'the structured-mode event has no "data" member: put the payload object in "data"',
+      'data: required',
+    );
+  }
+  return { value: event['data'] };
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function decodeBase64Json(encoded: unknown): { value: unknown } | { problem: DecodeProblem } {
+  const problem = (reason: string, error: string) => ({ problem: { reason, errors: [error] } });
+  if (typeof encoded !== 'string' || !BASE64.test(encoded)) {
+    return problem(
+      'data_base64 is not a base64 string (RFC 4648, with padding); encode the UTF-8 JSON payload, or send it as "data"',
+      'data_base64: not base64',
+    );
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(encoded, 'base64'));
+  } catch {
+    return problem(
+      'data_base64 does not decode to UTF-8 text; encode the UTF-8 JSON payload',
+      'data_base64: not UTF-8',
+    );
+  }
+  const parsed = parseJson(text);
+  return parsed.ok
+    ? { value: parsed.value }
+    : problem(
+        'data_base64 does not decode to JSON although datacontenttype says JSON; encode the JSON payload, or send it as "data"',
+        'data_base64: not JSON',
+      );
+}
+
+/** `type/subtype` of a content-type value, lower-cased, without parameters; undefined when empty. */
+function mediaTypeOf(contentType: string | undefined): string | undefined {
+  const mediaType = contentType?.split(';', 1)[0].trim().toLowerCase();
+  return mediaType === '' ? undefined : mediaType;
+}
+
+/** application/json, text/json or any `+json` type (CloudEvents JSON event format, 3.1). */
+function isJsonMediaType(contentType: string): boolean {
+  const subtype = mediaTypeOf(contentType)?.split('/')[1];
+  return subtype === 'json' || (subtype?.endsWith('+json') ?? false);
+}
+
+function headerIgnoringCase(
+  headers: Readonly<Record<string, string | undefined>>,
+  name: string,
+): string | undefined {
+  if (headers[name] !== undefined) return headers[name];
+  const found = Object.keys(headers).find((key) => key.toLowerCase() === name);
+  return found === undefined ? undefined : headers[found];
+}
+
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describeJson(value: unknown): string {
+  if (Array.isArray(value)) return 'a JSON array';
+  return value === null ? 'JSON null' : `a JSON ${typeof value}`;
 }

@@ -30,6 +30,11 @@ export const Topics = {
   ReviewDecision: topic('orchestration.review-decision.v1', 'Decisions taken by human reviewers.', 30),
   DocumentIngest: topic('documents.ingest.v1', 'Documents to chunk, embed and index.'),
   DocumentIndexed: topic('documents.indexed.v1', 'Outcomes of document ingestion and deletion.'),
+  ModelCalls: topic(
+    'orchestration.model-calls.v1',
+    'Usage of every billed model call, one event per call (duplicates by redelivery included).',
+    30,
+  ),
 } as const satisfies Record<string, TopicSpec>;
 
 /** The dead-letter topic of each stage: invalid or undeliverable events it consumed, with the reason. */

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { MIGRATIONS, PostgresAuditStore } from '@llmbus/audit';
+import { RequestSubmittedEvent, type EventEnvelope } from '@llmbus/contracts';
 import { Client } from 'pg';
 import { describeAuditStoreConformance } from '../../libs/audit/src/audit-store.conformance';
+import { describeUnstorableEventConformance } from '../../libs/audit/src/audit-store.unstorable.conformance';
 import { databaseUrl } from '../support/env';
 
 jest.setTimeout(60_000);
@@ -14,17 +16,40 @@ function newSchema(): string {
   return schema;
 }
 
+// Roles are shared by the whole cluster: each gets a name of its own and is dropped after the run.
+const roles: string[] = [];
+
 afterAll(async () => {
   const admin = new Client({ connectionString: databaseUrl() });
   await admin.connect();
   try {
     for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    for (const role of roles) {
+      await admin.query(`DROP OWNED BY "${role}"`);
+      await admin.query(`DROP ROLE IF EXISTS "${role}"`);
+    }
   } finally {
     await admin.end();
   }
 });
 
 describeAuditStoreConformance('PostgresAuditStore', async () => {
+  const store = await PostgresAuditStore.open({
+    connectionString: databaseUrl(),
+    schema: newSchema(),
+    maxConnections: 3,
+  });
+  return {
+    store,
+    raw: async (sql, params = []) => ({
+      rows: (await store.pool.query<Record<string, unknown>>(sql, [...params])).rows,
+    }),
+    close: () => store.close(),
+  };
+});
+
+// Real PostgreSQL refuses U+0000 and lone surrogates: the store keeps a marked, storable copy.
+describeUnstorableEventConformance('PostgresAuditStore', async () => {
   const store = await PostgresAuditStore.open({
     connectionString: databaseUrl(),
     schema: newSchema(),
@@ -54,10 +79,141 @@ describe('PostgresAuditStore migrations', () => {
     }
   });
 
+  it('upgrades a database recorded under 0001 to the tenant + source + id identity, keeping its rows', async () => {
+    const schema = newSchema();
+    const admin = new Client({ connectionString: databaseUrl(), options: `-c search_path=${schema}` });
+    await admin.connect();
+    try {
+      // The schema as 0001 left it, with an event recorded under it.
+      await admin.query(`CREATE SCHEMA "${schema}"`);
+      await admin.query(MIGRATIONS[0].sql);
+      await admin.query(
+        'CREATE TABLE audit_schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+      );
+      await admin.query('INSERT INTO audit_schema_migrations (id) VALUES ($1)', [MIGRATIONS[0].id]);
+      await admin.query(
+        `INSERT INTO audit_events (event_id, tenant_id, correlation_id, type, source, spec_version, schema_version,
+           topic, topic_partition, topic_offset, event_time, payload)
+         VALUES ('e-1', 'acme', 'r-1', 'llmbus.request.submitted', '/upstream/a', '1.0', 1,
+           'orchestration.request.v1', 0, 1, now(), '{"requestId": "r-1"}')`,
+      );
+    } finally {
+      await admin.end();
+    }
+    const store = await PostgresAuditStore.open({
+      connectionString: databaseUrl(),
+      schema,
+      maxConnections: 2,
+    });
+    try {
+      const { rows } = await store.pool.query<{ id: string }>(
+        'SELECT id FROM audit_schema_migrations ORDER BY id',
+      );
+      expect(rows.map((r) => r.id)).toEqual(MIGRATIONS.map((m) => m.id));
+      const old = await store.trail('acme', 'r-1');
+      expect(old.map((r) => [r.envelope.id, r.envelope.source])).toEqual([['e-1', '/upstream/a']]);
+      const sameIdOtherSource = {
+        ...old[0].envelope,
+        source: '/upstream/b',
+        correlationid: 'r-2',
+        data: { requestId: 'r-2' },
+      };
+      const where = { topic: 'orchestration.request.v1', partition: 0, offset: '2' };
+      expect(await store.record(sameIdOtherSource, where)).toBe(true);
+      expect(await store.record(old[0].envelope, where)).toBe(false);
+      expect((await store.trail('acme', 'r-2')).map((r) => r.envelope.source)).toEqual(['/upstream/b']);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('names the problem when the database cannot be reached', async () => {
     const unreachable = 'postgres://postgres@127.0.0.1:1/llmbus';
     await expect(
       PostgresAuditStore.open({ connectionString: unreachable, schema: newSchema() }),
     ).rejects.toThrow(/ECONNREFUSED|connect/);
+  });
+});
+
+describe('PostgresAuditStore.reader (request statuses for the router)', () => {
+  const submitted = (tenantid: string, requestId: string): EventEnvelope => ({
+    id: randomUUID(),
+    source: '/llmbus/ingress',
+    type: RequestSubmittedEvent.type,
+    specversion: '1.0',
+    time: new Date().toISOString(),
+    correlationid: requestId,
+    tenantid,
+    schemaversion: 1,
+    data: { requestId, eventType: 'ticket.created', input: {}, requester: { groups: [] } },
+  });
+  const where = { topic: 'orchestration.request.v1', partition: 0, offset: '1' };
+
+  /** A schema the auditor migrated, holding one submitted request of tenant "acme". */
+  async function auditedSchema(): Promise<string> {
+    const schema = newSchema();
+    const writer = await PostgresAuditStore.open({ connectionString: databaseUrl(), schema });
+    try {
+      await writer.record(submitted('acme', 'r-1'), where);
+    } finally {
+      await writer.close();
+    }
+    return schema;
+  }
+
+  it('serves statuses under a role that may only SELECT audit_events (the grants the README lists)', async () => {
+    const schema = await auditedSchema();
+    const role = `llmbus_status_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+    roles.push(role);
+    const admin = new Client({ connectionString: databaseUrl() });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE ROLE "${role}" LOGIN PASSWORD 'status-reader'`);
+      await admin.query(`GRANT USAGE ON SCHEMA "${schema}" TO "${role}"`);
+      await admin.query(`GRANT SELECT ON "${schema}".audit_events TO "${role}"`);
+    } finally {
+      await admin.end();
+    }
+    const url = new URL(databaseUrl());
+    url.username = role;
+    url.password = 'status-reader';
+    const reader = PostgresAuditStore.reader({ connectionString: url.toString(), schema });
+    try {
+      await reader.ping();
+      expect(await reader.requestStatus('acme', 'r-1')).toMatchObject({
+        requestId: 'r-1',
+        status: 'accepted',
+      });
+      expect(await reader.requestStatus('globex', 'r-1')).toBeUndefined();
+      await expect(reader.record(submitted('acme', 'r-2'), where)).rejects.toThrow(
+        /read-only transaction|permission denied/,
+      );
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('writes nothing even through a privileged URL: its sessions are read-only', async () => {
+    const schema = await auditedSchema();
+    const reader = PostgresAuditStore.reader({ connectionString: databaseUrl(), schema });
+    try {
+      await expect(reader.record(submitted('acme', 'r-2'), where)).rejects.toThrow(/read-only transaction/);
+      await expect(reader.migrate()).rejects.toThrow(/read-only transaction/);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('opens while the database is unreachable, and its queries reject with the cause', async () => {
+    const reader = PostgresAuditStore.reader({
+      connectionString: 'postgres://postgres@127.0.0.1:1/llmbus',
+      schema: newSchema(),
+    });
+    try {
+      await expect(reader.ping()).rejects.toThrow(/ECONNREFUSED|connect/);
+      await expect(reader.requestStatus('acme', 'r-1')).rejects.toThrow(/ECONNREFUSED|connect/);
+    } finally {
+      await reader.close();
+    }
   });
 });

@@ -37,6 +37,8 @@ export interface PipelineOptions {
   readonly tapTopics: readonly string[];
   /** Extra environment for every service. */
   readonly env?: Record<string, string>;
+  /** Extra environment for one service, by name (applied after `env`). */
+  readonly serviceEnv?: Readonly<Record<string, Record<string, string>>>;
 }
 
 export class Pipeline {
@@ -48,7 +50,12 @@ export class Pipeline {
   producer!: Producer;
   /** The auditor's database. */
   db!: Client;
+  /** URL of the auditor's database. */
+  dbUrl = '';
   auditorUrl = '';
+  routerUrl = '';
+  /** Environment (HTTP port included) each service was started with, to start it again the same way. */
+  private readonly launches = new Map<string, Record<string, string>>();
   private readonly dbName = `llmbus_e2e_${randomBytes(4).toString('hex')}`;
 
   constructor(
@@ -75,10 +82,15 @@ export class Pipeline {
     await admin.end();
     const url = new URL(databaseUrl());
     url.pathname = `/${this.dbName}`;
-    this.db = new Client({ connectionString: url.toString() });
+    this.dbUrl = url.toString();
+    this.db = new Client({ connectionString: this.dbUrl });
+    // A restart of PostgreSQL (fault tests) ends the connection; without a listener that is a crash.
+    this.db.on('error', () => undefined);
     await this.db.connect();
     const auditorPort = await freePort();
+    const routerPort = await freePort();
     this.auditorUrl = `http://127.0.0.1:${auditorPort}`;
+    this.routerUrl = `http://127.0.0.1:${routerPort}`;
     const env = {
       LLMBUS_MODE: 'distributed',
       KAFKA_BROKERS: this.brokers.join(','),
@@ -98,16 +110,17 @@ export class Pipeline {
       ['retriever', 0],
       ['generator', 0],
       ['validator', 0],
-      ['router', await freePort()],
+      ['router', routerPort],
     ];
     for (const [name, port] of ports) {
-      this.services.push(
-        await startService(name, {
-          ...env,
-          HTTP_PORT: String(port),
-          KAFKA_CLIENT_ID: `${this.prefix}${name}`,
-        }),
-      );
+      const launch = {
+        ...env,
+        HTTP_PORT: String(port),
+        KAFKA_CLIENT_ID: `${this.prefix}${name}`,
+        ...this.options.serviceEnv?.[name],
+      };
+      this.launches.set(name, launch);
+      this.services.push(await startService(name, launch));
     }
     this.tap = new TopicTap(
       this.brokers,
@@ -133,6 +146,46 @@ export class Pipeline {
     value: string,
   ): Promise<void> {
     await this.producer.send({ topic: this.topic(topicName), acks: -1, messages: [{ key, headers, value }] });
+  }
+
+  /** The environment a service was started with (a copy), e.g. to start another replica. */
+  launchEnv(name: string): Record<string, string> {
+    const launch = this.launches.get(name);
+    if (!launch) throw new Error(`no service "${name}" in this pipeline`);
+    return { ...launch };
+  }
+
+  /** Stops a service's process with `signal` (SIGKILL: no clean shutdown, as in a crash) and waits for its exit. */
+  async kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const service = this.services.find((s) => s.name === name);
+    if (!service) throw new Error(`no service "${name}" in this pipeline`);
+    const { child } = service;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill(signal);
+    await exited;
+  }
+
+  /** The running process of a service. */
+  service(name: string): ServiceProcess {
+    const service = this.services.find((s) => s.name === name);
+    if (!service)
+      throw new Error(`no service ${name}; services: ${this.services.map((s) => s.name).join(', ')}`);
+    return service;
+  }
+
+  /**
+   * Starts a service again with the environment it first had (same ports), replacing the old
+   * process, which must have exited (the caller killed it); resolves once it has started.
+   */
+  async restartService(name: string): Promise<ServiceProcess> {
+    const old = this.service(name);
+    if (old.child.exitCode === null && old.child.signalCode === null) {
+      throw new Error(`${name} (pid ${old.child.pid}) is still running; stop it before restarting it`);
+    }
+    const restarted = await startService(name, this.launchEnv(name));
+    this.services[this.services.indexOf(old)] = restarted;
+    return restarted;
   }
 
   /** Prints every service's recent output (call when a test failed). */

@@ -4,6 +4,9 @@ import { Consumer, Kafka, logLevel } from 'kafkajs';
 
 export interface TappedMessage {
   readonly topic: string;
+  readonly partition: number;
+  /** Offset in the partition; a redelivered record has the same topic, partition and offset. */
+  readonly offset: string;
   readonly key: string | null;
   readonly headers: Record<string, string>;
   readonly value: string;
@@ -38,7 +41,7 @@ export class TopicTap {
       const off = consumer.on(consumer.events.GROUP_JOIN, () => (off(), resolve()));
     });
     await consumer.run({
-      eachMessage: async ({ topic, message }) => {
+      eachMessage: async ({ topic, partition, message }) => {
         const headers: Record<string, string> = {};
         for (const [name, value] of Object.entries(message.headers ?? {})) {
           if (value !== undefined) headers[name] = (Array.isArray(value) ? value[0] : value).toString();
@@ -50,7 +53,15 @@ export class TopicTap {
         } catch {
           json = undefined;
         }
-        this.messages.push({ topic, key: message.key?.toString('utf8') ?? null, headers, value, json });
+        this.messages.push({
+          topic,
+          partition,
+          offset: message.offset,
+          key: message.key?.toString('utf8') ?? null,
+          headers,
+          value,
+          json,
+        });
       },
     });
     await joined;

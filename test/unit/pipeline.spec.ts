@@ -147,7 +147,16 @@ describe('pipeline: router → (retrieved) → generator → validator', () => {
       });
     }
     apps = [
-      await startRouter({ bus, config, logger, apiKeys, workflows, httpPort: 0 }),
+      // These tests read outcomes from the bus, never GET /v1/requests/:id: no audit store behind it.
+      await startRouter({
+        bus,
+        config,
+        logger,
+        apiKeys,
+        workflows,
+        httpPort: 0,
+        statusStore: { requestStatus: async () => undefined, ping: async () => undefined },
+      }),
       await startGenerator({ bus, config, logger, models: model, workflows }),
       await startValidator({ bus, config, logger, workflows }),
     ];

@@ -1,6 +1,7 @@
 import {
   ArrayMaxSize,
   IsArray,
+  IsBoolean,
   IsIn,
   IsInt,
   IsObject,
@@ -28,6 +29,11 @@ export class DeadLettered {
   /** The message value as received (UTF-8), cut to 64 KiB; `originalValueTruncated` says if it was cut. */
   @IsString() @MaxLength(70_000) originalValue!: string;
   @IsOptional() originalValueTruncated?: boolean;
+  /**
+   * True when U+0000 (or a lone surrogate) in the kept value, key or headers was replaced with
+   * U+FFFD so the record can be stored; like a truncated copy, it cannot be replayed as received.
+   */
+  @IsOptional() @IsBoolean() originalSanitised?: boolean;
   @IsIn(FAILURE_CODES) reasonCode!: FailureCode;
   @IsString() @MaxLength(2000) reason!: string;
   @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) @MaxLength(1000, { each: true }) errors!: string[];

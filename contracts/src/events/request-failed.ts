@@ -12,6 +12,7 @@ export const FAILURE_CODES = [
   'invalid_input',
   'oversize',
   'missing_tenant',
+  'untrusted_source',
   'validation_failed',
   'review_rejected',
   'model_error',

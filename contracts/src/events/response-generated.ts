@@ -8,6 +8,7 @@ import {
   IsObject,
   IsOptional,
   IsString,
+  IsUUID,
   Matches,
   MaxLength,
   Min,
@@ -55,6 +56,11 @@ export class ResponseGenerated {
    * `renderedPrompt` hold placeholders, and the validator restores the values from this mapping.
    */
   @IsOptional() @ValidateNested() @Type(() => SealedPiiVault) piiVault?: SealedPiiVault;
+  /**
+   * The model call that produced this output; its ModelCallRecorded event (same callId) is the
+   * billing record, so this event's usage restates it. Absent on events from before it existed.
+   */
+  @IsOptional() @IsUUID() callId?: string;
 }
 
 export const ResponseGeneratedEvent = defineEvent({

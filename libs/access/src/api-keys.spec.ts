@@ -1,8 +1,9 @@
-import { ApiKeyConfigError, ApiKeyRegistry, hasRole } from './api-keys';
+import { ApiKeyConfigError, ApiKeyRegistry } from './api-keys';
+import { hasRole } from './principal';
 
 describe('ApiKeyRegistry', () => {
   const registry = ApiKeyRegistry.parse(
-    'key-acme-0123456789:acme:submitter+reader, key-globex-012345678:globex:admin',
+    'key-acme-0123456789:acme:submitter+reader:support-staff|hr|/realm/execs, key-globex-012345678:globex:admin',
   );
 
   it('authenticates a key to its tenant and roles', () => {
@@ -10,7 +11,17 @@ describe('ApiKeyRegistry', () => {
     expect(p?.tenantId).toBe('acme');
     expect(p && hasRole(p, 'reader')).toBe(true);
     expect(p && hasRole(p, 'reviewer')).toBe(false);
-    expect(p?.keyId).toBe('key-ac…');
+    expect(p?.id).toBe('key-ac…');
+    expect(p?.kind).toBe('api_key');
+  });
+
+  it('gives a key the groups of its fourth field, and none without it', () => {
+    expect(registry.authenticate('key-acme-0123456789')?.groups).toEqual([
+      'support-staff',
+      'hr',
+      '/realm/execs',
+    ]);
+    expect(registry.authenticate('key-globex-012345678')?.groups).toEqual([]);
   });
 
   it('lets admin act in every role and rejects unknown keys', () => {
@@ -21,12 +32,27 @@ describe('ApiKeyRegistry', () => {
   });
 
   it.each([
-    ['short:acme:reader', /at least 16/],
-    ['key-acme-0123456789:ACME:reader', /tenant "ACME"/],
-    ['key-acme-0123456789:acme:owner', /unknown role\(s\) owner/],
-    ['key-acme-0123456789:acme', /must be <key>:<tenant>:<role>/],
-  ])('rejects %s with a message naming what to fix', (spec, message) => {
+    ['short:acme:reader', /entry 1, field 1 \(key\): .*at least 16/],
+    ['key-acme-0123456789:ACME:reader', /entry 1, field 2 \(tenant\): tenant "ACME"/],
+    ['key-acme-0123456789:acme:owner', /entry 1, field 3 \(roles\): unknown role\(s\) owner/],
+    [
+      'key-acme-0123456789:acme',
+      /entry 1 must be <key>:<tenant>:<role>\[\+<role>...\]\[:<group>\|<group>...\]/,
+    ],
+    ['key-acme-0123456789:acme:reader:a:b', /entry 1 must be/],
+    [
+      'key-acme-0123456789:acme:reader:hr,key-acme-9876543210:acme:reader:',
+      /entry 2, field 4 \(groups\): an empty name/,
+    ],
+    ['key-acme-0123456789:acme:reader:hr||execs', /field 4 \(groups\): an empty name/],
+    ['key-acme-0123456789:acme:reader:hr|top secret', /field 4 \(groups\): "top secret" is not a group name/],
+  ])('rejects %s with a message naming the entry and field', (spec, message) => {
     expect(() => ApiKeyRegistry.parse(spec)).toThrow(ApiKeyConfigError);
     expect(() => ApiKeyRegistry.parse(spec)).toThrow(message);
+  });
+
+  it('never echoes the key in its errors', () => {
+    expect(() => ApiKeyRegistry.parse('key-acme-0123456789:acme:owner')).not.toThrow(/0123456789/);
+    expect(() => ApiKeyRegistry.parse('key-acme-0123456789:acme:reader:bad group')).not.toThrow(/0123456789/);
   });
 });

@@ -1,5 +1,10 @@
-import { ResponseGeneratedEvent, type EventEnvelope } from '@llmbus/contracts';
-import { extractColumns, stageOf } from './audit-columns';
+import {
+  ModelCallRecordedEvent,
+  RequestCompletedEvent,
+  ResponseGeneratedEvent,
+  type EventEnvelope,
+} from '@llmbus/contracts';
+import { extractColumns, restatesUsage, stageOf } from './audit-columns';
 
 const envelope = (source: string, data: unknown): EventEnvelope => ({
   id: 'e1',
@@ -14,6 +19,14 @@ const envelope = (source: string, data: unknown): EventEnvelope => ({
 });
 
 describe('audit columns', () => {
+  it('counts the usage of each call record, and of outputs only when they name no recorded call', () => {
+    const callId = '7d2d0e7c-3c1e-4f59-9a7e-2d1f7f3c9b10';
+    expect(restatesUsage({ type: ModelCallRecordedEvent.type, data: { callId } })).toBe(false);
+    expect(restatesUsage({ type: ResponseGeneratedEvent.type, data: { callId } })).toBe(true);
+    expect(restatesUsage({ type: ResponseGeneratedEvent.type, data: {} })).toBe(false);
+    expect(restatesUsage({ type: RequestCompletedEvent.type, data: {} })).toBe(true);
+  });
+
   it('takes the stage from the last segment of a platform source, and nothing from a foreign one', () => {
     expect(stageOf('/llmbus/generator')).toBe('generator');
     expect(stageOf('/llmbus/ingress')).toBe('ingress');

@@ -1,4 +1,10 @@
-import { RequestCompletedEvent, ReviewRequestedEvent, STAGES, type EventEnvelope } from '@llmbus/contracts';
+import {
+  RequestCompletedEvent,
+  ResponseGeneratedEvent,
+  ReviewRequestedEvent,
+  STAGES,
+  type EventEnvelope,
+} from '@llmbus/contracts';
 
 /** Query columns derived from an envelope, stored next to the full payload. */
 export interface ExtractedColumns {
@@ -18,6 +24,24 @@ export const RESTATED_USAGE_TYPES: readonly string[] = [
   RequestCompletedEvent.type,
   ReviewRequestedEvent.type,
 ];
+
+/**
+ * Event types whose usage restates a call recorded on its own (ModelCallRecorded) when the event
+ * names that call in `callId`. Each model call has one ModelCallRecorded with a unique id, so a call
+ * repeated for a redelivered input is counted; its output, whose id derives from the input, is
+ * stored once. Such events without `callId` predate the call records and still count.
+ */
+export const CALL_RESTATING_TYPES: readonly string[] = [ResponseGeneratedEvent.type];
+
+/** Whether an event's usage is counted elsewhere and must stay out of cost totals. */
+export function restatesUsage(envelope: Pick<EventEnvelope, 'type' | 'data'>): boolean {
+  if (RESTATED_USAGE_TYPES.includes(envelope.type)) return true;
+  return (
+    CALL_RESTATING_TYPES.includes(envelope.type) &&
+    isRecord(envelope.data) &&
+    typeof envelope.data['callId'] === 'string'
+  );
+}
 
 const KNOWN_SOURCES = new Set<string>([...STAGES, 'ingress']);
 

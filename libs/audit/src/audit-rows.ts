@@ -4,7 +4,7 @@ import type { AuditRecord } from './audit-store';
 /** Columns every query that returns whole events selects, in this shape. */
 export const RECORD_COLUMNS = `event_id, tenant_id, correlation_id, causation_id, type, source, subject, spec_version,
   schema_version, topic, topic_partition, topic_offset::text AS topic_offset, event_time, recorded_at, attempt,
-  traceparent, payload`;
+  traceparent, payload, sanitised_reason`;
 
 /** A row as both drivers return RECORD_COLUMNS (timestamps may come back as Date or string). */
 export interface RecordRow {
@@ -25,6 +25,7 @@ export interface RecordRow {
   attempt: number | null;
   traceparent: string | null;
   payload: Record<string, unknown> | string;
+  sanitised_reason: string | null;
 }
 
 /** ISO 8601 in UTC whatever the driver returned. */
@@ -54,5 +55,6 @@ export function toRecord(row: RecordRow): AuditRecord {
     envelope,
     position: { topic: row.topic, partition: row.topic_partition, offset: row.topic_offset },
     recordedAt: isoTime(row.recorded_at),
+    ...(row.sanitised_reason !== null && { sanitisedReason: row.sanitised_reason }),
   };
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   ContextRetrievedEvent,
+  ModelCallRecordedEvent,
   RequestCompletedEvent,
   RequestFailedEvent,
   RequestRoutedEvent,
@@ -13,12 +14,13 @@ import {
 } from '@llmbus/contracts';
 import { AuditQueryError, type AuditStore, type BusPosition } from './audit-store';
 import { MIGRATIONS } from './migrations';
+import { REQUEST_STATUS_SQL, requestStatusParams } from './request-status';
 
 /** What the conformance suite needs from an adapter under test. */
 export interface AuditStoreFixture {
   readonly store: AuditStore & { migrate(): Promise<string[]> };
   /** Runs one statement on the store's database directly, bypassing the store. */
-  raw(sql: string): Promise<{ rows: Record<string, unknown>[] }>;
+  raw(sql: string, params?: readonly unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
   close(): Promise<void>;
 }
 
@@ -72,6 +74,21 @@ function event(
 
 const at = (second: number) => new Date(Date.UTC(2026, 0, 1, 12, 0, second)).toISOString();
 
+const WORKFLOW = { id: 'support-ticket', version: 2 };
+const context = { workflow: WORKFLOW, modelTier: 'small' };
+
+/** A plan node of EXPLAIN (FORMAT JSON), as far as these tests read it. */
+interface PlanNode {
+  readonly 'Node Type': string;
+  readonly 'Relation Name'?: string;
+  readonly 'Index Name'?: string;
+  readonly Plans?: readonly PlanNode[];
+}
+
+function planNodes(node: PlanNode): PlanNode[] {
+  return [node, ...(node.Plans ?? []).flatMap(planNodes)];
+}
+
 /** The behaviour every AuditStore adapter must have; run it once per adapter. */
 export function describeAuditStoreConformance(
   name: string,
@@ -113,6 +130,68 @@ export function describeAuditStoreConformance(
       expect(trail[0].envelope).toEqual(input);
       expect(trail[0].position).toEqual(where);
       expect(Number.isNaN(Date.parse(trail[0].recordedAt))).toBe(false);
+    });
+
+    it('identifies an event by tenant, source and id: the same id from another source or tenant is recorded too', async () => {
+      const a = newTenant();
+      const b = newTenant();
+      const id = randomUUID();
+      const fromA = { ...event(a, 'r1', RequestSubmittedEvent.type, at(0), {}, '/upstream/one'), id };
+      const fromAOther = { ...event(a, 'r2', RequestSubmittedEvent.type, at(0), {}, '/upstream/two'), id };
+      const fromB = { ...event(b, 'r1', RequestSubmittedEvent.type, at(0), {}, '/upstream/one'), id };
+      for (const e of [fromA, fromAOther, fromB]) expect(await store.record(e, position())).toBe(true);
+      for (const e of [fromA, fromAOther, fromB]) expect(await store.record(e, position())).toBe(false);
+      expect((await store.trail(a, 'r1')).map((r) => r.envelope)).toEqual([fromA]);
+      expect((await store.trail(a, 'r2')).map((r) => r.envelope)).toEqual([fromAOther]);
+      expect((await store.trail(b, 'r1')).map((r) => r.envelope)).toEqual([fromB]);
+      expect((await store.listRequests(a, 10)).requests.map((r) => [r.requestId, r.events])).toEqual([
+        ['r2', 1],
+        ['r1', 1],
+      ]);
+      const { rows } = await fixture.raw(
+        `SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
+         WHERE conrelid = 'audit_events'::regclass AND contype IN ('p', 'u') ORDER BY conname`,
+      );
+      expect(rows).toEqual(
+        expect.arrayContaining([
+          { conname: 'audit_events_identity', def: 'UNIQUE (tenant_id, source, event_id)' },
+          { conname: 'audit_events_pkey', def: 'PRIMARY KEY (seq)' },
+        ]),
+      );
+    });
+
+    it("keeps two tenants' reviews apart when their review events share an id and a request id", async () => {
+      const a = newTenant();
+      const b = newTenant();
+      const id = randomUUID();
+      for (const tenant of [a, b]) {
+        await store.record(event(tenant, 'shared', RequestSubmittedEvent.type, at(0)), position());
+        const review = event(
+          tenant,
+          'shared',
+          ReviewRequestedEvent.type,
+          at(1),
+          { reason: tenant },
+          '/llmbus/validator',
+        );
+        expect(await store.record({ ...review, id }, position('orchestration.review.v1'))).toBe(true);
+      }
+      await store.record(
+        event(a, 'shared', ReviewDecidedEvent.type, at(2), {}, '/llmbus/auditor'),
+        position(),
+      );
+      expect(await store.reviewState(a, 'shared')).toEqual({
+        status: 'resolved',
+        resolvedBy: ReviewDecidedEvent.type,
+      });
+      expect(await store.reviewState(b, 'shared')).toMatchObject({
+        status: 'pending',
+        review: { envelope: { id, tenantid: b, data: { reason: b } } },
+      });
+      expect(await store.reviewQueue(a)).toEqual([]);
+      expect((await store.reviewQueue(b)).map((q) => [q.requestId, q.review.envelope.tenantid])).toEqual([
+        ['shared', b],
+      ]);
     });
 
     it('rejects UPDATE, DELETE and TRUNCATE of recorded events in the database itself', async () => {
@@ -248,6 +327,66 @@ export function describeAuditStoreConformance(
       ]);
     });
 
+    it('counts every recorded model call once: a call repeated by a redelivery too, not the output restating it', async () => {
+      const tenant = newTenant();
+      const calls = [randomUUID(), randomUUID()];
+      // One input handled twice (a rebalance redelivered it): two billed calls, one output id.
+      const output = event(
+        tenant,
+        'r1',
+        ResponseGeneratedEvent.type,
+        at(1),
+        { usage: usage('large', 100, 20, 0.01, 900), callId: calls[0] },
+        '/llmbus/generator',
+      );
+      await store.record(output, position('orchestration.generated.v1'));
+      await store.record(
+        {
+          ...output,
+          data: { ...output.data, usage: usage('large', 100, 25, 0.012, 1100), callId: calls[1] },
+        },
+        position('orchestration.generated.v1'),
+      );
+      for (const [i, callId] of calls.entries()) {
+        await store.record(
+          {
+            ...event(
+              tenant,
+              'r1',
+              ModelCallRecordedEvent.type,
+              at(1),
+              {
+                callId,
+                stage: 'generator',
+                attempt: 1,
+                usage: usage('large', 100, i === 0 ? 20 : 25, i === 0 ? 0.01 : 0.012, i === 0 ? 900 : 1100),
+              },
+              '/llmbus/generator',
+            ),
+            id: callId,
+          },
+          position('orchestration.model-calls.v1'),
+        );
+      }
+      // An output recorded before call records existed still counts.
+      await store.record(
+        event(
+          tenant,
+          'r0',
+          ResponseGeneratedEvent.type,
+          at(0),
+          { usage: usage('large', 10, 2, 0.001, 100) },
+          '/llmbus/generator',
+        ),
+        position('orchestration.generated.v1'),
+      );
+      const costs = await store.costByStep(tenant);
+      expect(costs.map((c) => [c.type, c.events, c.completionTokens, Number(c.costUsd.toFixed(6))])).toEqual([
+        [ModelCallRecordedEvent.type, 2, 45, 0.022],
+        [ResponseGeneratedEvent.type, 1, 2, 0.001],
+      ]);
+    });
+
     it('keeps a request in the review queue until a later decision or final result', async () => {
       const tenant = newTenant();
       for (const r of ['decided', 'completed', 'failed', 'pending', 'again']) {
@@ -332,6 +471,171 @@ export function describeAuditStoreConformance(
         code: 'invalid_cursor',
       });
       await expect(store.listRequests(tenant, 0)).rejects.toMatchObject({ code: 'invalid_limit' });
+    });
+
+    describe('requestStatus', () => {
+      it('follows a request from accepted to completed, keeping what earlier steps told', async () => {
+        const tenant = newTenant();
+        const record = (type: string, second: number, data: Record<string, unknown> = {}) =>
+          store.record(event(tenant, 'r1', type, at(second), data), position());
+
+        await record(RequestSubmittedEvent.type, 0, { input: { subject: 'hi' } });
+        expect(await store.requestStatus(tenant, 'r1')).toEqual({
+          requestId: 'r1',
+          status: 'accepted',
+          updatedAt: at(0),
+        });
+
+        await record(RequestRoutedEvent.type, 1, { context });
+        await record(ContextRetrievedEvent.type, 2, { context, passages: [] });
+        expect(await store.requestStatus(tenant, 'r1')).toEqual({
+          requestId: 'r1',
+          status: 'routed',
+          updatedAt: at(2),
+          workflow: WORKFLOW,
+        });
+
+        await record(ReviewRequestedEvent.type, 3, { context, reason: 'confidence 0.2 is below 0.5' });
+        await record(ReviewDecidedEvent.type, 4, { decision: 'approve' });
+        expect(await store.requestStatus(tenant, 'r1')).toEqual({
+          requestId: 'r1',
+          status: 'review',
+          updatedAt: at(4),
+          workflow: WORKFLOW,
+          reviewReason: 'confidence 0.2 is below 0.5',
+        });
+
+        const output = { reply: 'Use the reset link.', category: 'account' };
+        await record(RequestCompletedEvent.type, 5, {
+          workflow: WORKFLOW,
+          output,
+          citations: ['kb-1', 'kb-2'],
+          attempts: 1,
+          acceptedBy: 'reviewer',
+        });
+        expect(await store.requestStatus(tenant, 'r1')).toEqual({
+          requestId: 'r1',
+          status: 'completed',
+          updatedAt: at(5),
+          workflow: WORKFLOW,
+          output,
+          citations: ['kb-1', 'kb-2'],
+          acceptedBy: 'reviewer',
+          reviewReason: 'confidence 0.2 is below 0.5',
+        });
+      });
+
+      it('shows a failure with its code, message, stage and details, and the workflow it was routed to', async () => {
+        const tenant = newTenant();
+        await store.record(event(tenant, 'r1', RequestSubmittedEvent.type, at(0)), position());
+        await store.record(event(tenant, 'r1', RequestRoutedEvent.type, at(1), { context }), position());
+        const failure = {
+          code: 'budget_exceeded',
+          message: 'the call could cost $0.40; the workflow allows $0.10. Raise budget.maxCostUsd.',
+          stage: 'generator',
+          details: ['worst case 0.40 USD'],
+        };
+        await store.record(event(tenant, 'r1', RequestFailedEvent.type, at(2), failure), position());
+        expect(await store.requestStatus(tenant, 'r1')).toEqual({
+          requestId: 'r1',
+          status: 'failed',
+          updatedAt: at(2),
+          workflow: WORKFLOW,
+          failure,
+        });
+      });
+
+      it('ranks events rather than taking the last one recorded: topics are recorded in any order', async () => {
+        const tenant = newTenant();
+        // The outcome is recorded before the events that led to it.
+        await store.record(
+          event(tenant, 'late', RequestCompletedEvent.type, at(5), {
+            workflow: WORKFLOW,
+            output: { reply: 'done' },
+            citations: [],
+            acceptedBy: 'validator',
+          }),
+          position(),
+        );
+        await store.record(event(tenant, 'late', RequestSubmittedEvent.type, at(0)), position());
+        await store.record(event(tenant, 'late', RequestRoutedEvent.type, at(1), { context }), position());
+        expect(await store.requestStatus(tenant, 'late')).toMatchObject({
+          status: 'completed',
+          updatedAt: at(5),
+          output: { reply: 'done' },
+        });
+        // Retrieval recorded before routing: the request is routed all the same.
+        await store.record(
+          event(tenant, 'ahead', ContextRetrievedEvent.type, at(2), { context, passages: [] }),
+          position(),
+        );
+        expect(await store.requestStatus(tenant, 'ahead')).toEqual({
+          requestId: 'ahead',
+          status: 'routed',
+          updatedAt: at(2),
+          workflow: WORKFLOW,
+        });
+        // A second, later outcome (a fault upstream) does not overturn the first.
+        const failure = {
+          code: 'processing_error',
+          message: 'late duplicate',
+          stage: 'validator',
+          details: [],
+        };
+        await store.record(event(tenant, 'late', RequestFailedEvent.type, at(9), failure), position());
+        expect(await store.requestStatus(tenant, 'late')).toMatchObject({ status: 'completed' });
+      });
+
+      it("answers undefined for an unknown request and for another tenant's, and needs a tenant", async () => {
+        const owner = newTenant();
+        const other = newTenant();
+        await store.record(event(owner, 'mine', RequestSubmittedEvent.type, at(0)), position());
+        await store.record(event(owner, 'mine', RequestRoutedEvent.type, at(1), { context }), position());
+        expect(await store.requestStatus(owner, 'mine')).toMatchObject({ status: 'routed' });
+        expect(await store.requestStatus(other, 'mine')).toBeUndefined();
+        expect(await store.requestStatus(owner, 'nobody')).toBeUndefined();
+        // Events that are not a request's own steps (a document's, say) make no request status.
+        await store.record(event(owner, 'doc-1', 'llmbus.document.indexed', at(0)), position());
+        expect(await store.requestStatus(owner, 'doc-1')).toBeUndefined();
+        await expect(store.requestStatus('', 'mine')).rejects.toBeInstanceOf(AuditQueryError);
+      });
+
+      it('reads one request through the trail index, not a scan, in a populated table', async () => {
+        const tenant = newTenant();
+        // 20,000 events of 2,000 requests, so the planner weighs a real table, then fresh statistics.
+        await fixture.raw(
+          `INSERT INTO audit_events (event_id, tenant_id, correlation_id, type, source, spec_version,
+             schema_version, topic, topic_partition, topic_offset, event_time, payload)
+           SELECT $1 || '-' || g, $1, 'bulk-' || (g / 10), (ARRAY[$2, $3, $4, $5, $6])[g % 5 + 1], '/llmbus/router',
+             '1.0', 1, 'orchestration.request.v1', 0, g, now(), '{}'::jsonb
+           FROM generate_series(1, 20000) AS g`,
+          [
+            tenant,
+            RequestSubmittedEvent.type,
+            RequestRoutedEvent.type,
+            ContextRetrievedEvent.type,
+            ResponseGeneratedEvent.type,
+            RequestCompletedEvent.type,
+          ],
+        );
+        await fixture.raw('ANALYZE audit_events');
+        expect(await store.requestStatus(tenant, 'bulk-7')).toMatchObject({ status: 'completed' });
+        const { rows } = await fixture.raw(
+          `EXPLAIN (FORMAT JSON) ${REQUEST_STATUS_SQL}`,
+          requestStatusParams(tenant, 'bulk-7'),
+        );
+        const explained = rows[0]['QUERY PLAN'];
+        const [plan] = (typeof explained === 'string' ? JSON.parse(explained) : explained) as [
+          { Plan: PlanNode },
+        ];
+        const nodes = planNodes(plan.Plan);
+        const onTable = nodes.filter((n) => n['Relation Name'] === 'audit_events');
+        expect(onTable.length).toBeGreaterThan(0);
+        expect(onTable.filter((n) => n['Node Type'] === 'Seq Scan')).toEqual([]);
+        expect(nodes.filter((n) => n['Index Name'] !== undefined).map((n) => n['Index Name'])).toEqual([
+          'audit_events_trail',
+        ]);
+      });
     });
   });
 }

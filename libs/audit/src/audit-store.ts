@@ -1,4 +1,5 @@
 import type { EventEnvelope } from '@llmbus/contracts';
+import type { RequestStatusView } from './request-status';
 
 /** Where an event was read from. Offsets are decimal strings: Kafka offsets exceed 2^53. */
 export interface BusPosition {
@@ -13,6 +14,18 @@ export interface AuditRecord {
   readonly position: BusPosition;
   /** ISO 8601, set by the database when the row was inserted. */
   readonly recordedAt: string;
+  /**
+   * Present when the database refused the event as received and the store kept a storable copy:
+   * why it was refused (`SQLSTATE: message`). In such a copy U+0000 and lone surrogates read
+   * U+FFFD, and token or cost columns that overflowed are empty (the payload keeps the numbers).
+   */
+  readonly sanitisedReason?: string;
+}
+
+/** Options of AuditStore.record. */
+export interface RecordOptions {
+  /** Called when only a storable copy of the event could be recorded, with the refusal's reason. */
+  readonly onSanitised?: (reason: string) => void;
 }
 
 /** Tokens, cost and latency of one step (event type) on one model. */
@@ -65,11 +78,18 @@ export type ReviewState =
 
 /**
  * The append-only audit trail. Every query takes the tenant: there is no way to read across
- * tenants. Recording is idempotent on the event id, so redelivered events are stored once.
+ * tenants. Recording is idempotent on the event's identity (tenant, source and id, see
+ * EventIdentity), so redelivered events are stored once, and events of other producers or
+ * tenants that happen to share an id are stored too.
  */
 export interface AuditStore {
-  /** Stores an event; resolves true when it was new, false when its id was already recorded. */
-  record(envelope: EventEnvelope, position: BusPosition): Promise<boolean>;
+  /**
+   * Stores an event; resolves true when it was new, false when its tenant, source and id were
+   * already recorded. An event the database refuses for good is stored as a marked storable copy
+   * (`sanitisedReason`); throws AuditDataError when not even that can be stored, and other errors
+   * on outages.
+   */
+  record(envelope: EventEnvelope, position: BusPosition, options?: RecordOptions): Promise<boolean>;
   /** A request's events in event-time order (recording order breaks ties); empty when unknown to the tenant. */
   trail(tenantId: string, requestId: string): Promise<readonly AuditRecord[]>;
   /** Tokens, cost and latency grouped by event type and model, optionally since a time. */
@@ -80,6 +100,13 @@ export interface AuditStore {
   reviewState(tenantId: string, requestId: string): Promise<ReviewState>;
   /** Requests newest first; pass the previous page's `nextCursor` to continue. */
   listRequests(tenantId: string, limit: number, cursor?: string): Promise<RequestPage>;
+  /**
+   * What `GET /v1/requests/:id` shows for a request, computed from its recorded events in one
+   * indexed lookup; undefined when the tenant has no record of it (another tenant's included).
+   */
+  requestStatus(tenantId: string, requestId: string): Promise<RequestStatusView | undefined>;
+  /** Resolves once the store answers queries on the audit table; rejects with the cause otherwise. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -60,6 +60,27 @@ CREATE TRIGGER audit_events_no_truncate
   FOR EACH STATEMENT EXECUTE FUNCTION audit_events_reject_change();
 `,
   },
+  {
+    // CloudEvents identifies an event by source + id ("Producers MUST ensure that source + id is
+    // unique for each distinct event", CloudEvents 1.0, "id"), and ids are only unique within a
+    // tenant: two producers or tenants may send the same id, and each event must be recorded.
+    // seq, already unique and never reused, becomes the row identity.
+    id: '0002_event_identity_tenant_source_id',
+    sql: `
+ALTER TABLE audit_events DROP CONSTRAINT audit_events_pkey;
+ALTER TABLE audit_events DROP CONSTRAINT audit_events_seq_key;
+ALTER TABLE audit_events ADD CONSTRAINT audit_events_pkey PRIMARY KEY (seq);
+ALTER TABLE audit_events ADD CONSTRAINT audit_events_identity UNIQUE (tenant_id, source, event_id);
+`,
+  },
+  {
+    id: '0003_audit_events_sanitised_reason',
+    sql: `
+-- Set when PostgreSQL refused an event as received (U+0000 or a lone surrogate in its text, a
+-- number out of a column's range) and a storable copy was recorded instead; NULL = as received.
+ALTER TABLE audit_events ADD COLUMN sanitised_reason text;
+`,
+  },
 ];
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;

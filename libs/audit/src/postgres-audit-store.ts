@@ -48,22 +48,60 @@ export class PostgresAuditStore extends SqlAuditStore {
 
   /** Connects, applies pending migrations, and resolves with a ready store. */
   static async open(options: PostgresAuditStoreOptions): Promise<PostgresAuditStore> {
-    const config: PoolConfig = {
-      connectionString: options.connectionString,
-      max: options.maxConnections ?? 10,
-      // Every connection resolves table names in the audit schema, tests' throwaway schemas included.
-      ...(options.schema !== undefined && { options: `-c search_path=${options.schema}` }),
-    };
-    const pool = new Pool(config);
-    // An idle client that loses its connection emits 'error'; unhandled, it would end the process.
-    pool.on('error', () => undefined);
-    const store = new PostgresAuditStore(pool, options.schema);
+    const store = new PostgresAuditStore(
+      newPool(options.connectionString, options.maxConnections ?? 10, sessionSettings(options.schema)),
+      options.schema,
+    );
     try {
       await store.migrate();
     } catch (error) {
-      await pool.end();
+      await store.pool.end();
       throw error;
     }
     return store;
   }
+
+  /**
+   * The store for reading only (request statuses served by the router). Applies no migrations
+   * and connects on the first query, so SELECT on `audit_events` (and USAGE on its schema) is the
+   * only privilege it needs, and it opens while the database is down: queries then reject until
+   * it answers. Sessions are read-only (`default_transaction_read_only`), so even a privileged URL
+   * cannot write through it. Queries give up after `timeoutMs` (default 5,000 ms).
+   */
+  static reader(options: PostgresAuditStoreOptions & { readonly timeoutMs?: number }): PostgresAuditStore {
+    const timeoutMs = options.timeoutMs ?? 5_000;
+    const settings = [
+      ...sessionSettings(options.schema),
+      'default_transaction_read_only=on',
+      `statement_timeout=${timeoutMs}`,
+    ];
+    const pool = newPool(options.connectionString, options.maxConnections ?? 5, settings, {
+      connectionTimeoutMillis: timeoutMs,
+      // Client side too: a database that stopped answering mid-query must not hold a request open.
+      query_timeout: 2 * timeoutMs,
+    });
+    return new PostgresAuditStore(pool, options.schema);
+  }
+}
+
+// Every connection resolves table names in the audit schema, tests' throwaway schemas included.
+function sessionSettings(schema: string | undefined): string[] {
+  return schema === undefined ? [] : [`search_path=${schema}`];
+}
+
+function newPool(
+  connectionString: string,
+  max: number,
+  settings: readonly string[],
+  extra: Partial<PoolConfig> = {},
+): Pool {
+  const pool = new Pool({
+    connectionString,
+    max,
+    ...(settings.length > 0 && { options: settings.map((s) => `-c ${s}`).join(' ') }),
+    ...extra,
+  });
+  // An idle client that loses its connection emits 'error'; unhandled, it would end the process.
+  pool.on('error', () => undefined);
+  return pool;
 }

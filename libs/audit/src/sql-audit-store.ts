@@ -1,11 +1,13 @@
 import {
+  isStorableText,
   RequestCompletedEvent,
   RequestFailedEvent,
   ReviewDecidedEvent,
   ReviewRequestedEvent,
   type EventEnvelope,
 } from '@llmbus/contracts';
-import { extractColumns, RESTATED_USAGE_TYPES } from './audit-columns';
+import { CALL_RESTATING_TYPES, RESTATED_USAGE_TYPES } from './audit-columns';
+import { AuditInsertRow, insertRowOf, insertValues, storableCopy } from './audit-insert-row';
 import { RECORD_COLUMNS, RecordRow, isoTime, toRecord } from './audit-rows';
 import {
   AuditQueryError,
@@ -18,8 +20,17 @@ import {
   ReviewState,
   StepCost,
   AuditRecord,
+  RecordOptions,
 } from './audit-store';
 import { migrate } from './migrations';
+import {
+  REQUEST_STATUS_SQL,
+  requestStatusParams,
+  toRequestStatusView,
+  type RequestStatusRow,
+  type RequestStatusView,
+} from './request-status';
+import { AuditDataError, isPermanentDataError, sqlStateOf } from './record-errors';
 import type { SqlClient } from './sql-client';
 
 /** Event types that end a pending review: a human decision or a final result. */
@@ -48,6 +59,12 @@ interface CostRow {
   cost_usd: number;
   avg_latency_ms: number;
   max_latency_ms: number;
+}
+
+function errorMessage(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const detail = (error as { detail?: unknown }).detail;
+  return typeof detail === 'string' && detail ? `${error.message} (${detail})` : error.message;
 }
 
 function requireTenant(tenantId: string): void {
@@ -105,7 +122,17 @@ export class SqlAuditStore implements AuditStore {
     return migrate(this.client, { schema: this.schema });
   }
 
-  async record(envelope: EventEnvelope, position: BusPosition): Promise<boolean> {
+  /**
+   * Inserts the event. When PostgreSQL refuses it for good (isPermanentDataError: U+0000 or a
+   * lone surrogate in its text, a number out of a column's range), stores a storable copy marked
+   * with the reason in sanitised_reason instead, so one event never blocks the trail; throws
+   * AuditDataError when even that copy is refused. Outages are thrown unchanged, to be retried.
+   */
+  async record(
+    envelope: EventEnvelope,
+    position: BusPosition,
+    options: RecordOptions = {},
+  ): Promise<boolean> {
     if (
       !/^\d{1,19}$/.test(position.offset) ||
       !Number.isInteger(position.partition) ||
@@ -116,45 +143,47 @@ export class SqlAuditStore implements AuditStore {
         `position ${position.topic}/${position.partition}@${position.offset} is not a topic, partition >= 0 and decimal offset`,
       );
     }
-    const c = extractColumns(envelope);
+    const row = insertRowOf(envelope, position);
+    try {
+      return await this.insert(row);
+    } catch (error) {
+      if (!isPermanentDataError(error)) throw error;
+      const copy = storableCopy(row, `${sqlStateOf(error)}: ${errorMessage(error)}`);
+      try {
+        const recorded = await this.insert(copy);
+        options.onSanitised?.(copy.sanitisedReason ?? '');
+        return recorded;
+      } catch (second) {
+        if (!isPermanentDataError(second)) throw second;
+        throw new AuditDataError(
+          envelope.id,
+          sqlStateOf(second),
+          `the audit store cannot hold event ${copy.eventId} (${copy.type}) even with its text sanitised: ` +
+            `${sqlStateOf(second)}: ${errorMessage(second)}; first refusal: ${copy.sanitisedReason}`,
+          { cause: second },
+        );
+      }
+    }
+  }
+
+  private async insert(row: AuditInsertRow): Promise<boolean> {
     const result = await this.client.query(
       `INSERT INTO audit_events (event_id, tenant_id, correlation_id, causation_id, type, source, subject, spec_version,
          schema_version, topic, topic_partition, topic_offset, event_time, attempt, traceparent, payload,
-         stage, model_id, prompt_tokens, completion_tokens, cost_usd, latency_ms)
+         stage, model_id, prompt_tokens, completion_tokens, cost_usd, latency_ms, sanitised_reason)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::bigint, $13::timestamptz, $14, $15, $16::jsonb,
-         $17, $18, $19, $20, $21, $22)
-       ON CONFLICT (event_id) DO NOTHING
-       RETURNING event_id`,
-      [
-        envelope.id,
-        envelope.tenantid,
-        envelope.correlationid,
-        envelope.causationid ?? null,
-        envelope.type,
-        envelope.source,
-        envelope.subject ?? null,
-        envelope.specversion,
-        envelope.schemaversion,
-        position.topic,
-        position.partition,
-        position.offset,
-        envelope.time,
-        envelope.attempt ?? null,
-        envelope.traceparent ?? null,
-        JSON.stringify(envelope.data ?? {}),
-        c.stage,
-        c.modelId,
-        c.promptTokens,
-        c.completionTokens,
-        c.costUsd,
-        c.latencyMs,
-      ],
+         $17, $18, $19, $20, $21, $22, $23)
+       ON CONFLICT (tenant_id, source, event_id) DO NOTHING
+       RETURNING seq`,
+      insertValues(row),
     );
     return result.rows.length === 1;
   }
 
   async trail(tenantId: string, requestId: string): Promise<readonly AuditRecord[]> {
     requireTenant(tenantId);
+    // No stored id holds U+0000 (PostgreSQL cannot), and as a parameter it would fail the query.
+    if (!isStorableText(requestId)) return [];
     const { rows } = await this.client.query<RecordRow>(
       `SELECT ${RECORD_COLUMNS} FROM audit_events
        WHERE tenant_id = $1 AND correlation_id = $2
@@ -175,10 +204,11 @@ export class SqlAuditStore implements AuditStore {
          coalesce(max(latency_ms), 0)::float8 AS max_latency_ms
        FROM audit_events
        WHERE tenant_id = $1 AND model_id IS NOT NULL AND NOT (type = ANY($2::text[]))
+         AND NOT (type = ANY($4::text[]) AND payload->>'callId' IS NOT NULL)
          AND ($3::timestamptz IS NULL OR event_time >= $3::timestamptz)
        GROUP BY type, stage, model_id
        ORDER BY type, stage, model_id`,
-      [tenantId, RESTATED_USAGE_TYPES, since ? since.toISOString() : null],
+      [tenantId, RESTATED_USAGE_TYPES, since ? since.toISOString() : null, CALL_RESTATING_TYPES],
     );
     return rows.map((r) => ({
       type: r.type,
@@ -217,6 +247,7 @@ export class SqlAuditStore implements AuditStore {
 
   async reviewState(tenantId: string, requestId: string): Promise<ReviewState> {
     requireTenant(tenantId);
+    if (!isStorableText(requestId)) return { status: 'unknown_request' };
     const { rows } = await this.client.query<RecordRow & { seq: string }>(
       `SELECT ${RECORD_COLUMNS}, seq::text AS seq FROM audit_events
        WHERE tenant_id = $1 AND correlation_id = $2 AND (type = $3 OR type = ANY($4::text[]))
@@ -283,6 +314,22 @@ export class SqlAuditStore implements AuditStore {
       })),
       ...(rows.length > limit && { nextCursor: encodeCursor(page[page.length - 1].first_seq) }),
     };
+  }
+
+  async requestStatus(tenantId: string, requestId: string): Promise<RequestStatusView | undefined> {
+    requireTenant(tenantId);
+    // As in trail(): an id PostgreSQL cannot hold is unknown, not a store outage.
+    if (!isStorableText(requestId)) return undefined;
+    const { rows } = await this.client.query<RequestStatusRow>(
+      REQUEST_STATUS_SQL,
+      requestStatusParams(tenantId, requestId),
+    );
+    return rows.length === 0 ? undefined : toRequestStatusView(requestId, rows[0]);
+  }
+
+  async ping(): Promise<void> {
+    // Reads no row, but checks the connection, the table and the SELECT privilege on it.
+    await this.client.query('SELECT 1 FROM audit_events LIMIT 0');
   }
 
   async close(): Promise<void> {

@@ -1,3 +1,4 @@
 export * from './bus-server';
 export * from './pass-through.filter';
 export * from './stage-app';
+export * from './http-body-limit';

@@ -1,13 +1,16 @@
 import type { Stage } from '@llmbus/contracts';
 import type { EventBus } from '@llmbus/bus';
-import { INestApplication, INestMicroservice, Type } from '@nestjs/common';
+import { STAGE_HEALTH, type StageHealthSource } from '@llmbus/http-nest';
+import { DynamicModule, INestMicroservice, Module, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { BusServer } from './bus-server';
+import { useEventSizedBodyParser } from './http-body-limit';
 import { PassThroughRpcFilter } from './pass-through.filter';
 
 export interface StageAppOptions {
-  readonly module: Type<unknown> | import('@nestjs/common').DynamicModule;
+  readonly module: Type<unknown> | DynamicModule;
   readonly bus: EventBus;
   readonly stage: Stage;
   readonly notifyRequester: boolean;
@@ -25,6 +28,29 @@ export interface StageApp {
   close(): Promise<void>;
 }
 
+@Module({})
+class StageHealthModule {}
+
+@Module({})
+class StageRootModule {}
+
+/** The stage's module plus STAGE_HEALTH (the bus), global so that /healthz reports the stage's consumers. */
+function withStageHealth(module: Type<unknown> | DynamicModule, bus: EventBus): DynamicModule {
+  const source: StageHealthSource = { health: () => bus.health() };
+  return {
+    module: StageRootModule,
+    imports: [
+      module,
+      {
+        module: StageHealthModule,
+        global: true,
+        providers: [{ provide: STAGE_HEALTH, useValue: source }],
+        exports: [STAGE_HEALTH],
+      },
+    ],
+  };
+}
+
 /** Starts a stage: its bus consumer and, optionally, its HTTP surface, as one Nest application. */
 export async function startStageApp(options: StageAppOptions): Promise<StageApp> {
   const strategy = new BusServer({
@@ -35,8 +61,15 @@ export async function startStageApp(options: StageAppOptions): Promise<StageApp>
     groupId: options.groupId,
   });
   if (options.httpPort !== undefined) {
-    const app: INestApplication = await NestFactory.create(options.module, { bufferLogs: true });
-    app.useLogger(app.get(PinoNestLogger));
+    const app = await NestFactory.create<NestExpressApplication>(
+      withStageHealth(options.module, options.bus),
+      { bufferLogs: true, bodyParser: false },
+    );
+    const logger = app.get(PinoNestLogger);
+    app.useLogger(logger);
+    useEventSizedBodyParser(app, options.bus.maxEventBytes, (message) =>
+      logger.warn(message, 'HttpBodyLimit'),
+    );
     app.useGlobalFilters(new PassThroughRpcFilter());
     app.connectMicroservice({ strategy }, { inheritAppConfig: true });
     await app.startAllMicroservices();

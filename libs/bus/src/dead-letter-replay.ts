@@ -14,7 +14,7 @@ export interface ReplayReport {
   readonly scanned: number;
   /** Records republished to their original topic. */
   readonly replayed: number;
-  /** Matching records that cannot be replayed because only a truncated copy was kept. */
+  /** Matching records that cannot be replayed because only a truncated or sanitised copy was kept. */
   readonly truncated: number;
 }
 
@@ -45,7 +45,7 @@ export async function replayDeadLetters(
         const record = event.data as DeadLettered;
         if (filter.reasonCodes && !filter.reasonCodes.includes(record.reasonCode)) return [];
         if (filter.correlationId && record.correlationId !== filter.correlationId) return [];
-        if (record.originalValueTruncated) {
+        if (record.originalValueTruncated || record.originalSanitised) {
           truncated += 1;
           return [];
         }

@@ -1,14 +1,15 @@
+import type { EventIdentity } from '@llmbus/contracts';
 import { LRUCache } from 'lru-cache';
 
-/** Remembers which event ids a consumer group has fully handled. */
+/** Remembers which events (by tenant, source and id) a consumer group has fully handled. */
 export interface DedupStore {
-  has(groupId: string, eventId: string): Promise<boolean>;
-  add(groupId: string, eventId: string): Promise<void>;
+  has(groupId: string, event: EventIdentity): Promise<boolean>;
+  add(groupId: string, event: EventIdentity): Promise<void>;
 }
 
 /**
- * Bounded in-memory memory of handled ids. After a restart a redelivered event is handled again;
- * its outputs carry the same derived ids, so downstream de-duplication still holds.
+ * Bounded in-memory memory of handled events. After a restart a redelivered event is handled
+ * again; its outputs carry the same derived ids, so downstream de-duplication still holds.
  */
 export class InMemoryDedupStore implements DedupStore {
   private readonly seen: LRUCache<string, true>;
@@ -17,11 +18,15 @@ export class InMemoryDedupStore implements DedupStore {
     this.seen = new LRUCache({ max: maxEntries });
   }
 
-  async has(groupId: string, eventId: string): Promise<boolean> {
-    return this.seen.has(`${groupId}\u0000${eventId}`);
+  async has(groupId: string, event: EventIdentity): Promise<boolean> {
+    return this.seen.has(keyOf(groupId, event));
   }
 
-  async add(groupId: string, eventId: string): Promise<void> {
-    this.seen.set(`${groupId}\u0000${eventId}`, true);
+  async add(groupId: string, event: EventIdentity): Promise<void> {
+    this.seen.set(keyOf(groupId, event), true);
   }
+}
+
+function keyOf(groupId: string, event: EventIdentity): string {
+  return JSON.stringify([groupId, event.tenantid, event.source, event.id]);
 }

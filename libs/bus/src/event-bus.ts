@@ -19,7 +19,7 @@ import { DedupStore, InMemoryDedupStore } from './dedup-store';
 import type { Outgoing } from './outgoing';
 import { processMessage, StageHandlers } from './stage-consumer';
 import { childTraceparent } from './trace-context';
-import type { BusTransport, OutgoingRecord, RecordSink, Subscription } from './transport';
+import type { BusTransport, ConsumerHealth, OutgoingRecord, RecordSink, Subscription } from './transport';
 
 export interface EventBusOptions {
   /** CloudEvents `source` prefix, e.g. `/llmbus`; the stage name is appended. */
@@ -91,6 +91,11 @@ export class EventBus {
     this.source = options.source ?? '/llmbus';
   }
 
+  /** CloudEvents `source` of events published without a cause (by an ingress), e.g. `/llmbus/ingress`. */
+  get ingressSource(): string {
+    return `${this.source}/ingress`;
+  }
+
   /** Physical name of a logical topic. */
   physicalTopic(name: string): string {
     return topicName(name, this.topicPrefix);
@@ -102,8 +107,9 @@ export class EventBus {
   }
 
   /**
-   * Builds envelopes for events. With a cause, ids derive from the cause's id, the stage, the
-   * attempt and the output slot, and tenant, correlation and trace are inherited from it.
+   * Builds envelopes for events. With a cause, ids derive from the cause's identity (tenant,
+   * source and id), the stage, the attempt and the output slot, and tenant, correlation and trace
+   * are inherited from it.
    */
   envelopes(
     events: readonly Outgoing[],
@@ -117,7 +123,7 @@ export class EventBus {
       const id =
         event.id ??
         (cause
-          ? deriveEventId(cause.envelope.id, cause.stage, attempt, `${event.definition.type}#${index}`)
+          ? deriveEventId(cause.envelope, cause.stage, attempt, `${event.definition.type}#${index}`)
           : randomUUID());
       const attrs: EnvelopeAttributes = {
         id,
@@ -188,6 +194,11 @@ export class EventBus {
         await subscription.close();
       },
     };
+  }
+
+  /** Whether every subscription of this bus is consuming (readiness); the reason when one is not. */
+  health(): ConsumerHealth {
+    return this.transport.health();
   }
 
   /** Stops every subscription, then the transport. */

@@ -1,7 +1,14 @@
 import { TOPICS } from '@llmbus/contracts';
 import { DeliveryDeferredError } from './errors';
 import { PartitionLag, registerLagSource } from './metrics';
-import type { BusTransport, ConsumeOptions, OutgoingRecord, RawMessage, Subscription } from './transport';
+import type {
+  BusTransport,
+  ConsumeOptions,
+  ConsumerHealth,
+  OutgoingRecord,
+  RawMessage,
+  Subscription,
+} from './transport';
 
 interface StoredRecord {
   readonly key: string;
@@ -96,6 +103,11 @@ export class InMemoryTransport implements BusTransport {
         lag: log.length - this.committedOffset(groupId, name, partition),
       })),
     );
+  }
+
+  /** Every subscription polls its partitions in this process for as long as the bus is open. */
+  health(): ConsumerHealth {
+    return this.closed ? { consuming: false, reason: 'the in-process bus is closed' } : { consuming: true };
   }
 
   async close(): Promise<void> {

@@ -1,10 +1,21 @@
-import { Admin, Consumer, Kafka, KafkaConfig, logLevel, Producer, Transaction } from 'kafkajs';
+import {
+  Admin,
+  Consumer,
+  EachMessagePayload,
+  Kafka,
+  KafkaConfig,
+  logLevel,
+  Producer,
+  Transaction,
+} from 'kafkajs';
 import type { Logger } from 'pino';
 import { DeliveryDeferredError } from './errors';
+import { KafkaGroupMember } from './kafka-group-member';
 import { PartitionLag, registerLagSource } from './metrics';
 import type {
   BusTransport,
   ConsumeOptions,
+  ConsumerHealth,
   DeliveryMode,
   OutgoingRecord,
   RawMessage,
@@ -16,12 +27,31 @@ export interface KafkaTransportOptions {
   readonly brokers: readonly string[];
   readonly clientId: string;
   /**
-   * Consumer session timeout. A handler's heartbeats keep the member alive during long model
-   * calls; this bounds how long a dead member holds its partitions.
+   * Consumer session timeout in milliseconds (default 30 s). Handlers heartbeat during long model
+   * calls, so this only bounds how long a dead member holds its partitions.
    */
   readonly sessionTimeoutMs?: number;
+  /**
+   * How long, in milliseconds, the coordinator waits for every live member to rejoin during a
+   * rebalance (default: the larger of the session timeout and 5 minutes). A member busy in a
+   * handler rejoins only once the handler returns, so this must cover the longest handler; a
+   * member that misses it is evicted and its in-flight message is handled again by another.
+   */
+  readonly rebalanceTimeoutMs?: number;
   /** Partitions a consumer handles at once; order holds within each partition. */
   readonly partitionsConcurrently?: number;
+  /**
+   * Consumers recreated in a row, with no message handled in between, after crashes kafkajs does
+   * not restart from (default 3); then `onFatal` is called.
+   */
+  readonly maxRejoinAttempts?: number;
+  /** Pause before the n-th recreation: n times this, in milliseconds (default 1000). */
+  readonly rejoinDelayMs?: number;
+  /**
+   * Called once per subscription that stopped for good: the process should exit non-zero so that
+   * its supervisor restarts it. Default: log only (health stays not consuming).
+   */
+  readonly onFatal?: (error: Error) => void;
   /**
    * `exactly-once`: each consumed message's outputs and its offset are written in one Kafka
    * transaction (one transactional id per group and input partition, so a new owner of the
@@ -32,6 +62,10 @@ export interface KafkaTransportOptions {
   readonly sasl?: KafkaConfig['sasl'];
   readonly logger: Logger;
 }
+
+const DEFAULT_SESSION_TIMEOUT_MS = 30_000;
+/** Kafka's Java consumer default for the same bound (max.poll.interval.ms). */
+const DEFAULT_REBALANCE_TIMEOUT_MS = 300_000;
 
 function toLevel(level: logLevel): 'error' | 'warn' | 'info' | 'debug' {
   switch (level) {
@@ -73,7 +107,7 @@ function topicMessages(records: readonly OutgoingRecord[]) {
 export class KafkaTransport implements BusTransport {
   private readonly kafka: Kafka;
   private producer?: Promise<Producer>;
-  private readonly consumers = new Set<Consumer>();
+  private readonly members = new Set<KafkaGroupMember>();
   private lagAdmin?: Promise<Admin>;
   private readonly transactional = new Map<string, Promise<Producer>>();
 
@@ -104,97 +138,120 @@ export class KafkaTransport implements BusTransport {
   }
 
   async consume(options: ConsumeOptions): Promise<Subscription> {
-    const sessionTimeout = this.options.sessionTimeoutMs ?? 60_000;
-    const consumer = this.kafka.consumer({
-      groupId: options.groupId,
-      sessionTimeout,
-      rebalanceTimeout: sessionTimeout,
-      heartbeatInterval: 3000,
-      maxWaitTimeInMs: 200,
-      allowAutoTopicCreation: false,
-    });
-    this.consumers.add(consumer);
+    const sessionTimeout = this.options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
     const deferrals = new Set<NodeJS.Timeout>();
-    await consumer.connect();
-    await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
-    const joined = new Promise<void>((resolve) => {
-      const off = consumer.on(consumer.events.GROUP_JOIN, () => {
-        off();
-        resolve();
-      });
-    });
-    await consumer.run({
-      autoCommit: false,
-      partitionsConsumedConcurrently: this.options.partitionsConcurrently ?? 3,
-      eachMessage: async ({ topic, partition, message, heartbeat, pause }) => {
-        const headers: Record<string, string> = {};
-        for (const [name, value] of Object.entries(message.headers ?? {})) {
-          const text = headerString(value);
-          if (text !== undefined) headers[name] = text;
-        }
-        const raw: RawMessage = {
-          topic,
-          partition,
-          offset: message.offset,
-          key: message.key?.toString('utf8') ?? null,
-          headers,
-          value: message.value,
-        };
-        const next = (BigInt(message.offset) + 1n).toString();
-        // Exactly-once: outputs go into a transaction opened on the first output, which then also
-        // carries the offset; a message with no output commits its offset as usual.
-        let transaction: Transaction | undefined;
-        const output: RecordSink = this.exactlyOnce
-          ? {
-              produce: async (records) => {
-                if (records.length === 0) return;
-                transaction ??= await (
-                  await this.transactionalProducer(options.groupId, topic, partition)
-                ).transaction();
-                await transaction.sendBatch({ acks: -1, topicMessages: topicMessages(records) });
-              },
-            }
-          : this;
-        try {
-          await options.handle(raw, heartbeat, output);
-          if (transaction) {
-            await transaction.sendOffsets({
-              consumerGroupId: options.groupId,
-              topics: [{ topic, partitions: [{ partition, offset: next }] }],
-            });
-            await transaction.commit();
-            return;
-          }
-        } catch (error) {
-          if (transaction) await transaction.abort().catch(() => undefined);
-          if (!(error instanceof DeliveryDeferredError)) {
-            // Throwing leaves the offset uncommitted: kafkajs seeks back and delivers it again.
-            throw error;
-          }
-          // Not due yet: stop fetching this partition until it is, then read it again from here.
-          const resume = pause();
-          consumer.seek({ topic, partition, offset: message.offset });
-          const timer = setTimeout(() => {
-            deferrals.delete(timer);
-            resume();
-          }, error.delayMs);
-          deferrals.add(timer);
-          return;
-        }
-        await consumer.commitOffsets([{ topic, partition, offset: next }]);
+    const member = new KafkaGroupMember({
+      kafka: this.kafka,
+      consumer: {
+        groupId: options.groupId,
+        sessionTimeout,
+        rebalanceTimeout: Math.max(
+          sessionTimeout,
+          this.options.rebalanceTimeoutMs ?? DEFAULT_REBALANCE_TIMEOUT_MS,
+        ),
+        heartbeatInterval: Math.min(3000, Math.floor(sessionTimeout / 3)),
+        maxWaitTimeInMs: 200,
+        allowAutoTopicCreation: false,
       },
+      topics: options.topics,
+      partitionsConcurrently: this.options.partitionsConcurrently ?? 3,
+      eachMessage: (consumer, payload) => this.handleMessage(options, consumer, payload, deferrals),
+      maxRejoinAttempts: this.options.maxRejoinAttempts ?? 3,
+      rejoinDelayMs: this.options.rejoinDelayMs ?? 1000,
+      onFatal: this.options.onFatal ?? (() => undefined),
+      log: this.options.logger.child({ component: 'kafka-consumer', groupId: options.groupId }),
     });
-    await joined;
+    this.members.add(member);
+    try {
+      await member.start();
+    } catch (error) {
+      this.members.delete(member);
+      await member.close().catch(() => undefined);
+      throw error;
+    }
     const unregister = registerLagSource(() => this.lag(options.groupId, options.topics));
     return {
       close: async () => {
         unregister();
         for (const timer of deferrals) clearTimeout(timer);
         deferrals.clear();
-        this.consumers.delete(consumer);
-        await consumer.disconnect();
+        this.members.delete(member);
+        await member.close();
       },
     };
+  }
+
+  /** Consuming while every subscription's consumer is in its group; otherwise the first that is not. */
+  health(): ConsumerHealth {
+    for (const member of this.members) {
+      const health = member.health();
+      if (!health.consuming) return health;
+    }
+    return { consuming: true };
+  }
+
+  /** One message: hand it to the stage, then commit its offset (in the transaction, exactly-once). */
+  private async handleMessage(
+    options: ConsumeOptions,
+    consumer: Consumer,
+    { topic, partition, message, heartbeat, pause }: EachMessagePayload,
+    deferrals: Set<NodeJS.Timeout>,
+  ): Promise<void> {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(message.headers ?? {})) {
+      const text = headerString(value);
+      if (text !== undefined) headers[name] = text;
+    }
+    const raw: RawMessage = {
+      topic,
+      partition,
+      offset: message.offset,
+      key: message.key?.toString('utf8') ?? null,
+      headers,
+      value: message.value,
+    };
+    const next = (BigInt(message.offset) + 1n).toString();
+    // Exactly-once: outputs go into a transaction opened on the first output, which then also
+    // carries the offset; a message with no output commits its offset as usual.
+    let transaction: Transaction | undefined;
+    const output: RecordSink = this.exactlyOnce
+      ? {
+          produce: async (records) => {
+            if (records.length === 0) return;
+            transaction ??= await (
+              await this.transactionalProducer(options.groupId, topic, partition)
+            ).transaction();
+            await transaction.sendBatch({ acks: -1, topicMessages: topicMessages(records) });
+          },
+        }
+      : this;
+    try {
+      await options.handle(raw, heartbeat, output);
+      if (transaction) {
+        await transaction.sendOffsets({
+          consumerGroupId: options.groupId,
+          topics: [{ topic, partitions: [{ partition, offset: next }] }],
+        });
+        await transaction.commit();
+        return;
+      }
+    } catch (error) {
+      if (transaction) await transaction.abort().catch(() => undefined);
+      if (!(error instanceof DeliveryDeferredError)) {
+        // Throwing leaves the offset uncommitted: kafkajs seeks back and delivers it again.
+        throw error;
+      }
+      // Not due yet: stop fetching this partition until it is, then read it again from here.
+      const resume = pause();
+      consumer.seek({ topic, partition, offset: message.offset });
+      const timer = setTimeout(() => {
+        deferrals.delete(timer);
+        resume();
+      }, error.delayMs);
+      deferrals.add(timer);
+      return;
+    }
+    await consumer.commitOffsets([{ topic, partition, offset: next }]);
   }
 
   /** Committed offset versus partition end for each partition a group reads. */
@@ -219,8 +276,8 @@ export class KafkaTransport implements BusTransport {
     this.transactional.clear();
     if (this.lagAdmin) await (await this.lagAdmin).disconnect();
     this.lagAdmin = undefined;
-    await Promise.all([...this.consumers].map((c) => c.disconnect()));
-    this.consumers.clear();
+    await Promise.all([...this.members].map((m) => m.close()));
+    this.members.clear();
     if (this.producer) await (await this.producer).disconnect();
     this.producer = undefined;
   }

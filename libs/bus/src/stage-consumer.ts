@@ -3,16 +3,21 @@ import {
   eventByType,
   eventTypesOnTopic,
   EventEnvelope,
+  decodeMessage,
   FailureCode,
-  headersToAttributes,
   RequestFailedEvent,
   retryTopicsOf,
   Stage,
+  isStorableText,
   TENANT_PATTERN,
+  toStorableText,
+  toStorableValue,
+  truncateText,
   UNKNOWN_TENANT,
   validateAttributes,
   validatePayload,
 } from '@llmbus/contracts';
+import { isUtf8 } from 'node:buffer';
 import { backOff } from 'exponential-backoff';
 import type { Logger } from 'pino';
 import { DeliveryDeferredError, EventRejectedError, isRetryable } from './errors';
@@ -69,6 +74,8 @@ interface Rejection {
   correlationId?: string;
   tenant?: string;
   causeId?: string;
+  /** CloudEvents source of the rejected event: with tenant and id, what tells it from others. */
+  causeSource?: string;
   replyTo?: string;
 }
 
@@ -99,7 +106,7 @@ export async function processMessage(
     message = retry.original;
     retriedRounds = retry.round;
   }
-  const decoded = decode(bus, setup, message);
+  const decoded = safeDecode(bus, setup, message);
   if ('rejection' in decoded) {
     await reject(bus, output, setup, message, decoded.rejection);
     return;
@@ -112,8 +119,9 @@ export async function processMessage(
     eventId: envelope.id,
     eventType: envelope.type,
   });
-  if (await bus.dedup.has(setup.groupId, envelope.id)) {
-    log.debug('duplicate event skipped');
+  // An event is its tenant, source and id: the same id from another producer or tenant is not a duplicate.
+  if (await bus.dedup.has(setup.groupId, envelope)) {
+    log.debug({ eventSource: envelope.source }, 'duplicate event skipped');
     busMetrics.events.inc({ stage: setup.stage, type: envelope.type, outcome: 'duplicate' });
     return;
   }
@@ -179,13 +187,14 @@ export async function processMessage(
       correlationId: envelope.correlationid,
       tenant: envelope.tenantid,
       causeId: envelope.id,
+      causeSource: envelope.source,
       replyTo: replyToOf(envelope.data),
     });
     return;
   }
   clearInterval(timer);
   await bus.publish(outputs, { envelope, stage: setup.stage }, output);
-  await bus.dedup.add(setup.groupId, envelope.id);
+  await bus.dedup.add(setup.groupId, envelope);
   busMetrics.events.inc({ stage: setup.stage, type: envelope.type, outcome: 'handled' });
   busMetrics.latency.observe(
     { stage: setup.stage, type: envelope.type },
@@ -226,18 +235,43 @@ function retryAfterOf(error: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : undefined;
 }
 
+/**
+ * Decodes, and turns a decoder that throws (e.g. a payload nested so deep that validation
+ * overflows the stack) into a rejection: an input that cannot be read must never be redelivered
+ * forever and block its partition.
+ */
+function safeDecode(bus: EventBus, setup: ConsumerSetup, message: RawMessage): Decoded {
+  try {
+    return decode(bus, setup, message);
+  } catch (error) {
+    return {
+      rejection: {
+        code: 'invalid_payload',
+        reason: `the event could not be validated (${cut(errorMessage(error), 300)}); send a flatter, smaller payload`,
+        errors: ['value: not validatable'],
+        correlationId: message.headers['ce_correlationid'] ?? message.key ?? undefined,
+        tenant: message.headers['ce_tenantid'],
+        causeId: message.headers['ce_id'],
+        causeSource: message.headers['ce_source'],
+      },
+    };
+  }
+}
+
 type Decoded = { envelope: EventEnvelope<object>; handler: EventHandler } | { rejection: Rejection };
 
 function decode(bus: EventBus, setup: ConsumerSetup, message: RawMessage): Decoded {
-  const rawText = message.value?.toString('utf8') ?? '';
-  const body = tryParseJson(rawText);
-  const headerCorrelation = message.headers['ce_correlationid'];
-  const bodyRequestId =
-    isRecord(body) && typeof body['requestId'] === 'string' ? body['requestId'] : undefined;
-  const known: Pick<Rejection, 'correlationId' | 'tenant' | 'causeId' | 'replyTo'> = {
-    correlationId: headerCorrelation ?? message.key ?? bodyRequestId,
-    tenant: message.headers['ce_tenantid'],
-    causeId: message.headers['ce_id'],
+  // Binary or structured mode, by the content-type header; attributes and payload alike from here on.
+  const event = decodeMessage(message.headers, message.value?.toString('utf8') ?? '');
+  const attrsPlain = event.attributes;
+  const body = event.data;
+  const ce = event.attributePrefix;
+  const bodyRequestId = isRecord(body) ? textOf(body['requestId']) : undefined;
+  const known: Pick<Rejection, 'correlationId' | 'tenant' | 'causeId' | 'causeSource' | 'replyTo'> = {
+    correlationId: textOf(attrsPlain['correlationid']) ?? message.key ?? bodyRequestId,
+    tenant: textOf(attrsPlain['tenantid']),
+    causeId: textOf(attrsPlain['id']),
+    causeSource: textOf(attrsPlain['source']),
     replyTo: replyToOf(body),
   };
   const size = message.value?.length ?? 0;
@@ -251,26 +285,43 @@ function decode(bus: EventBus, setup: ConsumerSetup, message: RawMessage): Decod
       },
     };
   }
-  const attrsPlain = headersToAttributes(message.headers);
+  if (message.value && !isUtf8(message.value)) {
+    // JSON on the wire is UTF-8 (RFC 8259 §8.1): a lossy decode would silently change what was sent.
+    return {
+      rejection: {
+        ...known,
+        code: 'invalid_event',
+        reason:
+          'the message value is not valid UTF-8 (invalid, overlong or cut byte sequences); send the JSON payload encoded as UTF-8',
+        errors: ['value: not UTF-8'],
+      },
+    };
+  }
+  if (event.problem) {
+    return { rejection: { ...known, code: 'invalid_event', ...event.problem } };
+  }
   if (attrsPlain['tenantid'] === undefined) {
     return {
       rejection: {
         ...known,
         code: 'missing_tenant',
         reason:
-          'the event has no tenant: set the ce_tenantid header (CloudEvents binary mode) to your tenant id',
-        errors: ['ce_tenantid: required'],
+          event.mode === 'binary'
+            ? 'the event has no tenant: set the ce_tenantid header (CloudEvents binary mode) to your tenant id'
+            : 'the event has no tenant: set the tenantid attribute (a top-level member of the structured-mode JSON body) to your tenant id',
+        errors: [`${ce}tenantid: required`],
       },
     };
   }
   const attrs = validateAttributes(attrsPlain);
   if (!attrs.ok) {
+    const where = event.mode === 'binary' ? 'headers' : 'attributes of the structured-mode body';
     return {
       rejection: {
         ...known,
         code: 'invalid_event',
-        reason: `the CloudEvents headers are invalid: ${attrs.errors.join('; ')}`,
-        errors: attrs.errors.map((e) => `ce_${e}`),
+        reason: `the CloudEvents ${where} are invalid: ${attrs.errors.join('; ')}`,
+        errors: attrs.errors.map((e) => `${ce}${e}`),
       },
     };
   }
@@ -283,20 +334,13 @@ function decode(bus: EventBus, setup: ConsumerSetup, message: RawMessage): Decod
         ...known,
         code: 'unknown_event_type',
         reason: `event type "${attrs.value.type}" is not accepted on ${logicalTopic}; expected one of: ${allowed.join(', ')}`,
-        errors: [`ce_type: ${attrs.value.type}`],
+        errors: [`${ce}type: ${attrs.value.type}`],
       },
     };
   }
   const handler = setup.handlers[attrs.value.type] ?? setup.handlers['*'];
-  if (body === undefined) {
-    return {
-      rejection: {
-        ...known,
-        code: 'invalid_event',
-        reason: 'the message value is not valid JSON; send the payload as a UTF-8 JSON object',
-        errors: ['value: not JSON'],
-      },
-    };
+  if (event.dataProblem) {
+    return { rejection: { ...known, code: 'invalid_event', ...event.dataProblem } };
   }
   const payload = validatePayload(definition, body);
   if (!payload.ok) {
@@ -314,6 +358,10 @@ function decode(bus: EventBus, setup: ConsumerSetup, message: RawMessage): Decod
     return { envelope: { ...attrs.value, data: payload.value }, handler: async () => [] };
   }
   return { envelope: { ...attrs.value, data: payload.value }, handler };
+}
+
+function textOf(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
 }
 
 async function reject(
@@ -337,15 +385,24 @@ async function reject(
   // The dead-letter record must itself fit the event limit, even after JSON escaping (up to 6x).
   const valueLimit = Math.min(DLQ_VALUE_LIMIT, Math.floor(bus.maxEventBytes / 8));
   const truncated = value.length > valueLimit;
-  const causeId = rejection.causeId ?? `${message.topic}:${message.partition}:${message.offset}`;
+  // The record must be storable by every consumer (the auditor): NUL bytes become U+FFFD and the
+  // copy is marked, so it is never replayed as if it were the message received.
+  const cutValue = truncateText(value, valueLimit);
+  const texts = [cutValue, message.key ?? '', ...Object.entries(message.headers).flat()];
+  const sanitised = !texts.every(isStorableText);
+  // Ids of what we publish derive from the cause's id: one that is missing, empty or too long for an
+  // envelope falls back to the message's position, which is unique and stable across redelivery.
+  const position = `${message.topic}:${message.partition}:${message.offset}`;
+  const causeId = usableId(rejection.causeId) ?? position;
+  const correlationId = usableId(rejection.correlationId);
   const cause = {
     envelope: {
       id: causeId,
-      source: 'unknown',
+      source: rejection.causeSource ?? 'unknown',
       type: 'unknown',
       specversion: '1.0' as const,
       time: new Date().toISOString(),
-      correlationid: rejection.correlationId ?? causeId,
+      correlationid: correlationId ?? causeId,
       tenantid: tenant,
       traceparent: message.headers['ce_traceparent'],
       schemaversion: 1,
@@ -362,14 +419,15 @@ async function reject(
         originalTopic: message.topic,
         originalPartition: message.partition,
         originalOffset: message.offset,
-        originalKey: message.key ?? undefined,
-        originalHeaders: { ...message.headers },
-        originalValue: truncated ? value.slice(0, valueLimit) : value,
+        originalKey: message.key === null ? undefined : toStorableText(message.key),
+        originalHeaders: toStorableValue({ ...message.headers }),
+        originalValue: toStorableText(cutValue),
         originalValueTruncated: truncated || undefined,
+        originalSanitised: sanitised || undefined,
         reasonCode: rejection.code,
-        reason: rejection.reason.slice(0, 2000),
-        errors: rejection.errors.slice(0, 100).map((e) => e.slice(0, 1000)),
-        correlationId: rejection.correlationId?.slice(0, 200),
+        reason: cut(rejection.reason, 2000),
+        errors: rejection.errors.slice(0, 100).map((e) => cut(e, 1000)),
+        correlationId: rejection.correlationId === undefined ? undefined : cut(rejection.correlationId, 200),
       },
       { topic: bus.deadLetterTopic(setup.stage) },
     ),
@@ -386,9 +444,9 @@ async function reject(
       outgoing(RequestFailedEvent, {
         requestId,
         code: rejection.code,
-        message: rejection.reason.slice(0, 2000),
+        message: cut(rejection.reason, 2000),
         stage: setup.stage,
-        details: rejection.errors.slice(0, 100).map((e) => e.slice(0, 1000)),
+        details: rejection.errors.slice(0, 100).map((e) => cut(e, 1000)),
         replyTo: rejection.replyTo,
       }),
     );
@@ -410,12 +468,12 @@ async function reject(
   );
 }
 
-function tryParseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
+/**
+ * An id an envelope can carry (1-200 characters of storable text, as `EnvelopeAttributes`
+ * requires), or undefined.
+ */
+function usableId(id: string | undefined): string | undefined {
+  return id !== undefined && id.length > 0 && id.length <= 200 && isStorableText(id) ? id : undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -423,7 +481,12 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 function replyToOf(body: unknown): string | undefined {
-  return isRecord(body) && typeof body['replyTo'] === 'string' ? body['replyTo'].slice(0, 500) : undefined;
+  return isRecord(body) && typeof body['replyTo'] === 'string' ? cut(body['replyTo'], 500) : undefined;
+}
+
+/** Text of a dead-letter or failure record: cut on a code-point boundary and storable. */
+function cut(text: string, maxCodeUnits: number): string {
+  return toStorableText(truncateText(text, maxCodeUnits));
 }
 
 function isModelError(error: unknown): boolean {

@@ -53,6 +53,12 @@ export interface Subscription {
   close(): Promise<void>;
 }
 
+/** Whether every subscription of a transport is consuming; when not, `reason` names one that is not and why. */
+export interface ConsumerHealth {
+  readonly consuming: boolean;
+  readonly reason?: string;
+}
+
 /** The port both the Kafka and the in-process transports implement, with the same delivery rules. */
 export interface BusTransport extends RecordSink {
   /** Resolves only when every record is durably acknowledged (all in-sync replicas for Kafka). */
@@ -60,5 +66,7 @@ export interface BusTransport extends RecordSink {
   consume(options: ConsumeOptions): Promise<Subscription>;
   /** Messages between the group's committed offsets and the ends of the topics' partitions. */
   lag(groupId: string, topics: readonly string[]): Promise<readonly PartitionLag[]>;
+  /** Consuming while every open subscription is in its group and fetching (readiness). */
+  health(): ConsumerHealth;
   close(): Promise<void>;
 }

@@ -26,6 +26,33 @@ describe('loadPlatformConfig', () => {
     expect(() => loadPlatformConfig(env, defaults)).toThrow(message);
   });
 
+  it('sizes the rebalance timeout to every attempt of the longest model call, apart from the session timeout', () => {
+    expect(loadPlatformConfig(valid, defaults).kafka).toMatchObject({
+      sessionTimeoutMs: 30_000,
+      // 3 attempts x 120 s model deadline + 30 s margin.
+      rebalanceTimeoutMs: 390_000,
+    });
+    expect(
+      loadPlatformConfig({ ...valid, LLMBUS_MAX_ATTEMPTS: '1', OPENAI_TIMEOUT_MS: '200000' }, defaults).kafka
+        ?.rebalanceTimeoutMs,
+    ).toBe(230_000);
+    expect(
+      loadPlatformConfig({ ...valid, KAFKA_REBALANCE_TIMEOUT_MS: '45000' }, defaults).kafka
+        ?.rebalanceTimeoutMs,
+    ).toBe(45_000);
+  });
+
+  it('refuses a rebalance timeout shorter than the session timeout, naming the variable', () => {
+    expect(() =>
+      loadPlatformConfig(
+        { ...valid, KAFKA_SESSION_TIMEOUT_MS: '20000', KAFKA_REBALANCE_TIMEOUT_MS: '10000' },
+        defaults,
+      ),
+    ).toThrow(
+      /KAFKA_REBALANCE_TIMEOUT_MS is "10000": expected milliseconds from KAFKA_SESSION_TIMEOUT_MS \(20000\)/,
+    );
+  });
+
   it('does not require API keys of a stage without an HTTP surface', () => {
     const config = loadPlatformConfig({ KAFKA_BROKERS: '127.0.0.1:1' }, { ...defaults, servesHttp: false });
     expect(config.apiKeys).toBeUndefined();
@@ -50,5 +77,78 @@ describe('loadPlatformConfig', () => {
     expect(() => loadPlatformConfig({ ...valid, API_KEYS: 'secret-but-bad' }, defaults)).not.toThrow(
       /secret-but-bad/,
     );
+  });
+
+  describe('identity', () => {
+    const oidc = {
+      OIDC_ISSUER: 'https://idp.example.test/realms/acme',
+      OIDC_AUDIENCE: 'llmbus, llmbus-console',
+      OIDC_JWKS_URL: 'https://idp.example.test/realms/acme/protocol/openid-connect/certs',
+    };
+
+    it('parses OIDC settings with default algorithms and claim names', () => {
+      const config = loadPlatformConfig({ ...valid, ...oidc }, defaults);
+      expect(config.oidc).toEqual({
+        issuer: oidc.OIDC_ISSUER,
+        audiences: ['llmbus', 'llmbus-console'],
+        jwksUrl: oidc.OIDC_JWKS_URL,
+        algorithms: ['RS256', 'ES256'],
+        clockToleranceSeconds: 30,
+        tenantClaim: 'tenant',
+        rolesClaim: 'roles',
+        groupsClaim: 'groups',
+      });
+      expect(loadPlatformConfig(valid, defaults).oidc).toBeUndefined();
+    });
+
+    it('lets bearer JWTs replace API keys on an HTTP stage', () => {
+      const config = loadPlatformConfig({ KAFKA_BROKERS: '127.0.0.1:1', ...oidc }, defaults);
+      expect(config.apiKeys).toBeUndefined();
+      expect(config.oidc?.issuer).toBe(oidc.OIDC_ISSUER);
+    });
+
+    it.each([
+      [{ OIDC_AUDIENCE: 'llmbus' }, /OIDC_ISSUER is not set: .*since OIDC_AUDIENCE is set/],
+      [{ ...oidc, OIDC_AUDIENCE: ' , ' }, /OIDC_AUDIENCE is " , ": expected the audience/],
+      [{ ...oidc, OIDC_JWKS_URL: '' }, /OIDC_JWKS_URL is not set: expected an https:\/\/ URL/],
+      [
+        { ...oidc, OIDC_JWKS_URL: 'http://idp.example.test/certs' },
+        /OIDC_JWKS_URL .*http:\/\/ only on localhost/,
+      ],
+      [
+        { ...oidc, OIDC_ALGORITHMS: 'RS256,HS256' },
+        /OIDC_ALGORITHMS is "RS256,HS256": expected .*asymmetric/,
+      ],
+      [{ ...oidc, OIDC_ALGORITHMS: 'none' }, /OIDC_ALGORITHMS is "none"/],
+      [
+        { ...oidc, OIDC_GROUPS_CLAIM: 'my groups' },
+        /OIDC_GROUPS_CLAIM is "my groups": expected a claim name/,
+      ],
+      [{ LLMBUS_TRUSTED_SOURCES: '/helpdesk' }, /LLMBUS_TRUSTED_SOURCES is "\/helpdesk": .*entry 1 must be/],
+      [{ LLMBUS_TRUSTED_SOURCES: '/a=Acme' }, /LLMBUS_TRUSTED_SOURCES .*"Acme" is not a tenant id/],
+    ])('stops on a bad identity setting and names the variable (%#)', (env, message) => {
+      expect(() => loadPlatformConfig({ ...valid, ...env }, defaults)).toThrow(ConfigError);
+      expect(() => loadPlatformConfig({ ...valid, ...env }, defaults)).toThrow(message);
+    });
+
+    it('accepts http:// key sets on this machine only, and parses trusted sources', () => {
+      const local = loadPlatformConfig(
+        {
+          ...valid,
+          ...oidc,
+          OIDC_JWKS_URL: 'http://127.0.0.1:8180/certs',
+          LLMBUS_TRUSTED_SOURCES: '/a=acme',
+        },
+        defaults,
+      );
+      expect(local.oidc?.jwksUrl).toBe('http://127.0.0.1:8180/certs');
+      expect(local.trustedSources?.check('/a', 'acme')).toEqual({ allowed: true });
+    });
+
+    it('points at groups in API_KEYS errors without echoing the key', () => {
+      const env = { ...valid, API_KEYS: 'key-acme-0123456789:acme:reader:top secret' };
+      expect(() => loadPlatformConfig(env, defaults)).toThrow(/API_KEYS .*entry 1, field 4 \(groups\)/);
+      expect(() => loadPlatformConfig(env, defaults)).not.toThrow(/0123456789/);
+    });
   });
 });

@@ -1,6 +1,7 @@
-import { ApiKeyConfigError, ApiKeyRegistry } from '@llmbus/access';
+import { ApiKeyConfigError, ApiKeyRegistry, OidcSettings, TrustedSources } from '@llmbus/access';
 import { RETRY_ROUNDS } from '@llmbus/contracts';
 import { ascendingMs, ConfigError, Env, hostPorts, int, oneOf, optional, secretKey32, str, url } from './env';
+import { loadOidcSettings, loadTrustedSources } from './identity-config';
 
 export const RUN_MODES = ['embedded', 'distributed'] as const;
 export type RunMode = (typeof RUN_MODES)[number];
@@ -13,7 +14,10 @@ export interface PlatformConfig {
   readonly kafka?: {
     readonly brokers: string[];
     readonly clientId: string;
+    /** How long the coordinator waits for a dead member before giving its partitions away. */
     readonly sessionTimeoutMs: number;
+    /** How long the coordinator waits for a live member to rejoin during a rebalance; covers the longest handler. */
+    readonly rebalanceTimeoutMs: number;
     /** `exactly-once`: Kafka transactions per consumed message (outputs + offset). */
     readonly delivery: 'at-least-once' | 'exactly-once';
   };
@@ -28,6 +32,10 @@ export interface PlatformConfig {
   readonly metricsPort?: number;
   /** Undefined when API_KEYS is unset (embedded mode then generates a key and prints it). */
   readonly apiKeys?: ApiKeyRegistry;
+  /** Bearer JWT verification (OIDC_*); undefined when only API keys are accepted. */
+  readonly oidc?: OidcSettings;
+  /** Which CloudEvents source may assert which tenants on the request topic (LLMBUS_TRUSTED_SOURCES). */
+  readonly trustedSources?: TrustedSources;
   readonly databaseUrl?: string;
   readonly dataDir?: string;
   readonly qdrantUrl?: string;
@@ -38,6 +46,49 @@ export interface PlatformConfig {
    * generator to the validator. Needed in distributed mode whenever a model is not trusted for PII.
    */
   readonly piiKey?: Buffer;
+}
+
+/**
+ * Deadline of one model call in milliseconds: the generator's default, and the default of the local
+ * provider (`LLMBUS_LOCAL_TIMEOUT_MS`).
+ */
+export const MODEL_CALL_DEADLINE_MS = 120_000;
+
+/** Margin above the longest handler for the rejoin itself (commit, JoinGroup round trip). */
+const REBALANCE_MARGIN_MS = 30_000;
+const MAX_KAFKA_TIMEOUT_MS = 3_600_000;
+
+/**
+ * Kafka group timeouts from KAFKA_SESSION_TIMEOUT_MS and KAFKA_REBALANCE_TIMEOUT_MS. Handlers
+ * heartbeat during long work, so the session timeout only bounds how long a dead member keeps its
+ * partitions. A member busy in a handler cannot rejoin a rebalance before the handler returns, so
+ * the rebalance timeout must cover the longest handler: every attempt of the slowest model call
+ * (a delivery retries it up to LLMBUS_MAX_ATTEMPTS times) plus a margin. A member that misses it
+ * is evicted and its message is handled again elsewhere.
+ */
+function kafkaGroupTimeouts(
+  env: Env,
+  maxAttempts: number,
+): { sessionTimeoutMs: number; rebalanceTimeoutMs: number } {
+  const sessionTimeoutMs = int(env, 'KAFKA_SESSION_TIMEOUT_MS', 30_000, 6_000, 600_000);
+  const longestModelCall = Math.max(
+    MODEL_CALL_DEADLINE_MS,
+    int(env, 'LLMBUS_LOCAL_TIMEOUT_MS', MODEL_CALL_DEADLINE_MS, 1, MAX_KAFKA_TIMEOUT_MS),
+    int(env, 'OPENAI_TIMEOUT_MS', 60_000, 1, MAX_KAFKA_TIMEOUT_MS),
+  );
+  const derived = Math.min(
+    MAX_KAFKA_TIMEOUT_MS,
+    Math.max(sessionTimeoutMs, maxAttempts * longestModelCall + REBALANCE_MARGIN_MS),
+  );
+  const rebalanceTimeoutMs = int(env, 'KAFKA_REBALANCE_TIMEOUT_MS', derived, 0, MAX_KAFKA_TIMEOUT_MS);
+  if (rebalanceTimeoutMs < sessionTimeoutMs) {
+    throw new ConfigError(
+      'KAFKA_REBALANCE_TIMEOUT_MS',
+      `milliseconds from KAFKA_SESSION_TIMEOUT_MS (${sessionTimeoutMs}) to ${MAX_KAFKA_TIMEOUT_MS}, long enough for the slowest handler (default ${derived})`,
+      String(rebalanceTimeoutMs),
+    );
+  }
+  return { sessionTimeoutMs, rebalanceTimeoutMs };
 }
 
 /** Parses the shared environment variables; `defaults` lets a service set its own port and mode. */
@@ -54,6 +105,7 @@ export function loadPlatformConfig(
   );
   const metricsPort =
     optional(env, 'METRICS_PORT') === undefined ? undefined : int(env, 'METRICS_PORT', 0, 0, 65535);
+  const oidc = loadOidcSettings(env);
   const keysSpec = optional(env, 'API_KEYS');
   let apiKeys: ApiKeyRegistry | undefined;
   if (keysSpec !== undefined) {
@@ -63,13 +115,18 @@ export function loadPlatformConfig(
       if (error instanceof ApiKeyConfigError) throw new ConfigError('API_KEYS', error.message, '<redacted>');
       throw error;
     }
-  } else if (mode === 'distributed' && (defaults.servesHttp !== false || metricsPort !== undefined)) {
+  } else if (
+    mode === 'distributed' &&
+    oidc === undefined &&
+    (defaults.servesHttp !== false || metricsPort !== undefined)
+  ) {
     throw new ConfigError(
       'API_KEYS',
-      '<key>:<tenant>:<role>[+<role>...] entries separated by ","',
+      '<key>:<tenant>:<role>[+<role>...][:<group>|<group>...] entries separated by "," (or bearer JWTs: OIDC_ISSUER)',
       undefined,
     );
   }
+  const maxAttempts = int(env, 'LLMBUS_MAX_ATTEMPTS', 3, 1, 20);
   return {
     mode,
     logLevel,
@@ -78,7 +135,7 @@ export function loadPlatformConfig(
         ? {
             brokers: hostPorts(env, 'KAFKA_BROKERS'),
             clientId: str(env, 'KAFKA_CLIENT_ID', defaults.clientId),
-            sessionTimeoutMs: int(env, 'KAFKA_SESSION_TIMEOUT_MS', 60_000, 6_000, 600_000),
+            ...kafkaGroupTimeouts(env, maxAttempts),
             delivery: oneOf(
               env,
               'LLMBUS_DELIVERY',
@@ -89,7 +146,7 @@ export function loadPlatformConfig(
         : undefined,
     topicPrefix: str(env, 'LLMBUS_TOPIC_PREFIX', ''),
     maxEventBytes: int(env, 'LLMBUS_MAX_EVENT_BYTES', 512 * 1024, 1024, 16 * 1024 * 1024),
-    maxAttempts: int(env, 'LLMBUS_MAX_ATTEMPTS', 3, 1, 20),
+    maxAttempts,
     retryDelayMs: int(env, 'LLMBUS_RETRY_DELAY_MS', 200, 0, 60_000),
     retryTopicDelaysMs: ascendingMs(env, 'LLMBUS_RETRY_TOPIC_DELAYS_MS', [1_000, 10_000, 60_000], {
       maxCount: RETRY_ROUNDS,
@@ -102,6 +159,8 @@ export function loadPlatformConfig(
     },
     metricsPort,
     apiKeys,
+    oidc,
+    trustedSources: loadTrustedSources(env),
     databaseUrl: optional(env, 'DATABASE_URL'),
     dataDir: optional(env, 'LLMBUS_DATA_DIR'),
     qdrantUrl: url(env, 'QDRANT_URL'),

@@ -1,2 +1,4 @@
-export * from './api-key.guard';
+export * from './auth.guard';
 export * from './ops.controllers';
+export * from './http-logging';
+export * from './storable-text.pipe';

@@ -1,20 +1,65 @@
-import { ApiKeyRegistry } from '@llmbus/access';
-import { Controller, Get, Header, Provider, UseGuards } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Header,
+  Inject,
+  Optional,
+  ServiceUnavailableException,
+  UseGuards,
+} from '@nestjs/common';
 import { register } from 'prom-client';
-import { API_KEY_REGISTRY, ApiKeyGuard, RequireRole } from './api-key.guard';
+import { AuthGuard, RequireRole } from './auth.guard';
 
-/** Liveness; open so that orchestrators can probe without a key. */
+/** DI token of a stage's optional ReadinessCheck. */
+export const READINESS_CHECK = Symbol('READINESS_CHECK');
+
+/** What a stage needs before it can serve; /healthz asks it on every probe. */
+export interface ReadinessCheck {
+  /** Undefined when ready; otherwise why not, in words safe to show without a key. */
+  notReadyReason(): Promise<string | undefined>;
+}
+
+/** Whether a stage's event consumers are all consuming; `reason` says which is not and why. */
+export interface StageHealth {
+  readonly consuming: boolean;
+  readonly reason?: string;
+}
+
+/** DI token of the `{ health(): StageHealth }` source that /healthz reports (the stage's bus). */
+export const STAGE_HEALTH = Symbol('STAGE_HEALTH');
+
+/** What STAGE_HEALTH provides. */
+export interface StageHealthSource {
+  health(): StageHealth;
+}
+
+/**
+ * Health; open so that orchestrators can probe without a key. 200 `{status: "ok"}`, or 503
+ * `{status: "not_ready", reason}` while one of the stage's event consumers is not consuming (a
+ * process whose consumer left its group looks alive but does no work) or while the stage's
+ * ReadinessCheck (when it provides one) says it cannot serve.
+ */
 @Controller()
 export class HealthController {
+  constructor(
+    @Optional() @Inject(STAGE_HEALTH) private readonly consumers?: StageHealthSource,
+    @Optional() @Inject(READINESS_CHECK) private readonly readiness?: ReadinessCheck,
+  ) {}
+
   @Get('healthz')
-  health(): { status: 'ok' } {
+  async health(): Promise<{ status: 'ok' }> {
+    const consumers = this.consumers?.health() ?? { consuming: true };
+    const reason = consumers.consuming
+      ? await this.readiness?.notReadyReason()
+      : `not consuming events: ${consumers.reason ?? 'unknown reason'}`;
+    if (reason !== undefined) throw new ServiceUnavailableException({ status: 'not_ready', reason });
     return { status: 'ok' };
   }
 }
 
 /** Prometheus metrics of this process (the default registry); readers and admins only. */
 @Controller()
-@UseGuards(ApiKeyGuard)
+@UseGuards(AuthGuard)
 export class MetricsController {
   @Get('metrics')
   @RequireRole('reader')
@@ -26,11 +71,3 @@ export class MetricsController {
 
 /** The operations endpoints every stage serves when it has an HTTP port. */
 export const OPS_CONTROLLERS = [HealthController, MetricsController];
-
-/**
- * The API key registry provider for a stage whose only HTTP surface is the ops endpoints; with no
- * keys configured every protected route answers 401.
- */
-export function apiKeyRegistryProvider(apiKeys: ApiKeyRegistry | undefined): Provider {
-  return { provide: API_KEY_REGISTRY, useValue: apiKeys ?? ApiKeyRegistry.parse('') };
-}

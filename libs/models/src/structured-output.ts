@@ -1,3 +1,4 @@
+import { truncateText } from '@llmbus/contracts';
 import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { ModelError } from './model-error';
@@ -43,7 +44,7 @@ function describeErrors(validate: ValidateFunction): string {
 }
 
 function excerpt(text: string): string {
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  return text.length > 200 ? `${truncateText(text, 200)}…` : text;
 }
 
 /** Parses model output as JSON and validates it against `schema`; failures are `malformed_output`. */

@@ -8,6 +8,11 @@ export const SEALED_VAULT_FIELD = '_piiVault';
 
 type Payload = Readonly<Record<string, unknown>>;
 
+/** The context a stored event's mapping is sealed to: what identifies the event (tenant, source, id). */
+export function storedEventContext(tenantId: string, source: string, id: string): string {
+  return `${tenantId}/${source}/${id}`;
+}
+
 /**
  * Masking of payloads kept at rest (the audit trail). With a key, a payload is stored masked per
  * the channel's actions and its mapping sealed into SEALED_VAULT_FIELD (`context`, e.g. the event's

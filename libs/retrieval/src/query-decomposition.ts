@@ -1,4 +1,4 @@
-import type { ModelUsage } from '@llmbus/contracts';
+import { truncateText, type ModelUsage } from '@llmbus/contracts';
 
 /** Most sub-queries one question is split into. */
 export const MAX_SUB_QUERIES = 4;
@@ -83,7 +83,7 @@ export function planOf(
   const seen = new Set([original.toLowerCase()]);
   const subQueries: string[] = [];
   for (const part of parts) {
-    const text = part.trim().slice(0, MAX_SUB_QUERY_CHARS);
+    const text = truncateText(part.trim(), MAX_SUB_QUERY_CHARS);
     if (text === '' || seen.has(text.toLowerCase())) continue;
     seen.add(text.toLowerCase());
     subQueries.push(text);
@@ -147,7 +147,7 @@ export class ModelQueryDecomposer implements QueryDecomposer {
       const response = await this.model.chat({
         messages: [
           { role: 'system', content: INSTRUCTION },
-          { role: 'user', content: `<question>${question.slice(0, 4000)}</question>` },
+          { role: 'user', content: `<question>${truncateText(question, 4000)}</question>` },
         ],
         responseSchema: { name: 'sub_queries', schema: SUB_QUERY_SCHEMA, strict: true },
         maxTokens: 256,

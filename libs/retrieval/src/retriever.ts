@@ -1,4 +1,4 @@
-import type { ModelUsage, Passage } from '@llmbus/contracts';
+import { toStorableText, truncateText, type ModelUsage, type Passage } from '@llmbus/contracts';
 import { addUsage, Embedder, EmbeddingSpaceResolver } from './embedder';
 import { RuleQueryDecomposer, type QueryDecomposer, type QueryPlan } from './query-decomposition';
 import { withIdentifierParts } from './ranking/bm25';
@@ -138,7 +138,7 @@ export class Retriever {
       ranked = reranked.chunks;
       if (reranked.usage && reranked.usage.modelId === usage.modelId) usage = addUsage(usage, reranked.usage);
     }
-    const selected = withinTokenBudget(ranked, (c) => c.payload.text.slice(0, PASSAGE_TEXT_LIMIT), {
+    const selected = withinTokenBudget(ranked, (c) => truncateText(c.payload.text, PASSAGE_TEXT_LIMIT), {
       maxTokens: this.options.maxContextTokens ?? DEFAULT_MAX_CONTEXT_TOKENS,
       limit: request.topK,
     });
@@ -206,13 +206,14 @@ function toPassage(chunk: ScoredChunk): Passage {
     id: chunk.id,
     documentId: chunk.payload.documentId,
     collection: chunk.payload.collection,
-    title: chunk.payload.title,
-    sourceUri: chunk.payload.sourceUri,
+    // A store may hold text written by other tools: what is published must be storable downstream.
+    title: toStorableText(chunk.payload.title),
+    sourceUri: toStorableText(chunk.payload.sourceUri),
     chunkIndex: chunk.payload.chunkIndex,
-    text: chunk.payload.text.slice(0, PASSAGE_TEXT_LIMIT),
+    text: toStorableText(truncateText(chunk.payload.text, PASSAGE_TEXT_LIMIT)),
     score: chunk.score,
     ...(chunk.payload.sectionPath.length > 0
-      ? { sectionPath: chunk.payload.sectionPath.join(' > ').slice(0, 1000) }
+      ? { sectionPath: toStorableText(truncateText(chunk.payload.sectionPath.join(' > '), 1000)) }
       : {}),
   };
 }

@@ -5,7 +5,16 @@ import type { Logger } from '@llmbus/observability';
 /** The bus a process runs on: Kafka in distributed mode, in-process in embedded mode. */
 export function busFromConfig(config: PlatformConfig, logger: Logger, transport?: BusTransport): EventBus {
   const chosen =
-    transport ?? (config.kafka ? new KafkaTransport({ ...config.kafka, logger }) : new InMemoryTransport());
+    transport ??
+    (config.kafka
+      ? new KafkaTransport({
+          ...config.kafka,
+          logger,
+          // A consumer that cannot rejoin its group leaves the process alive but idle: stop it so
+          // its supervisor starts a fresh one.
+          onFatal: (error) => failProcess(logger, 'a consumer stopped and could not rejoin its group', error),
+        })
+      : new InMemoryTransport());
   return new EventBus(chosen, {
     logger,
     topicPrefix: config.topicPrefix,
@@ -26,16 +35,20 @@ export function distributedBus(config: PlatformConfig, logger: Logger, service: 
 /** Something to close at shutdown, in the order given. */
 export type Closer = () => Promise<unknown>;
 
+/** The process's shutdown path once closeOnSignals has set it up: close everything, exit with `code` (1 if a close failed). */
+let shutdown: ((reason: string, code: number) => Promise<void>) | undefined;
+
 /**
  * Closes everything on SIGTERM/SIGINT, in order (stages first so in-flight events finish and
- * commit, then the bus, then stores and models), and exits 0, or 1 if a close failed.
+ * commit, then the bus, then stores and models), and exits 0, or 1 if a close failed. The same path
+ * runs, exiting 1, when failProcess is called.
  */
 export function closeOnSignals(name: string, logger: Logger, closers: readonly Closer[]): void {
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (reason: string, code: number) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, `${name} stopping`);
+    logger.info({ reason }, `${name} stopping`);
     let failed = false;
     for (const close of closers) {
       try {
@@ -45,10 +58,22 @@ export function closeOnSignals(name: string, logger: Logger, closers: readonly C
         logger.error({ err: error }, `${name} did not stop cleanly`);
       }
     }
-    process.exit(failed ? 1 : 0);
+    process.exit(failed ? 1 : code);
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  shutdown = stop;
+  process.once('SIGTERM', () => void stop('SIGTERM', 0));
+  process.once('SIGINT', () => void stop('SIGINT', 0));
+}
+
+/**
+ * Stops the process because it can no longer do its work: logs the cause, runs the shutdown path
+ * closeOnSignals set up (or exits at once when there is none yet) and exits 1, so that its
+ * supervisor (systemd, Kubernetes, Docker's restart policy) starts it again.
+ */
+export function failProcess(logger: Logger, reason: string, error: unknown): void {
+  logger.fatal({ err: error }, `${reason}; exiting so the process is restarted`);
+  if (shutdown) void shutdown(reason, 1);
+  else process.exit(1);
 }
 
 /** Runs a process entry point; a start-up failure (bad config included) prints one line and exits 1. */

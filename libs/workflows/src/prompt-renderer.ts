@@ -1,4 +1,4 @@
-import type { Passage } from '@llmbus/contracts';
+import { truncateText, type Passage } from '@llmbus/contracts';
 import { PromptTooLargeError } from './errors';
 import { valueAt, withValueAt } from './field-path';
 import { fillTemplate } from './template';
@@ -129,7 +129,7 @@ function cutToFit(
   const original = valueAt({ input }, field);
   if (typeof original !== 'string') return undefined;
   const cutTo = (length: number) =>
-    withValueAt({ input }, field, original.slice(0, length) + TRUNCATION_MARKER)['input'] as Record<
+    withValueAt({ input }, field, truncateText(original, length) + TRUNCATION_MARKER)['input'] as Record<
       string,
       unknown
     >;

@@ -1,4 +1,4 @@
-import type { ModelTier, RequestRouted, RequestSubmitted } from '@llmbus/contracts';
+import { truncateText, type ModelTier, type RequestRouted, type RequestSubmitted } from '@llmbus/contracts';
 import type { ValidateFunction } from 'ajv';
 import { WorkflowError, WorkflowLoadError } from './errors';
 import { rankRules, RankedRule, ruleMatches } from './match-rules';
@@ -118,7 +118,7 @@ export class WorkflowRegistry {
         retrieval: {
           collections: [...workflow.retrieval.collections],
           topK: workflow.retrieval.topK,
-          query: query.slice(0, MAX_QUERY_CHARS),
+          query: truncateText(query, MAX_QUERY_CHARS),
         },
       },
     };

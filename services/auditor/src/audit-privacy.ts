@@ -7,6 +7,7 @@ import {
   PiiProtection,
   resolvePiiPolicy,
   restoreValue,
+  storedEventContext,
   StoredPayloadMasking,
   type PiiActions,
 } from '@llmbus/pii';
@@ -86,5 +87,5 @@ export class AuditPrivacy {
 
 /** Additional data binding a sealed mapping to its event: tenant, source and id identify it. */
 function contextOf(envelope: EventEnvelope<object>): string {
-  return `${envelope.tenantid}/${envelope.source}/${envelope.id}`;
+  return storedEventContext(envelope.tenantid, envelope.source, envelope.id);
 }

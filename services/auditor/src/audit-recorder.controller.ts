@@ -1,5 +1,5 @@
-import { extractColumns, RESTATED_USAGE_TYPES, type AuditStore } from '@llmbus/audit';
-import type { HandlerContext, Outgoing } from '@llmbus/bus';
+import { AuditDataError, extractColumns, restatesUsage, type AuditStore } from '@llmbus/audit';
+import { EventRejectedError, type HandlerContext, type Outgoing } from '@llmbus/bus';
 import type { EventEnvelope } from '@llmbus/contracts';
 import { Controller, Inject } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
@@ -9,7 +9,10 @@ import { auditorMetrics } from './auditor-metrics';
 
 /**
  * Records every event of every platform topic, dead-letter topics included. A redelivered event
- * is stored once (the store ignores known ids) and the auditor publishes nothing.
+ * is stored once (the store ignores a tenant, source and id it already holds) and the auditor
+ * publishes nothing. An event the database refuses for good is stored as a marked storable copy
+ * or, failing that, dead-lettered: only outages leave it uncommitted for redelivery, so one event
+ * never stops the trail.
  */
 @Controller()
 export class AuditRecorderController {
@@ -26,14 +29,29 @@ export class AuditRecorderController {
         'the bus passed no message position (HandlerContext.message); the auditor needs @llmbus/bus with it',
       );
     }
-    const recorded = await this.store.record(this.privacy.forStorage(event), ctx.message);
-    auditorMetrics.recorded.inc({ type: event.type, outcome: recorded ? 'recorded' : 'duplicate' });
+    let sanitised = false;
+    let recorded: boolean;
+    try {
+      recorded = await this.store.record(this.privacy.forStorage(event), ctx.message, {
+        onSanitised: (reason) => {
+          sanitised = true;
+          ctx.log.warn({ reason }, 'audit store refused the event as received; recorded a sanitised copy');
+        },
+      });
+    } catch (error) {
+      if (error instanceof AuditDataError) throw new EventRejectedError('invalid_payload', error.message);
+      throw error;
+    }
+    auditorMetrics.recorded.inc({
+      type: event.type,
+      outcome: !recorded ? 'duplicate' : sanitised ? 'sanitised' : 'recorded',
+    });
     if (recorded) this.countUsage(event);
     return [];
   }
 
   private countUsage(event: EventEnvelope<object>): void {
-    if (RESTATED_USAGE_TYPES.includes(event.type)) return;
+    if (restatesUsage(event)) return;
     const c = extractColumns(event);
     if (c.modelId === null) return;
     const stage = c.stage ?? 'unknown';

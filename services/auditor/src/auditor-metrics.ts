@@ -4,7 +4,7 @@ import { Counter } from 'prom-client';
 export const auditorMetrics = {
   recorded: new Counter({
     name: 'orchestrator_audit_events_total',
-    help: 'Events the auditor consumed, by type and outcome (recorded, duplicate).',
+    help: 'Events the auditor consumed, by type and outcome (recorded, sanitised, duplicate).',
     labelNames: ['type', 'outcome'] as const,
   }),
   tokens: new Counter({

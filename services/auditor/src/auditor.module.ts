@@ -1,6 +1,6 @@
 import { EventBus } from '@llmbus/bus';
 import { ConfigError } from '@llmbus/config';
-import { API_KEY_REGISTRY, OPS_CONTROLLERS } from '@llmbus/http-nest';
+import { httpLoggerParams, identityProviders, OPS_CONTROLLERS } from '@llmbus/http-nest';
 import { processPiiKey } from '@llmbus/pii';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { AuditPrivacy } from './audit-privacy';
@@ -17,21 +17,21 @@ export class AuditorModule {
   /** Wires the auditor over the given bus, store and API keys. */
   static forRoot(deps: AuditorDeps): DynamicModule {
     const apiKeys = deps.apiKeys ?? deps.config.apiKeys;
-    if (!apiKeys) {
+    if (!apiKeys && !deps.config.oidc) {
       throw new ConfigError(
         'API_KEYS',
-        '<key>:<tenant>:<role>[+<role>...] entries separated by "," (the auditor API needs keys)',
+        '<key>:<tenant>:<role>[+<role>...][:<group>|<group>...] entries separated by "," (the auditor API needs keys, or bearer JWTs: OIDC_ISSUER)',
         undefined,
       );
     }
     return {
       module: AuditorModule,
-      imports: [LoggerModule.forRoot({ pinoHttp: { logger: deps.logger } })],
+      imports: [LoggerModule.forRoot(httpLoggerParams(deps.logger))],
       controllers: [AuditRecorderController, RequestsController, ReviewsController, ...OPS_CONTROLLERS],
       providers: [
         { provide: AUDIT_STORE, useValue: deps.store },
         { provide: EventBus, useValue: deps.bus },
-        { provide: API_KEY_REGISTRY, useValue: apiKeys },
+        ...identityProviders(apiKeys, deps.config.oidc),
         {
           provide: AuditPrivacy,
           useValue: new AuditPrivacy(

@@ -15,9 +15,15 @@ import {
   type EventEnvelope,
   type ReviewDecided,
 } from '@llmbus/contracts';
+import type * as Jose from 'jose' with { 'resolution-mode': 'import' };
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import request from 'supertest';
 import { startAuditor } from './index';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { exportJWK, generateKeyPair, SignJWT } = require('jose') as typeof Jose;
 
 const logger = pino({ level: 'silent' });
 
@@ -92,8 +98,25 @@ describe('auditor', () => {
   let url: string;
   const producedRecords: string[] = [];
   const decisions: EventEnvelope<ReviewDecided>[] = [];
+  // The identity provider: a key set on 127.0.0.1 and tokens signed with its private key.
+  let idp: Server;
+  let signingKey: Jose.CryptoKey;
+  const ISSUER = 'https://idp.example.test';
+  const token = (claims: Jose.JWTPayload) =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES256', kid: 'k' })
+      .setIssuer(ISSUER)
+      .setAudience('llmbus')
+      .setSubject('auditor-jwt-user')
+      .setExpirationTime('5m')
+      .sign(signingKey);
 
   beforeAll(async () => {
+    const pair = await generateKeyPair('ES256');
+    signingKey = pair.privateKey;
+    const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k', alg: 'ES256' }] });
+    idp = createServer((_, res) => res.writeHead(200).end(jwks));
+    await new Promise<void>((resolve) => idp.listen(0, '127.0.0.1', resolve));
     store = await PgliteAuditStore.open();
     transport = new InMemoryTransport();
     const produce = transport.produce.bind(transport);
@@ -105,7 +128,13 @@ describe('auditor', () => {
     // after an auditor restart.
     bus = new EventBus(transport, { logger, dedup: forgetful, retryDelayMs: 1 });
     const config = loadPlatformConfig(
-      { API_KEYS, HTTP_PORT: '0' },
+      {
+        API_KEYS,
+        HTTP_PORT: '0',
+        OIDC_ISSUER: ISSUER,
+        OIDC_AUDIENCE: 'llmbus',
+        OIDC_JWKS_URL: `http://127.0.0.1:${(idp.address() as AddressInfo).port}/jwks`,
+      },
       { mode: 'embedded', httpPort: 0, clientId: 'test' },
     );
     app = await startAuditor({ bus, config, logger, store });
@@ -124,6 +153,7 @@ describe('auditor', () => {
     await app?.close();
     await bus?.close();
     await store?.close();
+    await new Promise((resolve) => idp?.close(resolve));
   });
 
   const trailTypes = async (tenant: string, requestId: string) =>
@@ -270,6 +300,26 @@ describe('auditor', () => {
         .set('X-Api-Key', KEYS.globex)
         .send({ decision: 'approve' })
         .expect(404);
+    });
+
+    it("serves a bearer JWT's tenant only, in the roles its claims grant", async () => {
+      const acmeReader = await token({ tenant: 'acme', roles: ['reader'] });
+      const trail = await request(url)
+        .get('/v1/requests/http-1/trail')
+        .set('Authorization', `Bearer ${acmeReader}`)
+        .expect(200);
+      expect(trail.body.events).toHaveLength(2);
+      await request(url).get('/v1/reviews').set('Authorization', `Bearer ${acmeReader}`).expect(403);
+      const globexReader = await token({ tenant: 'globex', roles: ['reader'] });
+      await request(url)
+        .get('/v1/requests/http-1/trail')
+        .set('Authorization', `Bearer ${globexReader}`)
+        .expect(404);
+      const unsigned = `${acmeReader.split('.').slice(0, 2).join('.')}.`;
+      await request(url)
+        .get('/v1/requests/http-1/trail')
+        .set('Authorization', `Bearer ${unsigned}`)
+        .expect(401);
     });
 
     it('serves the trail of a request in order to a reader of its tenant', async () => {

@@ -1,6 +1,6 @@
 import type { Principal } from '@llmbus/access';
 import type { AuditRecord, AuditStore, RequestPage, StepCost } from '@llmbus/audit';
-import { ApiKeyGuard, CurrentPrincipal, RequireRole } from '@llmbus/http-nest';
+import { AuthGuard, CurrentPrincipal, RequireRole } from '@llmbus/http-nest';
 import {
   Controller,
   Get,
@@ -22,7 +22,7 @@ const DEFAULT_PAGE_SIZE = 50;
 
 /** Read side of the trail; the caller's API key decides the tenant, never a parameter. */
 @Controller('v1')
-@UseGuards(ApiKeyGuard)
+@UseGuards(AuthGuard)
 @UseFilters(AuditQueryErrorFilter)
 export class RequestsController {
   constructor(

@@ -2,7 +2,7 @@ import type { Principal } from '@llmbus/access';
 import type { AuditStore, PendingReview } from '@llmbus/audit';
 import { EventBus, outgoing } from '@llmbus/bus';
 import { ID_PATTERN, ReviewDecidedEvent, type ReviewDecided, type ReviewRequested } from '@llmbus/contracts';
-import { ApiKeyGuard, CurrentPrincipal, RequireRole } from '@llmbus/http-nest';
+import { AuthGuard, CurrentPrincipal, RequireRole, StorableTextValidationPipe } from '@llmbus/http-nest';
 import {
   BadRequestException,
   Body,
@@ -16,18 +16,17 @@ import {
   Post,
   UseFilters,
   UseGuards,
-  ValidationPipe,
 } from '@nestjs/common';
 import { AuditQueryErrorFilter } from './audit-query-error.filter';
 import { AuditPrivacy } from './audit-privacy';
 import { AUDIT_STORE } from './auditor-deps';
 import { ReviewDecisionBody } from './http-dto';
 
-const bodyPipe = new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true });
+const bodyPipe = new StorableTextValidationPipe({ whitelist: true, forbidNonWhitelisted: true });
 
 /** The human-review surface: the queue, and decisions published as ReviewDecided. */
 @Controller('v1/reviews')
-@UseGuards(ApiKeyGuard)
+@UseGuards(AuthGuard)
 @UseFilters(AuditQueryErrorFilter)
 export class ReviewsController {
   constructor(
@@ -83,7 +82,7 @@ export class ReviewsController {
     // with the raw values, so the published result is what the request produced.
     const decided: ReviewDecided = {
       requestId,
-      reviewer: principal.keyId,
+      reviewer: principal.id,
       decision: body.decision,
       ...(body.output !== undefined && {
         output: this.privacy.restoreFrom(state.review.envelope, body.output),

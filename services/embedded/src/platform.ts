@@ -76,6 +76,8 @@ export async function startPlatform(deps: PlatformDeps): Promise<RunningPlatform
         config,
         logger: logger.child({ stage: 'router' }),
         apiKeys,
+        // The same store the auditor writes: statuses are served from the trail, as in distributed mode.
+        statusStore: deps.auditStore,
         httpPort: deps.routerPort,
       }),
     );

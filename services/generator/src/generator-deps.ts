@@ -31,6 +31,6 @@ export interface GeneratorDeps {
   readonly workflows?: WorkflowRegistry;
   /** Counts prompt tokens for the context-window budget; default: characters / 4. */
   readonly tokenCounter?: TokenCounter;
-  /** Deadline of one model call; default 120 s. */
+  /** Deadline of one model call in milliseconds; default MODEL_CALL_DEADLINE_MS (120 s), which KAFKA_REBALANCE_TIMEOUT_MS is sized to. */
   readonly modelTimeoutMs?: number;
 }

@@ -9,12 +9,16 @@ import {
 } from '@llmbus/contracts';
 import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import { ModelCallRecorder } from './model-call-recorder';
 import { ResponseGeneration } from './response-generation';
 
 /** Generates a response for retrieved context (attempt 1) and for each requested regeneration. */
 @Controller()
 export class GeneratorEventsController {
-  constructor(private readonly generation: ResponseGeneration) {}
+  constructor(
+    private readonly generation: ResponseGeneration,
+    private readonly calls: ModelCallRecorder,
+  ) {}
 
   @EventPattern(ContextRetrievedEvent.type)
   async retrieved(
@@ -23,7 +27,8 @@ export class GeneratorEventsController {
   ): Promise<Outgoing[]> {
     const source = { ...event.data, tenantId: event.tenantid };
     const generated = await this.generation.generate(source, 1, ctx.heartbeat, ctx.log);
-    return [outgoing(ResponseGeneratedEvent, generated, { attempt: 1 })];
+    const record = await this.calls.record(generated, event, ctx.log);
+    return [outgoing(ResponseGeneratedEvent, generated, { attempt: 1 }), ...record];
   }
 
   @EventPattern(RegenerationRequestedEvent.type)
@@ -38,6 +43,7 @@ export class GeneratorEventsController {
       violations,
       instruction: stricterInstruction,
     });
-    return [outgoing(ResponseGeneratedEvent, generated, { attempt })];
+    const record = await this.calls.record(generated, event, ctx.log);
+    return [outgoing(ResponseGeneratedEvent, generated, { attempt }), ...record];
   }
 }

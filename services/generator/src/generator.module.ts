@@ -1,14 +1,15 @@
-import { apiKeyRegistryProvider, OPS_CONTROLLERS } from '@llmbus/http-nest';
+import { MODEL_CALL_DEADLINE_MS } from '@llmbus/config';
+import { httpLoggerParams, identityProviders, OPS_CONTROLLERS } from '@llmbus/http-nest';
 import { createPiiDetector, PiiProtection, processPiiKey } from '@llmbus/pii';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import type { GeneratorDeps } from './generator-deps';
 import { GeneratorEventsController } from './generator.events';
+import { ModelCallRecorder } from './model-call-recorder';
 import { ResponseGeneration } from './response-generation';
 
 const DEFAULT_CONTEXT_WINDOW = 4096;
-const DEFAULT_MODEL_TIMEOUT_MS = 120_000;
 
 /** The generator stage: prompt rendering and model calls. */
 @Module({})
@@ -22,7 +23,7 @@ export class GeneratorModule {
       deps.models,
       deps.selectModel ?? (() => ({ contextWindow: DEFAULT_CONTEXT_WINDOW })),
       deps.tokenCounter,
-      deps.modelTimeoutMs ?? DEFAULT_MODEL_TIMEOUT_MS,
+      deps.modelTimeoutMs ?? MODEL_CALL_DEADLINE_MS,
       new PiiProtection(
         createPiiDetector(),
         deps.config.piiKey ?? (deps.config.mode === 'embedded' ? processPiiKey() : undefined),
@@ -30,11 +31,12 @@ export class GeneratorModule {
     );
     return {
       module: GeneratorModule,
-      imports: [LoggerModule.forRoot({ pinoHttp: { logger: deps.logger } })],
+      imports: [LoggerModule.forRoot(httpLoggerParams(deps.logger))],
       controllers: [GeneratorEventsController, ...OPS_CONTROLLERS],
       providers: [
         { provide: ResponseGeneration, useValue: generation },
-        apiKeyRegistryProvider(deps.apiKeys ?? deps.config.apiKeys),
+        { provide: ModelCallRecorder, useValue: new ModelCallRecorder(deps.bus) },
+        ...identityProviders(deps.apiKeys ?? deps.config.apiKeys, deps.config.oidc),
       ],
     };
   }

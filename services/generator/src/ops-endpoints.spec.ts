@@ -34,4 +34,29 @@ describe('generator ops endpoints', () => {
       await bus.close();
     }
   });
+
+  it('answers /healthz with 503 and the reason while a consumer of the stage is not consuming', async () => {
+    const logger = pino({ level: 'silent' });
+    const config = {
+      ...loadPlatformConfig({}, { mode: 'embedded', httpPort: 0, clientId: 't' }),
+      metricsPort: 0,
+    };
+    const bus = new EventBus(new InMemoryTransport(), { logger });
+    const app = await startGenerator({ bus, config, logger, models: new ScriptedModelProvider() });
+    try {
+      // What the Kafka transport reports while it recreates a consumer kafkajs gave up on.
+      const reason = 'group llmbus.generator: crashed (TypeError: x); rejoining, attempt 1 of 3';
+      const health = jest.spyOn(bus.transport, 'health').mockReturnValue({ consuming: false, reason });
+      const down = await fetch(`${app.url}/healthz`);
+      expect(down.status).toBe(503);
+      expect(await down.json()).toEqual({ status: 'not_ready', reason: `not consuming events: ${reason}` });
+      health.mockRestore();
+      const up = await fetch(`${app.url}/healthz`);
+      expect(up.status).toBe(200);
+      expect(await up.json()).toEqual({ status: 'ok' });
+    } finally {
+      await app.close();
+      await bus.close();
+    }
+  });
 });

@@ -1,5 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { EventRejectedError, Heartbeat } from '@llmbus/bus';
-import type { Passage, RequestContext, ResponseGenerated } from '@llmbus/contracts';
+import {
+  toStorableText,
+  toStorableValue,
+  truncateText,
+  type Passage,
+  type RequestContext,
+  type ResponseGenerated,
+} from '@llmbus/contracts';
 import { ModelError, type ChatResponse, type ModelProvider } from '@llmbus/models';
 import type { Logger } from '@llmbus/observability';
 import { PiiProtection, PiiVaultError, resolvePiiPolicy } from '@llmbus/pii';
@@ -68,6 +76,8 @@ export class ResponseGeneration {
     const dropped = new Set(rendered.droppedPassageIds);
     const shown = source.passages.map((p) => p.id).filter((id) => !dropped.has(id));
     const schema = groundedOutputSchema(workflow, shown);
+    // Each call is billed, so each gets an id of its own, even when a redelivery repeats it.
+    const callId = randomUUID();
     const sent = this.minimise(workflow, source, model, rendered);
     const response = await this.callModel(workflow, source.context, model, schema, sent.prompt, heartbeat);
     if (response.usage.costUsd > source.context.budget.maxCostUsd) {
@@ -83,10 +93,12 @@ export class ResponseGeneration {
       passages: source.passages,
       attempt,
       prompt: rendered.promptRef,
-      renderedPrompt: sent.prompt.text.slice(0, MAX_TEXT),
-      text: response.text.slice(0, MAX_TEXT),
-      output: isRecord(response.json) ? response.json : undefined,
+      renderedPrompt: truncateText(sent.prompt.text, MAX_TEXT),
+      // Model output enters the platform here: normalised so no consumer refuses it (U+0000, lone surrogates).
+      text: toStorableText(truncateText(response.text, MAX_TEXT)),
+      output: isRecord(response.json) ? toStorableValue(response.json) : undefined,
       usage: { ...response.usage },
+      callId,
       piiVault: sent.piiVault,
     };
   }
@@ -190,7 +202,9 @@ export class ResponseGeneration {
         // An answer that does not parse is the validator's business: it asks for a stricter
         // retry, then a human, as the workflow says. Retrying the same prompt here would not.
         return {
-          text: `[the model's answer was not valid output: ${error.message}]`.slice(0, 2000),
+          text: toStorableText(
+            truncateText(`[the model's answer was not valid output: ${error.message}]`, 2000),
+          ),
           toolCalls: [],
           finishReason: 'stop',
           usage: {

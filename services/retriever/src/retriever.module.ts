@@ -1,4 +1,4 @@
-import { apiKeyRegistryProvider, OPS_CONTROLLERS } from '@llmbus/http-nest';
+import { httpLoggerParams, identityProviders, OPS_CONTROLLERS } from '@llmbus/http-nest';
 import { Ingestor, Retriever } from '@llmbus/retrieval';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
@@ -12,10 +12,10 @@ export class RetrieverModule {
   static forRoot(deps: RetrieverDeps): DynamicModule {
     return {
       module: RetrieverModule,
-      imports: [LoggerModule.forRoot({ pinoHttp: { logger: deps.logger } })],
+      imports: [LoggerModule.forRoot(httpLoggerParams(deps.logger))],
       controllers: [RetrieverEventsController, ...OPS_CONTROLLERS],
       providers: [
-        apiKeyRegistryProvider(deps.apiKeys ?? deps.config.apiKeys),
+        ...identityProviders(deps.apiKeys ?? deps.config.apiKeys, deps.config.oidc),
         { provide: Ingestor, useValue: new Ingestor(deps.embedder, deps.vectorStore, deps.ingestion) },
         { provide: Retriever, useValue: new Retriever(deps.embedder, deps.vectorStore, deps.retrieval) },
       ],

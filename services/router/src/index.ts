@@ -1,40 +1,31 @@
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import { startStageApp, type StageApp } from '@llmbus/bus-nest';
-import { RequestStatusStore } from './request-status.store';
+import { processPiiKey } from '@llmbus/pii';
+import { RequestStatuses } from './request-statuses';
 import type { RouterDeps } from './router-deps';
 import { RouterModule } from './router.module';
-import { statusFeedHandlers } from './status-feed';
+import { withRestoredPii } from './status-pii';
 
 export * from './router-deps';
 export * from './router.module';
-export * from './request-status.store';
+export * from './request-statuses';
 export type { SubmitResponse } from './requests.controller';
 
-/** Starts the router: its consumer of submitted requests, its status feed and the HTTP ingress. */
+/**
+ * Starts the router: its consumer of submitted requests and the HTTP ingress. Statuses are read
+ * from the audit store on demand, so there is nothing to rebuild and no consumer group of its own.
+ */
 export async function startRouter(deps: RouterDeps): Promise<StageApp> {
-  const statuses = deps.statuses ?? new RequestStatusStore();
+  const piiKey = deps.config.piiKey ?? (deps.config.mode === 'embedded' ? processPiiKey() : undefined);
+  const statuses = new RequestStatuses(withRestoredPii(deps.statusStore, piiKey), deps.logger);
   const app = await startStageApp({
-    module: RouterModule.forRoot({ ...deps, statuses }),
+    module: RouterModule.forRoot(deps, statuses),
     bus: deps.bus,
     stage: 'router',
     notifyRequester: true,
     httpPort: deps.httpPort ?? deps.config.http.port,
     httpHost: deps.config.http.host,
   });
-  const instance = `${hostname()}.${process.pid}.${randomBytes(3).toString('hex')}`;
-  const feed = await deps.bus.subscribe({
-    stage: 'router',
-    groupId: `${deps.bus.topicPrefix}llmbus.router.status.${instance}`,
-    // Outcome events are the pipeline's own; the stage that rejects a bad one tells the requester.
-    notifyRequester: false,
-    handlers: statusFeedHandlers(statuses),
-  });
-  return {
-    ...app,
-    close: async () => {
-      await feed.close();
-      await app.close();
-    },
-  };
+  // Logs at start whether statuses can be served; /healthz keeps asking until the store answers.
+  void statuses.notReadyReason();
+  return app;
 }

@@ -1,21 +1,30 @@
 import 'reflect-metadata';
-import { loadPlatformConfig } from '@llmbus/config';
+import { PostgresAuditStore } from '@llmbus/audit';
+import { ConfigError, loadPlatformConfig } from '@llmbus/config';
 import { createLogger } from '@llmbus/observability';
 import { closeOnSignals, distributedBus, runMain } from '@llmbus/runtime';
 import { startRouter } from './index';
 
-/** Distributed entry point: Kafka in and out, HTTP ingress on port 8080. */
+/** Distributed entry point: Kafka in and out, HTTP ingress on port 8080, statuses from the audit store. */
 async function main(): Promise<void> {
   const config = loadPlatformConfig(process.env, {
     mode: 'distributed',
     httpPort: 8080,
     clientId: 'llmbus-router',
   });
+  if (!config.databaseUrl)
+    throw new ConfigError(
+      'DATABASE_URL',
+      'a postgres://user:password@host:port/database URL of the audit store (a role with SELECT on audit_events is enough)',
+      undefined,
+    );
   const logger = createLogger({ service: 'router', level: config.logLevel });
+  // Read only, and connected on first use: the router starts (not ready) while the store is down.
+  const statusStore = PostgresAuditStore.reader({ connectionString: config.databaseUrl });
   const bus = distributedBus(config, logger, 'router');
-  const app = await startRouter({ bus, config, logger });
+  const app = await startRouter({ bus, config, logger, statusStore });
   logger.info({ url: app.url }, 'router started');
-  closeOnSignals('router', logger, [() => app.close(), () => bus.close()]);
+  closeOnSignals('router', logger, [() => app.close(), () => bus.close(), () => statusStore.close()]);
 }
 
 runMain('router', main);

@@ -1,24 +1,30 @@
-import type { Principal } from '@llmbus/access';
+import { Principal, requesterFor, RequesterIdentityError } from '@llmbus/access';
+import type { RequestStatusView } from '@llmbus/audit';
 import { deriveEventId, outgoing } from '@llmbus/bus';
 import { RequestSubmitted, RequestSubmittedEvent } from '@llmbus/contracts';
-import { ApiKeyGuard, CurrentPrincipal, RequireRole } from '@llmbus/http-nest';
+import { AuthGuard, CurrentPrincipal, RequireRole } from '@llmbus/http-nest';
 import { WorkflowError } from '@llmbus/workflows';
 import {
   BadRequestException,
   Body,
   Controller,
+  ForbiddenException,
   Get,
   HttpCode,
   NotFoundException,
   Param,
   PayloadTooLargeException,
   Post,
+  UseFilters,
   UseGuards,
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { RequestStatusView } from './request-status.store';
 import { RouterRuntime } from './router-runtime';
+import { StatusStoreUnavailableFilter } from './status-store-unavailable.filter';
 import { SubmitRequestBody, submitBodyPipe } from './submit-request.dto';
+
+/** The cause of a request submitted over HTTP, as an event source: this route. */
+const HTTP_SUBMISSIONS = 'http:POST /v1/requests';
 
 export interface SubmitResponse {
   readonly requestId: string;
@@ -28,7 +34,7 @@ export interface SubmitResponse {
 
 /** HTTP ingress for systems that do not speak Kafka: submit a request, read its status. */
 @Controller('v1/requests')
-@UseGuards(ApiKeyGuard)
+@UseGuards(AuthGuard)
 export class RequestsController {
   constructor(private readonly runtime: RouterRuntime) {}
 
@@ -39,13 +45,14 @@ export class RequestsController {
     @Body(submitBodyPipe) body: SubmitRequestBody,
     @CurrentPrincipal() principal: Principal,
   ): Promise<SubmitResponse> {
+    this.checkIngressTenant(principal);
     const requestId = body.requestId ?? randomUUID();
     const payload: RequestSubmitted = {
       requestId,
       eventType: body.eventType,
       workflow: body.workflow,
       input: body.input,
-      requester: body.requester ?? { groups: [] },
+      requester: this.requester(principal, body),
       replyTo: body.replyTo,
     };
     // Routing here too turns an unknown workflow or bad input into an immediate 400; the router's
@@ -65,26 +72,68 @@ export class RequestsController {
     }
     const bytes = Buffer.byteLength(JSON.stringify(payload));
     if (bytes > this.runtime.bus.maxEventBytes) {
-      throw new PayloadTooLargeException(
-        `the request is ${bytes} bytes once encoded; the limit is ${this.runtime.bus.maxEventBytes} bytes. Shorten the input.`,
-      );
+      const limit = this.runtime.bus.maxEventBytes;
+      throw new PayloadTooLargeException({
+        statusCode: 413,
+        error: 'payload_too_large',
+        message: `the request is ${bytes} bytes once encoded as an event; the limit is LLMBUS_MAX_EVENT_BYTES, ${limit} bytes. Shorten the input.`,
+        variable: 'LLMBUS_MAX_EVENT_BYTES',
+        maxEventBytes: limit,
+      });
     }
     // Same tenant and request id, same event id: a retried POST is dropped as a duplicate downstream.
-    const id = deriveEventId(`${principal.tenantId}/${requestId}`, 'ingress', 1, RequestSubmittedEvent.type);
+    // Another tenant's request with the same id is another cause, so it gets another event id.
+    const cause = { tenantid: principal.tenantId, source: HTTP_SUBMISSIONS, id: requestId };
+    const id = deriveEventId(cause, 'ingress', 1, RequestSubmittedEvent.type);
     await this.runtime.bus.publish([
       outgoing(RequestSubmittedEvent, payload, { tenantId: principal.tenantId, id }),
     ]);
-    this.runtime.statuses.record(principal.tenantId, requestId, { status: 'accepted' });
+    this.runtime.statuses.accepted(principal.tenantId, requestId);
     return { requestId, status: 'accepted', statusUrl: `/v1/requests/${encodeURIComponent(requestId)}` };
   }
 
+  /** Who the request is for comes from the principal; the body may only narrow its groups. */
+  private requester(principal: Principal, body: SubmitRequestBody): RequestSubmitted['requester'] {
+    try {
+      return requesterFor(principal, body.requester);
+    } catch (error) {
+      if (!(error instanceof RequesterIdentityError)) throw error;
+      const response = { error: error.code, message: error.message };
+      if (error.code === 'too_many_groups') throw new BadRequestException({ statusCode: 400, ...response });
+      throw new ForbiddenException({
+        statusCode: 403,
+        ...response,
+        ...(error.code === 'forbidden_groups' ? { groups: error.refused } : {}),
+      });
+    }
+  }
+
+  /** Refuses now what the router's consumer would dead-letter: a tenant its ingress may not assert. */
+  private checkIngressTenant(principal: Principal): void {
+    const source = this.runtime.bus.ingressSource;
+    const verdict = this.runtime.trustedSources?.check(source, principal.tenantId);
+    if (!verdict || verdict.allowed) return;
+    throw new ForbiddenException({
+      statusCode: 403,
+      error: 'untrusted_source',
+      message: `this router's HTTP ingress (source "${source}") may not submit for tenant "${principal.tenantId}"; the operator allows it in LLMBUS_TRUSTED_SOURCES`,
+    });
+  }
+
+  /** The request's status from the audit trail; 404 only when neither it nor this replica knows the request. */
   @Get(':id')
   @RequireRole('reader')
-  status(@Param('id') id: string, @CurrentPrincipal() principal: Principal): RequestStatusView {
-    const view = this.runtime.statuses.get(principal.tenantId, id);
+  @UseFilters(StatusStoreUnavailableFilter)
+  async status(
+    @Param('id') id: string,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<RequestStatusView> {
+    const view = await this.runtime.statuses.get(principal.tenantId, id);
     if (!view) {
+      // The same answer for another tenant's request as for a missing one: nothing leaks across tenants.
       throw new NotFoundException(
-        `no request "${id}" for this tenant; statuses are kept in memory for the ${this.runtime.statuses.capacity} most recent requests`,
+        `the audit trail has no record of request "${id}" for this tenant. If it was submitted moments ago ` +
+          '(straight to Kafka or through another router replica), the auditor may be behind: retry in a few seconds.',
       );
     }
     return view;

@@ -3,7 +3,7 @@ import type { EventBus } from '@llmbus/bus';
 import type { PlatformConfig } from '@llmbus/config';
 import type { Logger } from '@llmbus/observability';
 import type { WorkflowRegistry } from '@llmbus/workflows';
-import type { RequestStatusStore } from './request-status.store';
+import type { RequestStatusSource } from './request-statuses';
 
 /** What the router needs; the caller owns the bus and closes it. */
 export interface RouterDeps {
@@ -14,8 +14,11 @@ export interface RouterDeps {
   readonly apiKeys?: ApiKeyRegistry;
   /** Defaults to the folder config.workflowsDir (LLMBUS_WORKFLOWS_DIR), else the repository's `workflows/`. */
   readonly workflows?: WorkflowRegistry;
-  /** Defaults to an in-memory store of the most recent 10,000 requests. */
-  readonly statuses?: RequestStatusStore;
+  /**
+   * Where `GET /v1/requests/:id` reads statuses: the audit store the auditor writes (read only;
+   * the caller opens and closes it). The router starts while it does not answer.
+   */
+  readonly statusStore: RequestStatusSource;
   /** Overrides config.http.port (0 = any free port). */
   readonly httpPort?: number;
 }

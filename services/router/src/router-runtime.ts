@@ -1,14 +1,17 @@
+import type { TrustedSources } from '@llmbus/access';
 import type { EventBus } from '@llmbus/bus';
 import type { Logger } from '@llmbus/observability';
 import type { WorkflowRegistry } from '@llmbus/workflows';
-import type { RequestStatusStore } from './request-status.store';
+import type { RequestStatuses } from './request-statuses';
 
 /** The router's collaborators, injected into its controllers by class token. */
 export class RouterRuntime {
   constructor(
     readonly bus: EventBus,
     readonly workflows: WorkflowRegistry,
-    readonly statuses: RequestStatusStore,
+    readonly statuses: RequestStatuses,
     readonly logger: Logger,
+    /** Which CloudEvents source may assert which tenants; undefined accepts every source. */
+    readonly trustedSources?: TrustedSources,
   ) {}
 }

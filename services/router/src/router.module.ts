@@ -1,9 +1,10 @@
+import { ANY_TENANT } from '@llmbus/access';
 import { ConfigError } from '@llmbus/config';
-import { API_KEY_REGISTRY, OPS_CONTROLLERS } from '@llmbus/http-nest';
+import { httpLoggerParams, identityProviders, OPS_CONTROLLERS, READINESS_CHECK } from '@llmbus/http-nest';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
-import { RequestStatusStore } from './request-status.store';
+import { RequestStatuses } from './request-statuses';
 import { RequestsController } from './requests.controller';
 import type { RouterDeps } from './router-deps';
 import { RouterEventsController } from './router.events';
@@ -12,13 +13,16 @@ import { RouterRuntime } from './router-runtime';
 /** The router stage: routes submitted requests and serves the HTTP ingress. */
 @Module({})
 export class RouterModule {
-  /** Wires the router over the given bus, workflows and API keys. */
-  static forRoot(deps: RouterDeps): DynamicModule {
+  /** Wires the router over the given bus, workflows, API keys and request statuses. */
+  static forRoot(
+    deps: RouterDeps,
+    statuses = new RequestStatuses(deps.statusStore, deps.logger),
+  ): DynamicModule {
     const apiKeys = deps.apiKeys ?? deps.config.apiKeys;
-    if (!apiKeys) {
+    if (!apiKeys && !deps.config.oidc) {
       throw new ConfigError(
         'API_KEYS',
-        '<key>:<tenant>:<role>[+<role>...] entries separated by "," (the HTTP ingress needs keys)',
+        '<key>:<tenant>:<role>[+<role>...][:<group>|<group>...] entries separated by "," (the HTTP ingress needs keys, or bearer JWTs: OIDC_ISSUER)',
         undefined,
       );
     }
@@ -27,16 +31,20 @@ export class RouterModule {
     const runtime = new RouterRuntime(
       deps.bus,
       workflows,
-      deps.statuses ?? new RequestStatusStore(),
+      statuses,
       deps.logger,
+      // The HTTP ingress has authenticated the tenant it publishes for: its source may assert any
+      // tenant unless LLMBUS_TRUSTED_SOURCES names it.
+      deps.config.trustedSources?.withDefault(deps.bus.ingressSource, [ANY_TENANT]),
     );
     return {
       module: RouterModule,
-      imports: [LoggerModule.forRoot({ pinoHttp: { logger: deps.logger } })],
+      imports: [LoggerModule.forRoot(httpLoggerParams(deps.logger))],
       controllers: [RouterEventsController, RequestsController, ...OPS_CONTROLLERS],
       providers: [
         { provide: RouterRuntime, useValue: runtime },
-        { provide: API_KEY_REGISTRY, useValue: apiKeys },
+        ...identityProviders(apiKeys, deps.config.oidc),
+        { provide: READINESS_CHECK, useValue: statuses },
       ],
     };
   }

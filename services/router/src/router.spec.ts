@@ -1,4 +1,5 @@
 import { ApiKeyRegistry } from '@llmbus/access';
+import { PgliteAuditStore, type RequestStatusView } from '@llmbus/audit';
 import { EventBus, InMemoryTransport, outgoing } from '@llmbus/bus';
 import type { StageApp } from '@llmbus/bus-nest';
 import { loadPlatformConfig } from '@llmbus/config';
@@ -10,10 +11,11 @@ import {
   RequestRouted,
   RequestRoutedEvent,
   RequestSubmittedEvent,
+  ReviewRequestedEvent,
 } from '@llmbus/contracts';
 import pino from 'pino';
 import request from 'supertest';
-import { startRouter } from './index';
+import { startRouter, type RequestStatusSource } from './index';
 
 const logger = pino({ level: 'silent' });
 const KEYS = {
@@ -40,23 +42,43 @@ async function until(check: () => boolean, ms = 5000): Promise<void> {
 }
 
 describe('router', () => {
+  let store: PgliteAuditStore;
   let bus: EventBus;
   let app: StageApp;
   let http: ReturnType<typeof request>;
   const seen: Record<string, EventEnvelope<object>[]> = {};
 
+  beforeAll(async () => {
+    store = await PgliteAuditStore.open();
+  });
+  afterAll(() => store.close());
+
   beforeEach(async () => {
     bus = new EventBus(new InMemoryTransport(), { logger, retryDelayMs: 1 });
-    for (const type of [RequestSubmittedEvent.type, RequestRoutedEvent.type, RequestFailedEvent.type]) {
+    // The observers play the auditor: an event is in the audit store before it counts as seen.
+    const observed = [
+      RequestSubmittedEvent.type,
+      RequestRoutedEvent.type,
+      RequestFailedEvent.type,
+      RequestCompletedEvent.type,
+      ReviewRequestedEvent.type,
+    ];
+    for (const type of observed) {
       seen[type] = [];
       await bus.subscribe({
         stage: 'auditor',
         groupId: `observer-${type}`,
         notifyRequester: false,
-        handlers: { [type]: async (e) => (seen[type].push(e), []) },
+        handlers: {
+          [type]: async (e, ctx) => {
+            await store.record(e, ctx.message!);
+            seen[type].push(e);
+            return [];
+          },
+        },
       });
     }
-    app = await startRouter({ bus, config, logger, apiKeys, httpPort: 0 });
+    app = await startRouter({ bus, config, logger, apiKeys, httpPort: 0, statusStore: store });
     http = request(app.url!);
   });
 
@@ -139,6 +161,7 @@ describe('router', () => {
       const routed = seen[RequestRoutedEvent.type][0] as EventEnvelope<RequestRouted>;
       expect(routed.tenantid).toBe('acme');
       expect(routed.data.context.workflow).toEqual({ id: 'support-ticket', version: 1 });
+      // Recorded by the observer before it was counted as seen: the trail has it now.
       const status = await http.get(res.body.statusUrl).set('X-Api-Key', KEYS.reader).expect(200);
       expect(status.body).toMatchObject({
         requestId: res.body.requestId,
@@ -173,7 +196,36 @@ describe('router', () => {
         .send({ requestId: 'acme-only', eventType: 'ticket.created', input: ticket })
         .expect(202);
       await http.get(res.body.statusUrl).set('X-Api-Key', KEYS.acmeAdmin).expect(200);
+      const foreign = await http.get(res.body.statusUrl).set('X-Api-Key', KEYS.globex).expect(404);
+      const missing = await http.get('/v1/requests/nobody').set('X-Api-Key', KEYS.globex).expect(404);
+      expect(foreign.body.message).toBe(missing.body.message.replace('"nobody"', '"acme-only"'));
+      // Once the auditor has it, the trail answers: still only to its own tenant.
+      await until(() => seen[RequestRoutedEvent.type].length === 1);
+      await http.get(res.body.statusUrl).set('X-Api-Key', KEYS.acmeAdmin).expect(200);
       await http.get(res.body.statusUrl).set('X-Api-Key', KEYS.globex).expect(404);
+    });
+
+    it('serves the status of a request it never saw, from the audit trail (another replica took it)', async () => {
+      await bus.publish([
+        outgoing(
+          RequestSubmittedEvent,
+          {
+            requestId: 'via-kafka',
+            eventType: 'ticket.created',
+            input: ticket,
+            requester: { groups: [] },
+          },
+          { tenantId: 'acme' },
+        ),
+      ]);
+      await until(() => seen[RequestRoutedEvent.type].length === 1);
+      const status = await http.get('/v1/requests/via-kafka').set('X-Api-Key', KEYS.reader).expect(200);
+      expect(status.body).toEqual({
+        requestId: 'via-kafka',
+        status: 'routed',
+        updatedAt: expect.any(String),
+        workflow: { id: 'support-ticket', version: 1 },
+      });
     });
 
     it('shows the outcome once RequestCompleted arrives', async () => {
@@ -213,14 +265,6 @@ describe('router', () => {
         body = (await http.get('/v1/requests/done-1').set('X-Api-Key', KEYS.reader).expect(200)).body;
       }
       expect(body).toMatchObject({ status: 'completed', output, acceptedBy: 'validator' });
-    });
-
-    it('refuses an oversize body with 413', async () => {
-      const res = await http
-        .post('/v1/requests')
-        .set('X-Api-Key', KEYS.submitter)
-        .send({ eventType: 'ticket.created', input: { ...ticket, body: 'x'.repeat(200_000) } });
-      expect(res.status).toBe(413);
     });
 
     it('serves Prometheus metrics to readers and admins only', async () => {
@@ -269,5 +313,102 @@ describe('router', () => {
       });
       expect(failed.message).toMatch(/input\.body: is required/);
     });
+  });
+});
+
+describe('router status when the audit trail lags or its store does not answer', () => {
+  let bus: EventBus;
+  let app: StageApp | undefined;
+  /** The audit store's answers, set by each test. */
+  let trail: { status?: RequestStatusView; failure?: Error; pingFailure?: Error };
+  const statusStore: RequestStatusSource = {
+    requestStatus: async () => {
+      if (trail.failure) throw trail.failure;
+      return trail.status;
+    },
+    ping: async () => {
+      if (trail.pingFailure) throw trail.pingFailure;
+    },
+  };
+
+  async function start(): Promise<ReturnType<typeof request>> {
+    app = await startRouter({ bus, config, logger, apiKeys, httpPort: 0, statusStore });
+    return request(app.url!);
+  }
+
+  beforeEach(() => {
+    bus = new EventBus(new InMemoryTransport(), { logger, retryDelayMs: 1 });
+    trail = {};
+  });
+
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+    await bus.close();
+  });
+
+  const post = (http: ReturnType<typeof request>, requestId: string) =>
+    http
+      .post('/v1/requests')
+      .set('X-Api-Key', KEYS.submitter)
+      .send({ requestId, eventType: 'ticket.created', input: ticket })
+      .expect(202);
+
+  it('answers accepted right after the POST, before the auditor has recorded the request', async () => {
+    const http = await start();
+    await post(http, 'just-now');
+    const res = await http.get('/v1/requests/just-now').set('X-Api-Key', KEYS.reader).expect(200);
+    expect(res.body).toEqual({ requestId: 'just-now', status: 'accepted', updatedAt: expect.any(String) });
+    await http.get('/v1/requests/just-now').set('X-Api-Key', KEYS.globex).expect(404);
+  });
+
+  it('answers from the audit trail once it has the request, whatever this replica remembers', async () => {
+    const http = await start();
+    await post(http, 'done-2');
+    trail.status = {
+      requestId: 'done-2',
+      status: 'completed',
+      updatedAt: '2026-01-01T12:00:05.000Z',
+      output: { reply: 'ok' },
+    };
+    const res = await http.get('/v1/requests/done-2').set('X-Api-Key', KEYS.reader).expect(200);
+    expect(res.body).toMatchObject({ status: 'completed', output: { reply: 'ok' } });
+  });
+
+  it('answers 404 for an id unknown to the trail and to this replica, saying the auditor may be behind', async () => {
+    const http = await start();
+    const res = await http.get('/v1/requests/never-sent').set('X-Api-Key', KEYS.reader).expect(404);
+    expect(res.body.message).toMatch(/audit trail has no record of request "never-sent" for this tenant/);
+    expect(res.body.message).toMatch(/auditor may be behind: retry in a few seconds/);
+  });
+
+  it('answers 503 with Retry-After, never 404, while the audit store does not answer; POST still works', async () => {
+    const http = await start();
+    trail.failure = new Error('connect ECONNREFUSED 127.0.0.1:5432');
+    await post(http, 'during-outage');
+    for (const id of ['during-outage', 'unknown-id']) {
+      const res = await http.get(`/v1/requests/${id}`).set('X-Api-Key', KEYS.reader).expect(503);
+      expect(res.headers['retry-after']).toBe('5');
+      expect(res.body).toMatchObject({
+        error: 'status_store_unavailable',
+        message: expect.stringMatching(/retry in 5 s/),
+      });
+      expect(JSON.stringify(res.body)).not.toContain('ECONNREFUSED');
+    }
+  });
+
+  it('starts while the audit store is down and reports not ready on /healthz until it answers', async () => {
+    trail.pingFailure = new Error('connect ECONNREFUSED 127.0.0.1:5432');
+    const http = await start();
+    const down = await http.get('/healthz').expect(503);
+    expect(down.body).toEqual({
+      status: 'not_ready',
+      reason: 'request statuses are read from the audit store, which does not answer yet',
+    });
+    trail.pingFailure = undefined;
+    await http.get('/healthz').expect(200, { status: 'ok' });
+    // A later outage shows in status reads (503), not in readiness: ingestion needs no store.
+    trail.pingFailure = new Error('connection terminated');
+    await http.get('/healthz').expect(200, { status: 'ok' });
   });
 });

@@ -1,9 +1,33 @@
-import { describeValidationErrors, ID_MESSAGE, ID_PATTERN, Requester } from '@llmbus/contracts';
-import { BadRequestException, ValidationPipe } from '@nestjs/common';
+import { describeValidationErrors, ID_MESSAGE, ID_PATTERN } from '@llmbus/contracts';
+import { StorableTextValidationPipe } from '@llmbus/http-nest';
+import { BadRequestException } from '@nestjs/common';
 import { Type } from 'class-transformer';
-import { IsObject, IsOptional, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  ValidateNested,
+} from 'class-validator';
 
-/** Body of `POST /v1/requests`. The tenant is never part of it: it comes from the API key. */
+/**
+ * Who the request is for, as a caller may state it: both fields default to the authenticated
+ * principal (its id, all of its groups); `groups` may narrow them, never widen them.
+ */
+export class SubmitRequester {
+  @IsOptional() @IsString() @MaxLength(200) userId?: string;
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(100)
+  @IsString({ each: true })
+  @MaxLength(200, { each: true })
+  groups?: string[];
+}
+
+/** Body of `POST /v1/requests`. The tenant is never part of it: it comes from the credentials. */
 export class SubmitRequestBody {
   /** Optional idempotency key: posting the same id again does not start a second run. */
   @IsOptional() @Matches(ID_PATTERN, { message: `requestId ${ID_MESSAGE}` }) requestId?: string;
@@ -12,12 +36,15 @@ export class SubmitRequestBody {
   eventType!: string;
   @IsOptional() @Matches(ID_PATTERN, { message: `workflow ${ID_MESSAGE}` }) workflow?: string;
   @IsObject({ message: 'input must be a JSON object' }) input!: Record<string, unknown>;
-  @IsOptional() @ValidateNested() @Type(() => Requester) requester?: Requester;
+  @IsOptional() @ValidateNested() @Type(() => SubmitRequester) requester?: SubmitRequester;
   @IsOptional() @IsString() @MaxLength(500) replyTo?: string;
 }
 
-/** Validates request bodies; unknown fields are refused and every error names its field. */
-export const submitBodyPipe = new ValidationPipe({
+/**
+ * Validates request bodies; unknown fields and text that cannot be stored (U+0000, lone
+ * surrogates, in values or keys) are refused, and every error names its field.
+ */
+export const submitBodyPipe = new StorableTextValidationPipe({
   whitelist: true,
   forbidNonWhitelisted: true,
   forbidUnknownValues: true,

@@ -8,6 +8,7 @@ import {
   ReviewDecided,
   ReviewRequested,
   ReviewRequestedEvent,
+  truncateText,
   WorkflowRef,
 } from '@llmbus/contracts';
 import type { Logger } from '@llmbus/observability';
@@ -102,7 +103,7 @@ export class ResponseValidation {
               context,
               input,
               passages,
-              reason: outcome.reason.slice(0, 2000),
+              reason: truncateText(outcome.reason, 2000),
               violations,
               output: result.output === undefined ? undefined : publish({ ...result.output }),
               text: publish(text),
@@ -119,7 +120,7 @@ export class ResponseValidation {
             {
               requestId,
               code: 'validation_failed',
-              message: outcome.reason.slice(0, 2000),
+              message: truncateText(outcome.reason, 2000),
               stage: 'validator',
               details: violations,
               replyTo: context.replyTo,
@@ -181,8 +182,8 @@ export class ResponseValidation {
           outgoing(RequestFailedEvent, {
             requestId,
             code: 'review_rejected',
-            message: `reviewer ${reviewer} rejected the output${comment ? `: ${comment}` : ''}`.slice(
-              0,
+            message: truncateText(
+              `reviewer ${reviewer} rejected the output${comment ? `: ${comment}` : ''}`,
               2000,
             ),
             stage: 'validator',
@@ -247,5 +248,5 @@ export class ResponseValidation {
 }
 
 function capList(lines: readonly string[], count: number, length: number): string[] {
-  return lines.slice(0, count).map((line) => line.slice(0, length));
+  return lines.slice(0, count).map((line) => truncateText(line, length));
 }

@@ -1,4 +1,4 @@
-import { apiKeyRegistryProvider, OPS_CONTROLLERS } from '@llmbus/http-nest';
+import { httpLoggerParams, identityProviders, OPS_CONTROLLERS } from '@llmbus/http-nest';
 import { createPiiDetector, PiiProtection, processPiiKey } from '@llmbus/pii';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
@@ -23,11 +23,11 @@ export class ValidatorModule {
     );
     return {
       module: ValidatorModule,
-      imports: [LoggerModule.forRoot({ pinoHttp: { logger: deps.logger } })],
+      imports: [LoggerModule.forRoot(httpLoggerParams(deps.logger))],
       controllers: [ValidatorEventsController, ...OPS_CONTROLLERS],
       providers: [
         { provide: ResponseValidation, useValue: validation },
-        apiKeyRegistryProvider(deps.apiKeys ?? deps.config.apiKeys),
+        ...identityProviders(deps.apiKeys ?? deps.config.apiKeys, deps.config.oidc),
       ],
     };
   }

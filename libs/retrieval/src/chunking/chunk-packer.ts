@@ -1,3 +1,4 @@
+import { codePointBoundary } from '@llmbus/contracts';
 import type { DocumentBlock } from './document-block';
 import type { TokenCounter } from './token-counter';
 
@@ -136,8 +137,8 @@ function* sliceToFit(word: string, options: PackingOptions): Generator<string> {
     while (length > 1 && options.countTokens(rest.slice(0, length)) > options.maxTokens) {
       length = Math.max(1, Math.floor(length * 0.9));
     }
-    const code = rest.charCodeAt(length - 1);
-    if (length > 1 && length < rest.length && code >= 0xd800 && code <= 0xdbff) length--; // keep surrogate pairs whole
+    // Keep surrogate pairs whole; a slice is at least one code point, so the loop always advances.
+    length = codePointBoundary(rest, length) || codePointBoundary(rest, 2);
     yield rest.slice(0, length);
     rest = rest.slice(length);
   }

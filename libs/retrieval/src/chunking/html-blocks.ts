@@ -1,3 +1,4 @@
+import { codePointBoundary } from '@llmbus/contracts';
 import { Parser } from 'htmlparser2';
 import { collapseWhitespace, DocumentBlock, SectionTracker } from './document-block';
 
@@ -141,8 +142,11 @@ export function* htmlBlocks(content: string): Generator<DocumentBlock> {
     { decodeEntities: true, lowerCaseTags: true },
   );
 
-  for (let start = 0; start < content.length; start += SLICE_CHARS) {
-    parser.write(content.slice(start, start + SLICE_CHARS));
+  for (let start = 0; start < content.length;) {
+    // Slices end on code-point boundaries, so no text event carries half of a surrogate pair.
+    const end = codePointBoundary(content, start + SLICE_CHARS);
+    parser.write(content.slice(start, end));
+    start = end;
     yield* ready.splice(0);
   }
   parser.end();

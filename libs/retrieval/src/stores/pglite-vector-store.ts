@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { truncateText } from '@llmbus/contracts';
 import { PGlite } from '@electric-sql/pglite';
 import { vector as pgvector } from '@electric-sql/pglite-pgvector';
 import { RetrievalError } from '../errors';
@@ -157,7 +158,7 @@ export class PgliteVectorStore implements VectorStore {
     if (query.collections.length === 0 || query.limit < 1 || query.text.trim() === '') return [];
     if (!(await this.exists(name))) return [];
     const where = new Where();
-    const text = where.param(query.text.slice(0, MAX_LEXICAL_QUERY_CHARS));
+    const text = where.param(truncateText(query.text, MAX_LEXICAL_QUERY_CHARS));
     where.scope(query).readableBy(query.groups);
     const limit = where.param(Math.floor(query.limit));
     const candidates = where.param(Math.max(LEXICAL_CANDIDATES, Math.floor(query.limit)));

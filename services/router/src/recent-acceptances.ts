@@ -1,0 +1,31 @@
+import type { RequestStatusView } from '@llmbus/audit';
+import { LRUCache } from 'lru-cache';
+
+/**
+ * Requests this replica accepted moments ago, so that a GET right after the POST answers
+ * `accepted` while the auditor has not recorded the RequestSubmitted yet. Bounded (least recently
+ * used entries go first) and short-lived: the audit trail is the record, this only bridges its lag.
+ */
+export class RecentAcceptances {
+  private readonly entries: LRUCache<string, string>;
+
+  /** `ttlMs`: how long an acceptance is remembered (default 10 minutes, well past the auditor's usual lag). */
+  constructor(capacity = 10_000, ttlMs = 600_000) {
+    this.entries = new LRUCache({ max: capacity, ttl: ttlMs });
+  }
+
+  /** Remembers that the tenant's request was accepted now. */
+  remember(tenantId: string, requestId: string): void {
+    this.entries.set(keyOf(tenantId, requestId), new Date().toISOString());
+  }
+
+  /** `accepted` for a request of this tenant accepted here recently; another tenant's is not found. */
+  get(tenantId: string, requestId: string): RequestStatusView | undefined {
+    const acceptedAt = this.entries.get(keyOf(tenantId, requestId));
+    return acceptedAt === undefined ? undefined : { requestId, status: 'accepted', updatedAt: acceptedAt };
+  }
+}
+
+function keyOf(tenantId: string, requestId: string): string {
+  return `${tenantId}\u0000${requestId}`;
+}

@@ -1,0 +1,91 @@
+import type { AuditStore, RequestStatusView } from '@llmbus/audit';
+import type { ReadinessCheck } from '@llmbus/http-nest';
+import type { Logger } from '@llmbus/observability';
+import { RecentAcceptances } from './recent-acceptances';
+
+/** The little of the audit store the router reads: request statuses, and whether it answers. */
+export type RequestStatusSource = Pick<AuditStore, 'requestStatus' | 'ping'>;
+
+/** Seconds a client is asked to wait (`Retry-After`) when the audit store does not answer. */
+export const STATUS_RETRY_AFTER_SECONDS = 5;
+
+/** The audit store did not answer a status read; the request may well exist, so this is never a 404. */
+export class StatusStoreUnavailableError extends Error {
+  readonly code = 'status_store_unavailable';
+  readonly retryAfterSeconds = STATUS_RETRY_AFTER_SECONDS;
+
+  constructor(cause: unknown) {
+    super(
+      `request statuses are read from the audit store, which is not answering right now; retry in ${STATUS_RETRY_AFTER_SECONDS} s`,
+      { cause },
+    );
+    this.name = 'StatusStoreUnavailableError';
+  }
+}
+
+/**
+ * The router's answer to `GET /v1/requests/:id`: the audit trail's status of the request, or
+ * `accepted` for one this replica accepted before the auditor recorded it. Holds no state that a
+ * restart loses beyond that short bridge, so a new replica serves every status from its first
+ * request. Also the router's readiness: not ready until the audit store has answered once.
+ */
+export class RequestStatuses implements ReadinessCheck {
+  private answered = false;
+
+  constructor(
+    private readonly store: RequestStatusSource,
+    private readonly logger: Logger,
+    private readonly recent = new RecentAcceptances(),
+  ) {}
+
+  /** Bridges the auditor's lag for a request this replica has just published. */
+  accepted(tenantId: string, requestId: string): void {
+    this.recent.remember(tenantId, requestId);
+  }
+
+  /**
+   * The status of the tenant's request; undefined when neither the audit trail nor this replica
+   * knows it (another tenant's request included).
+   * @throws StatusStoreUnavailableError when the audit store does not answer.
+   */
+  async get(tenantId: string, requestId: string): Promise<RequestStatusView | undefined> {
+    let recorded: RequestStatusView | undefined;
+    try {
+      recorded = await this.store.requestStatus(tenantId, requestId);
+    } catch (error) {
+      this.logger.warn(
+        { err: error, tenantId, correlationId: requestId },
+        'audit store did not answer a status read',
+      );
+      throw new StatusStoreUnavailableError(error);
+    }
+    this.markAnswered();
+    return recorded ?? this.recent.get(tenantId, requestId);
+  }
+
+  /**
+   * Not ready until the audit store has answered once. After that a store outage does not make
+   * the router unready: it would take POST ingestion, which needs no store, out of service too;
+   * status reads answer 503 with Retry-After instead.
+   */
+  async notReadyReason(): Promise<string | undefined> {
+    if (this.answered) return undefined;
+    try {
+      await this.store.ping();
+    } catch (error) {
+      this.logger.warn(
+        { err: error },
+        'the audit store does not answer yet (DATABASE_URL): GET /v1/requests/:id answers 503 until it does',
+      );
+      return 'request statuses are read from the audit store, which does not answer yet';
+    }
+    this.markAnswered();
+    return undefined;
+  }
+
+  private markAnswered(): void {
+    if (this.answered) return;
+    this.answered = true;
+    this.logger.info('the audit store answers: request statuses are served');
+  }
+}

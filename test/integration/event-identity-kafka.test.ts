@@ -1,0 +1,226 @@
+// The five stages on a real Kafka broker and the audit store on a real PostgreSQL, driven by a
+// plain kafkajs producer as an upstream system drives them: events that share a CloudEvents id
+// but not the source or tenant, and events in structured content mode, each end in an outcome
+// and a trail of their own. The chat model is scripted (the fault is the bus's, not the model's).
+import { randomBytes, randomUUID } from 'node:crypto';
+import { PostgresAuditStore } from '@llmbus/audit';
+import { EventBus, KafkaTransport } from '@llmbus/bus';
+import type { StageApp } from '@llmbus/bus-nest';
+import { loadPlatformConfig } from '@llmbus/config';
+import {
+  ContextRetrievedEvent,
+  RequestCompletedEvent,
+  RequestRoutedEvent,
+  RequestSubmittedEvent,
+  ResponseGeneratedEvent,
+  TOPICS,
+  Topics,
+} from '@llmbus/contracts';
+import { ScriptedModelProvider } from '@llmbus/models';
+import { HashedBagOfWordsEmbedder, PgliteVectorStore } from '@llmbus/retrieval';
+import { startAuditor } from '@llmbus/svc-auditor';
+import { startGenerator } from '@llmbus/svc-generator';
+import { startRetriever } from '@llmbus/svc-retriever';
+import { startRouter } from '@llmbus/svc-router';
+import { startValidator } from '@llmbus/svc-validator';
+import { Kafka, logLevel, Producer } from 'kafkajs';
+import { Client } from 'pg';
+import pino from 'pino';
+import { databaseUrl, kafkaBrokers, uniquePrefix } from '../support/env';
+import { ensureTopics } from '../support/kafka-topics';
+import { TopicTap } from '../support/topic-tap';
+
+jest.setTimeout(180_000);
+const logger = pino({ level: 'warn' });
+
+const ticket = (requestId: string) => ({
+  requestId,
+  eventType: 'ticket.created',
+  input: { subject: 'Cannot log in', body: 'The reset mail never arrives.', priority: 'normal' },
+  requester: { groups: [] },
+});
+
+/** What the scripted model answers every call with: a valid, confident draft citing nothing. */
+const draft = {
+  category: 'account',
+  priority: 'normal',
+  reply: 'Please check your spam folder and request a new reset link.',
+  citations: [],
+  needsHuman: false,
+  confidence: 0.9,
+};
+
+/** The event types every completed request's trail holds once each, in this order. */
+const TRAIL = [
+  RequestSubmittedEvent.type,
+  RequestRoutedEvent.type,
+  ContextRetrievedEvent.type,
+  ResponseGeneratedEvent.type,
+  RequestCompletedEvent.type,
+];
+
+describe('event identity and content modes on Kafka: five stages and the audit store', () => {
+  const brokers = kafkaBrokers();
+  const prefix = uniquePrefix('event-identity');
+  const schema = `audit_test_${randomBytes(8).toString('hex')}`;
+  const model = new ScriptedModelProvider({ modelId: 'scripted/chat' });
+  const apps: StageApp[] = [];
+  let bus: EventBus;
+  let auditStore: PostgresAuditStore;
+  let vectorStore: PgliteVectorStore;
+  let tap: TopicTap;
+  let producer: Producer;
+
+  beforeAll(async () => {
+    await ensureTopics(
+      brokers,
+      TOPICS.map((t) => ({ ...t, name: prefix + t.name })),
+    );
+    bus = new EventBus(
+      new KafkaTransport({ brokers, clientId: `${prefix}stages`, logger, sessionTimeoutMs: 10_000 }),
+      { logger, topicPrefix: prefix, retryDelayMs: 10 },
+    );
+    auditStore = await PostgresAuditStore.open({
+      connectionString: databaseUrl(),
+      schema,
+      maxConnections: 3,
+    });
+    vectorStore = await PgliteVectorStore.open();
+    const config = loadPlatformConfig(
+      { API_KEYS: `identity-test-key-${randomBytes(6).toString('hex')}:acme:admin`, HTTP_PORT: '0' },
+      { mode: 'embedded', httpPort: 0, clientId: 'event-identity-test' },
+    );
+    const apiKeys = config.apiKeys!;
+    for (let i = 0; i < 20; i++) model.enqueueChat(() => ({ json: draft }));
+    apps.push(await startAuditor({ bus, config, logger, store: auditStore }));
+    apps.push(
+      await startRetriever({
+        bus,
+        config,
+        logger,
+        embedder: new HashedBagOfWordsEmbedder(512, 'test-bow'),
+        vectorStore,
+      }),
+    );
+    apps.push(await startGenerator({ bus, config, logger, models: model }));
+    apps.push(await startValidator({ bus, config, logger }));
+    apps.push(await startRouter({ bus, config, logger, apiKeys, httpPort: 0, statusStore: auditStore }));
+    tap = new TopicTap(brokers, [prefix + Topics.Result.name], `${prefix}tap`);
+    await tap.start();
+    producer = new Kafka({ brokers, clientId: `${prefix}upstream`, logLevel: logLevel.NOTHING }).producer({
+      idempotent: true,
+    });
+    await producer.connect();
+  });
+
+  afterAll(async () => {
+    await producer?.disconnect();
+    await tap?.stop();
+    for (const app of apps.reverse()) await app.close();
+    await bus?.close();
+    await auditStore?.close();
+    await vectorStore?.close();
+    const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: TOPICS.map((t) => prefix + t.name) }).catch(() => undefined);
+    await admin.disconnect();
+    const db = new Client({ connectionString: databaseUrl() });
+    await db.connect();
+    await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await db.end();
+  });
+
+  const send = (key: string, headers: Record<string, string>, value: string) =>
+    producer.send({ topic: prefix + Topics.Request.name, acks: -1, messages: [{ key, headers, value }] });
+
+  /** Waits for the request's RequestCompleted on the result topic, as a downstream consumer sees it. */
+  const completion = (tenant: string, requestId: string) =>
+    tap.waitFor(
+      (m) =>
+        m.key === requestId &&
+        m.headers['ce_tenantid'] === tenant &&
+        m.headers['ce_type'] === RequestCompletedEvent.type,
+      90_000,
+      `RequestCompleted of ${tenant}/${requestId}`,
+    );
+
+  /** The request's trail once the auditor has recorded every step (it reads each topic at its own pace). */
+  async function trailOf(tenant: string, requestId: string) {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const trail = await auditStore.trail(tenant, requestId);
+      if (TRAIL.every((type) => trail.some((r) => r.envelope.type === type))) return trail;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `trail of ${tenant}/${requestId} is incomplete: ${trail.map((r) => r.envelope.type)}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  it('gives three requests that share a ce_id but not the source or tenant an outcome and a trail each', async () => {
+    const ceId = randomUUID();
+    const shared = `req-${randomBytes(4).toString('hex')}`;
+    const other = `${shared}-b`;
+    const sent = [
+      { tenant: 'acme', source: '/upstream/helpdesk', requestId: shared },
+      { tenant: 'acme', source: '/upstream/crm', requestId: other },
+      // Another tenant, the same source, event id and even request id.
+      { tenant: 'globex', source: '/upstream/helpdesk', requestId: shared },
+    ];
+    for (const { tenant, source, requestId } of sent) {
+      await send(
+        requestId,
+        {
+          'content-type': 'application/json',
+          ce_id: ceId,
+          ce_source: source,
+          ce_type: RequestSubmittedEvent.type,
+          ce_specversion: '1.0',
+          ce_time: new Date().toISOString(),
+          ce_correlationid: requestId,
+          ce_tenantid: tenant,
+          ce_schemaversion: '1',
+        },
+        JSON.stringify(ticket(requestId)),
+      );
+    }
+    const outcomes = await Promise.all(sent.map((s) => completion(s.tenant, s.requestId)));
+    expect(new Set(outcomes.map((m) => m.headers['ce_id'])).size).toBe(3);
+    for (const { tenant, source, requestId } of sent) {
+      const trail = await trailOf(tenant, requestId);
+      expect(trail.map((r) => r.envelope.type)).toEqual(TRAIL);
+      expect(trail[0].envelope).toMatchObject({ id: ceId, source, tenantid: tenant });
+      expect(
+        trail.every((r) => r.envelope.tenantid === tenant && r.envelope.correlationid === requestId),
+      ).toBe(true);
+    }
+  });
+
+  it('completes a request sent in structured content mode with a plain Kafka producer', async () => {
+    const requestId = `structured-${randomBytes(4).toString('hex')}`;
+    const event = {
+      specversion: '1.0',
+      id: randomUUID(),
+      source: '/upstream/cloudevents-sdk',
+      type: RequestSubmittedEvent.type,
+      time: new Date().toISOString(),
+      datacontenttype: 'application/json',
+      tenantid: 'acme',
+      correlationid: requestId,
+      schemaversion: 1,
+      data: ticket(requestId),
+    };
+    await send(
+      requestId,
+      { 'content-type': 'application/cloudevents+json; charset=UTF-8' },
+      JSON.stringify(event),
+    );
+    const completed = await completion('acme', requestId);
+    expect(completed.json).toMatchObject({ requestId, output: { category: 'account' } });
+    const trail = await trailOf('acme', requestId);
+    expect(trail.map((r) => r.envelope.type)).toEqual(TRAIL);
+    expect(trail[0].envelope).toMatchObject({ id: event.id, source: event.source, data: ticket(requestId) });
+  });
+});
