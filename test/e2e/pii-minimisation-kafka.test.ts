@@ -231,6 +231,14 @@ describe('PII minimisation on Kafka with an untrusted OpenAI-compatible endpoint
       headers: { 'x-api-key': pipeline.apiKey },
     });
     expect(JSON.stringify(await trail.json())).toContain(e.PAYMENT_CARD);
+
+    // The router's status, read from that masked trail, answers what the result topic published.
+    const status = await fetch(`${pipeline.routerUrl}/v1/requests/${requestId}`, {
+      headers: { 'x-api-key': pipeline.apiKey },
+    });
+    const view = (await status.json()) as { status: string; output: Record<string, string> };
+    expect(view).toMatchObject({ status: 'completed', output: { reply: output['reply'] } });
+    expect(view).not.toHaveProperty('sealedOutcome');
   });
 
   it('refuses to start a generator that would mask prompts without LLMBUS_PII_KEY, naming the variable', async () => {
