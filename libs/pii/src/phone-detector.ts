@@ -4,7 +4,7 @@ import { spanOf, type PiiDetector, type PiiSpan } from './pii-detector';
 
 /** National numbers: with a trunk prefix (0…, most of Europe) or in the North American 3-3-4 shape. */
 const NATIONAL_SHAPE = /^0\d{1,4}[ -]\d|^\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4}$/;
-const NINE_DIGITS = /(?:\d[\s().\/-]{0,2}){9}/;
+const NINE_DIGITS = /(?:\d[\s()./-]{0,2}){9}/;
 const DATE_SHAPE = /^\d{4}[-/]\d{1,2}[-/]\d{1,2}$|^\d{1,2}[-/]\d{1,2}[-/]\d{4}$/;
 
 /**
