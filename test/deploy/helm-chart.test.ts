@@ -135,7 +135,7 @@ const CONTROLLERS: Record<Stage, Type> = {
   auditor: AuditRecorderController,
 };
 
-const SECRET_VARIABLES = ['API_KEYS', 'DATABASE_URL', 'OPENAI_API_KEY', 'QDRANT_API_KEY'];
+const SECRET_VARIABLES = ['API_KEYS', 'DATABASE_URL', 'OPENAI_API_KEY', 'QDRANT_API_KEY', 'LLMBUS_PII_KEY'];
 
 function find(objects: K8sObject[], kind: string, name: string): K8sObject {
   const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
@@ -315,6 +315,16 @@ describeWithTools('helm chart deploy/helm/llmbus', () => {
         expect(variable.valueFrom.secretKeyRef.name).toBe('llmbus-prod');
       }
       expect(c.envFrom).toEqual([{ configMapRef: { name: `llmbus-${stage}` } }]);
+    });
+
+    it('requires LLMBUS_PII_KEY of the generator of an OpenAI-compatible provider only (it masks prompts for it)', () => {
+      const piiKey = (objects: K8sObject[], stage: Stage) =>
+        container(objects, stage).env!.find((e) => e.name === 'LLMBUS_PII_KEY')?.valueFrom.secretKeyRef;
+      expect(piiKey(production, 'generator')).toEqual({ name: 'llmbus-prod', key: 'LLMBUS_PII_KEY' });
+      expect(piiKey(defaults, 'generator')?.optional).toBe(true);
+      for (const stage of ['router', 'validator', 'auditor'] as const)
+        expect(piiKey(production, stage)?.optional).toBe(true);
+      expect(piiKey(production, 'retriever')).toBeUndefined();
     });
 
     it('refuses a secret given as a plain env value', () => {

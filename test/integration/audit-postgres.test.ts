@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GENESIS_HASH, MIGRATIONS, PostgresAuditStore } from '@llmbus/audit';
+// From the sources, like the conformance suites below: one declaration of the store classes.
+import { GENESIS_HASH, MIGRATIONS, PostgresAuditStore } from '../../libs/audit/src';
 import { RequestSubmittedEvent, type EventEnvelope } from '@llmbus/contracts';
 import { Client } from 'pg';
 import { describeAuditChainConformance } from '../../libs/audit/src/audit-store.chain.conformance';

@@ -9,6 +9,7 @@ import type { StageApp } from '@llmbus/bus-nest';
 import { loadPlatformConfig } from '@llmbus/config';
 import {
   ContextRetrievedEvent,
+  ModelCallRecordedEvent,
   RequestCompletedEvent,
   RequestRoutedEvent,
   RequestSubmittedEvent,
@@ -56,6 +57,8 @@ const TRAIL = [
   RequestSubmittedEvent.type,
   RequestRoutedEvent.type,
   ContextRetrievedEvent.type,
+  // The generator records each billed model call as soon as it returns, before its output.
+  ModelCallRecordedEvent.type,
   ResponseGeneratedEvent.type,
   RequestCompletedEvent.type,
 ];

@@ -101,6 +101,8 @@ export class Pipeline {
       DATABASE_URL: url.toString(),
       LLMBUS_DATA_DIR: '',
       KAFKAJS_NO_PARTITIONER_WARNING: '1',
+      // Seals PII placeholder mappings (generator → validator, audit trail); one per pipeline.
+      LLMBUS_PII_KEY: randomBytes(32).toString('base64'),
       ...this.options.env,
     };
     const ports: [string, number][] = [

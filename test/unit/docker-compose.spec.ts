@@ -19,6 +19,7 @@ const DOCUMENTED_ENV = [
   'OPENAI_BASE_URL',
   'LOG_LEVEL',
   'LLMBUS_MODELS_DIR',
+  'LLMBUS_PII_KEY',
 ];
 
 interface ComposeService {

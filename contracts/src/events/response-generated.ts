@@ -2,6 +2,8 @@ import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
+  IsBase64,
+  IsIn,
   IsInt,
   IsObject,
   IsOptional,
@@ -21,6 +23,18 @@ export class PromptRef {
   @IsInt() @Min(1) version!: number;
 }
 
+/**
+ * The placeholder mapping of a masked prompt (`<PERSON_1>` → the value), encrypted with AES-256-GCM
+ * under LLMBUS_PII_KEY with the request id as additional data, so only stages holding the key can
+ * restore the values. Fields are base64.
+ */
+export class SealedPiiVault {
+  @IsIn(['A256GCM']) alg!: 'A256GCM';
+  @IsBase64() @MaxLength(32) iv!: string;
+  @IsBase64() @MaxLength(32) tag!: string;
+  @IsBase64() @MaxLength(400_000) data!: string;
+}
+
 /** A model produced an output for a request (not yet validated). */
 export class ResponseGenerated {
   @Matches(ID_PATTERN, { message: `requestId ${ID_MESSAGE}` }) requestId!: string;
@@ -37,6 +51,11 @@ export class ResponseGenerated {
   /** Parsed structured output when the text is JSON; validation happens in the validator. */
   @IsOptional() @IsObject() output?: Record<string, unknown>;
   @ValidateNested() @Type(() => ModelUsage) usage!: ModelUsage;
+  /**
+   * Present when the prompt was masked for a model not trusted with PII: `text`, `output` and
+   * `renderedPrompt` hold placeholders, and the validator restores the values from this mapping.
+   */
+  @IsOptional() @ValidateNested() @Type(() => SealedPiiVault) piiVault?: SealedPiiVault;
   /**
    * The model call that produced this output; its ModelCallRecorded event (same callId) is the
    * billing record, so this event's usage restates it. Absent on events from before it existed.

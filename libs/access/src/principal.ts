@@ -1,5 +1,5 @@
 /** What a caller may do on the HTTP surfaces. */
-export const ROLES = ['submitter', 'reader', 'reviewer', 'admin'] as const;
+export const ROLES = ['submitter', 'reader', 'reviewer', 'pii-reader', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** How a principal proved who it is. */

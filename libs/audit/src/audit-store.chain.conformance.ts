@@ -16,7 +16,9 @@ export interface ChainFixture {
   /** A second store on the same database (another auditor replica), or the same store when there is one connection. */
   readonly peer: SqlAuditStore;
   /** Runs statements in one transaction on the store's database, bypassing the store. */
-  rawTransaction(statements: readonly (readonly [string, readonly unknown[]?])[]): Promise<void>;
+  rawTransaction(
+    statements: readonly (readonly [string, (readonly unknown[] | undefined)?])[],
+  ): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -35,6 +35,12 @@ export interface RequestStatusView {
   };
   /** Why the output went to human review (the latest review request), once it did. */
   readonly reviewReason?: string;
+  /**
+   * Not part of the HTTP answer: the outcome event's sealed PII mapping (the auditor stores it as
+   * `payload._piiVault`, bound to the event's tenant, source and id), with which the reader
+   * restores `output` and `failure`, then drops this field.
+   */
+  readonly sealedOutcome?: { readonly source: string; readonly id: string; readonly vault: unknown };
 }
 
 // Events of one request are recorded from several topics, so in any order: the status is the
@@ -60,14 +66,14 @@ const PLACED = [...ROUTED, ReviewRequestedEvent.type];
  */
 export const REQUEST_STATUS_SQL = `
 WITH events AS (
-  SELECT type, event_time, seq, payload,
+  SELECT type, event_time, seq, payload, source, event_id,
     CASE WHEN type = ANY($4::text[]) THEN 3 WHEN type = ANY($5::text[]) THEN 2
          WHEN type = ANY($6::text[]) THEN 1 ELSE 0 END AS rank
   FROM audit_events
   WHERE tenant_id = $1 AND correlation_id = $2 AND type = ANY($3::text[])
 ),
 outcome AS (
-  SELECT type, event_time, payload FROM events WHERE rank = 3 ORDER BY event_time, seq LIMIT 1
+  SELECT type, event_time, payload, source, event_id FROM events WHERE rank = 3 ORDER BY event_time, seq LIMIT 1
 ),
 progress AS (
   SELECT rank, event_time FROM events WHERE rank < 3 ORDER BY rank DESC, event_time DESC, seq DESC LIMIT 1
@@ -91,7 +97,8 @@ SELECT
   CASE WHEN o.type = $10::text THEN jsonb_build_object(
     'code', o.payload -> 'code', 'message', o.payload -> 'message',
     'stage', o.payload -> 'stage', 'details', coalesce(o.payload -> 'details', '[]'::jsonb)) END AS failure,
-  r.reason AS review_reason
+  r.reason AS review_reason,
+  o.payload -> '_piiVault' AS pii_vault, o.source AS outcome_source, o.event_id AS outcome_id
 FROM (SELECT 1) AS one
 LEFT JOIN outcome o ON true
 LEFT JOIN progress p ON true
@@ -128,6 +135,9 @@ export interface RequestStatusRow {
   accepted_by: 'validator' | 'reviewer' | null;
   failure: Json<{ code: FailureCode; message: string; stage: Stage; details: string[] }> | null;
   review_reason: string | null;
+  pii_vault: Json<Record<string, unknown>> | null;
+  outcome_source: string | null;
+  outcome_id: string | null;
 }
 
 // The jsonb values selected here are objects or arrays, never JSON strings, so text means unparsed.
@@ -147,5 +157,10 @@ export function toRequestStatusView(requestId: string, row: RequestStatusRow): R
     ...(row.accepted_by !== null && { acceptedBy: row.accepted_by }),
     ...(row.failure !== null && { failure: parsed(row.failure) }),
     ...(row.review_reason !== null && { reviewReason: row.review_reason }),
+    ...(row.pii_vault !== null &&
+      row.outcome_source !== null &&
+      row.outcome_id !== null && {
+        sealedOutcome: { source: row.outcome_source, id: row.outcome_id, vault: parsed(row.pii_vault) },
+      }),
   };
 }

@@ -105,3 +105,21 @@ export function ascendingMs(
   if (!valid) throw new ConfigError(name, expected, raw);
   return values;
 }
+
+/**
+ * A 32-byte secret key: 64 hex digits or base64 of 32 bytes (`openssl rand -base64 32`); undefined
+ * when unset. The value never appears in the error.
+ */
+export function secretKey32(env: Env, name: string): Buffer | undefined {
+  const raw = optional(env, name)?.trim();
+  if (raw === undefined) return undefined;
+  const key = /^[0-9a-fA-F]{64}$/.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
+  if (key.length !== 32 || (!/^[0-9a-fA-F]{64}$/.test(raw) && key.toString('base64') !== raw)) {
+    throw new ConfigError(
+      name,
+      '32 random bytes as 64 hex digits or base64 (openssl rand -base64 32)',
+      '<redacted>',
+    );
+  }
+  return key;
+}

@@ -1,6 +1,6 @@
 import { ApiKeyConfigError, ApiKeyRegistry, OidcSettings, TrustedSources } from '@llmbus/access';
 import { RETRY_ROUNDS } from '@llmbus/contracts';
-import { ascendingMs, ConfigError, Env, hostPorts, int, oneOf, optional, str, url } from './env';
+import { ascendingMs, ConfigError, Env, hostPorts, int, oneOf, optional, secretKey32, str, url } from './env';
 import { loadOidcSettings, loadTrustedSources } from './identity-config';
 
 export const RUN_MODES = ['embedded', 'distributed'] as const;
@@ -41,6 +41,11 @@ export interface PlatformConfig {
   readonly qdrantUrl?: string;
   readonly qdrantApiKey?: string;
   readonly workflowsDir?: string;
+  /**
+   * LLMBUS_PII_KEY: AES-256 key that encrypts the PII placeholder mapping travelling from the
+   * generator to the validator. Needed in distributed mode whenever a model is not trusted for PII.
+   */
+  readonly piiKey?: Buffer;
 }
 
 /**
@@ -161,5 +166,6 @@ export function loadPlatformConfig(
     qdrantUrl: url(env, 'QDRANT_URL'),
     qdrantApiKey: optional(env, 'QDRANT_API_KEY'),
     workflowsDir: optional(env, 'LLMBUS_WORKFLOWS_DIR'),
+    piiKey: secretKey32(env, 'LLMBUS_PII_KEY'),
   };
 }

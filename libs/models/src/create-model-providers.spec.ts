@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseModelsConfig } from './config/models-config';
 import { createModelProviders } from './create-model-providers';
 import type { LocalInferenceEngine } from './local/local-inference-engine';
-import { ModelRegistry } from './registry/model-registry';
+import { isTrustedForPii, ModelRegistry } from './registry/model-registry';
 import { DEFAULT_MODEL_REGISTRY_PATH } from './registry/model-registry-file';
 
 const registry = ModelRegistry.fromConfig(
@@ -94,5 +94,32 @@ describe('createModelProviders', () => {
         { registry },
       ),
     ).toThrow('OPENAI_CHAT_MODEL=openai/text-embedding-3-small names registry entry');
+  });
+
+  describe('trust for PII', () => {
+    it('trusts local models and distrusts OpenAI-compatible endpoints by default', async () => {
+      const local = createModelProviders(parseModelsConfig({}), { registry, localEngine: idleEngine });
+      expect(isTrustedForPii(local.chatModel)).toBe(true);
+      const openai = createModelProviders(parseModelsConfig({ OPENAI_API_KEY: 'k' }), { registry });
+      expect(isTrustedForPii(openai.chatModel)).toBe(false);
+      // An entry without the flag follows its provider.
+      const { trustedForPii: _flag, ...unflagged } = openai.chatModel;
+      expect(isTrustedForPii(unflagged)).toBe(false);
+      await Promise.all([local.close(), openai.close()]);
+    });
+
+    it('trusts every model of the endpoint when OPENAI_TRUSTED_FOR_PII=true (an on-premises server)', async () => {
+      const models = createModelProviders(
+        parseModelsConfig({
+          OPENAI_API_KEY: 'k',
+          OPENAI_TRUSTED_FOR_PII: 'true',
+          OPENAI_CHAT_MODEL: 'llama-3-70b',
+        }),
+        { registry, logger },
+      );
+      expect(models.available.every(isTrustedForPii)).toBe(true);
+      expect(() => parseModelsConfig({ OPENAI_TRUSTED_FOR_PII: 'yes' })).toThrow(/OPENAI_TRUSTED_FOR_PII/);
+      await models.close();
+    });
   });
 });

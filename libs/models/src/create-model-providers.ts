@@ -121,6 +121,15 @@ export function createModelProviders(
     registry = registry.with(
       [chatModel, embeddingModel].filter((entry) => registry.find(entry.id) === undefined),
     );
+    if (openai.trustedForPii !== undefined) {
+      // The operator vouches for (or against) the endpoint as a whole: an on-premises vLLM, say.
+      const trustedForPii = openai.trustedForPii;
+      registry = registry.with(
+        registry.entries.filter((e) => e.provider === 'openai').map((e) => ({ ...e, trustedForPii })),
+      );
+      chatModel = registry.get(chatModel.id);
+      embeddingModel = registry.get(embeddingModel.id);
+    }
     // A custom endpoint (OPENAI_CHAT_MODEL set) serves what it was told to, not OpenAI's catalogue.
     available = [
       ...(openai.chatModel === undefined

@@ -30,6 +30,7 @@ export {
   ModelRegistry,
   ModelRegistryError,
   computeCostUsd,
+  isTrustedForPii,
 } from './registry/model-registry';
 export type {
   ModelCapability,

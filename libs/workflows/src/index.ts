@@ -10,7 +10,6 @@ export * from './workflow-registry';
 export * from './token-counter';
 export * from './prompt-renderer';
 export * from './output-validator';
-export * from './pii-redaction';
 export * from './outcome';
 export * from './grounded-schema';
 export * from './confidence';

@@ -1,7 +1,6 @@
 import type { Passage } from '@llmbus/contracts';
 import { decideOutcome } from './outcome';
 import { OutputValidator } from './output-validator';
-import { PII_MASKS, redactPii, redactPiiText } from './pii-redaction';
 import { WorkflowRegistry } from './workflow-registry';
 
 const workflow = WorkflowRegistry.fromDirectory().get('support-ticket', 1);
@@ -268,35 +267,5 @@ describe('decideOutcome', () => {
   it('fails the request when the workflow says so', () => {
     const failing = { ...workflow, validation: { ...workflow.validation, onExhaustion: 'fail' as const } };
     expect(decideOutcome(failing, 2, invalid).kind).toBe('fail');
-  });
-});
-
-describe('PII redaction', () => {
-  it('masks e-mail addresses, card numbers and phone numbers', () => {
-    const text =
-      'Mail jane.doe+x@example.co.uk, card 4111 1111 1111 1111, call +44 20 7946 0958 or (555) 123-4567.';
-    expect(redactPiiText(text)).toBe(
-      `Mail ${PII_MASKS.email}, card ${PII_MASKS.card}, call ${PII_MASKS.phone} or ${PII_MASKS.phone}.`,
-    );
-  });
-
-  it('leaves numbers that are not PII alone: order ids failing Luhn, dates, versions, prices', () => {
-    const text = 'Order 1234567890123 on 2024-01-15, version 1.2.3, price $49.99, ticket #4821.';
-    expect(redactPiiText(text)).toBe(text);
-  });
-
-  it('redacts every string in a nested output and keeps other values', () => {
-    const output = {
-      reply: 'Write to help@acme.io',
-      citations: ['kb-1'],
-      confidence: 0.5,
-      meta: { phone: '555-123-4567' },
-    };
-    expect(redactPii(output)).toEqual({
-      reply: `Write to ${PII_MASKS.email}`,
-      citations: ['kb-1'],
-      confidence: 0.5,
-      meta: { phone: PII_MASKS.phone },
-    });
   });
 });

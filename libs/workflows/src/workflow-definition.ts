@@ -1,4 +1,5 @@
 import type { ModelTier } from '@llmbus/contracts';
+import type { PiiPolicySpec } from '@llmbus/pii';
 
 /** A JSON Schema as a plain object (validated by ajv when the workflow loads). */
 export type JsonSchema = { readonly [keyword: string]: unknown };
@@ -128,6 +129,13 @@ export interface WorkflowDefinition {
   readonly output: { readonly schema: JsonSchema };
   readonly validation: ValidationSpec;
   readonly verify?: VerifySpec;
+  /**
+   * What happens to personal data per channel (`prompts` to models not trusted for PII, published
+   * `outputs`, the `audit` trail): `mask`, `redact` or `allow`, per entity type or by `default`.
+   * `tenants.<tenant id>` overrides channels for one tenant. Absent channels take the platform
+   * defaults (see resolvePiiPolicy in @llmbus/pii).
+   */
+  readonly pii?: PiiPolicySpec;
 }
 
 /** A loaded workflow and the file it came from. */

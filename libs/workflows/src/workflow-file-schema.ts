@@ -1,4 +1,5 @@
 import { MODEL_TIERS } from '@llmbus/contracts';
+import { PII_ACTIONS, PII_ENTITY_TYPES } from '@llmbus/pii';
 
 const ID = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
 const FIELD = (root: string) => `^${root}(\\.[A-Za-z0-9_-]+)+$`;
@@ -63,6 +64,12 @@ const businessRule = {
     ruleShape('forbiddenPhrases', { phrases: { type: 'array', minItems: 1, items: text(200) } }, ['phrases']),
     ruleShape('minimum', { value: { type: 'number' } }, ['value']),
   ],
+};
+
+const piiChannel = {
+  type: 'object',
+  additionalProperties: false,
+  properties: Object.fromEntries(['default', ...PII_ENTITY_TYPES].map((key) => [key, { enum: PII_ACTIONS }])),
 };
 
 /** JSON Schema of a workflow file; ajv checks every file against it at load. */
@@ -178,6 +185,24 @@ export const WORKFLOW_FILE_SCHEMA = {
       type: 'object',
       additionalProperties: false,
       properties: { quotes: { type: 'boolean' } },
+    },
+    pii: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        prompts: piiChannel,
+        outputs: piiChannel,
+        audit: piiChannel,
+        tenants: {
+          type: 'object',
+          propertyNames: { pattern: ID },
+          additionalProperties: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { prompts: piiChannel, outputs: piiChannel, audit: piiChannel },
+          },
+        },
+      },
     },
   },
 } as const;

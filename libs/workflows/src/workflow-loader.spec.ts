@@ -39,6 +39,21 @@ describe('parseWorkflowDocument', () => {
     );
   });
 
+  it('reads the PII policy, and names a bad action or an unknown entity type', () => {
+    expect(parseWorkflowDocument(shippedText, 'support-ticket.v1.yaml').pii).toMatchObject({
+      outputs: { default: 'allow', PAYMENT_CARD: 'redact' },
+    });
+    const problems = problemsOf(
+      shippedText.replace('audit: { default: mask }', 'audit: { default: hide, PASSPORT: mask }'),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'pii.audit.default: must be one of mask, redact, allow',
+        'pii.audit.PASSPORT: is not a known field',
+      ]),
+    );
+  });
+
   it('names a bad enum value in a nested rule', () => {
     expect(problemsOf(shippedText.replace('onExhaustion: review', 'onExhaustion: ignore'))).toContain(
       'validation.onExhaustion: must be one of review, fail',

@@ -4,6 +4,7 @@ import type { EventEnvelope } from '@llmbus/contracts';
 import { Controller, Inject } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { AUDIT_STORE } from './auditor-deps';
+import { AuditPrivacy } from './audit-privacy';
 import { auditorMetrics } from './auditor-metrics';
 
 /**
@@ -15,7 +16,10 @@ import { auditorMetrics } from './auditor-metrics';
  */
 @Controller()
 export class AuditRecorderController {
-  constructor(@Inject(AUDIT_STORE) private readonly store: AuditStore) {}
+  constructor(
+    @Inject(AUDIT_STORE) private readonly store: AuditStore,
+    private readonly privacy: AuditPrivacy,
+  ) {}
 
   @EventPattern('*')
   async record(@Payload() event: EventEnvelope<object>, @Ctx() ctx: HandlerContext): Promise<Outgoing[]> {
@@ -28,7 +32,7 @@ export class AuditRecorderController {
     let sanitised = false;
     let recorded: boolean;
     try {
-      recorded = await this.store.record(event, ctx.message, {
+      recorded = await this.store.record(this.privacy.forStorage(event), ctx.message, {
         onSanitised: (reason) => {
           sanitised = true;
           ctx.log.warn({ reason }, 'audit store refused the event as received; recorded a sanitised copy');

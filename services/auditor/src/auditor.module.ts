@@ -1,6 +1,9 @@
 import { EventBus } from '@llmbus/bus';
 import { ConfigError } from '@llmbus/config';
 import { httpLoggerParams, identityProviders, OPS_CONTROLLERS } from '@llmbus/http-nest';
+import { processPiiKey } from '@llmbus/pii';
+import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
+import { AuditPrivacy } from './audit-privacy';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { AuditRecorderController } from './audit-recorder.controller';
@@ -29,6 +32,14 @@ export class AuditorModule {
         { provide: AUDIT_STORE, useValue: deps.store },
         { provide: EventBus, useValue: deps.bus },
         ...identityProviders(apiKeys, deps.config.oidc),
+        {
+          provide: AuditPrivacy,
+          useValue: new AuditPrivacy(
+            deps.workflows ??
+              WorkflowRegistry.fromDirectory(deps.config.workflowsDir ?? DEFAULT_WORKFLOWS_DIR),
+            deps.config.piiKey ?? (deps.config.mode === 'embedded' ? processPiiKey() : undefined),
+          ),
+        },
       ],
     };
   }

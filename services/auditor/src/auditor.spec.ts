@@ -32,6 +32,7 @@ const KEYS = {
   acmeReviewer: 'review-key-acme-0001',
   acmeSubmitter: 'submit-key-acme-0001',
   acmeAdmin: 'admin0-key-acme-0001',
+  acmePiiReader: 'piirdr-key-acme-0001',
   globex: 'globex-key-both-0001',
 };
 const API_KEYS = [
@@ -39,6 +40,7 @@ const API_KEYS = [
   `${KEYS.acmeReviewer}:acme:reviewer`,
   `${KEYS.acmeSubmitter}:acme:submitter`,
   `${KEYS.acmeAdmin}:acme:admin`,
+  `${KEYS.acmePiiReader}:acme:reader+reviewer+pii-reader`,
   `${KEYS.globex}:globex:reader+reviewer`,
 ].join(',');
 
@@ -474,4 +476,76 @@ describe('auditor', () => {
       await request(url).get('/metrics').set('X-Api-Key', KEYS.acmeReviewer).expect(403);
     });
   });
+
+  describe('personal data in the trail', () => {
+    const body = 'I am Maria Schneider, card 4111 1111 1111 1111, mail maria.schneider@example.de.';
+    const raw = /Schneider|4111|maria\.schneider@/;
+
+    it('stores payloads masked, and serves raw values only to the pii-reader role (and admins)', async () => {
+      await bus.publish([
+        outgoing(
+          RequestSubmittedEvent,
+          {
+            requestId: 'pii-1',
+            eventType: 'ticket.created',
+            input: { subject: 'refund', body },
+            requester: { groups: [] },
+          },
+          { tenantId: 'acme' },
+        ),
+      ]);
+      await until(async () => (await trailTypes('acme', 'pii-1')).length === 1, 'the recorded request');
+      const [stored] = await store.trail('acme', 'pii-1');
+      expect(JSON.stringify(stored.envelope.data)).not.toMatch(raw);
+      expect((stored.envelope.data['input'] as { body: string }).body).toBe(
+        'I am <PERSON_1>, card <PAYMENT_CARD_1>, mail <EMAIL_1>.',
+      );
+
+      const masked = await request(url)
+        .get('/v1/requests/pii-1/trail')
+        .set('X-Api-Key', KEYS.acmeReader)
+        .expect(200);
+      expect(JSON.stringify(masked.body)).not.toMatch(raw);
+      expect(JSON.stringify(masked.body)).not.toContain('_piiVault');
+      for (const key of [KEYS.acmePiiReader, KEYS.acmeAdmin]) {
+        const full = await request(url).get('/v1/requests/pii-1/trail').set('X-Api-Key', key).expect(200);
+        expect(full.body.events[0].envelope.data.input.body).toBe(body);
+        expect(JSON.stringify(full.body)).not.toContain('_piiVault');
+      }
+    });
+
+    it('publishes a decision with the raw review, and restores placeholders a reviewer kept in an edit', async () => {
+      const output = { reply: `Dear Maria Schneider, we refunded you.`, citations: [] };
+      const [input] = await bus.publish([submitted('pii-2')]);
+      await bus.publish(
+        [{ ...reviewRequested('pii-2'), payload: { ...reviewRequested('pii-2').payload, output } }],
+        { envelope: input, stage: 'validator' },
+      );
+      await until(async () => (await trailTypes('acme', 'pii-2')).length === 2, 'the recorded review');
+      const queue = await request(url).get('/v1/reviews').set('X-Api-Key', KEYS.acmeReviewer).expect(200);
+      const pending = (queue.body.reviews as { requestId: string; review: AuditRecordJson }[]).find(
+        (r) => r.requestId === 'pii-2',
+      )!;
+      expect(pending.review.envelope.data.output.reply).toBe('Dear <PERSON_1>, we refunded you.');
+      await request(url)
+        .post('/v1/reviews/pii-2/decision')
+        .set('X-Api-Key', KEYS.acmeReviewer)
+        .send({
+          decision: 'edit',
+          output: { reply: 'Dear <PERSON_1>, your refund is on its way.', citations: [] },
+        })
+        .expect(202);
+      await until(() => decisions.some((d) => d.data.requestId === 'pii-2'), 'the decision');
+      const decision = decisions.find((d) => d.data.requestId === 'pii-2')!;
+      expect(decision.data.output).toEqual({
+        reply: 'Dear Maria Schneider, your refund is on its way.',
+        citations: [],
+      });
+      expect(decision.data.review.output).toEqual(output);
+    });
+  });
 });
+
+interface AuditRecordJson {
+  envelope: { data: { output: { reply: string } } };
+}

@@ -13,6 +13,7 @@ import {
   ValidationPipe,
 } from '@nestjs/common';
 import { AuditQueryErrorFilter } from './audit-query-error.filter';
+import { AuditPrivacy } from './audit-privacy';
 import { AUDIT_STORE } from './auditor-deps';
 import { CostsQuery, ListRequestsQuery } from './http-dto';
 
@@ -24,7 +25,10 @@ const DEFAULT_PAGE_SIZE = 50;
 @UseGuards(AuthGuard)
 @UseFilters(AuditQueryErrorFilter)
 export class RequestsController {
-  constructor(@Inject(AUDIT_STORE) private readonly store: AuditStore) {}
+  constructor(
+    @Inject(AUDIT_STORE) private readonly store: AuditStore,
+    private readonly privacy: AuditPrivacy,
+  ) {}
 
   @Get('requests/:id/trail')
   @RequireRole('reader')
@@ -35,7 +39,7 @@ export class RequestsController {
     const events = await this.store.trail(principal.tenantId, requestId);
     // The same answer whether the request is another tenant's or nobody's: nothing leaks across tenants.
     if (events.length === 0) throw new NotFoundException(`no events for request ${requestId}`);
-    return { requestId, events };
+    return { requestId, events: events.map((record) => this.privacy.forReader(record, principal)) };
   }
 
   @Get('requests')

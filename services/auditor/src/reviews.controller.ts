@@ -18,6 +18,7 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { AuditQueryErrorFilter } from './audit-query-error.filter';
+import { AuditPrivacy } from './audit-privacy';
 import { AUDIT_STORE } from './auditor-deps';
 import { ReviewDecisionBody } from './http-dto';
 
@@ -31,12 +32,19 @@ export class ReviewsController {
   constructor(
     @Inject(AUDIT_STORE) private readonly store: AuditStore,
     private readonly bus: EventBus,
+    private readonly privacy: AuditPrivacy,
   ) {}
 
   @Get()
   @RequireRole('reviewer')
   async queue(@CurrentPrincipal() principal: Principal): Promise<{ reviews: readonly PendingReview[] }> {
-    return { reviews: await this.store.reviewQueue(principal.tenantId) };
+    const reviews = await this.store.reviewQueue(principal.tenantId);
+    return {
+      reviews: reviews.map((pending) => ({
+        ...pending,
+        review: this.privacy.forReader(pending.review, principal),
+      })),
+    };
   }
 
   /**
@@ -70,14 +78,18 @@ export class ReviewsController {
       case 'pending':
         break;
     }
+    // The trail keeps the review masked; the decision carries it, and an edit of the masked view,
+    // with the raw values, so the published result is what the request produced.
     const decided: ReviewDecided = {
       requestId,
       reviewer: principal.id,
       decision: body.decision,
-      ...(body.output !== undefined && { output: body.output }),
+      ...(body.output !== undefined && {
+        output: this.privacy.restoreFrom(state.review.envelope, body.output),
+      }),
       ...(body.comment !== undefined && { comment: body.comment }),
       // Recorded only after the bus validated it as a ReviewRequested.
-      review: state.review.envelope.data as unknown as ReviewRequested,
+      review: this.privacy.raw(state.review.envelope).data as unknown as ReviewRequested,
     };
     const [published] = await this.bus.publish([outgoing(ReviewDecidedEvent, decided)], {
       envelope: state.review.envelope,

@@ -8,7 +8,7 @@ import type { Logger } from '@llmbus/observability';
 import type { VectorStore } from '@llmbus/retrieval';
 import { startAuditor } from '@llmbus/svc-auditor';
 import { chatModelChooser, startGenerator } from '@llmbus/svc-generator';
-import { startRetriever } from '@llmbus/svc-retriever';
+import { piiMinimisedModels, startRetriever } from '@llmbus/svc-retriever';
 import { startRouter } from '@llmbus/svc-router';
 import { startValidator } from '@llmbus/svc-validator';
 
@@ -56,7 +56,7 @@ export async function startPlatform(deps: PlatformDeps): Promise<RunningPlatform
         bus,
         config,
         logger: logger.child({ stage: 'retriever' }),
-        embedder: deps.models.embeddings,
+        embedder: piiMinimisedModels(deps.models).embedder,
         vectorStore: deps.vectorStore,
       }),
     );

@@ -13,6 +13,8 @@ export interface ChatModelChoice {
   /** US dollars per million tokens; when known, calls that could exceed the workflow's budget are refused. */
   readonly pricePer1MInputUsd?: number;
   readonly pricePer1MOutputUsd?: number;
+  /** True when prompts may carry raw PII to this model; otherwise the workflow's prompt policy masks them. */
+  readonly trustedForPii?: boolean;
 }
 
 /** What the generator needs; the caller owns the bus and the model provider and closes them. */

@@ -25,7 +25,8 @@ export class GeneratorEventsController {
     @Payload() event: EventEnvelope<ContextRetrieved>,
     @Ctx() ctx: HandlerContext,
   ): Promise<Outgoing[]> {
-    const generated = await this.generation.generate(event.data, 1, ctx.heartbeat, ctx.log);
+    const source = { ...event.data, tenantId: event.tenantid };
+    const generated = await this.generation.generate(source, 1, ctx.heartbeat, ctx.log);
     const record = await this.calls.record(generated, event, ctx.log);
     return [outgoing(ResponseGeneratedEvent, generated, { attempt: 1 }), ...record];
   }
@@ -36,7 +37,8 @@ export class GeneratorEventsController {
     @Ctx() ctx: HandlerContext,
   ): Promise<Outgoing[]> {
     const { attempt, violations, stricterInstruction } = event.data;
-    const generated = await this.generation.generate(event.data, attempt, ctx.heartbeat, ctx.log, {
+    const source = { ...event.data, tenantId: event.tenantid };
+    const generated = await this.generation.generate(source, attempt, ctx.heartbeat, ctx.log, {
       attempt,
       violations,
       instruction: stricterInstruction,

@@ -1,5 +1,6 @@
 import { MODEL_CALL_DEADLINE_MS } from '@llmbus/config';
 import { httpLoggerParams, identityProviders, OPS_CONTROLLERS } from '@llmbus/http-nest';
+import { createPiiDetector, PiiProtection, processPiiKey } from '@llmbus/pii';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
@@ -23,6 +24,10 @@ export class GeneratorModule {
       deps.selectModel ?? (() => ({ contextWindow: DEFAULT_CONTEXT_WINDOW })),
       deps.tokenCounter,
       deps.modelTimeoutMs ?? MODEL_CALL_DEADLINE_MS,
+      new PiiProtection(
+        createPiiDetector(),
+        deps.config.piiKey ?? (deps.config.mode === 'embedded' ? processPiiKey() : undefined),
+      ),
     );
     return {
       module: GeneratorModule,

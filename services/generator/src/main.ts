@@ -1,6 +1,6 @@
 import 'reflect-metadata';
-import { createModelProviders, parseModelsConfig } from '@llmbus/models';
-import { loadPlatformConfig } from '@llmbus/config';
+import { ConfigError, loadPlatformConfig } from '@llmbus/config';
+import { createModelProviders, isTrustedForPii, parseModelsConfig } from '@llmbus/models';
 import { createLogger } from '@llmbus/observability';
 import { closeOnSignals, distributedBus, runMain } from '@llmbus/runtime';
 import { chatModelChooser, startGenerator } from './index';
@@ -15,6 +15,15 @@ async function main(): Promise<void> {
   });
   const logger = createLogger({ service: 'generator', level: config.logLevel });
   const providers = createModelProviders(parseModelsConfig(process.env), { logger });
+  const untrusted = providers.available.filter((m) => m.capabilities.includes('chat') && !isTrustedForPii(m));
+  if (untrusted.length > 0 && config.piiKey === undefined) {
+    throw new ConfigError(
+      'LLMBUS_PII_KEY',
+      `32 random bytes, base64 or hex (openssl rand -base64 32), the same on the validator: ${untrusted.map((m) => m.id).join(', ')} ` +
+        'not trusted for PII, so prompts are masked and the mapping travels encrypted',
+      undefined,
+    );
+  }
   const bus = distributedBus(config, logger, 'generator');
   const app = await startGenerator({
     bus,

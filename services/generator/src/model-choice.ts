@@ -1,5 +1,5 @@
 import type { ModelTier } from '@llmbus/contracts';
-import type { ModelProviders } from '@llmbus/models';
+import { isTrustedForPii, type ModelProviders } from '@llmbus/models';
 import type { ChatModelChoice } from './generator-deps';
 
 /** Maps a workflow's model tier to the cheapest available chat model that produces JSON. */
@@ -11,6 +11,7 @@ export function chatModelChooser(providers: ModelProviders): (tier: ModelTier) =
       contextWindow: choice.model.contextWindow,
       pricePer1MInputUsd: choice.model.pricePer1MInputUsd,
       pricePer1MOutputUsd: choice.model.pricePer1MOutputUsd,
+      trustedForPii: isTrustedForPii(choice.model),
     };
   };
 }

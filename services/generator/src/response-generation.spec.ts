@@ -1,7 +1,9 @@
 import { EventRejectedError } from '@llmbus/bus';
 import type { Passage } from '@llmbus/contracts';
 import { ModelError, ScriptedModelProvider, type ScriptedChatReply } from '@llmbus/models';
+import { createPiiDetector, openVault, PiiProtection } from '@llmbus/pii';
 import { WorkflowRegistry } from '@llmbus/workflows';
+import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { GenerationInput, ResponseGeneration } from './response-generation';
 
@@ -178,5 +180,58 @@ describe('ResponseGeneration', () => {
     } finally {
       jest.useRealTimers();
     }
+  });
+
+  describe('data minimisation', () => {
+    const key = randomBytes(32);
+    const pii = new PiiProtection(createPiiDetector(), key);
+    const personal: GenerationInput = {
+      ...source,
+      input: {
+        subject: 'Refund for Maria Schneider',
+        body: 'Maria Schneider here, card 4111 1111 1111 1111, mail maria.schneider@example.de. Thanks, Maria Schneider',
+      },
+    };
+    const generate = (trustedForPii: boolean, withKey = pii) => {
+      const model = new ScriptedModelProvider().enqueueChat({ json: output });
+      const generation = new ResponseGeneration(
+        workflows,
+        model,
+        () => ({ modelId: 'm', contextWindow: 4096, trustedForPii }),
+        undefined,
+        1000,
+        withKey,
+      );
+      return { model, generated: generation.generate(personal, 1, async () => undefined, log) };
+    };
+
+    it('masks every entity before a model not trusted with PII, the same value always the same placeholder', async () => {
+      const { model, generated } = generate(false);
+      const result = await generated;
+      const sent = model.lastChatRequest!.messages.map((m) => m.content).join('\n');
+      expect(sent).not.toMatch(/Schneider|4111|maria\.schneider@/);
+      expect(sent).toContain('Refund for <PERSON_1>');
+      expect(sent).toContain('<PERSON_1> here, card <PAYMENT_CARD_1>, mail <EMAIL_1>. Thanks, <PERSON_1>');
+      expect(result.renderedPrompt).toBe(JSON.stringify(model.lastChatRequest!.messages));
+      expect(openVault(result.piiVault!, key, 'r1').entries()).toEqual([
+        ['<PERSON_1>', 'Maria Schneider'],
+        ['<PAYMENT_CARD_1>', '4111 1111 1111 1111'],
+        ['<EMAIL_1>', 'maria.schneider@example.de'],
+      ]);
+    });
+
+    it('sends the prompt as rendered to a trusted model, with no mapping', async () => {
+      const { model, generated } = generate(true);
+      const result = await generated;
+      expect(model.lastChatRequest!.messages[1].content).toContain('card 4111 1111 1111 1111');
+      expect(result.piiVault).toBeUndefined();
+    });
+
+    it('refuses to send a masked prompt whose mapping it cannot seal (no LLMBUS_PII_KEY)', async () => {
+      const { model, generated } = generate(false, new PiiProtection(createPiiDetector(), undefined));
+      await expect(generated).rejects.toThrow(EventRejectedError);
+      await expect(generated).rejects.toThrow(/LLMBUS_PII_KEY is not set/);
+      expect(model.chatCalls).toHaveLength(0);
+    });
   });
 });

@@ -10,6 +10,7 @@ import {
 } from '@llmbus/contracts';
 import { ModelError, type ChatResponse, type ModelProvider } from '@llmbus/models';
 import type { Logger } from '@llmbus/observability';
+import { PiiProtection, PiiVaultError, resolvePiiPolicy } from '@llmbus/pii';
 import {
   groundedOutputSchema,
   PromptRenderer,
@@ -29,6 +30,8 @@ export interface GenerationInput {
   readonly context: RequestContext;
   readonly input: Record<string, unknown>;
   readonly passages: Passage[];
+  /** The request's tenant (from the envelope): selects the tenant's overrides of the PII policy. */
+  readonly tenantId?: string;
 }
 
 const HEARTBEAT_EVERY_MS = 5000;
@@ -48,6 +51,8 @@ export class ResponseGeneration {
     private readonly selectModel: (tier: RequestContext['modelTier']) => ChatModelChoice,
     private readonly tokenCounter: TokenCounter | undefined,
     private readonly timeoutMs: number,
+    /** Masks prompts for models not trusted with PII; without it prompts go out as rendered. */
+    private readonly pii?: PiiProtection,
   ) {}
 
   /** Generates attempt `attempt` for a request; `retry` carries the stricter instruction of a regeneration. */
@@ -73,7 +78,8 @@ export class ResponseGeneration {
     const schema = groundedOutputSchema(workflow, shown);
     // Each call is billed, so each gets an id of its own, even when a redelivery repeats it.
     const callId = randomUUID();
-    const response = await this.callModel(workflow, source.context, model, schema, rendered, heartbeat);
+    const sent = this.minimise(workflow, source, model, rendered);
+    const response = await this.callModel(workflow, source.context, model, schema, sent.prompt, heartbeat);
     if (response.usage.costUsd > source.context.budget.maxCostUsd) {
       log.warn(
         { costUsd: response.usage.costUsd, maxCostUsd: source.context.budget.maxCostUsd },
@@ -87,13 +93,43 @@ export class ResponseGeneration {
       passages: source.passages,
       attempt,
       prompt: rendered.promptRef,
-      renderedPrompt: truncateText(rendered.text, MAX_TEXT),
+      renderedPrompt: truncateText(sent.prompt.text, MAX_TEXT),
       // Model output enters the platform here: normalised so no consumer refuses it (U+0000, lone surrogates).
       text: toStorableText(truncateText(response.text, MAX_TEXT)),
       output: isRecord(response.json) ? toStorableValue(response.json) : undefined,
       usage: { ...response.usage },
       callId,
+      piiVault: sent.piiVault,
     };
+  }
+
+  /**
+   * The prompt as a model not trusted with PII may see it: every entity masked (or redacted) per
+   * the workflow's prompt policy, the placeholder mapping sealed for the validator. Trusted models
+   * get the prompt as rendered.
+   */
+  private minimise(
+    workflow: LoadedWorkflow,
+    source: GenerationInput,
+    model: ChatModelChoice,
+    rendered: RenderedPrompt,
+  ): { prompt: RenderedPrompt; piiVault?: ResponseGenerated['piiVault'] } {
+    if (this.pii === undefined || model.trustedForPii === true) return { prompt: rendered };
+    const policy = resolvePiiPolicy(workflow.pii, source.tenantId).prompts;
+    const { messages, vault } = this.pii.maskMessages([rendered.system, rendered.user], policy);
+    const [system = '', user = ''] = messages;
+    const text = JSON.stringify([
+      { role: 'system', content: system },
+      { role: 'user', content: user },
+    ]);
+    const prompt = { ...rendered, system, user, text };
+    if (vault.size === 0) return { prompt };
+    try {
+      return { prompt, piiVault: this.pii.seal(vault, source.requestId) };
+    } catch (error) {
+      if (error instanceof PiiVaultError) throw new EventRejectedError('processing_error', error.message);
+      throw error;
+    }
   }
 
   private render(

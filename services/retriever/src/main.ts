@@ -4,7 +4,7 @@ import { closeOnSignals, distributedBus, runMain } from '@llmbus/runtime';
 import { createModelProviders, parseModelsConfig } from '@llmbus/models';
 import { createLogger, type Logger } from '@llmbus/observability';
 import { PgliteVectorStore, QdrantVectorStore, type VectorStore } from '@llmbus/retrieval';
-import { startRetriever } from './index';
+import { piiMinimisedModels, startRetriever } from './index';
 import { retrieverOptions } from './retrieval-wiring';
 import { loadRetrieverSettings } from './retriever-settings';
 
@@ -25,15 +25,16 @@ async function main(): Promise<void> {
     settings.embeddedStoreDir,
     logger,
   );
+  const models = piiMinimisedModels(providers);
   const bus = distributedBus(config, logger, 'retriever');
   const app = await startRetriever({
     bus,
     config,
     logger,
-    embedder: providers.embeddings,
+    embedder: models.embedder,
     vectorStore,
     ingestion: settings.ingestion,
-    retrieval: retrieverOptions(settings, { embedder: providers.embeddings, chat: providers.chat }, logger),
+    retrieval: retrieverOptions(settings, models, logger),
   });
   logger.info(
     {

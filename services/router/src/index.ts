@@ -1,7 +1,9 @@
 import { startStageApp, type StageApp } from '@llmbus/bus-nest';
+import { processPiiKey } from '@llmbus/pii';
 import { RequestStatuses } from './request-statuses';
 import type { RouterDeps } from './router-deps';
 import { RouterModule } from './router.module';
+import { withRestoredPii } from './status-pii';
 
 export * from './router-deps';
 export * from './router.module';
@@ -13,7 +15,8 @@ export type { SubmitResponse } from './requests.controller';
  * from the audit store on demand, so there is nothing to rebuild and no consumer group of its own.
  */
 export async function startRouter(deps: RouterDeps): Promise<StageApp> {
-  const statuses = new RequestStatuses(deps.statusStore, deps.logger);
+  const piiKey = deps.config.piiKey ?? (deps.config.mode === 'embedded' ? processPiiKey() : undefined);
+  const statuses = new RequestStatuses(withRestoredPii(deps.statusStore, piiKey), deps.logger);
   const app = await startStageApp({
     module: RouterModule.forRoot(deps, statuses),
     bus: deps.bus,

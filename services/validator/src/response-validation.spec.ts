@@ -11,11 +11,15 @@ import {
   ReviewDecided,
   ReviewRequested,
 } from '@llmbus/contracts';
+import { createPiiDetector, PiiProtection, PiiVault, sealVault } from '@llmbus/pii';
 import { WorkflowRegistry } from '@llmbus/workflows';
+import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { ResponseValidation } from './response-validation';
 
 const log = pino({ level: 'silent' });
+const piiKey = randomBytes(32);
+const pii = new PiiProtection(createPiiDetector(), piiKey);
 const workflows = WorkflowRegistry.fromDirectory();
 const usage = {
   modelId: 'm',
@@ -153,7 +157,7 @@ const sampleTicketGenerated = (
 describe('ResponseValidation: the sample password-reset ticket', () => {
   it('escalates the instruction-echo answer with needsHuman true to review instead of accepting it', () => {
     for (const attempt of [1, 2]) {
-      const [event] = new ResponseValidation(workflows).onGenerated(sampleTicketGenerated(attempt), log);
+      const [event] = new ResponseValidation(workflows, pii).onGenerated(sampleTicketGenerated(attempt), log);
       expect(event.definition).toBe(ReviewRequestedEvent);
       const review = event.payload as ReviewRequested;
       expect(review.reason).toMatch(/needsHuman is true/);
@@ -172,12 +176,12 @@ describe('ResponseValidation: the sample password-reset ticket', () => {
 
   it('retries the instruction echo even when the model does not ask for a human, then escalates', () => {
     const echo = { ...sampleTicketOutput, needsHuman: false, confidence: 0.9 };
-    const [retry] = new ResponseValidation(workflows).onGenerated(sampleTicketGenerated(1, echo), log);
+    const [retry] = new ResponseValidation(workflows, pii).onGenerated(sampleTicketGenerated(1, echo), log);
     expect(retry.definition).toBe(RegenerationRequestedEvent);
     expect((retry.payload as RegenerationRequested).violations).toEqual(
       expect.arrayContaining([expect.stringMatching(/^output\.reply: copies the prompt's instructions/)]),
     );
-    const [last] = new ResponseValidation(workflows).onGenerated(sampleTicketGenerated(2, echo), log);
+    const [last] = new ResponseValidation(workflows, pii).onGenerated(sampleTicketGenerated(2, echo), log);
     expect(last.definition).toBe(ReviewRequestedEvent);
   });
 
@@ -192,7 +196,10 @@ describe('ResponseValidation: the sample password-reset ticket', () => {
       needsHuman: false,
       confidence: 0.8,
     };
-    const [event] = new ResponseValidation(workflows).onGenerated(sampleTicketGenerated(1, grounded), log);
+    const [event] = new ResponseValidation(workflows, pii).onGenerated(
+      sampleTicketGenerated(1, grounded),
+      log,
+    );
     expect(event.definition).toBe(RequestCompletedEvent);
     const { assessment } = event.payload as RequestCompleted;
     expect(assessment?.confidence).toBeGreaterThanOrEqual(0.7);
@@ -204,7 +211,10 @@ describe('ResponseValidation: the sample password-reset ticket', () => {
 describe('ResponseValidation: verify.quotes', () => {
   it('lists quoted figures the cited passages lack in the review request and lowers confidence', () => {
     const base = workflows.get('support-ticket', 1);
-    const verifying = new ResponseValidation(new WorkflowRegistry([{ ...base, verify: { quotes: true } }]));
+    const verifying = new ResponseValidation(
+      new WorkflowRegistry([{ ...base, verify: { quotes: true } }]),
+      pii,
+    );
     const invented = {
       category: 'account',
       priority: 'high',
@@ -231,7 +241,7 @@ describe('ResponseValidation: verify.quotes', () => {
 describe('ResponseValidation', () => {
   let validation: ResponseValidation;
   beforeEach(() => {
-    validation = new ResponseValidation(workflows);
+    validation = new ResponseValidation(workflows, pii);
   });
 
   it('fails with validation_failed and the violations when the workflow fails on exhaustion', () => {
@@ -241,12 +251,81 @@ describe('ResponseValidation', () => {
         validation: { ...workflows.get('support-ticket', 1).validation, onExhaustion: 'fail' },
       },
     ]);
-    const [event] = new ResponseValidation(failing).onGenerated(generated(2), log);
+    const [event] = new ResponseValidation(failing, pii).onGenerated(generated(2), log);
     expect(event.definition).toBe(RequestFailedEvent);
     expect(event.payload as RequestFailed).toMatchObject({
       code: 'validation_failed',
       stage: 'validator',
       details: ['output.confidence: is 0.2, below the minimum of 0.3'],
+    });
+  });
+
+  describe('with a masked prompt', () => {
+    const vault = PiiVault.fromEntries([
+      ['<PERSON_1>', 'Maria Schneider'],
+      ['<EMAIL_1>', 'maria.schneider@example.de'],
+      ['<PAYMENT_CARD_1>', '4111 1111 1111 1111'],
+    ]);
+    const maskedOutput = {
+      ...output,
+      confidence: 0.9,
+      reply: 'Dear <PERSON_1>, we refunded card <PAYMENT_CARD_1> and wrote to <EMAIL_1>.',
+    };
+    const masked = (overrides: Partial<ResponseGenerated> = {}) =>
+      generated(1, {
+        output: maskedOutput,
+        text: JSON.stringify(maskedOutput),
+        piiVault: sealVault(vault, piiKey, 'r1'),
+        ...overrides,
+      });
+
+    it('restores the values before publishing, except what the output policy redacts (cards)', () => {
+      const [event] = validation.onGenerated(masked(), log);
+      expect(event.definition).toBe(RequestCompletedEvent);
+      expect((event.payload as RequestCompleted).output['reply']).toBe(
+        'Dear Maria Schneider, we refunded card [PAYMENT_CARD redacted] and wrote to maria.schneider@example.de.',
+      );
+    });
+
+    it('keeps the placeholders when the workflow says outputs stay masked', () => {
+      const base = workflows.get('support-ticket', 1);
+      const maskedOutputs = new WorkflowRegistry([{ ...base, pii: { outputs: { default: 'mask' } } }]);
+      const [event] = new ResponseValidation(maskedOutputs, pii).onGenerated(masked(), log);
+      expect((event.payload as RequestCompleted).output['reply']).toBe(maskedOutput.reply);
+    });
+
+    it("applies a tenant's override of the output policy to that tenant only", () => {
+      const base = workflows.get('support-ticket', 1);
+      const perTenant = new ResponseValidation(
+        new WorkflowRegistry([{ ...base, pii: { tenants: { acme: { outputs: { default: 'mask' } } } } }]),
+        pii,
+      );
+      const replyFor = (tenant: string) =>
+        (perTenant.onGenerated(masked(), log, tenant)[0]!.payload as RequestCompleted).output['reply'];
+      expect(replyFor('acme')).toBe(maskedOutput.reply);
+      expect(replyFor('globex')).toContain('Dear Maria Schneider');
+    });
+
+    it('validates the restored values: an output schema format holds for the value, not the placeholder', () => {
+      // A reply of 600 characters in placeholders may exceed maxLength once restored; the check sees the restored text.
+      const long = { ...maskedOutput, reply: `${'<PERSON_1> '.repeat(50)}`.trim() };
+      const [event] = validation.onGenerated(masked({ output: long, text: JSON.stringify(long) }), log);
+      expect(event.payload).toMatchObject({ violations: [expect.stringMatching(/^output\.reply: /)] });
+    });
+
+    it('rejects a sealed mapping it cannot open, naming LLMBUS_PII_KEY', () => {
+      const other = new ResponseValidation(
+        workflows,
+        new PiiProtection(createPiiDetector(), randomBytes(32)),
+      );
+      expect(() => other.onGenerated(masked(), log)).toThrow(/LLMBUS_PII_KEY/);
+      const keyless = new ResponseValidation(workflows, new PiiProtection(createPiiDetector(), undefined));
+      expect(() => keyless.onGenerated(masked(), log)).toThrow(
+        expect.objectContaining({
+          code: 'processing_error',
+          message: expect.stringMatching(/LLMBUS_PII_KEY is not set/),
+        }),
+      );
     });
   });
 
@@ -277,7 +356,7 @@ describe('ResponseValidation', () => {
       decision: 'approve',
       review: reviewRequested(),
     });
-    const [first] = new ResponseValidation(workflows).onReviewDecided(approve);
+    const [first] = new ResponseValidation(workflows, pii).onReviewDecided(approve);
     expect(first.definition).toBe(RequestCompletedEvent);
     expect(first.payload as RequestCompleted).toMatchObject({
       acceptedBy: 'reviewer',
@@ -285,7 +364,7 @@ describe('ResponseValidation', () => {
       attempts: 2,
     });
     // A fresh validator (a restart) applies a redelivered decision identically.
-    expect(new ResponseValidation(workflows).onReviewDecided(approve)).toEqual([first]);
+    expect(new ResponseValidation(workflows, pii).onReviewDecided(approve)).toEqual([first]);
   });
 
   it('keeps only citations of retrieved passages in an edited output, and fails a rejected one', () => {

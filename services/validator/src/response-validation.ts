@@ -13,33 +13,47 @@ import {
 } from '@llmbus/contracts';
 import type { Logger } from '@llmbus/observability';
 import {
+  PiiProtection,
+  PiiVault,
+  type PiiActions,
+  PiiVaultError,
+  resolvePiiPolicy,
+  restoreText,
+  restoreValue,
+} from '@llmbus/pii';
+import {
   decideOutcome,
   LoadedWorkflow,
   OutputValidator,
-  redactPii,
-  redactPiiText,
   valueAt,
   WorkflowError,
   WorkflowRegistry,
 } from '@llmbus/workflows';
 
 /**
- * The validator's decisions: accept a generation (redacted), ask for a stricter retry, escalate
- * to review or fail per the workflow; and apply reviewers' decisions to escalated outputs.
+ * The validator's decisions: accept a generation, ask for a stricter retry, escalate to review or
+ * fail per the workflow; and apply reviewers' decisions to escalated outputs. A generation from a
+ * masked prompt has its placeholders restored before any check (schemas, rules and citations see
+ * the real values); what is published then follows the workflow's output PII policy.
  */
 export class ResponseValidation {
   private readonly validator = new OutputValidator();
 
-  constructor(private readonly workflows: WorkflowRegistry) {}
+  constructor(
+    private readonly workflows: WorkflowRegistry,
+    private readonly pii: PiiProtection,
+  ) {}
 
   /** Validates a generation and returns the one event that follows from it. */
-  onGenerated(data: ResponseGenerated, log: Logger): Outgoing[] {
+  onGenerated(data: ResponseGenerated, log: Logger, tenantId?: string): Outgoing[] {
     const workflow = this.workflowOf(data.context.workflow);
-    const result = this.validator.validate(
-      workflow,
-      { output: data.output, text: data.text, renderedPrompt: data.renderedPrompt },
-      data.passages,
-    );
+    const vault = this.vaultOf(data);
+    const text = restoreText(data.text, vault);
+    const output = data.output === undefined ? undefined : restoreValue(data.output, vault);
+    const renderedPrompt = restoreText(data.renderedPrompt, vault);
+    const result = this.validator.validate(workflow, { output, text, renderedPrompt }, data.passages);
+    const publish = <T>(value: T): T =>
+      this.pii.forChannel(value, resolvePiiPolicy(workflow.pii, tenantId).outputs, vault);
     const outcome = decideOutcome(workflow, data.attempt, result);
     const violations = capList(outcome.kind === 'accept' ? [] : outcome.problems, 50, 1000);
     const { assessment } = result;
@@ -61,7 +75,7 @@ export class ResponseValidation {
             {
               requestId,
               workflow: context.workflow,
-              output: redactPii({ ...result.output }),
+              output: publish({ ...result.output }),
               citations: [...result.citations],
               attempts: attempt,
               acceptedBy: 'validator',
@@ -100,8 +114,8 @@ export class ResponseValidation {
               passages,
               reason: truncateText(outcome.reason, 2000),
               violations,
-              output: result.output === undefined ? undefined : redactPii({ ...result.output }),
-              text: redactPiiText(data.text),
+              output: result.output === undefined ? undefined : publish({ ...result.output }),
+              text: publish(text),
               attempts: attempt,
               usage,
               assessment,
@@ -141,6 +155,7 @@ export class ResponseValidation {
       );
     }
     const workflow = this.workflowOf(review.context.workflow);
+    const outputs = resolvePiiPolicy(workflow.pii, event.tenantid).outputs;
     switch (decision) {
       case 'approve': {
         if (!review.output) {
@@ -154,7 +169,7 @@ export class ResponseValidation {
           { output: review.output, text: review.text },
           review.passages,
         );
-        return [this.completed(review, review.output, citations)];
+        return [this.completed(outputs, review, review.output, citations)];
       }
       case 'edit':
         if (!event.data.output) {
@@ -166,6 +181,7 @@ export class ResponseValidation {
         }
         return [
           this.completed(
+            outputs,
             review,
             event.data.output,
             this.groundedCitations(workflow, review, event.data.output),
@@ -189,6 +205,7 @@ export class ResponseValidation {
   }
 
   private completed(
+    outputs: PiiActions,
     review: ReviewRequested,
     output: Readonly<Record<string, unknown>>,
     citations: readonly string[],
@@ -196,7 +213,7 @@ export class ResponseValidation {
     return outgoing(RequestCompletedEvent, {
       requestId: review.requestId,
       workflow: review.context.workflow,
-      output: redactPii({ ...output }),
+      output: this.pii.forChannel({ ...output }, outputs, new PiiVault()),
       citations: [...citations],
       attempts: review.attempts,
       acceptedBy: 'reviewer',
@@ -217,6 +234,16 @@ export class ResponseValidation {
     return Array.isArray(cited)
       ? [...new Set(cited.filter((id): id is string => typeof id === 'string' && retrieved.has(id)))]
       : [];
+  }
+
+  /** The placeholder mapping the generator sealed (empty when the prompt was not masked). */
+  private vaultOf(data: ResponseGenerated): PiiVault {
+    try {
+      return this.pii.open(data.piiVault, data.requestId);
+    } catch (error) {
+      if (error instanceof PiiVaultError) throw new EventRejectedError('processing_error', error.message);
+      throw error;
+    }
   }
 
   private workflowOf(ref: WorkflowRef): LoadedWorkflow {

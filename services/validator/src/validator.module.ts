@@ -1,4 +1,5 @@
 import { httpLoggerParams, identityProviders, OPS_CONTROLLERS } from '@llmbus/http-nest';
+import { createPiiDetector, PiiProtection, processPiiKey } from '@llmbus/pii';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
@@ -13,7 +14,13 @@ export class ValidatorModule {
   static forRoot(deps: ValidatorDeps): DynamicModule {
     const workflows =
       deps.workflows ?? WorkflowRegistry.fromDirectory(deps.config.workflowsDir ?? DEFAULT_WORKFLOWS_DIR);
-    const validation = new ResponseValidation(workflows);
+    const validation = new ResponseValidation(
+      workflows,
+      new PiiProtection(
+        createPiiDetector(),
+        deps.config.piiKey ?? (deps.config.mode === 'embedded' ? processPiiKey() : undefined),
+      ),
+    );
     return {
       module: ValidatorModule,
       imports: [LoggerModule.forRoot(httpLoggerParams(deps.logger))],

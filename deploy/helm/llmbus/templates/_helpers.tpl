@@ -16,7 +16,7 @@ router:
   topics: [orchestration.request.v1]
   http: true
   models: false
-  secrets: [apiKeys]
+  secrets: [apiKeys, piiKey]
 retriever:
   topics: [orchestration.routed.v1, documents.ingest.v1]
   http: false
@@ -26,17 +26,17 @@ generator:
   topics: [orchestration.retrieved.v1, orchestration.regenerate.v1]
   http: false
   models: true
-  secrets: [apiKeys, openaiApiKey]
+  secrets: [apiKeys, openaiApiKey, piiKey]
 validator:
   topics: [orchestration.generated.v1, orchestration.review-decision.v1]
   http: false
   models: false
-  secrets: [apiKeys]
+  secrets: [apiKeys, piiKey]
 auditor:
   topics: ["*"]
   http: true
   models: false
-  secrets: [apiKeys, databaseUrl]
+  secrets: [apiKeys, databaseUrl, piiKey]
 {{- end -}}
 
 {{/* The stages, in pipeline order. */}}
@@ -50,6 +50,7 @@ apiKeys: API_KEYS
 databaseUrl: DATABASE_URL
 openaiApiKey: OPENAI_API_KEY
 qdrantApiKey: QDRANT_API_KEY
+piiKey: LLMBUS_PII_KEY
 {{- end -}}
 
 {{/* Chart name, at most 63 characters. */}}

@@ -22,6 +22,8 @@ export interface OpenAIModelsConfig {
   readonly embeddingModel?: string;
   readonly timeoutMs: number;
   readonly maxRetries: number;
+  /** OPENAI_TRUSTED_FOR_PII: overrides `trustedForPii` of every model this endpoint serves. */
+  readonly trustedForPii?: boolean;
 }
 
 export interface ModelsConfig {
@@ -64,6 +66,18 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
     );
   }
   return value;
+}
+
+function boolean(env: Env, name: string): boolean | undefined {
+  const raw = text(env, name);
+  if (raw === undefined) return undefined;
+  if (raw !== 'true' && raw !== 'false') {
+    throw new ModelsConfigError(
+      name,
+      `${name}=${JSON.stringify(raw)} is invalid: expected "true" or "false"`,
+    );
+  }
+  return raw === 'true';
 }
 
 function filePath(env: Env, name: string): string | undefined {
@@ -146,6 +160,7 @@ export function parseModelsConfig(env: Env = process.env): ModelsConfig {
     embeddingModel: modelName(env, 'OPENAI_EMBEDDING_MODEL'),
     timeoutMs: integer(env, 'OPENAI_TIMEOUT_MS', 60_000, 1, 3_600_000),
     maxRetries: integer(env, 'OPENAI_MAX_RETRIES', 2, 0, 10),
+    trustedForPii: boolean(env, 'OPENAI_TRUSTED_FOR_PII'),
   };
   return {
     provider,

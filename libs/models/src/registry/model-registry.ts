@@ -24,6 +24,17 @@ export interface ModelEntry {
   /** Length of the vectors `embed` returns; present exactly when capabilities include `embeddings`. */
   readonly embeddingDimension?: number;
   readonly description?: string;
+  /**
+   * Whether prompts may carry raw personal data to this model. Absent: true for local models
+   * (in-process, nothing leaves the machine), false for OpenAI-compatible endpoints; see
+   * `isTrustedForPii`.
+   */
+  readonly trustedForPii?: boolean;
+}
+
+/** Whether raw PII may be sent to the model: its `trustedForPii`, else true only for local models. */
+export function isTrustedForPii(entry: ModelEntry): boolean {
+  return entry.trustedForPii ?? entry.provider === 'local';
 }
 
 export type ModelRegistryErrorCode = 'invalid_registry' | 'unknown_model' | 'no_matching_model';
@@ -64,6 +75,7 @@ const entrySchema = {
     tier: { enum: MODEL_TIERS },
     embeddingDimension: { type: 'integer', minimum: 1 },
     description: { type: 'string' },
+    trustedForPii: { type: 'boolean' },
   },
   if: { properties: { capabilities: { contains: { const: 'embeddings' } } } },
   then: { required: ['embeddingDimension'] },

@@ -1,0 +1,51 @@
+import { findPhoneNumbersInText, type CountryCode } from 'libphonenumber-js/max';
+import { resolveOverlaps } from './composite-detector';
+import { spanOf, type PiiDetector, type PiiSpan } from './pii-detector';
+
+/** National numbers: with a trunk prefix (0…, most of Europe) or in the North American 3-3-4 shape. */
+const NATIONAL_SHAPE = /^0\d{1,4}[ -]\d|^\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4}$/;
+const NINE_DIGITS = /(?:\d[\s()./-]{0,2}){9}/;
+const DATE_SHAPE = /^\d{4}[-/]\d{1,2}[-/]\d{1,2}$|^\d{1,2}[-/]\d{1,2}[-/]\d{4}$/;
+
+/**
+ * Phone numbers by libphonenumber-js (Google's libphonenumber metadata): numbers of a possible length
+ * with a country code anywhere, national numbers valid for one of `countries` (tried in order). Its
+ * matcher also accepts ids and dates that happen to be valid numbers, so a candidate must have at
+ * least 9 digits, must not be glued to a word or an id ("FR-2024-5531"), must not look like a date,
+ * and without a leading "+" must start with a trunk 0 or have the North American 3-3-4 shape (a
+ * bare digit run is an order number far more often than a phone number).
+ */
+export class PhoneNumberDetector implements PiiDetector {
+  readonly name = 'libphonenumber-js';
+
+  constructor(
+    private readonly countries: readonly CountryCode[] = ['US', 'GB', 'DE', 'FR', 'ES', 'IT', 'NL'],
+  ) {}
+
+  /** PHONE spans of valid, phone-shaped numbers. */
+  detect(text: string): PiiSpan[] {
+    // One pass per country is costly; without nine digits in a row (separators allowed) there is no phone number.
+    if (!NINE_DIGITS.test(text)) return [];
+    const spans: PiiSpan[] = [];
+    for (const country of this.countries) {
+      for (const found of findPhoneNumbersInText(text, { defaultCountry: country, extended: true })) {
+        // "(+44 20 …)": the matcher keeps an opening parenthesis before the country code.
+        const startsAt = text.startsWith('(+', found.startsAt) ? found.startsAt + 1 : found.startsAt;
+        const value = text.slice(startsAt, found.endsAt);
+        // International numbers need only a possible length: reserved ranges (fiction, tests) are still someone's.
+        const plausible = value.startsWith('+') ? found.number.isPossible() : found.number.isValid();
+        if (plausible && phoneShaped(value, text, startsAt, found.endsAt)) {
+          spans.push(spanOf(text, 'PHONE', startsAt, found.endsAt, 0.75));
+        }
+      }
+    }
+    return resolveOverlaps(spans);
+  }
+}
+
+function phoneShaped(value: string, text: string, start: number, end: number): boolean {
+  const digits = value.replace(/\D/g, '').length;
+  if (digits < 9 || value.includes('.') || DATE_SHAPE.test(value)) return false;
+  if (/[\w-]/.test(text.charAt(start - 1)) || /^(?:\w|-\w)/.test(text.slice(end, end + 2))) return false;
+  return value.startsWith('+') || NATIONAL_SHAPE.test(value);
+}

@@ -1,0 +1,59 @@
+import type { PiiDetector } from './pii-detector';
+import { PiiMasker, restoreValue } from './pii-masker';
+import type { PiiActions } from './pii-policy';
+import { openVault, PiiVault, PiiVaultError, sealVault, type SealedPiiVault } from './pii-vault';
+
+/**
+ * Data minimisation for one stage: masks prompts before they go to a model not trusted with PII,
+ * carries the placeholder mapping encrypted, and prepares outputs for a channel (restored, then
+ * masked or redacted as the workflow's policy says). Holds no request state: each request has its
+ * own vault, which lives only as long as the request's handling.
+ */
+export class PiiProtection {
+  readonly masker: PiiMasker;
+
+  /** `key`: the 32-byte AES-256-GCM key of LLMBUS_PII_KEY (or the process key in embedded mode). */
+  constructor(
+    detector: PiiDetector,
+    private readonly key: Buffer | undefined,
+  ) {
+    this.masker = new PiiMasker(detector);
+  }
+
+  /** Whether mappings can be sealed (a key is configured). */
+  get canSeal(): boolean {
+    return this.key !== undefined;
+  }
+
+  /** The messages with their entities masked per `actions`, all under one vault. */
+  maskMessages(messages: readonly string[], actions: PiiActions): { messages: string[]; vault: PiiVault } {
+    const vault = new PiiVault();
+    return { messages: messages.map((m) => this.masker.maskText(m, actions, vault)), vault };
+  }
+
+  /** The vault encrypted for an event about `requestId`; throws `pii_key_missing` without a key. */
+  seal(vault: PiiVault, requestId: string): SealedPiiVault {
+    return sealVault(vault, this.requireKey(), requestId);
+  }
+
+  /** The vault of a generation (an empty one when the prompt was not masked). */
+  open(sealed: SealedPiiVault | undefined, requestId: string): PiiVault {
+    return sealed === undefined ? new PiiVault() : openVault(sealed, this.requireKey(), requestId);
+  }
+
+  /** `value` with placeholders restored, then entities masked or redacted as `actions` say. */
+  forChannel<T>(value: T, actions: PiiActions, vault: PiiVault): T {
+    return this.masker.maskValue(restoreValue(value, vault), actions, vault);
+  }
+
+  private requireKey(): Buffer {
+    if (this.key === undefined) {
+      throw new PiiVaultError(
+        'pii_key_missing',
+        'LLMBUS_PII_KEY is not set: prompts to models not trusted for PII are masked and the mapping travels encrypted; ' +
+          'set the same 32-byte key (openssl rand -base64 32) on the generator and the validator',
+      );
+    }
+    return this.key;
+  }
+}

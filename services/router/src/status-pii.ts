@@ -1,0 +1,32 @@
+import type { RequestStatusView } from '@llmbus/audit';
+import { openVault, restoreValue, storedEventContext, type SealedPiiVault } from '@llmbus/pii';
+import type { RequestStatusSource } from './request-statuses';
+
+/**
+ * Statuses as the result topic published them: the auditor stores outcomes masked, so the output
+ * and failure of a status are restored from the outcome's sealed mapping (LLMBUS_PII_KEY). Without
+ * the key, or when the mapping does not open, the status is served masked rather than not at all.
+ */
+export function withRestoredPii(source: RequestStatusSource, key: Buffer | undefined): RequestStatusSource {
+  return {
+    ping: () => source.ping(),
+    requestStatus: async (tenantId, requestId) => {
+      const view = await source.requestStatus(tenantId, requestId);
+      if (view?.sealedOutcome === undefined) return view;
+      const { sealedOutcome, ...rest } = view;
+      if (key === undefined) return rest;
+      try {
+        const context = storedEventContext(tenantId, sealedOutcome.source, sealedOutcome.id);
+        const vault = openVault(sealedOutcome.vault as SealedPiiVault, key, context);
+        const restored: RequestStatusView = {
+          ...rest,
+          ...(rest.output !== undefined && { output: restoreValue(rest.output, vault) }),
+          ...(rest.failure !== undefined && { failure: restoreValue(rest.failure, vault) }),
+        };
+        return restored;
+      } catch {
+        return rest;
+      }
+    },
+  };
+}
