@@ -261,6 +261,14 @@ describe('ResponseValidation', () => {
   });
 
   describe('with a masked prompt', () => {
+    // Personal data, not confidence, is under test: the shipped workflow without its confidence
+    // thresholds, so an ungrounded reply is still accepted and its restored values can be checked.
+    const { confidence: _ignored, ...noThresholds } = workflows.get('support-ticket', 1).validation;
+    const base = { ...workflows.get('support-ticket', 1), validation: noThresholds };
+    let validation: ResponseValidation;
+    beforeEach(() => {
+      validation = new ResponseValidation(new WorkflowRegistry([base]), pii);
+    });
     const vault = PiiVault.fromEntries([
       ['<PERSON_1>', 'Maria Schneider'],
       ['<EMAIL_1>', 'maria.schneider@example.de'],
@@ -288,14 +296,12 @@ describe('ResponseValidation', () => {
     });
 
     it('keeps the placeholders when the workflow says outputs stay masked', () => {
-      const base = workflows.get('support-ticket', 1);
       const maskedOutputs = new WorkflowRegistry([{ ...base, pii: { outputs: { default: 'mask' } } }]);
       const [event] = new ResponseValidation(maskedOutputs, pii).onGenerated(masked(), log);
       expect((event.payload as RequestCompleted).output['reply']).toBe(maskedOutput.reply);
     });
 
     it("applies a tenant's override of the output policy to that tenant only", () => {
-      const base = workflows.get('support-ticket', 1);
       const perTenant = new ResponseValidation(
         new WorkflowRegistry([{ ...base, pii: { tenants: { acme: { outputs: { default: 'mask' } } } } }]),
         pii,
