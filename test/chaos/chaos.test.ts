@@ -4,11 +4,11 @@
 // outcomes, lost, conflicting, trail completeness), then fuzzes the consumed topics with malformed
 // events and counts where each ended. Waits are on events and broker state, each with a deadline;
 // the only timed parts are how long load runs around a fault.
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeadLetterTopics, RequestSubmittedEvent, STAGES, Topics } from '@llmbus/contracts';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { ceHeaders, Pipeline } from '../support/pipeline-harness';
+import { workflowsWithoutConfidence } from '../support/workflows-fixture';
 import { trailGaps, type TrailGap } from './support/audit-trails';
 import {
   chaosRunDir,
@@ -47,25 +47,6 @@ if (unknownParts.length > 0) {
 const runs = (part: string) => PHASES.includes(part);
 const print = (text: string) => process.stdout.write(`${text}\n`);
 const runFor = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * The shipped workflows, without evidence-based confidence thresholds: the suite indexes no
- * documents (a killed retriever's embedded store would forget them anyway), so no answer could be
- * grounded, and it measures delivery (lost, conflicting, trails), not answer quality.
- */
-function writeWorkflows(dir: string): string {
-  const target = join(dir, 'workflows');
-  mkdirSync(target, { recursive: true });
-  const source = join(__dirname, '..', '..', 'workflows');
-  for (const name of readdirSync(source).filter((f) => f.endsWith('.yaml'))) {
-    const workflow = parseYaml(readFileSync(join(source, name), 'utf8')) as {
-      validation?: { confidence?: unknown };
-    };
-    delete workflow.validation?.confidence;
-    writeFileSync(join(target, name), stringifyYaml(workflow));
-  }
-  return target;
-}
 
 /** A model registry with a free chat model (no budget refusals) and small embeddings, served by ChaosModelServer. */
 function writeRegistry(dir: string): string {
@@ -140,7 +121,9 @@ describe(`fault suite (${profile.name} profile)`, () => {
         OPENAI_MAX_RETRIES: '0',
         OPENAI_TIMEOUT_MS: '10000',
         LLMBUS_MODELS_REGISTRY: writeRegistry(runDir),
-        LLMBUS_WORKFLOWS_DIR: writeWorkflows(runDir),
+        // No documents are indexed (a killed retriever's embedded store would forget them), so no
+        // answer could be grounded: the suite measures delivery, not answer quality.
+        LLMBUS_WORKFLOWS_DIR: workflowsWithoutConfidence(runDir),
         LLMBUS_MAX_EVENT_BYTES: String(MAX_EVENT_BYTES),
         KAFKA_SESSION_TIMEOUT_MS: String(profile.sessionTimeoutMs),
       },

@@ -15,6 +15,7 @@ import {
 } from '@llmbus/contracts';
 import { ceHeaders, dumpOutputOnFailure, Pipeline } from '../support/pipeline-harness';
 import { startService } from '../support/service-processes';
+import { workflowsWithoutConfidence } from '../support/workflows-fixture';
 
 jest.setTimeout(600_000);
 
@@ -126,7 +127,8 @@ describe('PII minimisation on Kafka with an untrusted OpenAI-compatible endpoint
     pipeline = new Pipeline('e2e-pii', {
       tenant: TENANT,
       tapTopics: [Topics.Result.name, Topics.Review.name, Topics.DocumentIndexed.name],
-      env: { ...modelEnv, LLMBUS_PII_KEY: piiKey },
+      // The scripted reply is not grounded in the indexed document; personal data is under test here.
+      env: { ...modelEnv, LLMBUS_PII_KEY: piiKey, LLMBUS_WORKFLOWS_DIR: workflowsWithoutConfidence() },
     });
     await pipeline.start();
   });
