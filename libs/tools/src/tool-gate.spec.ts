@@ -199,3 +199,38 @@ describe('ToolGate', () => {
     expect(outcome).toMatchObject({ kind: 'failed', error: { code: 'timeout' } });
   });
 });
+
+describe('ToolRegistry argument schemas', () => {
+  const adapter = new BuiltinToolAdapter();
+  const mcp = (argumentsSchema: object) =>
+    ({
+      ...base,
+      kind: 'mcp',
+      name: 'remote',
+      risk: 'read',
+      tenants: ['*'],
+      argumentsSchema,
+    }) as ToolDefinition;
+
+  it('validates a 2020-12 schema from an MCP server and ignores its vendor keywords', () => {
+    const registry = new ToolRegistry().add(
+      mcp({
+        $schema: 'https://json-schema.org/draft/2020-12/schema',
+        type: 'object',
+        required: ['ids'],
+        properties: { ids: { type: 'array', prefixItems: [{ type: 'integer' }], 'x-vendor': true } },
+      }),
+      adapter,
+    );
+    expect(registry.argumentProblems('remote', { ids: [1] })).toEqual([]);
+    expect(registry.argumentProblems('remote', { ids: ['a'] })).toEqual(['arguments.ids.0: must be integer']);
+  });
+
+  it('rejects an unknown keyword in a schema the product declares', () => {
+    expect(() =>
+      new ToolRegistry().add({ ...mcp({ type: 'object', requird: ['x'] }), kind: 'http' }, adapter),
+    ).toThrow(
+      'tool remote: arguments schema is not a valid JSON Schema (strict mode: unknown keyword: "requird")',
+    );
+  });
+});

@@ -1,4 +1,5 @@
-import Ajv, { type ValidateFunction } from 'ajv';
+import Ajv, { type Options, type ValidateFunction } from 'ajv';
+import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { abortedError } from './builtin-tools';
 import { ToolError } from './errors';
@@ -18,26 +19,30 @@ interface RegisteredTool {
  */
 export class ToolRegistry {
   private readonly tools = new Map<string, RegisteredTool>();
-  private readonly ajv: Ajv;
-
-  constructor() {
-    // strict: an unknown keyword in a tool schema would silently validate nothing.
-    this.ajv = new Ajv({
-      allErrors: true,
-      strict: true,
-      strictTypes: false,
-      strictTuples: false,
-      strictRequired: false,
-    });
-    addFormats(this.ajv);
-  }
+  // Our own schemas are strict (an unknown keyword would silently validate nothing); schemas an
+  // MCP server lists are not ours to fix, so their unknown keywords are ignored. Each dialect
+  // (draft-07, the SDK's default, and 2020-12, MCP's default) has its own validator.
+  private readonly validators = {
+    strict: {
+      draft7: withFormats(new Ajv(options(true))),
+      draft2020: withFormats(new Ajv2020(options(true))),
+    },
+    lenient: {
+      draft7: withFormats(new Ajv(options(false))),
+      draft2020: withFormats(new Ajv2020(options(false))),
+    },
+  };
 
   /** Adds a tool; throws when the name is taken or its argument schema does not compile. */
   add(definition: ToolDefinition, adapter: ToolAdapter): this {
     if (this.tools.has(definition.name)) throw new Error(`tool ${definition.name} is declared twice`);
     let validate: ValidateFunction;
     try {
-      validate = this.ajv.compile({ ...definition.argumentsSchema });
+      const family = definition.kind === 'mcp' ? this.validators.lenient : this.validators.strict;
+      const dialect = String(definition.argumentsSchema['$schema'] ?? '').includes('2020-12')
+        ? 'draft2020'
+        : 'draft7';
+      validate = family[dialect].compile({ ...definition.argumentsSchema });
     } catch (error) {
       throw new Error(
         `tool ${definition.name}: arguments schema is not a valid JSON Schema (${(error as Error).message})`,
@@ -97,6 +102,15 @@ export class ToolRegistry {
       ? { ...result, content: capped.text, truncated: true, bytes: capped.bytes }
       : result;
   }
+}
+
+function options(strict: boolean): Options {
+  return { allErrors: true, strict, strictTypes: false, strictTuples: false, strictRequired: false };
+}
+
+function withFormats<T extends Ajv>(ajv: T): T {
+  addFormats(ajv);
+  return ajv;
 }
 
 /** Settles with the promise, or rejects as soon as the signal aborts (an adapter that ignores it cannot hang the loop). */
