@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import { ToolError } from './errors';
+import { ANY_TENANT, type ToolCall, type ToolDefinition, type ToolResult } from './tool-definition';
+import type { ToolRegistry } from './tool-registry';
+
+/** What a workflow allows: `generate.tools` and `generate.maxToolRounds`. */
+export interface ToolAllowlist {
+  readonly tools: readonly string[];
+  /** Model rounds with tool calls a request may take; calls in a later round are refused. */
+  readonly maxToolRounds: number;
+}
+
+/** A model's requested call, in context: the workflow's allowlist, the tenant and the round (1-based). */
+export interface ToolCallRequest {
+  readonly call: ToolCall;
+  readonly allowlist: ToolAllowlist;
+  readonly tenant: string;
+  readonly round: number;
+}
+
+/** Why a call was not executed; the model is told `reason`. */
+export type ToolRefusalCode =
+  | 'not_allowlisted'
+  | 'unknown_tool'
+  | 'tenant_not_permitted'
+  | 'invalid_arguments'
+  | 'too_many_rounds'
+  | 'approval_mismatch';
+
+/** The gate's verdict on a call, before anything runs. */
+export type ToolDecision =
+  | { readonly kind: 'execute'; readonly tool: ToolDefinition; readonly callHash: string }
+  | {
+      readonly kind: 'refused';
+      readonly code: ToolRefusalCode;
+      readonly reason: string;
+      readonly problems: readonly string[];
+    }
+  | { readonly kind: 'needs_approval'; readonly tool: ToolDefinition; readonly callHash: string };
+
+/** The end of one call through the gate: refused or waiting (never ran), completed or failed (ran). */
+export type ToolOutcome =
+  | Extract<ToolDecision, { kind: 'refused' | 'needs_approval' }>
+  | { readonly kind: 'completed'; readonly result: ToolResult; readonly callHash: string }
+  | { readonly kind: 'failed'; readonly error: ToolError; readonly callHash: string };
+
+/**
+ * A stable hash of the exact call: hex SHA-256 of the RFC 8785 canonical JSON of
+ * `{tool, arguments}`. Key order and number spelling do not change it; any other difference does,
+ * so an approval bound to this hash authorises that one call only. The call id is not part of it.
+ */
+export function toolCallHash(call: Pick<ToolCall, 'tool' | 'arguments'>): string {
+  const text = canonicalize({ tool: call.tool, arguments: call.arguments });
+  if (text === undefined) throw new Error(`tool call ${call.tool}: arguments cannot be canonicalised`);
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * Enforces, in code, what the prompt only asks for: a call runs only when its tool is declared, in
+ * the workflow's allowlist, permitted for the tenant, within the round limit, and its arguments
+ * match the tool's schema; a `high` risk call runs only with an approval bound to its exact hash.
+ */
+export class ToolGate {
+  constructor(private readonly registry: ToolRegistry) {}
+
+  /** Decides without running anything. */
+  decide(request: ToolCallRequest, approvedCallHash?: string): ToolDecision {
+    const { call, allowlist, tenant, round } = request;
+    if (round > allowlist.maxToolRounds) {
+      return refuse(
+        'too_many_rounds',
+        `tool round ${round} exceeds this workflow's limit of ${allowlist.maxToolRounds}; answer with what you have`,
+      );
+    }
+    if (!allowlist.tools.includes(call.tool)) {
+      const allowed = allowlist.tools.length > 0 ? allowlist.tools.join(', ') : 'none';
+      return refuse(
+        'not_allowlisted',
+        `tool ${call.tool} is not allowed in this workflow (allowed: ${allowed})`,
+      );
+    }
+    const tool = this.registry.definition(call.tool);
+    if (!tool) return refuse('unknown_tool', `tool ${call.tool} is not available`);
+    if (!tool.tenants.includes(ANY_TENANT) && !tool.tenants.includes(tenant)) {
+      return refuse('tenant_not_permitted', `tool ${call.tool} is not available to this tenant`);
+    }
+    const problems = this.registry.argumentProblems(call.tool, call.arguments);
+    if (problems.length > 0) {
+      return refuse(
+        'invalid_arguments',
+        `arguments of ${call.tool} do not match its schema: ${problems.join('; ')}`,
+        problems,
+      );
+    }
+    const callHash = toolCallHash(call);
+    if (tool.risk === 'high') {
+      if (approvedCallHash === undefined) return { kind: 'needs_approval', tool, callHash };
+      if (approvedCallHash !== callHash) {
+        return refuse(
+          'approval_mismatch',
+          `the approval given is for a different call than this ${call.tool} call`,
+        );
+      }
+    }
+    return { kind: 'execute', tool, callHash };
+  }
+
+  /**
+   * Decides, then runs the call only when the decision is `execute`. Tool failures are returned
+   * as `failed` outcomes (not thrown) so the loop can tell the model; `signal` stops the run.
+   */
+  async execute(
+    request: ToolCallRequest,
+    signal: AbortSignal,
+    approvedCallHash?: string,
+  ): Promise<ToolOutcome> {
+    const decision = this.decide(request, approvedCallHash);
+    if (decision.kind !== 'execute') return decision;
+    try {
+      const result = await this.registry.run(request.call, signal);
+      return { kind: 'completed', result, callHash: decision.callHash };
+    } catch (error) {
+      if (!(error instanceof ToolError)) throw error;
+      return { kind: 'failed', error, callHash: decision.callHash };
+    }
+  }
+}
+
+function refuse(code: ToolRefusalCode, reason: string, problems: readonly string[] = []): ToolDecision {
+  return { kind: 'refused', code, reason, problems };
+}

@@ -1,0 +1,133 @@
+import Ajv, { type Options, type ValidateFunction } from 'ajv';
+import Ajv2020 from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+import { abortedError } from './builtin-tools';
+import { ToolError } from './errors';
+import { capText } from './result-cap';
+import type { ToolAdapter, ToolCall, ToolDefinition, ToolResult } from './tool-definition';
+
+interface RegisteredTool {
+  readonly definition: ToolDefinition;
+  readonly adapter: ToolAdapter;
+  readonly validate: ValidateFunction;
+}
+
+/**
+ * The tools a stage can run: each definition with its adapter and its argument schema, compiled
+ * once by ajv. `run` enforces the definition's timeout and result cap whatever the adapter does;
+ * it does not check allowlists, tenants or risk: that is the ToolGate's job.
+ */
+export class ToolRegistry {
+  private readonly tools = new Map<string, RegisteredTool>();
+  // Our own schemas are strict (an unknown keyword would silently validate nothing); schemas an
+  // MCP server lists are not ours to fix, so their unknown keywords are ignored. Each dialect
+  // (draft-07, the SDK's default, and 2020-12, MCP's default) has its own validator.
+  private readonly validators = {
+    strict: {
+      draft7: withFormats(new Ajv(options(true))),
+      draft2020: withFormats(new Ajv2020(options(true))),
+    },
+    lenient: {
+      draft7: withFormats(new Ajv(options(false))),
+      draft2020: withFormats(new Ajv2020(options(false))),
+    },
+  };
+
+  /** Adds a tool; throws when the name is taken or its argument schema does not compile. */
+  add(definition: ToolDefinition, adapter: ToolAdapter): this {
+    if (this.tools.has(definition.name)) throw new Error(`tool ${definition.name} is declared twice`);
+    let validate: ValidateFunction;
+    try {
+      const family = definition.kind === 'mcp' ? this.validators.lenient : this.validators.strict;
+      const dialect = String(definition.argumentsSchema['$schema'] ?? '').includes('2020-12')
+        ? 'draft2020'
+        : 'draft7';
+      validate = family[dialect].compile({ ...definition.argumentsSchema });
+    } catch (error) {
+      throw new Error(
+        `tool ${definition.name}: arguments schema is not a valid JSON Schema (${(error as Error).message})`,
+      );
+    }
+    this.tools.set(definition.name, { definition, adapter, validate });
+    return this;
+  }
+
+  /** The definition of a tool, if declared. */
+  definition(name: string): ToolDefinition | undefined {
+    return this.tools.get(name)?.definition;
+  }
+
+  /** Every declared tool, in declaration order. */
+  definitions(): ToolDefinition[] {
+    return [...this.tools.values()].map((tool) => tool.definition);
+  }
+
+  /** Problems of `args` against the tool's schema (`arguments.field: what is wrong`); empty when valid. */
+  argumentProblems(name: string, args: unknown): string[] {
+    const tool = this.tools.get(name);
+    if (!tool) return [`no tool named ${name}`];
+    if (tool.validate(args)) return [];
+    return [
+      ...new Set(
+        (tool.validate.errors ?? []).map((error) => {
+          const path = `arguments${error.instancePath.replace(/\//g, '.')}`;
+          if (error.keyword === 'required')
+            return `${path}.${String(error.params['missingProperty'])}: is required`;
+          if (error.keyword === 'additionalProperties')
+            return `${path}.${String(error.params['additionalProperty'])}: is not allowed`;
+          return `${path}: ${error.message ?? 'is invalid'}`;
+        }),
+      ),
+    ];
+  }
+
+  /**
+   * Runs a call through its adapter with the tool's timeout (rejects ToolError `timeout`) and
+   * result cap. Callers must have passed the call through the ToolGate first.
+   */
+  async run(call: ToolCall, signal: AbortSignal): Promise<ToolResult> {
+    const tool = this.tools.get(call.tool);
+    if (!tool) throw new ToolError('unknown_tool', call.tool, `no tool named ${call.tool}`);
+    const bounded = AbortSignal.any([signal, AbortSignal.timeout(tool.definition.timeoutMs)]);
+    let result: ToolResult;
+    try {
+      result = await raceAbort(tool.adapter.call(call, bounded), bounded, call.tool);
+    } catch (error) {
+      if (error instanceof ToolError) throw error;
+      if (bounded.aborted) throw abortedError(call.tool, bounded);
+      throw new ToolError('tool_failed', call.tool, `${call.tool} failed: ${(error as Error).message}`);
+    }
+    const capped = capText(result.content, tool.definition.maxResultBytes);
+    return capped.truncated
+      ? { ...result, content: capped.text, truncated: true, bytes: capped.bytes }
+      : result;
+  }
+}
+
+function options(strict: boolean): Options {
+  return { allErrors: true, strict, strictTypes: false, strictTuples: false, strictRequired: false };
+}
+
+function withFormats<T extends Ajv>(ajv: T): T {
+  addFormats(ajv);
+  return ajv;
+}
+
+/** Settles with the promise, or rejects as soon as the signal aborts (an adapter that ignores it cannot hang the loop). */
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal, tool: string): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortedError(tool, signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortedError(tool, signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}
