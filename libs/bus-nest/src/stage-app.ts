@@ -1,6 +1,12 @@
 import type { Stage } from '@llmbus/contracts';
 import type { EventBus } from '@llmbus/bus';
-import { STAGE_HEALTH, type StageHealthSource } from '@llmbus/http-nest';
+import {
+  buildOpenApiDocument,
+  serveOpenApiDocument,
+  STAGE_HEALTH,
+  type OpenApiInfo,
+  type StageHealthSource,
+} from '@llmbus/http-nest';
 import { DynamicModule, INestMicroservice, Module, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -19,6 +25,8 @@ export interface StageAppOptions {
   /** When set, the stage also serves HTTP on this port (0 = any free port). */
   readonly httpPort?: number;
   readonly httpHost?: string;
+  /** With an HTTP surface: serve its OpenAPI document, so titled, at /openapi.json. */
+  readonly openApi?: OpenApiInfo;
 }
 
 export interface StageApp {
@@ -71,6 +79,7 @@ export async function startStageApp(options: StageAppOptions): Promise<StageApp>
       logger.warn(message, 'HttpBodyLimit'),
     );
     app.useGlobalFilters(new PassThroughRpcFilter());
+    if (options.openApi) serveOpenApiDocument(app, buildOpenApiDocument(app, options.openApi));
     app.connectMicroservice({ strategy }, { inheritAppConfig: true });
     await app.startAllMicroservices();
     await app.listen(options.httpPort, options.httpHost ?? '127.0.0.1');
