@@ -14,6 +14,7 @@ import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { BusServer } from './bus-server';
 import { useEventSizedBodyParser } from './http-body-limit';
 import { PassThroughRpcFilter } from './pass-through.filter';
+import { StageNestLogger } from './stage-nest-logger';
 
 export interface StageAppOptions {
   readonly module: Type<unknown> | DynamicModule;
@@ -74,7 +75,7 @@ export async function startStageApp(options: StageAppOptions): Promise<StageApp>
       { bufferLogs: true, bodyParser: false },
     );
     const logger = app.get(PinoNestLogger);
-    app.useLogger(logger);
+    app.useLogger(new StageNestLogger(logger));
     useEventSizedBodyParser(app, options.bus.maxEventBytes, (message) =>
       logger.warn(message, 'HttpBodyLimit'),
     );
@@ -94,7 +95,7 @@ export async function startStageApp(options: StageAppOptions): Promise<StageApp>
     strategy,
     bufferLogs: true,
   });
-  micro.useLogger(micro.get(PinoNestLogger));
+  micro.useLogger(new StageNestLogger(micro.get(PinoNestLogger)));
   micro.useGlobalFilters(new PassThroughRpcFilter());
   await micro.listen();
   return { stage: options.stage, close: () => micro.close() };
