@@ -17,7 +17,8 @@ const swc = [
 
 // PGlite's CommonJS build loads Node built-ins with `await import()`, which Jest's VM rejects
 // without --experimental-vm-modules; compiling it to require() lets it run under Jest. jose is
-// ESM-only (Node loads it with require(esm), Jest's VM cannot), so it is compiled the same way.
+// ESM-only (Node loads it with require(esm), Jest's VM cannot), so it is compiled the same way, as
+// is @apidevtools/json-schema-ref-parser (under @apidevtools/swagger-parser).
 const toCommonJs = ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }];
 
 const moduleNameMapper = {
@@ -32,8 +33,11 @@ const common = {
     '^.+\\.ts$': swc,
     '^.+/@electric-sql/pglite/dist/.+\\.cjs$': toCommonJs,
     '^.+/node_modules/jose/dist/.+\\.js$': toCommonJs,
+    '^.+/node_modules/@apidevtools/json-schema-ref-parser/dist/.+\\.js$': toCommonJs,
   },
-  transformIgnorePatterns: ['/node_modules/(?!@electric-sql/pglite/|jose/)'],
+  transformIgnorePatterns: [
+    '/node_modules/(?!@electric-sql/pglite/|jose/|@apidevtools/json-schema-ref-parser/)',
+  ],
   moduleNameMapper,
   testEnvironment: 'node',
   modulePathIgnorePatterns: ['<rootDir>/.*/dist/'],

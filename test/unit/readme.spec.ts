@@ -17,7 +17,7 @@ function sourceFiles(dir: string): string[] {
 /** Environment variable names the code reads, as quoted string literals. */
 function envVariablesInCode(): string[] {
   const pattern =
-    /['"`]((?:LLMBUS|KAFKA|OPENAI|OIDC|RETRIEVAL|QDRANT)_[A-Z0-9_]+|DATABASE_URL|API_KEYS|HTTP_PORT|HTTP_HOST|LOG_LEVEL)['"`]/g;
+    /['"`]((?:LLMBUS|KAFKA|OPENAI|OIDC|RETRIEVAL|QDRANT)_[A-Z0-9_]+|DATABASE_URL|API_KEYS|HTTP_PORT|HTTP_HOST|LOG_LEVEL|LOG_FORMAT)['"`]/g;
   const names = new Set<string>();
   for (const file of [...sourceFiles(join(ROOT, 'libs')), ...sourceFiles(join(ROOT, 'services'))]) {
     for (const match of readFileSync(file, 'utf8').matchAll(pattern)) names.add(match[1]);

@@ -1,6 +1,12 @@
 import type { Stage } from '@llmbus/contracts';
 import type { EventBus } from '@llmbus/bus';
-import { STAGE_HEALTH, type StageHealthSource } from '@llmbus/http-nest';
+import {
+  buildOpenApiDocument,
+  serveOpenApiDocument,
+  STAGE_HEALTH,
+  type OpenApiInfo,
+  type StageHealthSource,
+} from '@llmbus/http-nest';
 import { DynamicModule, INestMicroservice, Module, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -8,6 +14,7 @@ import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { BusServer } from './bus-server';
 import { useEventSizedBodyParser } from './http-body-limit';
 import { PassThroughRpcFilter } from './pass-through.filter';
+import { StageNestLogger } from './stage-nest-logger';
 
 export interface StageAppOptions {
   readonly module: Type<unknown> | DynamicModule;
@@ -19,6 +26,8 @@ export interface StageAppOptions {
   /** When set, the stage also serves HTTP on this port (0 = any free port). */
   readonly httpPort?: number;
   readonly httpHost?: string;
+  /** With an HTTP surface: serve its OpenAPI document, so titled, at /openapi.json. */
+  readonly openApi?: OpenApiInfo;
 }
 
 export interface StageApp {
@@ -66,11 +75,12 @@ export async function startStageApp(options: StageAppOptions): Promise<StageApp>
       { bufferLogs: true, bodyParser: false },
     );
     const logger = app.get(PinoNestLogger);
-    app.useLogger(logger);
+    app.useLogger(new StageNestLogger(logger));
     useEventSizedBodyParser(app, options.bus.maxEventBytes, (message) =>
       logger.warn(message, 'HttpBodyLimit'),
     );
     app.useGlobalFilters(new PassThroughRpcFilter());
+    if (options.openApi) serveOpenApiDocument(app, buildOpenApiDocument(app, options.openApi));
     app.connectMicroservice({ strategy }, { inheritAppConfig: true });
     await app.startAllMicroservices();
     await app.listen(options.httpPort, options.httpHost ?? '127.0.0.1');
@@ -85,7 +95,7 @@ export async function startStageApp(options: StageAppOptions): Promise<StageApp>
     strategy,
     bufferLogs: true,
   });
-  micro.useLogger(micro.get(PinoNestLogger));
+  micro.useLogger(new StageNestLogger(micro.get(PinoNestLogger)));
   micro.useGlobalFilters(new PassThroughRpcFilter());
   await micro.listen();
   return { stage: options.stage, close: () => micro.close() };

@@ -6,10 +6,15 @@ import { loadOidcSettings, loadTrustedSources } from './identity-config';
 export const RUN_MODES = ['embedded', 'distributed'] as const;
 export type RunMode = (typeof RUN_MODES)[number];
 
+/** LOG_FORMAT: `auto` is readable lines when `npm start` runs in a terminal, JSON otherwise. */
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormatSetting = (typeof LOG_FORMATS)[number];
+
 /** Settings every stage shares. Parsed once at start-up; a bad value stops the process. */
 export interface PlatformConfig {
   readonly mode: RunMode;
   readonly logLevel: string;
+  readonly logFormat: LogFormatSetting;
   /** Only in distributed mode. */
   readonly kafka?: {
     readonly brokers: string[];
@@ -103,6 +108,7 @@ export function loadPlatformConfig(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
     'info',
   );
+  const logFormat = oneOf(env, 'LOG_FORMAT', LOG_FORMATS, 'auto');
   const metricsPort =
     optional(env, 'METRICS_PORT') === undefined ? undefined : int(env, 'METRICS_PORT', 0, 0, 65535);
   const oidc = loadOidcSettings(env);
@@ -130,6 +136,7 @@ export function loadPlatformConfig(
   return {
     mode,
     logLevel,
+    logFormat,
     kafka:
       mode === 'distributed'
         ? {

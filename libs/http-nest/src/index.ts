@@ -2,3 +2,4 @@ export * from './auth.guard';
 export * from './ops.controllers';
 export * from './http-logging';
 export * from './storable-text.pipe';
+export * from './openapi';

@@ -7,8 +7,16 @@ import {
   ServiceUnavailableException,
   UseGuards,
 } from '@nestjs/common';
+import {
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import { register } from 'prom-client';
 import { AuthGuard, RequireRole } from './auth.guard';
+import { ApiAuthenticated } from './openapi';
 
 /** DI token of a stage's optional ReadinessCheck. */
 export const READINESS_CHECK = Symbol('READINESS_CHECK');
@@ -39,6 +47,7 @@ export interface StageHealthSource {
  * process whose consumer left its group looks alive but does no work) or while the stage's
  * ReadinessCheck (when it provides one) says it cannot serve.
  */
+@ApiTags('operations')
 @Controller()
 export class HealthController {
   constructor(
@@ -47,6 +56,23 @@ export class HealthController {
   ) {}
 
   @Get('healthz')
+  @ApiOperation({ summary: 'Readiness of the stage; no key needed' })
+  @ApiOkResponse({
+    description: 'The stage consumes its events and can serve',
+    schema: {
+      type: 'object',
+      required: ['status'],
+      properties: { status: { type: 'string', enum: ['ok'] } },
+    },
+  })
+  @ApiServiceUnavailableResponse({
+    description: 'A consumer is not consuming, or the stage cannot serve yet',
+    schema: {
+      type: 'object',
+      required: ['status', 'reason'],
+      properties: { status: { type: 'string', enum: ['not_ready'] }, reason: { type: 'string' } },
+    },
+  })
   async health(): Promise<{ status: 'ok' }> {
     const consumers = this.consumers?.health() ?? { consuming: true };
     const reason = consumers.consuming
@@ -58,11 +84,16 @@ export class HealthController {
 }
 
 /** Prometheus metrics of this process (the default registry); readers and admins only. */
+@ApiTags('operations')
 @Controller()
 @UseGuards(AuthGuard)
 export class MetricsController {
   @Get('metrics')
   @RequireRole('reader')
+  @ApiAuthenticated('reader')
+  @ApiOperation({ summary: 'Prometheus metrics of this process' })
+  @ApiProduces('text/plain')
+  @ApiOkResponse({ description: 'Prometheus text exposition format', schema: { type: 'string' } })
   @Header('Content-Type', register.contentType)
   metrics(): Promise<string> {
     return register.metrics();

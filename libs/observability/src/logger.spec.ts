@@ -66,3 +66,21 @@ describe('createLogger', () => {
     expect(lines[0]).toMatchObject({ workflow: 'support-ticket@1', modelTier: 'small' });
   });
 });
+
+describe('createLogger with format "pretty"', () => {
+  it('writes readable lines, not JSON, still redacted', () => {
+    let text = '';
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        text += chunk.toString('utf8');
+        done();
+      },
+    });
+    const logger = createLogger({ service: 'test', level: 'info', destination, format: 'pretty' });
+    logger.info({ apiKey: 'k-123456789', stage: 'router' }, 'router started');
+    expect(text).toMatch(/INFO.*router started/);
+    expect(text).toMatch(/stage: "router"/);
+    expect(text).not.toContain('k-123456789');
+    expect(() => JSON.parse(text.split('\n')[0])).toThrow();
+  });
+});

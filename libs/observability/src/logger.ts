@@ -1,4 +1,5 @@
 import { piiLogScrubber } from '@llmbus/pii';
+import { prettyDestination, type LogFormat } from './log-format';
 import pino, { type DestinationStream, type Logger, type LoggerOptions as PinoOptions } from 'pino';
 
 /**
@@ -54,6 +55,8 @@ export interface LoggerOptions {
   readonly level?: string;
   /** Where lines go; stdout by default. */
   readonly destination?: DestinationStream;
+  /** `pretty`: readable lines through pino-pretty (to `destination`, else stdout); JSON by default. */
+  readonly format?: LogFormat;
   /** Rewrites free text before it is logged; default: the PII detector, every entity redacted. */
   readonly scrub?: (text: string) => string;
 }
@@ -80,7 +83,9 @@ export function createLogger(options: LoggerOptions): Logger {
       },
     },
   };
-  return options.destination ? pino(settings, options.destination) : pino(settings);
+  const destination =
+    options.format === 'pretty' ? prettyDestination(options.destination) : options.destination;
+  return destination ? pino(settings, destination) : pino(settings);
 }
 
 function scrubError(error: Error, scrub: (text: string) => string): Record<string, unknown> {

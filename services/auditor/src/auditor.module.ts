@@ -1,6 +1,6 @@
 import { EventBus } from '@llmbus/bus';
 import { ConfigError } from '@llmbus/config';
-import { httpLoggerParams, identityProviders, OPS_CONTROLLERS } from '@llmbus/http-nest';
+import { httpLoggerParams, identityProviders } from '@llmbus/http-nest';
 import { processPiiKey } from '@llmbus/pii';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { AuditPrivacy } from './audit-privacy';
@@ -8,8 +8,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { AuditRecorderController } from './audit-recorder.controller';
 import { AUDIT_STORE, AuditorDeps } from './auditor-deps';
-import { RequestsController } from './requests.controller';
-import { ReviewsController } from './reviews.controller';
+import { AUDITOR_HTTP_CONTROLLERS } from './auditor-openapi';
 
 /** The auditor stage: records every event, serves the trail, the review queue and costs. */
 @Module({})
@@ -27,7 +26,7 @@ export class AuditorModule {
     return {
       module: AuditorModule,
       imports: [LoggerModule.forRoot(httpLoggerParams(deps.logger))],
-      controllers: [AuditRecorderController, RequestsController, ReviewsController, ...OPS_CONTROLLERS],
+      controllers: [AuditRecorderController, ...AUDITOR_HTTP_CONTROLLERS],
       providers: [
         { provide: AUDIT_STORE, useValue: deps.store },
         { provide: EventBus, useValue: deps.bus },

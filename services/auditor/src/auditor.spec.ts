@@ -16,7 +16,9 @@ import {
   type ReviewDecided,
 } from '@llmbus/contracts';
 import type * as Jose from 'jose' with { 'resolution-mode': 'import' };
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import request from 'supertest';
@@ -232,6 +234,14 @@ describe('auditor', () => {
       // The auditor only observes: it never tells the requester the request failed.
       expect(producedRecords.filter((r) => r.includes('llmbus.request.failed'))).toEqual([]);
     });
+  });
+
+  it('serves the checked-in OpenAPI document at /openapi.json without a key', async () => {
+    const res = await fetch(`${url}/openapi.json`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/application\/json/);
+    const checkedIn = readFileSync(join(__dirname, '../../../contracts/openapi/auditor.json'), 'utf8');
+    expect(await res.text()).toEqual(checkedIn);
   });
 
   describe('HTTP', () => {

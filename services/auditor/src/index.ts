@@ -1,9 +1,11 @@
 import { startStageApp, type StageApp } from '@llmbus/bus-nest';
 import type { AuditorDeps } from './auditor-deps';
+import { AUDITOR_OPENAPI_INFO } from './auditor-openapi';
 import { AuditorModule } from './auditor.module';
 
 export * from './auditor-deps';
 export * from './auditor.module';
+export { auditorOpenApiDocument } from './auditor-openapi';
 
 /** Starts the auditor: its consumer of every topic and its HTTP API on config.http. */
 export function startAuditor(deps: AuditorDeps): Promise<StageApp> {
@@ -17,5 +19,6 @@ export function startAuditor(deps: AuditorDeps): Promise<StageApp> {
     onRetriesExhausted: 'redeliver',
     httpPort: deps.config.http.port,
     httpHost: deps.config.http.host,
+    openApi: AUDITOR_OPENAPI_INFO,
   });
 }

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { PostgresAuditStore } from '@llmbus/audit';
 import { ConfigError, loadPlatformConfig } from '@llmbus/config';
-import { createLogger } from '@llmbus/observability';
+import { chooseLogFormat, createLogger } from '@llmbus/observability';
 import { closeOnSignals, distributedBus, runMain } from '@llmbus/runtime';
 import { startAuditor } from './index';
 
@@ -14,7 +14,11 @@ async function main(): Promise<void> {
   });
   if (!config.databaseUrl)
     throw new ConfigError('DATABASE_URL', 'a postgres://user:password@host:port/database URL', undefined);
-  const logger = createLogger({ service: 'auditor', level: config.logLevel });
+  const logger = createLogger({
+    service: 'auditor',
+    level: config.logLevel,
+    format: chooseLogFormat(config.logFormat, false),
+  });
   const store = await PostgresAuditStore.open({ connectionString: config.databaseUrl });
   const bus = distributedBus(config, logger, 'auditor');
   const app = await startAuditor({ bus, config, logger, store });

@@ -1,6 +1,6 @@
 import type { Principal } from '@llmbus/access';
 import type { AuditRecord, AuditStore, RequestPage, StepCost } from '@llmbus/audit';
-import { AuthGuard, CurrentPrincipal, RequireRole } from '@llmbus/http-nest';
+import { ApiAuthenticated, AuthGuard, CurrentPrincipal, ErrorBody, RequireRole } from '@llmbus/http-nest';
 import {
   Controller,
   Get,
@@ -12,15 +12,24 @@ import {
   UseGuards,
   ValidationPipe,
 } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import { AuditQueryErrorFilter } from './audit-query-error.filter';
 import { AuditPrivacy } from './audit-privacy';
 import { AUDIT_STORE } from './auditor-deps';
 import { CostsQuery, ListRequestsQuery } from './http-dto';
+import { CostsBody, RequestPageBody, TrailBody } from './http-openapi';
 
 const queryPipe = new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true });
 const DEFAULT_PAGE_SIZE = 50;
 
 /** Read side of the trail; the caller's API key decides the tenant, never a parameter. */
+@ApiTags('audit')
 @Controller('v1')
 @UseGuards(AuthGuard)
 @UseFilters(AuditQueryErrorFilter)
@@ -32,6 +41,10 @@ export class RequestsController {
 
   @Get('requests/:id/trail')
   @RequireRole('reader')
+  @ApiAuthenticated('reader')
+  @ApiOperation({ summary: "A request's recorded events, with their hash-chain links" })
+  @ApiOkResponse({ type: TrailBody })
+  @ApiNotFoundResponse({ type: ErrorBody, description: 'No events of this request for this tenant' })
   async trail(
     @CurrentPrincipal() principal: Principal,
     @Param('id') requestId: string,
@@ -44,6 +57,10 @@ export class RequestsController {
 
   @Get('requests')
   @RequireRole('reader')
+  @ApiAuthenticated('reader')
+  @ApiOperation({ summary: "The tenant's requests, newest first, a page at a time" })
+  @ApiOkResponse({ type: RequestPageBody })
+  @ApiBadRequestResponse({ type: ErrorBody, description: 'Invalid limit or cursor' })
   list(
     @CurrentPrincipal() principal: Principal,
     @Query(queryPipe) query: ListRequestsQuery,
@@ -53,6 +70,10 @@ export class RequestsController {
 
   @Get('costs')
   @RequireRole('reader')
+  @ApiAuthenticated('reader')
+  @ApiOperation({ summary: 'Tokens, cost and latency by step and model, optionally since a time' })
+  @ApiOkResponse({ type: CostsBody })
+  @ApiBadRequestResponse({ type: ErrorBody, description: 'since is not an ISO 8601 time' })
   async costs(
     @CurrentPrincipal() principal: Principal,
     @Query(queryPipe) query: CostsQuery,

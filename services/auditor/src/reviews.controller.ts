@@ -2,7 +2,14 @@ import type { Principal } from '@llmbus/access';
 import type { AuditStore, PendingReview } from '@llmbus/audit';
 import { EventBus, outgoing } from '@llmbus/bus';
 import { ID_PATTERN, ReviewDecidedEvent, type ReviewDecided, type ReviewRequested } from '@llmbus/contracts';
-import { AuthGuard, CurrentPrincipal, RequireRole, StorableTextValidationPipe } from '@llmbus/http-nest';
+import {
+  ApiAuthenticated,
+  AuthGuard,
+  CurrentPrincipal,
+  ErrorBody,
+  RequireRole,
+  StorableTextValidationPipe,
+} from '@llmbus/http-nest';
 import {
   BadRequestException,
   Body,
@@ -17,14 +24,26 @@ import {
   UseFilters,
   UseGuards,
 } from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiPayloadTooLargeResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import { AuditQueryErrorFilter } from './audit-query-error.filter';
 import { AuditPrivacy } from './audit-privacy';
 import { AUDIT_STORE } from './auditor-deps';
 import { ReviewDecisionBody } from './http-dto';
+import { DecisionAcceptedBody, ReviewQueueBody } from './http-openapi';
 
 const bodyPipe = new StorableTextValidationPipe({ whitelist: true, forbidNonWhitelisted: true });
 
 /** The human-review surface: the queue, and decisions published as ReviewDecided. */
+@ApiTags('reviews')
 @Controller('v1/reviews')
 @UseGuards(AuthGuard)
 @UseFilters(AuditQueryErrorFilter)
@@ -37,6 +56,9 @@ export class ReviewsController {
 
   @Get()
   @RequireRole('reviewer')
+  @ApiAuthenticated('reviewer')
+  @ApiOperation({ summary: 'Requests waiting for a human decision, oldest first' })
+  @ApiOkResponse({ type: ReviewQueueBody })
   async queue(@CurrentPrincipal() principal: Principal): Promise<{ reviews: readonly PendingReview[] }> {
     const reviews = await this.store.reviewQueue(principal.tenantId);
     return {
@@ -55,6 +77,16 @@ export class ReviewsController {
   @Post(':requestId/decision')
   @HttpCode(202)
   @RequireRole('reviewer')
+  @ApiAuthenticated('reviewer')
+  @ApiOperation({ summary: 'Approve, edit or reject a pending review; published as ReviewDecided' })
+  @ApiAcceptedResponse({ type: DecisionAcceptedBody })
+  @ApiBadRequestResponse({
+    type: ErrorBody,
+    description: 'Invalid body or request id, or an output without decision "edit"',
+  })
+  @ApiNotFoundResponse({ type: ErrorBody, description: 'No such request for this tenant' })
+  @ApiConflictResponse({ type: ErrorBody, description: 'The request has no open review' })
+  @ApiPayloadTooLargeResponse({ type: ErrorBody, description: 'The body exceeds LLMBUS_MAX_EVENT_BYTES' })
   async decide(
     @CurrentPrincipal() principal: Principal,
     @Param('requestId') requestId: string,

@@ -11,6 +11,7 @@ import { createModelProviders, parseModelsConfig } from '@llmbus/models';
 import { createLogger } from '@llmbus/observability';
 import { PgliteVectorStore } from '@llmbus/retrieval';
 import { busFromConfig, closeOnSignals, runMain } from '@llmbus/runtime';
+import { embeddedLogFormat } from './log-output';
 import { OutcomeWatcher } from './outcome-watcher';
 import { startPlatform } from './platform';
 import { loadSampleDocuments } from './sample-documents';
@@ -21,7 +22,11 @@ const SAMPLES_DIR = join(__dirname, '..', '..', '..', 'samples');
 async function main(): Promise<void> {
   const env = process.env;
   const config = loadPlatformConfig(env, { mode: 'embedded', httpPort: 8080, clientId: 'llmbus' });
-  const logger = createLogger({ service: 'llmbus', level: config.logLevel });
+  const logger = createLogger({
+    service: 'llmbus',
+    level: config.logLevel,
+    format: embeddedLogFormat(config, process.stdout),
+  });
   // Without API_KEYS, a fresh admin key for tenant "demo" is made for this run and printed below.
   const demoKey = config.apiKeys ? undefined : `demo-${randomBytes(18).toString('base64url')}`;
   const apiKeys = config.apiKeys ?? ApiKeyRegistry.parse(`${demoKey}:demo:admin`);
@@ -73,6 +78,7 @@ async function main(): Promise<void> {
       `llmbus is running (embedded mode, chat model ${models.chatModel.id}, embeddings ${models.embeddingModel.id})`,
       `  ingress  ${platform.routerUrl}   POST /v1/requests, GET /v1/requests/:id`,
       `  audit    ${platform.auditorUrl}   GET /v1/requests/:id/trail, /v1/reviews, /v1/costs`,
+      `  OpenAPI  ${platform.routerUrl}/openapi.json, ${platform.auditorUrl}/openapi.json`,
       demoKey ? `  API key  ${demoKey}   (tenant "demo", role admin; set API_KEYS to use your own)` : '',
       '',
       `  curl -s -X POST ${platform.routerUrl}/v1/requests -H 'X-Api-Key: ${key}' -H 'Content-Type: application/json' \\`,

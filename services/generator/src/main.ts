@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { ConfigError, loadPlatformConfig } from '@llmbus/config';
 import { createModelProviders, isTrustedForPii, parseModelsConfig } from '@llmbus/models';
-import { createLogger } from '@llmbus/observability';
+import { chooseLogFormat, createLogger } from '@llmbus/observability';
 import { closeOnSignals, distributedBus, runMain } from '@llmbus/runtime';
 import { chatModelChooser, startGenerator } from './index';
 
@@ -13,7 +13,11 @@ async function main(): Promise<void> {
     clientId: 'llmbus-generator',
     servesHttp: false,
   });
-  const logger = createLogger({ service: 'generator', level: config.logLevel });
+  const logger = createLogger({
+    service: 'generator',
+    level: config.logLevel,
+    format: chooseLogFormat(config.logFormat, false),
+  });
   const providers = createModelProviders(parseModelsConfig(process.env), { logger });
   const untrusted = providers.available.filter((m) => m.capabilities.includes('chat') && !isTrustedForPii(m));
   if (untrusted.length > 0 && config.piiKey === undefined) {

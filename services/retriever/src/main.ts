@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { loadPlatformConfig } from '@llmbus/config';
 import { closeOnSignals, distributedBus, runMain } from '@llmbus/runtime';
 import { createModelProviders, parseModelsConfig } from '@llmbus/models';
-import { createLogger, type Logger } from '@llmbus/observability';
+import { chooseLogFormat, createLogger, type Logger } from '@llmbus/observability';
 import { PgliteVectorStore, QdrantVectorStore, type VectorStore } from '@llmbus/retrieval';
 import { piiMinimisedModels, startRetriever } from './index';
 import { retrieverOptions } from './retrieval-wiring';
@@ -17,7 +17,11 @@ async function main(): Promise<void> {
     servesHttp: false,
   });
   const settings = loadRetrieverSettings(process.env, config);
-  const logger = createLogger({ service: 'retriever', level: config.logLevel });
+  const logger = createLogger({
+    service: 'retriever',
+    level: config.logLevel,
+    format: chooseLogFormat(config.logFormat, false),
+  });
   const providers = createModelProviders(parseModelsConfig(process.env), { logger });
   const vectorStore = await openVectorStore(
     config.qdrantUrl,

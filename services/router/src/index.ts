@@ -2,12 +2,14 @@ import { startStageApp, type StageApp } from '@llmbus/bus-nest';
 import { processPiiKey } from '@llmbus/pii';
 import { RequestStatuses } from './request-statuses';
 import type { RouterDeps } from './router-deps';
+import { ROUTER_OPENAPI_INFO } from './router-openapi';
 import { RouterModule } from './router.module';
 import { withRestoredPii } from './status-pii';
 
 export * from './router-deps';
 export * from './router.module';
 export * from './request-statuses';
+export { routerOpenApiDocument } from './router-openapi';
 export type { SubmitResponse } from './requests.controller';
 
 /**
@@ -24,6 +26,7 @@ export async function startRouter(deps: RouterDeps): Promise<StageApp> {
     notifyRequester: true,
     httpPort: deps.httpPort ?? deps.config.http.port,
     httpHost: deps.config.http.host,
+    openApi: ROUTER_OPENAPI_INFO,
   });
   // Logs at start whether statuses can be served; /healthz keeps asking until the store answers.
   void statuses.notReadyReason();

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { PostgresAuditStore } from '@llmbus/audit';
 import { ConfigError, loadPlatformConfig } from '@llmbus/config';
-import { createLogger } from '@llmbus/observability';
+import { chooseLogFormat, createLogger } from '@llmbus/observability';
 import { closeOnSignals, distributedBus, runMain } from '@llmbus/runtime';
 import { startRouter } from './index';
 
@@ -18,7 +18,11 @@ async function main(): Promise<void> {
       'a postgres://user:password@host:port/database URL of the audit store (a role with SELECT on audit_events is enough)',
       undefined,
     );
-  const logger = createLogger({ service: 'router', level: config.logLevel });
+  const logger = createLogger({
+    service: 'router',
+    level: config.logLevel,
+    format: chooseLogFormat(config.logFormat, false),
+  });
   // Read only, and connected on first use: the router starts (not ready) while the store is down.
   const statusStore = PostgresAuditStore.reader({ connectionString: config.databaseUrl });
   const bus = distributedBus(config, logger, 'router');

@@ -2,7 +2,7 @@ import { Principal, requesterFor, RequesterIdentityError } from '@llmbus/access'
 import type { RequestStatusView } from '@llmbus/audit';
 import { deriveEventId, outgoing } from '@llmbus/bus';
 import { RequestSubmitted, RequestSubmittedEvent } from '@llmbus/contracts';
-import { AuthGuard, CurrentPrincipal, RequireRole } from '@llmbus/http-nest';
+import { ApiAuthenticated, AuthGuard, CurrentPrincipal, ErrorBody, RequireRole } from '@llmbus/http-nest';
 import { WorkflowError } from '@llmbus/workflows';
 import {
   BadRequestException,
@@ -18,9 +18,21 @@ import {
   UseFilters,
   UseGuards,
 } from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiForbiddenResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiPayloadTooLargeResponse,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import { RouterRuntime } from './router-runtime';
 import { StatusStoreUnavailableFilter } from './status-store-unavailable.filter';
+import { RequestStatusBody, SubmitAcceptedBody } from './requests.openapi';
 import { SubmitRequestBody, submitBodyPipe } from './submit-request.dto';
 
 /** The cause of a request submitted over HTTP, as an event source: this route. */
@@ -33,6 +45,7 @@ export interface SubmitResponse {
 }
 
 /** HTTP ingress for systems that do not speak Kafka: submit a request, read its status. */
+@ApiTags('requests')
 @Controller('v1/requests')
 @UseGuards(AuthGuard)
 export class RequestsController {
@@ -41,6 +54,23 @@ export class RequestsController {
   @Post()
   @HttpCode(202)
   @RequireRole('submitter')
+  @ApiAuthenticated('submitter')
+  @ApiOperation({ summary: 'Submit a request to a workflow; the tenant comes from the credentials' })
+  @ApiAcceptedResponse({ type: SubmitAcceptedBody, description: 'Published; poll statusUrl for the outcome' })
+  @ApiBadRequestResponse({
+    type: ErrorBody,
+    description:
+      'Invalid body (`invalid_request`), unknown workflow or input its schema refuses, too many groups',
+  })
+  @ApiForbiddenResponse({
+    type: ErrorBody,
+    description:
+      'Missing role, groups or user the principal does not hold (`forbidden_groups`, `forbidden_user`), or a tenant this ingress may not submit for (`untrusted_source`)',
+  })
+  @ApiPayloadTooLargeResponse({
+    type: ErrorBody,
+    description: 'The request exceeds LLMBUS_MAX_EVENT_BYTES once encoded as an event (`payload_too_large`)',
+  })
   async submit(
     @Body(submitBodyPipe) body: SubmitRequestBody,
     @CurrentPrincipal() principal: Principal,
@@ -123,6 +153,14 @@ export class RequestsController {
   /** The request's status from the audit trail; 404 only when neither it nor this replica knows the request. */
   @Get(':id')
   @RequireRole('reader')
+  @ApiAuthenticated('reader')
+  @ApiOperation({ summary: "A request's status, output or failure, from the audit trail" })
+  @ApiOkResponse({ type: RequestStatusBody })
+  @ApiNotFoundResponse({ type: ErrorBody, description: 'No such request for this tenant' })
+  @ApiServiceUnavailableResponse({
+    type: ErrorBody,
+    description: 'The audit store does not answer (`status_store_unavailable`, with Retry-After)',
+  })
   @UseFilters(StatusStoreUnavailableFilter)
   async status(
     @Param('id') id: string,

@@ -1,12 +1,12 @@
 import { ANY_TENANT } from '@llmbus/access';
 import { ConfigError } from '@llmbus/config';
-import { httpLoggerParams, identityProviders, OPS_CONTROLLERS, READINESS_CHECK } from '@llmbus/http-nest';
+import { httpLoggerParams, identityProviders, READINESS_CHECK } from '@llmbus/http-nest';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { RequestStatuses } from './request-statuses';
-import { RequestsController } from './requests.controller';
 import type { RouterDeps } from './router-deps';
+import { ROUTER_HTTP_CONTROLLERS } from './router-openapi';
 import { RouterEventsController } from './router.events';
 import { RouterRuntime } from './router-runtime';
 
@@ -40,7 +40,7 @@ export class RouterModule {
     return {
       module: RouterModule,
       imports: [LoggerModule.forRoot(httpLoggerParams(deps.logger))],
-      controllers: [RouterEventsController, RequestsController, ...OPS_CONTROLLERS],
+      controllers: [RouterEventsController, ...ROUTER_HTTP_CONTROLLERS],
       providers: [
         { provide: RouterRuntime, useValue: runtime },
         ...identityProviders(apiKeys, deps.config.oidc),

@@ -13,6 +13,8 @@ import {
   RequestSubmittedEvent,
   ReviewRequestedEvent,
 } from '@llmbus/contracts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pino from 'pino';
 import request from 'supertest';
 import { startRouter, type RequestStatusSource } from './index';
@@ -88,6 +90,15 @@ describe('router', () => {
   });
 
   describe('HTTP ingress', () => {
+    it('serves the checked-in OpenAPI document at /openapi.json without a key', async () => {
+      const res = await http
+        .get('/openapi.json')
+        .expect(200)
+        .expect('Content-Type', /application\/json/);
+      const checkedIn = readFileSync(join(__dirname, '../../../contracts/openapi/router.json'), 'utf8');
+      expect(res.text).toEqual(checkedIn);
+    });
+
     it('answers 401 without an API key, on every route but /healthz', async () => {
       await http.post('/v1/requests').send({ eventType: 'ticket.created', input: ticket }).expect(401);
       await http.get('/v1/requests/r-1').expect(401);

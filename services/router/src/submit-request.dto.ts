@@ -1,6 +1,7 @@
 import { describeValidationErrors, ID_MESSAGE, ID_PATTERN } from '@llmbus/contracts';
 import { StorableTextValidationPipe } from '@llmbus/http-nest';
 import { BadRequestException } from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -18,7 +19,16 @@ import {
  * principal (its id, all of its groups); `groups` may narrow them, never widen them.
  */
 export class SubmitRequester {
-  @IsOptional() @IsString() @MaxLength(200) userId?: string;
+  @ApiPropertyOptional({ maxLength: 200, description: "Defaults to the principal's id" })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  userId?: string;
+  @ApiPropertyOptional({
+    type: [String],
+    maxItems: 100,
+    description: "A subset of the principal's groups; defaults to all of them",
+  })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(100)
@@ -30,14 +40,41 @@ export class SubmitRequester {
 /** Body of `POST /v1/requests`. The tenant is never part of it: it comes from the credentials. */
 export class SubmitRequestBody {
   /** Optional idempotency key: posting the same id again does not start a second run. */
-  @IsOptional() @Matches(ID_PATTERN, { message: `requestId ${ID_MESSAGE}` }) requestId?: string;
+  @ApiPropertyOptional({
+    pattern: ID_PATTERN.source,
+    description: 'Idempotency key: posting the same id again does not start a second run; a UUID by default',
+  })
+  @IsOptional()
+  @Matches(ID_PATTERN, { message: `requestId ${ID_MESSAGE}` })
+  requestId?: string;
+  @ApiProperty({ example: 'ticket.created', pattern: '^[a-z0-9][a-z0-9._-]{0,99}$' })
   @IsString()
   @Matches(/^[a-z0-9][a-z0-9._-]{0,99}$/, { message: 'eventType must be lowercase, e.g. "ticket.created"' })
   eventType!: string;
-  @IsOptional() @Matches(ID_PATTERN, { message: `workflow ${ID_MESSAGE}` }) workflow?: string;
-  @IsObject({ message: 'input must be a JSON object' }) input!: Record<string, unknown>;
-  @IsOptional() @ValidateNested() @Type(() => SubmitRequester) requester?: SubmitRequester;
-  @IsOptional() @IsString() @MaxLength(500) replyTo?: string;
+  @ApiPropertyOptional({
+    pattern: ID_PATTERN.source,
+    description: 'A workflow id; by default the workflow whose trigger matches eventType',
+  })
+  @IsOptional()
+  @Matches(ID_PATTERN, { message: `workflow ${ID_MESSAGE}` })
+  workflow?: string;
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    description: "The workflow's input, validated against its input schema",
+  })
+  @IsObject({ message: 'input must be a JSON object' })
+  input!: Record<string, unknown>;
+  @ApiPropertyOptional({ type: () => SubmitRequester })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => SubmitRequester)
+  requester?: SubmitRequester;
+  @ApiPropertyOptional({ maxLength: 500, description: 'A topic the outcome is also published to' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(500)
+  replyTo?: string;
 }
 
 /**

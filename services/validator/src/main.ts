@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { loadPlatformConfig } from '@llmbus/config';
-import { createLogger } from '@llmbus/observability';
+import { chooseLogFormat, createLogger } from '@llmbus/observability';
 import { closeOnSignals, distributedBus, runMain } from '@llmbus/runtime';
 import { startValidator } from './index';
 
@@ -12,7 +12,11 @@ async function main(): Promise<void> {
     clientId: 'llmbus-validator',
     servesHttp: false,
   });
-  const logger = createLogger({ service: 'validator', level: config.logLevel });
+  const logger = createLogger({
+    service: 'validator',
+    level: config.logLevel,
+    format: chooseLogFormat(config.logFormat, false),
+  });
   const bus = distributedBus(config, logger, 'validator');
   const app = await startValidator({ bus, config, logger });
   logger.info('validator started');

@@ -1,0 +1,96 @@
+import { REQUEST_STATUSES } from '@llmbus/audit';
+import { REVIEW_DECISIONS } from '@llmbus/contracts';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+
+// Response shapes of the audit API as the OpenAPI document describes them; the controllers
+// return the audit store's interfaces (AuditRecord, PendingReview, RequestPage, StepCost).
+
+class BusPositionBody {
+  @ApiProperty() topic!: string;
+  @ApiProperty() partition!: number;
+  @ApiProperty({ description: 'Kafka offset, as a decimal string' }) offset!: string;
+}
+
+class ChainLinkBody {
+  @ApiProperty({ description: "Position in the tenant's hash chain, from 1" }) seq!: number;
+  @ApiProperty({ description: "SHA-256 hex of the tenant's previous record; 64 zeros for the first" })
+  prevHash!: string;
+  @ApiProperty({ description: 'SHA-256 hex of the record' }) hash!: string;
+  @ApiProperty({ description: "SHA-256 hex of the payload's canonical JSON" }) payloadDigest!: string;
+}
+
+/** One recorded event. */
+export class AuditRecordBody {
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    description: 'The CloudEvents envelope as recorded (PII masked for readers without the pii role)',
+  })
+  envelope!: Record<string, unknown>;
+  @ApiProperty({ type: () => BusPositionBody }) position!: BusPositionBody;
+  @ApiProperty({ format: 'date-time' }) recordedAt!: string;
+  @ApiPropertyOptional({ description: 'Why only a sanitised copy could be stored' }) sanitisedReason?: string;
+  @ApiPropertyOptional({ type: () => ChainLinkBody }) chain?: ChainLinkBody;
+  @ApiPropertyOptional({ format: 'date-time', description: 'When retention removed the payload' })
+  payloadRemovedAt?: string;
+}
+
+/** 200 answer of `GET /v1/requests/:id/trail`. */
+export class TrailBody {
+  @ApiProperty() requestId!: string;
+  @ApiProperty({ type: () => [AuditRecordBody], description: 'Event-time order' }) events!: AuditRecordBody[];
+}
+
+class RequestSummaryBody {
+  @ApiProperty() requestId!: string;
+  @ApiProperty({ enum: REQUEST_STATUSES }) status!: string;
+  @ApiProperty({ format: 'date-time' }) firstEventAt!: string;
+  @ApiProperty({ format: 'date-time' }) lastEventAt!: string;
+  @ApiProperty() lastEventType!: string;
+  @ApiProperty() events!: number;
+}
+
+/** 200 answer of `GET /v1/requests`. */
+export class RequestPageBody {
+  @ApiProperty({ type: () => [RequestSummaryBody], description: 'Newest first' })
+  requests!: RequestSummaryBody[];
+  @ApiPropertyOptional({ description: 'Pass as `cursor` for the next page; absent on the last page' })
+  nextCursor?: string;
+}
+
+class StepCostBody {
+  @ApiProperty({ description: 'Event type' }) type!: string;
+  @ApiProperty({ type: String, nullable: true }) stage!: string | null;
+  @ApiProperty() modelId!: string;
+  @ApiProperty() events!: number;
+  @ApiProperty() promptTokens!: number;
+  @ApiProperty() completionTokens!: number;
+  @ApiProperty({ description: 'US dollars' }) costUsd!: number;
+  @ApiProperty() avgLatencyMs!: number;
+  @ApiProperty() maxLatencyMs!: number;
+}
+
+/** 200 answer of `GET /v1/costs`. */
+export class CostsBody {
+  @ApiPropertyOptional({ format: 'date-time' }) since?: string;
+  @ApiProperty({ type: () => [StepCostBody] }) steps!: StepCostBody[];
+}
+
+class PendingReviewBody {
+  @ApiProperty() requestId!: string;
+  @ApiProperty({ type: () => AuditRecordBody, description: 'The latest ReviewRequested event' })
+  review!: AuditRecordBody;
+}
+
+/** 200 answer of `GET /v1/reviews`. */
+export class ReviewQueueBody {
+  @ApiProperty({ type: () => [PendingReviewBody], description: 'Oldest first' })
+  reviews!: PendingReviewBody[];
+}
+
+/** 202 answer of `POST /v1/reviews/:requestId/decision`. */
+export class DecisionAcceptedBody {
+  @ApiProperty() requestId!: string;
+  @ApiProperty({ description: 'Id of the published ReviewDecided event' }) eventId!: string;
+  @ApiProperty({ enum: REVIEW_DECISIONS }) decision!: string;
+}
