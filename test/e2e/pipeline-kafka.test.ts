@@ -87,6 +87,20 @@ describe('pipeline on Kafka: five service processes', () => {
   afterAll(() => pipeline.stop());
   afterEach(() => dumpOutputOnFailure(pipeline));
 
+  /** Waits until the auditor's review queue lists the request (the auditor records asynchronously). */
+  async function waitForReview(requestId: string, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const response = await fetch(`${pipeline.auditorUrl}/v1/reviews`, {
+        headers: { 'x-api-key': pipeline.apiKey },
+      });
+      const body = (await response.json()) as { reviews?: { requestId: string }[] };
+      if (body.reviews?.some((r) => r.requestId === requestId)) return;
+      if (Date.now() > deadline) throw new Error(`the review queue never listed ${requestId}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
   /** Completes a request, approving it through the auditor's review API if the validator escalated it. */
   async function completion(requestId: string): Promise<TappedMessage> {
     const first = await pipeline.tap.waitFor(
@@ -98,6 +112,8 @@ describe('pipeline on Kafka: five service processes', () => {
       `outcome of ${requestId}`,
     );
     if (first.headers['ce_type'] === ReviewRequestedEvent.type) {
+      // A reviewer decides what the review queue shows: wait until the auditor has recorded it.
+      await waitForReview(requestId);
       const response = await fetch(`${pipeline.auditorUrl}/v1/reviews/${requestId}/decision`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-api-key': pipeline.apiKey },
