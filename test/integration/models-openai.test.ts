@@ -498,6 +498,25 @@ describe('openai adapter on the wire', () => {
     );
   });
 
+  it('parses structured output wrapped in a Markdown fence after prose', async () => {
+    const schema = { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } };
+    server.script((_, res) => json(res, 200, completion('Here you go:\n```json\n{"n": 3}\n```')));
+    const reply = await openai().chat({ ...ask, responseSchema: { name: 's', schema } });
+    expect(reply.json).toEqual({ n: 3 });
+  });
+
+  it('carries the billed usage on malformed_output', async () => {
+    const schema = { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } };
+    server.script((_, res) => json(res, 200, completion('the answer is three')));
+    const plain = await openai()
+      .chat({ ...ask, responseSchema: { name: 's', schema } })
+      .catch((e: unknown) => e);
+    expect(plain).toMatchObject({
+      code: 'malformed_output',
+      usage: { modelId: 'openai/test-chat', promptTokens: 11, completionTokens: 7, costUsd: (11 + 14) / 1e6 },
+    });
+  });
+
   it('reports structured output cut off by max tokens as malformed_output that says so', async () => {
     const schema = { type: 'object', properties: { n: { type: 'integer' } } };
     server.script((_, res) => json(res, 200, completion('{"n": 12', {}, 'length')));

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ModelError } from './model-error';
-import type { ChatRequest, ChatResponse, FinishReason, ToolCall } from './model-provider';
+import type { ChatRequest, ChatResponse, FinishReason, ModelUsage, ToolCall } from './model-provider';
 import { findTool, parseStructuredOutput, parseToolArguments, type OutputContext } from './structured-output';
 
 export interface RawToolCall {
@@ -56,4 +56,23 @@ export function finishChatOutput(
     return { text: raw.text, json, toolCalls: [], finishReason: raw.finishReason };
   }
   return { text: raw.text, toolCalls: [], finishReason: raw.finishReason };
+}
+
+/**
+ * `finishChatOutput` for an answer the provider has billed: a `malformed_output` failure carries
+ * the call's usage (tokens, cost, latency) so the caller can record what was paid for.
+ */
+export function finishBilledChatOutput(
+  raw: RawChatOutput,
+  request: ChatRequest,
+  context: OutputContext,
+  usage: () => ModelUsage,
+): ChatResponse {
+  try {
+    return { ...finishChatOutput(raw, request, context), usage: usage() };
+  } catch (error) {
+    if (error instanceof ModelError && error.code === 'malformed_output' && error.usage === undefined)
+      throw error.withUsage(usage());
+    throw error;
+  }
 }

@@ -86,6 +86,38 @@ describe('ResponseGeneration', () => {
     expect(model.chatCalls).toHaveLength(1);
   });
 
+  it('records the usage the provider billed for an answer that could not be parsed', async () => {
+    const billed = {
+      modelId: 'openai/gpt-4o-mini',
+      provider: 'openai',
+      promptTokens: 812,
+      completionTokens: 97,
+      costUsd: 0.00018,
+      latencyMs: 640,
+    };
+    const model = new ScriptedModelProvider().enqueueChat(
+      new ModelError('malformed_output', 'reply is not JSON', { modelId: billed.modelId, usage: billed }),
+      // An answer the scripted model bills by its own count that does not parse either.
+      {
+        text: 'I think it is a billing question.',
+        usage: { promptTokens: 40, completionTokens: 9, costUsd: 0.001 },
+      },
+    );
+    const generation = new ResponseGeneration(
+      workflows,
+      model,
+      () => ({ contextWindow: 4096 }),
+      undefined,
+      1000,
+    );
+    const first = await generation.generate(source, 1, async () => undefined, log);
+    expect(first.output).toBeUndefined();
+    expect(first.usage).toEqual(billed);
+    const second = await generation.generate(source, 2, async () => undefined, log);
+    expect(second.output).toBeUndefined();
+    expect(second.usage).toMatchObject({ promptTokens: 40, completionTokens: 9, costUsd: 0.001 });
+  });
+
   it("refuses, before calling, a model whose worst-case cost exceeds the workflow's budget", async () => {
     const model = new ScriptedModelProvider().enqueueChat({ json: output });
     // 400 output tokens at $60/M alone is $0.024, over the $0.02 budget.

@@ -207,7 +207,8 @@ export class ResponseGeneration {
           ),
           toolCalls: [],
           finishReason: 'stop',
-          usage: {
+          // The provider billed the answer even though it is unusable: record what it reported.
+          usage: error.usage ?? {
             modelId: error.modelId ?? model.modelId ?? 'unknown',
             provider: error.provider ?? this.models.name,
             promptTokens: 0,

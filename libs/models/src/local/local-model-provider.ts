@@ -1,5 +1,5 @@
 import { CallScope } from '../call-scope';
-import { finishChatOutput, type RawChatOutput } from '../chat-output';
+import { finishBilledChatOutput, type RawChatOutput } from '../chat-output';
 import { assertChatRequestSchemas, requiredChatCapabilities } from '../chat-request-checks';
 import { normalizeVector } from '../embedding-vectors';
 import { ModelError } from '../model-error';
@@ -126,12 +126,15 @@ export class LocalModelProvider implements ModelProvider {
         );
       }, scope.signal);
       scope.throwIfAborted();
-      const raw = interpretCompletion(plan, result.text, result.stop === 'length', context);
-      const output = finishChatOutput(raw, request, context);
-      return {
-        ...output,
-        usage: scope.usage(binding.entry, result.promptTokens, result.completionTokens),
-      };
+      const usage = () => scope.usage(binding.entry, result.promptTokens, result.completionTokens);
+      try {
+        const raw = interpretCompletion(plan, result.text, result.stop === 'length', context);
+        return finishBilledChatOutput(raw, request, context, usage);
+      } catch (error) {
+        if (error instanceof ModelError && error.code === 'malformed_output' && error.usage === undefined)
+          throw error.withUsage(usage());
+        throw error;
+      }
     } catch (error) {
       throw this.toModelError(error, binding, scope);
     } finally {

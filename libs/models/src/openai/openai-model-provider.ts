@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { CallScope } from '../call-scope';
-import { finishChatOutput, type RawToolCall } from '../chat-output';
+import { finishBilledChatOutput, type RawToolCall } from '../chat-output';
 import { estimateTokens, normalizeVector } from '../embedding-vectors';
 import { ModelError } from '../model-error';
 import type {
@@ -102,8 +102,9 @@ export class OpenAIModelProvider implements ModelProvider {
         request.onDelta === undefined
           ? await this.complete(body, scope, entry)
           : await this.stream(body, request, scope, entry);
-      const output = finishChatOutput(raw, request, context);
-      return { ...output, usage: scope.usage(entry, raw.promptTokens, raw.completionTokens) };
+      return finishBilledChatOutput(raw, request, context, () =>
+        scope.usage(entry, raw.promptTokens, raw.completionTokens),
+      );
     } catch (error) {
       throw this.mapError(error, entry, scope);
     } finally {
