@@ -21,10 +21,16 @@ export interface RawChatOutput {
  * adapter: tool calls name offered tools and carry valid arguments, and structured output parses
  * and validates against the responseSchema. Violations are `malformed_output`.
  */
+export interface FinishOptions {
+  /** Brings parsed structured output back to the request schema's shape before validation. */
+  readonly restore?: (value: unknown) => unknown;
+}
+
 export function finishChatOutput(
   raw: RawChatOutput,
   request: ChatRequest,
   context: OutputContext,
+  options: FinishOptions = {},
 ): Omit<ChatResponse, 'usage'> {
   if (raw.toolCalls.length > 0) {
     const tools = request.tools ?? [];
@@ -52,6 +58,7 @@ export function finishChatOutput(
       request.responseSchema.schema,
       request.responseSchema.name,
       context,
+      options.restore,
     );
     return { text: raw.text, json, toolCalls: [], finishReason: raw.finishReason };
   }
@@ -67,9 +74,10 @@ export function finishBilledChatOutput(
   request: ChatRequest,
   context: OutputContext,
   usage: () => ModelUsage,
+  options: FinishOptions = {},
 ): ChatResponse {
   try {
-    return { ...finishChatOutput(raw, request, context), usage: usage() };
+    return { ...finishChatOutput(raw, request, context, options), usage: usage() };
   } catch (error) {
     if (error instanceof ModelError && error.code === 'malformed_output' && error.usage === undefined)
       throw error.withUsage(usage());

@@ -69,3 +69,6 @@ export type {
   ScriptedChatStep,
   ScriptedModelProviderOptions,
 } from './testing/scripted-model-provider';
+
+export { adaptSchemaForStrictMode, stripAdaptedNulls, strictSchemaProblems } from './strict-schema';
+export type { StrictSchemaProblem } from './strict-schema';

@@ -71,10 +71,12 @@ export function parseStructuredOutput(
   schema: JsonSchema,
   schemaName: string,
   context: OutputContext,
+  /** Applied to the parsed value before validation (e.g. `stripAdaptedNulls` after a strict-mode request). */
+  restore: (value: unknown) => unknown = (value) => value,
 ): unknown {
   let value: unknown;
   try {
-    value = parseJsonOrFenced(text);
+    value = restore(parseJsonOrFenced(text));
   } catch (error) {
     throw new ModelError(
       'malformed_output',

@@ -15,7 +15,9 @@ import type { ModelEntry, ModelRegistry } from '../registry/model-registry';
 import { resolveModelEntry } from '../registry/resolve-model';
 import { assertChatRequestSchemas, offeredTools, requiredChatCapabilities } from '../chat-request-checks';
 import { mapOpenAIError } from './openai-error-mapping';
+import { stripAdaptedNulls } from '../strict-schema';
 import {
+  isStrict,
   toOpenAIMessages,
   toOpenAIResponseFormat,
   toOpenAITools,
@@ -102,8 +104,16 @@ export class OpenAIModelProvider implements ModelProvider {
         request.onDelta === undefined
           ? await this.complete(body, scope, entry)
           : await this.stream(body, request, scope, entry);
-      return finishBilledChatOutput(raw, request, context, () =>
-        scope.usage(entry, raw.promptTokens, raw.completionTokens),
+      const schema = request.responseSchema;
+      return finishBilledChatOutput(
+        raw,
+        request,
+        context,
+        () => scope.usage(entry, raw.promptTokens, raw.completionTokens),
+        // A strict request asked for nulls where the schema has optional properties.
+        schema !== undefined && isStrict(schema)
+          ? { restore: (value) => stripAdaptedNulls(value, schema.schema) }
+          : {},
       );
     } catch (error) {
       throw this.mapError(error, entry, scope);
@@ -191,7 +201,10 @@ export class OpenAIModelProvider implements ModelProvider {
       if (request.toolChoice !== undefined) body.tool_choice = toOpenAIToolChoice(request.toolChoice);
     }
     if (request.responseSchema !== undefined)
-      body.response_format = toOpenAIResponseFormat(request.responseSchema);
+      body.response_format = toOpenAIResponseFormat(request.responseSchema, {
+        provider: PROVIDER,
+        modelId: entry.id,
+      });
     return body;
   }
 
