@@ -1,8 +1,15 @@
 import { EventRejectedError } from '@llmbus/bus';
 import type { Passage } from '@llmbus/contracts';
-import { ModelError, ScriptedModelProvider, type ScriptedChatReply } from '@llmbus/models';
+import {
+  ModelError,
+  openAITokenCounter,
+  ScriptedModelProvider,
+  type ModelEntry,
+  type ModelTokenCounter,
+  type ScriptedChatReply,
+} from '@llmbus/models';
 import { createPiiDetector, openVault, PiiProtection } from '@llmbus/pii';
-import { WorkflowRegistry } from '@llmbus/workflows';
+import { approximateTokenCounter, PromptRenderer, WorkflowRegistry } from '@llmbus/workflows';
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { GenerationInput, ResponseGeneration } from './response-generation';
@@ -50,7 +57,7 @@ describe('ResponseGeneration', () => {
     const generation = new ResponseGeneration(
       workflows,
       model,
-      (tier) => (tiers.push(tier), { modelId: 'big/model', contextWindow: 1100 }),
+      (tier) => (tiers.push(tier), { modelId: 'big/model', contextWindow: 1300 }),
       undefined,
       1000,
     );
@@ -66,6 +73,58 @@ describe('ResponseGeneration', () => {
       passages: source.passages,
       usage: { modelId: 'big/model' },
     });
+  });
+
+  describe('with a model whose tokenizer the provider knows', () => {
+    const gpt4oMini: ModelEntry = {
+      id: 'openai/gpt-4o-mini',
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+      contextWindow: 128_000,
+      pricePer1MInputUsd: 0,
+      pricePer1MOutputUsd: 0,
+      capabilities: ['chat', 'json'],
+      tier: 'small',
+    };
+    const o200k = openAITokenCounter(gpt4oMini)!;
+    /** A scripted model that counts tokens as gpt-4o-mini does. */
+    class TokenizingModel extends ScriptedModelProvider {
+      async tokenCounter(): Promise<ModelTokenCounter> {
+        return o200k;
+      }
+    }
+    const promptTokens = (messages: readonly { content: string }[]) =>
+      messages.reduce((sum, message) => sum + o200k.count(message.content), 0) + 8;
+
+    it.each([
+      ['digits only', '0123456789'.repeat(600)],
+      ['Chinese', '我的应用程序在启动时崩溃了，请帮我解决这个问题。'.repeat(100)],
+    ])(
+      'truncates dense text (%s) that the characters / 4 estimate let overflow the window',
+      async (_, body) => {
+        const dense = { ...source, input: { subject: 'Crash', body }, passages: [] };
+        const workflow = workflows.get('support-ticket', 1);
+        const whole = new PromptRenderer().render(workflow, dense.input, [], { contextWindow: 1_000_000 });
+        // A window the old estimate says the whole prompt fits in, which the real tokenizer overflows.
+        const contextWindow = whole.promptTokens + 400 + 10;
+        const limit = contextWindow - 400;
+        expect(approximateTokenCounter.count(whole.user)).toBeLessThan(limit);
+        expect(promptTokens([{ content: whole.system }, { content: whole.user }])).toBeGreaterThan(limit);
+
+        const model = new TokenizingModel().enqueueChat({ json: output });
+        const generation = new ResponseGeneration(
+          workflows,
+          model,
+          () => ({ modelId: 'openai/gpt-4o-mini', contextWindow }),
+          undefined,
+          1000,
+        );
+        await generation.generate(dense, 1, async () => undefined, log);
+        const sent = model.lastChatRequest!.messages;
+        expect(sent[1].content).toContain('[truncated]');
+        expect(promptTokens(sent)).toBeLessThanOrEqual(limit);
+      },
+    );
   });
 
   it('hands a malformed answer to validation (no output) instead of retrying the same prompt', async () => {

@@ -10,12 +10,14 @@ import type {
   EmbedResponse,
   FinishReason,
   ModelProvider,
+  ModelTokenCounter,
 } from '../model-provider';
 import type { ModelEntry, ModelRegistry } from '../registry/model-registry';
 import { resolveModelEntry } from '../registry/resolve-model';
 import { assertChatRequestSchemas, offeredTools, requiredChatCapabilities } from '../chat-request-checks';
 import { mapOpenAIError } from './openai-error-mapping';
 import { stripAdaptedNulls } from '../strict-schema';
+import { openAITokenCounter } from '../tokens/openai-token-counter';
 import {
   isStrict,
   toOpenAIMessages,
@@ -174,6 +176,17 @@ export class OpenAIModelProvider implements ModelProvider {
       throw this.mapError(error, entry, scope);
     } finally {
       scope.dispose();
+    }
+  }
+
+  /** gpt-tokenizer for OpenAI models (the registry's `tokenizer`, else by model name); undefined for others. */
+  async tokenCounter(model?: string): Promise<ModelTokenCounter | undefined> {
+    try {
+      return openAITokenCounter(
+        resolveModelEntry(this.options.registry, model, this.options.defaultChatModel, PROVIDER, ['chat']),
+      );
+    } catch {
+      return undefined;
     }
   }
 

@@ -30,7 +30,17 @@ export interface ModelEntry {
    * `isTrustedForPii`.
    */
   readonly trustedForPii?: boolean;
+  /**
+   * The byte-pair encoding of an OpenAI-compatible model, for exact prompt budgets. Absent: inferred
+   * from OpenAI model names; other models (vLLM, Ollama) are counted by a conservative upper bound.
+   * Local models always use their GGUF's own tokenizer.
+   */
+  readonly tokenizer?: TokenizerEncoding;
 }
+
+/** Encodings a registry entry may name in `tokenizer` (implemented by gpt-tokenizer). */
+export const TOKENIZER_ENCODINGS = ['o200k_base', 'cl100k_base'] as const;
+export type TokenizerEncoding = (typeof TOKENIZER_ENCODINGS)[number];
 
 /** Whether raw PII may be sent to the model: its `trustedForPii`, else true only for local models. */
 export function isTrustedForPii(entry: ModelEntry): boolean {
@@ -76,6 +86,7 @@ const entrySchema = {
     embeddingDimension: { type: 'integer', minimum: 1 },
     description: { type: 'string' },
     trustedForPii: { type: 'boolean' },
+    tokenizer: { enum: TOKENIZER_ENCODINGS },
   },
   if: { properties: { capabilities: { contains: { const: 'embeddings' } } } },
   then: { required: ['embeddingDimension'] },
