@@ -78,3 +78,5 @@ export type { StrictSchemaProblem } from './strict-schema';
 export { conservativeTokenCounter } from './tokens/token-counter';
 export { openAIEncodingOf, openAITokenCounter } from './tokens/openai-token-counter';
 export { LocalTokenizer } from './local/local-tokenizer';
+export { FallbackModelProvider } from './routing/fallback-model-provider';
+export type { FallbackModelProviderOptions } from './routing/fallback-model-provider';

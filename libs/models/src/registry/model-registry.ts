@@ -36,6 +36,11 @@ export interface ModelEntry {
    * Local models always use their GGUF's own tokenizer.
    */
   readonly tokenizer?: TokenizerEncoding;
+  /**
+   * Registry ids to try, in order, when this model is `unavailable`, `rate_limited` or times out
+   * (see FallbackModelProvider). Each must be another entry of the registry.
+   */
+  readonly fallbacks?: readonly string[];
 }
 
 /** Encodings a registry entry may name in `tokenizer` (implemented by gpt-tokenizer). */
@@ -87,6 +92,7 @@ const entrySchema = {
     description: { type: 'string' },
     trustedForPii: { type: 'boolean' },
     tokenizer: { enum: TOKENIZER_ENCODINGS },
+    fallbacks: { type: 'array', uniqueItems: true, items: { type: 'string', minLength: 1 } },
   },
   if: { properties: { capabilities: { contains: { const: 'embeddings' } } } },
   then: { required: ['embeddingDimension'] },
@@ -181,8 +187,25 @@ export class ModelRegistry {
       }
       seen.add(entry.id);
     }
+    for (const [index, entry] of entries.entries()) {
+      for (const fallback of entry.fallbacks ?? []) {
+        if (fallback === entry.id || !seen.has(fallback)) {
+          throw new ModelRegistryError(
+            'invalid_registry',
+            `${source} is invalid: models[${index}] (id "${entry.id}"): fallback "${fallback}" ` +
+              (fallback === entry.id ? 'is the model itself' : 'is not an id of this registry'),
+          );
+        }
+      }
+    }
     return new ModelRegistry(
-      entries.map((entry) => Object.freeze({ ...entry, capabilities: [...entry.capabilities] })),
+      entries.map((entry) =>
+        Object.freeze({
+          ...entry,
+          capabilities: [...entry.capabilities],
+          ...(entry.fallbacks === undefined ? {} : { fallbacks: [...entry.fallbacks] }),
+        }),
+      ),
     );
   }
 
