@@ -13,7 +13,8 @@ import {
 } from '@llmbus/models';
 import { describeModelProviderContract } from './models-provider-contract';
 
-jest.setTimeout(120_000);
+// Real CPU inference on 2 shared cores: a deadline for hangs, not a speed target (bench:models measures speed).
+jest.setTimeout(300_000);
 
 const config = parseModelsConfig(
   process.env.OPENAI_API_KEY ? { ...process.env, LLMBUS_MODEL_PROVIDER: 'local' } : process.env,

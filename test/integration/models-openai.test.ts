@@ -273,6 +273,32 @@ function completion(content: string | null, extra: Json = {}, finish = 'stop'): 
   };
 }
 
+/**
+ * What OpenAI's strict mode refuses in a response schema, as its 400 "Invalid schema" says: an
+ * object property missing from `required`, `additionalProperties` other than false, or a keyword
+ * outside the supported subset (a few common ones checked).
+ */
+function strictModeRefusal(schema: Json, path = 'root'): string | undefined {
+  for (const keyword of ['maxLength', 'minLength', 'uniqueItems', 'oneOf'])
+    if (keyword in schema) return `In context=(${path}), '${keyword}' is not permitted.`;
+  const properties = schema.properties as Record<string, Json> | undefined;
+  if (properties !== undefined) {
+    const required = (schema.required ?? []) as string[];
+    const missing = Object.keys(properties).find((key) => !required.includes(key));
+    if (missing !== undefined)
+      return `In context=(${path}), 'required' is required to include every key; missing '${missing}'.`;
+    if (schema.additionalProperties !== false)
+      return `In context=(${path}), 'additionalProperties' must be false.`;
+    for (const [key, child] of Object.entries(properties)) {
+      const refusal = strictModeRefusal(child, `${path}.${key}`);
+      if (refusal !== undefined) return refusal;
+    }
+  }
+  if (typeof schema.items === 'object' && schema.items !== null)
+    return strictModeRefusal(schema.items as Json, `${path}.items`);
+  return undefined;
+}
+
 const entries: ModelEntry[] = [
   {
     id: 'openai/test-chat',
@@ -496,6 +522,64 @@ describe('openai adapter on the wire', () => {
     await expect(openai().chat({ ...ask, tools: [tool] })).rejects.toThrow(
       'arguments of tool call "lookup" are not valid JSON',
     );
+  });
+
+  it('parses structured output wrapped in a Markdown fence after prose', async () => {
+    const schema = { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } };
+    server.script((_, res) => json(res, 200, completion('Here you go:\n```json\n{"n": 3}\n```')));
+    const reply = await openai().chat({ ...ask, responseSchema: { name: 's', schema } });
+    expect(reply.json).toEqual({ n: 3 });
+  });
+
+  it('carries the billed usage on malformed_output', async () => {
+    const schema = { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } };
+    server.script((_, res) => json(res, 200, completion('the answer is three')));
+    const plain = await openai()
+      .chat({ ...ask, responseSchema: { name: 's', schema } })
+      .catch((e: unknown) => e);
+    expect(plain).toMatchObject({
+      code: 'malformed_output',
+      usage: { modelId: 'openai/test-chat', promptTokens: 11, completionTokens: 7, costUsd: (11 + 14) / 1e6 },
+    });
+  });
+
+  it('sends a schema with optional properties in a form strict mode accepts, and drops the nulls that come back', async () => {
+    const schema = {
+      type: 'object',
+      required: ['category'],
+      properties: {
+        category: { type: 'string', enum: ['billing', 'technical'] },
+        note: { type: 'string', maxLength: 100 },
+        tags: { type: 'array', uniqueItems: true, items: { type: 'string' } },
+      },
+    };
+    server.script((request, res) => {
+      const format = request.body.response_format as { json_schema: { schema: Json; strict: boolean } };
+      const refusal = format.json_schema.strict ? strictModeRefusal(format.json_schema.schema) : undefined;
+      if (refusal !== undefined)
+        json(res, 400, { error: { message: `Invalid schema for response_format 's': ${refusal}` } });
+      else json(res, 200, completion('{"category": "billing", "note": null, "tags": ["a", "b"]}'));
+      return 'handled';
+    });
+    const reply = await openai().chat({ ...ask, responseSchema: { name: 's', schema } });
+    expect(reply.json).toEqual({ category: 'billing', tags: ['a', 'b'] });
+    const sent = (server.requests[0].body.response_format as { json_schema: { schema: Json } }).json_schema
+      .schema;
+    expect(sent.required).toEqual(['category', 'note', 'tags']);
+    expect(sent.properties).toMatchObject({ note: { type: ['string', 'null'] } });
+  });
+
+  it('refuses, before calling, a strict schema it cannot adapt, naming the field', async () => {
+    const schema = {
+      type: 'object',
+      properties: { answer: { oneOf: [{ type: 'string' }, { type: 'integer' }] } },
+    };
+    const error = await openai()
+      .chat({ ...ask, responseSchema: { name: 's', schema } })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'bad_request', retryable: false });
+    expect((error as Error).message).toContain('properties.answer.oneOf');
+    expect(server.requests).toHaveLength(0);
   });
 
   it('reports structured output cut off by max tokens as malformed_output that says so', async () => {

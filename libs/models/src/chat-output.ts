@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ModelError } from './model-error';
-import type { ChatRequest, ChatResponse, FinishReason, ToolCall } from './model-provider';
+import type { ChatRequest, ChatResponse, FinishReason, ModelUsage, ToolCall } from './model-provider';
 import { findTool, parseStructuredOutput, parseToolArguments, type OutputContext } from './structured-output';
 
 export interface RawToolCall {
@@ -21,10 +21,16 @@ export interface RawChatOutput {
  * adapter: tool calls name offered tools and carry valid arguments, and structured output parses
  * and validates against the responseSchema. Violations are `malformed_output`.
  */
+export interface FinishOptions {
+  /** Brings parsed structured output back to the request schema's shape before validation. */
+  readonly restore?: (value: unknown) => unknown;
+}
+
 export function finishChatOutput(
   raw: RawChatOutput,
   request: ChatRequest,
   context: OutputContext,
+  options: FinishOptions = {},
 ): Omit<ChatResponse, 'usage'> {
   if (raw.toolCalls.length > 0) {
     const tools = request.tools ?? [];
@@ -52,8 +58,29 @@ export function finishChatOutput(
       request.responseSchema.schema,
       request.responseSchema.name,
       context,
+      options.restore,
     );
     return { text: raw.text, json, toolCalls: [], finishReason: raw.finishReason };
   }
   return { text: raw.text, toolCalls: [], finishReason: raw.finishReason };
+}
+
+/**
+ * `finishChatOutput` for an answer the provider has billed: a `malformed_output` failure carries
+ * the call's usage (tokens, cost, latency) so the caller can record what was paid for.
+ */
+export function finishBilledChatOutput(
+  raw: RawChatOutput,
+  request: ChatRequest,
+  context: OutputContext,
+  usage: () => ModelUsage,
+  options: FinishOptions = {},
+): ChatResponse {
+  try {
+    return { ...finishChatOutput(raw, request, context, options), usage: usage() };
+  } catch (error) {
+    if (error instanceof ModelError && error.code === 'malformed_output' && error.usage === undefined)
+      throw error.withUsage(usage());
+    throw error;
+  }
 }

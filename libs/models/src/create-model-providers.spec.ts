@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseModelsConfig } from './config/models-config';
 import { createModelProviders } from './create-model-providers';
+import { FallbackModelProvider } from './routing/fallback-model-provider';
 import type { LocalInferenceEngine } from './local/local-inference-engine';
 import { isTrustedForPii, ModelRegistry } from './registry/model-registry';
 import { DEFAULT_MODEL_REGISTRY_PATH } from './registry/model-registry-file';
@@ -50,6 +51,20 @@ describe('createModelProviders', () => {
     expect(models.embeddingModel.id).toBe('openai/text-embedding-3-small');
     expect(models.select('large', ['chat', 'tools']).model.id).toBe('openai/gpt-4o');
     expect(models.select('small', ['chat']).model.id).toBe('openai/gpt-4o-mini');
+  });
+
+  it("routes chat through the registry's fallbacks when an endpoint model lists some", async () => {
+    const withFallbacks = registry.with([
+      { ...registry.get('openai/gpt-4o'), fallbacks: ['openai/gpt-4o-mini'] },
+    ]);
+    const models = createModelProviders(parseModelsConfig({ OPENAI_API_KEY: 'sk-test' }), {
+      registry: withFallbacks,
+    });
+    expect(models.chat).toBeInstanceOf(FallbackModelProvider);
+    expect(models.chat.name).toBe('openai');
+    await models.close();
+    const plain = createModelProviders(parseModelsConfig({ OPENAI_API_KEY: 'sk-test' }), { registry });
+    expect(plain.chat).not.toBeInstanceOf(FallbackModelProvider);
   });
 
   it('accepts a registry id or a model name in OPENAI_CHAT_MODEL', () => {

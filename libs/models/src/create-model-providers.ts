@@ -5,6 +5,7 @@ import { LocalModelProvider } from './local/local-model-provider';
 import type { ModelProvider } from './model-provider';
 import type { ModelsLogger } from './models-logger';
 import { OpenAIModelProvider } from './openai/openai-model-provider';
+import { FallbackModelProvider } from './routing/fallback-model-provider';
 import { loadModelRegistry } from './registry/model-registry-file';
 import {
   ModelRegistry,
@@ -98,6 +99,7 @@ export function createModelProviders(
 ): ModelProviders {
   let registry = options.registry ?? loadModelRegistry(config.registryPath);
   let chat: ModelProvider;
+  let release: () => Promise<void>;
   let chatModel: ModelEntry;
   let embeddingModel: ModelEntry;
   let available: ModelEntry[];
@@ -139,7 +141,7 @@ export function createModelProviders(
         : [chatModel]),
       embeddingModel,
     ];
-    chat = new OpenAIModelProvider({
+    const endpoint = new OpenAIModelProvider({
       apiKey: openai.apiKey,
       baseURL: openai.baseURL,
       registry,
@@ -148,6 +150,19 @@ export function createModelProviders(
       timeoutMs: openai.timeoutMs,
       maxRetries: openai.maxRetries,
     });
+    const served = new Set(available.map((entry) => entry.id));
+    const fallbackRegistry = registry;
+    const defaultChat = chatModel;
+    // Registry `fallbacks` among the models this endpoint serves; none listed: the endpoint as is.
+    chat = available.some((entry) => (entry.fallbacks ?? []).length > 0)
+      ? new FallbackModelProvider({
+          registry: fallbackRegistry,
+          providerFor: (entry) => (served.has(entry.id) ? endpoint : undefined),
+          defaultChatModel: defaultChat,
+          logger: options.logger,
+        })
+      : endpoint;
+    release = () => endpoint.close();
   } else {
     chatModel = registry.pick({ tier: 'small', capabilities: ['chat'], providers: ['local'] });
     embeddingModel = registry.pick({ capabilities: ['embeddings'], providers: ['local'] });
@@ -170,6 +185,8 @@ export function createModelProviders(
       logger: options.logger,
       engine: options.localEngine,
     });
+    const local = chat;
+    release = () => local.close();
   }
 
   const finalRegistry = registry;
@@ -194,6 +211,6 @@ export function createModelProviders(
       }
       return { provider, model: fallback };
     },
-    close: () => provider.close(),
+    close: release,
   };
 }

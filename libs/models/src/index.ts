@@ -10,6 +10,7 @@ export type {
   FinishReason,
   JsonSchema,
   ModelProvider,
+  ModelTokenCounter,
   ModelUsage,
   ResponseSchema,
   ToolCall,
@@ -28,6 +29,7 @@ export {
   MODEL_PROVIDER_KINDS,
   MODEL_TIERS,
   ModelRegistry,
+  TOKENIZER_ENCODINGS,
   ModelRegistryError,
   computeCostUsd,
   isTrustedForPii,
@@ -39,6 +41,7 @@ export type {
   ModelRegistryErrorCode,
   ModelSelector,
   ModelTier,
+  TokenizerEncoding,
 } from './registry/model-registry';
 export { DEFAULT_MODEL_REGISTRY_PATH, loadModelRegistry } from './registry/model-registry-file';
 
@@ -69,3 +72,11 @@ export type {
   ScriptedChatStep,
   ScriptedModelProviderOptions,
 } from './testing/scripted-model-provider';
+
+export { adaptSchemaForStrictMode, stripAdaptedNulls, strictSchemaProblems } from './strict-schema';
+export type { StrictSchemaProblem } from './strict-schema';
+export { conservativeTokenCounter } from './tokens/token-counter';
+export { openAIEncodingOf, openAITokenCounter } from './tokens/openai-token-counter';
+export { LocalTokenizer } from './local/local-tokenizer';
+export { FallbackModelProvider } from './routing/fallback-model-provider';
+export type { FallbackModelProviderOptions } from './routing/fallback-model-provider';

@@ -1,3 +1,5 @@
+import type { ModelUsage } from './model-provider';
+
 export const MODEL_ERROR_CODES = [
   'rate_limited',
   'timeout',
@@ -31,6 +33,11 @@ export interface ModelErrorOptions {
   readonly status?: number;
   /** Milliseconds the upstream asked us to wait (Retry-After), when it said. */
   readonly retryAfterMs?: number;
+  /**
+   * What the call cost when the provider answered (and billed) but the answer was unusable
+   * (`malformed_output`): callers record it instead of a call of zero tokens.
+   */
+  readonly usage?: ModelUsage;
   readonly cause?: unknown;
 }
 
@@ -42,6 +49,8 @@ export class ModelError extends Error {
   readonly modelId?: string;
   readonly status?: number;
   readonly retryAfterMs?: number;
+  /** The billed usage of an answered call whose answer was unusable; see ModelErrorOptions.usage. */
+  readonly usage?: ModelUsage;
 
   constructor(
     readonly code: ModelErrorCode,
@@ -54,6 +63,20 @@ export class ModelError extends Error {
     this.modelId = options.modelId;
     this.status = options.status;
     this.retryAfterMs = options.retryAfterMs;
+    this.usage = options.usage;
+  }
+
+  /** This error with the billed usage of the call attached (a copy; the original is left as is). */
+  withUsage(usage: ModelUsage): ModelError {
+    return new ModelError(this.code, this.message, {
+      retryable: this.retryable,
+      provider: this.provider,
+      modelId: this.modelId,
+      status: this.status,
+      retryAfterMs: this.retryAfterMs,
+      usage,
+      cause: this.cause,
+    });
   }
 
   /** JSON-safe form for logs and failure events. */
@@ -67,6 +90,7 @@ export class ModelError extends Error {
       modelId: this.modelId,
       status: this.status,
       retryAfterMs: this.retryAfterMs,
+      usage: this.usage,
     };
   }
 }

@@ -99,12 +99,23 @@ export interface EmbedResponse {
   readonly usage: ModelUsage;
 }
 
+/** Counts the tokens a model's tokenizer makes of a text (the workflows lib's TokenCounter shape). */
+export interface ModelTokenCounter {
+  count(text: string): number;
+}
+
 /** The port every model backend implements. Errors are always `ModelError`. */
 export interface ModelProvider {
   /** `local`, `openai` or `scripted`. */
   readonly name: string;
   chat(request: ChatRequest): Promise<ChatResponse>;
   embed(texts: readonly string[], options?: EmbedOptions): Promise<EmbedResponse>;
+  /**
+   * The tokenizer of a chat model (registry id; the default chat model when omitted), for prompt
+   * budgets: exact where the provider knows it, undefined where it does not (callers fall back to
+   * `conservativeTokenCounter`). Never rejects for a model it serves.
+   */
+  tokenCounter?(model?: string): Promise<ModelTokenCounter | undefined>;
   /** Releases models, workers and connections; further calls fail with `unavailable`. */
   close(): Promise<void>;
 }

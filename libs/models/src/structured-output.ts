@@ -47,16 +47,36 @@ function excerpt(text: string): string {
   return text.length > 200 ? `${truncateText(text, 200)}…` : text;
 }
 
-/** Parses model output as JSON and validates it against `schema`; failures are `malformed_output`. */
+// One Markdown code fence (``` or ~~~, optionally tagged json), possibly with prose around it.
+const FENCE =
+  /(?:^|\n)[ \t]*(`{3,}|~{3,})[ \t]*(?:json|JSON|jsonc)?[ \t]*\r?\n([\s\S]*?)\s*\1[ \t]*(?=\r?\n|$)/g;
+
+/**
+ * The JSON text inside the answer's only fenced code block, or undefined when the answer has no
+ * fence or more than one (which of several blocks was meant is a guess we do not make).
+ */
+export function fencedJson(text: string): string | undefined {
+  const blocks = [...text.matchAll(FENCE)];
+  return blocks.length === 1 ? blocks[0][2] : undefined;
+}
+
+/**
+ * Parses model output as JSON and validates it against `schema`; failures are `malformed_output`.
+ * Models without structured outputs often wrap the JSON in a Markdown fence (```json … ```),
+ * sometimes after a sentence of prose: an answer that is not JSON itself but holds exactly one
+ * fenced block is parsed from that block, then validated like any other.
+ */
 export function parseStructuredOutput(
   text: string,
   schema: JsonSchema,
   schemaName: string,
   context: OutputContext,
+  /** Applied to the parsed value before validation (e.g. `stripAdaptedNulls` after a strict-mode request). */
+  restore: (value: unknown) => unknown = (value) => value,
 ): unknown {
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = restore(parseJsonOrFenced(text));
   } catch (error) {
     throw new ModelError(
       'malformed_output',
@@ -73,6 +93,16 @@ export function parseStructuredOutput(
     );
   }
   return value;
+}
+
+function parseJsonOrFenced(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const fenced = fencedJson(text);
+    if (fenced === undefined) throw error;
+    return JSON.parse(fenced);
+  }
 }
 
 /** Parses and validates a tool call's arguments against the tool's parameter schema. */

@@ -88,6 +88,28 @@ describe('parseWorkflowDocument', () => {
     ).toBe(true);
   });
 
+  it('accepts an optional output property (adapted per strict request) and refuses what strict mode cannot take, naming the field', () => {
+    const optional = shippedText.replace(
+      'required: [category, priority, reply, citations, needsHuman, confidence]',
+      'required: [category, priority, reply, citations, needsHuman]',
+    );
+    expect(parseWorkflowDocument(optional, 'support-ticket.v1.yaml').output.schema['required']).toHaveLength(
+      5,
+    );
+    const problems = problemsOf(
+      shippedText.replace(
+        'reply: { type: string, maxLength: 600 }',
+        'reply: { oneOf: [{ type: string }, { type: "null" }] }\n      extra: { type: object }',
+      ),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^output\.schema\.properties\.reply\.oneOf: .*use `anyOf`/),
+        expect.stringMatching(/^output\.schema\.properties\.extra: an object needs `properties`/),
+      ]),
+    );
+  });
+
   it('rejects placeholders outside input and a user prompt without the passages slot', () => {
     const problems = problemsOf(
       shippedText

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
+import { strictSchemaProblems } from '@llmbus/models';
 import { parseDocument } from 'yaml';
 import { WorkflowLoadError } from './errors';
 import { describeInstancePath, pathSegments } from './field-path';
@@ -120,6 +121,14 @@ function semanticProblems(workflow: WorkflowDefinition): string[] {
     problems.push('prompt.user: must contain {{passages}} exactly once, where the retrieved passages go');
   }
   const output = workflow.output.schema;
+  // The output schema goes to OpenAI-compatible models in strict structured-output mode, which
+  // refuses every call whose schema it cannot take. Optional properties and validation-only
+  // keywords are adapted per request; the rest must change here, where it is cheap to see.
+  for (const problem of strictSchemaProblems(output)) {
+    problems.push(
+      `output.schema${problem.path === '' ? '' : `.${problem.path}`}: ${problem.message} (OpenAI strict structured outputs)`,
+    );
+  }
   workflow.validation.rules.forEach((rule, i) => {
     if (!schemaHasPath(output, rule.field))
       problems.push(`validation.rules[${i}].field: ${rule.field} is not a property of output.schema`);

@@ -29,7 +29,7 @@ export interface GeneratorDeps {
   readonly selectModel?: (tier: ModelTier) => ChatModelChoice;
   /** Defaults to the folder config.workflowsDir (LLMBUS_WORKFLOWS_DIR), else the repository's `workflows/`. */
   readonly workflows?: WorkflowRegistry;
-  /** Counts prompt tokens for the context-window budget; default: characters / 4. */
+  /** Counts prompt tokens for the context-window budget; default: the model's tokenizer (provider's `tokenCounter`), else a conservative upper bound. */
   readonly tokenCounter?: TokenCounter;
   /** Deadline of one model call in milliseconds; default MODEL_CALL_DEADLINE_MS (120 s), which KAFKA_REBALANCE_TIMEOUT_MS is sized to. */
   readonly modelTimeoutMs?: number;

@@ -106,6 +106,40 @@ describe('generator model call records', () => {
     }
   });
 
+  it('records the billed usage of an answer that could not be parsed, on the record and on ResponseGenerated', async () => {
+    const bus = new EventBus(new InMemoryTransport(), { logger, dedup: forgetful });
+    const produced: OutgoingRecord[] = [];
+    const produce = bus.transport.produce.bind(bus.transport);
+    jest.spyOn(bus.transport, 'produce').mockImplementation(async (records) => {
+      produced.push(...records);
+      await produce(records);
+    });
+    const model = new ScriptedModelProvider().enqueueChat({
+      text: 'Sure! The category is technical.',
+      usage: { promptTokens: 350, completionTokens: 12, costUsd: 0.0004 },
+    });
+    const app = await startGenerator({ bus, config, logger, models: model });
+    try {
+      await bus.publish([
+        outgoing(ContextRetrievedEvent, retrieved, { tenantId: 'acme', id: 'retrieved-3' }),
+      ]);
+      const ofType = (type: string) => produced.filter((r) => r.headers['ce_type'] === type);
+      await until(() => ofType(ResponseGeneratedEvent.type).length === 1);
+      const [record] = ofType(ModelCallRecordedEvent.type).map(
+        (r) => JSON.parse(String(r.value)) as ModelCallRecorded,
+      );
+      const [generated] = ofType(ResponseGeneratedEvent.type).map(
+        (r) => JSON.parse(String(r.value)) as ResponseGenerated,
+      );
+      expect(generated.output).toBeUndefined();
+      expect(record.usage).toMatchObject({ promptTokens: 350, completionTokens: 12, costUsd: 0.0004 });
+      expect(generated.usage).toEqual(record.usage);
+    } finally {
+      await app.close();
+      await bus.close();
+    }
+  });
+
   it('sends the record with the outputs when it cannot be published at once, instead of calling the model again', async () => {
     const bus = new EventBus(new InMemoryTransport(), { logger, retryDelayMs: 1 });
     const produce = bus.transport.produce.bind(bus.transport);

@@ -1,8 +1,15 @@
 import { EventRejectedError } from '@llmbus/bus';
 import type { Passage } from '@llmbus/contracts';
-import { ModelError, ScriptedModelProvider, type ScriptedChatReply } from '@llmbus/models';
+import {
+  ModelError,
+  openAITokenCounter,
+  ScriptedModelProvider,
+  type ModelEntry,
+  type ModelTokenCounter,
+  type ScriptedChatReply,
+} from '@llmbus/models';
 import { createPiiDetector, openVault, PiiProtection } from '@llmbus/pii';
-import { WorkflowRegistry } from '@llmbus/workflows';
+import { approximateTokenCounter, PromptRenderer, WorkflowRegistry } from '@llmbus/workflows';
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { GenerationInput, ResponseGeneration } from './response-generation';
@@ -50,7 +57,7 @@ describe('ResponseGeneration', () => {
     const generation = new ResponseGeneration(
       workflows,
       model,
-      (tier) => (tiers.push(tier), { modelId: 'big/model', contextWindow: 1100 }),
+      (tier) => (tiers.push(tier), { modelId: 'big/model', contextWindow: 1300 }),
       undefined,
       1000,
     );
@@ -66,6 +73,58 @@ describe('ResponseGeneration', () => {
       passages: source.passages,
       usage: { modelId: 'big/model' },
     });
+  });
+
+  describe('with a model whose tokenizer the provider knows', () => {
+    const gpt4oMini: ModelEntry = {
+      id: 'openai/gpt-4o-mini',
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+      contextWindow: 128_000,
+      pricePer1MInputUsd: 0,
+      pricePer1MOutputUsd: 0,
+      capabilities: ['chat', 'json'],
+      tier: 'small',
+    };
+    const o200k = openAITokenCounter(gpt4oMini)!;
+    /** A scripted model that counts tokens as gpt-4o-mini does. */
+    class TokenizingModel extends ScriptedModelProvider {
+      async tokenCounter(): Promise<ModelTokenCounter> {
+        return o200k;
+      }
+    }
+    const promptTokens = (messages: readonly { content: string }[]) =>
+      messages.reduce((sum, message) => sum + o200k.count(message.content), 0) + 8;
+
+    it.each([
+      ['digits only', '0123456789'.repeat(600)],
+      ['Chinese', '我的应用程序在启动时崩溃了，请帮我解决这个问题。'.repeat(100)],
+    ])(
+      'truncates dense text (%s) that the characters / 4 estimate let overflow the window',
+      async (_, body) => {
+        const dense = { ...source, input: { subject: 'Crash', body }, passages: [] };
+        const workflow = workflows.get('support-ticket', 1);
+        const whole = new PromptRenderer().render(workflow, dense.input, [], { contextWindow: 1_000_000 });
+        // A window the old estimate says the whole prompt fits in, which the real tokenizer overflows.
+        const contextWindow = whole.promptTokens + 400 + 10;
+        const limit = contextWindow - 400;
+        expect(approximateTokenCounter.count(whole.user)).toBeLessThan(limit);
+        expect(promptTokens([{ content: whole.system }, { content: whole.user }])).toBeGreaterThan(limit);
+
+        const model = new TokenizingModel().enqueueChat({ json: output });
+        const generation = new ResponseGeneration(
+          workflows,
+          model,
+          () => ({ modelId: 'openai/gpt-4o-mini', contextWindow }),
+          undefined,
+          1000,
+        );
+        await generation.generate(dense, 1, async () => undefined, log);
+        const sent = model.lastChatRequest!.messages;
+        expect(sent[1].content).toContain('[truncated]');
+        expect(promptTokens(sent)).toBeLessThanOrEqual(limit);
+      },
+    );
   });
 
   it('hands a malformed answer to validation (no output) instead of retrying the same prompt', async () => {
@@ -84,6 +143,38 @@ describe('ResponseGeneration', () => {
     expect(generated.text).toMatch(/not valid output: reply is not JSON/);
     expect(generated.usage).toMatchObject({ modelId: 'm', completionTokens: 0 });
     expect(model.chatCalls).toHaveLength(1);
+  });
+
+  it('records the usage the provider billed for an answer that could not be parsed', async () => {
+    const billed = {
+      modelId: 'openai/gpt-4o-mini',
+      provider: 'openai',
+      promptTokens: 812,
+      completionTokens: 97,
+      costUsd: 0.00018,
+      latencyMs: 640,
+    };
+    const model = new ScriptedModelProvider().enqueueChat(
+      new ModelError('malformed_output', 'reply is not JSON', { modelId: billed.modelId, usage: billed }),
+      // An answer the scripted model bills by its own count that does not parse either.
+      {
+        text: 'I think it is a billing question.',
+        usage: { promptTokens: 40, completionTokens: 9, costUsd: 0.001 },
+      },
+    );
+    const generation = new ResponseGeneration(
+      workflows,
+      model,
+      () => ({ contextWindow: 4096 }),
+      undefined,
+      1000,
+    );
+    const first = await generation.generate(source, 1, async () => undefined, log);
+    expect(first.output).toBeUndefined();
+    expect(first.usage).toEqual(billed);
+    const second = await generation.generate(source, 2, async () => undefined, log);
+    expect(second.output).toBeUndefined();
+    expect(second.usage).toMatchObject({ promptTokens: 40, completionTokens: 9, costUsd: 0.001 });
   });
 
   it("refuses, before calling, a model whose worst-case cost exceeds the workflow's budget", async () => {

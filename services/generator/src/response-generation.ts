@@ -8,7 +8,7 @@ import {
   type RequestContext,
   type ResponseGenerated,
 } from '@llmbus/contracts';
-import { ModelError, type ChatResponse, type ModelProvider } from '@llmbus/models';
+import { conservativeTokenCounter, ModelError, type ChatResponse, type ModelProvider } from '@llmbus/models';
 import type { Logger } from '@llmbus/observability';
 import { PiiProtection, PiiVaultError, resolvePiiPolicy } from '@llmbus/pii';
 import {
@@ -44,6 +44,8 @@ const MAX_TEXT = 200_000;
  */
 export class ResponseGeneration {
   private readonly renderer = new PromptRenderer();
+  /** The provider's tokenizer per model id ('' for the default model), asked once. */
+  private readonly counters = new Map<string, Promise<TokenCounter>>();
 
   constructor(
     private readonly workflows: WorkflowRegistry,
@@ -65,7 +67,7 @@ export class ResponseGeneration {
   ): Promise<ResponseGenerated> {
     const workflow = this.workflowOf(source.context);
     const model = this.selectModel(source.context.modelTier);
-    const rendered = this.render(workflow, source, model, retry);
+    const rendered = this.render(workflow, source, model, await this.counterFor(model), retry);
     if (rendered.droppedPassageIds.length || rendered.truncatedField) {
       log.info(
         { dropped: rendered.droppedPassageIds, truncated: rendered.truncatedField },
@@ -132,16 +134,36 @@ export class ResponseGeneration {
     }
   }
 
+  /**
+   * How prompts for `model` are counted: the configured counter, else the model's own tokenizer
+   * (node-llama-cpp for local models, gpt-tokenizer for OpenAI models), else a conservative upper
+   * bound, so dense text (digits, CJK) is truncated rather than overflowing the window.
+   */
+  private counterFor(model: ChatModelChoice): Promise<TokenCounter> {
+    if (this.tokenCounter !== undefined) return Promise.resolve(this.tokenCounter);
+    const key = model.modelId ?? '';
+    let counter = this.counters.get(key);
+    if (counter === undefined) {
+      counter = Promise.resolve(this.models.tokenCounter?.(model.modelId)).then(
+        (found) => found ?? conservativeTokenCounter,
+        () => conservativeTokenCounter,
+      );
+      this.counters.set(key, counter);
+    }
+    return counter;
+  }
+
   private render(
     workflow: LoadedWorkflow,
     source: GenerationInput,
     model: ChatModelChoice,
+    tokenCounter: TokenCounter,
     retry?: RetryGuidance,
   ): RenderedPrompt {
     try {
       return this.renderer.render(workflow, source.input, source.passages, {
         contextWindow: model.contextWindow,
-        tokenCounter: this.tokenCounter,
+        tokenCounter,
         retry,
       });
     } catch (error) {
@@ -207,7 +229,8 @@ export class ResponseGeneration {
           ),
           toolCalls: [],
           finishReason: 'stop',
-          usage: {
+          // The provider billed the answer even though it is unusable: record what it reported.
+          usage: error.usage ?? {
             modelId: error.modelId ?? model.modelId ?? 'unknown',
             provider: error.provider ?? this.models.name,
             promptTokens: 0,

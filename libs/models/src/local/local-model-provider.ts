@@ -1,5 +1,5 @@
 import { CallScope } from '../call-scope';
-import { finishChatOutput, type RawChatOutput } from '../chat-output';
+import { finishBilledChatOutput, type RawChatOutput } from '../chat-output';
 import { assertChatRequestSchemas, requiredChatCapabilities } from '../chat-request-checks';
 import { normalizeVector } from '../embedding-vectors';
 import { ModelError } from '../model-error';
@@ -9,6 +9,7 @@ import type {
   EmbedOptions,
   EmbedResponse,
   ModelProvider,
+  ModelTokenCounter,
 } from '../model-provider';
 import type { ModelsLogger } from '../models-logger';
 import type { ModelEntry, ModelRegistry } from '../registry/model-registry';
@@ -17,10 +18,14 @@ import { DEFAULT_GRAMMAR_LIMITS, type GrammarLimits } from './grammar-schema';
 import { EngineFailure, type LocalInferenceEngine, type ModelLoadInfo } from './local-inference-engine';
 import { LlamaWorkerEngine } from './llama-worker-engine';
 import { acquireLocalRuntime, createLocalRuntime, type LocalRuntime } from './local-runtime';
+import { LocalTokenizer } from './local-tokenizer';
 import { planLocalChat, type LocalChatPlan } from './plain-prompt';
 import type { ModelRole } from './worker-protocol';
 
 const PROVIDER = 'local';
+
+/** One tokenizer per GGUF file and process, shared by every provider (loading takes seconds). */
+const tokenizers = new Map<string, Promise<LocalTokenizer>>();
 
 export interface LocalModelBinding {
   readonly entry: ModelEntry;
@@ -126,12 +131,15 @@ export class LocalModelProvider implements ModelProvider {
         );
       }, scope.signal);
       scope.throwIfAborted();
-      const raw = interpretCompletion(plan, result.text, result.stop === 'length', context);
-      const output = finishChatOutput(raw, request, context);
-      return {
-        ...output,
-        usage: scope.usage(binding.entry, result.promptTokens, result.completionTokens),
-      };
+      const usage = () => scope.usage(binding.entry, result.promptTokens, result.completionTokens);
+      try {
+        const raw = interpretCompletion(plan, result.text, result.stop === 'length', context);
+        return finishBilledChatOutput(raw, request, context, usage);
+      } catch (error) {
+        if (error instanceof ModelError && error.code === 'malformed_output' && error.usage === undefined)
+          throw error.withUsage(usage());
+        throw error;
+      }
     } catch (error) {
       throw this.toModelError(error, binding, scope);
     } finally {
@@ -171,6 +179,34 @@ export class LocalModelProvider implements ModelProvider {
       throw this.toModelError(error, binding, scope);
     } finally {
       scope.dispose();
+    }
+  }
+
+  /**
+   * The chat model's own tokenizer (its GGUF vocabulary, loaded once per file and process), or
+   * undefined, logged, when it cannot be loaded: the caller then counts conservatively.
+   */
+  async tokenCounter(model?: string): Promise<ModelTokenCounter | undefined> {
+    let path: string;
+    try {
+      path = this.binding('chat', model, ['chat']).path;
+    } catch {
+      return undefined;
+    }
+    let tokenizer = tokenizers.get(path);
+    if (tokenizer === undefined) {
+      tokenizer = LocalTokenizer.open(path);
+      tokenizers.set(path, tokenizer);
+    }
+    try {
+      return await tokenizer;
+    } catch (error) {
+      tokenizers.delete(path);
+      this.options.logger?.warn(
+        { err: error, path },
+        'the local model tokenizer could not be loaded; prompts are counted conservatively',
+      );
+      return undefined;
     }
   }
 

@@ -1,5 +1,7 @@
 import type OpenAI from 'openai';
+import { ModelError } from '../model-error';
 import type { ChatMessage, ResponseSchema, ToolChoice, ToolDefinition } from '../model-provider';
+import { adaptSchemaForStrictMode, strictSchemaProblems } from '../strict-schema';
 
 type MessageParam = OpenAI.Chat.Completions.ChatCompletionMessageParam;
 type ToolParam = OpenAI.Chat.Completions.ChatCompletionTool;
@@ -45,15 +47,40 @@ export function toOpenAIToolChoice(choice: ToolChoice): ToolChoiceParam {
   return typeof choice === 'string' ? choice : { type: 'function', function: { name: choice.name } };
 }
 
-/** A responseSchema as OpenAI `response_format: json_schema`. */
-export function toOpenAIResponseFormat(schema: ResponseSchema): ResponseFormatParam {
+/** Whether a responseSchema goes out in OpenAI strict mode (the port's default). */
+export function isStrict(schema: ResponseSchema): boolean {
+  return schema.strict ?? true;
+}
+
+/**
+ * A responseSchema as OpenAI `response_format: json_schema`. In strict mode the schema is adapted
+ * (see `adaptSchemaForStrictMode`); one strict mode cannot express fails as `bad_request` naming
+ * each place to change, before any tokens are spent.
+ */
+export function toOpenAIResponseFormat(
+  schema: ResponseSchema,
+  context: { readonly provider: string; readonly modelId: string },
+): ResponseFormatParam {
+  const strict = isStrict(schema);
+  if (strict) {
+    const problems = strictSchemaProblems(schema.schema);
+    if (problems.length > 0) {
+      throw new ModelError(
+        'bad_request',
+        `responseSchema "${schema.name}" cannot be sent in strict mode: ` +
+          problems.map((p) => `${p.path === '' ? '(root)' : p.path}: ${p.message}`).join('; ') +
+          '; change the schema or set strict: false',
+        { ...context, retryable: false },
+      );
+    }
+  }
   return {
     type: 'json_schema',
     json_schema: {
       name: schema.name,
       description: schema.description,
-      schema: { ...schema.schema },
-      strict: schema.strict ?? true,
+      schema: strict ? { ...adaptSchemaForStrictMode(schema.schema) } : { ...schema.schema },
+      strict,
     },
   };
 }

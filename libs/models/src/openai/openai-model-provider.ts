@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { CallScope } from '../call-scope';
-import { finishChatOutput, type RawToolCall } from '../chat-output';
+import { finishBilledChatOutput, type RawToolCall } from '../chat-output';
 import { estimateTokens, normalizeVector } from '../embedding-vectors';
 import { ModelError } from '../model-error';
 import type {
@@ -10,12 +10,16 @@ import type {
   EmbedResponse,
   FinishReason,
   ModelProvider,
+  ModelTokenCounter,
 } from '../model-provider';
 import type { ModelEntry, ModelRegistry } from '../registry/model-registry';
 import { resolveModelEntry } from '../registry/resolve-model';
 import { assertChatRequestSchemas, offeredTools, requiredChatCapabilities } from '../chat-request-checks';
 import { mapOpenAIError } from './openai-error-mapping';
+import { stripAdaptedNulls } from '../strict-schema';
+import { openAITokenCounter } from '../tokens/openai-token-counter';
 import {
+  isStrict,
   toOpenAIMessages,
   toOpenAIResponseFormat,
   toOpenAITools,
@@ -102,8 +106,17 @@ export class OpenAIModelProvider implements ModelProvider {
         request.onDelta === undefined
           ? await this.complete(body, scope, entry)
           : await this.stream(body, request, scope, entry);
-      const output = finishChatOutput(raw, request, context);
-      return { ...output, usage: scope.usage(entry, raw.promptTokens, raw.completionTokens) };
+      const schema = request.responseSchema;
+      return finishBilledChatOutput(
+        raw,
+        request,
+        context,
+        () => scope.usage(entry, raw.promptTokens, raw.completionTokens),
+        // A strict request asked for nulls where the schema has optional properties.
+        schema !== undefined && isStrict(schema)
+          ? { restore: (value) => stripAdaptedNulls(value, schema.schema) }
+          : {},
+      );
     } catch (error) {
       throw this.mapError(error, entry, scope);
     } finally {
@@ -166,6 +179,17 @@ export class OpenAIModelProvider implements ModelProvider {
     }
   }
 
+  /** gpt-tokenizer for OpenAI models (the registry's `tokenizer`, else by model name); undefined for others. */
+  async tokenCounter(model?: string): Promise<ModelTokenCounter | undefined> {
+    try {
+      return openAITokenCounter(
+        resolveModelEntry(this.options.registry, model, this.options.defaultChatModel, PROVIDER, ['chat']),
+      );
+    } catch {
+      return undefined;
+    }
+  }
+
   async close(): Promise<void> {
     this.closed = true;
   }
@@ -190,7 +214,10 @@ export class OpenAIModelProvider implements ModelProvider {
       if (request.toolChoice !== undefined) body.tool_choice = toOpenAIToolChoice(request.toolChoice);
     }
     if (request.responseSchema !== undefined)
-      body.response_format = toOpenAIResponseFormat(request.responseSchema);
+      body.response_format = toOpenAIResponseFormat(request.responseSchema, {
+        provider: PROVIDER,
+        modelId: entry.id,
+      });
     return body;
   }
 

@@ -30,7 +30,22 @@ export interface ModelEntry {
    * `isTrustedForPii`.
    */
   readonly trustedForPii?: boolean;
+  /**
+   * The byte-pair encoding of an OpenAI-compatible model, for exact prompt budgets. Absent: inferred
+   * from OpenAI model names; other models (vLLM, Ollama) are counted by a conservative upper bound.
+   * Local models always use their GGUF's own tokenizer.
+   */
+  readonly tokenizer?: TokenizerEncoding;
+  /**
+   * Registry ids to try, in order, when this model is `unavailable`, `rate_limited` or times out
+   * (see FallbackModelProvider). Each must be another entry of the registry.
+   */
+  readonly fallbacks?: readonly string[];
 }
+
+/** Encodings a registry entry may name in `tokenizer` (implemented by gpt-tokenizer). */
+export const TOKENIZER_ENCODINGS = ['o200k_base', 'cl100k_base'] as const;
+export type TokenizerEncoding = (typeof TOKENIZER_ENCODINGS)[number];
 
 /** Whether raw PII may be sent to the model: its `trustedForPii`, else true only for local models. */
 export function isTrustedForPii(entry: ModelEntry): boolean {
@@ -76,6 +91,8 @@ const entrySchema = {
     embeddingDimension: { type: 'integer', minimum: 1 },
     description: { type: 'string' },
     trustedForPii: { type: 'boolean' },
+    tokenizer: { enum: TOKENIZER_ENCODINGS },
+    fallbacks: { type: 'array', uniqueItems: true, items: { type: 'string', minLength: 1 } },
   },
   if: { properties: { capabilities: { contains: { const: 'embeddings' } } } },
   then: { required: ['embeddingDimension'] },
@@ -170,8 +187,25 @@ export class ModelRegistry {
       }
       seen.add(entry.id);
     }
+    for (const [index, entry] of entries.entries()) {
+      for (const fallback of entry.fallbacks ?? []) {
+        if (fallback === entry.id || !seen.has(fallback)) {
+          throw new ModelRegistryError(
+            'invalid_registry',
+            `${source} is invalid: models[${index}] (id "${entry.id}"): fallback "${fallback}" ` +
+              (fallback === entry.id ? 'is the model itself' : 'is not an id of this registry'),
+          );
+        }
+      }
+    }
     return new ModelRegistry(
-      entries.map((entry) => Object.freeze({ ...entry, capabilities: [...entry.capabilities] })),
+      entries.map((entry) =>
+        Object.freeze({
+          ...entry,
+          capabilities: [...entry.capabilities],
+          ...(entry.fallbacks === undefined ? {} : { fallbacks: [...entry.fallbacks] }),
+        }),
+      ),
     );
   }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { finishChatOutput } from '../chat-output';
+import { finishBilledChatOutput } from '../chat-output';
 import { normalizeVector } from '../embedding-vectors';
 import { ModelError } from '../model-error';
 import type {
@@ -105,15 +105,12 @@ export class ScriptedModelProvider implements ModelProvider {
       for (const delta of reply.deltas ?? text.split(/(?<= )/))
         if (delta !== '') request.onDelta({ text: delta });
     }
-    const output = finishChatOutput(
+    const promptTokens = request.messages.reduce((sum, message) => sum + wordCount(message.content), 0);
+    return finishBilledChatOutput(
       { text, toolCalls: reply.toolCalls ?? [], finishReason: reply.finishReason ?? 'stop' },
       request,
       { provider: this.name, modelId },
-    );
-    const promptTokens = request.messages.reduce((sum, message) => sum + wordCount(message.content), 0);
-    return {
-      ...output,
-      usage: {
+      () => ({
         modelId,
         provider: this.name,
         promptTokens,
@@ -121,8 +118,8 @@ export class ScriptedModelProvider implements ModelProvider {
         costUsd: 0,
         latencyMs: 0,
         ...reply.usage,
-      },
-    };
+      }),
+    );
   }
 
   async embed(texts: readonly string[], options: EmbedOptions = {}): Promise<EmbedResponse> {
