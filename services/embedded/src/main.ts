@@ -36,6 +36,7 @@ async function main(): Promise<void> {
   const platform = await startPlatform({
     bus,
     config,
+    env,
     logger,
     apiKeys,
     models,
