@@ -49,6 +49,8 @@ export interface RetrieverOptions {
   readonly subQueryWeight?: number;
   /** Word-trigram cosine from which two passages are duplicates. Default 0.9. */
   readonly nearDuplicateSimilarity?: number;
+  /** Today, for deciding which superseding documents are in effect. Default: the system clock. */
+  readonly now?: () => Date;
 }
 
 export const DEFAULT_MIN_SCORE = 0.2;
@@ -108,8 +110,10 @@ export class Retriever {
       groups: request.groups,
       limit: Math.max(request.topK * 3, this.options.candidates ?? 30),
     };
-    const [withheldCount, ...lists] = await Promise.all([
+    const asOf = (this.options.now?.() ?? new Date()).toISOString().slice(0, 10);
+    const [withheldCount, supersededIds, ...lists] = await Promise.all([
       this.withheld(name, embedding.vectors[0], scope, request.groups),
+      this.store.supersededDocuments(name, { ...scope, groups: request.groups, asOf }),
       ...queries.flatMap((text, i) => [
         this.store.search(name, embedding.vectors[i], candidates),
         ...(this.options.lexical === false
@@ -126,8 +130,13 @@ export class Retriever {
       (c) => c.id,
       { itemWeight: (c) => weights[c.payload.collection] ?? 1 },
     ).map(({ item, score }) => ({ ...item, score }));
+    // A replaced document is retired: only what its replacement (readable, in effect) says is returned.
+    const retired = new Set(supersededIds);
+    const current = newestVersions(fused)
+      .filter((c) => !retired.has(c.payload.documentId))
+      .sort(byScoreThenNewest);
     const distinct = withoutNearDuplicates(
-      newestVersions(fused),
+      current,
       (c) => c.payload.text,
       this.options.nearDuplicateSimilarity ?? NEAR_DUPLICATE_SIMILARITY,
     );
@@ -188,6 +197,20 @@ export class Retriever {
     return { chunks: [...fused, ...chunks.slice(depth)], usage };
   }
 }
+
+/**
+ * Best score first; on a tie the later effective date, then the higher version label ("FY2025" over
+ * "FY2024", "2023.10" over "2023.9"), wins; otherwise fused order. Sort is stable, so ties stay deterministic.
+ */
+function byScoreThenNewest(a: ScoredChunk, b: ScoredChunk): number {
+  return (
+    b.score - a.score ||
+    (b.payload.effectiveDate ?? '').localeCompare(a.payload.effectiveDate ?? '') ||
+    VERSION_LABELS.compare(b.payload.versionLabel ?? '', a.payload.versionLabel ?? '')
+  );
+}
+
+const VERSION_LABELS = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
 
 /** While a new version replaces an old one both are stored for a moment; keep only the newest per document. */
 function newestVersions(chunks: readonly ScoredChunk[]): ScoredChunk[] {
