@@ -2,7 +2,7 @@
 // Retrieval quality on the labelled corpus of this folder, with the real local embedding model
 // (MiniLM GGUF via @llmbus/models) and the embedded PGlite store. Prints recall@5, MRR@10, nDCG@10
 // and leaked passages per configuration. Uses the compiled libs: `npm run eval:retrieval` builds them.
-//   node eval/retrieval/run-eval.mjs [--json] [--model-decomposition]
+//   node eval/retrieval/run-eval.mjs [--json] [--model-decomposition] [--configuration NAME ...]
 // --model-decomposition adds a row where the local chat model splits questions (slow on CPU: ~2 min more).
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
@@ -19,7 +19,7 @@ const require = createRequire(import.meta.url);
 const libsRoot = process.env.EVAL_LIBS_ROOT ?? root;
 const retrieval = require(join(libsRoot, 'libs/retrieval/dist/index.js'));
 const { createModelProviders, parseModelsConfig } = require(join(libsRoot, 'libs/models/dist/index.js'));
-const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false }, 'model-decomposition': { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false }, 'model-decomposition': { type: 'boolean', default: false }, configuration: { type: 'string', multiple: true } } });
 
 const read = (file) => JSON.parse(readFileSync(join(here, file), 'utf8'));
 const TENANT = 'acme';
@@ -71,6 +71,8 @@ try {
     ['hybrid', { ...common, decomposer: rules }],
     ['hybrid + rerank', { ...common, decomposer: rules, reranker }],
   ];
+  // --configuration NAME (repeatable) runs only the named rows, e.g. on a busy machine.
+  if (args.configuration) configurations.splice(0, configurations.length, ...configurations.filter(([name]) => args.configuration.includes(name)));
   let fallbacks = 0;
   if (args['model-decomposition']) {
     const decomposer = new retrieval.ModelQueryDecomposer(providers.chat, { onFallback: () => (fallbacks += 1) });

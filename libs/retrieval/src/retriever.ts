@@ -68,7 +68,7 @@ export interface RetrieverOptions {
 export const DEFAULT_MIN_SCORE = 0.2;
 export const DEFAULT_MAX_CONTEXT_TOKENS = 3_000;
 /** Calibrated with `npm run eval:retrieval` on MiniLM-L6 (see README, retrieval evaluation). */
-export const DEFAULT_ANSWERABLE_SCORE = 0.5;
+export const DEFAULT_ANSWERABLE_SCORE = 0.4;
 export const DEFAULT_MAX_PASSAGES_PER_DOCUMENT = 3;
 /** Cosine distance over which relevance goes from 0.27 to 0.73 around the threshold. */
 const RELEVANCE_SCALE = 0.03;
