@@ -3,7 +3,7 @@ import { DEFAULT_ANSWERABLE_SCORE, DEFAULT_MAX_PASSAGES_PER_DOCUMENT } from '@ll
 import { loadRetrieverSettings } from './retriever-settings';
 
 describe('loadRetrieverSettings', () => {
-  it('defaults to 200-token chunks with 30 overlap, batches of 32, min score 0.2 and an in-memory store', () => {
+  it('defaults to 200-token chunks with 30 overlap, batches of 32, min score 0.2, no decomposition and an in-memory store', () => {
     expect(loadRetrieverSettings({}, {})).toEqual({
       ingestion: { chunking: { maxTokens: 200, overlapTokens: 30 }, batchSize: 32 },
       retrieval: {
@@ -15,7 +15,7 @@ describe('loadRetrieverSettings', () => {
         answerableScore: DEFAULT_ANSWERABLE_SCORE,
       },
       reranker: 'none',
-      decomposition: 'rules',
+      decomposition: 'off',
       embeddedStoreDir: undefined,
     });
   });

@@ -53,7 +53,8 @@ export function loadRetrieverSettings(env: Env, config: Pick<PlatformConfig, 'da
       answerableScore: fraction(env, 'RETRIEVAL_ANSWERABLE_SCORE', DEFAULT_ANSWERABLE_SCORE),
     },
     reranker: oneOf(env, 'RETRIEVAL_RERANKER', RERANKERS, 'none'),
-    decomposition: oneOf(env, 'RETRIEVAL_DECOMPOSITION', DECOMPOSITIONS, 'rules'),
+    // Off by default: on the retrieval eval, splitting by rules lowered recall@5 (0.942 without, 0.926 with).
+    decomposition: oneOf(env, 'RETRIEVAL_DECOMPOSITION', DECOMPOSITIONS, 'off'),
     embeddedStoreDir: config.dataDir ? join(config.dataDir, 'vector-store') : undefined,
   };
 }
