@@ -2,8 +2,9 @@
 // Retrieval quality on the labelled corpus of this folder, with the real local embedding model
 // (MiniLM GGUF via @llmbus/models) and the embedded PGlite store. Prints recall@5, MRR@10, nDCG@10
 // and leaked passages per configuration. Uses the compiled libs: `npm run eval:retrieval` builds them.
-//   node eval/retrieval/run-eval.mjs [--json] [--model-decomposition]
+//   node eval/retrieval/run-eval.mjs [--json] [--model-decomposition] [--configuration NAME ...]
 // --model-decomposition adds a row where the local chat model splits questions (slow on CPU: ~2 min more).
+import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -14,20 +15,30 @@ import { labelsHit, leakedPassages, ndcgAt, reciprocalRankAt, recallAt } from '.
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const require = createRequire(import.meta.url);
-const retrieval = require(join(root, 'libs/retrieval/dist/index.js'));
-const { createModelProviders, parseModelsConfig } = require(join(root, 'libs/models/dist/index.js'));
-const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false }, 'model-decomposition': { type: 'boolean', default: false } } });
+// EVAL_LIBS_ROOT: another checkout's compiled libs (e.g. the main branch's), to measure before and after on one set.
+const libsRoot = process.env.EVAL_LIBS_ROOT ?? root;
+const retrieval = require(join(libsRoot, 'libs/retrieval/dist/index.js'));
+const { createModelProviders, parseModelsConfig } = require(join(libsRoot, 'libs/models/dist/index.js'));
+const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false }, 'model-decomposition': { type: 'boolean', default: false }, configuration: { type: 'string', multiple: true } } });
 
 const read = (file) => JSON.parse(readFileSync(join(here, file), 'utf8'));
 const TENANT = 'acme';
+// Cases of the kinds retrieval used to fail on: superseded versions under other ids, paraphrases
+// sharing no word with heading or title, questions needing two documents, unanswerable near misses.
+const hard = read('hard-cases.json');
 const documents = [
   ...read('hr-policies.json').map((d) => ({ ...d, tenant: TENANT, collection: 'hr-policies' })),
   ...read('runbooks.json').map((d) => ({ ...d, tenant: TENANT, collection: 'runbooks' })),
   ...read('wiki.json').map((d) => ({ ...d, tenant: TENANT, collection: 'wiki' })),
   // Another tenant with the same document ids and conflicting facts: none of it may reach acme.
   ...read('globex.json').map((d) => ({ ...d, tenant: 'globex' })),
+  ...hard.documents.map((d) => ({ ...d, tenant: TENANT })),
 ];
-const questions = [...read('questions.json'), ...read('runbook-questions.json')];
+const questions = [...read('questions.json'), ...read('runbook-questions.json'), ...hard.questions].map((q) => ({
+  ...q,
+  kind: q.kind ?? (q.relevant.length === 0 ? 'unanswerable' : q.relevant.length > 1 ? 'two-document' : 'single'),
+}));
+const KINDS = ['single', 'superseded', 'paraphrase', 'two-document', 'unanswerable'];
 const COLLECTIONS = ['hr-policies', 'runbooks', 'wiki'];
 
 const markdownOf = (doc) => `# ${doc.title}\n\n${Object.entries(doc.sections).map(([h, t]) => `## ${h}\n\n${t}`).join('\n\n')}\n`;
@@ -45,6 +56,7 @@ try {
       tenant: doc.tenant, documentId: doc.id, collection: doc.collection, title: doc.title,
       sourceUri: `https://intranet.example/${doc.collection}/${doc.id}`, contentType: 'text/markdown',
       content: markdownOf(doc), aclGroups: doc.acl, version: 1,
+      supersedes: doc.supersedes, effectiveDate: doc.effectiveDate, versionLabel: doc.versionLabel,
     });
     if (doc.tenant === TENANT) chunks += result.chunkCount;
   }
@@ -59,6 +71,8 @@ try {
     ['hybrid', { ...common, decomposer: rules }],
     ['hybrid + rerank', { ...common, decomposer: rules, reranker }],
   ];
+  // --configuration NAME (repeatable) runs only the named rows, e.g. on a busy machine.
+  if (args.configuration) configurations.splice(0, configurations.length, ...configurations.filter(([name]) => args.configuration.includes(name)));
   let fallbacks = 0;
   if (args['model-decomposition']) {
     const decomposer = new retrieval.ModelQueryDecomposer(providers.chat, { onFallback: () => (fallbacks += 1) });
@@ -66,43 +80,46 @@ try {
   }
   const readable = new Map(documents.map((d) => [`${d.tenant}/${d.id}`, d]));
   const rows = [];
+  const byKind = new Map();
   for (const [name, options] of configurations) {
     const retriever = new retrieval.Retriever(embedder, store, options);
-    const sums = { recall: 0, mrr: 0, ndcg: 0, scored: 0, leaked: 0, hiddenFound: 0, ms: [] };
+    const records = [];
     for (const q of questions) {
       const t = performance.now();
-      const { passages } = await retriever.retrieve({ tenant: TENANT, collections: COLLECTIONS, topK: 10, query: q.question, groups: q.groups });
-      sums.ms.push(performance.now() - t);
-      sums.leaked += leakedPassages(passages, { tenant: TENANT, groups: q.groups }, readable);
-      sums.hiddenFound += labelsHit(passages, q.hiddenRelevant ?? []).size;
-      if (q.relevant.length === 0) continue;
-      sums.scored++;
-      sums.recall += recallAt(passages, q.relevant, 5);
-      sums.mrr += reciprocalRankAt(passages, q.relevant, 10);
-      sums.ndcg += ndcgAt(passages, q.relevant, 10);
+      const result = await retriever.retrieve({ tenant: TENANT, collections: COLLECTIONS, topK: 10, query: q.question, groups: q.groups });
+      const ms = performance.now() - t;
+      const { passages } = result;
+      const answerable = q.relevant.length > 0;
+      // Without a relevance signal retrieval never abstains.
+      const abstained = result.answerable === false;
+      const firstRelevant = passages.findIndex((p) => labelsHit([p], q.relevant).size > 0);
+      const firstStale = passages.findIndex((p) => (q.stale ?? []).includes(p.documentId));
+      records.push({
+        kind: q.kind, ms, answerable, relevance: result.relevance,
+        leaked: leakedPassages(passages, { tenant: TENANT, groups: q.groups }, readable) + labelsHit(passages, q.hiddenRelevant ?? []).size,
+        abstentionCorrect: abstained === !answerable,
+        // A superseded document returned above its replacement (or without it).
+        staleAbove: firstStale >= 0 && (firstRelevant < 0 || firstStale < firstRelevant),
+        ...(answerable
+          ? { recall: recallAt(passages, q.relevant, 5), rr: reciprocalRankAt(passages, q.relevant, 10), ndcg: ndcgAt(passages, q.relevant, 10) }
+          : {}),
+      });
     }
-    const sorted = [...sums.ms].sort((a, b) => a - b);
-    rows.push({
-      configuration: name,
-      'recall@5': sums.recall / sums.scored,
-      'MRR@10': sums.mrr / sums.scored,
-      'nDCG@10': sums.ndcg / sums.scored,
-      leaked: sums.leaked + sums.hiddenFound,
-      'p50 ms': sorted[Math.floor(sorted.length / 2)],
-    });
+    rows.push({ configuration: name, ...summary(records) });
+    byKind.set(name, KINDS.map((kind) => ({ kind, ...summary(records.filter((r) => r.kind === kind)) })));
+    if (args.json) console.log(JSON.stringify({ configuration: name, relevance: records.map((r) => [r.answerable, r.relevance]) }));
   }
 
   const hidden = questions.filter((q) => q.relevant.length === 0).length;
   console.log(`corpus: ${chunks} chunks in ${documents.filter((d) => d.tenant === TENANT).length} documents across ${COLLECTIONS.length} collections (+ ${documents.length - documents.filter((d) => d.tenant === TENANT).length} documents of another tenant); embedding model ${providers.embeddingModel.id}`);
-  console.log(`questions: ${questions.length} (${questions.filter((q) => q.relevant.length > 1).length} need two sources, ${hidden} ask only for documents the asker may not read); ingestion ${ingestSeconds.toFixed(1)} s`);
+  console.log(`questions: ${questions.length} (${KINDS.map((k) => `${questions.filter((q) => q.kind === k).length} ${k}`).join(', ')}; ${hidden} have no readable answer); ingestion ${ingestSeconds.toFixed(1)} s`);
   console.log('');
-  const header = ['configuration', 'recall@5', 'MRR@10', 'nDCG@10', 'leaked', 'p50 ms'];
-  const widths = [Math.max(26, ...rows.map((r) => r.configuration.length)), 9, 7, 8, 7, 7];
-  const cell = (v, i) => (typeof v === 'number' ? (i === 4 ? String(v) : v.toFixed(i === 5 ? 0 : 3)) : v).padEnd(widths[i]);
-  console.log(`| ${header.map((h, i) => h.padEnd(widths[i])).join(' | ')} |`);
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const row of rows) console.log(`| ${header.map((h, i) => cell(row[h], i)).join(' | ')} |`);
+  printTable(['configuration', 'recall@5', 'MRR@10', 'nDCG@10', 'abstention', 'stale first', 'leaked', 'p50 ms'], rows);
+  const perKind = process.env.EVAL_PER_KIND ?? 'hybrid';
+  console.log(`\nper kind, configuration "${perKind}":\n`);
+  printTable(['kind', 'questions', 'recall@5', 'MRR@10', 'nDCG@10', 'abstention', 'stale first', 'leaked'], byKind.get(perKind) ?? []);
   console.log('');
+  console.log('abstention = share of questions where retrieval abstained exactly when nothing readable answers; stale first = questions where a superseded document came above its replacement');
   console.log(`leaked = passages from another tenant or from documents outside the asker's groups (must be 0); total ${((performance.now() - started) / 1000).toFixed(0)} s`);
   if (args['model-decomposition']) console.log(`model decomposition fell back to the rules ${fallbacks} times of ${questions.length}`);
   if (args.json) console.log(JSON.stringify(rows));
@@ -110,4 +127,30 @@ try {
 } finally {
   await store.close();
   await providers.close();
+}
+
+/** Mean ranking metrics over the answerable records; abstention over all; leaks and stale-first counts. */
+function summary(records) {
+  const scored = records.filter((r) => r.answerable);
+  const mean = (key) => (scored.length ? scored.reduce((n, r) => n + r[key], 0) / scored.length : NaN);
+  const sorted = records.map((r) => r.ms).sort((a, b) => a - b);
+  return {
+    questions: records.length,
+    'recall@5': mean('recall'),
+    'MRR@10': mean('rr'),
+    'nDCG@10': mean('ndcg'),
+    abstention: records.filter((r) => r.abstentionCorrect).length / records.length,
+    'stale first': records.filter((r) => r.staleAbove).length,
+    leaked: records.reduce((n, r) => n + r.leaked, 0),
+    'p50 ms': sorted[Math.floor(sorted.length / 2)],
+  };
+}
+
+function printTable(header, rows) {
+  const text = (v, h) =>
+    typeof v !== 'number' ? String(v) : Number.isNaN(v) ? '-' : Number.isInteger(v) || h === 'p50 ms' ? v.toFixed(0) : v.toFixed(3);
+  const widths = header.map((h) => Math.max(h.length, ...rows.map((r) => text(r[h], h).length)));
+  console.log(`| ${header.map((h, i) => h.padEnd(widths[i])).join(' | ')} |`);
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const row of rows) console.log(`| ${header.map((h, i) => text(row[h], h).padEnd(widths[i])).join(' | ')} |`);
 }

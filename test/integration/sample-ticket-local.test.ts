@@ -71,6 +71,7 @@ describeWithModels('sample ticket with the local model (embedded pipeline)', () 
     platform = await startPlatform({
       bus,
       config,
+      env: process.env,
       logger,
       apiKeys: ApiKeyRegistry.parse(`${apiKey}:demo:admin`),
       models,

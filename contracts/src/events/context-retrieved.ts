@@ -2,10 +2,13 @@ import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
+  IsBoolean,
   IsInt,
+  IsNumber,
   IsObject,
   IsOptional,
   Matches,
+  Max,
   Min,
   ValidateNested,
 } from 'class-validator';
@@ -21,6 +24,13 @@ export class ContextRetrieved {
   @IsArray() @ArrayMaxSize(100) @ValidateNested({ each: true }) @Type(() => Passage) passages!: Passage[];
   /** Relevant passages the requester may not read: a count only, never their content. */
   @IsInt() @Min(0) withheldCount!: number;
+  /**
+   * How likely the passages answer the question, 0 to 1 (calibrated on the retrieval eval; see the
+   * README). Absent from retrievers that predate it.
+   */
+  @IsOptional() @IsNumber() @Min(0) @Max(1) relevance?: number;
+  /** False: nothing readable answers the question; the generator, validator and workflows should abstain ("not found"). */
+  @IsOptional() @IsBoolean() answerable?: boolean;
   @IsOptional() @ValidateNested() @Type(() => ModelUsage) usage?: ModelUsage;
 }
 

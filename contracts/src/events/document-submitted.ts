@@ -1,4 +1,14 @@
-import { ArrayMaxSize, IsArray, IsIn, IsInt, IsString, Matches, MaxLength, Min } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  Min,
+} from 'class-validator';
 import { defineEvent } from '../event-definition';
 import { Topics } from '../topics';
 import { ID_MESSAGE, ID_PATTERN } from '../values';
@@ -19,7 +29,25 @@ export class DocumentSubmitted {
   @IsString({ each: true })
   @MaxLength(200, { each: true })
   aclGroups!: string[];
+  /** Revision of this document id: a higher one replaces a lower one under the same id. */
   @IsInt() @Min(1) version!: number;
+  /**
+   * Other documents (ids in the same tenant) this one replaces, e.g. `travel-policy-2024` supersedes
+   * `travel-policy-2023`: once this document is in effect, retrieval no longer returns them.
+   */
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(100)
+  @Matches(ID_PATTERN, { each: true, message: `supersedes: each document id ${ID_MESSAGE}` })
+  supersedes?: string[];
+  /** Day from which the document applies (ISO 8601 date, `2024-01-01`); supersedes nothing before then. */
+  @IsOptional()
+  @Matches(/^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/, {
+    message: 'effectiveDate must be an ISO 8601 date, YYYY-MM-DD',
+  })
+  effectiveDate?: string;
+  /** The publisher's own version label, free-form ("2023.1", "FY2025"); cited, and a last tie-breaker. */
+  @IsOptional() @IsString() @MaxLength(100) versionLabel?: string;
 }
 
 export const DocumentSubmittedEvent = defineEvent({

@@ -207,6 +207,8 @@ describe('Ingestor and Retriever over PGlite', () => {
       expect(await retriever.retrieve({ tenant: 'acme', groups: [], ...plan })).toEqual({
         passages: [],
         withheldCount: 0,
+        relevance: 0,
+        answerable: false,
       });
     }
     expect(embedder.calls).toEqual([]);

@@ -14,6 +14,12 @@ export interface IngestionRequest {
   readonly content: string;
   readonly aclGroups: readonly string[];
   readonly version: number;
+  /** Document ids this one replaces once in effect. */
+  readonly supersedes?: readonly string[];
+  /** ISO date from which the document applies. */
+  readonly effectiveDate?: string;
+  /** Free-form version label ("2023.1", "FY2025"). */
+  readonly versionLabel?: string;
 }
 
 /** A document to remove from the index, as DocumentDeleted carries it, plus its tenant. */
@@ -206,6 +212,7 @@ function payloadOf(request: IngestionRequest, chunk: Chunk): ChunkPayload {
     chunkIndex: chunk.chunkIndex,
     contentHash: chunk.contentHash,
     text: chunk.text,
+    ...versionMetadata(request),
   };
 }
 
@@ -216,10 +223,27 @@ function sameChunks(stored: readonly StoredChunk[], hashes: readonly string[]): 
   );
 }
 
-/** ACL, title, source and collection changes must reach the store even when the text did not change. */
+/** Supersession and effective-date metadata, normalised: absent fields stay absent. */
+function versionMetadata(
+  m: Pick<IngestionRequest, 'supersedes' | 'effectiveDate' | 'versionLabel'>,
+): Pick<ChunkPayload, 'supersedes' | 'effectiveDate' | 'versionLabel'> {
+  const supersedes = [...new Set(m.supersedes ?? [])].sort();
+  return {
+    ...(supersedes.length > 0 ? { supersedes } : {}),
+    ...(m.effectiveDate ? { effectiveDate: m.effectiveDate } : {}),
+    ...(m.versionLabel ? { versionLabel: m.versionLabel } : {}),
+  };
+}
+
+/** ACL, title, source, collection and supersession changes must reach the store even when the text did not change. */
 function sameMetadata(stored: StoredChunk, request: IngestionRequest): boolean {
   const groups = [...new Set(request.aclGroups)].sort();
+  const wanted = versionMetadata(request);
+  const had = versionMetadata(stored);
   return (
+    (wanted.supersedes ?? []).join('\u0000') === (had.supersedes ?? []).join('\u0000') &&
+    wanted.effectiveDate === had.effectiveDate &&
+    wanted.versionLabel === had.versionLabel &&
     stored.collection === request.collection &&
     stored.title === request.title &&
     stored.sourceUri === request.sourceUri &&

@@ -46,6 +46,17 @@ describe('splitQuestion', () => {
       'What are the pros and cons of remote work',
     ]);
   });
+
+  it('keeps the subject in a part that points back to it, so "who approves it" is searched with its noun', () => {
+    expect(splitQuestion('What is the hotel cap for business trips and who approves it?')).toEqual([
+      'What is the hotel cap for business trips',
+      'who approves it (hotel cap for business trips)',
+    ]);
+    expect(splitQuestion('How many vacation days do I get? Who approves expense reports?')).toEqual([
+      'How many vacation days do I get',
+      'Who approves expense reports',
+    ]);
+  });
 });
 
 describe('RuleQueryDecomposer', () => {

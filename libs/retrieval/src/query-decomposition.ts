@@ -65,7 +65,24 @@ export function splitQuestion(question: string): string[] {
     }
     parts.push(current);
   }
-  return parts.map((p) => p.trim().replace(/^[,.:\s]+|[,.:\s]+$/g, '')).filter((p) => wordCount(p) >= 2);
+  const cleaned = parts
+    .map((p) => p.trim().replace(/^[,.:\s]+|[,.:\s]+$/g, ''))
+    .filter((p) => wordCount(p) >= 2);
+  return cleaned.map((p, i) => (i > 0 && lacksSubject(p) ? `${p} (${subjectOf(cleaned[i - 1]!)})` : p));
+}
+
+const BACK_REFERENCE = /\b(?:it|its|they|them|their|this|that|these|those|one|he|she|him|her)\b/i;
+const LEADING_FUNCTION_WORDS =
+  /^(?:(?:how|what|when|where|who|whom|which|why|is|are|can|could|do|does|did|should|must|may|will|would|much|many|long|often|the|a|an|i|we|you|my|our|there|be|get|have|has|to)\s+)+/i;
+
+/** A part that points back ("who approves it") or is too short to name its own topic. */
+function lacksSubject(part: string): boolean {
+  return BACK_REFERENCE.test(part) || wordCount(part) < 4;
+}
+
+/** The topic words of a part: the part without its leading question and function words. */
+function subjectOf(part: string): string {
+  return part.replace(LEADING_FUNCTION_WORDS, '').trim() || part;
 }
 
 function wordCount(text: string): number {

@@ -28,6 +28,14 @@ export interface RetrievalResult {
   readonly usage?: ModelUsage;
   /** How the question was searched; absent when nothing was searched. */
   readonly plan?: QueryPlan;
+  /**
+   * How likely the readable passages answer the question, 0 to 1: a logistic of the best cosine
+   * similarity of the whole question, centred on `answerableScore` (calibrated on the eval's
+   * unanswerable questions). 0 when nothing was searched or nothing readable is near.
+   */
+  readonly relevance: number;
+  /** `relevance` ≥ 0.5: false tells the caller to abstain ("not found") rather than answer from the passages. */
+  readonly answerable: boolean;
 }
 
 export interface RetrieverOptions {
@@ -49,10 +57,21 @@ export interface RetrieverOptions {
   readonly subQueryWeight?: number;
   /** Word-trigram cosine from which two passages are duplicates. Default 0.9. */
   readonly nearDuplicateSimilarity?: number;
+  /** Passages of one document among the first topK, when other documents have relevant passages too. Default 3; 0 = no cap. */
+  readonly maxPassagesPerDocument?: number;
+  /** Best cosine similarity at which relevance is 0.5 (answerable). Default `DEFAULT_ANSWERABLE_SCORE`. */
+  readonly answerableScore?: number;
+  /** Today, for deciding which superseding documents are in effect. Default: the system clock. */
+  readonly now?: () => Date;
 }
 
 export const DEFAULT_MIN_SCORE = 0.2;
 export const DEFAULT_MAX_CONTEXT_TOKENS = 3_000;
+/** Calibrated with `npm run eval:retrieval` on MiniLM-L6 (see README, retrieval evaluation). */
+export const DEFAULT_ANSWERABLE_SCORE = 0.4;
+export const DEFAULT_MAX_PASSAGES_PER_DOCUMENT = 3;
+/** Cosine distance over which relevance goes from 0.27 to 0.73 around the threshold. */
+const RELEVANCE_SCALE = 0.03;
 
 /** Searches each query as given: no decomposition. */
 export const NO_DECOMPOSITION: QueryDecomposer = {
@@ -91,7 +110,8 @@ export class Retriever {
 
   /** Returns the most relevant readable passages for the request, with a count of what was withheld. */
   async retrieve(request: RetrievalRequest): Promise<RetrievalResult> {
-    if (Retriever.isEmpty(request)) return { passages: [], withheldCount: 0 };
+    if (Retriever.isEmpty(request))
+      return { passages: [], withheldCount: 0, relevance: 0, answerable: false };
     const plan = await this.decomposer.decompose(request.query);
     const queries = [...plan.queries];
     const embedding = await this.embedder.embed(queries);
@@ -108,8 +128,10 @@ export class Retriever {
       groups: request.groups,
       limit: Math.max(request.topK * 3, this.options.candidates ?? 30),
     };
-    const [withheldCount, ...lists] = await Promise.all([
+    const asOf = (this.options.now?.() ?? new Date()).toISOString().slice(0, 10);
+    const [withheldCount, supersededIds, ...lists] = await Promise.all([
       this.withheld(name, embedding.vectors[0], scope, request.groups),
+      this.store.supersededDocuments(name, { ...scope, groups: request.groups, asOf }),
       ...queries.flatMap((text, i) => [
         this.store.search(name, embedding.vectors[i], candidates),
         ...(this.options.lexical === false
@@ -126,8 +148,13 @@ export class Retriever {
       (c) => c.id,
       { itemWeight: (c) => weights[c.payload.collection] ?? 1 },
     ).map(({ item, score }) => ({ ...item, score }));
+    // A replaced document is retired: only what its replacement (readable, in effect) says is returned.
+    const retired = new Set(supersededIds);
+    const current = newestVersions(fused)
+      .filter((c) => !retired.has(c.payload.documentId))
+      .sort(byScoreThenNewest);
     const distinct = withoutNearDuplicates(
-      newestVersions(fused),
+      current,
       (c) => c.payload.text,
       this.options.nearDuplicateSimilarity ?? NEAR_DUPLICATE_SIMILARITY,
     );
@@ -138,11 +165,29 @@ export class Retriever {
       ranked = reranked.chunks;
       if (reranked.usage && reranked.usage.modelId === usage.modelId) usage = addUsage(usage, reranked.usage);
     }
+    const cap = this.options.maxPassagesPerDocument ?? DEFAULT_MAX_PASSAGES_PER_DOCUMENT;
+    if (cap > 0) ranked = diversified(ranked, cap, request.topK);
     const selected = withinTokenBudget(ranked, (c) => truncateText(c.payload.text, PASSAGE_TEXT_LIMIT), {
       maxTokens: this.options.maxContextTokens ?? DEFAULT_MAX_CONTEXT_TOKENS,
       limit: request.topK,
     });
-    return { passages: selected.map(toPassage), withheldCount, usage, plan };
+    const relevance = this.relevance(lists[0]);
+    return {
+      passages: selected.map(toPassage),
+      withheldCount,
+      usage,
+      plan,
+      relevance,
+      answerable: relevance >= 0.5,
+    };
+  }
+
+  /** The logistic of the whole question's best readable cosine similarity (the first list is its vector list). */
+  private relevance(wholeQuestionVectorList: readonly ScoredChunk[] | undefined): number {
+    const best = wholeQuestionVectorList?.[0]?.score;
+    if (best === undefined) return 0;
+    const centre = this.options.answerableScore ?? DEFAULT_ANSWERABLE_SCORE;
+    return 1 / (1 + Math.exp(-(best - centre) / RELEVANCE_SCALE));
   }
 
   /** Of the scope's most relevant points ignoring ACLs, how many the groups may not read (decided by the store). */
@@ -187,6 +232,40 @@ export class Retriever {
     );
     return { chunks: [...fused, ...chunks.slice(depth)], usage };
   }
+}
+
+/**
+ * Best score first; on a tie the later effective date, then the higher version label ("FY2025" over
+ * "FY2024", "2023.10" over "2023.9"), wins; otherwise fused order. Sort is stable, so ties stay deterministic.
+ */
+function byScoreThenNewest(a: ScoredChunk, b: ScoredChunk): number {
+  return (
+    b.score - a.score ||
+    (b.payload.effectiveDate ?? '').localeCompare(a.payload.effectiveDate ?? '') ||
+    VERSION_LABELS.compare(b.payload.versionLabel ?? '', a.payload.versionLabel ?? '')
+  );
+}
+
+const VERSION_LABELS = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
+
+/**
+ * Moves a document's passages past its `cap`-th beyond the first `topK` places, so one long document
+ * cannot fill the context when other documents match too; order is otherwise kept.
+ */
+function diversified(chunks: readonly ScoredChunk[], cap: number, topK: number): ScoredChunk[] {
+  const head: ScoredChunk[] = [];
+  const overflow: ScoredChunk[] = [];
+  const taken = new Map<string, number>();
+  for (const c of chunks) {
+    const key = `${c.payload.collection}\u0000${c.payload.documentId}`;
+    const n = taken.get(key) ?? 0;
+    if (head.length < topK && n >= cap) overflow.push(c);
+    else {
+      head.push(c);
+      taken.set(key, n + 1);
+    }
+  }
+  return [...head, ...overflow];
 }
 
 /** While a new version replaces an old one both are stored for a moment; keep only the newest per document. */

@@ -13,6 +13,12 @@ export interface ChunkPayload {
   readonly chunkIndex: number;
   readonly contentHash: string;
   readonly text: string;
+  /** Document ids (same tenant) this chunk's document replaces once in effect; absent or empty: none. */
+  readonly supersedes?: readonly string[];
+  /** ISO 8601 date (`YYYY-MM-DD`) from which the document applies; absent: always. */
+  readonly effectiveDate?: string;
+  /** The publisher's free-form version label ("2023.1", "FY2025"). */
+  readonly versionLabel?: string;
 }
 
 export interface VectorPoint {
@@ -54,6 +60,12 @@ export interface SearchQuery extends Scope {
 export interface LexicalQuery extends Omit<SearchQuery, 'minScore'> {
   /** The requester's words; any of them may match (OR), rarer words weigh more (BM25). */
   readonly text: string;
+}
+
+/** Which superseding documents count: readable by `groups` in the scope, in effect on `asOf`. */
+export interface SupersessionQuery extends Omit<SearchQuery, 'limit' | 'minScore'> {
+  /** ISO 8601 date, `YYYY-MM-DD`. */
+  readonly asOf: string;
 }
 
 /** Points to count; every given condition must hold. */
@@ -106,6 +118,12 @@ export interface VectorStore {
    * requester was not shown, never to show it.
    */
   rankIds(name: string, vector: readonly number[], scope: Scope): Promise<RankedId[]>;
+  /**
+   * Ids of the documents that readable documents in the scope supersede, counting only superseding
+   * documents in effect on `asOf` (ISO date; no effective date means always in effect). Retrieval
+   * leaves their chunks out so a replacement always wins over what it replaces.
+   */
+  supersededDocuments(name: string, query: SupersessionQuery): Promise<string[]>;
   /** Exact number of points matching the filter. */
   count(name: string, filter: PointFilter): Promise<number>;
   /** Every stored chunk of a document in a tenant, any version, ordered by version then chunkIndex. */

@@ -347,6 +347,87 @@ export function describeVectorStoreConformance(label: string, target: Conformanc
       await expect(store.ensureCollection(name, DIM)).resolves.toBeUndefined();
     });
 
+    it('keeps supersession metadata on every chunk: supersedes, effective date and a free-form version label', async () => {
+      await store.upsert(name, [
+        point(
+          {
+            tenant: 'a',
+            documentId: 'travel-2024',
+            supersedes: ['travel-2023'],
+            effectiveDate: '2024-01-01',
+            versionLabel: 'FY2024.1',
+          },
+          [1, 0, 0, 0],
+        ),
+      ]);
+      const [found] = await store.search(name, QUERY, {
+        tenant: 'a',
+        collections: ['wiki'],
+        groups: [],
+        limit: 1,
+      });
+      expect(found.payload).toMatchObject({
+        supersedes: ['travel-2023'],
+        effectiveDate: '2024-01-01',
+        versionLabel: 'FY2024.1',
+      });
+      const [listed] = await store.listDocumentChunks(name, 'a', 'travel-2024');
+      expect(listed).toMatchObject({
+        supersedes: ['travel-2023'],
+        effectiveDate: '2024-01-01',
+        versionLabel: 'FY2024.1',
+      });
+    });
+
+    it('names the documents superseded by readable documents in effect, in the scope only', async () => {
+      await store.upsert(name, [
+        point({ tenant: 'a', documentId: 'travel-2023' }, [1, 0, 0, 0]),
+        point(
+          {
+            tenant: 'a',
+            documentId: 'travel-2024',
+            supersedes: ['travel-2023'],
+            effectiveDate: '2024-01-01',
+          },
+          [1, 0, 0, 0],
+        ),
+        point(
+          {
+            tenant: 'a',
+            documentId: 'travel-2027',
+            supersedes: ['travel-2024'],
+            effectiveDate: '2027-01-01',
+          },
+          [1, 0, 0, 0],
+        ),
+        point({ tenant: 'a', documentId: 'msa-amendment', supersedes: ['msa'] }, [1, 0, 0, 0]),
+        point(
+          { tenant: 'a', documentId: 'secret-v2', supersedes: ['secret-v1'], aclGroups: ['legal'] },
+          [1, 0, 0, 0],
+        ),
+        point(
+          { tenant: 'a', documentId: 'other-v2', collection: 'other', supersedes: ['other-v1'] },
+          [1, 0, 0, 0],
+        ),
+        point({ tenant: 'b', documentId: 'b-v2', supersedes: ['b-v1'] }, [1, 0, 0, 0]),
+      ]);
+      const superseded = (groups: string[], asOf: string) =>
+        store.supersededDocuments(name, { tenant: 'a', collections: ['wiki'], groups, asOf });
+      // travel-2027 is not in effect yet; secret-v2 is not readable without "legal".
+      expect(await superseded([], '2026-11-30')).toEqual(['msa', 'travel-2023']);
+      expect(await superseded(['legal'], '2026-11-30')).toEqual(['msa', 'secret-v1', 'travel-2023']);
+      expect(await superseded([], '2027-01-01')).toEqual(['msa', 'travel-2023', 'travel-2024']);
+      expect(await superseded([], '2023-06-30')).toEqual(['msa']);
+      expect(
+        await store.supersededDocuments(`missing_${randomUUID().replace(/-/g, '').slice(0, 12)}`, {
+          tenant: 'a',
+          collections: ['wiki'],
+          groups: [],
+          asOf: '2026-11-30',
+        }),
+      ).toEqual([]);
+    });
+
     it('reads a collection that does not exist yet as empty', async () => {
       const missing = `missing_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
       expect(

@@ -41,6 +41,7 @@ async function main(): Promise<void> {
   const platform = await startPlatform({
     bus,
     config,
+    env,
     logger,
     apiKeys,
     models,

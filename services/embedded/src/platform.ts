@@ -2,13 +2,13 @@ import type { ApiKeyRegistry } from '@llmbus/access';
 import type { AuditStore } from '@llmbus/audit';
 import type { EventBus } from '@llmbus/bus';
 import type { StageApp } from '@llmbus/bus-nest';
-import type { PlatformConfig } from '@llmbus/config';
+import type { Env, PlatformConfig } from '@llmbus/config';
 import type { ModelProviders } from '@llmbus/models';
 import type { Logger } from '@llmbus/observability';
 import type { VectorStore } from '@llmbus/retrieval';
 import { startAuditor } from '@llmbus/svc-auditor';
 import { chatModelChooser, startGenerator } from '@llmbus/svc-generator';
-import { piiMinimisedModels, startRetriever } from '@llmbus/svc-retriever';
+import { composeRetriever, startRetriever } from '@llmbus/svc-retriever';
 import { startRouter } from '@llmbus/svc-router';
 import { startValidator } from '@llmbus/svc-validator';
 
@@ -16,6 +16,8 @@ import { startValidator } from '@llmbus/svc-validator';
 export interface PlatformDeps {
   readonly bus: EventBus;
   readonly config: PlatformConfig;
+  /** The environment the stages read their own settings from (RETRIEVAL_*), as each does when it runs alone. */
+  readonly env: Env;
   readonly logger: Logger;
   readonly apiKeys: ApiKeyRegistry;
   readonly models: ModelProviders;
@@ -40,6 +42,8 @@ export interface RunningPlatform {
  */
 export async function startPlatform(deps: PlatformDeps): Promise<RunningPlatform> {
   const { bus, config, logger, apiKeys } = deps;
+  // Composed before any stage starts, so a bad RETRIEVAL_* value stops start-up naming the variable.
+  const retriever = composeRetriever(deps.env, config, deps.models, logger);
   const started: StageApp[] = [];
   try {
     started.push(
@@ -56,8 +60,8 @@ export async function startPlatform(deps: PlatformDeps): Promise<RunningPlatform
         bus,
         config,
         logger: logger.child({ stage: 'retriever' }),
-        embedder: piiMinimisedModels(deps.models).embedder,
         vectorStore: deps.vectorStore,
+        ...retriever.stage,
       }),
     );
     started.push(

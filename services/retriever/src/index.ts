@@ -6,6 +6,7 @@ export * from './retriever-deps';
 export * from './retriever.module';
 export * from './retriever-settings';
 export * from './retrieval-wiring';
+export * from './retriever-composition';
 export * from './pii-minimisation';
 
 /** Starts the retriever: one consumer for document ingestion and routed requests; HTTP only for /healthz and /metrics, on METRICS_PORT. */

@@ -4,9 +4,7 @@ import { closeOnSignals, distributedBus, runMain } from '@llmbus/runtime';
 import { createModelProviders, parseModelsConfig } from '@llmbus/models';
 import { chooseLogFormat, createLogger, type Logger } from '@llmbus/observability';
 import { PgliteVectorStore, QdrantVectorStore, type VectorStore } from '@llmbus/retrieval';
-import { piiMinimisedModels, startRetriever } from './index';
-import { retrieverOptions } from './retrieval-wiring';
-import { loadRetrieverSettings } from './retriever-settings';
+import { composeRetriever, startRetriever } from './index';
 
 /** Distributed entry point: Kafka in and out, Qdrant when QDRANT_URL is set (else embedded PGlite), the configured embedding model. */
 async function main(): Promise<void> {
@@ -16,29 +14,26 @@ async function main(): Promise<void> {
     clientId: 'llmbus-retriever',
     servesHttp: false,
   });
-  const settings = loadRetrieverSettings(process.env, config);
   const logger = createLogger({
     service: 'retriever',
     level: config.logLevel,
     format: chooseLogFormat(config.logFormat, false),
   });
   const providers = createModelProviders(parseModelsConfig(process.env), { logger });
+  const { settings, stage } = composeRetriever(process.env, config, providers, logger);
   const vectorStore = await openVectorStore(
     config.qdrantUrl,
     config.qdrantApiKey,
     settings.embeddedStoreDir,
     logger,
   );
-  const models = piiMinimisedModels(providers);
   const bus = distributedBus(config, logger, 'retriever');
   const app = await startRetriever({
     bus,
     config,
     logger,
-    embedder: models.embedder,
     vectorStore,
-    ingestion: settings.ingestion,
-    retrieval: retrieverOptions(settings, models, logger),
+    ...stage,
   });
   logger.info(
     {

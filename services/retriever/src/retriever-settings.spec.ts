@@ -1,13 +1,21 @@
 import { ConfigError } from '@llmbus/config';
+import { DEFAULT_ANSWERABLE_SCORE, DEFAULT_MAX_PASSAGES_PER_DOCUMENT } from '@llmbus/retrieval';
 import { loadRetrieverSettings } from './retriever-settings';
 
 describe('loadRetrieverSettings', () => {
-  it('defaults to 200-token chunks with 30 overlap, batches of 32, min score 0.2 and an in-memory store', () => {
+  it('defaults to 200-token chunks with 30 overlap, batches of 32, min score 0.2, no decomposition and an in-memory store', () => {
     expect(loadRetrieverSettings({}, {})).toEqual({
       ingestion: { chunking: { maxTokens: 200, overlapTokens: 30 }, batchSize: 32 },
-      retrieval: { minScore: 0.2, lexical: true, candidates: 30, maxContextTokens: 3000 },
+      retrieval: {
+        minScore: 0.2,
+        lexical: true,
+        candidates: 30,
+        maxContextTokens: 3000,
+        maxPassagesPerDocument: DEFAULT_MAX_PASSAGES_PER_DOCUMENT,
+        answerableScore: DEFAULT_ANSWERABLE_SCORE,
+      },
       reranker: 'none',
-      decomposition: 'rules',
+      decomposition: 'off',
       embeddedStoreDir: undefined,
     });
   });
@@ -24,12 +32,21 @@ describe('loadRetrieverSettings', () => {
         RETRIEVAL_CONTEXT_TOKENS: '1500',
         RETRIEVAL_RERANKER: 'embedding',
         RETRIEVAL_DECOMPOSITION: 'model',
+        RETRIEVAL_MAX_PER_DOCUMENT: '0',
+        RETRIEVAL_ANSWERABLE_SCORE: '0.45',
       },
       { dataDir: '/var/lib/llmbus' },
     );
     expect(settings).toEqual({
       ingestion: { chunking: { maxTokens: 400, overlapTokens: 50 }, batchSize: 8 },
-      retrieval: { minScore: 0.35, lexical: false, candidates: 50, maxContextTokens: 1500 },
+      retrieval: {
+        minScore: 0.35,
+        lexical: false,
+        candidates: 50,
+        maxContextTokens: 1500,
+        maxPassagesPerDocument: 0,
+        answerableScore: 0.45,
+      },
       reranker: 'embedding',
       decomposition: 'model',
       embeddedStoreDir: '/var/lib/llmbus/vector-store',

@@ -1,6 +1,11 @@
 import { join } from 'node:path';
 import { ConfigError, int, oneOf, optional, type Env, type PlatformConfig } from '@llmbus/config';
-import type { IngestorOptions, RetrieverOptions } from '@llmbus/retrieval';
+import {
+  DEFAULT_ANSWERABLE_SCORE,
+  DEFAULT_MAX_PASSAGES_PER_DOCUMENT,
+  type IngestorOptions,
+  type RetrieverOptions,
+} from '@llmbus/retrieval';
 
 export const RERANKERS = ['none', 'embedding'] as const;
 export const DECOMPOSITIONS = ['rules', 'model', 'off'] as const;
@@ -38,9 +43,18 @@ export function loadRetrieverSettings(env: Env, config: Pick<PlatformConfig, 'da
       lexical: oneOf(env, 'RETRIEVAL_HYBRID', ['on', 'off'], 'on') === 'on',
       candidates: int(env, 'RETRIEVAL_CANDIDATES', 30, 1, 500),
       maxContextTokens: int(env, 'RETRIEVAL_CONTEXT_TOKENS', 3000, 50, 1_000_000),
+      maxPassagesPerDocument: int(
+        env,
+        'RETRIEVAL_MAX_PER_DOCUMENT',
+        DEFAULT_MAX_PASSAGES_PER_DOCUMENT,
+        0,
+        100,
+      ),
+      answerableScore: fraction(env, 'RETRIEVAL_ANSWERABLE_SCORE', DEFAULT_ANSWERABLE_SCORE),
     },
     reranker: oneOf(env, 'RETRIEVAL_RERANKER', RERANKERS, 'none'),
-    decomposition: oneOf(env, 'RETRIEVAL_DECOMPOSITION', DECOMPOSITIONS, 'rules'),
+    // Off by default: on the retrieval eval, splitting by rules lowered recall@5 (0.942 without, 0.926 with).
+    decomposition: oneOf(env, 'RETRIEVAL_DECOMPOSITION', DECOMPOSITIONS, 'off'),
     embeddedStoreDir: config.dataDir ? join(config.dataDir, 'vector-store') : undefined,
   };
 }

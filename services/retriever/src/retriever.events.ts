@@ -73,7 +73,7 @@ export class RetrieverEventsController {
     @Ctx() ctx: HandlerContext,
   ): Promise<Outgoing[]> {
     const { requestId, context, input, retrieval } = event.data;
-    const { passages, withheldCount, usage, plan } = await this.retriever.retrieve({
+    const { passages, withheldCount, usage, plan, relevance, answerable } = await this.retriever.retrieve({
       tenant: event.tenantid,
       collections: retrieval.collections,
       topK: retrieval.topK,
@@ -87,6 +87,8 @@ export class RetrieverEventsController {
       {
         passages: passages.map((p) => p.id),
         withheldCount,
+        relevance,
+        answerable,
         collections: retrieval.collections,
         queries: plan?.queries.length,
         decomposedBy: plan?.decomposedBy,
@@ -100,6 +102,8 @@ export class RetrieverEventsController {
         input,
         passages,
         withheldCount,
+        relevance,
+        answerable,
         ...(usage ? { usage } : {}),
       }),
     ];

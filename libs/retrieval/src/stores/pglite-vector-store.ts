@@ -13,6 +13,7 @@ import type {
   ScoredChunk,
   SearchQuery,
   StoredChunk,
+  SupersessionQuery,
   VectorPoint,
   VectorStore,
 } from '../vector-store';
@@ -36,6 +37,9 @@ interface ChunkRow {
   chunk_index: number;
   content_hash: string;
   text: string;
+  supersedes: string[] | null;
+  effective_date: string | null;
+  version_label: string | null;
 }
 
 /**
@@ -92,7 +96,10 @@ export class PgliteVectorStore implements VectorStore {
           text text NOT NULL,
           embedding vector(${dimension}) NOT NULL,
           lexemes tsvector,
-          lexeme_count integer
+          lexeme_count integer,
+          supersedes text[] NOT NULL DEFAULT '{}',
+          effective_date text,
+          version_label text
         );
         CREATE INDEX IF NOT EXISTS ${quoted(`${name}_doc`)} ON ${table} (tenant, document_id, version, chunk_index);
         CREATE INDEX IF NOT EXISTS ${quoted(`${name}_scope`)} ON ${table} (tenant, collection);
@@ -101,6 +108,7 @@ export class PgliteVectorStore implements VectorStore {
       `);
     }
     await this.ensureLexicalIndex(name);
+    await this.ensureSupersessionColumns(name);
     this.dimensions.set(name, dimension);
   }
 
@@ -111,15 +119,18 @@ export class PgliteVectorStore implements VectorStore {
       for (const { id, vector, payload: p } of points) {
         await tx.query(
           `INSERT INTO ${table} (id, tenant, collection, acl_groups, document_id, version, title, source_uri,
-             section_path, chunk_index, content_hash, text, embedding, lexemes, lexeme_count)
+             section_path, chunk_index, content_hash, text, embedding, lexemes, lexeme_count, supersedes, effective_date,
+             version_label)
            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::vector, l.v,
-                  (SELECT coalesce(sum(cardinality(u.positions)), 0)::int FROM unnest(l.v) u)
+                  (SELECT coalesce(sum(cardinality(u.positions)), 0)::int FROM unnest(l.v) u), $14, $15, $16
              FROM (SELECT ${lexemesOf('$7::text', '$9::text[]', '$12::text')} AS v) l
            ON CONFLICT (id) DO UPDATE SET tenant = EXCLUDED.tenant, collection = EXCLUDED.collection,
              acl_groups = EXCLUDED.acl_groups, document_id = EXCLUDED.document_id, version = EXCLUDED.version,
              title = EXCLUDED.title, source_uri = EXCLUDED.source_uri, section_path = EXCLUDED.section_path,
              chunk_index = EXCLUDED.chunk_index, content_hash = EXCLUDED.content_hash, text = EXCLUDED.text,
-             embedding = EXCLUDED.embedding, lexemes = EXCLUDED.lexemes, lexeme_count = EXCLUDED.lexeme_count`,
+             embedding = EXCLUDED.embedding, lexemes = EXCLUDED.lexemes, lexeme_count = EXCLUDED.lexeme_count,
+             supersedes = EXCLUDED.supersedes, effective_date = EXCLUDED.effective_date,
+             version_label = EXCLUDED.version_label`,
           [
             id,
             p.tenant,
@@ -134,6 +145,9 @@ export class PgliteVectorStore implements VectorStore {
             p.contentHash,
             p.text,
             vectorLiteral(vector),
+            [...(p.supersedes ?? [])],
+            p.effectiveDate ?? null,
+            p.versionLabel ?? null,
           ],
         );
       }
@@ -144,12 +158,7 @@ export class PgliteVectorStore implements VectorStore {
     if (query.collections.length === 0 || query.limit < 1) return [];
     const where = new Where(vectorLiteral(vector));
     where.scope(query).readableBy(query.groups);
-    const rows = await this.selectNearest<ChunkRow & { score: number }>(
-      name,
-      where,
-      query,
-      'id, tenant, collection, acl_groups, document_id, version, title, source_uri, section_path, chunk_index, content_hash, text',
-    );
+    const rows = await this.selectNearest<ChunkRow & { score: number }>(name, where, query, CHUNK_COLUMNS);
     return rows.map((row) => ({ id: row.id, score: row.score, payload: toPayload(row) }));
   }
 
@@ -188,8 +197,9 @@ export class PgliteVectorStore implements VectorStore {
            FROM matched m CROSS JOIN LATERAL unnest(m.lexemes) u JOIN df d ON d.lexeme = u.lexeme CROSS JOIN stats s
           GROUP BY m.id
        )
-       SELECT c.id, c.tenant, c.collection, c.acl_groups, c.document_id, c.version, c.title, c.source_uri,
-              c.section_path, c.chunk_index, c.content_hash, c.text, s.score
+       SELECT ${CHUNK_COLUMNS.split(', ')
+         .map((column) => `c.${column}`)
+         .join(', ')}, s.score
          FROM scored s JOIN ${table} c ON c.id = s.id
         ORDER BY s.score DESC, c.id LIMIT ${limit}`,
       where.params,
@@ -202,6 +212,21 @@ export class PgliteVectorStore implements VectorStore {
     const where = new Where(vectorLiteral(vector)).scope(scope);
     const rows = await this.selectNearest<{ id: string; score: number }>(name, where, scope, 'id');
     return rows.map((row) => ({ id: row.id, score: row.score }));
+  }
+
+  async supersededDocuments(name: string, query: SupersessionQuery): Promise<string[]> {
+    const table = assertCollectionName(name);
+    if (query.collections.length === 0 || !(await this.exists(name))) return [];
+    const where = new Where().scope(query).readableBy(query.groups);
+    const asOf = where.param(query.asOf);
+    const result = await this.db.query<{ id: string }>(
+      `SELECT DISTINCT unnest(supersedes) AS id FROM ${table}
+        WHERE ${where.sql()} AND cardinality(supersedes) > 0
+          AND (effective_date IS NULL OR effective_date <= ${asOf})
+        ORDER BY id`,
+      where.params,
+    );
+    return result.rows.map((row) => row.id);
   }
 
   async count(name: string, filter: PointFilter): Promise<number> {
@@ -223,7 +248,8 @@ export class PgliteVectorStore implements VectorStore {
     const table = assertCollectionName(name);
     if (!(await this.exists(name))) return [];
     const result = await this.db.query<ChunkRow>(
-      `SELECT id, collection, acl_groups, version, title, source_uri, chunk_index, content_hash
+      `SELECT id, collection, acl_groups, version, title, source_uri, chunk_index, content_hash, supersedes,
+              effective_date, version_label
          FROM ${table} WHERE tenant = $1 AND document_id = $2 ORDER BY version, chunk_index`,
       [tenant, documentId],
     );
@@ -236,6 +262,7 @@ export class PgliteVectorStore implements VectorStore {
       sourceUri: row.source_uri,
       chunkIndex: row.chunk_index,
       contentHash: row.content_hash,
+      ...versionMetadataOf(row),
     }));
   }
 
@@ -280,6 +307,16 @@ export class PgliteVectorStore implements VectorStore {
     `);
   }
 
+  /** Adds the supersession columns to tables created before documents could supersede others. */
+  private async ensureSupersessionColumns(name: string): Promise<void> {
+    const table = assertCollectionName(name);
+    await this.db.exec(`
+      ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS supersedes text[] NOT NULL DEFAULT '{}';
+      ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS effective_date text;
+      ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS version_label text;
+    `);
+  }
+
   private async exists(name: string): Promise<boolean> {
     if (this.dimensions.has(name)) return true;
     return (await this.existingDimension(name)) !== undefined;
@@ -293,6 +330,10 @@ export class PgliteVectorStore implements VectorStore {
     return result.rows[0]?.dim;
   }
 }
+
+const CHUNK_COLUMNS =
+  'id, tenant, collection, acl_groups, document_id, version, title, source_uri, section_path, chunk_index, ' +
+  'content_hash, text, supersedes, effective_date, version_label';
 
 /** Longest query text matched lexically; a whole pasted ticket adds nothing but cost past this. */
 const MAX_LEXICAL_QUERY_CHARS = 2000;
@@ -327,7 +368,7 @@ class Where {
     return this;
   }
 
-  scope(scope: Scope): this {
+  scope(scope: Pick<Scope, 'tenant' | 'collections'>): this {
     return this.tenant(scope.tenant).collections(scope.collections);
   }
 
@@ -374,5 +415,16 @@ function toPayload(row: ChunkRow): ChunkPayload {
     chunkIndex: row.chunk_index,
     contentHash: row.content_hash,
     text: row.text,
+    ...versionMetadataOf(row),
+  };
+}
+
+function versionMetadataOf(
+  row: Pick<ChunkRow, 'supersedes' | 'effective_date' | 'version_label'>,
+): Pick<ChunkPayload, 'supersedes' | 'effectiveDate' | 'versionLabel'> {
+  return {
+    ...(row.supersedes && row.supersedes.length > 0 ? { supersedes: row.supersedes } : {}),
+    ...(row.effective_date ? { effectiveDate: row.effective_date } : {}),
+    ...(row.version_label ? { versionLabel: row.version_label } : {}),
   };
 }

@@ -32,7 +32,10 @@ export function readableBy(groups: readonly string[]): Condition {
 }
 
 /** Tenant and logical collections; with groups, also the ACL condition. */
-export function scopeFilter(scope: Scope, groups?: readonly string[]): QdrantFilter {
+export function scopeFilter(
+  scope: Pick<Scope, 'tenant' | 'collections'>,
+  groups?: readonly string[],
+): QdrantFilter {
   const must: Condition[] = [keyword('tenant', scope.tenant), anyOf('collection', scope.collections)];
   if (groups) must.push(readableBy(groups));
   return { must };

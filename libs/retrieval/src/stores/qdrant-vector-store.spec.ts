@@ -51,7 +51,7 @@ const httpError = (status: number) =>
 
 describe('Qdrant filters', () => {
   it('puts tenant, collections and the ACL condition inside the query filter', () => {
-    expect(scopeFilter({ tenant: 'acme', collections: ['wiki', 'hr'], limit: 5 }, ['staff'])).toEqual({
+    expect(scopeFilter({ tenant: 'acme', collections: ['wiki', 'hr'] }, ['staff'])).toEqual({
       must: [
         { key: 'tenant', match: { value: 'acme' } },
         { key: 'collection', match: { any: ['wiki', 'hr'] } },
@@ -65,7 +65,7 @@ describe('Qdrant filters', () => {
   });
 
   it('ranks without the ACL condition but never without the tenant', () => {
-    const filter = scopeFilter({ tenant: 'acme', collections: ['wiki'], limit: 5 });
+    const filter = scopeFilter({ tenant: 'acme', collections: ['wiki'] });
     expect(filter.must).toEqual([
       { key: 'tenant', match: { value: 'acme' } },
       { key: 'collection', match: { any: ['wiki'] } },
@@ -224,7 +224,7 @@ describe('QdrantVectorStore', () => {
     });
     expect(found.map((f) => f.id)).toEqual(['p1', 'p2']);
     expect(scroll.mock.calls[0][1].filter).toEqual({
-      must: scopeFilter({ tenant: 'a', collections: ['wiki'], limit: 5 }, ['hr']).must,
+      must: scopeFilter({ tenant: 'a', collections: ['wiki'] }, ['hr']).must,
       should: [
         { key: 'text', match: { text: 'mileage' } },
         { key: 'text', match: { text: 'policy' } },

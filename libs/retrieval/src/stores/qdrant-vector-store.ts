@@ -15,6 +15,7 @@ import type {
   ScoredChunk,
   SearchQuery,
   StoredChunk,
+  SupersessionQuery,
   VectorPoint,
   VectorStore,
 } from '../vector-store';
@@ -77,6 +78,9 @@ const PAYLOAD_FIELDS_FOR_LISTING = [
   'sourceUri',
   'chunkIndex',
   'contentHash',
+  'supersedes',
+  'effectiveDate',
+  'versionLabel',
 ];
 
 /**
@@ -152,6 +156,7 @@ export class QdrantVectorStore implements VectorStore {
           ...p.payload,
           aclGroups: [...p.payload.aclGroups],
           sectionPath: [...p.payload.sectionPath],
+          ...(p.payload.supersedes ? { supersedes: [...p.payload.supersedes] } : {}),
         },
       }));
       await this.call('upsert', () => this.client.upsert(name, { wait: true, points: batch }));
@@ -226,6 +231,34 @@ export class QdrantVectorStore implements VectorStore {
     return points.map((p) => ({ id: String(p.id), score: p.score }));
   }
 
+  /** Scrolls the readable points that supersede something (few: only replacement documents carry the field). */
+  async supersededDocuments(name: string, query: SupersessionQuery): Promise<string[]> {
+    assertCollectionName(name);
+    if (query.collections.length === 0) return [];
+    const readable = scopeFilter(query, query.groups);
+    const superseded = new Set<string>();
+    let offset: Schemas['ExtendedPointId'] | undefined;
+    do {
+      const page = await this.readOrEmpty('supersession scroll', () =>
+        this.client.scroll(name, {
+          filter: { must: readable.must, must_not: [{ is_empty: { key: 'supersedes' } }] },
+          limit: SCROLL_PAGE,
+          offset,
+          with_payload: { include: ['supersedes', 'effectiveDate'] },
+          with_vector: false,
+        }),
+      );
+      if (!page) return [];
+      for (const point of page.points) {
+        const p = toPayload(point.payload);
+        if (p.effectiveDate !== undefined && p.effectiveDate > query.asOf) continue;
+        for (const id of p.supersedes ?? []) superseded.add(id);
+      }
+      offset = nextOffset(page.next_page_offset);
+    } while (offset !== undefined);
+    return [...superseded].sort();
+  }
+
   async count(name: string, filter: PointFilter): Promise<number> {
     assertCollectionName(name);
     if (filter.ids?.length === 0 || filter.collections?.length === 0) return 0;
@@ -261,6 +294,9 @@ export class QdrantVectorStore implements VectorStore {
           sourceUri: p.sourceUri,
           chunkIndex: p.chunkIndex,
           contentHash: p.contentHash,
+          ...(p.supersedes ? { supersedes: p.supersedes } : {}),
+          ...(p.effectiveDate ? { effectiveDate: p.effectiveDate } : {}),
+          ...(p.versionLabel ? { versionLabel: p.versionLabel } : {}),
         });
       }
       offset = nextOffset(page.next_page_offset);
@@ -375,5 +411,8 @@ function toPayload(raw: Record<string, unknown> | null | undefined): ChunkPayloa
     chunkIndex: num('chunkIndex'),
     contentHash: str('contentHash'),
     text: str('text'),
+    ...(list('supersedes').length > 0 ? { supersedes: list('supersedes') } : {}),
+    ...(str('effectiveDate') ? { effectiveDate: str('effectiveDate') } : {}),
+    ...(str('versionLabel') ? { versionLabel: str('versionLabel') } : {}),
   };
 }
