@@ -80,9 +80,11 @@ async function run() {
   };
   console.log(`=== chaos: jest --selectProjects chaos (at most ${PROFILES[profile] / 60} min)`);
   const started = Date.now();
+  // --forceExit: the suite's services are processes this script stops itself; a client handle left
+  // open by a killed broker must not keep jest (and CI) waiting after the counts are in.
   jest = spawn(
     join(BIN, 'jest'),
-    ['--selectProjects', 'chaos', '--runInBand', '--json', `--outputFile=${report}`],
+    ['--selectProjects', 'chaos', '--runInBand', '--forceExit', '--json', `--outputFile=${report}`],
     { cwd: ROOT, env, stdio: 'inherit' },
   );
   const timer = setTimeout(() => {
