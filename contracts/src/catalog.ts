@@ -14,7 +14,7 @@ import { RequestSubmittedEvent } from './events/request-submitted';
 import { ResponseGeneratedEvent } from './events/response-generated';
 import { ReviewDecidedEvent } from './events/review-decided';
 import { ReviewRequestedEvent } from './events/review-requested';
-import { DeadLetterTopics, RetryTopics, TOPICS } from './topics';
+import { DeadLetterTopics, isRetryTopic, TOPICS } from './topics';
 
 /** Every event type of the platform. */
 export const EVENTS: readonly EventDefinition[] = [
@@ -44,19 +44,13 @@ export function eventByType(type: string): EventDefinition | undefined {
 
 const deadLetterTopicNames = new Set(Object.values(DeadLetterTopics).map((t) => t.name));
 
-const retryTopicNames = new Set(
-  Object.values(RetryTopics)
-    .flat()
-    .map((t) => t.name),
-);
-
 /**
  * Event types that may appear on a topic (unprefixed name). A retry topic carries copies of the
  * events its stage consumes, whatever their type (never dead-letter records).
  */
 export function eventTypesOnTopic(topic: string): readonly string[] {
   if (deadLetterTopicNames.has(topic)) return [DeadLetteredEvent.type];
-  if (retryTopicNames.has(topic)) return EVENTS.filter((e) => e !== DeadLetteredEvent).map((e) => e.type);
+  if (isRetryTopic(topic)) return EVENTS.filter((e) => e !== DeadLetteredEvent).map((e) => e.type);
   return EVENTS.filter((e) => e.topic.name === topic).map((e) => e.type);
 }
 

@@ -86,6 +86,17 @@ export const TOPICS: readonly TopicSpec[] = [
   ...Object.values(RetryTopics).flat(),
 ];
 
+const RETRY_TOPIC_NAMES: ReadonlySet<string> = new Set(
+  Object.values(RetryTopics)
+    .flat()
+    .map((t) => t.name),
+);
+
+/** True when a logical (unprefixed) topic name is one of the delayed retry topics. */
+export function isRetryTopic(name: string): boolean {
+  return RETRY_TOPIC_NAMES.has(name);
+}
+
 /** The retry topics of a stage, round 1 first; empty for a stage that does not retry through topics. */
 export function retryTopicsOf(stage: Stage): readonly TopicSpec[] {
   return (RETRYING_STAGES as readonly string[]).includes(stage) ? RetryTopics[stage as RetryingStage] : [];

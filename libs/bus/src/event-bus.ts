@@ -8,7 +8,7 @@ import {
   EnvelopeAttributes,
   EventEnvelope,
   RETRY_ROUNDS,
-  RetryTopics,
+  isRetryTopic,
   retryTopicsOf,
   Stage,
   topicName,
@@ -223,16 +223,10 @@ export class EventBus {
   }
 }
 
-const RETRY_TOPIC_NAMES = new Set(
-  Object.values(RetryTopics)
-    .flat()
-    .map((t) => t.name),
-);
-
 /** Logical topics a set of handlers needs; `*` means every platform topic except retry topics. */
 export function topicsFor(handlers: StageHandlers): string[] {
   // Retry topics hold copies of events already on their original topics: `*` does not read them.
-  if (handlers['*']) return TOPICS.filter((t) => !RETRY_TOPIC_NAMES.has(t.name)).map((t) => t.name);
+  if (handlers['*']) return TOPICS.filter((t) => !isRetryTopic(t.name)).map((t) => t.name);
   const topics = new Set<string>();
   for (const type of Object.keys(handlers)) {
     const definition = eventByType(type);
