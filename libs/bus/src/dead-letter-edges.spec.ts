@@ -11,16 +11,9 @@ import {
 import pino from 'pino';
 import { EventBus } from './event-bus';
 import { InMemoryTransport } from './in-memory-transport';
+import { until } from './testing/bus-test-support';
 
 const logger = pino({ level: 'silent' });
-
-async function until(check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 function headers(overrides: Record<string, string>): Record<string, string> {
   return {
@@ -73,7 +66,7 @@ describe('dead letters of malformed messages', () => {
   it('refuses a value that is not valid UTF-8 instead of decoding it with replacement characters', async () => {
     const bytes = Buffer.concat([valid.subarray(0, 20), Buffer.from([0xc0, 0xaf]), valid.subarray(20)]);
     await transport.produceRaw(Topics.Request.name, 'r-1', headers({}), bytes);
-    await until(() => dead.length === 1 && failed.length === 1);
+    await until(() => dead.length === 1 && failed.length === 1, 5000);
     expect(dead[0].data as DeadLettered).toMatchObject({
       reasonCode: 'invalid_event',
       errors: ['value: not UTF-8'],
@@ -90,7 +83,7 @@ describe('dead letters of malformed messages', () => {
         valid,
       );
     }
-    await until(() => dead.length === 3);
+    await until(() => dead.length === 3, 5000);
     expect(new Set(dead.map((d) => d.id)).size).toBe(3);
     expect(new Set(failed.map((f) => f.id)).size).toBe(failed.length);
   });
@@ -103,7 +96,7 @@ describe('dead letters of malformed messages', () => {
       headers({ ce_id: long, ce_correlationid: long, ce_time: 'yesterday' }),
       valid,
     );
-    await until(() => dead.length === 1);
+    await until(() => dead.length === 1, 5000);
     // Let the observers read anything else that may come.
     await new Promise((r) => setTimeout(r, 100));
     expect(dead[0].causationid?.length).toBeLessThanOrEqual(200);

@@ -14,6 +14,7 @@ import { EventRejectedError } from './errors';
 import { EventBus } from './event-bus';
 import { InMemoryTransport } from './in-memory-transport';
 import { outgoing } from './outgoing';
+import { until } from './testing/bus-test-support';
 
 // Dead-letter and failure records are consumed and stored too (by the auditor): whatever the
 // rejected message held, they must hold only storable text, cut on code-point boundaries.
@@ -30,14 +31,6 @@ const headers = (id: string, correlation: string) => ({
   ce_tenantid: 'acme',
   ce_schemaversion: '1',
 });
-
-async function until(check: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('dead-letter records of text that cannot be stored', () => {
   let transport: InMemoryTransport;

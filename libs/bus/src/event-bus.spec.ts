@@ -14,12 +14,9 @@ import { replayDeadLetters } from './dead-letter-replay';
 import { EventBus } from './event-bus';
 import { InMemoryTransport } from './in-memory-transport';
 import { outgoing } from './outgoing';
+import { submitted, until } from './testing/bus-test-support';
 
 const logger = pino({ level: 'silent' });
-
-function submitted(requestId: string): RequestSubmitted {
-  return { requestId, eventType: 'ticket.created', input: { subject: 's' }, requester: { groups: [] } };
-}
 
 function routedFrom(event: EventEnvelope<object>) {
   const data = event.data as RequestSubmitted;
@@ -44,14 +41,6 @@ async function collect(bus: EventBus, type: string, into: EventEnvelope<object>[
     notifyRequester: false,
     handlers: { [type]: async (e) => (into.push(e), []) },
   });
-}
-
-async function until(check: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 describe('EventBus on the in-process transport', () => {

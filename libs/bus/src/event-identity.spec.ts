@@ -15,6 +15,7 @@ import { EventBus } from './event-bus';
 import { deriveEventId } from './event-ids';
 import { InMemoryTransport } from './in-memory-transport';
 import { outgoing } from './outgoing';
+import { until } from './testing/bus-test-support';
 
 const logger = pino({ level: 'silent' });
 
@@ -39,14 +40,6 @@ const submitted = (requestId: string): RequestSubmitted => ({
   input: { subject: 's' },
   requester: { groups: [] },
 });
-
-async function until(check: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('event identity: tenant + source + id', () => {
   let transport: InMemoryTransport;

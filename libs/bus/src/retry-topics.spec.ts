@@ -15,12 +15,9 @@ import { InMemoryTransport } from './in-memory-transport';
 import { outgoing } from './outgoing';
 import { readRetryRecord, retryDelay, retryRecord, retryTopicIndex } from './retry-topics';
 import type { RawMessage } from './transport';
+import { submitted, until } from './testing/bus-test-support';
 
 const logger = pino({ level: 'silent' });
-
-function submitted(requestId: string): RequestSubmitted {
-  return { requestId, eventType: 'ticket.created', input: { subject: 's' }, requester: { groups: [] } };
-}
 
 function routed(data: RequestSubmitted) {
   return outgoing(RequestRoutedEvent, {
@@ -34,14 +31,6 @@ function routed(data: RequestSubmitted) {
     input: data.input,
     retrieval: { collections: [], topK: 0, query: '' },
   });
-}
-
-async function until(check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** A transient fault, as a model adapter raises it. */
@@ -101,7 +90,7 @@ describe('delayed retry topics', () => {
     const [input] = await bus.publish([
       outgoing(RequestSubmittedEvent, submitted('slow'), { tenantId: 'acme' }),
     ]);
-    await until(() => seen[RequestRoutedEvent.type].length === 1);
+    await until(() => seen[RequestRoutedEvent.type].length === 1, 5000);
     expect(calls.slow).toBe(5);
     expect(handled).toEqual(['slow']);
     expect(seen[DeadLetteredEvent.type]).toHaveLength(0);
@@ -148,7 +137,7 @@ describe('delayed retry topics', () => {
       },
     });
     await bus.publish([outgoing(RequestSubmittedEvent, submitted('doomed'), { tenantId: 'acme' })]);
-    await until(() => seen[RequestFailedEvent.type].length === 1);
+    await until(() => seen[RequestFailedEvent.type].length === 1, 5000);
     // 2 in-process attempts in the first pass and in each of the 3 retry rounds.
     expect(calls).toBe(8);
     const failure = seen[RequestFailedEvent.type][0].data as RequestFailed;
@@ -172,7 +161,7 @@ describe('delayed retry topics', () => {
       },
     });
     await bus.publish([outgoing(RequestSubmittedEvent, submitted('bad'), { tenantId: 'acme' })]);
-    await until(() => seen[DeadLetteredEvent.type].length === 1);
+    await until(() => seen[DeadLetteredEvent.type].length === 1, 5000);
     expect(calls).toBe(1);
     expect(transport.committedOffset('llmbus.router', RetryTopics.router[0].name, 0)).toBe(0);
   });

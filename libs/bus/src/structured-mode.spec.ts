@@ -15,6 +15,7 @@ import pino from 'pino';
 import { EventBus } from './event-bus';
 import { InMemoryTransport } from './in-memory-transport';
 import { outgoing } from './outgoing';
+import { until } from './testing/bus-test-support';
 
 const logger = pino({ level: 'silent' });
 const STRUCTURED = { 'content-type': 'application/cloudevents+json' };
@@ -41,14 +42,6 @@ function structured(requestId: string, overrides: Record<string, unknown> = {}):
     data: submitted(requestId),
     ...overrides,
   };
-}
-
-async function until(check: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 describe('structured-mode CloudEvents on every consumed topic', () => {
