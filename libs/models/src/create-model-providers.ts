@@ -6,6 +6,7 @@ import type { ModelProvider } from './model-provider';
 import type { ModelsLogger } from './models-logger';
 import { OpenAIModelProvider } from './openai/openai-model-provider';
 import { FallbackModelProvider } from './routing/fallback-model-provider';
+import { TracedModelProvider } from './traced-model-provider';
 import { loadModelRegistry } from './registry/model-registry-file';
 import {
   ModelRegistry,
@@ -47,6 +48,11 @@ export interface CreateModelProvidersOptions {
   readonly logger?: ModelsLogger;
   /** Local inference runtime override (tests). */
   readonly localEngine?: LocalInferenceEngine;
+  /**
+   * Wraps the provider in a TracedModelProvider, so every call is a GenAI span (service processes
+   * do; without a tracing SDK the spans cost nothing). Off by default: callers get the adapter.
+   */
+  readonly traced?: boolean;
 }
 
 // A model named in OPENAI_CHAT_MODEL / OPENAI_EMBEDDING_MODEL: a registry id, a registry entry's
@@ -190,7 +196,10 @@ export function createModelProviders(
   }
 
   const finalRegistry = registry;
-  const provider = chat;
+  // Every call a GenAI span (a no-op without a tracing SDK), for the processes that ask for it.
+  const provider = options.traced
+    ? new TracedModelProvider(chat, { chat: chatModel.id, embeddings: embeddingModel.id })
+    : chat;
   return {
     config,
     registry: finalRegistry,

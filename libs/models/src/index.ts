@@ -80,3 +80,5 @@ export { openAIEncodingOf, openAITokenCounter } from './tokens/openai-token-coun
 export { LocalTokenizer } from './local/local-tokenizer';
 export { FallbackModelProvider } from './routing/fallback-model-provider';
 export type { FallbackModelProviderOptions } from './routing/fallback-model-provider';
+export { TracedModelProvider } from './traced-model-provider';
+export type { DefaultModels } from './traced-model-provider';

@@ -12,6 +12,7 @@ import {
   RequestRouted,
   RequestRoutedEvent,
 } from '@llmbus/contracts';
+import { inSpan, setDefinedAttributes } from '@llmbus/observability';
 import { Ingestor, Retriever } from '@llmbus/retrieval';
 import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
@@ -73,16 +74,36 @@ export class RetrieverEventsController {
     @Ctx() ctx: HandlerContext,
   ): Promise<Outgoing[]> {
     const { requestId, context, input, retrieval } = event.data;
-    const { passages, withheldCount, usage, plan, relevance, answerable } = await this.retriever.retrieve({
-      tenant: event.tenantid,
-      collections: retrieval.collections,
-      topK: retrieval.topK,
-      query: retrieval.query,
-      groups: context.requester.groups,
-      collectionWeights: Object.fromEntries(
-        (retrieval.collectionWeights ?? []).map((w) => [w.collection, w.weight]),
-      ),
-    });
+    const { passages, withheldCount, usage, plan, relevance, answerable } = await inSpan(
+      `retrieval ${retrieval.collections.join(',')}`,
+      {
+        attributes: {
+          'gen_ai.operation.name': 'retrieval',
+          'gen_ai.data_source.id': retrieval.collections.join(','),
+          'gen_ai.request.top_k': retrieval.topK,
+        },
+      },
+      async (span) => {
+        const found = await this.retriever.retrieve({
+          tenant: event.tenantid,
+          collections: retrieval.collections,
+          topK: retrieval.topK,
+          query: retrieval.query,
+          groups: context.requester.groups,
+          collectionWeights: Object.fromEntries(
+            (retrieval.collectionWeights ?? []).map((w) => [w.collection, w.weight]),
+          ),
+        });
+        setDefinedAttributes(span, {
+          'llmbus.retrieval.passages': found.passages.length,
+          'llmbus.retrieval.withheld': found.withheldCount,
+          'llmbus.retrieval.relevance': found.relevance,
+          'llmbus.retrieval.answerable': found.answerable,
+          'llmbus.retrieval.queries': found.plan?.queries.length,
+        });
+        return found;
+      },
+    );
     ctx.log.info(
       {
         passages: passages.map((p) => p.id),
