@@ -141,7 +141,11 @@ export function createModelProviders(
 
   const store = rateLimitStoreFor(config, registry, options);
   const ownsStore = store !== undefined && store !== options.rateLimitStore;
-  const limited = (provider: ModelProvider, defaultChatModel: ModelEntry): ModelProvider =>
+  const limited = (
+    provider: ModelProvider,
+    defaultChatModel: ModelEntry,
+    scope: 'model' | 'tenant' | 'both' = 'both',
+  ): ModelProvider =>
     store === undefined
       ? provider
       : new RateLimitedModelProvider(provider, {
@@ -150,6 +154,7 @@ export function createModelProviders(
           defaultChatModel,
           tenantLimits: config.limits.tenants,
           maxWaitMs: config.limits.maxWaitMs,
+          scope,
         });
   const releaseAll = (release: () => Promise<void>) => async () => {
     await release();
@@ -160,10 +165,10 @@ export function createModelProviders(
     const wired = createRegistryEndpoints({ ...config, endpoints: config.endpoints }, registry, {
       logger: options.logger,
       localEngine: options.localEngine,
-      wrap: limited,
+      wrap: (provider, entry) => limited(provider, entry, 'model'),
     });
-    chat = wired.chat;
     chatModel = wired.chatModel;
+    chat = limited(wired.chat, chatModel, 'tenant');
     embeddingModel = wired.embeddingModel;
     available = [...wired.live];
     notLive = wired.notLive;

@@ -26,6 +26,12 @@ export interface RateLimitedModelProviderOptions {
   /** The model of requests that name none (the inner provider's default). */
   readonly defaultChatModel: ModelEntry;
   readonly tenantLimits?: TenantRateLimits;
+  /**
+   * Which limits this wrapper applies: `model` (registry rpm/tpm: wrap each model's provider,
+   * inside fallbacks, so a model at its quota falls back), `tenant` (wrap the routed provider once,
+   * outside fallbacks), or `both` (one provider, no routing). Default `both`.
+   */
+  readonly scope?: 'model' | 'tenant' | 'both';
   /** Longest a call waits for its buckets when the request sets no `timeoutMs`. Default 30,000 ms. */
   readonly maxWaitMs?: number;
   /** Injectable for tests. */
@@ -127,11 +133,14 @@ export class RateLimitedModelProvider implements ModelProvider {
   async close(): Promise<void> {}
 
   private demandsFor(
-    entry: ModelEntry | undefined,
-    tenant: string | undefined,
+    forEntry: ModelEntry | undefined,
+    forTenant: string | undefined,
     tokens: number,
   ): BucketDemand[] {
     const demands: BucketDemand[] = [];
+    const scope = this.options.scope ?? 'both';
+    const entry = scope === 'tenant' ? undefined : forEntry;
+    const tenant = scope === 'model' ? undefined : forTenant;
     if (entry?.rpm !== undefined) {
       demands.push({
         key: `model:${entry.id}:rpm`,

@@ -98,7 +98,8 @@ export class FallbackModelProvider implements ModelProvider {
     if (earliestRetry !== undefined && (lastError === undefined || lastError.code === 'rate_limited')) {
       throw new ModelError(
         'rate_limited',
-        `every model for this request is rate limited (${chain.map((e) => e.id).join(', ')}); retry after the provider's Retry-After`,
+        `every model for this request is rate limited (${chain.map((e) => e.id).join(', ')}); retry after the provider's Retry-After` +
+          (lastError === undefined ? '' : ` (last: ${lastError.message})`),
         { modelId: first.id, retryAfterMs: Math.max(0, earliestRetry - now()) },
       );
     }
