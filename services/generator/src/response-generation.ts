@@ -8,7 +8,13 @@ import {
   type RequestContext,
   type ResponseGenerated,
 } from '@llmbus/contracts';
-import { conservativeTokenCounter, ModelError, type ChatResponse, type ModelProvider } from '@llmbus/models';
+import {
+  conservativeTokenCounter,
+  ModelError,
+  ModelRegistryError,
+  type ChatResponse,
+  type ModelProvider,
+} from '@llmbus/models';
 import type { Logger } from '@llmbus/observability';
 import { PiiProtection, PiiVaultError, resolvePiiPolicy } from '@llmbus/pii';
 import {
@@ -22,7 +28,7 @@ import {
   WorkflowRegistry,
   type LoadedWorkflow,
 } from '@llmbus/workflows';
-import type { ChatModelChoice } from './generator-deps';
+import type { ChatModelChoice, ModelSelection } from './generator-deps';
 
 /** The request state a generation starts from (ContextRetrieved or RegenerationRequested). */
 export interface GenerationInput {
@@ -50,7 +56,10 @@ export class ResponseGeneration {
   constructor(
     private readonly workflows: WorkflowRegistry,
     private readonly models: ModelProvider,
-    private readonly selectModel: (tier: RequestContext['modelTier']) => ChatModelChoice,
+    private readonly selectModel: (
+      tier: RequestContext['modelTier'],
+      selection?: ModelSelection,
+    ) => ChatModelChoice,
     private readonly tokenCounter: TokenCounter | undefined,
     private readonly timeoutMs: number,
     /** Masks prompts for models not trusted with PII; without it prompts go out as rendered. */
@@ -66,7 +75,7 @@ export class ResponseGeneration {
     retry?: RetryGuidance,
   ): Promise<ResponseGenerated> {
     const workflow = this.workflowOf(source.context);
-    const model = this.selectModel(source.context.modelTier);
+    const model = this.chooseModel(workflow, source.context, attempt);
     const rendered = this.render(workflow, source, model, await this.counterFor(model), retry);
     if (rendered.droppedPassageIds.length || rendered.truncatedField) {
       log.info(
@@ -81,7 +90,7 @@ export class ResponseGeneration {
     // Each call is billed, so each gets an id of its own, even when a redelivery repeats it.
     const callId = randomUUID();
     const sent = this.minimise(workflow, source, model, rendered);
-    const response = await this.callModel(workflow, source.context, model, schema, sent.prompt, heartbeat);
+    const response = await this.callModel(workflow, source, model, schema, sent.prompt, heartbeat);
     if (response.usage.costUsd > source.context.budget.maxCostUsd) {
       log.warn(
         { costUsd: response.usage.costUsd, maxCostUsd: source.context.budget.maxCostUsd },
@@ -130,6 +139,31 @@ export class ResponseGeneration {
       return { prompt, piiVault: this.pii.seal(vault, source.requestId) };
     } catch (error) {
       if (error instanceof PiiVaultError) throw new EventRejectedError('processing_error', error.message);
+      throw error;
+    }
+  }
+
+  /**
+   * The model of one attempt: the workflow's pinned `model.id`; else, with a `model.cascade`, the
+   * tier of this attempt (attempt 1 the first tier, each regeneration one tier up, the last one
+   * repeated); else the request's tier. A pinned model this process does not serve fails the
+   * request as `model_error`, naming the model and why.
+   */
+  private chooseModel(workflow: LoadedWorkflow, context: RequestContext, attempt: number): ChatModelChoice {
+    const cascade = workflow.model.cascade;
+    const tier =
+      cascade === undefined
+        ? context.modelTier
+        : (cascade[Math.min(attempt, cascade.length) - 1] ?? context.modelTier);
+    try {
+      return this.selectModel(tier, workflow.model.id === undefined ? {} : { pin: workflow.model.id });
+    } catch (error) {
+      if (error instanceof ModelRegistryError) {
+        throw new EventRejectedError(
+          'model_error',
+          `workflow ${workflow.id}@${workflow.version}: ${error.message}`,
+        );
+      }
       throw error;
     }
   }
@@ -199,7 +233,7 @@ export class ResponseGeneration {
 
   private async callModel(
     workflow: LoadedWorkflow,
-    context: RequestContext,
+    source: GenerationInput,
     model: ChatModelChoice,
     schema: Record<string, unknown>,
     prompt: RenderedPrompt,
@@ -211,12 +245,13 @@ export class ResponseGeneration {
     try {
       return await this.models.chat({
         model: model.modelId,
+        tenant: source.tenantId,
         messages: [
           { role: 'system', content: prompt.system },
           { role: 'user', content: prompt.user },
         ],
         responseSchema: { name: schemaName(workflow), schema },
-        maxTokens: context.budget.maxOutputTokens,
+        maxTokens: source.context.budget.maxOutputTokens,
         timeoutMs: this.timeoutMs,
       });
     } catch (error) {
