@@ -5,7 +5,10 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
 import {
+  RedisResponseCache,
+  responseCacheKey,
   createModelProviders,
   loadModelRegistry,
   parseModelsConfig,
@@ -166,5 +169,28 @@ describe('models as a gateway (registry mode)', () => {
     // Another tenant is not charged for this one's calls.
     await replicaB.chat.chat(ask('test/large', `${tenant}-other`));
     expect(server.calls).toBe(before + 4);
+  });
+
+  it('shares cached answers between replicas through Redis, never across tenants or workflow versions', async () => {
+    const replicaA = new RedisResponseCache(new Redis(redisUrl()));
+    const replicaB = new RedisResponseCache(new Redis(redisUrl()));
+    const run = randomBytes(4).toString('hex');
+    const request = ask('test/large');
+    const scope = { tenant: `acme-${run}`, workflowId: 'support-ticket', workflowVersion: 1 };
+    const answer = await open().chat.chat(request);
+    await replicaA.set(responseCacheKey(scope, 'test/large', request), answer, 60_000);
+
+    expect(await replicaB.get(responseCacheKey(scope, 'test/large', request))).toEqual(answer);
+    const misses = [
+      responseCacheKey({ ...scope, tenant: `globex-${run}` }, 'test/large', request),
+      responseCacheKey({ ...scope, workflowVersion: 2 }, 'test/large', request),
+      responseCacheKey(scope, 'local/gemma-3-270m', request),
+      responseCacheKey(scope, 'test/large', {
+        ...request,
+        messages: [{ role: 'user', content: 'Say hello!' }],
+      }),
+    ];
+    for (const key of misses) expect(await replicaB.get(key)).toBeUndefined();
+    await Promise.all([replicaA.close(), replicaB.close()]);
   });
 });

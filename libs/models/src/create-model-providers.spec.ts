@@ -241,4 +241,25 @@ describe('createModelProviders', () => {
       ).toThrow('only allowed for provider "openai"');
     });
   });
+
+  it('applies tenant limits to the single endpoint of openai mode', async () => {
+    const models = createModelProviders(
+      parseModelsConfig({
+        OPENAI_API_KEY: 'k',
+        OPENAI_BASE_URL: 'http://127.0.0.1:9/v1',
+        OPENAI_MAX_RETRIES: '0',
+        LLMBUS_TENANT_RATE_LIMITS: 'acme=1/',
+        LLMBUS_RATE_LIMIT_MAX_WAIT_MS: '0',
+      }),
+      { registry },
+    );
+    const call = { messages: [{ role: 'user' as const, content: 'hi' }], tenant: 'acme', timeoutMs: 2_000 };
+    // The first call takes the slot (and fails on the closed port); the second waits for none.
+    await expect(models.chat.chat(call)).rejects.toMatchObject({ code: 'unavailable' });
+    await expect(models.chat.chat(call)).rejects.toMatchObject({
+      code: 'rate_limited',
+      message: expect.stringContaining('tenant acme requests per minute (1)') as unknown,
+    });
+    await models.close();
+  });
 });

@@ -10,6 +10,7 @@ import { createRegistryEndpoints } from './routing/registry-endpoints';
 import { Redis } from 'ioredis';
 import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore } from './limits/rate-limit-store';
 import { RateLimitedModelProvider } from './limits/rate-limited-model-provider';
+import { MemoryResponseCache, RedisResponseCache, type ResponseCache } from './cache/response-cache';
 import { loadModelRegistry } from './registry/model-registry-file';
 import {
   ModelRegistry,
@@ -45,6 +46,11 @@ export interface ModelProviders {
   select(tier: ModelTier, capabilities: readonly ModelCapability[], options?: SelectOptions): ModelChoice;
   /** Registry mode: entry id → why it is not live in this process (empty in the other modes). */
   readonly notLive: ReadonlyMap<string, string>;
+  /**
+   * Model responses of workflows that opt in (`model.cache`), keyed by tenant, workflow version,
+   * model and full prompt: Redis at REDIS_URL (shared by replicas), else process memory.
+   */
+  readonly responseCache: ResponseCache;
   /** Closes every provider (stops the local model worker). */
   close(): Promise<void>;
 }
@@ -65,6 +71,8 @@ export interface CreateModelProvidersOptions {
   readonly localEngine?: LocalInferenceEngine;
   /** Where rate-limit buckets live; default: Redis at config.limits.redisUrl, else process memory. */
   readonly rateLimitStore?: RateLimitStore;
+  /** Where cached responses live; default: Redis at config.limits.redisUrl, else process memory. */
+  readonly responseCache?: ResponseCache;
 }
 
 // The bucket store, created only when some limit applies (no Redis connection otherwise).
@@ -156,9 +164,17 @@ export function createModelProviders(
           maxWaitMs: config.limits.maxWaitMs,
           scope,
         });
+  const responseCache =
+    options.responseCache ??
+    (config.limits.redisUrl === undefined
+      ? new MemoryResponseCache()
+      : new RedisResponseCache(
+          new Redis(config.limits.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 }),
+        ));
   const releaseAll = (release: () => Promise<void>) => async () => {
     await release();
     if (ownsStore) await store.close();
+    if (responseCache !== options.responseCache) await responseCache.close();
   };
 
   if (config.provider === 'registry' && config.endpoints !== undefined) {
@@ -183,6 +199,7 @@ export function createModelProviders(
       available,
       notLive,
       release,
+      responseCache,
     });
   }
 
@@ -274,13 +291,14 @@ export function createModelProviders(
   return assemble({
     config,
     registry,
-    chat,
+    chat: limited(chat, chatModel),
     embeddings: chat,
     chatModel,
     embeddingModel,
     available,
     notLive,
-    release,
+    release: releaseAll(release),
+    responseCache,
   });
 }
 
@@ -294,6 +312,7 @@ interface Assembly {
   readonly available: readonly ModelEntry[];
   readonly notLive: ReadonlyMap<string, string>;
   readonly release: () => Promise<void>;
+  readonly responseCache: ResponseCache;
 }
 
 function assemble(parts: Assembly): ModelProviders {
@@ -308,6 +327,7 @@ function assemble(parts: Assembly): ModelProviders {
     embeddingModel: parts.embeddingModel,
     available,
     notLive: parts.notLive,
+    responseCache: parts.responseCache,
     select(tier, capabilities, selectOptions = {}) {
       if (selectOptions.pin !== undefined) {
         const pinned = parts.registry.get(selectOptions.pin);

@@ -47,6 +47,11 @@ export interface ModelSpec {
    * Overrides `tier` and a match rule's `modelTier`.
    */
   readonly cascade?: readonly ModelTier[];
+  /**
+   * Serve a first attempt from the tenant's response cache when the same workflow version sent
+   * the same full prompt to the same model within `ttlSeconds`.
+   */
+  readonly cache?: { readonly ttlSeconds: number };
   readonly budget: { readonly maxOutputTokens: number; readonly maxCostUsd: number };
 }
 

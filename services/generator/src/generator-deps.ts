@@ -2,7 +2,7 @@ import type { ApiKeyRegistry } from '@llmbus/access';
 import type { EventBus } from '@llmbus/bus';
 import type { PlatformConfig } from '@llmbus/config';
 import type { ModelTier } from '@llmbus/contracts';
-import type { ModelProvider } from '@llmbus/models';
+import type { ModelProvider, ResponseCache } from '@llmbus/models';
 import type { Logger } from '@llmbus/observability';
 import type { TokenCounter, WorkflowRegistry } from '@llmbus/workflows';
 
@@ -37,6 +37,8 @@ export interface GeneratorDeps {
   readonly workflows?: WorkflowRegistry;
   /** Counts prompt tokens for the context-window budget; default: the model's tokenizer (provider's `tokenCounter`), else a conservative upper bound. */
   readonly tokenCounter?: TokenCounter;
+  /** Cache of model answers for workflows with `model.cache`; none: such workflows call the model every time. */
+  readonly responseCache?: ResponseCache;
   /** Deadline of one model call in milliseconds; default MODEL_CALL_DEADLINE_MS (120 s), which KAFKA_REBALANCE_TIMEOUT_MS is sized to. */
   readonly modelTimeoutMs?: number;
 }

@@ -1,6 +1,7 @@
 import { EventRejectedError } from '@llmbus/bus';
 import type { Passage } from '@llmbus/contracts';
 import {
+  MemoryResponseCache,
   ModelError,
   ModelRegistryError,
   openAITokenCounter,
@@ -408,5 +409,68 @@ describe('ResponseGeneration model routing', () => {
     expect(() => workflowsWith('  id: vendor/pinned-model\n  cascade: [small, large]\n')).toThrow(
       'model.cascade: a workflow that pins model.id cannot cascade',
     );
+  });
+});
+
+describe('ResponseGeneration response cache', () => {
+  function cachedWorkflows(): WorkflowRegistry {
+    const dir = mkdtempSync(join(tmpdir(), 'llmbus-cache-'));
+    const yaml = readFileSync(join(DEFAULT_WORKFLOWS_DIR, 'support-ticket.v1.yaml'), 'utf8');
+    writeFileSync(
+      join(dir, 'support-ticket.v1.yaml'),
+      yaml.replace('model:\n  tier: small\n', 'model:\n  tier: small\n  cache:\n    ttlSeconds: 600\n'),
+    );
+    return WorkflowRegistry.fromDirectory(dir);
+  }
+  const billed = { json: output, usage: { costUsd: 0.0042, promptTokens: 900, completionTokens: 60 } };
+
+  function setUp() {
+    const model = new ScriptedModelProvider();
+    const generation = new ResponseGeneration(
+      cachedWorkflows(),
+      model,
+      () => ({ modelId: 'vendor/model', contextWindow: 8_000 }),
+      undefined,
+      1000,
+      undefined,
+      new MemoryResponseCache(),
+    );
+    return { model, generation };
+  }
+
+  it("serves a tenant's repeated prompt from the cache and records the cost it saved", async () => {
+    const { model, generation } = setUp();
+    model.enqueueChat(billed);
+    const first = await generation.generate({ ...source, tenantId: 'acme' }, 1, async () => undefined, log);
+    const second = await generation.generate(
+      { ...source, requestId: 'r2', tenantId: 'acme' },
+      1,
+      async () => undefined,
+      log,
+    );
+    expect(model.chatCalls).toHaveLength(1);
+    expect(first.usage).toMatchObject({ costUsd: 0.0042 });
+    expect(first.usage.cached).toBeUndefined();
+    expect(second.output).toEqual(first.output);
+    expect(second.usage).toMatchObject({ cached: true, costUsd: 0, costSavedUsd: 0.0042, promptTokens: 0 });
+  });
+
+  it('never serves one tenant an answer cached for another', async () => {
+    const { model, generation } = setUp();
+    model.enqueueChat(billed, { ...billed, json: { ...output, reply: 'Globex answer.' } });
+    await generation.generate({ ...source, tenantId: 'acme' }, 1, async () => undefined, log);
+    const other = await generation.generate({ ...source, tenantId: 'globex' }, 1, async () => undefined, log);
+    expect(model.chatCalls).toHaveLength(2);
+    expect(other.output).toMatchObject({ reply: 'Globex answer.' });
+    expect(other.usage.cached).toBeUndefined();
+  });
+
+  it('asks the model again for a regeneration, and without a tenant', async () => {
+    const { model, generation } = setUp();
+    model.enqueueChat(billed, billed, billed);
+    await generation.generate({ ...source, tenantId: 'acme' }, 1, async () => undefined, log);
+    await generation.generate({ ...source, tenantId: 'acme' }, 2, async () => undefined, log);
+    await generation.generate(source, 1, async () => undefined, log);
+    expect(model.chatCalls).toHaveLength(3);
   });
 });

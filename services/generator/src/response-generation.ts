@@ -12,8 +12,11 @@ import {
   conservativeTokenCounter,
   ModelError,
   ModelRegistryError,
+  responseCacheKey,
+  type ChatRequest,
   type ChatResponse,
   type ModelProvider,
+  type ResponseCache,
 } from '@llmbus/models';
 import type { Logger } from '@llmbus/observability';
 import { PiiProtection, PiiVaultError, resolvePiiPolicy } from '@llmbus/pii';
@@ -64,6 +67,8 @@ export class ResponseGeneration {
     private readonly timeoutMs: number,
     /** Masks prompts for models not trusted with PII; without it prompts go out as rendered. */
     private readonly pii?: PiiProtection,
+    /** Answers of workflows with `model.cache`, scoped by tenant and workflow version. */
+    private readonly responseCache?: ResponseCache,
   ) {}
 
   /** Generates attempt `attempt` for a request; `retry` carries the stricter instruction of a regeneration. */
@@ -90,7 +95,7 @@ export class ResponseGeneration {
     // Each call is billed, so each gets an id of its own, even when a redelivery repeats it.
     const callId = randomUUID();
     const sent = this.minimise(workflow, source, model, rendered);
-    const response = await this.callModel(workflow, source, model, schema, sent.prompt, heartbeat);
+    const response = await this.callModel(workflow, source, model, schema, sent.prompt, heartbeat, attempt);
     if (response.usage.costUsd > source.context.budget.maxCostUsd) {
       log.warn(
         { costUsd: response.usage.costUsd, maxCostUsd: source.context.budget.maxCostUsd },
@@ -238,22 +243,57 @@ export class ResponseGeneration {
     schema: Record<string, unknown>,
     prompt: RenderedPrompt,
     heartbeat: Heartbeat,
+    attempt: number,
   ): Promise<ChatResponse> {
     // Keeps the consumer's group membership alive while the model works (the bus heartbeats too).
     const timer = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
     const started = Date.now();
+    const request: ChatRequest = {
+      model: model.modelId,
+      tenant: source.tenantId,
+      messages: [
+        { role: 'system', content: prompt.system },
+        { role: 'user', content: prompt.user },
+      ],
+      responseSchema: { name: schemaName(workflow), schema },
+      maxTokens: source.context.budget.maxOutputTokens,
+      timeoutMs: this.timeoutMs,
+    };
+    // Only first attempts use the cache: a regeneration asks for a different answer.
+    const cacheKey =
+      workflow.model.cache !== undefined &&
+      this.responseCache !== undefined &&
+      source.tenantId !== undefined &&
+      attempt === 1
+        ? responseCacheKey(
+            { tenant: source.tenantId, workflowId: workflow.id, workflowVersion: workflow.version },
+            model.modelId ?? '',
+            request,
+          )
+        : undefined;
     try {
-      return await this.models.chat({
-        model: model.modelId,
-        tenant: source.tenantId,
-        messages: [
-          { role: 'system', content: prompt.system },
-          { role: 'user', content: prompt.user },
-        ],
-        responseSchema: { name: schemaName(workflow), schema },
-        maxTokens: source.context.budget.maxOutputTokens,
-        timeoutMs: this.timeoutMs,
-      });
+      if (cacheKey !== undefined) {
+        const hit = await this.responseCache?.get(cacheKey);
+        if (hit !== undefined) {
+          return {
+            ...hit,
+            usage: {
+              ...hit.usage,
+              promptTokens: 0,
+              completionTokens: 0,
+              costUsd: 0,
+              latencyMs: Date.now() - started,
+              cached: true,
+              costSavedUsd: hit.usage.costUsd,
+            },
+          };
+        }
+      }
+      const response = await this.models.chat(request);
+      if (cacheKey !== undefined && workflow.model.cache !== undefined) {
+        await this.responseCache?.set(cacheKey, response, workflow.model.cache.ttlSeconds * 1000);
+      }
+      return response;
     } catch (error) {
       if (error instanceof ModelError && error.code === 'malformed_output') {
         // An answer that does not parse is the validator's business: it asks for a stricter
