@@ -1,6 +1,8 @@
 import {
   context,
   propagation,
+  ROOT_CONTEXT,
+  SpanKind,
   trace,
   type Attributes,
   type Context,
@@ -213,4 +215,19 @@ export function setDefinedAttributes(span: Span, attributes: Record<string, Attr
 export function annotateActiveSpan(attributes: Record<string, Attributes[string]>): void {
   const span = trace.getActiveSpan();
   if (span?.isRecording()) setDefinedAttributes(span, attributes);
+}
+
+/**
+ * Runs `work` in a SERVER span for a request that came in over HTTP, continuing the caller's trace
+ * when it sent a W3C `traceparent` header (otherwise the span starts a trace); events the work
+ * publishes are its children.
+ */
+export function inIncomingSpan<T>(
+  name: string,
+  traceparent: string | undefined,
+  attributes: Attributes,
+  work: (span: Span) => Promise<T>,
+): Promise<T> {
+  const parent = traceparent ? propagation.extract(ROOT_CONTEXT, { traceparent }) : ROOT_CONTEXT;
+  return inSpan(name, { kind: SpanKind.SERVER, attributes }, work, parent);
 }
