@@ -94,22 +94,27 @@ describe('tracing: five service processes export one linked trace per request', 
     const childOf = (spans: readonly ReceivedSpan[], parent: ReceivedSpan, name: RegExp) =>
       spans.find((s) => s.parentSpanId === parent.spanId && name.test(s.name));
 
-    const found = await receiver.waitFor(
-      (spans) => {
-        const router = handled(spans, 'router', RequestSubmittedEvent.type);
-        const retriever = handled(spans, 'retriever', RequestRoutedEvent.type);
-        const generator = handled(spans, 'generator', ContextRetrievedEvent.type);
-        const validator = handled(spans, 'validator', ResponseGeneratedEvent.type);
-        if (!router || !retriever || !generator || !validator) return undefined;
-        const retrieval = childOf(spans, retriever, /^retrieval /);
-        const chat = childOf(spans, generator, /^chat /);
-        const validation = childOf(spans, validator, /^validate /);
-        if (!retrieval || !chat || !validation) return undefined;
-        return { router, retriever, generator, validator, retrieval, chat, validation };
-      },
-      300_000,
-      `the spans of ${requestId}`,
-    );
+    const found = await receiver
+      .waitFor(
+        (spans) => {
+          const router = handled(spans, 'router', RequestSubmittedEvent.type);
+          const retriever = handled(spans, 'retriever', RequestRoutedEvent.type);
+          const generator = handled(spans, 'generator', ContextRetrievedEvent.type);
+          const validator = handled(spans, 'validator', ResponseGeneratedEvent.type);
+          if (!router || !retriever || !generator || !validator) return undefined;
+          const retrieval = childOf(spans, retriever, /^retrieval /);
+          const chat = childOf(spans, generator, /^chat /);
+          const validation = childOf(spans, validator, /^validate /);
+          if (!retrieval || !chat || !validation) return undefined;
+          return { router, retriever, generator, validator, retrieval, chat, validation };
+        },
+        300_000,
+        `the spans of ${requestId}`,
+      )
+      .catch((error: unknown) => {
+        pipeline.dumpOutput();
+        throw error;
+      });
     const { router, retriever, generator, validator, retrieval, chat, validation } = found;
 
     // One trace: everything done for the request shares the trace id of its first handling.

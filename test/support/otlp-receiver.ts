@@ -111,7 +111,9 @@ export class OtlpReceiver {
       const found = check(this.spans);
       if (found !== undefined) return found;
       if (Date.now() > deadline) {
-        const names = [...new Set(this.spans.map((s) => `${s.service}: ${s.name}`))].join('\n  ');
+        const describe = (s: ReceivedSpan) =>
+          `${s.service}: ${s.name}${s.statusCode === 2 ? ` (failed: ${String(s.attributes['error.type'])})` : ''}`;
+        const names = [...new Set(this.spans.map(describe))].join('\n  ');
         throw new Error(`${what} not received within ${timeoutMs} ms; spans seen:\n  ${names}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 100));

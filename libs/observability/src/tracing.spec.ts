@@ -15,6 +15,15 @@ describe('startTracing', () => {
     expect(recording).toBe(false);
   });
 
+  it('refuses OTLP over gRPC, naming the variable', () => {
+    expect(() =>
+      startTracing('router', {
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://x:4317',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+      }),
+    ).toThrow(/OTEL_EXPORTER_OTLP_PROTOCOL=grpc is not supported/);
+  });
+
   it('sends to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces', () => {
     expect(tracesEndpoint({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' })).toBe(
       'http://collector:4318/v1/traces',

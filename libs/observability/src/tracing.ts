@@ -53,6 +53,7 @@ export function startTracing(service: string, env: NodeJS.ProcessEnv = process.e
   if (active) return active;
   const endpoint = tracesEndpoint(env);
   if (endpoint === undefined || env['OTEL_SDK_DISABLED']?.trim().toLowerCase() === 'true') return undefined;
+  checkProtocol(env);
   const serviceName =
     env['OTEL_SERVICE_NAME']?.trim() || (service.startsWith('llmbus') ? service : `llmbus-${service}`);
   const detected = detectResources({ detectors: [envDetector] });
@@ -88,6 +89,22 @@ export function startTracing(service: string, env: NodeJS.ProcessEnv = process.e
   };
   active = tracing;
   return tracing;
+}
+
+/**
+ * Spans go out as OTLP/HTTP JSON, which every OTLP/HTTP receiver accepts (the OTLP specification
+ * requires servers to take JSON as well as protobuf); gRPC needs another port and exporter.
+ */
+function checkProtocol(env: NodeJS.ProcessEnv): void {
+  for (const name of ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
+    const value = env[name]?.trim();
+    if (value && value !== 'http/json' && value !== 'http/protobuf') {
+      throw new Error(
+        `${name}=${value} is not supported: llmbus exports traces over OTLP/HTTP (JSON); set http/json ` +
+          "and point OTEL_EXPORTER_OTLP_ENDPOINT at the receiver's HTTP port (4318 by default)",
+      );
+    }
+  }
 }
 
 /** Flushes and stops the tracing `startTracing` started, if any (part of a clean shutdown). */
