@@ -52,10 +52,7 @@ describe('DraftPublisher', () => {
       groupId: 'drafts',
       notifyRequester: false,
       handlers: {
-        [ResponseDraftEvent.type]: async (event: EventEnvelope<ResponseDraft>) => (
-          drafts.push(event.data),
-          []
-        ),
+        [ResponseDraftEvent.type]: async (event) => (drafts.push(event.data as ResponseDraft), []),
       },
     });
     const json = JSON.stringify(output);
