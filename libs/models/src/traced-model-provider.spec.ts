@@ -22,7 +22,7 @@ describe('TracedModelProvider (GenAI semantic conventions)', () => {
   it('describes a chat call by operation, provider, models, parameters and billed tokens', async () => {
     const scripted = new ScriptedModelProvider({ modelId: 'gemma' }).enqueueChat({
       json: { reply: 'hi' },
-      usage: { promptTokens: 42, completionTokens: 7, modelId: 'gemma-fallback' },
+      usage: { promptTokens: 42, completionTokens: 7, modelId: 'gemma-fallback', provider: 'openai' },
     });
     const models = new TracedModelProvider(scripted, { chat: 'gemma', embeddings: 'e5' });
     await models.chat({
@@ -35,7 +35,8 @@ describe('TracedModelProvider (GenAI semantic conventions)', () => {
     expect(span.name).toBe('chat gemma');
     expect(span.attributes).toMatchObject({
       'gen_ai.operation.name': 'chat',
-      'gen_ai.provider.name': 'scripted',
+      // The provider that answered (a fallback), not the wrapped one's name.
+      'gen_ai.provider.name': 'openai',
       'gen_ai.request.model': 'gemma',
       'gen_ai.response.model': 'gemma-fallback',
       'gen_ai.request.max_tokens': 64,

@@ -96,6 +96,7 @@ export class TracedModelProvider implements ModelProvider {
       recordUsage(span, usage);
       return result;
     } catch (error) {
+      if (error instanceof ModelError && error.provider) recordProvider(span, error.provider);
       if (error instanceof ModelError && error.usage) recordUsage(span, error.usage);
       const message = error instanceof Error ? error.message : String(error);
       span.recordException(error instanceof Error ? error : message);
@@ -108,13 +109,18 @@ export class TracedModelProvider implements ModelProvider {
   }
 }
 
+// The provider that served the call: behind routing and fallbacks it may not be the wrapped one's name.
+function recordProvider(span: Span, provider: string): void {
+  span.setAttributes({ 'gen_ai.provider.name': provider, 'gen_ai.system': provider });
+}
+
 function recordUsage(span: Span, usage: ModelUsage): void {
+  recordProvider(span, usage.provider);
   span.setAttributes({
     'gen_ai.response.model': usage.modelId,
     'gen_ai.usage.input_tokens': usage.promptTokens,
     'gen_ai.usage.output_tokens': usage.completionTokens,
     'llmbus.cost_usd': usage.costUsd,
-    'llmbus.model.provider': usage.provider,
   });
 }
 
