@@ -10,3 +10,5 @@ export * from './tool-registry';
 export * from './tool-gate';
 export * from './tool-loader';
 export * from './open-tools';
+export * from './metrics-query';
+export * from './ticket-history';
