@@ -12,3 +12,4 @@ export * from './tool-loader';
 export * from './open-tools';
 export * from './metrics-query';
 export * from './ticket-history';
+export * from './product-builtins';
