@@ -1,17 +1,20 @@
 // The IT runbook's diagnostics against real parts: metrics_query on a Prometheus started by
-// infra/prometheus.sh that scrapes a real /metrics (the product's own bus metrics, behind the
-// reader's bearer key), and ticket_history on the PostgreSQL audit store, through the ToolGate.
+// infra/prometheus.sh that scrapes the product's own /metrics (the stages' MetricsController and
+// auth guard, reader key as a bearer token), and ticket_history on the PostgreSQL audit store,
+// both through the ToolGate.
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { ApiKeyRegistry } from '@llmbus/access';
 import { PostgresAuditStore } from '@llmbus/audit';
 import { busMetrics } from '@llmbus/bus';
 import { RequestCompletedEvent, RequestSubmittedEvent, type EventEnvelope } from '@llmbus/contracts';
+import { identityProviders, MetricsController } from '@llmbus/http-nest';
 import {
   loadToolDirectory,
   openTools,
@@ -22,8 +25,9 @@ import {
   type OpenedTools,
   type ToolOutcome,
 } from '@llmbus/tools';
+import { Module, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
 import { Client } from 'pg';
-import { register } from 'prom-client';
 import { databaseUrl } from '../support/env';
 
 jest.setTimeout(120_000);
@@ -31,6 +35,13 @@ jest.setTimeout(120_000);
 const run = promisify(execFile);
 const ROOT = join(__dirname, '..', '..');
 const SCRAPE_KEY = `scrape-${randomUUID()}`;
+
+/** What a stage serves on METRICS_PORT for /metrics: the ops controller behind the key guard. */
+@Module({
+  controllers: [MetricsController],
+  providers: identityProviders(ApiKeyRegistry.parse(`${SCRAPE_KEY}:demo:reader`), undefined),
+})
+class MetricsOnlyModule {}
 
 /** A port the OS just handed out and released, for a server started by another process. */
 async function freePort(): Promise<number> {
@@ -58,30 +69,20 @@ async function eventually<T>(
 
 describe('IT runbook diagnostics on real Prometheus and PostgreSQL', () => {
   const runDir = mkdtempSync(join(tmpdir(), 'llmbus-runbook-tools-'));
-  let metricsServer: Server;
+  let metricsApp: INestApplication;
+  let metricsUrl: string;
   let prometheusEnv: NodeJS.ProcessEnv;
   let prometheusUrl: string;
-  const scrapes = { authorised: 0, refused: 0 };
   const schema = `runbook_tools_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
   let store: PostgresAuditStore;
   let tools: OpenedTools;
   let gate: ToolGate;
 
   beforeAll(async () => {
-    // The product's /metrics as the stages serve it: the default registry, reader key required.
-    metricsServer = createServer((request, response) => {
-      if (request.headers.authorization !== `Bearer ${SCRAPE_KEY}`) {
-        scrapes.refused += 1;
-        response.writeHead(401).end();
-        return;
-      }
-      scrapes.authorised += 1;
-      void register.metrics().then((text) => {
-        response.writeHead(200, { 'content-type': register.contentType }).end(text);
-      });
-    });
-    await new Promise<void>((resolve) => metricsServer.listen(0, '127.0.0.1', resolve));
-    const metricsPort = (metricsServer.address() as AddressInfo).port;
+    metricsApp = await NestFactory.create(MetricsOnlyModule, { logger: false });
+    await metricsApp.listen(0, '127.0.0.1');
+    const metricsPort = (metricsApp.getHttpServer().address() as AddressInfo).port;
+    metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
     busMetrics.events.inc({ stage: 'generator', type: 'llmbus.request.routed', outcome: 'dead_lettered' }, 3);
     busMetrics.events.inc({ stage: 'validator', type: 'llmbus.response.generated', outcome: 'handled' }, 7);
 
@@ -111,7 +112,7 @@ describe('IT runbook diagnostics on real Prometheus and PostgreSQL', () => {
     await store?.close();
     if (prometheusEnv)
       await run('bash', [join(ROOT, 'infra', 'prometheus.sh'), 'down'], { env: prometheusEnv });
-    await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+    await metricsApp?.close();
     rmSync(runDir, { recursive: true, force: true });
     const admin = new Client({ connectionString: databaseUrl() });
     await admin.connect();
@@ -147,8 +148,10 @@ describe('IT runbook diagnostics on real Prometheus and PostgreSQL', () => {
       series: [{ metric: { stage: 'generator' } }],
     });
     expect(answer.series[0]?.value?.[1]).toBe('3');
-    expect(scrapes.authorised).toBeGreaterThan(0);
-    expect(scrapes.refused).toBe(0);
+    const up = content(await call('demo', 'metrics_query', { query: 'up{job="llmbus"}' })) as MetricsAnswer;
+    expect(up.series.map((s) => s.value?.[1])).toEqual(['1']);
+    // ...which it could only read with the key: the endpoint refuses a scrape without one.
+    expect((await fetch(metricsUrl)).status).toBe(401);
   });
 
   it('metrics_query answers a range query with samples over the lookback', async () => {
