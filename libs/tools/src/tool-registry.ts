@@ -5,7 +5,7 @@ import addFormats from 'ajv-formats';
 import { abortedError } from './builtin-tools';
 import { ToolError } from './errors';
 import { capText } from './result-cap';
-import type { ToolAdapter, ToolCall, ToolDefinition, ToolResult } from './tool-definition';
+import type { ToolAdapter, ToolCall, ToolCallContext, ToolDefinition, ToolResult } from './tool-definition';
 
 interface RegisteredTool {
   readonly definition: ToolDefinition;
@@ -84,9 +84,10 @@ export class ToolRegistry {
 
   /**
    * Runs a call through its adapter with the tool's timeout (rejects ToolError `timeout`) and
-   * result cap. Callers must have passed the call through the ToolGate first.
+   * result cap. Callers must have passed the call through the ToolGate first; `context` (the
+   * request's tenant) is handed to the adapter.
    */
-  async run(call: ToolCall, signal: AbortSignal): Promise<ToolResult> {
+  async run(call: ToolCall, signal: AbortSignal, context?: ToolCallContext): Promise<ToolResult> {
     // An `execute_tool` span per call (OpenTelemetry GenAI conventions); a no-op without a tracing SDK.
     return trace.getTracer('llmbus').startActiveSpan(
       `execute_tool ${call.tool}`,
@@ -100,7 +101,7 @@ export class ToolRegistry {
       },
       async (span) => {
         try {
-          const result = await this.runBounded(call, signal);
+          const result = await this.runBounded(call, signal, context);
           span.setAttributes({
             'gen_ai.tool.type': result.origin.kind,
             'llmbus.tool.result_bytes': result.bytes,
@@ -118,13 +119,17 @@ export class ToolRegistry {
     );
   }
 
-  private async runBounded(call: ToolCall, signal: AbortSignal): Promise<ToolResult> {
+  private async runBounded(
+    call: ToolCall,
+    signal: AbortSignal,
+    context?: ToolCallContext,
+  ): Promise<ToolResult> {
     const tool = this.tools.get(call.tool);
     if (!tool) throw new ToolError('unknown_tool', call.tool, `no tool named ${call.tool}`);
     const bounded = AbortSignal.any([signal, AbortSignal.timeout(tool.definition.timeoutMs)]);
     let result: ToolResult;
     try {
-      result = await raceAbort(tool.adapter.call(call, bounded), bounded, call.tool);
+      result = await raceAbort(tool.adapter.call(call, bounded, context), bounded, call.tool);
     } catch (error) {
       if (error instanceof ToolError) throw error;
       if (bounded.aborted) throw abortedError(call.tool, bounded);
