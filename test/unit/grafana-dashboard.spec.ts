@@ -2,7 +2,9 @@
 // those metrics carry: a renamed metric or label breaks this test, not a dashboard in production.
 import { busMetrics } from '@llmbus/bus';
 import { auditorMetrics } from '@llmbus/svc-auditor';
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { register } from 'prom-client';
 
@@ -118,6 +120,27 @@ describe('Grafana dashboards', () => {
     }
     expect(problems).toEqual([]);
   });
+
+  // Prometheus's own parser, where it is installed (Debian's prometheus package ships promtool).
+  const promtool = spawnSync('promtool', ['--version']).status === 0;
+  (promtool ? it.each(files) : it.skip.each(files))(
+    "%s: every PromQL expression parses with promtool (Grafana's variables given sample values)",
+    (file) => {
+      const dashboard = JSON.parse(readFileSync(join(DIR, file), 'utf8')) as Dashboard;
+      const sample = (expr: string) =>
+        expr
+          .replaceAll('$__rate_interval', '5m')
+          .replaceAll('$__range', '1h')
+          .replace(/\$(tenant|workflow)\b/g, '.*');
+      const rules = expressions(dashboard)
+        .filter(({ where }) => where.startsWith('panel'))
+        .map(({ expr }, i) => ({ record: `dashboard:expr${i}`, expr: sample(expr) }));
+      const path = join(mkdtempSync(join(tmpdir(), 'llmbus-dashboard-')), 'rules.json');
+      writeFileSync(path, JSON.stringify({ groups: [{ name: file, rules }] }));
+      const check = spawnSync('promtool', ['check', 'rules', path], { encoding: 'utf8' });
+      expect(`${check.stdout}${check.stderr}`).toContain(`SUCCESS: ${rules.length} rules found`);
+    },
+  );
 
   it('the expression reader finds metrics and labels, and ignores functions and groupings', () => {
     expect(
