@@ -1,3 +1,4 @@
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import Ajv, { type Options, type ValidateFunction } from 'ajv';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
@@ -87,6 +88,42 @@ export class ToolRegistry {
    * request's tenant) is handed to the adapter.
    */
   async run(call: ToolCall, signal: AbortSignal, context?: ToolCallContext): Promise<ToolResult> {
+    // An `execute_tool` span per call (OpenTelemetry GenAI conventions); a no-op without a tracing SDK.
+    return trace.getTracer('llmbus').startActiveSpan(
+      `execute_tool ${call.tool}`,
+      {
+        kind: SpanKind.INTERNAL,
+        attributes: {
+          'gen_ai.operation.name': 'execute_tool',
+          'gen_ai.tool.name': call.tool,
+          'gen_ai.tool.call.id': call.id,
+        },
+      },
+      async (span) => {
+        try {
+          const result = await this.runBounded(call, signal, context);
+          span.setAttributes({
+            'gen_ai.tool.type': result.origin.kind,
+            'llmbus.tool.result_bytes': result.bytes,
+            'llmbus.tool.truncated': result.truncated,
+          });
+          return result;
+        } catch (error) {
+          span.setAttribute('error.type', error instanceof ToolError ? error.code : 'unknown');
+          span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+          throw error;
+        } finally {
+          span.end();
+        }
+      },
+    );
+  }
+
+  private async runBounded(
+    call: ToolCall,
+    signal: AbortSignal,
+    context?: ToolCallContext,
+  ): Promise<ToolResult> {
     const tool = this.tools.get(call.tool);
     if (!tool) throw new ToolError('unknown_tool', call.tool, `no tool named ${call.tool}`);
     const bounded = AbortSignal.any([signal, AbortSignal.timeout(tool.definition.timeoutMs)]);
