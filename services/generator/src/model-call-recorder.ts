@@ -1,5 +1,10 @@
 import { outgoing, type EventBus, type Outgoing } from '@llmbus/bus';
-import { ModelCallRecordedEvent, type EventEnvelope, type ResponseGenerated } from '@llmbus/contracts';
+import {
+  ModelCallRecordedEvent,
+  type EventEnvelope,
+  type ModelUsage,
+  type ResponseGenerated,
+} from '@llmbus/contracts';
 import type { Logger } from '@llmbus/observability';
 
 /**
@@ -20,6 +25,16 @@ export class ModelCallRecorder {
    */
   async record(generated: ResponseGenerated, cause: EventEnvelope, log: Logger): Promise<Outgoing[]> {
     const { requestId, attempt, usage, callId } = generated;
+    return this.recordCall({ requestId, attempt, usage, callId }, cause, log);
+  }
+
+  /** Records one model call by its own id and usage (a tool-loop call, or a generation's last call). */
+  async recordCall(
+    call: { requestId: string; attempt: number; usage: ModelUsage; callId?: string },
+    cause: EventEnvelope,
+    log: Logger,
+  ): Promise<Outgoing[]> {
+    const { requestId, attempt, usage, callId } = call;
     if (callId === undefined) return [];
     const record = outgoing(
       ModelCallRecordedEvent,

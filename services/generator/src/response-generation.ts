@@ -5,10 +5,19 @@ import {
   toStorableValue,
   truncateText,
   type Passage,
+  type ModelUsage,
   type RequestContext,
   type ResponseGenerated,
+  type ToolRound,
 } from '@llmbus/contracts';
-import { conservativeTokenCounter, ModelError, type ChatResponse, type ModelProvider } from '@llmbus/models';
+import {
+  conservativeTokenCounter,
+  ModelError,
+  type ChatMessage,
+  type ChatResponse,
+  type ModelProvider,
+  type ToolDefinition as ModelToolDefinition,
+} from '@llmbus/models';
 import type { Logger } from '@llmbus/observability';
 import { PiiProtection, PiiVaultError, resolvePiiPolicy } from '@llmbus/pii';
 import {
@@ -23,6 +32,7 @@ import {
   type LoadedWorkflow,
 } from '@llmbus/workflows';
 import type { ChatModelChoice } from './generator-deps';
+import { roundMessages, sumUsage } from './tool-messages';
 
 /** The request state a generation starts from (ContextRetrieved or RegenerationRequested). */
 export interface GenerationInput {
@@ -33,6 +43,34 @@ export interface GenerationInput {
   /** The request's tenant (from the envelope): selects the tenant's overrides of the PII policy. */
   readonly tenantId?: string;
 }
+
+/**
+ * The tool side of one generation: the tools offered to the model (already filtered by the
+ * workflow's allowlist and the tenant), the rounds recorded so far and their usage. With tools
+ * offered the model may answer or ask for calls; with none it must answer.
+ */
+export interface ToolTurn {
+  readonly offered: readonly ModelToolDefinition[];
+  readonly rounds: readonly ToolRound[];
+  /** Usage of the loop's earlier model calls, added to this call's in the answer. */
+  readonly usage?: ModelUsage;
+  /** Result text cap per tool, UTF-8 bytes, for the delimited blocks the model sees. */
+  readonly maxResultBytes: (tool: string) => number;
+}
+
+/** What one model call produced: the answer (a ResponseGenerated) or a round of tool calls to record. */
+export type GenerationStep =
+  | { readonly kind: 'answer'; readonly generated: ResponseGenerated; readonly callUsage: ModelUsage }
+  | {
+      readonly kind: 'tools';
+      /** The model's words alongside its calls: its stated reason. */
+      readonly assistantText: string;
+      readonly calls: readonly { readonly tool: string; readonly arguments: Record<string, unknown> }[];
+      /** This call's usage and billing id; `loopUsage` adds the earlier calls'. */
+      readonly usage: ModelUsage;
+      readonly loopUsage: ModelUsage;
+      readonly callId: string;
+    };
 
 const HEARTBEAT_EVERY_MS = 5000;
 const MAX_TEXT = 200_000;
@@ -65,6 +103,24 @@ export class ResponseGeneration {
     log: Logger,
     retry?: RetryGuidance,
   ): Promise<ResponseGenerated> {
+    const step = await this.step(source, attempt, heartbeat, log, retry);
+    if (step.kind !== 'answer') throw new Error('a generation without tools returned tool calls');
+    return step.generated;
+  }
+
+  /**
+   * One model call of a generation: with `tools`, the recorded rounds follow the prompt (each
+   * result in a delimited untrusted block) and the model may ask for more calls instead of
+   * answering. Tool calls come back unvalidated: the caller's gate decides on each.
+   */
+  async step(
+    source: GenerationInput,
+    attempt: number,
+    heartbeat: Heartbeat,
+    log: Logger,
+    retry?: RetryGuidance,
+    tools?: ToolTurn,
+  ): Promise<GenerationStep> {
     const workflow = this.workflowOf(source.context);
     const model = this.selectModel(source.context.modelTier);
     const rendered = this.render(workflow, source, model, await this.counterFor(model), retry);
@@ -80,29 +136,50 @@ export class ResponseGeneration {
     const schema = groundedOutputSchema(workflow, shown);
     // Each call is billed, so each gets an id of its own, even when a redelivery repeats it.
     const callId = randomUUID();
-    const sent = this.minimise(workflow, source, model, rendered);
-    const response = await this.callModel(workflow, source.context, model, schema, sent.prompt, heartbeat);
+    const history = tools === undefined ? [] : roundMessages(tools.rounds, tools.maxResultBytes);
+    const sent = this.minimise(workflow, source, model, rendered, history);
+    const response = await this.callModel(
+      workflow,
+      source.context,
+      model,
+      schema,
+      sent.messages,
+      heartbeat,
+      tools?.offered ?? [],
+    );
     if (response.usage.costUsd > source.context.budget.maxCostUsd) {
       log.warn(
         { costUsd: response.usage.costUsd, maxCostUsd: source.context.budget.maxCostUsd },
         'model call exceeded the cost budget',
       );
     }
-    return {
+    const usage = tools?.usage === undefined ? { ...response.usage } : sumUsage(tools.usage, response.usage);
+    if (response.toolCalls.length > 0) {
+      return {
+        kind: 'tools',
+        assistantText: toStorableText(truncateText(response.text, 8000)),
+        calls: response.toolCalls.map((call) => ({ tool: call.name, arguments: { ...call.arguments } })),
+        usage: { ...response.usage },
+        loopUsage: usage,
+        callId,
+      };
+    }
+    const generated: ResponseGenerated = {
       requestId: source.requestId,
       context: source.context,
       input: source.input,
       passages: source.passages,
       attempt,
       prompt: rendered.promptRef,
-      renderedPrompt: truncateText(sent.prompt.text, MAX_TEXT),
+      renderedPrompt: truncateText(JSON.stringify(sent.messages), MAX_TEXT),
       // Model output enters the platform here: normalised so no consumer refuses it (U+0000, lone surrogates).
       text: toStorableText(truncateText(response.text, MAX_TEXT)),
       output: isRecord(response.json) ? toStorableValue(response.json) : undefined,
-      usage: { ...response.usage },
+      usage,
       callId,
       piiVault: sent.piiVault,
     };
+    return { kind: 'answer', generated, callUsage: { ...response.usage } };
   }
 
   /**
@@ -115,19 +192,26 @@ export class ResponseGeneration {
     source: GenerationInput,
     model: ChatModelChoice,
     rendered: RenderedPrompt,
-  ): { prompt: RenderedPrompt; piiVault?: ResponseGenerated['piiVault'] } {
-    if (this.pii === undefined || model.trustedForPii === true) return { prompt: rendered };
+    history: readonly ChatMessage[],
+  ): { messages: ChatMessage[]; piiVault?: ResponseGenerated['piiVault'] } {
+    const all: ChatMessage[] = [
+      { role: 'system', content: rendered.system },
+      { role: 'user', content: rendered.user },
+      ...history,
+    ];
+    if (this.pii === undefined || model.trustedForPii === true) return { messages: all };
     const policy = resolvePiiPolicy(workflow.pii, source.tenantId).prompts;
-    const { messages, vault } = this.pii.maskMessages([rendered.system, rendered.user], policy);
-    const [system = '', user = ''] = messages;
-    const text = JSON.stringify([
-      { role: 'system', content: system },
-      { role: 'user', content: user },
-    ]);
-    const prompt = { ...rendered, system, user, text };
-    if (vault.size === 0) return { prompt };
+    // Tool results are masked with the prompt (one vault, consistent placeholders); the model's
+    // own tool-call arguments are passed on as it wrote them.
+    const masked = this.pii.maskMessages(
+      all.map((m) => m.content),
+      policy,
+    );
+    const messages = all.map((m, i) => ({ ...m, content: masked.messages[i] ?? '' }));
+    const vault = masked.vault;
+    if (vault.size === 0) return { messages };
     try {
-      return { prompt, piiVault: this.pii.seal(vault, source.requestId) };
+      return { messages, piiVault: this.pii.seal(vault, source.requestId) };
     } catch (error) {
       if (error instanceof PiiVaultError) throw new EventRejectedError('processing_error', error.message);
       throw error;
@@ -202,8 +286,9 @@ export class ResponseGeneration {
     context: RequestContext,
     model: ChatModelChoice,
     schema: Record<string, unknown>,
-    prompt: RenderedPrompt,
+    messages: readonly ChatMessage[],
     heartbeat: Heartbeat,
+    tools: readonly ModelToolDefinition[],
   ): Promise<ChatResponse> {
     // Keeps the consumer's group membership alive while the model works (the bus heartbeats too).
     const timer = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
@@ -211,11 +296,11 @@ export class ResponseGeneration {
     try {
       return await this.models.chat({
         model: model.modelId,
-        messages: [
-          { role: 'system', content: prompt.system },
-          { role: 'user', content: prompt.user },
-        ],
+        messages,
         responseSchema: { name: schemaName(workflow), schema },
+        // The generator's gate decides on every call (allowlist, tenant, schema, approval) and
+        // tells the model why one is refused, so the provider returns calls as made.
+        ...(tools.length > 0 && { tools, toolChoice: 'auto' as const, validateToolCalls: false }),
         maxTokens: context.budget.maxOutputTokens,
         timeoutMs: this.timeoutMs,
       });
