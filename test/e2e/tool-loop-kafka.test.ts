@@ -20,6 +20,7 @@ import {
   type ToolCallsCompleted,
 } from '@llmbus/contracts';
 import { dumpOutputOnFailure, Pipeline } from '../support/pipeline-harness';
+import { startService, stopService } from '../support/service-processes';
 import type { TappedMessage } from '../support/topic-tap';
 
 jest.setTimeout(600_000);
@@ -486,5 +487,28 @@ describe('tool loop on Kafka: five service processes, a scripted OpenAI-compatib
       ),
     );
     expect(told).toBe(true);
+  });
+
+  it('an approval nobody decides in time ends the request as approval_expired, and a late decision is refused', async () => {
+    // A generator whose approvals expire after 2 s (LLMBUS_APPROVAL_EXPIRY_MS).
+    await pipeline.kill('generator');
+    const generator = await startService('generator', {
+      ...pipeline.launchEnv('generator'),
+      LLMBUS_APPROVAL_EXPIRY_MS: '2000',
+    });
+    try {
+      const requestId = 'tools-expiry-1';
+      const before = actions.count('/restart');
+      await submit(requestId, 'payments p99 latency above 2 s again');
+      await pendingApproval(requestId, 240_000);
+      const failed = await pipeline.tap.waitFor(of(requestId, RequestFailedEvent.type), 120_000, 'expiry');
+      expect(failed.json).toMatchObject({ requestId, code: 'approval_expired', stage: 'auditor' });
+      expect((failed.json as { message: string }).message).toContain('restart_service');
+      const late = await decide(requestId, { decision: 'approve' });
+      expect(late.status).toBe(409);
+      expect(actions.count('/restart')).toBe(before);
+    } finally {
+      await stopService(generator);
+    }
   });
 });
