@@ -16,6 +16,7 @@ import { ReviewDecidedEvent } from './events/review-decided';
 import { ReviewRequestedEvent } from './events/review-requested';
 import { ToolCallsCompletedEvent } from './events/tool-calls-completed';
 import { ToolCallsRequestedEvent } from './events/tool-calls-requested';
+import { ResponseDraftEvent } from './events/response-draft';
 import { DeadLetterTopics, isRetryTopic, TOPICS } from './topics';
 
 /** Every event type of the platform. */
@@ -37,6 +38,7 @@ export const EVENTS: readonly EventDefinition[] = [
   ModelCallRecordedEvent,
   ToolCallsRequestedEvent,
   ToolCallsCompletedEvent,
+  ResponseDraftEvent,
 ] as EventDefinition[];
 
 const byType = new Map(EVENTS.map((e) => [e.type, e]));

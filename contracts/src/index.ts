@@ -24,6 +24,7 @@ export * from './events/dead-lettered';
 export * from './events/model-call-recorded';
 export * from './events/tool-calls-requested';
 export * from './events/tool-calls-completed';
+export * from './events/response-draft';
 export * from './schema/json-schemas';
 export * from './schema/asyncapi';
 export * from './schema/generated-files';

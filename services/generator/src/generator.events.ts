@@ -20,6 +20,7 @@ import {
 import type { RetryGuidance } from '@llmbus/workflows';
 import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import { DraftPublisher } from './draft-stream';
 import { ModelCallRecorder } from './model-call-recorder';
 import { ToolLoop, type LoopStep } from './tool-loop';
 import { ToolRoundRunner, type ApprovalDecision, type RoundProgress } from './tool-rounds';
@@ -37,6 +38,7 @@ export class GeneratorEventsController {
     private readonly loop: ToolLoop,
     private readonly rounds: ToolRoundRunner,
     private readonly calls: ModelCallRecorder,
+    private readonly drafts: DraftPublisher,
   ) {}
 
   @EventPattern(ContextRetrievedEvent.type)
@@ -45,7 +47,8 @@ export class GeneratorEventsController {
     @Ctx() ctx: HandlerContext,
   ): Promise<Outgoing[]> {
     const source = { ...event.data, tenantId: event.tenantid };
-    const step = await this.loop.start(source, 1, ctx.heartbeat, ctx.log);
+    const drafts = this.drafts.opener(event, event.data.requestId, 1, ctx.log);
+    const step = await this.loop.start(source, 1, ctx.heartbeat, ctx.log, undefined, drafts);
     return this.stepOutputs(step, event, ctx, 1);
   }
 
@@ -57,7 +60,8 @@ export class GeneratorEventsController {
     const { attempt, violations, stricterInstruction } = event.data;
     const source = { ...event.data, tenantId: event.tenantid };
     const retry: RetryGuidance = { attempt, violations, instruction: stricterInstruction };
-    const step = await this.loop.start(source, attempt, ctx.heartbeat, ctx.log, retry);
+    const drafts = this.drafts.opener(event, event.data.requestId, attempt, ctx.log);
+    const step = await this.loop.start(source, attempt, ctx.heartbeat, ctx.log, retry, drafts);
     return this.stepOutputs(step, event, ctx, attempt);
   }
 
@@ -76,7 +80,8 @@ export class GeneratorEventsController {
     @Payload() event: EventEnvelope<ToolCallsCompleted>,
     @Ctx() ctx: HandlerContext,
   ): Promise<Outgoing[]> {
-    const step = await this.loop.continue(event.data, event.tenantid, ctx.heartbeat, ctx.log);
+    const drafts = this.drafts.opener(event, event.data.requestId, event.data.attempt, ctx.log);
+    const step = await this.loop.continue(event.data, event.tenantid, ctx.heartbeat, ctx.log, drafts);
     return this.stepOutputs(step, event, ctx, event.data.attempt);
   }
 

@@ -1,7 +1,8 @@
 import { MODEL_CALL_DEADLINE_MS } from '@llmbus/config';
 import { httpLoggerParams, identityProviders, OPS_CONTROLLERS } from '@llmbus/http-nest';
-import { createPiiDetector, PiiProtection, processPiiKey } from '@llmbus/pii';
+import { createPiiDetector, PiiMasker, PiiProtection, processPiiKey } from '@llmbus/pii';
 import { ToolGate, ToolRegistry } from '@llmbus/tools';
+import { DraftPublisher } from './draft-stream';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
@@ -31,6 +32,7 @@ export class GeneratorModule {
         createPiiDetector(),
         deps.config.piiKey ?? (deps.config.mode === 'embedded' ? processPiiKey() : undefined),
       ),
+      deps.responseCache,
     );
     const tools = deps.tools ?? new ToolRegistry();
     assertWorkflowToolsDeclared(workflows.list(), tools);
@@ -47,6 +49,10 @@ export class GeneratorModule {
         { provide: ToolLoop, useValue: loop },
         { provide: ToolRoundRunner, useValue: rounds },
         { provide: ModelCallRecorder, useValue: new ModelCallRecorder(deps.bus) },
+        {
+          provide: DraftPublisher,
+          useValue: new DraftPublisher(deps.bus, new PiiMasker(createPiiDetector())),
+        },
         ...identityProviders(deps.apiKeys ?? deps.config.apiKeys, deps.config.oidc),
       ],
     };

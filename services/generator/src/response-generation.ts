@@ -13,9 +13,13 @@ import {
 import {
   conservativeTokenCounter,
   ModelError,
+  ModelRegistryError,
+  responseCacheKey,
   type ChatMessage,
+  type ChatRequest,
   type ChatResponse,
   type ModelProvider,
+  type ResponseCache,
   type ToolDefinition as ModelToolDefinition,
 } from '@llmbus/models';
 import type { Logger } from '@llmbus/observability';
@@ -31,7 +35,8 @@ import {
   WorkflowRegistry,
   type LoadedWorkflow,
 } from '@llmbus/workflows';
-import type { ChatModelChoice } from './generator-deps';
+import type { DraftSink, OpenDraft } from './draft-stream';
+import type { ChatModelChoice, ModelSelection } from './generator-deps';
 import { roundMessages, sumUsage } from './tool-messages';
 
 /** The request state a generation starts from (ContextRetrieved or RegenerationRequested). */
@@ -88,11 +93,16 @@ export class ResponseGeneration {
   constructor(
     private readonly workflows: WorkflowRegistry,
     private readonly models: ModelProvider,
-    private readonly selectModel: (tier: RequestContext['modelTier']) => ChatModelChoice,
+    private readonly selectModel: (
+      tier: RequestContext['modelTier'],
+      selection?: ModelSelection,
+    ) => ChatModelChoice,
     private readonly tokenCounter: TokenCounter | undefined,
     private readonly timeoutMs: number,
     /** Masks prompts for models not trusted with PII; without it prompts go out as rendered. */
     private readonly pii?: PiiProtection,
+    /** Answers of workflows with `model.cache`, scoped by tenant and workflow version. */
+    private readonly responseCache?: ResponseCache,
   ) {}
 
   /** Generates attempt `attempt` for a request; `retry` carries the stricter instruction of a regeneration. */
@@ -102,8 +112,9 @@ export class ResponseGeneration {
     heartbeat: Heartbeat,
     log: Logger,
     retry?: RetryGuidance,
+    openDraft?: OpenDraft,
   ): Promise<ResponseGenerated> {
-    const step = await this.step(source, attempt, heartbeat, log, retry);
+    const step = await this.step(source, attempt, heartbeat, log, retry, undefined, openDraft);
     if (step.kind !== 'answer') throw new Error('a generation without tools returned tool calls');
     return step.generated;
   }
@@ -120,9 +131,10 @@ export class ResponseGeneration {
     log: Logger,
     retry?: RetryGuidance,
     tools?: ToolTurn,
+    openDraft?: OpenDraft,
   ): Promise<GenerationStep> {
     const workflow = this.workflowOf(source.context);
-    const model = this.selectModel(source.context.modelTier);
+    const model = this.chooseModel(workflow, source.context, attempt);
     const rendered = this.render(workflow, source, model, await this.counterFor(model), retry);
     if (rendered.droppedPassageIds.length || rendered.truncatedField) {
       log.info(
@@ -138,13 +150,19 @@ export class ResponseGeneration {
     const callId = randomUUID();
     const history = tools === undefined ? [] : roundMessages(tools.rounds, tools.maxResultBytes);
     const sent = this.minimise(workflow, source, model, rendered, history);
+    const draft =
+      workflow.output.stream === true && openDraft !== undefined
+        ? openDraft(resolvePiiPolicy(workflow.pii, source.tenantId).outputs)
+        : undefined;
     const response = await this.callModel(
       workflow,
-      source.context,
+      source,
       model,
       schema,
       sent.messages,
       heartbeat,
+      attempt,
+      draft,
       tools?.offered ?? [],
     );
     if (response.usage.costUsd > source.context.budget.maxCostUsd) {
@@ -219,6 +237,31 @@ export class ResponseGeneration {
   }
 
   /**
+   * The model of one attempt: the workflow's pinned `model.id`; else, with a `model.cascade`, the
+   * tier of this attempt (attempt 1 the first tier, each regeneration one tier up, the last one
+   * repeated); else the request's tier. A pinned model this process does not serve fails the
+   * request as `model_error`, naming the model and why.
+   */
+  private chooseModel(workflow: LoadedWorkflow, context: RequestContext, attempt: number): ChatModelChoice {
+    const cascade = workflow.model.cascade;
+    const tier =
+      cascade === undefined
+        ? context.modelTier
+        : (cascade[Math.min(attempt, cascade.length) - 1] ?? context.modelTier);
+    try {
+      return this.selectModel(tier, workflow.model.id === undefined ? {} : { pin: workflow.model.id });
+    } catch (error) {
+      if (error instanceof ModelRegistryError) {
+        throw new EventRejectedError(
+          'model_error',
+          `workflow ${workflow.id}@${workflow.version}: ${error.message}`,
+        );
+      }
+      throw error;
+    }
+  }
+
+  /**
    * How prompts for `model` are counted: the configured counter, else the model's own tokenizer
    * (node-llama-cpp for local models, gpt-tokenizer for OpenAI models), else a conservative upper
    * bound, so dense text (digits, CJK) is truncated rather than overflowing the window.
@@ -283,27 +326,68 @@ export class ResponseGeneration {
 
   private async callModel(
     workflow: LoadedWorkflow,
-    context: RequestContext,
+    source: GenerationInput,
     model: ChatModelChoice,
     schema: Record<string, unknown>,
     messages: readonly ChatMessage[],
     heartbeat: Heartbeat,
+    attempt: number,
+    draft: DraftSink | undefined,
     tools: readonly ModelToolDefinition[],
   ): Promise<ChatResponse> {
     // Keeps the consumer's group membership alive while the model works (the bus heartbeats too).
     const timer = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
     const started = Date.now();
+    const request: ChatRequest = {
+      model: model.modelId,
+      tenant: source.tenantId,
+      messages,
+      responseSchema: { name: schemaName(workflow), schema },
+      // The generator's gate decides on every call (allowlist, tenant, schema, approval) and
+      // tells the model why one is refused, so the provider returns calls as made.
+      ...(tools.length > 0 && { tools, toolChoice: 'auto' as const, validateToolCalls: false }),
+      maxTokens: source.context.budget.maxOutputTokens,
+      timeoutMs: this.timeoutMs,
+      ...(draft === undefined ? {} : { onDelta: (delta: { text: string }) => draft.push(delta.text) }),
+    };
+    // Only first attempts without tools use the cache: a regeneration asks for a different
+    // answer, and a tool loop's step depends on results the cache key does not see.
+    const cacheKey =
+      workflow.model.cache !== undefined &&
+      this.responseCache !== undefined &&
+      source.tenantId !== undefined &&
+      attempt === 1 &&
+      tools.length === 0
+        ? responseCacheKey(
+            { tenant: source.tenantId, workflowId: workflow.id, workflowVersion: workflow.version },
+            model.modelId ?? '',
+            request,
+          )
+        : undefined;
     try {
-      return await this.models.chat({
-        model: model.modelId,
-        messages,
-        responseSchema: { name: schemaName(workflow), schema },
-        // The generator's gate decides on every call (allowlist, tenant, schema, approval) and
-        // tells the model why one is refused, so the provider returns calls as made.
-        ...(tools.length > 0 && { tools, toolChoice: 'auto' as const, validateToolCalls: false }),
-        maxTokens: context.budget.maxOutputTokens,
-        timeoutMs: this.timeoutMs,
-      });
+      if (cacheKey !== undefined) {
+        const hit = await this.responseCache?.get(cacheKey);
+        if (hit !== undefined) {
+          draft?.push(hit.text);
+          return {
+            ...hit,
+            usage: {
+              ...hit.usage,
+              promptTokens: 0,
+              completionTokens: 0,
+              costUsd: 0,
+              latencyMs: Date.now() - started,
+              cached: true,
+              costSavedUsd: hit.usage.costUsd,
+            },
+          };
+        }
+      }
+      const response = await this.models.chat(request);
+      if (cacheKey !== undefined && workflow.model.cache !== undefined) {
+        await this.responseCache?.set(cacheKey, response, workflow.model.cache.ttlSeconds * 1000);
+      }
+      return response;
     } catch (error) {
       if (error instanceof ModelError && error.code === 'malformed_output') {
         // An answer that does not parse is the validator's business: it asks for a stricter
@@ -335,6 +419,7 @@ export class ResponseGeneration {
       throw error;
     } finally {
       clearInterval(timer);
+      await draft?.end();
     }
   }
 }

@@ -10,6 +10,7 @@ import {
   type RetryGuidance,
   type WorkflowRegistry,
 } from '@llmbus/workflows';
+import type { OpenDraft } from './draft-stream';
 import type { GenerationInput, ResponseGeneration } from './response-generation';
 import { lastRound } from './tool-rounds';
 
@@ -51,10 +52,11 @@ export class ToolLoop {
     heartbeat: Heartbeat,
     log: Logger,
     retry?: RetryGuidance,
+    openDraft?: OpenDraft,
   ): Promise<LoopStep> {
     const allowlist = this.allowlistOf(source.context);
     if (allowlist === undefined) {
-      const generated = await this.generation.generate(source, attempt, heartbeat, log, retry);
+      const generated = await this.generation.generate(source, attempt, heartbeat, log, retry, openDraft);
       return { kind: 'answer', generated, billed: { callId: generated.callId, usage: generated.usage } };
     }
     const state: ToolLoopState = {
@@ -66,7 +68,7 @@ export class ToolLoop {
       rounds: [],
       usage: zeroUsage(),
     };
-    return this.next(state, source.tenantId, allowlist, heartbeat, log, retry);
+    return this.next(state, source.tenantId, allowlist, heartbeat, log, retry, openDraft);
   }
 
   /** The model call after a recorded round (ToolCallsCompleted): it sees every result so far. */
@@ -75,6 +77,7 @@ export class ToolLoop {
     tenantId: string,
     heartbeat: Heartbeat,
     log: Logger,
+    openDraft?: OpenDraft,
   ): Promise<LoopStep> {
     const allowlist = this.allowlistOf(state.context);
     if (allowlist === undefined) {
@@ -83,7 +86,7 @@ export class ToolLoop {
         `workflow ${state.context.workflow.id}@${state.context.workflow.version} allows no tools, yet request ${state.requestId} has a tool round`,
       );
     }
-    return this.next(state, tenantId, allowlist, heartbeat, log);
+    return this.next(state, tenantId, allowlist, heartbeat, log, undefined, openDraft);
   }
 
   private async next(
@@ -93,6 +96,7 @@ export class ToolLoop {
     heartbeat: Heartbeat,
     log: Logger,
     retry?: RetryGuidance,
+    openDraft?: OpenDraft,
   ): Promise<LoopStep> {
     const done = state.rounds.length;
     if (done > 0 && lastRound(state).results.length < lastRound(state).calls.length) {
@@ -111,12 +115,20 @@ export class ToolLoop {
     // Once the rounds are used up the model is offered no tools and must answer.
     const offered = done < allowlist.maxToolRounds ? this.offered(allowlist, tenantId) : [];
     const source = { ...state, tenantId };
-    const step = await this.generation.step(source, state.attempt, heartbeat, log, retry, {
-      offered,
-      rounds: state.rounds,
-      usage: state.usage,
-      maxResultBytes: (tool) => this.tools.definition(tool)?.maxResultBytes ?? 16_384,
-    });
+    const step = await this.generation.step(
+      source,
+      state.attempt,
+      heartbeat,
+      log,
+      retry,
+      {
+        offered,
+        rounds: state.rounds,
+        usage: state.usage,
+        maxResultBytes: (tool) => this.tools.definition(tool)?.maxResultBytes ?? 16_384,
+      },
+      openDraft,
+    );
     if (step.kind === 'answer') {
       return {
         kind: 'answer',
