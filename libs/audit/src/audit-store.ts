@@ -120,6 +120,13 @@ export interface AuditStore {
   usage(tenantId: string, window: UsageWindow): Promise<readonly UsageRow[]>;
   /** Requests whose latest review request has no later decision or final result, oldest first. */
   reviewQueue(tenantId: string): Promise<readonly PendingReview[]>;
+  /**
+   * Open tool approvals (latest review of their request, kind `tool-approval`, no decision or
+   * outcome since) whose `expiresAt` is before `now`, across tenants, oldest first, at most
+   * `limit`: the auditor ends each request as `approval_expired`. A maintenance query, never
+   * served to a tenant.
+   */
+  expiredToolApprovals(now: Date, limit: number): Promise<readonly PendingReview[]>;
   /** Review status of one request. */
   reviewState(tenantId: string, requestId: string): Promise<ReviewState>;
   /** Requests newest first; pass the previous page's `nextCursor` to continue. */
