@@ -74,8 +74,8 @@ export const DENSE_VECTOR = 'dense';
 /** The named sparse vector of a point: BM25 term weights of its title, headings and text. */
 export const LEXICAL_VECTOR = 'lexical';
 /**
- * Qdrant's server-side BM25 (1.15.2 and later): the server tokenises, drops English stop words,
- * stems with Snowball and weights terms with BM25's saturation (k 1.2, b 0.75); the sparse vector's
+ * Qdrant's server-side BM25 (`Bm25Config` in the 1.19 API the client is generated from): the
+ * server tokenises, drops English stop words, stems with Snowball and weights terms with BM25's saturation (k 1.2, b 0.75); the sparse vector's
  * IDF modifier adds inverse document frequency at query time. `avg_len` is the expected chunk length
  * in terms (chunks of 200 model tokens hold about 100 words besides stop words).
  */
