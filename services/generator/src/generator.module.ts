@@ -1,6 +1,7 @@
 import { MODEL_CALL_DEADLINE_MS } from '@llmbus/config';
 import { httpLoggerParams, identityProviders, OPS_CONTROLLERS } from '@llmbus/http-nest';
-import { createPiiDetector, PiiProtection, processPiiKey } from '@llmbus/pii';
+import { createPiiDetector, PiiMasker, PiiProtection, processPiiKey } from '@llmbus/pii';
+import { DraftPublisher } from './draft-stream';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
@@ -28,6 +29,7 @@ export class GeneratorModule {
         createPiiDetector(),
         deps.config.piiKey ?? (deps.config.mode === 'embedded' ? processPiiKey() : undefined),
       ),
+      deps.responseCache,
     );
     return {
       module: GeneratorModule,
@@ -36,6 +38,10 @@ export class GeneratorModule {
       providers: [
         { provide: ResponseGeneration, useValue: generation },
         { provide: ModelCallRecorder, useValue: new ModelCallRecorder(deps.bus) },
+        {
+          provide: DraftPublisher,
+          useValue: new DraftPublisher(deps.bus, new PiiMasker(createPiiDetector())),
+        },
         ...identityProviders(deps.apiKeys ?? deps.config.apiKeys, deps.config.oidc),
       ],
     };
