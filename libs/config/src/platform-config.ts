@@ -25,6 +25,8 @@ export interface PlatformConfig {
     readonly rebalanceTimeoutMs: number;
     /** `exactly-once`: Kafka transactions per consumed message (outputs + offset). */
     readonly delivery: 'at-least-once' | 'exactly-once';
+    /** Messages one consumer works on at once, across its partitions and keys (LLMBUS_CONSUMER_CONCURRENCY). */
+    readonly concurrency: number;
   };
   readonly topicPrefix: string;
   readonly maxEventBytes: number;
@@ -149,6 +151,7 @@ export function loadPlatformConfig(
               ['at-least-once', 'exactly-once'] as const,
               'at-least-once',
             ),
+            concurrency: int(env, 'LLMBUS_CONSUMER_CONCURRENCY', 8, 1, 256),
           }
         : undefined,
     topicPrefix: str(env, 'LLMBUS_TOPIC_PREFIX', ''),
