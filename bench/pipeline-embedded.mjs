@@ -69,7 +69,7 @@ async function main() {
 
     // llmbus embedded: the process npm start runs.
     const apiKey = `bench-key-${randomBytes(12).toString('hex')}`;
-    const port = 29860;
+    const port = await freePort();
     const llmbus = await spawnNode(
       'llmbus',
       join(ROOT, 'services', 'embedded', 'dist', 'main.js'),

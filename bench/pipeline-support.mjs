@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -87,7 +88,8 @@ export function ticket(requestId) {
     eventType: 'ticket.created',
     input: {
       subject: 'Password reset email never arrives',
-      body: 'I clicked Forgot password twice but no email came. How do I get into my account?',
+      // Each request's text differs, as real tickets do: no stage can answer it from a cache.
+      body: `Ticket ${requestId}: I clicked Forgot password twice but no email came. How do I get into my account?`,
       priority: 'normal',
       product: 'Acme Sync',
     },
@@ -230,4 +232,16 @@ export function writeWorkflows(dir) {
 /** Cores this process may use. */
 export function cpuCount() {
   return availableParallelism();
+}
+
+/** A TCP port of 127.0.0.1 that was free a moment ago. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createTcpServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
 }

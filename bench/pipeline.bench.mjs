@@ -17,6 +17,9 @@
 // Modes:
 //   --replicas generator=4 --model-latency-ms 200   stage scaling: the same load with one replica of
 //                                                  the stage, then with N; prints the efficiency
+//   --kill generator [--kill-signal SIGKILL]       kills the stage's process when half the requests
+//                                                  are sent, starts it again at once, and prints how
+//                                                  long the group took to be Stable and to catch up
 //   --embedded                                     see bench/pipeline-embedded.mjs (npm start's
 //                                                  process beside a LangChain.js chain)
 // Every wait has a deadline; everything started is stopped, on 127.0.0.1 only.
@@ -30,6 +33,7 @@ import { parseArgs } from 'node:util';
 import {
   cpuCount,
   cpuSeconds,
+  freePort,
   percentile,
   ROOT,
   spawnNode,
@@ -56,6 +60,8 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '8' },
     'broker-pid': { type: 'string' },
     'stage-env': { type: 'string', multiple: true, default: [] },
+    kill: { type: 'string' },
+    'kill-signal': { type: 'string', default: 'SIGKILL' },
     'cpu-prof': { type: 'string' },
     'relay-hop': { type: 'string' },
     'relay-prefix': { type: 'string' },
@@ -231,7 +237,7 @@ async function waitForGroup(admin, groupId, members) {
  * holds while the pipeline is slow) and waits until `done(i)` was reported for each, or 5 min
  * after the last send. Returns latencies (ms), the measured window and the CPU used in it.
  */
-async function drive({ rate, count, send, completions, processes, label }) {
+async function drive({ rate, count, send, completions, processes, label, onSent }) {
   const sentAt = new Array(count);
   const doneAt = new Array(count).fill(undefined);
   let completed = 0;
@@ -251,6 +257,7 @@ async function drive({ rate, count, send, completions, processes, label }) {
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     sentAt[i] = performance.now();
     sends.push(send(i));
+    onSent?.(i);
   }
   await Promise.all(sends);
   const lastSent = performance.now();
@@ -276,7 +283,37 @@ async function drive({ rate, count, send, completions, processes, label }) {
     p95: percentile(latencies, 95),
     p99: percentile(latencies, 99),
     cpu,
+    sentAt,
+    doneAt,
   };
+}
+
+/** What a kill did: time to restart, to a Stable group, the longest pause in completions, latency after it. */
+function printRecovery(stage, signal, k, r) {
+  const done = r.doneAt.filter((t) => t !== undefined && t > k.at).sort((a, b) => a - b);
+  let gap = 0;
+  let previous = k.at;
+  for (const t of done) {
+    gap = Math.max(gap, t - previous);
+    previous = t;
+  }
+  const after = [];
+  for (let i = 0; i < r.count; i++) {
+    if (r.sentAt[i] >= k.at && r.sentAt[i] < k.at + 10_000 && r.doneAt[i] !== undefined)
+      after.push(r.doneAt[i] - r.sentAt[i]);
+  }
+  after.sort((a, b) => a - b);
+  // Caught up: from the kill until every request sent before the group was Stable again completed.
+  const backlog = r.sentAt
+    .map((sent, i) => (sent < k.at + k.stableMs ? r.doneAt[i] : undefined))
+    .filter((t) => t !== undefined);
+  const caughtUp = Math.max(...backlog) - k.at;
+  console.log(
+    `\n${signal} of ${stage} mid-run, restarted at once: process started after ${(k.restartedMs / 1000).toFixed(1)} s, ` +
+      `group Stable with it after ${(k.stableMs / 1000).toFixed(1)} s; longest pause in completions ${(gap / 1000).toFixed(1)} s; ` +
+      `backlog drained ${(caughtUp / 1000).toFixed(1)} s after the kill; requests sent in the 10 s after the kill: ` +
+      `p50 ${(percentile(after, 50) / 1000).toFixed(1)} s, p99 ${(percentile(after, 99) / 1000).toFixed(1)} s`,
+  );
 }
 
 function printRun(title, r) {
@@ -476,15 +513,14 @@ async function runPipeline(o) {
   };
   const services = [];
   cleanups.push(() => Promise.all(services.map(stopProcess)));
-  let port = 29850;
-  const start = (stage, replica) =>
+  const start = async (stage, replica) =>
     spawnNode(
       replica > 1 ? `${stage}#${replica}` : stage,
       join(ROOT, 'services', stage, 'dist', 'main.js'),
       [],
       {
         ...env,
-        HTTP_PORT: ['router', 'auditor'].includes(stage) ? String(port++) : '0',
+        HTTP_PORT: ['router', 'auditor'].includes(stage) ? String(await freePort()) : '0',
         KAFKA_CLIENT_ID: `${prefix}${stage}-${replica}`,
       },
       `"msg":"${stage} started"`,
@@ -558,7 +594,7 @@ async function runPipeline(o) {
     ...(brokerPid ? [{ name: 'broker', pid: brokerPid }] : []),
   ];
   /** CPU per stage (replicas summed) for one measured round. */
-  const round = async (label, base, n, offered) => {
+  const round = async (label, base, n, offered, onSent) => {
     phase.base = base;
     const procs = processes().map((p) => ({ name: p.full ?? p.name, pid: p.pid }));
     const r = await drive({
@@ -568,6 +604,7 @@ async function runPipeline(o) {
       completions,
       processes: procs,
       label,
+      onSent,
     });
     const byStage = {};
     for (const [name, s] of Object.entries(r.cpu)) {
@@ -580,7 +617,27 @@ async function runPipeline(o) {
   if (warmup > 0) await round('pipeline warm-up', 'w-', warmup, rate);
   const maxInFlightBefore = model.stats.maxInFlight;
   model.stats.maxInFlight = 0;
-  rounds.push(await round('llmbus', 'm-', count, rate));
+  let killed;
+  const kill = args.kill
+    ? (i) => {
+        if (i === Math.floor(count / 2)) killed = killAndRestart(args.kill, args['kill-signal']);
+      }
+    : undefined;
+  /** Kills one stage process mid-run, starts it again at once, and times the group's recovery. */
+  const killAndRestart = async (stage, signal) => {
+    const index = services.findIndex((p) => p.name === stage);
+    const victim = services[index];
+    const at = performance.now();
+    const exited = new Promise((resolve) => victim.child.once('exit', resolve));
+    victim.child.kill(signal);
+    await exited;
+    services[index] = await start(stage, 1);
+    const restartedAt = performance.now();
+    await waitForGroup(admin, `${prefix}llmbus.${stage}`, 1);
+    return { at, restartedMs: restartedAt - at, stableMs: performance.now() - at };
+  };
+  rounds.push(await round('llmbus', 'm-', count, rate, kill));
+  if (killed) printRecovery(args.kill, args['kill-signal'], await killed, rounds[0]);
   printRun(`llmbus, five stage processes${scaling ? `, 1 ${scaling.stage}` : ''}`, rounds[0]);
   console.log(`  model calls in flight at most: ${model.stats.maxInFlight} (warm-up ${maxInFlightBefore})`);
   if (outcomes.other.size > 0)
