@@ -50,10 +50,11 @@ export function spawnNode(name, script, argv, env, ready, { cpuProf } = {}) {
   child.stderr.on('data', onData);
   const proc = { name, pid: child.pid, child, output: () => output };
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`${name} not ready in 120 s:\n${output.slice(-3000)}`)),
-      120_000,
-    );
+    const timer = setTimeout(() => {
+      clearInterval(poll);
+      child.kill('SIGKILL');
+      reject(new Error(`${name} not ready in 120 s:\n${output.slice(-3000)}`));
+    }, 120_000);
     const poll = setInterval(() => {
       if (output.includes(ready)) {
         clearInterval(poll);

@@ -19,7 +19,9 @@
 //                                                  the stage, then with N; prints the efficiency
 //   --kill generator [--kill-signal SIGKILL]       kills the stage's process when half the requests
 //                                                  are sent, starts it again at once, and prints how
-//                                                  long the group took to be Stable and to catch up
+//                                                  long the group took to be Stable and to catch up;
+//                                                  with --replicas generator=2 one of two replicas is
+//                                                  killed and not restarted (the rebalance alone)
 //   --embedded                                     see bench/pipeline-embedded.mjs (npm start's
 //                                                  process beside a LangChain.js chain)
 // Every wait has a deadline; everything started is stopped, on 127.0.0.1 only.
@@ -308,9 +310,13 @@ function printRecovery(stage, signal, k, r) {
     .map((sent, i) => (sent < k.at + k.stableMs ? r.doneAt[i] : undefined))
     .filter((t) => t !== undefined);
   const caughtUp = Math.max(...backlog) - k.at;
+  const how =
+    k.others > 0
+      ? `one of ${k.others + 1} replicas, not restarted: group Stable with the other(s) after ${(k.stableMs / 1000).toFixed(1)} s;`
+      : `restarted at once: process started after ${(k.restartedMs / 1000).toFixed(1)} s, ` +
+        `group Stable with it after ${(k.stableMs / 1000).toFixed(1)} s;`;
   console.log(
-    `\n${signal} of ${stage} mid-run, restarted at once: process started after ${(k.restartedMs / 1000).toFixed(1)} s, ` +
-      `group Stable with it after ${(k.stableMs / 1000).toFixed(1)} s; longest pause in completions ${(gap / 1000).toFixed(1)} s; ` +
+    `\n${signal} of ${stage} mid-run, ${how} longest pause in completions ${(gap / 1000).toFixed(1)} s; ` +
       `backlog drained ${(caughtUp / 1000).toFixed(1)} s after the kill; requests sent in the 10 s after the kill: ` +
       `p50 ${(percentile(after, 50) / 1000).toFixed(1)} s, p99 ${(percentile(after, 99) / 1000).toFixed(1)} s`,
   );
@@ -513,8 +519,8 @@ async function runPipeline(o) {
   };
   const services = [];
   cleanups.push(() => Promise.all(services.map(stopProcess)));
-  const start = async (stage, replica) =>
-    spawnNode(
+  const start = async (stage, replica) => {
+    const started = await spawnNode(
       replica > 1 ? `${stage}#${replica}` : stage,
       join(ROOT, 'services', stage, 'dist', 'main.js'),
       [],
@@ -526,7 +532,11 @@ async function runPipeline(o) {
       `"msg":"${stage} started"`,
       { cpuProf: args['cpu-prof'] },
     );
-  services.push(...(await Promise.all(STAGES.map((stage) => start(stage, 1)))));
+    // Registered at once, so that a failed start of another stage still stops this one.
+    services.push(started);
+    return started;
+  };
+  await Promise.all(STAGES.map((stage) => start(stage, 1)));
   for (const stage of STAGES) await waitForGroup(admin, `${prefix}llmbus.${stage}`, 1);
 
   // Index the sample documents through Kafka, as an upstream document system does.
@@ -625,26 +635,32 @@ async function runPipeline(o) {
     : undefined;
   /** Kills one stage process mid-run, starts it again at once, and times the group's recovery. */
   const killAndRestart = async (stage, signal) => {
-    const index = services.findIndex((p) => p.name === stage);
+    // With replicas of the stage, one is killed and the others take its partitions over: no restart.
+    const others = scaling?.stage === stage ? scaling.replicas - 1 : 0;
+    const index = services.findIndex((p) => p.name === (others > 0 ? `${stage}#2` : stage));
     const victim = services[index];
     const at = performance.now();
     const exited = new Promise((resolve) => victim.child.once('exit', resolve));
     victim.child.kill(signal);
     await exited;
-    services[index] = await start(stage, 1);
+    services.splice(index, 1);
+    if (others === 0) await start(stage, 1);
     const restartedAt = performance.now();
-    await waitForGroup(admin, `${prefix}llmbus.${stage}`, 1);
-    return { at, restartedMs: restartedAt - at, stableMs: performance.now() - at };
+    await waitForGroup(admin, `${prefix}llmbus.${stage}`, Math.max(1, others));
+    return { at, restartedMs: restartedAt - at, stableMs: performance.now() - at, others };
   };
+  if (args.kill && scaling) {
+    for (let replica = 2; replica <= scaling.replicas; replica++) await start(scaling.stage, replica);
+    await waitForGroup(admin, `${prefix}llmbus.${scaling.stage}`, scaling.replicas);
+  }
   rounds.push(await round('llmbus', 'm-', count, rate, kill));
   if (killed) printRecovery(args.kill, args['kill-signal'], await killed, rounds[0]);
   printRun(`llmbus, five stage processes${scaling ? `, 1 ${scaling.stage}` : ''}`, rounds[0]);
   console.log(`  model calls in flight at most: ${model.stats.maxInFlight} (warm-up ${maxInFlightBefore})`);
   if (outcomes.other.size > 0)
     console.log(`  other outcomes seen: ${[...outcomes.other].map(([t, n]) => `${t} ${n}`).join(', ')}`);
-  if (scaling) {
-    for (let replica = 2; replica <= scaling.replicas; replica++)
-      services.push(await start(scaling.stage, replica));
+  if (scaling && !args.kill) {
+    for (let replica = 2; replica <= scaling.replicas; replica++) await start(scaling.stage, replica);
     await waitForGroup(admin, `${prefix}llmbus.${scaling.stage}`, scaling.replicas);
     model.stats.maxInFlight = 0;
     rounds.push(await round('llmbus scaled', 's-', count, rate));
