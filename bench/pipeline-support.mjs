@@ -53,8 +53,8 @@ export function spawnNode(name, script, argv, env, ready, { cpuProf } = {}) {
     const timer = setTimeout(() => {
       clearInterval(poll);
       child.kill('SIGKILL');
-      reject(new Error(`${name} not ready in 120 s:\n${output.slice(-3000)}`));
-    }, 120_000);
+      reject(new Error(`${name} not ready in 300 s:\n${output.slice(-3000)}`));
+    }, 300_000);
     const poll = setInterval(() => {
       if (output.includes(ready)) {
         clearInterval(poll);
