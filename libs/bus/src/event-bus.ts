@@ -14,6 +14,7 @@ import {
   topicName,
 } from '@llmbus/contracts';
 import type { Logger } from 'pino';
+import type { ConsumerBus } from './consumer-bus';
 import { deriveEventId } from './event-ids';
 import { DedupStore, InMemoryDedupStore } from './dedup-store';
 import type { Outgoing } from './outgoing';
@@ -63,7 +64,7 @@ export interface SubscribeOptions {
 }
 
 /** Publishes and consumes platform events with the envelope, idempotency and failure rules. */
-export class EventBus {
+export class EventBus implements ConsumerBus {
   readonly topicPrefix: string;
   readonly maxEventBytes: number;
   readonly maxAttempts: number;
