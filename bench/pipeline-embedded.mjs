@@ -63,7 +63,7 @@ async function main() {
     );
     cleanups.push(() => stopProcess(modelProc));
     const modelUrl = /model server (\S+)/.exec(modelProc.output())[1];
-    const stats = async () => (await fetch(`${modelUrl}/stats`)).json();
+    const stats = async () => (await globalThis.fetch(`${modelUrl}/stats`)).json();
     console.log(
       `bench:pipeline --embedded: ${count} requests (warm-up ${warmup}) at concurrency ${concurrency}, model latency ${latency} ms`,
     );
@@ -95,6 +95,15 @@ async function main() {
     cleanups.push(() => stopProcess(llmbus));
     const chunks = /"chunks":(\d+)/.exec(llmbus.output())?.[1] ?? '?';
     const base = `http://127.0.0.1:${port}`;
+    // A kept-alive socket the server closed meanwhile fails with ECONNRESET: try once more (POST
+    // with a requestId and GET are idempotent).
+    const fetch = async (url, init) => {
+      try {
+        return await globalThis.fetch(url, init);
+      } catch {
+        return globalThis.fetch(url, init);
+      }
+    };
     const one = async (requestId) => {
       const accepted = await fetch(`${base}/v1/requests`, {
         method: 'POST',

@@ -472,9 +472,11 @@ async function runPipeline(o) {
   const model = await startModelServer(modelLatencyMs);
   cleanups.push(() => model.stop());
   // Topics of the namespace, as the services expect them.
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: contracts.TOPICS.map((t) => ({ topic: prefix + t.name, numPartitions: t.partitions })),
+  const topics = contracts.TOPICS.map((t) => ({ topic: prefix + t.name, numPartitions: t.partitions }));
+  // A loaded broker may answer before the new topics' leaders are known: ask again.
+  await admin.createTopics({ waitForLeaders: true, topics }).catch(async () => {
+    await new Promise((r) => setTimeout(r, 2000));
+    await admin.createTopics({ waitForLeaders: true, topics });
   });
   cleanups.push(() => admin.deleteTopics({ topics: contracts.TOPICS.map((t) => prefix + t.name) }));
   // The auditor's database, dropped at the end.
