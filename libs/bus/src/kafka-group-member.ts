@@ -149,13 +149,26 @@ export class KafkaGroupMember {
       partitionsConsumedConcurrently: this.options.concurrency,
       eachBatch: async ({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }) => {
         const { topic, partition } = batch;
+        // A rebalance noticed between messages: start no more of the batch, so that the member
+        // rejoins once the messages in flight are done (as kafkajs's eachMessage loop does).
+        let rebalance: Error | undefined;
         try {
           await processKeyedBatch(batch.messages, {
             limit,
             sequential: this.options.sequential,
-            active: () => isRunning() && !isStale(),
-            handle: (message) =>
-              this.options.eachMessage(consumer, { topic, partition, message, heartbeat, pause }),
+            active: () => rebalance === undefined && isRunning() && !isStale(),
+            handle: async (message) => {
+              const outcome = await this.options.eachMessage(consumer, {
+                topic,
+                partition,
+                message,
+                heartbeat,
+                pause,
+              });
+              // The message is handled: a failed heartbeat must not make it fail (it would come again).
+              await heartbeat().catch((error: unknown) => void (rebalance ??= membershipError(error)));
+              return outcome;
+            },
             completed: async (offset, commit) => {
               const next = (BigInt(offset) + 1n).toString();
               if (commit) await consumer.commitOffsets([{ topic, partition, offset: next }]);
@@ -166,6 +179,7 @@ export class KafkaGroupMember {
         } catch (error) {
           throw membershipError(error) ?? error;
         }
+        if (rebalance) throw rebalance;
       },
     });
     await joined;
