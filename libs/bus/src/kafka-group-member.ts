@@ -7,6 +7,8 @@ export interface KafkaGroupMemberOptions {
   readonly kafka: Kafka;
   readonly consumer: ConsumerConfig;
   readonly topics: readonly string[];
+  /** Where a group without committed offsets starts (default: the oldest message). */
+  readonly fromBeginning?: boolean;
   /**
    * Messages the member works on at once, across its partitions and keys; messages of one key
    * (or, when `sequential`, of one partition) are handled in offset order.
@@ -141,7 +143,10 @@ export class KafkaGroupMember {
     // Only the awaits below observe a rejection; this keeps an early one from being reported unhandled.
     joined.catch(() => undefined);
     await consumer.connect();
-    await consumer.subscribe({ topics: [...this.options.topics], fromBeginning: true });
+    await consumer.subscribe({
+      topics: [...this.options.topics],
+      fromBeginning: this.options.fromBeginning ?? true,
+    });
     const limit = new ConcurrencyLimit(this.options.concurrency);
     await consumer.run({
       autoCommit: false,

@@ -160,6 +160,7 @@ export class KafkaTransport implements BusTransport {
         allowAutoTopicCreation: false,
       },
       topics: options.topics,
+      fromBeginning: options.fromBeginning,
       concurrency: this.options.concurrency ?? DEFAULT_CONCURRENCY,
       sequential: this.exactlyOnce,
       eachMessage: (consumer, payload) => this.handleMessage(options, consumer, payload, deferrals),

@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     level: config.logLevel,
     format: chooseLogFormat(config.logFormat, false),
   });
-  const providers = createModelProviders(parseModelsConfig(process.env), { logger });
+  const providers = createModelProviders(parseModelsConfig(process.env), { logger, traced: true });
   const untrusted = providers.available.filter((m) => m.capabilities.includes('chat') && !isTrustedForPii(m));
   if (untrusted.length > 0 && config.piiKey === undefined) {
     throw new ConfigError(
@@ -35,6 +35,7 @@ async function main(): Promise<void> {
     logger,
     models: providers.chat,
     selectModel: chatModelChooser(providers),
+    responseCache: providers.responseCache,
   });
   logger.info({ chatModel: providers.chatModel.id }, 'generator started');
   closeOnSignals('generator', logger, [() => app.close(), () => bus.close(), () => providers.close()]);
