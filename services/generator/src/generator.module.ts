@@ -1,6 +1,6 @@
 import { MODEL_CALL_DEADLINE_MS } from '@llmbus/config';
 import { httpLoggerParams, identityProviders, OPS_CONTROLLERS } from '@llmbus/http-nest';
-import { createPiiDetector, PiiMasker, PiiProtection, processPiiKey } from '@llmbus/pii';
+import { CachedPiiDetector, createPiiDetector, PiiMasker, PiiProtection, processPiiKey } from '@llmbus/pii';
 import { MemoryToolResultCache, ToolGate, ToolRegistry } from '@llmbus/tools';
 import { DraftPublisher } from './draft-stream';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
@@ -28,8 +28,9 @@ export class GeneratorModule {
       deps.selectModel ?? (() => ({ contextWindow: DEFAULT_CONTEXT_WINDOW })),
       deps.tokenCounter,
       deps.modelTimeoutMs ?? MODEL_CALL_DEADLINE_MS,
+      // Prompts repeat their system text and passages, outputs quote passages: scan each segment once.
       new PiiProtection(
-        createPiiDetector(),
+        new CachedPiiDetector(createPiiDetector()),
         deps.config.piiKey ?? (deps.config.mode === 'embedded' ? processPiiKey() : undefined),
       ),
       deps.responseCache,
