@@ -379,7 +379,7 @@ describe('tool loop on Kafka: five service processes, a scripted OpenAI-compatib
 
     // Round 1 is recorded with its results before the model sees them.
     const first = await pipeline.tap.waitFor(of(requestId, ToolCallsCompletedEvent.type), 240_000, 'round 1');
-    const round1 = (first.json as ToolCallsCompleted).rounds[0];
+    const round1 = (first.json as unknown as ToolCallsCompleted).rounds[0];
     expect(round1.results.map((r) => [r.tool, r.status, r.code])).toEqual([
       ['log_search', 'completed', undefined],
       ['lookup_host', 'completed', undefined],
