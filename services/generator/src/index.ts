@@ -18,3 +18,4 @@ export function startGenerator(deps: GeneratorDeps): Promise<StageApp> {
     httpHost: deps.config.http.host,
   });
 }
+export { ResponseGeneration, type GenerationInput } from './response-generation';
