@@ -115,6 +115,10 @@ export interface AuditStore {
   costByStep(tenantId: string, since?: Date): Promise<readonly StepCost[]>;
   /** Requests whose latest review request has no later decision or final result, oldest first. */
   reviewQueue(tenantId: string): Promise<readonly PendingReview[]>;
+  /** The tenant's recorded dead letters (DeadLettered events), newest first, at most `limit`. */
+  deadLetters(tenantId: string, limit: number): Promise<readonly AuditRecord[]>;
+  /** One recorded event of the tenant by its CloudEvents id; undefined when the tenant has none. */
+  eventById(tenantId: string, eventId: string): Promise<AuditRecord | undefined>;
   /** Review status of one request. */
   reviewState(tenantId: string, requestId: string): Promise<ReviewState>;
   /** Requests newest first; pass the previous page's `nextCursor` to continue. */

@@ -1,14 +1,21 @@
 import { EventBus } from '@llmbus/bus';
 import { describeHttpApi, identityProviders, OPS_CONTROLLERS, type OpenApiInfo } from '@llmbus/http-nest';
+import { WorkflowRegistry } from '@llmbus/workflows';
 import { Module } from '@nestjs/common';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { AuditPrivacy } from './audit-privacy';
 import { AUDIT_STORE } from './auditor-deps';
+import { DeadLettersController } from './dead-letters.controller';
 import { RequestsController } from './requests.controller';
 import { ReviewsController } from './reviews.controller';
 
 /** The auditor's HTTP controllers: the audit API, the review decisions and the operations endpoints. */
-export const AUDITOR_HTTP_CONTROLLERS = [RequestsController, ReviewsController, ...OPS_CONTROLLERS];
+export const AUDITOR_HTTP_CONTROLLERS = [
+  RequestsController,
+  ReviewsController,
+  DeadLettersController,
+  ...OPS_CONTROLLERS,
+];
 
 /** Title and description of the auditor's OpenAPI document. */
 export const AUDITOR_OPENAPI_INFO: OpenApiInfo = {
@@ -31,6 +38,7 @@ export function auditorOpenApiDocument(): Promise<OpenAPIObject> {
         { provide: AUDIT_STORE, useValue: null },
         { provide: EventBus, useValue: null },
         { provide: AuditPrivacy, useValue: null },
+        { provide: WorkflowRegistry, useValue: null },
         ...identityProviders(undefined, undefined),
       ],
     },

@@ -71,6 +71,16 @@ const submitted = (requestId: string, tenantId = 'acme', id?: string) =>
     { tenantId, id },
   );
 
+/** An output the shipped support-ticket workflow's output schema accepts. */
+const VALID_OUTPUT = {
+  category: 'billing',
+  priority: 'normal',
+  reply: 'fixed',
+  citations: [],
+  needsHuman: false,
+  confidence: 0.8,
+};
+
 const reviewRequested = (requestId: string) =>
   outgoing(ReviewRequestedEvent, {
     requestId,
@@ -437,10 +447,21 @@ describe('auditor', () => {
         .send({ decision: 'approve' })
         .expect(404);
 
-      const res = await request(url)
+      // An edit the workflow's output schema refuses is refused before anything is published.
+      const refused = await request(url)
         .post('/v1/reviews/http-1/decision')
         .set('X-Api-Key', KEYS.acmeReviewer)
         .send({ decision: 'edit', output: { reply: 'fixed' }, comment: 'tone' })
+        .expect(400);
+      expect(refused.body).toMatchObject({
+        error: 'invalid_output',
+        details: expect.arrayContaining(['output.category: is required']),
+      });
+
+      const res = await request(url)
+        .post('/v1/reviews/http-1/decision')
+        .set('X-Api-Key', KEYS.acmeReviewer)
+        .send({ decision: 'edit', output: VALID_OUTPUT, comment: 'tone' })
         .expect(202);
       await until(() => decisions.length === 1, 'the ReviewDecided event');
       expect(decisions[0]).toMatchObject({
@@ -453,7 +474,7 @@ describe('auditor', () => {
         data: {
           requestId: 'http-1',
           decision: 'edit',
-          output: { reply: 'fixed' },
+          output: VALID_OUTPUT,
           comment: 'tone',
           reviewer: expect.stringMatching(/^review/),
         },
@@ -542,14 +563,14 @@ describe('auditor', () => {
         .set('X-Api-Key', KEYS.acmeReviewer)
         .send({
           decision: 'edit',
-          output: { reply: 'Dear <PERSON_1>, your refund is on its way.', citations: [] },
+          output: { ...VALID_OUTPUT, reply: 'Dear <PERSON_1>, your refund is on its way.' },
         })
         .expect(202);
       await until(() => decisions.some((d) => d.data.requestId === 'pii-2'), 'the decision');
       const decision = decisions.find((d) => d.data.requestId === 'pii-2')!;
       expect(decision.data.output).toEqual({
+        ...VALID_OUTPUT,
         reply: 'Dear Maria Schneider, your refund is on its way.',
-        citations: [],
       });
       expect(decision.data.review.output).toEqual(output);
     });
