@@ -47,6 +47,8 @@ export interface ChatDelta {
 export interface ChatRequest {
   /** Registry id of the model; the provider's default chat model when omitted. */
   readonly model?: string;
+  /** The tenant the call is made for: per-tenant rate limits apply to it (never sent to the model). */
+  readonly tenant?: string;
   readonly messages: readonly ChatMessage[];
   readonly temperature?: number;
   readonly topP?: number;

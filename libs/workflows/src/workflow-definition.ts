@@ -39,6 +39,19 @@ export interface MatchRule {
 
 export interface ModelSpec {
   readonly tier: ModelTier;
+  /** A registry id the workflow pins: every generation uses this model (no tier routing). */
+  readonly id?: string;
+  /**
+   * Tiers tried in order across attempts: attempt 1 uses the first, and each regeneration the
+   * validator asks for (low confidence, violations) moves one tier up, staying on the last.
+   * Overrides `tier` and a match rule's `modelTier`.
+   */
+  readonly cascade?: readonly ModelTier[];
+  /**
+   * Serve a first attempt from the tenant's response cache when the same workflow version sent
+   * the same full prompt to the same model within `ttlSeconds`.
+   */
+  readonly cache?: { readonly ttlSeconds: number };
   readonly budget: { readonly maxOutputTokens: number; readonly maxCostUsd: number };
 }
 

@@ -99,6 +99,14 @@ export const WORKFLOW_FILE_SCHEMA = {
       required: ['tier', 'budget'],
       properties: {
         tier: { enum: MODEL_TIERS },
+        id: { type: 'string', pattern: '^[a-z0-9][a-z0-9._/-]{0,127}$' },
+        cascade: { type: 'array', minItems: 2, maxItems: 5, items: { enum: MODEL_TIERS } },
+        cache: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['ttlSeconds'],
+          properties: { ttlSeconds: { type: 'integer', minimum: 1, maximum: 2_592_000 } },
+        },
         budget: {
           type: 'object',
           additionalProperties: false,

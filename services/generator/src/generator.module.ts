@@ -28,6 +28,7 @@ export class GeneratorModule {
         createPiiDetector(),
         deps.config.piiKey ?? (deps.config.mode === 'embedded' ? processPiiKey() : undefined),
       ),
+      deps.responseCache,
     );
     return {
       module: GeneratorModule,

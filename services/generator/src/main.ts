@@ -35,6 +35,7 @@ async function main(): Promise<void> {
     logger,
     models: providers.chat,
     selectModel: chatModelChooser(providers),
+    responseCache: providers.responseCache,
   });
   logger.info({ chatModel: providers.chatModel.id }, 'generator started');
   closeOnSignals('generator', logger, [() => app.close(), () => bus.close(), () => providers.close()]);

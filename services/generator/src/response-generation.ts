@@ -8,7 +8,16 @@ import {
   type RequestContext,
   type ResponseGenerated,
 } from '@llmbus/contracts';
-import { conservativeTokenCounter, ModelError, type ChatResponse, type ModelProvider } from '@llmbus/models';
+import {
+  conservativeTokenCounter,
+  ModelError,
+  ModelRegistryError,
+  responseCacheKey,
+  type ChatRequest,
+  type ChatResponse,
+  type ModelProvider,
+  type ResponseCache,
+} from '@llmbus/models';
 import type { Logger } from '@llmbus/observability';
 import { PiiProtection, PiiVaultError, resolvePiiPolicy } from '@llmbus/pii';
 import {
@@ -22,7 +31,7 @@ import {
   WorkflowRegistry,
   type LoadedWorkflow,
 } from '@llmbus/workflows';
-import type { ChatModelChoice } from './generator-deps';
+import type { ChatModelChoice, ModelSelection } from './generator-deps';
 
 /** The request state a generation starts from (ContextRetrieved or RegenerationRequested). */
 export interface GenerationInput {
@@ -50,11 +59,16 @@ export class ResponseGeneration {
   constructor(
     private readonly workflows: WorkflowRegistry,
     private readonly models: ModelProvider,
-    private readonly selectModel: (tier: RequestContext['modelTier']) => ChatModelChoice,
+    private readonly selectModel: (
+      tier: RequestContext['modelTier'],
+      selection?: ModelSelection,
+    ) => ChatModelChoice,
     private readonly tokenCounter: TokenCounter | undefined,
     private readonly timeoutMs: number,
     /** Masks prompts for models not trusted with PII; without it prompts go out as rendered. */
     private readonly pii?: PiiProtection,
+    /** Answers of workflows with `model.cache`, scoped by tenant and workflow version. */
+    private readonly responseCache?: ResponseCache,
   ) {}
 
   /** Generates attempt `attempt` for a request; `retry` carries the stricter instruction of a regeneration. */
@@ -66,7 +80,7 @@ export class ResponseGeneration {
     retry?: RetryGuidance,
   ): Promise<ResponseGenerated> {
     const workflow = this.workflowOf(source.context);
-    const model = this.selectModel(source.context.modelTier);
+    const model = this.chooseModel(workflow, source.context, attempt);
     const rendered = this.render(workflow, source, model, await this.counterFor(model), retry);
     if (rendered.droppedPassageIds.length || rendered.truncatedField) {
       log.info(
@@ -81,7 +95,7 @@ export class ResponseGeneration {
     // Each call is billed, so each gets an id of its own, even when a redelivery repeats it.
     const callId = randomUUID();
     const sent = this.minimise(workflow, source, model, rendered);
-    const response = await this.callModel(workflow, source.context, model, schema, sent.prompt, heartbeat);
+    const response = await this.callModel(workflow, source, model, schema, sent.prompt, heartbeat, attempt);
     if (response.usage.costUsd > source.context.budget.maxCostUsd) {
       log.warn(
         { costUsd: response.usage.costUsd, maxCostUsd: source.context.budget.maxCostUsd },
@@ -130,6 +144,31 @@ export class ResponseGeneration {
       return { prompt, piiVault: this.pii.seal(vault, source.requestId) };
     } catch (error) {
       if (error instanceof PiiVaultError) throw new EventRejectedError('processing_error', error.message);
+      throw error;
+    }
+  }
+
+  /**
+   * The model of one attempt: the workflow's pinned `model.id`; else, with a `model.cascade`, the
+   * tier of this attempt (attempt 1 the first tier, each regeneration one tier up, the last one
+   * repeated); else the request's tier. A pinned model this process does not serve fails the
+   * request as `model_error`, naming the model and why.
+   */
+  private chooseModel(workflow: LoadedWorkflow, context: RequestContext, attempt: number): ChatModelChoice {
+    const cascade = workflow.model.cascade;
+    const tier =
+      cascade === undefined
+        ? context.modelTier
+        : (cascade[Math.min(attempt, cascade.length) - 1] ?? context.modelTier);
+    try {
+      return this.selectModel(tier, workflow.model.id === undefined ? {} : { pin: workflow.model.id });
+    } catch (error) {
+      if (error instanceof ModelRegistryError) {
+        throw new EventRejectedError(
+          'model_error',
+          `workflow ${workflow.id}@${workflow.version}: ${error.message}`,
+        );
+      }
       throw error;
     }
   }
@@ -199,26 +238,62 @@ export class ResponseGeneration {
 
   private async callModel(
     workflow: LoadedWorkflow,
-    context: RequestContext,
+    source: GenerationInput,
     model: ChatModelChoice,
     schema: Record<string, unknown>,
     prompt: RenderedPrompt,
     heartbeat: Heartbeat,
+    attempt: number,
   ): Promise<ChatResponse> {
     // Keeps the consumer's group membership alive while the model works (the bus heartbeats too).
     const timer = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
     const started = Date.now();
+    const request: ChatRequest = {
+      model: model.modelId,
+      tenant: source.tenantId,
+      messages: [
+        { role: 'system', content: prompt.system },
+        { role: 'user', content: prompt.user },
+      ],
+      responseSchema: { name: schemaName(workflow), schema },
+      maxTokens: source.context.budget.maxOutputTokens,
+      timeoutMs: this.timeoutMs,
+    };
+    // Only first attempts use the cache: a regeneration asks for a different answer.
+    const cacheKey =
+      workflow.model.cache !== undefined &&
+      this.responseCache !== undefined &&
+      source.tenantId !== undefined &&
+      attempt === 1
+        ? responseCacheKey(
+            { tenant: source.tenantId, workflowId: workflow.id, workflowVersion: workflow.version },
+            model.modelId ?? '',
+            request,
+          )
+        : undefined;
     try {
-      return await this.models.chat({
-        model: model.modelId,
-        messages: [
-          { role: 'system', content: prompt.system },
-          { role: 'user', content: prompt.user },
-        ],
-        responseSchema: { name: schemaName(workflow), schema },
-        maxTokens: context.budget.maxOutputTokens,
-        timeoutMs: this.timeoutMs,
-      });
+      if (cacheKey !== undefined) {
+        const hit = await this.responseCache?.get(cacheKey);
+        if (hit !== undefined) {
+          return {
+            ...hit,
+            usage: {
+              ...hit.usage,
+              promptTokens: 0,
+              completionTokens: 0,
+              costUsd: 0,
+              latencyMs: Date.now() - started,
+              cached: true,
+              costSavedUsd: hit.usage.costUsd,
+            },
+          };
+        }
+      }
+      const response = await this.models.chat(request);
+      if (cacheKey !== undefined && workflow.model.cache !== undefined) {
+        await this.responseCache?.set(cacheKey, response, workflow.model.cache.ttlSeconds * 1000);
+      }
+      return response;
     } catch (error) {
       if (error instanceof ModelError && error.code === 'malformed_output') {
         // An answer that does not parse is the validator's business: it asks for a stricter
