@@ -183,6 +183,7 @@ describe('orchestrate replay-request', () => {
     expect(same.stdout).toContain(`replay of request ${requestId} (tenant ${TENANT}); nothing was published`);
     expect(same.stdout).toMatch(/workflow\s+support-ticket@1\s+\| support-ticket@1/);
     expect(same.stdout).toContain('output: identical');
+    expect(same.stdout).toMatch(/^output {6}\{/m); // the output row is not marked as differing
     expect(same.stdout).toContain('outcome unchanged: completed');
     expect(same.stdout).toMatch(/cost USD\s+\S+\s+\| \S+/);
 

@@ -293,7 +293,19 @@ export function formatReplayReport(report: ReplayReport): string {
 }
 
 function json(value: unknown): string | undefined {
-  return value === undefined ? undefined : typeof value === 'string' ? value : JSON.stringify(value, null, 1);
+  if (value === undefined) return undefined;
+  return typeof value === 'string' ? value : JSON.stringify(sortedKeys(value), null, 1);
+}
+
+/** The value with object keys in code-point order: the trail's JSON (jsonb) does not keep the model's order. */
+function sortedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedKeys);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((key) => [key, sortedKeys((value as Record<string, unknown>)[key])]),
+  );
 }
 
 /** Lines of at most COLUMN characters, breaking long ones. */
