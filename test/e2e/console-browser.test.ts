@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import {
   ContextRetrievedEvent,
   DeadLetteredEvent,
+  ModelCallRecordedEvent,
   RequestCompletedEvent,
   ResponseGeneratedEvent,
   ReviewDecidedEvent,
@@ -339,6 +340,12 @@ describe('operator console in chromium', () => {
     expect(
       await page.locator(`#timeline tr[data-type="${ContextRetrievedEvent.type}"]`).textContent(),
     ).toContain('1 passages');
+    // One model call, billed once, though three later events restate its usage.
+    const callCost = await page
+      .locator(`#timeline tr[data-type="${ModelCallRecordedEvent.type}"] td`)
+      .nth(5)
+      .textContent();
+    expect(await page.locator('#view p.meta').first().textContent()).toContain(`model cost ${callCost}`);
     await shot(page, '3-timeline');
 
     await page.click('a[data-view=requests]');

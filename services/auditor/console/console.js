@@ -208,6 +208,17 @@ async function requestsView(args) {
   ];
 }
 
+/**
+ * Whether an event's usage is a billed call, counted once: a ModelCallRecorded is the billing
+ * record; outputs, reviews and results restating a call's usage are not counted again.
+ */
+function billed(record, events) {
+  const e = record.envelope;
+  if (!usageOf(e.data) || e.type.endsWith('request.completed') || e.type.endsWith('review.requested')) return false;
+  if (e.type.endsWith('model.call-recorded') || !e.data.callId) return true;
+  return !events.some((r) => r.envelope.type.endsWith('model.call-recorded') && r.envelope.data?.callId === e.data.callId);
+}
+
 /** The facts of one event worth a column: model, tokens, cost, latency. */
 function usageOf(data) {
   const usage = data?.usage;
@@ -248,7 +259,7 @@ async function timelineView(requestId) {
     const step = at - previous;
     previous = at;
     const usage = usageOf(e.data);
-    if (usage && (e.type.endsWith('model.call-recorded') || !e.data.callId)) cost += usage.costUsd ?? 0;
+    if (billed(record, events)) cost += usage.costUsd ?? 0;
     return h(
       'tr',
       { class: 'event', dataset: { type: e.type } },
@@ -292,15 +303,14 @@ async function recentCalls(limit) {
   const calls = [];
   for (const { events } of trails) {
     const workflow = events.map((r) => r.envelope.data?.context?.workflow ?? r.envelope.data?.workflow).find(Boolean);
-    for (const { envelope: e } of events) {
+    for (const record of events) {
+      if (!billed(record, events)) continue;
+      const e = record.envelope;
       const usage = usageOf(e.data);
-      // A ModelCallRecorded is the billing record; events restating its usage (same callId) are skipped.
-      if (!usage || e.type.endsWith('request.completed') || e.type.endsWith('review.requested')) continue;
-      if (e.data.callId && !e.type.endsWith('model.call-recorded') && events.some((r) => r.envelope.type.endsWith('model.call-recorded') && r.envelope.data?.callId === e.data.callId)) continue;
       calls.push({ at: Date.parse(e.time), workflow: workflow ? `${workflow.id}@${workflow.version}` : '?', stage: stageOf(e.source), model: usage.modelId, costUsd: usage.costUsd ?? 0, latencyMs: usage.latencyMs ?? 0 });
     }
   }
-  return calls.sort((a, b) => a.at - b.at);
+  return { calls: calls.sort((a, b) => a.at - b.at), requests: requests.length };
 }
 
 const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#be185d', '#4d7c0f'];
@@ -308,7 +318,7 @@ const HOUR = 3_600_000;
 
 async function costsView() {
   while (charts.length) charts.pop().destroy();
-  const [{ steps }, calls] = await Promise.all([api('/v1/costs'), recentCalls(100)]);
+  const [{ steps }, { calls, requests }] = await Promise.all([api('/v1/costs'), recentCalls(100)]);
   const byStep = h('canvas', { id: 'chart-cost-by-step', role: 'img', 'aria-label': 'Cost by step and model' });
   const overTime = h('canvas', { id: 'chart-cost-over-time', role: 'img', 'aria-label': 'Cost per hour by workflow' });
   const latency = h('canvas', { id: 'chart-latency', role: 'img', 'aria-label': 'Latency of model calls by model' });
@@ -328,7 +338,7 @@ async function costsView() {
         ),
       ),
     ),
-    h('p', { class: 'meta' }, `Charts over time cover the model calls of the latest ${Math.min(100, calls.length ? 100 : 0)} requests (${calls.length} calls).`),
+    h('p', { class: 'meta' }, `Charts over time cover the model calls of the latest ${requests} requests (${calls.length} calls).`),
   ];
   // The canvases must be in the document before Chart.js sizes them.
   queueMicrotask(() => {
