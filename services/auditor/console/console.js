@@ -107,15 +107,22 @@ async function route() {
 
 // ---- review queue ---------------------------------------------------------------------------
 
-/** What a pending review asks a human to decide; generic over its kind (output, tool-approval, ...). */
+/**
+ * What a pending review asks a human to decide, generic over its kind: an `output` review edits
+ * the output (checked against the workflow's output schema by the API), a `tool-approval` edits
+ * the call's arguments (checked against the tool's schema before it runs); any other kind shows
+ * its event and takes approve or reject.
+ */
 function reviewCard(pending) {
   const data = pending.review.envelope.data ?? {};
   const kind = typeof data.kind === 'string' ? data.kind : 'output';
+  const approval = kind === 'tool-approval' ? (data.toolApproval ?? {}) : undefined;
   const status = h('div', { class: 'status' });
   const comment = h('input', { type: 'text', name: 'comment', placeholder: 'Comment (optional)', 'aria-label': 'Comment' });
-  const editable = kind === 'output';
-  const output = editable
-    ? h('textarea', { name: 'output', 'aria-label': 'Output', spellcheck: 'false' }, JSON.stringify(data.output ?? {}, null, 2))
+  // What an edit replaces, by kind: the output, or the tool call's arguments.
+  const editField = kind === 'output' ? 'output' : approval ? 'arguments' : undefined;
+  const editable = editField
+    ? h('textarea', { name: editField, 'aria-label': editField === 'output' ? 'Output' : 'Arguments', spellcheck: 'false' }, JSON.stringify((editField === 'output' ? data.output : approval.arguments) ?? {}, null, 2))
     : undefined;
   const decide = async (decision) => {
     status.replaceChildren();
@@ -123,9 +130,9 @@ function reviewCard(pending) {
     if (comment.value.trim()) body.comment = comment.value.trim();
     if (decision === 'edit') {
       try {
-        body.output = JSON.parse(output.value);
+        body[editField] = JSON.parse(editable.value);
       } catch (error) {
-        status.append(h('p', { class: 'error', role: 'alert' }, `The output is not valid JSON: ${error.message}`));
+        status.append(h('p', { class: 'error', role: 'alert' }, `The ${editField} is not valid JSON: ${error.message}`));
         return;
       }
     }
@@ -145,13 +152,16 @@ function reviewCard(pending) {
     { class: 'card review', dataset: { requestId: pending.requestId, kind } },
     h('h3', {}, h('a', { href: `#/requests/${enc(pending.requestId)}` }, pending.requestId), ' ', h('span', { class: 'badge' }, kind)),
     h('p', { class: 'meta' }, `requested ${fmtTime(pending.review.envelope.time)} · workflow ${data.context?.workflow?.id ?? '?'}@${data.context?.workflow?.version ?? '?'} · attempts ${data.attempts ?? '?'}`),
-    data.reason ? h('p', {}, h('strong', {}, 'Reason: '), data.reason) : undefined,
+    approval
+      ? h('p', {}, h('strong', {}, 'Tool: '), h('code', { class: 'tool' }, approval.tool ?? '?'), approval.expiresAt ? ` · decide before ${fmtTime(approval.expiresAt)}` : '')
+      : undefined,
+    data.reason ? h('p', {}, h('strong', {}, approval ? "The model's reason: " : 'Reason: '), data.reason) : undefined,
     data.violations?.length ? h('ul', { class: 'violations' }, data.violations.map((v) => h('li', {}, v))) : undefined,
-    data.toolCall ? h('div', {}, h('strong', {}, 'Tool call'), json(data.toolCall)) : undefined,
     data.input ? h('details', {}, h('summary', {}, 'Input'), json(data.input)) : undefined,
     data.passages?.length ? h('details', {}, h('summary', {}, `Passages (${data.passages.length})`), passageList(data.passages)) : undefined,
-    editable ? h('div', {}, h('label', {}, 'Output (edit, then "Save edit"; the API checks it against the workflow\'s output schema)'), output) : undefined,
-    !editable ? h('details', {}, h('summary', {}, 'Review event'), json(data)) : undefined,
+    editable
+      ? h('div', {}, h('label', {}, editField === 'output' ? 'Output (edit, then "Save edit"; the API checks it against the workflow\'s output schema)' : 'Arguments (edit, then "Save edit"; checked against the tool\'s schema before the call runs)'), editable)
+      : h('details', {}, h('summary', {}, 'Review event'), json(data)),
     h('p', {}, comment),
     h(
       'p',
@@ -233,7 +243,13 @@ function eventDetails(type, data) {
   if (data.passages?.length && type.endsWith('context.retrieved'))
     parts.push(h('details', {}, h('summary', {}, `${data.passages.length} passages${typeof data.relevance === 'number' ? `, relevance ${data.relevance.toFixed(2)}` : ''}`), passageList(data.passages)));
   if (data.citations?.length) parts.push(h('div', {}, h('strong', {}, 'Citations: '), data.citations.join(', ')));
-  if (data.toolCalls?.length || data.toolCall) parts.push(h('details', {}, h('summary', {}, 'Tool calls'), json(data.toolCalls ?? data.toolCall)));
+  const calls = data.toolApproval ? [data.toolApproval] : (data.results ?? data.calls ?? data.toolCalls);
+  if (Array.isArray(calls) && calls.length) {
+    parts.push(
+      h('div', { class: 'tool-calls' }, h('strong', {}, 'Tool calls: '), calls.map((c) => `${c.tool ?? c.name ?? '?'}${c.status ? ` (${c.status}${c.reviewer ? ` by ${c.reviewer}` : ''})` : ''}`).join(', ')),
+      h('details', {}, h('summary', {}, 'Tool calls and results'), json(calls)),
+    );
+  }
   if (data.assessment) {
     const signals = (data.assessment.signals ?? []).map((s) => `${s.name ?? s.signal ?? '?'} ${typeof s.score === 'number' ? s.score.toFixed(2) : ''}`).join(', ');
     parts.push(h('div', {}, h('strong', {}, 'Validation: '), `confidence ${data.assessment.confidence?.toFixed?.(2) ?? '?'}${signals ? ` · ${signals}` : ''}`));
