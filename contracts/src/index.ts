@@ -21,6 +21,7 @@ export * from './events/document-deleted';
 export * from './events/document-removed';
 export * from './events/dead-lettered';
 export * from './events/model-call-recorded';
+export * from './events/response-draft';
 export * from './schema/json-schemas';
 export * from './schema/asyncapi';
 export * from './schema/generated-files';

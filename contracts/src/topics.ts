@@ -35,6 +35,11 @@ export const Topics = {
     'Usage of every billed model call, one event per call (duplicates by redelivery included).',
     30,
   ),
+  Stream: topic(
+    'orchestration.stream.v1',
+    'Draft pieces of model output while it is written, for the HTTP stream endpoint; not audited.',
+    1,
+  ),
 } as const satisfies Record<string, TopicSpec>;
 
 /** The dead-letter topic of each stage: invalid or undeliverable events it consumed, with the reason. */
@@ -95,6 +100,14 @@ const RETRY_TOPIC_NAMES: ReadonlySet<string> = new Set(
 /** True when a logical (unprefixed) topic name is one of the delayed retry topics. */
 export function isRetryTopic(name: string): boolean {
   return RETRY_TOPIC_NAMES.has(name);
+}
+
+/**
+ * True for topics of transient drafts (the stream topic): `*` subscriptions (the auditor) do not
+ * read them, and nothing in them is part of a request's outcome.
+ */
+export function isStreamTopic(name: string): boolean {
+  return name === Topics.Stream.name;
 }
 
 /** The retry topics of a stage, round 1 first; empty for a stage that does not retry through topics. */

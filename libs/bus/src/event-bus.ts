@@ -9,6 +9,7 @@ import {
   EventEnvelope,
   RETRY_ROUNDS,
   isRetryTopic,
+  isStreamTopic,
   retryTopicsOf,
   Stage,
   topicName,
@@ -223,10 +224,12 @@ export class EventBus {
   }
 }
 
-/** Logical topics a set of handlers needs; `*` means every platform topic except retry topics. */
+/** Logical topics a set of handlers needs; `*` means every platform topic except retry and stream topics. */
 export function topicsFor(handlers: StageHandlers): string[] {
-  // Retry topics hold copies of events already on their original topics: `*` does not read them.
-  if (handlers['*']) return TOPICS.filter((t) => !isRetryTopic(t.name)).map((t) => t.name);
+  // Retry topics hold copies of events already on their original topics, stream topics hold
+  // transient drafts: `*` (the auditor) reads neither.
+  if (handlers['*'])
+    return TOPICS.filter((t) => !isRetryTopic(t.name) && !isStreamTopic(t.name)).map((t) => t.name);
   const topics = new Set<string>();
   for (const type of Object.keys(handlers)) {
     const definition = eventByType(type);

@@ -139,7 +139,11 @@ export interface WorkflowDefinition {
   readonly input: { readonly schema: JsonSchema };
   readonly retrieval: RetrievalSpec;
   readonly prompt: PromptTemplate;
-  readonly output: { readonly schema: JsonSchema };
+  /**
+   * `schema`: what the model must answer. `stream`: publish drafts while the model writes
+   * (ResponseDraft on the stream topic, served by `GET /v1/requests/:id/stream`).
+   */
+  readonly output: { readonly schema: JsonSchema; readonly stream?: boolean };
   readonly validation: ValidationSpec;
   readonly verify?: VerifySpec;
   /**

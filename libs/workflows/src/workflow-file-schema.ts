@@ -122,7 +122,7 @@ export const WORKFLOW_FILE_SCHEMA = {
       type: 'object',
       additionalProperties: false,
       required: ['schema'],
-      properties: { schema: { type: 'object' } },
+      properties: { schema: { type: 'object' }, stream: { type: 'boolean' } },
     },
     retrieval: {
       type: 'object',
@@ -150,7 +150,7 @@ export const WORKFLOW_FILE_SCHEMA = {
       type: 'object',
       additionalProperties: false,
       required: ['schema'],
-      properties: { schema: { type: 'object' } },
+      properties: { schema: { type: 'object' }, stream: { type: 'boolean' } },
     },
     validation: {
       type: 'object',

@@ -9,6 +9,7 @@ import {
 } from '@llmbus/contracts';
 import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import { DraftPublisher } from './draft-stream';
 import { ModelCallRecorder } from './model-call-recorder';
 import { ResponseGeneration } from './response-generation';
 
@@ -18,6 +19,7 @@ export class GeneratorEventsController {
   constructor(
     private readonly generation: ResponseGeneration,
     private readonly calls: ModelCallRecorder,
+    private readonly drafts: DraftPublisher,
   ) {}
 
   @EventPattern(ContextRetrievedEvent.type)
@@ -26,7 +28,8 @@ export class GeneratorEventsController {
     @Ctx() ctx: HandlerContext,
   ): Promise<Outgoing[]> {
     const source = { ...event.data, tenantId: event.tenantid };
-    const generated = await this.generation.generate(source, 1, ctx.heartbeat, ctx.log);
+    const drafts = this.drafts.opener(event, event.data.requestId, 1, ctx.log);
+    const generated = await this.generation.generate(source, 1, ctx.heartbeat, ctx.log, undefined, drafts);
     const record = await this.calls.record(generated, event, ctx.log);
     return [outgoing(ResponseGeneratedEvent, generated, { attempt: 1 }), ...record];
   }
@@ -38,11 +41,15 @@ export class GeneratorEventsController {
   ): Promise<Outgoing[]> {
     const { attempt, violations, stricterInstruction } = event.data;
     const source = { ...event.data, tenantId: event.tenantid };
-    const generated = await this.generation.generate(source, attempt, ctx.heartbeat, ctx.log, {
+    const drafts = this.drafts.opener(event, event.data.requestId, attempt, ctx.log);
+    const generated = await this.generation.generate(
+      source,
       attempt,
-      violations,
-      instruction: stricterInstruction,
-    });
+      ctx.heartbeat,
+      ctx.log,
+      { attempt, violations, instruction: stricterInstruction },
+      drafts,
+    );
     const record = await this.calls.record(generated, event, ctx.log);
     return [outgoing(ResponseGeneratedEvent, generated, { attempt }), ...record];
   }

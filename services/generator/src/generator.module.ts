@@ -1,6 +1,7 @@
 import { MODEL_CALL_DEADLINE_MS } from '@llmbus/config';
 import { httpLoggerParams, identityProviders, OPS_CONTROLLERS } from '@llmbus/http-nest';
-import { createPiiDetector, PiiProtection, processPiiKey } from '@llmbus/pii';
+import { createPiiDetector, PiiMasker, PiiProtection, processPiiKey } from '@llmbus/pii';
+import { DraftPublisher } from './draft-stream';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
@@ -37,6 +38,10 @@ export class GeneratorModule {
       providers: [
         { provide: ResponseGeneration, useValue: generation },
         { provide: ModelCallRecorder, useValue: new ModelCallRecorder(deps.bus) },
+        {
+          provide: DraftPublisher,
+          useValue: new DraftPublisher(deps.bus, new PiiMasker(createPiiDetector())),
+        },
         ...identityProviders(deps.apiKeys ?? deps.config.apiKeys, deps.config.oidc),
       ],
     };

@@ -31,6 +31,7 @@ import {
   WorkflowRegistry,
   type LoadedWorkflow,
 } from '@llmbus/workflows';
+import type { DraftSink, OpenDraft } from './draft-stream';
 import type { ChatModelChoice, ModelSelection } from './generator-deps';
 
 /** The request state a generation starts from (ContextRetrieved or RegenerationRequested). */
@@ -78,6 +79,7 @@ export class ResponseGeneration {
     heartbeat: Heartbeat,
     log: Logger,
     retry?: RetryGuidance,
+    openDraft?: OpenDraft,
   ): Promise<ResponseGenerated> {
     const workflow = this.workflowOf(source.context);
     const model = this.chooseModel(workflow, source.context, attempt);
@@ -95,7 +97,20 @@ export class ResponseGeneration {
     // Each call is billed, so each gets an id of its own, even when a redelivery repeats it.
     const callId = randomUUID();
     const sent = this.minimise(workflow, source, model, rendered);
-    const response = await this.callModel(workflow, source, model, schema, sent.prompt, heartbeat, attempt);
+    const draft =
+      workflow.output.stream === true && openDraft !== undefined
+        ? openDraft(resolvePiiPolicy(workflow.pii, source.tenantId).outputs)
+        : undefined;
+    const response = await this.callModel(
+      workflow,
+      source,
+      model,
+      schema,
+      sent.prompt,
+      heartbeat,
+      attempt,
+      draft,
+    );
     if (response.usage.costUsd > source.context.budget.maxCostUsd) {
       log.warn(
         { costUsd: response.usage.costUsd, maxCostUsd: source.context.budget.maxCostUsd },
@@ -244,6 +259,7 @@ export class ResponseGeneration {
     prompt: RenderedPrompt,
     heartbeat: Heartbeat,
     attempt: number,
+    draft?: DraftSink,
   ): Promise<ChatResponse> {
     // Keeps the consumer's group membership alive while the model works (the bus heartbeats too).
     const timer = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
@@ -258,6 +274,7 @@ export class ResponseGeneration {
       responseSchema: { name: schemaName(workflow), schema },
       maxTokens: source.context.budget.maxOutputTokens,
       timeoutMs: this.timeoutMs,
+      ...(draft === undefined ? {} : { onDelta: (delta: { text: string }) => draft.push(delta.text) }),
     };
     // Only first attempts use the cache: a regeneration asks for a different answer.
     const cacheKey =
@@ -275,6 +292,7 @@ export class ResponseGeneration {
       if (cacheKey !== undefined) {
         const hit = await this.responseCache?.get(cacheKey);
         if (hit !== undefined) {
+          draft?.push(hit.text);
           return {
             ...hit,
             usage: {
@@ -325,6 +343,7 @@ export class ResponseGeneration {
       throw error;
     } finally {
       clearInterval(timer);
+      await draft?.end();
     }
   }
 }

@@ -48,6 +48,7 @@ async function main(): Promise<void> {
   closeOnSignals('retriever', logger, [
     () => app.close(),
     () => bus.close(),
+    () => stage.retrievalCache?.close() ?? Promise.resolve(),
     () => vectorStore.close(),
     () => providers.close(),
   ]);
