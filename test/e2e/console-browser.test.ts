@@ -355,7 +355,7 @@ describe('operator console in chromium', () => {
 
     await page.click('a[data-view=costs]');
     await page.locator('#costs tbody tr').first().waitFor();
-    await page.waitForFunction(() => document.querySelectorAll('canvas').length === 3);
+    await page.waitForFunction('document.querySelectorAll("canvas").length === 3');
     expect(await page.locator('#costs').textContent()).toContain('openai/gpt-4o-mini');
     await shot(page, '5-costs');
     await page.context().close();

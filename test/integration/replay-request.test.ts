@@ -42,7 +42,7 @@ const passage: Passage = {
 
 /** The scripted model: a grounded answer; signed when the system prompt asks for a signature. */
 const model = new ScriptedOpenAIServer((messages) => {
-  const signed = messages.some((m) => m.role === 'system' && m.content.includes(SIGNATURE));
+  const signed = messages.some((m) => m.role === 'system' && (m.content ?? '').includes(SIGNATURE));
   return {
     category: 'account',
     priority: 'normal',

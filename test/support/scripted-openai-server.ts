@@ -3,14 +3,25 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** One chat message as the OpenAI API carries it. */
+/** One chat message as the OpenAI API carries it (an assistant turn that called tools may have no content). */
 export interface ChatMessage {
   readonly role: string;
-  readonly content: string;
+  readonly content: string | null;
+  readonly tool_calls?: readonly { function: { name: string } }[];
 }
 
-/** Computes the model's JSON answer from the request's messages. */
-export type ScriptedAnswer = (messages: readonly ChatMessage[]) => Record<string, unknown>;
+/** A turn that calls tools instead of answering: the model's words and the calls, by tool name. */
+export interface ToolCallsAnswer {
+  readonly toolCalls: readonly { readonly name: string; readonly arguments: Record<string, unknown> }[];
+  readonly text: string;
+}
+
+/** Computes the model's answer from the request's messages: a JSON object, or tool calls. */
+export type ScriptedAnswer = (messages: readonly ChatMessage[]) => Record<string, unknown> | ToolCallsAnswer;
+
+function isToolCalls(answer: Record<string, unknown> | ToolCallsAnswer): answer is ToolCallsAnswer {
+  return Array.isArray(answer['toolCalls']);
+}
 
 /** Serves POST /v1/chat/completions with the scripted answers; counts the calls it answered. */
 export class ScriptedOpenAIServer {
@@ -47,8 +58,16 @@ export class ScriptedOpenAIServer {
       }
       this.calls++;
       const messages = body.messages ?? [];
-      const content = JSON.stringify(this.answer(messages));
-      const promptTokens = messages.reduce((n, m) => n + Math.ceil(m.content.length / 4), 0);
+      const answer = this.answer(messages);
+      const content = isToolCalls(answer) ? answer.text : JSON.stringify(answer);
+      const toolCalls = isToolCalls(answer)
+        ? answer.toolCalls.map((call, i) => ({
+            id: `call_${this.calls}_${i}`,
+            type: 'function',
+            function: { name: call.name, arguments: JSON.stringify(call.arguments) },
+          }))
+        : undefined;
+      const promptTokens = messages.reduce((n, m) => n + Math.ceil((m.content ?? '').length / 4), 0);
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({
@@ -56,7 +75,13 @@ export class ScriptedOpenAIServer {
           object: 'chat.completion',
           created: Math.floor(Date.now() / 1000),
           model: body.model ?? 'scripted',
-          choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+          choices: [
+            {
+              index: 0,
+              message: { role: 'assistant', content, ...(toolCalls && { tool_calls: toolCalls }) },
+              finish_reason: toolCalls ? 'tool_calls' : 'stop',
+            },
+          ],
           usage: {
             prompt_tokens: promptTokens,
             completion_tokens: Math.ceil(content.length / 4),
