@@ -506,6 +506,30 @@ describe('auditor', () => {
       await request(url).get('/metrics').set('X-Api-Key', KEYS.acmeAdmin).expect(200);
       await request(url).get('/metrics').set('X-Api-Key', KEYS.acmeReviewer).expect(403);
     });
+
+    it('serves the console page and its own assets only, under a policy that loads nothing from elsewhere', async () => {
+      const page = await request(url).get('/console').expect(200);
+      expect(page.headers['content-type']).toMatch(/^text\/html/);
+      expect(page.headers['content-security-policy']).toMatch(/default-src 'none'; script-src 'self'/);
+      expect(page.text).toContain('<script src="/console/assets/console.js" type="module">');
+      expect(page.text).not.toMatch(/https?:\/\//);
+      const chart = await request(url).get('/console/assets/chart.umd.min.js').expect(200);
+      expect(chart.headers['content-type']).toMatch(/^text\/javascript/);
+      expect(chart.text).toContain('Chart.js');
+      await request(url).get('/console/assets/console.js').expect(200);
+      await request(url).get('/console/assets/..%2Fsrc%2Fconsole.controller.ts').expect(404);
+      await request(url).get('/console/assets/index.html').expect(404);
+    });
+
+    it('says who a key is, lists dead letters to readers and replays them for admins only', async () => {
+      const who = await request(url).get('/v1/principal').set('X-Api-Key', KEYS.acmeReviewer).expect(200);
+      expect(who.body).toMatchObject({ tenantId: 'acme', roles: ['reviewer'] });
+      const list = await request(url).get('/v1/dead-letters').set('X-Api-Key', KEYS.acmeReader).expect(200);
+      expect(list.body).toEqual({ deadLetters: expect.any(Array) });
+      await request(url).get('/v1/dead-letters?limit=0').set('X-Api-Key', KEYS.acmeReader).expect(400);
+      await request(url).post('/v1/dead-letters/nope/replay').set('X-Api-Key', KEYS.acmeReviewer).expect(403);
+      await request(url).post('/v1/dead-letters/nope/replay').set('X-Api-Key', KEYS.acmeAdmin).expect(404);
+    });
   });
 
   describe('personal data in the trail', () => {
