@@ -10,6 +10,13 @@ import {
 import { CALL_RESTATING_TYPES, RESTATED_USAGE_TYPES } from './audit-columns';
 import { insertChained } from './audit-chain';
 import {
+  queryRequestCost,
+  queryUsage,
+  type RequestCost,
+  type UsageRow,
+  type UsageWindow,
+} from './audit-usage';
+import {
   removeExpiredPayloads,
   type RetentionOptions,
   type RetentionPolicy,
@@ -221,6 +228,17 @@ export class SqlAuditStore implements AuditStore {
       avgLatencyMs: r.avg_latency_ms,
       maxLatencyMs: r.max_latency_ms,
     }));
+  }
+
+  async requestCost(tenantId: string, requestId: string): Promise<RequestCost | undefined> {
+    requireTenant(tenantId);
+    if (!isStorableText(requestId)) return undefined;
+    return queryRequestCost(this.client, tenantId, requestId);
+  }
+
+  async usage(tenantId: string, window: UsageWindow): Promise<readonly UsageRow[]> {
+    requireTenant(tenantId);
+    return queryUsage(this.client, tenantId, window);
   }
 
   async reviewQueue(tenantId: string): Promise<readonly PendingReview[]> {

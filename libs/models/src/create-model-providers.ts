@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore } from './limits/rate-limit-store';
 import { RateLimitedModelProvider } from './limits/rate-limited-model-provider';
 import { MemoryResponseCache, RedisResponseCache, type ResponseCache } from './cache/response-cache';
+import { TracedModelProvider } from './traced-model-provider';
 import { loadModelRegistry } from './registry/model-registry-file';
 import {
   ModelRegistry,
@@ -69,6 +70,11 @@ export interface CreateModelProvidersOptions {
   readonly logger?: ModelsLogger;
   /** Local inference runtime override (tests). */
   readonly localEngine?: LocalInferenceEngine;
+  /**
+   * Wraps the provider in a TracedModelProvider, so every call is a GenAI span (service processes
+   * do; without a tracing SDK the spans cost nothing). Off by default: callers get the adapter.
+   */
+  readonly traced?: boolean;
   /** Where rate-limit buckets live; default: Redis at config.limits.redisUrl, else process memory. */
   readonly rateLimitStore?: RateLimitStore;
   /** Where cached responses live; default: Redis at config.limits.redisUrl, else process memory. */
@@ -200,6 +206,7 @@ export function createModelProviders(
       notLive,
       release,
       responseCache,
+      traced: options.traced,
     });
   }
 
@@ -299,6 +306,7 @@ export function createModelProviders(
     notLive,
     release: releaseAll(release),
     responseCache,
+    traced: options.traced,
   });
 }
 
@@ -313,16 +321,26 @@ interface Assembly {
   readonly notLive: ReadonlyMap<string, string>;
   readonly release: () => Promise<void>;
   readonly responseCache: ResponseCache;
+  /** Wrap chat and embeddings in GenAI spans, outermost (the call as the caller sees it). */
+  readonly traced?: boolean;
 }
 
 function assemble(parts: Assembly): ModelProviders {
-  const { available, chat } = parts;
+  const { available } = parts;
+  const defaults = { chat: parts.chatModel.id, embeddings: parts.embeddingModel.id };
+  const chat = parts.traced ? new TracedModelProvider(parts.chat, defaults) : parts.chat;
+  const embeddings =
+    parts.traced && parts.embeddings !== parts.chat
+      ? new TracedModelProvider(parts.embeddings, defaults)
+      : parts.traced
+        ? chat
+        : parts.embeddings;
   const pool = ModelRegistry.fromEntries(available);
   return {
     config: parts.config,
     registry: parts.registry,
     chat,
-    embeddings: parts.embeddings,
+    embeddings,
     chatModel: parts.chatModel,
     embeddingModel: parts.embeddingModel,
     available,

@@ -8,10 +8,12 @@ import { AUDIT_STORE } from './auditor-deps';
 import { DeadLettersController } from './dead-letters.controller';
 import { RequestsController } from './requests.controller';
 import { ReviewsController } from './reviews.controller';
+import { UsageController } from './usage.controller';
 
 /** The auditor's HTTP controllers: the audit API, the review decisions and the operations endpoints. */
 export const AUDITOR_HTTP_CONTROLLERS = [
   RequestsController,
+  UsageController,
   ReviewsController,
   DeadLettersController,
   ...OPS_CONTROLLERS,
@@ -21,7 +23,7 @@ export const AUDITOR_HTTP_CONTROLLERS = [
 export const AUDITOR_OPENAPI_INFO: OpenApiInfo = {
   title: 'llmbus auditor',
   description:
-    "Audit API: a request's trail, the request list, costs, the review queue and review decisions. The tenant always comes from the credentials.",
+    "Audit API: a request's trail, the request list, costs and usage, the review queue and review decisions. The tenant always comes from the credentials.",
 };
 
 @Module({})

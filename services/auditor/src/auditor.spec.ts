@@ -500,9 +500,9 @@ describe('auditor', () => {
         /orchestrator_audit_events_total\{type="llmbus.request.submitted",outcome="recorded"\}/,
       );
       expect(metrics.text).toContain(
-        'orchestrator_model_tokens_total{stage="generator",model="gemma",kind="prompt"} 40',
+        'orchestrator_model_tokens_total{tenant="acme",workflow="support-ticket@1",stage="generator",model="gemma",kind="prompt"} 40',
       );
-      expect(metrics.text).not.toMatch(/orchestrator_model_\w+\{stage="validator"/);
+      expect(metrics.text).not.toMatch(/orchestrator_model_\w+\{[^}]*stage="validator"/);
       await request(url).get('/metrics').set('X-Api-Key', KEYS.acmeAdmin).expect(200);
       await request(url).get('/metrics').set('X-Api-Key', KEYS.acmeReviewer).expect(403);
     });

@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     level: config.logLevel,
     format: chooseLogFormat(config.logFormat, false),
   });
-  const providers = createModelProviders(parseModelsConfig(process.env), { logger });
+  const providers = createModelProviders(parseModelsConfig(process.env), { logger, traced: true });
   const untrusted = providers.available.filter((m) => m.capabilities.includes('chat') && !isTrustedForPii(m));
   if (untrusted.length > 0 && config.piiKey === undefined) {
     throw new ConfigError(

@@ -23,7 +23,7 @@ export class ModelCallRecorder {
     if (callId === undefined) return [];
     const record = outgoing(
       ModelCallRecordedEvent,
-      { requestId, callId, stage: 'generator', attempt, usage },
+      { requestId, callId, stage: 'generator', attempt, usage, workflow: generated.context.workflow },
       { id: callId, attempt },
     );
     try {

@@ -12,6 +12,7 @@ import {
   RequestRouted,
   RequestRoutedEvent,
 } from '@llmbus/contracts';
+import { inSpan, setDefinedAttributes } from '@llmbus/observability';
 import { Ingestor, Retriever } from '@llmbus/retrieval';
 import { Controller, Optional } from '@nestjs/common';
 import { RetrievalCache } from './retrieval-cache';
@@ -88,9 +89,30 @@ export class RetrieverEventsController {
         (retrieval.collectionWeights ?? []).map((w) => [w.collection, w.weight]),
       ),
     };
-    const result: Awaited<ReturnType<RetrievalCache['lookup']>> = this.cache
-      ? await this.cache.lookup(request, () => this.retriever.retrieve(request))
-      : await this.retriever.retrieve(request);
+    const result = await inSpan(
+      `retrieval ${retrieval.collections.join(',')}`,
+      {
+        attributes: {
+          'gen_ai.operation.name': 'retrieval',
+          'gen_ai.data_source.id': retrieval.collections.join(','),
+          'gen_ai.request.top_k': retrieval.topK,
+        },
+      },
+      async (span) => {
+        const found: Awaited<ReturnType<RetrievalCache['lookup']>> = this.cache
+          ? await this.cache.lookup(request, () => this.retriever.retrieve(request))
+          : await this.retriever.retrieve(request);
+        setDefinedAttributes(span, {
+          'llmbus.retrieval.passages': found.passages.length,
+          'llmbus.retrieval.withheld': found.withheldCount,
+          'llmbus.retrieval.relevance': found.relevance,
+          'llmbus.retrieval.answerable': found.answerable,
+          'llmbus.retrieval.queries': found.plan?.queries.length,
+          'llmbus.retrieval.cached': found.cached,
+        });
+        return found;
+      },
+    );
     const { passages, withheldCount, usage, plan, relevance, answerable, cached } = result;
     ctx.log.info(
       {

@@ -11,7 +11,7 @@ import {
   truncateText,
   WorkflowRef,
 } from '@llmbus/contracts';
-import type { Logger } from '@llmbus/observability';
+import { annotateActiveSpan, type Logger } from '@llmbus/observability';
 import {
   PiiProtection,
   PiiVault,
@@ -57,6 +57,11 @@ export class ResponseValidation {
     const outcome = decideOutcome(workflow, data.attempt, result);
     const violations = capList(outcome.kind === 'accept' ? [] : outcome.problems, 50, 1000);
     const { assessment } = result;
+    annotateActiveSpan({
+      'llmbus.validation.outcome': outcome.kind,
+      'llmbus.validation.violations': violations.length,
+      'llmbus.validation.confidence': assessment.confidence,
+    });
     log.info(
       {
         attempt: data.attempt,
