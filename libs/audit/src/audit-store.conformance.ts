@@ -257,6 +257,8 @@ export function describeAuditStoreConformance(
       expect((await store.eventById(a, older.id))?.envelope.data).toMatchObject({ reason: 'r1' });
       expect(await store.eventById(b, older.id)).toBeUndefined();
       expect(await store.eventById(a, randomUUID())).toBeUndefined();
+    });
+
     it("accounts a request's calls by stage and model, and the tenant's usage by workflow, outcome and window", async () => {
       const tenant = newTenant();
       const call = (requestId: string, s: number, model: string, p: number, cost: number, ms: number) =>
