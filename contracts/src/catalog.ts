@@ -14,6 +14,8 @@ import { RequestSubmittedEvent } from './events/request-submitted';
 import { ResponseGeneratedEvent } from './events/response-generated';
 import { ReviewDecidedEvent } from './events/review-decided';
 import { ReviewRequestedEvent } from './events/review-requested';
+import { ToolCallsCompletedEvent } from './events/tool-calls-completed';
+import { ToolCallsRequestedEvent } from './events/tool-calls-requested';
 import { ResponseDraftEvent } from './events/response-draft';
 import { DeadLetterTopics, isRetryTopic, TOPICS } from './topics';
 
@@ -34,6 +36,8 @@ export const EVENTS: readonly EventDefinition[] = [
   DocumentRemovedEvent,
   DeadLetteredEvent,
   ModelCallRecordedEvent,
+  ToolCallsRequestedEvent,
+  ToolCallsCompletedEvent,
   ResponseDraftEvent,
 ] as EventDefinition[];
 

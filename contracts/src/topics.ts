@@ -26,8 +26,17 @@ export const Topics = {
   Generated: topic('orchestration.generated.v1', 'Model outputs awaiting validation.'),
   Regenerate: topic('orchestration.regenerate.v1', 'Retries of generation with a stricter instruction.'),
   Result: topic('orchestration.result.v1', 'Final outcomes: completed or failed, one per request.', 30),
-  Review: topic('orchestration.review.v1', 'Outputs escalated to human review.', 30),
+  Review: topic(
+    'orchestration.review.v1',
+    'Outputs escalated to human review, and high-risk tool calls waiting for approval.',
+    30,
+  ),
   ReviewDecision: topic('orchestration.review-decision.v1', 'Decisions taken by human reviewers.', 30),
+  ToolCalls: topic(
+    'orchestration.tool-calls.v1',
+    "Each request's tool-loop rounds: calls a model asked for, then their results, before the model sees them.",
+    30,
+  ),
   DocumentIngest: topic('documents.ingest.v1', 'Documents to chunk, embed and index.'),
   DocumentIndexed: topic('documents.indexed.v1', 'Outcomes of document ingestion and deletion.'),
   ModelCalls: topic(

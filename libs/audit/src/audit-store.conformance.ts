@@ -536,6 +536,35 @@ export function describeAuditStoreConformance(
       expect(await store.reviewState(tenant, 'nope')).toEqual({ status: 'unknown_request' });
     });
 
+    it('lists open tool approvals past their expiry across tenants, not decided, fresh or output reviews', async () => {
+      const tenant = newTenant();
+      const approval = (expiresAt: string) => ({
+        kind: 'tool-approval',
+        toolApproval: { tool: 'restart_service', callId: 'c1', expiresAt },
+      });
+      const cases: [string, Record<string, unknown>][] = [
+        ['expired', approval('2001-01-01T00:00:00.000Z')],
+        ['fresh', approval('2999-01-01T00:00:00.000Z')],
+        ['decided', approval('2001-01-01T00:00:00.000Z')],
+        ['output', { reason: 'low confidence' }],
+      ];
+      for (const [r, data] of cases) {
+        await store.record(
+          event(tenant, r, ReviewRequestedEvent.type, at(5), data, '/llmbus/generator'),
+          position(),
+        );
+      }
+      await store.record(
+        event(tenant, 'decided', ReviewDecidedEvent.type, at(6), {}, '/llmbus/auditor'),
+        position(),
+      );
+      const expired = (await store.expiredToolApprovals(new Date('2026-01-01T00:00:00Z'), 1000)).filter(
+        (p) => p.review.envelope.tenantid === tenant,
+      );
+      expect(expired.map((p) => p.requestId)).toEqual(['expired']);
+      expect(expired[0].review.envelope.data).toMatchObject({ kind: 'tool-approval' });
+    });
+
     it('pages requests newest first with an opaque cursor, each with its status', async () => {
       const tenant = newTenant();
       await store.record(event(tenant, 'a', RequestSubmittedEvent.type, at(0)), position());

@@ -124,6 +124,13 @@ export interface AuditStore {
   deadLetters(tenantId: string, limit: number): Promise<readonly AuditRecord[]>;
   /** One recorded event of the tenant by its CloudEvents id; undefined when the tenant has none. */
   eventById(tenantId: string, eventId: string): Promise<AuditRecord | undefined>;
+  /**
+   * Open tool approvals (latest review of their request, kind `tool-approval`, no decision or
+   * outcome since) whose `expiresAt` is before `now`, across tenants, oldest first, at most
+   * `limit`: the auditor ends each request as `approval_expired`. A maintenance query, never
+   * served to a tenant.
+   */
+  expiredToolApprovals(now: Date, limit: number): Promise<readonly PendingReview[]>;
   /** Review status of one request. */
   reviewState(tenantId: string, requestId: string): Promise<ReviewState>;
   /** Requests newest first; pass the previous page's `nextCursor` to continue. */

@@ -129,6 +129,19 @@ export interface VerifySpec {
   readonly quotes?: boolean;
 }
 
+/** Default of `generate.maxToolRounds`: model rounds with tool calls before the model must answer. */
+export const DEFAULT_MAX_TOOL_ROUNDS = 4;
+
+/**
+ * The generation step's tools: names (declared in `tools/*.yaml`) the model may call, enforced in
+ * code by the generator's gate, and how many rounds of calls it may make before it must answer.
+ */
+export interface GenerateSpec {
+  readonly tools: readonly string[];
+  /** Model rounds with tool calls allowed (default DEFAULT_MAX_TOOL_ROUNDS); a call in a later round is refused. */
+  readonly maxToolRounds?: number;
+}
+
 /** A versioned workflow as declared in `workflows/<id>.v<version>.yaml`. */
 export interface WorkflowDefinition {
   readonly id: string;
@@ -146,6 +159,8 @@ export interface WorkflowDefinition {
   readonly output: { readonly schema: JsonSchema; readonly stream?: boolean };
   readonly validation: ValidationSpec;
   readonly verify?: VerifySpec;
+  /** Tools the model may call while generating; none when absent. */
+  readonly generate?: GenerateSpec;
   /**
    * What happens to personal data per channel (`prompts` to models not trusted for PII, published
    * `outputs`, the `audit` trail): `mask`, `redact` or `allow`, per entity type or by `default`.

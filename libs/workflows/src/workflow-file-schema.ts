@@ -189,6 +189,20 @@ export const WORKFLOW_FILE_SCHEMA = {
         },
       },
     },
+    generate: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['tools'],
+      properties: {
+        tools: {
+          type: 'array',
+          maxItems: 32,
+          uniqueItems: true,
+          items: { type: 'string', pattern: '^[a-z][a-z0-9_]{0,63}$' },
+        },
+        maxToolRounds: { type: 'integer', minimum: 1, maximum: 16 },
+      },
+    },
     verify: {
       type: 'object',
       additionalProperties: false,

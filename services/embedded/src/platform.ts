@@ -72,6 +72,7 @@ export async function startPlatform(deps: PlatformDeps): Promise<RunningPlatform
         models: deps.models.chat,
         selectModel: chatModelChooser(deps.models),
         responseCache: deps.models.responseCache,
+        ticketReader: deps.auditStore,
       }),
     );
     started.push(await startValidator({ bus, config, logger: logger.child({ stage: 'validator' }) }));

@@ -4,6 +4,7 @@ import type { PlatformConfig } from '@llmbus/config';
 import type { ModelTier } from '@llmbus/contracts';
 import type { ModelProvider, ResponseCache } from '@llmbus/models';
 import type { Logger } from '@llmbus/observability';
+import type { TicketTrailReader, ToolRegistry } from '@llmbus/tools';
 import type { TokenCounter, WorkflowRegistry } from '@llmbus/workflows';
 
 /** The model a tier maps to: its registry id (provider default when absent) and context window in tokens. */
@@ -37,8 +38,15 @@ export interface GeneratorDeps {
   readonly workflows?: WorkflowRegistry;
   /** Counts prompt tokens for the context-window budget; default: the model's tokenizer (provider's `tokenCounter`), else a conservative upper bound. */
   readonly tokenCounter?: TokenCounter;
+  /**
+   * Tools the workflows may allowlist; default: the tool files of config.toolsDir (LLMBUS_TOOLS_DIR,
+   * else the repository's `tools/`) with the product's built-in tools, opened by startGenerator.
+   */
+  readonly tools?: ToolRegistry;
   /** Cache of model answers for workflows with `model.cache`; none: such workflows call the model every time. */
   readonly responseCache?: ResponseCache;
+  /** Where `ticket_history` reads the tenant's past requests (the audit store); unset: the tool fails naming it. */
+  readonly ticketReader?: TicketTrailReader;
   /** Deadline of one model call in milliseconds; default MODEL_CALL_DEADLINE_MS (120 s), which KAFKA_REBALANCE_TIMEOUT_MS is sized to. */
   readonly modelTimeoutMs?: number;
 }

@@ -5,18 +5,22 @@ import {
   toStorableValue,
   truncateText,
   type Passage,
+  type ModelUsage,
   type RequestContext,
   type ResponseGenerated,
+  type ToolRound,
 } from '@llmbus/contracts';
 import {
   conservativeTokenCounter,
   ModelError,
   ModelRegistryError,
   responseCacheKey,
+  type ChatMessage,
   type ChatRequest,
   type ChatResponse,
   type ModelProvider,
   type ResponseCache,
+  type ToolDefinition as ModelToolDefinition,
 } from '@llmbus/models';
 import type { Logger } from '@llmbus/observability';
 import { PiiProtection, PiiVaultError, resolvePiiPolicy } from '@llmbus/pii';
@@ -33,6 +37,7 @@ import {
 } from '@llmbus/workflows';
 import type { DraftSink, OpenDraft } from './draft-stream';
 import type { ChatModelChoice, ModelSelection } from './generator-deps';
+import { roundMessages, sumUsage } from './tool-messages';
 
 /** The request state a generation starts from (ContextRetrieved or RegenerationRequested). */
 export interface GenerationInput {
@@ -43,6 +48,34 @@ export interface GenerationInput {
   /** The request's tenant (from the envelope): selects the tenant's overrides of the PII policy. */
   readonly tenantId?: string;
 }
+
+/**
+ * The tool side of one generation: the tools offered to the model (already filtered by the
+ * workflow's allowlist and the tenant), the rounds recorded so far and their usage. With tools
+ * offered the model may answer or ask for calls; with none it must answer.
+ */
+export interface ToolTurn {
+  readonly offered: readonly ModelToolDefinition[];
+  readonly rounds: readonly ToolRound[];
+  /** Usage of the loop's earlier model calls, added to this call's in the answer. */
+  readonly usage?: ModelUsage;
+  /** Result text cap per tool, UTF-8 bytes, for the delimited blocks the model sees. */
+  readonly maxResultBytes: (tool: string) => number;
+}
+
+/** What one model call produced: the answer (a ResponseGenerated) or a round of tool calls to record. */
+export type GenerationStep =
+  | { readonly kind: 'answer'; readonly generated: ResponseGenerated; readonly callUsage: ModelUsage }
+  | {
+      readonly kind: 'tools';
+      /** The model's words alongside its calls: its stated reason. */
+      readonly assistantText: string;
+      readonly calls: readonly { readonly tool: string; readonly arguments: Record<string, unknown> }[];
+      /** This call's usage and billing id; `loopUsage` adds the earlier calls'. */
+      readonly usage: ModelUsage;
+      readonly loopUsage: ModelUsage;
+      readonly callId: string;
+    };
 
 const HEARTBEAT_EVERY_MS = 5000;
 const MAX_TEXT = 200_000;
@@ -81,6 +114,25 @@ export class ResponseGeneration {
     retry?: RetryGuidance,
     openDraft?: OpenDraft,
   ): Promise<ResponseGenerated> {
+    const step = await this.step(source, attempt, heartbeat, log, retry, undefined, openDraft);
+    if (step.kind !== 'answer') throw new Error('a generation without tools returned tool calls');
+    return step.generated;
+  }
+
+  /**
+   * One model call of a generation: with `tools`, the recorded rounds follow the prompt (each
+   * result in a delimited untrusted block) and the model may ask for more calls instead of
+   * answering. Tool calls come back unvalidated: the caller's gate decides on each.
+   */
+  async step(
+    source: GenerationInput,
+    attempt: number,
+    heartbeat: Heartbeat,
+    log: Logger,
+    retry?: RetryGuidance,
+    tools?: ToolTurn,
+    openDraft?: OpenDraft,
+  ): Promise<GenerationStep> {
     const workflow = this.workflowOf(source.context);
     const model = this.chooseModel(workflow, source.context, attempt);
     const rendered = this.render(workflow, source, model, await this.counterFor(model), retry);
@@ -96,7 +148,8 @@ export class ResponseGeneration {
     const schema = groundedOutputSchema(workflow, shown);
     // Each call is billed, so each gets an id of its own, even when a redelivery repeats it.
     const callId = randomUUID();
-    const sent = this.minimise(workflow, source, model, rendered);
+    const history = tools === undefined ? [] : roundMessages(tools.rounds, tools.maxResultBytes);
+    const sent = this.minimise(workflow, source, model, rendered, history);
     const draft =
       workflow.output.stream === true && openDraft !== undefined
         ? openDraft(resolvePiiPolicy(workflow.pii, source.tenantId).outputs)
@@ -106,10 +159,11 @@ export class ResponseGeneration {
       source,
       model,
       schema,
-      sent.prompt,
+      sent.messages,
       heartbeat,
       attempt,
       draft,
+      tools?.offered ?? [],
     );
     if (response.usage.costUsd > source.context.budget.maxCostUsd) {
       log.warn(
@@ -117,21 +171,33 @@ export class ResponseGeneration {
         'model call exceeded the cost budget',
       );
     }
-    return {
+    const usage = tools?.usage === undefined ? { ...response.usage } : sumUsage(tools.usage, response.usage);
+    if (response.toolCalls.length > 0) {
+      return {
+        kind: 'tools',
+        assistantText: toStorableText(truncateText(response.text, 8000)),
+        calls: response.toolCalls.map((call) => ({ tool: call.name, arguments: { ...call.arguments } })),
+        usage: { ...response.usage },
+        loopUsage: usage,
+        callId,
+      };
+    }
+    const generated: ResponseGenerated = {
       requestId: source.requestId,
       context: source.context,
       input: source.input,
       passages: source.passages,
       attempt,
       prompt: rendered.promptRef,
-      renderedPrompt: truncateText(sent.prompt.text, MAX_TEXT),
+      renderedPrompt: truncateText(JSON.stringify(sent.messages), MAX_TEXT),
       // Model output enters the platform here: normalised so no consumer refuses it (U+0000, lone surrogates).
       text: toStorableText(truncateText(response.text, MAX_TEXT)),
       output: isRecord(response.json) ? toStorableValue(response.json) : undefined,
-      usage: { ...response.usage },
+      usage,
       callId,
       piiVault: sent.piiVault,
     };
+    return { kind: 'answer', generated, callUsage: { ...response.usage } };
   }
 
   /**
@@ -144,19 +210,26 @@ export class ResponseGeneration {
     source: GenerationInput,
     model: ChatModelChoice,
     rendered: RenderedPrompt,
-  ): { prompt: RenderedPrompt; piiVault?: ResponseGenerated['piiVault'] } {
-    if (this.pii === undefined || model.trustedForPii === true) return { prompt: rendered };
+    history: readonly ChatMessage[],
+  ): { messages: ChatMessage[]; piiVault?: ResponseGenerated['piiVault'] } {
+    const all: ChatMessage[] = [
+      { role: 'system', content: rendered.system },
+      { role: 'user', content: rendered.user },
+      ...history,
+    ];
+    if (this.pii === undefined || model.trustedForPii === true) return { messages: all };
     const policy = resolvePiiPolicy(workflow.pii, source.tenantId).prompts;
-    const { messages, vault } = this.pii.maskMessages([rendered.system, rendered.user], policy);
-    const [system = '', user = ''] = messages;
-    const text = JSON.stringify([
-      { role: 'system', content: system },
-      { role: 'user', content: user },
-    ]);
-    const prompt = { ...rendered, system, user, text };
-    if (vault.size === 0) return { prompt };
+    // Tool results are masked with the prompt (one vault, consistent placeholders); the model's
+    // own tool-call arguments are passed on as it wrote them.
+    const masked = this.pii.maskMessages(
+      all.map((m) => m.content),
+      policy,
+    );
+    const messages = all.map((m, i) => ({ ...m, content: masked.messages[i] ?? '' }));
+    const vault = masked.vault;
+    if (vault.size === 0) return { messages };
     try {
-      return { prompt, piiVault: this.pii.seal(vault, source.requestId) };
+      return { messages, piiVault: this.pii.seal(vault, source.requestId) };
     } catch (error) {
       if (error instanceof PiiVaultError) throw new EventRejectedError('processing_error', error.message);
       throw error;
@@ -256,10 +329,11 @@ export class ResponseGeneration {
     source: GenerationInput,
     model: ChatModelChoice,
     schema: Record<string, unknown>,
-    prompt: RenderedPrompt,
+    messages: readonly ChatMessage[],
     heartbeat: Heartbeat,
     attempt: number,
-    draft?: DraftSink,
+    draft: DraftSink | undefined,
+    tools: readonly ModelToolDefinition[],
   ): Promise<ChatResponse> {
     // Keeps the consumer's group membership alive while the model works (the bus heartbeats too).
     const timer = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
@@ -267,21 +341,23 @@ export class ResponseGeneration {
     const request: ChatRequest = {
       model: model.modelId,
       tenant: source.tenantId,
-      messages: [
-        { role: 'system', content: prompt.system },
-        { role: 'user', content: prompt.user },
-      ],
+      messages,
       responseSchema: { name: schemaName(workflow), schema },
+      // The generator's gate decides on every call (allowlist, tenant, schema, approval) and
+      // tells the model why one is refused, so the provider returns calls as made.
+      ...(tools.length > 0 && { tools, toolChoice: 'auto' as const, validateToolCalls: false }),
       maxTokens: source.context.budget.maxOutputTokens,
       timeoutMs: this.timeoutMs,
       ...(draft === undefined ? {} : { onDelta: (delta: { text: string }) => draft.push(delta.text) }),
     };
-    // Only first attempts use the cache: a regeneration asks for a different answer.
+    // Only first attempts without tools use the cache: a regeneration asks for a different
+    // answer, and a tool loop's step depends on results the cache key does not see.
     const cacheKey =
       workflow.model.cache !== undefined &&
       this.responseCache !== undefined &&
       source.tenantId !== undefined &&
-      attempt === 1
+      attempt === 1 &&
+      tools.length === 0
         ? responseCacheKey(
             { tenant: source.tenantId, workflowId: workflow.id, workflowVersion: workflow.version },
             model.modelId ?? '',

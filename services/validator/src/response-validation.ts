@@ -152,6 +152,8 @@ export class ResponseValidation {
    */
   onReviewDecided(event: EventEnvelope<ReviewDecided>): Outgoing[] {
     const { requestId, decision, reviewer, comment, review } = event.data;
+    // Tool approvals resume the generator's tool loop; they are not output reviews.
+    if (review.kind === 'tool-approval') return [];
     if (review.requestId !== requestId) {
       throw new EventRejectedError(
         'invalid_payload',
