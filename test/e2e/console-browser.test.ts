@@ -4,7 +4,10 @@
 // a reader key cannot decide, another tenant's request stays invisible. Screenshots of each view
 // go to test-results/console/ (git-ignored).
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   ContextRetrievedEvent,
@@ -25,6 +28,7 @@ import { ensureTopics } from '../support/kafka-topics';
 import { ceHeaders } from '../support/pipeline-harness';
 import { ScriptedOpenAIServer } from '../support/scripted-openai-server';
 import { freePort, startService, stopService, type ServiceProcess } from '../support/service-processes';
+import { workflowsWithoutConfidence } from '../support/workflows-fixture';
 
 jest.setTimeout(180_000);
 
@@ -49,15 +53,106 @@ const passage = {
   score: 0.82,
 };
 
-/** The scripted model asks for a human every time, so each request waits in the review queue. */
-const model = new ScriptedOpenAIServer(() => ({
-  category: 'account',
-  priority: 'normal',
-  reply: 'Open Settings, choose Security and press Reset password.',
-  citations: [passage.id],
-  needsHuman: true,
-  confidence: 0.55,
-}));
+/**
+ * The scripted model: on a support ticket it asks for a human every time, so each ticket waits in
+ * the review queue; on an ops alert it first asks to restart a service (a `high` tool: a person
+ * must approve it), then reports what it did.
+ */
+const model = new ScriptedOpenAIServer((messages) => {
+  const system = messages.find((m) => m.role === 'system')?.content ?? '';
+  if (system.includes('on-call assistant')) {
+    if (!messages.some((m) => m.role === 'tool'))
+      return {
+        text: 'Payments logs show pool timeouts; restarting payments resets its pool.',
+        toolCalls: [{ name: 'restart_service', arguments: { service: 'payments' } }],
+      };
+    return { summary: 'Restarted payments after pool timeouts.', actionTaken: true };
+  }
+  return {
+    category: 'account',
+    priority: 'normal',
+    reply: 'Open Settings, choose Security and press Reset password.',
+    citations: [passage.id],
+    needsHuman: true,
+    confidence: 0.55,
+  };
+});
+
+/** The endpoint behind the `restart_service` tool: counts the calls that ran. */
+const actions = {
+  calls: 0,
+  server: createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      actions.calls++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ok: true }));
+    });
+  }),
+};
+
+const OPS_WORKFLOW = `
+id: ops-alert
+version: 1
+description: Diagnose an alert and act only with a person's approval.
+match:
+  - eventType: { equals: alert.fired }
+model:
+  tier: small
+  budget: { maxOutputTokens: 300, maxCostUsd: 1 }
+input:
+  schema:
+    type: object
+    additionalProperties: false
+    required: [alert]
+    properties:
+      alert: { type: string, minLength: 1, maxLength: 2000 }
+retrieval: { collections: [], topK: 0, query: '' }
+prompt:
+  id: ops-alert
+  version: 1
+  system: |
+    You are an on-call assistant. Act with the tools, then answer with JSON:
+    summary (what happened and what you did) and actionTaken (true when an action ran).
+  user: |
+    <request>
+    {{input.alert}}
+    </request>
+output:
+  schema:
+    type: object
+    additionalProperties: false
+    required: [summary, actionTaken]
+    properties:
+      summary: { type: string, maxLength: 500 }
+      actionTaken: { type: boolean }
+validation:
+  maxAttempts: 1
+  stricterInstruction: Answer with the JSON object only.
+  rules: []
+  onExhaustion: fail
+generate:
+  tools: [restart_service]
+  maxToolRounds: 2
+`;
+
+const opsTools = (port: number) => `
+httpHosts: ['127.0.0.1:${port}']
+tools:
+  - name: restart_service
+    kind: http
+    description: Restart one service
+    url: http://127.0.0.1:${port}/restart
+    arguments:
+      type: object
+      additionalProperties: false
+      required: [service]
+      properties: { service: { enum: [payments, checkout-api] } }
+    risk: high
+    tenants: [${TENANT}]
+    timeoutMs: 5000
+    maxResultBytes: 2048
+`;
 
 const prefix = uniquePrefix('console-browser');
 const dbName = `llmbus_console_${randomBytes(4).toString('hex')}`;
@@ -106,11 +201,16 @@ const trailTypes = (key: string, requestId: string) =>
   );
 
 /** Hands a request to the generator as the retriever would: ContextRetrieved on Kafka. */
-async function retrieved(tenant: string, requestId: string, subject: string): Promise<void> {
+async function retrieved(
+  tenant: string,
+  requestId: string,
+  subject: string,
+  workflow: 'support-ticket' | 'ops-alert' = 'support-ticket',
+): Promise<void> {
   const data: ContextRetrieved = {
     requestId,
     context: {
-      workflow: { id: 'support-ticket', version: 1 },
+      workflow: { id: workflow, version: 1 },
       requester: { userId: 'helpdesk-bot', groups: [] },
       modelTier: 'small',
       budget: { maxOutputTokens: 400, maxCostUsd: 0.02 },
@@ -185,6 +285,12 @@ beforeAll(async () => {
   const dbUrl = new URL(databaseUrl());
   dbUrl.pathname = `/${dbName}`;
   const modelUrl = await model.start();
+  await new Promise<void>((resolve) => actions.server.listen(0, '127.0.0.1', resolve));
+  const dir = mkdtempSync(join(tmpdir(), 'llmbus-console-'));
+  const workflowsDir = workflowsWithoutConfidence(dir);
+  writeFileSync(join(workflowsDir, 'ops-alert.v1.yaml'), OPS_WORKFLOW);
+  mkdirSync(join(dir, 'tools'));
+  writeFileSync(join(dir, 'tools', 'ops.yaml'), opsTools((actions.server.address() as AddressInfo).port));
   const auditorPort = await freePort();
   auditorUrl = `http://127.0.0.1:${auditorPort}`;
   const env = {
@@ -206,6 +312,8 @@ beforeAll(async () => {
     OPENAI_CHAT_MODEL: 'openai/gpt-4o-mini',
     OPENAI_TRUSTED_FOR_PII: 'true',
     KAFKAJS_NO_PARTITIONER_WARNING: '1',
+    LLMBUS_WORKFLOWS_DIR: workflowsDir,
+    LLMBUS_TOOLS_DIR: join(dir, 'tools'),
   };
   for (const [name, port] of [
     ['auditor', auditorPort],
@@ -239,6 +347,8 @@ afterAll(async () => {
   await producer?.disconnect();
   for (const service of services.reverse()) await stopService(service);
   await model.stop();
+  actions.server.closeAllConnections();
+  await new Promise<void>((resolve) => actions.server.close(() => resolve()));
   const admin = new Client({ connectionString: databaseUrl() });
   await admin.connect();
   await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
@@ -358,6 +468,45 @@ describe('operator console in chromium', () => {
     await page.waitForFunction('document.querySelectorAll("canvas").length === 3');
     expect(await page.locator('#costs').textContent()).toContain('openai/gpt-4o-mini');
     await shot(page, '5-costs');
+    await page.context().close();
+  });
+
+  it('a reviewer approves a tool action from the console: it runs once, the request completes, the timeline shows the call', async () => {
+    const requestId = `console-tool-${randomUUID()}`;
+    await retrieved(TENANT, requestId, 'payments p99 latency above 2 s', 'ops-alert');
+    await until(
+      'the tool approval',
+      () => api<{ reviews: { requestId: string; kind?: string }[] }>(keys.reviewer, '/v1/reviews'),
+      (r) => r.body.reviews?.some((p) => p.requestId === requestId && p.kind === 'tool-approval') === true,
+    );
+    const page = await newPage();
+    await logIn(page, keys.reviewer);
+    const card = page.locator(`article.review[data-request-id="${requestId}"][data-kind="tool-approval"]`);
+    await card.waitFor();
+    expect(await card.locator('code.tool').textContent()).toBe('restart_service');
+    expect(JSON.parse(await card.locator('textarea[name=arguments]').inputValue())).toEqual({
+      service: 'payments',
+    });
+    expect(actions.calls).toBe(0);
+    await shot(page, '9-tool-approval');
+    await card.locator('input[name=comment]').fill('pool timeouts confirmed');
+    await card.locator('button[name=approve]').click();
+    await card.locator('.ok').waitFor();
+    await until(
+      'the completion',
+      () => trailTypes(keys.reviewer, requestId),
+      (types) => types.includes(RequestCompletedEvent.type),
+    );
+    expect(actions.calls).toBe(1);
+    await card.locator('a', { hasText: 'Timeline' }).click();
+    await page.locator('#timeline').waitFor();
+    expect(await page.locator('#timeline .tool-calls').allTextContents()).toEqual(
+      expect.arrayContaining([expect.stringMatching(/restart_service \(completed/)]),
+    );
+    expect(
+      await page.locator(`#timeline tr[data-type="${ReviewDecidedEvent.type}"]`).textContent(),
+    ).toContain('approve by');
+    await shot(page, '10-tool-timeline');
     await page.context().close();
   });
 

@@ -243,7 +243,13 @@ function eventDetails(type, data) {
   if (data.passages?.length && type.endsWith('context.retrieved'))
     parts.push(h('details', {}, h('summary', {}, `${data.passages.length} passages${typeof data.relevance === 'number' ? `, relevance ${data.relevance.toFixed(2)}` : ''}`), passageList(data.passages)));
   if (data.citations?.length) parts.push(h('div', {}, h('strong', {}, 'Citations: '), data.citations.join(', ')));
-  const calls = data.toolApproval ? [data.toolApproval] : (data.results ?? data.calls ?? data.toolCalls);
+  // Tool-loop events carry every round so far: the latest round's results, else its calls.
+  const round = Array.isArray(data.rounds) ? data.rounds[data.rounds.length - 1] : undefined;
+  const calls = data.toolApproval
+    ? [data.toolApproval]
+    : round
+      ? (round.results?.length ? round.results : round.calls)
+      : (data.results ?? data.calls ?? data.toolCalls);
   if (Array.isArray(calls) && calls.length) {
     parts.push(
       h('div', { class: 'tool-calls' }, h('strong', {}, 'Tool calls: '), calls.map((c) => `${c.tool ?? c.name ?? '?'}${c.status ? ` (${c.status}${c.reviewer ? ` by ${c.reviewer}` : ''})` : ''}`).join(', ')),
