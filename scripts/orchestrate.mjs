@@ -4,9 +4,11 @@
 //   orchestrate ingest <file|dir> --collection hr-policies --tenant acme [--acl hr,legal] [--doc-version 2]
 //   orchestrate delete <documentId> --collection hr-policies --tenant acme
 //   orchestrate replay --stage router [--reason processing_error,model_error] [--request <id>]
+//   orchestrate replay-request <requestId> --tenant <id> [--workflow-version <n>] [--model <id>] [--schema <name>]
 //   orchestrate audit verify [--tenant <id>] [--schema <name>]
 //   orchestrate audit retain [--policy <file.json>] [--dry-run] [--as-of <time>] [--schema <name>]
-// Reads KAFKA_BROKERS and LLMBUS_TOPIC_PREFIX like the services do; the audit commands read DATABASE_URL.
+// Reads KAFKA_BROKERS and LLMBUS_TOPIC_PREFIX like the services do; the audit commands and
+// replay-request read DATABASE_URL (replay-request also the model variables, as the generator does).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
@@ -174,6 +176,64 @@ async function auditVerify(options) {
   }
 }
 
+/**
+ * Re-runs generation and validation of a recorded request (its recorded input, passages and
+ * workflow version, or the ones named) with the generator's and validator's own code, and prints
+ * recorded and new side by side. Publishes nothing: no bus is opened.
+ */
+async function replayRequest(requestId, options) {
+  const runtime = require(join(root, 'libs/runtime/dist/index.js'));
+  const { ResponseGeneration, chatModelChooser } = require(join(root, 'services/generator/dist/index.js'));
+  const { ResponseValidation } = require(join(root, 'services/validator/dist/index.js'));
+  const { AuditPrivacy } = require(join(root, 'services/auditor/dist/index.js'));
+  const { createModelProviders, isTrustedForPii, parseModelsConfig } = require(join(root, 'libs/models/dist/index.js'));
+  const { WorkflowRegistry, DEFAULT_WORKFLOWS_DIR } = require(join(root, 'libs/workflows/dist/index.js'));
+  const pii = require(join(root, 'libs/pii/dist/index.js'));
+  const { MODEL_CALL_DEADLINE_MS } = require(join(root, 'libs/config/dist/index.js'));
+
+  const config = loadPlatformConfig({ ...process.env, LLMBUS_MODE: 'embedded' }, { mode: 'embedded', httpPort: 0, clientId: 'llmbus-cli', servesHttp: false });
+  const logger = createLogger({ service: 'orchestrate', level: process.env.LOG_LEVEL ?? 'fatal' });
+  const workflows = WorkflowRegistry.fromDirectory(config.workflowsDir ?? DEFAULT_WORKFLOWS_DIR);
+  const store = audit.PostgresAuditStore.reader({ connectionString: databaseUrl(), schema: options.schema, timeoutMs: 120_000 });
+  let trail;
+  try {
+    trail = await store.trail(options.tenant, requestId);
+  } finally {
+    await store.close();
+  }
+  // Payloads are stored masked when LLMBUS_PII_KEY is set: replay from the raw values, as the stages saw them.
+  const privacy = new AuditPrivacy(workflows, config.piiKey);
+  const source = runtime.replaySourceFrom(requestId, trail.map((r) => (r.payloadRemovedAt ? r : { ...r, envelope: privacy.raw(r.envelope) })));
+
+  const providers = createModelProviders(parseModelsConfig(process.env), { logger });
+  try {
+    const byTier = chatModelChooser(providers);
+    let selectModel = byTier;
+    if (options.model) {
+      const entry = providers.registry.find(options.model) ?? providers.available.find((m) => m.model === options.model);
+      if (!entry || !entry.capabilities.includes('chat'))
+        throw new InvalidArgumentError(`--model ${options.model} is no chat model of the registry; known: ${providers.registry.entries.filter((m) => m.capabilities.includes('chat')).map((m) => m.id).join(', ')}`);
+      const choice = { modelId: entry.id, contextWindow: entry.contextWindow, pricePer1MInputUsd: entry.pricePer1MInputUsd, pricePer1MOutputUsd: entry.pricePer1MOutputUsd, trustedForPii: isTrustedForPii(entry) };
+      selectModel = () => choice;
+    }
+    // One key seals and opens the prompt's placeholder mapping within this process.
+    const protection = () => new pii.PiiProtection(pii.createPiiDetector(), config.piiKey ?? pii.processPiiKey());
+    const generation = new ResponseGeneration(workflows, providers.chat, selectModel, undefined, MODEL_CALL_DEADLINE_MS, protection());
+    const validation = new ResponseValidation(workflows, protection());
+    const report = await runtime.replayRequest(
+      source,
+      {
+        generate: (input) => generation.generate({ ...input }, 1, async () => undefined, logger),
+        validate: (generated, tenantId) => validation.onGenerated(generated, logger, tenantId).map((o) => ({ type: o.definition.type, payload: o.payload })),
+      },
+      { workflowVersion: options.workflowVersion },
+    );
+    console.log(runtime.formatReplayReport(report));
+  } finally {
+    await providers.close();
+  }
+}
+
 async function auditRetain(options) {
   const policy = options.policy ? audit.parseRetentionPolicy(JSON.parse(readFileSync(options.policy, 'utf8'))) : audit.DEFAULT_RETENTION_POLICY;
   const store = await audit.PostgresAuditStore.open({ connectionString: databaseUrl(), schema: options.schema, maxConnections: 2 });
@@ -223,8 +283,17 @@ program
   })
   .option('--request <id>', 'only the records of this request or document', (v) => id(v, 'request id'))
   .action(replay);
-const auditCommand = program.command('audit').description("the auditor's trail in PostgreSQL (DATABASE_URL)");
 const schemaOption = ['--schema <name>', "schema of the audit tables (default: the connection's search_path)"];
+program
+  .command('replay-request')
+  .description('re-run generation and validation of a recorded request (recorded input and passages) and print recorded and new side by side; publishes nothing')
+  .argument('<requestId>', 'the request id (correlation id)', (v) => id(v, 'request id'))
+  .requiredOption('--tenant <id>', "tenant whose trail holds the request", (v) => id(v, 'tenant'))
+  .option('--workflow-version <n>', "run this version of the request's workflow (and so its prompt) instead of the recorded one", positiveInt)
+  .option('--model <id>', 'model registry id (or model name) to call instead of the one the tier selects')
+  .option(...schemaOption)
+  .action(replayRequest);
+const auditCommand = program.command('audit').description("the auditor's trail in PostgreSQL (DATABASE_URL)");
 auditCommand
   .command('verify')
   .description("recompute each tenant's hash chain; name the first broken record and exit 1 if any")

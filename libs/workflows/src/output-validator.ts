@@ -52,6 +52,12 @@ export class OutputValidator {
   private readonly ajv = createSchemaAjv();
   private readonly compiled = new WeakMap<JsonSchema, ValidateFunction>();
 
+  /** Where `output` breaks the workflow's output schema (`output.reply: must be string`); empty when it conforms. */
+  schemaErrors(workflow: WorkflowDefinition, output: Readonly<Record<string, unknown>>): string[] {
+    const validate = this.validatorFor(workflow.output.schema);
+    return validate(output) ? [] : describeSchemaErrors('output', validate.errors);
+  }
+
   /** Validates one candidate output; never throws for a bad output, it reports violations. */
   validate(
     workflow: WorkflowDefinition,

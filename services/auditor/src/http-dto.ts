@@ -69,3 +69,14 @@ export class CostsQuery {
   @IsISO8601({}, { message: 'since must be an ISO 8601 time, e.g. 2026-01-01T00:00:00Z' })
   since?: string;
 }
+
+/** Query of GET /v1/dead-letters. */
+export class DeadLettersQuery {
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: 50 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(MAX_PAGE_SIZE)
+  limit?: number;
+}
