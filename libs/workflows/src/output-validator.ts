@@ -20,6 +20,8 @@ export interface OutputCandidate {
    * compared either way.
    */
   readonly renderedPrompt?: string;
+  /** The request input; the fields named by `verify.sources` count as quote sources. */
+  readonly input?: Readonly<Record<string, unknown>>;
 }
 
 export interface OutputValidation {
@@ -94,20 +96,28 @@ export class OutputValidator {
 
     const skip = new Set(spec ? [spec.field] : []);
     const texts = freeTextValues(workflow.output.schema, output, skip);
+    const abstention = workflow.validation.abstention;
+    const abstained = abstention !== undefined && valueAt(scope, abstention.field) === true;
     const instructions = instructionNgrams(workflow, candidate.renderedPrompt);
-    for (const text of texts) check(textProblems(text, instructions));
+    if (!abstained) for (const text of texts) check(textProblems(text, instructions));
 
     const sources = (citations ? passages.filter((p) => citations.ids.includes(p.id)) : passages).map((p) =>
       [p.title, p.sectionPath ?? '', p.text].join('\n'),
     );
-    const grounding = groundingOf(texts, sources);
-    const quotes = workflow.verify?.quotes ? quoteClaims(stringValues(output, skip), sources) : undefined;
+    const grounding = abstained ? [] : groundingOf(texts, sources);
+    const inputSources = (workflow.verify?.sources ?? [])
+      .map((path) => valueAt({ input: candidate.input ?? {} }, path))
+      .filter((v): v is string => typeof v === 'string');
+    const quotes = workflow.verify?.quotes
+      ? quoteClaims(stringValues(output, skip), [...sources, ...inputSources])
+      : undefined;
     const retrieves = workflow.retrieval.topK > 0 || passages.length > 0;
     const { confidence, signals } = combineSignals({
       schema: schemaValid ? 1 : 0,
       rules: checks === 0 ? undefined : (checks - failed) / checks,
-      grounding: retrieves && grounding.length > 0 ? mean(grounding.map((g) => g.support)) : undefined,
-      retrieval: retrieves ? retrievalStrength(passages, citations?.ids) : undefined,
+      grounding:
+        retrieves && !abstained && grounding.length > 0 ? mean(grounding.map((g) => g.support)) : undefined,
+      retrieval: retrieves && !abstained ? retrievalStrength(passages, citations?.ids) : undefined,
       selfReport: selfReported(workflow, scope),
       quotes: quotes && (quotes.total === 0 ? 1 : 1 - quotes.unsupported.length / quotes.total),
     });
