@@ -21,7 +21,7 @@ function manifest(workflow, acl, collection) {
       if (entry.isDirectory()) walk(path);
       else if (entry.name.endsWith('.md')) {
         const documentId = entry.name.replace(/\.md$/, '');
-        documents.push({ file: path, documentId, collection: collection ?? rel.split('/')[0], aclGroups: acl[documentId] ?? [] });
+        documents.push({ file: `corpus/${path}`, documentId, collection: collection ?? rel.split('/')[0], aclGroups: acl[documentId] ?? [] });
       }
     }
   };
@@ -193,8 +193,8 @@ write('knowledge-assistant', ka);
     ['billing', '../../../samples/documents/product-docs/billing.md', []],
     ['sync-errors', '../../../samples/documents/product-docs/sync-errors.md', []],
     ['internal-escalation', '../../../samples/documents/product-docs/internal-escalation.md', ['support-staff']],
-    ['sharing-links', 'sharing-links.md', []],
-    ['data-export', 'data-export.md', []],
+    ['sharing-links', 'corpus/sharing-links.md', []],
+    ['data-export', 'corpus/data-export.md', []],
   ];
   writeFileSync(
     join(here, 'support-ticket', 'manifest.json'),
@@ -423,7 +423,7 @@ function contract(id, title, counterparty, variants, options = {}) {
     expected: {
       fields,
       deviations: Object.fromEntries(clauses.map((c) => [c.type, c.deviation >= 0.5 ? 'high' : 'low'])),
-      citations: [...new Set(clauses.filter((c) => c.deviation > 0).map((c) => PLAYBOOK[c.type]))],
+      citations: Object.values(PLAYBOOK),
       mustAbstain: false,
       mustEscalate,
     },
