@@ -408,7 +408,7 @@ function contract(id, title, counterparty, variants, options = {}) {
     }
     const [, deviation, summary, redline] = VARIANTS[type][variant];
     const ref = options.style === 'section' ? `Section ${numbers[type]}` : `Clause ${numbers[type]}`;
-    return { type, clauseNumber: numbers[type], summary: `${ref}: ${summary}`, deviation, redline, playbookCitation: `@doc:${PLAYBOOK[type]}` };
+    return { type, clauseNumber: numbers[type], summary: `${ref}: ${summary}`, deviation, ...(redline ? { redline } : {}), playbookCitation: `@doc:${PLAYBOOK[type]}` };
   });
   const mustEscalate = clauses.some((c) => c.deviation >= 0.5);
   const fields = Object.fromEntries(types.map((type) => [`output.clauses[type=${type}].clauseNumber`, numbers[type] ?? null]));

@@ -1,4 +1,4 @@
-import { pathSegments } from './field-path';
+import { valuesAt } from './field-path';
 import type { OutputValidation } from './output-validator';
 import type { WorkflowDefinition } from './workflow-definition';
 
@@ -76,21 +76,8 @@ function forcedReview(workflow: WorkflowDefinition, result: OutputValidation): s
         ? []
         : [c.message ?? `${c.field} is ${Math.max(...over)}, at least ${atLeast}`];
     }
-    return values.some((v) => v === c.equals) ? [c.message ?? `${c.field} is ${JSON.stringify(c.equals)}`] : [];
+    return values.some((v) => v === c.equals)
+      ? [c.message ?? `${c.field} is ${JSON.stringify(c.equals)}`]
+      : [];
   });
-}
-
-/** Every value at a dotted path; an array on the way is walked element by element. */
-function valuesAt(root: unknown, path: string): unknown[] {
-  let current: unknown[] = [root];
-  for (const segment of pathSegments(path)) {
-    current = current
-      .flatMap((v) => (Array.isArray(v) ? v : [v]))
-      .flatMap((v) =>
-        typeof v === 'object' && v !== null && Object.prototype.hasOwnProperty.call(v, segment)
-          ? [(v as Record<string, unknown>)[segment]]
-          : [],
-      );
-  }
-  return current;
 }

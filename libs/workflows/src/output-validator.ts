@@ -1,7 +1,7 @@
 import { truncateText, type Assessment, type Passage } from '@llmbus/contracts';
 import type { ValidateFunction } from 'ajv';
 import { combineSignals } from './confidence';
-import { valueAt } from './field-path';
+import { valueAt, valuesAt } from './field-path';
 import { freeTextValues, stringValues, type OutputText } from './free-text-fields';
 import { claimSentences, lexicalSupport, vocabularyOf } from './lexical-support';
 import { quotesIn, supportedKeys } from './quote-verifier';
@@ -108,8 +108,14 @@ export class OutputValidator {
     const inputSources = (workflow.verify?.sources ?? [])
       .map((path) => valueAt({ input: candidate.input ?? {} }, path))
       .filter((v): v is string => typeof v === 'string');
+    // Bare clause numbers in `verify.references` fields are checked as if quoted ("clause 9.1").
+    const references = (workflow.verify?.references ?? []).flatMap((path) =>
+      valuesAt(scope, path)
+        .filter((v): v is string => typeof v === 'string' && v.trim() !== '')
+        .map((v) => ({ path, text: `clause ${v.trim()}`, required: false })),
+    );
     const quotes = workflow.verify?.quotes
-      ? quoteClaims(stringValues(output, skip), [...sources, ...inputSources])
+      ? quoteClaims([...stringValues(output, skip), ...references], [...sources, ...inputSources])
       : undefined;
     const retrieves = workflow.retrieval.topK > 0 || passages.length > 0;
     const { confidence, signals } = combineSignals({

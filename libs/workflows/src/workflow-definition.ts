@@ -135,6 +135,12 @@ export interface VerifySpec {
    * cited passages, e.g. an inline contract whose clause numbers the output quotes.
    */
   readonly sources?: readonly string[];
+  /**
+   * Output fields holding bare clause or section numbers (e.g. `output.clauses.clauseNumber`, a
+   * path through arrays): each non-null value must occur as a clause/section number in the sources;
+   * one that does not is an unsupported claim, like a quoted one. Needs `quotes: true`.
+   */
+  readonly references?: readonly string[];
 }
 
 /** A versioned workflow as declared in `workflows/<id>.v<version>.yaml`. */

@@ -188,7 +188,12 @@ export const WORKFLOW_FILE_SCHEMA = {
             additionalProperties: false,
             required: ['field'],
             oneOf: [{ required: ['equals'] }, { required: ['atLeast'] }],
-            properties: { field: outputField, equals: scalar, atLeast: { type: 'number' }, message: text(500) },
+            properties: {
+              field: outputField,
+              equals: scalar,
+              atLeast: { type: 'number' },
+              message: text(500),
+            },
           },
         },
       },
@@ -199,6 +204,7 @@ export const WORKFLOW_FILE_SCHEMA = {
       properties: {
         quotes: { type: 'boolean' },
         sources: { type: 'array', maxItems: 10, items: { type: 'string', pattern: FIELD('input') } },
+        references: { type: 'array', maxItems: 10, items: outputField },
       },
     },
     pii: {

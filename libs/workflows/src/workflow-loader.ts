@@ -161,6 +161,10 @@ function semanticProblems(workflow: WorkflowDefinition): string[] {
     if (!schemaHasPath(workflow.input.schema, source))
       problems.push(`verify.sources[${i}]: ${source} is not a property of input.schema`);
   });
+  workflow.verify?.references?.forEach((field, i) => {
+    if (!schemaHasPath(output, field))
+      problems.push(`verify.references[${i}]: ${field} is not a property of output.schema`);
+  });
   for (const collection of Object.keys(workflow.retrieval.priorities ?? {})) {
     if (!workflow.retrieval.collections.includes(collection))
       problems.push(`retrieval.priorities.${collection}: not one of retrieval.collections`);

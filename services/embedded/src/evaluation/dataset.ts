@@ -139,7 +139,10 @@ const validateManifest = ajv.compile(MANIFEST_SCHEMA);
 
 function describe(errors: typeof validateItem.errors): string {
   return (errors ?? [])
-    .map((e) => `${e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(item)'} ${e.message ?? 'is invalid'}`)
+    .map(
+      (e) =>
+        `${e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(item)'} ${e.message ?? 'is invalid'}`,
+    )
     .join('; ');
 }
 
@@ -193,8 +196,11 @@ export function loadCorpus(manifestPath: string, where = manifestPath): EvalCorp
   }
   if (!validateManifest(manifest))
     throw new DatasetError(`${manifestPath}: ${describe(validateManifest.errors)}`);
-  const entries = (manifest as { documents: { file: string; documentId: string; collection: string; aclGroups?: string[] }[] })
-    .documents;
+  const entries = (
+    manifest as {
+      documents: { file: string; documentId: string; collection: string; aclGroups?: string[] }[];
+    }
+  ).documents;
   const documents = entries.map((entry): DocumentSubmitted => {
     const file = join(dirname(manifestPath), entry.file);
     let content: string;

@@ -70,7 +70,11 @@ type Waiter = () => void;
  * Items that see no outcome within `itemTimeoutMs` count as `timeout`; nothing throws for a bad
  * item. Throws when indexing does not finish within `indexTimeoutMs`.
  */
-export async function runDataset(bus: EventBus, dataset: EvalDataset, options: RunOptions = {}): Promise<ItemRun[]> {
+export async function runDataset(
+  bus: EventBus,
+  dataset: EvalDataset,
+  options: RunOptions = {},
+): Promise<ItemRun[]> {
   const runId = randomBytes(4).toString('hex');
   const indexed = new Set<string>();
   const contexts = new Map<string, ContextRetrieved>();
@@ -123,10 +127,14 @@ export async function runDataset(bus: EventBus, dataset: EvalDataset, options: R
     const ingested = new Set<string>();
     for (const item of dataset.items) {
       if (item.corpus === undefined) continue;
-      const corpus = [...dataset.corpora.values()].find((c) => c.path.endsWith(item.corpus!.replace(/^\.\//, '')));
+      const corpus = [...dataset.corpora.values()].find((c) =>
+        c.path.endsWith(item.corpus!.replace(/^\.\//, '')),
+      );
       if (!corpus || ingested.has(`${item.tenant} ${corpus.path}`)) continue;
       ingested.add(`${item.tenant} ${corpus.path}`);
-      await bus.publish(corpus.documents.map((d) => outgoing(DocumentSubmittedEvent, d, { tenantId: item.tenant })));
+      await bus.publish(
+        corpus.documents.map((d) => outgoing(DocumentSubmittedEvent, d, { tenantId: item.tenant })),
+      );
       wanted.push(...corpus.documents.map((d) => `${item.tenant}/${d.documentId}`));
     }
     const indexTimeout = options.indexTimeoutMs ?? 600_000;
@@ -187,7 +195,12 @@ function toRun(
     relevance: context?.relevance,
   };
   if (!outcome) {
-    return { ...base, outcome: 'timeout', workflowVersion: `${item.workflow}@v?`, latencyMs: Date.now() - started };
+    return {
+      ...base,
+      outcome: 'timeout',
+      workflowVersion: `${item.workflow}@v?`,
+      latencyMs: Date.now() - started,
+    };
   }
   const latencyMs = outcome.at - started;
   if (outcome.type === RequestCompletedEvent.type) {

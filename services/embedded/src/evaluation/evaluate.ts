@@ -68,9 +68,12 @@ function scriptedProviders(env: Env, baseUrl: string, logger: Logger): ModelProv
     parseModelsConfig({ ...env, OPENAI_API_KEY: undefined, LLMBUS_MODEL_PROVIDER: 'local' }),
     { logger },
   );
-  const chat = createModelProviders(parseModelsConfig({ ...env, ...scriptedModelEnv(baseUrl), LLMBUS_MODEL_PROVIDER: 'openai' }), {
-    logger,
-  });
+  const chat = createModelProviders(
+    parseModelsConfig({ ...env, ...scriptedModelEnv(baseUrl), LLMBUS_MODEL_PROVIDER: 'openai' }),
+    {
+      logger,
+    },
+  );
   return {
     ...chat,
     embeddings: local.embeddings,
@@ -90,7 +93,9 @@ function selected(dataset: EvalDataset, options: EvaluateOptions): EvalDataset {
   if (options.ids?.length) items = items.filter((i) => options.ids!.includes(i.id));
   if (options.limit !== undefined) items = spread(items, options.limit);
   if (items.length === 0)
-    throw new Error(`no item of ${dataset.path} is for workflow ${options.workflow}${options.ids ? ` with ids ${options.ids.join(',')}` : ''}`);
+    throw new Error(
+      `no item of ${dataset.path} is for workflow ${options.workflow}${options.ids ? ` with ids ${options.ids.join(',')}` : ''}`,
+    );
   return { ...dataset, items };
 }
 
@@ -120,7 +125,8 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
   scripted?.register(dataset.items);
   const closers: (() => Promise<void>)[] = [];
   const started = Date.now();
-  let modelName = options.model === 'scripted' ? `${SCRIPTED_MODEL} (answers scripted per item)` : 'configured';
+  let modelName =
+    options.model === 'scripted' ? `${SCRIPTED_MODEL} (answers scripted per item)` : 'configured';
   try {
     let bus: EventBus;
     if (options.mode === 'embedded') {
@@ -167,7 +173,9 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
       itemTimeoutMs: options.itemTimeoutMs,
       onItem: options.onItem,
     });
-    const verdicts = runs.map((run) => judgeItem(run, facts.get(run.workflowVersion) ?? factsOf(facts, run.item.workflow)));
+    const verdicts = runs.map((run) =>
+      judgeItem(run, facts.get(run.workflowVersion) ?? factsOf(facts, run.item.workflow)),
+    );
     const report: EvalReport = {
       dataset: dataset.path,
       workflow: options.workflow,

@@ -14,7 +14,10 @@ const RATES = [
 ] as const;
 
 const escape = (text: string): string =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
 
 /** Chart.js's UMD build from node_modules, inlined so the report opens offline (nothing is loaded from the web). */
 function chartJs(): string {
@@ -52,7 +55,8 @@ export function renderHtmlReport(report: EvalReport): string {
   const tagRows = report.versions
     .flatMap((v) =>
       Object.entries(v.byTag).map(
-        ([tag, t]) => `<tr><th>${escape(v.workflowVersion)}</th><td>${escape(tag)}</td><td>${t.items}</td><td>${pct(t.taskSuccess)}</td></tr>`,
+        ([tag, t]) =>
+          `<tr><th>${escape(v.workflowVersion)}</th><td>${escape(tag)}</td><td>${t.items}</td><td>${pct(t.taskSuccess)}</td></tr>`,
       ),
     )
     .join('\n');

@@ -90,7 +90,8 @@ export function selectPath(root: unknown, path: string): unknown {
     if (pick) {
       if (!Array.isArray(current)) return undefined;
       current = current.find(
-        (e) => typeof e === 'object' && e !== null && String((e as Record<string, unknown>)[pick[2]!]) === pick[3],
+        (e) =>
+          typeof e === 'object' && e !== null && String((e as Record<string, unknown>)[pick[2]!]) === pick[3],
       );
     }
   }
@@ -112,11 +113,14 @@ export function judgeItem(run: ItemRun, facts: WorkflowFacts): ItemVerdict {
   const expected = item.expected;
   const root = { output: run.output };
   const abstained =
-    run.output !== undefined && facts.abstentionField !== undefined && selectPath(root, facts.abstentionField) === true;
+    run.output !== undefined &&
+    facts.abstentionField !== undefined &&
+    selectPath(root, facts.abstentionField) === true;
   const failures: string[] = [];
   for (const [field, needles] of Object.entries(expected.notContains ?? {})) {
     const text = textOf(selectPath(root, field)).toLowerCase();
-    for (const needle of needles) if (text.includes(needle.toLowerCase())) failures.push(`${field} contains "${needle}"`);
+    for (const needle of needles)
+      if (text.includes(needle.toLowerCase())) failures.push(`${field} contains "${needle}"`);
   }
   if (expected.mustEscalate) {
     if (run.outcome !== 'review') failures.push(`must escalate, ended ${run.outcome}`);
@@ -129,23 +133,28 @@ export function judgeItem(run: ItemRun, facts: WorkflowFacts): ItemVerdict {
       if (abstained) failures.push('abstained, an answer was expected');
       for (const [field, label] of Object.entries(expected.fields ?? {})) {
         const value = selectPath(root, field);
-        if ((value ?? null) !== label) failures.push(`${field} is ${JSON.stringify(value)}, expected ${JSON.stringify(label)}`);
+        if ((value ?? null) !== label)
+          failures.push(`${field} is ${JSON.stringify(value)}, expected ${JSON.stringify(label)}`);
       }
       for (const [field, needles] of Object.entries(expected.contains ?? {})) {
         const text = textOf(selectPath(root, field)).toLowerCase();
-        for (const needle of needles) if (!text.includes(needle.toLowerCase())) failures.push(`${field} lacks "${needle}"`);
+        for (const needle of needles)
+          if (!text.includes(needle.toLowerCase())) failures.push(`${field} lacks "${needle}"`);
       }
       for (const [type, band] of Object.entries(expected.deviations ?? {})) {
         const deviation = selectPath(root, `output.clauses[type=${type}].deviation`);
         const high = typeof deviation === 'number' && deviation >= 0.5;
-        if (high !== (band === 'high')) failures.push(`${type} deviation ${JSON.stringify(deviation)}, expected ${band}`);
+        if (high !== (band === 'high'))
+          failures.push(`${type} deviation ${JSON.stringify(deviation)}, expected ${band}`);
       }
     }
   }
   const byPassage = new Map(run.passages.map((p) => [p.id, p.documentId]));
   const cited = facts.citationsField ? selectPath(root, facts.citationsField) : undefined;
   const citedDocuments = [
-    ...new Set((Array.isArray(cited) ? cited : []).map((id) => byPassage.get(String(id)) ?? `?${String(id)}`)),
+    ...new Set(
+      (Array.isArray(cited) ? cited : []).map((id) => byPassage.get(String(id)) ?? `?${String(id)}`),
+    ),
   ];
   const sentences = run.assessment?.sentences ?? [];
   const quotes = run.assessment?.unsupportedClaims ?? [];
@@ -159,7 +168,10 @@ export function judgeItem(run: ItemRun, facts: WorkflowFacts): ItemVerdict {
     acceptedButWrong: run.outcome === 'completed' && !success,
     failures,
     abstained,
-    schemaValid: run.outcome === 'failed' && run.reason?.startsWith('validation_failed') ? false : schema && schema.score === 1,
+    schemaValid:
+      run.outcome === 'failed' && run.reason?.startsWith('validation_failed')
+        ? false
+        : schema && schema.score === 1,
     citedDocuments,
     confidence: run.assessment?.confidence,
     latencyMs: run.latencyMs,
@@ -204,7 +216,9 @@ export function summarise(verdicts: readonly ItemVerdict[], items: readonly Eval
     const claims = vs.reduce((s, v) => s + v.claims, 0);
     const unsupported = vs.reduce((s, v) => s + v.unsupportedClaims, 0);
     const hasAbstention = vs.some((v) => byId.get(v.id)?.expected.mustAbstain) || vs.some((v) => v.abstained);
-    const abstentionRight = vs.filter((v) => v.abstained === Boolean(byId.get(v.id)?.expected.mustAbstain)).length;
+    const abstentionRight = vs.filter(
+      (v) => v.abstained === Boolean(byId.get(v.id)?.expected.mustAbstain),
+    ).length;
     const mustEscalate = vs.filter((v) => byId.get(v.id)?.expected.mustEscalate);
     const outcomes: Partial<Record<OutcomeKind, OutcomeFigures>> = {};
     for (const kind of ['completed', 'review', 'failed', 'timeout'] as const) {
@@ -226,7 +240,13 @@ export function summarise(verdicts: readonly ItemVerdict[], items: readonly Eval
     const byTag = Object.fromEntries(
       tags.map((tag) => {
         const tagged = vs.filter((v) => v.tags.includes(tag));
-        return [tag, { items: tagged.length, taskSuccess: round(tagged.filter((v) => v.success).length / tagged.length) }];
+        return [
+          tag,
+          {
+            items: tagged.length,
+            taskSuccess: round(tagged.filter((v) => v.success).length / tagged.length),
+          },
+        ];
       }),
     );
     return {

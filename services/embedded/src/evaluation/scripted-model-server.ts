@@ -6,7 +6,8 @@ import type { EvalItem } from './dataset';
 /** The model name the scripted server answers as; it says what it is in every response. */
 export const SCRIPTED_MODEL = 'scripted-competent';
 
-const PASSAGE = /<passage id="([^"]+)" title="[^"]*" source="kb:\/\/[^/"]+\/([^"]+)">\n([\s\S]*?)\n<\/passage>/g;
+const PASSAGE =
+  /<passage id="([^"]+)" title="[^"]*" source="kb:\/\/[^/"]+\/([^"]+)">\n([\s\S]*?)\n<\/passage>/g;
 const DOC_REF = /^@doc:(.+)$/;
 
 interface Candidate {
@@ -73,15 +74,21 @@ export class ScriptedModelServer {
     }
     const matches = this.candidates.filter((c) => prompt.includes(c.needle));
     // A competent model cites, of a document's passages, the one that says what it answers.
+    // In a list of citations, every passage of the document sharing at least half as many words
+    // with the answer as the best one (an answer drawn from two sections cites both).
     const passagesFor = (output: unknown) => {
       const said = wordsOf(JSON.stringify(output));
-      const best = new Map<string, { id: string; overlap: number }>();
-      for (const p of found) {
-        const overlap = [...p.words].filter((w) => said.has(w)).length;
-        const current = best.get(p.documentId);
-        if (!current || overlap > current.overlap) best.set(p.documentId, { id: p.id, overlap });
+      const scored = found.map((p) => ({ ...p, overlap: [...p.words].filter((w) => said.has(w)).length }));
+      const refs = new Map<string, string[]>();
+      for (const doc of new Set(scored.map((p) => p.documentId))) {
+        const ofDoc = scored.filter((p) => p.documentId === doc).sort((a, b) => b.overlap - a.overlap);
+        const best = ofDoc[0]!.overlap;
+        refs.set(
+          doc,
+          ofDoc.filter((p, i) => i === 0 || (best > 0 && p.overlap * 2 >= best)).map((p) => p.id),
+        );
       }
-      return new Map([...best].map(([doc, b]) => [doc, b.id]));
+      return refs;
     };
     if (matches.length === 0) {
       this.stats.unmatched++;
@@ -116,7 +123,11 @@ export class ScriptedModelServer {
       return;
     }
     if (req.method !== 'POST' || !req.url?.endsWith('/chat/completions')) {
-      send(404, { error: { message: `the scripted model serves only POST /v1/chat/completions, not ${req.method} ${req.url}` } });
+      send(404, {
+        error: {
+          message: `the scripted model serves only POST /v1/chat/completions, not ${req.method} ${req.url}`,
+        },
+      });
       return;
     }
     let body: { messages?: { content?: unknown }[]; stream?: boolean };
@@ -126,7 +137,9 @@ export class ScriptedModelServer {
       send(400, { error: { message: 'the body is not JSON' } });
       return;
     }
-    const prompt = (body.messages ?? []).map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n');
+    const prompt = (body.messages ?? [])
+      .map((m) => (typeof m.content === 'string' ? m.content : ''))
+      .join('\n');
     const content = this.answer(prompt);
     const usage = {
       prompt_tokens: Math.ceil(prompt.length / 4),
@@ -138,8 +151,20 @@ export class ScriptedModelServer {
     if (body.stream) {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       const event = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`);
-      event({ id, object: 'chat.completion.chunk', created, model: SCRIPTED_MODEL, choices: [{ index: 0, delta: { role: 'assistant', content }, finish_reason: null }] });
-      event({ id, object: 'chat.completion.chunk', created, model: SCRIPTED_MODEL, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
+      event({
+        id,
+        object: 'chat.completion.chunk',
+        created,
+        model: SCRIPTED_MODEL,
+        choices: [{ index: 0, delta: { role: 'assistant', content }, finish_reason: null }],
+      });
+      event({
+        id,
+        object: 'chat.completion.chunk',
+        created,
+        model: SCRIPTED_MODEL,
+        choices: [{ index: 0, delta: {}, finish_reason: 'stop' }],
+      });
       event({ id, object: 'chat.completion.chunk', created, model: SCRIPTED_MODEL, choices: [], usage });
       res.end('data: [DONE]\n\n');
       return;
@@ -159,20 +184,33 @@ function wordsOf(text: string): Set<string> {
   return new Set(text.toLowerCase().match(/[\p{L}\p{N}]{3,}/gu) ?? []);
 }
 
-/** Replaces `@doc:<id>` strings by passage ids; array elements that cannot be resolved are dropped. */
-function resolveRefs(value: unknown, passages: ReadonlyMap<string, string>): { value: unknown; refs: number; complete: boolean } {
+/**
+ * Replaces `@doc:<id>` strings by passage ids (the best one in a string field, each listed one in
+ * an array); references that cannot be resolved are dropped from arrays.
+ */
+function resolveRefs(
+  value: unknown,
+  passages: ReadonlyMap<string, readonly string[]>,
+): { value: unknown; refs: number; complete: boolean } {
   let refs = 0;
   let complete = true;
+  const idsOf = (v: string): readonly string[] | undefined => {
+    const ref = DOC_REF.exec(v);
+    if (!ref) return undefined;
+    refs++;
+    const ids = passages.get(ref[1]!);
+    if (ids === undefined || ids.length === 0) complete = false;
+    return ids ?? [];
+  };
   const walk = (v: unknown): unknown => {
     if (typeof v === 'string') {
-      const ref = DOC_REF.exec(v);
-      if (!ref) return v;
-      refs++;
-      const id = passages.get(ref[1]!);
-      if (id === undefined) complete = false;
-      return id;
+      const ids = idsOf(v);
+      return ids === undefined ? v : ids[0];
     }
-    if (Array.isArray(v)) return v.map(walk).filter((e) => e !== undefined);
+    if (Array.isArray(v))
+      return [
+        ...new Set(v.flatMap((e): unknown[] => (typeof e === 'string' ? [...(idsOf(e) ?? [e])] : [walk(e)]))),
+      ];
     if (typeof v === 'object' && v !== null)
       return Object.fromEntries(Object.entries(v).map(([k, e]) => [k, walk(e) ?? '']));
     return v;
