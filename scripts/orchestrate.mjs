@@ -215,6 +215,8 @@ async function runEval(workflow, datasetPath, options) {
       scriptedPort: options.scriptedPort,
       bus,
       onItem: (r, done, total) => {
+        // Not a terminal (a log file, CI): one line per item instead of a bar.
+        if (!process.stderr.isTTY) return console.log(`eval ${done}/${total} ${r.item.id} ${r.outcome} ${r.latencyMs} ms`);
         if (!started) bar.start(total, 0, { item: '', outcome: '' });
         started = true;
         bar.update(done, { item: r.item.id, outcome: r.outcome });

@@ -104,10 +104,11 @@ export class OutputValidator {
     const sources = (citations ? passages.filter((p) => citations.ids.includes(p.id)) : passages).map((p) =>
       [p.title, p.sectionPath ?? '', p.text].join('\n'),
     );
-    const grounding = abstained ? [] : groundingOf(texts, sources);
+    // `verify.sources` input text (an inline contract) is a source for grounding and quotes alike.
     const inputSources = (workflow.verify?.sources ?? [])
       .map((path) => valueAt({ input: candidate.input ?? {} }, path))
       .filter((v): v is string => typeof v === 'string');
+    const grounding = abstained ? [] : groundingOf(texts, [...sources, ...inputSources]);
     // Bare clause numbers in `verify.references` fields are checked as if quoted ("clause 9.1").
     const references = (workflow.verify?.references ?? []).flatMap((path) =>
       valuesAt(scope, path)

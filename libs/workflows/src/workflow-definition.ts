@@ -131,8 +131,8 @@ export interface VerifySpec {
    */
   readonly quotes?: boolean;
   /**
-   * Input fields (`input.<path>`) whose text counts as a source for the quote checks besides the
-   * cited passages, e.g. an inline contract whose clause numbers the output quotes.
+   * Input fields (`input.<path>`) whose text counts as a source besides the cited passages, for
+   * the quote checks and for grounding: e.g. an inline contract the output summarises and quotes.
    */
   readonly sources?: readonly string[];
   /**
