@@ -51,6 +51,8 @@ describe('knowledge assistant and contract review on Kafka: five service process
       tapTopics: [Topics.Result.name],
       // Chat from the scripted endpoint for the generator only: the retriever keeps local embeddings.
       serviceEnv: { generator: scriptedModelEnv(url) },
+      // The retriever loads the local embedding model before it starts; slow on a busy machine.
+      startTimeoutMs: 300_000,
     });
     await pipeline.start();
     const config = loadPlatformConfig(

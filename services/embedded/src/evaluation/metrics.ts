@@ -35,6 +35,8 @@ export interface ItemVerdict {
   /** Claim sentences with support below 0.5 plus unsupported quotes, and all claims checked. */
   readonly unsupportedClaims: number;
   readonly claims: number;
+  /** The quoted figures the sources lack, as the validator listed them for the reviewer. */
+  readonly unsupportedQuotes: readonly string[];
 }
 
 /** Count, latency and cost of the items that ended one way. */
@@ -183,6 +185,7 @@ export function judgeItem(run: ItemRun, facts: WorkflowFacts): ItemVerdict {
     reason: run.reason,
     unsupportedClaims: sentences.filter((s) => s.support < WEAK).length + quotes.length,
     claims: sentences.length + quotes.length,
+    unsupportedQuotes: quotes,
   };
 }
 
