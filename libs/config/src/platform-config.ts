@@ -25,6 +25,8 @@ export interface PlatformConfig {
     readonly rebalanceTimeoutMs: number;
     /** `exactly-once`: Kafka transactions per consumed message (outputs + offset). */
     readonly delivery: 'at-least-once' | 'exactly-once';
+    /** Messages one consumer works on at once, across its partitions and keys (LLMBUS_CONSUMER_CONCURRENCY). */
+    readonly concurrency: number;
   };
   readonly topicPrefix: string;
   readonly maxEventBytes: number;
@@ -46,6 +48,10 @@ export interface PlatformConfig {
   readonly qdrantUrl?: string;
   readonly qdrantApiKey?: string;
   readonly workflowsDir?: string;
+  /** LLMBUS_TOOLS_DIR: folder of tool files (`tools/*.yaml`); the repository's `tools/` when absent. */
+  readonly toolsDir?: string;
+  /** LLMBUS_APPROVAL_EXPIRY_MS: how long a `high` tool call waits for a decision before the request fails. */
+  readonly approvalExpiryMs: number;
   /**
    * LLMBUS_PII_KEY: AES-256 key that encrypts the PII placeholder mapping travelling from the
    * generator to the validator. Needed in distributed mode whenever a model is not trusted for PII.
@@ -75,7 +81,7 @@ function kafkaGroupTimeouts(
   env: Env,
   maxAttempts: number,
 ): { sessionTimeoutMs: number; rebalanceTimeoutMs: number } {
-  const sessionTimeoutMs = int(env, 'KAFKA_SESSION_TIMEOUT_MS', 30_000, 6_000, 600_000);
+  const sessionTimeoutMs = int(env, 'KAFKA_SESSION_TIMEOUT_MS', 10_000, 6_000, 600_000);
   const longestModelCall = Math.max(
     MODEL_CALL_DEADLINE_MS,
     int(env, 'LLMBUS_LOCAL_TIMEOUT_MS', MODEL_CALL_DEADLINE_MS, 1, MAX_KAFKA_TIMEOUT_MS),
@@ -149,6 +155,7 @@ export function loadPlatformConfig(
               ['at-least-once', 'exactly-once'] as const,
               'at-least-once',
             ),
+            concurrency: int(env, 'LLMBUS_CONSUMER_CONCURRENCY', 8, 1, 256),
           }
         : undefined,
     topicPrefix: str(env, 'LLMBUS_TOPIC_PREFIX', ''),
@@ -173,6 +180,8 @@ export function loadPlatformConfig(
     qdrantUrl: url(env, 'QDRANT_URL'),
     qdrantApiKey: optional(env, 'QDRANT_API_KEY'),
     workflowsDir: optional(env, 'LLMBUS_WORKFLOWS_DIR'),
+    toolsDir: optional(env, 'LLMBUS_TOOLS_DIR'),
+    approvalExpiryMs: int(env, 'LLMBUS_APPROVAL_EXPIRY_MS', 60 * 60 * 1000, 1_000, 30 * 24 * 60 * 60 * 1000),
     piiKey: secretKey32(env, 'LLMBUS_PII_KEY'),
   };
 }

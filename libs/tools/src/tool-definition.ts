@@ -33,6 +33,8 @@ export interface ToolDefinition {
   readonly tenants: readonly string[];
   /** Whether the same arguments may be answered from a cache (read-only, deterministic enough). */
   readonly cacheable: boolean;
+  /** How long a cached result of a `cacheable` read tool is reused, in milliseconds (default 60,000). */
+  readonly cacheTtlMs?: number;
 }
 
 /** One call a model asked for; `id` is derived by the caller (stable across retries) and keys idempotency. */
@@ -60,12 +62,23 @@ export interface ToolResult {
   readonly content: string;
   readonly truncated: boolean;
   readonly bytes: number;
+  /** True when the result came from the tool result cache instead of a new call. */
+  readonly cached?: boolean;
+}
+
+/**
+ * Who a call runs for, set by the caller from the request (never from the model's arguments):
+ * tools that read tenant data scope every read to `tenant`.
+ */
+export interface ToolCallContext {
+  readonly tenant: string;
 }
 
 /**
  * The port every kind of tool sits behind. `call` resolves with the result or rejects with a
- * ToolError; it stops work when `signal` aborts (timeout or shutdown).
+ * ToolError; it stops work when `signal` aborts (timeout or shutdown). `context` is absent only
+ * for callers outside a request; tools that need the tenant then fail.
  */
 export interface ToolAdapter {
-  call(call: ToolCall, signal: AbortSignal): Promise<ToolResult>;
+  call(call: ToolCall, signal: AbortSignal, context?: ToolCallContext): Promise<ToolResult>;
 }

@@ -2,6 +2,7 @@ import type { TrustedSources } from '@llmbus/access';
 import type { EventBus } from '@llmbus/bus';
 import type { Logger } from '@llmbus/observability';
 import type { WorkflowRegistry } from '@llmbus/workflows';
+import { DraftHub } from './draft-hub';
 import type { RequestStatuses } from './request-statuses';
 
 /** The router's collaborators, injected into its controllers by class token. */
@@ -13,5 +14,7 @@ export class RouterRuntime {
     readonly logger: Logger,
     /** Which CloudEvents source may assert which tenants; undefined accepts every source. */
     readonly trustedSources?: TrustedSources,
+    /** Live drafts and outcomes for the stream endpoint (started by startRouter). */
+    readonly drafts: DraftHub = new DraftHub(),
   ) {}
 }
