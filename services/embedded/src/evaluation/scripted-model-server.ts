@@ -212,7 +212,7 @@ function resolveRefs(
         ...new Set(v.flatMap((e): unknown[] => (typeof e === 'string' ? [...(idsOf(e) ?? [e])] : [walk(e)]))),
       ];
     if (typeof v === 'object' && v !== null)
-      return Object.fromEntries(Object.entries(v).map(([k, e]) => [k, walk(e) ?? '']));
+      return Object.fromEntries(Object.entries(v).map(([k, e]) => [k, e === null ? null : (walk(e) ?? '')]));
     return v;
   };
   const resolved = walk(value);
