@@ -7,6 +7,7 @@
 //   orchestrate replay-request <requestId> --tenant <id> [--workflow-version <n>] [--model <id>] [--schema <name>]
 //   orchestrate audit verify [--tenant <id>] [--schema <name>]
 //   orchestrate audit retain [--policy <file.json>] [--dry-run] [--as-of <time>] [--schema <name>]
+//   orchestrate eval <workflow|all> <dataset.jsonl> [--model scripted|configured] [--kafka] [--limit n] [--out dir]
 // Reads KAFKA_BROKERS and LLMBUS_TOPIC_PREFIX like the services do; the audit commands and
 // replay-request read DATABASE_URL (replay-request also the model variables, as the generator does).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -251,6 +252,55 @@ async function auditRetain(options) {
   }
 }
 
+async function runEval(workflow, datasetPath, options) {
+  // The harness lives with the embedded platform it starts (services/embedded/src/evaluation).
+  const { evaluate } = require(join(root, 'services/embedded/dist/index.js'));
+  const logger = createLogger({ service: 'eval', level: process.env.LOG_LEVEL ?? 'fatal' });
+  const model = options.model;
+  const run = async (bus) => {
+    const bar = new cliProgress.SingleBar({ format: `eval ${workflow} [{bar}] {value}/{total} | {item} {outcome}`, hideCursor: true }, cliProgress.Presets.shades_classic);
+    let started = false;
+    const result = await evaluate({
+      workflow,
+      datasetPath,
+      mode: options.kafka ? 'kafka' : 'embedded',
+      model,
+      env: process.env,
+      logger,
+      outDir: options.out,
+      limit: options.limit,
+      ids: options.ids,
+      concurrency: options.concurrency ?? (model === 'scripted' ? 4 : 1),
+      itemTimeoutMs: options.itemTimeout,
+      scriptedPort: options.scriptedPort,
+      bus,
+      onItem: (r, done, total) => {
+        // Not a terminal (a log file, CI): one line per item instead of a bar.
+        if (!process.stderr.isTTY) return console.log(`eval ${done}/${total} ${r.item.id} ${r.outcome} ${r.latencyMs} ms`);
+        if (!started) bar.start(total, 0, { item: '', outcome: '' });
+        started = true;
+        bar.update(done, { item: r.item.id, outcome: r.outcome });
+      },
+    });
+    if (started) bar.stop();
+    return result;
+  };
+  const result = options.kafka ? await withBus((bus) => run(bus)) : await run(undefined);
+  const pct = (v) => (v === null ? '   -  ' : `${(v * 100).toFixed(1).padStart(5)}%`);
+  console.log(`model: ${result.report.model}; ${result.report.items.length} items in ${(result.report.durationMs / 1000).toFixed(1)} s${result.report.note ? `; ${result.report.note}` : ''}`);
+  console.log('version                      items  success  schema  cit.prec  cit.rec  unsupp.  abstain  acc-wrong  escalated');
+  for (const v of result.report.versions) {
+    console.log(
+      `${v.workflowVersion.padEnd(28)} ${String(v.items).padStart(5)}  ${pct(v.taskSuccess)}  ${pct(v.schemaValidity)}  ${pct(v.citationPrecision)}  ${pct(v.citationRecall)}  ${pct(v.unsupportedClaimRate)}  ${pct(v.abstentionCorrectness)}  ${pct(v.acceptedButWrongRate)}  ${pct(v.escalationRate)}`,
+    );
+    for (const [kind, f] of Object.entries(v.outcomes)) {
+      console.log(`    ${kind.padEnd(10)} ${String(f.count).padStart(4)} items, latency mean ${f.latencyMs.mean} ms (p50 ${f.latencyMs.p50}, p95 ${f.latencyMs.p95}), cost ${f.costUsd.total.toFixed(6)} USD`);
+    }
+  }
+  for (const i of result.report.items.filter((i) => !i.success)) console.log(`  ${i.acceptedButWrong ? 'ACCEPTED BUT WRONG' : 'not a success'} ${i.id} (${i.outcome}): ${[...i.failures, i.reason ?? ''].filter(Boolean).join('; ').slice(0, 300)}`);
+  console.log(`report: ${result.jsonPath}\n        ${result.htmlPath}`);
+}
+
 const program = new Command('orchestrate').description('llmbus operator CLI (publishes to Kafka: KAFKA_BROKERS, LLMBUS_TOPIC_PREFIX)');
 program
   .command('ingest')
@@ -312,6 +362,23 @@ auditCommand
   })
   .option(...schemaOption)
   .action(auditRetain);
+program
+  .command('eval')
+  .description('run a labelled dataset through the pipeline and report task success, citations, abstention, escalation, cost and latency per workflow version (JSON + HTML)')
+  .argument('<workflow>', 'workflow id whose items run, or "all"')
+  .argument('<dataset>', 'dataset JSONL (format: eval/workflows/README.md)')
+  .option('--model <model>', 'scripted: the in-harness OpenAI-compatible server with answers scripted per item; configured: the model the environment configures (local GGUF by default)', (v) => {
+    if (!['scripted', 'configured'].includes(v)) throw new InvalidArgumentError('scripted or configured');
+    return v;
+  }, 'scripted')
+  .option('--kafka', 'run on the services already running on KAFKA_BROKERS (LLMBUS_TOPIC_PREFIX) instead of an embedded platform', false)
+  .option('--scripted-port <port>', 'with --kafka and --model scripted: port of the scripted endpoint the generator service calls (its OPENAI_BASE_URL is http://127.0.0.1:<port>/v1)', positiveInt)
+  .option('--limit <n>', 'run n items spread evenly over the dataset (keeps its mix)', positiveInt)
+  .option('--ids <ids>', 'only these comma-separated item ids', groups)
+  .option('--concurrency <n>', 'items in flight (default 4 scripted, 1 otherwise)', positiveInt)
+  .option('--item-timeout <ms>', 'per item, submit to outcome (default 600000)', positiveInt)
+  .option('--out <dir>', 'report folder', 'eval/reports')
+  .action(runEval);
 program.parseAsync(process.argv).catch((error) => {
   const message = error instanceof Error ? error.message : String(error);
   const hint = /does not host this topic-partition|UNKNOWN_TOPIC/i.test(message)
