@@ -417,7 +417,11 @@ describe('tool loop on Kafka: five service processes, a scripted OpenAI-compatib
     await pipeline.restartService('generator');
     model.holdFinalAnswerOf = requestId;
     const held = model.nextHeld();
-    const decision = await decide(requestId, { decision: 'approve', comment: 'approved by the e2e test' });
+    const decision = await decide(requestId, {
+      decision: 'approve',
+      callHash: approval.callHash,
+      comment: 'approved by the e2e test',
+    });
     expect(decision.status).toBe(202);
 
     // The action runs once; crash 2 comes after its result is recorded, while the next model call is in flight.

@@ -127,6 +127,8 @@ function reviewCard(pending) {
   const decide = async (decision) => {
     status.replaceChildren();
     const body = { decision };
+    // A tool decision names the exact call shown, so a stale page never decides another call.
+    if (approval) body.callHash = approval.callHash;
     if (comment.value.trim()) body.comment = comment.value.trim();
     if (decision === 'edit') {
       try {

@@ -563,9 +563,17 @@ describe('auditor', () => {
       expect(late.body.message).toContain('expired at 2001-01-01T00:00:00.000Z');
 
       const before = decisions.length;
+      // The decision must name the call shown: none, or another call's hash, is refused.
+      await decide('tool-1', { decision: 'edit', arguments: { service: 'auth' } }).expect(400);
+      const stale = await decide('tool-1', {
+        decision: 'approve',
+        callHash: 'b'.repeat(64),
+      }).expect(409);
+      expect(stale.body.message).toContain('is for another call (restart_service, call tool-1.a1.t1.0');
       await decide('tool-1', {
         decision: 'edit',
         arguments: { service: 'auth' },
+        callHash: 'a'.repeat(64),
         comment: 'auth instead',
       }).expect(202);
       await until(() => decisions.length === before + 1, 'the tool approval decision');

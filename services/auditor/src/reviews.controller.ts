@@ -83,6 +83,18 @@ function checkToolDecision(requestId: string, approval: ToolApprovalView, body: 
       `the approval of ${approval.tool} for request ${requestId} expired at ${approval.expiresAt}; the request fails as approval_expired`,
     );
   }
+  // A decision binds to the exact call the reviewer saw: one taken on a stale screen (the call it
+  // was for already decided, another now pending) must not authorise the next one.
+  if (body.callHash === undefined && body.decision !== 'reject') {
+    throw new BadRequestException(
+      `callHash is required with decision "${body.decision}" on a tool approval: send the callHash GET /v1/reviews shows for the call you ${body.decision === 'edit' ? 'edit' : 'approve'}`,
+    );
+  }
+  if (body.callHash !== undefined && body.callHash !== approval.callHash) {
+    throw new ConflictException(
+      `the pending approval of request ${requestId} is for another call (${approval.tool}, call ${approval.callId}, callHash ${approval.callHash}); the call you decided on is no longer pending: reload the queue`,
+    );
+  }
 }
 
 @ApiTags('reviews')
@@ -179,6 +191,8 @@ export class ReviewsController {
       throw new BadRequestException(
         'arguments are only accepted on a tool approval; this is an output review',
       );
+    } else if (body.callHash !== undefined) {
+      throw new BadRequestException('callHash is only accepted on a tool approval; this is an output review');
     }
     const edited =
       body.output === undefined ? undefined : this.privacy.restoreFrom(state.review.envelope, body.output);
