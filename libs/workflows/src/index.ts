@@ -15,3 +15,5 @@ export * from './grounded-schema';
 export * from './confidence';
 export * from './quote-verifier';
 export * from './lexical-support';
+export * from './classifier-examples';
+export * from './request-classifier';

@@ -1,4 +1,4 @@
-import { truncateText, type Passage } from '@llmbus/contracts';
+import { truncateText, type Classification, type Passage } from '@llmbus/contracts';
 import { PromptTooLargeError } from './errors';
 import { valueAt, withValueAt } from './field-path';
 import { fillTemplate } from './template';
@@ -31,6 +31,8 @@ export interface RenderOptions {
   readonly contextWindow: number;
   readonly retry?: RetryGuidance;
   readonly tokenCounter?: TokenCounter;
+  /** The router's classification, for `{{classification.label}}` / `{{classification.score}}` placeholders. */
+  readonly classification?: Classification;
 }
 
 export interface RenderedPrompt {
@@ -67,10 +69,11 @@ export class PromptRenderer {
     const limit = options.contextWindow - workflow.model.budget.maxOutputTokens;
     const ranked = rankPassages(passages);
     const build = (kept: readonly Passage[], currentInput: Readonly<Record<string, unknown>>) => {
-      const system = `${fillTemplate(workflow.prompt.system, { input: currentInput }, {}, neutralize).trimEnd()}\n\n${DATA_POLICY}`;
+      const scope = { input: currentInput, classification: options.classification };
+      const system = `${fillTemplate(workflow.prompt.system, scope, {}, neutralize).trimEnd()}\n\n${DATA_POLICY}`;
       let user = fillTemplate(
         workflow.prompt.user,
-        { input: currentInput },
+        scope,
         { passages: passageBlock(kept) },
         neutralize,
       ).trimEnd();

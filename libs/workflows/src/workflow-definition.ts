@@ -1,4 +1,4 @@
-import type { ModelTier } from '@llmbus/contracts';
+import type { ClassificationMethod, ModelTier } from '@llmbus/contracts';
 import type { PiiPolicySpec } from '@llmbus/pii';
 
 /** A JSON Schema as a plain object (validated by ajv when the workflow loads). */
@@ -7,8 +7,9 @@ export type JsonSchema = { readonly [keyword: string]: unknown };
 export type Scalar = string | number | boolean;
 
 /**
- * One condition on a request field. `field` is a dotted path rooted at `input` or `requester`
- * (e.g. `input.priority`); exactly one operator is set.
+ * One condition on a request field. `field` is a dotted path rooted at `input`, `requester` or,
+ * when the rule's workflow declares `classify:`, `classification` (e.g. `classification.label`);
+ * exactly one operator is set.
  */
 export interface FieldCondition {
   readonly field: string;
@@ -69,7 +70,9 @@ export type BusinessRule =
       readonly phrases: readonly string[];
       readonly message?: string;
     }
-  | { readonly rule: 'minimum'; readonly field: string; readonly value: number; readonly message?: string };
+  | { readonly rule: 'minimum'; readonly field: string; readonly value: number; readonly message?: string }
+  /** The field must equal the request's classification label (skipped when the label is `unknown`). */
+  | { readonly rule: 'matchesClassification'; readonly field: string; readonly message?: string };
 
 export interface ValidationSpec {
   /** Generations allowed in total, the first included. */
@@ -99,7 +102,10 @@ export interface ConfidenceThresholds {
   readonly selfReport?: string;
 }
 
-/** An output field value that forces review, e.g. `{field: output.needsHuman, equals: true}`. */
+/**
+ * An output field value that forces review, e.g. `{field: output.needsHuman, equals: true}`;
+ * `field` may also name the router's classification, e.g. `{field: classification.label, equals: unknown}`.
+ */
 export interface ForceReviewCondition {
   readonly field: string;
   readonly equals: Scalar;
@@ -116,6 +122,31 @@ export interface VerifySpec {
   readonly quotes?: boolean;
 }
 
+/** One labelled example of a classifier, a line `{"text": ..., "label": ...}` of its examples file. */
+export interface ClassifierExample {
+  readonly text: string;
+  readonly label: string;
+}
+
+/**
+ * The router's classifier step: the label of a request, from labelled examples shipped with the
+ * workflow, decided by the nearest examples in embedding space (`knn`) or by a model call whose
+ * answer is constrained to the labels (`model`). Below `minScore` the label is `unknown`.
+ */
+export interface ClassifySpec {
+  readonly method: ClassificationMethod;
+  /** Template of the text to classify, with `{{input.<field>}}` placeholders. */
+  readonly text: string;
+  /** JSONL file of examples, relative to the workflow file's folder; default `examples/<id>.v<version>.jsonl`. */
+  readonly examples?: string;
+  /** Neighbours that vote (`knn`); default 5. */
+  readonly k?: number;
+  /** 0 to 1: a label scoring less becomes `unknown`. */
+  readonly minScore: number;
+  /** Model tier of the `model` method's call; default the workflow's tier. */
+  readonly tier?: ModelTier;
+}
+
 /** A versioned workflow as declared in `workflows/<id>.v<version>.yaml`. */
 export interface WorkflowDefinition {
   readonly id: string;
@@ -129,6 +160,7 @@ export interface WorkflowDefinition {
   readonly output: { readonly schema: JsonSchema };
   readonly validation: ValidationSpec;
   readonly verify?: VerifySpec;
+  readonly classify?: ClassifySpec;
   /**
    * What happens to personal data per channel (`prompts` to models not trusted for PII, published
    * `outputs`, the `audit` trail): `mask`, `redact` or `allow`, per entity type or by `default`.
@@ -141,4 +173,6 @@ export interface WorkflowDefinition {
 /** A loaded workflow and the file it came from. */
 export interface LoadedWorkflow extends WorkflowDefinition {
   readonly source: string;
+  /** The classifier's examples, read and checked at load (set when `classify` is declared). */
+  readonly classifierExamples?: readonly ClassifierExample[];
 }

@@ -9,7 +9,7 @@ import type { VectorStore } from '@llmbus/retrieval';
 import { startAuditor } from '@llmbus/svc-auditor';
 import { chatModelChooser, startGenerator } from '@llmbus/svc-generator';
 import { composeRetriever, startRetriever } from '@llmbus/svc-retriever';
-import { startRouter } from '@llmbus/svc-router';
+import { classifierModels, startRouter } from '@llmbus/svc-router';
 import { startValidator } from '@llmbus/svc-validator';
 
 /** Everything the five stages need when they share one process. */
@@ -83,6 +83,7 @@ export async function startPlatform(deps: PlatformDeps): Promise<RunningPlatform
         // The same store the auditor writes: statuses are served from the trail, as in distributed mode.
         statusStore: deps.auditStore,
         httpPort: deps.routerPort,
+        classifierModels: classifierModels(deps.models),
       }),
     );
   } catch (error) {

@@ -51,10 +51,15 @@ export class ResponseValidation {
     const text = restoreText(data.text, vault);
     const output = data.output === undefined ? undefined : restoreValue(data.output, vault);
     const renderedPrompt = restoreText(data.renderedPrompt, vault);
-    const result = this.validator.validate(workflow, { output, text, renderedPrompt }, data.passages);
+    const { classification } = data.context;
+    const result = this.validator.validate(
+      workflow,
+      { output, text, renderedPrompt, classification },
+      data.passages,
+    );
     const publish = <T>(value: T): T =>
       this.pii.forChannel(value, resolvePiiPolicy(workflow.pii, tenantId).outputs, vault);
-    const outcome = decideOutcome(workflow, data.attempt, result);
+    const outcome = decideOutcome(workflow, data.attempt, result, classification);
     const violations = capList(outcome.kind === 'accept' ? [] : outcome.problems, 50, 1000);
     const { assessment } = result;
     log.info(
