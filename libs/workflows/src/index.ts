@@ -17,3 +17,4 @@ export * from './quote-verifier';
 export * from './lexical-support';
 export * from './classifier-examples';
 export * from './request-classifier';
+export * from './claim-verifier';

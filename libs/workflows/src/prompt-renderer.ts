@@ -156,7 +156,8 @@ function rankPassages(passages: readonly Passage[]): Passage[] {
     .map((entry) => entry.passage);
 }
 
-function passageBlock(passages: readonly Passage[]): string {
+/** The delimited, untrusted `<passages>` block of a prompt (also used by the verifier's prompt). */
+export function passageBlock(passages: readonly Passage[]): string {
   const body =
     passages.length === 0
       ? '(no passages were retrieved)'
@@ -176,7 +177,7 @@ function retryBlock(retry: RetryGuidance): string {
 }
 
 /** Keeps untrusted text from opening or closing the renderer's delimiter blocks. */
-function neutralize(text: string): string {
+export function neutralize(text: string): string {
   return text.replace(DELIMITER_TAG, '&lt;$1$2');
 }
 

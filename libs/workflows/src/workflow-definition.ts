@@ -113,13 +113,25 @@ export interface ForceReviewCondition {
   readonly message?: string;
 }
 
-/** Deterministic checks of what the output quotes from its sources. */
+/** Checks of what the output claims against its sources. */
 export interface VerifySpec {
   /**
    * Every clause or section number, amount (currency or number with a unit) and date quoted in the
    * output's text must occur in the cited passages; each one that does not is an unsupported claim.
    */
   readonly quotes?: boolean;
+  /**
+   * A second model call judges every claim sentence against the cited passages (supported,
+   * unsupported or contradicted, with the passage id); see ClaimVerifier.
+   */
+  readonly model?: VerifierModelSpec;
+}
+
+export interface VerifierModelSpec {
+  /** Tier of the verifier model; default the workflow's tier. */
+  readonly tier?: ModelTier;
+  /** Deadline of the verifier call in milliseconds; default 60,000. A verifier that misses it leaves the claims unverified. */
+  readonly timeoutMs?: number;
 }
 
 /** One labelled example of a classifier, a line `{"text": ..., "label": ...}` of its examples file. */

@@ -189,7 +189,17 @@ export const WORKFLOW_FILE_SCHEMA = {
     verify: {
       type: 'object',
       additionalProperties: false,
-      properties: { quotes: { type: 'boolean' } },
+      properties: {
+        quotes: { type: 'boolean' },
+        model: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            tier: { enum: MODEL_TIERS },
+            timeoutMs: { type: 'integer', minimum: 1000, maximum: 600_000 },
+          },
+        },
+      },
     },
     classify: {
       type: 'object',

@@ -10,7 +10,7 @@ import { startAuditor } from '@llmbus/svc-auditor';
 import { chatModelChooser, startGenerator } from '@llmbus/svc-generator';
 import { composeRetriever, startRetriever } from '@llmbus/svc-retriever';
 import { classifierModels, startRouter } from '@llmbus/svc-router';
-import { startValidator } from '@llmbus/svc-validator';
+import { startValidator, verifierChat } from '@llmbus/svc-validator';
 
 /** Everything the five stages need when they share one process. */
 export interface PlatformDeps {
@@ -73,7 +73,14 @@ export async function startPlatform(deps: PlatformDeps): Promise<RunningPlatform
         selectModel: chatModelChooser(deps.models),
       }),
     );
-    started.push(await startValidator({ bus, config, logger: logger.child({ stage: 'validator' }) }));
+    started.push(
+      await startValidator({
+        bus,
+        config,
+        logger: logger.child({ stage: 'validator' }),
+        verifierChat: verifierChat(deps.models),
+      }),
+    );
     started.push(
       await startRouter({
         bus,

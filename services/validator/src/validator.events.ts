@@ -20,7 +20,7 @@ export class ValidatorEventsController {
     @Payload() event: EventEnvelope<ResponseGenerated>,
     @Ctx() ctx: HandlerContext,
   ): Promise<Outgoing[]> {
-    return this.validation.onGenerated(event.data, ctx.log, event.tenantid);
+    return this.validation.onGenerated(event.data, ctx.log, event.tenantid, ctx.heartbeat);
   }
 
   @EventPattern(ReviewDecidedEvent.type)
