@@ -64,8 +64,10 @@ describeWithModels('sample ticket with the local model (embedded pipeline)', () 
   beforeAll(async () => {
     if (missing.length > 0)
       throw new Error(`local models missing (${missing.join(', ')}); run npm run models:pull`);
+    // LLMBUS_LOCAL_TIMEOUT_MS passes through: a busy shared machine may need a longer model deadline.
+    const timeout = process.env.LLMBUS_LOCAL_TIMEOUT_MS;
     const config = loadPlatformConfig(
-      { LLMBUS_MODE: 'embedded' },
+      { LLMBUS_MODE: 'embedded', ...(timeout ? { LLMBUS_LOCAL_TIMEOUT_MS: timeout } : {}) },
       { mode: 'embedded', httpPort: 0, clientId: 'sample-ticket-test' },
     );
     bus = new EventBus(new InMemoryTransport(), { logger });
@@ -125,7 +127,11 @@ describeWithModels('sample ticket with the local model (embedded pipeline)', () 
     const outcome = await watcher.outcome(requestId, 840_000);
     const { output, assessment, violations } = outcome.data as Partial<ReviewRequested>;
     console.log(
-      `sample ticket outcome: ${outcome.type}\n${JSON.stringify({ output, violations, assessment }, null, 1)}`,
+      `sample ticket outcome: ${outcome.type}\n${JSON.stringify(
+        output ? { output, violations, assessment } : outcome.data,
+        null,
+        1,
+      )}`,
     );
 
     const context = routed.find((e) => e.data.requestId === requestId)?.data.context;

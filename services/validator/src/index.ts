@@ -5,6 +5,7 @@ import { ValidatorModule } from './validator.module';
 export * from './validator-deps';
 export * from './validator.module';
 export { verifierChat } from './verifier-chat';
+export { ResponseValidation } from './response-validation';
 
 /** Starts the validator's consumer (HTTP: only /healthz and /metrics, on METRICS_PORT). */
 export function startValidator(deps: ValidatorDeps): Promise<StageApp> {
