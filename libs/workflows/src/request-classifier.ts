@@ -49,15 +49,26 @@ export class RequestClassifier {
   constructor(private readonly models: ClassifierModels) {}
 
   /**
-   * Embeds the examples of every `knn` workflow (once per process) and checks that the model a
-   * `model` workflow needs is there. Throws ClassifierUnavailableError naming the workflow, or
-   * the model's error.
+   * Checks that every classifying workflow has the model its method needs; throws
+   * ClassifierUnavailableError naming the first that does not.
+   */
+  requireModels(workflows: readonly LoadedWorkflow[]): void {
+    for (const workflow of workflows) {
+      const method = workflow.classify?.method;
+      if (method === 'knn' && !this.models.embed) throw this.unavailable(workflow, 'an embedding model');
+      if (method === 'model' && !this.models.chat) throw this.unavailable(workflow, 'a chat model');
+    }
+  }
+
+  /**
+   * Checks the models (requireModels) and embeds the examples of every `knn` workflow, once per
+   * process; a request classified meanwhile waits for the same vectors. Rejects with the model's
+   * error (a later classification tries again).
    */
   async warm(workflows: readonly LoadedWorkflow[]): Promise<void> {
+    this.requireModels(workflows);
     for (const workflow of workflows) {
-      if (!workflow.classify) continue;
-      if (workflow.classify.method === 'knn') await this.exampleVectors(workflow);
-      else if (!this.models.chat) throw this.unavailable(workflow, 'a chat model');
+      if (workflow.classify?.method === 'knn') await this.exampleVectors(workflow);
     }
   }
 

@@ -22,10 +22,19 @@ export async function startRouter(deps: RouterDeps): Promise<StageApp> {
   const piiKey = deps.config.piiKey ?? (deps.config.mode === 'embedded' ? processPiiKey() : undefined);
   const statuses = new RequestStatuses(withRestoredPii(deps.statusStore, piiKey), deps.logger);
   const workflows = routerWorkflows(deps);
-  // Example vectors are computed once, before the first request: a classifier that cannot run
-  // (no embedding model, a model that does not load) stops the start, naming the workflow.
+  // A classifier without its model stops the start, naming the workflow. The examples' vectors
+  // are computed once, starting now, without holding up the ingress and status reads; the first
+  // classification waits for them (and tries again if this attempt failed).
   const classifier = new RequestClassifier(deps.classifierModels ?? {});
-  await classifier.warm(workflows.list());
+  classifier.requireModels(workflows.list());
+  void classifier.warm(workflows.list()).then(
+    () => deps.logger.info('classifier examples embedded'),
+    (error: unknown) =>
+      deps.logger.warn(
+        { err: error },
+        'classifier examples could not be embedded yet; the first request retries',
+      ),
+  );
   const app = await startStageApp({
     module: RouterModule.forRoot({ ...deps, workflows }, statuses, classifier),
     bus: deps.bus,
