@@ -14,6 +14,9 @@ import { RequestSubmittedEvent } from './events/request-submitted';
 import { ResponseGeneratedEvent } from './events/response-generated';
 import { ReviewDecidedEvent } from './events/review-decided';
 import { ReviewRequestedEvent } from './events/review-requested';
+import { ToolCallsCompletedEvent } from './events/tool-calls-completed';
+import { ToolCallsRequestedEvent } from './events/tool-calls-requested';
+import { ResponseDraftEvent } from './events/response-draft';
 import { DeadLetterTopics, isRetryTopic, TOPICS } from './topics';
 
 /** Every event type of the platform. */
@@ -33,6 +36,9 @@ export const EVENTS: readonly EventDefinition[] = [
   DocumentRemovedEvent,
   DeadLetteredEvent,
   ModelCallRecordedEvent,
+  ToolCallsRequestedEvent,
+  ToolCallsCompletedEvent,
+  ResponseDraftEvent,
 ] as EventDefinition[];
 
 const byType = new Map(EVENTS.map((e) => [e.type, e]));

@@ -26,14 +26,28 @@ export const Topics = {
   Generated: topic('orchestration.generated.v1', 'Model outputs awaiting validation.'),
   Regenerate: topic('orchestration.regenerate.v1', 'Retries of generation with a stricter instruction.'),
   Result: topic('orchestration.result.v1', 'Final outcomes: completed or failed, one per request.', 30),
-  Review: topic('orchestration.review.v1', 'Outputs escalated to human review.', 30),
+  Review: topic(
+    'orchestration.review.v1',
+    'Outputs escalated to human review, and high-risk tool calls waiting for approval.',
+    30,
+  ),
   ReviewDecision: topic('orchestration.review-decision.v1', 'Decisions taken by human reviewers.', 30),
+  ToolCalls: topic(
+    'orchestration.tool-calls.v1',
+    "Each request's tool-loop rounds: calls a model asked for, then their results, before the model sees them.",
+    30,
+  ),
   DocumentIngest: topic('documents.ingest.v1', 'Documents to chunk, embed and index.'),
   DocumentIndexed: topic('documents.indexed.v1', 'Outcomes of document ingestion and deletion.'),
   ModelCalls: topic(
     'orchestration.model-calls.v1',
     'Usage of every billed model call, one event per call (duplicates by redelivery included).',
     30,
+  ),
+  Stream: topic(
+    'orchestration.stream.v1',
+    'Draft pieces of model output while it is written, for the HTTP stream endpoint; not audited.',
+    1,
   ),
 } as const satisfies Record<string, TopicSpec>;
 
@@ -95,6 +109,14 @@ const RETRY_TOPIC_NAMES: ReadonlySet<string> = new Set(
 /** True when a logical (unprefixed) topic name is one of the delayed retry topics. */
 export function isRetryTopic(name: string): boolean {
   return RETRY_TOPIC_NAMES.has(name);
+}
+
+/**
+ * True for topics of transient drafts (the stream topic): `*` subscriptions (the auditor) do not
+ * read them, and nothing in them is part of a request's outcome.
+ */
+export function isStreamTopic(name: string): boolean {
+  return name === Topics.Stream.name;
 }
 
 /** The retry topics of a stage, round 1 first; empty for a stage that does not retry through topics. */

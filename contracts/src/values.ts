@@ -2,6 +2,7 @@ import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
+  IsBoolean,
   IsIn,
   IsInt,
   IsNotEmpty,
@@ -50,6 +51,10 @@ export class ModelUsage {
   @IsNumber() @Min(0) costUsd!: number;
   /** Wall-clock milliseconds of the call. */
   @IsNumber() @Min(0) latencyMs!: number;
+  /** True when the answer came from the tenant-scoped response cache: no tokens were billed. */
+  @IsOptional() @IsBoolean() cached?: boolean;
+  /** On a cache hit: US dollars the original call cost, which this one did not. */
+  @IsOptional() @IsNumber() @Min(0) costSavedUsd?: number;
 }
 
 /** A retrieved chunk with the metadata needed to cite it. */

@@ -1,8 +1,9 @@
 // The test bootstrap itself: globalSetup must hand every integration test a broker that produces
-// and consumes, and a PostgreSQL with the llmbus database. If these fail, read this file first.
+// and consumes, a PostgreSQL with the llmbus database and a Redis. If these fail, read this file first.
+import { Redis } from 'ioredis';
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
-import { databaseUrl, kafkaBrokers, uniquePrefix } from '../support/env';
+import { databaseUrl, kafkaBrokers, redisUrl, uniquePrefix } from '../support/env';
 import { ensureTopics, type TopicSpec } from '../support/kafka-topics';
 
 describe('test infrastructure', () => {
@@ -75,6 +76,17 @@ describe('test infrastructure', () => {
       expect(result.rows[0].db).toBe('llmbus');
     } finally {
       await client.end();
+    }
+  });
+
+  it('Redis answers on REDIS_URL and keeps what is written to it', async () => {
+    const client = new Redis(redisUrl(), { maxRetriesPerRequest: 1 });
+    try {
+      await client.set(`${prefix}probe`, 'hello', 'PX', 60_000);
+      expect(await client.get(`${prefix}probe`)).toBe('hello');
+    } finally {
+      await client.del(`${prefix}probe`);
+      client.disconnect();
     }
   });
 });

@@ -21,6 +21,13 @@ export function databaseUrl(): string {
   return url;
 }
 
+/** Redis connection URL from REDIS_URL (infra/up.sh starts redis-server). */
+export function redisUrl(): string {
+  const url = process.env.REDIS_URL;
+  if (!url) throw new Error(`REDIS_URL is not set: ${HOW_TO_START}`);
+  return url;
+}
+
 /**
  * A topic/group prefix no other test or run shares, e.g. `t-router-retries-3f9a1c2e.`.
  * Kafka names allow [a-zA-Z0-9._-] and 249 characters; the name part is cut to stay well inside.

@@ -1,18 +1,19 @@
-// Jest globalSetup for the integration and e2e projects: find or start Kafka and PostgreSQL once,
+// Jest globalSetup for the integration and e2e projects: find or start Kafka, PostgreSQL and Redis once,
 // wait until they really serve, and hand their addresses to the test workers through process.env
 // (workers are started after globalSetup and inherit its environment).
 //
 // Where the services come from, first match wins:
-//   1. KAFKA_BROKERS / DATABASE_URL already set (CI after infra/up.sh, or a developer's own)
+//   1. KAFKA_BROKERS / DATABASE_URL / REDIS_URL already set (CI after infra/up.sh, or a developer's own)
 //   2. a Docker engine answers: testcontainers (LLMBUS_TEST_INFRA=testcontainers forces this)
-//   3. infra/kafka.sh and infra/postgres.sh (LLMBUS_TEST_INFRA=scripts forces this)
+//   3. infra/kafka.sh, infra/postgres.sh and infra/redis.sh (LLMBUS_TEST_INFRA=scripts forces this)
 // A service is stopped in globalTeardown only if this setup started it.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { waitForKafka } from './kafka-topics';
 
-type Service = 'kafka' | 'postgres';
+type Service = 'kafka' | 'postgres' | 'redis';
 type Source = 'environment' | 'testcontainers' | 'infra scripts';
 
 /** What globalTeardown needs; kept on globalThis, the one object setup and teardown share. */
@@ -26,10 +27,12 @@ const STATE_KEY = '__llmbusTestInfra';
 const INFRA_DIR = path.resolve(__dirname, '../../infra');
 const KAFKA_READY_MS = 90_000;
 const POSTGRES_READY_MS = 30_000;
+const REDIS_READY_MS = 30_000;
 const DOCKER_PROBE_MS = 5_000;
 // cp-kafka because @testcontainers/kafka drives Confluent's image scripts; 8.1 is Apache Kafka 4.1.
 const TC_KAFKA_IMAGE = 'confluentinc/cp-kafka:8.1.0';
 const TC_POSTGRES_IMAGE = 'postgres:16';
+const TC_REDIS_IMAGE = 'redis:7';
 
 export function testInfraState(): TestInfraState | undefined {
   return (globalThis as Record<string, unknown>)[STATE_KEY] as TestInfraState | undefined;
@@ -47,7 +50,7 @@ export default async function globalSetup(): Promise<void> {
   process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
   const started = Date.now();
   const state: TestInfraState = {
-    sources: { kafka: 'environment', postgres: 'environment' },
+    sources: { kafka: 'environment', postgres: 'environment', redis: 'environment' },
     stops: [],
   };
   // Registered before starting anything, so teardown still stops what a failed setup started.
@@ -63,12 +66,15 @@ export default async function globalSetup(): Promise<void> {
   const databaseUrl = process.env.DATABASE_URL ?? '';
   log(
     `kafka ${process.env.KAFKA_BROKERS} (from ${state.sources.kafka}), ` +
-      `postgres ${redact(databaseUrl)} (from ${state.sources.postgres}), ready in ${Date.now() - started} ms`,
+      `postgres ${redact(databaseUrl)} (from ${state.sources.postgres}), ` +
+      `redis ${redact(process.env.REDIS_URL ?? '')} (from ${state.sources.redis}), ready in ${Date.now() - started} ms`,
   );
 }
 
 async function provideServices(state: TestInfraState): Promise<void> {
-  const missing = (['kafka', 'postgres'] as const).filter((service) => !process.env[ENV_NAME[service]]);
+  const missing = (['kafka', 'postgres', 'redis'] as const).filter(
+    (service) => !process.env[ENV_NAME[service]],
+  );
   if (missing.length > 0) {
     const source = await chooseSource();
     const start = source === 'testcontainers' ? startWithTestcontainers : startWithInfraScripts;
@@ -81,7 +87,11 @@ async function provideServices(state: TestInfraState): Promise<void> {
   }
   const brokers = (process.env.KAFKA_BROKERS ?? '').split(',');
   const databaseUrl = process.env.DATABASE_URL ?? '';
-  await Promise.all([waitForKafka(brokers, KAFKA_READY_MS), waitForPostgres(databaseUrl, POSTGRES_READY_MS)]);
+  await Promise.all([
+    waitForKafka(brokers, KAFKA_READY_MS),
+    waitForPostgres(databaseUrl, POSTGRES_READY_MS),
+    waitForRedis(process.env.REDIS_URL ?? '', REDIS_READY_MS),
+  ]);
 }
 
 /** Stops, in reverse start order, whatever this setup started; safe to call more than once. */
@@ -97,9 +107,10 @@ export async function stopStarted(state: TestInfraState): Promise<void> {
   if (failures.length > 0) throw new Error(`stopping test services failed: ${failures.join('; ')}`);
 }
 
-const ENV_NAME: Record<Service, 'KAFKA_BROKERS' | 'DATABASE_URL'> = {
+const ENV_NAME: Record<Service, 'KAFKA_BROKERS' | 'DATABASE_URL' | 'REDIS_URL'> = {
   kafka: 'KAFKA_BROKERS',
   postgres: 'DATABASE_URL',
+  redis: 'REDIS_URL',
 };
 
 async function chooseSource(): Promise<Source> {
@@ -139,6 +150,12 @@ async function startWithTestcontainers(service: Service, state: TestInfraState):
       .start();
     state.stops.push(async () => void (await container.stop()));
     return `${container.getHost()}:${container.getMappedPort(9093)}`;
+  }
+  if (service === 'redis') {
+    const { GenericContainer } = await import('testcontainers');
+    const container = await new GenericContainer(TC_REDIS_IMAGE).withExposedPorts(6379).start();
+    state.stops.push(async () => void (await container.stop()));
+    return `redis://${container.getHost()}:${container.getMappedPort(6379)}`;
   }
   const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
   const container = await new PostgreSqlContainer(TC_POSTGRES_IMAGE).withDatabase('llmbus').start();
@@ -190,6 +207,25 @@ async function waitForPostgres(url: string, timeoutMs: number): Promise<void> {
   }
   const reason = lastError instanceof Error ? lastError.message : String(lastError);
   throw new Error(`PostgreSQL at ${redact(url)} not ready after ${timeoutMs} ms: ${reason}`);
+}
+
+async function waitForRedis(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (let attempt = 1; Date.now() < deadline; attempt++) {
+    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    try {
+      await client.connect();
+      if ((await client.ping()) === 'PONG') return;
+    } catch (error) {
+      lastError = error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(200 * attempt, 1000)));
+    } finally {
+      client.disconnect();
+    }
+  }
+  const reason = lastError instanceof Error ? lastError.message : String(lastError);
+  throw new Error(`Redis at ${redact(url)} not ready after ${timeoutMs} ms: ${reason}`);
 }
 
 function redact(url: string): string {

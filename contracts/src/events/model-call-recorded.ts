@@ -1,8 +1,8 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsUUID, Matches, Min, ValidateNested } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsUUID, Matches, Min, ValidateNested } from 'class-validator';
 import { defineEvent } from '../event-definition';
 import { STAGES, Stage, Topics } from '../topics';
-import { ID_MESSAGE, ID_PATTERN, ModelUsage } from '../values';
+import { ID_MESSAGE, ID_PATTERN, ModelUsage, WorkflowRef } from '../values';
 
 /**
  * A billed model call, one event per call. Its id is the call's own (not derived from the input),
@@ -17,6 +17,8 @@ export class ModelCallRecorded {
   /** Generation attempt the call belongs to (1, then one more per regeneration). */
   @IsInt() @Min(1) attempt!: number;
   @ValidateNested() @Type(() => ModelUsage) usage!: ModelUsage;
+  /** The workflow the request runs, for cost accounting per workflow version (absent in older records). */
+  @IsOptional() @ValidateNested() @Type(() => WorkflowRef) workflow?: WorkflowRef;
 }
 
 export const ModelCallRecordedEvent = defineEvent({

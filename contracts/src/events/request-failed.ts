@@ -18,6 +18,7 @@ export const FAILURE_CODES = [
   'model_error',
   'budget_exceeded',
   'processing_error',
+  'approval_expired',
 ] as const;
 export type FailureCode = (typeof FAILURE_CODES)[number];
 

@@ -12,7 +12,9 @@ export class ReviewDecided {
   @Matches(ID_PATTERN, { message: `requestId ${ID_MESSAGE}` }) requestId!: string;
   @IsString() @MaxLength(200) reviewer!: string;
   @IsIn(REVIEW_DECISIONS) decision!: (typeof REVIEW_DECISIONS)[number];
-  /** The output to release when the decision is `edit`. */
+  /** Tool approvals, decision `edit`: the arguments to run the call with instead (re-validated against the tool's schema). */
+  @IsOptional() @IsObject() arguments?: Record<string, unknown>;
+  /** Output reviews: the output to release when the decision is `edit`. */
   @IsOptional() @IsObject() output?: Record<string, unknown>;
   @IsOptional() @IsString() @MaxLength(4000) comment?: string;
   /**

@@ -2,6 +2,7 @@ import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
+  IsIn,
   IsInt,
   IsObject,
   IsOptional,
@@ -15,9 +16,20 @@ import { defineEvent } from '../event-definition';
 import { Topics } from '../topics';
 import { ID_MESSAGE, ID_PATTERN, ModelUsage, Passage, RequestContext } from '../values';
 import { Assessment } from '../assessment';
+import { ToolApproval } from '../tool-loop';
 
-/** An output needs a human decision before it is released. */
+/** `output`: a generated output needs a decision; `tool-approval`: a `high` tool call waits for one. */
+export const REVIEW_KINDS = ['output', 'tool-approval'] as const;
+export type ReviewKind = (typeof REVIEW_KINDS)[number];
+
+/**
+ * A human decision is needed: on an output before it is released (`kind` absent or `output`), or
+ * on a `high` tool call before it runs (`kind: tool-approval`, with `toolApproval`; `text` then
+ * describes the call, `reason` is the model's stated reason, `usage` is the loop's so far).
+ */
 export class ReviewRequested {
+  /** Absent on reviews recorded before tool approvals existed: those are `output` reviews. */
+  @IsOptional() @IsIn(REVIEW_KINDS) kind?: ReviewKind;
   @Matches(ID_PATTERN, { message: `requestId ${ID_MESSAGE}` }) requestId!: string;
   @ValidateNested() @Type(() => RequestContext) context!: RequestContext;
   @IsObject() input!: Record<string, unknown>;
@@ -35,6 +47,8 @@ export class ReviewRequested {
   @ValidateNested() @Type(() => ModelUsage) usage!: ModelUsage;
   /** The validator's confidence in the output and the evidence behind it. */
   @IsOptional() @ValidateNested() @Type(() => Assessment) assessment?: Assessment;
+  /** The call to approve and the loop to resume, when `kind` is `tool-approval`. */
+  @IsOptional() @ValidateNested() @Type(() => ToolApproval) toolApproval?: ToolApproval;
 }
 
 export const ReviewRequestedEvent = defineEvent({
@@ -43,5 +57,5 @@ export const ReviewRequestedEvent = defineEvent({
   payload: ReviewRequested,
   schemaVersion: 1,
   key: (p) => p.requestId,
-  description: 'An output was escalated to human review.',
+  description: 'An output was escalated to human review, or a high-risk tool call waits for approval.',
 });

@@ -7,6 +7,9 @@ import {
   DocumentRemovedEvent,
   DocumentSubmittedEvent,
   ModelCallRecordedEvent,
+  ToolCallsCompletedEvent,
+  ToolCallsRequestedEvent,
+  ResponseDraftEvent,
   RegenerationRequestedEvent,
   RequestCompletedEvent,
   RequestFailedEvent,
@@ -24,13 +27,17 @@ import type { SqlClient } from './sql-client';
  * (unknown ones included) are kept for good.
  */
 export const EVENT_CLASSES = {
-  /** What requesters and models wrote: inputs, prompts, generated and reviewed outputs, documents. */
+  /** What requesters, models and tools wrote: inputs, prompts, outputs, tool rounds, reviews, documents. */
   prompts: [
     RequestSubmittedEvent.type,
     ResponseGeneratedEvent.type,
     RegenerationRequestedEvent.type,
     ReviewRequestedEvent.type,
     DocumentSubmittedEvent.type,
+    ToolCallsRequestedEvent.type,
+    ToolCallsCompletedEvent.type,
+    // Drafts are not recorded (the auditor does not read the stream topic); classed should one be.
+    ResponseDraftEvent.type,
   ],
   /** Passages retrieved for a request. */
   context: [ContextRetrievedEvent.type],

@@ -233,6 +233,76 @@ export function describeAuditStoreConformance(
       await expect(store.trail('', 'shared-id')).rejects.toBeInstanceOf(AuditQueryError);
     });
 
+    it("accounts a request's calls by stage and model, and the tenant's usage by workflow, outcome and window", async () => {
+      const tenant = newTenant();
+      const call = (requestId: string, s: number, model: string, p: number, cost: number, ms: number) =>
+        event(
+          tenant,
+          requestId,
+          ModelCallRecordedEvent.type,
+          at(s),
+          { callId: randomUUID(), stage: 'generator', attempt: 1, usage: usage(model, p, 5, cost, ms) },
+          '/llmbus/generator',
+        );
+      const trail = [
+        event(tenant, 'ok', RequestRoutedEvent.type, at(0), { context }),
+        call('ok', 1, 'small', 100, 0.001, 200),
+        call('ok', 2, 'small', 50, 0.002, 400),
+        // Restates the second call (names its callId): never counted again.
+        event(
+          tenant,
+          'ok',
+          ResponseGeneratedEvent.type,
+          at(2),
+          { context, callId: randomUUID(), usage: usage('small', 50, 5, 0.002, 400) },
+          '/llmbus/generator',
+        ),
+        event(tenant, 'ok', RequestCompletedEvent.type, at(3), {
+          workflow: WORKFLOW,
+          acceptedBy: 'validator',
+          usage: usage('small', 50, 5, 0.002, 400),
+        }),
+        event(tenant, 'bad', RequestRoutedEvent.type, at(10), { context }),
+        call('bad', 11, 'large', 1000, 0.5, 3000),
+        event(tenant, 'bad', RequestFailedEvent.type, at(12), { code: 'model_error' }, '/llmbus/generator'),
+        event(tenant, 'open', RequestRoutedEvent.type, at(20), { context }),
+        call('open', 21, 'small', 10, 0.0001, 50),
+      ];
+      for (const e of trail) await store.record(e, position());
+      // A call recorded after the outcome (another topic, read later) still counts for the request.
+      await store.record(call('ok', 1, 'small', 999, 9, 9), position());
+
+      const cost = await store.requestCost(tenant, 'ok');
+      expect(cost).toMatchObject({
+        requestId: 'ok',
+        workflow: WORKFLOW,
+        outcome: 'completed',
+        firstEventAt: at(0),
+        lastEventAt: at(3),
+        durationMs: 3000,
+        totals: { calls: 3, promptTokens: 1149, completionTokens: 15, latencyMs: 609, maxLatencyMs: 400 },
+        steps: [{ stage: 'generator', modelId: 'small', calls: 3 }],
+      });
+      expect(cost?.totals.costUsd).toBeCloseTo(9.003, 10);
+      expect(await store.requestCost(tenant, 'nobody')).toBeUndefined();
+      expect(await store.requestCost(newTenant(), 'ok')).toBeUndefined();
+      expect((await store.requestCost(tenant, 'open'))?.outcome).toBe('in_progress');
+
+      // Ordered by (bucket,) workflow, version, stage, model and outcome.
+      const rows = await store.usage(tenant, {});
+      expect(rows.map((r) => [r.outcome, r.modelId, r.requests, r.calls, r.promptTokens])).toEqual([
+        ['failed', 'large', 1, 1, 1000],
+        ['completed', 'small', 1, 3, 1149],
+        ['in_progress', 'small', 1, 1, 10],
+      ]);
+      expect(rows[0]).toMatchObject({ workflowId: 'support-ticket', workflowVersion: 2, stage: 'generator' });
+      const window = await store.usage(tenant, { from: new Date(at(10)), to: new Date(at(21)) });
+      expect(window.map((r) => [r.outcome, r.calls])).toEqual([['failed', 1]]);
+      const hourly = await store.usage(tenant, { interval: 'hour' });
+      expect(new Set(hourly.map((r) => r.bucketStart))).toEqual(new Set(['2026-01-01T12:00:00.000Z']));
+      expect(await store.usage(newTenant(), {})).toEqual([]);
+    });
+
     it('orders a trail by event time, then by recording order for equal times', async () => {
       const tenant = newTenant();
       const late = event(tenant, 'r1', RequestCompletedEvent.type, at(3));
@@ -438,6 +508,35 @@ export function describeAuditStoreConformance(
       });
       expect(await store.reviewState(tenant, 'no-review')).toEqual({ status: 'not_requested' });
       expect(await store.reviewState(tenant, 'nope')).toEqual({ status: 'unknown_request' });
+    });
+
+    it('lists open tool approvals past their expiry across tenants, not decided, fresh or output reviews', async () => {
+      const tenant = newTenant();
+      const approval = (expiresAt: string) => ({
+        kind: 'tool-approval',
+        toolApproval: { tool: 'restart_service', callId: 'c1', expiresAt },
+      });
+      const cases: [string, Record<string, unknown>][] = [
+        ['expired', approval('2001-01-01T00:00:00.000Z')],
+        ['fresh', approval('2999-01-01T00:00:00.000Z')],
+        ['decided', approval('2001-01-01T00:00:00.000Z')],
+        ['output', { reason: 'low confidence' }],
+      ];
+      for (const [r, data] of cases) {
+        await store.record(
+          event(tenant, r, ReviewRequestedEvent.type, at(5), data, '/llmbus/generator'),
+          position(),
+        );
+      }
+      await store.record(
+        event(tenant, 'decided', ReviewDecidedEvent.type, at(6), {}, '/llmbus/auditor'),
+        position(),
+      );
+      const expired = (await store.expiredToolApprovals(new Date('2026-01-01T00:00:00Z'), 1000)).filter(
+        (p) => p.review.envelope.tenantid === tenant,
+      );
+      expect(expired.map((p) => p.requestId)).toEqual(['expired']);
+      expect(expired[0].review.envelope.data).toMatchObject({ kind: 'tool-approval' });
     });
 
     it('pages requests newest first with an opaque cursor, each with its status', async () => {

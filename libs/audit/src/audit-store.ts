@@ -1,5 +1,6 @@
 import type { EventEnvelope } from '@llmbus/contracts';
 import type { RequestStatusView } from './request-status';
+import type { RequestCost, UsageRow, UsageWindow } from './audit-usage';
 
 /** Where an event was read from. Offsets are decimal strings: Kafka offsets exceed 2^53. */
 export interface BusPosition {
@@ -113,8 +114,19 @@ export interface AuditStore {
   trail(tenantId: string, requestId: string): Promise<readonly AuditRecord[]>;
   /** Tokens, cost and latency grouped by event type and model, optionally since a time. */
   costByStep(tenantId: string, since?: Date): Promise<readonly StepCost[]>;
+  /** One request's tokens, cost and model time by stage and model, with its workflow and outcome; undefined when unknown to the tenant. */
+  requestCost(tenantId: string, requestId: string): Promise<RequestCost | undefined>;
+  /** Tokens, cost and model time by workflow version, stage, model and request outcome over a window. */
+  usage(tenantId: string, window: UsageWindow): Promise<readonly UsageRow[]>;
   /** Requests whose latest review request has no later decision or final result, oldest first. */
   reviewQueue(tenantId: string): Promise<readonly PendingReview[]>;
+  /**
+   * Open tool approvals (latest review of their request, kind `tool-approval`, no decision or
+   * outcome since) whose `expiresAt` is before `now`, across tenants, oldest first, at most
+   * `limit`: the auditor ends each request as `approval_expired`. A maintenance query, never
+   * served to a tenant.
+   */
+  expiredToolApprovals(now: Date, limit: number): Promise<readonly PendingReview[]>;
   /** Review status of one request. */
   reviewState(tenantId: string, requestId: string): Promise<ReviewState>;
   /** Requests newest first; pass the previous page's `nextCursor` to continue. */

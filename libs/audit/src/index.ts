@@ -10,3 +10,4 @@ export * from './pglite-audit-store';
 export { CHAIN_VERSION, GENESIS_HASH, payloadDigest, recordHash, type ChainContent } from './audit-chain';
 export * from './audit-verify';
 export * from './audit-retention';
+export * from './audit-usage';

@@ -9,6 +9,13 @@ import {
 import { CALL_RESTATING_TYPES, RESTATED_USAGE_TYPES } from './audit-columns';
 import { insertChained } from './audit-chain';
 import {
+  queryRequestCost,
+  queryUsage,
+  type RequestCost,
+  type UsageRow,
+  type UsageWindow,
+} from './audit-usage';
+import {
   removeExpiredPayloads,
   type RetentionOptions,
   type RetentionPolicy,
@@ -222,6 +229,17 @@ export class SqlAuditStore implements AuditStore {
     }));
   }
 
+  async requestCost(tenantId: string, requestId: string): Promise<RequestCost | undefined> {
+    requireTenant(tenantId);
+    if (!isStorableText(requestId)) return undefined;
+    return queryRequestCost(this.client, tenantId, requestId);
+  }
+
+  async usage(tenantId: string, window: UsageWindow): Promise<readonly UsageRow[]> {
+    requireTenant(tenantId);
+    return queryUsage(this.client, tenantId, window);
+  }
+
   async reviewQueue(tenantId: string): Promise<readonly PendingReview[]> {
     requireTenant(tenantId);
     // A decision or result at the same instant as the review request counts as resolving it.
@@ -240,6 +258,31 @@ export class SqlAuditStore implements AuditStore {
        )
        ORDER BY r.event_time, r.seq`,
       [tenantId, ReviewRequestedEvent.type, REVIEW_RESOLVERS],
+    );
+    return rows.map((row) => ({ requestId: row.correlation_id, review: toRecord(row) }));
+  }
+
+  async expiredToolApprovals(now: Date, limit: number): Promise<readonly PendingReview[]> {
+    // expiresAt is written by the generator as toISOString() (UTC, fixed width): compared as text,
+    // so a malformed value in a stored payload never breaks the query.
+    const { rows } = await this.client.query<RecordRow>(
+      `WITH latest AS (
+         SELECT DISTINCT ON (tenant_id, correlation_id) ${RECORD_COLUMNS}, seq
+         FROM audit_events
+         WHERE type = $1
+         ORDER BY tenant_id, correlation_id, event_time DESC, seq DESC
+       )
+       SELECT * FROM latest r
+       WHERE r.payload ->> 'kind' = 'tool-approval'
+         AND r.payload -> 'toolApproval' ->> 'expiresAt' < $3
+         AND NOT EXISTS (
+           SELECT 1 FROM audit_events e
+           WHERE e.tenant_id = r.tenant_id AND e.correlation_id = r.correlation_id
+             AND e.type = ANY($2::text[]) AND e.event_time >= r.event_time
+         )
+       ORDER BY r.event_time, r.seq
+       LIMIT $4`,
+      [ReviewRequestedEvent.type, REVIEW_RESOLVERS, now.toISOString(), limit],
     );
     return rows.map((row) => ({ requestId: row.correlation_id, review: toRecord(row) }));
   }

@@ -9,11 +9,13 @@ import {
   EventEnvelope,
   RETRY_ROUNDS,
   isRetryTopic,
+  isStreamTopic,
   retryTopicsOf,
   Stage,
   topicName,
 } from '@llmbus/contracts';
 import type { Logger } from 'pino';
+import { inConsumerSpan, startSendSpans } from './bus-tracing';
 import { deriveEventId } from './event-ids';
 import { DedupStore, InMemoryDedupStore } from './dedup-store';
 import type { Outgoing } from './outgoing';
@@ -152,8 +154,29 @@ export class EventBus {
     cause?: { envelope: EventEnvelope; stage: Stage | 'ingress' },
     output: RecordSink = this.transport,
   ): Promise<EventEnvelope<object>[]> {
-    const envelopes = this.envelopes(events, cause);
-    const records: OutgoingRecord[] = envelopes.map((envelope, i) => {
+    const built = this.envelopes(events, cause);
+    const sends = startSendSpans(
+      built,
+      events.map((event) => ({ topic: this.topicOf(event), key: event.definition.key(event.payload) })),
+      cause?.envelope.traceparent,
+    );
+    // With tracing on, each event carries its send span's context (messaging conventions).
+    const envelopes = built.map((envelope, i) => ({ ...envelope, traceparent: sends.traceparents[i] }));
+    try {
+      await output.produce(this.records(events, envelopes));
+    } catch (error) {
+      sends.end(error);
+      throw error;
+    }
+    sends.end();
+    return envelopes;
+  }
+
+  private records(
+    events: readonly Outgoing[],
+    envelopes: readonly EventEnvelope<object>[],
+  ): OutgoingRecord[] {
+    return envelopes.map((envelope, i) => {
       const event = events[i];
       const { data, ...attrs } = envelope;
       const value = JSON.stringify(data);
@@ -163,14 +186,16 @@ export class EventBus {
         );
       }
       return {
-        topic: this.physicalTopic((event.topic ?? event.definition.topic).name),
+        topic: this.topicOf(event),
         key: event.definition.key(event.payload),
         headers: attributesToHeaders(attrs),
         value,
       };
     });
-    await output.produce(records);
-    return envelopes;
+  }
+
+  private topicOf(event: Outgoing): string {
+    return this.physicalTopic((event.topic ?? event.definition.topic).name);
   }
 
   /** Starts consuming for a stage; resolves once the consumer has joined its group. */
@@ -185,7 +210,9 @@ export class EventBus {
       groupId,
       topics,
       handle: (message, heartbeat, output) =>
-        processMessage(this, { ...options, groupId, log }, message, heartbeat, output),
+        inConsumerSpan({ stage: options.stage, groupId }, message, () =>
+          processMessage(this, { ...options, groupId, log }, message, heartbeat, output),
+        ),
     });
     this.subscriptions.add(subscription);
     return {
@@ -223,10 +250,12 @@ export class EventBus {
   }
 }
 
-/** Logical topics a set of handlers needs; `*` means every platform topic except retry topics. */
+/** Logical topics a set of handlers needs; `*` means every platform topic except retry and stream topics. */
 export function topicsFor(handlers: StageHandlers): string[] {
-  // Retry topics hold copies of events already on their original topics: `*` does not read them.
-  if (handlers['*']) return TOPICS.filter((t) => !isRetryTopic(t.name)).map((t) => t.name);
+  // Retry topics hold copies of events already on their original topics, stream topics hold
+  // transient drafts: `*` (the auditor) reads neither.
+  if (handlers['*'])
+    return TOPICS.filter((t) => !isRetryTopic(t.name) && !isStreamTopic(t.name)).map((t) => t.name);
   const topics = new Set<string>();
   for (const type of Object.keys(handlers)) {
     const definition = eventByType(type);

@@ -76,6 +76,15 @@ export class InMemoryTransport implements BusTransport {
       throw new Error(`group ${options.groupId} already has a consumer in this process`);
     }
     this.activeGroups.add(options.groupId);
+    if (options.fromBeginning === false) {
+      // A new group reading live events starts at the end of each partition.
+      for (const name of options.topics) {
+        this.topic(name).partitions.forEach((log, partition) => {
+          const key = `${options.groupId}|${name}|${partition}`;
+          if (!this.committed.has(key)) this.committed.set(key, log.length);
+        });
+      }
+    }
     let stopped = false;
     const loops = options.topics.flatMap((name) =>
       this.topic(name).partitions.map((_, partition) =>

@@ -11,3 +11,5 @@ export * from './kafka-transport';
 export * from './metrics';
 export * from './dead-letter-replay';
 export * from './retry-topics';
+export { tailEvents } from './event-tail';
+export type { TailedEvent, TailOptions } from './event-tail';

@@ -6,6 +6,8 @@ export interface KafkaGroupMemberOptions {
   readonly kafka: Kafka;
   readonly consumer: ConsumerConfig;
   readonly topics: readonly string[];
+  /** Where a group without committed offsets starts (default: the oldest message). */
+  readonly fromBeginning?: boolean;
   readonly partitionsConcurrently: number;
   /**
    * Handles one message with the consumer that fetched it, its commit included; a rejection leaves
@@ -133,7 +135,10 @@ export class KafkaGroupMember {
     // Only the awaits below observe a rejection; this keeps an early one from being reported unhandled.
     joined.catch(() => undefined);
     await consumer.connect();
-    await consumer.subscribe({ topics: [...this.options.topics], fromBeginning: true });
+    await consumer.subscribe({
+      topics: [...this.options.topics],
+      fromBeginning: this.options.fromBeginning ?? true,
+    });
     await consumer.run({
       autoCommit: false,
       partitionsConsumedConcurrently: this.options.partitionsConcurrently,

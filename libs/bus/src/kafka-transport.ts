@@ -154,6 +154,7 @@ export class KafkaTransport implements BusTransport {
         allowAutoTopicCreation: false,
       },
       topics: options.topics,
+      fromBeginning: options.fromBeginning,
       partitionsConcurrently: this.options.partitionsConcurrently ?? 3,
       eachMessage: (consumer, payload) => this.handleMessage(options, consumer, payload, deferrals),
       maxRejoinAttempts: this.options.maxRejoinAttempts ?? 3,

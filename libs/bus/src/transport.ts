@@ -37,6 +37,11 @@ export interface ConsumeOptions {
   readonly groupId: string;
   readonly topics: readonly string[];
   /**
+   * Where a group without committed offsets starts: the oldest retained message (default, so a
+   * new stage loses nothing) or, when false, the end of each partition (readers of live events).
+   */
+  readonly fromBeginning?: boolean;
+  /**
    * Called for each message, one at a time per partition, in offset order. The transport commits
    * the message's offset only after the returned promise resolves; when it rejects, the message is
    * delivered again (nothing is committed), so a crash or infrastructure fault loses nothing.

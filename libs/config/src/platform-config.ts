@@ -46,6 +46,10 @@ export interface PlatformConfig {
   readonly qdrantUrl?: string;
   readonly qdrantApiKey?: string;
   readonly workflowsDir?: string;
+  /** LLMBUS_TOOLS_DIR: folder of tool files (`tools/*.yaml`); the repository's `tools/` when absent. */
+  readonly toolsDir?: string;
+  /** LLMBUS_APPROVAL_EXPIRY_MS: how long a `high` tool call waits for a decision before the request fails. */
+  readonly approvalExpiryMs: number;
   /**
    * LLMBUS_PII_KEY: AES-256 key that encrypts the PII placeholder mapping travelling from the
    * generator to the validator. Needed in distributed mode whenever a model is not trusted for PII.
@@ -173,6 +177,8 @@ export function loadPlatformConfig(
     qdrantUrl: url(env, 'QDRANT_URL'),
     qdrantApiKey: optional(env, 'QDRANT_API_KEY'),
     workflowsDir: optional(env, 'LLMBUS_WORKFLOWS_DIR'),
+    toolsDir: optional(env, 'LLMBUS_TOOLS_DIR'),
+    approvalExpiryMs: int(env, 'LLMBUS_APPROVAL_EXPIRY_MS', 60 * 60 * 1000, 1_000, 30 * 24 * 60 * 60 * 1000),
     piiKey: secretKey32(env, 'LLMBUS_PII_KEY'),
   };
 }

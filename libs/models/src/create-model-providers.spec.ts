@@ -137,4 +137,129 @@ describe('createModelProviders', () => {
       await models.close();
     });
   });
+
+  describe('registry mode (LLMBUS_MODEL_PROVIDER=registry)', () => {
+    const gateway = registry.with([
+      {
+        id: 'groq/llama-3.1-8b',
+        provider: 'openai',
+        model: 'llama-3.1-8b-instant',
+        baseURL: 'http://127.0.0.1:9/v1',
+        apiKeyEnv: 'GROQ_API_KEY',
+        contextWindow: 8_192,
+        pricePer1MInputUsd: 0.05,
+        pricePer1MOutputUsd: 0.08,
+        capabilities: ['chat', 'json', 'tools'],
+        tier: 'small',
+        rpm: 30,
+      },
+      {
+        id: 'vllm/qwen-72b',
+        provider: 'openai',
+        model: 'qwen-72b',
+        baseURL: 'http://127.0.0.1:8/v1',
+        apiKeyEnv: 'VLLM_API_KEY',
+        contextWindow: 32_768,
+        pricePer1MInputUsd: 0.9,
+        pricePer1MOutputUsd: 0.9,
+        capabilities: ['chat', 'json'],
+        tier: 'large',
+      },
+    ]);
+    const env = { LLMBUS_MODEL_PROVIDER: 'registry', GROQ_API_KEY: 'gsk-test', VLLM_API_KEY: 'none' };
+
+    it('serves local and every OpenAI-compatible entry whose key variable is set, side by side', async () => {
+      const models = createModelProviders(parseModelsConfig(env), {
+        registry: gateway,
+        localEngine: idleEngine,
+        logger,
+      });
+      expect(models.available.map((e) => e.id).sort()).toEqual([
+        'groq/llama-3.1-8b',
+        'local/all-minilm-l6-v2',
+        'local/gemma-3-270m',
+        'vllm/qwen-72b',
+      ]);
+      expect(models.notLive.get('openai/gpt-4o')).toBe('OPENAI_API_KEY is not set');
+      // Cheapest small chat model is the local one; the embedding model too (free).
+      expect(models.chatModel.id).toBe('local/gemma-3-270m');
+      expect(models.embeddingModel.id).toBe('local/all-minilm-l6-v2');
+      expect(models.select('large', ['chat', 'json']).model.id).toBe('vllm/qwen-72b');
+      expect(models.select('small', ['chat', 'tools'], { minContextWindow: 6_000 }).model.id).toBe(
+        'groq/llama-3.1-8b',
+      );
+      expect(models.select('small', ['chat'], { pin: 'vllm/qwen-72b' }).model.id).toBe('vllm/qwen-72b');
+      await models.close();
+    });
+
+    it('says why a pinned model cannot be used', async () => {
+      const models = createModelProviders(parseModelsConfig(env), {
+        registry: gateway,
+        localEngine: idleEngine,
+      });
+      expect(() => models.select('small', ['chat'], { pin: 'openai/gpt-4o' })).toThrow(
+        'the workflow pins model openai/gpt-4o, which this process does not serve (OPENAI_API_KEY is not set)',
+      );
+      expect(() => models.select('small', ['chat', 'tools'], { pin: 'vllm/qwen-72b' })).toThrow(
+        'lacks the capabilities [tools]',
+      );
+      expect(() => models.select('small', ['chat'], { pin: 'nobody/model' })).toThrow(
+        'not in the model registry',
+      );
+      await models.close();
+    });
+
+    it('routes each call to the endpoint serving its model', async () => {
+      const models = createModelProviders(parseModelsConfig(env), {
+        registry: gateway,
+        localEngine: idleEngine,
+      });
+      // Both endpoints are unreachable ports: the error names the model the call went to.
+      await expect(
+        models.chat.chat({
+          model: 'vllm/qwen-72b',
+          messages: [{ role: 'user', content: 'hi' }],
+          timeoutMs: 2_000,
+        }),
+      ).rejects.toMatchObject({ modelId: 'vllm/qwen-72b', provider: 'openai' });
+      await models.close();
+    });
+
+    it('refuses a registry entry that holds a key instead of naming its variable', () => {
+      expect(() =>
+        registry.with([{ ...registry.get('openai/gpt-4o'), id: 'x/y', apiKeyEnv: 'sk-live-123' }]),
+      ).not.toThrow(); // typed entries are trusted; files are validated:
+      expect(() =>
+        ModelRegistry.fromConfig({
+          models: [{ ...registry.get('openai/gpt-4o'), apiKeyEnv: 'sk-live-123' }],
+        }),
+      ).toThrow('field "apiKeyEnv" must name an environment variable');
+      expect(() =>
+        ModelRegistry.fromConfig({
+          models: [{ ...registry.get('local/gemma-3-270m'), baseURL: 'http://x/v1' }],
+        }),
+      ).toThrow('only allowed for provider "openai"');
+    });
+  });
+
+  it('applies tenant limits to the single endpoint of openai mode', async () => {
+    const models = createModelProviders(
+      parseModelsConfig({
+        OPENAI_API_KEY: 'k',
+        OPENAI_BASE_URL: 'http://127.0.0.1:9/v1',
+        OPENAI_MAX_RETRIES: '0',
+        LLMBUS_TENANT_RATE_LIMITS: 'acme=1/',
+        LLMBUS_RATE_LIMIT_MAX_WAIT_MS: '0',
+      }),
+      { registry },
+    );
+    const call = { messages: [{ role: 'user' as const, content: 'hi' }], tenant: 'acme', timeoutMs: 2_000 };
+    // The first call takes the slot (and fails on the closed port); the second waits for none.
+    await expect(models.chat.chat(call)).rejects.toMatchObject({ code: 'unavailable' });
+    await expect(models.chat.chat(call)).rejects.toMatchObject({
+      code: 'rate_limited',
+      message: expect.stringContaining('tenant acme requests per minute (1)') as unknown,
+    });
+    await models.close();
+  });
 });

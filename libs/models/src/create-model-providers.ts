@@ -6,6 +6,12 @@ import type { ModelProvider } from './model-provider';
 import type { ModelsLogger } from './models-logger';
 import { OpenAIModelProvider } from './openai/openai-model-provider';
 import { FallbackModelProvider } from './routing/fallback-model-provider';
+import { createRegistryEndpoints } from './routing/registry-endpoints';
+import { Redis } from 'ioredis';
+import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore } from './limits/rate-limit-store';
+import { RateLimitedModelProvider } from './limits/rate-limited-model-provider';
+import { MemoryResponseCache, RedisResponseCache, type ResponseCache } from './cache/response-cache';
+import { TracedModelProvider } from './traced-model-provider';
 import { loadModelRegistry } from './registry/model-registry-file';
 import {
   ModelRegistry,
@@ -33,12 +39,29 @@ export interface ModelProviders {
   /** Entries this process can actually call. */
   readonly available: readonly ModelEntry[];
   /**
-   * The cheapest available model with the tier and capabilities; when no model has that tier
-   * (a local-only setup has no large model), the cheapest of any tier.
+   * The cheapest available model with the tier, capabilities and at least `minContextWindow`
+   * tokens; when no model has that tier (a local-only setup has no large model), the cheapest of
+   * any tier. `pin` (a registry id) bypasses the choice: it must be available and have the
+   * capabilities. Throws ModelRegistryError `no_matching_model` / `unknown_model` saying why.
    */
-  select(tier: ModelTier, capabilities: readonly ModelCapability[]): ModelChoice;
+  select(tier: ModelTier, capabilities: readonly ModelCapability[], options?: SelectOptions): ModelChoice;
+  /** Registry mode: entry id → why it is not live in this process (empty in the other modes). */
+  readonly notLive: ReadonlyMap<string, string>;
+  /**
+   * Model responses of workflows that opt in (`model.cache`), keyed by tenant, workflow version,
+   * model and full prompt: Redis at REDIS_URL (shared by replicas), else process memory.
+   */
+  readonly responseCache: ResponseCache;
   /** Closes every provider (stops the local model worker). */
   close(): Promise<void>;
+}
+
+/** Extra constraints of `ModelProviders.select`. */
+export interface SelectOptions {
+  /** A registry id the workflow pins. */
+  readonly pin?: string;
+  /** Tokens of context the call needs (prompt plus output budget). */
+  readonly minContextWindow?: number;
 }
 
 export interface CreateModelProvidersOptions {
@@ -47,6 +70,31 @@ export interface CreateModelProvidersOptions {
   readonly logger?: ModelsLogger;
   /** Local inference runtime override (tests). */
   readonly localEngine?: LocalInferenceEngine;
+  /**
+   * Wraps the provider in a TracedModelProvider, so every call is a GenAI span (service processes
+   * do; without a tracing SDK the spans cost nothing). Off by default: callers get the adapter.
+   */
+  readonly traced?: boolean;
+  /** Where rate-limit buckets live; default: Redis at config.limits.redisUrl, else process memory. */
+  readonly rateLimitStore?: RateLimitStore;
+  /** Where cached responses live; default: Redis at config.limits.redisUrl, else process memory. */
+  readonly responseCache?: ResponseCache;
+}
+
+// The bucket store, created only when some limit applies (no Redis connection otherwise).
+function rateLimitStoreFor(
+  config: ModelsConfig,
+  registry: ModelRegistry,
+  options: CreateModelProvidersOptions,
+): RateLimitStore | undefined {
+  const anyLimit =
+    config.limits.tenants.size > 0 ||
+    registry.entries.some((entry) => entry.rpm !== undefined || entry.tpm !== undefined);
+  if (!anyLimit) return undefined;
+  if (options.rateLimitStore !== undefined) return options.rateLimitStore;
+  return config.limits.redisUrl === undefined
+    ? new MemoryRateLimitStore()
+    : new RedisRateLimitStore(new Redis(config.limits.redisUrl, { maxRetriesPerRequest: 2 }));
 }
 
 // A model named in OPENAI_CHAT_MODEL / OPENAI_EMBEDDING_MODEL: a registry id, a registry entry's
@@ -103,6 +151,64 @@ export function createModelProviders(
   let chatModel: ModelEntry;
   let embeddingModel: ModelEntry;
   let available: ModelEntry[];
+  let notLive: ReadonlyMap<string, string> = new Map();
+
+  const store = rateLimitStoreFor(config, registry, options);
+  const ownsStore = store !== undefined && store !== options.rateLimitStore;
+  const limited = (
+    provider: ModelProvider,
+    defaultChatModel: ModelEntry,
+    scope: 'model' | 'tenant' | 'both' = 'both',
+  ): ModelProvider =>
+    store === undefined
+      ? provider
+      : new RateLimitedModelProvider(provider, {
+          registry,
+          store,
+          defaultChatModel,
+          tenantLimits: config.limits.tenants,
+          maxWaitMs: config.limits.maxWaitMs,
+          scope,
+        });
+  const responseCache =
+    options.responseCache ??
+    (config.limits.redisUrl === undefined
+      ? new MemoryResponseCache()
+      : new RedisResponseCache(
+          new Redis(config.limits.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 }),
+        ));
+  const releaseAll = (release: () => Promise<void>) => async () => {
+    await release();
+    if (ownsStore) await store.close();
+    if (responseCache !== options.responseCache) await responseCache.close();
+  };
+
+  if (config.provider === 'registry' && config.endpoints !== undefined) {
+    const wired = createRegistryEndpoints({ ...config, endpoints: config.endpoints }, registry, {
+      logger: options.logger,
+      localEngine: options.localEngine,
+      wrap: (provider, entry) => limited(provider, entry, 'model'),
+    });
+    chatModel = wired.chatModel;
+    chat = limited(wired.chat, chatModel, 'tenant');
+    embeddingModel = wired.embeddingModel;
+    available = [...wired.live];
+    notLive = wired.notLive;
+    release = releaseAll(() => wired.close());
+    return assemble({
+      config,
+      registry,
+      chat,
+      embeddings: wired.embeddings,
+      chatModel,
+      embeddingModel,
+      available,
+      notLive,
+      release,
+      responseCache,
+      traced: options.traced,
+    });
+  }
 
   if (config.openai !== undefined) {
     const openai = config.openai;
@@ -189,28 +295,92 @@ export function createModelProviders(
     release = () => local.close();
   }
 
-  const finalRegistry = registry;
-  const provider = chat;
-  return {
+  return assemble({
     config,
-    registry: finalRegistry,
-    chat: provider,
-    embeddings: provider,
+    registry,
+    chat: limited(chat, chatModel),
+    embeddings: chat,
     chatModel,
     embeddingModel,
     available,
-    select(tier, capabilities) {
-      const pool = ModelRegistry.fromEntries(available);
-      const [model] = pool.candidates({ tier, capabilities });
-      const fallback = model ?? pool.candidates({ capabilities })[0];
-      if (fallback === undefined) {
+    notLive,
+    release: releaseAll(release),
+    responseCache,
+    traced: options.traced,
+  });
+}
+
+interface Assembly {
+  readonly config: ModelsConfig;
+  readonly registry: ModelRegistry;
+  readonly chat: ModelProvider;
+  readonly embeddings: ModelProvider;
+  readonly chatModel: ModelEntry;
+  readonly embeddingModel: ModelEntry;
+  readonly available: readonly ModelEntry[];
+  readonly notLive: ReadonlyMap<string, string>;
+  readonly release: () => Promise<void>;
+  readonly responseCache: ResponseCache;
+  /** Wrap chat and embeddings in GenAI spans, outermost (the call as the caller sees it). */
+  readonly traced?: boolean;
+}
+
+function assemble(parts: Assembly): ModelProviders {
+  const { available } = parts;
+  const defaults = { chat: parts.chatModel.id, embeddings: parts.embeddingModel.id };
+  const chat = parts.traced ? new TracedModelProvider(parts.chat, defaults) : parts.chat;
+  const embeddings =
+    parts.traced && parts.embeddings !== parts.chat
+      ? new TracedModelProvider(parts.embeddings, defaults)
+      : parts.traced
+        ? chat
+        : parts.embeddings;
+  const pool = ModelRegistry.fromEntries(available);
+  return {
+    config: parts.config,
+    registry: parts.registry,
+    chat,
+    embeddings,
+    chatModel: parts.chatModel,
+    embeddingModel: parts.embeddingModel,
+    available,
+    notLive: parts.notLive,
+    responseCache: parts.responseCache,
+    select(tier, capabilities, selectOptions = {}) {
+      if (selectOptions.pin !== undefined) {
+        const pinned = parts.registry.get(selectOptions.pin);
+        if (pool.find(pinned.id) === undefined) {
+          throw new ModelRegistryError(
+            'no_matching_model',
+            `the workflow pins model ${pinned.id}, which this process does not serve` +
+              (parts.notLive.has(pinned.id) ? ` (${parts.notLive.get(pinned.id)})` : '') +
+              `; available: ${available.map((e) => e.id).join(', ')}`,
+          );
+        }
+        const missing = capabilities.filter((capability) => !pinned.capabilities.includes(capability));
+        if (missing.length > 0) {
+          throw new ModelRegistryError(
+            'no_matching_model',
+            `the workflow pins model ${pinned.id}, which lacks the capabilities [${missing.join(', ')}] it needs`,
+          );
+        }
+        return { provider: chat, model: pinned };
+      }
+      const fits = (entry: ModelEntry) => entry.contextWindow >= (selectOptions.minContextWindow ?? 0);
+      const model =
+        pool.candidates({ tier, capabilities }).find(fits) ?? pool.candidates({ capabilities }).find(fits);
+      if (model === undefined) {
         throw new ModelRegistryError(
           'no_matching_model',
-          `no configured model has capabilities [${capabilities.join(', ')}] (available: ${available.map((e) => e.id).join(', ')})`,
+          `no configured model has capabilities [${capabilities.join(', ')}]` +
+            (selectOptions.minContextWindow === undefined
+              ? ''
+              : ` and a context window of at least ${selectOptions.minContextWindow} tokens`) +
+            ` (available: ${available.map((e) => e.id).join(', ')})`,
         );
       }
-      return { provider, model: fallback };
+      return { provider: chat, model };
     },
-    close: release,
+    close: parts.release,
   };
 }

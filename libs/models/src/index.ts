@@ -80,3 +80,28 @@ export { openAIEncodingOf, openAITokenCounter } from './tokens/openai-token-coun
 export { LocalTokenizer } from './local/local-tokenizer';
 export { FallbackModelProvider } from './routing/fallback-model-provider';
 export type { FallbackModelProviderOptions } from './routing/fallback-model-provider';
+export { TracedModelProvider } from './traced-model-provider';
+export type { DefaultModels } from './traced-model-provider';
+export { MemoryRateLimitStore, RedisRateLimitStore } from './limits/rate-limit-store';
+export type { BucketDemand, RateLimitStore, TakeResult } from './limits/rate-limit-store';
+export {
+  RateLimitedModelProvider,
+  estimateTokens,
+  parseTenantRateLimits,
+} from './limits/rate-limited-model-provider';
+export type {
+  RateLimit,
+  RateLimitedModelProviderOptions,
+  TenantRateLimits,
+} from './limits/rate-limited-model-provider';
+export { MemoryResponseCache, RedisResponseCache, responseCacheKey } from './cache/response-cache';
+export type {
+  CachedResponse,
+  ResponseCache,
+  ResponseCacheLimits,
+  ResponseCacheScope,
+} from './cache/response-cache';
+export { apiKeyVariableOf, createRegistryEndpoints } from './routing/registry-endpoints';
+export type { RegistryEndpoints, RegistryEndpointsOptions } from './routing/registry-endpoints';
+export type { RateLimitsConfig, RegistryEndpointsConfig } from './config/models-config';
+export type { SelectOptions } from './create-model-providers';

@@ -47,6 +47,8 @@ export interface ChatDelta {
 export interface ChatRequest {
   /** Registry id of the model; the provider's default chat model when omitted. */
   readonly model?: string;
+  /** The tenant the call is made for: per-tenant rate limits apply to it (never sent to the model). */
+  readonly tenant?: string;
   readonly messages: readonly ChatMessage[];
   readonly temperature?: number;
   readonly topP?: number;
@@ -55,6 +57,12 @@ export interface ChatRequest {
   readonly seed?: number;
   readonly tools?: readonly ToolDefinition[];
   readonly toolChoice?: ToolChoice;
+  /**
+   * `false`: tool calls come back as the model made them, a name that was not offered or arguments
+   * that fail the tool's schema included (still a JSON object), for a caller that gates every call
+   * itself and tells the model why one was refused. Default `true`: such calls are `malformed_output`.
+   */
+  readonly validateToolCalls?: boolean;
   /** Structured output: the reply is JSON that validates against this schema, parsed into `json`. */
   readonly responseSchema?: ResponseSchema;
   /** Streaming: called for every chunk of text as it is generated. See also `streamChat`. */

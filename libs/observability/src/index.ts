@@ -1,2 +1,3 @@
 export * from './logger';
 export * from './log-format';
+export * from './tracing';

@@ -1,5 +1,6 @@
 import { piiLogScrubber } from '@llmbus/pii';
 import { prettyDestination, type LogFormat } from './log-format';
+import { activeTraceFields } from './tracing';
 import pino, { type DestinationStream, type Logger, type LoggerOptions as PinoOptions } from 'pino';
 
 /**
@@ -74,6 +75,8 @@ export function createLogger(options: LoggerOptions): Logger {
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     base: { service: options.service },
     timestamp: pino.stdTimeFunctions.isoTime,
+    // Lines written inside a recording span carry its trace_id and span_id (empty with tracing off).
+    mixin: activeTraceFields,
     serializers: { err: (error: Error) => scrubError(error, scrub) },
     hooks: {
       logMethod(args, method) {

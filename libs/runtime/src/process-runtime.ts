@@ -1,6 +1,6 @@
 import { BusTransport, EventBus, InMemoryTransport, KafkaTransport } from '@llmbus/bus';
 import { ConfigError, type PlatformConfig } from '@llmbus/config';
-import type { Logger } from '@llmbus/observability';
+import { shutdownTracing, startTracing, type Logger } from '@llmbus/observability';
 
 /** The bus a process runs on: Kafka in distributed mode, in-process in embedded mode. */
 export function busFromConfig(config: PlatformConfig, logger: Logger, transport?: BusTransport): EventBus {
@@ -58,6 +58,10 @@ export function closeOnSignals(name: string, logger: Logger, closers: readonly C
         logger.error({ err: error }, `${name} did not stop cleanly`);
       }
     }
+    // Last, so the spans of the work that finished while closing are exported too.
+    await shutdownTracing().catch((error: unknown) =>
+      logger.warn({ err: error }, 'spans not exported at shutdown'),
+    );
     process.exit(failed ? 1 : code);
   };
   shutdown = stop;
@@ -78,11 +82,15 @@ export function failProcess(logger: Logger, reason: string, error: unknown): voi
 
 /** Runs a process entry point; a start-up failure (bad config included) prints one line and exits 1. */
 export function runMain(name: string, main: () => Promise<void>): void {
-  main().catch((error: unknown) => {
-    // Before the logger exists (bad config) stderr is all there is.
-    process.stderr.write(
-      `${name} failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
-    );
-    process.exit(1);
-  });
+  // Tracing first (only when OTEL_EXPORTER_OTLP_*ENDPOINT is set), so every span of the process is exported.
+  Promise.resolve()
+    .then(() => startTracing(name))
+    .then(main)
+    .catch((error: unknown) => {
+      // Before the logger exists (bad config) stderr is all there is.
+      process.stderr.write(
+        `${name} failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
+      process.exit(1);
+    });
 }

@@ -1,14 +1,16 @@
 import { ToolError } from './errors';
 import { capText } from './result-cap';
-import type { ToolAdapter, ToolCall, ToolResult } from './tool-definition';
+import type { ToolAdapter, ToolCall, ToolCallContext, ToolResult } from './tool-definition';
 
 /**
- * A tool written in the product. It receives schema-valid arguments and a signal it must honour;
- * it returns text, or a value that is serialised as JSON.
+ * A tool written in the product. It receives schema-valid arguments, a signal it must honour and
+ * the call's context (the tenant, from the request); it returns text, or a value that is
+ * serialised as JSON.
  */
 export type BuiltinToolFunction = (
   args: Readonly<Record<string, unknown>>,
   signal: AbortSignal,
+  context?: ToolCallContext,
 ) => Promise<unknown>;
 
 /** A built-in tool as code declares it: its function and the argument schema it expects. */
@@ -39,13 +41,13 @@ export class BuiltinToolAdapter implements ToolAdapter {
   }
 
   /** Runs the named tool; rejects with ToolError `unknown_tool`, `aborted` or `tool_failed`. */
-  async call(call: ToolCall, signal: AbortSignal): Promise<ToolResult> {
+  async call(call: ToolCall, signal: AbortSignal, context?: ToolCallContext): Promise<ToolResult> {
     const tool = this.tools.get(call.tool);
     if (!tool) throw new ToolError('unknown_tool', call.tool, `no built-in tool named ${call.tool}`);
     if (signal.aborted) throw abortedError(call.tool, signal);
     let value: unknown;
     try {
-      value = await tool.run(call.arguments, signal);
+      value = await tool.run(call.arguments, signal, context);
     } catch (error) {
       if (signal.aborted) throw abortedError(call.tool, signal);
       throw new ToolError('tool_failed', call.tool, `${call.tool} failed: ${(error as Error).message}`);

@@ -10,3 +10,6 @@ export * from './tool-registry';
 export * from './tool-gate';
 export * from './tool-loader';
 export * from './open-tools';
+export * from './metrics-query';
+export * from './ticket-history';
+export * from './product-builtins';

@@ -63,9 +63,18 @@ export interface ToolResult {
 }
 
 /**
+ * Who a call runs for, set by the caller from the request (never from the model's arguments):
+ * tools that read tenant data scope every read to `tenant`.
+ */
+export interface ToolCallContext {
+  readonly tenant: string;
+}
+
+/**
  * The port every kind of tool sits behind. `call` resolves with the result or rejects with a
- * ToolError; it stops work when `signal` aborts (timeout or shutdown).
+ * ToolError; it stops work when `signal` aborts (timeout or shutdown). `context` is absent only
+ * for callers outside a request; tools that need the tenant then fail.
  */
 export interface ToolAdapter {
-  call(call: ToolCall, signal: AbortSignal): Promise<ToolResult>;
+  call(call: ToolCall, signal: AbortSignal, context?: ToolCallContext): Promise<ToolResult>;
 }

@@ -118,7 +118,7 @@ export class ToolGate {
     const decision = this.decide(request, approvedCallHash);
     if (decision.kind !== 'execute') return decision;
     try {
-      const result = await this.registry.run(request.call, signal);
+      const result = await this.registry.run(request.call, signal, { tenant: request.tenant });
       return { kind: 'completed', result, callHash: decision.callHash };
     } catch (error) {
       if (!(error instanceof ToolError)) throw error;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { ToolConfigError } from './errors';
 import { logSearchTool } from './log-search';
 import { openTools } from './open-tools';
+import { productBuiltinTools } from './product-builtins';
 import { DEFAULT_TOOLS_DIR, loadToolDirectory, parseToolDocument } from './tool-loader';
 
 const FIXTURE = join(__dirname, '..', 'test', 'mcp-fixture-server.mjs');
@@ -39,13 +40,41 @@ function problemsOf(
 describe('tool files', () => {
   it('loads the shipped tools folder and opens it with the built-in log_search', async () => {
     const config = loadToolDirectory(DEFAULT_TOOLS_DIR, {});
-    const opened = await openTools(config, [logSearchTool()]);
+    const opened = await openTools(config, productBuiltinTools());
     expect(opened.registry.definition('log_search')).toMatchObject({
       kind: 'builtin',
       risk: 'read',
       cacheable: true,
     });
     await opened.close();
+  });
+
+  it('ships the runbook tools: read diagnostics and a high-risk restart_service on a configurable endpoint', async () => {
+    const config = loadToolDirectory(DEFAULT_TOOLS_DIR, {});
+    const opened = await openTools(config, productBuiltinTools());
+    const risks = Object.fromEntries(opened.registry.definitions().map((d) => [d.name, [d.kind, d.risk]]));
+    expect(risks).toMatchObject({
+      metrics_query: ['builtin', 'read'],
+      ticket_history: ['builtin', 'read'],
+      restart_service: ['http', 'high'],
+    });
+    expect(config.tools.find((t) => t.name === 'restart_service')?.url).toBe(
+      'http://127.0.0.1:19180/v1/restart',
+    );
+    await opened.close();
+    const moved = loadToolDirectory(DEFAULT_TOOLS_DIR, { RESTART_SERVICE_URL: 'http://localhost:29480' });
+    expect(moved.tools.find((t) => t.name === 'restart_service')?.url).toBe('http://localhost:29480');
+    expect(() =>
+      loadToolDirectory(DEFAULT_TOOLS_DIR, { RESTART_SERVICE_URL: 'https://ops.example.com/restart' }),
+    ).toThrow('tools[0].url: host ops.example.com is not in httpHosts');
+  });
+
+  it('uses the default of ${VAR:-default} only when the variable is unset or empty', () => {
+    const text = valid.replace('${RESTART_URL}', '${RESTART_URL:-http://127.0.0.1:8089}');
+    const url = (env: Record<string, string>) => parseToolDocument(text, 'tools/ok.yaml', env).tools[0]?.url;
+    expect(url({})).toBe('http://127.0.0.1:8089/restart');
+    expect(url({ RESTART_URL: '' })).toBe('http://127.0.0.1:8089/restart');
+    expect(url({ RESTART_URL: 'http://127.0.0.1:8089/v2' })).toBe('http://127.0.0.1:8089/v2/restart');
   });
 
   it('reads an HTTP tool, expanding ${VAR} from the environment', () => {

@@ -63,11 +63,13 @@ const schemaAjv = new Ajv({
   strictRequired: false,
 });
 addFormats(schemaAjv);
-const ENV_REFERENCE = /\$\{([A-Z_][A-Z0-9_]*)\}/g;
+// `${VAR}` or `${VAR:-default}` (the default is used when VAR is unset or empty, as in POSIX sh).
+const ENV_REFERENCE = /\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}/g;
 
 /**
  * Parses and checks one tool file; `source` names the file in every error. `${VAR}` in HTTP tool
- * URLs and headers is replaced from `env`; an unset variable is an error naming the field.
+ * URLs and headers is replaced from `env`; an unset variable is an error naming the field, unless
+ * the reference gives a default (`${VAR:-http://127.0.0.1:19180}`).
  */
 export function parseToolDocument(
   text: string,
@@ -189,8 +191,9 @@ function expand(
   env: Readonly<Record<string, string | undefined>>,
   problems: string[],
 ): string {
-  return value.replace(ENV_REFERENCE, (_match, name: string) => {
+  return value.replace(ENV_REFERENCE, (_match, name: string, fallback: string | undefined) => {
     const found = env[name];
+    if ((found === undefined || found === '') && fallback !== undefined) return fallback;
     if (found === undefined || found === '') {
       problems.push(`${field}: environment variable ${name} is not set`);
       return '';

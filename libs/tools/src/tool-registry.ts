@@ -1,10 +1,11 @@
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import Ajv, { type Options, type ValidateFunction } from 'ajv';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { abortedError } from './builtin-tools';
 import { ToolError } from './errors';
 import { capText } from './result-cap';
-import type { ToolAdapter, ToolCall, ToolDefinition, ToolResult } from './tool-definition';
+import type { ToolAdapter, ToolCall, ToolCallContext, ToolDefinition, ToolResult } from './tool-definition';
 
 interface RegisteredTool {
   readonly definition: ToolDefinition;
@@ -83,15 +84,52 @@ export class ToolRegistry {
 
   /**
    * Runs a call through its adapter with the tool's timeout (rejects ToolError `timeout`) and
-   * result cap. Callers must have passed the call through the ToolGate first.
+   * result cap. Callers must have passed the call through the ToolGate first; `context` (the
+   * request's tenant) is handed to the adapter.
    */
-  async run(call: ToolCall, signal: AbortSignal): Promise<ToolResult> {
+  async run(call: ToolCall, signal: AbortSignal, context?: ToolCallContext): Promise<ToolResult> {
+    // An `execute_tool` span per call (OpenTelemetry GenAI conventions); a no-op without a tracing SDK.
+    return trace.getTracer('llmbus').startActiveSpan(
+      `execute_tool ${call.tool}`,
+      {
+        kind: SpanKind.INTERNAL,
+        attributes: {
+          'gen_ai.operation.name': 'execute_tool',
+          'gen_ai.tool.name': call.tool,
+          'gen_ai.tool.call.id': call.id,
+        },
+      },
+      async (span) => {
+        try {
+          const result = await this.runBounded(call, signal, context);
+          span.setAttributes({
+            'gen_ai.tool.type': result.origin.kind,
+            'llmbus.tool.result_bytes': result.bytes,
+            'llmbus.tool.truncated': result.truncated,
+          });
+          return result;
+        } catch (error) {
+          span.setAttribute('error.type', error instanceof ToolError ? error.code : 'unknown');
+          span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+          throw error;
+        } finally {
+          span.end();
+        }
+      },
+    );
+  }
+
+  private async runBounded(
+    call: ToolCall,
+    signal: AbortSignal,
+    context?: ToolCallContext,
+  ): Promise<ToolResult> {
     const tool = this.tools.get(call.tool);
     if (!tool) throw new ToolError('unknown_tool', call.tool, `no tool named ${call.tool}`);
     const bounded = AbortSignal.any([signal, AbortSignal.timeout(tool.definition.timeoutMs)]);
     let result: ToolResult;
     try {
-      result = await raceAbort(tool.adapter.call(call, bounded), bounded, call.tool);
+      result = await raceAbort(tool.adapter.call(call, bounded, context), bounded, call.tool);
     } catch (error) {
       if (error instanceof ToolError) throw error;
       if (bounded.aborted) throw abortedError(call.tool, bounded);

@@ -40,6 +40,19 @@ export interface MatchRule {
 
 export interface ModelSpec {
   readonly tier: ModelTier;
+  /** A registry id the workflow pins: every generation uses this model (no tier routing). */
+  readonly id?: string;
+  /**
+   * Tiers tried in order across attempts: attempt 1 uses the first, and each regeneration the
+   * validator asks for (low confidence, violations) moves one tier up, staying on the last.
+   * Overrides `tier` and a match rule's `modelTier`.
+   */
+  readonly cascade?: readonly ModelTier[];
+  /**
+   * Serve a first attempt from the tenant's response cache when the same workflow version sent
+   * the same full prompt to the same model within `ttlSeconds`.
+   */
+  readonly cache?: { readonly ttlSeconds: number };
   readonly budget: { readonly maxOutputTokens: number; readonly maxCostUsd: number };
 }
 
@@ -159,6 +172,19 @@ export interface ClassifySpec {
   readonly tier?: ModelTier;
 }
 
+/** Default of `generate.maxToolRounds`: model rounds with tool calls before the model must answer. */
+export const DEFAULT_MAX_TOOL_ROUNDS = 4;
+
+/**
+ * The generation step's tools: names (declared in `tools/*.yaml`) the model may call, enforced in
+ * code by the generator's gate, and how many rounds of calls it may make before it must answer.
+ */
+export interface GenerateSpec {
+  readonly tools: readonly string[];
+  /** Model rounds with tool calls allowed (default DEFAULT_MAX_TOOL_ROUNDS); a call in a later round is refused. */
+  readonly maxToolRounds?: number;
+}
+
 /** A versioned workflow as declared in `workflows/<id>.v<version>.yaml`. */
 export interface WorkflowDefinition {
   readonly id: string;
@@ -169,10 +195,16 @@ export interface WorkflowDefinition {
   readonly input: { readonly schema: JsonSchema };
   readonly retrieval: RetrievalSpec;
   readonly prompt: PromptTemplate;
-  readonly output: { readonly schema: JsonSchema };
+  /**
+   * `schema`: what the model must answer. `stream`: publish drafts while the model writes
+   * (ResponseDraft on the stream topic, served by `GET /v1/requests/:id/stream`).
+   */
+  readonly output: { readonly schema: JsonSchema; readonly stream?: boolean };
   readonly validation: ValidationSpec;
   readonly verify?: VerifySpec;
   readonly classify?: ClassifySpec;
+  /** Tools the model may call while generating; none when absent. */
+  readonly generate?: GenerateSpec;
   /**
    * What happens to personal data per channel (`prompts` to models not trusted for PII, published
    * `outputs`, the `audit` trail): `mask`, `redact` or `allow`, per entity type or by `default`.

@@ -100,6 +100,14 @@ export const WORKFLOW_FILE_SCHEMA = {
       required: ['tier', 'budget'],
       properties: {
         tier: { enum: MODEL_TIERS },
+        id: { type: 'string', pattern: '^[a-z0-9][a-z0-9._/-]{0,127}$' },
+        cascade: { type: 'array', minItems: 2, maxItems: 5, items: { enum: MODEL_TIERS } },
+        cache: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['ttlSeconds'],
+          properties: { ttlSeconds: { type: 'integer', minimum: 1, maximum: 2_592_000 } },
+        },
         budget: {
           type: 'object',
           additionalProperties: false,
@@ -115,7 +123,7 @@ export const WORKFLOW_FILE_SCHEMA = {
       type: 'object',
       additionalProperties: false,
       required: ['schema'],
-      properties: { schema: { type: 'object' } },
+      properties: { schema: { type: 'object' }, stream: { type: 'boolean' } },
     },
     retrieval: {
       type: 'object',
@@ -143,7 +151,7 @@ export const WORKFLOW_FILE_SCHEMA = {
       type: 'object',
       additionalProperties: false,
       required: ['schema'],
-      properties: { schema: { type: 'object' } },
+      properties: { schema: { type: 'object' }, stream: { type: 'boolean' } },
     },
     validation: {
       type: 'object',
@@ -184,6 +192,20 @@ export const WORKFLOW_FILE_SCHEMA = {
             },
           },
         },
+      },
+    },
+    generate: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['tools'],
+      properties: {
+        tools: {
+          type: 'array',
+          maxItems: 32,
+          uniqueItems: true,
+          items: { type: 'string', pattern: '^[a-z][a-z0-9_]{0,63}$' },
+        },
+        maxToolRounds: { type: 'integer', minimum: 1, maximum: 16 },
       },
     },
     verify: {

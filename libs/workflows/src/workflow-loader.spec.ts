@@ -54,6 +54,26 @@ describe('parseWorkflowDocument', () => {
     );
   });
 
+  it('reads generate.tools and maxToolRounds, and names a bad tool name or round limit', () => {
+    const withTools = `${shippedText}\ngenerate:\n  tools: [log_search, restart_service]\n  maxToolRounds: 3\n`;
+    expect(parseWorkflowDocument(withTools, 'support-ticket.v1.yaml').generate).toEqual({
+      tools: ['log_search', 'restart_service'],
+      maxToolRounds: 3,
+    });
+    expect(parseWorkflowDocument(shippedText, 'support-ticket.v1.yaml').generate).toBeUndefined();
+    const problems = problemsOf(
+      withTools
+        .replace('log_search, restart_service', 'Log-Search')
+        .replace('maxToolRounds: 3', 'maxToolRounds: 0'),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'generate.tools[0]: must match pattern "^[a-z][a-z0-9_]{0,63}$"',
+        'generate.maxToolRounds: must be >= 1',
+      ]),
+    );
+  });
+
   it('names a bad enum value in a nested rule', () => {
     expect(problemsOf(shippedText.replace('onExhaustion: review', 'onExhaustion: ignore'))).toContain(
       'validation.onExhaustion: must be one of review, fail',

@@ -128,6 +128,11 @@ function semanticProblems(workflow: WorkflowDefinition): string[] {
   if (passageSlots !== 1 && workflow.retrieval.topK > 0) {
     problems.push('prompt.user: must contain {{passages}} exactly once, where the retrieved passages go');
   }
+  if (workflow.model.id !== undefined && workflow.model.cascade !== undefined) {
+    problems.push(
+      'model.cascade: a workflow that pins model.id cannot cascade across tiers; remove one of them',
+    );
+  }
   const output = workflow.output.schema;
   // The output schema goes to OpenAI-compatible models in strict structured-output mode, which
   // refuses every call whose schema it cannot take. Optional properties and validation-only

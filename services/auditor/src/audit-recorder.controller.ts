@@ -1,6 +1,6 @@
 import { AuditDataError, extractColumns, restatesUsage, type AuditStore } from '@llmbus/audit';
 import { EventRejectedError, type HandlerContext, type Outgoing } from '@llmbus/bus';
-import type { EventEnvelope } from '@llmbus/contracts';
+import { RequestCompletedEvent, RequestFailedEvent, type EventEnvelope } from '@llmbus/contracts';
 import { Controller, Inject } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { AUDIT_STORE } from './auditor-deps';
@@ -46,7 +46,10 @@ export class AuditRecorderController {
       type: event.type,
       outcome: !recorded ? 'duplicate' : sanitised ? 'sanitised' : 'recorded',
     });
-    if (recorded) this.countUsage(event);
+    if (recorded) {
+      this.countUsage(event);
+      await this.countOutcome(event, ctx);
+    }
     return [];
   }
 
@@ -54,11 +57,56 @@ export class AuditRecorderController {
     if (restatesUsage(event)) return;
     const c = extractColumns(event);
     if (c.modelId === null) return;
-    const stage = c.stage ?? 'unknown';
-    if (c.promptTokens !== null)
-      auditorMetrics.tokens.inc({ stage, model: c.modelId, kind: 'prompt' }, c.promptTokens);
+    const labels = {
+      tenant: event.tenantid,
+      workflow: workflowLabel(event.data),
+      stage: c.stage ?? 'unknown',
+      model: c.modelId,
+    };
+    auditorMetrics.calls.inc(labels);
+    if (c.promptTokens !== null) auditorMetrics.tokens.inc({ ...labels, kind: 'prompt' }, c.promptTokens);
     if (c.completionTokens !== null)
-      auditorMetrics.tokens.inc({ stage, model: c.modelId, kind: 'completion' }, c.completionTokens);
-    if (c.costUsd !== null) auditorMetrics.cost.inc({ stage, model: c.modelId }, c.costUsd);
+      auditorMetrics.tokens.inc({ ...labels, kind: 'completion' }, c.completionTokens);
+    if (c.costUsd !== null) auditorMetrics.cost.inc(labels, c.costUsd);
+    if (c.latencyMs !== null) {
+      const { workflow, stage, model } = labels;
+      auditorMetrics.callDuration.observe({ workflow, stage, model }, c.latencyMs / 1000);
+    }
   }
+
+  /** Counts a request that ended, with its cost and duration from the trail so far. */
+  private async countOutcome(event: EventEnvelope<object>, ctx: HandlerContext): Promise<void> {
+    const outcome = outcomeOf(event);
+    if (outcome === undefined) return;
+    try {
+      const cost = await this.store.requestCost(event.tenantid, event.correlationid);
+      const workflow = cost?.workflow
+        ? `${cost.workflow.id}@${cost.workflow.version}`
+        : workflowLabel(event.data);
+      auditorMetrics.requests.inc({ tenant: event.tenantid, workflow, outcome });
+      if (cost === undefined) return;
+      auditorMetrics.requestCost.observe({ workflow, outcome }, cost.totals.costUsd);
+      auditorMetrics.requestDuration.observe({ workflow, outcome }, cost.durationMs / 1000);
+    } catch (error) {
+      // The event is recorded; only its metrics are lost, which must not make it redelivered.
+      ctx.log.warn({ err: error }, 'request outcome recorded but not counted in the metrics');
+    }
+  }
+}
+
+/** `completed`, `reviewed` (completed after human review) or `failed` for a result event. */
+function outcomeOf(event: EventEnvelope<object>): 'completed' | 'reviewed' | 'failed' | undefined {
+  if (event.type === RequestFailedEvent.type) return 'failed';
+  if (event.type !== RequestCompletedEvent.type) return undefined;
+  const acceptedBy = (event.data as { acceptedBy?: unknown }).acceptedBy;
+  return acceptedBy === 'reviewer' ? 'reviewed' : 'completed';
+}
+
+/** `id@version` of the workflow an event names (its context's, or its own), else `unknown`. */
+function workflowLabel(data: object): string {
+  const record = data as { context?: { workflow?: unknown }; workflow?: unknown };
+  const ref = record.context?.workflow ?? record.workflow;
+  if (typeof ref !== 'object' || ref === null) return 'unknown';
+  const { id, version } = ref as { id?: unknown; version?: unknown };
+  return typeof id === 'string' && typeof version === 'number' ? `${id}@${version}` : 'unknown';
 }

@@ -6,15 +6,21 @@ import { AuditPrivacy } from './audit-privacy';
 import { AUDIT_STORE } from './auditor-deps';
 import { RequestsController } from './requests.controller';
 import { ReviewsController } from './reviews.controller';
+import { UsageController } from './usage.controller';
 
 /** The auditor's HTTP controllers: the audit API, the review decisions and the operations endpoints. */
-export const AUDITOR_HTTP_CONTROLLERS = [RequestsController, ReviewsController, ...OPS_CONTROLLERS];
+export const AUDITOR_HTTP_CONTROLLERS = [
+  RequestsController,
+  UsageController,
+  ReviewsController,
+  ...OPS_CONTROLLERS,
+];
 
 /** Title and description of the auditor's OpenAPI document. */
 export const AUDITOR_OPENAPI_INFO: OpenApiInfo = {
   title: 'llmbus auditor',
   description:
-    "Audit API: a request's trail, the request list, costs, the review queue and review decisions. The tenant always comes from the credentials.",
+    "Audit API: a request's trail, the request list, costs and usage, the review queue and review decisions. The tenant always comes from the credentials.",
 };
 
 @Module({})

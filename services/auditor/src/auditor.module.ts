@@ -3,6 +3,7 @@ import { ConfigError } from '@llmbus/config';
 import { httpLoggerParams, identityProviders } from '@llmbus/http-nest';
 import { processPiiKey } from '@llmbus/pii';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
+import { ApprovalExpiry } from './approval-expiry';
 import { AuditPrivacy } from './audit-privacy';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
@@ -30,6 +31,7 @@ export class AuditorModule {
       providers: [
         { provide: AUDIT_STORE, useValue: deps.store },
         { provide: EventBus, useValue: deps.bus },
+        { provide: ApprovalExpiry, useValue: new ApprovalExpiry(deps.store, deps.bus, deps.logger) },
         ...identityProviders(apiKeys, deps.config.oidc),
         {
           provide: AuditPrivacy,

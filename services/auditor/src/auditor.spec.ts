@@ -472,6 +472,90 @@ describe('auditor', () => {
         .expect(409);
     });
 
+    it('lists tool approvals beside output reviews and takes approve, edit with arguments, or refuses late and malformed decisions', async () => {
+      const approval = (requestId: string, expiresAt: string) =>
+        outgoing(ReviewRequestedEvent, {
+          kind: 'tool-approval',
+          requestId,
+          context,
+          input: { alert: 'slow' },
+          passages: [],
+          reason: 'approve restart_service: pool exhausted',
+          violations: [],
+          text: 'restart_service({"service":"payments"})',
+          attempts: 1,
+          usage,
+          toolApproval: {
+            callId: `${requestId}.a1.t1.0`,
+            tool: 'restart_service',
+            arguments: { service: 'payments' },
+            callHash: 'a'.repeat(64),
+            reason: 'pool exhausted',
+            expiresAt,
+            loop: {
+              requestId,
+              context,
+              input: { alert: 'slow' },
+              passages: [],
+              attempt: 1,
+              rounds: [],
+              usage,
+            },
+          },
+        });
+      for (const [requestId, expiresAt] of [
+        ['tool-1', '2999-01-01T00:00:00.000Z'],
+        ['tool-late', '2001-01-01T00:00:00.000Z'],
+      ]) {
+        const [input] = await bus.publish([submitted(requestId)]);
+        await bus.publish([approval(requestId, expiresAt)], { envelope: input, stage: 'generator' });
+      }
+      await until(
+        async () =>
+          (await trailTypes('acme', 'tool-1')).length === 2 &&
+          (await trailTypes('acme', 'tool-late')).length === 2,
+        'tool approvals',
+      );
+      const queue = await request(url).get('/v1/reviews').set('X-Api-Key', KEYS.acmeReviewer).expect(200);
+      const listed = (
+        queue.body.reviews as { requestId: string; kind: string; toolApproval?: object }[]
+      ).find((r) => r.requestId === 'tool-1');
+      expect(listed).toMatchObject({
+        kind: 'tool-approval',
+        toolApproval: {
+          callId: 'tool-1.a1.t1.0',
+          tool: 'restart_service',
+          arguments: { service: 'payments' },
+          callHash: 'a'.repeat(64),
+          reason: 'pool exhausted',
+          expiresAt: '2999-01-01T00:00:00.000Z',
+        },
+      });
+      expect(listed?.toolApproval).not.toHaveProperty('loop');
+
+      const decide = (requestId: string, body: object) =>
+        request(url).post(`/v1/reviews/${requestId}/decision`).set('X-Api-Key', KEYS.acmeReviewer).send(body);
+      await decide('tool-1', { decision: 'edit' }).expect(400);
+      await decide('tool-1', { decision: 'edit', output: { reply: 'x' } }).expect(400);
+      await decide('tool-1', { decision: 'approve', arguments: { service: 'auth' } }).expect(400);
+      const late = await decide('tool-late', { decision: 'approve' }).expect(409);
+      expect(late.body.message).toContain('expired at 2001-01-01T00:00:00.000Z');
+
+      const before = decisions.length;
+      await decide('tool-1', {
+        decision: 'edit',
+        arguments: { service: 'auth' },
+        comment: 'auth instead',
+      }).expect(202);
+      await until(() => decisions.length === before + 1, 'the tool approval decision');
+      expect(decisions.at(-1)?.data).toMatchObject({
+        requestId: 'tool-1',
+        decision: 'edit',
+        arguments: { service: 'auth' },
+        review: { kind: 'tool-approval', toolApproval: { callHash: 'a'.repeat(64) } },
+      });
+    });
+
     it('serves /healthz without a key and /metrics to readers and admins', async () => {
       await request(url).get('/healthz').expect(200, { status: 'ok' });
       const metrics = await request(url).get('/metrics').set('X-Api-Key', KEYS.acmeReader).expect(200);
@@ -479,9 +563,9 @@ describe('auditor', () => {
         /orchestrator_audit_events_total\{type="llmbus.request.submitted",outcome="recorded"\}/,
       );
       expect(metrics.text).toContain(
-        'orchestrator_model_tokens_total{stage="generator",model="gemma",kind="prompt"} 40',
+        'orchestrator_model_tokens_total{tenant="acme",workflow="support-ticket@1",stage="generator",model="gemma",kind="prompt"} 40',
       );
-      expect(metrics.text).not.toMatch(/orchestrator_model_\w+\{stage="validator"/);
+      expect(metrics.text).not.toMatch(/orchestrator_model_\w+\{[^}]*stage="validator"/);
       await request(url).get('/metrics').set('X-Api-Key', KEYS.acmeAdmin).expect(200);
       await request(url).get('/metrics').set('X-Api-Key', KEYS.acmeReviewer).expect(403);
     });

@@ -26,11 +26,22 @@ export class ReviewDecisionBody {
     type: 'object',
     additionalProperties: true,
     description:
-      'The output to release, validated against the workflow output schema; required with `edit`, refused otherwise',
+      'Output reviews only: the output to release, validated against the workflow output schema; required with `edit`, refused otherwise',
   })
-  @ValidateIf((body: ReviewDecisionBody) => body.decision === 'edit' || body.output !== undefined)
-  @IsObject({ message: 'output must be a JSON object (required when decision is "edit")' })
+  @ValidateIf((body: ReviewDecisionBody) => body.output !== undefined)
+  @IsObject({ message: 'output must be a JSON object' })
   output?: Record<string, unknown>;
+
+  /** Tool approvals: the arguments to run the call with instead; required with `edit`, refused otherwise. */
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    description:
+      'Tool approvals only: the arguments to run the call with instead, re-validated against the tool schema by the generator (a call that fails it is not run and the model is told why); required with `edit` on a tool approval',
+  })
+  @IsOptional()
+  @IsObject({ message: 'arguments must be a JSON object' })
+  arguments?: Record<string, unknown>;
 
   @ApiPropertyOptional({ maxLength: 4000 }) @IsOptional() @IsString() @MaxLength(4000) comment?: string;
 }

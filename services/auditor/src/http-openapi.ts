@@ -76,8 +76,40 @@ export class CostsBody {
   @ApiProperty({ type: () => [StepCostBody] }) steps!: StepCostBody[];
 }
 
+/** The `high` tool call a tool approval is about, as the reviewer may see it. */
+export class ToolApprovalBody {
+  @ApiProperty({ description: 'Derived call id; also the idempotency key the tool receives' })
+  callId!: string;
+  @ApiProperty() tool!: string;
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    description: 'The exact arguments that would run',
+  })
+  arguments!: Record<string, unknown>;
+  @ApiProperty({
+    description:
+      'Hex SHA-256 of the RFC 8785 canonical {tool, arguments}: an approval authorises this exact call only',
+  })
+  callHash!: string;
+  @ApiProperty({ description: "The model's stated reason for the call" }) reason!: string;
+  @ApiProperty({
+    format: 'date-time',
+    description: 'After this instant no decision is accepted and the request fails as approval_expired',
+  })
+  expiresAt!: string;
+}
+
 class PendingReviewBody {
   @ApiProperty() requestId!: string;
+  @ApiProperty({
+    enum: ['output', 'tool-approval'],
+    description:
+      '`output`: decide on a generated output; `tool-approval`: on a high-risk tool call before it runs',
+  })
+  kind!: 'output' | 'tool-approval';
+  @ApiPropertyOptional({ type: () => ToolApprovalBody, description: 'Present when kind is tool-approval' })
+  toolApproval?: ToolApprovalBody;
   @ApiProperty({ type: () => AuditRecordBody, description: 'The latest ReviewRequested event' })
   review!: AuditRecordBody;
 }

@@ -22,3 +22,4 @@ export function startAuditor(deps: AuditorDeps): Promise<StageApp> {
     openApi: AUDITOR_OPENAPI_INFO,
   });
 }
+export { auditorMetrics } from './auditor-metrics';

@@ -1,7 +1,13 @@
 import type { Principal } from '@llmbus/access';
 import type { AuditStore, PendingReview } from '@llmbus/audit';
 import { EventBus, outgoing } from '@llmbus/bus';
-import { ID_PATTERN, ReviewDecidedEvent, type ReviewDecided, type ReviewRequested } from '@llmbus/contracts';
+import {
+  ID_PATTERN,
+  ReviewDecidedEvent,
+  type ReviewDecided,
+  type ReviewRequested,
+  type ToolApproval,
+} from '@llmbus/contracts';
 import {
   ApiAuthenticated,
   AuthGuard,
@@ -43,6 +49,40 @@ import { DecisionAcceptedBody, ReviewQueueBody } from './http-openapi';
 const bodyPipe = new StorableTextValidationPipe({ whitelist: true, forbidNonWhitelisted: true });
 
 /** The human-review surface: the queue, and decisions published as ReviewDecided. */
+/** One entry of the review queue: an output review or a tool approval, with the recorded review. */
+interface QueuedReview extends PendingReview {
+  readonly kind: 'output' | 'tool-approval';
+  readonly toolApproval?: ToolApprovalView;
+}
+
+/** What a reviewer sees of a tool approval: the exact call, the model's reason and the deadline (not the loop state). */
+type ToolApprovalView = Omit<ToolApproval, 'loop'>;
+
+/** The tool approval a recorded ReviewRequested carries, without the loop state; undefined for output reviews. */
+function toolApprovalOf(data: Readonly<Record<string, unknown>>): ToolApprovalView | undefined {
+  const approval = data['toolApproval'];
+  if (data['kind'] !== 'tool-approval' || typeof approval !== 'object' || approval === null) return undefined;
+  const { loop: _loop, ...view } = approval as ToolApproval;
+  return view;
+}
+
+/** Refuses decisions a tool approval cannot take: an output, an edit without arguments, a late one. */
+function checkToolDecision(requestId: string, approval: ToolApprovalView, body: ReviewDecisionBody): void {
+  if (body.output !== undefined) {
+    throw new BadRequestException(
+      `request ${requestId} waits for a tool approval: edit with "arguments", not "output"`,
+    );
+  }
+  if (body.decision === 'edit' && body.arguments === undefined) {
+    throw new BadRequestException(`arguments are required with decision "edit" on a tool approval`);
+  }
+  if (Date.now() > Date.parse(approval.expiresAt)) {
+    throw new ConflictException(
+      `the approval of ${approval.tool} for request ${requestId} expired at ${approval.expiresAt}; the request fails as approval_expired`,
+    );
+  }
+}
+
 @ApiTags('reviews')
 @Controller('v1/reviews')
 @UseGuards(AuthGuard)
@@ -59,13 +99,19 @@ export class ReviewsController {
   @ApiAuthenticated('reviewer')
   @ApiOperation({ summary: 'Requests waiting for a human decision, oldest first' })
   @ApiOkResponse({ type: ReviewQueueBody })
-  async queue(@CurrentPrincipal() principal: Principal): Promise<{ reviews: readonly PendingReview[] }> {
+  async queue(@CurrentPrincipal() principal: Principal): Promise<{ reviews: readonly QueuedReview[] }> {
     const reviews = await this.store.reviewQueue(principal.tenantId);
     return {
-      reviews: reviews.map((pending) => ({
-        ...pending,
-        review: this.privacy.forReader(pending.review, principal),
-      })),
+      reviews: reviews.map((pending) => {
+        const review = this.privacy.forReader(pending.review, principal);
+        const approval = toolApprovalOf(review.envelope.data);
+        return {
+          requestId: pending.requestId,
+          kind: approval === undefined ? 'output' : 'tool-approval',
+          ...(approval !== undefined && { toolApproval: approval }),
+          review,
+        };
+      }),
     };
   }
 
@@ -78,14 +124,22 @@ export class ReviewsController {
   @HttpCode(202)
   @RequireRole('reviewer')
   @ApiAuthenticated('reviewer')
-  @ApiOperation({ summary: 'Approve, edit or reject a pending review; published as ReviewDecided' })
+  @ApiOperation({
+    summary: 'Approve, edit or reject a pending review; published as ReviewDecided',
+    description:
+      'Output reviews: `edit` carries `output`. Tool approvals: `approve` runs the exact call shown (bound to its callHash), `edit` carries `arguments` to run instead (re-validated against the tool schema), `reject` tells the model the call was refused; after `expiresAt` the decision is refused (409) and the request fails as approval_expired.',
+  })
   @ApiAcceptedResponse({ type: DecisionAcceptedBody })
   @ApiBadRequestResponse({
     type: ErrorBody,
-    description: 'Invalid body or request id, or an output without decision "edit"',
+    description:
+      'Invalid body or request id; an output or arguments without decision "edit"; arguments on an output review, or an output on a tool approval',
   })
   @ApiNotFoundResponse({ type: ErrorBody, description: 'No such request for this tenant' })
-  @ApiConflictResponse({ type: ErrorBody, description: 'The request has no open review' })
+  @ApiConflictResponse({
+    type: ErrorBody,
+    description: 'The request has no open review, or its tool approval has expired',
+  })
   @ApiPayloadTooLargeResponse({ type: ErrorBody, description: 'The body exceeds LLMBUS_MAX_EVENT_BYTES' })
   async decide(
     @CurrentPrincipal() principal: Principal,
@@ -96,6 +150,9 @@ export class ReviewsController {
       throw new BadRequestException('requestId must be 1-128 letters, digits, ".", "_", ":" or "-"');
     if (body.output !== undefined && body.decision !== 'edit') {
       throw new BadRequestException('output is only accepted with decision "edit"');
+    }
+    if (body.arguments !== undefined && body.decision !== 'edit') {
+      throw new BadRequestException('arguments are only accepted with decision "edit"');
     }
     const state = await this.store.reviewState(principal.tenantId, requestId);
     switch (state.status) {
@@ -110,6 +167,16 @@ export class ReviewsController {
       case 'pending':
         break;
     }
+    const approval = toolApprovalOf(state.review.envelope.data);
+    if (approval !== undefined) {
+      checkToolDecision(requestId, approval, body);
+    } else if (body.decision === 'edit' && body.output === undefined) {
+      throw new BadRequestException('output is required with decision "edit" (an output review)');
+    } else if (body.arguments !== undefined) {
+      throw new BadRequestException(
+        'arguments are only accepted on a tool approval; this is an output review',
+      );
+    }
     // The trail keeps the review masked; the decision carries it, and an edit of the masked view,
     // with the raw values, so the published result is what the request produced.
     const decided: ReviewDecided = {
@@ -118,6 +185,9 @@ export class ReviewsController {
       decision: body.decision,
       ...(body.output !== undefined && {
         output: this.privacy.restoreFrom(state.review.envelope, body.output),
+      }),
+      ...(body.arguments !== undefined && {
+        arguments: this.privacy.restoreFrom(state.review.envelope, body.arguments),
       }),
       ...(body.comment !== undefined && { comment: body.comment }),
       // Recorded only after the bus validated it as a ReviewRequested.

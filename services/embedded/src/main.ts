@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const demoKey = config.apiKeys ? undefined : `demo-${randomBytes(18).toString('base64url')}`;
   const apiKeys = config.apiKeys ?? ApiKeyRegistry.parse(`${demoKey}:demo:admin`);
   const bus = busFromConfig(config, logger);
-  const models = createModelProviders(parseModelsConfig(env), { logger });
+  const models = createModelProviders(parseModelsConfig(env), { logger, traced: true });
   const vectorStore = await PgliteVectorStore.open({
     dataDir: config.dataDir && join(config.dataDir, 'vector-store'),
   });

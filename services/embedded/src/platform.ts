@@ -71,6 +71,8 @@ export async function startPlatform(deps: PlatformDeps): Promise<RunningPlatform
         logger: logger.child({ stage: 'generator' }),
         models: deps.models.chat,
         selectModel: chatModelChooser(deps.models),
+        responseCache: deps.models.responseCache,
+        ticketReader: deps.auditStore,
       }),
     );
     started.push(

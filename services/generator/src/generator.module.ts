@@ -1,6 +1,8 @@
 import { MODEL_CALL_DEADLINE_MS } from '@llmbus/config';
 import { httpLoggerParams, identityProviders, OPS_CONTROLLERS } from '@llmbus/http-nest';
-import { createPiiDetector, PiiProtection, processPiiKey } from '@llmbus/pii';
+import { createPiiDetector, PiiMasker, PiiProtection, processPiiKey } from '@llmbus/pii';
+import { ToolGate, ToolRegistry } from '@llmbus/tools';
+import { DraftPublisher } from './draft-stream';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
@@ -8,10 +10,12 @@ import type { GeneratorDeps } from './generator-deps';
 import { GeneratorEventsController } from './generator.events';
 import { ModelCallRecorder } from './model-call-recorder';
 import { ResponseGeneration } from './response-generation';
+import { assertWorkflowToolsDeclared, ToolLoop } from './tool-loop';
+import { ToolRoundRunner } from './tool-rounds';
 
 const DEFAULT_CONTEXT_WINDOW = 4096;
 
-/** The generator stage: prompt rendering and model calls. */
+/** The generator stage: prompt rendering, model calls and the tool loop. */
 @Module({})
 export class GeneratorModule {
   /** Wires the generator over the given bus, model provider and workflows. */
@@ -28,14 +32,27 @@ export class GeneratorModule {
         createPiiDetector(),
         deps.config.piiKey ?? (deps.config.mode === 'embedded' ? processPiiKey() : undefined),
       ),
+      deps.responseCache,
     );
+    const tools = deps.tools ?? new ToolRegistry();
+    assertWorkflowToolsDeclared(workflows.list(), tools);
+    const loop = new ToolLoop(generation, workflows, tools);
+    const rounds = new ToolRoundRunner({
+      gate: new ToolGate(tools),
+      approvalExpiryMs: deps.config.approvalExpiryMs,
+    });
     return {
       module: GeneratorModule,
       imports: [LoggerModule.forRoot(httpLoggerParams(deps.logger))],
       controllers: [GeneratorEventsController, ...OPS_CONTROLLERS],
       providers: [
-        { provide: ResponseGeneration, useValue: generation },
+        { provide: ToolLoop, useValue: loop },
+        { provide: ToolRoundRunner, useValue: rounds },
         { provide: ModelCallRecorder, useValue: new ModelCallRecorder(deps.bus) },
+        {
+          provide: DraftPublisher,
+          useValue: new DraftPublisher(deps.bus, new PiiMasker(createPiiDetector())),
+        },
         ...identityProviders(deps.apiKeys ?? deps.config.apiKeys, deps.config.oidc),
       ],
     };

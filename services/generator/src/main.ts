@@ -3,6 +3,7 @@ import { ConfigError, loadPlatformConfig } from '@llmbus/config';
 import { createModelProviders, isTrustedForPii, parseModelsConfig } from '@llmbus/models';
 import { chooseLogFormat, createLogger } from '@llmbus/observability';
 import { closeOnSignals, distributedBus, runMain } from '@llmbus/runtime';
+import { PostgresAuditStore } from '@llmbus/audit';
 import { chatModelChooser, startGenerator } from './index';
 
 /** Distributed entry point: Kafka in and out, the configured model provider (local or OpenAI-compatible). */
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
     level: config.logLevel,
     format: chooseLogFormat(config.logFormat, false),
   });
-  const providers = createModelProviders(parseModelsConfig(process.env), { logger });
+  const providers = createModelProviders(parseModelsConfig(process.env), { logger, traced: true });
   const untrusted = providers.available.filter((m) => m.capabilities.includes('chat') && !isTrustedForPii(m));
   if (untrusted.length > 0 && config.piiKey === undefined) {
     throw new ConfigError(
@@ -29,15 +30,27 @@ async function main(): Promise<void> {
     );
   }
   const bus = distributedBus(config, logger, 'generator');
+  // ticket_history reads the tenant's past requests from the audit store, when there is one.
+  const ticketReader =
+    config.databaseUrl === undefined
+      ? undefined
+      : PostgresAuditStore.reader({ connectionString: config.databaseUrl });
   const app = await startGenerator({
     bus,
     config,
     logger,
     models: providers.chat,
     selectModel: chatModelChooser(providers),
+    responseCache: providers.responseCache,
+    ...(ticketReader === undefined ? {} : { ticketReader }),
   });
   logger.info({ chatModel: providers.chatModel.id }, 'generator started');
-  closeOnSignals('generator', logger, [() => app.close(), () => bus.close(), () => providers.close()]);
+  closeOnSignals('generator', logger, [
+    () => app.close(),
+    () => bus.close(),
+    () => providers.close(),
+    () => ticketReader?.close() ?? Promise.resolve(),
+  ]);
 }
 
 runMain('generator', main);

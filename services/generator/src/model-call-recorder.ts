@@ -1,5 +1,11 @@
 import { outgoing, type EventBus, type Outgoing } from '@llmbus/bus';
-import { ModelCallRecordedEvent, type EventEnvelope, type ResponseGenerated } from '@llmbus/contracts';
+import {
+  ModelCallRecordedEvent,
+  type EventEnvelope,
+  type ModelUsage,
+  type ResponseGenerated,
+  type WorkflowRef,
+} from '@llmbus/contracts';
 import type { Logger } from '@llmbus/observability';
 
 /**
@@ -20,10 +26,31 @@ export class ModelCallRecorder {
    */
   async record(generated: ResponseGenerated, cause: EventEnvelope, log: Logger): Promise<Outgoing[]> {
     const { requestId, attempt, usage, callId } = generated;
+    return this.recordCall(
+      { requestId, attempt, usage, callId, workflow: generated.context.workflow },
+      cause,
+      log,
+    );
+  }
+
+  /** Records one model call by its own id and usage (a tool-loop call, or a generation's last call). */
+  async recordCall(
+    call: { requestId: string; attempt: number; usage: ModelUsage; callId?: string; workflow?: WorkflowRef },
+    cause: EventEnvelope,
+    log: Logger,
+  ): Promise<Outgoing[]> {
+    const { requestId, attempt, usage, callId, workflow } = call;
     if (callId === undefined) return [];
     const record = outgoing(
       ModelCallRecordedEvent,
-      { requestId, callId, stage: 'generator', attempt, usage },
+      {
+        requestId,
+        callId,
+        stage: 'generator',
+        attempt,
+        usage,
+        ...(workflow === undefined ? {} : { workflow }),
+      },
       { id: callId, attempt },
     );
     try {

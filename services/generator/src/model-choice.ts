@@ -1,11 +1,16 @@
 import type { ModelTier } from '@llmbus/contracts';
 import { isTrustedForPii, type ModelProviders } from '@llmbus/models';
-import type { ChatModelChoice } from './generator-deps';
+import type { ChatModelChoice, ModelSelection } from './generator-deps';
 
-/** Maps a workflow's model tier to the cheapest available chat model that produces JSON. */
-export function chatModelChooser(providers: ModelProviders): (tier: ModelTier) => ChatModelChoice {
-  return (tier) => {
-    const choice = providers.select(tier, ['chat', 'json']);
+/**
+ * Maps a workflow's model tier to the cheapest available chat model that produces JSON, or to the
+ * model the workflow pins. Throws ModelRegistryError when the pinned model is not served here.
+ */
+export function chatModelChooser(
+  providers: ModelProviders,
+): (tier: ModelTier, selection?: ModelSelection) => ChatModelChoice {
+  return (tier, selection = {}) => {
+    const choice = providers.select(tier, ['chat', 'json'], selection);
     return {
       modelId: choice.model.id,
       contextWindow: choice.model.contextWindow,

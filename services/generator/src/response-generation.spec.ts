@@ -1,7 +1,9 @@
 import { EventRejectedError } from '@llmbus/bus';
 import type { Passage } from '@llmbus/contracts';
 import {
+  MemoryResponseCache,
   ModelError,
+  ModelRegistryError,
   openAITokenCounter,
   ScriptedModelProvider,
   type ModelEntry,
@@ -9,8 +11,16 @@ import {
   type ScriptedChatReply,
 } from '@llmbus/models';
 import { createPiiDetector, openVault, PiiProtection } from '@llmbus/pii';
-import { approximateTokenCounter, PromptRenderer, WorkflowRegistry } from '@llmbus/workflows';
+import {
+  approximateTokenCounter,
+  DEFAULT_WORKFLOWS_DIR,
+  PromptRenderer,
+  WorkflowRegistry,
+} from '@llmbus/workflows';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { GenerationInput, ResponseGeneration } from './response-generation';
 
@@ -324,5 +334,143 @@ describe('ResponseGeneration', () => {
       await expect(generated).rejects.toThrow(/LLMBUS_PII_KEY is not set/);
       expect(model.chatCalls).toHaveLength(0);
     });
+  });
+});
+
+describe('ResponseGeneration model routing', () => {
+  /** The repository's support-ticket workflow with its `model:` block extended by `extra` YAML lines. */
+  function workflowsWith(extra: string): WorkflowRegistry {
+    const dir = mkdtempSync(join(tmpdir(), 'llmbus-routing-'));
+    const yaml = readFileSync(join(DEFAULT_WORKFLOWS_DIR, 'support-ticket.v1.yaml'), 'utf8');
+    writeFileSync(
+      join(dir, 'support-ticket.v1.yaml'),
+      yaml.replace('model:\n  tier: small\n', `model:\n  tier: small\n${extra}`),
+    );
+    return WorkflowRegistry.fromDirectory(dir);
+  }
+  const generated = { json: output };
+
+  it('climbs the cascade one tier per attempt and stays on the last', async () => {
+    const model = new ScriptedModelProvider().enqueueChat(generated, generated, generated);
+    const tiers: string[] = [];
+    const generation = new ResponseGeneration(
+      workflowsWith('  cascade: [small, large]\n'),
+      model,
+      (tier) => (tiers.push(tier), { modelId: `${tier}/model`, contextWindow: 8_000 }),
+      undefined,
+      1000,
+    );
+    for (const attempt of [1, 2, 3]) await generation.generate(source, attempt, async () => undefined, log);
+    // The request's tier (large, from a match rule) is overridden by the cascade.
+    expect(tiers).toEqual(['small', 'large', 'large']);
+    expect(model.chatCalls.map((call) => call.model)).toEqual(['small/model', 'large/model', 'large/model']);
+  });
+
+  it('asks for the pinned model and passes the tenant for its rate limits', async () => {
+    const model = new ScriptedModelProvider().enqueueChat(generated);
+    const selections: unknown[] = [];
+    const generation = new ResponseGeneration(
+      workflowsWith('  id: vendor/pinned-model\n'),
+      model,
+      (_tier, selection) => (
+        selections.push(selection),
+        { modelId: 'vendor/pinned-model', contextWindow: 8_000 }
+      ),
+      undefined,
+      1000,
+    );
+    await generation.generate({ ...source, tenantId: 'acme' }, 1, async () => undefined, log);
+    expect(selections).toEqual([{ pin: 'vendor/pinned-model' }]);
+    expect(model.lastChatRequest).toMatchObject({ model: 'vendor/pinned-model', tenant: 'acme' });
+  });
+
+  it('fails the request as model_error when the pinned model is not served', async () => {
+    const generation = new ResponseGeneration(
+      workflowsWith('  id: vendor/pinned-model\n'),
+      new ScriptedModelProvider(),
+      () => {
+        throw new ModelRegistryError(
+          'no_matching_model',
+          'the workflow pins model vendor/pinned-model, which this process does not serve',
+        );
+      },
+      undefined,
+      1000,
+    );
+    await expect(generation.generate(source, 1, async () => undefined, log)).rejects.toMatchObject({
+      code: 'model_error',
+      message: expect.stringContaining(
+        'support-ticket@1: the workflow pins model vendor/pinned-model',
+      ) as unknown,
+    });
+  });
+
+  it('refuses a workflow that both pins a model and cascades', () => {
+    expect(() => workflowsWith('  id: vendor/pinned-model\n  cascade: [small, large]\n')).toThrow(
+      'model.cascade: a workflow that pins model.id cannot cascade',
+    );
+  });
+});
+
+describe('ResponseGeneration response cache', () => {
+  function cachedWorkflows(): WorkflowRegistry {
+    const dir = mkdtempSync(join(tmpdir(), 'llmbus-cache-'));
+    const yaml = readFileSync(join(DEFAULT_WORKFLOWS_DIR, 'support-ticket.v1.yaml'), 'utf8');
+    writeFileSync(
+      join(dir, 'support-ticket.v1.yaml'),
+      yaml.replace('model:\n  tier: small\n', 'model:\n  tier: small\n  cache:\n    ttlSeconds: 600\n'),
+    );
+    return WorkflowRegistry.fromDirectory(dir);
+  }
+  const billed = { json: output, usage: { costUsd: 0.0042, promptTokens: 900, completionTokens: 60 } };
+
+  function setUp() {
+    const model = new ScriptedModelProvider();
+    const generation = new ResponseGeneration(
+      cachedWorkflows(),
+      model,
+      () => ({ modelId: 'vendor/model', contextWindow: 8_000 }),
+      undefined,
+      1000,
+      undefined,
+      new MemoryResponseCache(),
+    );
+    return { model, generation };
+  }
+
+  it("serves a tenant's repeated prompt from the cache and records the cost it saved", async () => {
+    const { model, generation } = setUp();
+    model.enqueueChat(billed);
+    const first = await generation.generate({ ...source, tenantId: 'acme' }, 1, async () => undefined, log);
+    const second = await generation.generate(
+      { ...source, requestId: 'r2', tenantId: 'acme' },
+      1,
+      async () => undefined,
+      log,
+    );
+    expect(model.chatCalls).toHaveLength(1);
+    expect(first.usage).toMatchObject({ costUsd: 0.0042 });
+    expect(first.usage.cached).toBeUndefined();
+    expect(second.output).toEqual(first.output);
+    expect(second.usage).toMatchObject({ cached: true, costUsd: 0, costSavedUsd: 0.0042, promptTokens: 0 });
+  });
+
+  it('never serves one tenant an answer cached for another', async () => {
+    const { model, generation } = setUp();
+    model.enqueueChat(billed, { ...billed, json: { ...output, reply: 'Globex answer.' } });
+    await generation.generate({ ...source, tenantId: 'acme' }, 1, async () => undefined, log);
+    const other = await generation.generate({ ...source, tenantId: 'globex' }, 1, async () => undefined, log);
+    expect(model.chatCalls).toHaveLength(2);
+    expect(other.output).toMatchObject({ reply: 'Globex answer.' });
+    expect(other.usage.cached).toBeUndefined();
+  });
+
+  it('asks the model again for a regeneration, and without a tenant', async () => {
+    const { model, generation } = setUp();
+    model.enqueueChat(billed, billed, billed);
+    await generation.generate({ ...source, tenantId: 'acme' }, 1, async () => undefined, log);
+    await generation.generate({ ...source, tenantId: 'acme' }, 2, async () => undefined, log);
+    await generation.generate(source, 1, async () => undefined, log);
+    expect(model.chatCalls).toHaveLength(3);
   });
 });

@@ -5,10 +5,23 @@ import {
   toStorableValue,
   truncateText,
   type Passage,
+  type ModelUsage,
   type RequestContext,
   type ResponseGenerated,
+  type ToolRound,
 } from '@llmbus/contracts';
-import { conservativeTokenCounter, ModelError, type ChatResponse, type ModelProvider } from '@llmbus/models';
+import {
+  conservativeTokenCounter,
+  ModelError,
+  ModelRegistryError,
+  responseCacheKey,
+  type ChatMessage,
+  type ChatRequest,
+  type ChatResponse,
+  type ModelProvider,
+  type ResponseCache,
+  type ToolDefinition as ModelToolDefinition,
+} from '@llmbus/models';
 import type { Logger } from '@llmbus/observability';
 import { PiiProtection, PiiVaultError, resolvePiiPolicy } from '@llmbus/pii';
 import {
@@ -22,7 +35,9 @@ import {
   WorkflowRegistry,
   type LoadedWorkflow,
 } from '@llmbus/workflows';
-import type { ChatModelChoice } from './generator-deps';
+import type { DraftSink, OpenDraft } from './draft-stream';
+import type { ChatModelChoice, ModelSelection } from './generator-deps';
+import { roundMessages, sumUsage } from './tool-messages';
 
 /** The request state a generation starts from (ContextRetrieved or RegenerationRequested). */
 export interface GenerationInput {
@@ -33,6 +48,34 @@ export interface GenerationInput {
   /** The request's tenant (from the envelope): selects the tenant's overrides of the PII policy. */
   readonly tenantId?: string;
 }
+
+/**
+ * The tool side of one generation: the tools offered to the model (already filtered by the
+ * workflow's allowlist and the tenant), the rounds recorded so far and their usage. With tools
+ * offered the model may answer or ask for calls; with none it must answer.
+ */
+export interface ToolTurn {
+  readonly offered: readonly ModelToolDefinition[];
+  readonly rounds: readonly ToolRound[];
+  /** Usage of the loop's earlier model calls, added to this call's in the answer. */
+  readonly usage?: ModelUsage;
+  /** Result text cap per tool, UTF-8 bytes, for the delimited blocks the model sees. */
+  readonly maxResultBytes: (tool: string) => number;
+}
+
+/** What one model call produced: the answer (a ResponseGenerated) or a round of tool calls to record. */
+export type GenerationStep =
+  | { readonly kind: 'answer'; readonly generated: ResponseGenerated; readonly callUsage: ModelUsage }
+  | {
+      readonly kind: 'tools';
+      /** The model's words alongside its calls: its stated reason. */
+      readonly assistantText: string;
+      readonly calls: readonly { readonly tool: string; readonly arguments: Record<string, unknown> }[];
+      /** This call's usage and billing id; `loopUsage` adds the earlier calls'. */
+      readonly usage: ModelUsage;
+      readonly loopUsage: ModelUsage;
+      readonly callId: string;
+    };
 
 const HEARTBEAT_EVERY_MS = 5000;
 const MAX_TEXT = 200_000;
@@ -50,11 +93,16 @@ export class ResponseGeneration {
   constructor(
     private readonly workflows: WorkflowRegistry,
     private readonly models: ModelProvider,
-    private readonly selectModel: (tier: RequestContext['modelTier']) => ChatModelChoice,
+    private readonly selectModel: (
+      tier: RequestContext['modelTier'],
+      selection?: ModelSelection,
+    ) => ChatModelChoice,
     private readonly tokenCounter: TokenCounter | undefined,
     private readonly timeoutMs: number,
     /** Masks prompts for models not trusted with PII; without it prompts go out as rendered. */
     private readonly pii?: PiiProtection,
+    /** Answers of workflows with `model.cache`, scoped by tenant and workflow version. */
+    private readonly responseCache?: ResponseCache,
   ) {}
 
   /** Generates attempt `attempt` for a request; `retry` carries the stricter instruction of a regeneration. */
@@ -64,9 +112,29 @@ export class ResponseGeneration {
     heartbeat: Heartbeat,
     log: Logger,
     retry?: RetryGuidance,
+    openDraft?: OpenDraft,
   ): Promise<ResponseGenerated> {
+    const step = await this.step(source, attempt, heartbeat, log, retry, undefined, openDraft);
+    if (step.kind !== 'answer') throw new Error('a generation without tools returned tool calls');
+    return step.generated;
+  }
+
+  /**
+   * One model call of a generation: with `tools`, the recorded rounds follow the prompt (each
+   * result in a delimited untrusted block) and the model may ask for more calls instead of
+   * answering. Tool calls come back unvalidated: the caller's gate decides on each.
+   */
+  async step(
+    source: GenerationInput,
+    attempt: number,
+    heartbeat: Heartbeat,
+    log: Logger,
+    retry?: RetryGuidance,
+    tools?: ToolTurn,
+    openDraft?: OpenDraft,
+  ): Promise<GenerationStep> {
     const workflow = this.workflowOf(source.context);
-    const model = this.selectModel(source.context.modelTier);
+    const model = this.chooseModel(workflow, source.context, attempt);
     const rendered = this.render(workflow, source, model, await this.counterFor(model), retry);
     if (rendered.droppedPassageIds.length || rendered.truncatedField) {
       log.info(
@@ -80,29 +148,56 @@ export class ResponseGeneration {
     const schema = groundedOutputSchema(workflow, shown);
     // Each call is billed, so each gets an id of its own, even when a redelivery repeats it.
     const callId = randomUUID();
-    const sent = this.minimise(workflow, source, model, rendered);
-    const response = await this.callModel(workflow, source.context, model, schema, sent.prompt, heartbeat);
+    const history = tools === undefined ? [] : roundMessages(tools.rounds, tools.maxResultBytes);
+    const sent = this.minimise(workflow, source, model, rendered, history);
+    const draft =
+      workflow.output.stream === true && openDraft !== undefined
+        ? openDraft(resolvePiiPolicy(workflow.pii, source.tenantId).outputs)
+        : undefined;
+    const response = await this.callModel(
+      workflow,
+      source,
+      model,
+      schema,
+      sent.messages,
+      heartbeat,
+      attempt,
+      draft,
+      tools?.offered ?? [],
+    );
     if (response.usage.costUsd > source.context.budget.maxCostUsd) {
       log.warn(
         { costUsd: response.usage.costUsd, maxCostUsd: source.context.budget.maxCostUsd },
         'model call exceeded the cost budget',
       );
     }
-    return {
+    const usage = tools?.usage === undefined ? { ...response.usage } : sumUsage(tools.usage, response.usage);
+    if (response.toolCalls.length > 0) {
+      return {
+        kind: 'tools',
+        assistantText: toStorableText(truncateText(response.text, 8000)),
+        calls: response.toolCalls.map((call) => ({ tool: call.name, arguments: { ...call.arguments } })),
+        usage: { ...response.usage },
+        loopUsage: usage,
+        callId,
+      };
+    }
+    const generated: ResponseGenerated = {
       requestId: source.requestId,
       context: source.context,
       input: source.input,
       passages: source.passages,
       attempt,
       prompt: rendered.promptRef,
-      renderedPrompt: truncateText(sent.prompt.text, MAX_TEXT),
+      renderedPrompt: truncateText(JSON.stringify(sent.messages), MAX_TEXT),
       // Model output enters the platform here: normalised so no consumer refuses it (U+0000, lone surrogates).
       text: toStorableText(truncateText(response.text, MAX_TEXT)),
       output: isRecord(response.json) ? toStorableValue(response.json) : undefined,
-      usage: { ...response.usage },
+      usage,
       callId,
       piiVault: sent.piiVault,
     };
+    return { kind: 'answer', generated, callUsage: { ...response.usage } };
   }
 
   /**
@@ -115,21 +210,53 @@ export class ResponseGeneration {
     source: GenerationInput,
     model: ChatModelChoice,
     rendered: RenderedPrompt,
-  ): { prompt: RenderedPrompt; piiVault?: ResponseGenerated['piiVault'] } {
-    if (this.pii === undefined || model.trustedForPii === true) return { prompt: rendered };
+    history: readonly ChatMessage[],
+  ): { messages: ChatMessage[]; piiVault?: ResponseGenerated['piiVault'] } {
+    const all: ChatMessage[] = [
+      { role: 'system', content: rendered.system },
+      { role: 'user', content: rendered.user },
+      ...history,
+    ];
+    if (this.pii === undefined || model.trustedForPii === true) return { messages: all };
     const policy = resolvePiiPolicy(workflow.pii, source.tenantId).prompts;
-    const { messages, vault } = this.pii.maskMessages([rendered.system, rendered.user], policy);
-    const [system = '', user = ''] = messages;
-    const text = JSON.stringify([
-      { role: 'system', content: system },
-      { role: 'user', content: user },
-    ]);
-    const prompt = { ...rendered, system, user, text };
-    if (vault.size === 0) return { prompt };
+    // Tool results are masked with the prompt (one vault, consistent placeholders); the model's
+    // own tool-call arguments are passed on as it wrote them.
+    const masked = this.pii.maskMessages(
+      all.map((m) => m.content),
+      policy,
+    );
+    const messages = all.map((m, i) => ({ ...m, content: masked.messages[i] ?? '' }));
+    const vault = masked.vault;
+    if (vault.size === 0) return { messages };
     try {
-      return { prompt, piiVault: this.pii.seal(vault, source.requestId) };
+      return { messages, piiVault: this.pii.seal(vault, source.requestId) };
     } catch (error) {
       if (error instanceof PiiVaultError) throw new EventRejectedError('processing_error', error.message);
+      throw error;
+    }
+  }
+
+  /**
+   * The model of one attempt: the workflow's pinned `model.id`; else, with a `model.cascade`, the
+   * tier of this attempt (attempt 1 the first tier, each regeneration one tier up, the last one
+   * repeated); else the request's tier. A pinned model this process does not serve fails the
+   * request as `model_error`, naming the model and why.
+   */
+  private chooseModel(workflow: LoadedWorkflow, context: RequestContext, attempt: number): ChatModelChoice {
+    const cascade = workflow.model.cascade;
+    const tier =
+      cascade === undefined
+        ? context.modelTier
+        : (cascade[Math.min(attempt, cascade.length) - 1] ?? context.modelTier);
+    try {
+      return this.selectModel(tier, workflow.model.id === undefined ? {} : { pin: workflow.model.id });
+    } catch (error) {
+      if (error instanceof ModelRegistryError) {
+        throw new EventRejectedError(
+          'model_error',
+          `workflow ${workflow.id}@${workflow.version}: ${error.message}`,
+        );
+      }
       throw error;
     }
   }
@@ -200,26 +327,68 @@ export class ResponseGeneration {
 
   private async callModel(
     workflow: LoadedWorkflow,
-    context: RequestContext,
+    source: GenerationInput,
     model: ChatModelChoice,
     schema: Record<string, unknown>,
-    prompt: RenderedPrompt,
+    messages: readonly ChatMessage[],
     heartbeat: Heartbeat,
+    attempt: number,
+    draft: DraftSink | undefined,
+    tools: readonly ModelToolDefinition[],
   ): Promise<ChatResponse> {
     // Keeps the consumer's group membership alive while the model works (the bus heartbeats too).
     const timer = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
     const started = Date.now();
+    const request: ChatRequest = {
+      model: model.modelId,
+      tenant: source.tenantId,
+      messages,
+      responseSchema: { name: schemaName(workflow), schema },
+      // The generator's gate decides on every call (allowlist, tenant, schema, approval) and
+      // tells the model why one is refused, so the provider returns calls as made.
+      ...(tools.length > 0 && { tools, toolChoice: 'auto' as const, validateToolCalls: false }),
+      maxTokens: source.context.budget.maxOutputTokens,
+      timeoutMs: this.timeoutMs,
+      ...(draft === undefined ? {} : { onDelta: (delta: { text: string }) => draft.push(delta.text) }),
+    };
+    // Only first attempts without tools use the cache: a regeneration asks for a different
+    // answer, and a tool loop's step depends on results the cache key does not see.
+    const cacheKey =
+      workflow.model.cache !== undefined &&
+      this.responseCache !== undefined &&
+      source.tenantId !== undefined &&
+      attempt === 1 &&
+      tools.length === 0
+        ? responseCacheKey(
+            { tenant: source.tenantId, workflowId: workflow.id, workflowVersion: workflow.version },
+            model.modelId ?? '',
+            request,
+          )
+        : undefined;
     try {
-      return await this.models.chat({
-        model: model.modelId,
-        messages: [
-          { role: 'system', content: prompt.system },
-          { role: 'user', content: prompt.user },
-        ],
-        responseSchema: { name: schemaName(workflow), schema },
-        maxTokens: context.budget.maxOutputTokens,
-        timeoutMs: this.timeoutMs,
-      });
+      if (cacheKey !== undefined) {
+        const hit = await this.responseCache?.get(cacheKey);
+        if (hit !== undefined) {
+          draft?.push(hit.text);
+          return {
+            ...hit,
+            usage: {
+              ...hit.usage,
+              promptTokens: 0,
+              completionTokens: 0,
+              costUsd: 0,
+              latencyMs: Date.now() - started,
+              cached: true,
+              costSavedUsd: hit.usage.costUsd,
+            },
+          };
+        }
+      }
+      const response = await this.models.chat(request);
+      if (cacheKey !== undefined && workflow.model.cache !== undefined) {
+        await this.responseCache?.set(cacheKey, response, workflow.model.cache.ttlSeconds * 1000);
+      }
+      return response;
     } catch (error) {
       if (error instanceof ModelError && error.code === 'malformed_output') {
         // An answer that does not parse is the validator's business: it asks for a stricter
@@ -251,6 +420,7 @@ export class ResponseGeneration {
       throw error;
     } finally {
       clearInterval(timer);
+      await draft?.end();
     }
   }
 }

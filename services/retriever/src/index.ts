@@ -21,3 +21,5 @@ export function startRetriever(deps: RetrieverDeps): Promise<StageApp> {
     httpHost: deps.config.http.host,
   });
 }
+export { MemoryRetrievalCacheBackend, RedisRetrievalCacheBackend, RetrievalCache } from './retrieval-cache';
+export type { RetrievalCacheBackend } from './retrieval-cache';

@@ -19,7 +19,7 @@ async function main(): Promise<void> {
     level: config.logLevel,
     format: chooseLogFormat(config.logFormat, false),
   });
-  const providers = createModelProviders(parseModelsConfig(process.env), { logger });
+  const providers = createModelProviders(parseModelsConfig(process.env), { logger, traced: true });
   const { settings, stage } = composeRetriever(process.env, config, providers, logger);
   const vectorStore = await openVectorStore(
     config.qdrantUrl,
@@ -48,6 +48,7 @@ async function main(): Promise<void> {
   closeOnSignals('retriever', logger, [
     () => app.close(),
     () => bus.close(),
+    () => stage.retrievalCache?.close() ?? Promise.resolve(),
     () => vectorStore.close(),
     () => providers.close(),
   ]);

@@ -17,6 +17,7 @@ describe('loadRetrieverSettings', () => {
       reranker: 'none',
       decomposition: 'off',
       embeddedStoreDir: undefined,
+      cacheTtlMs: 0,
     });
   });
 
@@ -34,6 +35,7 @@ describe('loadRetrieverSettings', () => {
         RETRIEVAL_DECOMPOSITION: 'model',
         RETRIEVAL_MAX_PER_DOCUMENT: '0',
         RETRIEVAL_ANSWERABLE_SCORE: '0.45',
+        RETRIEVAL_CACHE_TTL_MS: '60000',
       },
       { dataDir: '/var/lib/llmbus' },
     );
@@ -50,6 +52,7 @@ describe('loadRetrieverSettings', () => {
       reranker: 'embedding',
       decomposition: 'model',
       embeddedStoreDir: '/var/lib/llmbus/vector-store',
+      cacheTtlMs: 60_000,
     });
   });
 

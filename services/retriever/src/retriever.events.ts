@@ -12,8 +12,10 @@ import {
   RequestRouted,
   RequestRoutedEvent,
 } from '@llmbus/contracts';
+import { inSpan, setDefinedAttributes } from '@llmbus/observability';
 import { Ingestor, Retriever } from '@llmbus/retrieval';
-import { Controller } from '@nestjs/common';
+import { Controller, Optional } from '@nestjs/common';
+import { RetrievalCache } from './retrieval-cache';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 
 /** Indexes submitted documents and retrieves context for routed requests. */
@@ -22,6 +24,7 @@ export class RetrieverEventsController {
   constructor(
     private readonly ingestor: Ingestor,
     private readonly retriever: Retriever,
+    @Optional() private readonly cache: RetrievalCache | null,
   ) {}
 
   @EventPattern(DocumentSubmittedEvent.type)
@@ -35,6 +38,8 @@ export class RetrieverEventsController {
     );
     const { documentId, collection, version, chunkCount, unchanged, superseded, timings, storeCollection } =
       result;
+    // Every cached result over this collection is stale now (the next one is searched afresh).
+    await this.cache?.invalidate(event.tenantid, collection);
     ctx.log.info(
       { documentId, collection, version, chunkCount, unchanged, superseded, storeCollection, timings },
       'document indexed',
@@ -63,6 +68,7 @@ export class RetrieverEventsController {
       documentId,
       collection,
     });
+    await this.cache?.invalidate(event.tenantid, collection);
     ctx.log.info({ documentId, collection, removedChunks, storeCollection }, 'document deleted');
     return [outgoing(DocumentRemovedEvent, { documentId, collection, removedChunks })];
   }
@@ -73,7 +79,7 @@ export class RetrieverEventsController {
     @Ctx() ctx: HandlerContext,
   ): Promise<Outgoing[]> {
     const { requestId, context, input, retrieval } = event.data;
-    const { passages, withheldCount, usage, plan, relevance, answerable } = await this.retriever.retrieve({
+    const request = {
       tenant: event.tenantid,
       collections: retrieval.collections,
       topK: retrieval.topK,
@@ -82,7 +88,32 @@ export class RetrieverEventsController {
       collectionWeights: Object.fromEntries(
         (retrieval.collectionWeights ?? []).map((w) => [w.collection, w.weight]),
       ),
-    });
+    };
+    const result = await inSpan(
+      `retrieval ${retrieval.collections.join(',')}`,
+      {
+        attributes: {
+          'gen_ai.operation.name': 'retrieval',
+          'gen_ai.data_source.id': retrieval.collections.join(','),
+          'gen_ai.request.top_k': retrieval.topK,
+        },
+      },
+      async (span) => {
+        const found: Awaited<ReturnType<RetrievalCache['lookup']>> = this.cache
+          ? await this.cache.lookup(request, () => this.retriever.retrieve(request))
+          : await this.retriever.retrieve(request);
+        setDefinedAttributes(span, {
+          'llmbus.retrieval.passages': found.passages.length,
+          'llmbus.retrieval.withheld': found.withheldCount,
+          'llmbus.retrieval.relevance': found.relevance,
+          'llmbus.retrieval.answerable': found.answerable,
+          'llmbus.retrieval.queries': found.plan?.queries.length,
+          'llmbus.retrieval.cached': found.cached,
+        });
+        return found;
+      },
+    );
+    const { passages, withheldCount, usage, plan, relevance, answerable, cached } = result;
     ctx.log.info(
       {
         passages: passages.map((p) => p.id),
@@ -91,6 +122,7 @@ export class RetrieverEventsController {
         answerable,
         collections: retrieval.collections,
         queries: plan?.queries.length,
+        cached,
         decomposedBy: plan?.decomposedBy,
       },
       'context retrieved',

@@ -4,6 +4,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import type { RetrieverDeps } from './retriever-deps';
 import { RetrieverEventsController } from './retriever.events';
+import { RetrievalCache } from './retrieval-cache';
 
 /** The retriever stage: document ingestion and context retrieval, no HTTP surface. */
 @Module({})
@@ -18,6 +19,7 @@ export class RetrieverModule {
         ...identityProviders(deps.apiKeys ?? deps.config.apiKeys, deps.config.oidc),
         { provide: Ingestor, useValue: new Ingestor(deps.embedder, deps.vectorStore, deps.ingestion) },
         { provide: Retriever, useValue: new Retriever(deps.embedder, deps.vectorStore, deps.retrieval) },
+        { provide: RetrievalCache, useValue: deps.retrievalCache ?? null },
       ],
     };
   }

@@ -1,6 +1,7 @@
 import { startStageApp, type StageApp } from '@llmbus/bus-nest';
 import { processPiiKey } from '@llmbus/pii';
 import { RequestClassifier } from '@llmbus/workflows';
+import { DraftHub } from './draft-hub';
 import { RequestStatuses } from './request-statuses';
 import type { RouterDeps } from './router-deps';
 import { ROUTER_OPENAPI_INFO } from './router-openapi';
@@ -35,16 +36,30 @@ export async function startRouter(deps: RouterDeps): Promise<StageApp> {
         'classifier examples could not be embedded yet; the first request retries',
       ),
   );
-  const app = await startStageApp({
-    module: RouterModule.forRoot({ ...deps, workflows }, statuses, classifier),
-    bus: deps.bus,
-    stage: 'router',
-    notifyRequester: true,
-    httpPort: deps.httpPort ?? deps.config.http.port,
-    httpHost: deps.config.http.host,
-    openApi: ROUTER_OPENAPI_INFO,
-  });
+  const drafts = new DraftHub();
+  await drafts.start(deps.bus);
+  let app: StageApp;
+  try {
+    app = await startStageApp({
+      module: RouterModule.forRoot({ ...deps, workflows }, statuses, drafts, classifier),
+      bus: deps.bus,
+      stage: 'router',
+      notifyRequester: true,
+      httpPort: deps.httpPort ?? deps.config.http.port,
+      httpHost: deps.config.http.host,
+      openApi: ROUTER_OPENAPI_INFO,
+    });
+  } catch (error) {
+    await drafts.close().catch(() => undefined);
+    throw error;
+  }
   // Logs at start whether statuses can be served; /healthz keeps asking until the store answers.
   void statuses.notReadyReason();
-  return app;
+  return {
+    ...app,
+    close: async () => {
+      await app.close();
+      await drafts.close();
+    },
+  };
 }

@@ -3,6 +3,7 @@ import type { RequestStatusView } from '@llmbus/audit';
 import { deriveEventId, outgoing } from '@llmbus/bus';
 import { RequestSubmitted, RequestSubmittedEvent } from '@llmbus/contracts';
 import { ApiAuthenticated, AuthGuard, CurrentPrincipal, ErrorBody, RequireRole } from '@llmbus/http-nest';
+import { inIncomingSpan } from '@llmbus/observability';
 import { WorkflowError } from '@llmbus/workflows';
 import {
   BadRequestException,
@@ -10,6 +11,7 @@ import {
   Controller,
   ForbiddenException,
   Get,
+  Headers,
   HttpCode,
   NotFoundException,
   Param,
@@ -20,6 +22,7 @@ import {
 } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
+  ApiHeader,
   ApiBadRequestResponse,
   ApiForbiddenResponse,
   ApiNotFoundResponse,
@@ -56,6 +59,11 @@ export class RequestsController {
   @RequireRole('submitter')
   @ApiAuthenticated('submitter')
   @ApiOperation({ summary: 'Submit a request to a workflow; the tenant comes from the credentials' })
+  @ApiHeader({
+    name: 'traceparent',
+    required: false,
+    description: "W3C trace context: the request's trace continues the caller's (with tracing on)",
+  })
   @ApiAcceptedResponse({ type: SubmitAcceptedBody, description: 'Published; poll statusUrl for the outcome' })
   @ApiBadRequestResponse({
     type: ErrorBody,
@@ -74,6 +82,7 @@ export class RequestsController {
   async submit(
     @Body(submitBodyPipe) body: SubmitRequestBody,
     @CurrentPrincipal() principal: Principal,
+    @Headers('traceparent') traceparent?: string,
   ): Promise<SubmitResponse> {
     this.checkIngressTenant(principal);
     const requestId = body.requestId ?? randomUUID();
@@ -115,9 +124,16 @@ export class RequestsController {
     // Another tenant's request with the same id is another cause, so it gets another event id.
     const cause = { tenantid: principal.tenantId, source: HTTP_SUBMISSIONS, id: requestId };
     const id = deriveEventId(cause, 'ingress', 1, RequestSubmittedEvent.type);
-    await this.runtime.bus.publish([
-      outgoing(RequestSubmittedEvent, payload, { tenantId: principal.tenantId, id }),
-    ]);
+    // A caller that sends a traceparent header sees the request's trace continue its own.
+    await inIncomingSpan(
+      'POST /v1/requests',
+      traceparent,
+      { 'http.request.method': 'POST', 'http.route': '/v1/requests', 'llmbus.request_id': requestId },
+      () =>
+        this.runtime.bus.publish([
+          outgoing(RequestSubmittedEvent, payload, { tenantId: principal.tenantId, id }),
+        ]),
+    );
     this.runtime.statuses.accepted(principal.tenantId, requestId);
     return { requestId, status: 'accepted', statusUrl: `/v1/requests/${encodeURIComponent(requestId)}` };
   }

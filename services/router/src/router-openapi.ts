@@ -1,11 +1,12 @@
 import { describeHttpApi, identityProviders, OPS_CONTROLLERS, type OpenApiInfo } from '@llmbus/http-nest';
 import { Module } from '@nestjs/common';
 import type { OpenAPIObject } from '@nestjs/swagger';
+import { RequestStreamController } from './request-stream.controller';
 import { RequestsController } from './requests.controller';
 import { RouterRuntime } from './router-runtime';
 
 /** The router's HTTP controllers: the ingress and the operations endpoints. */
-export const ROUTER_HTTP_CONTROLLERS = [RequestsController, ...OPS_CONTROLLERS];
+export const ROUTER_HTTP_CONTROLLERS = [RequestsController, RequestStreamController, ...OPS_CONTROLLERS];
 
 /** Title and description of the router's OpenAPI document. */
 export const ROUTER_OPENAPI_INFO: OpenApiInfo = {

@@ -4,6 +4,7 @@ import { httpLoggerParams, identityProviders, READINESS_CHECK } from '@llmbus/ht
 import { DEFAULT_WORKFLOWS_DIR, RequestClassifier, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
+import { DraftHub } from './draft-hub';
 import { RequestStatuses } from './request-statuses';
 import type { RouterDeps } from './router-deps';
 import { ROUTER_HTTP_CONTROLLERS } from './router-openapi';
@@ -17,6 +18,7 @@ export class RouterModule {
   static forRoot(
     deps: RouterDeps,
     statuses = new RequestStatuses(deps.statusStore, deps.logger),
+    drafts = new DraftHub(),
     classifier = new RequestClassifier(deps.classifierModels ?? {}),
   ): DynamicModule {
     const apiKeys = deps.apiKeys ?? deps.config.apiKeys;
@@ -37,6 +39,7 @@ export class RouterModule {
       // The HTTP ingress has authenticated the tenant it publishes for: its source may assert any
       // tenant unless LLMBUS_TRUSTED_SOURCES names it.
       deps.config.trustedSources?.withDefault(deps.bus.ingressSource, [ANY_TENANT]),
+      drafts,
     );
     return {
       module: RouterModule,

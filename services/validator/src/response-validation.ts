@@ -11,7 +11,7 @@ import {
   truncateText,
   WorkflowRef,
 } from '@llmbus/contracts';
-import type { Logger } from '@llmbus/observability';
+import { annotateActiveSpan, type Logger } from '@llmbus/observability';
 import {
   PiiProtection,
   PiiVault,
@@ -85,6 +85,11 @@ export class ResponseValidation {
     const outcome = decideOutcome(workflow, data.attempt, result, classification);
     const violations = capList(outcome.kind === 'accept' ? [] : outcome.problems, 50, 1000);
     const { assessment } = result;
+    annotateActiveSpan({
+      'llmbus.validation.outcome': outcome.kind,
+      'llmbus.validation.violations': violations.length,
+      'llmbus.validation.confidence': assessment.confidence,
+    });
     log.info(
       {
         attempt: data.attempt,
@@ -207,6 +212,8 @@ export class ResponseValidation {
    */
   onReviewDecided(event: EventEnvelope<ReviewDecided>): Outgoing[] {
     const { requestId, decision, reviewer, comment, review } = event.data;
+    // Tool approvals resume the generator's tool loop; they are not output reviews.
+    if (review.kind === 'tool-approval') return [];
     if (review.requestId !== requestId) {
       throw new EventRejectedError(
         'invalid_payload',

@@ -6,6 +6,7 @@ import {
   ReviewDecided,
   ReviewDecidedEvent,
 } from '@llmbus/contracts';
+import { inSpan } from '@llmbus/observability';
 import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { ResponseValidation } from './response-validation';
@@ -20,7 +21,19 @@ export class ValidatorEventsController {
     @Payload() event: EventEnvelope<ResponseGenerated>,
     @Ctx() ctx: HandlerContext,
   ): Promise<Outgoing[]> {
-    return this.validation.onGenerated(event.data, ctx.log, event.tenantid, ctx.heartbeat);
+    const { workflow } = event.data.context;
+    // One span per validation decision; onGenerated adds the outcome and signals to it.
+    return inSpan(
+      `validate ${workflow.id}@${workflow.version}`,
+      {
+        attributes: {
+          'llmbus.workflow': `${workflow.id}@${workflow.version}`,
+          'llmbus.attempt': event.data.attempt,
+          'llmbus.request_id': event.data.requestId,
+        },
+      },
+      async () => this.validation.onGenerated(event.data, ctx.log, event.tenantid, ctx.heartbeat),
+    );
   }
 
   @EventPattern(ReviewDecidedEvent.type)

@@ -24,7 +24,7 @@ retriever:
   models: true
   secrets: [apiKeys, openaiApiKey, qdrantApiKey]
 generator:
-  topics: [orchestration.retrieved.v1, orchestration.regenerate.v1]
+  topics: [orchestration.retrieved.v1, orchestration.regenerate.v1, orchestration.tool-calls.v1, orchestration.review-decision.v1]
   http: false
   models: true
   secrets: [apiKeys, openaiApiKey, piiKey]

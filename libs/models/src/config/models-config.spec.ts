@@ -67,7 +67,7 @@ describe('parseModelsConfig', () => {
     ['OPENAI_MAX_RETRIES', { OPENAI_MAX_RETRIES: '99' }, 'from 0 to 10'],
     ['LLMBUS_LOCAL_THREADS', { LLMBUS_LOCAL_THREADS: '0' }, 'from 1 to 256'],
     ['LLMBUS_LOCAL_QUEUE_LIMIT', { LLMBUS_LOCAL_QUEUE_LIMIT: '-1' }, 'expected an integer'],
-    ['LLMBUS_MODEL_PROVIDER', { LLMBUS_MODEL_PROVIDER: 'azure' }, 'expected "local" or "openai"'],
+    ['LLMBUS_MODEL_PROVIDER', { LLMBUS_MODEL_PROVIDER: 'azure' }, 'expected "local", "openai" or "registry"'],
     ['OPENAI_API_KEY', { LLMBUS_MODEL_PROVIDER: 'openai' }, 'OPENAI_API_KEY is required'],
     ['OPENAI_CHAT_MODEL', { OPENAI_CHAT_MODEL: 'gpt 4o' }, 'without spaces'],
   ])('names %s when it is invalid', (variable, env, expected) => {

@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { parseTenantRateLimits, type TenantRateLimits } from '../limits/rate-limited-model-provider';
 
 export interface LocalModelsConfig {
   /** Overrides the chat GGUF path (else `<modelsDir>/<registry entry's model>`). */
@@ -27,13 +28,42 @@ export interface OpenAIModelsConfig {
 }
 
 export interface ModelsConfig {
-  readonly provider: 'local' | 'openai';
+  /**
+   * `local`: the local GGUF models; `openai`: one OpenAI-compatible endpoint for every call;
+   * `registry`: every registry entry whose endpoint is configured is live at once (local models,
+   * and each OpenAI-compatible entry whose `apiKeyEnv` variable is set), routed per call.
+   */
+  readonly provider: 'local' | 'openai' | 'registry';
   readonly modelsDir: string;
   /** Registry file; the lib's models.registry.json when unset. */
   readonly registryPath?: string;
   readonly local: LocalModelsConfig;
   /** Present exactly when `provider` is `openai`. */
   readonly openai?: OpenAIModelsConfig;
+  /** Registry mode: the OpenAI-compatible call settings every endpoint shares, and the environment to read keys from. */
+  readonly endpoints?: RegistryEndpointsConfig;
+  /** LLMBUS_EMBEDDING_MODEL: registry id of the embedding model in registry mode (else the cheapest live one). */
+  readonly embeddingModelId?: string;
+  /** Rate limits: where buckets live and the per-tenant limits. */
+  readonly limits: RateLimitsConfig;
+}
+
+/** LLMBUS_TENANT_RATE_LIMITS, LLMBUS_RATE_LIMIT_MAX_WAIT_MS and REDIS_URL. */
+export interface RateLimitsConfig {
+  readonly tenants: TenantRateLimits;
+  readonly maxWaitMs: number;
+  /** Buckets shared through this Redis when set; in process memory otherwise. */
+  readonly redisUrl?: string;
+}
+
+/** Settings of registry mode (`LLMBUS_MODEL_PROVIDER=registry`). */
+export interface RegistryEndpointsConfig {
+  /** OPENAI_BASE_URL: the endpoint of OpenAI-compatible entries without their own `baseURL`. */
+  readonly defaultBaseURL?: string;
+  readonly timeoutMs: number;
+  readonly maxRetries: number;
+  /** Looks up the key variable an entry names (`apiKeyEnv`, else OPENAI_API_KEY); undefined when unset. */
+  readonly apiKey: (variable: string) => string | undefined;
 }
 
 /** A bad environment variable; `variable` names it and `message` says the expected form. */
@@ -132,10 +162,10 @@ export function defaultModelsDir(env: Env = process.env): string {
 export function parseModelsConfig(env: Env = process.env): ModelsConfig {
   const apiKey = text(env, 'OPENAI_API_KEY');
   const forced = text(env, 'LLMBUS_MODEL_PROVIDER');
-  if (forced !== undefined && forced !== 'local' && forced !== 'openai') {
+  if (forced !== undefined && forced !== 'local' && forced !== 'openai' && forced !== 'registry') {
     throw new ModelsConfigError(
       'LLMBUS_MODEL_PROVIDER',
-      `LLMBUS_MODEL_PROVIDER=${JSON.stringify(forced)} is invalid: expected "local" or "openai"`,
+      `LLMBUS_MODEL_PROVIDER=${JSON.stringify(forced)} is invalid: expected "local", "openai" or "registry"`,
     );
   }
   const provider = forced ?? (apiKey === undefined ? 'local' : 'openai');
@@ -162,11 +192,42 @@ export function parseModelsConfig(env: Env = process.env): ModelsConfig {
     maxRetries: integer(env, 'OPENAI_MAX_RETRIES', 2, 0, 10),
     trustedForPii: boolean(env, 'OPENAI_TRUSTED_FOR_PII'),
   };
+  const embeddingModelId = modelName(env, 'LLMBUS_EMBEDDING_MODEL');
+  let tenants: TenantRateLimits;
+  try {
+    tenants = parseTenantRateLimits(text(env, 'LLMBUS_TENANT_RATE_LIMITS'));
+  } catch (error) {
+    throw new ModelsConfigError('LLMBUS_TENANT_RATE_LIMITS', (error as Error).message);
+  }
+  const redisUrl = text(env, 'REDIS_URL');
+  if (redisUrl !== undefined && !/^rediss?:\/\/\S+$/.test(redisUrl)) {
+    throw new ModelsConfigError(
+      'REDIS_URL',
+      'REDIS_URL is invalid: expected redis://host:port (or rediss:// for TLS)',
+    );
+  }
+  const limits: RateLimitsConfig = {
+    tenants,
+    maxWaitMs: integer(env, 'LLMBUS_RATE_LIMIT_MAX_WAIT_MS', 30_000, 0, 3_600_000),
+    ...(redisUrl === undefined ? {} : { redisUrl }),
+  };
   return {
     provider,
     modelsDir: defaultModelsDir(env),
     registryPath: filePath(env, 'LLMBUS_MODELS_REGISTRY'),
     local,
     openai: provider === 'openai' && apiKey !== undefined ? { apiKey, ...openaiSettings } : undefined,
+    ...(provider === 'registry'
+      ? {
+          endpoints: {
+            defaultBaseURL: openaiSettings.baseURL,
+            timeoutMs: openaiSettings.timeoutMs,
+            maxRetries: openaiSettings.maxRetries,
+            apiKey: (variable: string) => text(env, variable),
+          },
+        }
+      : {}),
+    ...(embeddingModelId === undefined ? {} : { embeddingModelId }),
+    limits,
   };
 }

@@ -41,6 +41,22 @@ export interface ModelEntry {
    * (see FallbackModelProvider). Each must be another entry of the registry.
    */
   readonly fallbacks?: readonly string[];
+  /**
+   * OpenAI-compatible entries only: the endpoint serving this model (OpenAI's, or OPENAI_BASE_URL,
+   * when absent). Entries with different endpoints are live side by side when
+   * `LLMBUS_MODEL_PROVIDER=registry`.
+   */
+  readonly baseURL?: string;
+  /**
+   * OpenAI-compatible entries only: the name of the environment variable holding this endpoint's
+   * API key (`OPENAI_API_KEY` when absent). The key itself never appears in the registry. In
+   * registry mode an entry whose variable is unset is not live.
+   */
+  readonly apiKeyEnv?: string;
+  /** Requests per minute the provider allows for this model (token bucket; see ModelRateLimiter). */
+  readonly rpm?: number;
+  /** Tokens (prompt + completion) per minute the provider allows for this model. */
+  readonly tpm?: number;
 }
 
 /** Encodings a registry entry may name in `tokenizer` (implemented by gpt-tokenizer). */
@@ -93,10 +109,22 @@ const entrySchema = {
     trustedForPii: { type: 'boolean' },
     tokenizer: { enum: TOKENIZER_ENCODINGS },
     fallbacks: { type: 'array', uniqueItems: true, items: { type: 'string', minLength: 1 } },
+    baseURL: { type: 'string', pattern: '^https?://[^\\s]+$' },
+    apiKeyEnv: { type: 'string', pattern: '^[A-Z_][A-Z0-9_]{0,127}$' },
+    rpm: { type: 'integer', minimum: 1 },
+    tpm: { type: 'integer', minimum: 1 },
   },
-  if: { properties: { capabilities: { contains: { const: 'embeddings' } } } },
-  then: { required: ['embeddingDimension'] },
-  else: { not: { required: ['embeddingDimension'] } },
+  allOf: [
+    {
+      if: { properties: { capabilities: { contains: { const: 'embeddings' } } } },
+      then: { required: ['embeddingDimension'] },
+      else: { not: { required: ['embeddingDimension'] } },
+    },
+    {
+      if: { properties: { provider: { const: 'local' } } },
+      then: { not: { anyOf: [{ required: ['baseURL'] }, { required: ['apiKeyEnv'] }] } },
+    },
+  ],
 } as const;
 
 const registrySchema = {
@@ -128,7 +156,13 @@ function describeError(error: ErrorObject, root: unknown): string {
     case 'additionalProperties':
       return `${where}: unknown field "${String(error.params.additionalProperty)}"`;
     case 'not':
-      return `${where}: field "embeddingDimension" is only allowed when capabilities include "embeddings"`;
+      return !error.schemaPath.includes('/allOf/1/')
+        ? `${where}: field "embeddingDimension" is only allowed when capabilities include "embeddings"`
+        : `${where}: fields "baseURL" and "apiKeyEnv" are only allowed for provider "openai" (local models run in-process)`;
+    case 'pattern':
+      return field === 'apiKeyEnv'
+        ? `${where}: field "apiKeyEnv" must name an environment variable (e.g. "GROQ_API_KEY"), not hold a key`
+        : `${where}: field "${field}" must be an http(s) URL`;
     case 'if':
       return `${where}: entries with the "embeddings" capability need "embeddingDimension"`;
     case 'enum':

@@ -33,6 +33,8 @@ export interface FallbackModelProviderOptions {
   /** Milliseconds since the epoch; tests pass a scripted clock. Default Date.now. */
   readonly now?: () => number;
   readonly logger?: ModelsLogger;
+  /** Serves `embed`; the default chat model's provider when omitted. */
+  readonly embeddings?: ModelProvider;
 }
 
 /**
@@ -96,7 +98,8 @@ export class FallbackModelProvider implements ModelProvider {
     if (earliestRetry !== undefined && (lastError === undefined || lastError.code === 'rate_limited')) {
       throw new ModelError(
         'rate_limited',
-        `every model for this request is rate limited (${chain.map((e) => e.id).join(', ')}); retry after the provider's Retry-After`,
+        `every model for this request is rate limited (${chain.map((e) => e.id).join(', ')}); retry after the provider's Retry-After` +
+          (lastError === undefined ? '' : ` (last: ${lastError.message})`),
         { modelId: first.id, retryAfterMs: Math.max(0, earliestRetry - now()) },
       );
     }
@@ -111,13 +114,13 @@ export class FallbackModelProvider implements ModelProvider {
   }
 
   async embed(texts: readonly string[], options?: EmbedOptions): Promise<EmbedResponse> {
-    return this.primaryProvider().embed(texts, options);
+    return (this.options.embeddings ?? this.primaryProvider()).embed(texts, options);
   }
 
   async tokenCounter(model?: string): Promise<ModelTokenCounter | undefined> {
     const entry = this.options.registry.find(model ?? this.options.defaultChatModel.id);
     const provider = entry === undefined ? undefined : this.options.providerFor(entry);
-    return provider?.tokenCounter?.(model);
+    return provider?.tokenCounter?.(entry?.id);
   }
 
   /** Closes nothing: the wrapped providers belong to the caller. */

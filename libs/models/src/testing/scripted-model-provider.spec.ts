@@ -64,6 +64,27 @@ describe('ScriptedModelProvider (test double)', () => {
     await expect(model.chat({ ...ask, tools })).rejects.toThrow('was not offered');
   });
 
+  it('returns tool calls as made, unknown tools and invalid arguments included, when validateToolCalls is false', async () => {
+    const tools = [
+      {
+        name: 'search_logs',
+        description: 'search',
+        parameters: { type: 'object', properties: { q: { type: 'string' } } },
+      },
+    ];
+    const model = new ScriptedModelProvider().enqueueChat({
+      toolCalls: [
+        { name: 'delete_db', arguments: {} },
+        { name: 'search_logs', arguments: { q: 42 } },
+      ],
+    });
+    const response = await model.chat({ ...ask, tools, validateToolCalls: false });
+    expect(response.toolCalls.map((c) => [c.name, c.arguments])).toEqual([
+      ['delete_db', {}],
+      ['search_logs', { q: 42 }],
+    ]);
+  });
+
   it('fails loudly when the script runs out', async () => {
     await expect(new ScriptedModelProvider().chat(ask)).rejects.toThrow(
       'no scripted chat step left for call #1',

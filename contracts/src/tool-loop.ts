@@ -1,0 +1,106 @@
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { ID_MESSAGE, ID_PATTERN, ModelUsage, Passage, RequestContext } from './values';
+
+/** Pattern of a tool name (the tools lib's declaration rule). */
+export const TOOL_NAME_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
+
+/** Largest result text kept in a recorded tool round, in characters (tools cap results in bytes before that). */
+export const MAX_TOOL_RESULT_CHARS = 64_000;
+
+/**
+ * One call a model asked for. `callId` is derived from the request id, the round and the call's
+ * position (`<requestId>.t<round>.<index>`), never from the model's reply, so a repeated round
+ * names the same calls: it is the call's idempotency key (HTTP tools send it as Idempotency-Key).
+ */
+export class ToolCallSpec {
+  @IsString() @MaxLength(200) callId!: string;
+  @Matches(TOOL_NAME_PATTERN, { message: 'tool must be a tool name ([a-z][a-z0-9_]*)' }) tool!: string;
+  @IsObject() arguments!: Record<string, unknown>;
+}
+
+/** How a call ended: ran (`completed`, `failed`) or never ran (`refused` by the gate, `rejected` by a reviewer). */
+export const TOOL_CALL_STATUSES = ['completed', 'failed', 'refused', 'rejected'] as const;
+export type ToolCallStatus = (typeof TOOL_CALL_STATUSES)[number];
+
+/** What became of one call. `content` is what the model is told (the tool's untrusted output, or why it did not run). */
+export class ToolCallResult {
+  @IsString() @MaxLength(200) callId!: string;
+  @Matches(TOOL_NAME_PATTERN, { message: 'tool must be a tool name ([a-z][a-z0-9_]*)' }) tool!: string;
+  /** The arguments the call ran with (a reviewer's edit included). */
+  @IsObject() arguments!: Record<string, unknown>;
+  @IsIn(TOOL_CALL_STATUSES) status!: ToolCallStatus;
+  /** Refusal or error code (`not_allowlisted`, `invalid_arguments`, `timeout`, ...), when not completed. */
+  @IsOptional() @IsString() @MaxLength(100) code?: string;
+  @IsString() @MaxLength(MAX_TOOL_RESULT_CHARS) content!: string;
+  /** `<kind>:<source>` of the tool that produced `content`. */
+  @IsOptional() @IsString() @MaxLength(2000) origin?: string;
+  @IsOptional() @IsBoolean() truncated?: boolean;
+  /** Hex SHA-256 of the canonical `{tool, arguments}` the call ran with. */
+  @IsOptional() @IsString() @MaxLength(64) callHash?: string;
+  /** Who approved (or rejected) a `high` call. */
+  @IsOptional() @IsString() @MaxLength(200) reviewer?: string;
+}
+
+/** One model round that asked for tools: the model's words, its calls and, once run, their results. */
+export class ToolRound {
+  @IsInt() @Min(1) round!: number;
+  /** What the model said alongside its calls (its stated reason), possibly empty. */
+  @IsString() @MaxLength(8000) assistantText!: string;
+  @IsArray()
+  @ArrayMaxSize(16)
+  @ValidateNested({ each: true })
+  @Type(() => ToolCallSpec)
+  calls!: ToolCallSpec[];
+  /** Results in call order; fewer than `calls` while the round waits for an approval. */
+  @IsArray()
+  @ArrayMaxSize(16)
+  @ValidateNested({ each: true })
+  @Type(() => ToolCallResult)
+  results!: ToolCallResult[];
+}
+
+/**
+ * The state of one request's tool loop, carried whole by each loop event so any generator replica
+ * can continue it after any restart without a store: the request, its rounds so far (the last one
+ * is the current round) and the usage of every model call made so far.
+ */
+export class ToolLoopState {
+  @Matches(ID_PATTERN, { message: `requestId ${ID_MESSAGE}` }) requestId!: string;
+  @ValidateNested() @Type(() => RequestContext) context!: RequestContext;
+  @IsObject() input!: Record<string, unknown>;
+  @IsArray() @ArrayMaxSize(100) @ValidateNested({ each: true }) @Type(() => Passage) passages!: Passage[];
+  /** The generation attempt the loop belongs to (1, or a regeneration's attempt). */
+  @IsInt() @Min(1) attempt!: number;
+  @IsArray() @ArrayMaxSize(32) @ValidateNested({ each: true }) @Type(() => ToolRound) rounds!: ToolRound[];
+  /** Usage summed over the loop's model calls so far. */
+  @ValidateNested() @Type(() => ModelUsage) usage!: ModelUsage;
+}
+
+/** A `high` call waiting for a person: exactly what would run, why the model asked, and until when. */
+export class ToolApproval {
+  @IsString() @MaxLength(200) callId!: string;
+  @Matches(TOOL_NAME_PATTERN, { message: 'tool must be a tool name ([a-z][a-z0-9_]*)' }) tool!: string;
+  @IsObject() arguments!: Record<string, unknown>;
+  /** Hex SHA-256 of the canonical `{tool, arguments}`: an approval authorises this exact call only. */
+  @Matches(/^[0-9a-f]{64}$/, { message: 'callHash must be 64 lowercase hex digits' }) callHash!: string;
+  /** The model's stated reason (its words alongside the call). */
+  @IsString() @MaxLength(8000) reason!: string;
+  /** ISO 8601: after this instant no decision is accepted and the request fails as `approval_expired`. */
+  @IsString() @MaxLength(40) expiresAt!: string;
+  /** The loop to resume once decided. */
+  @ValidateNested() @Type(() => ToolLoopState) loop!: ToolLoopState;
+}
