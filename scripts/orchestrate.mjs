@@ -225,7 +225,7 @@ async function replayRequest(requestId, options) {
       source,
       {
         generate: (input) => generation.generate({ ...input }, 1, async () => undefined, logger),
-        validate: (generated, tenantId) => validation.onGenerated(generated, logger, tenantId).map((o) => ({ type: o.definition.type, payload: o.payload })),
+        validate: async (generated, tenantId) => (await validation.onGenerated(generated, logger, tenantId)).map((o) => ({ type: o.definition.type, payload: o.payload })),
       },
       { workflowVersion: options.workflowVersion },
     );

@@ -4,6 +4,7 @@ import {
   IsArray,
   IsIn,
   IsNumber,
+  IsOptional,
   IsString,
   Max,
   MaxLength,
@@ -19,6 +20,7 @@ export const CONFIDENCE_SIGNALS = [
   'quotes',
   'retrieval',
   'selfReport',
+  'verifier',
 ] as const;
 export type ConfidenceSignal = (typeof CONFIDENCE_SIGNALS)[number];
 
@@ -36,6 +38,24 @@ export class SentenceSupport {
   @IsString() @MaxLength(1000) sentence!: string;
   /** Share (0 to 1) of the sentence's content words found in the cited passages. */
   @IsNumber() @Min(0) @Max(1) support!: number;
+}
+
+/**
+ * The verifier model's verdict on one claim: `supported` (a passage states it), `contradicted`
+ * (a passage states otherwise), `unsupported` (no passage states it), or `unverified` (the
+ * verifier failed: timeout, model error, invalid answer; never taken as supported).
+ */
+export const CLAIM_VERDICTS = ['supported', 'unsupported', 'contradicted', 'unverified'] as const;
+export type ClaimVerdictValue = (typeof CLAIM_VERDICTS)[number];
+
+/** One claim sentence of the output as the verifier model judged it. */
+export class ClaimVerdict {
+  /** Output path of the field, e.g. `output.reply`. */
+  @IsString() @MaxLength(200) field!: string;
+  @IsString() @MaxLength(1000) claim!: string;
+  @IsIn(CLAIM_VERDICTS) verdict!: ClaimVerdictValue;
+  /** The passage the verdict rests on (supported or contradicted). */
+  @IsOptional() @IsString() @MaxLength(200) passageId?: string;
 }
 
 /** The evidence behind the validator's confidence in one generation, kept for the audit trail. */
@@ -57,4 +77,11 @@ export class Assessment {
   @IsString({ each: true })
   @MaxLength(1000, { each: true })
   unsupportedClaims!: string[];
+  /** Per claim, the verifier model's verdict (workflows with `verify.model`). */
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(50)
+  @ValidateNested({ each: true })
+  @Type(() => ClaimVerdict)
+  verdicts?: ClaimVerdict[];
 }

@@ -94,6 +94,20 @@ export class RetrievalPlan {
   collectionWeights?: CollectionWeight[];
 }
 
+/** How the router's classifier step decided: nearest labelled examples in embedding space, or a model call. */
+export const CLASSIFICATION_METHODS = ['knn', 'model'] as const;
+export type ClassificationMethod = (typeof CLASSIFICATION_METHODS)[number];
+
+/** The label the workflow's classifier gave a request (`unknown` below the workflow's minimum score). */
+export class Classification {
+  @IsString() @IsNotEmpty() @MaxLength(200) label!: string;
+  /** 0 to 1; for `knn` the similarity-weighted vote of the label among the k nearest examples. */
+  @IsNumber() @Min(0) @Max(1) score!: number;
+  @IsIn(CLASSIFICATION_METHODS) method!: ClassificationMethod;
+  /** The best label found when `label` is `unknown` because its score was below the minimum. */
+  @IsOptional() @IsString() @MaxLength(200) nearest?: string;
+}
+
 /** Workflow state carried from stage to stage, so no stage needs to look anything up. */
 export class RequestContext {
   @ValidateNested() @Type(() => WorkflowRef) workflow!: WorkflowRef;
@@ -102,4 +116,6 @@ export class RequestContext {
   @ValidateNested() @Type(() => Budget) budget!: Budget;
   /** The requester's reference from RequestSubmitted, echoed on the result. */
   @IsOptional() @IsString() @MaxLength(500) replyTo?: string;
+  /** Set by the router when the workflow declares a `classify:` step. */
+  @IsOptional() @ValidateNested() @Type(() => Classification) classification?: Classification;
 }

@@ -135,7 +135,8 @@ describe('pipeline on Kafka: five service processes', () => {
     const data = completed.json!;
     expect(completed.headers['ce_tenantid']).toBe(TENANT);
     expect(completed.headers['ce_correlationid']).toBe(requestId);
-    expect(data['workflow']).toEqual({ id: 'support-ticket', version: 1 });
+    // The newest version handles tickets: v2, classified by the router (see support-ticket-v2-kafka.test.ts).
+    expect(data['workflow']).toEqual({ id: 'support-ticket', version: 2 });
     const output = data['output'] as Record<string, unknown>;
     expect(['billing', 'technical', 'account', 'other']).toContain(output['category']);
     expect(typeof output['reply']).toBe('string');

@@ -167,7 +167,7 @@ describe('router restart on Kafka and PostgreSQL: statuses from the audit store'
     expect(body).toMatchObject({
       requestId,
       status: 'completed',
-      workflow: { id: 'support-ticket', version: 1 },
+      workflow: { id: 'support-ticket', version: 2 },
       output: expect.objectContaining({ reply: expect.any(String) }),
       updatedAt: expect.any(String),
     });

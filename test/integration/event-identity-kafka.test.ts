@@ -115,7 +115,18 @@ describe('event identity and content modes on Kafka: five stages and the audit s
       { ...shipped, validation: { ...shipped.validation, confidence: undefined } },
     ]);
     apps.push(await startValidator({ bus, config, logger, workflows }));
-    apps.push(await startRouter({ bus, config, logger, apiKeys, httpPort: 0, statusStore: auditStore }));
+    apps.push(
+      await startRouter({
+        bus,
+        config,
+        logger,
+        apiKeys,
+        httpPort: 0,
+        statusStore: auditStore,
+        // The same v1-only workflows as the validator: this suite is about event identity.
+        workflows,
+      }),
+    );
     tap = new TopicTap(brokers, [prefix + Topics.Result.name], `${prefix}tap`);
     await tap.start();
     producer = new Kafka({ brokers, clientId: `${prefix}upstream`, logLevel: logLevel.NOTHING }).producer({

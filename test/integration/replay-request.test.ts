@@ -153,7 +153,7 @@ describe('orchestrate replay-request', () => {
       logger,
     );
     await providers.close();
-    const [decision] = new ResponseValidation(workflows, pii).onGenerated(generated, logger, TENANT);
+    const [decision] = await new ResponseValidation(workflows, pii).onGenerated(generated, logger, TENANT);
     expect(decision!.definition.type).toBe('llmbus.request.completed');
 
     const store = await PostgresAuditStore.open({

@@ -1,7 +1,9 @@
 // The sample password-reset ticket through the embedded pipeline (five stages, in-process bus,
 // PGlite stores) with the local base model: it must not come out accepted as it did when the
 // validator trusted the model's say-so (a reply that was the prompt's own instruction line,
-// needsHuman true). Without the local models the suite is skipped loudly; with CI or
+// needsHuman true, category billing). It is routed to support-ticket v2, whose classifier step
+// (local MiniLM, nearest labelled examples) must call it an account ticket, and an accepted
+// answer must carry that category. Without the local models the suite is skipped loudly; with CI or
 // LLMBUS_REQUIRE_MODELS set it fails.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -12,9 +14,12 @@ import { EventBus, InMemoryTransport, outgoing } from '@llmbus/bus';
 import { loadPlatformConfig } from '@llmbus/config';
 import {
   DocumentSubmittedEvent,
+  EventEnvelope,
   RequestCompleted,
   RequestCompletedEvent,
   ReviewRequested,
+  RequestRouted,
+  RequestRoutedEvent,
   ReviewRequestedEvent,
 } from '@llmbus/contracts';
 import { createModelProviders, parseModelsConfig, type ModelProviders } from '@llmbus/models';
@@ -54,12 +59,15 @@ describeWithModels('sample ticket with the local model (embedded pipeline)', () 
   let auditStore: PgliteAuditStore;
   let watcher: OutcomeWatcher;
   let platform: RunningPlatform;
+  const routed: EventEnvelope<RequestRouted>[] = [];
 
   beforeAll(async () => {
     if (missing.length > 0)
       throw new Error(`local models missing (${missing.join(', ')}); run npm run models:pull`);
+    // LLMBUS_LOCAL_TIMEOUT_MS passes through: a busy shared machine may need a longer model deadline.
+    const timeout = process.env.LLMBUS_LOCAL_TIMEOUT_MS;
     const config = loadPlatformConfig(
-      { LLMBUS_MODE: 'embedded' },
+      { LLMBUS_MODE: 'embedded', ...(timeout ? { LLMBUS_LOCAL_TIMEOUT_MS: timeout } : {}) },
       { mode: 'embedded', httpPort: 0, clientId: 'sample-ticket-test' },
     );
     bus = new EventBus(new InMemoryTransport(), { logger });
@@ -68,6 +76,17 @@ describeWithModels('sample ticket with the local model (embedded pipeline)', () 
     auditStore = await PgliteAuditStore.open({});
     watcher = new OutcomeWatcher(bus);
     await watcher.start();
+    await bus.subscribe({
+      stage: 'auditor',
+      groupId: 'sample-ticket-test-routed',
+      notifyRequester: false,
+      handlers: {
+        [RequestRoutedEvent.type]: async (event) => {
+          routed.push(event as EventEnvelope<RequestRouted>);
+          return [];
+        },
+      },
+    });
     platform = await startPlatform({
       bus,
       config,
@@ -108,16 +127,28 @@ describeWithModels('sample ticket with the local model (embedded pipeline)', () 
     const outcome = await watcher.outcome(requestId, 840_000);
     const { output, assessment, violations } = outcome.data as Partial<ReviewRequested>;
     console.log(
-      `sample ticket outcome: ${outcome.type}\n${JSON.stringify({ output, violations, assessment }, null, 1)}`,
+      `sample ticket outcome: ${outcome.type}\n${JSON.stringify(
+        output ? { output, violations, assessment } : outcome.data,
+        null,
+        1,
+      )}`,
     );
 
+    const context = routed.find((e) => e.data.requestId === requestId)?.data.context;
+    console.log(
+      `routed: ${JSON.stringify(context?.workflow)} classification ${JSON.stringify(context?.classification)}`,
+    );
+    expect(context?.workflow).toEqual({ id: 'support-ticket', version: 2 });
+    expect(context?.classification).toMatchObject({ label: 'account', method: 'knn' });
+
     if (outcome.type === RequestCompletedEvent.type) {
-      // Retried into an acceptable answer: it must be one the evidence supports.
+      // Retried into an acceptable answer: it must be one the evidence supports, in the right category.
       const completed = outcome.data as RequestCompleted;
       expect(completed.acceptedBy).toBe('validator');
+      expect(completed.output['category']).toBe('account');
       expect(completed.output['needsHuman']).toBe(false);
       expect(String(completed.output['reply'])).not.toMatch(/at most 600 characters/i);
-      const thresholds = WorkflowRegistry.fromDirectory().get('support-ticket', 1).validation.confidence;
+      const thresholds = WorkflowRegistry.fromDirectory().get('support-ticket', 2).validation.confidence;
       expect(completed.assessment?.confidence).toBeGreaterThanOrEqual(thresholds?.accept ?? 1);
     } else {
       expect(outcome.type).toBe(ReviewRequestedEvent.type);

@@ -73,7 +73,10 @@ export interface ReplayPorts {
   /** One generation (attempt 1) of the request as `context` names it (workflow version overridden). */
   generate(source: Omit<ReplaySource, 'recorded'>): Promise<ResponseGenerated>;
   /** The events the validator would publish for a generation (only returned, never published). */
-  validate(generated: ResponseGenerated, tenantId: string): readonly ReplayedEvent[];
+  validate(
+    generated: ResponseGenerated,
+    tenantId: string,
+  ): readonly ReplayedEvent[] | Promise<readonly ReplayedEvent[]>;
 }
 
 /** An event a port returned instead of publishing it: its CloudEvents type and payload. */
@@ -165,7 +168,7 @@ export async function replayRequest(
   };
   const context = { ...source.context, workflow };
   const generated = await ports.generate({ ...source, context });
-  const events = ports.validate(generated, source.tenantId);
+  const events = await ports.validate(generated, source.tenantId);
   const decision = events.map(decisionOf).find((d) => d !== undefined);
   const recordedGeneration = source.recorded.generated;
   const recorded: ReplaySide = {

@@ -15,3 +15,6 @@ export * from './grounded-schema';
 export * from './confidence';
 export * from './quote-verifier';
 export * from './lexical-support';
+export * from './classifier-examples';
+export * from './request-classifier';
+export * from './claim-verifier';

@@ -1,4 +1,4 @@
-import type { RequestSubmitted } from '@llmbus/contracts';
+import type { Classification, RequestSubmitted } from '@llmbus/contracts';
 import { valueAt } from './field-path';
 import type { FieldCondition, LoadedWorkflow, MatchRule, Scalar } from './workflow-definition';
 
@@ -26,12 +26,31 @@ export function rankRules(workflows: readonly LoadedWorkflow[]): RankedRule[] {
   );
 }
 
-/** Whether a rule matches a request: its event type condition and every field condition hold. */
-export function ruleMatches(rule: MatchRule, request: RequestSubmitted): boolean {
+/** Whether a rule's event type condition holds for a request (true when it has none). */
+export function eventTypeMatches(rule: MatchRule, request: RequestSubmitted): boolean {
   const eventType = rule.eventType;
   if (eventType?.equals !== undefined && eventType.equals !== request.eventType) return false;
   if (eventType?.in !== undefined && !eventType.in.includes(request.eventType)) return false;
-  const scope = { input: request.input, requester: request.requester };
+  return true;
+}
+
+/** Whether a rule has a condition on the workflow's classification (`classification.*`). */
+export function usesClassification(rule: MatchRule): boolean {
+  return (rule.when ?? []).some((condition) => condition.field.startsWith('classification.'));
+}
+
+/**
+ * Whether a rule matches a request: its event type condition and every field condition hold.
+ * `classification` is the rule's workflow's classification of the request; without it a
+ * condition on `classification.*` does not hold (its value is missing).
+ */
+export function ruleMatches(
+  rule: MatchRule,
+  request: RequestSubmitted,
+  classification?: Classification,
+): boolean {
+  if (!eventTypeMatches(rule, request)) return false;
+  const scope = { input: request.input, requester: request.requester, classification };
   return (rule.when ?? []).every((condition) => conditionHolds(condition, valueAt(scope, condition.field)));
 }
 

@@ -1,3 +1,4 @@
+import type { Classification } from '@llmbus/contracts';
 import { valuesAt } from './field-path';
 import type { OutputValidation } from './output-validator';
 import type { WorkflowDefinition } from './workflow-definition';
@@ -29,10 +30,11 @@ export function decideOutcome(
   workflow: WorkflowDefinition,
   attempt: number,
   result: OutputValidation,
+  classification?: Classification,
 ): ValidationOutcome {
   const { maxAttempts, stricterInstruction, onExhaustion, confidence } = workflow.validation;
   const score = result.assessment.confidence;
-  const forced = forcedReview(workflow, result);
+  const forced = forcedReview(workflow, result, classification);
   if (forced.length > 0) {
     const problems = [...forced, ...result.violations, ...result.concerns];
     return {
@@ -63,12 +65,17 @@ export function decideOutcome(
   };
 }
 
-/** One line per forceReview condition the output meets. */
-function forcedReview(workflow: WorkflowDefinition, result: OutputValidation): string[] {
+/** One line per forceReview condition the output (or the request's classification) meets. */
+function forcedReview(
+  workflow: WorkflowDefinition,
+  result: OutputValidation,
+  classification?: Classification,
+): string[] {
   const output = result.output;
-  if (!output) return [];
   return (workflow.validation.forceReview ?? []).flatMap((c) => {
-    const values = valuesAt({ output }, c.field);
+    const onClassification = c.field.startsWith('classification.');
+    if (!onClassification && !output) return [];
+    const values = valuesAt({ output, classification }, c.field);
     if (c.atLeast !== undefined) {
       const atLeast = c.atLeast;
       const over = values.filter((v): v is number => typeof v === 'number' && v >= atLeast);

@@ -1,4 +1,5 @@
-import { truncateText, type Assessment, type Passage } from '@llmbus/contracts';
+import { truncateText, type Assessment, type Classification, type Passage } from '@llmbus/contracts';
+import { UNKNOWN_LABEL } from './classifier-examples';
 import type { ValidateFunction } from 'ajv';
 import { combineSignals } from './confidence';
 import { valueAt, valuesAt } from './field-path';
@@ -22,6 +23,8 @@ export interface OutputCandidate {
   readonly renderedPrompt?: string;
   /** The request input; the fields named by `verify.sources` count as quote sources. */
   readonly input?: Readonly<Record<string, unknown>>;
+  /** The router's classification of the request (RequestContext.classification), for `matchesClassification`. */
+  readonly classification?: Classification;
 }
 
 export interface OutputValidation {
@@ -93,7 +96,7 @@ export class OutputValidator {
     };
     const scope = { output };
     for (const rule of workflow.validation.rules) {
-      const problem = checkRule(rule, valueAt(scope, rule.field));
+      const problem = checkRule(rule, valueAt(scope, rule.field), candidate.classification);
       check(problem ? [`${rule.field}: ${rule.message ?? problem}`] : []);
     }
     const spec = workflow.validation.citations;
@@ -248,7 +251,7 @@ function mean(values: readonly number[]): number {
   return values.reduce((a, b) => a + b, 0) / values.length;
 }
 
-function checkRule(rule: BusinessRule, value: unknown): string | undefined {
+function checkRule(rule: BusinessRule, value: unknown, classification?: Classification): string | undefined {
   switch (rule.rule) {
     case 'required':
       return isEmpty(value) ? 'must not be empty' : undefined;
@@ -263,6 +266,14 @@ function checkRule(rule: BusinessRule, value: unknown): string | undefined {
     case 'minimum':
       if (typeof value !== 'number') return `must be a number of at least ${rule.value}`;
       return value < rule.value ? `is ${value}, below the minimum of ${rule.value}` : undefined;
+    case 'matchesClassification': {
+      // An unknown label has nothing to match; workflows send it to review with forceReview.
+      const label = classification?.label;
+      if (label === undefined || label === UNKNOWN_LABEL) return undefined;
+      return value === label
+        ? undefined
+        : `is ${JSON.stringify(value)}, but the request was classified as "${label}" (${classification?.method}, score ${classification?.score})`;
+    }
   }
 }
 

@@ -1,4 +1,4 @@
-import { truncateText, type Passage } from '@llmbus/contracts';
+import { truncateText, type Classification, type Passage } from '@llmbus/contracts';
 import { PromptTooLargeError } from './errors';
 import { valueAt, withValueAt } from './field-path';
 import { fillTemplate } from './template';
@@ -31,6 +31,8 @@ export interface RenderOptions {
   readonly contextWindow: number;
   readonly retry?: RetryGuidance;
   readonly tokenCounter?: TokenCounter;
+  /** The router's classification, for `{{classification.label}}` / `{{classification.score}}` placeholders. */
+  readonly classification?: Classification;
 }
 
 export interface RenderedPrompt {
@@ -67,10 +69,11 @@ export class PromptRenderer {
     const limit = options.contextWindow - workflow.model.budget.maxOutputTokens;
     const ranked = rankPassages(passages);
     const build = (kept: readonly Passage[], currentInput: Readonly<Record<string, unknown>>) => {
-      const system = `${fillTemplate(workflow.prompt.system, { input: currentInput }, {}, neutralize).trimEnd()}\n\n${DATA_POLICY}`;
+      const scope = { input: currentInput, classification: options.classification };
+      const system = `${fillTemplate(workflow.prompt.system, scope, {}, neutralize).trimEnd()}\n\n${DATA_POLICY}`;
       let user = fillTemplate(
         workflow.prompt.user,
-        { input: currentInput },
+        scope,
         { passages: passageBlock(kept) },
         neutralize,
       ).trimEnd();
@@ -153,7 +156,8 @@ function rankPassages(passages: readonly Passage[]): Passage[] {
     .map((entry) => entry.passage);
 }
 
-function passageBlock(passages: readonly Passage[]): string {
+/** The delimited, untrusted `<passages>` block of a prompt (also used by the verifier's prompt). */
+export function passageBlock(passages: readonly Passage[]): string {
   const body =
     passages.length === 0
       ? '(no passages were retrieved)'
@@ -173,7 +177,7 @@ function retryBlock(retry: RetryGuidance): string {
 }
 
 /** Keeps untrusted text from opening or closing the renderer's delimiter blocks. */
-function neutralize(text: string): string {
+export function neutralize(text: string): string {
   return text.replace(DELIMITER_TAG, '&lt;$1$2');
 }
 

@@ -1,4 +1,4 @@
-import type { ModelTier } from '@llmbus/contracts';
+import type { ClassificationMethod, ModelTier } from '@llmbus/contracts';
 import type { PiiPolicySpec } from '@llmbus/pii';
 
 /** A JSON Schema as a plain object (validated by ajv when the workflow loads). */
@@ -7,8 +7,9 @@ export type JsonSchema = { readonly [keyword: string]: unknown };
 export type Scalar = string | number | boolean;
 
 /**
- * One condition on a request field. `field` is a dotted path rooted at `input` or `requester`
- * (e.g. `input.priority`); exactly one operator is set.
+ * One condition on a request field. `field` is a dotted path rooted at `input`, `requester` or,
+ * when the rule's workflow declares `classify:`, `classification` (e.g. `classification.label`);
+ * exactly one operator is set.
  */
 export interface FieldCondition {
   readonly field: string;
@@ -87,7 +88,9 @@ export type BusinessRule =
       readonly phrases: readonly string[];
       readonly message?: string;
     }
-  | { readonly rule: 'minimum'; readonly field: string; readonly value: number; readonly message?: string };
+  | { readonly rule: 'minimum'; readonly field: string; readonly value: number; readonly message?: string }
+  /** The field must equal the request's classification label (skipped when the label is `unknown`). */
+  | { readonly rule: 'matchesClassification'; readonly field: string; readonly message?: string };
 
 export interface ValidationSpec {
   /** Generations allowed in total, the first included. */
@@ -127,6 +130,7 @@ export interface ConfidenceThresholds {
  * An output field value that forces review, e.g. `{field: output.needsHuman, equals: true}`, or
  * a number at or above a threshold, e.g. `{field: output.clauses.deviation, atLeast: 0.5}` (a path
  * through an array of objects tests every element). Exactly one of `equals` and `atLeast`.
+ * `field` may also name the router's classification, e.g. `{field: classification.label, equals: unknown}`.
  */
 export interface ForceReviewCondition {
   readonly field: string;
@@ -136,7 +140,7 @@ export interface ForceReviewCondition {
   readonly message?: string;
 }
 
-/** Deterministic checks of what the output quotes from its sources. */
+/** Checks of what the output claims against its sources. */
 export interface VerifySpec {
   /**
    * Every clause or section number, amount (currency or number with a unit) and date quoted in the
@@ -154,6 +158,43 @@ export interface VerifySpec {
    * one that does not is an unsupported claim, like a quoted one. Needs `quotes: true`.
    */
   readonly references?: readonly string[];
+  /**
+   * A second model call judges every claim sentence against the cited passages (supported,
+   * unsupported or contradicted, with the passage id); see ClaimVerifier.
+   */
+  readonly model?: VerifierModelSpec;
+}
+
+export interface VerifierModelSpec {
+  /** Tier of the verifier model; default the workflow's tier. */
+  readonly tier?: ModelTier;
+  /** Deadline of the verifier call in milliseconds; default 60,000. A verifier that misses it leaves the claims unverified. */
+  readonly timeoutMs?: number;
+}
+
+/** One labelled example of a classifier, a line `{"text": ..., "label": ...}` of its examples file. */
+export interface ClassifierExample {
+  readonly text: string;
+  readonly label: string;
+}
+
+/**
+ * The router's classifier step: the label of a request, from labelled examples shipped with the
+ * workflow, decided by the nearest examples in embedding space (`knn`) or by a model call whose
+ * answer is constrained to the labels (`model`). Below `minScore` the label is `unknown`.
+ */
+export interface ClassifySpec {
+  readonly method: ClassificationMethod;
+  /** Template of the text to classify, with `{{input.<field>}}` placeholders. */
+  readonly text: string;
+  /** JSONL file of examples, relative to the workflow file's folder; default `examples/<id>.v<version>.jsonl`. */
+  readonly examples?: string;
+  /** Neighbours that vote (`knn`); default 5. */
+  readonly k?: number;
+  /** 0 to 1: a label scoring less becomes `unknown`. */
+  readonly minScore: number;
+  /** Model tier of the `model` method's call; default the workflow's tier. */
+  readonly tier?: ModelTier;
 }
 
 /** Default of `generate.maxToolRounds`: model rounds with tool calls before the model must answer. */
@@ -186,6 +227,7 @@ export interface WorkflowDefinition {
   readonly output: { readonly schema: JsonSchema; readonly stream?: boolean };
   readonly validation: ValidationSpec;
   readonly verify?: VerifySpec;
+  readonly classify?: ClassifySpec;
   /** Tools the model may call while generating; none when absent. */
   readonly generate?: GenerateSpec;
   /**
@@ -200,4 +242,6 @@ export interface WorkflowDefinition {
 /** A loaded workflow and the file it came from. */
 export interface LoadedWorkflow extends WorkflowDefinition {
   readonly source: string;
+  /** The classifier's examples, read and checked at load (set when `classify` is declared). */
+  readonly classifierExamples?: readonly ClassifierExample[];
 }

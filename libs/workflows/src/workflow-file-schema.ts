@@ -1,4 +1,4 @@
-import { MODEL_TIERS } from '@llmbus/contracts';
+import { CLASSIFICATION_METHODS, MODEL_TIERS } from '@llmbus/contracts';
 import { PII_ACTIONS, PII_ENTITY_TYPES } from '@llmbus/pii';
 
 const ID = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
@@ -14,7 +14,7 @@ const fieldCondition = {
   minProperties: 2,
   maxProperties: 2,
   properties: {
-    field: { type: 'string', pattern: FIELD('(input|requester)') },
+    field: { type: 'string', pattern: FIELD('(input|requester|classification)') },
     equals: scalar,
     in: { type: 'array', minItems: 1, items: scalar },
     exists: { type: 'boolean' },
@@ -58,11 +58,12 @@ const ruleShape = (rule: string, extra: Record<string, unknown>, required: strin
 const businessRule = {
   type: 'object',
   required: ['rule', 'field'],
-  properties: { rule: { enum: ['required', 'forbiddenPhrases', 'minimum'] } },
+  properties: { rule: { enum: ['required', 'forbiddenPhrases', 'minimum', 'matchesClassification'] } },
   allOf: [
     ruleShape('required', {}),
     ruleShape('forbiddenPhrases', { phrases: { type: 'array', minItems: 1, items: text(200) } }, ['phrases']),
     ruleShape('minimum', { value: { type: 'number' } }, ['value']),
+    ruleShape('matchesClassification', {}),
   ],
 };
 
@@ -197,7 +198,7 @@ export const WORKFLOW_FILE_SCHEMA = {
             required: ['field'],
             oneOf: [{ required: ['equals'] }, { required: ['atLeast'] }],
             properties: {
-              field: outputField,
+              field: { type: 'string', pattern: FIELD('(output|classification)') },
               equals: scalar,
               atLeast: { type: 'number' },
               message: text(500),
@@ -227,6 +228,27 @@ export const WORKFLOW_FILE_SCHEMA = {
         quotes: { type: 'boolean' },
         sources: { type: 'array', maxItems: 10, items: { type: 'string', pattern: FIELD('input') } },
         references: { type: 'array', maxItems: 10, items: outputField },
+        model: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            tier: { enum: MODEL_TIERS },
+            timeoutMs: { type: 'integer', minimum: 1000, maximum: 600_000 },
+          },
+        },
+      },
+    },
+    classify: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['method', 'text', 'minScore'],
+      properties: {
+        method: { enum: CLASSIFICATION_METHODS },
+        text: text(8000),
+        examples: { type: 'string', pattern: '^[A-Za-z0-9._/-]+\\.jsonl$' },
+        k: { type: 'integer', minimum: 1, maximum: 50 },
+        minScore: { type: 'number', minimum: 0, maximum: 1 },
+        tier: { enum: MODEL_TIERS },
       },
     },
     pii: {

@@ -4,6 +4,7 @@ import Ajv, { type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import { strictSchemaProblems } from '@llmbus/models';
 import { parseDocument } from 'yaml';
+import { readClassifierExamples } from './classifier-examples';
 import { WorkflowLoadError } from './errors';
 import { describeInstancePath, pathSegments } from './field-path';
 import { createSchemaAjv } from './schema-errors';
@@ -35,7 +36,11 @@ export function parseWorkflowDocument(text: string, source: string): LoadedWorkf
   const definition = plain as unknown as WorkflowDefinition;
   const problems = semanticProblems(definition);
   if (problems.length > 0) throw new WorkflowLoadError(source, problems);
-  return { ...definition, source };
+  if (!definition.classify) return { ...definition, source };
+  // Read only once the file itself is sound, so a bad file reports its own problems first.
+  const { examples, problems: exampleProblems } = readClassifierExamples(definition, source);
+  if (exampleProblems.length > 0) throw new WorkflowLoadError(source, exampleProblems);
+  return { ...definition, source, classifierExamples: examples };
 }
 
 /**
@@ -106,16 +111,19 @@ function semanticProblems(workflow: WorkflowDefinition): string[] {
     if (!name.startsWith('input.'))
       problems.push(`retrieval.query: placeholder {{${name}}} must start with "input."`);
   }
+  const classified = workflow.classify !== undefined;
   for (const part of ['system', 'user'] as const) {
     for (const name of placeholdersOf(workflow.prompt[part])) {
       if (name === 'passages' && part === 'user') continue;
+      if (classified && CLASSIFICATION_PLACEHOLDERS.includes(name)) continue;
       if (!name.startsWith('input.')) {
         problems.push(
-          `prompt.${part}: placeholder {{${name}}} must be {{input.<field>}}${part === 'user' ? ' or {{passages}}' : ''}`,
+          `prompt.${part}: placeholder {{${name}}} must be {{input.<field>}}${part === 'user' ? ' or {{passages}}' : ''}${classified ? ` or one of ${CLASSIFICATION_PLACEHOLDERS.map((n) => `{{${n}}}`).join(', ')}` : ''}`,
         );
       }
     }
   }
+  problems.push(...classificationProblems(workflow));
   const passageSlots = placeholdersOf(workflow.prompt.user).filter((n) => n === 'passages').length;
   if (passageSlots !== 1 && workflow.retrieval.topK > 0) {
     problems.push('prompt.user: must contain {{passages}} exactly once, where the retrieved passages go');
@@ -154,7 +162,7 @@ function semanticProblems(workflow: WorkflowDefinition): string[] {
     );
   }
   workflow.validation.forceReview?.forEach((condition, i) => {
-    if (!schemaHasPath(output, condition.field))
+    if (!condition.field.startsWith('classification.') && !schemaHasPath(output, condition.field))
       problems.push(
         `validation.forceReview[${i}].field: ${condition.field} is not a property of output.schema`,
       );
@@ -178,6 +186,49 @@ function semanticProblems(workflow: WorkflowDefinition): string[] {
   if (truncate && !schemaHasPath(workflow.input.schema, truncate)) {
     problems.push(`prompt.truncateField: ${truncate} is not a property of input.schema`);
   }
+  return problems;
+}
+
+/** Prompt placeholders a workflow with a classifier step may use. */
+const CLASSIFICATION_PLACEHOLDERS = ['classification.label', 'classification.score'];
+const CLASSIFICATION_FIELDS = ['classification.label', 'classification.score', 'classification.method'];
+
+/** Checks of `classify:` and of every field that reads the classification it produces. */
+function classificationProblems(workflow: WorkflowDefinition): string[] {
+  const problems: string[] = [];
+  const classify = workflow.classify;
+  const needs = (where: string, field: string) => {
+    if (!classify) problems.push(`${where}: ${field} needs a classify: step in this workflow`);
+    else if (!CLASSIFICATION_FIELDS.includes(field))
+      problems.push(`${where}: ${field} must be one of ${CLASSIFICATION_FIELDS.join(', ')}`);
+  };
+  workflow.match.forEach((rule, i) =>
+    rule.when?.forEach((condition, j) => {
+      if (condition.field.startsWith('classification.'))
+        needs(`match[${i}].when[${j}].field`, condition.field);
+    }),
+  );
+  workflow.validation.forceReview?.forEach((condition, i) => {
+    if (condition.field.startsWith('classification.'))
+      needs(`validation.forceReview[${i}].field`, condition.field);
+  });
+  workflow.validation.rules.forEach((rule, i) => {
+    if (rule.rule === 'matchesClassification' && !classify)
+      problems.push(`validation.rules[${i}]: matchesClassification needs a classify: step in this workflow`);
+  });
+  if (!classify) return problems;
+  for (const name of placeholdersOf(classify.text)) {
+    if (!name.startsWith('input.'))
+      problems.push(`classify.text: placeholder {{${name}}} must start with "input."`);
+  }
+  if (classify.examples?.split('/').includes('..'))
+    problems.push(`classify.examples: ${classify.examples} must not leave the workflow's folder ("..")`);
+  if (classify.method === 'model' && classify.k !== undefined)
+    problems.push('classify.k: only the knn method uses neighbours; remove k or use method: knn');
+  if (classify.method === 'knn' && classify.tier !== undefined)
+    problems.push(
+      'classify.tier: only the model method calls a chat model; remove tier or use method: model',
+    );
   return problems;
 }
 

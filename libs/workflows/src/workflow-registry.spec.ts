@@ -154,10 +154,14 @@ describe('WorkflowRegistry.route', () => {
 describe('the shipped workflows folder', () => {
   const shipped = WorkflowRegistry.fromDirectory();
 
-  it('routes ticket.created and ticket.updated to support-ticket v1 with the product-docs collection', () => {
+  it('routes ticket.created and ticket.updated to support-ticket v2 (the newest) with the product-docs collection', async () => {
     for (const eventType of ['ticket.created', 'ticket.updated']) {
-      const decision = shipped.route(request(eventType, { subject: 'Refund', body: 'I was charged twice' }));
-      expect(decision.routed.context.workflow).toEqual({ id: 'support-ticket', version: 1 });
+      const decision = await shipped.routeClassified(
+        request(eventType, { subject: 'Refund', body: 'I was charged twice' }),
+        async () => ({ label: 'billing', score: 0.8, method: 'knn' }),
+      );
+      expect(decision.routed.context.workflow).toEqual({ id: 'support-ticket', version: 2 });
+      expect(decision.routed.context.classification).toEqual({ label: 'billing', score: 0.8, method: 'knn' });
       expect(decision.routed.retrieval.collections).toEqual(['product-docs']);
     }
   });

@@ -1,7 +1,13 @@
-import { truncateText, type ModelTier, type RequestRouted, type RequestSubmitted } from '@llmbus/contracts';
+import {
+  truncateText,
+  type Classification,
+  type ModelTier,
+  type RequestRouted,
+  type RequestSubmitted,
+} from '@llmbus/contracts';
 import type { ValidateFunction } from 'ajv';
 import { WorkflowError, WorkflowLoadError } from './errors';
-import { rankRules, RankedRule, ruleMatches } from './match-rules';
+import { eventTypeMatches, rankRules, RankedRule, ruleMatches, usesClassification } from './match-rules';
 import { createSchemaAjv, describeSchemaErrors } from './schema-errors';
 import { fillTemplate } from './template';
 import type { LoadedWorkflow } from './workflow-definition';
@@ -74,29 +80,76 @@ export class WorkflowRegistry {
   /**
    * Chooses the workflow for a request (its explicit `workflow`, else the first matching rule),
    * validates the input against the workflow's input schema and builds the RequestRouted payload.
-   * Throws WorkflowError `unknown_workflow` or `invalid_input`.
+   * Runs no classifier: a rule on `classification.*` does not match and the context carries no
+   * classification (the HTTP ingress uses this to refuse bad requests at once; the router's
+   * consumer uses `routeClassified`). Throws WorkflowError `unknown_workflow` or `invalid_input`.
    */
   route(request: RequestSubmitted): RoutingDecision {
+    if (request.workflow !== undefined) return this.decide(request, this.get(request.workflow));
+    const hit = this.rules.find((ranked) => ruleMatches(ranked.rule, request));
+    return this.decide(request, this.workflowOf(hit, request), hit);
+  }
+
+  /**
+   * As `route`, with the classifier steps: a rule on `classification.*` is tried with its
+   * workflow's classification of the request (computed once per workflow and request), and the
+   * chosen workflow's classification, when it declares `classify:`, goes into the context.
+   * Rejects with WorkflowError, or with what `classify` rejects with (model errors).
+   */
+  async routeClassified(
+    request: RequestSubmitted,
+    classify: (workflow: LoadedWorkflow) => Promise<Classification>,
+  ): Promise<RoutingDecision> {
+    const known = new Map<LoadedWorkflow, Classification>();
+    const classificationOf = async (workflow: LoadedWorkflow) => {
+      let classification = known.get(workflow);
+      if (!classification) {
+        classification = await classify(workflow);
+        known.set(workflow, classification);
+      }
+      return classification;
+    };
+    let hit: RankedRule | undefined;
     let workflow: LoadedWorkflow;
-    let modelTier: ModelTier;
-    let matchedBy: RoutingDecision['matchedBy'];
     if (request.workflow !== undefined) {
       workflow = this.get(request.workflow);
-      modelTier = workflow.model.tier;
-      matchedBy = 'explicit';
     } else {
-      const hit = this.rules.find((ranked) => ruleMatches(ranked.rule, request));
-      if (!hit) {
-        throw new WorkflowError(
-          'unknown_workflow',
-          `no workflow rule matches event type "${request.eventType}"; name one in "workflow" or use a routed event type. Known workflows: ${this.knownList()}`,
-          [`eventType: ${request.eventType}`],
-        );
+      for (const ranked of this.rules) {
+        if (!eventTypeMatches(ranked.rule, request)) continue;
+        const classification =
+          usesClassification(ranked.rule) && ranked.workflow.classify
+            ? await classificationOf(ranked.workflow)
+            : undefined;
+        if (ruleMatches(ranked.rule, request, classification)) {
+          hit = ranked;
+          break;
+        }
       }
-      workflow = hit.workflow;
-      modelTier = hit.rule.modelTier ?? workflow.model.tier;
-      matchedBy = { ruleIndex: hit.ruleIndex };
+      workflow = this.workflowOf(hit, request);
     }
+    // Input is checked before the chosen workflow's classifier spends a model call on it.
+    this.validateInput(workflow, request.input);
+    const classification = workflow.classify ? await classificationOf(workflow) : undefined;
+    return this.decide(request, workflow, hit, classification);
+  }
+
+  private workflowOf(hit: RankedRule | undefined, request: RequestSubmitted): LoadedWorkflow {
+    if (hit) return hit.workflow;
+    throw new WorkflowError(
+      'unknown_workflow',
+      `no workflow rule matches event type "${request.eventType}"; name one in "workflow" or use a routed event type. Known workflows: ${this.knownList()}`,
+      [`eventType: ${request.eventType}`],
+    );
+  }
+
+  private decide(
+    request: RequestSubmitted,
+    workflow: LoadedWorkflow,
+    hit?: RankedRule,
+    classification?: Classification,
+  ): RoutingDecision {
+    const modelTier = hit?.rule.modelTier ?? workflow.model.tier;
+    const matchedBy: RoutingDecision['matchedBy'] = hit ? { ruleIndex: hit.ruleIndex } : 'explicit';
     this.validateInput(workflow, request.input);
     const query = fillTemplate(workflow.retrieval.query, { input: request.input })
       .replace(/\s+/g, ' ')
@@ -113,6 +166,7 @@ export class WorkflowRegistry {
           modelTier,
           budget: { ...workflow.model.budget },
           replyTo: request.replyTo,
+          ...(classification ? { classification } : {}),
         },
         input: request.input,
         retrieval: {

@@ -17,8 +17,14 @@ jest.mock('@llmbus/svc-generator', () => ({
   startGenerator: jest.fn(async () => stage()),
   chatModelChooser: jest.fn(() => () => undefined),
 }));
-jest.mock('@llmbus/svc-validator', () => ({ startValidator: jest.fn(async () => stage()) }));
-jest.mock('@llmbus/svc-router', () => ({ startRouter: jest.fn(async () => stage('http://router')) }));
+jest.mock('@llmbus/svc-validator', () => ({
+  startValidator: jest.fn(async () => stage()),
+  verifierChat: jest.fn(() => () => undefined),
+}));
+jest.mock('@llmbus/svc-router', () => ({
+  startRouter: jest.fn(async () => stage('http://router')),
+  classifierModels: jest.fn(() => ({})),
+}));
 jest.mock('@llmbus/svc-retriever', () => ({
   ...jest.requireActual<object>('@llmbus/svc-retriever'),
   startRetriever: jest.fn(async () => stage()),

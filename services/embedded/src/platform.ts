@@ -9,8 +9,8 @@ import type { VectorStore } from '@llmbus/retrieval';
 import { startAuditor } from '@llmbus/svc-auditor';
 import { chatModelChooser, startGenerator } from '@llmbus/svc-generator';
 import { composeRetriever, startRetriever } from '@llmbus/svc-retriever';
-import { startRouter } from '@llmbus/svc-router';
-import { startValidator } from '@llmbus/svc-validator';
+import { classifierModels, startRouter } from '@llmbus/svc-router';
+import { startValidator, verifierChat } from '@llmbus/svc-validator';
 
 /** Everything the five stages need when they share one process. */
 export interface PlatformDeps {
@@ -75,7 +75,14 @@ export async function startPlatform(deps: PlatformDeps): Promise<RunningPlatform
         ticketReader: deps.auditStore,
       }),
     );
-    started.push(await startValidator({ bus, config, logger: logger.child({ stage: 'validator' }) }));
+    started.push(
+      await startValidator({
+        bus,
+        config,
+        logger: logger.child({ stage: 'validator' }),
+        verifierChat: verifierChat(deps.models),
+      }),
+    );
     started.push(
       await startRouter({
         bus,
@@ -85,6 +92,7 @@ export async function startPlatform(deps: PlatformDeps): Promise<RunningPlatform
         // The same store the auditor writes: statuses are served from the trail, as in distributed mode.
         statusStore: deps.auditStore,
         httpPort: deps.routerPort,
+        classifierModels: classifierModels(deps.models),
       }),
     );
   } catch (error) {

@@ -292,6 +292,7 @@ export class ResponseGeneration {
         contextWindow: model.contextWindow,
         tokenCounter,
         retry,
+        classification: source.context.classification,
       });
     } catch (error) {
       if (error instanceof PromptTooLargeError) throw new EventRejectedError('oversize', error.message);

@@ -14,7 +14,7 @@ import {
 } from '@llmbus/contracts';
 import { inSpan, setDefinedAttributes } from '@llmbus/observability';
 import { Ingestor, Retriever } from '@llmbus/retrieval';
-import { Controller, Optional } from '@nestjs/common';
+import { Controller, Inject, Optional } from '@nestjs/common';
 import { RetrievalCache } from './retrieval-cache';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 
@@ -24,7 +24,7 @@ export class RetrieverEventsController {
   constructor(
     private readonly ingestor: Ingestor,
     private readonly retriever: Retriever,
-    @Optional() private readonly cache: RetrievalCache | null,
+    @Optional() @Inject(RetrievalCache) private readonly cache: RetrievalCache | null,
   ) {}
 
   @EventPattern(DocumentSubmittedEvent.type)

@@ -4,6 +4,12 @@ import type { StageApp } from '@llmbus/bus-nest';
 import { loadPlatformConfig } from '@llmbus/config';
 import pino from 'pino';
 import { startRouter } from './index';
+import { ScriptedModelProvider } from '@llmbus/models';
+
+/** Bag-of-words vectors for the shipped workflows' classifier steps (support-ticket v2). */
+const classifierModels = {
+  embed: async (texts: readonly string[]) => (await new ScriptedModelProvider().embed(texts)).vectors,
+};
 
 const KEY = 'acme-submitter-key-0001';
 const apiKeys = ApiKeyRegistry.parse(`${KEY}:acme:submitter+reader`);
@@ -47,7 +53,7 @@ describe('router HTTP body limit', () => {
     bus = new EventBus(new InMemoryTransport(), { logger, maxEventBytes });
     // Body limits are decided before any status is read: statuses are not under test here.
     const statusStore = { requestStatus: async () => undefined, ping: async () => undefined };
-    app = await startRouter({ bus, config, logger, apiKeys, httpPort: 0, statusStore });
+    app = await startRouter({ bus, config, logger, apiKeys, httpPort: 0, classifierModels, statusStore });
   }
 
   function post(body: string): Promise<Response> {

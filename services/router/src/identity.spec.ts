@@ -19,6 +19,12 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import request from 'supertest';
 import { startRouter } from './index';
+import { ScriptedModelProvider } from '@llmbus/models';
+
+/** Bag-of-words vectors for the shipped workflows' classifier steps (support-ticket v2). */
+const classifierModels = {
+  embed: async (texts: readonly string[]) => (await new ScriptedModelProvider().embed(texts)).vectors,
+};
 
 // jose is ESM-only: loaded with require(esm) like the verifier does (jest compiles it to CommonJS).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -110,7 +116,7 @@ describe('router identity', () => {
     }
     // Identity is decided before any status is read: statuses are not under test here.
     const statusStore = { requestStatus: async () => undefined, ping: async () => undefined };
-    app = await startRouter({ bus, config, logger, apiKeys, httpPort: 0, statusStore });
+    app = await startRouter({ bus, config, logger, apiKeys, httpPort: 0, classifierModels, statusStore });
     http = request(app.url!);
   }
 

@@ -1,15 +1,17 @@
 import { startStageApp, type StageApp } from '@llmbus/bus-nest';
 import { processPiiKey } from '@llmbus/pii';
+import { RequestClassifier } from '@llmbus/workflows';
 import { DraftHub } from './draft-hub';
 import { RequestStatuses } from './request-statuses';
 import type { RouterDeps } from './router-deps';
 import { ROUTER_OPENAPI_INFO } from './router-openapi';
-import { RouterModule } from './router.module';
+import { RouterModule, routerWorkflows } from './router.module';
 import { withRestoredPii } from './status-pii';
 
 export * from './router-deps';
 export * from './router.module';
 export * from './request-statuses';
+export { classifierModels } from './classifier-models';
 export { routerOpenApiDocument } from './router-openapi';
 export type { SubmitResponse } from './requests.controller';
 
@@ -20,12 +22,26 @@ export type { SubmitResponse } from './requests.controller';
 export async function startRouter(deps: RouterDeps): Promise<StageApp> {
   const piiKey = deps.config.piiKey ?? (deps.config.mode === 'embedded' ? processPiiKey() : undefined);
   const statuses = new RequestStatuses(withRestoredPii(deps.statusStore, piiKey), deps.logger);
+  const workflows = routerWorkflows(deps);
+  // A classifier without its model stops the start, naming the workflow. The examples' vectors
+  // are computed once, starting now, without holding up the ingress and status reads; the first
+  // classification waits for them (and tries again if this attempt failed).
+  const classifier = new RequestClassifier(deps.classifierModels ?? {});
+  classifier.requireModels(workflows.list());
+  void classifier.warm(workflows.list()).then(
+    () => deps.logger.info('classifier examples embedded'),
+    (error: unknown) =>
+      deps.logger.warn(
+        { err: error },
+        'classifier examples could not be embedded yet; the first request retries',
+      ),
+  );
   const drafts = new DraftHub();
   await drafts.start(deps.bus);
   let app: StageApp;
   try {
     app = await startStageApp({
-      module: RouterModule.forRoot(deps, statuses, drafts),
+      module: RouterModule.forRoot({ ...deps, workflows }, statuses, drafts, classifier),
       bus: deps.bus,
       stage: 'router',
       notifyRequester: true,

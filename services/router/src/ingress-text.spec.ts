@@ -19,6 +19,12 @@ import {
 import pino from 'pino';
 import request from 'supertest';
 import { startRouter } from './index';
+import { ScriptedModelProvider } from '@llmbus/models';
+
+/** Bag-of-words vectors for the shipped workflows' classifier steps (support-ticket v2). */
+const classifierModels = {
+  embed: async (texts: readonly string[]) => (await new ScriptedModelProvider().embed(texts)).vectors,
+};
 
 // Text PostgreSQL cannot store (U+0000, lone surrogates) is refused where it enters the router.
 const logger = pino({ level: 'silent' });
@@ -81,7 +87,15 @@ describe('router: text that cannot be stored', () => {
         }
       },
     });
-    app = await startRouter({ bus, config, logger, apiKeys, httpPort: 0, statusStore: store });
+    app = await startRouter({
+      bus,
+      config,
+      logger,
+      apiKeys,
+      httpPort: 0,
+      classifierModels,
+      statusStore: store,
+    });
     http = request(app.url!);
   });
 

@@ -10,6 +10,12 @@ import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@open
 import pino from 'pino';
 import request from 'supertest';
 import { startRouter } from './index';
+import { ScriptedModelProvider } from '@llmbus/models';
+
+/** Bag-of-words vectors for the shipped workflows' classifier steps (support-ticket v2). */
+const classifierModels = {
+  embed: async (texts: readonly string[]) => (await new ScriptedModelProvider().embed(texts)).vectors,
+};
 
 const logger = pino({ level: 'silent' });
 const KEY = 'acme-submitter-key-00001';
@@ -40,7 +46,7 @@ describe('router HTTP ingress with a tracing SDK', () => {
     );
     const statusStore = { requestStatus: async () => undefined, ping: async () => undefined };
     const apiKeys = ApiKeyRegistry.parse(`${KEY}:acme:submitter`);
-    app = await startRouter({ bus, config, logger, apiKeys, httpPort: 0, statusStore });
+    app = await startRouter({ bus, config, logger, apiKeys, httpPort: 0, classifierModels, statusStore });
   });
 
   afterAll(async () => {

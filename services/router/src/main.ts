@@ -1,9 +1,10 @@
 import 'reflect-metadata';
 import { PostgresAuditStore } from '@llmbus/audit';
 import { ConfigError, loadPlatformConfig } from '@llmbus/config';
+import { createModelProviders, parseModelsConfig } from '@llmbus/models';
 import { chooseLogFormat, createLogger } from '@llmbus/observability';
 import { closeOnSignals, distributedBus, runMain } from '@llmbus/runtime';
-import { startRouter } from './index';
+import { classifierModels, startRouter } from './index';
 
 /** Distributed entry point: Kafka in and out, HTTP ingress on port 8080, statuses from the audit store. */
 async function main(): Promise<void> {
@@ -25,10 +26,23 @@ async function main(): Promise<void> {
   });
   // Read only, and connected on first use: the router starts (not ready) while the store is down.
   const statusStore = PostgresAuditStore.reader({ connectionString: config.databaseUrl });
+  // Models are loaded on first use: only a workflow with a classify: step makes the router load one.
+  const providers = createModelProviders(parseModelsConfig(process.env), { logger });
   const bus = distributedBus(config, logger, 'router');
-  const app = await startRouter({ bus, config, logger, statusStore });
+  const app = await startRouter({
+    bus,
+    config,
+    logger,
+    statusStore,
+    classifierModels: classifierModels(providers),
+  });
   logger.info({ url: app.url }, 'router started');
-  closeOnSignals('router', logger, [() => app.close(), () => bus.close(), () => statusStore.close()]);
+  closeOnSignals('router', logger, [
+    () => app.close(),
+    () => bus.close(),
+    () => statusStore.close(),
+    () => providers.close(),
+  ]);
 }
 
 runMain('router', main);

@@ -6,6 +6,12 @@ import { loadPlatformConfig } from '@llmbus/config';
 import { RequestCompletedEvent, ResponseDraftEvent, type ResponseDraft } from '@llmbus/contracts';
 import pino from 'pino';
 import { startRouter } from './index';
+import { ScriptedModelProvider } from '@llmbus/models';
+
+/** Bag-of-words vectors for the shipped workflows' classifier steps (support-ticket v2). */
+const classifierModels = {
+  embed: async (texts: readonly string[]) => (await new ScriptedModelProvider().embed(texts)).vectors,
+};
 
 const logger = pino({ level: 'silent' });
 const KEYS = { acme: 'acme-all-key-000000000001', globex: 'globex-all-key-0000000001' };
@@ -63,7 +69,15 @@ describe('GET /v1/requests/:id/stream', () => {
       notifyRequester: false,
       handlers: { '*': async (event, ctx) => (await store.record(event, ctx.message!), []) },
     });
-    app = await startRouter({ bus, config, logger, apiKeys, httpPort: 0, statusStore: store });
+    app = await startRouter({
+      bus,
+      config,
+      logger,
+      apiKeys,
+      httpPort: 0,
+      classifierModels,
+      statusStore: store,
+    });
   });
 
   afterEach(async () => {

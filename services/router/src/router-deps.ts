@@ -2,7 +2,7 @@ import type { ApiKeyRegistry } from '@llmbus/access';
 import type { EventBus } from '@llmbus/bus';
 import type { PlatformConfig } from '@llmbus/config';
 import type { Logger } from '@llmbus/observability';
-import type { WorkflowRegistry } from '@llmbus/workflows';
+import type { ClassifierModels, WorkflowRegistry } from '@llmbus/workflows';
 import type { RequestStatusSource } from './request-statuses';
 
 /** What the router needs; the caller owns the bus and closes it. */
@@ -19,6 +19,12 @@ export interface RouterDeps {
    * the caller opens and closes it). The router starts while it does not answer.
    */
   readonly statusStore: RequestStatusSource;
+  /**
+   * Models of the workflows' classifier steps (`classify:`): embeddings for `knn`, chat for
+   * `model` (see classifierModels). Required when a loaded workflow classifies: the router then
+   * refuses to start without them.
+   */
+  readonly classifierModels?: ClassifierModels;
   /** Overrides config.http.port (0 = any free port). */
   readonly httpPort?: number;
 }

@@ -5,7 +5,7 @@ import {
   RequestSubmitted,
   RequestSubmittedEvent,
 } from '@llmbus/contracts';
-import { RoutingDecision, WorkflowError } from '@llmbus/workflows';
+import { ClassifierUnavailableError, RoutingDecision, WorkflowError } from '@llmbus/workflows';
 import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { RouterRuntime } from './router-runtime';
@@ -21,10 +21,14 @@ export class RouterEventsController {
     @Ctx() ctx: HandlerContext,
   ): Promise<Outgoing[]> {
     this.checkSource(event);
-    const decision = this.route(event.data);
+    const decision = await this.route(event.data);
     const { workflow, routed } = decision;
     ctx.log.info(
-      { workflow: `${workflow.id}@${workflow.version}`, modelTier: decision.modelTier },
+      {
+        workflow: `${workflow.id}@${workflow.version}`,
+        modelTier: decision.modelTier,
+        classification: routed.context.classification,
+      },
       'request routed',
     );
     return [outgoing(RequestRoutedEvent, routed)];
@@ -50,12 +54,18 @@ export class RouterEventsController {
     ]);
   }
 
-  private route(request: RequestSubmitted): RoutingDecision {
+  /** Routes with the classifier steps; model errors propagate (retried when the error says it may pass). */
+  private async route(request: RequestSubmitted): Promise<RoutingDecision> {
+    const { workflows, classifier } = this.runtime;
     try {
-      return this.runtime.workflows.route(request);
+      return await workflows.routeClassified(request, (workflow) =>
+        classifier.classify(workflow, request.input),
+      );
     } catch (error) {
       if (error instanceof WorkflowError)
         throw new EventRejectedError(error.code, error.message, error.details);
+      if (error instanceof ClassifierUnavailableError)
+        throw new EventRejectedError('processing_error', error.message);
       throw error;
     }
   }

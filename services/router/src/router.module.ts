@@ -1,7 +1,7 @@
 import { ANY_TENANT } from '@llmbus/access';
 import { ConfigError } from '@llmbus/config';
 import { httpLoggerParams, identityProviders, READINESS_CHECK } from '@llmbus/http-nest';
-import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
+import { DEFAULT_WORKFLOWS_DIR, RequestClassifier, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { DraftHub } from './draft-hub';
@@ -19,6 +19,7 @@ export class RouterModule {
     deps: RouterDeps,
     statuses = new RequestStatuses(deps.statusStore, deps.logger),
     drafts = new DraftHub(),
+    classifier = new RequestClassifier(deps.classifierModels ?? {}),
   ): DynamicModule {
     const apiKeys = deps.apiKeys ?? deps.config.apiKeys;
     if (!apiKeys && !deps.config.oidc) {
@@ -28,13 +29,13 @@ export class RouterModule {
         undefined,
       );
     }
-    const workflows =
-      deps.workflows ?? WorkflowRegistry.fromDirectory(deps.config.workflowsDir ?? DEFAULT_WORKFLOWS_DIR);
+    const workflows = routerWorkflows(deps);
     const runtime = new RouterRuntime(
       deps.bus,
       workflows,
       statuses,
       deps.logger,
+      classifier,
       // The HTTP ingress has authenticated the tenant it publishes for: its source may assert any
       // tenant unless LLMBUS_TRUSTED_SOURCES names it.
       deps.config.trustedSources?.withDefault(deps.bus.ingressSource, [ANY_TENANT]),
@@ -51,4 +52,9 @@ export class RouterModule {
       ],
     };
   }
+}
+
+/** The workflows the router serves: deps.workflows, else the folder config.workflowsDir, else the repository's. */
+export function routerWorkflows(deps: Pick<RouterDeps, 'workflows' | 'config'>): WorkflowRegistry {
+  return deps.workflows ?? WorkflowRegistry.fromDirectory(deps.config.workflowsDir ?? DEFAULT_WORKFLOWS_DIR);
 }

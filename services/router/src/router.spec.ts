@@ -18,6 +18,12 @@ import { join } from 'node:path';
 import pino from 'pino';
 import request from 'supertest';
 import { startRouter, type RequestStatusSource } from './index';
+import { ScriptedModelProvider } from '@llmbus/models';
+
+/** Bag-of-words vectors for the shipped workflows' classifier steps (support-ticket v2). */
+const classifierModels = {
+  embed: async (texts: readonly string[]) => (await new ScriptedModelProvider().embed(texts)).vectors,
+};
 
 const logger = pino({ level: 'silent' });
 const KEYS = {
@@ -80,7 +86,15 @@ describe('router', () => {
         },
       });
     }
-    app = await startRouter({ bus, config, logger, apiKeys, httpPort: 0, statusStore: store });
+    app = await startRouter({
+      bus,
+      config,
+      logger,
+      apiKeys,
+      httpPort: 0,
+      classifierModels,
+      statusStore: store,
+    });
     http = request(app.url!);
   });
 
@@ -171,13 +185,13 @@ describe('router', () => {
       expect(submitted).toMatchObject({ tenantid: 'acme', correlationid: res.body.requestId });
       const routed = seen[RequestRoutedEvent.type][0] as EventEnvelope<RequestRouted>;
       expect(routed.tenantid).toBe('acme');
-      expect(routed.data.context.workflow).toEqual({ id: 'support-ticket', version: 1 });
+      expect(routed.data.context.workflow).toEqual({ id: 'support-ticket', version: 2 });
       // Recorded by the observer before it was counted as seen: the trail has it now.
       const status = await http.get(res.body.statusUrl).set('X-Api-Key', KEYS.reader).expect(200);
       expect(status.body).toMatchObject({
         requestId: res.body.requestId,
         status: 'routed',
-        workflow: { id: 'support-ticket', version: 1 },
+        workflow: { id: 'support-ticket', version: 2 },
       });
     });
 
@@ -235,7 +249,7 @@ describe('router', () => {
         requestId: 'via-kafka',
         status: 'routed',
         updatedAt: expect.any(String),
-        workflow: { id: 'support-ticket', version: 1 },
+        workflow: { id: 'support-ticket', version: 2 },
       });
     });
 
@@ -343,7 +357,7 @@ describe('router status when the audit trail lags or its store does not answer',
   };
 
   async function start(): Promise<ReturnType<typeof request>> {
-    app = await startRouter({ bus, config, logger, apiKeys, httpPort: 0, statusStore });
+    app = await startRouter({ bus, config, logger, apiKeys, httpPort: 0, classifierModels, statusStore });
     return request(app.url!);
   }
 

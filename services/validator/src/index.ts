@@ -4,6 +4,8 @@ import { ValidatorModule } from './validator.module';
 
 export * from './validator-deps';
 export * from './validator.module';
+export { verifierChat } from './verifier-chat';
+export { ResponseValidation } from './response-validation';
 
 /** Starts the validator's consumer (HTTP: only /healthz and /metrics, on METRICS_PORT). */
 export function startValidator(deps: ValidatorDeps): Promise<StageApp> {
@@ -17,4 +19,3 @@ export function startValidator(deps: ValidatorDeps): Promise<StageApp> {
     httpHost: deps.config.http.host,
   });
 }
-export { ResponseValidation } from './response-validation';

@@ -1,8 +1,9 @@
 import 'reflect-metadata';
 import { loadPlatformConfig } from '@llmbus/config';
+import { createModelProviders, parseModelsConfig } from '@llmbus/models';
 import { chooseLogFormat, createLogger } from '@llmbus/observability';
 import { closeOnSignals, distributedBus, runMain } from '@llmbus/runtime';
-import { startValidator } from './index';
+import { startValidator, verifierChat } from './index';
 
 /** Distributed entry point: Kafka in and out. */
 async function main(): Promise<void> {
@@ -17,10 +18,12 @@ async function main(): Promise<void> {
     level: config.logLevel,
     format: chooseLogFormat(config.logFormat, false),
   });
+  // Models are loaded on first use: only a workflow with verify.model makes the validator call one.
+  const providers = createModelProviders(parseModelsConfig(process.env), { logger });
   const bus = distributedBus(config, logger, 'validator');
-  const app = await startValidator({ bus, config, logger });
+  const app = await startValidator({ bus, config, logger, verifierChat: verifierChat(providers) });
   logger.info('validator started');
-  closeOnSignals('validator', logger, [() => app.close(), () => bus.close()]);
+  closeOnSignals('validator', logger, [() => app.close(), () => bus.close(), () => providers.close()]);
 }
 
 runMain('validator', main);

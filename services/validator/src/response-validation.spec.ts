@@ -12,7 +12,8 @@ import {
   ReviewRequested,
 } from '@llmbus/contracts';
 import { createPiiDetector, PiiProtection, PiiVault, sealVault } from '@llmbus/pii';
-import { WorkflowRegistry } from '@llmbus/workflows';
+import { ModelError, ScriptedModelProvider } from '@llmbus/models';
+import { ClaimVerifier, WorkflowRegistry } from '@llmbus/workflows';
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { ResponseValidation } from './response-validation';
@@ -155,9 +156,12 @@ const sampleTicketGenerated = (
   });
 
 describe('ResponseValidation: the sample password-reset ticket', () => {
-  it('escalates the instruction-echo answer with needsHuman true to review instead of accepting it', () => {
+  it('escalates the instruction-echo answer with needsHuman true to review instead of accepting it', async () => {
     for (const attempt of [1, 2]) {
-      const [event] = new ResponseValidation(workflows, pii).onGenerated(sampleTicketGenerated(attempt), log);
+      const [event] = await new ResponseValidation(workflows, pii).onGenerated(
+        sampleTicketGenerated(attempt),
+        log,
+      );
       expect(event.definition).toBe(ReviewRequestedEvent);
       const review = event.payload as ReviewRequested;
       expect(review.reason).toMatch(/needsHuman is true/);
@@ -174,18 +178,24 @@ describe('ResponseValidation: the sample password-reset ticket', () => {
     }
   });
 
-  it('retries the instruction echo even when the model does not ask for a human, then escalates', () => {
+  it('retries the instruction echo even when the model does not ask for a human, then escalates', async () => {
     const echo = { ...sampleTicketOutput, needsHuman: false, confidence: 0.9 };
-    const [retry] = new ResponseValidation(workflows, pii).onGenerated(sampleTicketGenerated(1, echo), log);
+    const [retry] = await new ResponseValidation(workflows, pii).onGenerated(
+      sampleTicketGenerated(1, echo),
+      log,
+    );
     expect(retry.definition).toBe(RegenerationRequestedEvent);
     expect((retry.payload as RegenerationRequested).violations).toEqual(
       expect.arrayContaining([expect.stringMatching(/^output\.reply: copies the prompt's instructions/)]),
     );
-    const [last] = new ResponseValidation(workflows, pii).onGenerated(sampleTicketGenerated(2, echo), log);
+    const [last] = await new ResponseValidation(workflows, pii).onGenerated(
+      sampleTicketGenerated(2, echo),
+      log,
+    );
     expect(last.definition).toBe(ReviewRequestedEvent);
   });
 
-  it('accepts a grounded answer to the same ticket, recording the per-sentence support', () => {
+  it('accepts a grounded answer to the same ticket, recording the per-sentence support', async () => {
     const grounded = {
       category: 'account',
       priority: 'high',
@@ -196,7 +206,7 @@ describe('ResponseValidation: the sample password-reset ticket', () => {
       needsHuman: false,
       confidence: 0.8,
     };
-    const [event] = new ResponseValidation(workflows, pii).onGenerated(
+    const [event] = await new ResponseValidation(workflows, pii).onGenerated(
       sampleTicketGenerated(1, grounded),
       log,
     );
@@ -209,7 +219,7 @@ describe('ResponseValidation: the sample password-reset ticket', () => {
 });
 
 describe('ResponseValidation: verify.quotes', () => {
-  it('lists quoted figures the cited passages lack in the review request and lowers confidence', () => {
+  it('lists quoted figures the cited passages lack in the review request and lowers confidence', async () => {
     const base = workflows.get('support-ticket', 1);
     const verifying = new ResponseValidation(
       new WorkflowRegistry([{ ...base, verify: { quotes: true } }]),
@@ -225,7 +235,7 @@ describe('ResponseValidation: verify.quotes', () => {
       needsHuman: false,
       confidence: 0.9,
     };
-    const [event] = verifying.onGenerated(sampleTicketGenerated(1, invented), log);
+    const [event] = await verifying.onGenerated(sampleTicketGenerated(1, invented), log);
     expect(event.definition).toBe(ReviewRequestedEvent);
     const review = event.payload as ReviewRequested;
     const claims = [
@@ -244,14 +254,14 @@ describe('ResponseValidation', () => {
     validation = new ResponseValidation(workflows, pii);
   });
 
-  it('fails with validation_failed and the violations when the workflow fails on exhaustion', () => {
+  it('fails with validation_failed and the violations when the workflow fails on exhaustion', async () => {
     const failing = new WorkflowRegistry([
       {
         ...workflows.get('support-ticket', 1),
         validation: { ...workflows.get('support-ticket', 1).validation, onExhaustion: 'fail' },
       },
     ]);
-    const [event] = new ResponseValidation(failing, pii).onGenerated(generated(2), log);
+    const [event] = await new ResponseValidation(failing, pii).onGenerated(generated(2), log);
     expect(event.definition).toBe(RequestFailedEvent);
     expect(event.payload as RequestFailed).toMatchObject({
       code: 'validation_failed',
@@ -287,46 +297,48 @@ describe('ResponseValidation', () => {
         ...overrides,
       });
 
-    it('restores the values before publishing, except what the output policy redacts (cards)', () => {
-      const [event] = validation.onGenerated(masked(), log);
+    it('restores the values before publishing, except what the output policy redacts (cards)', async () => {
+      const [event] = await validation.onGenerated(masked(), log);
       expect(event.definition).toBe(RequestCompletedEvent);
       expect((event.payload as RequestCompleted).output['reply']).toBe(
         'Dear Maria Schneider, we refunded card [PAYMENT_CARD redacted] and wrote to maria.schneider@example.de.',
       );
     });
 
-    it('keeps the placeholders when the workflow says outputs stay masked', () => {
+    it('keeps the placeholders when the workflow says outputs stay masked', async () => {
       const maskedOutputs = new WorkflowRegistry([{ ...base, pii: { outputs: { default: 'mask' } } }]);
-      const [event] = new ResponseValidation(maskedOutputs, pii).onGenerated(masked(), log);
+      const [event] = await new ResponseValidation(maskedOutputs, pii).onGenerated(masked(), log);
       expect((event.payload as RequestCompleted).output['reply']).toBe(maskedOutput.reply);
     });
 
-    it("applies a tenant's override of the output policy to that tenant only", () => {
+    it("applies a tenant's override of the output policy to that tenant only", async () => {
       const perTenant = new ResponseValidation(
         new WorkflowRegistry([{ ...base, pii: { tenants: { acme: { outputs: { default: 'mask' } } } } }]),
         pii,
       );
-      const replyFor = (tenant: string) =>
-        (perTenant.onGenerated(masked(), log, tenant)[0]!.payload as RequestCompleted).output['reply'];
-      expect(replyFor('acme')).toBe(maskedOutput.reply);
-      expect(replyFor('globex')).toContain('Dear Maria Schneider');
+      const replyFor = async (tenant: string) =>
+        ((await perTenant.onGenerated(masked(), log, tenant))[0]!.payload as RequestCompleted).output[
+          'reply'
+        ];
+      expect(await replyFor('acme')).toBe(maskedOutput.reply);
+      expect(await replyFor('globex')).toContain('Dear Maria Schneider');
     });
 
-    it('validates the restored values: an output schema format holds for the value, not the placeholder', () => {
+    it('validates the restored values: an output schema format holds for the value, not the placeholder', async () => {
       // A reply of 600 characters in placeholders may exceed maxLength once restored; the check sees the restored text.
       const long = { ...maskedOutput, reply: `${'<PERSON_1> '.repeat(50)}`.trim() };
-      const [event] = validation.onGenerated(masked({ output: long, text: JSON.stringify(long) }), log);
+      const [event] = await validation.onGenerated(masked({ output: long, text: JSON.stringify(long) }), log);
       expect(event.payload).toMatchObject({ violations: [expect.stringMatching(/^output\.reply: /)] });
     });
 
-    it('rejects a sealed mapping it cannot open, naming LLMBUS_PII_KEY', () => {
+    it('rejects a sealed mapping it cannot open, naming LLMBUS_PII_KEY', async () => {
       const other = new ResponseValidation(
         workflows,
         new PiiProtection(createPiiDetector(), randomBytes(32)),
       );
-      expect(() => other.onGenerated(masked(), log)).toThrow(/LLMBUS_PII_KEY/);
+      await expect(other.onGenerated(masked(), log)).rejects.toThrow(/LLMBUS_PII_KEY/);
       const keyless = new ResponseValidation(workflows, new PiiProtection(createPiiDetector(), undefined));
-      expect(() => keyless.onGenerated(masked(), log)).toThrow(
+      await expect(keyless.onGenerated(masked(), log)).rejects.toThrow(
         expect.objectContaining({
           code: 'processing_error',
           message: expect.stringMatching(/LLMBUS_PII_KEY is not set/),
@@ -335,8 +347,8 @@ describe('ResponseValidation', () => {
     });
   });
 
-  it('asks for a retry when the output is not JSON at all', () => {
-    const [event] = validation.onGenerated(
+  it('asks for a retry when the output is not JSON at all', async () => {
+    const [event] = await validation.onGenerated(
       generated(1, { output: undefined, text: 'I think it is billing' }),
       log,
     );
@@ -346,13 +358,13 @@ describe('ResponseValidation', () => {
     });
   });
 
-  it('rejects a generation for a workflow it does not know', () => {
-    expect(() =>
+  it('rejects a generation for a workflow it does not know', async () => {
+    await expect(
       validation.onGenerated(
         generated(1, { context: { ...context, workflow: { id: 'gone', version: 9 } } }),
         log,
       ),
-    ).toThrow(expect.objectContaining({ name: 'EventRejectedError', code: 'unknown_workflow' }));
+    ).rejects.toThrow(expect.objectContaining({ name: 'EventRejectedError', code: 'unknown_workflow' }));
   });
 
   it('completes an approved review from the review the decision carries, with no state of its own', () => {
@@ -429,6 +441,79 @@ describe('ResponseValidation', () => {
       ),
     ).toThrow(
       expect.objectContaining({ code: 'invalid_payload', message: expect.stringMatching(/edited output/) }),
+    );
+  });
+});
+
+describe('ResponseValidation: the verifier model pass (verify.model)', () => {
+  const base = workflows.get('support-ticket', 1);
+  const verifying = new WorkflowRegistry([{ ...base, verify: { model: {} } }]);
+  const grounded = {
+    category: 'account',
+    priority: 'high',
+    reply:
+      'Hi Dana, please check your spam folder first: reset emails come from no-reply@acmesync.example. ' +
+      'If nothing arrives after 15 minutes, request a new link; the new link cancels the previous one.',
+    citations: ['password-reset#1'],
+    needsHuman: false,
+    confidence: 0.8,
+  };
+  const validationWith = (...steps: Parameters<ScriptedModelProvider['enqueueChat']>) => {
+    const model = new ScriptedModelProvider().enqueueChat(...steps);
+    return new ResponseValidation(verifying, pii, new ClaimVerifier((request) => model.chat(request)));
+  };
+
+  it('accepts the grounded answer when the verifier finds every claim supported', async () => {
+    const validation = validationWith({
+      json: {
+        verdicts: [
+          { claim: 1, verdict: 'supported', passageId: 'password-reset#1' },
+          { claim: 2, verdict: 'supported', passageId: 'password-reset#1' },
+        ],
+      },
+    });
+    const [event] = await validation.onGenerated(sampleTicketGenerated(1, grounded), log);
+    expect(event.definition).toBe(RequestCompletedEvent);
+    const { assessment } = event.payload as RequestCompleted;
+    expect(assessment?.signals).toContainEqual({ name: 'verifier', score: 1, weight: 0 });
+    expect(assessment?.verdicts?.map((v) => v.verdict)).toEqual(['supported', 'supported']);
+  });
+
+  it('does not accept an answer with a contradicted claim, and lists the claim for the reviewer', async () => {
+    const validation = validationWith({
+      json: {
+        verdicts: [
+          { claim: 1, verdict: 'supported', passageId: 'password-reset#1' },
+          { claim: 2, verdict: 'contradicted', passageId: 'password-reset#1' },
+        ],
+      },
+    });
+    const [event] = await validation.onGenerated(sampleTicketGenerated(2, grounded), log);
+    expect(event.definition).toBe(ReviewRequestedEvent);
+    const review = event.payload as ReviewRequested;
+    expect(review.assessment?.confidence).toBe(0);
+    expect(review.violations).toContainEqual(
+      expect.stringMatching(
+        /"If nothing arrives after 15 minutes.*" is contradicted by the cited passages \(passage password-reset#1\)/,
+      ),
+    );
+  });
+
+  it('never accepts when the verifier times out: the failure is a signal scoring 0', async () => {
+    const validation = validationWith(new ModelError('timeout', 'verifier did not answer within 60000 ms'));
+    const [event] = await validation.onGenerated(sampleTicketGenerated(1, grounded), log);
+    expect(event.definition).toBe(ReviewRequestedEvent);
+    const review = event.payload as ReviewRequested;
+    expect(review.assessment?.signals).toContainEqual({ name: 'verifier', score: 0, weight: 0 });
+    expect(review.assessment?.verdicts?.every((v) => v.verdict === 'unverified')).toBe(true);
+    expect(review.reason).toMatch(
+      /verifier: the verifier model failed: verifier did not answer within 60000 ms/,
+    );
+  });
+
+  it('refuses to start without a verifier model when a workflow declares verify.model', () => {
+    expect(() => new ResponseValidation(verifying, pii)).toThrow(
+      /support-ticket@1 declare verify\.model, and the validator was started without a verifier model/,
     );
   });
 });

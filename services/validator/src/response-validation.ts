@@ -22,13 +22,20 @@ import {
   restoreValue,
 } from '@llmbus/pii';
 import {
+  ClaimVerifier,
   decideOutcome,
   LoadedWorkflow,
+  OutputValidation,
   OutputValidator,
   valueAt,
+  withVerification,
   WorkflowError,
   WorkflowRegistry,
 } from '@llmbus/workflows';
+import type { Heartbeat } from '@llmbus/bus';
+
+/** How often a handler waiting on the verifier model tells the group it is alive. */
+const HEARTBEAT_EVERY_MS = 3000;
 
 /**
  * The validator's decisions: accept a generation, ask for a stricter retry, escalate to review or
@@ -42,23 +49,44 @@ export class ResponseValidation {
   constructor(
     private readonly workflows: WorkflowRegistry,
     private readonly pii: PiiProtection,
-  ) {}
+    /** The verifier model pass of workflows with `verify.model`; required when one is loaded. */
+    private readonly verifier?: ClaimVerifier,
+  ) {
+    const needing = workflows.list().filter((w) => w.verify?.model !== undefined);
+    if (needing.length > 0 && !verifier) {
+      throw new Error(
+        `workflow(s) ${needing.map((w) => `${w.id}@${w.version}`).join(', ')} declare verify.model, and the validator was started without a verifier model`,
+      );
+    }
+  }
 
   /** Validates a generation and returns the one event that follows from it. */
-  onGenerated(data: ResponseGenerated, log: Logger, tenantId?: string): Outgoing[] {
+  async onGenerated(
+    data: ResponseGenerated,
+    log: Logger,
+    tenantId?: string,
+    heartbeat?: Heartbeat,
+  ): Promise<Outgoing[]> {
     const workflow = this.workflowOf(data.context.workflow);
     const vault = this.vaultOf(data);
     const text = restoreText(data.text, vault);
     const output = data.output === undefined ? undefined : restoreValue(data.output, vault);
     const renderedPrompt = restoreText(data.renderedPrompt, vault);
-    const result = this.validator.validate(
+    const { classification } = data.context;
+    const result = await this.verified(
       workflow,
-      { output, text, renderedPrompt, input: data.input },
+      this.validator.validate(
+        workflow,
+        { output, text, renderedPrompt, input: data.input, classification },
+        data.passages,
+      ),
       data.passages,
+      log,
+      heartbeat,
     );
     const publish = <T>(value: T): T =>
       this.pii.forChannel(value, resolvePiiPolicy(workflow.pii, tenantId).outputs, vault);
-    const outcome = decideOutcome(workflow, data.attempt, result);
+    const outcome = decideOutcome(workflow, data.attempt, result, classification);
     const violations = capList(outcome.kind === 'accept' ? [] : outcome.problems, 50, 1000);
     const { assessment } = result;
     annotateActiveSpan({
@@ -147,6 +175,38 @@ export class ResponseValidation {
             { attempt },
           ),
         ];
+    }
+  }
+
+  /**
+   * With `verify.model`, a valid output's claims go to the verifier model and its verdicts fold
+   * into the confidence; an invalid output is not verified (it is retried or escalated anyway).
+   */
+  private async verified(
+    workflow: LoadedWorkflow,
+    result: OutputValidation,
+    passages: ResponseGenerated['passages'],
+    log: Logger,
+    heartbeat?: Heartbeat,
+  ): Promise<OutputValidation> {
+    if (!workflow.verify?.model || !this.verifier || !result.valid || !result.output) return result;
+    // Keeps the consumer's group membership alive while the verifier model works.
+    const timer = heartbeat && setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
+    try {
+      const verification = await this.verifier.verify(workflow, result.output, passages, result.citations);
+      if (!verification) return result;
+      log.info(
+        {
+          verifier: verification.failure ? 'failed' : 'verified',
+          score: verification.score,
+          claims: verification.verdicts.length,
+          failure: verification.failure,
+        },
+        'claims verified',
+      );
+      return withVerification(result, verification);
+    } finally {
+      if (timer) clearInterval(timer);
     }
   }
 

@@ -32,7 +32,7 @@ export class ValidatorEventsController {
           'llmbus.request_id': event.data.requestId,
         },
       },
-      async () => this.validation.onGenerated(event.data, ctx.log, event.tenantid),
+      async () => this.validation.onGenerated(event.data, ctx.log, event.tenantid, ctx.heartbeat),
     );
   }
 

@@ -1,6 +1,6 @@
 import { httpLoggerParams, identityProviders, OPS_CONTROLLERS } from '@llmbus/http-nest';
 import { CachedPiiDetector, createPiiDetector, PiiProtection, processPiiKey } from '@llmbus/pii';
-import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
+import { ClaimVerifier, DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { ResponseValidation } from './response-validation';
@@ -21,6 +21,7 @@ export class ValidatorModule {
         new CachedPiiDetector(createPiiDetector()),
         deps.config.piiKey ?? (deps.config.mode === 'embedded' ? processPiiKey() : undefined),
       ),
+      deps.verifierChat && new ClaimVerifier(deps.verifierChat),
     );
     return {
       module: ValidatorModule,

@@ -8,15 +8,16 @@ What each stage is, from the code (not configurable):
           test/deploy/helm-chart.test.ts fails when this drifts from the code.
   http    serves an API on httpPort (router, auditor); the others serve /healthz and /metrics
           on metrics.port.
-  models  needs the chat and/or embedding models.
+  models  needs the chat and/or embedding models (the router for workflows' classify: steps,
+          the validator for verify.model).
   secrets the Secret keys (secret.keys.*) it reads; "optional" ones may be absent.
 */}}
 {{- define "llmbus.stageSpecs" -}}
 router:
   topics: [orchestration.request.v1]
   http: true
-  models: false
-  secrets: [apiKeys, piiKey]
+  models: true
+  secrets: [apiKeys, openaiApiKey, piiKey]
 retriever:
   topics: [orchestration.routed.v1, documents.ingest.v1]
   http: false
@@ -30,8 +31,8 @@ generator:
 validator:
   topics: [orchestration.generated.v1, orchestration.review-decision.v1]
   http: false
-  models: false
-  secrets: [apiKeys, piiKey]
+  models: true
+  secrets: [apiKeys, openaiApiKey, piiKey]
 auditor:
   topics: ["*"]
   http: true
