@@ -262,4 +262,50 @@ describe('createModelProviders', () => {
     });
     await models.close();
   });
+
+  it('embeds with the chosen OpenAI-compatible embedding model in registry mode when callers name none', async () => {
+    const withEmbedder = registry.with([
+      {
+        id: 'vllm/embed',
+        provider: 'openai',
+        model: 'bge-small',
+        baseURL: 'http://127.0.0.1:9/v1',
+        apiKeyEnv: 'VLLM_API_KEY',
+        contextWindow: 512,
+        pricePer1MInputUsd: 0.01,
+        pricePer1MOutputUsd: 0,
+        capabilities: ['embeddings'],
+        tier: 'small',
+        embeddingDimension: 384,
+      },
+    ]);
+    const models = createModelProviders(
+      parseModelsConfig({
+        LLMBUS_MODEL_PROVIDER: 'registry',
+        LLMBUS_EMBEDDING_MODEL: 'vllm/embed',
+        VLLM_API_KEY: 'none',
+        OPENAI_MAX_RETRIES: '0',
+      }),
+      { registry: withEmbedder, localEngine: idleEngine },
+    );
+    expect(models.embeddingModel.id).toBe('vllm/embed');
+    // The closed port answers nothing: the call went to the chosen model (not "no default embeddings model").
+    await expect(models.embeddings.embed(['hello'], { timeoutMs: 2_000 })).rejects.toMatchObject({
+      code: 'unavailable',
+      modelId: 'vllm/embed',
+    });
+    await models.close();
+  });
+
+  it('refuses a baseURL that carries credentials or a query string, and a tenant listed twice', () => {
+    const gpt4o = registry.get('openai/gpt-4o');
+    for (const baseURL of ['https://user:sk-live-1@example.com/v1', 'https://example.com/v1?api-key=abc']) {
+      expect(() => ModelRegistry.fromConfig({ models: [{ ...gpt4o, baseURL }] })).toThrow(
+        'without credentials or query string',
+      );
+    }
+    expect(() => parseModelsConfig({ LLMBUS_TENANT_RATE_LIMITS: 'demo=60/,demo=1/' })).toThrow(
+      'listed twice',
+    );
+  });
 });

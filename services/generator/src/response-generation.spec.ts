@@ -360,10 +360,15 @@ describe('ResponseGeneration model routing', () => {
       undefined,
       1000,
     );
-    for (const attempt of [1, 2, 3]) await generation.generate(source, attempt, async () => undefined, log);
-    // The request's tier (large, from a match rule) is overridden by the cascade.
+    const routedSmall = { ...source, context: { ...source.context, modelTier: 'small' as const } };
+    for (const attempt of [1, 2, 3])
+      await generation.generate(routedSmall, attempt, async () => undefined, log);
     expect(tiers).toEqual(['small', 'large', 'large']);
     expect(model.chatCalls.map((call) => call.model)).toEqual(['small/model', 'large/model', 'large/model']);
+    // A request a match rule routed to large starts there.
+    model.enqueueChat(generated);
+    await generation.generate(source, 1, async () => undefined, log);
+    expect(tiers.at(-1)).toBe('large');
   });
 
   it('asks for the pinned model and passes the tenant for its rate limits', async () => {

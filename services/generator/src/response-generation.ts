@@ -238,16 +238,19 @@ export class ResponseGeneration {
 
   /**
    * The model of one attempt: the workflow's pinned `model.id`; else, with a `model.cascade`, the
-   * tier of this attempt (attempt 1 the first tier, each regeneration one tier up, the last one
-   * repeated); else the request's tier. A pinned model this process does not serve fails the
+   * tier of this attempt (attempt 1 the request's routed tier, or the first when the cascade does
+   * not list it, each regeneration one tier up, the last one repeated); else the request's tier. A pinned model this process does not serve fails the
    * request as `model_error`, naming the model and why.
    */
   private chooseModel(workflow: LoadedWorkflow, context: RequestContext, attempt: number): ChatModelChoice {
     const cascade = workflow.model.cascade;
+    // The cascade starts at the tier the request was routed to (a match rule may ask for large)
+    // and climbs one step per attempt.
+    const start = cascade === undefined ? 0 : Math.max(0, cascade.indexOf(context.modelTier));
     const tier =
       cascade === undefined
         ? context.modelTier
-        : (cascade[Math.min(attempt, cascade.length) - 1] ?? context.modelTier);
+        : (cascade[Math.min(start + attempt, cascade.length) - 1] ?? context.modelTier);
     try {
       return this.selectModel(tier, workflow.model.id === undefined ? {} : { pin: workflow.model.id });
     } catch (error) {

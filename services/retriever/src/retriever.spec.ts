@@ -18,7 +18,7 @@ import {
 } from '@llmbus/contracts';
 import { HashedBagOfWordsEmbedder, PgliteVectorStore, vectorCollectionName } from '@llmbus/retrieval';
 import pino from 'pino';
-import { startRetriever } from './index';
+import { MemoryRetrievalCacheBackend, RetrievalCache, startRetriever } from './index';
 
 const logger = pino({ level: 'silent' });
 
@@ -93,7 +93,15 @@ describe('retriever stage on the in-process bus', () => {
       },
     });
     const config = loadPlatformConfig({}, { mode: 'embedded', httpPort: 0, clientId: 'test' });
-    app = await startRetriever({ bus, config, logger, embedder, vectorStore: store });
+    // With the retrieval cache, as RETRIEVAL_CACHE_TTL_MS wires it: the controller must get it injected.
+    app = await startRetriever({
+      bus,
+      config,
+      logger,
+      embedder,
+      vectorStore: store,
+      retrievalCache: new RetrievalCache(new MemoryRetrievalCacheBackend(), 60_000),
+    });
 
     await bus.publish([
       outgoing(
@@ -187,6 +195,27 @@ describe('retriever stage on the in-process bus', () => {
     expect(context.requester.groups).toEqual(['staff']);
     expect(input).toEqual({ question: 'how many days per week can I work remotely' });
     expect(JSON.stringify(event.data)).not.toMatch(/Globex|medical/);
+  });
+
+  it('serves the same asker the same question from the retrieval cache, and another asker afresh', async () => {
+    const plan = { collections: ['policies'], topK: 5, query: 'what is the policy on remote work days' };
+    for (const [requestId, groups] of [
+      ['req-cache-1', ['staff']],
+      ['req-cache-2', ['staff']],
+      ['req-cache-3', ['staff', 'hr']],
+    ] as const) {
+      await bus.publish([
+        outgoing(RequestRoutedEvent, routed(requestId, [...groups], plan), { tenantId: 'acme' }),
+      ]);
+      await retrievedFor(requestId);
+    }
+    const [first, second, other] = await Promise.all(
+      ['req-cache-1', 'req-cache-2', 'req-cache-3'].map((id) => retrievedFor(id)),
+    );
+    expect(first!.data.usage?.cached).toBeUndefined();
+    expect(second!.data.usage).toMatchObject({ cached: true, costUsd: 0 });
+    expect(second!.data.passages).toEqual(first!.data.passages);
+    expect(other!.data.usage?.cached).toBeUndefined();
   });
 
   it('gives an "hr" member the restricted passages too, and never another tenant\'s', async () => {

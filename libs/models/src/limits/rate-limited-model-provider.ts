@@ -216,6 +216,11 @@ export function parseTenantRateLimits(raw: string | undefined): TenantRateLimits
         `LLMBUS_TENANT_RATE_LIMITS: "${part.trim()}" is invalid: a limit must be at least 1 (leave it empty for none)`,
       );
     }
+    if (limits.has(tenant)) {
+      throw new Error(
+        `LLMBUS_TENANT_RATE_LIMITS: tenant "${tenant}" is listed twice; give each tenant one entry`,
+      );
+    }
     limits.set(tenant, limit);
   }
   return limits;

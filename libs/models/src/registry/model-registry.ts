@@ -109,7 +109,8 @@ const entrySchema = {
     trustedForPii: { type: 'boolean' },
     tokenizer: { enum: TOKENIZER_ENCODINGS },
     fallbacks: { type: 'array', uniqueItems: true, items: { type: 'string', minLength: 1 } },
-    baseURL: { type: 'string', pattern: '^https?://[^\\s]+$' },
+    // No userinfo (user:key@) and no query string (?api-key=…): keys live in the variable apiKeyEnv names.
+    baseURL: { type: 'string', pattern: '^https?://[^\\s@?#]+$' },
     apiKeyEnv: { type: 'string', pattern: '^[A-Z_][A-Z0-9_]{0,127}$' },
     rpm: { type: 'integer', minimum: 1 },
     tpm: { type: 'integer', minimum: 1 },
@@ -162,7 +163,9 @@ function describeError(error: ErrorObject, root: unknown): string {
     case 'pattern':
       return field === 'apiKeyEnv'
         ? `${where}: field "apiKeyEnv" must name an environment variable (e.g. "GROQ_API_KEY"), not hold a key`
-        : `${where}: field "${field}" must be an http(s) URL`;
+        : field === 'baseURL'
+          ? `${where}: field "baseURL" must be an http(s) URL without credentials or query string (no user:key@, no ?api-key=): put the key in the variable apiKeyEnv names`
+          : `${where}: field "${field}" must be an http(s) URL`;
     case 'if':
       return `${where}: entries with the "embeddings" capability need "embeddingDimension"`;
     case 'enum':

@@ -167,10 +167,20 @@ export function createRegistryEndpoints(
     );
   }
   const providerFor = (entry: ModelEntry) => served.get(entry.id);
-  const embeddingProvider = served.get(embeddingModel.id);
-  if (embeddingProvider === undefined) {
+  const servingEmbeddings = served.get(embeddingModel.id);
+  if (servingEmbeddings === undefined) {
     throw new ModelError('unavailable', `no provider serves ${embeddingModel.id}`, { retryable: false });
   }
+  // Callers (ingestion, retrieval) embed without naming a model: they get the chosen one, whichever
+  // client serves it (an OpenAI-compatible client has no default embedding model of its own).
+  const embeddingId = embeddingModel.id;
+  const embeddingProvider: ModelProvider = {
+    name: servingEmbeddings.name,
+    chat: (request) => servingEmbeddings.chat(request),
+    embed: (texts, options) =>
+      servingEmbeddings.embed(texts, { ...options, model: options?.model ?? embeddingId }),
+    close: () => Promise.resolve(),
+  };
   return {
     live,
     notLive,
