@@ -15,7 +15,7 @@
 // servers as characters / 4. Prints, per dataset and overall: task success, cost per successful
 // outcome, total cost, calls per tier and why the cascade escalated; never asserts on time.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -132,6 +132,8 @@ function workflowsWith(edit) {
     edit(workflow);
     writeFileSync(join(dir, name), stringifyYaml(workflow));
   }
+  // Labelled examples of classifier steps live beside the workflows.
+  cpSync(join(root, 'workflows', 'examples'), join(dir, 'examples'), { recursive: true });
   return dir;
 }
 

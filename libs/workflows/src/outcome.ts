@@ -1,4 +1,4 @@
-import type { Classification } from '@llmbus/contracts';
+import type { Classification, ModelTier } from '@llmbus/contracts';
 import { valuesAt } from './field-path';
 import type { OutputValidation } from './output-validator';
 import type { WorkflowDefinition } from './workflow-definition';
@@ -24,13 +24,17 @@ export type ValidationOutcome =
  * 2. violations retry with the stricter instruction while attempts remain, then follow `onExhaustion`;
  * 3. with `validation.confidence`: at or above `accept` accept; from `retry` retry (then
  *    `onExhaustion`); below `retry` review at once, since a stricter prompt rarely rescues an
- *    answer with no evidence behind it. Without thresholds an output with no violations is accepted.
+ *    answer with no evidence behind it, unless the workflow's `model.cascade` has a higher tier
+ *    for the next attempt: then the retry goes there (a stronger model may have the evidence).
+ *    Without thresholds an output with no violations is accepted.
+ * `routedTier` is the tier the request was routed to (where its cascade starts).
  */
 export function decideOutcome(
   workflow: WorkflowDefinition,
   attempt: number,
   result: OutputValidation,
   classification?: Classification,
+  routedTier?: ModelTier,
 ): ValidationOutcome {
   const { maxAttempts, stricterInstruction, onExhaustion, confidence } = workflow.validation;
   const score = result.assessment.confidence;
@@ -58,6 +62,18 @@ export function decideOutcome(
     ...result.concerns,
   ];
   if (score >= confidence.retry) return exhausted('stayed below the confidence to accept', problems);
+  const nextTier = cascadeTierAfter(workflow, attempt, routedTier);
+  if (nextTier !== undefined && attempt < maxAttempts) {
+    return {
+      kind: 'retry',
+      nextAttempt: attempt + 1,
+      instruction: stricterInstruction,
+      problems: [
+        ...problems,
+        `confidence ${score} is below the retry threshold ${confidence.retry}: the cascade escalates to the ${nextTier} tier`,
+      ],
+    };
+  }
   return {
     kind: 'review',
     reason: `confidence ${score} is below the workflow's retry threshold ${confidence.retry}: ${problems.join('; ')}`,
@@ -87,4 +103,22 @@ function forcedReview(
       ? [c.message ?? `${c.field} is ${JSON.stringify(c.equals)}`]
       : [];
   });
+}
+
+/**
+ * The tier the next attempt of a cascade runs on, when it is higher than this attempt's; undefined
+ * without a cascade or on its last tier. Mirrors the generator's choice: attempt 1 on the routed
+ * tier (the first when the cascade does not list it), one step up per attempt.
+ */
+export function cascadeTierAfter(
+  workflow: WorkflowDefinition,
+  attempt: number,
+  routedTier?: ModelTier,
+): ModelTier | undefined {
+  const cascade = workflow.model.cascade;
+  if (cascade === undefined) return undefined;
+  const start = routedTier === undefined ? 0 : Math.max(0, cascade.indexOf(routedTier));
+  const now = Math.min(start + attempt, cascade.length) - 1;
+  const next = Math.min(start + attempt + 1, cascade.length) - 1;
+  return next > now && cascade[next] !== cascade[now] ? cascade[next] : undefined;
 }

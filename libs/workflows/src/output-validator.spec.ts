@@ -251,6 +251,21 @@ describe('decideOutcome', () => {
     });
   });
 
+  it('with a cascade, escalates a below-retry output to the next tier instead of review, while one is left', () => {
+    const { retry } = workflow.validation.confidence!;
+    const cascading = { ...workflow, model: { ...workflow.model, cascade: ['small', 'large'] as const } };
+    expect(decideOutcome(cascading, 1, valid(retry - 0.01), undefined, 'small')).toMatchObject({
+      kind: 'retry',
+      nextAttempt: 2,
+      problems: expect.arrayContaining([
+        expect.stringMatching(/the cascade escalates to the large tier/),
+      ]) as unknown,
+    });
+    // On the last tier (attempt 2, or a request routed to large from the start) it goes to review.
+    expect(decideOutcome(cascading, 2, valid(retry - 0.01), undefined, 'small').kind).toBe('review');
+    expect(decideOutcome(cascading, 1, valid(retry - 0.01), undefined, 'large').kind).toBe('review');
+  });
+
   it('sends an output that asks for a human to review, however confident', () => {
     const outcome = decideOutcome(workflow, 1, { ...valid(1), output: { ...good, needsHuman: true } });
     expect(outcome).toMatchObject({ kind: 'review', reason: expect.stringMatching(/needsHuman is true/) });

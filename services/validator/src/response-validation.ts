@@ -86,7 +86,7 @@ export class ResponseValidation {
     );
     const publish = <T>(value: T): T =>
       this.pii.forChannel(value, resolvePiiPolicy(workflow.pii, tenantId).outputs, vault);
-    const outcome = decideOutcome(workflow, data.attempt, result, classification);
+    const outcome = decideOutcome(workflow, data.attempt, result, classification, data.context.modelTier);
     const violations = capList(outcome.kind === 'accept' ? [] : outcome.problems, 50, 1000);
     const { assessment } = result;
     annotateActiveSpan({
