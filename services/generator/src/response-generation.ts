@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventRejectedError, Heartbeat } from '@llmbus/bus';
 import {
+  TOOL_NAME_PATTERN,
   toStorableText,
   toStorableValue,
   truncateText,
@@ -78,6 +79,8 @@ export type GenerationStep =
     };
 
 const HEARTBEAT_EVERY_MS = 5000;
+/** The tool recorded for a call whose name no tool can have; never declared, so always refused. */
+const INVALID_TOOL_NAME = 'invalid_tool_name';
 const MAX_TEXT = 200_000;
 
 /**
@@ -176,7 +179,17 @@ export class ResponseGeneration {
       return {
         kind: 'tools',
         assistantText: toStorableText(truncateText(response.text, 8000)),
-        calls: response.toolCalls.map((call) => ({ tool: call.name, arguments: { ...call.arguments } })),
+        // A name no tool can have (`x-y`, `functions.x`, control characters) is recorded as
+        // `invalid_tool_name` with the name as asked: the gate refuses it and the model is told,
+        // instead of the whole round failing the event's schema.
+        calls: response.toolCalls.map((call) =>
+          TOOL_NAME_PATTERN.test(call.name)
+            ? { tool: call.name, arguments: { ...call.arguments } }
+            : {
+                tool: INVALID_TOOL_NAME,
+                arguments: { requestedTool: toStorableText(truncateText(call.name, 200)) },
+              },
+        ),
         usage: { ...response.usage },
         loopUsage: usage,
         callId,

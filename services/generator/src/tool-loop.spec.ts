@@ -289,6 +289,7 @@ describe('ToolLoop', () => {
       toolCalls: [
         { id: 'provider-id-1', name: 'search', arguments: { query: 'timeout' } },
         { id: 'provider-id-2', name: 'wipe', arguments: {} },
+        { id: 'provider-id-3', name: 'restart-service', arguments: { service: 'x' } },
       ],
       usage: { promptTokens: 10, completionTokens: 5 },
     });
@@ -303,6 +304,12 @@ describe('ToolLoop', () => {
         calls: [
           { callId: 'r1.a1.t1.0', tool: 'search', arguments: { query: 'timeout' } },
           { callId: 'r1.a1.t1.1', tool: 'wipe', arguments: {} },
+          // A name no tool can have is kept as asked, under a tool name the gate always refuses.
+          {
+            callId: 'r1.a1.t1.2',
+            tool: 'invalid_tool_name',
+            arguments: { requestedTool: 'restart-service' },
+          },
         ],
         results: [],
       },

@@ -162,7 +162,8 @@ function resultOf(request: ToolCallRequest, outcome: ToolOutcome): ToolCallResul
         status: 'completed',
         content: toStorableText(truncateText(outcome.result.content, MAX_TOOL_RESULT_CHARS)),
         origin: `${outcome.result.origin.kind}:${outcome.result.origin.source}`,
-        truncated: outcome.result.truncated,
+        // Cut again at the event's limit whatever the tool's cap: say so.
+        truncated: outcome.result.truncated || outcome.result.content.length > MAX_TOOL_RESULT_CHARS,
         callHash: outcome.callHash,
         ...(outcome.result.cached === true ? { cached: true } : {}),
       };
