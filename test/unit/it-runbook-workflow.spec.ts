@@ -31,7 +31,7 @@ describe('workflows/it-runbook.v1.yaml', () => {
   it('loads with the runbooks collection, checked citations and a tool loop', () => {
     expect(workflow).toMatchObject({ id: 'it-runbook', version: 1 });
     expect(workflow.retrieval.collections).toEqual(['runbooks']);
-    expect(workflow.validation.citations).toEqual({ field: 'output.citations' });
+    expect(workflow.validation.citations).toEqual({ field: 'output.citations', min: 1 });
     expect(workflow.generate).toEqual({
       tools: ['log_search', 'metrics_query', 'ticket_history', 'restart_service'],
       maxToolRounds: 4,
