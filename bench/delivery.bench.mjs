@@ -50,7 +50,7 @@ async function run(delivery, round) {
       logger,
       sessionTimeoutMs: 10_000,
       delivery,
-      partitionsConcurrently: 6,
+      concurrency: 6,
     }),
     { logger, topicPrefix: prefix, retryTopicDelaysMs: [] },
   );

@@ -5,7 +5,9 @@
 //   1. Ingestion of the eval corpus's documents through the real local embedder (MiniLM GGUF):
 //      documents/s and chunks/s.
 //   2. Filtered queries (tenant + collections + ACL inside the query) at 10k and 100k chunks of
-//      synthetic random unit vectors: vector search, BM25 and the full hybrid retrieve, p50/p99.
+//      synthetic random unit vectors: vector search, BM25 and the full hybrid retrieve, p50/p99, on
+//      PGlite and, when QDRANT_URL is set (QDRANT_API_KEY if needed), on that Qdrant too (the bench
+//      creates and drops its own collection there).
 //   node bench/retrieval.bench.mjs [--scales 10000,100000] [--queries 100] [--ingest-seconds 20] [--load-seconds 1200]
 // A scale whose loading passes --load-seconds is measured at the size reached, and says so.
 import { readFileSync } from 'node:fs';
@@ -80,13 +82,23 @@ function doc(i) {
 }
 
 /** An embedder that returns random unit vectors: scale figures measure the store, not the model. */
+// A fresh model id per run names a fresh store collection, so a shared Qdrant never mixes runs.
+const MODEL_ID = `bench-random-${Date.now().toString(36)}`;
 const randomEmbedder = {
-  embed: async (texts) => ({ vectors: texts.map(unitVector), dimension: DIM, usage: { modelId: 'bench-random', provider: 'bench', promptTokens: 0, completionTokens: 0, costUsd: 0, latencyMs: 0 } }),
+  embed: async (texts) => ({ vectors: texts.map(unitVector), dimension: DIM, usage: { modelId: MODEL_ID, provider: 'bench', promptTokens: 0, completionTokens: 0, costUsd: 0, latencyMs: 0 } }),
 };
 
-async function scale(n) {
-  const store = await retrieval.PgliteVectorStore.open();
-  const name = retrieval.vectorCollectionName('bench-random', DIM);
+const STORES = [
+  ['PGlite', () => retrieval.PgliteVectorStore.open(), async () => undefined],
+  ...(process.env.QDRANT_URL
+    ? [['Qdrant', async () => new retrieval.QdrantVectorStore({ url: process.env.QDRANT_URL, apiKey: process.env.QDRANT_API_KEY }), (store, name) => store.dropCollection(name)]]
+    : []),
+];
+
+async function scale(n, [label, open, drop]) {
+  const store = await open();
+  const name = retrieval.vectorCollectionName(MODEL_ID, DIM);
+  seed = 42;
   try {
     await store.ensureCollection(name, DIM);
     const loadStart = performance.now();
@@ -124,12 +136,13 @@ async function scale(n) {
       timings.hybrid.push(performance.now() - t);
     }
     const reached = loaded < n ? ` (load budget reached: ${loaded} of ${n})` : '';
-    console.log(`${loaded} chunks${reached}, loaded in ${loadSeconds.toFixed(0)} s; ${queryCount} queries, tenant + 2 of 3 collections + ACL filter:`);
+    console.log(`${label}: ${loaded} chunks${reached}, loaded in ${loadSeconds.toFixed(0)} s; ${queryCount} queries, tenant + 2 of 3 collections + ACL filter:`);
     for (const [kind, list] of Object.entries(timings)) {
       const sorted = list.sort((a, b) => a - b);
       console.log(`  ${kind.padEnd(8)} p50 ${fmt(percentile(sorted, 0.5)).padStart(9)}   p99 ${fmt(percentile(sorted, 0.99)).padStart(9)}`);
     }
   } finally {
+    await drop(store, name).catch((error) => console.error(`could not drop ${name}: ${error.message}`));
     await store.close();
   }
 }
@@ -140,4 +153,4 @@ try {
 } finally {
   await providers.close();
 }
-for (const n of scales) await scale(n);
+for (const n of scales) for (const target of STORES) await scale(n, target);

@@ -4,9 +4,12 @@
 //   orchestrate ingest <file|dir> --collection hr-policies --tenant acme [--acl hr,legal] [--doc-version 2]
 //   orchestrate delete <documentId> --collection hr-policies --tenant acme
 //   orchestrate replay --stage router [--reason processing_error,model_error] [--request <id>]
+//   orchestrate replay-request <requestId> --tenant <id> [--workflow-version <n>] [--model <id>] [--schema <name>]
 //   orchestrate audit verify [--tenant <id>] [--schema <name>]
 //   orchestrate audit retain [--policy <file.json>] [--dry-run] [--as-of <time>] [--schema <name>]
-// Reads KAFKA_BROKERS and LLMBUS_TOPIC_PREFIX like the services do; the audit commands read DATABASE_URL.
+//   orchestrate eval <workflow|all> <dataset.jsonl> [--model scripted|configured] [--kafka] [--limit n] [--out dir]
+// Reads KAFKA_BROKERS and LLMBUS_TOPIC_PREFIX like the services do; the audit commands and
+// replay-request read DATABASE_URL (replay-request also the model variables, as the generator does).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
@@ -174,6 +177,64 @@ async function auditVerify(options) {
   }
 }
 
+/**
+ * Re-runs generation and validation of a recorded request (its recorded input, passages and
+ * workflow version, or the ones named) with the generator's and validator's own code, and prints
+ * recorded and new side by side. Publishes nothing: no bus is opened.
+ */
+async function replayRequest(requestId, options) {
+  const runtime = require(join(root, 'libs/runtime/dist/index.js'));
+  const { ResponseGeneration, chatModelChooser } = require(join(root, 'services/generator/dist/index.js'));
+  const { ResponseValidation } = require(join(root, 'services/validator/dist/index.js'));
+  const { AuditPrivacy } = require(join(root, 'services/auditor/dist/index.js'));
+  const { createModelProviders, isTrustedForPii, parseModelsConfig } = require(join(root, 'libs/models/dist/index.js'));
+  const { WorkflowRegistry, DEFAULT_WORKFLOWS_DIR } = require(join(root, 'libs/workflows/dist/index.js'));
+  const pii = require(join(root, 'libs/pii/dist/index.js'));
+  const { MODEL_CALL_DEADLINE_MS } = require(join(root, 'libs/config/dist/index.js'));
+
+  const config = loadPlatformConfig({ ...process.env, LLMBUS_MODE: 'embedded' }, { mode: 'embedded', httpPort: 0, clientId: 'llmbus-cli', servesHttp: false });
+  const logger = createLogger({ service: 'orchestrate', level: process.env.LOG_LEVEL ?? 'fatal' });
+  const workflows = WorkflowRegistry.fromDirectory(config.workflowsDir ?? DEFAULT_WORKFLOWS_DIR);
+  const store = audit.PostgresAuditStore.reader({ connectionString: databaseUrl(), schema: options.schema, timeoutMs: 120_000 });
+  let trail;
+  try {
+    trail = await store.trail(options.tenant, requestId);
+  } finally {
+    await store.close();
+  }
+  // Payloads are stored masked when LLMBUS_PII_KEY is set: replay from the raw values, as the stages saw them.
+  const privacy = new AuditPrivacy(workflows, config.piiKey);
+  const source = runtime.replaySourceFrom(requestId, trail.map((r) => (r.payloadRemovedAt ? r : { ...r, envelope: privacy.raw(r.envelope) })));
+
+  const providers = createModelProviders(parseModelsConfig(process.env), { logger });
+  try {
+    const byTier = chatModelChooser(providers);
+    let selectModel = byTier;
+    if (options.model) {
+      const entry = providers.registry.find(options.model) ?? providers.available.find((m) => m.model === options.model);
+      if (!entry || !entry.capabilities.includes('chat'))
+        throw new InvalidArgumentError(`--model ${options.model} is no chat model of the registry; known: ${providers.registry.entries.filter((m) => m.capabilities.includes('chat')).map((m) => m.id).join(', ')}`);
+      const choice = { modelId: entry.id, contextWindow: entry.contextWindow, pricePer1MInputUsd: entry.pricePer1MInputUsd, pricePer1MOutputUsd: entry.pricePer1MOutputUsd, trustedForPii: isTrustedForPii(entry) };
+      selectModel = () => choice;
+    }
+    // One key seals and opens the prompt's placeholder mapping within this process.
+    const protection = () => new pii.PiiProtection(pii.createPiiDetector(), config.piiKey ?? pii.processPiiKey());
+    const generation = new ResponseGeneration(workflows, providers.chat, selectModel, undefined, MODEL_CALL_DEADLINE_MS, protection());
+    const validation = new ResponseValidation(workflows, protection());
+    const report = await runtime.replayRequest(
+      source,
+      {
+        generate: (input) => generation.generate({ ...input }, 1, async () => undefined, logger),
+        validate: (generated, tenantId) => validation.onGenerated(generated, logger, tenantId).map((o) => ({ type: o.definition.type, payload: o.payload })),
+      },
+      { workflowVersion: options.workflowVersion },
+    );
+    console.log(runtime.formatReplayReport(report));
+  } finally {
+    await providers.close();
+  }
+}
+
 async function auditRetain(options) {
   const policy = options.policy ? audit.parseRetentionPolicy(JSON.parse(readFileSync(options.policy, 'utf8'))) : audit.DEFAULT_RETENTION_POLICY;
   const store = await audit.PostgresAuditStore.open({ connectionString: databaseUrl(), schema: options.schema, maxConnections: 2 });
@@ -189,6 +250,55 @@ async function auditRetain(options) {
   } finally {
     await store.close();
   }
+}
+
+async function runEval(workflow, datasetPath, options) {
+  // The harness lives with the embedded platform it starts (services/embedded/src/evaluation).
+  const { evaluate } = require(join(root, 'services/embedded/dist/index.js'));
+  const logger = createLogger({ service: 'eval', level: process.env.LOG_LEVEL ?? 'fatal' });
+  const model = options.model;
+  const run = async (bus) => {
+    const bar = new cliProgress.SingleBar({ format: `eval ${workflow} [{bar}] {value}/{total} | {item} {outcome}`, hideCursor: true }, cliProgress.Presets.shades_classic);
+    let started = false;
+    const result = await evaluate({
+      workflow,
+      datasetPath,
+      mode: options.kafka ? 'kafka' : 'embedded',
+      model,
+      env: process.env,
+      logger,
+      outDir: options.out,
+      limit: options.limit,
+      ids: options.ids,
+      concurrency: options.concurrency ?? (model === 'scripted' ? 4 : 1),
+      itemTimeoutMs: options.itemTimeout,
+      scriptedPort: options.scriptedPort,
+      bus,
+      onItem: (r, done, total) => {
+        // Not a terminal (a log file, CI): one line per item instead of a bar.
+        if (!process.stderr.isTTY) return console.log(`eval ${done}/${total} ${r.item.id} ${r.outcome} ${r.latencyMs} ms`);
+        if (!started) bar.start(total, 0, { item: '', outcome: '' });
+        started = true;
+        bar.update(done, { item: r.item.id, outcome: r.outcome });
+      },
+    });
+    if (started) bar.stop();
+    return result;
+  };
+  const result = options.kafka ? await withBus((bus) => run(bus)) : await run(undefined);
+  const pct = (v) => (v === null ? '   -  ' : `${(v * 100).toFixed(1).padStart(5)}%`);
+  console.log(`model: ${result.report.model}; ${result.report.items.length} items in ${(result.report.durationMs / 1000).toFixed(1)} s${result.report.note ? `; ${result.report.note}` : ''}`);
+  console.log('version                      items  success  schema  cit.prec  cit.rec  unsupp.  abstain  acc-wrong  escalated');
+  for (const v of result.report.versions) {
+    console.log(
+      `${v.workflowVersion.padEnd(28)} ${String(v.items).padStart(5)}  ${pct(v.taskSuccess)}  ${pct(v.schemaValidity)}  ${pct(v.citationPrecision)}  ${pct(v.citationRecall)}  ${pct(v.unsupportedClaimRate)}  ${pct(v.abstentionCorrectness)}  ${pct(v.acceptedButWrongRate)}  ${pct(v.escalationRate)}`,
+    );
+    for (const [kind, f] of Object.entries(v.outcomes)) {
+      console.log(`    ${kind.padEnd(10)} ${String(f.count).padStart(4)} items, latency mean ${f.latencyMs.mean} ms (p50 ${f.latencyMs.p50}, p95 ${f.latencyMs.p95}), cost ${f.costUsd.total.toFixed(6)} USD`);
+    }
+  }
+  for (const i of result.report.items.filter((i) => !i.success)) console.log(`  ${i.acceptedButWrong ? 'ACCEPTED BUT WRONG' : 'not a success'} ${i.id} (${i.outcome}): ${[...i.failures, i.reason ?? ''].filter(Boolean).join('; ').slice(0, 300)}`);
+  console.log(`report: ${result.jsonPath}\n        ${result.htmlPath}`);
 }
 
 const program = new Command('orchestrate').description('llmbus operator CLI (publishes to Kafka: KAFKA_BROKERS, LLMBUS_TOPIC_PREFIX)');
@@ -223,8 +333,17 @@ program
   })
   .option('--request <id>', 'only the records of this request or document', (v) => id(v, 'request id'))
   .action(replay);
-const auditCommand = program.command('audit').description("the auditor's trail in PostgreSQL (DATABASE_URL)");
 const schemaOption = ['--schema <name>', "schema of the audit tables (default: the connection's search_path)"];
+program
+  .command('replay-request')
+  .description('re-run generation and validation of a recorded request (recorded input and passages) and print recorded and new side by side; publishes nothing')
+  .argument('<requestId>', 'the request id (correlation id)', (v) => id(v, 'request id'))
+  .requiredOption('--tenant <id>', "tenant whose trail holds the request", (v) => id(v, 'tenant'))
+  .option('--workflow-version <n>', "run this version of the request's workflow (and so its prompt) instead of the recorded one", positiveInt)
+  .option('--model <id>', 'model registry id (or model name) to call instead of the one the tier selects')
+  .option(...schemaOption)
+  .action(replayRequest);
+const auditCommand = program.command('audit').description("the auditor's trail in PostgreSQL (DATABASE_URL)");
 auditCommand
   .command('verify')
   .description("recompute each tenant's hash chain; name the first broken record and exit 1 if any")
@@ -243,6 +362,23 @@ auditCommand
   })
   .option(...schemaOption)
   .action(auditRetain);
+program
+  .command('eval')
+  .description('run a labelled dataset through the pipeline and report task success, citations, abstention, escalation, cost and latency per workflow version (JSON + HTML)')
+  .argument('<workflow>', 'workflow id whose items run, or "all"')
+  .argument('<dataset>', 'dataset JSONL (format: eval/workflows/README.md)')
+  .option('--model <model>', 'scripted: the in-harness OpenAI-compatible server with answers scripted per item; configured: the model the environment configures (local GGUF by default)', (v) => {
+    if (!['scripted', 'configured'].includes(v)) throw new InvalidArgumentError('scripted or configured');
+    return v;
+  }, 'scripted')
+  .option('--kafka', 'run on the services already running on KAFKA_BROKERS (LLMBUS_TOPIC_PREFIX) instead of an embedded platform', false)
+  .option('--scripted-port <port>', 'with --kafka and --model scripted: port of the scripted endpoint the generator service calls (its OPENAI_BASE_URL is http://127.0.0.1:<port>/v1)', positiveInt)
+  .option('--limit <n>', 'run n items spread evenly over the dataset (keeps its mix)', positiveInt)
+  .option('--ids <ids>', 'only these comma-separated item ids', groups)
+  .option('--concurrency <n>', 'items in flight (default 4 scripted, 1 otherwise)', positiveInt)
+  .option('--item-timeout <ms>', 'per item, submit to outcome (default 600000)', positiveInt)
+  .option('--out <dir>', 'report folder', 'eval/reports')
+  .action(runEval);
 program.parseAsync(process.argv).catch((error) => {
   const message = error instanceof Error ? error.message : String(error);
   const hint = /does not host this topic-partition|UNKNOWN_TOPIC/i.test(message)

@@ -53,6 +53,8 @@ export class ToolCallResult {
   @IsOptional() @IsString() @MaxLength(64) callHash?: string;
   /** Who approved (or rejected) a `high` call. */
   @IsOptional() @IsString() @MaxLength(200) reviewer?: string;
+  /** True when the result came from the tool result cache (a cacheable read tool, same tenant and call). */
+  @IsOptional() @IsBoolean() cached?: boolean;
 }
 
 /** One model round that asked for tools: the model's words, its calls and, once run, their results. */

@@ -96,7 +96,11 @@ facts.forEach((f, i) => {
     const [question, section] = TEMPLATES[t](f);
     // Restricted runbooks are asked about by members (found) and by non-members (must stay hidden).
     const groups = f.restricted ? (t % 2 === 0 ? ['sre'] : ['engineering']) : ['engineering'];
-    questions.push({ id: `rb-${questions.length + 1}`, question, groups, relevant: [{ documentId: `rb-${f.name}`, section }] });
+    const label = { documentId: `rb-${f.name}`, section };
+    // A non-member's answer is hidden: nothing readable answers, so retrieval should abstain, and
+    // returning the label would be a leak (counted by the eval), not a hit.
+    const readable = !f.restricted || groups.includes('sre');
+    questions.push({ id: `rb-${questions.length + 1}`, question, groups, ...(readable ? { relevant: [label] } : { relevant: [], hiddenRelevant: [label] }) });
   }
 });
 writeFileSync(join(here, 'runbooks.json'), `${JSON.stringify(documents, null, 2)}\n`);

@@ -379,7 +379,7 @@ describe('tool loop on Kafka: five service processes, a scripted OpenAI-compatib
 
     // Round 1 is recorded with its results before the model sees them.
     const first = await pipeline.tap.waitFor(of(requestId, ToolCallsCompletedEvent.type), 240_000, 'round 1');
-    const round1 = (first.json as ToolCallsCompleted).rounds[0];
+    const round1 = (first.json as unknown as ToolCallsCompleted).rounds[0];
     expect(round1.results.map((r) => [r.tool, r.status, r.code])).toEqual([
       ['log_search', 'completed', undefined],
       ['lookup_host', 'completed', undefined],
@@ -417,7 +417,11 @@ describe('tool loop on Kafka: five service processes, a scripted OpenAI-compatib
     await pipeline.restartService('generator');
     model.holdFinalAnswerOf = requestId;
     const held = model.nextHeld();
-    const decision = await decide(requestId, { decision: 'approve', comment: 'approved by the e2e test' });
+    const decision = await decide(requestId, {
+      decision: 'approve',
+      callHash: approval.callHash,
+      comment: 'approved by the e2e test',
+    });
     expect(decision.status).toBe(202);
 
     // The action runs once; crash 2 comes after its result is recorded, while the next model call is in flight.

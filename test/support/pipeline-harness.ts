@@ -39,6 +39,8 @@ export interface PipelineOptions {
   readonly env?: Record<string, string>;
   /** Extra environment for one service, by name (applied after `env`). */
   readonly serviceEnv?: Readonly<Record<string, Record<string, string>>>;
+  /** How long each service may take to start (it loads its models first). Default 90 000 ms. */
+  readonly startTimeoutMs?: number;
 }
 
 export class Pipeline {
@@ -120,7 +122,7 @@ export class Pipeline {
         ...this.options.serviceEnv?.[name],
       };
       this.launches.set(name, launch);
-      this.services.push(await startService(name, launch));
+      this.services.push(await startService(name, launch, this.options.startTimeoutMs));
     }
     this.tap = new TopicTap(
       this.brokers,

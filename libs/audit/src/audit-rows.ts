@@ -1,5 +1,6 @@
 import type { EventEnvelope } from '@llmbus/contracts';
 import type { AuditRecord } from './audit-store';
+import { isoTime } from './iso-time';
 
 /** Columns every query that returns whole events selects, in this shape. */
 export const RECORD_COLUMNS = `event_id, tenant_id, correlation_id, causation_id, type, source, subject, spec_version,
@@ -34,10 +35,7 @@ export interface RecordRow {
   payload_removed_at: Date | string | null;
 }
 
-/** ISO 8601 in UTC whatever the driver returned. */
-export function isoTime(value: Date | string): string {
-  return (value instanceof Date ? value : new Date(value)).toISOString();
-}
+export { isoTime };
 
 /** Rebuilds the stored envelope and position; optional attributes absent in the event stay absent. */
 export function toRecord(row: RecordRow): AuditRecord {

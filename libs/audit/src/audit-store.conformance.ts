@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   ContextRetrievedEvent,
+  DeadLetteredEvent,
   ModelCallRecordedEvent,
   RequestCompletedEvent,
   RequestFailedEvent,
@@ -231,6 +232,31 @@ export function describeAuditStoreConformance(
       expect(await store.reviewQueue(b)).toEqual([]);
       expect(await store.reviewState(b, 'shared-id')).toEqual({ status: 'unknown_request' });
       await expect(store.trail('', 'shared-id')).rejects.toBeInstanceOf(AuditQueryError);
+    });
+
+    it("lists a tenant's dead letters newest first and finds an event by id, never another tenant's", async () => {
+      const a = newTenant();
+      const b = newTenant();
+      const letter = (second: number) =>
+        event(
+          a,
+          `dl-${second}`,
+          DeadLetteredEvent.type,
+          at(second),
+          { reason: `r${second}` },
+          '/llmbus/validator',
+        );
+      const [older, newer] = [letter(1), letter(2)];
+      await store.record(older, position('orchestration.validator.dlq.v1'));
+      await store.record(newer, position('orchestration.validator.dlq.v1'));
+      await store.record(event(a, 'dl-other', RequestSubmittedEvent.type, at(3)), position());
+      expect((await store.deadLetters(a, 10)).map((r) => r.envelope.id)).toEqual([newer.id, older.id]);
+      expect((await store.deadLetters(a, 1)).map((r) => r.envelope.id)).toEqual([newer.id]);
+      expect(await store.deadLetters(b, 10)).toEqual([]);
+      await expect(store.deadLetters(a, 0)).rejects.toBeInstanceOf(AuditQueryError);
+      expect((await store.eventById(a, older.id))?.envelope.data).toMatchObject({ reason: 'r1' });
+      expect(await store.eventById(b, older.id)).toBeUndefined();
+      expect(await store.eventById(a, randomUUID())).toBeUndefined();
     });
 
     it("accounts a request's calls by stage and model, and the tenant's usage by workflow, outcome and window", async () => {

@@ -120,6 +120,10 @@ export interface AuditStore {
   usage(tenantId: string, window: UsageWindow): Promise<readonly UsageRow[]>;
   /** Requests whose latest review request has no later decision or final result, oldest first. */
   reviewQueue(tenantId: string): Promise<readonly PendingReview[]>;
+  /** The tenant's recorded dead letters (DeadLettered events), newest first, at most `limit`. */
+  deadLetters(tenantId: string, limit: number): Promise<readonly AuditRecord[]>;
+  /** One recorded event of the tenant by its CloudEvents id; undefined when the tenant has none. */
+  eventById(tenantId: string, eventId: string): Promise<AuditRecord | undefined>;
   /**
    * Open tool approvals (latest review of their request, kind `tool-approval`, no decision or
    * outcome since) whose `expiresAt` is before `now`, across tenants, oldest first, at most

@@ -11,7 +11,7 @@ import {
   type FailureCode,
   type Stage,
 } from '@llmbus/contracts';
-import { isoTime } from './audit-rows';
+import { isoTime } from './iso-time';
 
 export const REQUEST_STATES = ['accepted', 'routed', 'review', 'completed', 'failed'] as const;
 /** Where a request stands, as `GET /v1/requests/:id` shows it; a status only moves forward. */

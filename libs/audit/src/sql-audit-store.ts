@@ -4,6 +4,7 @@ import {
   RequestFailedEvent,
   ReviewDecidedEvent,
   ReviewRequestedEvent,
+  DeadLetteredEvent,
   type EventEnvelope,
 } from '@llmbus/contracts';
 import { CALL_RESTATING_TYPES, RESTATED_USAGE_TYPES } from './audit-columns';
@@ -260,6 +261,30 @@ export class SqlAuditStore implements AuditStore {
       [tenantId, ReviewRequestedEvent.type, REVIEW_RESOLVERS],
     );
     return rows.map((row) => ({ requestId: row.correlation_id, review: toRecord(row) }));
+  }
+
+  async deadLetters(tenantId: string, limit: number): Promise<readonly AuditRecord[]> {
+    requireTenant(tenantId);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE)
+      throw new AuditQueryError('invalid_limit', `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
+    const { rows } = await this.client.query<RecordRow>(
+      `SELECT ${RECORD_COLUMNS} FROM audit_events
+       WHERE tenant_id = $1 AND type = $2
+       ORDER BY event_time DESC, seq DESC
+       LIMIT $3`,
+      [tenantId, DeadLetteredEvent.type, limit],
+    );
+    return rows.map(toRecord);
+  }
+
+  async eventById(tenantId: string, eventId: string): Promise<AuditRecord | undefined> {
+    requireTenant(tenantId);
+    if (!isStorableText(eventId)) return undefined;
+    const { rows } = await this.client.query<RecordRow>(
+      `SELECT ${RECORD_COLUMNS} FROM audit_events WHERE tenant_id = $1 AND event_id = $2 ORDER BY seq LIMIT 1`,
+      [tenantId, eventId],
+    );
+    return rows[0] && toRecord(rows[0]);
   }
 
   async expiredToolApprovals(now: Date, limit: number): Promise<readonly PendingReview[]> {

@@ -16,6 +16,7 @@ import {
 } from '@llmbus/contracts';
 import type { Logger } from 'pino';
 import { inConsumerSpan, startSendSpans } from './bus-tracing';
+import type { ConsumerBus } from './consumer-bus';
 import { deriveEventId } from './event-ids';
 import { DedupStore, InMemoryDedupStore } from './dedup-store';
 import type { Outgoing } from './outgoing';
@@ -65,7 +66,7 @@ export interface SubscribeOptions {
 }
 
 /** Publishes and consumes platform events with the envelope, idempotency and failure rules. */
-export class EventBus {
+export class EventBus implements ConsumerBus {
   readonly topicPrefix: string;
   readonly maxEventBytes: number;
   readonly maxAttempts: number;

@@ -1,5 +1,6 @@
 import type { Consumer, ConsumerConfig, EachMessagePayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
+import { ConcurrencyLimit, MessageOutcome, processKeyedBatch } from './keyed-batch';
 import type { ConsumerHealth } from './transport';
 
 export interface KafkaGroupMemberOptions {
@@ -8,12 +9,19 @@ export interface KafkaGroupMemberOptions {
   readonly topics: readonly string[];
   /** Where a group without committed offsets starts (default: the oldest message). */
   readonly fromBeginning?: boolean;
-  readonly partitionsConcurrently: number;
   /**
-   * Handles one message with the consumer that fetched it, its commit included; a rejection leaves
-   * the offset uncommitted (the message comes again).
+   * Messages the member works on at once, across its partitions and keys; messages of one key
+   * (or, when `sequential`, of one partition) are handled in offset order.
    */
-  readonly eachMessage: (consumer: Consumer, payload: EachMessagePayload) => Promise<void>;
+  readonly concurrency: number;
+  /** One message at a time per partition (exactly-once: one transaction at a time per partition). */
+  readonly sequential: boolean;
+  /**
+   * Handles one message with the consumer that fetched it; the member commits its offset once it
+   * and every earlier message of its partition are handled, unless the outcome says it is
+   * committed already. A rejection leaves the offset uncommitted (the message comes again).
+   */
+  readonly eachMessage: (consumer: Consumer, payload: EachMessagePayload) => Promise<MessageOutcome>;
   /** Consumers created in a row after crashes kafkajs does not restart from, with no message handled in between. */
   readonly maxRejoinAttempts: number;
   /** Pause before the n-th recreation: n times this, in milliseconds. */
@@ -139,16 +147,44 @@ export class KafkaGroupMember {
       topics: [...this.options.topics],
       fromBeginning: this.options.fromBeginning ?? true,
     });
+    const limit = new ConcurrencyLimit(this.options.concurrency);
     await consumer.run({
       autoCommit: false,
-      partitionsConsumedConcurrently: this.options.partitionsConcurrently,
-      eachMessage: async (payload) => {
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.concurrency,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }) => {
+        const { topic, partition } = batch;
+        // A rebalance noticed between messages: start no more of the batch, so that the member
+        // rejoins once the messages in flight are done (as kafkajs's eachMessage loop does).
+        let rebalance: Error | undefined;
         try {
-          await this.options.eachMessage(consumer, payload);
+          await processKeyedBatch(batch.messages, {
+            limit,
+            sequential: this.options.sequential,
+            active: () => rebalance === undefined && isRunning() && !isStale(),
+            handle: async (message) => {
+              const outcome = await this.options.eachMessage(consumer, {
+                topic,
+                partition,
+                message,
+                heartbeat,
+                pause,
+              });
+              // The message is handled: a failed heartbeat must not make it fail (it would come again).
+              await heartbeat().catch((error: unknown) => void (rebalance ??= membershipError(error)));
+              return outcome;
+            },
+            completed: async (offset, commit) => {
+              const next = (BigInt(offset) + 1n).toString();
+              if (commit) await consumer.commitOffsets([{ topic, partition, offset: next }]);
+              resolveOffset(offset);
+              this.rejoinAttempts = 0;
+            },
+          });
         } catch (error) {
           throw membershipError(error) ?? error;
         }
-        this.rejoinAttempts = 0;
+        if (rebalance) throw rebalance;
       },
     });
     await joined;

@@ -11,6 +11,7 @@ import {
 import type { Logger } from 'pino';
 import { DeliveryDeferredError } from './errors';
 import { KafkaGroupMember } from './kafka-group-member';
+import type { MessageOutcome } from './keyed-batch';
 import { PartitionLag, registerLagSource } from './metrics';
 import type {
   BusTransport,
@@ -27,7 +28,7 @@ export interface KafkaTransportOptions {
   readonly brokers: readonly string[];
   readonly clientId: string;
   /**
-   * Consumer session timeout in milliseconds (default 30 s). Handlers heartbeat during long model
+   * Consumer session timeout in milliseconds (default 10 s). Handlers heartbeat during long model
    * calls, so this only bounds how long a dead member holds its partitions.
    */
   readonly sessionTimeoutMs?: number;
@@ -38,8 +39,11 @@ export interface KafkaTransportOptions {
    * member that misses it is evicted and its in-flight message is handled again by another.
    */
   readonly rebalanceTimeoutMs?: number;
-  /** Partitions a consumer handles at once; order holds within each partition. */
-  readonly partitionsConcurrently?: number;
+  /**
+   * Messages one consumer works on at once, across its partitions and keys (default 8). Order holds
+   * per key (per partition with `exactly-once`); offsets are committed as a contiguous prefix.
+   */
+  readonly concurrency?: number;
   /**
    * Consumers recreated in a row, with no message handled in between, after crashes kafkajs does
    * not restart from (default 3); then `onFatal` is called.
@@ -63,7 +67,9 @@ export interface KafkaTransportOptions {
   readonly logger: Logger;
 }
 
-const DEFAULT_SESSION_TIMEOUT_MS = 30_000;
+const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
+/** Messages in flight per consumer by default: several model calls at once per replica. */
+export const DEFAULT_CONCURRENCY = 8;
 /** Kafka's Java consumer default for the same bound (max.poll.interval.ms). */
 const DEFAULT_REBALANCE_TIMEOUT_MS = 300_000;
 
@@ -155,7 +161,8 @@ export class KafkaTransport implements BusTransport {
       },
       topics: options.topics,
       fromBeginning: options.fromBeginning,
-      partitionsConcurrently: this.options.partitionsConcurrently ?? 3,
+      concurrency: this.options.concurrency ?? DEFAULT_CONCURRENCY,
+      sequential: this.exactlyOnce,
       eachMessage: (consumer, payload) => this.handleMessage(options, consumer, payload, deferrals),
       maxRejoinAttempts: this.options.maxRejoinAttempts ?? 3,
       rejoinDelayMs: this.options.rejoinDelayMs ?? 1000,
@@ -191,13 +198,16 @@ export class KafkaTransport implements BusTransport {
     return { consuming: true };
   }
 
-  /** One message: hand it to the stage, then commit its offset (in the transaction, exactly-once). */
+  /**
+   * One message: hand it to the stage; exactly-once, commit its offset in the transaction with its
+   * outputs. Otherwise the group member commits it once every earlier message is handled too.
+   */
   private async handleMessage(
     options: ConsumeOptions,
     consumer: Consumer,
     { topic, partition, message, heartbeat, pause }: EachMessagePayload,
     deferrals: Set<NodeJS.Timeout>,
-  ): Promise<void> {
+  ): Promise<MessageOutcome> {
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(message.headers ?? {})) {
       const text = headerString(value);
@@ -234,7 +244,7 @@ export class KafkaTransport implements BusTransport {
           topics: [{ topic, partitions: [{ partition, offset: next }] }],
         });
         await transaction.commit();
-        return;
+        return 'committed';
       }
     } catch (error) {
       if (transaction) await transaction.abort().catch(() => undefined);
@@ -250,9 +260,9 @@ export class KafkaTransport implements BusTransport {
         resume();
       }, error.delayMs);
       deferrals.add(timer);
-      return;
+      return 'stop';
     }
-    await consumer.commitOffsets([{ topic, partition, offset: next }]);
+    return 'handled';
   }
 
   /** Committed offset versus partition end for each partition a group reads. */

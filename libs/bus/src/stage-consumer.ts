@@ -21,7 +21,7 @@ import { isUtf8 } from 'node:buffer';
 import { backOff } from 'exponential-backoff';
 import type { Logger } from 'pino';
 import { DeliveryDeferredError, EventRejectedError, isRetryable } from './errors';
-import type { EventBus } from './event-bus';
+import type { ConsumerBus } from './consumer-bus';
 import { busMetrics } from './metrics';
 import { outgoing, Outgoing } from './outgoing';
 import { isRetryTopicOf, readRetryRecord, retryDelay, retryRecord, retryTopicIndex } from './retry-topics';
@@ -87,7 +87,7 @@ interface Rejection {
  * "redeliver" (only when publishing itself failed).
  */
 export async function processMessage(
-  bus: EventBus,
+  bus: ConsumerBus,
   setup: ConsumerSetup,
   received: RawMessage,
   heartbeat: Heartbeat,
@@ -209,7 +209,7 @@ export async function processMessage(
  * has passed. Resolves once the broker has the copy, so the original may then be committed.
  */
 async function scheduleRetry(
-  bus: EventBus,
+  bus: ConsumerBus,
   output: RecordSink,
   setup: ConsumerSetup,
   original: RawMessage,
@@ -240,7 +240,7 @@ function retryAfterOf(error: unknown): number | undefined {
  * overflows the stack) into a rejection: an input that cannot be read must never be redelivered
  * forever and block its partition.
  */
-function safeDecode(bus: EventBus, setup: ConsumerSetup, message: RawMessage): Decoded {
+function safeDecode(bus: ConsumerBus, setup: ConsumerSetup, message: RawMessage): Decoded {
   try {
     return decode(bus, setup, message);
   } catch (error) {
@@ -260,7 +260,7 @@ function safeDecode(bus: EventBus, setup: ConsumerSetup, message: RawMessage): D
 
 type Decoded = { envelope: EventEnvelope<object>; handler: EventHandler } | { rejection: Rejection };
 
-function decode(bus: EventBus, setup: ConsumerSetup, message: RawMessage): Decoded {
+function decode(bus: ConsumerBus, setup: ConsumerSetup, message: RawMessage): Decoded {
   // Binary or structured mode, by the content-type header; attributes and payload alike from here on.
   const event = decodeMessage(message.headers, message.value?.toString('utf8') ?? '');
   const attrsPlain = event.attributes;
@@ -365,7 +365,7 @@ function textOf(value: unknown): string | undefined {
 }
 
 async function reject(
-  bus: EventBus,
+  bus: ConsumerBus,
   output: RecordSink,
   setup: ConsumerSetup,
   message: RawMessage,

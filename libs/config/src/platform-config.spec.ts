@@ -21,14 +21,25 @@ describe('loadPlatformConfig', () => {
     [{ ...valid, LLMBUS_MODE: 'cluster' }, /LLMBUS_MODE is "cluster": expected one of embedded, distributed/],
     [{ KAFKA_BROKERS: '127.0.0.1:1' }, /API_KEYS is not set/],
     [{ ...valid, QDRANT_URL: 'qdrant:6333' }, /QDRANT_URL .* expected an http/],
+    [
+      { ...valid, LLMBUS_CONSUMER_CONCURRENCY: '0' },
+      /LLMBUS_CONSUMER_CONCURRENCY is "0": expected an integer/,
+    ],
   ])('stops on a bad value and names the variable (%#)', (env, message) => {
     expect(() => loadPlatformConfig(env, defaults)).toThrow(ConfigError);
     expect(() => loadPlatformConfig(env, defaults)).toThrow(message);
   });
 
+  it('works on 8 messages at once per consumer unless LLMBUS_CONSUMER_CONCURRENCY says otherwise', () => {
+    expect(loadPlatformConfig(valid, defaults).kafka?.concurrency).toBe(8);
+    expect(
+      loadPlatformConfig({ ...valid, LLMBUS_CONSUMER_CONCURRENCY: '32' }, defaults).kafka?.concurrency,
+    ).toBe(32);
+  });
+
   it('sizes the rebalance timeout to every attempt of the longest model call, apart from the session timeout', () => {
     expect(loadPlatformConfig(valid, defaults).kafka).toMatchObject({
-      sessionTimeoutMs: 30_000,
+      sessionTimeoutMs: 10_000,
       // 3 attempts x 120 s model deadline + 30 s margin.
       rebalanceTimeoutMs: 390_000,
     });

@@ -25,6 +25,8 @@ export interface PlatformConfig {
     readonly rebalanceTimeoutMs: number;
     /** `exactly-once`: Kafka transactions per consumed message (outputs + offset). */
     readonly delivery: 'at-least-once' | 'exactly-once';
+    /** Messages one consumer works on at once, across its partitions and keys (LLMBUS_CONSUMER_CONCURRENCY). */
+    readonly concurrency: number;
   };
   readonly topicPrefix: string;
   readonly maxEventBytes: number;
@@ -79,7 +81,7 @@ function kafkaGroupTimeouts(
   env: Env,
   maxAttempts: number,
 ): { sessionTimeoutMs: number; rebalanceTimeoutMs: number } {
-  const sessionTimeoutMs = int(env, 'KAFKA_SESSION_TIMEOUT_MS', 30_000, 6_000, 600_000);
+  const sessionTimeoutMs = int(env, 'KAFKA_SESSION_TIMEOUT_MS', 10_000, 6_000, 600_000);
   const longestModelCall = Math.max(
     MODEL_CALL_DEADLINE_MS,
     int(env, 'LLMBUS_LOCAL_TIMEOUT_MS', MODEL_CALL_DEADLINE_MS, 1, MAX_KAFKA_TIMEOUT_MS),
@@ -153,6 +155,7 @@ export function loadPlatformConfig(
               ['at-least-once', 'exactly-once'] as const,
               'at-least-once',
             ),
+            concurrency: int(env, 'LLMBUS_CONSUMER_CONCURRENCY', 8, 1, 256),
           }
         : undefined,
     topicPrefix: str(env, 'LLMBUS_TOPIC_PREFIX', ''),

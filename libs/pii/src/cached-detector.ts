@@ -2,9 +2,17 @@ import { LRUCache } from 'lru-cache';
 import type { PiiDetector, PiiSpan } from './pii-detector';
 
 /**
- * A detector that remembers its answers per distinct text (least recently used first out, bounded
- * by the total characters cached). Stages that see the same text many times (the auditor stores
- * every event of a request, each repeating its input and passages) detect it once.
+ * Where a text is cut into independently scanned segments: a blank line, or a line that is one
+ * markup tag (`<passage id="…">`, `</request>`). Entities (names, addresses, numbers) do not run
+ * across either, so scanning each segment alone finds what scanning the whole text finds.
+ */
+const BOUNDARY_LINE = /^[ \t]*(?:<\/?[A-Za-z][^<>\n]*>)?[ \t]*$/;
+
+/**
+ * A detector that remembers its answers per segment of text (paragraphs and markup-tag lines;
+ * least recently used first out, bounded by the characters cached). A prompt repeats its system
+ * text and its retrieved passages from request to request, and the auditor stores every event of
+ * a request with its input and passages: only the segments not seen before are scanned.
  */
 export class CachedPiiDetector implements PiiDetector {
   readonly name: string;
@@ -13,7 +21,7 @@ export class CachedPiiDetector implements PiiDetector {
   /** `maxChars`: the characters of text kept as cache keys, 4 million by default (about 8 MB). */
   constructor(
     private readonly detector: PiiDetector,
-    maxChars = 4_000_000,
+    private readonly maxChars = 4_000_000,
   ) {
     this.name = detector.name;
     this.cache = new LRUCache({
@@ -22,13 +30,53 @@ export class CachedPiiDetector implements PiiDetector {
     });
   }
 
-  /** The inner detector's spans, from the cache when this text was seen before. */
+  /** The inner detector's spans, segment by segment, from the cache for segments seen before. */
   detect(text: string): PiiSpan[] {
-    let spans = this.cache.get(text);
-    if (spans === undefined) {
-      spans = this.detector.detect(text);
-      if (text.length <= 4_000_000) this.cache.set(text, spans);
+    const spans: PiiSpan[] = [];
+    for (const { start, end } of segmentsOf(text)) {
+      const segment = text.slice(start, end);
+      for (const span of this.detectSegment(segment)) {
+        spans.push(start === 0 ? span : { ...span, start: span.start + start, end: span.end + start });
+      }
     }
     return spans;
   }
+
+  private detectSegment(segment: string): PiiSpan[] {
+    let spans = this.cache.get(segment);
+    if (spans === undefined) {
+      spans = this.detector.detect(segment);
+      if (segment.length <= this.maxChars) this.cache.set(segment, spans);
+    }
+    return spans;
+  }
+}
+
+/**
+ * The segments of `text` as [start, end) code-unit ranges: runs of lines between boundary lines,
+ * and each non-blank boundary line (a tag line may carry an attribute worth scanning) on its own.
+ * Blank lines belong to no segment.
+ */
+export function segmentsOf(text: string): { start: number; end: number }[] {
+  const segments: { start: number; end: number }[] = [];
+  let runStart = -1;
+  let runEnd = -1;
+  let lineStart = 0;
+  while (lineStart <= text.length) {
+    const newline = text.indexOf('\n', lineStart);
+    const lineEnd = newline === -1 ? text.length : newline;
+    const line = text.slice(lineStart, lineEnd);
+    if (BOUNDARY_LINE.test(line)) {
+      if (runStart !== -1) segments.push({ start: runStart, end: runEnd });
+      runStart = -1;
+      if (line.trim().length > 0) segments.push({ start: lineStart, end: lineEnd });
+    } else {
+      if (runStart === -1) runStart = lineStart;
+      runEnd = lineEnd;
+    }
+    if (newline === -1) break;
+    lineStart = newline + 1;
+  }
+  if (runStart !== -1) segments.push({ start: runStart, end: runEnd });
+  return segments;
 }

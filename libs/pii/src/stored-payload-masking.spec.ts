@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { CachedPiiDetector } from './cached-detector';
 import { createPiiDetector } from './create-pii-detector';
-import type { PiiDetector } from './pii-detector';
 import { resolvePiiPolicy } from './pii-policy';
 import { PiiProtection } from './pii-protection';
 import { SEALED_VAULT_FIELD, StoredPayloadMasking } from './stored-payload-masking';
@@ -40,17 +38,5 @@ describe('StoredPayloadMasking', () => {
       requestId: 'r-2',
       attempt: 1,
     });
-  });
-});
-
-describe('CachedPiiDetector', () => {
-  it('detects each distinct text once', () => {
-    let calls = 0;
-    const counting: PiiDetector = { name: 'counting', detect: (text) => (calls++, detector.detect(text)) };
-    const cached = new CachedPiiDetector(counting);
-    const first = cached.detect('mail maria@example.de');
-    expect(cached.detect('mail maria@example.de')).toEqual(first);
-    cached.detect('mail oliver@example.co.uk');
-    expect(calls).toBe(2);
   });
 });

@@ -3,7 +3,7 @@ import { addUsage, Embedder, EmbeddingSpaceResolver } from './embedder';
 import { RuleQueryDecomposer, type QueryDecomposer, type QueryPlan } from './query-decomposition';
 import { withIdentifierParts } from './ranking/bm25';
 import { withinTokenBudget } from './ranking/context-budget';
-import { reciprocalRankFusion } from './ranking/fusion';
+import { reciprocalRankFusion, weightedScoreFusion } from './ranking/fusion';
 import { NEAR_DUPLICATE_SIMILARITY, withoutNearDuplicates } from './ranking/near-duplicates';
 import type { Reranker } from './reranker';
 import type { Scope, ScoredChunk, VectorStore } from './vector-store';
@@ -61,6 +61,14 @@ export interface RetrieverOptions {
   readonly maxPassagesPerDocument?: number;
   /** Best cosine similarity at which relevance is 0.5 (answerable). Default `DEFAULT_ANSWERABLE_SCORE`. */
   readonly answerableScore?: number;
+  /**
+   * How the vector and BM25 lists are combined. `scores` (default): each list's scores are
+   * normalised by their distribution (DBSF) and added with `lexicalWeight`; `rrf`: reciprocal rank
+   * fusion (k = 60), which lets any chunk found by both lists outrank every chunk found by one.
+   */
+  readonly fusion?: 'scores' | 'rrf';
+  /** Share of the BM25 list in score fusion (the vector list gets the rest). Default `DEFAULT_LEXICAL_WEIGHT`. */
+  readonly lexicalWeight?: number;
   /** Today, for deciding which superseding documents are in effect. Default: the system clock. */
   readonly now?: () => Date;
 }
@@ -70,6 +78,11 @@ export const DEFAULT_MAX_CONTEXT_TOKENS = 3_000;
 /** Calibrated with `npm run eval:retrieval` on MiniLM-L6 (see README, retrieval evaluation). */
 export const DEFAULT_ANSWERABLE_SCORE = 0.4;
 export const DEFAULT_MAX_PASSAGES_PER_DOCUMENT = 3;
+/**
+ * Middle of the plateau (0.1 to 0.4) where recall@5 is flat on the eval's tuning questions
+ * (`npm run eval:retrieval`, README "Retrieval evaluation"); checked on its held-out questions.
+ */
+export const DEFAULT_LEXICAL_WEIGHT = 0.3;
 /** Cosine distance over which relevance goes from 0.27 to 0.73 around the threshold. */
 const RELEVANCE_SCALE = 0.03;
 
@@ -83,7 +96,8 @@ const PASSAGE_TEXT_LIMIT = 20_000;
 
 /**
  * Hybrid retrieval. Each query of the plan (the question, and its parts when it has several) is
- * searched by vector and by BM25; the lists are fused by reciprocal rank with collection weights,
+ * searched by vector and by BM25; the lists are fused by their normalised scores (or by reciprocal
+ * rank) with collection weights,
  * older versions and near duplicates are dropped, a reranker may reorder the head, and passages are
  * kept best first within topK and the token budget. Tenant and permission filters are applied by
  * the store inside every query, never to results here.
@@ -129,30 +143,55 @@ export class Retriever {
       limit: Math.max(request.topK * 3, this.options.candidates ?? 30),
     };
     const asOf = (this.options.now?.() ?? new Date()).toISOString().slice(0, 10);
-    const [withheldCount, supersededIds, ...lists] = await Promise.all([
+    const searched = Promise.all(
+      queries.map(async (text, i): Promise<ScoredChunk[][]> => {
+        if (this.options.lexical === false)
+          return [await this.store.search(name, embedding.vectors[i], candidates)];
+        const both = await this.store.hybridSearch(name, embedding.vectors[i], {
+          ...candidates,
+          text: withIdentifierParts(text),
+        });
+        return [both.vector, both.lexical];
+      }),
+    );
+    const [withheldCount, supersededIds, perQueryLists] = await Promise.all([
       this.withheld(name, embedding.vectors[0], scope, request.groups),
       this.store.supersededDocuments(name, { ...scope, groups: request.groups, asOf }),
-      ...queries.flatMap((text, i) => [
-        this.store.search(name, embedding.vectors[i], candidates),
-        ...(this.options.lexical === false
-          ? []
-          : [this.store.lexicalSearch(name, { ...candidates, text: withIdentifierParts(text) })]),
-      ]),
+      searched,
     ]);
+    // Per query: the vector list, then (hybrid) the BM25 list.
+    const lists = perQueryLists.flat();
 
     const weights = request.collectionWeights ?? {};
     const perQuery = this.options.lexical === false ? 1 : 2;
     const subQueryWeight = this.options.subQueryWeight ?? 0.5;
-    const fused = reciprocalRankFusion(
-      lists.map((items, i) => ({ items, weight: i < perQuery ? 1 : subQueryWeight })),
-      (c) => c.id,
-      { itemWeight: (c) => weights[c.payload.collection] ?? 1 },
+    const itemWeight = (c: ScoredChunk) => weights[c.payload.collection] ?? 1;
+    const queryWeight = (i: number) => (i < perQuery ? 1 : subQueryWeight);
+    const lexicalWeight = perQuery === 1 ? 0 : (this.options.lexicalWeight ?? DEFAULT_LEXICAL_WEIGHT);
+    const fused = (
+      this.options.fusion === 'rrf'
+        ? reciprocalRankFusion(
+            lists.map((items, i) => ({ items, weight: queryWeight(i) })),
+            (c) => c.id,
+            { itemWeight },
+          )
+        : weightedScoreFusion(
+            lists.map((items, i) => ({
+              items,
+              // Lists alternate per query: vector, then BM25 (when hybrid).
+              weight: queryWeight(i) * (i % perQuery === 1 ? lexicalWeight : 1 - lexicalWeight),
+              score: (c: ScoredChunk) => c.score,
+              normalisation: 'dbsf' as const,
+            })),
+            (c) => c.id,
+            { itemWeight },
+          )
     ).map(({ item, score }) => ({ ...item, score }));
     // A replaced document is retired: only what its replacement (readable, in effect) says is returned.
     const retired = new Set(supersededIds);
     const current = newestVersions(fused)
       .filter((c) => !retired.has(c.payload.documentId))
-      .sort(byScoreThenNewest);
+      .sort(byScoreThenNewest(asOf));
     const distinct = withoutNearDuplicates(
       current,
       (c) => c.payload.text,
@@ -235,15 +274,19 @@ export class Retriever {
 }
 
 /**
- * Best score first; on a tie the later effective date, then the higher version label ("FY2025" over
+ * Best score first; on a tie the later effective date in effect on `asOf` (a date still to come
+ * counts as none: that version does not apply yet), then the higher version label ("FY2025" over
  * "FY2024", "2023.10" over "2023.9"), wins; otherwise fused order. Sort is stable, so ties stay deterministic.
  */
-function byScoreThenNewest(a: ScoredChunk, b: ScoredChunk): number {
-  return (
+function byScoreThenNewest(asOf: string): (a: ScoredChunk, b: ScoredChunk) => number {
+  const inEffect = (c: ScoredChunk) => {
+    const date = c.payload.effectiveDate ?? '';
+    return date <= asOf ? date : '';
+  };
+  return (a, b) =>
     b.score - a.score ||
-    (b.payload.effectiveDate ?? '').localeCompare(a.payload.effectiveDate ?? '') ||
-    VERSION_LABELS.compare(b.payload.versionLabel ?? '', a.payload.versionLabel ?? '')
-  );
+    inEffect(b).localeCompare(inEffect(a)) ||
+    VERSION_LABELS.compare(b.payload.versionLabel ?? '', a.payload.versionLabel ?? '');
 }
 
 const VERSION_LABELS = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });

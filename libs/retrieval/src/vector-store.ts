@@ -62,6 +62,18 @@ export interface LexicalQuery extends Omit<SearchQuery, 'minScore'> {
   readonly text: string;
 }
 
+/** One query searched both ways: by vector (like `search`) and by words (like `lexicalSearch`). */
+export interface HybridQuery extends SearchQuery {
+  /** The requester's words, as `LexicalQuery.text`. */
+  readonly text: string;
+}
+
+/** The two ranked lists of a hybrid query, each exactly what `search` and `lexicalSearch` return. */
+export interface HybridLists {
+  readonly vector: ScoredChunk[];
+  readonly lexical: ScoredChunk[];
+}
+
 /** Which superseding documents count: readable by `groups` in the scope, in effect on `asOf`. */
 export interface SupersessionQuery extends Omit<SearchQuery, 'limit' | 'minScore'> {
   /** ISO 8601 date, `YYYY-MM-DD`. */
@@ -113,6 +125,11 @@ export interface VectorStore {
    * may read, so scores reveal nothing about hidden chunks.
    */
   lexicalSearch(name: string, query: LexicalQuery): Promise<ScoredChunk[]>;
+  /**
+   * `search` and `lexicalSearch` of one query together, in one round trip where the store allows
+   * (Qdrant: one batch request of the dense and the sparse query). `minScore` applies to the vector list.
+   */
+  hybridSearch(name: string, vector: readonly number[], query: HybridQuery): Promise<HybridLists>;
   /**
    * The nearest points of the scope ignoring ACLs, as ids and scores only: used to count what a
    * requester was not shown, never to show it.

@@ -313,6 +313,94 @@ export function describeVectorStoreConformance(label: string, target: Conformanc
       expect(await ids(['hr'], [])).toEqual([]);
     });
 
+    it('finds the best keyword match among more than 256 matching chunks, wherever its id sorts', async () => {
+      // 400 chunks share one common word; the single chunk with both query words comes last by id
+      // and by insertion: a store that scores only the first few hundred matches misses it.
+      const many = Array.from({ length: 400 }, (_, i) =>
+        point(
+          {
+            tenant: 'a',
+            documentId: `filler${String(i).padStart(3, '0')}`,
+            text: `Invoice batch ${i} was exported.`,
+          },
+          [0, 1, 0, 0],
+        ),
+      );
+      const best = point(
+        { tenant: 'a', documentId: 'zzz-best', text: 'Invoice disputes go to the receivables desk.' },
+        [0, 1, 0, 0],
+      );
+      await store.upsert(name, [...many, best]);
+      const found = await store.lexicalSearch(name, {
+        tenant: 'a',
+        collections: ['wiki'],
+        groups: [],
+        limit: 5,
+        text: 'invoice disputes',
+      });
+      expect(found[0]?.payload.documentId).toBe('zzz-best');
+    });
+
+    it('matches words that occur only in the title or the section path', async () => {
+      await store.upsert(name, [
+        point(
+          {
+            tenant: 'a',
+            documentId: 'titled',
+            title: 'Relocation handbook',
+            sectionPath: ['Moving allowance'],
+            text: 'Claims are paid monthly.',
+          },
+          [0, 1, 0, 0],
+        ),
+        point({ tenant: 'a', documentId: 'other', text: 'Claims are paid weekly.' }, [0, 1, 0, 0]),
+      ]);
+      const ids = async (text: string) =>
+        (
+          await store.lexicalSearch(name, { tenant: 'a', collections: ['wiki'], groups: [], limit: 5, text })
+        ).map((f) => f.payload.documentId);
+      expect(await ids('relocation')).toEqual(['titled']);
+      expect(await ids('allowance')).toEqual(['titled']);
+    });
+
+    it('matches plural and singular forms of a word (stemming)', async () => {
+      await store.upsert(name, [
+        point(
+          { tenant: 'a', documentId: 'singular', text: 'The travel policy covers hotels.' },
+          [0, 1, 0, 0],
+        ),
+        point({ tenant: 'a', documentId: 'plural', text: 'All laptops are encrypted.' }, [0, 1, 0, 0]),
+      ]);
+      const ids = async (text: string) =>
+        (
+          await store.lexicalSearch(name, { tenant: 'a', collections: ['wiki'], groups: [], limit: 5, text })
+        ).map((f) => f.payload.documentId);
+      expect(await ids('policies')).toEqual(['singular']);
+      expect(await ids('hotel')).toEqual(['singular']);
+      expect(await ids('laptop')).toEqual(['plural']);
+    });
+
+    it('answers a hybrid query with the same two lists as search and lexicalSearch', async () => {
+      await store.upsert(name, [
+        point({ tenant: 'a', documentId: 'near', text: 'Badges are printed at reception.' }, [1, 0.1, 0, 0]),
+        point({ tenant: 'a', documentId: 'worded', text: 'Lost badge? Ask facilities.' }, [0, 1, 0, 0]),
+        point({ tenant: 'a', documentId: 'hidden', aclGroups: ['hr'], text: 'Badge audit.' }, [1, 0, 0, 0]),
+      ]);
+      const query = { tenant: 'a', collections: ['wiki'], groups: [], limit: 5, minScore: 0.5 };
+      const both = await store.hybridSearch(name, QUERY, { ...query, text: 'lost badge' });
+      expect(both.vector.map((c) => c.payload.documentId)).toEqual(
+        (await store.search(name, QUERY, query)).map((c) => c.payload.documentId),
+      );
+      const { minScore: _unused, ...lexical } = query;
+      expect(both.lexical.map((c) => c.payload.documentId)).toEqual(
+        (await store.lexicalSearch(name, { ...lexical, text: 'lost badge' })).map(
+          (c) => c.payload.documentId,
+        ),
+      );
+      expect(both.vector.map((c) => c.payload.documentId)).toEqual(['near']);
+      expect(both.lexical[0]?.payload.documentId).toBe('worded');
+    });
+
     it("deletes a document's points only in the given collection when one is named", async () => {
       await store.upsert(name, [point({ tenant: 'a', documentId: 'doc' }, [1, 0, 0, 0])]);
       await store.deleteByFilter(name, { tenant: 'a', documentId: 'doc', collection: 'runbooks' });

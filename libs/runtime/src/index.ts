@@ -1,1 +1,2 @@
 export * from './process-runtime';
+export * from './request-replay';

@@ -22,7 +22,7 @@ function startEndpoint(): Promise<{
     void readBody(req).then((text) => {
       const key = req.headers['idempotency-key'] as string | undefined;
       received.push({ path: req.url ?? '', key, body: JSON.parse(text || 'null') });
-      switch (req.url ?? '') {
+      switch ((req.url ?? '').split('?')[0]) {
         case '/restart':
           // An idempotent endpoint: the side effect runs once per key, repeats just answer.
           if (key && !effects.has(key)) effects.set(key, 1);
@@ -71,6 +71,7 @@ describe('HttpToolAdapter against a node:http endpoint', () => {
     adapter = new HttpToolAdapter(
       {
         restart_service: at('/restart'),
+        tokened: at('/restart?token=s3cr3t-in-url'),
         down: at('/down'),
         huge: at('/huge', 10_000),
         hang: at('/hang'),
@@ -85,11 +86,20 @@ describe('HttpToolAdapter against a node:http endpoint', () => {
     await new Promise((resolve) => endpoint.server.close(resolve));
   });
 
+  it('names its origin by scheme, host and port only: a token in the tool URL never reaches the trail', async () => {
+    const result = await adapter.call(
+      { id: 'c-token', tool: 'tokened', arguments: { service: 'payments' } },
+      signal(),
+    );
+    expect(result.origin.source).toBe(new URL(endpoint.base).origin);
+    expect(JSON.stringify(result)).not.toContain('s3cr3t');
+  });
+
   it('POSTs the arguments as JSON with an Idempotency-Key derived from the call id', async () => {
     const call = { id: 'req-1/round-1/call-0', tool: 'restart_service', arguments: { service: 'payments' } };
     const result = await adapter.call(call, signal());
     expect(JSON.parse(result.content)).toEqual({ restarted: true });
-    expect(result.origin).toEqual({ kind: 'http', source: `${endpoint.base}/restart` });
+    expect(result.origin).toEqual({ kind: 'http', source: new URL(endpoint.base).origin });
     const last = endpoint.received.at(-1)!;
     expect(last.body).toEqual({ service: 'payments' });
     expect(last.key).toBe(idempotencyKeyOf(call));

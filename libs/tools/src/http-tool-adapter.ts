@@ -93,7 +93,9 @@ export class HttpToolAdapter implements ToolAdapter {
       return {
         callId: call.id,
         tool: call.tool,
-        origin: { kind: 'http', source: endpoint.url },
+        // Scheme, host and port only: a tool URL may carry a token (`${VAR}` in its path or query),
+        // and the origin goes into the trail and the model's prompt.
+        origin: { kind: 'http', source: new URL(endpoint.url).origin },
         content: body.text,
         truncated: body.truncated,
         bytes: body.bytes,

@@ -13,3 +13,5 @@ export * from './open-tools';
 export * from './metrics-query';
 export * from './ticket-history';
 export * from './product-builtins';
+export { MemoryToolResultCache } from './tool-result-cache';
+export type { ToolResultCache } from './tool-result-cache';

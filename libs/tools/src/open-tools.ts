@@ -111,6 +111,7 @@ function definitionOf(
     risk: tool.risk,
     tenants: tool.tenants,
     cacheable: tool.cacheable ?? false,
+    ...(tool.cacheTtlMs === undefined ? {} : { cacheTtlMs: tool.cacheTtlMs }),
   };
 }
 

@@ -33,6 +33,8 @@ export interface ToolDefinition {
   readonly tenants: readonly string[];
   /** Whether the same arguments may be answered from a cache (read-only, deterministic enough). */
   readonly cacheable: boolean;
+  /** How long a cached result of a `cacheable` read tool is reused, in milliseconds (default 60,000). */
+  readonly cacheTtlMs?: number;
 }
 
 /** One call a model asked for; `id` is derived by the caller (stable across retries) and keys idempotency. */
@@ -60,6 +62,8 @@ export interface ToolResult {
   readonly content: string;
   readonly truncated: boolean;
   readonly bytes: number;
+  /** True when the result came from the tool result cache instead of a new call. */
+  readonly cached?: boolean;
 }
 
 /**

@@ -17,6 +17,7 @@ const common = {
   timeoutMs: { type: 'integer', minimum: 1, maximum: 600_000 },
   maxResultBytes: { type: 'integer', minimum: 1, maximum: 1_048_576 },
   cacheable: { type: 'boolean' },
+  cacheTtlMs: { type: 'integer', minimum: 1, maximum: 86_400_000 },
 };
 
 const toolShape = (kind: string, extra: Record<string, unknown>, required: string[]) => ({

@@ -4,6 +4,7 @@ import type { ToolDefinition } from './tool-definition';
 import { ToolGate, toolCallHash, type ToolAllowlist, type ToolCallRequest } from './tool-gate';
 import { ToolRegistry } from './tool-registry';
 import { renderToolResultBlock } from './tool-result-block';
+import { MemoryToolResultCache } from './tool-result-cache';
 
 const base = {
   description: 'd',
@@ -232,5 +233,76 @@ describe('ToolRegistry argument schemas', () => {
     ).toThrow(
       'tool remote: arguments schema is not a valid JSON Schema (strict mode: unknown keyword: "requird")',
     );
+  });
+});
+
+describe('ToolGate with a tool result cache', () => {
+  function cachedSetUp() {
+    const runs = { log_search: 0, restart_service: 0 };
+    const counting = (name: 'log_search' | 'restart_service') => ({
+      name,
+      description: name,
+      argumentsSchema: serviceArgs,
+      run: () => {
+        runs[name] += 1;
+        return Promise.resolve({ run: runs[name] });
+      },
+    });
+    const builtins = new BuiltinToolAdapter()
+      .register(counting('log_search'))
+      .register(counting('restart_service'));
+    const registry = new ToolRegistry()
+      .add(
+        {
+          ...base,
+          name: 'log_search',
+          risk: 'read',
+          tenants: ['*'],
+          argumentsSchema: serviceArgs,
+          cacheable: true,
+        },
+        builtins,
+      )
+      .add(
+        {
+          ...base,
+          name: 'restart_service',
+          risk: 'high',
+          tenants: ['*'],
+          argumentsSchema: serviceArgs,
+          cacheable: true,
+        },
+        builtins,
+      );
+    return { gate: new ToolGate(registry, new MemoryToolResultCache()), runs };
+  }
+
+  it("reuses a cacheable read tool's result for the same tenant and call only", async () => {
+    const { gate, runs } = cachedSetUp();
+    const first = await gate.execute(request('log_search', { service: 'payments' }), signal());
+    const again = await gate.execute(
+      {
+        ...request('log_search', { service: 'payments' }),
+        call: { id: 'call-2', tool: 'log_search', arguments: { service: 'payments' } },
+      },
+      signal(),
+    );
+    expect(runs.log_search).toBe(1);
+    expect(again).toMatchObject({ kind: 'completed', result: { callId: 'call-2', cached: true } });
+    expect(first.kind === 'completed' && first.result.cached).toBeFalsy();
+    // Another tenant, or other arguments: a call of its own.
+    await gate.execute(request('log_search', { service: 'payments' }, { tenant: 'globex' }), signal());
+    await gate.execute(request('log_search', { service: 'auth' }), signal());
+    expect(runs.log_search).toBe(3);
+  });
+
+  it('never answers a high-risk call from the cache, even when declared cacheable', async () => {
+    const { gate, runs } = cachedSetUp();
+    const call = request('restart_service', { service: 'payments' });
+    const hash = toolCallHash(call.call);
+    await gate.execute(call, signal(), hash);
+    const second = await gate.execute(call, signal(), hash);
+    expect(runs.restart_service).toBe(2);
+    expect(second.kind === 'completed' && second.result.cached).toBeFalsy();
   });
 });

@@ -1,3 +1,4 @@
+import type { ToolResultCache } from './tool-result-cache';
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { ToolError } from './errors';
@@ -62,7 +63,14 @@ export function toolCallHash(call: Pick<ToolCall, 'tool' | 'arguments'>): string
  * match the tool's schema; a `high` risk call runs only with an approval bound to its exact hash.
  */
 export class ToolGate {
-  constructor(private readonly registry: ToolRegistry) {}
+  /**
+   * `cache`: results of `cacheable` tools of risk `read`, keyed by tenant and call hash (never a
+   * write or high-risk tool, never without a tenant).
+   */
+  constructor(
+    private readonly registry: ToolRegistry,
+    private readonly cache?: ToolResultCache,
+  ) {}
 
   /** Decides without running anything. */
   decide(request: ToolCallRequest, approvedCallHash?: string): ToolDecision {
@@ -117,8 +125,26 @@ export class ToolGate {
   ): Promise<ToolOutcome> {
     const decision = this.decide(request, approvedCallHash);
     if (decision.kind !== 'execute') return decision;
+    const cacheKey =
+      this.cache !== undefined &&
+      decision.tool.cacheable &&
+      decision.tool.risk === 'read' &&
+      request.tenant !== ''
+        ? `${encodeURIComponent(request.tenant)}:${decision.callHash}`
+        : undefined;
     try {
+      if (cacheKey !== undefined) {
+        const hit = await this.cache?.get(cacheKey);
+        if (hit !== undefined) {
+          return {
+            kind: 'completed',
+            result: { ...hit, callId: request.call.id, cached: true },
+            callHash: decision.callHash,
+          };
+        }
+      }
       const result = await this.registry.run(request.call, signal, { tenant: request.tenant });
+      if (cacheKey !== undefined) await this.cache?.set(cacheKey, result, decision.tool.cacheTtlMs ?? 60_000);
       return { kind: 'completed', result, callHash: decision.callHash };
     } catch (error) {
       if (!(error instanceof ToolError)) throw error;

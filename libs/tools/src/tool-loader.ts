@@ -21,6 +21,7 @@ export interface ToolDeclaration {
   readonly timeoutMs: number;
   readonly maxResultBytes: number;
   readonly cacheable?: boolean;
+  readonly cacheTtlMs?: number;
   /** HTTP tools: endpoint (after `${VAR}` expansion), argument schema and extra headers. */
   readonly url?: string;
   readonly arguments?: JsonSchema;

@@ -14,6 +14,24 @@ export function valueAt(root: Readonly<Record<string, unknown>>, path: string): 
   return current;
 }
 
+/**
+ * Every value at a dotted path; an array on the way is walked element by element
+ * (`output.clauses.deviation` gives each clause's deviation). Missing steps give no value.
+ */
+export function valuesAt(root: unknown, path: string): unknown[] {
+  let current: unknown[] = [root];
+  for (const segment of pathSegments(path)) {
+    current = current
+      .flatMap((v) => (Array.isArray(v) ? v : [v]))
+      .flatMap((v) =>
+        typeof v === 'object' && v !== null && Object.prototype.hasOwnProperty.call(v, segment)
+          ? [(v as Record<string, unknown>)[segment]]
+          : [],
+      );
+  }
+  return current;
+}
+
 /** Returns a copy of `root` with the value at `path` replaced; intermediate objects are copied, not mutated. */
 export function withValueAt(
   root: Readonly<Record<string, unknown>>,

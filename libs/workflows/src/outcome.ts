@@ -1,4 +1,4 @@
-import { valueAt } from './field-path';
+import { valuesAt } from './field-path';
 import type { OutputValidation } from './output-validator';
 import type { WorkflowDefinition } from './workflow-definition';
 
@@ -67,7 +67,17 @@ export function decideOutcome(
 function forcedReview(workflow: WorkflowDefinition, result: OutputValidation): string[] {
   const output = result.output;
   if (!output) return [];
-  return (workflow.validation.forceReview ?? [])
-    .filter((c) => valueAt({ output }, c.field) === c.equals)
-    .map((c) => c.message ?? `${c.field} is ${JSON.stringify(c.equals)}`);
+  return (workflow.validation.forceReview ?? []).flatMap((c) => {
+    const values = valuesAt({ output }, c.field);
+    if (c.atLeast !== undefined) {
+      const atLeast = c.atLeast;
+      const over = values.filter((v): v is number => typeof v === 'number' && v >= atLeast);
+      return over.length === 0
+        ? []
+        : [c.message ?? `${c.field} is ${Math.max(...over)}, at least ${atLeast}`];
+    }
+    return values.some((v) => v === c.equals)
+      ? [c.message ?? `${c.field} is ${JSON.stringify(c.equals)}`]
+      : [];
+  });
 }

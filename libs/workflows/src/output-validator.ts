@@ -1,7 +1,7 @@
 import { truncateText, type Assessment, type Passage } from '@llmbus/contracts';
 import type { ValidateFunction } from 'ajv';
 import { combineSignals } from './confidence';
-import { valueAt } from './field-path';
+import { valueAt, valuesAt } from './field-path';
 import { freeTextValues, stringValues, type OutputText } from './free-text-fields';
 import { claimSentences, lexicalSupport, vocabularyOf } from './lexical-support';
 import { quotesIn, supportedKeys } from './quote-verifier';
@@ -20,6 +20,8 @@ export interface OutputCandidate {
    * compared either way.
    */
   readonly renderedPrompt?: string;
+  /** The request input; the fields named by `verify.sources` count as quote sources. */
+  readonly input?: Readonly<Record<string, unknown>>;
 }
 
 export interface OutputValidation {
@@ -51,6 +53,12 @@ export const WEAK_SUPPORT = 0.5;
 export class OutputValidator {
   private readonly ajv = createSchemaAjv();
   private readonly compiled = new WeakMap<JsonSchema, ValidateFunction>();
+
+  /** Where `output` breaks the workflow's output schema (`output.reply: must be string`); empty when it conforms. */
+  schemaErrors(workflow: WorkflowDefinition, output: Readonly<Record<string, unknown>>): string[] {
+    const validate = this.validatorFor(workflow.output.schema);
+    return validate(output) ? [] : describeSchemaErrors('output', validate.errors);
+  }
 
   /** Validates one candidate output; never throws for a bad output, it reports violations. */
   validate(
@@ -94,20 +102,35 @@ export class OutputValidator {
 
     const skip = new Set(spec ? [spec.field] : []);
     const texts = freeTextValues(workflow.output.schema, output, skip);
+    const abstention = workflow.validation.abstention;
+    const abstained = abstention !== undefined && valueAt(scope, abstention.field) === true;
     const instructions = instructionNgrams(workflow, candidate.renderedPrompt);
-    for (const text of texts) check(textProblems(text, instructions));
+    if (!abstained) for (const text of texts) check(textProblems(text, instructions));
 
     const sources = (citations ? passages.filter((p) => citations.ids.includes(p.id)) : passages).map((p) =>
       [p.title, p.sectionPath ?? '', p.text].join('\n'),
     );
-    const grounding = groundingOf(texts, sources);
-    const quotes = workflow.verify?.quotes ? quoteClaims(stringValues(output, skip), sources) : undefined;
+    // `verify.sources` input text (an inline contract) is a source for grounding and quotes alike.
+    const inputSources = (workflow.verify?.sources ?? [])
+      .map((path) => valueAt({ input: candidate.input ?? {} }, path))
+      .filter((v): v is string => typeof v === 'string');
+    const grounding = abstained ? [] : groundingOf(texts, [...sources, ...inputSources]);
+    // Bare clause numbers in `verify.references` fields are checked as if quoted ("clause 9.1").
+    const references = (workflow.verify?.references ?? []).flatMap((path) =>
+      valuesAt(scope, path)
+        .filter((v): v is string => typeof v === 'string' && v.trim() !== '')
+        .map((v) => ({ path, text: `clause ${v.trim()}`, required: false })),
+    );
+    const quotes = workflow.verify?.quotes
+      ? quoteClaims([...stringValues(output, skip), ...references], [...sources, ...inputSources])
+      : undefined;
     const retrieves = workflow.retrieval.topK > 0 || passages.length > 0;
     const { confidence, signals } = combineSignals({
       schema: schemaValid ? 1 : 0,
       rules: checks === 0 ? undefined : (checks - failed) / checks,
-      grounding: retrieves && grounding.length > 0 ? mean(grounding.map((g) => g.support)) : undefined,
-      retrieval: retrieves ? retrievalStrength(passages, citations?.ids) : undefined,
+      grounding:
+        retrieves && !abstained && grounding.length > 0 ? mean(grounding.map((g) => g.support)) : undefined,
+      retrieval: retrieves && !abstained ? retrievalStrength(passages, citations?.ids) : undefined,
       selfReport: selfReported(workflow, scope),
       quotes: quotes && (quotes.total === 0 ? 1 : 1 - quotes.unsupported.length / quotes.total),
     });

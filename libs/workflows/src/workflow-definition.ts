@@ -60,6 +60,11 @@ export interface RetrievalSpec {
   readonly topK: number;
   /** Template of the search query, with `{{input.<field>}}` placeholders. */
   readonly query: string;
+  /**
+   * Source priorities: collection → weight multiplying its fused scores (1 neutral, 0 last);
+   * collections not listed weigh 1. Travels as RequestRouted.retrieval.collectionWeights.
+   */
+  readonly priorities?: Readonly<Record<string, number>>;
 }
 
 export interface PromptTemplate {
@@ -96,6 +101,12 @@ export interface ValidationSpec {
   readonly onExhaustion: 'review' | 'fail';
   /** Confidence thresholds; without them every output without violations is accepted. */
   readonly confidence?: ConfidenceThresholds;
+  /**
+   * A boolean output field that is true when the answer abstains ("not found in the documents"):
+   * such an output claims nothing, so grounding and retrieval strength do not apply to it and its
+   * text (the fixed sentence the prompt dictates) is not checked for copied instructions.
+   */
+  readonly abstention?: { readonly field: string };
   /** Output values that send the output to review whatever its confidence (e.g. the model asked for a human). */
   readonly forceReview?: readonly ForceReviewCondition[];
 }
@@ -112,10 +123,15 @@ export interface ConfidenceThresholds {
   readonly selfReport?: string;
 }
 
-/** An output field value that forces review, e.g. `{field: output.needsHuman, equals: true}`. */
+/**
+ * An output field value that forces review, e.g. `{field: output.needsHuman, equals: true}`, or
+ * a number at or above a threshold, e.g. `{field: output.clauses.deviation, atLeast: 0.5}` (a path
+ * through an array of objects tests every element). Exactly one of `equals` and `atLeast`.
+ */
 export interface ForceReviewCondition {
   readonly field: string;
-  readonly equals: Scalar;
+  readonly equals?: Scalar;
+  readonly atLeast?: number;
   /** Shown to the reviewer; defaults to "<field> is <value>". */
   readonly message?: string;
 }
@@ -127,6 +143,17 @@ export interface VerifySpec {
    * output's text must occur in the cited passages; each one that does not is an unsupported claim.
    */
   readonly quotes?: boolean;
+  /**
+   * Input fields (`input.<path>`) whose text counts as a source besides the cited passages, for
+   * the quote checks and for grounding: e.g. an inline contract the output summarises and quotes.
+   */
+  readonly sources?: readonly string[];
+  /**
+   * Output fields holding bare clause or section numbers (e.g. `output.clauses.clauseNumber`, a
+   * path through arrays): each non-null value must occur as a clause/section number in the sources;
+   * one that does not is an unsupported claim, like a quoted one. Needs `quotes: true`.
+   */
+  readonly references?: readonly string[];
 }
 
 /** Default of `generate.maxToolRounds`: model rounds with tool calls before the model must answer. */

@@ -132,6 +132,11 @@ export const WORKFLOW_FILE_SCHEMA = {
         collections: { type: 'array', maxItems: 20, items: { type: 'string', pattern: ID } },
         topK: { type: 'integer', minimum: 0, maximum: 50 },
         query: { type: 'string', maxLength: 8000 },
+        priorities: {
+          type: 'object',
+          propertyNames: { pattern: ID },
+          additionalProperties: { type: 'number', minimum: 0, maximum: 10 },
+        },
       },
     },
     prompt: {
@@ -177,14 +182,26 @@ export const WORKFLOW_FILE_SCHEMA = {
             selfReport: outputField,
           },
         },
+        abstention: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['field'],
+          properties: { field: outputField },
+        },
         forceReview: {
           type: 'array',
           maxItems: 20,
           items: {
             type: 'object',
             additionalProperties: false,
-            required: ['field', 'equals'],
-            properties: { field: outputField, equals: scalar, message: text(500) },
+            required: ['field'],
+            oneOf: [{ required: ['equals'] }, { required: ['atLeast'] }],
+            properties: {
+              field: outputField,
+              equals: scalar,
+              atLeast: { type: 'number' },
+              message: text(500),
+            },
           },
         },
       },
@@ -206,7 +223,11 @@ export const WORKFLOW_FILE_SCHEMA = {
     verify: {
       type: 'object',
       additionalProperties: false,
-      properties: { quotes: { type: 'boolean' } },
+      properties: {
+        quotes: { type: 'boolean' },
+        sources: { type: 'array', maxItems: 10, items: { type: 'string', pattern: FIELD('input') } },
+        references: { type: 'array', maxItems: 10, items: outputField },
+      },
     },
     pii: {
       type: 'object',

@@ -159,6 +159,21 @@ function semanticProblems(workflow: WorkflowDefinition): string[] {
         `validation.forceReview[${i}].field: ${condition.field} is not a property of output.schema`,
       );
   });
+  const abstention = workflow.validation.abstention;
+  if (abstention && !schemaHasPath(output, abstention.field))
+    problems.push(`validation.abstention.field: ${abstention.field} is not a property of output.schema`);
+  workflow.verify?.sources?.forEach((source, i) => {
+    if (!schemaHasPath(workflow.input.schema, source))
+      problems.push(`verify.sources[${i}]: ${source} is not a property of input.schema`);
+  });
+  workflow.verify?.references?.forEach((field, i) => {
+    if (!schemaHasPath(output, field))
+      problems.push(`verify.references[${i}]: ${field} is not a property of output.schema`);
+  });
+  for (const collection of Object.keys(workflow.retrieval.priorities ?? {})) {
+    if (!workflow.retrieval.collections.includes(collection))
+      problems.push(`retrieval.priorities.${collection}: not one of retrieval.collections`);
+  }
   const truncate = workflow.prompt.truncateField;
   if (truncate && !schemaHasPath(workflow.input.schema, truncate)) {
     problems.push(`prompt.truncateField: ${truncate} is not a property of input.schema`);
@@ -166,10 +181,15 @@ function semanticProblems(workflow: WorkflowDefinition): string[] {
   return problems;
 }
 
-/** Whether `root.a.b` names a property declared (through `properties`) in the schema. */
+/**
+ * Whether `root.a.b` names a property declared (through `properties`) in the schema; an array
+ * step goes through its `items` (`output.clauses.deviation` for an array of clause objects).
+ */
 function schemaHasPath(schema: JsonSchema, path: string): boolean {
   let current: JsonSchema | undefined = schema;
   for (const segment of pathSegments(path).slice(1)) {
+    while (current?.['type'] === 'array' && typeof current['items'] === 'object')
+      current = current['items'] as JsonSchema;
     const properties: unknown = current?.['properties'];
     if (typeof properties !== 'object' || properties === null) return false;
     current = (properties as Record<string, JsonSchema | undefined>)[segment];

@@ -119,6 +119,13 @@ export class WorkflowRegistry {
           collections: [...workflow.retrieval.collections],
           topK: workflow.retrieval.topK,
           query: truncateText(query, MAX_QUERY_CHARS),
+          ...(workflow.retrieval.priorities
+            ? {
+                collectionWeights: Object.entries(workflow.retrieval.priorities).map(
+                  ([collection, weight]) => ({ collection, weight }),
+                ),
+              }
+            : {}),
         },
       },
     };

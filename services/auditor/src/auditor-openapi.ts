@@ -1,9 +1,11 @@
 import { EventBus } from '@llmbus/bus';
 import { describeHttpApi, identityProviders, OPS_CONTROLLERS, type OpenApiInfo } from '@llmbus/http-nest';
+import { WorkflowRegistry } from '@llmbus/workflows';
 import { Module } from '@nestjs/common';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { AuditPrivacy } from './audit-privacy';
 import { AUDIT_STORE } from './auditor-deps';
+import { DeadLettersController } from './dead-letters.controller';
 import { RequestsController } from './requests.controller';
 import { ReviewsController } from './reviews.controller';
 import { UsageController } from './usage.controller';
@@ -13,6 +15,7 @@ export const AUDITOR_HTTP_CONTROLLERS = [
   RequestsController,
   UsageController,
   ReviewsController,
+  DeadLettersController,
   ...OPS_CONTROLLERS,
 ];
 
@@ -37,6 +40,7 @@ export function auditorOpenApiDocument(): Promise<OpenAPIObject> {
         { provide: AUDIT_STORE, useValue: null },
         { provide: EventBus, useValue: null },
         { provide: AuditPrivacy, useValue: null },
+        { provide: WorkflowRegistry, useValue: null },
         ...identityProviders(undefined, undefined),
       ],
     },

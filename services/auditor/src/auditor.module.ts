@@ -9,6 +9,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { AuditRecorderController } from './audit-recorder.controller';
 import { AUDIT_STORE, AuditorDeps } from './auditor-deps';
+import { ConsoleController } from './console.controller';
 import { AUDITOR_HTTP_CONTROLLERS } from './auditor-openapi';
 
 /** The auditor stage: records every event, serves the trail, the review queue and costs. */
@@ -24,20 +25,22 @@ export class AuditorModule {
         undefined,
       );
     }
+    const workflows =
+      deps.workflows ?? WorkflowRegistry.fromDirectory(deps.config.workflowsDir ?? DEFAULT_WORKFLOWS_DIR);
     return {
       module: AuditorModule,
       imports: [LoggerModule.forRoot(httpLoggerParams(deps.logger))],
-      controllers: [AuditRecorderController, ...AUDITOR_HTTP_CONTROLLERS],
+      controllers: [AuditRecorderController, ConsoleController, ...AUDITOR_HTTP_CONTROLLERS],
       providers: [
         { provide: AUDIT_STORE, useValue: deps.store },
         { provide: EventBus, useValue: deps.bus },
+        { provide: WorkflowRegistry, useValue: workflows },
         { provide: ApprovalExpiry, useValue: new ApprovalExpiry(deps.store, deps.bus, deps.logger) },
         ...identityProviders(apiKeys, deps.config.oidc),
         {
           provide: AuditPrivacy,
           useValue: new AuditPrivacy(
-            deps.workflows ??
-              WorkflowRegistry.fromDirectory(deps.config.workflowsDir ?? DEFAULT_WORKFLOWS_DIR),
+            workflows,
             deps.config.piiKey ?? (deps.config.mode === 'embedded' ? processPiiKey() : undefined),
           ),
         },

@@ -71,6 +71,16 @@ const submitted = (requestId: string, tenantId = 'acme', id?: string) =>
     { tenantId, id },
   );
 
+/** An output the shipped support-ticket workflow's output schema accepts. */
+const VALID_OUTPUT = {
+  category: 'billing',
+  priority: 'normal',
+  reply: 'fixed',
+  citations: [],
+  needsHuman: false,
+  confidence: 0.8,
+};
+
 const reviewRequested = (requestId: string) =>
   outgoing(ReviewRequestedEvent, {
     requestId,
@@ -437,10 +447,21 @@ describe('auditor', () => {
         .send({ decision: 'approve' })
         .expect(404);
 
-      const res = await request(url)
+      // An edit the workflow's output schema refuses is refused before anything is published.
+      const refused = await request(url)
         .post('/v1/reviews/http-1/decision')
         .set('X-Api-Key', KEYS.acmeReviewer)
         .send({ decision: 'edit', output: { reply: 'fixed' }, comment: 'tone' })
+        .expect(400);
+      expect(refused.body).toMatchObject({
+        error: 'invalid_output',
+        details: expect.arrayContaining(['output.category: is required']),
+      });
+
+      const res = await request(url)
+        .post('/v1/reviews/http-1/decision')
+        .set('X-Api-Key', KEYS.acmeReviewer)
+        .send({ decision: 'edit', output: VALID_OUTPUT, comment: 'tone' })
         .expect(202);
       await until(() => decisions.length === 1, 'the ReviewDecided event');
       expect(decisions[0]).toMatchObject({
@@ -453,7 +474,7 @@ describe('auditor', () => {
         data: {
           requestId: 'http-1',
           decision: 'edit',
-          output: { reply: 'fixed' },
+          output: VALID_OUTPUT,
           comment: 'tone',
           reviewer: expect.stringMatching(/^review/),
         },
@@ -542,9 +563,17 @@ describe('auditor', () => {
       expect(late.body.message).toContain('expired at 2001-01-01T00:00:00.000Z');
 
       const before = decisions.length;
+      // The decision must name the call shown: none, or another call's hash, is refused.
+      await decide('tool-1', { decision: 'edit', arguments: { service: 'auth' } }).expect(400);
+      const stale = await decide('tool-1', {
+        decision: 'approve',
+        callHash: 'b'.repeat(64),
+      }).expect(409);
+      expect(stale.body.message).toContain('is for another call (restart_service, call tool-1.a1.t1.0');
       await decide('tool-1', {
         decision: 'edit',
         arguments: { service: 'auth' },
+        callHash: 'a'.repeat(64),
         comment: 'auth instead',
       }).expect(202);
       await until(() => decisions.length === before + 1, 'the tool approval decision');
@@ -568,6 +597,30 @@ describe('auditor', () => {
       expect(metrics.text).not.toMatch(/orchestrator_model_\w+\{[^}]*stage="validator"/);
       await request(url).get('/metrics').set('X-Api-Key', KEYS.acmeAdmin).expect(200);
       await request(url).get('/metrics').set('X-Api-Key', KEYS.acmeReviewer).expect(403);
+    });
+
+    it('serves the console page and its own assets only, under a policy that loads nothing from elsewhere', async () => {
+      const page = await request(url).get('/console').expect(200);
+      expect(page.headers['content-type']).toMatch(/^text\/html/);
+      expect(page.headers['content-security-policy']).toMatch(/default-src 'none'; script-src 'self'/);
+      expect(page.text).toContain('<script src="/console/assets/console.js" type="module">');
+      expect(page.text).not.toMatch(/https?:\/\//);
+      const chart = await request(url).get('/console/assets/chart.umd.min.js').expect(200);
+      expect(chart.headers['content-type']).toMatch(/^text\/javascript/);
+      expect(chart.text).toContain('Chart.js');
+      await request(url).get('/console/assets/console.js').expect(200);
+      await request(url).get('/console/assets/..%2Fsrc%2Fconsole.controller.ts').expect(404);
+      await request(url).get('/console/assets/index.html').expect(404);
+    });
+
+    it('says who a key is, lists dead letters to readers and replays them for admins only', async () => {
+      const who = await request(url).get('/v1/principal').set('X-Api-Key', KEYS.acmeReviewer).expect(200);
+      expect(who.body).toMatchObject({ tenantId: 'acme', roles: ['reviewer'] });
+      const list = await request(url).get('/v1/dead-letters').set('X-Api-Key', KEYS.acmeReader).expect(200);
+      expect(list.body).toEqual({ deadLetters: expect.any(Array) });
+      await request(url).get('/v1/dead-letters?limit=0').set('X-Api-Key', KEYS.acmeReader).expect(400);
+      await request(url).post('/v1/dead-letters/nope/replay').set('X-Api-Key', KEYS.acmeReviewer).expect(403);
+      await request(url).post('/v1/dead-letters/nope/replay').set('X-Api-Key', KEYS.acmeAdmin).expect(404);
     });
   });
 
@@ -626,14 +679,14 @@ describe('auditor', () => {
         .set('X-Api-Key', KEYS.acmeReviewer)
         .send({
           decision: 'edit',
-          output: { reply: 'Dear <PERSON_1>, your refund is on its way.', citations: [] },
+          output: { ...VALID_OUTPUT, reply: 'Dear <PERSON_1>, your refund is on its way.' },
         })
         .expect(202);
       await until(() => decisions.some((d) => d.data.requestId === 'pii-2'), 'the decision');
       const decision = decisions.find((d) => d.data.requestId === 'pii-2')!;
       expect(decision.data.output).toEqual({
+        ...VALID_OUTPUT,
         reply: 'Dear Maria Schneider, your refund is on its way.',
-        citations: [],
       });
       expect(decision.data.review.output).toEqual(output);
     });

@@ -3,12 +3,13 @@ import { MAX_PAGE_SIZE } from '@llmbus/audit';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
+  IsISO8601,
   IsIn,
   IsInt,
-  IsISO8601,
   IsObject,
   IsOptional,
   IsString,
+  Matches,
   Max,
   MaxLength,
   Min,
@@ -43,6 +44,21 @@ export class ReviewDecisionBody {
   @IsObject({ message: 'arguments must be a JSON object' })
   arguments?: Record<string, unknown>;
 
+  /**
+   * Tool approvals: the `callHash` of the call the reviewer saw (from GET /v1/reviews); required
+   * with `approve` and `edit`, so a decision taken on a stale screen never applies to another call.
+   */
+  @ApiPropertyOptional({
+    pattern: '^[0-9a-f]{64}$',
+    description:
+      'Tool approvals only: the callHash of the call shown to the reviewer (GET /v1/reviews); required with `approve` and `edit`, and when given with `reject` it must match too; another pending call answers 409',
+  })
+  @IsOptional()
+  @Matches(/^[0-9a-f]{64}$/, {
+    message: 'callHash must be the 64 hex digits GET /v1/reviews shows for the call',
+  })
+  callHash?: string;
+
   @ApiPropertyOptional({ maxLength: 4000 }) @IsOptional() @IsString() @MaxLength(4000) comment?: string;
 }
 
@@ -68,4 +84,15 @@ export class CostsQuery {
   @IsOptional()
   @IsISO8601({}, { message: 'since must be an ISO 8601 time, e.g. 2026-01-01T00:00:00Z' })
   since?: string;
+}
+
+/** Query of GET /v1/dead-letters. */
+export class DeadLettersQuery {
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: 50 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(MAX_PAGE_SIZE)
+  limit?: number;
 }

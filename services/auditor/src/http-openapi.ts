@@ -126,3 +126,29 @@ export class DecisionAcceptedBody {
   @ApiProperty({ description: 'Id of the published ReviewDecided event' }) eventId!: string;
   @ApiProperty({ enum: REVIEW_DECISIONS }) decision!: string;
 }
+
+/** 200 answer of `GET /v1/dead-letters`. */
+export class DeadLetterListBody {
+  @ApiProperty({
+    type: () => [AuditRecordBody],
+    description:
+      'Recorded DeadLettered events, newest first (reason, reasonCode, stage, original topic and message)',
+  })
+  deadLetters!: AuditRecordBody[];
+}
+
+/** 202 answer of `POST /v1/dead-letters/:eventId/replay`. */
+export class DeadLetterReplayedBody {
+  @ApiProperty({ description: 'Id of the replayed DeadLettered event' }) eventId!: string;
+  @ApiProperty({ description: 'Topic the original message was republished to' }) topic!: string;
+}
+
+/** 200 answer of `GET /v1/principal`. */
+export class PrincipalBody {
+  @ApiProperty({ description: "The key's id (its first characters), or the token's subject" }) id!: string;
+  @ApiProperty({ enum: ['api_key', 'jwt'] }) kind!: string;
+  @ApiProperty() tenantId!: string;
+  @ApiProperty({ type: [String], description: 'Roles of the credential (admin holds every role)' })
+  roles!: string[];
+  @ApiProperty({ type: [String] }) groups!: string[];
+}

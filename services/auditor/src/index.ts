@@ -6,6 +6,7 @@ import { AuditorModule } from './auditor.module';
 export * from './auditor-deps';
 export * from './auditor.module';
 export { auditorOpenApiDocument } from './auditor-openapi';
+export { AuditPrivacy } from './audit-privacy';
 
 /** Starts the auditor: its consumer of every topic and its HTTP API on config.http. */
 export function startAuditor(deps: AuditorDeps): Promise<StageApp> {

@@ -23,7 +23,7 @@ import { AuditQueryErrorFilter } from './audit-query-error.filter';
 import { AuditPrivacy } from './audit-privacy';
 import { AUDIT_STORE } from './auditor-deps';
 import { CostsQuery, ListRequestsQuery } from './http-dto';
-import { CostsBody, RequestPageBody, TrailBody } from './http-openapi';
+import { CostsBody, PrincipalBody, RequestPageBody, TrailBody } from './http-openapi';
 
 const queryPipe = new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true });
 const DEFAULT_PAGE_SIZE = 50;
@@ -38,6 +38,21 @@ export class RequestsController {
     @Inject(AUDIT_STORE) private readonly store: AuditStore,
     private readonly privacy: AuditPrivacy,
   ) {}
+
+  @Get('principal')
+  @ApiAuthenticated('reader')
+  @ApiOperation({ summary: 'Who the credentials are: tenant and roles (the console shows what they allow)' })
+  @ApiOkResponse({ type: PrincipalBody })
+  principal(@CurrentPrincipal() principal: Principal): {
+    id: string;
+    kind: string;
+    tenantId: string;
+    roles: string[];
+    groups: readonly string[];
+  } {
+    const { id, kind, tenantId, roles, groups } = principal;
+    return { id, kind, tenantId, roles: [...roles].sort(), groups };
+  }
 
   @Get('requests/:id/trail')
   @RequireRole('reader')

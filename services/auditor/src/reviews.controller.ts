@@ -1,5 +1,6 @@
 import type { Principal } from '@llmbus/access';
 import type { AuditStore, PendingReview } from '@llmbus/audit';
+import { OutputValidator, WorkflowError, WorkflowRegistry } from '@llmbus/workflows';
 import { EventBus, outgoing } from '@llmbus/bus';
 import {
   ID_PATTERN,
@@ -47,6 +48,7 @@ import { ReviewDecisionBody } from './http-dto';
 import { DecisionAcceptedBody, ReviewQueueBody } from './http-openapi';
 
 const bodyPipe = new StorableTextValidationPipe({ whitelist: true, forbidNonWhitelisted: true });
+const outputs = new OutputValidator();
 
 /** The human-review surface: the queue, and decisions published as ReviewDecided. */
 /** One entry of the review queue: an output review or a tool approval, with the recorded review. */
@@ -81,6 +83,18 @@ function checkToolDecision(requestId: string, approval: ToolApprovalView, body: 
       `the approval of ${approval.tool} for request ${requestId} expired at ${approval.expiresAt}; the request fails as approval_expired`,
     );
   }
+  // A decision binds to the exact call the reviewer saw: one taken on a stale screen (the call it
+  // was for already decided, another now pending) must not authorise the next one.
+  if (body.callHash === undefined && body.decision !== 'reject') {
+    throw new BadRequestException(
+      `callHash is required with decision "${body.decision}" on a tool approval: send the callHash GET /v1/reviews shows for the call you ${body.decision === 'edit' ? 'edit' : 'approve'}`,
+    );
+  }
+  if (body.callHash !== undefined && body.callHash !== approval.callHash) {
+    throw new ConflictException(
+      `the pending approval of request ${requestId} is for another call (${approval.tool}, call ${approval.callId}, callHash ${approval.callHash}); the call you decided on is no longer pending: reload the queue`,
+    );
+  }
 }
 
 @ApiTags('reviews')
@@ -92,6 +106,7 @@ export class ReviewsController {
     @Inject(AUDIT_STORE) private readonly store: AuditStore,
     private readonly bus: EventBus,
     private readonly privacy: AuditPrivacy,
+    private readonly workflows: WorkflowRegistry,
   ) {}
 
   @Get()
@@ -133,7 +148,7 @@ export class ReviewsController {
   @ApiBadRequestResponse({
     type: ErrorBody,
     description:
-      'Invalid body or request id; an output or arguments without decision "edit"; arguments on an output review, or an output on a tool approval',
+      'Invalid body or request id; an output or arguments without decision "edit"; arguments on an output review, or an output on a tool approval; an edited output that breaks the workflow output schema',
   })
   @ApiNotFoundResponse({ type: ErrorBody, description: 'No such request for this tenant' })
   @ApiConflictResponse({
@@ -176,16 +191,19 @@ export class ReviewsController {
       throw new BadRequestException(
         'arguments are only accepted on a tool approval; this is an output review',
       );
+    } else if (body.callHash !== undefined) {
+      throw new BadRequestException('callHash is only accepted on a tool approval; this is an output review');
     }
+    const edited =
+      body.output === undefined ? undefined : this.privacy.restoreFrom(state.review.envelope, body.output);
+    if (edited !== undefined) this.checkEdit(state.review.envelope.data, edited);
     // The trail keeps the review masked; the decision carries it, and an edit of the masked view,
     // with the raw values, so the published result is what the request produced.
     const decided: ReviewDecided = {
       requestId,
       reviewer: principal.id,
       decision: body.decision,
-      ...(body.output !== undefined && {
-        output: this.privacy.restoreFrom(state.review.envelope, body.output),
-      }),
+      ...(edited !== undefined && { output: edited }),
       ...(body.arguments !== undefined && {
         arguments: this.privacy.restoreFrom(state.review.envelope, body.arguments),
       }),
@@ -198,5 +216,30 @@ export class ReviewsController {
       stage: 'auditor',
     });
     return { requestId, eventId: published.id, decision: body.decision };
+  }
+
+  /** Refuses (400, one detail per problem) an edited output that the workflow's output schema rejects. */
+  private checkEdit(review: Record<string, unknown>, output: Record<string, unknown>): void {
+    const ref = (review['context'] as { workflow?: { id?: unknown; version?: unknown } } | undefined)
+      ?.workflow;
+    let problems: string[];
+    try {
+      problems = outputs.schemaErrors(this.workflows.get(String(ref?.id), Number(ref?.version)), output);
+    } catch (error) {
+      if (!(error instanceof WorkflowError)) throw error;
+      throw new BadRequestException({
+        statusCode: 400,
+        error: 'unknown_workflow',
+        message: `the auditor cannot check this edit: it does not load workflow ${String(ref?.id)}@${String(ref?.version)} (LLMBUS_WORKFLOWS_DIR)`,
+      });
+    }
+    if (problems.length > 0) {
+      throw new BadRequestException({
+        statusCode: 400,
+        error: 'invalid_output',
+        message: `the edited output does not match the workflow's output schema: ${problems.join('; ')}`,
+        details: problems,
+      });
+    }
   }
 }

@@ -1,3 +1,4 @@
 export * from './platform';
 export * from './outcome-watcher';
 export * from './sample-documents';
+export * from './evaluation';

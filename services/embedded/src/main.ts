@@ -87,6 +87,7 @@ async function main(): Promise<void> {
       `llmbus is running (embedded mode, chat model ${models.chatModel.id}, embeddings ${models.embeddingModel.id})`,
       `  ingress  ${platform.routerUrl}   POST /v1/requests, GET /v1/requests/:id`,
       `  audit    ${platform.auditorUrl}   GET /v1/requests/:id/trail, /v1/reviews, /v1/costs`,
+      `  console  ${platform.auditorUrl}/console   (log in with the API key below)`,
       `  OpenAPI  ${platform.routerUrl}/openapi.json, ${platform.auditorUrl}/openapi.json`,
       demoKey ? `  API key  ${demoKey}   (tenant "demo", role admin; set API_KEYS to use your own)` : '',
       '',

@@ -4,7 +4,7 @@ import type { PlatformConfig } from '@llmbus/config';
 import type { ModelTier } from '@llmbus/contracts';
 import type { ModelProvider, ResponseCache } from '@llmbus/models';
 import type { Logger } from '@llmbus/observability';
-import type { TicketTrailReader, ToolRegistry } from '@llmbus/tools';
+import type { TicketTrailReader, ToolRegistry, ToolResultCache } from '@llmbus/tools';
 import type { TokenCounter, WorkflowRegistry } from '@llmbus/workflows';
 
 /** The model a tier maps to: its registry id (provider default when absent) and context window in tokens. */
@@ -45,6 +45,8 @@ export interface GeneratorDeps {
   readonly tools?: ToolRegistry;
   /** Cache of model answers for workflows with `model.cache`; none: such workflows call the model every time. */
   readonly responseCache?: ResponseCache;
+  /** Results of cacheable read tools, per tenant and call; default: in process memory. */
+  readonly toolResultCache?: ToolResultCache;
   /** Where `ticket_history` reads the tenant's past requests (the audit store); unset: the tool fails naming it. */
   readonly ticketReader?: TicketTrailReader;
   /** Deadline of one model call in milliseconds; default MODEL_CALL_DEADLINE_MS (120 s), which KAFKA_REBALANCE_TIMEOUT_MS is sized to. */

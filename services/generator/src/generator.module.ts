@@ -1,7 +1,7 @@
 import { MODEL_CALL_DEADLINE_MS } from '@llmbus/config';
 import { httpLoggerParams, identityProviders, OPS_CONTROLLERS } from '@llmbus/http-nest';
-import { createPiiDetector, PiiMasker, PiiProtection, processPiiKey } from '@llmbus/pii';
-import { ToolGate, ToolRegistry } from '@llmbus/tools';
+import { CachedPiiDetector, createPiiDetector, PiiMasker, PiiProtection, processPiiKey } from '@llmbus/pii';
+import { MemoryToolResultCache, ToolGate, ToolRegistry } from '@llmbus/tools';
 import { DraftPublisher } from './draft-stream';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
@@ -28,8 +28,9 @@ export class GeneratorModule {
       deps.selectModel ?? (() => ({ contextWindow: DEFAULT_CONTEXT_WINDOW })),
       deps.tokenCounter,
       deps.modelTimeoutMs ?? MODEL_CALL_DEADLINE_MS,
+      // Prompts repeat their system text and passages, outputs quote passages: scan each segment once.
       new PiiProtection(
-        createPiiDetector(),
+        new CachedPiiDetector(createPiiDetector()),
         deps.config.piiKey ?? (deps.config.mode === 'embedded' ? processPiiKey() : undefined),
       ),
       deps.responseCache,
@@ -38,7 +39,7 @@ export class GeneratorModule {
     assertWorkflowToolsDeclared(workflows.list(), tools);
     const loop = new ToolLoop(generation, workflows, tools);
     const rounds = new ToolRoundRunner({
-      gate: new ToolGate(tools),
+      gate: new ToolGate(tools, deps.toolResultCache ?? new MemoryToolResultCache()),
       approvalExpiryMs: deps.config.approvalExpiryMs,
     });
     return {

@@ -71,3 +71,4 @@ function startWith(deps: GeneratorDeps): Promise<StageApp> {
     httpHost: deps.config.http.host,
   });
 }
+export { ResponseGeneration, type GenerationInput } from './response-generation';

@@ -4,7 +4,9 @@ import { createModelProviders, isTrustedForPii, parseModelsConfig } from '@llmbu
 import { chooseLogFormat, createLogger } from '@llmbus/observability';
 import { closeOnSignals, distributedBus, runMain } from '@llmbus/runtime';
 import { PostgresAuditStore } from '@llmbus/audit';
+import { Redis } from 'ioredis';
 import { chatModelChooser, startGenerator } from './index';
+import { RedisToolResultCache } from './redis-tool-result-cache';
 
 /** Distributed entry point: Kafka in and out, the configured model provider (local or OpenAI-compatible). */
 async function main(): Promise<void> {
@@ -35,6 +37,11 @@ async function main(): Promise<void> {
     config.databaseUrl === undefined
       ? undefined
       : PostgresAuditStore.reader({ connectionString: config.databaseUrl });
+  const toolResultCache = process.env['REDIS_URL']?.trim()
+    ? new RedisToolResultCache(
+        new Redis(process.env['REDIS_URL'].trim(), { lazyConnect: true, maxRetriesPerRequest: 1 }),
+      )
+    : undefined;
   const app = await startGenerator({
     bus,
     config,
@@ -43,6 +50,7 @@ async function main(): Promise<void> {
     selectModel: chatModelChooser(providers),
     responseCache: providers.responseCache,
     ...(ticketReader === undefined ? {} : { ticketReader }),
+    ...(toolResultCache === undefined ? {} : { toolResultCache }),
   });
   logger.info({ chatModel: providers.chatModel.id }, 'generator started');
   closeOnSignals('generator', logger, [
@@ -50,6 +58,7 @@ async function main(): Promise<void> {
     () => bus.close(),
     () => providers.close(),
     () => ticketReader?.close() ?? Promise.resolve(),
+    () => toolResultCache?.close() ?? Promise.resolve(),
   ]);
 }
 

@@ -22,6 +22,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { GeneratorEventsController } from './generator.events';
+import { createPiiDetector, PiiMasker } from '@llmbus/pii';
+import { DraftPublisher } from './draft-stream';
 import { ModelCallRecorder } from './model-call-recorder';
 import { ResponseGeneration } from './response-generation';
 import { assertWorkflowToolsDeclared, ToolLoop } from './tool-loop';
@@ -374,6 +376,7 @@ describe('GeneratorEventsController.reviewDecided', () => {
       new ToolLoop(generation, workflows, registry),
       runner(registry),
       new ModelCallRecorder({ publish } as unknown as EventBus),
+      new DraftPublisher({ publish } as unknown as EventBus, new PiiMasker(createPiiDetector())),
     );
   }
 

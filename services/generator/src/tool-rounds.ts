@@ -164,6 +164,7 @@ function resultOf(request: ToolCallRequest, outcome: ToolOutcome): ToolCallResul
         origin: `${outcome.result.origin.kind}:${outcome.result.origin.source}`,
         truncated: outcome.result.truncated,
         callHash: outcome.callHash,
+        ...(outcome.result.cached === true ? { cached: true } : {}),
       };
     case 'failed':
       return {

@@ -17,3 +17,4 @@ export function startValidator(deps: ValidatorDeps): Promise<StageApp> {
     httpHost: deps.config.http.host,
   });
 }
+export { ResponseValidation } from './response-validation';

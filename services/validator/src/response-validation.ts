@@ -51,7 +51,11 @@ export class ResponseValidation {
     const text = restoreText(data.text, vault);
     const output = data.output === undefined ? undefined : restoreValue(data.output, vault);
     const renderedPrompt = restoreText(data.renderedPrompt, vault);
-    const result = this.validator.validate(workflow, { output, text, renderedPrompt }, data.passages);
+    const result = this.validator.validate(
+      workflow,
+      { output, text, renderedPrompt, input: data.input },
+      data.passages,
+    );
     const publish = <T>(value: T): T =>
       this.pii.forChannel(value, resolvePiiPolicy(workflow.pii, tenantId).outputs, vault);
     const outcome = decideOutcome(workflow, data.attempt, result);

@@ -1,5 +1,5 @@
 import { httpLoggerParams, identityProviders, OPS_CONTROLLERS } from '@llmbus/http-nest';
-import { createPiiDetector, PiiProtection, processPiiKey } from '@llmbus/pii';
+import { CachedPiiDetector, createPiiDetector, PiiProtection, processPiiKey } from '@llmbus/pii';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
@@ -16,8 +16,9 @@ export class ValidatorModule {
       deps.workflows ?? WorkflowRegistry.fromDirectory(deps.config.workflowsDir ?? DEFAULT_WORKFLOWS_DIR);
     const validation = new ResponseValidation(
       workflows,
+      // Prompts repeat their system text and passages, outputs quote passages: scan each segment once.
       new PiiProtection(
-        createPiiDetector(),
+        new CachedPiiDetector(createPiiDetector()),
         deps.config.piiKey ?? (deps.config.mode === 'embedded' ? processPiiKey() : undefined),
       ),
     );

@@ -1,6 +1,6 @@
 import { lexicalTerms, bm25Score, withIdentifierParts } from './bm25';
 import { withinTokenBudget } from './context-budget';
-import { reciprocalRankFusion } from './fusion';
+import { normalisedScores, reciprocalRankFusion, weightedScoreFusion } from './fusion';
 import { withoutNearDuplicates } from './near-duplicates';
 
 describe('reciprocalRankFusion', () => {
@@ -17,6 +17,63 @@ describe('reciprocalRankFusion', () => {
     expect(byItem.map((f) => f.item)).toEqual(['runbook-1', 'wiki-1']);
     const byList = reciprocalRankFusion([{ items: ['a'] }, { items: ['b'], weight: 3 }], (x) => x);
     expect(byList.map((f) => f.item)).toEqual(['b', 'a']);
+  });
+});
+
+describe('weightedScoreFusion', () => {
+  // A paraphrase: the answer is far nearer by vector than anything else but shares no word with the
+  // question; another chunk is a mediocre vector match that also shares one incidental word.
+  const vector = [
+    { id: 'answer', score: 0.62 },
+    { id: 'incidental', score: 0.4 },
+    { id: 'c', score: 0.38 },
+    { id: 'd', score: 0.37 },
+    { id: 'e', score: 0.36 },
+  ];
+  const lexical = [
+    { id: 'incidental', score: 3.1 },
+    { id: 'f', score: 2.9 },
+    { id: 'g', score: 2.8 },
+  ];
+  const byId = (x: { id: string }) => x.id;
+
+  it('keeps a clear vector winner first where rank fusion lets a chunk found by both lists win', () => {
+    const rrf = reciprocalRankFusion([{ items: vector }, { items: lexical }], byId);
+    expect(rrf[0].item.id).toBe('incidental');
+    const scores = weightedScoreFusion(
+      [
+        { items: vector, weight: 0.7, score: (x) => x.score, normalisation: 'dbsf' },
+        { items: lexical, weight: 0.3, score: (x) => x.score, normalisation: 'dbsf' },
+      ],
+      byId,
+    );
+    expect(scores.map((f) => f.item.id).slice(0, 2)).toEqual(['answer', 'incidental']);
+  });
+
+  it('lets a list decide when the other has no clear winner, and applies item weights', () => {
+    const flat = vector.map((x) => ({ ...x, score: 0.4 }));
+    const fused = weightedScoreFusion(
+      [
+        { items: flat, weight: 0.7, score: (x) => x.score, normalisation: 'dbsf' },
+        { items: lexical, weight: 0.3, score: (x) => x.score, normalisation: 'dbsf' },
+      ],
+      byId,
+      { itemWeight: (x) => (x.id === 'g' ? 10 : 1) },
+    );
+    expect(fused.map((f) => f.item.id).slice(0, 2)).toEqual(['g', 'incidental']);
+  });
+});
+
+describe('normalisedScores', () => {
+  it('puts scores on 0 to 1 by maximum, range or distribution', () => {
+    expect(normalisedScores([4, 2, 1], 'max')).toEqual([1, 0.5, 0.25]);
+    expect(normalisedScores([4, 2, 1], 'min-max')).toEqual([1, 1 / 3, 0]);
+    expect(normalisedScores([0.5, 0.3], 'none')).toEqual([0.5, 0.3]);
+    // μ = 2, σ = 1: μ ± 3σ map to 0 and 1.
+    const dbsf = normalisedScores([3, 1, 3, 1], 'dbsf');
+    [4 / 6, 2 / 6, 4 / 6, 2 / 6].forEach((x, i) => expect(dbsf[i]).toBeCloseTo(x, 10));
+    expect(normalisedScores([7], 'dbsf')).toEqual([1]);
+    expect(normalisedScores([], 'max')).toEqual([]);
   });
 });
 

@@ -6,6 +6,8 @@ import { RetrievalError } from '../errors';
 import type {
   ChunkPayload,
   DocumentDeletion,
+  HybridLists,
+  HybridQuery,
   LexicalQuery,
   PointFilter,
   RankedId,
@@ -49,6 +51,8 @@ interface ChunkRow {
 export class PgliteVectorStore implements VectorStore {
   readonly kind = 'pglite';
   private readonly dimensions = new Map<string, number>();
+  /** BM25 statistics per table, then per scope and groups; a table's are dropped on every write to it. */
+  private readonly statistics = new Map<string, Map<string, LexicalStatistics>>();
 
   private constructor(private readonly db: PGlite) {}
 
@@ -115,6 +119,7 @@ export class PgliteVectorStore implements VectorStore {
   async upsert(name: string, points: readonly VectorPoint[]): Promise<void> {
     const table = assertCollectionName(name);
     if (points.length === 0) return;
+    this.statistics.delete(name);
     await this.db.transaction(async (tx) => {
       for (const { id, vector, payload: p } of points) {
         await tx.query(
@@ -166,35 +171,37 @@ export class PgliteVectorStore implements VectorStore {
     const table = assertCollectionName(name);
     if (query.collections.length === 0 || query.limit < 1 || query.text.trim() === '') return [];
     if (!(await this.exists(name))) return [];
+    const terms = await this.queryLexemes(truncateText(query.text, MAX_LEXICAL_QUERY_CHARS));
+    if (terms.length === 0) return [];
+    const stats = await this.lexicalStatistics(name, query, terms);
+    // BM25 (k1 1.2, b 0.75) with Lucene's idf; statistics of the readable scope only (see lexicalStatistics).
+    const weighted = terms
+      .map((lexeme) => ({ lexeme, df: stats.documentFrequency.get(lexeme) ?? 0 }))
+      .filter((t) => t.df > 0)
+      .map((t) => ({ ...t, idf: Math.log(1 + (stats.documentCount - t.df + 0.5) / (t.df + 0.5)) }));
+    if (weighted.length === 0) return [];
     const where = new Where();
-    const text = where.param(truncateText(query.text, MAX_LEXICAL_QUERY_CHARS));
+    const lexemes = where.param(weighted.map((t) => t.lexeme));
+    const idfs = where.param(weighted.map((t) => t.idf));
+    const averageLength = where.param(Math.max(stats.averageLength, 1));
     where.scope(query).readableBy(query.groups);
     const limit = where.param(Math.floor(query.limit));
     const candidates = where.param(Math.max(LEXICAL_CANDIDATES, Math.floor(query.limit)));
-    const readable = where.sql();
-    // BM25 (k1 1.2, b 0.75) in SQL. Statistics come from the readable scope only: counting hidden
-    // chunks into document frequencies would let scores hint at what the requester may not read.
-    // stats and df are MATERIALIZED: inlined, the per-term count would run once per joined row (15x slower).
     const result = await this.db.query<ChunkRow & { score: number }>(
-      `WITH terms AS (
-         SELECT DISTINCT u.lexeme, quote_literal(u.lexeme)::tsquery AS q FROM unnest(to_tsvector('english', ${text})) u
+      `WITH q AS (
+         SELECT * FROM unnest(${lexemes}::text[], ${idfs}::float8[]) AS q(lexeme, idf)
        ), any_term AS (
-         SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS q FROM terms
-       ), stats AS MATERIALIZED (
-         SELECT count(*)::float8 AS n, coalesce(avg(lexeme_count), 1)::float8 AS avgdl FROM ${table} WHERE ${readable}
-       ), df AS MATERIALIZED (
-         SELECT t.lexeme, (SELECT count(*) FROM ${table} WHERE ${readable} AND lexemes @@ t.q)::float8 AS df FROM terms t
+         SELECT string_agg(quote_literal(x), ' | ')::tsquery AS q FROM unnest(${lexemes}::text[]) x
        ), matched AS (
-         -- Only the best ts_rank matches are scored: bounded work when a query word is in most chunks.
-         SELECT c.id, c.lexemes, c.lexeme_count FROM ${table} c, any_term a WHERE ${readable} AND c.lexemes @@ a.q
+         -- Only the best ts_rank matches are scored: bounded work however many chunks match.
+         SELECT c.id, c.lexemes, c.lexeme_count FROM ${table} c, any_term a WHERE ${where.sql()} AND c.lexemes @@ a.q
           ORDER BY ts_rank(c.lexemes, a.q) DESC LIMIT ${candidates}
        ), scored AS (
          SELECT m.id, sum(
-                  ln(1 + (s.n - d.df + 0.5) / (d.df + 0.5))
-                  * (cardinality(u.positions) * 2.2)
-                  / (cardinality(u.positions) + 1.2 * (0.25 + 0.75 * m.lexeme_count / greatest(s.avgdl, 1)))
+                  q.idf * (cardinality(u.positions) * 2.2)
+                  / (cardinality(u.positions) + 1.2 * (0.25 + 0.75 * m.lexeme_count / ${averageLength}::float8))
                 ) AS score
-           FROM matched m CROSS JOIN LATERAL unnest(m.lexemes) u JOIN df d ON d.lexeme = u.lexeme CROSS JOIN stats s
+           FROM matched m CROSS JOIN LATERAL unnest(m.lexemes) u JOIN q ON q.lexeme = u.lexeme
           GROUP BY m.id
        )
        SELECT ${CHUNK_COLUMNS.split(', ')
@@ -205,6 +212,13 @@ export class PgliteVectorStore implements VectorStore {
       where.params,
     );
     return result.rows.map((row) => ({ id: row.id, score: row.score, payload: toPayload(row) }));
+  }
+
+  async hybridSearch(name: string, vector: readonly number[], query: HybridQuery): Promise<HybridLists> {
+    const { text, minScore, ...lexical } = query;
+    // One in-process connection: the two statements run one after the other either way.
+    const vectorList = await this.search(name, vector, { ...lexical, minScore });
+    return { vector: vectorList, lexical: await this.lexicalSearch(name, { ...lexical, text }) };
   }
 
   async rankIds(name: string, vector: readonly number[], scope: Scope): Promise<RankedId[]> {
@@ -271,6 +285,7 @@ export class PgliteVectorStore implements VectorStore {
     if (!(await this.exists(name))) return;
     const where = new Where().tenant(filter.tenant).equals('document_id', filter.documentId);
     if (filter.collection !== undefined) where.collections([filter.collection]);
+    this.statistics.delete(name);
     const keep = filter.keep
       ? ` AND NOT (version = ${where.param(filter.keep.version)} AND chunk_index < ${where.param(filter.keep.chunkCount)})`
       : '';
@@ -279,6 +294,56 @@ export class PgliteVectorStore implements VectorStore {
 
   async close(): Promise<void> {
     if (!this.db.closed) await this.db.close();
+  }
+
+  /** The distinct English lexemes of a query text (stemmed, without stop words), as the index holds them. */
+  private async queryLexemes(text: string): Promise<string[]> {
+    const result = await this.db.query<{ lexeme: string }>(
+      `SELECT DISTINCT u.lexeme FROM unnest(to_tsvector('english', $1)) u ORDER BY u.lexeme`,
+      [text],
+    );
+    return result.rows.map((row) => row.lexeme).slice(0, MAX_LEXICAL_TERMS);
+  }
+
+  /**
+   * Chunk count, mean length and per-term document frequencies of what the requester may read in
+   * the scope (counting hidden chunks would let scores hint at them). Each is a scan of the scope, so
+   * they are kept per table, scope and groups until the next write to the table: this process is the
+   * only writer of an in-process PGlite.
+   */
+  private async lexicalStatistics(name: string, query: LexicalQuery, terms: readonly string[]) {
+    const table = assertCollectionName(name);
+    const byScope = this.statistics.get(name) ?? new Map<string, LexicalStatistics>();
+    this.statistics.set(name, byScope);
+    const key = JSON.stringify([query.tenant, [...query.collections].sort(), [...query.groups].sort()]);
+    let stats = byScope.get(key);
+    if (!stats) {
+      const where = new Where().scope(query).readableBy(query.groups);
+      const row = await this.db.query<{ n: number; avgdl: number }>(
+        `SELECT count(*)::float8 AS n, coalesce(avg(lexeme_count), 1)::float8 AS avgdl FROM ${table} WHERE ${where.sql()}`,
+        where.params,
+      );
+      if (byScope.size >= MAX_CACHED_SCOPES) byScope.clear();
+      stats = {
+        documentCount: row.rows[0]?.n ?? 0,
+        averageLength: row.rows[0]?.avgdl ?? 1,
+        documentFrequency: new Map(),
+      };
+      byScope.set(key, stats);
+    }
+    const missing = terms.filter((t) => !stats.documentFrequency.has(t));
+    if (missing.length > 0) {
+      const where = new Where();
+      const lexemes = where.param(missing);
+      where.scope(query).readableBy(query.groups);
+      const rows = await this.db.query<{ lexeme: string; df: number }>(
+        `SELECT t.lexeme, (SELECT count(*) FROM ${table} WHERE ${where.sql()} AND lexemes @@ quote_literal(t.lexeme)::tsquery)::float8 AS df
+           FROM unnest(${lexemes}::text[]) t(lexeme)`,
+        where.params,
+      );
+      for (const row of rows.rows) stats.documentFrequency.set(row.lexeme, row.df);
+    }
+    return stats;
   }
 
   private async selectNearest<R>(name: string, where: Where, scope: Scope, columns: string): Promise<R[]> {
@@ -314,6 +379,9 @@ export class PgliteVectorStore implements VectorStore {
       ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS supersedes text[] NOT NULL DEFAULT '{}';
       ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS effective_date text;
       ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS version_label text;
+      -- Only replacement documents carry supersedes: the per-query lookup reads this small index, not the table.
+      CREATE INDEX IF NOT EXISTS ${quoted(`${name}_supersedes`)} ON ${table} (tenant, collection)
+        WHERE cardinality(supersedes) > 0;
     `);
   }
 
@@ -339,6 +407,17 @@ const CHUNK_COLUMNS =
 const MAX_LEXICAL_QUERY_CHARS = 2000;
 /** Matches (by ts_rank) that BM25 scores per query. */
 const LEXICAL_CANDIDATES = 300;
+/** Distinct query words scored; a pasted page adds cost, not precision, past this. */
+const MAX_LEXICAL_TERMS = 32;
+/** Scopes (tenant, collections, groups) whose BM25 statistics are kept per table. */
+const MAX_CACHED_SCOPES = 1000;
+
+interface LexicalStatistics {
+  readonly documentCount: number;
+  readonly averageLength: number;
+  /** Readable chunks containing each lexeme. */
+  readonly documentFrequency: Map<string, number>;
+}
 
 /** The indexed words of a chunk: title, headings and text, English stemming and stop words. */
 function lexemesOf(title: string, sectionPath: string, text: string): string {

@@ -5,15 +5,13 @@ export type QdrantFilter = Schemas['Filter'];
 type Condition = Schemas['Condition'];
 
 /** Payload indexes every store collection gets: the fields the filters below match on. */
-export const QDRANT_PAYLOAD_INDEXES: readonly { field: string; schema: 'keyword' | 'integer' | 'text' }[] = [
+export const QDRANT_PAYLOAD_INDEXES: readonly { field: string; schema: 'keyword' | 'integer' }[] = [
   { field: 'tenant', schema: 'keyword' },
   { field: 'collection', schema: 'keyword' },
   { field: 'aclGroups', schema: 'keyword' },
   { field: 'documentId', schema: 'keyword' },
   { field: 'version', schema: 'integer' },
   { field: 'chunkIndex', schema: 'integer' },
-  // Full-text index: lexical search filters on words of the chunk text.
-  { field: 'text', schema: 'text' },
 ];
 
 function keyword(key: string, value: string): Condition {

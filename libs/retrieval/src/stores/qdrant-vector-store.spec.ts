@@ -1,8 +1,9 @@
+import type { Schemas } from '@qdrant/js-client-rest' with { 'resolution-mode': 'import' };
 import { RetrievalError } from '../errors';
 import type { ChunkPayload } from '../vector-store';
 import { isTransientQdrantError } from './qdrant-errors';
 import { deletionFilter, pointFilter, readableBy, scopeFilter } from './qdrant-filters';
-import { QdrantApi, QdrantVectorStore } from './qdrant-vector-store';
+import { lexicalRequest, QdrantApi, QdrantVectorStore } from './qdrant-vector-store';
 
 // The conformance suite runs this adapter against a real Qdrant when QDRANT_URL is set
 // (test/integration/vector-store-qdrant.test.ts). These tests pin what can be checked without one:
@@ -35,6 +36,7 @@ function fakeClient(overrides: Partial<Record<keyof QdrantApi, jest.Mock>>): Qdr
     createPayloadIndex: unexpected(),
     upsert: unexpected(),
     query: unexpected(),
+    queryBatch: unexpected(),
     count: unexpected(),
     scroll: unexpected(),
     delete: unexpected(),
@@ -161,14 +163,19 @@ describe('QdrantVectorStore', () => {
     expect(await store.count('chunks_m_4', { tenant: 'a' })).toBe(0);
   });
 
-  it('creates a missing collection with cosine distance and indexes the filtered payload fields', async () => {
+  it('creates a missing collection with a named cosine vector, a sparse BM25 vector with IDF, and the filter indexes', async () => {
     const createCollection = jest.fn().mockResolvedValue(true);
     const createPayloadIndex = jest.fn().mockResolvedValue({});
     const client = fakeClient({
       collectionExists: jest.fn().mockResolvedValue({ exists: false }),
       createCollection,
       getCollection: jest.fn().mockResolvedValue({
-        config: { params: { vectors: { size: 4, distance: 'Cosine' } } },
+        config: {
+          params: {
+            vectors: { dense: { size: 4, distance: 'Cosine' } },
+            sparse_vectors: { lexical: { modifier: 'idf' } },
+          },
+        },
         payload_schema: { tenant: {} },
       }),
       createPayloadIndex,
@@ -177,61 +184,119 @@ describe('QdrantVectorStore', () => {
     await store.ensureCollection('chunks_m_4', 4);
     await store.ensureCollection('chunks_m_4', 4);
     expect(createCollection).toHaveBeenCalledTimes(1);
-    expect(createCollection.mock.calls[0]).toEqual([
-      'chunks_m_4',
-      { vectors: { size: 4, distance: 'Cosine' } },
-    ]);
+    const created: Parameters<QdrantApi['createCollection']>[1] = {
+      vectors: { dense: { size: 4, distance: 'Cosine' } },
+      sparse_vectors: { lexical: { modifier: 'idf' } },
+    };
+    expect(createCollection.mock.calls[0]).toEqual(['chunks_m_4', created]);
     expect(createPayloadIndex.mock.calls.map((c) => c[1].field_name)).toEqual([
       'collection',
       'aclGroups',
       'documentId',
       'version',
       'chunkIndex',
-      'text',
     ]);
     await expect(
       new QdrantVectorStore({ url: 'http://unused', client }).ensureCollection('chunks_m_4', 8),
     ).rejects.toBeInstanceOf(RetrievalError);
   });
 
-  it('selects lexical candidates with tenant and ACL in the filter, then ranks them by BM25 with readable document frequencies', async () => {
-    const point = (id: string, text: string) => ({ id, payload: { ...payload, text } });
-    const scroll = jest.fn().mockResolvedValue({
-      points: [
-        point('p1', 'Mileage is reimbursed per kilometre.'),
-        point('p2', 'The travel policy covers hotels.'),
-      ],
-      next_page_offset: null,
+  it('refuses a collection created before hybrid search (no sparse vector), saying to re-ingest', async () => {
+    const client = fakeClient({
+      collectionExists: jest.fn().mockResolvedValue({ exists: true }),
+      getCollection: jest.fn().mockResolvedValue({
+        config: { params: { vectors: { size: 4, distance: 'Cosine' } } },
+        payload_schema: {},
+      }),
     });
-    const count = jest
+    const store = new QdrantVectorStore({ url: 'http://unused', client });
+    await expect(store.ensureCollection('chunks_m_4', 4)).rejects.toThrow(
+      /no sparse vector "lexical".*ingest/,
+    );
+  });
+
+  it('upserts each point with its dense vector and a BM25 document of title, headings and text', async () => {
+    const upsert = jest.fn().mockResolvedValue({});
+    const store = new QdrantVectorStore({ url: 'http://unused', client: fakeClient({ upsert }) });
+    const point = {
+      id: '00000000-0000-0000-0000-000000000001',
+      vector: [0.1, 0.2],
+      payload: { ...payload, title: 'Travel policy', sectionPath: ['Hotels'], text: 'Capped at 180 euros.' },
+    };
+    await store.upsert('chunks_m_4', [point]);
+    const request = upsert.mock.calls[0][1] as { points: Schemas['PointStruct'][] };
+    const vector: Schemas['VectorStruct'] = {
+      dense: [0.1, 0.2],
+      lexical: {
+        text: 'Travel policy\nHotels\nCapped at 180 euros.',
+        model: 'qdrant/bm25',
+        options: { language: 'english', avg_len: 100 },
+      },
+    };
+    expect(request.points[0]?.vector).toEqual(vector);
+  });
+
+  it('searches a hybrid query in one batch request: the dense query and the BM25 query, both filtered by tenant and ACL', async () => {
+    const scored = (id: string, score: number) => ({ id, version: 1, score, payload });
+    const queryBatch = jest
       .fn()
-      .mockImplementation(
-        async (
-          _name: string,
-          request: { filter: { must: { key?: string; match?: { text?: string } }[] } },
-        ) => {
-          const term = request.filter.must.find((c) => c.key === 'text')?.match?.text;
-          return { count: term === undefined ? 100 : term === 'mileage' ? 1 : 60 };
-        },
-      );
-    const store = new QdrantVectorStore({ url: 'http://unused', client: fakeClient({ scroll, count }) });
-    const found = await store.lexicalSearch('chunks_m_4', {
+      .mockResolvedValue([{ points: [scored('v1', 0.8)] }, { points: [scored('l1', 7.5), scored('l2', 3)] }]);
+    const store = new QdrantVectorStore({ url: 'http://unused', client: fakeClient({ queryBatch }) });
+    const lists = await store.hybridSearch('chunks_m_4', [0.1, 0.2], {
       tenant: 'a',
       collections: ['wiki'],
       groups: ['hr'],
-      limit: 5,
-      text: 'mileage policy',
+      limit: 30,
+      minScore: 0.2,
+      text: 'hotel policies',
     });
-    expect(found.map((f) => f.id)).toEqual(['p1', 'p2']);
-    expect(scroll.mock.calls[0][1].filter).toEqual({
-      must: scopeFilter({ tenant: 'a', collections: ['wiki'] }, ['hr']).must,
-      should: [
-        { key: 'text', match: { text: 'mileage' } },
-        { key: 'text', match: { text: 'policy' } },
+    expect(lists.vector.map((c) => [c.id, c.score])).toEqual([['v1', 0.8]]);
+    expect(lists.lexical.map((c) => [c.id, c.score])).toEqual([
+      ['l1', 7.5],
+      ['l2', 3],
+    ]);
+    expect(queryBatch).toHaveBeenCalledTimes(1);
+    const filter = scopeFilter({ tenant: 'a', collections: ['wiki'] }, ['hr']);
+    const body: Parameters<QdrantApi['queryBatch']>[1] = {
+      searches: [
+        {
+          query: [0.1, 0.2],
+          using: 'dense',
+          filter,
+          limit: 30,
+          score_threshold: 0.2,
+          with_payload: true,
+          with_vector: false,
+        },
+        {
+          query: {
+            text: 'hotel policies',
+            model: 'qdrant/bm25',
+            options: { language: 'english', avg_len: 100 },
+          },
+          using: 'lexical',
+          filter,
+          limit: 30,
+          with_payload: true,
+          with_vector: false,
+        },
       ],
+    };
+    expect(queryBatch.mock.calls[0]).toEqual(['chunks_m_4', body]);
+  });
+
+  it('sends no BM25 query for text without words, and nothing for an empty scope', async () => {
+    const queryBatch = jest.fn().mockResolvedValue([{ points: [] }]);
+    const store = new QdrantVectorStore({ url: 'http://unused', client: fakeClient({ queryBatch }) });
+    const scope = { tenant: 'a', collections: ['wiki'], groups: [], limit: 5 };
+    await store.hybridSearch('chunks_m_4', [1, 0], { ...scope, text: '?!' });
+    expect(queryBatch.mock.calls[0][1].searches).toHaveLength(1);
+    expect(lexicalRequest({ ...scope, text: '?!' })).toBeUndefined();
+    expect(await store.hybridSearch('chunks_m_4', [1, 0], { ...scope, collections: [], text: 'x' })).toEqual({
+      vector: [],
+      lexical: [],
     });
-    for (const [, request] of count.mock.calls)
-      expect(request.filter.must).toEqual(expect.arrayContaining([readableBy(['hr'])]));
+    expect(queryBatch).toHaveBeenCalledTimes(1);
   });
 
   it('classifies transient faults', () => {

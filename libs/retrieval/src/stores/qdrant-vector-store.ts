@@ -8,6 +8,8 @@ import { RetrievalError } from '../errors';
 import type {
   ChunkPayload,
   DocumentDeletion,
+  HybridLists,
+  HybridQuery,
   LexicalQuery,
   PointFilter,
   RankedId,
@@ -19,7 +21,6 @@ import type {
   VectorPoint,
   VectorStore,
 } from '../vector-store';
-import { bm25Score, lexicalTerms } from '../ranking/bm25';
 import {
   deletionFilter,
   documentFilter,
@@ -47,6 +48,7 @@ export type QdrantApi = Pick<
   | 'createPayloadIndex'
   | 'upsert'
   | 'query'
+  | 'queryBatch'
   | 'count'
   | 'scroll'
   | 'delete'
@@ -67,9 +69,20 @@ export interface QdrantVectorStoreOptions {
 }
 
 const SCROLL_PAGE = 512;
-/** Points read per lexical query before BM25 ranks them. */
-const LEXICAL_CANDIDATES = 256;
-const MAX_LEXICAL_TERMS = 16;
+/** The named dense vector of a point (cosine). */
+export const DENSE_VECTOR = 'dense';
+/** The named sparse vector of a point: BM25 term weights of its title, headings and text. */
+export const LEXICAL_VECTOR = 'lexical';
+/**
+ * Qdrant's server-side BM25 (`Bm25Config` in the 1.19 API the client is generated from): the
+ * server tokenises, drops English stop words, stems with Snowball and weights terms with BM25's saturation (k 1.2, b 0.75); the sparse vector's
+ * IDF modifier adds inverse document frequency at query time. `avg_len` is the expected chunk length
+ * in terms (chunks of 200 model tokens hold about 100 words besides stop words).
+ */
+const BM25_MODEL = 'qdrant/bm25';
+const BM25_OPTIONS = { language: 'english', avg_len: 100 } as const;
+/** Longest query text sent for BM25; a whole pasted ticket adds nothing but cost past this (as PGlite). */
+const MAX_LEXICAL_QUERY_CHARS = 2000;
 const PAYLOAD_FIELDS_FOR_LISTING = [
   'collection',
   'aclGroups',
@@ -84,9 +97,14 @@ const PAYLOAD_FIELDS_FOR_LISTING = [
 ];
 
 /**
- * Qdrant adapter: one Qdrant collection per store collection (embedding model + dimension), cosine
- * distance, keyword/integer payload indexes on the filtered fields, tenant and ACL conditions in
- * the query filter, writes with `wait: true`, transient faults retried with exponential backoff.
+ * Qdrant adapter: one Qdrant collection per store collection (embedding model + dimension), a named
+ * dense vector (cosine) and a named sparse BM25 vector with the IDF modifier per point,
+ * keyword/integer payload indexes on the filtered fields, tenant and ACL conditions in the query
+ * filter, writes with `wait: true`, transient faults retried with exponential backoff.
+ *
+ * Unlike PGlite, BM25's document frequencies are Qdrant's, over the whole store collection (every
+ * tenant and ACL), not only what the requester may read: ranking among readable chunks can shift
+ * with hidden ones, though no hidden chunk is ever returned or counted.
  */
 export class QdrantVectorStore implements VectorStore {
   readonly kind = 'qdrant';
@@ -117,7 +135,10 @@ export class QdrantVectorStore implements VectorStore {
     if (!exists) {
       try {
         await this.call('create collection', () =>
-          this.client.createCollection(name, { vectors: { size: dimension, distance: 'Cosine' } }),
+          this.client.createCollection(name, {
+            vectors: { [DENSE_VECTOR]: { size: dimension, distance: 'Cosine' } },
+            sparse_vectors: { [LEXICAL_VECTOR]: { modifier: 'idf' } },
+          }),
         );
       } catch (error) {
         // Another replica may have created it first; the dimension check below settles it.
@@ -125,6 +146,12 @@ export class QdrantVectorStore implements VectorStore {
       }
     }
     const info = await this.call('read collection', () => this.client.getCollection(name));
+    if (!info.config.params.sparse_vectors?.[LEXICAL_VECTOR]) {
+      throw new RetrievalError(
+        'store_rejected',
+        `Qdrant collection ${name} has no sparse vector "${LEXICAL_VECTOR}" (it was created before hybrid search); delete it and ingest the documents again`,
+      );
+    }
     const existing = vectorSize(info.config.params.vectors);
     if (existing !== dimension) {
       throw new RetrievalError(
@@ -151,7 +178,10 @@ export class QdrantVectorStore implements VectorStore {
     for (let start = 0; start < points.length; start += this.upsertBatchSize) {
       const batch = points.slice(start, start + this.upsertBatchSize).map((p) => ({
         id: p.id,
-        vector: [...p.vector],
+        vector: {
+          [DENSE_VECTOR]: [...p.vector],
+          [LEXICAL_VECTOR]: { text: lexicalText(p.payload), model: BM25_MODEL, options: BM25_OPTIONS },
+        },
         payload: {
           ...p.payload,
           aclGroups: [...p.payload.aclGroups],
@@ -164,69 +194,34 @@ export class QdrantVectorStore implements VectorStore {
   }
 
   async search(name: string, vector: readonly number[], query: SearchQuery): Promise<ScoredChunk[]> {
-    if (query.collections.length === 0 || query.limit < 1) return [];
     const points = await this.nearest(name, vector, query, scopeFilter(query, query.groups), true);
-    return points.map((p) => ({ id: String(p.id), score: p.score, payload: toPayload(p.payload) }));
+    return toScoredChunks(points);
   }
 
-  /**
-   * Qdrant's full-text index selects the readable points containing any query word (tenant and ACL in
-   * the same filter); BM25 ranks them here, with exact counts of readable points per word as document
-   * frequencies. Average length is that of the matched points, an approximation PGlite does not need.
-   */
+  /** BM25 on the server: the sparse vector with the IDF modifier, tenant and ACL in the same filter. */
   async lexicalSearch(name: string, query: LexicalQuery): Promise<ScoredChunk[]> {
     assertCollectionName(name);
-    const terms = [...new Set(lexicalTerms(query.text, { fold: false }))].slice(0, MAX_LEXICAL_TERMS);
-    if (query.collections.length === 0 || query.limit < 1 || terms.length === 0) return [];
-    const readable = scopeFilter(query, query.groups);
-    const page = await this.readOrEmpty('lexical scroll', () =>
-      this.client.scroll(name, {
-        filter: { must: readable.must, should: terms.map((t) => ({ key: 'text', match: { text: t } })) },
-        limit: Math.max(LEXICAL_CANDIDATES, Math.floor(query.limit)),
-        with_payload: true,
-        with_vector: false,
-      }),
-    );
-    if (!page || page.points.length === 0) return [];
-    const documentCount = await this.count(name, {
-      tenant: query.tenant,
-      collections: query.collections,
-      groups: query.groups,
-    });
-    const documentFrequency = new Map<string, number>();
-    for (const term of terms) {
-      const result = await this.call('count term', () =>
-        this.client.count(name, {
-          filter: { must: [...toArray(readable.must), { key: 'text', match: { text: term } }] },
-          exact: true,
-        }),
-      );
-      documentFrequency.set(term, result.count);
-    }
-    const candidates = page.points.map((p) => {
-      const payload = toPayload(p.payload);
-      return {
-        id: String(p.id),
-        payload,
-        terms: lexicalTerms(`${payload.title} ${payload.sectionPath.join(' ')} ${payload.text}`, {
-          fold: false,
-        }),
-      };
-    });
-    const averageLength = candidates.reduce((n, c) => n + c.terms.length, 0) / candidates.length;
-    return candidates
-      .map((c) => ({
-        id: c.id,
-        payload: c.payload,
-        score: bm25Score(terms, c.terms, { documentCount, averageLength, documentFrequency }),
-      }))
-      .filter((c) => c.score > 0)
-      .sort((a, b) => b.score - a.score || a.id.localeCompare(b.id))
-      .slice(0, Math.floor(query.limit));
+    const request = lexicalRequest(query);
+    if (!request) return [];
+    const result = await this.readOrEmpty('lexical query', () => this.client.query(name, request));
+    return toScoredChunks(result?.points ?? []);
+  }
+
+  /** The dense and the sparse query in one batch request. */
+  async hybridSearch(name: string, vector: readonly number[], query: HybridQuery): Promise<HybridLists> {
+    assertCollectionName(name);
+    const dense = denseRequest(vector, query, scopeFilter(query, query.groups), true);
+    const lexical = lexicalRequest(query);
+    if (!dense) return { vector: [], lexical: [] };
+    const searches = lexical ? [dense, lexical] : [dense];
+    const results = await this.readOrEmpty('hybrid query', () => this.client.queryBatch(name, { searches }));
+    return {
+      vector: toScoredChunks(results?.[0]?.points ?? []),
+      lexical: lexical ? toScoredChunks(results?.[1]?.points ?? []) : [],
+    };
   }
 
   async rankIds(name: string, vector: readonly number[], scope: Scope): Promise<RankedId[]> {
-    if (scope.collections.length === 0 || scope.limit < 1) return [];
     const points = await this.nearest(name, vector, scope, scopeFilter(scope), false);
     return points.map((p) => ({ id: String(p.id), score: p.score }));
   }
@@ -330,16 +325,9 @@ export class QdrantVectorStore implements VectorStore {
     withPayload: boolean,
   ) {
     assertCollectionName(name);
-    const result = await this.readOrEmpty('query', () =>
-      this.client.query(name, {
-        query: [...vector],
-        filter,
-        limit: Math.floor(scope.limit),
-        score_threshold: scope.minScore,
-        with_payload: withPayload,
-        with_vector: false,
-      }),
-    );
+    const request = denseRequest(vector, scope, filter, withPayload);
+    if (!request) return [];
+    const result = await this.readOrEmpty('query', () => this.client.query(name, request));
     return result?.points ?? [];
   }
 
@@ -375,14 +363,60 @@ export class QdrantVectorStore implements VectorStore {
   }
 }
 
-function toArray<T>(value: T | T[] | null | undefined): T[] {
-  if (value === null || value === undefined) return [];
-  return Array.isArray(value) ? value : [value];
+type QueryRequest = Schemas['QueryRequest'];
+
+/** The nearest points by the dense vector within the filter; undefined when the scope asks for nothing. */
+export function denseRequest(
+  vector: readonly number[],
+  scope: Scope,
+  filter: Schemas['Filter'],
+  withPayload: boolean,
+): QueryRequest | undefined {
+  if (scope.collections.length === 0 || scope.limit < 1) return undefined;
+  return {
+    query: [...vector],
+    using: DENSE_VECTOR,
+    filter,
+    limit: Math.floor(scope.limit),
+    ...(scope.minScore !== undefined ? { score_threshold: scope.minScore } : {}),
+    with_payload: withPayload,
+    with_vector: false,
+  };
 }
 
+/**
+ * The best BM25 matches among readable points: the query text goes to Qdrant's BM25 model (the
+ * same tokenising and stemming as the points' sparse vectors), scored on the IDF-modified sparse
+ * vector. Undefined when the query asks for nothing or has no words.
+ */
+export function lexicalRequest(query: LexicalQuery): QueryRequest | undefined {
+  const text = query.text.slice(0, MAX_LEXICAL_QUERY_CHARS);
+  if (query.collections.length === 0 || query.limit < 1 || !/[\p{L}\p{N}]/u.test(text)) return undefined;
+  return {
+    query: { text, model: BM25_MODEL, options: BM25_OPTIONS },
+    using: LEXICAL_VECTOR,
+    filter: scopeFilter(query, query.groups),
+    limit: Math.floor(query.limit),
+    with_payload: true,
+    with_vector: false,
+  };
+}
+
+/** What a point's BM25 vector is built from: title, headings and text, as PGlite indexes them. */
+export function lexicalText(payload: Pick<ChunkPayload, 'title' | 'sectionPath' | 'text'>): string {
+  return [payload.title, ...payload.sectionPath, payload.text].join('\n');
+}
+
+function toScoredChunks(points: readonly Schemas['ScoredPoint'][]): ScoredChunk[] {
+  return points.map((p) => ({ id: String(p.id), score: p.score, payload: toPayload(p.payload) }));
+}
+
+/** The size of the named dense vector. */
 function vectorSize(vectors: Schemas['VectorsConfig'] | undefined): number | undefined {
-  if (vectors && typeof vectors === 'object' && 'size' in vectors && typeof vectors.size === 'number')
-    return vectors.size;
+  const dense: unknown =
+    vectors && typeof vectors === 'object' ? (vectors as Record<string, unknown>)[DENSE_VECTOR] : undefined;
+  if (dense && typeof dense === 'object' && 'size' in dense && typeof dense.size === 'number')
+    return dense.size;
   return undefined;
 }
 

@@ -1,0 +1,248 @@
+// Parts the pipeline benches share: an instant OpenAI-compatible model server, the registry and
+// workflows it is used with, child processes and their CPU time from /proc.
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+/** The repository root. */
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const EMBEDDING_DIMENSION = 64;
+
+/** CPU seconds (user + system, all threads) a process has used so far, from /proc/<pid>/stat. */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the line (11 and 12 after the command), in clock ticks.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The p-th percentile (nearest rank) of ascending `sorted`; NaN when empty. */
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/** Spawns a node process; resolves once its output contains `ready`, rejects if it exits first. */
+export function spawnNode(name, script, argv, env, ready, { cpuProf } = {}) {
+  const execArgv = cpuProf
+    ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`, `--cpu-prof-name=${name}.cpuprofile`]
+    : [];
+  const child = spawn(process.execPath, [...execArgv, script, ...argv], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const onData = (d) => {
+    output = (output + d.toString()).slice(-200_000);
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const proc = { name, pid: child.pid, child, output: () => output };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      clearInterval(poll);
+      child.kill('SIGKILL');
+      reject(new Error(`${name} not ready in 300 s:\n${output.slice(-3000)}`));
+    }, 300_000);
+    const poll = setInterval(() => {
+      if (output.includes(ready)) {
+        clearInterval(poll);
+        clearTimeout(timer);
+        child.removeAllListeners('exit');
+        resolve(proc);
+      }
+    }, 20);
+    child.once('exit', (code, signal) => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${code ?? signal}) while starting:\n${output.slice(-3000)}`));
+    });
+  });
+}
+
+/** SIGTERM, then SIGKILL after 15 s; resolves once the process exited. */
+export async function stopProcess(proc) {
+  const { child } = proc;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** The support ticket every bench request carries. */
+export function ticket(requestId) {
+  return {
+    requestId,
+    eventType: 'ticket.created',
+    input: {
+      subject: 'Password reset email never arrives',
+      // Each request's text differs, as real tickets do: no stage can answer it from a cache.
+      body: `Ticket ${requestId}: I clicked Forgot password twice but no email came. How do I get into my account?`,
+      priority: 'normal',
+      product: 'Acme Sync',
+    },
+    requester: { userId: 'bench', groups: [] },
+  };
+}
+
+/**
+ * An OpenAI-compatible server on 127.0.0.1 (GET …/stats answers its counters) that answers after `latencyMs`: chat with a reply copied from the
+ * first passage of the prompt (citing it), embeddings with a bag-of-characters vector.
+ */
+export async function startModelServer(latencyMs) {
+  const stats = { chat: 0, embeddings: 0, inFlight: 0, maxInFlight: 0 };
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      if (req.url.endsWith('/stats')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify(stats));
+      }
+      stats.inFlight += 1;
+      stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      const answer = req.url.endsWith('/embeddings') ? embeddings(body) : chat(body);
+      const respond = () => {
+        stats.inFlight -= 1;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(answer));
+      };
+      if (latencyMs > 0) setTimeout(respond, latencyMs);
+      else respond();
+    });
+  });
+  const embeddings = (body) => {
+    stats.embeddings += 1;
+    const input = Array.isArray(body.input) ? body.input : [body.input];
+    return {
+      object: 'list',
+      model: body.model,
+      data: input.map((text, index) => ({ object: 'embedding', index, embedding: vectorOf(String(text)) })),
+      usage: { prompt_tokens: input.length, total_tokens: input.length },
+    };
+  };
+  const chat = (body) => {
+    stats.chat += 1;
+    const prompt = (body.messages ?? []).map((m) => m.content ?? '').join('\n');
+    const passage = /<passage id="([^"]+)"[^>]*>\n([^\n]+)/.exec(prompt);
+    const output = {
+      category: 'account',
+      priority: 'normal',
+      reply: (passage?.[2] ?? 'Please open Settings and choose Reset password.').slice(0, 500),
+      citations: passage ? [passage[1]] : [],
+      needsHuman: false,
+      confidence: 0.9,
+    };
+    return {
+      id: `chatcmpl-${stats.chat}`,
+      object: 'chat.completion',
+      created: Math.floor(Date.now() / 1000),
+      model: body.model,
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: JSON.stringify(output) },
+          finish_reason: 'stop',
+          logprobs: null,
+        },
+      ],
+      usage: { prompt_tokens: 100, completion_tokens: 40, total_tokens: 140 },
+    };
+  };
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/v1`,
+    stats,
+    stop: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A deterministic bag-of-characters embedding (never the zero vector). */
+export function vectorOf(text) {
+  const vector = new Array(EMBEDDING_DIMENSION).fill(0);
+  const lower = text.toLowerCase();
+  for (let i = 0; i < lower.length; i++) vector[lower.charCodeAt(i) % EMBEDDING_DIMENSION] += 1;
+  vector[0] += 1;
+  return vector;
+}
+
+/** Registry with a free chat model (no budget refusals) and small embeddings, served by the model server. */
+export function writeRegistry(dir) {
+  const path = join(dir, 'models.registry.json');
+  const entry = { provider: 'openai', pricePer1MInputUsd: 0, pricePer1MOutputUsd: 0, tier: 'small' };
+  writeFileSync(
+    path,
+    JSON.stringify({
+      models: [
+        {
+          ...entry,
+          id: 'bench/chat',
+          model: 'bench-chat',
+          contextWindow: 16_000,
+          capabilities: ['chat', 'json', 'tools'],
+        },
+        {
+          ...entry,
+          id: 'bench/embed',
+          model: 'bench-embed',
+          contextWindow: 8191,
+          capabilities: ['embeddings'],
+          embeddingDimension: EMBEDDING_DIMENSION,
+        },
+      ],
+    }),
+  );
+  return path;
+}
+
+/**
+ * The shipped workflows without the evidence-based confidence thresholds: the scripted model's
+ * answers are not judged for quality here, every request should complete (not go to review).
+ */
+export function writeWorkflows(dir) {
+  const { parse, stringify } = require('yaml');
+  const target = join(dir, 'workflows');
+  mkdirSync(target, { recursive: true });
+  const shipped = join(ROOT, 'workflows');
+  for (const name of readdirSync(shipped).filter((f) => f.endsWith('.yaml'))) {
+    const workflow = parse(readFileSync(join(shipped, name), 'utf8'));
+    delete workflow.validation?.confidence;
+    writeFileSync(join(target, name), stringify(workflow));
+  }
+  return target;
+}
+
+/** Cores this process may use. */
+export function cpuCount() {
+  return availableParallelism();
+}
+
+/** A TCP port of 127.0.0.1 that was free a moment ago. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createTcpServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}

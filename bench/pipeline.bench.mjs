@@ -1,0 +1,690 @@
+#!/usr/bin/env node
+// What the pipeline costs beyond the bus itself. In one run, on the same broker:
+//   1. a raw kafkajs relay: four processes, each consuming one topic and producing every message
+//      to the next (consume, produce with acks=all, commit after produce), the same four hops a
+//      request takes from orchestration.request.v1 to its RequestCompleted;
+//   2. the five llmbus stages as service processes, with an instant OpenAI-compatible model server
+//      (in this process) and the sample documents indexed by the retriever.
+// Both are driven at a fixed rate for a fixed count; the bench prints p50/p95/p99 latency (submit
+// to the last hop's record / RequestCompleted), achieved throughput, CPU per request of each
+// process (from /proc/<pid>/stat, so every thread counts) and the ratios llmbus / relay.
+// It prints figures and never asserts on time.
+//
+// Needs Kafka and PostgreSQL (the auditor's store): KAFKA_BROKERS and DATABASE_URL, e.g.
+//   eval "$(infra/up.sh --env)"; npm run bench:pipeline -- --rate 20 --count 400
+// Broker CPU is reported when its pid is known: LLMBUS_RUN_DIR/kafka/kafka.pid (infra/up.sh) or --broker-pid.
+//
+// Modes:
+//   --replicas generator=4 --model-latency-ms 200   stage scaling: the same load with one replica of
+//                                                  the stage, then with N; prints the efficiency
+//   --kill generator [--kill-signal SIGKILL]       kills the stage's process when half the requests
+//                                                  are sent, starts it again at once, and prints how
+//                                                  long the group took to be Stable and to catch up;
+//                                                  with --replicas generator=2 one of two replicas is
+//                                                  killed and not restarted (the rebalance alone)
+//   --embedded                                     see bench/pipeline-embedded.mjs (npm start's
+//                                                  process beside a LangChain.js chain)
+// Every wait has a deadline; everything started is stopped, on 127.0.0.1 only.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  cpuCount,
+  cpuSeconds,
+  freePort,
+  percentile,
+  ROOT,
+  spawnNode,
+  startModelServer,
+  stopProcess,
+  ticket,
+  writeRegistry,
+  writeWorkflows,
+} from './pipeline-support.mjs';
+
+const require = createRequire(import.meta.url);
+const { Kafka, logLevel } = require('kafkajs');
+
+const { values: args } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '20' },
+    count: { type: 'string', default: '400' },
+    warmup: { type: 'string', default: '100' },
+    'model-latency-ms': { type: 'string', default: '0' },
+    replicas: { type: 'string' },
+    'no-relay': { type: 'boolean', default: false },
+    'no-pipeline': { type: 'boolean', default: false },
+    embedded: { type: 'boolean', default: false },
+    concurrency: { type: 'string', default: '8' },
+    'broker-pid': { type: 'string' },
+    'stage-env': { type: 'string', multiple: true, default: [] },
+    kill: { type: 'string' },
+    'kill-signal': { type: 'string', default: 'SIGKILL' },
+    'cpu-prof': { type: 'string' },
+    'relay-hop': { type: 'string' },
+    'relay-prefix': { type: 'string' },
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// The raw relay hop (a child process): consume topic relay.<hop>, produce each message to
+// relay.<hop+1>, commit after produce. Prints "ready" once its consumer joined.
+async function relayHop(hop, prefix) {
+  const brokers = process.env.KAFKA_BROKERS.split(',');
+  const kafka = new Kafka({ brokers, clientId: `${prefix}relay-${hop}`, logLevel: logLevel.ERROR });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 5,
+    allowAutoTopicCreation: false,
+  });
+  const consumer = kafka.consumer({
+    groupId: `${prefix}relay-${hop}`,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3000,
+    maxWaitTimeInMs: 200,
+    allowAutoTopicCreation: false,
+  });
+  await producer.connect();
+  await consumer.connect();
+  await consumer.subscribe({ topic: `${prefix}relay.${hop}`, fromBeginning: true });
+  consumer.on(consumer.events.GROUP_JOIN, () => process.stdout.write('ready\n'));
+  await consumer.run({
+    autoCommit: false,
+    partitionsConsumedConcurrently: 6,
+    eachMessage: async ({ topic, partition, message }) => {
+      await producer.send({
+        topic: `${prefix}relay.${hop + 1}`,
+        acks: -1,
+        messages: [{ key: message.key, value: message.value, headers: message.headers }],
+      });
+      await consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+    },
+  });
+  const stop = async () => {
+    await consumer.disconnect().catch(() => undefined);
+    await producer.disconnect().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop());
+}
+
+// ---------------------------------------------------------------------------------------------
+async function main() {
+  const brokers = (process.env.KAFKA_BROKERS ?? '').split(',').filter(Boolean);
+  const databaseUrl = process.env.DATABASE_URL ?? '';
+  if (brokers.length === 0 || !databaseUrl) {
+    console.error('bench:pipeline needs KAFKA_BROKERS and DATABASE_URL: eval "$(infra/up.sh --env)" first');
+    process.exit(1);
+  }
+  const rate = Math.max(1, Math.min(2000, Number(args.rate) || 20));
+  const count = Math.max(10, Math.min(20_000, Number(args.count) || 400));
+  const warmup = Math.max(0, Math.min(1000, Number(args.warmup) || 0));
+  const modelLatencyMs = Math.max(0, Math.min(10_000, Number(args['model-latency-ms']) || 0));
+  const scaling = parseReplicas(args.replicas);
+  require('reflect-metadata');
+  const contracts = require(join(ROOT, 'contracts/dist/index.js'));
+  const prefix = `bench-${process.pid}-${randomBytes(2).toString('hex')}.`;
+  const kafka = new Kafka({ brokers, clientId: `${prefix}bench`, logLevel: logLevel.NOTHING });
+  const cleanups = [];
+  const deadline = Date.now() + 30 * 60_000;
+  const guard = setTimeout(() => {
+    console.error('bench:pipeline: 30 min overall deadline passed; stopping');
+    void cleanup(cleanups).then(() => process.exit(2));
+  }, 30 * 60_000);
+  guard.unref();
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.on(signal, () => void cleanup(cleanups).then(() => process.exit(130)));
+  }
+  const brokerPid = args['broker-pid'] ? Number(args['broker-pid']) : brokerPidFromRunDir();
+  console.log(
+    `bench:pipeline: ${count} requests at ${rate}/s (warm-up ${warmup}), model latency ${modelLatencyMs} ms, ` +
+      `${cpuCount()} cores, broker ${brokers.join(',')}${brokerPid ? ` (pid ${brokerPid})` : ' (pid unknown: broker CPU not counted)'}`,
+  );
+  const results = {};
+  try {
+    const admin = kafka.admin();
+    await admin.connect();
+    cleanups.push(() => admin.disconnect());
+    if (!args['no-relay']) {
+      results.relay = await runRelay({
+        kafka,
+        admin,
+        brokers,
+        prefix,
+        rate,
+        count,
+        warmup,
+        brokerPid,
+        cleanups,
+      });
+      printRun('raw kafkajs 4-hop relay', results.relay);
+    }
+    if (!args['no-pipeline']) {
+      results.pipeline = await runPipeline({
+        kafka,
+        admin,
+        brokers,
+        databaseUrl,
+        prefix,
+        rate,
+        count,
+        warmup,
+        modelLatencyMs,
+        scaling,
+        brokerPid,
+        contracts,
+        cleanups,
+        deadline,
+      });
+    }
+    if (results.relay && results.pipeline) printRatios(results.relay, results.pipeline.rounds[0]);
+  } finally {
+    await cleanup(cleanups);
+  }
+  process.exit(0);
+}
+
+function parseReplicas(text) {
+  if (!text) return undefined;
+  const match = /^(router|retriever|generator|validator|auditor)=(\d+)$/.exec(text);
+  if (!match || Number(match[2]) < 2 || Number(match[2]) > 12) {
+    console.error('--replicas takes <stage>=<2..12>, e.g. generator=4');
+    process.exit(1);
+  }
+  return { stage: match[1], replicas: Number(match[2]) };
+}
+
+async function cleanup(cleanups) {
+  while (cleanups.length > 0) {
+    const step = cleanups.pop();
+    await Promise.resolve()
+      .then(step)
+      .catch((error) => console.error(`cleanup: ${error.message}`));
+  }
+}
+
+function brokerPidFromRunDir() {
+  const file = join(process.env.LLMBUS_RUN_DIR ?? join(tmpdir(), 'llmbus-infra'), 'kafka', 'kafka.pid');
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  return pid > 0 && existsSync(`/proc/${pid}`) ? pid : undefined;
+}
+
+function snapshot(processes) {
+  return new Map(processes.map((p) => [p.name, cpuSeconds(p.pid)]));
+}
+
+/** Waits until `groupId` is Stable with `members` members (deadline 120 s). */
+async function waitForGroup(admin, groupId, members) {
+  const until = Date.now() + 120_000;
+  for (;;) {
+    const { groups } = await admin.describeGroups([groupId]);
+    const group = groups[0];
+    if (group && group.state === 'Stable' && group.members.length === members) return;
+    if (Date.now() > until) {
+      throw new Error(
+        `group ${groupId} not Stable with ${members} member(s) (${group?.state}/${group?.members.length})`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Sends `count` messages at `rate`/s with `send(i)` (not awaiting one before the next: the rate
+ * holds while the pipeline is slow) and waits until `done(i)` was reported for each, or 5 min
+ * after the last send. Returns latencies (ms), the measured window and the CPU used in it.
+ */
+async function drive({ rate, count, send, completions, processes, label, onSent }) {
+  const sentAt = new Array(count);
+  const doneAt = new Array(count).fill(undefined);
+  let completed = 0;
+  let lastDone = 0;
+  completions.onDone = (i) => {
+    if (i < 0 || i >= count || doneAt[i] !== undefined || sentAt[i] === undefined) return;
+    doneAt[i] = performance.now();
+    lastDone = doneAt[i];
+    completed += 1;
+  };
+  const before = snapshot(processes);
+  const t0 = performance.now();
+  const sends = [];
+  for (let i = 0; i < count; i++) {
+    const due = t0 + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    sentAt[i] = performance.now();
+    sends.push(send(i));
+    onSent?.(i);
+  }
+  await Promise.all(sends);
+  const lastSent = performance.now();
+  const until = Date.now() + 300_000;
+  while (completed < count && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  const after = snapshot(processes);
+  if (completed < count)
+    console.log(`  ${label}: only ${completed}/${count} completed within 5 min of the last send`);
+  const latencies = [];
+  for (let i = 0; i < count; i++) if (doneAt[i] !== undefined) latencies.push(doneAt[i] - sentAt[i]);
+  latencies.sort((a, b) => a - b);
+  const seconds = ((completed === count ? lastDone : performance.now()) - t0) / 1000;
+  const cpu = {};
+  for (const p of processes) cpu[p.name] = after.get(p.name) - before.get(p.name);
+  return {
+    count,
+    completed,
+    offered: rate,
+    sendSeconds: (lastSent - t0) / 1000,
+    seconds,
+    throughput: completed / seconds,
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    p99: percentile(latencies, 99),
+    cpu,
+    sentAt,
+    doneAt,
+  };
+}
+
+/** What a kill did: time to restart, to a Stable group, the longest pause in completions, latency after it. */
+function printRecovery(stage, signal, k, r) {
+  const done = r.doneAt.filter((t) => t !== undefined && t > k.at).sort((a, b) => a - b);
+  let gap = 0;
+  let previous = k.at;
+  for (const t of done) {
+    gap = Math.max(gap, t - previous);
+    previous = t;
+  }
+  const after = [];
+  for (let i = 0; i < r.count; i++) {
+    if (r.sentAt[i] >= k.at && r.sentAt[i] < k.at + 10_000 && r.doneAt[i] !== undefined)
+      after.push(r.doneAt[i] - r.sentAt[i]);
+  }
+  after.sort((a, b) => a - b);
+  // Caught up: from the kill until every request sent before the group was Stable again completed.
+  const backlog = r.sentAt
+    .map((sent, i) => (sent < k.at + k.stableMs ? r.doneAt[i] : undefined))
+    .filter((t) => t !== undefined);
+  const caughtUp = Math.max(...backlog) - k.at;
+  const how =
+    k.others > 0
+      ? `one of ${k.others + 1} replicas, not restarted: group Stable with the other(s) after ${(k.stableMs / 1000).toFixed(1)} s;`
+      : `restarted at once: process started after ${(k.restartedMs / 1000).toFixed(1)} s, ` +
+        `group Stable with it after ${(k.stableMs / 1000).toFixed(1)} s;`;
+  console.log(
+    `\n${signal} of ${stage} mid-run, ${how} longest pause in completions ${(gap / 1000).toFixed(1)} s; ` +
+      `backlog drained ${(caughtUp / 1000).toFixed(1)} s after the kill; requests sent in the 10 s after the kill: ` +
+      `p50 ${(percentile(after, 50) / 1000).toFixed(1)} s, p99 ${(percentile(after, 99) / 1000).toFixed(1)} s`,
+  );
+}
+
+function printRun(title, r) {
+  console.log(`\n${title}: ${r.completed}/${r.count} at ${r.offered}/s offered`);
+  console.log(
+    `  latency p50 ${r.p50.toFixed(1)} ms  p95 ${r.p95.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms;` +
+      `  throughput ${r.throughput.toFixed(1)}/s`,
+  );
+  const total = Object.values(r.cpu).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
+  const per = Object.entries(r.cpu)
+    .map(([name, s]) => `${name} ${((s * 1000) / r.completed).toFixed(2)}`)
+    .join(', ');
+  console.log(`  CPU ms per request: total ${((total * 1000) / r.completed).toFixed(2)} (${per})`);
+}
+
+function cpuPerRequest(r, { withBroker = true } = {}) {
+  let total = 0;
+  for (const [name, s] of Object.entries(r.cpu)) {
+    if (!withBroker && name === 'broker') continue;
+    if (Number.isFinite(s)) total += s;
+  }
+  return (total * 1000) / r.completed;
+}
+
+function printRatios(relay, pipeline) {
+  const row = (name, a, b, unit) =>
+    console.log(
+      `  ${name.padEnd(34)} ${a.toFixed(2).padStart(9)} ${unit.padEnd(4)} ${b.toFixed(2).padStart(9)} ${unit.padEnd(4)} ${(b / a).toFixed(2).padStart(7)}x`,
+    );
+  console.log('\nllmbus / raw relay, same run, same broker:');
+  console.log(
+    `  ${'measure'.padEnd(34)} ${'relay'.padStart(14)} ${'llmbus'.padStart(14)} ${'ratio'.padStart(8)}`,
+  );
+  row('latency p50', relay.p50, pipeline.p50, 'ms');
+  row('latency p95', relay.p95, pipeline.p95, 'ms');
+  row('latency p99', relay.p99, pipeline.p99, 'ms');
+  row('throughput', relay.throughput, pipeline.throughput, '/s');
+  row('CPU per request, all processes', cpuPerRequest(relay), cpuPerRequest(pipeline), 'ms');
+  row(
+    'CPU per request, without the broker',
+    cpuPerRequest(relay, { withBroker: false }),
+    cpuPerRequest(pipeline, { withBroker: false }),
+    'ms',
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+/** A result-topic reader: calls `completions.onDone(index)` for each record whose key maps to an index. */
+async function tapTopics(kafka, groupId, topics, indexOf, completions, filter = () => true) {
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 50, sessionTimeout: 30_000 });
+  await consumer.connect();
+  await consumer.subscribe({ topics, fromBeginning: true });
+  const joined = new Promise((resolve) => consumer.on(consumer.events.GROUP_JOIN, resolve));
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      for (const message of batch.messages) {
+        if (!filter(message)) continue;
+        const index = indexOf(message.key?.toString() ?? '');
+        if (index !== undefined) completions.onDone?.(index);
+      }
+    },
+  });
+  await joined;
+  return consumer;
+}
+
+async function runRelay({ kafka, admin, brokers, prefix, rate, count, warmup, brokerPid, cleanups }) {
+  const topics = [0, 1, 2, 3, 4].map((i) => `${prefix}relay.${i}`);
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: topics.map((topic) => ({ topic, numPartitions: 6 })),
+  });
+  cleanups.push(() => admin.deleteTopics({ topics }));
+  const script = fileURLToPath(import.meta.url);
+  const hops = await Promise.all(
+    [0, 1, 2, 3].map((hop) =>
+      spawnNode(
+        `hop${hop + 1}`,
+        script,
+        ['--relay-hop', String(hop), '--relay-prefix', prefix],
+        { KAFKA_BROKERS: brokers.join(','), KAFKAJS_NO_PARTITIONER_WARNING: '1' },
+        'ready',
+      ),
+    ),
+  );
+  cleanups.push(() => Promise.all(hops.map(stopProcess)));
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  cleanups.push(() => producer.disconnect());
+  const completions = {};
+  const phase = { base: 'w' };
+  const tap = await tapTopics(
+    kafka,
+    `${prefix}relay-tap`,
+    [topics[4]],
+    (key) => (key.startsWith(phase.base) ? Number(key.slice(phase.base.length)) : undefined),
+    completions,
+  );
+  cleanups.push(() => tap.disconnect());
+  const payload = JSON.stringify(ticket('relay'));
+  const send = (base) => (i) =>
+    producer.send({
+      topic: topics[0],
+      acks: -1,
+      messages: [{ key: `${base}${i}`, value: payload, headers: ceHeaders(`${base}${i}`, 'bench') }],
+    });
+  const processes = [...hops, ...(brokerPid ? [{ name: 'broker', pid: brokerPid }] : [])];
+  if (warmup > 0)
+    await drive({ rate, count: warmup, send: send('w'), completions, processes, label: 'relay warm-up' });
+  phase.base = 'm';
+  return drive({ rate, count, send: send('m'), completions, processes, label: 'relay' });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function ceHeaders(correlationId, tenant, type = 'llmbus.request.submitted') {
+  return {
+    'content-type': 'application/json',
+    ce_id: randomUUID(),
+    ce_source: '/upstream/bench',
+    ce_type: type,
+    ce_specversion: '1.0',
+    ce_time: new Date().toISOString(),
+    ce_correlationid: correlationId,
+    ce_schemaversion: '1',
+    ce_tenantid: tenant,
+  };
+}
+
+const STAGES = ['auditor', 'retriever', 'generator', 'validator', 'router'];
+
+async function runPipeline(o) {
+  const {
+    kafka,
+    admin,
+    brokers,
+    databaseUrl,
+    prefix,
+    rate,
+    count,
+    warmup,
+    modelLatencyMs,
+    scaling,
+    brokerPid,
+    contracts,
+    cleanups,
+  } = o;
+  const workDir = mkdtempSync(join(tmpdir(), 'llmbus-bench-'));
+  cleanups.push(() => rmSync(workDir, { recursive: true, force: true }));
+  const model = await startModelServer(modelLatencyMs);
+  cleanups.push(() => model.stop());
+  // Topics of the namespace, as the services expect them.
+  const topics = contracts.TOPICS.map((t) => ({ topic: prefix + t.name, numPartitions: t.partitions }));
+  // A loaded broker may answer before the new topics' leaders are known: ask again.
+  await admin.createTopics({ waitForLeaders: true, topics }).catch(async () => {
+    await new Promise((r) => setTimeout(r, 2000));
+    await admin.createTopics({ waitForLeaders: true, topics });
+  });
+  cleanups.push(() => admin.deleteTopics({ topics: contracts.TOPICS.map((t) => prefix + t.name) }));
+  // The auditor's database, dropped at the end.
+  const { Client } = require('pg');
+  const dbName = `llmbus_bench_${randomBytes(4).toString('hex')}`;
+  const pgAdmin = new Client({ connectionString: databaseUrl });
+  await pgAdmin.connect();
+  await pgAdmin.query(`CREATE DATABASE ${dbName}`);
+  await pgAdmin.end();
+  cleanups.push(async () => {
+    const c = new Client({ connectionString: databaseUrl });
+    await c.connect();
+    await c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await c.end();
+  });
+  const dbUrl = new URL(databaseUrl);
+  dbUrl.pathname = `/${dbName}`;
+  const extraEnv = Object.fromEntries(
+    args['stage-env'].map((pair) => {
+      const at = pair.indexOf('=');
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
+  const env = {
+    LLMBUS_MODE: 'distributed',
+    KAFKA_BROKERS: brokers.join(','),
+    LLMBUS_TOPIC_PREFIX: prefix,
+    API_KEYS: `bench-key-${randomBytes(12).toString('hex')}:demo:admin`,
+    DATABASE_URL: dbUrl.toString(),
+    LLMBUS_DATA_DIR: '',
+    LOG_LEVEL: 'info',
+    KAFKAJS_NO_PARTITIONER_WARNING: '1',
+    LLMBUS_PII_KEY: randomBytes(32).toString('base64'),
+    OPENAI_API_KEY: 'bench-not-a-secret',
+    OPENAI_BASE_URL: model.url,
+    OPENAI_CHAT_MODEL: 'bench/chat',
+    OPENAI_EMBEDDING_MODEL: 'bench/embed',
+    OPENAI_MAX_RETRIES: '0',
+    LLMBUS_MODELS_REGISTRY: writeRegistry(workDir),
+    LLMBUS_WORKFLOWS_DIR: writeWorkflows(workDir),
+    ...extraEnv,
+  };
+  const services = [];
+  cleanups.push(() => Promise.all(services.map(stopProcess)));
+  const start = async (stage, replica) => {
+    const started = await spawnNode(
+      replica > 1 ? `${stage}#${replica}` : stage,
+      join(ROOT, 'services', stage, 'dist', 'main.js'),
+      [],
+      {
+        ...env,
+        HTTP_PORT: ['router', 'auditor'].includes(stage) ? String(await freePort()) : '0',
+        KAFKA_CLIENT_ID: `${prefix}${stage}-${replica}`,
+      },
+      `"msg":"${stage} started"`,
+      { cpuProf: args['cpu-prof'] },
+    );
+    // Registered at once, so that a failed start of another stage still stops this one.
+    services.push(started);
+    return started;
+  };
+  await Promise.all(STAGES.map((stage) => start(stage, 1)));
+  for (const stage of STAGES) await waitForGroup(admin, `${prefix}llmbus.${stage}`, 1);
+
+  // Index the sample documents through Kafka, as an upstream document system does.
+  const { loadSampleDocuments } = require(join(ROOT, 'services/embedded/dist/sample-documents.js'));
+  const { tenant, documents } = loadSampleDocuments(join(ROOT, 'samples', 'documents'));
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  cleanups.push(() => producer.disconnect());
+  const indexed = new Set();
+  const indexedTap = kafka.consumer({ groupId: `${prefix}bench-indexed`, maxWaitTimeInMs: 50 });
+  await indexedTap.connect();
+  await indexedTap.subscribe({ topic: prefix + contracts.Topics.DocumentIndexed.name, fromBeginning: true });
+  await indexedTap.run({ eachMessage: async ({ message }) => void indexed.add(message.key?.toString()) });
+  cleanups.push(() => indexedTap.disconnect());
+  for (const doc of documents) {
+    await producer.send({
+      topic: prefix + contracts.Topics.DocumentIngest.name,
+      acks: -1,
+      messages: [
+        {
+          key: doc.documentId,
+          value: JSON.stringify(doc),
+          headers: ceHeaders(doc.documentId, tenant, contracts.DocumentSubmittedEvent.type),
+        },
+      ],
+    });
+  }
+  const indexUntil = Date.now() + 120_000;
+  while (documents.some((d) => !indexed.has(d.documentId))) {
+    if (Date.now() > indexUntil)
+      throw new Error(`documents not indexed in 120 s: ${[...indexed].join(', ')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+
+  const completions = {};
+  const phase = { base: 'w-' };
+  const outcomes = { completed: 0, other: new Map() };
+  const completedType = contracts.RequestCompletedEvent.type;
+  const tap = await tapTopics(
+    kafka,
+    `${prefix}bench-tap`,
+    [prefix + contracts.Topics.Result.name, prefix + contracts.Topics.Review.name],
+    (key) => (key.startsWith(phase.base) ? Number(key.slice(phase.base.length)) : undefined),
+    completions,
+    (message) => {
+      const type = message.headers?.ce_type?.toString();
+      if (type === completedType) return true;
+      outcomes.other.set(type, (outcomes.other.get(type) ?? 0) + 1);
+      return false;
+    },
+  );
+  cleanups.push(() => tap.disconnect());
+  const send = (base) => (i) => {
+    const requestId = `${base}${i}`;
+    return producer.send({
+      topic: prefix + contracts.Topics.Request.name,
+      acks: -1,
+      messages: [
+        { key: requestId, value: JSON.stringify(ticket(requestId)), headers: ceHeaders(requestId, tenant) },
+      ],
+    });
+  };
+  const processes = () => [
+    ...services.map((s) => ({ name: s.name.replace(/#\d+$/, ''), pid: s.pid, full: s.name })),
+    ...(brokerPid ? [{ name: 'broker', pid: brokerPid }] : []),
+  ];
+  /** CPU per stage (replicas summed) for one measured round. */
+  const round = async (label, base, n, offered, onSent) => {
+    phase.base = base;
+    const procs = processes().map((p) => ({ name: p.full ?? p.name, pid: p.pid }));
+    const r = await drive({
+      rate: offered,
+      count: n,
+      send: send(base),
+      completions,
+      processes: procs,
+      label,
+      onSent,
+    });
+    const byStage = {};
+    for (const [name, s] of Object.entries(r.cpu)) {
+      const stage = name.replace(/#\d+$/, '');
+      byStage[stage] = (byStage[stage] ?? 0) + s;
+    }
+    return { ...r, cpu: byStage };
+  };
+  const rounds = [];
+  if (warmup > 0) await round('pipeline warm-up', 'w-', warmup, rate);
+  const maxInFlightBefore = model.stats.maxInFlight;
+  model.stats.maxInFlight = 0;
+  let killed;
+  const kill = args.kill
+    ? (i) => {
+        if (i === Math.floor(count / 2)) killed = killAndRestart(args.kill, args['kill-signal']);
+      }
+    : undefined;
+  /** Kills one stage process mid-run, starts it again at once, and times the group's recovery. */
+  const killAndRestart = async (stage, signal) => {
+    // With replicas of the stage, one is killed and the others take its partitions over: no restart.
+    const others = scaling?.stage === stage ? scaling.replicas - 1 : 0;
+    const index = services.findIndex((p) => p.name === (others > 0 ? `${stage}#2` : stage));
+    const victim = services[index];
+    const at = performance.now();
+    const exited = new Promise((resolve) => victim.child.once('exit', resolve));
+    victim.child.kill(signal);
+    await exited;
+    services.splice(index, 1);
+    if (others === 0) await start(stage, 1);
+    const restartedAt = performance.now();
+    await waitForGroup(admin, `${prefix}llmbus.${stage}`, Math.max(1, others));
+    return { at, restartedMs: restartedAt - at, stableMs: performance.now() - at, others };
+  };
+  if (args.kill && scaling) {
+    for (let replica = 2; replica <= scaling.replicas; replica++) await start(scaling.stage, replica);
+    await waitForGroup(admin, `${prefix}llmbus.${scaling.stage}`, scaling.replicas);
+  }
+  rounds.push(await round('llmbus', 'm-', count, rate, kill));
+  if (killed) printRecovery(args.kill, args['kill-signal'], await killed, rounds[0]);
+  printRun(`llmbus, five stage processes${scaling ? `, 1 ${scaling.stage}` : ''}`, rounds[0]);
+  console.log(`  model calls in flight at most: ${model.stats.maxInFlight} (warm-up ${maxInFlightBefore})`);
+  if (outcomes.other.size > 0)
+    console.log(`  other outcomes seen: ${[...outcomes.other].map(([t, n]) => `${t} ${n}`).join(', ')}`);
+  if (scaling && !args.kill) {
+    for (let replica = 2; replica <= scaling.replicas; replica++) await start(scaling.stage, replica);
+    await waitForGroup(admin, `${prefix}llmbus.${scaling.stage}`, scaling.replicas);
+    model.stats.maxInFlight = 0;
+    rounds.push(await round('llmbus scaled', 's-', count, rate));
+    printRun(`llmbus, ${scaling.replicas} ${scaling.stage} replicas`, rounds[1]);
+    console.log(`  model calls in flight at most: ${model.stats.maxInFlight}`);
+    const efficiency = rounds[1].throughput / (scaling.replicas * rounds[0].throughput);
+    console.log(
+      `\nscaling ${scaling.stage} 1 -> ${scaling.replicas}: ${rounds[0].throughput.toFixed(1)}/s -> ` +
+        `${rounds[1].throughput.toFixed(1)}/s, efficiency ${(efficiency * 100).toFixed(0)}% ` +
+        `(throughput_${scaling.replicas} / (${scaling.replicas} x throughput_1); offered ${rate}/s, ` +
+        `${contracts.Topics.Generated.partitions} partitions per topic)`,
+    );
+  }
+  return { rounds };
+}
+
+// Dispatch last: the helpers above are module-level constants.
+if (args['relay-hop'] !== undefined) {
+  await relayHop(Number(args['relay-hop']), args['relay-prefix']);
+} else if (args.embedded) {
+  // The embedded comparison lives in its own file: it needs no broker.
+  await import('./pipeline-embedded.mjs');
+} else {
+  await main();
+}
