@@ -379,7 +379,12 @@ describe('IT runbook on Kafka: shipped workflow and tools, real Prometheus, appr
     const decision = await fetch(`${pipeline.auditorUrl}/v1/reviews/${requestId}/decision`, {
       method: 'POST',
       headers: headers(),
-      body: JSON.stringify({ decision: 'approve', comment: 'on-call approves the payments restart' }),
+      body: JSON.stringify({
+        decision: 'approve',
+        // The hash of the call the list showed: an approval authorises that exact call only.
+        callHash: (pending.toolApproval as Json).callHash,
+        comment: 'on-call approves the payments restart',
+      }),
     });
     expect(decision.status).toBe(202);
 
