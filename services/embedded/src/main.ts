@@ -14,7 +14,7 @@ import { busFromConfig, closeOnSignals, runMain } from '@llmbus/runtime';
 import { embeddedLogFormat } from './log-output';
 import { OutcomeWatcher } from './outcome-watcher';
 import { startPlatform } from './platform';
-import { loadSampleDocuments } from './sample-documents';
+import { loadAllSampleDocuments } from './sample-documents';
 
 const SAMPLES_DIR = join(__dirname, '..', '..', '..', 'samples');
 
@@ -61,14 +61,22 @@ async function main(): Promise<void> {
 
   const samples = env['LLMBUS_SAMPLES'] !== 'off';
   if (samples) {
-    const { tenant, documents } = loadSampleDocuments(join(SAMPLES_DIR, 'documents'));
-    await bus.publish(documents.map((d) => outgoing(DocumentSubmittedEvent, d, { tenantId: tenant })));
+    // Product docs for the sample ticket, approved runbooks for the sample alerts.
+    const sets = loadAllSampleDocuments(SAMPLES_DIR);
+    for (const { tenant, documents } of sets) {
+      await bus.publish(documents.map((d) => outgoing(DocumentSubmittedEvent, d, { tenantId: tenant })));
+    }
+    const documents = sets.flatMap((set) => set.documents);
     const indexed = await watcher.documentsIndexed(
       documents.map((d) => d.documentId),
       300_000,
     );
     logger.info(
-      { documents: indexed.length, chunks: indexed.reduce((n, d) => n + d.chunkCount, 0) },
+      {
+        documents: indexed.length,
+        chunks: indexed.reduce((n, d) => n + d.chunkCount, 0),
+        collections: [...new Set(documents.map((d) => d.collection))],
+      },
       'sample documents indexed',
     );
   }
@@ -85,6 +93,8 @@ async function main(): Promise<void> {
       '',
       `  curl -s -X POST ${platform.routerUrl}/v1/requests -H 'X-Api-Key: ${key}' -H 'Content-Type: application/json' \\`,
       `       -d @samples/tickets/password-reset.json`,
+      `  curl -s -X POST ${platform.routerUrl}/v1/requests -H 'X-Api-Key: ${key}' -H 'Content-Type: application/json' \\`,
+      `       -d @samples/alerts/payments-db-pool.json     # IT runbook; approve a restart via ${platform.auditorUrl}/v1/reviews`,
       '',
     ].join('\n') + '\n',
   );

@@ -304,7 +304,7 @@ describe('router', () => {
       await bus.publish([
         outgoing(
           RequestSubmittedEvent,
-          { requestId: 'k-1', eventType: 'alert.fired', input: {}, requester: { groups: [] } },
+          { requestId: 'k-1', eventType: 'pager.paged', input: {}, requester: { groups: [] } },
           { tenantId: 'acme' },
         ),
       ]);
