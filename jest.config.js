@@ -75,6 +75,15 @@ module.exports = {
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
     },
     {
+      // Behaviour of the weak local chat model in the tool loop, the IT runbook and the verifier:
+      // minutes per test on 2 CPU cores, so `npm run test:local-models`, not `npm test`.
+      ...common,
+      displayName: 'local-models',
+      testMatch: ['<rootDir>/test/local-models/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+    },
+    {
       // The fault suite restarts Kafka and PostgreSQL: `npm run test:chaos` (scripts/run-chaos.mjs)
       // starts a broker and a database of its own for it, so it has no globalSetup here.
       ...common,

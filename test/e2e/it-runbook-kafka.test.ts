@@ -355,7 +355,7 @@ describe('IT runbook on Kafka: shipped workflow and tools, real Prometheus, appr
 
     // Round 1: the three diagnostics ran, and their results are on the bus before the model saw them.
     const first = await pipeline.tap.waitFor(of(requestId, ToolCallsCompletedEvent.type), 240_000, 'round 1');
-    const round1 = (first.json as ToolCallsCompleted).rounds[0];
+    const round1 = (first.json as unknown as ToolCallsCompleted).rounds[0];
     expect(round1.results.map((r) => [r.tool, r.status])).toEqual([
       ['log_search', 'completed'],
       ['metrics_query', 'completed'],
