@@ -4,7 +4,7 @@
 // a reader key cannot decide, another tenant's request stays invisible. Screenshots of each view
 // go to test-results/console/ (git-ignored).
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -288,6 +288,8 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => actions.server.listen(0, '127.0.0.1', resolve));
   const dir = mkdtempSync(join(tmpdir(), 'llmbus-console-'));
   const workflowsDir = workflowsWithoutConfidence(dir);
+  // The shipped IT runbook names the shipped tools; this test declares tools of its own instead.
+  rmSync(join(workflowsDir, 'it-runbook.v1.yaml'));
   writeFileSync(join(workflowsDir, 'ops-alert.v1.yaml'), OPS_WORKFLOW);
   mkdirSync(join(dir, 'tools'));
   writeFileSync(join(dir, 'tools', 'ops.yaml'), opsTools((actions.server.address() as AddressInfo).port));
