@@ -11,7 +11,10 @@ export interface TailedEvent {
 }
 
 export interface TailOptions {
-  /** A group of this process's own (every replica of the reader sees every event). */
+  /**
+   * A group of this reader's own (every replica of the reader sees every event), stable across its
+   * restarts (e.g. host and port); deleted from the broker when the tail closes.
+   */
   readonly groupId: string;
   /** CloudEvents types to read; their topics are subscribed. */
   readonly types: readonly string[];
@@ -37,6 +40,7 @@ export async function tailEvents(bus: EventBus, options: TailOptions): Promise<S
     groupId: options.groupId,
     topics: [...topics],
     fromBeginning: false,
+    deleteGroupOnClose: true,
     handle: async (message) => {
       const decoded = decodeMessage(message.headers, message.value?.toString('utf8') ?? '');
       const { type, tenantid, id } = decoded.attributes;

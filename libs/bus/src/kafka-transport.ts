@@ -185,8 +185,22 @@ export class KafkaTransport implements BusTransport {
         deferrals.clear();
         this.members.delete(member);
         await member.close();
+        if (options.deleteGroupOnClose) await this.deleteGroup(options.groupId);
       },
     };
+  }
+
+  /** Deletes an empty consumer group (best-effort: a group the broker still sees members of stays). */
+  private async deleteGroup(groupId: string): Promise<void> {
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      await admin.deleteGroups([groupId]);
+    } catch (error) {
+      this.options.logger.warn({ err: error, groupId }, 'consumer group not deleted');
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
   }
 
   /** Consuming while every subscription's consumer is in its group; otherwise the first that is not. */

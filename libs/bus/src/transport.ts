@@ -42,6 +42,11 @@ export interface ConsumeOptions {
    */
   readonly fromBeginning?: boolean;
   /**
+   * The group belongs to this subscription only (a reader of live events): closing the
+   * subscription deletes the group from the broker, so restarts leave no group behind.
+   */
+  readonly deleteGroupOnClose?: boolean;
+  /**
    * Called for each message, one at a time per partition, in offset order. The transport commits
    * the message's offset only after the returned promise resolves; when it rejects, the message is
    * delivered again (nothing is committed), so a crash or infrastructure fault loses nothing.

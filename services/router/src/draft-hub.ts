@@ -5,7 +5,6 @@ import {
   ResponseDraftEvent,
   ReviewRequestedEvent,
 } from '@llmbus/contracts';
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 
 /** What a stream reader is told about a request: a draft of the output, or a change of status. */
@@ -37,9 +36,13 @@ export class DraftHub {
   private readonly latest = new Map<string, StreamItem & { kind: 'draft' }>();
   private subscription?: Subscription;
 
-  /** Starts following the bus; resolves once the tail has joined its group. */
-  async start(bus: EventBus): Promise<void> {
-    const groupId = `${bus.topicPrefix}llmbus.router.stream.${hostname()}.${process.pid}.${randomBytes(3).toString('hex')}`;
+  /**
+   * Starts following the bus; resolves once the tail has joined its group. `instance` names this
+   * replica stably across its restarts (host and HTTP port), so a restart reuses its group rather
+   * than leaving one behind; the group is deleted when the hub closes.
+   */
+  async start(bus: EventBus, instance: string = `${hostname()}.${process.pid}`): Promise<void> {
+    const groupId = `${bus.topicPrefix}llmbus.router.stream.${instance.replace(/[^A-Za-z0-9._-]/g, '_')}`;
     this.subscription = await tailEvents(bus, {
       groupId,
       types: [

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { startStageApp, type StageApp } from '@llmbus/bus-nest';
 import { processPiiKey } from '@llmbus/pii';
 import { RequestClassifier } from '@llmbus/workflows';
@@ -37,7 +38,9 @@ export async function startRouter(deps: RouterDeps): Promise<StageApp> {
       ),
   );
   const drafts = new DraftHub();
-  await drafts.start(deps.bus);
+  const port = deps.httpPort ?? deps.config.http.port;
+  // Host and port name this replica across restarts (port 0 is any free port: then the pid).
+  await drafts.start(deps.bus, `${hostname()}.${port === 0 ? `pid${process.pid}` : port}`);
   let app: StageApp;
   try {
     app = await startStageApp({
