@@ -437,9 +437,10 @@ describe('tool loop on Kafka: five service processes, a scripted OpenAI-compatib
     expect(new Set(actions.calls.map((c) => c.idempotencyKey)).size).toBe(actions.calls.length);
 
     // The trail has the chain in order: rounds, the approval with who approved, the outcome.
-    const { rows } = await pipeline.db.query<{ type: string; payload: Json }>(
-      `SELECT type, payload FROM audit_events WHERE tenant_id = $1 AND correlation_id = $2 ORDER BY event_time, seq`,
-      [TENANT, requestId],
+    const rows = await pipeline.trail<{ type: string; payload: Json }>(
+      TENANT,
+      requestId,
+      RequestCompletedEvent.type,
     );
     const chain = rows
       .map((r) => r.type)

@@ -150,6 +150,34 @@ export class Pipeline {
     await this.producer.send({ topic: this.topic(topicName), acks: -1, messages: [{ key, headers, value }] });
   }
 
+  /**
+   * A request's audit trail in recorded order (`event_time`, `seq`), read once the auditor has
+   * stored an event of type `until` for it: the auditor records asynchronously, so a test that saw
+   * an event on the bus polls here (every 200 ms) instead of reading the table at once.
+   * @throws Error naming the request and the type when `timeoutMs` passes first.
+   */
+  async trail<Row extends { type: string } = { type: string; payload: Record<string, unknown> }>(
+    tenant: string,
+    requestId: string,
+    until: string,
+    timeoutMs = 60_000,
+  ): Promise<Row[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { rows } = await this.db.query<Row>(
+        'SELECT type, payload FROM audit_events WHERE tenant_id = $1 AND correlation_id = $2 ORDER BY event_time, seq',
+        [tenant, requestId],
+      );
+      if (rows.some((r) => r.type === until)) return rows;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `the auditor did not record ${until} for ${requestId} within ${timeoutMs} ms; it has: ${rows.map((r) => r.type).join(', ')}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
   /** The environment a service was started with (a copy), e.g. to start another replica. */
   launchEnv(name: string): Record<string, string> {
     const launch = this.launches.get(name);
