@@ -99,6 +99,11 @@ export class ToolApproval {
   @IsObject() arguments!: Record<string, unknown>;
   /** Hex SHA-256 of the canonical `{tool, arguments}`: an approval authorises this exact call only. */
   @Matches(/^[0-9a-f]{64}$/, { message: 'callHash must be 64 lowercase hex digits' }) callHash!: string;
+  /**
+   * The tool's argument JSON Schema, so a reviewer's edited arguments are checked when the edit is
+   * submitted (absent on approvals recorded before it was carried: the generator still checks them).
+   */
+  @IsOptional() @IsObject() argumentsSchema?: Record<string, unknown>;
   /** The model's stated reason (its words alongside the call). */
   @IsString() @MaxLength(8000) reason!: string;
   /** ISO 8601: after this instant no decision is accepted and the request fails as `approval_expired`. */

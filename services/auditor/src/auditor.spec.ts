@@ -511,6 +511,12 @@ describe('auditor', () => {
             tool: 'restart_service',
             arguments: { service: 'payments' },
             callHash: 'a'.repeat(64),
+            argumentsSchema: {
+              type: 'object',
+              properties: { service: { type: 'string', enum: ['payments', 'auth'] } },
+              required: ['service'],
+              additionalProperties: false,
+            },
             reason: 'pool exhausted',
             expiresAt,
             loop: {
@@ -570,6 +576,23 @@ describe('auditor', () => {
         callHash: 'b'.repeat(64),
       }).expect(409);
       expect(stale.body.message).toContain('is for another call (restart_service, call tool-1.a1.t1.0');
+      // Edited arguments that fail the tool's schema are refused naming the field, and nothing is published.
+      const invalid = await decide('tool-1', {
+        decision: 'edit',
+        arguments: { service: 'mail', force: true },
+        callHash: 'a'.repeat(64),
+      }).expect(400);
+      expect(invalid.body).toMatchObject({
+        error: 'invalid_arguments',
+        details: expect.arrayContaining([
+          'arguments.service: must be equal to one of the allowed values',
+          'arguments.force: is not allowed',
+        ]),
+      });
+      expect(invalid.body.message).toContain('the approval is still pending');
+      const pending = await request(url).get('/v1/reviews').set('X-Api-Key', KEYS.acmeReviewer).expect(200);
+      expect(pending.body.reviews.map((r: { requestId: string }) => r.requestId)).toContain('tool-1');
+      expect(decisions.length).toBe(before);
       await decide('tool-1', {
         decision: 'edit',
         arguments: { service: 'auth' },

@@ -1,5 +1,6 @@
 import type { Principal } from '@llmbus/access';
 import type { AuditStore, PendingReview } from '@llmbus/audit';
+import { ArgumentSchemaCheck } from '@llmbus/tools';
 import { OutputValidator, WorkflowError, WorkflowRegistry } from '@llmbus/workflows';
 import { EventBus, outgoing } from '@llmbus/bus';
 import {
@@ -49,6 +50,7 @@ import { DecisionAcceptedBody, ReviewQueueBody } from './http-openapi';
 
 const bodyPipe = new StorableTextValidationPipe({ whitelist: true, forbidNonWhitelisted: true });
 const outputs = new OutputValidator();
+const toolArguments = new ArgumentSchemaCheck();
 
 /** The human-review surface: the queue, and decisions published as ReviewDecided. */
 /** One entry of the review queue: an output review or a tool approval, with the recorded review. */
@@ -97,6 +99,26 @@ function checkToolDecision(requestId: string, approval: ToolApprovalView, body: 
   }
 }
 
+/**
+ * Refuses (400 `invalid_arguments`, one detail per field) edited arguments that the tool's schema
+ * rejects, so the approval stays pending and the reviewer can correct them, rather than accepting
+ * the edit and having the call refused after the fact.
+ */
+function checkEditedArguments(
+  tool: string,
+  schema: Readonly<Record<string, unknown>>,
+  args: Record<string, unknown>,
+): void {
+  const problems = toolArguments.problems(schema, args);
+  if (problems.length === 0) return;
+  throw new BadRequestException({
+    statusCode: 400,
+    error: 'invalid_arguments',
+    message: `the edited arguments do not match the schema of ${tool}: ${problems.join('; ')}; the approval is still pending`,
+    details: problems,
+  });
+}
+
 @ApiTags('reviews')
 @Controller('v1/reviews')
 @UseGuards(AuthGuard)
@@ -142,13 +164,13 @@ export class ReviewsController {
   @ApiOperation({
     summary: 'Approve, edit or reject a pending review; published as ReviewDecided',
     description:
-      'Output reviews: `edit` carries `output`. Tool approvals: `approve` runs the exact call shown (bound to its callHash), `edit` carries `arguments` to run instead (re-validated against the tool schema), `reject` tells the model the call was refused; after `expiresAt` the decision is refused (409) and the request fails as approval_expired.',
+      'Output reviews: `edit` carries `output`. Tool approvals: `approve` runs the exact call shown (bound to its callHash), `edit` carries `arguments` to run instead (checked against the tool schema on submission, 400 naming each field, and again by the generator), `reject` tells the model the call was refused; after `expiresAt` the decision is refused (409) and the request fails as approval_expired.',
   })
   @ApiAcceptedResponse({ type: DecisionAcceptedBody })
   @ApiBadRequestResponse({
     type: ErrorBody,
     description:
-      'Invalid body or request id; an output or arguments without decision "edit"; arguments on an output review, or an output on a tool approval; an edited output that breaks the workflow output schema',
+      'Invalid body or request id; an output or arguments without decision "edit"; arguments on an output review, or an output on a tool approval; an edited output that breaks the workflow output schema (`invalid_output`); edited tool arguments that break the tool\'s argument schema (`invalid_arguments`, one `details` line per field; the approval stays pending)',
   })
   @ApiNotFoundResponse({ type: ErrorBody, description: 'No such request for this tenant' })
   @ApiConflictResponse({
@@ -199,14 +221,19 @@ export class ReviewsController {
     if (edited !== undefined) this.checkEdit(state.review.envelope.data, edited);
     // The trail keeps the review masked; the decision carries it, and an edit of the masked view,
     // with the raw values, so the published result is what the request produced.
+    const editedArguments =
+      body.arguments === undefined
+        ? undefined
+        : this.privacy.restoreFrom(state.review.envelope, body.arguments);
+    if (approval?.argumentsSchema !== undefined && editedArguments !== undefined) {
+      checkEditedArguments(approval.tool, approval.argumentsSchema, editedArguments);
+    }
     const decided: ReviewDecided = {
       requestId,
       reviewer: principal.id,
       decision: body.decision,
       ...(edited !== undefined && { output: edited }),
-      ...(body.arguments !== undefined && {
-        arguments: this.privacy.restoreFrom(state.review.envelope, body.arguments),
-      }),
+      ...(editedArguments !== undefined && { arguments: editedArguments }),
       ...(body.comment !== undefined && { comment: body.comment }),
       // Recorded only after the bus validated it as a ReviewRequested.
       review: this.privacy.raw(state.review.envelope).data as unknown as ReviewRequested,

@@ -134,6 +134,11 @@ describe('ToolRoundRunner', () => {
       tool: 'restart',
       arguments: { service: 'payments' },
       callHash: toolCallHash({ tool: 'restart', arguments: { service: 'payments' } }),
+      argumentsSchema: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { service: { enum: ['payments', 'auth'] } },
+      },
       reason: 'Checking, then restarting payments because its pool is exhausted.',
       expiresAt: '2026-11-30T08:01:00.000Z',
       loop: progress.state,

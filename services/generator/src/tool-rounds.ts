@@ -90,6 +90,7 @@ export class ToolRoundRunner {
             tool: call.tool,
             arguments: call.arguments,
             callHash: outcome.callHash,
+            argumentsSchema: outcome.tool.argumentsSchema,
             reason: round.assistantText.trim() || '(the model stated no reason)',
             expiresAt: new Date(this.now().getTime() + this.options.approvalExpiryMs).toISOString(),
             loop: waiting,
