@@ -30,6 +30,8 @@ export class ToolCallSpec {
   @IsString() @MaxLength(200) callId!: string;
   @Matches(TOOL_NAME_PATTERN, { message: 'tool must be a tool name ([a-z][a-z0-9_]*)' }) tool!: string;
   @IsObject() arguments!: Record<string, unknown>;
+  /** Why the arguments the model wrote could not be parsed (`arguments` is then `{}`); the call is refused as `invalid_arguments`. */
+  @IsOptional() @IsString() @MaxLength(2000) argumentsError?: string;
 }
 
 /** How a call ended: ran (`completed`, `failed`) or never ran (`refused` by the gate, `rejected` by a reviewer). */

@@ -71,7 +71,12 @@ export type GenerationStep =
       readonly kind: 'tools';
       /** The model's words alongside its calls: its stated reason. */
       readonly assistantText: string;
-      readonly calls: readonly { readonly tool: string; readonly arguments: Record<string, unknown> }[];
+      readonly calls: readonly {
+        readonly tool: string;
+        readonly arguments: Record<string, unknown>;
+        /** Set when the model's arguments were not a JSON object: the gate refuses the call. */
+        readonly argumentsError?: string;
+      }[];
       /** This call's usage and billing id; `loopUsage` adds the earlier calls'. */
       readonly usage: ModelUsage;
       readonly loopUsage: ModelUsage;
@@ -184,7 +189,13 @@ export class ResponseGeneration {
         // instead of the whole round failing the event's schema.
         calls: response.toolCalls.map((call) =>
           TOOL_NAME_PATTERN.test(call.name)
-            ? { tool: call.name, arguments: { ...call.arguments } }
+            ? {
+                tool: call.name,
+                arguments: { ...call.arguments },
+                ...(call.argumentsError !== undefined && {
+                  argumentsError: toStorableText(truncateText(call.argumentsError, 2000)),
+                }),
+              }
             : {
                 tool: INVALID_TOOL_NAME,
                 arguments: { requestedTool: toStorableText(truncateText(call.name, 200)) },

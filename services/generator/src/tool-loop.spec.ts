@@ -269,15 +269,15 @@ describe('ToolLoop', () => {
     confidence: 0.9,
   };
 
-  function loop(model: ScriptedModelProvider, registry: ToolRegistry): ToolLoop {
+  function loop(model: ScriptedModelProvider, registry: ToolRegistry, loaded = workflows): ToolLoop {
     const generation = new ResponseGeneration(
-      workflows,
+      loaded,
       model,
       () => ({ contextWindow: 8192 }),
       undefined,
       10_000,
     );
-    return new ToolLoop(generation, workflows, registry);
+    return new ToolLoop(generation, loaded, registry);
   }
 
   const source = {
@@ -320,6 +320,51 @@ describe('ToolLoop', () => {
       },
     ]);
     expect(step.billed.usage).toMatchObject({ promptTokens: 10, completionTokens: 5 });
+  });
+
+  it('records a call whose arguments are not valid JSON as refused (invalid_arguments), runs nothing and lets the model retry', async () => {
+    const { registry, runs } = tools();
+    const model = new ScriptedModelProvider()
+      .enqueueChat({
+        text: 'Searching.',
+        toolCalls: [{ id: 'p-1', name: 'search', arguments: '{"query": "timeout"' }],
+      })
+      .enqueueChat({
+        text: 'Searching again.',
+        toolCalls: [{ id: 'p-2', name: 'search', arguments: '{"query": "timeout"}' }],
+      });
+    const twoRounds = new WorkflowRegistry([
+      parseWorkflowDocument(OPS_WORKFLOW.replace('maxToolRounds: 1', 'maxToolRounds: 2'), 'ops.v1.yaml'),
+    ]);
+    const tl = loop(model, registry, twoRounds);
+    const first = await tl.start(source, 1, async () => undefined, log);
+    expect(first.kind).toBe('requested');
+    if (first.kind !== 'requested') return;
+    expect(first.state.rounds[0].calls[0]).toMatchObject({
+      callId: 'r1.a1.t1.0',
+      tool: 'search',
+      arguments: {},
+      argumentsError: expect.stringContaining('are not valid JSON'),
+    });
+    const round = await runner(registry).run(first.state, allowlist, 'acme', signal, log);
+    expect(round.kind).toBe('completed');
+    expect(runs).toEqual([]);
+    expect(round.state.rounds[0].results[0]).toMatchObject({
+      status: 'refused',
+      code: 'invalid_arguments',
+      content: expect.stringContaining('call search again with its arguments as one JSON object'),
+    });
+    // The model is told why and, within maxToolRounds, asks again.
+    const second = await tl.continue(round.state, 'acme', async () => undefined, log);
+    const told = model.lastChatRequest?.messages.find((m) => m.role === 'tool');
+    expect(told?.content).toContain('are not valid JSON');
+    expect(second.kind).toBe('requested');
+    if (second.kind !== 'requested') return;
+    expect(second.state.rounds[1].calls[0]).toEqual({
+      callId: 'r1.a1.t2.0',
+      tool: 'search',
+      arguments: { query: 'timeout' },
+    });
   });
 
   it('shows results in untrusted blocks and, once the rounds are used up, offers no tools so the model answers', async () => {

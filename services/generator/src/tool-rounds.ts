@@ -66,7 +66,12 @@ export class ToolRoundRunner {
     const results: ToolCallResult[] = [...round.results];
     for (const call of round.calls.slice(results.length)) {
       const request: ToolCallRequest = {
-        call: { id: call.callId, tool: call.tool, arguments: call.arguments },
+        call: {
+          id: call.callId,
+          tool: call.tool,
+          arguments: call.arguments,
+          ...(call.argumentsError !== undefined && { argumentsError: call.argumentsError }),
+        },
         allowlist,
         tenant,
         round: round.round,
