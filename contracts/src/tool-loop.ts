@@ -11,8 +11,10 @@ import {
   Matches,
   MaxLength,
   Min,
+  ValidateIf,
   ValidateNested,
 } from 'class-validator';
+import { JSONSchema } from 'class-validator-jsonschema';
 import { ID_MESSAGE, ID_PATTERN, ModelUsage, Passage, RequestContext } from './values';
 
 /** Pattern of a tool name (the tools lib's declaration rule). */
@@ -106,8 +108,17 @@ export class ToolApproval {
    * submitted (absent on approvals recorded before it was carried: the generator still checks them).
    */
   @IsOptional() @IsObject() argumentsSchema?: Record<string, unknown>;
-  /** The model's stated reason (its words alongside the call). */
-  @IsString() @MaxLength(8000) reason!: string;
+  /**
+   * The model's stated reason (its words alongside the call), or null when it gave none: never a
+   * placeholder that could be read as the model's words.
+   */
+  @JSONSchema({ type: ['string', 'null'], maxLength: 8000 })
+  @ValidateIf((approval: ToolApproval) => approval.reason !== null)
+  @IsString()
+  @MaxLength(8000)
+  reason!: string | null;
+  /** False when the model gave no reason (`reason` is then null); absent on approvals recorded before it existed. */
+  @IsOptional() @IsBoolean() reasonStated?: boolean;
   /** ISO 8601: after this instant no decision is accepted and the request fails as `approval_expired`. */
   @IsString() @MaxLength(40) expiresAt!: string;
   /** The loop to resume once decided. */

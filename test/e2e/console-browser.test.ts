@@ -63,7 +63,8 @@ const model = new ScriptedOpenAIServer((messages) => {
   if (system.includes('on-call assistant')) {
     if (!messages.some((m) => m.role === 'tool'))
       return {
-        text: 'Payments logs show pool timeouts; restarting payments resets its pool.',
+        // No words alongside the call: the console must say no reason was given, not invent one.
+        text: '',
         toolCalls: [{ name: 'restart_service', arguments: { service: 'payments' } }],
       };
     return { summary: 'Restarted payments after pool timeouts.', actionTaken: true };
@@ -489,6 +490,8 @@ describe('operator console in chromium', () => {
     expect(JSON.parse(await card.locator('textarea[name=arguments]').inputValue())).toEqual({
       service: 'payments',
     });
+    expect(await card.locator('p.reason').textContent()).toBe("The model's reason: no reason given");
+    expect(await card.locator('p.reason em.absent').count()).toBe(1);
     expect(actions.calls).toBe(0);
     await shot(page, '9-tool-approval');
     await card.locator('input[name=comment]').fill('pool timeouts confirmed');

@@ -157,7 +157,9 @@ function reviewCard(pending) {
     approval
       ? h('p', {}, h('strong', {}, 'Tool: '), h('code', { class: 'tool' }, approval.tool ?? '?'), approval.expiresAt ? ` · decide before ${fmtTime(approval.expiresAt)}` : '')
       : undefined,
-    data.reason ? h('p', {}, h('strong', {}, approval ? "The model's reason: " : 'Reason: '), data.reason) : undefined,
+    approval
+      ? h('p', { class: 'reason' }, h('strong', {}, "The model's reason: "), typeof approval.reason === 'string' && approval.reason !== '' ? approval.reason : h('em', { class: 'absent' }, 'no reason given'))
+      : data.reason ? h('p', {}, h('strong', {}, 'Reason: '), data.reason) : undefined,
     data.violations?.length ? h('ul', { class: 'violations' }, data.violations.map((v) => h('li', {}, v))) : undefined,
     data.input ? h('details', {}, h('summary', {}, 'Input'), json(data.input)) : undefined,
     data.passages?.length ? h('details', {}, h('summary', {}, `Passages (${data.passages.length})`), passageList(data.passages)) : undefined,

@@ -6,6 +6,8 @@ import {
   type EventEnvelope,
   type ReviewDecided,
   type ToolApproval,
+  ReviewRequestedEvent,
+  validatePayload,
   type ToolLoopState,
 } from '@llmbus/contracts';
 import { ScriptedModelProvider } from '@llmbus/models';
@@ -140,9 +142,35 @@ describe('ToolRoundRunner', () => {
         properties: { service: { enum: ['payments', 'auth'] } },
       },
       reason: 'Checking, then restarting payments because its pool is exhausted.',
+      reasonStated: true,
       expiresAt: '2026-11-30T08:01:00.000Z',
       loop: progress.state,
     });
+  });
+
+  it('records an approval whose model gave no reason with reason null and reasonStated false, never a placeholder', async () => {
+    const { registry } = tools();
+    const silent = state([{ tool: 'restart', arguments: { service: 'payments' } }]);
+    const quiet = { ...silent, rounds: [{ ...silent.rounds[0], assistantText: '  ' }] };
+    const progress = await runner(registry).run(quiet, allowlist, 'acme', signal, log);
+    expect(progress.kind).toBe('approval');
+    if (progress.kind !== 'approval') return;
+    expect(progress.approval).toMatchObject({ tool: 'restart', reason: null, reasonStated: false });
+    // The recorded event carries it as such: a ReviewRequested with a null reason is valid.
+    const review = {
+      kind: 'tool-approval',
+      requestId: 'r1',
+      context: quiet.context,
+      input: quiet.input,
+      passages: [],
+      reason: 'approve restart (the model gave no reason)',
+      violations: [],
+      text: 'restart({"service":"payments"})',
+      attempts: 1,
+      usage: quiet.usage,
+      toolApproval: progress.approval,
+    };
+    expect(validatePayload(ReviewRequestedEvent, review)).toMatchObject({ ok: true });
   });
 
   it('resumes after an approval: the approved call runs once, calls already recorded never run again, later calls run', async () => {

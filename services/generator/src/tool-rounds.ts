@@ -87,6 +87,7 @@ export class ToolRoundRunner {
       const outcome = await this.options.gate.execute(request, signal);
       if (outcome.kind === 'needs_approval') {
         const waiting = withResults(state, results);
+        const stated = round.assistantText.trim();
         return {
           kind: 'approval',
           state: waiting,
@@ -96,7 +97,8 @@ export class ToolRoundRunner {
             arguments: call.arguments,
             callHash: outcome.callHash,
             argumentsSchema: outcome.tool.argumentsSchema,
-            reason: round.assistantText.trim() || '(the model stated no reason)',
+            reason: stated === '' ? null : stated,
+            reasonStated: stated !== '',
             expiresAt: new Date(this.now().getTime() + this.options.approvalExpiryMs).toISOString(),
             loop: waiting,
           },
