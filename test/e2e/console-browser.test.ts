@@ -303,7 +303,7 @@ beforeAll(async () => {
     KAFKA_SESSION_TIMEOUT_MS: '15000',
     LLMBUS_RETRY_DELAY_MS: '50',
     API_KEYS: [
-      `${keys.reviewer}:${TENANT}:reviewer+reader`,
+      `${keys.reviewer}:${TENANT}:reviewer+reader::rita.reviewer`,
       `${keys.reader}:${TENANT}:reader`,
       `${keys.admin}:${TENANT}:admin`,
       `${keys.other}:${OTHER_TENANT}:reviewer+reader`,
@@ -505,12 +505,15 @@ describe('operator console in chromium', () => {
     expect(actions.calls).toBe(1);
     await card.locator('a', { hasText: 'Timeline' }).click();
     await page.locator('#timeline').waitFor();
+    // The approver is shown by the principal's configured name, never by the key or a prefix of it.
     expect(await page.locator('#timeline .tool-calls').allTextContents()).toEqual(
-      expect.arrayContaining([expect.stringMatching(/restart_service \(completed/)]),
+      expect.arrayContaining([expect.stringMatching(/restart_service \(completed by rita\.reviewer\)/)]),
     );
-    expect(
-      await page.locator(`#timeline tr[data-type="${ReviewDecidedEvent.type}"]`).textContent(),
-    ).toContain('approve by');
+    const decidedRow = await page
+      .locator(`#timeline tr[data-type="${ReviewDecidedEvent.type}"]`)
+      .textContent();
+    expect(decidedRow).toContain('approve by rita.reviewer');
+    expect(decidedRow).not.toContain(keys.reviewer.slice(0, 6));
     await shot(page, '10-tool-timeline');
     await page.context().close();
   });

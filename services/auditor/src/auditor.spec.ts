@@ -39,7 +39,7 @@ const KEYS = {
 };
 const API_KEYS = [
   `${KEYS.acmeReader}:acme:reader`,
-  `${KEYS.acmeReviewer}:acme:reviewer`,
+  `${KEYS.acmeReviewer}:acme:reviewer::rita`,
   `${KEYS.acmeSubmitter}:acme:submitter`,
   `${KEYS.acmeAdmin}:acme:admin`,
   `${KEYS.acmePiiReader}:acme:reader+reviewer+pii-reader`,
@@ -476,7 +476,8 @@ describe('auditor', () => {
           decision: 'edit',
           output: VALID_OUTPUT,
           comment: 'tone',
-          reviewer: expect.stringMatching(/^review/),
+          // The principal's configured name, never the key or a prefix of it.
+          reviewer: 'rita',
         },
       });
 
@@ -638,7 +639,7 @@ describe('auditor', () => {
 
     it('says who a key is, lists dead letters to readers and replays them for admins only', async () => {
       const who = await request(url).get('/v1/principal').set('X-Api-Key', KEYS.acmeReviewer).expect(200);
-      expect(who.body).toMatchObject({ tenantId: 'acme', roles: ['reviewer'] });
+      expect(who.body).toMatchObject({ id: 'rita', tenantId: 'acme', roles: ['reviewer'] });
       const list = await request(url).get('/v1/dead-letters').set('X-Api-Key', KEYS.acmeReader).expect(200);
       expect(list.body).toEqual({ deadLetters: expect.any(Array) });
       await request(url).get('/v1/dead-letters?limit=0').set('X-Api-Key', KEYS.acmeReader).expect(400);
