@@ -119,6 +119,11 @@ export class ToolApproval {
   reason!: string | null;
   /** False when the model gave no reason (`reason` is then null); absent on approvals recorded before it existed. */
   @IsOptional() @IsBoolean() reasonStated?: boolean;
+  /**
+   * The principal who submitted the request (`context.requester.userId`: an API key's name or a
+   * token's `sub`): it may not approve or edit its own call. Absent when the request named no user.
+   */
+  @IsOptional() @IsString() @MaxLength(200) requestedBy?: string;
   /** ISO 8601: after this instant no decision is accepted and the request fails as `approval_expired`. */
   @IsString() @MaxLength(40) expiresAt!: string;
   /** The loop to resume once decided. */

@@ -609,6 +609,74 @@ describe('auditor', () => {
       });
     });
 
+    it("refuses (403) the submitter's approval or edit of its own tool call, and takes another reviewer's", async () => {
+      const own = (requestId: string, requestedBy: boolean) => {
+        const ctx = { ...context, requester: { userId: 'rita', groups: [] } };
+        return outgoing(ReviewRequestedEvent, {
+          kind: 'tool-approval',
+          requestId,
+          context: ctx,
+          input: { alert: 'slow' },
+          passages: [],
+          reason: 'approve restart_service: pool exhausted',
+          violations: [],
+          text: 'restart_service({"service":"payments"})',
+          attempts: 1,
+          usage,
+          toolApproval: {
+            callId: `${requestId}.a1.t1.0`,
+            tool: 'restart_service',
+            arguments: { service: 'payments' },
+            callHash: 'c'.repeat(64),
+            // Approvals recorded before requestedBy existed fall back to the request's requester.
+            ...(requestedBy && { requestedBy: 'rita' }),
+            reason: 'pool exhausted',
+            expiresAt: '2999-01-01T00:00:00.000Z',
+            loop: { requestId, context: ctx, input: {}, passages: [], attempt: 1, rounds: [], usage },
+          },
+        });
+      };
+      for (const [requestId, requestedBy] of [
+        ['self-1', true],
+        ['self-legacy', false],
+      ] as const) {
+        const [input] = await bus.publish([submitted(requestId)]);
+        await bus.publish([own(requestId, requestedBy)], { envelope: input, stage: 'generator' });
+      }
+      await until(
+        async () =>
+          (await trailTypes('acme', 'self-1')).length === 2 &&
+          (await trailTypes('acme', 'self-legacy')).length === 2,
+        'own tool approvals',
+      );
+      const decide = (key: string, requestId: string, body: object) =>
+        request(url).post(`/v1/reviews/${requestId}/decision`).set('X-Api-Key', key).send(body);
+      const before = decisions.length;
+      for (const requestId of ['self-1', 'self-legacy']) {
+        const refused = await decide(KEYS.acmeReviewer, requestId, {
+          decision: 'approve',
+          callHash: 'c'.repeat(64),
+        }).expect(403);
+        expect(refused.body).toMatchObject({ error: 'self_approval' });
+        expect(refused.body.message).toBe(
+          `rita submitted request ${requestId} and cannot approve its own restart_service call: another principal with the reviewer role must decide it (the requester may only reject it)`,
+        );
+      }
+      await decide(KEYS.acmeReviewer, 'self-1', {
+        decision: 'edit',
+        arguments: { service: 'auth' },
+        callHash: 'c'.repeat(64),
+      }).expect(403);
+      expect(decisions.length).toBe(before);
+      // Another principal with the reviewer role decides it.
+      await decide(KEYS.acmePiiReader, 'self-1', { decision: 'approve', callHash: 'c'.repeat(64) }).expect(
+        202,
+      );
+      await until(() => decisions.length === before + 1, 'the second reviewer decision');
+      expect(decisions.at(-1)?.data).toMatchObject({ requestId: 'self-1', decision: 'approve' });
+      expect(decisions.at(-1)?.data.reviewer).not.toBe('rita');
+    });
+
     it('serves /healthz without a key and /metrics to readers and admins', async () => {
       await request(url).get('/healthz').expect(200, { status: 'ok' });
       const metrics = await request(url).get('/metrics').set('X-Api-Key', KEYS.acmeReader).expect(200);

@@ -23,6 +23,7 @@ import {
   Body,
   ConflictException,
   Controller,
+  ForbiddenException,
   Get,
   HttpCode,
   Inject,
@@ -36,6 +37,7 @@ import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
   ApiConflictResponse,
+  ApiForbiddenResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
@@ -68,6 +70,30 @@ function toolApprovalOf(data: Readonly<Record<string, unknown>>): ToolApprovalVi
   if (data['kind'] !== 'tool-approval' || typeof approval !== 'object' || approval === null) return undefined;
   const { loop: _loop, ...view } = approval as ToolApproval;
   return view;
+}
+
+/**
+ * Refuses (403) an approval or edit by the principal who submitted the request: a high-risk call
+ * needs a second person. The requester is the approval's `requestedBy`, or, on approvals recorded
+ * before it was carried, the request's `requester.userId`. A requester may still reject its own call.
+ */
+function checkNotSelfApproval(
+  requestId: string,
+  approval: ToolApprovalView,
+  review: Readonly<Record<string, unknown>>,
+  principal: Principal,
+  decision: ReviewDecisionBody['decision'],
+): void {
+  if (decision === 'reject') return;
+  const requester =
+    approval.requestedBy ??
+    (review['context'] as { requester?: { userId?: unknown } } | undefined)?.requester?.userId;
+  if (typeof requester !== 'string' || requester !== principal.id) return;
+  throw new ForbiddenException({
+    statusCode: 403,
+    error: 'self_approval',
+    message: `${principal.id} submitted request ${requestId} and cannot ${decision === 'edit' ? 'edit' : 'approve'} its own ${approval.tool} call: another principal with the reviewer role must decide it (the requester may only reject it)`,
+  });
 }
 
 /** Refuses decisions a tool approval cannot take: an output, an edit without arguments, a late one. */
@@ -172,6 +198,11 @@ export class ReviewsController {
     description:
       'Invalid body or request id; an output or arguments without decision "edit"; arguments on an output review, or an output on a tool approval; an edited output that breaks the workflow output schema (`invalid_output`); edited tool arguments that break the tool\'s argument schema (`invalid_arguments`, one `details` line per field; the approval stays pending)',
   })
+  @ApiForbiddenResponse({
+    type: ErrorBody,
+    description:
+      'The key lacks the reviewer role, or (`self_approval`) the principal who submitted the request approves or edits its own tool call: another reviewer must',
+  })
   @ApiNotFoundResponse({ type: ErrorBody, description: 'No such request for this tenant' })
   @ApiConflictResponse({
     type: ErrorBody,
@@ -207,6 +238,7 @@ export class ReviewsController {
     const approval = toolApprovalOf(state.review.envelope.data);
     if (approval !== undefined) {
       checkToolDecision(requestId, approval, body);
+      checkNotSelfApproval(requestId, approval, state.review.envelope.data, principal, body.decision);
     } else if (body.decision === 'edit' && body.output === undefined) {
       throw new BadRequestException('output is required with decision "edit" (an output review)');
     } else if (body.arguments !== undefined) {

@@ -173,6 +173,14 @@ describe('ToolRoundRunner', () => {
     expect(validatePayload(ReviewRequestedEvent, review)).toMatchObject({ ok: true });
   });
 
+  it('records who submitted the request in the approval, so that principal cannot approve its own call', async () => {
+    const { registry } = tools();
+    const asked = state([{ tool: 'restart', arguments: { service: 'payments' } }]);
+    const byAlice = { ...asked, context: { ...asked.context, requester: { userId: 'alice', groups: [] } } };
+    const progress = await runner(registry).run(byAlice, allowlist, 'acme', signal, log);
+    expect(progress.kind === 'approval' && progress.approval.requestedBy).toBe('alice');
+  });
+
   it('resumes after an approval: the approved call runs once, calls already recorded never run again, later calls run', async () => {
     const { registry, runs } = tools();
     const first = await runner(registry).run(

@@ -97,6 +97,9 @@ export class ToolRoundRunner {
             arguments: call.arguments,
             callHash: outcome.callHash,
             argumentsSchema: outcome.tool.argumentsSchema,
+            ...(state.context.requester.userId !== undefined && {
+              requestedBy: state.context.requester.userId,
+            }),
             reason: stated === '' ? null : stated,
             reasonStated: stated !== '',
             expiresAt: new Date(this.now().getTime() + this.options.approvalExpiryMs).toISOString(),
