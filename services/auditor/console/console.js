@@ -260,6 +260,11 @@ function eventDetails(type, data) {
       h('details', {}, h('summary', {}, 'Tool calls and results'), json(calls)),
     );
   }
+  // Models of the fallback chain that failed before the one that answered.
+  const fallbacks = type.endsWith('model.call-recorded') || type.endsWith('response.generated') ? data.usage?.fallbackAttempts : undefined;
+  if (Array.isArray(fallbacks) && fallbacks.length) {
+    parts.push(h('div', { class: 'fallbacks' }, h('strong', {}, 'Fallbacks: '), [...fallbacks.map((a) => `${a.modelId ?? '?'} (${a.provider ?? '?'}, ${a.code ?? '?'}${a.skipped ? ', skipped' : `, ${a.latencyMs ?? '?'} ms`})`), `answered by ${data.usage.modelId ?? '?'}`].join(' → ')));
+  }
   if (data.assessment) {
     const signals = (data.assessment.signals ?? []).map((s) => `${s.name ?? s.signal ?? '?'} ${typeof s.score === 'number' ? s.score.toFixed(2) : ''}`).join(', ');
     parts.push(h('div', {}, h('strong', {}, 'Validation: '), `confidence ${data.assessment.confidence?.toFixed?.(2) ?? '?'}${signals ? ` · ${signals}` : ''}`));

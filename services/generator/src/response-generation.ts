@@ -397,10 +397,12 @@ export class ResponseGeneration {
         const hit = await this.responseCache?.get(cacheKey);
         if (hit !== undefined) {
           draft?.push(hit.text);
+          // The original call's failed fallbacks are not this call's.
+          const { fallbackAttempts: _original, ...hitUsage } = hit.usage;
           return {
             ...hit,
             usage: {
-              ...hit.usage,
+              ...hitUsage,
               promptTokens: 0,
               completionTokens: 0,
               costUsd: 0,
