@@ -1,7 +1,7 @@
 // Parts the pipeline benches share: an instant OpenAI-compatible model server, the registry and
 // workflows it is used with, child processes and their CPU time from /proc.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { createRequire } from 'node:module';
@@ -139,8 +139,11 @@ export async function startModelServer(latencyMs) {
     stats.chat += 1;
     const prompt = (body.messages ?? []).map((m) => m.content ?? '').join('\n');
     const passage = /<passage id="([^"]+)"[^>]*>\n([^\n]+)/.exec(prompt);
+    // A classified workflow (support-ticket v2) names the ticket's label in its system prompt, and
+    // its validator requires the draft's category to match it.
+    const label = /classified as (billing|technical|account|other)\b/.exec(prompt)?.[1];
     const output = {
-      category: 'account',
+      category: label ?? 'account',
       priority: 'normal',
       reply: (passage?.[2] ?? 'Please open Settings and choose Reset password.').slice(0, 500),
       citations: passage ? [passage[1]] : [],
@@ -227,6 +230,8 @@ export function writeWorkflows(dir) {
     delete workflow.validation?.confidence;
     writeFileSync(join(target, name), stringify(workflow));
   }
+  // Labelled examples of classifier steps live beside the workflows.
+  cpSync(join(shipped, 'examples'), join(target, 'examples'), { recursive: true });
   return target;
 }
 
