@@ -42,6 +42,18 @@ describe('CompromisePersonDetector', () => {
     expect(new Set(mockTagged).size).toBe(mockTagged.length);
   });
 
+  it('reads the escaped line breaks of a JSON-encoded prompt as line breaks: its lines are tagged once', () => {
+    const detector = new CompromisePersonDetector();
+    detector.detect(`Message:\n${line}`);
+    mockTagged.length = 0;
+    const recorded = JSON.stringify([
+      { role: 'user', content: `Subject: Password reset\nMessage:\n${line}\n</request>` },
+    ]);
+    const at = recorded.indexOf('Maria');
+    expect(people(detector, recorded)).toEqual([`Maria Lopez@${at}`]);
+    expect(mockTagged.some((text) => text.includes('Maria'))).toBe(false);
+  });
+
   it('finds nothing in a text with no capitalised word, without tagging it', () => {
     mockTagged.length = 0;
     expect(new CompromisePersonDetector().detect('no names here, only lower case')).toEqual([]);

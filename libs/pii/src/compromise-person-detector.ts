@@ -13,6 +13,11 @@ const PERSON_SHAPE = /^\p{Lu}.*\p{Ll}/u;
 /** Company suffixes: "Grant Holdings LLC" reads like a surname pair. */
 const ORGANISATION_AFTER = /^,? (?:LLC|Ltd|Inc|GmbH|AG|SE|plc|B\.V)\b/;
 const TRAILING = /[\s.,;:!?'")\]]+$/;
+/**
+ * Where lines end: a line feed, or its JSON escape (a backslash and `n`): a prompt is recorded as
+ * the JSON of its messages, one line whose every line is also a line of the plain prompt text.
+ */
+const LINE_BREAK = /\n|\\n/g;
 
 /**
  * Person names by compromise, a rule-and-lexicon NLP library that runs in process with no model
@@ -22,7 +27,8 @@ const TRAILING = /[\s.,;:!?'")\]]+$/;
  * characters kept): a request's text reaches a stage inside several wrappings (the classifier's
  * text, the retrieval query, the prompt's request block, every audited event), and tagging, at
  * about a millisecond per 100 characters, was the largest CPU cost per request of four stages.
- * A name does not run across a line break in the texts we see (`npm run eval:pii` checks).
+ * A name does not run across a line break in the texts we see (`npm run eval:pii` checks), nor
+ * across an escaped one inside a JSON string.
  */
 export class CompromisePersonDetector implements PiiDetector {
   readonly name = 'compromise';
@@ -40,17 +46,18 @@ export class CompromisePersonDetector implements PiiDetector {
   detect(text: string): PiiSpan[] {
     const spans: PiiSpan[] = [];
     let lineStart = 0;
-    while (lineStart <= text.length) {
-      const newline = text.indexOf('\n', lineStart);
-      const lineEnd = newline === -1 ? text.length : newline;
-      const line = text.slice(lineStart, lineEnd);
-      for (const { start, end } of this.lineSpans(line)) {
-        spans.push(spanOf(text, 'PERSON', lineStart + start, lineStart + end, 0.6));
-      }
-      if (newline === -1) break;
-      lineStart = newline + 1;
+    for (const lineBreak of text.matchAll(LINE_BREAK)) {
+      this.addLine(text, lineStart, lineBreak.index, spans);
+      lineStart = lineBreak.index + lineBreak[0].length;
     }
+    this.addLine(text, lineStart, text.length, spans);
     return spans;
+  }
+
+  private addLine(text: string, lineStart: number, lineEnd: number, spans: PiiSpan[]): void {
+    for (const { start, end } of this.lineSpans(text.slice(lineStart, lineEnd))) {
+      spans.push(spanOf(text, 'PERSON', lineStart + start, lineStart + end, 0.6));
+    }
   }
 
   private lineSpans(line: string): readonly LineSpan[] {
