@@ -99,10 +99,13 @@ export function ticket(requestId) {
 }
 
 /**
- * An OpenAI-compatible server on 127.0.0.1 (GET …/stats answers its counters) that answers after `latencyMs`: chat with a reply copied from the
- * first passage of the prompt (citing it), embeddings with a bag-of-characters vector.
+ * An OpenAI-compatible server on 127.0.0.1 (GET …/stats answers its counters): chat answers after
+ * `latencyMs` with a reply copied from the first passage of the prompt (citing it), embeddings
+ * after `embeddingLatencyMs` (default 0: the simulated latency is the generation's, so that a stage
+ * that only embeds, the router's classifier and the retriever, does not limit a generator scaling
+ * run) with a bag-of-characters vector. `maxInFlight` counts chat calls.
  */
-export async function startModelServer(latencyMs) {
+export async function startModelServer(latencyMs, { embeddingLatencyMs = 0 } = {}) {
   const stats = { chat: 0, embeddings: 0, inFlight: 0, maxInFlight: 0 };
   const server = createServer((req, res) => {
     const chunks = [];
@@ -112,16 +115,20 @@ export async function startModelServer(latencyMs) {
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end(JSON.stringify(stats));
       }
-      stats.inFlight += 1;
-      stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+      const isChat = !req.url.endsWith('/embeddings');
+      if (isChat) {
+        stats.inFlight += 1;
+        stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+      }
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      const answer = req.url.endsWith('/embeddings') ? embeddings(body) : chat(body);
+      const answer = isChat ? chat(body) : embeddings(body);
       const respond = () => {
-        stats.inFlight -= 1;
+        if (isChat) stats.inFlight -= 1;
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify(answer));
       };
-      if (latencyMs > 0) setTimeout(respond, latencyMs);
+      const delay = isChat ? latencyMs : embeddingLatencyMs;
+      if (delay > 0) setTimeout(respond, delay);
       else respond();
     });
   });
