@@ -5,6 +5,7 @@ export * from './values';
 export * from './assessment';
 export * from './tool-loop';
 export * from './text';
+export * from './digest';
 export * from './validation';
 export * from './catalog';
 export * from './events/request-submitted';
