@@ -94,6 +94,13 @@ export class ToolGate {
     if (!tool.tenants.includes(ANY_TENANT) && !tool.tenants.includes(tenant)) {
       return refuse('tenant_not_permitted', `tool ${call.tool} is not available to this tenant`);
     }
+    if (call.argumentsError !== undefined) {
+      return refuse(
+        'invalid_arguments',
+        `${call.argumentsError}; call ${call.tool} again with its arguments as one JSON object matching its schema`,
+        [call.argumentsError],
+      );
+    }
     const problems = this.registry.argumentProblems(call.tool, call.arguments);
     if (problems.length > 0) {
       return refuse(

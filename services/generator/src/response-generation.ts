@@ -72,7 +72,12 @@ export type GenerationStep =
       readonly kind: 'tools';
       /** The model's words alongside its calls: its stated reason. */
       readonly assistantText: string;
-      readonly calls: readonly { readonly tool: string; readonly arguments: Record<string, unknown> }[];
+      readonly calls: readonly {
+        readonly tool: string;
+        readonly arguments: Record<string, unknown>;
+        /** Set when the model's arguments were not a JSON object: the gate refuses the call. */
+        readonly argumentsError?: string;
+      }[];
       /** This call's usage and billing id; `loopUsage` adds the earlier calls'. */
       readonly usage: ModelUsage;
       readonly loopUsage: ModelUsage;
@@ -185,7 +190,13 @@ export class ResponseGeneration {
         // instead of the whole round failing the event's schema.
         calls: response.toolCalls.map((call) =>
           TOOL_NAME_PATTERN.test(call.name)
-            ? { tool: call.name, arguments: { ...call.arguments } }
+            ? {
+                tool: call.name,
+                arguments: { ...call.arguments },
+                ...(call.argumentsError !== undefined && {
+                  argumentsError: toStorableText(truncateText(call.argumentsError, 2000)),
+                }),
+              }
             : {
                 tool: INVALID_TOOL_NAME,
                 arguments: { requestedTool: toStorableText(truncateText(call.name, 200)) },
@@ -380,10 +391,12 @@ export class ResponseGeneration {
         const hit = await this.responseCache?.get(cacheKey);
         if (hit !== undefined) {
           draft?.push(hit.text);
+          // The original call's failed fallbacks are not this call's.
+          const { fallbackAttempts: _original, ...hitUsage } = hit.usage;
           return {
             ...hit,
             usage: {
-              ...hit.usage,
+              ...hitUsage,
               promptTokens: 0,
               completionTokens: 0,
               costUsd: 0,
