@@ -6,6 +6,7 @@ export * from './assessment';
 export * from './tool-loop';
 export * from './text';
 export * from './validation';
+export * from './terminal-error';
 export * from './catalog';
 export * from './events/request-submitted';
 export * from './events/request-routed';

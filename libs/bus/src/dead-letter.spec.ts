@@ -3,6 +3,7 @@ import {
   DeadLetterTopics,
   RequestFailed,
   RequestFailedEvent,
+  TerminalError,
   UNKNOWN_TENANT,
 } from '@llmbus/contracts';
 import { deadLetterEvents, DeadLetterSetup, failureCodeOf, rejectionOfFailure } from './dead-letter';
@@ -122,6 +123,17 @@ describe('rejectionOfFailure', () => {
       code: 'unknown_workflow',
       reason: 'no workflow "x"; known: a, b',
       errors: ['workflow: x'],
+    });
+  });
+
+  it('keeps the code of a TerminalError thrown by domain code', () => {
+    const error = new TerminalError('invalid_input', 'input.priority must be one of low, high', [
+      'input.priority',
+    ]);
+    expect(rejectionOfFailure(error, { stage: 'router', attempts: 1, retriedRounds: 0 })).toEqual({
+      code: 'invalid_input',
+      reason: 'input.priority must be one of low, high',
+      errors: ['input.priority'],
     });
   });
 

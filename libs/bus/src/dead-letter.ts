@@ -3,6 +3,7 @@ import {
   EventEnvelope,
   FailureCode,
   isStorableText,
+  isTerminalError,
   RequestFailedEvent,
   Stage,
   TENANT_PATTERN,
@@ -12,7 +13,6 @@ import {
   truncateText,
   UNKNOWN_TENANT,
 } from '@llmbus/contracts';
-import { EventRejectedError } from './errors';
 import { outgoing, Outgoing } from './outgoing';
 import { cut, errorMessage, Rejection } from './rejection';
 import type { RawMessage } from './transport';
@@ -141,9 +141,7 @@ export function rejectionOfFailure(
   error: unknown,
   failure: HandlerFailure,
 ): Pick<Rejection, 'code' | 'reason' | 'errors'> {
-  if (error instanceof EventRejectedError) {
-    return { code: error.code, reason: error.message, errors: error.details };
-  }
+  if (isTerminalError(error)) return { code: error.code, reason: error.message, errors: error.details };
   const rounds = failure.retriedRounds > 0 ? ` and ${failure.retriedRounds} delayed retry round(s)` : '';
   return {
     code: failureCodeOf(error),
@@ -152,9 +150,12 @@ export function rejectionOfFailure(
   };
 }
 
-/** The RequestFailed code an error ends a request with. */
+/**
+ * The RequestFailed code an error ends a request with: the one place errors map to codes. A
+ * terminal error carries its own; a model error that outlasted its retries is `model_error`.
+ */
 export function failureCodeOf(error: unknown): FailureCode {
-  if (error instanceof EventRejectedError) return error.code;
+  if (isTerminalError(error)) return error.code;
   return error instanceof Error && error.name === 'ModelError' ? 'model_error' : 'processing_error';
 }
 

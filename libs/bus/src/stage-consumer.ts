@@ -1,9 +1,9 @@
-import { EventEnvelope, retryTopicsOf, Stage } from '@llmbus/contracts';
+import { EventEnvelope, isTerminalError, retryTopicsOf, Stage } from '@llmbus/contracts';
 import { backOff } from 'exponential-backoff';
 import type { Logger } from 'pino';
 import type { ConsumerBus } from './consumer-bus';
 import { deadLetterEvents, rejectionOfFailure } from './dead-letter';
-import { DeliveryDeferredError, EventRejectedError, isRetryable } from './errors';
+import { DeliveryDeferredError, isRetryable } from './errors';
 import { decodeEvent } from './event-decoder';
 import { busMetrics } from './metrics';
 import type { Outgoing } from './outgoing';
@@ -26,8 +26,8 @@ export interface HandlerContext {
 }
 
 /**
- * Handles one validated event and returns the events it causes. Throw EventRejectedError for
- * input that can never succeed; any other error is retried with backoff, then dead-lettered.
+ * Handles one validated event and returns the events it causes. Throw a TerminalError (such as
+ * EventRejectedError) for input that can never succeed; any other error is retried with backoff, then dead-lettered.
  */
 export type EventHandler = (
   event: EventEnvelope<object>,
@@ -136,7 +136,7 @@ export async function processMessage(
     );
   } catch (error) {
     clearInterval(timer);
-    if (setup.onRetriesExhausted === 'redeliver' && !(error instanceof EventRejectedError)) {
+    if (setup.onRetriesExhausted === 'redeliver' && !isTerminalError(error)) {
       log.error(
         { err: error, attempts: deliveryAttempt },
         'retries exhausted; leaving the event uncommitted for redelivery',
