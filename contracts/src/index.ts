@@ -2,6 +2,7 @@ export * from './topics';
 export * from './envelope';
 export * from './event-definition';
 export * from './values';
+export * from './limits';
 export * from './assessment';
 export * from './tool-loop';
 export * from './text';

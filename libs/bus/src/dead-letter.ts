@@ -2,8 +2,13 @@ import {
   DeadLetteredEvent,
   EventEnvelope,
   FailureCode,
+  ID_PATTERN,
   isStorableText,
   isTerminalError,
+  LINE_MAX_LENGTH,
+  LIST_MAX_ITEMS,
+  MESSAGE_MAX_LENGTH,
+  NAME_MAX_LENGTH,
   RequestFailedEvent,
   Stage,
   TENANT_PATTERN,
@@ -19,8 +24,6 @@ import type { RawMessage } from './transport';
 
 /** Largest copy of a rejected message value kept in its dead-letter record, in UTF-16 code units. */
 const DLQ_VALUE_LIMIT = 64 * 1024;
-/** A request id a RequestFailed can carry (its `requestId` contract). */
-const REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 /** Where and for whom a rejection is dead-lettered. */
 export interface DeadLetterSetup {
@@ -84,7 +87,7 @@ export function deadLetterEvents(
     },
     stage: setup.stage,
   };
-  const errors = rejection.errors.slice(0, 100).map((e) => cut(e, 1000));
+  const errors = rejection.errors.slice(0, LIST_MAX_ITEMS).map((e) => cut(e, LINE_MAX_LENGTH));
   const events: Outgoing[] = [
     outgoing(
       DeadLetteredEvent,
@@ -100,21 +103,22 @@ export function deadLetterEvents(
         originalValueTruncated: truncated || undefined,
         originalSanitised: sanitised || undefined,
         reasonCode: rejection.code,
-        reason: cut(rejection.reason, 2000),
+        reason: cut(rejection.reason, MESSAGE_MAX_LENGTH),
         errors,
-        correlationId: rejection.correlationId === undefined ? undefined : cut(rejection.correlationId, 200),
+        correlationId:
+          rejection.correlationId === undefined ? undefined : cut(rejection.correlationId, NAME_MAX_LENGTH),
       },
       { topic: setup.deadLetterTopic },
     ),
   ];
   const requestId = rejection.correlationId;
   const isRequestFailure = message.headers['ce_type'] === RequestFailedEvent.type;
-  if (setup.notifyRequester && requestId && REQUEST_ID.test(requestId) && !isRequestFailure) {
+  if (setup.notifyRequester && requestId && ID_PATTERN.test(requestId) && !isRequestFailure) {
     events.push(
       outgoing(RequestFailedEvent, {
         requestId,
         code: rejection.code,
-        message: cut(rejection.reason, 2000),
+        message: cut(rejection.reason, MESSAGE_MAX_LENGTH),
         stage: setup.stage,
         details: errors,
         replyTo: rejection.replyTo,
@@ -160,9 +164,11 @@ export function failureCodeOf(error: unknown): FailureCode {
 }
 
 /**
- * An id an envelope can carry (1-200 characters of storable text, as `EnvelopeAttributes`
+ * An id an envelope can carry (1 to NAME_MAX_LENGTH characters of storable text, as `EnvelopeAttributes`
  * requires), or undefined.
  */
 function usableId(id: string | undefined): string | undefined {
-  return id !== undefined && id.length > 0 && id.length <= 200 && isStorableText(id) ? id : undefined;
+  return id !== undefined && id.length > 0 && id.length <= NAME_MAX_LENGTH && isStorableText(id)
+    ? id
+    : undefined;
 }

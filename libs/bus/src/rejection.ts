@@ -1,4 +1,4 @@
-import { FailureCode, toStorableText, truncateText } from '@llmbus/contracts';
+import { FailureCode, REPLY_TO_MAX_LENGTH, toStorableText, truncateText } from '@llmbus/contracts';
 
 /**
  * A message the consumer will not hand to a handler, with what is known of it. The identity fields
@@ -39,7 +39,9 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 
 /** The `replyTo` a payload asks failures to be sent to, cut to the RequestFailed limit. */
 export function replyToOf(body: unknown): string | undefined {
-  return isRecord(body) && typeof body['replyTo'] === 'string' ? cut(body['replyTo'], 500) : undefined;
+  return isRecord(body) && typeof body['replyTo'] === 'string'
+    ? cut(body['replyTo'], REPLY_TO_MAX_LENGTH)
+    : undefined;
 }
 
 /** The message of an error, or the thrown value as text. */
