@@ -141,7 +141,7 @@ export class RequestContext {
  * alone: the request id, the routed context, the workflow input and the passages retrieved for it
  * (already filtered to what the requester may read).
  */
-export class RequestState {
+export class CarriedRequest {
   @Matches(ID_PATTERN, { message: `requestId ${ID_MESSAGE}` }) requestId!: string;
   @ValidateNested() @Type(() => RequestContext) context!: RequestContext;
   @IsObject() input!: Record<string, unknown>;

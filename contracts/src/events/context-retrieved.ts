@@ -3,10 +3,10 @@ import { IsBoolean, IsInt, IsNumber, IsOptional, Max, Min, ValidateNested } from
 
 import { defineEvent } from '../event-definition';
 import { Topics } from '../topics';
-import { ModelUsage, RequestState } from '../values';
+import { ModelUsage, CarriedRequest } from '../values';
 
 /** Passages retrieved for a request, already filtered by tenant and the requester's groups. */
-export class ContextRetrieved extends RequestState {
+export class ContextRetrieved extends CarriedRequest {
   /** Relevant passages the requester may not read: a count only, never their content. */
   @IsInt() @Min(0) withheldCount!: number;
   /**

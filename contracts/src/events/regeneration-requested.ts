@@ -12,11 +12,11 @@ import {
 import { LINE_MAX_LENGTH, NOTE_MAX_LENGTH } from '../limits';
 import { defineEvent } from '../event-definition';
 import { Topics } from '../topics';
-import { RequestState } from '../values';
+import { CarriedRequest } from '../values';
 import { Assessment } from '../assessment';
 
 /** The validator rejected an output and asked for another attempt with a stricter instruction. */
-export class RegenerationRequested extends RequestState {
+export class RegenerationRequested extends CarriedRequest {
   /** The attempt to generate next (2 for the first retry). */
   @IsInt() @Min(2) attempt!: number;
   /** What was wrong with the previous output, one line per violation. */

@@ -15,7 +15,7 @@ import {
 import { MODEL_TEXT_MAX_LENGTH } from '../limits';
 import { defineEvent } from '../event-definition';
 import { Topics } from '../topics';
-import { ID_MESSAGE, ID_PATTERN, ModelUsage, RequestState } from '../values';
+import { ID_MESSAGE, ID_PATTERN, ModelUsage, CarriedRequest } from '../values';
 
 export class PromptRef {
   @Matches(ID_PATTERN, { message: `prompt template id ${ID_MESSAGE}` }) id!: string;
@@ -35,7 +35,7 @@ export class SealedPiiVault {
 }
 
 /** A model produced an output for a request (not yet validated). */
-export class ResponseGenerated extends RequestState {
+export class ResponseGenerated extends CarriedRequest {
   /** 1 for the first generation, incremented by each regeneration. */
   @IsInt() @Min(1) attempt!: number;
   @ValidateNested() @Type(() => PromptRef) prompt!: PromptRef;

@@ -14,7 +14,7 @@ import {
 import { LINE_MAX_LENGTH, MESSAGE_MAX_LENGTH, MODEL_TEXT_MAX_LENGTH } from '../limits';
 import { defineEvent } from '../event-definition';
 import { Topics } from '../topics';
-import { ModelUsage, RequestState } from '../values';
+import { ModelUsage, CarriedRequest } from '../values';
 import { Assessment } from '../assessment';
 import { ToolApproval } from '../tool-loop';
 
@@ -27,7 +27,7 @@ export type ReviewKind = (typeof REVIEW_KINDS)[number];
  * on a `high` tool call before it runs (`kind: tool-approval`, with `toolApproval`; `text` then
  * describes the call, `reason` is the model's stated reason, `usage` is the loop's so far).
  */
-export class ReviewRequested extends RequestState {
+export class ReviewRequested extends CarriedRequest {
   /** Absent on reviews recorded before tool approvals existed: those are `output` reviews. */
   @IsOptional() @IsIn(REVIEW_KINDS) kind?: ReviewKind;
   @IsString() @MaxLength(MESSAGE_MAX_LENGTH) reason!: string;
