@@ -6,6 +6,7 @@ export * from './limits';
 export * from './assessment';
 export * from './tool-loop';
 export * from './text';
+export * from './digest';
 export * from './validation';
 export * from './terminal-error';
 export * from './catalog';

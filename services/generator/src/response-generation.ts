@@ -26,6 +26,7 @@ import {
 import type { Logger } from '@llmbus/observability';
 import { PiiProtection, PiiVaultError, resolvePiiPolicy } from '@llmbus/pii';
 import {
+  cascadeTierOf,
   groundedOutputSchema,
   PromptRenderer,
   PromptTooLargeError,
@@ -255,14 +256,7 @@ export class ResponseGeneration {
    * request as `model_error`, naming the model and why.
    */
   private chooseModel(workflow: LoadedWorkflow, context: RequestContext, attempt: number): ChatModelChoice {
-    const cascade = workflow.model.cascade;
-    // The cascade starts at the tier the request was routed to (a match rule may ask for large)
-    // and climbs one step per attempt.
-    const start = cascade === undefined ? 0 : Math.max(0, cascade.indexOf(context.modelTier));
-    const tier =
-      cascade === undefined
-        ? context.modelTier
-        : (cascade[Math.min(start + attempt, cascade.length) - 1] ?? context.modelTier);
+    const tier = cascadeTierOf(workflow, attempt, context.modelTier) ?? context.modelTier;
     try {
       return this.selectModel(tier, workflow.model.id === undefined ? {} : { pin: workflow.model.id });
     } catch (error) {
