@@ -11,6 +11,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { LINE_MAX_LENGTH, NAME_MAX_LENGTH } from './limits';
 
 /** The signals the validator combines into a confidence (see libs/workflows `assessConfidence`). */
 export const CONFIDENCE_SIGNALS = [
@@ -34,8 +35,8 @@ export class SignalScore {
 /** How well one claim sentence of a free-text output field is supported by the passages it cites. */
 export class SentenceSupport {
   /** Output path of the field, e.g. `output.reply`. */
-  @IsString() @MaxLength(200) field!: string;
-  @IsString() @MaxLength(1000) sentence!: string;
+  @IsString() @MaxLength(NAME_MAX_LENGTH) field!: string;
+  @IsString() @MaxLength(LINE_MAX_LENGTH) sentence!: string;
   /** Share (0 to 1) of the sentence's content words found in the cited passages. */
   @IsNumber() @Min(0) @Max(1) support!: number;
 }
@@ -51,11 +52,11 @@ export type ClaimVerdictValue = (typeof CLAIM_VERDICTS)[number];
 /** One claim sentence of the output as the verifier model judged it. */
 export class ClaimVerdict {
   /** Output path of the field, e.g. `output.reply`. */
-  @IsString() @MaxLength(200) field!: string;
-  @IsString() @MaxLength(1000) claim!: string;
+  @IsString() @MaxLength(NAME_MAX_LENGTH) field!: string;
+  @IsString() @MaxLength(LINE_MAX_LENGTH) claim!: string;
   @IsIn(CLAIM_VERDICTS) verdict!: ClaimVerdictValue;
   /** The passage the verdict rests on (supported or contradicted). */
-  @IsOptional() @IsString() @MaxLength(200) passageId?: string;
+  @IsOptional() @IsString() @MaxLength(NAME_MAX_LENGTH) passageId?: string;
 }
 
 /** The evidence behind the validator's confidence in one generation, kept for the audit trail. */
@@ -75,7 +76,7 @@ export class Assessment {
   @IsArray()
   @ArrayMaxSize(50)
   @IsString({ each: true })
-  @MaxLength(1000, { each: true })
+  @MaxLength(LINE_MAX_LENGTH, { each: true })
   unsupportedClaims!: string[];
   /** Per claim, the verifier model's verdict (workflows with `verify.model`). */
   @IsOptional()

@@ -9,6 +9,7 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
+import { NAME_MAX_LENGTH } from './limits';
 import { toStorableText, truncateText } from './text';
 
 /**
@@ -21,18 +22,18 @@ export class EnvelopeAttributes {
    * Unique per event within its source and tenant (see EventIdentity). Derived, not random, for
    * events a stage emits.
    */
-  @IsString() @IsNotEmpty() @MaxLength(200) id!: string;
+  @IsString() @IsNotEmpty() @MaxLength(NAME_MAX_LENGTH) id!: string;
   /** URI-reference of the producer, e.g. `/llmbus/router`. */
   @IsString() @IsNotEmpty() @MaxLength(500) source!: string;
   /** Event type, e.g. `llmbus.request.submitted`. */
-  @IsString() @IsNotEmpty() @MaxLength(200) type!: string;
+  @IsString() @IsNotEmpty() @MaxLength(NAME_MAX_LENGTH) type!: string;
   @IsIn(['1.0']) specversion!: '1.0';
   @IsISO8601() time!: string;
-  @IsOptional() @IsString() @MaxLength(200) subject?: string;
+  @IsOptional() @IsString() @MaxLength(NAME_MAX_LENGTH) subject?: string;
   /** The request (or document) this event belongs to. */
-  @IsString() @IsNotEmpty() @MaxLength(200) correlationid!: string;
+  @IsString() @IsNotEmpty() @MaxLength(NAME_MAX_LENGTH) correlationid!: string;
   /** The id of the event that caused this one; absent on events that start a chain. */
-  @IsOptional() @IsString() @MaxLength(200) causationid?: string;
+  @IsOptional() @IsString() @MaxLength(NAME_MAX_LENGTH) causationid?: string;
   @IsString()
   @Matches(/^(?:_none|[a-z0-9][a-z0-9_-]{0,62})$/, {
     message: 'tenantid must be 1-63 lowercase letters, digits, "-" or "_", starting with a letter or digit',

@@ -7,6 +7,7 @@ import {
   IsInt,
   IsNotEmpty,
   IsNumber,
+  IsObject,
   IsOptional,
   IsString,
   Matches,
@@ -16,6 +17,17 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { FailedModelAttempt } from './model-attempt';
+import {
+  LINE_MAX_LENGTH,
+  LIST_MAX_ITEMS,
+  NAME_MAX_LENGTH,
+  PASSAGE_TEXT_MAX_LENGTH,
+  QUERY_MAX_LENGTH,
+  REPLY_TO_MAX_LENGTH,
+  SHORT_NAME_MAX_LENGTH,
+  TITLE_MAX_LENGTH,
+  URI_MAX_LENGTH,
+} from './limits';
 
 /** Value objects shared by several event payloads. */
 
@@ -30,8 +42,12 @@ export class WorkflowRef {
 
 /** Who asked: drives permission filters in retrieval. */
 export class Requester {
-  @IsOptional() @IsString() @MaxLength(200) userId?: string;
-  @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) @MaxLength(200, { each: true }) groups!: string[];
+  @IsOptional() @IsString() @MaxLength(NAME_MAX_LENGTH) userId?: string;
+  @IsArray()
+  @ArrayMaxSize(LIST_MAX_ITEMS)
+  @IsString({ each: true })
+  @MaxLength(NAME_MAX_LENGTH, { each: true })
+  groups!: string[];
 }
 
 export const MODEL_TIERS = ['small', 'large'] as const;
@@ -44,8 +60,8 @@ export class Budget {
 
 /** Accounting for one model call (or a batch of embedding calls). */
 export class ModelUsage {
-  @IsString() @IsNotEmpty() @MaxLength(200) modelId!: string;
-  @IsString() @IsNotEmpty() @MaxLength(100) provider!: string;
+  @IsString() @IsNotEmpty() @MaxLength(NAME_MAX_LENGTH) modelId!: string;
+  @IsString() @IsNotEmpty() @MaxLength(SHORT_NAME_MAX_LENGTH) provider!: string;
   @IsInt() @Min(0) promptTokens!: number;
   @IsInt() @Min(0) completionTokens!: number;
   /** US dollars. */
@@ -68,23 +84,23 @@ export class ModelUsage {
 /** A retrieved chunk with the metadata needed to cite it. */
 export class Passage {
   /** Stable chunk id; citations in outputs refer to it. */
-  @IsString() @IsNotEmpty() @MaxLength(200) id!: string;
-  @IsString() @IsNotEmpty() @MaxLength(200) documentId!: string;
-  @IsString() @IsNotEmpty() @MaxLength(200) collection!: string;
-  @IsString() @MaxLength(500) title!: string;
-  @IsString() @MaxLength(2000) sourceUri!: string;
+  @IsString() @IsNotEmpty() @MaxLength(NAME_MAX_LENGTH) id!: string;
+  @IsString() @IsNotEmpty() @MaxLength(NAME_MAX_LENGTH) documentId!: string;
+  @IsString() @IsNotEmpty() @MaxLength(NAME_MAX_LENGTH) collection!: string;
+  @IsString() @MaxLength(TITLE_MAX_LENGTH) title!: string;
+  @IsString() @MaxLength(URI_MAX_LENGTH) sourceUri!: string;
   @IsInt() @Min(0) chunkIndex!: number;
-  @IsString() @MaxLength(20_000) text!: string;
+  @IsString() @MaxLength(PASSAGE_TEXT_MAX_LENGTH) text!: string;
   @IsNumber() score!: number;
   /** Headings leading to the chunk, joined with " > " (e.g. "Handbook > Annual leave"), for citations. */
-  @IsOptional() @IsString() @MaxLength(1000) sectionPath?: string;
+  @IsOptional() @IsString() @MaxLength(LINE_MAX_LENGTH) sectionPath?: string;
 }
 
 export const REQUEST_STATUSES = ['completed', 'failed', 'review'] as const;
 
 /** How much a collection's passages count when lists from several collections are fused. */
 export class CollectionWeight {
-  @IsString() @IsNotEmpty() @MaxLength(200) collection!: string;
+  @IsString() @IsNotEmpty() @MaxLength(NAME_MAX_LENGTH) collection!: string;
   /** Multiplies the collection's fused score; 1 is neutral, 0 keeps the collection last. */
   @IsNumber() @Min(0) @Max(10) weight!: number;
 }
@@ -92,7 +108,7 @@ export class CollectionWeight {
 export class RetrievalPlan {
   @IsArray() @ArrayMaxSize(20) @IsString({ each: true }) collections!: string[];
   @IsInt() @Min(0) @Max(50) topK!: number;
-  @IsString() @MaxLength(8000) query!: string;
+  @IsString() @MaxLength(QUERY_MAX_LENGTH) query!: string;
   /** Source priorities; collections not listed weigh 1. */
   @IsOptional()
   @IsArray()
@@ -108,12 +124,12 @@ export type ClassificationMethod = (typeof CLASSIFICATION_METHODS)[number];
 
 /** The label the workflow's classifier gave a request (`unknown` below the workflow's minimum score). */
 export class Classification {
-  @IsString() @IsNotEmpty() @MaxLength(200) label!: string;
+  @IsString() @IsNotEmpty() @MaxLength(NAME_MAX_LENGTH) label!: string;
   /** 0 to 1; for `knn` the similarity-weighted vote of the label among the k nearest examples. */
   @IsNumber() @Min(0) @Max(1) score!: number;
   @IsIn(CLASSIFICATION_METHODS) method!: ClassificationMethod;
   /** The best label found when `label` is `unknown` because its score was below the minimum. */
-  @IsOptional() @IsString() @MaxLength(200) nearest?: string;
+  @IsOptional() @IsString() @MaxLength(NAME_MAX_LENGTH) nearest?: string;
 }
 
 /** Workflow state carried from stage to stage, so no stage needs to look anything up. */
@@ -123,7 +139,23 @@ export class RequestContext {
   @IsIn(MODEL_TIERS) modelTier!: ModelTier;
   @ValidateNested() @Type(() => Budget) budget!: Budget;
   /** The requester's reference from RequestSubmitted, echoed on the result. */
-  @IsOptional() @IsString() @MaxLength(500) replyTo?: string;
+  @IsOptional() @IsString() @MaxLength(REPLY_TO_MAX_LENGTH) replyTo?: string;
   /** Set by the router when the workflow declares a `classify:` step. */
   @IsOptional() @ValidateNested() @Type(() => Classification) classification?: Classification;
+}
+
+/**
+ * What every event after retrieval carries about its request, so each stage works from the event
+ * alone: the request id, the routed context, the workflow input and the passages retrieved for it
+ * (already filtered to what the requester may read).
+ */
+export class CarriedRequest {
+  @Matches(ID_PATTERN, { message: `requestId ${ID_MESSAGE}` }) requestId!: string;
+  @ValidateNested() @Type(() => RequestContext) context!: RequestContext;
+  @IsObject() input!: Record<string, unknown>;
+  @IsArray()
+  @ArrayMaxSize(LIST_MAX_ITEMS)
+  @ValidateNested({ each: true })
+  @Type(() => Passage)
+  passages!: Passage[];
 }

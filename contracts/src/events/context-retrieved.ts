@@ -1,27 +1,12 @@
 import { Type } from 'class-transformer';
-import {
-  ArrayMaxSize,
-  IsArray,
-  IsBoolean,
-  IsInt,
-  IsNumber,
-  IsObject,
-  IsOptional,
-  Matches,
-  Max,
-  Min,
-  ValidateNested,
-} from 'class-validator';
+import { IsBoolean, IsInt, IsNumber, IsOptional, Max, Min, ValidateNested } from 'class-validator';
+
 import { defineEvent } from '../event-definition';
 import { Topics } from '../topics';
-import { ID_MESSAGE, ID_PATTERN, ModelUsage, Passage, RequestContext } from '../values';
+import { ModelUsage, CarriedRequest } from '../values';
 
 /** Passages retrieved for a request, already filtered by tenant and the requester's groups. */
-export class ContextRetrieved {
-  @Matches(ID_PATTERN, { message: `requestId ${ID_MESSAGE}` }) requestId!: string;
-  @ValidateNested() @Type(() => RequestContext) context!: RequestContext;
-  @IsObject() input!: Record<string, unknown>;
-  @IsArray() @ArrayMaxSize(100) @ValidateNested({ each: true }) @Type(() => Passage) passages!: Passage[];
+export class ContextRetrieved extends CarriedRequest {
   /** Relevant passages the requester may not read: a count only, never their content. */
   @IsInt() @Min(0) withheldCount!: number;
   /**

@@ -10,6 +10,7 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
+import { LINE_MAX_LENGTH, LIST_MAX_ITEMS, MESSAGE_MAX_LENGTH, NAME_MAX_LENGTH } from '../limits';
 import { defineEvent } from '../event-definition';
 import { DeadLetterTopics, STAGES, Stage } from '../topics';
 import { FAILURE_CODES, FailureCode } from './request-failed';
@@ -24,7 +25,7 @@ export class DeadLettered {
   @IsString() @MaxLength(300) originalTopic!: string;
   @IsInt() @Min(0) originalPartition!: number;
   @IsString() @MaxLength(30) originalOffset!: string;
-  @IsOptional() @IsString() @MaxLength(1000) originalKey?: string;
+  @IsOptional() @IsString() @MaxLength(LINE_MAX_LENGTH) originalKey?: string;
   @IsObject() originalHeaders!: Record<string, string>;
   /** The message value as received (UTF-8), cut to 64 KiB; `originalValueTruncated` says if it was cut. */
   @IsString() @MaxLength(70_000) originalValue!: string;
@@ -35,10 +36,14 @@ export class DeadLettered {
    */
   @IsOptional() @IsBoolean() originalSanitised?: boolean;
   @IsIn(FAILURE_CODES) reasonCode!: FailureCode;
-  @IsString() @MaxLength(2000) reason!: string;
-  @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) @MaxLength(1000, { each: true }) errors!: string[];
+  @IsString() @MaxLength(MESSAGE_MAX_LENGTH) reason!: string;
+  @IsArray()
+  @ArrayMaxSize(LIST_MAX_ITEMS)
+  @IsString({ each: true })
+  @MaxLength(LINE_MAX_LENGTH, { each: true })
+  errors!: string[];
   /** The request (or document) the message belonged to, when it could be recovered. */
-  @IsOptional() @IsString() @MaxLength(200) correlationId?: string;
+  @IsOptional() @IsString() @MaxLength(NAME_MAX_LENGTH) correlationId?: string;
 }
 
 export const DeadLetteredEvent = defineEvent({

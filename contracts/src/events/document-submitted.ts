@@ -9,6 +9,13 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
+import {
+  LIST_MAX_ITEMS,
+  NAME_MAX_LENGTH,
+  SHORT_NAME_MAX_LENGTH,
+  TITLE_MAX_LENGTH,
+  URI_MAX_LENGTH,
+} from '../limits';
 import { defineEvent } from '../event-definition';
 import { Topics } from '../topics';
 import { ID_MESSAGE, ID_PATTERN } from '../values';
@@ -19,15 +26,15 @@ export const DOCUMENT_CONTENT_TYPES = ['text/plain', 'text/markdown', 'text/html
 export class DocumentSubmitted {
   @Matches(ID_PATTERN, { message: `documentId ${ID_MESSAGE}` }) documentId!: string;
   @Matches(ID_PATTERN, { message: `collection ${ID_MESSAGE}` }) collection!: string;
-  @IsString() @MaxLength(500) title!: string;
-  @IsString() @MaxLength(2000) sourceUri!: string;
+  @IsString() @MaxLength(TITLE_MAX_LENGTH) title!: string;
+  @IsString() @MaxLength(URI_MAX_LENGTH) sourceUri!: string;
   @IsIn(DOCUMENT_CONTENT_TYPES) contentType!: (typeof DOCUMENT_CONTENT_TYPES)[number];
   @IsString() @MaxLength(1_000_000) content!: string;
   /** Groups allowed to read the document; empty means every user of the tenant. */
   @IsArray()
-  @ArrayMaxSize(100)
+  @ArrayMaxSize(LIST_MAX_ITEMS)
   @IsString({ each: true })
-  @MaxLength(200, { each: true })
+  @MaxLength(NAME_MAX_LENGTH, { each: true })
   aclGroups!: string[];
   /** Revision of this document id: a higher one replaces a lower one under the same id. */
   @IsInt() @Min(1) version!: number;
@@ -37,7 +44,7 @@ export class DocumentSubmitted {
    */
   @IsOptional()
   @IsArray()
-  @ArrayMaxSize(100)
+  @ArrayMaxSize(LIST_MAX_ITEMS)
   @Matches(ID_PATTERN, { each: true, message: `supersedes: each document id ${ID_MESSAGE}` })
   supersedes?: string[];
   /** Day from which the document applies (ISO 8601 date, `2024-01-01`); supersedes nothing before then. */
@@ -47,7 +54,7 @@ export class DocumentSubmitted {
   })
   effectiveDate?: string;
   /** The publisher's own version label, free-form ("2023.1", "FY2025"); cited, and a last tie-breaker. */
-  @IsOptional() @IsString() @MaxLength(100) versionLabel?: string;
+  @IsOptional() @IsString() @MaxLength(SHORT_NAME_MAX_LENGTH) versionLabel?: string;
 }
 
 export const DocumentSubmittedEvent = defineEvent({

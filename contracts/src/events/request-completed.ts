@@ -12,6 +12,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { LIST_MAX_ITEMS, REPLY_TO_MAX_LENGTH } from '../limits';
 import { defineEvent } from '../event-definition';
 import { Topics } from '../topics';
 import { ID_MESSAGE, ID_PATTERN, ModelUsage, WorkflowRef } from '../values';
@@ -23,7 +24,7 @@ export class RequestCompleted {
   @ValidateNested() @Type(() => WorkflowRef) workflow!: WorkflowRef;
   @IsObject() output!: Record<string, unknown>;
   /** Ids of the passages the output cites; each was retrieved for this request. */
-  @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) citations!: string[];
+  @IsArray() @ArrayMaxSize(LIST_MAX_ITEMS) @IsString({ each: true }) citations!: string[];
   @IsInt() @Min(1) attempts!: number;
   /** Who accepted the output: the validator's checks or a human reviewer. */
   @IsIn(['validator', 'reviewer']) acceptedBy!: 'validator' | 'reviewer';
@@ -31,7 +32,7 @@ export class RequestCompleted {
   @ValidateNested() @Type(() => ModelUsage) usage!: ModelUsage;
   /** The validator's confidence in the output and the evidence behind it. */
   @IsOptional() @ValidateNested() @Type(() => Assessment) assessment?: Assessment;
-  @IsOptional() @IsString() @MaxLength(500) replyTo?: string;
+  @IsOptional() @IsString() @MaxLength(REPLY_TO_MAX_LENGTH) replyTo?: string;
 }
 
 export const RequestCompletedEvent = defineEvent({

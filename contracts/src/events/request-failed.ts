@@ -1,4 +1,5 @@
 import { ArrayMaxSize, IsArray, IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { LINE_MAX_LENGTH, LIST_MAX_ITEMS, MESSAGE_MAX_LENGTH, REPLY_TO_MAX_LENGTH } from '../limits';
 import { defineEvent } from '../event-definition';
 import { STAGES, Stage, Topics } from '../topics';
 import { ID_MESSAGE, ID_PATTERN } from '../values';
@@ -26,11 +27,15 @@ export type FailureCode = (typeof FAILURE_CODES)[number];
 export class RequestFailed {
   @Matches(ID_PATTERN, { message: `requestId ${ID_MESSAGE}` }) requestId!: string;
   @IsIn(FAILURE_CODES) code!: FailureCode;
-  @IsString() @MaxLength(2000) message!: string;
+  @IsString() @MaxLength(MESSAGE_MAX_LENGTH) message!: string;
   @IsIn(STAGES) stage!: Stage;
   /** One entry per problem, e.g. a field path and what it must be. */
-  @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) @MaxLength(1000, { each: true }) details!: string[];
-  @IsOptional() @IsString() @MaxLength(500) replyTo?: string;
+  @IsArray()
+  @ArrayMaxSize(LIST_MAX_ITEMS)
+  @IsString({ each: true })
+  @MaxLength(LINE_MAX_LENGTH, { each: true })
+  details!: string[];
+  @IsOptional() @IsString() @MaxLength(REPLY_TO_MAX_LENGTH) replyTo?: string;
 }
 
 export const RequestFailedEvent = defineEvent({

@@ -1,5 +1,6 @@
 import { Type } from 'class-transformer';
 import { IsObject, IsOptional, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
+import { REPLY_TO_MAX_LENGTH } from '../limits';
 import { defineEvent } from '../event-definition';
 import { Topics } from '../topics';
 import { ID_MESSAGE, ID_PATTERN, Requester } from '../values';
@@ -17,7 +18,7 @@ export class RequestSubmitted {
   @IsObject() input!: Record<string, unknown>;
   @ValidateNested() @Type(() => Requester) requester!: Requester;
   /** Free-form reference the upstream system wants echoed on the result. */
-  @IsOptional() @IsString() @MaxLength(500) replyTo?: string;
+  @IsOptional() @IsString() @MaxLength(REPLY_TO_MAX_LENGTH) replyTo?: string;
 }
 
 export const RequestSubmittedEvent = defineEvent({

@@ -1,7 +1,5 @@
 import { Type } from 'class-transformer';
 import {
-  ArrayMaxSize,
-  IsArray,
   IsBase64,
   IsIn,
   IsInt,
@@ -14,9 +12,10 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { MODEL_TEXT_MAX_LENGTH } from '../limits';
 import { defineEvent } from '../event-definition';
 import { Topics } from '../topics';
-import { ID_MESSAGE, ID_PATTERN, ModelUsage, Passage, RequestContext } from '../values';
+import { ID_MESSAGE, ID_PATTERN, ModelUsage, CarriedRequest } from '../values';
 
 export class PromptRef {
   @Matches(ID_PATTERN, { message: `prompt template id ${ID_MESSAGE}` }) id!: string;
@@ -36,18 +35,14 @@ export class SealedPiiVault {
 }
 
 /** A model produced an output for a request (not yet validated). */
-export class ResponseGenerated {
-  @Matches(ID_PATTERN, { message: `requestId ${ID_MESSAGE}` }) requestId!: string;
-  @ValidateNested() @Type(() => RequestContext) context!: RequestContext;
-  @IsObject() input!: Record<string, unknown>;
-  @IsArray() @ArrayMaxSize(100) @ValidateNested({ each: true }) @Type(() => Passage) passages!: Passage[];
+export class ResponseGenerated extends CarriedRequest {
   /** 1 for the first generation, incremented by each regeneration. */
   @IsInt() @Min(1) attempt!: number;
   @ValidateNested() @Type(() => PromptRef) prompt!: PromptRef;
   /** The exact prompt sent to the model, kept for the audit trail. */
-  @IsString() @MaxLength(200_000) renderedPrompt!: string;
+  @IsString() @MaxLength(MODEL_TEXT_MAX_LENGTH) renderedPrompt!: string;
   /** Raw model text. */
-  @IsString() @MaxLength(200_000) text!: string;
+  @IsString() @MaxLength(MODEL_TEXT_MAX_LENGTH) text!: string;
   /** Parsed structured output when the text is JSON; validation happens in the validator. */
   @IsOptional() @IsObject() output?: Record<string, unknown>;
   @ValidateNested() @Type(() => ModelUsage) usage!: ModelUsage;

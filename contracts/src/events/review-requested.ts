@@ -7,14 +7,14 @@ import {
   IsObject,
   IsOptional,
   IsString,
-  Matches,
   MaxLength,
   Min,
   ValidateNested,
 } from 'class-validator';
+import { LINE_MAX_LENGTH, MESSAGE_MAX_LENGTH, MODEL_TEXT_MAX_LENGTH } from '../limits';
 import { defineEvent } from '../event-definition';
 import { Topics } from '../topics';
-import { ID_MESSAGE, ID_PATTERN, ModelUsage, Passage, RequestContext } from '../values';
+import { ModelUsage, CarriedRequest } from '../values';
 import { Assessment } from '../assessment';
 import { ToolApproval } from '../tool-loop';
 
@@ -27,22 +27,18 @@ export type ReviewKind = (typeof REVIEW_KINDS)[number];
  * on a `high` tool call before it runs (`kind: tool-approval`, with `toolApproval`; `text` then
  * describes the call, `reason` is the model's stated reason, `usage` is the loop's so far).
  */
-export class ReviewRequested {
+export class ReviewRequested extends CarriedRequest {
   /** Absent on reviews recorded before tool approvals existed: those are `output` reviews. */
   @IsOptional() @IsIn(REVIEW_KINDS) kind?: ReviewKind;
-  @Matches(ID_PATTERN, { message: `requestId ${ID_MESSAGE}` }) requestId!: string;
-  @ValidateNested() @Type(() => RequestContext) context!: RequestContext;
-  @IsObject() input!: Record<string, unknown>;
-  @IsArray() @ArrayMaxSize(100) @ValidateNested({ each: true }) @Type(() => Passage) passages!: Passage[];
-  @IsString() @MaxLength(2000) reason!: string;
+  @IsString() @MaxLength(MESSAGE_MAX_LENGTH) reason!: string;
   @IsArray()
   @ArrayMaxSize(50)
   @IsString({ each: true })
-  @MaxLength(1000, { each: true })
+  @MaxLength(LINE_MAX_LENGTH, { each: true })
   violations!: string[];
   /** The last output produced, if any parsed. */
   @IsOptional() @IsObject() output?: Record<string, unknown>;
-  @IsString() @MaxLength(200_000) text!: string;
+  @IsString() @MaxLength(MODEL_TEXT_MAX_LENGTH) text!: string;
   @IsInt() @Min(1) attempts!: number;
   @ValidateNested() @Type(() => ModelUsage) usage!: ModelUsage;
   /** The validator's confidence in the output and the evidence behind it. */

@@ -6,6 +6,7 @@ const { defaultMetadataStorage } = require('class-transformer/cjs/storage') as {
 import { getMetadataStorage } from 'class-validator';
 import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
 import { EVENTS } from '../catalog';
+import { EnvelopeAttributes } from '../envelope';
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -16,11 +17,7 @@ const REF_PREFIX = '#/definitions/';
  * Keyed by CloudEvents type; each schema is self-contained (its nested classes under `definitions`).
  */
 export function buildJsonSchemas(): Record<string, JsonSchema> {
-  const all = validationMetadatasToSchemas({
-    classTransformerMetadataStorage: defaultMetadataStorage as never,
-    classValidatorMetadataStorage: getMetadataStorage(),
-    refPointerPrefix: REF_PREFIX,
-  }) as Record<string, JsonSchema>;
+  const all = classSchemas();
   const result: Record<string, JsonSchema> = {};
   for (const event of EVENTS) {
     const rootName = event.payload.name;
@@ -63,6 +60,29 @@ function ownOrInheritedSchema(
   throw new Error(
     `payload class ${payload.name} has no class-validator decorators, so no JSON Schema can be derived`,
   );
+}
+
+/**
+ * JSON Schema (draft-07) of the CloudEvents attributes every consumed event must carry, derived
+ * from the `EnvelopeAttributes` decorators; unknown extension attributes are allowed.
+ */
+export function buildEnvelopeAttributesSchema(): JsonSchema {
+  const all = classSchemas();
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: 'https://llmbus.dev/schemas/envelope-attributes.json',
+    title: EnvelopeAttributes.name,
+    ...all[EnvelopeAttributes.name],
+  };
+}
+
+/** Schemas of every decorated class, keyed by class name, nested classes as `$ref`s. */
+function classSchemas(): Record<string, JsonSchema> {
+  return validationMetadatasToSchemas({
+    classTransformerMetadataStorage: defaultMetadataStorage as never,
+    classValidatorMetadataStorage: getMetadataStorage(),
+    refPointerPrefix: REF_PREFIX,
+  }) as Record<string, JsonSchema>;
 }
 
 function collectRefs(node: unknown, all: Record<string, JsonSchema>, out: Record<string, JsonSchema>): void {

@@ -1,7 +1,7 @@
 import type { EventEnvelope, Stage, TopicSpec } from '@llmbus/contracts';
 import type { DedupStore } from './dedup-store';
 import type { Outgoing } from './outgoing';
-import type { BusTransport, RecordSink } from './transport';
+import type { RecordSink } from './transport';
 
 /**
  * What the consumer loop (`processMessage`) needs of the bus: its limits, topic names,
@@ -9,7 +9,6 @@ import type { BusTransport, RecordSink } from './transport';
  * the bus and its consumer loop do not import each other.
  */
 export interface ConsumerBus {
-  readonly transport: BusTransport;
   /** Largest accepted encoded event, in bytes. */
   readonly maxEventBytes: number;
   /** Handler attempts in process for transient faults. */
@@ -30,7 +29,7 @@ export interface ConsumerBus {
   /** Publishes events caused by `cause` through `output`; resolves once the broker has them all. */
   publish(
     events: readonly Outgoing[],
-    cause?: { envelope: EventEnvelope; stage: Stage | 'ingress' },
-    output?: RecordSink,
+    cause: { envelope: EventEnvelope; stage: Stage | 'ingress' },
+    output: RecordSink,
   ): Promise<EventEnvelope<object>[]>;
 }

@@ -1,23 +1,20 @@
-import type { FailureCode } from '@llmbus/contracts';
+import { FailureCode, isTerminalError, TerminalError } from '@llmbus/contracts';
 
 /**
- * The event cannot be processed, and retrying will not change that (bad input, unknown workflow).
- * The bus dead-letters it and tells the requester, with `message` saying what to fix.
+ * The event cannot be processed, and retrying will not change that (bad input, an untrusted
+ * source). The bus dead-letters it and tells the requester, with `message` saying what to fix.
+ * A handler may throw any TerminalError to the same effect; this one names the bus's own use.
  */
-export class EventRejectedError extends Error {
-  constructor(
-    readonly code: FailureCode,
-    message: string,
-    readonly details: readonly string[] = [],
-  ) {
-    super(message);
+export class EventRejectedError extends TerminalError {
+  constructor(code: FailureCode, message: string, details: readonly string[] = []) {
+    super(code, message, details);
     this.name = 'EventRejectedError';
   }
 }
 
 /** True when an error says of itself that a later attempt may succeed (e.g. a model 429). */
 export function isRetryable(error: unknown): boolean {
-  if (error instanceof EventRejectedError) return false;
+  if (isTerminalError(error)) return false;
   if (typeof error === 'object' && error !== null && 'retryable' in error) {
     return (error as { retryable: unknown }).retryable === true;
   }

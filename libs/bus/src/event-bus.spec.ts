@@ -6,6 +6,7 @@ import {
   RequestSubmitted,
   RequestSubmittedEvent,
   Topics,
+  TerminalError,
 } from '@llmbus/contracts';
 import pino from 'pino';
 import { register } from 'prom-client';
@@ -157,6 +158,34 @@ describe('EventBus on the in-process transport', () => {
       'unknown_workflow',
       'processing_error',
     ]);
+  });
+
+  it('fails a request once, with its own code and details, when a handler throws a domain TerminalError', async () => {
+    class UnknownThing extends TerminalError {}
+    const failed: EventEnvelope<object>[] = [];
+    await collect(bus, 'llmbus.request.failed', failed);
+    let calls = 0;
+    await bus.subscribe({
+      stage: 'generator',
+      notifyRequester: true,
+      handlers: {
+        [RequestSubmittedEvent.type]: async () => {
+          calls++;
+          throw new UnknownThing('unknown_workflow', 'workflow "x@1" is not loaded; known: a@1', [
+            'workflow: x@1',
+          ]);
+        },
+      },
+    });
+    await bus.publish([outgoing(RequestSubmittedEvent, submitted('terminal'), { tenantId: 'acme' })]);
+    await until(() => failed.length === 1);
+    expect(calls).toBe(1);
+    expect(failed[0].data as RequestFailed).toMatchObject({
+      code: 'unknown_workflow',
+      message: 'workflow "x@1" is not loaded; known: a@1',
+      details: ['workflow: x@1'],
+      stage: 'generator',
+    });
   });
 
   it('redelivers without committing when publishing the outputs fails', async () => {

@@ -1,29 +1,13 @@
-import {
-  DeadLetteredEvent,
-  eventByType,
-  eventTypesOnTopic,
-  EventEnvelope,
-  decodeMessage,
-  FailureCode,
-  RequestFailedEvent,
-  retryTopicsOf,
-  Stage,
-  isStorableText,
-  TENANT_PATTERN,
-  toStorableText,
-  toStorableValue,
-  truncateText,
-  UNKNOWN_TENANT,
-  validateAttributes,
-  validatePayload,
-} from '@llmbus/contracts';
-import { isUtf8 } from 'node:buffer';
+import { EventEnvelope, isTerminalError, retryTopicsOf, Stage } from '@llmbus/contracts';
 import { backOff } from 'exponential-backoff';
 import type { Logger } from 'pino';
-import { DeliveryDeferredError, EventRejectedError, isRetryable } from './errors';
 import type { ConsumerBus } from './consumer-bus';
+import { deadLetterEvents, rejectionOfFailure } from './dead-letter';
+import { DeliveryDeferredError, isRetryable } from './errors';
+import { decodeEvent } from './event-decoder';
 import { busMetrics } from './metrics';
-import { outgoing, Outgoing } from './outgoing';
+import type { Outgoing } from './outgoing';
+import { errorMessage, Rejection, replyToOf } from './rejection';
 import { isRetryTopicOf, readRetryRecord, retryDelay, retryRecord, retryTopicIndex } from './retry-topics';
 import { traceIdOf } from './trace-context';
 import type { Heartbeat, RawMessage, RecordSink } from './transport';
@@ -42,8 +26,8 @@ export interface HandlerContext {
 }
 
 /**
- * Handles one validated event and returns the events it causes. Throw EventRejectedError for
- * input that can never succeed; any other error is retried with backoff, then dead-lettered.
+ * Handles one validated event and returns the events it causes. Throw a TerminalError (such as
+ * EventRejectedError) for input that can never succeed; any other error is retried with backoff, then dead-lettered.
  */
 export type EventHandler = (
   event: EventEnvelope<object>,
@@ -52,7 +36,8 @@ export type EventHandler = (
 
 export type StageHandlers = Readonly<Record<string, EventHandler>>;
 
-interface ConsumerSetup {
+/** One subscription of a stage, as the consumer loop sees it. */
+export interface ConsumerSetup {
   readonly stage: Stage;
   readonly groupId: string;
   readonly handlers: StageHandlers;
@@ -61,23 +46,9 @@ interface ConsumerSetup {
   readonly log: Logger;
 }
 
-const DLQ_VALUE_LIMIT = 64 * 1024;
 /** Longest Retry-After waited for in process; longer ones go to a delayed retry topic at once. */
 const IN_PROCESS_WAIT_LIMIT_MS = 5_000;
 const HEARTBEAT_EVERY_MS = 3000;
-
-/** A rejected message with what is known of it, before its envelope could be trusted. */
-interface Rejection {
-  code: FailureCode;
-  reason: string;
-  errors: readonly string[];
-  correlationId?: string;
-  tenant?: string;
-  causeId?: string;
-  /** CloudEvents source of the rejected event: with tenant and id, what tells it from others. */
-  causeSource?: string;
-  replyTo?: string;
-}
 
 /**
  * The consume-side contract of every stage: validate envelope and payload once, drop duplicates,
@@ -91,7 +62,7 @@ export async function processMessage(
   setup: ConsumerSetup,
   received: RawMessage,
   heartbeat: Heartbeat,
-  output: RecordSink = bus.transport,
+  output: RecordSink,
 ): Promise<void> {
   const started = process.hrtime.bigint();
   // A record of one of this stage's retry topics is handled as the message it copies, once due.
@@ -106,12 +77,17 @@ export async function processMessage(
     message = retry.original;
     retriedRounds = retry.round;
   }
-  const decoded = safeDecode(bus, setup, message);
-  if ('rejection' in decoded) {
+  const decoded = decodeEvent(message, {
+    maxEventBytes: bus.maxEventBytes,
+    logicalTopic: bus.logicalTopic(message.topic) ?? message.topic,
+  });
+  if (!decoded.ok) {
     await reject(bus, output, setup, message, decoded.rejection);
     return;
   }
-  const { envelope, handler } = decoded;
+  const { envelope } = decoded;
+  // Subscribed to the topic for another type, an event that is not ours to handle yields nothing.
+  const handler = setup.handlers[envelope.type] ?? setup.handlers['*'] ?? ignore;
   const log = setup.log.child({
     correlationId: envelope.correlationid,
     tenant: envelope.tenantid,
@@ -160,7 +136,7 @@ export async function processMessage(
     );
   } catch (error) {
     clearInterval(timer);
-    if (setup.onRetriesExhausted === 'redeliver' && !(error instanceof EventRejectedError)) {
+    if (setup.onRetriesExhausted === 'redeliver' && !isTerminalError(error)) {
       log.error(
         { err: error, attempts: deliveryAttempt },
         'retries exhausted; leaving the event uncommitted for redelivery',
@@ -172,15 +148,11 @@ export async function processMessage(
       busMetrics.events.inc({ stage: setup.stage, type: envelope.type, outcome: 'retry_scheduled' });
       return;
     }
-    const rounds = retriedRounds > 0 ? ` and ${retriedRounds} delayed retry round(s)` : '';
-    const rejection: Rejection =
-      error instanceof EventRejectedError
-        ? { code: error.code, reason: error.message, errors: error.details }
-        : {
-            code: isModelError(error) ? 'model_error' : 'processing_error',
-            reason: `${setup.stage} could not process the event after ${deliveryAttempt} attempt(s)${rounds}: ${errorMessage(error)}`,
-            errors: [],
-          };
+    const rejection = rejectionOfFailure(error, {
+      stage: setup.stage,
+      attempts: deliveryAttempt,
+      retriedRounds,
+    });
     log.error({ err: error, code: rejection.code }, 'event rejected');
     await reject(bus, output, setup, message, {
       ...rejection,
@@ -235,135 +207,13 @@ function retryAfterOf(error: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : undefined;
 }
 
+/** The handler of an event type this subscription receives but does not handle. */
+const ignore: EventHandler = () => Promise.resolve([]);
+
 /**
- * Decodes, and turns a decoder that throws (e.g. a payload nested so deep that validation
- * overflows the stack) into a rejection: an input that cannot be read must never be redelivered
- * forever and block its partition.
+ * Dead-letters a rejected message (and tells the requester when the stage does); resolves once
+ * the broker has the records, so the message may then be committed.
  */
-function safeDecode(bus: ConsumerBus, setup: ConsumerSetup, message: RawMessage): Decoded {
-  try {
-    return decode(bus, setup, message);
-  } catch (error) {
-    return {
-      rejection: {
-        code: 'invalid_payload',
-        reason: `the event could not be validated (${cut(errorMessage(error), 300)}); send a flatter, smaller payload`,
-        errors: ['value: not validatable'],
-        correlationId: message.headers['ce_correlationid'] ?? message.key ?? undefined,
-        tenant: message.headers['ce_tenantid'],
-        causeId: message.headers['ce_id'],
-        causeSource: message.headers['ce_source'],
-      },
-    };
-  }
-}
-
-type Decoded = { envelope: EventEnvelope<object>; handler: EventHandler } | { rejection: Rejection };
-
-function decode(bus: ConsumerBus, setup: ConsumerSetup, message: RawMessage): Decoded {
-  // Binary or structured mode, by the content-type header; attributes and payload alike from here on.
-  const event = decodeMessage(message.headers, message.value?.toString('utf8') ?? '');
-  const attrsPlain = event.attributes;
-  const body = event.data;
-  const ce = event.attributePrefix;
-  const bodyRequestId = isRecord(body) ? textOf(body['requestId']) : undefined;
-  const known: Pick<Rejection, 'correlationId' | 'tenant' | 'causeId' | 'causeSource' | 'replyTo'> = {
-    correlationId: textOf(attrsPlain['correlationid']) ?? message.key ?? bodyRequestId,
-    tenant: textOf(attrsPlain['tenantid']),
-    causeId: textOf(attrsPlain['id']),
-    causeSource: textOf(attrsPlain['source']),
-    replyTo: replyToOf(body),
-  };
-  const size = message.value?.length ?? 0;
-  if (size > bus.maxEventBytes) {
-    return {
-      rejection: {
-        ...known,
-        code: 'oversize',
-        reason: `message is ${size} bytes; the limit is ${bus.maxEventBytes} bytes. Send large documents in parts or by reference.`,
-        errors: [`value: ${size} bytes > ${bus.maxEventBytes}`],
-      },
-    };
-  }
-  if (message.value && !isUtf8(message.value)) {
-    // JSON on the wire is UTF-8 (RFC 8259 §8.1): a lossy decode would silently change what was sent.
-    return {
-      rejection: {
-        ...known,
-        code: 'invalid_event',
-        reason:
-          'the message value is not valid UTF-8 (invalid, overlong or cut byte sequences); send the JSON payload encoded as UTF-8',
-        errors: ['value: not UTF-8'],
-      },
-    };
-  }
-  if (event.problem) {
-    return { rejection: { ...known, code: 'invalid_event', ...event.problem } };
-  }
-  if (attrsPlain['tenantid'] === undefined) {
-    return {
-      rejection: {
-        ...known,
-        code: 'missing_tenant',
-        reason:
-          event.mode === 'binary'
-            ? 'the event has no tenant: set the ce_tenantid header (CloudEvents binary mode) to your tenant id'
-            : 'the event has no tenant: set the tenantid attribute (a top-level member of the structured-mode JSON body) to your tenant id',
-        errors: [`${ce}tenantid: required`],
-      },
-    };
-  }
-  const attrs = validateAttributes(attrsPlain);
-  if (!attrs.ok) {
-    const where = event.mode === 'binary' ? 'headers' : 'attributes of the structured-mode body';
-    return {
-      rejection: {
-        ...known,
-        code: 'invalid_event',
-        reason: `the CloudEvents ${where} are invalid: ${attrs.errors.join('; ')}`,
-        errors: attrs.errors.map((e) => `${ce}${e}`),
-      },
-    };
-  }
-  const logicalTopic = bus.logicalTopic(message.topic) ?? message.topic;
-  const allowed = eventTypesOnTopic(logicalTopic);
-  const definition = eventByType(attrs.value.type);
-  if (!definition || !allowed.includes(attrs.value.type)) {
-    return {
-      rejection: {
-        ...known,
-        code: 'unknown_event_type',
-        reason: `event type "${attrs.value.type}" is not accepted on ${logicalTopic}; expected one of: ${allowed.join(', ')}`,
-        errors: [`${ce}type: ${attrs.value.type}`],
-      },
-    };
-  }
-  const handler = setup.handlers[attrs.value.type] ?? setup.handlers['*'];
-  if (event.dataProblem) {
-    return { rejection: { ...known, code: 'invalid_event', ...event.dataProblem } };
-  }
-  const payload = validatePayload(definition, body);
-  if (!payload.ok) {
-    return {
-      rejection: {
-        ...known,
-        code: 'invalid_payload',
-        reason: `${definition.payload.name} payload is invalid: ${payload.errors.join('; ')}`,
-        errors: payload.errors,
-      },
-    };
-  }
-  if (!handler) {
-    // Subscribed to the topic for another type; this one is not ours to handle.
-    return { envelope: { ...attrs.value, data: payload.value }, handler: async () => [] };
-  }
-  return { envelope: { ...attrs.value, data: payload.value }, handler };
-}
-
-function textOf(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
-
 async function reject(
   bus: ConsumerBus,
   output: RecordSink,
@@ -371,7 +221,8 @@ async function reject(
   message: RawMessage,
   rejection: Rejection,
 ): Promise<void> {
-  if (bus.logicalTopic(message.topic) === bus.deadLetterTopic(setup.stage).name) {
+  const deadLetterTopic = bus.deadLetterTopic(setup.stage);
+  if (bus.logicalTopic(message.topic) === deadLetterTopic.name) {
     // Dead-lettering a record of our own dead-letter topic would feed it back to us forever.
     setup.log.error(
       { code: rejection.code, offset: message.offset },
@@ -379,78 +230,13 @@ async function reject(
     );
     return;
   }
-  const tenantOk = rejection.tenant !== undefined && TENANT_PATTERN.test(rejection.tenant);
-  const tenant = tenantOk ? rejection.tenant! : UNKNOWN_TENANT;
-  const value = message.value?.toString('utf8') ?? '';
-  // The dead-letter record must itself fit the event limit, even after JSON escaping (up to 6x).
-  const valueLimit = Math.min(DLQ_VALUE_LIMIT, Math.floor(bus.maxEventBytes / 8));
-  const truncated = value.length > valueLimit;
-  // The record must be storable by every consumer (the auditor): NUL bytes become U+FFFD and the
-  // copy is marked, so it is never replayed as if it were the message received.
-  const cutValue = truncateText(value, valueLimit);
-  const texts = [cutValue, message.key ?? '', ...Object.entries(message.headers).flat()];
-  const sanitised = !texts.every(isStorableText);
-  // Ids of what we publish derive from the cause's id: one that is missing, empty or too long for an
-  // envelope falls back to the message's position, which is unique and stable across redelivery.
-  const position = `${message.topic}:${message.partition}:${message.offset}`;
-  const causeId = usableId(rejection.causeId) ?? position;
-  const correlationId = usableId(rejection.correlationId);
-  const cause = {
-    envelope: {
-      id: causeId,
-      source: rejection.causeSource ?? 'unknown',
-      type: 'unknown',
-      specversion: '1.0' as const,
-      time: new Date().toISOString(),
-      correlationid: correlationId ?? causeId,
-      tenantid: tenant,
-      traceparent: message.headers['ce_traceparent'],
-      schemaversion: 1,
-      data: {},
-    },
+  const { cause, events } = deadLetterEvents(message, rejection, {
     stage: setup.stage,
-  };
-  const events: Outgoing[] = [
-    outgoing(
-      DeadLetteredEvent,
-      {
-        stage: setup.stage,
-        consumerGroup: setup.groupId,
-        originalTopic: message.topic,
-        originalPartition: message.partition,
-        originalOffset: message.offset,
-        originalKey: message.key === null ? undefined : toStorableText(message.key),
-        originalHeaders: toStorableValue({ ...message.headers }),
-        originalValue: toStorableText(cutValue),
-        originalValueTruncated: truncated || undefined,
-        originalSanitised: sanitised || undefined,
-        reasonCode: rejection.code,
-        reason: cut(rejection.reason, 2000),
-        errors: rejection.errors.slice(0, 100).map((e) => cut(e, 1000)),
-        correlationId: rejection.correlationId === undefined ? undefined : cut(rejection.correlationId, 200),
-      },
-      { topic: bus.deadLetterTopic(setup.stage) },
-    ),
-  ];
-  const requestId = rejection.correlationId;
-  const isRequestFailure = message.headers['ce_type'] === RequestFailedEvent.type;
-  if (
-    setup.notifyRequester &&
-    requestId &&
-    /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(requestId) &&
-    !isRequestFailure
-  ) {
-    events.push(
-      outgoing(RequestFailedEvent, {
-        requestId,
-        code: rejection.code,
-        message: cut(rejection.reason, 2000),
-        stage: setup.stage,
-        details: rejection.errors.slice(0, 100).map((e) => cut(e, 1000)),
-        replyTo: rejection.replyTo,
-      }),
-    );
-  }
+    groupId: setup.groupId,
+    notifyRequester: setup.notifyRequester,
+    maxEventBytes: bus.maxEventBytes,
+    deadLetterTopic,
+  });
   await bus.publish(events, cause, output);
   busMetrics.events.inc({
     stage: setup.stage,
@@ -466,33 +252,4 @@ async function reject(
     },
     `event dead-lettered: ${rejection.reason}`,
   );
-}
-
-/**
- * An id an envelope can carry (1-200 characters of storable text, as `EnvelopeAttributes`
- * requires), or undefined.
- */
-function usableId(id: string | undefined): string | undefined {
-  return id !== undefined && id.length > 0 && id.length <= 200 && isStorableText(id) ? id : undefined;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function replyToOf(body: unknown): string | undefined {
-  return isRecord(body) && typeof body['replyTo'] === 'string' ? cut(body['replyTo'], 500) : undefined;
-}
-
-/** Text of a dead-letter or failure record: cut on a code-point boundary and storable. */
-function cut(text: string, maxCodeUnits: number): string {
-  return toStorableText(truncateText(text, maxCodeUnits));
-}
-
-function isModelError(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ModelError';
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

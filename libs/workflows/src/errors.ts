@@ -1,15 +1,17 @@
+import { TerminalError } from '@llmbus/contracts';
+
 /** Why a request cannot run a workflow; the codes are RequestFailed codes. */
 export type WorkflowErrorCode = 'unknown_workflow' | 'invalid_input';
 
-/** A request the workflows cannot serve; `message` tells the requester what to fix. */
-export class WorkflowError extends Error {
-  override readonly name = 'WorkflowError';
-  constructor(
-    readonly code: WorkflowErrorCode,
-    message: string,
-    readonly details: readonly string[] = [],
-  ) {
-    super(message);
+/**
+ * A request the workflows cannot serve; `message` tells the requester what to fix. Terminal: the
+ * bus fails the request with `code` without retrying, so stages let it propagate.
+ */
+export class WorkflowError extends TerminalError {
+  declare readonly code: WorkflowErrorCode;
+  constructor(code: WorkflowErrorCode, message: string, details: readonly string[] = []) {
+    super(code, message, details);
+    this.name = 'WorkflowError';
   }
 }
 

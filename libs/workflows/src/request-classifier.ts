@@ -1,4 +1,4 @@
-import { truncateText, type Classification, type ModelTier } from '@llmbus/contracts';
+import { TerminalError, truncateText, type Classification, type ModelTier } from '@llmbus/contracts';
 import { cosineSimilarity, type ChatRequest, type ChatResponse } from '@llmbus/models';
 import { labelsOf, UNKNOWN_LABEL } from './classifier-examples';
 import { fillTemplate } from './template';
@@ -21,10 +21,13 @@ const SHOT_CHARS = 300;
 /** Tag names the classification prompt uses as delimiters; the text cannot open or close them. */
 const DELIMITER_TAG = /<(\/?)(request|examples)\b/gi;
 
-/** Raised when a workflow's classifier cannot run in this process (no model for its method). */
-export class ClassifierUnavailableError extends Error {
+/**
+ * Raised when a workflow's classifier cannot run in this process (no model for its method); the
+ * request fails with `processing_error`, since retrying here cannot bring the model.
+ */
+export class ClassifierUnavailableError extends TerminalError {
   constructor(message: string) {
-    super(message);
+    super('processing_error', message);
     this.name = 'ClassifierUnavailableError';
   }
 }

@@ -239,7 +239,7 @@ describe('ResponseGeneration', () => {
     );
   });
 
-  it('rejects a request whose workflow version is not loaded', async () => {
+  it('fails a request whose workflow version is not loaded with a terminal unknown_workflow', async () => {
     const generation = new ResponseGeneration(
       workflows,
       new ScriptedModelProvider(),
@@ -251,9 +251,10 @@ describe('ResponseGeneration', () => {
       ...source,
       context: { ...source.context, workflow: { id: 'support-ticket', version: 7 } },
     };
-    await expect(generation.generate(unknown, 1, async () => undefined, log)).rejects.toBeInstanceOf(
-      EventRejectedError,
-    );
+    await expect(generation.generate(unknown, 1, async () => undefined, log)).rejects.toMatchObject({
+      code: 'unknown_workflow',
+      retryable: false,
+    });
   });
 
   it('heartbeats while waiting on a slow model', async () => {

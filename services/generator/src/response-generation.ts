@@ -33,7 +33,6 @@ import {
   RenderedPrompt,
   RetryGuidance,
   TokenCounter,
-  WorkflowError,
   WorkflowRegistry,
   type LoadedWorkflow,
 } from '@llmbus/workflows';
@@ -336,14 +335,9 @@ export class ResponseGeneration {
     );
   }
 
+  /** The request's workflow; an unknown one throws WorkflowError, which fails the request as is. */
   private workflowOf(context: RequestContext): LoadedWorkflow {
-    try {
-      return this.workflows.get(context.workflow.id, context.workflow.version);
-    } catch (error) {
-      if (error instanceof WorkflowError)
-        throw new EventRejectedError(error.code, error.message, error.details);
-      throw error;
-    }
+    return this.workflows.get(context.workflow.id, context.workflow.version);
   }
 
   private async callModel(

@@ -5,7 +5,6 @@ import type { Logger } from '@llmbus/observability';
 import { ANY_TENANT, type ToolAllowlist, type ToolRegistry } from '@llmbus/tools';
 import {
   DEFAULT_MAX_TOOL_ROUNDS,
-  WorkflowError,
   type LoadedWorkflow,
   type RetryGuidance,
   type WorkflowRegistry,
@@ -172,14 +171,9 @@ export class ToolLoop {
     });
   }
 
+  /** The request's workflow; an unknown one throws WorkflowError, which fails the request as is. */
   private workflowOf(context: RequestContext): LoadedWorkflow {
-    try {
-      return this.workflows.get(context.workflow.id, context.workflow.version);
-    } catch (error) {
-      if (error instanceof WorkflowError)
-        throw new EventRejectedError(error.code, error.message, error.details);
-      throw error;
-    }
+    return this.workflows.get(context.workflow.id, context.workflow.version);
   }
 }
 

@@ -5,7 +5,7 @@ import {
   RequestSubmitted,
   RequestSubmittedEvent,
 } from '@llmbus/contracts';
-import { ClassifierUnavailableError, RoutingDecision, WorkflowError } from '@llmbus/workflows';
+import { RoutingDecision } from '@llmbus/workflows';
 import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { RouterRuntime } from './router-runtime';
@@ -54,19 +54,13 @@ export class RouterEventsController {
     ]);
   }
 
-  /** Routes with the classifier steps; model errors propagate (retried when the error says it may pass). */
-  private async route(request: RequestSubmitted): Promise<RoutingDecision> {
+  /**
+   * Routes with the classifier steps. A request no workflow can serve fails with the code its
+   * WorkflowError (or ClassifierUnavailableError) carries; model errors propagate (retried when
+   * the error says it may pass).
+   */
+  private route(request: RequestSubmitted): Promise<RoutingDecision> {
     const { workflows, classifier } = this.runtime;
-    try {
-      return await workflows.routeClassified(request, (workflow) =>
-        classifier.classify(workflow, request.input),
-      );
-    } catch (error) {
-      if (error instanceof WorkflowError)
-        throw new EventRejectedError(error.code, error.message, error.details);
-      if (error instanceof ClassifierUnavailableError)
-        throw new EventRejectedError('processing_error', error.message);
-      throw error;
-    }
+    return workflows.routeClassified(request, (workflow) => classifier.classify(workflow, request.input));
   }
 }

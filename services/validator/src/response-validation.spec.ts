@@ -358,13 +358,13 @@ describe('ResponseValidation', () => {
     });
   });
 
-  it('rejects a generation for a workflow it does not know', async () => {
+  it('fails a generation for a workflow it does not know with a terminal unknown_workflow', async () => {
     await expect(
       validation.onGenerated(
         generated(1, { context: { ...context, workflow: { id: 'gone', version: 9 } } }),
         log,
       ),
-    ).rejects.toThrow(expect.objectContaining({ name: 'EventRejectedError', code: 'unknown_workflow' }));
+    ).rejects.toThrow(expect.objectContaining({ code: 'unknown_workflow', retryable: false }));
   });
 
   it('completes an approved review from the review the decision carries, with no state of its own', () => {

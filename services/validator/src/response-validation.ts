@@ -29,7 +29,6 @@ import {
   OutputValidator,
   valueAt,
   withVerification,
-  WorkflowError,
   WorkflowRegistry,
 } from '@llmbus/workflows';
 import type { Heartbeat } from '@llmbus/bus';
@@ -317,14 +316,9 @@ export class ResponseValidation {
     }
   }
 
+  /** The response's workflow; an unknown one throws WorkflowError, which fails the request as is. */
   private workflowOf(ref: WorkflowRef): LoadedWorkflow {
-    try {
-      return this.workflows.get(ref.id, ref.version);
-    } catch (error) {
-      if (error instanceof WorkflowError)
-        throw new EventRejectedError(error.code, error.message, error.details);
-      throw error;
-    }
+    return this.workflows.get(ref.id, ref.version);
   }
 }
 

@@ -1,0 +1,174 @@
+import {
+  DeadLetteredEvent,
+  EventEnvelope,
+  FailureCode,
+  ID_PATTERN,
+  isStorableText,
+  isTerminalError,
+  LINE_MAX_LENGTH,
+  LIST_MAX_ITEMS,
+  MESSAGE_MAX_LENGTH,
+  NAME_MAX_LENGTH,
+  RequestFailedEvent,
+  Stage,
+  TENANT_PATTERN,
+  toStorableText,
+  toStorableValue,
+  TopicSpec,
+  truncateText,
+  UNKNOWN_TENANT,
+} from '@llmbus/contracts';
+import { outgoing, Outgoing } from './outgoing';
+import { cut, errorMessage, Rejection } from './rejection';
+import type { RawMessage } from './transport';
+
+/** Largest copy of a rejected message value kept in its dead-letter record, in UTF-16 code units. */
+const DLQ_VALUE_LIMIT = 64 * 1024;
+
+/** Where and for whom a rejection is dead-lettered. */
+export interface DeadLetterSetup {
+  readonly stage: Stage;
+  readonly groupId: string;
+  /** Whether the requester is told (RequestFailed) when a request id is known. */
+  readonly notifyRequester: boolean;
+  /** The bus's event size limit in bytes: the dead-letter record must fit it too. */
+  readonly maxEventBytes: number;
+  /** The stage's dead-letter topic. */
+  readonly deadLetterTopic: TopicSpec;
+}
+
+/** The events a rejection becomes, and the synthetic cause their ids and tenant derive from. */
+export interface DeadLetterEvents {
+  readonly cause: { readonly envelope: EventEnvelope; readonly stage: Stage };
+  /** DeadLettered first (on the dead-letter topic), then RequestFailed when the requester is told. */
+  readonly events: readonly Outgoing[];
+}
+
+/**
+ * Builds what a rejected message becomes: a DeadLettered record holding a storable copy of the
+ * message (value cut to fit the event limit, NUL bytes and lone surrogates replaced and marked)
+ * and, when the stage notifies requesters and a usable request id is known, a RequestFailed saying
+ * what to fix. A RequestFailed is never answered with another one. Pure: `now` stamps the cause.
+ */
+export function deadLetterEvents(
+  message: RawMessage,
+  rejection: Rejection,
+  setup: DeadLetterSetup,
+  now: Date = new Date(),
+): DeadLetterEvents {
+  const tenantOk = rejection.tenant !== undefined && TENANT_PATTERN.test(rejection.tenant);
+  const tenant = tenantOk ? rejection.tenant! : UNKNOWN_TENANT;
+  const value = message.value?.toString('utf8') ?? '';
+  // The dead-letter record must itself fit the event limit, even after JSON escaping (up to 6x).
+  const valueLimit = Math.min(DLQ_VALUE_LIMIT, Math.floor(setup.maxEventBytes / 8));
+  const truncated = value.length > valueLimit;
+  // The record must be storable by every consumer (the auditor): NUL bytes become U+FFFD and the
+  // copy is marked, so it is never replayed as if it were the message received.
+  const cutValue = truncateText(value, valueLimit);
+  const texts = [cutValue, message.key ?? '', ...Object.entries(message.headers).flat()];
+  const sanitised = !texts.every(isStorableText);
+  // Ids of what we publish derive from the cause's id: one that is missing, empty or too long for an
+  // envelope falls back to the message's position, which is unique and stable across redelivery.
+  const position = `${message.topic}:${message.partition}:${message.offset}`;
+  const causeId = usableId(rejection.causeId) ?? position;
+  const correlationId = usableId(rejection.correlationId);
+  const cause = {
+    envelope: {
+      id: causeId,
+      source: rejection.causeSource ?? 'unknown',
+      type: 'unknown',
+      specversion: '1.0' as const,
+      time: now.toISOString(),
+      correlationid: correlationId ?? causeId,
+      tenantid: tenant,
+      traceparent: message.headers['ce_traceparent'],
+      schemaversion: 1,
+      data: {},
+    },
+    stage: setup.stage,
+  };
+  const errors = rejection.errors.slice(0, LIST_MAX_ITEMS).map((e) => cut(e, LINE_MAX_LENGTH));
+  const events: Outgoing[] = [
+    outgoing(
+      DeadLetteredEvent,
+      {
+        stage: setup.stage,
+        consumerGroup: setup.groupId,
+        originalTopic: message.topic,
+        originalPartition: message.partition,
+        originalOffset: message.offset,
+        originalKey: message.key === null ? undefined : toStorableText(message.key),
+        originalHeaders: toStorableValue({ ...message.headers }),
+        originalValue: toStorableText(cutValue),
+        originalValueTruncated: truncated || undefined,
+        originalSanitised: sanitised || undefined,
+        reasonCode: rejection.code,
+        reason: cut(rejection.reason, MESSAGE_MAX_LENGTH),
+        errors,
+        correlationId:
+          rejection.correlationId === undefined ? undefined : cut(rejection.correlationId, NAME_MAX_LENGTH),
+      },
+      { topic: setup.deadLetterTopic },
+    ),
+  ];
+  const requestId = rejection.correlationId;
+  const isRequestFailure = message.headers['ce_type'] === RequestFailedEvent.type;
+  if (setup.notifyRequester && requestId && ID_PATTERN.test(requestId) && !isRequestFailure) {
+    events.push(
+      outgoing(RequestFailedEvent, {
+        requestId,
+        code: rejection.code,
+        message: cut(rejection.reason, MESSAGE_MAX_LENGTH),
+        stage: setup.stage,
+        details: errors,
+        replyTo: rejection.replyTo,
+      }),
+    );
+  }
+  return { cause, events };
+}
+
+/** How a handler's failure ended, for the rejection of the event it was handling. */
+export interface HandlerFailure {
+  readonly stage: Stage;
+  /** Handler attempts made in this process. */
+  readonly attempts: number;
+  /** Delayed retry rounds (retry topics) the event had been through before. */
+  readonly retriedRounds: number;
+}
+
+/**
+ * The rejection of an event whose handler failed for good: a terminal error keeps its own code,
+ * message and details (they say what to fix); any other error is reported with the attempts made.
+ */
+export function rejectionOfFailure(
+  error: unknown,
+  failure: HandlerFailure,
+): Pick<Rejection, 'code' | 'reason' | 'errors'> {
+  if (isTerminalError(error)) return { code: error.code, reason: error.message, errors: error.details };
+  const rounds = failure.retriedRounds > 0 ? ` and ${failure.retriedRounds} delayed retry round(s)` : '';
+  return {
+    code: failureCodeOf(error),
+    reason: `${failure.stage} could not process the event after ${failure.attempts} attempt(s)${rounds}: ${errorMessage(error)}`,
+    errors: [],
+  };
+}
+
+/**
+ * The RequestFailed code an error ends a request with: the one place errors map to codes. A
+ * terminal error carries its own; a model error that outlasted its retries is `model_error`.
+ */
+export function failureCodeOf(error: unknown): FailureCode {
+  if (isTerminalError(error)) return error.code;
+  return error instanceof Error && error.name === 'ModelError' ? 'model_error' : 'processing_error';
+}
+
+/**
+ * An id an envelope can carry (1 to NAME_MAX_LENGTH characters of storable text, as `EnvelopeAttributes`
+ * requires), or undefined.
+ */
+function usableId(id: string | undefined): string | undefined {
+  return id !== undefined && id.length > 0 && id.length <= NAME_MAX_LENGTH && isStorableText(id)
+    ? id
+    : undefined;
+}

@@ -1,0 +1,131 @@
+import {
+  decodeMessage,
+  EventDefinition,
+  eventByType,
+  eventTypesOnTopic,
+  EventEnvelope,
+  validateAttributes,
+  validatePayload,
+} from '@llmbus/contracts';
+import { isUtf8 } from 'node:buffer';
+import { cut, errorMessage, isRecord, RejectedIdentity, Rejection, replyToOf } from './rejection';
+import type { RawMessage } from './transport';
+
+/** What decoding needs to know besides the message. */
+export interface DecodeLimits {
+  /** Largest accepted message value, in bytes; a larger one is rejected as `oversize`. */
+  readonly maxEventBytes: number;
+  /** Logical topic the message was read from (without namespace prefix): it decides the accepted types. */
+  readonly logicalTopic: string;
+}
+
+/** A decoded message: a valid envelope of a known type, or why it is rejected. */
+export type DecodedEvent =
+  | { readonly ok: true; readonly envelope: EventEnvelope<object>; readonly definition: EventDefinition }
+  | { readonly ok: false; readonly rejection: Rejection };
+
+/**
+ * Decodes a Kafka record (CloudEvents binary or structured mode) into a validated envelope: size,
+ * UTF-8, attributes, tenant, type accepted on the topic, then the payload against its contract.
+ * Pure and total: it never throws; an input that makes validation itself throw (a payload nested
+ * so deep that it overflows the stack) becomes an `invalid_payload` rejection, since an input that
+ * cannot be read must never be redelivered forever and block its partition.
+ */
+export function decodeEvent(message: RawMessage, limits: DecodeLimits): DecodedEvent {
+  try {
+    return decode(message, limits);
+  } catch (error) {
+    return {
+      ok: false,
+      rejection: {
+        code: 'invalid_payload',
+        reason: `the event could not be validated (${cut(errorMessage(error), 300)}); send a flatter, smaller payload`,
+        errors: ['value: not validatable'],
+        correlationId: message.headers['ce_correlationid'] ?? message.key ?? undefined,
+        tenant: message.headers['ce_tenantid'],
+        causeId: message.headers['ce_id'],
+        causeSource: message.headers['ce_source'],
+      },
+    };
+  }
+}
+
+function decode(message: RawMessage, limits: DecodeLimits): DecodedEvent {
+  // Binary or structured mode, by the content-type header; attributes and payload alike from here on.
+  const event = decodeMessage(message.headers, message.value?.toString('utf8') ?? '');
+  const attrsPlain = event.attributes;
+  const body = event.data;
+  const ce = event.attributePrefix;
+  const bodyRequestId = isRecord(body) ? textOf(body['requestId']) : undefined;
+  const known: RejectedIdentity = {
+    correlationId: textOf(attrsPlain['correlationid']) ?? message.key ?? bodyRequestId,
+    tenant: textOf(attrsPlain['tenantid']),
+    causeId: textOf(attrsPlain['id']),
+    causeSource: textOf(attrsPlain['source']),
+    replyTo: replyToOf(body),
+  };
+  const rejected = (rejection: Omit<Rejection, keyof RejectedIdentity>): DecodedEvent => ({
+    ok: false,
+    rejection: { ...known, ...rejection },
+  });
+  const size = message.value?.length ?? 0;
+  if (size > limits.maxEventBytes) {
+    return rejected({
+      code: 'oversize',
+      reason: `message is ${size} bytes; the limit is ${limits.maxEventBytes} bytes. Send large documents in parts or by reference.`,
+      errors: [`value: ${size} bytes > ${limits.maxEventBytes}`],
+    });
+  }
+  if (message.value && !isUtf8(message.value)) {
+    // JSON on the wire is UTF-8 (RFC 8259 §8.1): a lossy decode would silently change what was sent.
+    return rejected({
+      code: 'invalid_event',
+      reason:
+        'the message value is not valid UTF-8 (invalid, overlong or cut byte sequences); send the JSON payload encoded as UTF-8',
+      errors: ['value: not UTF-8'],
+    });
+  }
+  if (event.problem) return rejected({ code: 'invalid_event', ...event.problem });
+  if (attrsPlain['tenantid'] === undefined) {
+    return rejected({
+      code: 'missing_tenant',
+      reason:
+        event.mode === 'binary'
+          ? 'the event has no tenant: set the ce_tenantid header (CloudEvents binary mode) to your tenant id'
+          : 'the event has no tenant: set the tenantid attribute (a top-level member of the structured-mode JSON body) to your tenant id',
+      errors: [`${ce}tenantid: required`],
+    });
+  }
+  const attrs = validateAttributes(attrsPlain);
+  if (!attrs.ok) {
+    const where = event.mode === 'binary' ? 'headers' : 'attributes of the structured-mode body';
+    return rejected({
+      code: 'invalid_event',
+      reason: `the CloudEvents ${where} are invalid: ${attrs.errors.join('; ')}`,
+      errors: attrs.errors.map((e) => `${ce}${e}`),
+    });
+  }
+  const allowed = eventTypesOnTopic(limits.logicalTopic);
+  const definition = eventByType(attrs.value.type);
+  if (!definition || !allowed.includes(attrs.value.type)) {
+    return rejected({
+      code: 'unknown_event_type',
+      reason: `event type "${attrs.value.type}" is not accepted on ${limits.logicalTopic}; expected one of: ${allowed.join(', ')}`,
+      errors: [`${ce}type: ${attrs.value.type}`],
+    });
+  }
+  if (event.dataProblem) return rejected({ code: 'invalid_event', ...event.dataProblem });
+  const payload = validatePayload(definition, body);
+  if (!payload.ok) {
+    return rejected({
+      code: 'invalid_payload',
+      reason: `${definition.payload.name} payload is invalid: ${payload.errors.join('; ')}`,
+      errors: payload.errors,
+    });
+  }
+  return { ok: true, envelope: { ...attrs.value, data: payload.value }, definition };
+}
+
+function textOf(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
