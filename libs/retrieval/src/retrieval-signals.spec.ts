@@ -1,4 +1,5 @@
 import { Ingestor, IngestionRequest } from './ingestor';
+import { RELEVANCE_FEATURES, type RelevanceModel } from './ranking/relevance';
 import { NO_DECOMPOSITION, Retriever, RetrieverOptions } from './retriever';
 import { PgliteVectorStore } from './stores/pglite-vector-store';
 import { HashedBagOfWordsEmbedder } from './testing/hashed-embedder';
@@ -74,8 +75,30 @@ describe('retrieval signals: diversity and relevance', () => {
     expect(result.relevance).toBeGreaterThan(0.5);
   });
 
-  it('moves the threshold with answerableScore', async () => {
-    const strict = await retrieve('Visitor parking spaces reserved at reception', { answerableScore: 0.99 });
-    expect(strict.answerable).toBe(false);
+  it('decides answerable by answerableRelevance against the relevance model', async () => {
+    // Every weight 0: relevance is σ(0) = 0.5 whatever was found.
+    const neutral = { weight: 0, mean: 0, scale: 1 };
+    const relevanceModel: RelevanceModel = {
+      intercept: 0,
+      features: Object.fromEntries(RELEVANCE_FEATURES.map((n) => [n, neutral])) as RelevanceModel['features'],
+    };
+    const question = 'Visitor parking spaces reserved at reception';
+    const at = await retrieve(question, { relevanceModel, answerableRelevance: 0.5 });
+    const above = await retrieve(question, { relevanceModel, answerableRelevance: 0.6 });
+    expect(at).toMatchObject({ relevance: 0.5, answerable: true });
+    expect(above).toMatchObject({ relevance: 0.5, answerable: false });
+  });
+
+  it('reports the features relevance was computed from', async () => {
+    const result = await retrieve('Visitor parking spaces reserved at reception');
+    expect(result.relevanceFeatures).toMatchObject({ coverage: 1, uncoveredMatch: 1 });
+    expect(result.relevanceFeatures!.bestCosine).toBeGreaterThan(0.5);
+  });
+
+  it('scores a near miss (one topic word the passages lack) below the same question on the topic', async () => {
+    const onTopic = await retrieve('Are visitor parking spaces reserved at reception?');
+    const nearMiss = await retrieve('Are visitor helicopter landing spaces reserved at reception?');
+    expect(nearMiss.relevanceFeatures!.coverageTop3).toBeLessThan(1);
+    expect(nearMiss.relevance).toBeLessThan(onTopic.relevance);
   });
 });
