@@ -52,8 +52,8 @@ try {
     ['vector only', { ...common, lexical: false, decomposer: none }],
     ['hybrid, RRF', { ...common, fusion: 'rrf', decomposer: none }],
     ['hybrid', { ...common, decomposer: none }],
-    // BM25 minimum should match: a chunk stays in the BM25 list only with this share of the question's content words.
-    ['hybrid, minimum match 1/3', { ...common, decomposer: none, lexicalMinimumShare: 1 / 3 }],
+    // BM25 minimum should match (default 1/3 of the question's content words): off, and stricter.
+    ['hybrid, every BM25 match', { ...common, decomposer: none, lexicalMinimumShare: 0 }],
     ['hybrid, minimum match 1/2', { ...common, decomposer: none, lexicalMinimumShare: 1 / 2 }],
     ['hybrid, rule decomposition', { ...common, decomposer: rules }],
     ['hybrid + rerank', { ...common, decomposer: none, reranker }],

@@ -1,6 +1,6 @@
 import { Ingestor, IngestionRequest } from './ingestor';
 import { RELEVANCE_FEATURES, type RelevanceModel } from './ranking/relevance';
-import { NO_DECOMPOSITION, Retriever, RetrieverOptions } from './retriever';
+import { DEFAULT_ANSWERABLE_RELEVANCE, NO_DECOMPOSITION, Retriever, RetrieverOptions } from './retriever';
 import { PgliteVectorStore } from './stores/pglite-vector-store';
 import { HashedBagOfWordsEmbedder } from './testing/hashed-embedder';
 
@@ -63,16 +63,16 @@ describe('retrieval signals: diversity and relevance', () => {
     expect(uncapped.passages.map((p) => p.documentId)).toEqual(['garage', 'garage', 'garage']);
   });
 
-  it('reports a question nothing readable answers as not answerable, with relevance near 0', async () => {
+  it('reports a question nothing readable answers as not answerable, with relevance below the threshold', async () => {
     const result = await retrieve('quarterly dividend payout schedule');
     expect(result.answerable).toBe(false);
-    expect(result.relevance).toBeLessThan(0.5);
+    expect(result.relevance).toBeLessThan(DEFAULT_ANSWERABLE_RELEVANCE);
   });
 
-  it('reports a question close to a passage as answerable, with relevance above 0.5', async () => {
+  it('reports a question close to a passage as answerable, with relevance above the threshold', async () => {
     const result = await retrieve('Visitor parking spaces reserved at reception');
     expect(result.answerable).toBe(true);
-    expect(result.relevance).toBeGreaterThan(0.5);
+    expect(result.relevance).toBeGreaterThan(DEFAULT_ANSWERABLE_RELEVANCE);
   });
 
   it('decides answerable by answerableRelevance against the relevance model', async () => {
