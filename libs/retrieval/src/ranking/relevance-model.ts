@@ -5,8 +5,8 @@ import type { RelevanceModel } from './relevance';
  * logistic regression, both classes weighted equally so the tuning set's 1-in-7 share of
  * unanswerable questions is not built into the intercept) on the tuning questions of
  * `eval/retrieval` only, with local MiniLM-L6 embeddings and the default retriever; the held-out
- * and fresh questions were not used. Tuning accuracy 0.898, leave-one-out 0.889 (λ 0.3 and 3: 0.880). Refit when the
- * embedding model changes: cosine scales differ between models.
+ * and fresh questions were not used. Tuning accuracy 0.898, leave-one-out 0.889 (penalties 0.3
+ * and 3: 0.880). Refit when the embedding model changes: cosine scales differ between models.
  */
 export const DEFAULT_RELEVANCE_MODEL: RelevanceModel = {
   intercept: 2.4928,
