@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Fits the retriever's relevance model (libs/retrieval/src/ranking/relevance-model.ts) on the
-// TUNING questions only: held-out and fresh questions are never read here, so their figures in
+// TUNING questions only: held-out and fresh questions are never used here, so their figures in
 // `npm run eval:retrieval` are measured on questions the model never saw.
 //   node eval/retrieval/calibrate.mjs [--embedding-cache FILE] [--from FEATURES.json] [--lambda 1]
 // Without --from it ingests the corpus and runs the default retriever (hybrid) over the tuning
