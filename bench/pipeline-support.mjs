@@ -1,7 +1,7 @@
 // Parts the pipeline benches share: an instant OpenAI-compatible model server, the registry and
 // workflows it is used with, child processes and their CPU time from /proc.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { createRequire } from 'node:module';
@@ -99,10 +99,13 @@ export function ticket(requestId) {
 }
 
 /**
- * An OpenAI-compatible server on 127.0.0.1 (GET …/stats answers its counters) that answers after `latencyMs`: chat with a reply copied from the
- * first passage of the prompt (citing it), embeddings with a bag-of-characters vector.
+ * An OpenAI-compatible server on 127.0.0.1 (GET …/stats answers its counters): chat answers after
+ * `latencyMs` with a reply copied from the first passage of the prompt (citing it), embeddings
+ * after `embeddingLatencyMs` (default 0: the simulated latency is the generation's, so that a stage
+ * that only embeds, the router's classifier and the retriever, does not limit a generator scaling
+ * run) with a bag-of-characters vector. `maxInFlight` counts chat calls.
  */
-export async function startModelServer(latencyMs) {
+export async function startModelServer(latencyMs, { embeddingLatencyMs = 0 } = {}) {
   const stats = { chat: 0, embeddings: 0, inFlight: 0, maxInFlight: 0 };
   const server = createServer((req, res) => {
     const chunks = [];
@@ -112,16 +115,20 @@ export async function startModelServer(latencyMs) {
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end(JSON.stringify(stats));
       }
-      stats.inFlight += 1;
-      stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+      const isChat = !req.url.endsWith('/embeddings');
+      if (isChat) {
+        stats.inFlight += 1;
+        stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+      }
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      const answer = req.url.endsWith('/embeddings') ? embeddings(body) : chat(body);
+      const answer = isChat ? chat(body) : embeddings(body);
       const respond = () => {
-        stats.inFlight -= 1;
+        if (isChat) stats.inFlight -= 1;
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify(answer));
       };
-      if (latencyMs > 0) setTimeout(respond, latencyMs);
+      const delay = isChat ? latencyMs : embeddingLatencyMs;
+      if (delay > 0) setTimeout(respond, delay);
       else respond();
     });
   });
@@ -139,8 +146,11 @@ export async function startModelServer(latencyMs) {
     stats.chat += 1;
     const prompt = (body.messages ?? []).map((m) => m.content ?? '').join('\n');
     const passage = /<passage id="([^"]+)"[^>]*>\n([^\n]+)/.exec(prompt);
+    // A classified workflow (support-ticket v2) names the ticket's label in its system prompt, and
+    // its validator requires the draft's category to match it.
+    const label = /classified as (billing|technical|account|other)\b/.exec(prompt)?.[1];
     const output = {
-      category: 'account',
+      category: label ?? 'account',
       priority: 'normal',
       reply: (passage?.[2] ?? 'Please open Settings and choose Reset password.').slice(0, 500),
       citations: passage ? [passage[1]] : [],
@@ -227,6 +237,8 @@ export function writeWorkflows(dir) {
     delete workflow.validation?.confidence;
     writeFileSync(join(target, name), stringify(workflow));
   }
+  // Labelled examples of classifier steps live beside the workflows.
+  cpSync(join(shipped, 'examples'), join(target, 'examples'), { recursive: true });
   return target;
 }
 

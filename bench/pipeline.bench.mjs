@@ -17,6 +17,8 @@
 // Modes:
 //   --replicas generator=4 --model-latency-ms 200   stage scaling: the same load with one replica of
 //                                                  the stage, then with N; prints the efficiency
+//                                                  (the latency is the chat model's; embeddings
+//                                                  answer at once unless --embedding-latency-ms)
 //   --kill generator [--kill-signal SIGKILL]       kills the stage's process when half the requests
 //                                                  are sent, starts it again at once, and prints how
 //                                                  long the group took to be Stable and to catch up;
@@ -55,6 +57,7 @@ const { values: args } = parseArgs({
     count: { type: 'string', default: '400' },
     warmup: { type: 'string', default: '100' },
     'model-latency-ms': { type: 'string', default: '0' },
+    'embedding-latency-ms': { type: 'string', default: '0' },
     replicas: { type: 'string' },
     'no-relay': { type: 'boolean', default: false },
     'no-pipeline': { type: 'boolean', default: false },
@@ -469,7 +472,9 @@ async function runPipeline(o) {
   } = o;
   const workDir = mkdtempSync(join(tmpdir(), 'llmbus-bench-'));
   cleanups.push(() => rmSync(workDir, { recursive: true, force: true }));
-  const model = await startModelServer(modelLatencyMs);
+  const model = await startModelServer(modelLatencyMs, {
+    embeddingLatencyMs: Math.max(0, Math.min(10_000, Number(args['embedding-latency-ms']) || 0)),
+  });
   cleanups.push(() => model.stop());
   // Topics of the namespace, as the services expect them.
   const topics = contracts.TOPICS.map((t) => ({ topic: prefix + t.name, numPartitions: t.partitions }));
@@ -658,7 +663,7 @@ async function runPipeline(o) {
   rounds.push(await round('llmbus', 'm-', count, rate, kill));
   if (killed) printRecovery(args.kill, args['kill-signal'], await killed, rounds[0]);
   printRun(`llmbus, five stage processes${scaling ? `, 1 ${scaling.stage}` : ''}`, rounds[0]);
-  console.log(`  model calls in flight at most: ${model.stats.maxInFlight} (warm-up ${maxInFlightBefore})`);
+  console.log(`  chat calls in flight at most: ${model.stats.maxInFlight} (warm-up ${maxInFlightBefore})`);
   if (outcomes.other.size > 0)
     console.log(`  other outcomes seen: ${[...outcomes.other].map(([t, n]) => `${t} ${n}`).join(', ')}`);
   if (scaling && !args.kill) {
@@ -667,7 +672,7 @@ async function runPipeline(o) {
     model.stats.maxInFlight = 0;
     rounds.push(await round('llmbus scaled', 's-', count, rate));
     printRun(`llmbus, ${scaling.replicas} ${scaling.stage} replicas`, rounds[1]);
-    console.log(`  model calls in flight at most: ${model.stats.maxInFlight}`);
+    console.log(`  chat calls in flight at most: ${model.stats.maxInFlight}`);
     const efficiency = rounds[1].throughput / (scaling.replicas * rounds[0].throughput);
     console.log(
       `\nscaling ${scaling.stage} 1 -> ${scaling.replicas}: ${rounds[0].throughput.toFixed(1)}/s -> ` +

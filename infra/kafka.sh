@@ -23,23 +23,13 @@ PID_FILE="$KAFKA_DIR/kafka.pid"
 LOG_FILE="$KAFKA_DIR/server.log"
 BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 
-log() { echo "[kafka] $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+SERVICE=kafka SERVICE_DIR="$KAFKA_DIR" PID_MATCH="kafka.Kafka $KAFKA_DIR/server.properties" ADDRESS="$BOOTSTRAP"
+LOG_TAIL_LINES=40
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 
 # The JVM of a short-lived CLI tool: C1 only and a small heap start noticeably faster on 2 cores.
 run_tool() { java -Xmx128m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "$LIB_DIR/*" "$@"; }
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# A pid file can outlive its process (machine reboot, SIGKILL); check the pid is still our broker.
-running_pid() {
-  [[ -f "$PID_FILE" ]] || return 1
-  local pid
-  pid="$(cat "$PID_FILE")"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "kafka.Kafka $KAFKA_DIR/server.properties" || return 1
-  echo "$pid"
-}
 
 resolve_jars() {
   # The marker holds the pom's hash, so editing the pom re-resolves instead of reusing stale jars.
@@ -130,49 +120,12 @@ format_storage() {
   run_tool kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_DIR/server.properties" >&2
 }
 
-wait_ready() {
-  local pid=$1 deadline=$((SECONDS + READY_TIMEOUT))
-  # Short client timeouts so one probe fails fast and the loop, not the tool, owns the deadline.
-  printf 'request.timeout.ms=3000\ndefault.api.timeout.ms=5000\n' >"$KAFKA_DIR/probe.properties"
-  while ((SECONDS < deadline)); do
-    kill -0 "$pid" 2>/dev/null || fail_start "the broker process exited"
-    if port_open "$KAFKA_PORT" &&
-      run_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" \
-        --command-config "$KAFKA_DIR/probe.properties" --list >/dev/null 2>&1; then
-      return 0
-    fi
-    sleep 0.5
-  done
-  fail_start "not ready after ${READY_TIMEOUT}s"
-}
-
-fail_start() {
-  log "ERROR: $1; last lines of $LOG_FILE:"
-  tail -n 40 "$LOG_FILE" >&2 || true
-  stop_broker
-  exit 1
-}
-
-stop_broker() {
-  local pid
-  pid="$(running_pid)" || { rm -f "$PID_FILE"; return 0; }
-  log "stopping (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
-  # A single-node controlled shutdown takes a few seconds; past 30 s it is stuck.
-  for _ in $(seq 1 60); do
-    kill -0 "$pid" 2>/dev/null || { rm -f "$PID_FILE"; log "stopped"; return 0; }
-    sleep 0.5
-  done
-  log "still alive after 30s, sending SIGKILL"
-  kill -KILL "$pid" 2>/dev/null || true
-  rm -f "$PID_FILE"
-}
-
-# Parallel callers (two jest projects, a developer's shell) must not start or stop it twice.
-take_lock() {
-  mkdir -p "$KAFKA_DIR"
-  exec 9>"$KAFKA_DIR/.lock"
-  flock 9
+# Ready when the broker lists topics: short client timeouts, so one probe fails fast and
+# wait_ready, not the tool, owns the deadline.
+probe() {
+  port_open "$KAFKA_PORT" &&
+    run_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" \
+      --command-config "$KAFKA_DIR/probe.properties" --list >/dev/null 2>&1
 }
 
 cmd_up() {
@@ -202,24 +155,10 @@ cmd_up() {
     >"$LOG_FILE" 2>&1 </dev/null 9>&- &
   local pid=$!
   echo "$pid" >"$PID_FILE"
-  wait_ready "$pid"
+  printf 'request.timeout.ms=3000\ndefault.api.timeout.ms=5000\n' >"$KAFKA_DIR/probe.properties"
+  wait_ready "$pid" "$READY_TIMEOUT" 0.5
   log "ready in $((SECONDS - started))s (pid $pid)"
   echo "$BOOTSTRAP"
 }
 
-cmd_status() {
-  if pid="$(running_pid)"; then
-    log "running (pid $pid) on $BOOTSTRAP"
-    echo "$BOOTSTRAP"
-  else
-    log "not running"
-    return 3 # LSB "program is not running"
-  fi
-}
-
-case "${1:-}" in
-  up) cmd_up ;;
-  down) take_lock; stop_broker ;;
-  status) cmd_status ;;
-  *) echo "usage: $0 {up|down|status}" >&2; exit 2 ;;
-esac
+dispatch "$@"

@@ -15,8 +15,9 @@ LOG_FILE="$PG_DIR/postgres.log"
 DATABASE=llmbus
 DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/$DATABASE"
 
-log() { echo "[postgres] $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+SERVICE=postgres SERVICE_DIR="$PG_DIR" ADDRESS="$DATABASE_URL"
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 find_bin() {
   if [[ -n "${PG_BIN:-}" ]]; then echo "$PG_BIN"; return; fi
@@ -53,9 +54,7 @@ init_cluster() {
 }
 
 start_server() {
-  if (exec 3<>"/dev/tcp/127.0.0.1/$PG_PORT") 2>/dev/null; then
-    die "port $PG_PORT is taken by another process; set PG_PORT"
-  fi
+  port_open "$PG_PORT" && die "port $PG_PORT is taken by another process; set PG_PORT"
   log "starting on 127.0.0.1:$PG_PORT (data and log in $PG_DIR)"
   # Durability settings off: the cluster is disposable and tests should not wait on fsync.
   local opts="-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off"
@@ -75,7 +74,8 @@ ensure_database() {
   fi
 }
 
-# One caller at a time. The lock lives outside PG_DIR, which belongs to the postgres user.
+# One caller at a time. The lock lives outside PG_DIR, which belongs to the postgres user
+# (this replaces lib.sh's take_lock; pg_ctl, not a pid file, knows whether the server runs).
 take_lock() {
   mkdir -p "$RUN_DIR"
   exec 9>"$RUN_DIR/.postgres.lock"

@@ -26,24 +26,13 @@ LOG_FILE="$PROM_DIR/prometheus.log"
 KEY_FILE="$PROM_DIR/scrape-key"
 URL="http://127.0.0.1:$PROMETHEUS_PORT"
 
-log() { echo "[prometheus] $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+SERVICE=prometheus SERVICE_DIR="$PROM_DIR" PID_MATCH="--config.file=$CONFIG" ADDRESS="$URL"
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 find_bin() {
   if [[ -n "${PROMETHEUS_BIN:-}" ]]; then echo "$PROMETHEUS_BIN"; return; fi
   command -v prometheus || die "prometheus not found: apt-get install -y prometheus (or set PROMETHEUS_BIN)"
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# A pid file can outlive its process; check the pid is still our server with our config.
-running_pid() {
-  [[ -f "$PID_FILE" ]] || return 1
-  local pid
-  pid="$(cat "$PID_FILE")"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "--config.file=$CONFIG" || return 1
-  echo "$pid"
 }
 
 # Prints the scrape config for the current environment.
@@ -95,44 +84,7 @@ write_config() {
   mv -f "$next" "$CONFIG"
 }
 
-ready() { curl -fsS -o /dev/null --max-time 2 "$URL/-/ready" 2>/dev/null; }
-
-wait_ready() {
-  local pid=$1 deadline=$((SECONDS + READY_TIMEOUT))
-  while ((SECONDS < deadline)); do
-    kill -0 "$pid" 2>/dev/null || fail_start "the server process exited"
-    if ready; then return 0; fi
-    sleep 0.2
-  done
-  fail_start "not ready after ${READY_TIMEOUT}s"
-}
-
-fail_start() {
-  log "ERROR: $1; last lines of $LOG_FILE:"
-  tail -n 30 "$LOG_FILE" >&2 || true
-  stop_server
-  exit 1
-}
-
-stop_server() {
-  local pid
-  pid="$(running_pid)" || { rm -f "$PID_FILE"; log "not running"; return 0; }
-  log "stopping (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 60); do
-    kill -0 "$pid" 2>/dev/null || { rm -f "$PID_FILE"; log "stopped"; return 0; }
-    sleep 0.5
-  done
-  log "still alive after 30s, sending SIGKILL"
-  kill -KILL "$pid" 2>/dev/null || true
-  rm -f "$PID_FILE"
-}
-
-take_lock() {
-  mkdir -p "$PROM_DIR"
-  exec 9>"$PROM_DIR/.lock"
-  flock 9
-}
+probe() { curl -fsS -o /dev/null --max-time 2 "$URL/-/ready" 2>/dev/null; }
 
 cmd_up() {
   BIN="$(find_bin)"
@@ -158,25 +110,9 @@ cmd_up() {
     >"$LOG_FILE" 2>&1 </dev/null 9>&- &
   pid=$!
   echo "$pid" >"$PID_FILE"
-  wait_ready "$pid"
+  wait_ready "$pid" "$READY_TIMEOUT" 0.2
   log "ready in $((SECONDS - started))s (pid $pid)"
   echo "$URL"
 }
 
-cmd_status() {
-  local pid
-  if pid="$(running_pid)"; then
-    log "running (pid $pid) on $URL"
-    echo "$URL"
-  else
-    log "not running"
-    return 3 # LSB "program is not running"
-  fi
-}
-
-case "${1:-}" in
-  up) cmd_up ;;
-  down) take_lock; stop_server ;;
-  status) cmd_status ;;
-  *) echo "usage: $0 {up|down|status}" >&2; exit 2 ;;
-esac
+dispatch "$@"

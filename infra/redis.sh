@@ -18,24 +18,13 @@ PID_FILE="$REDIS_DIR/redis.pid"
 LOG_FILE="$REDIS_DIR/redis.log"
 URL="redis://127.0.0.1:$REDIS_PORT"
 
-log() { echo "[redis] $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+SERVICE=redis SERVICE_DIR="$REDIS_DIR" PID_MATCH="redis-server 127.0.0.1:$REDIS_PORT" ADDRESS="$URL"
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 find_bin() {
   if [[ -n "${REDIS_BIN:-}" ]]; then echo "$REDIS_BIN"; return; fi
   command -v redis-server || die "redis-server not found: apt-get install -y redis-server (or set REDIS_BIN)"
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# A pid file can outlive its process; check the pid is still a redis-server on our port.
-running_pid() {
-  [[ -f "$PID_FILE" ]] || return 1
-  local pid
-  pid="$(cat "$PID_FILE")"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "redis-server 127.0.0.1:$REDIS_PORT" || return 1
-  echo "$pid"
 }
 
 # PING over the wire with bash alone: redis-cli is a separate Debian package (redis-tools).
@@ -47,6 +36,7 @@ ping_ok() {
     [[ "$reply" == "+PONG"* ]]
   ) 2>/dev/null
 }
+probe() { ping_ok; }
 
 write_config() {
   mkdir -p "$REDIS_DIR"
@@ -62,43 +52,6 @@ daemonize no
 save ""
 appendonly no
 EOF
-}
-
-wait_ready() {
-  local pid=$1 deadline=$((SECONDS + READY_TIMEOUT))
-  while ((SECONDS < deadline)); do
-    kill -0 "$pid" 2>/dev/null || fail_start "the server process exited"
-    if ping_ok; then return 0; fi
-    sleep 0.1
-  done
-  fail_start "not ready after ${READY_TIMEOUT}s"
-}
-
-fail_start() {
-  log "ERROR: $1; last lines of $LOG_FILE:"
-  tail -n 30 "$LOG_FILE" >&2 || true
-  stop_server
-  exit 1
-}
-
-stop_server() {
-  local pid
-  pid="$(running_pid)" || { rm -f "$PID_FILE"; log "not running"; return 0; }
-  log "stopping (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 60); do
-    kill -0 "$pid" 2>/dev/null || { rm -f "$PID_FILE"; log "stopped"; return 0; }
-    sleep 0.5
-  done
-  log "still alive after 30s, sending SIGKILL"
-  kill -KILL "$pid" 2>/dev/null || true
-  rm -f "$PID_FILE"
-}
-
-take_lock() {
-  mkdir -p "$REDIS_DIR"
-  exec 9>"$REDIS_DIR/.lock"
-  flock 9
 }
 
 cmd_up() {
@@ -118,25 +71,9 @@ cmd_up() {
   setsid "$bin" "$CONFIG" >>"$LOG_FILE" 2>&1 </dev/null 9>&- &
   pid=$!
   echo "$pid" >"$PID_FILE"
-  wait_ready "$pid"
+  wait_ready "$pid" "$READY_TIMEOUT" 0.1
   log "ready in $((SECONDS - started))s (pid $pid)"
   echo "$URL"
 }
 
-cmd_status() {
-  local pid
-  if pid="$(running_pid)"; then
-    log "running (pid $pid) on $URL"
-    echo "$URL"
-  else
-    log "not running"
-    return 3 # LSB "program is not running"
-  fi
-}
-
-case "${1:-}" in
-  up) cmd_up ;;
-  down) take_lock; stop_server ;;
-  status) cmd_status ;;
-  *) echo "usage: $0 {up|down|status}" >&2; exit 2 ;;
-esac
+dispatch "$@"

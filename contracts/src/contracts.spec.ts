@@ -1,5 +1,8 @@
 import {
   assertCatalogConsistent,
+  buildJsonSchemas,
+  EVENTS,
+  ToolCallsRequestedEvent,
   attributesToHeaders,
   DeadLetteredEvent,
   eventByType,
@@ -95,5 +98,22 @@ describe('contracts', () => {
     const result = validatePayload(RequestSubmittedEvent, payload);
     expect(result.ok).toBe(true);
     if (result.ok) expect(RequestSubmittedEvent.key(result.value)).toBe('r-1');
+  });
+});
+
+describe('generated JSON Schemas', () => {
+  it('give every event payload its properties, a payload class that only renames its parent included', () => {
+    const schemas = buildJsonSchemas();
+    for (const event of EVENTS) {
+      const schema = schemas[event.type] as { properties?: Record<string, unknown>; required?: string[] };
+      expect([event.type, Object.keys(schema.properties ?? {}).length > 0]).toEqual([event.type, true]);
+      expect([event.type, (schema.required ?? []).length > 0]).toEqual([event.type, true]);
+    }
+    const requested = schemas[ToolCallsRequestedEvent.type] as {
+      required: string[];
+      definitions: Record<string, unknown>;
+    };
+    expect(requested.required).toEqual(expect.arrayContaining(['requestId', 'rounds', 'usage']));
+    expect(Object.keys(requested.definitions)).toEqual(expect.arrayContaining(['ToolRound', 'ModelUsage']));
   });
 });

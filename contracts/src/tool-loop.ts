@@ -11,8 +11,10 @@ import {
   Matches,
   MaxLength,
   Min,
+  ValidateIf,
   ValidateNested,
 } from 'class-validator';
+import { JSONSchema } from 'class-validator-jsonschema';
 import { ID_MESSAGE, ID_PATTERN, ModelUsage, Passage, RequestContext } from './values';
 
 /** Pattern of a tool name (the tools lib's declaration rule). */
@@ -30,6 +32,8 @@ export class ToolCallSpec {
   @IsString() @MaxLength(200) callId!: string;
   @Matches(TOOL_NAME_PATTERN, { message: 'tool must be a tool name ([a-z][a-z0-9_]*)' }) tool!: string;
   @IsObject() arguments!: Record<string, unknown>;
+  /** Why the arguments the model wrote could not be parsed (`arguments` is then `{}`); the call is refused as `invalid_arguments`. */
+  @IsOptional() @IsString() @MaxLength(2000) argumentsError?: string;
 }
 
 /** How a call ended: ran (`completed`, `failed`) or never ran (`refused` by the gate, `rejected` by a reviewer). */
@@ -99,8 +103,27 @@ export class ToolApproval {
   @IsObject() arguments!: Record<string, unknown>;
   /** Hex SHA-256 of the canonical `{tool, arguments}`: an approval authorises this exact call only. */
   @Matches(/^[0-9a-f]{64}$/, { message: 'callHash must be 64 lowercase hex digits' }) callHash!: string;
-  /** The model's stated reason (its words alongside the call). */
-  @IsString() @MaxLength(8000) reason!: string;
+  /**
+   * The tool's argument JSON Schema, so a reviewer's edited arguments are checked when the edit is
+   * submitted (absent on approvals recorded before it was carried: the generator still checks them).
+   */
+  @IsOptional() @IsObject() argumentsSchema?: Record<string, unknown>;
+  /**
+   * The model's stated reason (its words alongside the call), or null when it gave none: never a
+   * placeholder that could be read as the model's words.
+   */
+  @JSONSchema({ type: ['string', 'null'], maxLength: 8000 })
+  @ValidateIf((approval: ToolApproval) => approval.reason !== null)
+  @IsString()
+  @MaxLength(8000)
+  reason!: string | null;
+  /** False when the model gave no reason (`reason` is then null); absent on approvals recorded before it existed. */
+  @IsOptional() @IsBoolean() reasonStated?: boolean;
+  /**
+   * The principal who submitted the request (`context.requester.userId`: an API key's name or a
+   * token's `sub`): it may not approve or edit its own call. Absent when the request named no user.
+   */
+  @IsOptional() @IsString() @MaxLength(200) requestedBy?: string;
   /** ISO 8601: after this instant no decision is accepted and the request fails as `approval_expired`. */
   @IsString() @MaxLength(40) expiresAt!: string;
   /** The loop to resume once decided. */

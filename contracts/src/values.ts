@@ -15,6 +15,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { FailedModelAttempt } from './model-attempt';
 
 /** Value objects shared by several event payloads. */
 
@@ -55,6 +56,13 @@ export class ModelUsage {
   @IsOptional() @IsBoolean() cached?: boolean;
   /** On a cache hit: US dollars the original call cost, which this one did not. */
   @IsOptional() @IsNumber() @Min(0) costSavedUsd?: number;
+  /** Models of the fallback chain that failed before `modelId` answered, in the order tried. */
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(16)
+  @ValidateNested({ each: true })
+  @Type(() => FailedModelAttempt)
+  fallbackAttempts?: FailedModelAttempt[];
 }
 
 /** A retrieved chunk with the metadata needed to cite it. */

@@ -63,7 +63,8 @@ const model = new ScriptedOpenAIServer((messages) => {
   if (system.includes('on-call assistant')) {
     if (!messages.some((m) => m.role === 'tool'))
       return {
-        text: 'Payments logs show pool timeouts; restarting payments resets its pool.',
+        // No words alongside the call: the console must say no reason was given, not invent one.
+        text: '',
         toolCalls: [{ name: 'restart_service', arguments: { service: 'payments' } }],
       };
     return { summary: 'Restarted payments after pool timeouts.', actionTaken: true };
@@ -302,7 +303,7 @@ beforeAll(async () => {
     KAFKA_SESSION_TIMEOUT_MS: '15000',
     LLMBUS_RETRY_DELAY_MS: '50',
     API_KEYS: [
-      `${keys.reviewer}:${TENANT}:reviewer+reader`,
+      `${keys.reviewer}:${TENANT}:reviewer+reader::rita.reviewer`,
       `${keys.reader}:${TENANT}:reader`,
       `${keys.admin}:${TENANT}:admin`,
       `${keys.other}:${OTHER_TENANT}:reviewer+reader`,
@@ -489,6 +490,8 @@ describe('operator console in chromium', () => {
     expect(JSON.parse(await card.locator('textarea[name=arguments]').inputValue())).toEqual({
       service: 'payments',
     });
+    expect(await card.locator('p.reason').textContent()).toBe("The model's reason: no reason given");
+    expect(await card.locator('p.reason em.absent').count()).toBe(1);
     expect(actions.calls).toBe(0);
     await shot(page, '9-tool-approval');
     await card.locator('input[name=comment]').fill('pool timeouts confirmed');
@@ -502,12 +505,15 @@ describe('operator console in chromium', () => {
     expect(actions.calls).toBe(1);
     await card.locator('a', { hasText: 'Timeline' }).click();
     await page.locator('#timeline').waitFor();
+    // The approver is shown by the principal's configured name, never by the key or a prefix of it.
     expect(await page.locator('#timeline .tool-calls').allTextContents()).toEqual(
-      expect.arrayContaining([expect.stringMatching(/restart_service \(completed/)]),
+      expect.arrayContaining([expect.stringMatching(/restart_service \(completed by rita\.reviewer\)/)]),
     );
-    expect(
-      await page.locator(`#timeline tr[data-type="${ReviewDecidedEvent.type}"]`).textContent(),
-    ).toContain('approve by');
+    const decidedRow = await page
+      .locator(`#timeline tr[data-type="${ReviewDecidedEvent.type}"]`)
+      .textContent();
+    expect(decidedRow).toContain('approve by rita.reviewer');
+    expect(decidedRow).not.toContain(keys.reviewer.slice(0, 6));
     await shot(page, '10-tool-timeline');
     await page.context().close();
   });

@@ -376,9 +376,10 @@ describe('IT runbook on Kafka: shipped workflow and tools, real Prometheus, appr
     });
     expect(restarts.calls).toHaveLength(0);
 
+    // Approved by another principal than the one that submitted the alert.
     const decision = await fetch(`${pipeline.auditorUrl}/v1/reviews/${requestId}/decision`, {
       method: 'POST',
-      headers: headers(),
+      headers: { ...headers(), 'x-api-key': pipeline.reviewerKey },
       body: JSON.stringify({
         decision: 'approve',
         // The hash of the call the list showed: an approval authorises that exact call only.

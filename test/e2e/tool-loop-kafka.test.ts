@@ -365,10 +365,11 @@ describe('tool loop on Kafka: five service processes, a scripted OpenAI-compatib
     }
   }
 
-  async function decide(requestId: string, body: Json): Promise<Response> {
+  /** A decision by the pipeline's reviewer (another principal than the submitter), or by `apiKey`. */
+  async function decide(requestId: string, body: Json, apiKey = pipeline.reviewerKey): Promise<Response> {
     return fetch(`${pipeline.auditorUrl}/v1/reviews/${requestId}/decision`, {
       method: 'POST',
-      headers: headers(),
+      headers: { ...headers(), 'x-api-key': apiKey },
       body: JSON.stringify(body),
     });
   }
@@ -417,6 +418,14 @@ describe('tool loop on Kafka: five service processes, a scripted OpenAI-compatib
     await pipeline.restartService('generator');
     model.holdFinalAnswerOf = requestId;
     const held = model.nextHeld();
+    // The principal that submitted the request may not approve its own high call.
+    const own = await decide(
+      requestId,
+      { decision: 'approve', callHash: approval.callHash },
+      pipeline.apiKey,
+    );
+    expect(own.status).toBe(403);
+    expect(((await own.json()) as Json).error).toBe('self_approval');
     const decision = await decide(requestId, {
       decision: 'approve',
       callHash: approval.callHash,
@@ -459,7 +468,8 @@ describe('tool loop on Kafka: five service processes, a scripted OpenAI-compatib
     expect(approved.rounds[1].results[0]).toMatchObject({
       tool: 'restart_service',
       status: 'completed',
-      reviewer: expect.any(String),
+      // The approver's configured name, never a prefix of its key.
+      reviewer: 'e2e-reviewer',
     });
   });
 

@@ -45,6 +45,11 @@ export interface PipelineOptions {
 
 export class Pipeline {
   readonly apiKey = `e2e-key-${randomBytes(12).toString('hex')}`;
+  /**
+   * A second principal of the tenant, named `e2e-reviewer`, with the reviewer and reader roles: a
+   * tool call must be approved by someone other than the principal that submitted the request.
+   */
+  readonly reviewerKey = `e2e-rev-${randomBytes(12).toString('hex')}`;
   readonly brokers = kafkaBrokers();
   readonly prefix: string;
   readonly services: ServiceProcess[] = [];
@@ -99,7 +104,7 @@ export class Pipeline {
       LLMBUS_TOPIC_PREFIX: this.prefix,
       KAFKA_SESSION_TIMEOUT_MS: '15000',
       LLMBUS_RETRY_DELAY_MS: '50',
-      API_KEYS: `${this.apiKey}:${this.options.tenant}:admin`,
+      API_KEYS: `${this.apiKey}:${this.options.tenant}:admin,${this.reviewerKey}:${this.options.tenant}:reviewer+reader::e2e-reviewer`,
       DATABASE_URL: url.toString(),
       LLMBUS_DATA_DIR: '',
       KAFKAJS_NO_PARTITIONER_WARNING: '1',

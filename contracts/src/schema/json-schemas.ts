@@ -25,18 +25,44 @@ export function buildJsonSchemas(): Record<string, JsonSchema> {
   for (const event of EVENTS) {
     const rootName = event.payload.name;
     const definitions: Record<string, JsonSchema> = {};
-    collectRefs(all[rootName], all, definitions);
+    const root = ownOrInheritedSchema(event.payload, all);
+    collectRefs(root, all, definitions);
     result[event.type] = sortKeys({
       $schema: 'http://json-schema.org/draft-07/schema#',
       $id: `https://llmbus.dev/schemas/${event.type}.v${event.schemaVersion}.json`,
       title: rootName,
       description: event.description,
-      ...all[rootName],
+      ...root,
       additionalProperties: false,
       ...(Object.keys(definitions).length ? { definitions } : {}),
     }) as JsonSchema;
   }
   return result;
+}
+
+/**
+ * The schema of a payload class: its own, or, for a class that only renames its parent (no
+ * decorators of its own, e.g. `class ToolCallsRequested extends ToolLoopState {}`), the nearest
+ * ancestor's. class-validator-jsonschema merges inherited decorators into a class that has some of
+ * its own, but lists no entry for a class with none, which left such payloads with an empty schema
+ * that (with `additionalProperties: false`) no real event could match.
+ * @throws Error when neither the class nor an ancestor has a schema (a payload without decorators).
+ */
+function ownOrInheritedSchema(
+  payload: abstract new (...args: never[]) => unknown,
+  all: Record<string, JsonSchema>,
+): JsonSchema {
+  for (
+    let cls: unknown = payload;
+    typeof cls === 'function' && cls !== Function.prototype;
+    cls = Object.getPrototypeOf(cls)
+  ) {
+    const schema = all[(cls as { name: string }).name];
+    if (schema !== undefined) return schema;
+  }
+  throw new Error(
+    `payload class ${payload.name} has no class-validator decorators, so no JSON Schema can be derived`,
+  );
 }
 
 function collectRefs(node: unknown, all: Record<string, JsonSchema>, out: Record<string, JsonSchema>): void {

@@ -11,8 +11,9 @@ export type CredentialKind = 'api_key' | 'jwt';
  */
 export interface Principal {
   /**
-   * Who, for logs, audit and `requester.userId`: an API key's id (its first 6 characters and "…")
-   * or a token's `sub`. Never the credential itself.
+   * Who, for logs, audit, reviewers and `requester.userId`: an API key's configured name (else a
+   * fingerprint of its digest, `apikey-<12 hex>`) or a token's `sub`. Never the credential, nor
+   * any part of it.
    */
   readonly id: string;
   readonly kind: CredentialKind;

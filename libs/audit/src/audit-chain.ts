@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import { canonicalDigest } from '@llmbus/contracts';
 import { insertValues, type AuditInsertRow } from './audit-insert-row';
 import type { SqlClient } from './sql-client';
 
@@ -104,33 +103,21 @@ export function hashedColumnsOf(row: Readonly<Record<string, unknown>>): Record<
   return columns;
 }
 
-function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
-
-function jcs(value: unknown): string {
-  const text = canonicalize(value);
-  if (text === undefined) throw new Error('the audit chain cannot canonicalise an undefined value');
-  return text;
-}
-
 /** SHA-256 (hex) of a payload's RFC 8785 canonical JSON: what a tombstone keeps of a removed payload. */
 export function payloadDigest(payload: unknown): string {
-  return sha256(jcs(payload));
+  return canonicalDigest(payload);
 }
 
 /** The record hash (SHA-256 hex of the JCS form of the content); the one place a hash is computed. */
 export function recordHash(content: ChainContent): string {
-  return sha256(
-    jcs({
-      v: CHAIN_VERSION,
-      tenantId: content.tenantId,
-      chainSeq: content.chainSeq,
-      prevHash: content.prevHash,
-      payloadDigest: content.payloadDigest,
-      columns: content.columns,
-    }),
-  );
+  return canonicalDigest({
+    v: CHAIN_VERSION,
+    tenantId: content.tenantId,
+    chainSeq: content.chainSeq,
+    prevHash: content.prevHash,
+    payloadDigest: content.payloadDigest,
+    columns: content.columns,
+  });
 }
 
 interface NormalisedRow extends Record<string, unknown> {

@@ -28,7 +28,7 @@ export interface KafkaTransportOptions {
   readonly brokers: readonly string[];
   readonly clientId: string;
   /**
-   * Consumer session timeout in milliseconds (default 10 s). Handlers heartbeat during long model
+   * Consumer session timeout in milliseconds (default 6 s, the broker's minimum). Handlers heartbeat during long model
    * calls, so this only bounds how long a dead member holds its partitions.
    */
   readonly sessionTimeoutMs?: number;
@@ -67,7 +67,7 @@ export interface KafkaTransportOptions {
   readonly logger: Logger;
 }
 
-const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
+const DEFAULT_SESSION_TIMEOUT_MS = 6_000;
 /** Messages in flight per consumer by default: several model calls at once per replica. */
 export const DEFAULT_CONCURRENCY = 8;
 /** Kafka's Java consumer default for the same bound (max.poll.interval.ms). */

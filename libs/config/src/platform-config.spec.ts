@@ -39,7 +39,7 @@ describe('loadPlatformConfig', () => {
 
   it('sizes the rebalance timeout to every attempt of the longest model call, apart from the session timeout', () => {
     expect(loadPlatformConfig(valid, defaults).kafka).toMatchObject({
-      sessionTimeoutMs: 10_000,
+      sessionTimeoutMs: 6_000,
       // 3 attempts x 120 s model deadline + 30 s margin.
       rebalanceTimeoutMs: 390_000,
     });

@@ -81,7 +81,7 @@ function kafkaGroupTimeouts(
   env: Env,
   maxAttempts: number,
 ): { sessionTimeoutMs: number; rebalanceTimeoutMs: number } {
-  const sessionTimeoutMs = int(env, 'KAFKA_SESSION_TIMEOUT_MS', 10_000, 6_000, 600_000);
+  const sessionTimeoutMs = int(env, 'KAFKA_SESSION_TIMEOUT_MS', 6_000, 6_000, 600_000);
   const longestModelCall = Math.max(
     MODEL_CALL_DEADLINE_MS,
     int(env, 'LLMBUS_LOCAL_TIMEOUT_MS', MODEL_CALL_DEADLINE_MS, 1, MAX_KAFKA_TIMEOUT_MS),

@@ -39,11 +39,14 @@ export function finishChatOutput(
       const tool = lenient
         ? { name: call.name, description: '', parameters: {} }
         : findTool(tools, call.name, context);
-      return {
-        id: call.id ?? `call_${randomUUID()}`,
-        name: call.name,
-        arguments: parseToolArguments(call.arguments, tool, context),
-      };
+      const id = call.id ?? `call_${randomUUID()}`;
+      try {
+        return { id, name: call.name, arguments: parseToolArguments(call.arguments, tool, context) };
+      } catch (error) {
+        // A caller that gates calls itself refuses this one and tells the model, which may retry.
+        if (!lenient || !(error instanceof ModelError)) throw error;
+        return { id, name: call.name, arguments: {}, argumentsError: error.message };
+      }
     });
     return { text: raw.text, toolCalls, finishReason: 'tool_calls' };
   }

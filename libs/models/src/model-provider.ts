@@ -11,6 +11,11 @@ export interface ToolCall {
   readonly name: string;
   /** Parsed arguments, already validated against the tool's `parameters` schema. */
   readonly arguments: Readonly<Record<string, unknown>>;
+  /**
+   * Only with `validateToolCalls: false`: why the arguments the model wrote could not be parsed
+   * (not JSON, or not a JSON object); `arguments` is then `{}` and the caller refuses the call.
+   */
+  readonly argumentsError?: string;
 }
 
 export type ChatMessage =

@@ -1,3 +1,4 @@
+import Ajv from 'ajv';
 import { ModelError } from './model-error';
 import { fencedJson, parseStructuredOutput } from './structured-output';
 
@@ -43,5 +44,23 @@ describe('structured output parsing', () => {
       caught = error;
     }
     expect(caught).toMatchObject({ code: 'malformed_output' });
+  });
+
+  it('compiles a schema once per content, though each request builds a new schema object', () => {
+    const compile = jest.spyOn(Ajv.prototype, 'compile');
+    try {
+      const fresh = () => structuredClone({ ...schema, title: 'compiled-once' });
+      for (let i = 0; i < 3; i++) {
+        expect(parseStructuredOutput('{"category": "billing"}', fresh(), 'triage', context)).toEqual({
+          category: 'billing',
+        });
+      }
+      expect(() => parseStructuredOutput('{"category": "sales"}', fresh(), 'triage', context)).toThrow(
+        'does not match schema "triage"',
+      );
+      expect(compile).toHaveBeenCalledTimes(1);
+    } finally {
+      compile.mockRestore();
+    }
   });
 });

@@ -1,12 +1,19 @@
 import { truncateText } from '@llmbus/contracts';
 import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
+import { LRUCache } from 'lru-cache';
 import { ModelError } from './model-error';
 import type { JsonSchema, ToolDefinition } from './model-provider';
 
 const ajv = new Ajv({ strict: false, allErrors: false });
 addFormats(ajv);
+/** Fast path: the same schema object as before (a workflow's schema held by its registry). */
 const validators = new WeakMap<JsonSchema, ValidateFunction>();
+/**
+ * By content: a schema that arrives inside each event is a new object every time, and compiling
+ * it cost more CPU than anything else the generator did per request. Bounded by schema count.
+ */
+const validatorsByContent = new LRUCache<string, ValidateFunction>({ max: 500 });
 
 export interface OutputContext {
   readonly provider: string;
@@ -15,6 +22,9 @@ export interface OutputContext {
 
 function validatorFor(schema: JsonSchema, what: string, context: OutputContext): ValidateFunction {
   let validate = validators.get(schema);
+  if (validate !== undefined) return validate;
+  const content = JSON.stringify(schema);
+  validate = validatorsByContent.get(content);
   if (validate === undefined) {
     try {
       validate = ajv.compile(schema);
@@ -23,9 +33,13 @@ function validatorFor(schema: JsonSchema, what: string, context: OutputContext):
         ...context,
         cause: error,
       });
+    } finally {
+      // Ajv keeps every schema object it compiled; this cache is the one that holds them (bounded).
+      ajv.removeSchema(schema);
     }
-    validators.set(schema, validate);
+    validatorsByContent.set(content, validate);
   }
+  validators.set(schema, validate);
   return validate;
 }
 

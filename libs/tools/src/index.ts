@@ -15,3 +15,4 @@ export * from './ticket-history';
 export * from './product-builtins';
 export { MemoryToolResultCache } from './tool-result-cache';
 export type { ToolResultCache } from './tool-result-cache';
+export * from './argument-problems';

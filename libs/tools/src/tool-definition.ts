@@ -42,6 +42,8 @@ export interface ToolCall {
   readonly id: string;
   readonly tool: string;
   readonly arguments: Readonly<Record<string, unknown>>;
+  /** Why the model's arguments could not be parsed (not JSON, not an object): the gate refuses the call. */
+  readonly argumentsError?: string;
 }
 
 /** Where a result came from, so it is always shown as data from that origin and never as instructions. */

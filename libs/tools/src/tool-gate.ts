@@ -1,6 +1,5 @@
 import type { ToolResultCache } from './tool-result-cache';
-import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import { canonicalDigest } from '@llmbus/contracts';
 import { ToolError } from './errors';
 import { ANY_TENANT, type ToolCall, type ToolDefinition, type ToolResult } from './tool-definition';
 import type { ToolRegistry } from './tool-registry';
@@ -52,9 +51,11 @@ export type ToolOutcome =
  * so an approval bound to this hash authorises that one call only. The call id is not part of it.
  */
 export function toolCallHash(call: Pick<ToolCall, 'tool' | 'arguments'>): string {
-  const text = canonicalize({ tool: call.tool, arguments: call.arguments });
-  if (text === undefined) throw new Error(`tool call ${call.tool}: arguments cannot be canonicalised`);
-  return createHash('sha256').update(text).digest('hex');
+  try {
+    return canonicalDigest({ tool: call.tool, arguments: call.arguments });
+  } catch {
+    throw new Error(`tool call ${call.tool}: arguments cannot be canonicalised`);
+  }
 }
 
 /**
@@ -92,6 +93,13 @@ export class ToolGate {
     if (!tool) return refuse('unknown_tool', `tool ${call.tool} is not available`);
     if (!tool.tenants.includes(ANY_TENANT) && !tool.tenants.includes(tenant)) {
       return refuse('tenant_not_permitted', `tool ${call.tool} is not available to this tenant`);
+    }
+    if (call.argumentsError !== undefined) {
+      return refuse(
+        'invalid_arguments',
+        `${call.argumentsError}; call ${call.tool} again with its arguments as one JSON object matching its schema`,
+        [call.argumentsError],
+      );
     }
     const problems = this.registry.argumentProblems(call.tool, call.arguments);
     if (problems.length > 0) {

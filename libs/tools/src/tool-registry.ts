@@ -1,7 +1,8 @@
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import Ajv, { type Options, type ValidateFunction } from 'ajv';
+import Ajv, { type ValidateFunction } from 'ajv';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
+import { argumentProblemLines, argumentSchemaOptions as options, isDraft2020 } from './argument-problems';
 import { abortedError } from './builtin-tools';
 import { ToolError } from './errors';
 import { capText } from './result-cap';
@@ -40,9 +41,7 @@ export class ToolRegistry {
     let validate: ValidateFunction;
     try {
       const family = definition.kind === 'mcp' ? this.validators.lenient : this.validators.strict;
-      const dialect = String(definition.argumentsSchema['$schema'] ?? '').includes('2020-12')
-        ? 'draft2020'
-        : 'draft7';
+      const dialect = isDraft2020(definition.argumentsSchema) ? 'draft2020' : 'draft7';
       validate = family[dialect].compile({ ...definition.argumentsSchema });
     } catch (error) {
       throw new Error(
@@ -67,19 +66,7 @@ export class ToolRegistry {
   argumentProblems(name: string, args: unknown): string[] {
     const tool = this.tools.get(name);
     if (!tool) return [`no tool named ${name}`];
-    if (tool.validate(args)) return [];
-    return [
-      ...new Set(
-        (tool.validate.errors ?? []).map((error) => {
-          const path = `arguments${error.instancePath.replace(/\//g, '.')}`;
-          if (error.keyword === 'required')
-            return `${path}.${String(error.params['missingProperty'])}: is required`;
-          if (error.keyword === 'additionalProperties')
-            return `${path}.${String(error.params['additionalProperty'])}: is not allowed`;
-          return `${path}: ${error.message ?? 'is invalid'}`;
-        }),
-      ),
-    ];
+    return tool.validate(args) ? [] : argumentProblemLines(tool.validate.errors);
   }
 
   /**
@@ -140,10 +127,6 @@ export class ToolRegistry {
       ? { ...result, content: capped.text, truncated: true, bytes: capped.bytes }
       : result;
   }
-}
-
-function options(strict: boolean): Options {
-  return { allErrors: true, strict, strictTypes: false, strictTuples: false, strictRequired: false };
 }
 
 function withFormats<T extends Ajv>(ajv: T): T {

@@ -106,19 +106,32 @@ function forcedReview(
 }
 
 /**
+ * The tier attempt `attempt` (1-based) of a cascade runs on: attempt 1 on the routed tier (the
+ * cascade's first when it does not list the routed one: a match rule may have asked for large),
+ * one step up per attempt, staying on the last tier. Undefined without a cascade (the routed tier
+ * then holds). The generator picks its model with it and the validator decides escalation with it.
+ */
+export function cascadeTierOf(
+  workflow: WorkflowDefinition,
+  attempt: number,
+  routedTier?: ModelTier,
+): ModelTier | undefined {
+  const cascade = workflow.model.cascade;
+  if (cascade === undefined || cascade.length === 0) return undefined;
+  const start = routedTier === undefined ? 0 : Math.max(0, cascade.indexOf(routedTier));
+  return cascade[Math.max(0, Math.min(start + attempt, cascade.length) - 1)];
+}
+
+/**
  * The tier the next attempt of a cascade runs on, when it is higher than this attempt's; undefined
- * without a cascade or on its last tier. Mirrors the generator's choice: attempt 1 on the routed
- * tier (the first when the cascade does not list it), one step up per attempt.
+ * without a cascade or on its last tier ({@link cascadeTierOf} of both attempts).
  */
 export function cascadeTierAfter(
   workflow: WorkflowDefinition,
   attempt: number,
   routedTier?: ModelTier,
 ): ModelTier | undefined {
-  const cascade = workflow.model.cascade;
-  if (cascade === undefined) return undefined;
-  const start = routedTier === undefined ? 0 : Math.max(0, cascade.indexOf(routedTier));
-  const now = Math.min(start + attempt, cascade.length) - 1;
-  const next = Math.min(start + attempt + 1, cascade.length) - 1;
-  return next > now && cascade[next] !== cascade[now] ? cascade[next] : undefined;
+  const now = cascadeTierOf(workflow, attempt, routedTier);
+  const next = cascadeTierOf(workflow, attempt + 1, routedTier);
+  return next !== now ? next : undefined;
 }

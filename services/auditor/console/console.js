@@ -157,7 +157,9 @@ function reviewCard(pending) {
     approval
       ? h('p', {}, h('strong', {}, 'Tool: '), h('code', { class: 'tool' }, approval.tool ?? '?'), approval.expiresAt ? ` · decide before ${fmtTime(approval.expiresAt)}` : '')
       : undefined,
-    data.reason ? h('p', {}, h('strong', {}, approval ? "The model's reason: " : 'Reason: '), data.reason) : undefined,
+    approval
+      ? h('p', { class: 'reason' }, h('strong', {}, "The model's reason: "), typeof approval.reason === 'string' && approval.reason !== '' ? approval.reason : h('em', { class: 'absent' }, 'no reason given'))
+      : data.reason ? h('p', {}, h('strong', {}, 'Reason: '), data.reason) : undefined,
     data.violations?.length ? h('ul', { class: 'violations' }, data.violations.map((v) => h('li', {}, v))) : undefined,
     data.input ? h('details', {}, h('summary', {}, 'Input'), json(data.input)) : undefined,
     data.passages?.length ? h('details', {}, h('summary', {}, `Passages (${data.passages.length})`), passageList(data.passages)) : undefined,
@@ -257,6 +259,11 @@ function eventDetails(type, data) {
       h('div', { class: 'tool-calls' }, h('strong', {}, 'Tool calls: '), calls.map((c) => `${c.tool ?? c.name ?? '?'}${c.status ? ` (${c.status}${c.reviewer ? ` by ${c.reviewer}` : ''})` : ''}`).join(', ')),
       h('details', {}, h('summary', {}, 'Tool calls and results'), json(calls)),
     );
+  }
+  // Models of the fallback chain that failed before the one that answered.
+  const fallbacks = type.endsWith('model.call-recorded') || type.endsWith('response.generated') ? data.usage?.fallbackAttempts : undefined;
+  if (Array.isArray(fallbacks) && fallbacks.length) {
+    parts.push(h('div', { class: 'fallbacks' }, h('strong', {}, 'Fallbacks: '), [...fallbacks.map((a) => `${a.modelId ?? '?'} (${a.provider ?? '?'}, ${a.code ?? '?'}${a.skipped ? ', skipped' : `, ${a.latencyMs ?? '?'} ms`})`), `answered by ${data.usage.modelId ?? '?'}`].join(' → ')));
   }
   if (data.assessment) {
     const signals = (data.assessment.signals ?? []).map((s) => `${s.name ?? s.signal ?? '?'} ${typeof s.score === 'number' ? s.score.toFixed(2) : ''}`).join(', ');

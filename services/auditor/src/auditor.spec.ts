@@ -39,7 +39,7 @@ const KEYS = {
 };
 const API_KEYS = [
   `${KEYS.acmeReader}:acme:reader`,
-  `${KEYS.acmeReviewer}:acme:reviewer`,
+  `${KEYS.acmeReviewer}:acme:reviewer::rita`,
   `${KEYS.acmeSubmitter}:acme:submitter`,
   `${KEYS.acmeAdmin}:acme:admin`,
   `${KEYS.acmePiiReader}:acme:reader+reviewer+pii-reader`,
@@ -476,7 +476,8 @@ describe('auditor', () => {
           decision: 'edit',
           output: VALID_OUTPUT,
           comment: 'tone',
-          reviewer: expect.stringMatching(/^review/),
+          // The principal's configured name, never the key or a prefix of it.
+          reviewer: 'rita',
         },
       });
 
@@ -511,6 +512,12 @@ describe('auditor', () => {
             tool: 'restart_service',
             arguments: { service: 'payments' },
             callHash: 'a'.repeat(64),
+            argumentsSchema: {
+              type: 'object',
+              properties: { service: { type: 'string', enum: ['payments', 'auth'] } },
+              required: ['service'],
+              additionalProperties: false,
+            },
             reason: 'pool exhausted',
             expiresAt,
             loop: {
@@ -570,6 +577,23 @@ describe('auditor', () => {
         callHash: 'b'.repeat(64),
       }).expect(409);
       expect(stale.body.message).toContain('is for another call (restart_service, call tool-1.a1.t1.0');
+      // Edited arguments that fail the tool's schema are refused naming the field, and nothing is published.
+      const invalid = await decide('tool-1', {
+        decision: 'edit',
+        arguments: { service: 'mail', force: true },
+        callHash: 'a'.repeat(64),
+      }).expect(400);
+      expect(invalid.body).toMatchObject({
+        error: 'invalid_arguments',
+        details: expect.arrayContaining([
+          'arguments.service: must be equal to one of the allowed values',
+          'arguments.force: is not allowed',
+        ]),
+      });
+      expect(invalid.body.message).toContain('the approval is still pending');
+      const pending = await request(url).get('/v1/reviews').set('X-Api-Key', KEYS.acmeReviewer).expect(200);
+      expect(pending.body.reviews.map((r: { requestId: string }) => r.requestId)).toContain('tool-1');
+      expect(decisions.length).toBe(before);
       await decide('tool-1', {
         decision: 'edit',
         arguments: { service: 'auth' },
@@ -583,6 +607,74 @@ describe('auditor', () => {
         arguments: { service: 'auth' },
         review: { kind: 'tool-approval', toolApproval: { callHash: 'a'.repeat(64) } },
       });
+    });
+
+    it("refuses (403) the submitter's approval or edit of its own tool call, and takes another reviewer's", async () => {
+      const own = (requestId: string, requestedBy: boolean) => {
+        const ctx = { ...context, requester: { userId: 'rita', groups: [] } };
+        return outgoing(ReviewRequestedEvent, {
+          kind: 'tool-approval',
+          requestId,
+          context: ctx,
+          input: { alert: 'slow' },
+          passages: [],
+          reason: 'approve restart_service: pool exhausted',
+          violations: [],
+          text: 'restart_service({"service":"payments"})',
+          attempts: 1,
+          usage,
+          toolApproval: {
+            callId: `${requestId}.a1.t1.0`,
+            tool: 'restart_service',
+            arguments: { service: 'payments' },
+            callHash: 'c'.repeat(64),
+            // Approvals recorded before requestedBy existed fall back to the request's requester.
+            ...(requestedBy && { requestedBy: 'rita' }),
+            reason: 'pool exhausted',
+            expiresAt: '2999-01-01T00:00:00.000Z',
+            loop: { requestId, context: ctx, input: {}, passages: [], attempt: 1, rounds: [], usage },
+          },
+        });
+      };
+      for (const [requestId, requestedBy] of [
+        ['self-1', true],
+        ['self-legacy', false],
+      ] as const) {
+        const [input] = await bus.publish([submitted(requestId)]);
+        await bus.publish([own(requestId, requestedBy)], { envelope: input, stage: 'generator' });
+      }
+      await until(
+        async () =>
+          (await trailTypes('acme', 'self-1')).length === 2 &&
+          (await trailTypes('acme', 'self-legacy')).length === 2,
+        'own tool approvals',
+      );
+      const decide = (key: string, requestId: string, body: object) =>
+        request(url).post(`/v1/reviews/${requestId}/decision`).set('X-Api-Key', key).send(body);
+      const before = decisions.length;
+      for (const requestId of ['self-1', 'self-legacy']) {
+        const refused = await decide(KEYS.acmeReviewer, requestId, {
+          decision: 'approve',
+          callHash: 'c'.repeat(64),
+        }).expect(403);
+        expect(refused.body).toMatchObject({ error: 'self_approval' });
+        expect(refused.body.message).toBe(
+          `rita submitted request ${requestId} and cannot approve its own restart_service call: another principal with the reviewer role must decide it (the requester may only reject it)`,
+        );
+      }
+      await decide(KEYS.acmeReviewer, 'self-1', {
+        decision: 'edit',
+        arguments: { service: 'auth' },
+        callHash: 'c'.repeat(64),
+      }).expect(403);
+      expect(decisions.length).toBe(before);
+      // Another principal with the reviewer role decides it.
+      await decide(KEYS.acmePiiReader, 'self-1', { decision: 'approve', callHash: 'c'.repeat(64) }).expect(
+        202,
+      );
+      await until(() => decisions.length === before + 1, 'the second reviewer decision');
+      expect(decisions.at(-1)?.data).toMatchObject({ requestId: 'self-1', decision: 'approve' });
+      expect(decisions.at(-1)?.data.reviewer).not.toBe('rita');
     });
 
     it('serves /healthz without a key and /metrics to readers and admins', async () => {
@@ -615,7 +707,7 @@ describe('auditor', () => {
 
     it('says who a key is, lists dead letters to readers and replays them for admins only', async () => {
       const who = await request(url).get('/v1/principal').set('X-Api-Key', KEYS.acmeReviewer).expect(200);
-      expect(who.body).toMatchObject({ tenantId: 'acme', roles: ['reviewer'] });
+      expect(who.body).toMatchObject({ id: 'rita', tenantId: 'acme', roles: ['reviewer'] });
       const list = await request(url).get('/v1/dead-letters').set('X-Api-Key', KEYS.acmeReader).expect(200);
       expect(list.body).toEqual({ deadLetters: expect.any(Array) });
       await request(url).get('/v1/dead-letters?limit=0').set('X-Api-Key', KEYS.acmeReader).expect(400);

@@ -38,7 +38,7 @@ export class ReviewDecisionBody {
     type: 'object',
     additionalProperties: true,
     description:
-      'Tool approvals only: the arguments to run the call with instead, re-validated against the tool schema by the generator (a call that fails it is not run and the model is told why); required with `edit` on a tool approval',
+      'Tool approvals only: the arguments to run the call with instead, checked against the tool schema on submission (400 `invalid_arguments` naming each field; the approval stays pending) and again by the generator; required with `edit` on a tool approval',
   })
   @IsOptional()
   @IsObject({ message: 'arguments must be a JSON object' })

@@ -1,5 +1,6 @@
 import type { Principal } from '@llmbus/access';
 import type { AuditStore, PendingReview } from '@llmbus/audit';
+import { ArgumentSchemaCheck } from '@llmbus/tools';
 import { OutputValidator, WorkflowError, WorkflowRegistry } from '@llmbus/workflows';
 import { EventBus, outgoing } from '@llmbus/bus';
 import {
@@ -22,6 +23,7 @@ import {
   Body,
   ConflictException,
   Controller,
+  ForbiddenException,
   Get,
   HttpCode,
   Inject,
@@ -35,6 +37,7 @@ import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
   ApiConflictResponse,
+  ApiForbiddenResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
@@ -49,6 +52,7 @@ import { DecisionAcceptedBody, ReviewQueueBody } from './http-openapi';
 
 const bodyPipe = new StorableTextValidationPipe({ whitelist: true, forbidNonWhitelisted: true });
 const outputs = new OutputValidator();
+const toolArguments = new ArgumentSchemaCheck();
 
 /** The human-review surface: the queue, and decisions published as ReviewDecided. */
 /** One entry of the review queue: an output review or a tool approval, with the recorded review. */
@@ -66,6 +70,30 @@ function toolApprovalOf(data: Readonly<Record<string, unknown>>): ToolApprovalVi
   if (data['kind'] !== 'tool-approval' || typeof approval !== 'object' || approval === null) return undefined;
   const { loop: _loop, ...view } = approval as ToolApproval;
   return view;
+}
+
+/**
+ * Refuses (403) an approval or edit by the principal who submitted the request: a high-risk call
+ * needs a second person. The requester is the approval's `requestedBy`, or, on approvals recorded
+ * before it was carried, the request's `requester.userId`. A requester may still reject its own call.
+ */
+function checkNotSelfApproval(
+  requestId: string,
+  approval: ToolApprovalView,
+  review: Readonly<Record<string, unknown>>,
+  principal: Principal,
+  decision: ReviewDecisionBody['decision'],
+): void {
+  if (decision === 'reject') return;
+  const requester =
+    approval.requestedBy ??
+    (review['context'] as { requester?: { userId?: unknown } } | undefined)?.requester?.userId;
+  if (typeof requester !== 'string' || requester !== principal.id) return;
+  throw new ForbiddenException({
+    statusCode: 403,
+    error: 'self_approval',
+    message: `${principal.id} submitted request ${requestId} and cannot ${decision === 'edit' ? 'edit' : 'approve'} its own ${approval.tool} call: another principal with the reviewer role must decide it (the requester may only reject it)`,
+  });
 }
 
 /** Refuses decisions a tool approval cannot take: an output, an edit without arguments, a late one. */
@@ -95,6 +123,26 @@ function checkToolDecision(requestId: string, approval: ToolApprovalView, body: 
       `the pending approval of request ${requestId} is for another call (${approval.tool}, call ${approval.callId}, callHash ${approval.callHash}); the call you decided on is no longer pending: reload the queue`,
     );
   }
+}
+
+/**
+ * Refuses (400 `invalid_arguments`, one detail per field) edited arguments that the tool's schema
+ * rejects, so the approval stays pending and the reviewer can correct them, rather than accepting
+ * the edit and having the call refused after the fact.
+ */
+function checkEditedArguments(
+  tool: string,
+  schema: Readonly<Record<string, unknown>>,
+  args: Record<string, unknown>,
+): void {
+  const problems = toolArguments.problems(schema, args);
+  if (problems.length === 0) return;
+  throw new BadRequestException({
+    statusCode: 400,
+    error: 'invalid_arguments',
+    message: `the edited arguments do not match the schema of ${tool}: ${problems.join('; ')}; the approval is still pending`,
+    details: problems,
+  });
 }
 
 @ApiTags('reviews')
@@ -142,13 +190,18 @@ export class ReviewsController {
   @ApiOperation({
     summary: 'Approve, edit or reject a pending review; published as ReviewDecided',
     description:
-      'Output reviews: `edit` carries `output`. Tool approvals: `approve` runs the exact call shown (bound to its callHash), `edit` carries `arguments` to run instead (re-validated against the tool schema), `reject` tells the model the call was refused; after `expiresAt` the decision is refused (409) and the request fails as approval_expired.',
+      'Output reviews: `edit` carries `output`. Tool approvals: `approve` runs the exact call shown (bound to its callHash), `edit` carries `arguments` to run instead (checked against the tool schema on submission, 400 naming each field, and again by the generator), `reject` tells the model the call was refused; after `expiresAt` the decision is refused (409) and the request fails as approval_expired.',
   })
   @ApiAcceptedResponse({ type: DecisionAcceptedBody })
   @ApiBadRequestResponse({
     type: ErrorBody,
     description:
-      'Invalid body or request id; an output or arguments without decision "edit"; arguments on an output review, or an output on a tool approval; an edited output that breaks the workflow output schema',
+      'Invalid body or request id; an output or arguments without decision "edit"; arguments on an output review, or an output on a tool approval; an edited output that breaks the workflow output schema (`invalid_output`); edited tool arguments that break the tool\'s argument schema (`invalid_arguments`, one `details` line per field; the approval stays pending)',
+  })
+  @ApiForbiddenResponse({
+    type: ErrorBody,
+    description:
+      'The key lacks the reviewer role, or (`self_approval`) the principal who submitted the request approves or edits its own tool call: another reviewer must',
   })
   @ApiNotFoundResponse({ type: ErrorBody, description: 'No such request for this tenant' })
   @ApiConflictResponse({
@@ -185,6 +238,7 @@ export class ReviewsController {
     const approval = toolApprovalOf(state.review.envelope.data);
     if (approval !== undefined) {
       checkToolDecision(requestId, approval, body);
+      checkNotSelfApproval(requestId, approval, state.review.envelope.data, principal, body.decision);
     } else if (body.decision === 'edit' && body.output === undefined) {
       throw new BadRequestException('output is required with decision "edit" (an output review)');
     } else if (body.arguments !== undefined) {
@@ -199,14 +253,19 @@ export class ReviewsController {
     if (edited !== undefined) this.checkEdit(state.review.envelope.data, edited);
     // The trail keeps the review masked; the decision carries it, and an edit of the masked view,
     // with the raw values, so the published result is what the request produced.
+    const editedArguments =
+      body.arguments === undefined
+        ? undefined
+        : this.privacy.restoreFrom(state.review.envelope, body.arguments);
+    if (approval?.argumentsSchema !== undefined && editedArguments !== undefined) {
+      checkEditedArguments(approval.tool, approval.argumentsSchema, editedArguments);
+    }
     const decided: ReviewDecided = {
       requestId,
       reviewer: principal.id,
       decision: body.decision,
       ...(edited !== undefined && { output: edited }),
-      ...(body.arguments !== undefined && {
-        arguments: this.privacy.restoreFrom(state.review.envelope, body.arguments),
-      }),
+      ...(editedArguments !== undefined && { arguments: editedArguments }),
       ...(body.comment !== undefined && { comment: body.comment }),
       // Recorded only after the bus validated it as a ReviewRequested.
       review: this.privacy.raw(state.review.envelope).data as unknown as ReviewRequested,

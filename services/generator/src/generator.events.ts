@@ -162,7 +162,12 @@ export class GeneratorEventsController {
           context: state.context,
           input: state.input,
           passages: state.passages,
-          reason: truncateText(`approve ${approval.tool}: ${approval.reason}`, 2000),
+          reason: truncateText(
+            approval.reason === null
+              ? `approve ${approval.tool} (the model gave no reason)`
+              : `approve ${approval.tool}: ${approval.reason}`,
+            2000,
+          ),
           violations: [],
           text: truncateText(`${approval.tool}(${JSON.stringify(approval.arguments)})`, 200_000),
           attempts: state.attempt,

@@ -12,6 +12,7 @@ import { ModelCallRecorder } from './model-call-recorder';
 import { ResponseGeneration } from './response-generation';
 import { assertWorkflowToolsDeclared, ToolLoop } from './tool-loop';
 import { ToolRoundRunner } from './tool-rounds';
+import { assertWorkflowModelsKnown } from './workflow-models';
 
 const DEFAULT_CONTEXT_WINDOW = 4096;
 
@@ -22,6 +23,7 @@ export class GeneratorModule {
   static forRoot(deps: GeneratorDeps): DynamicModule {
     const workflows =
       deps.workflows ?? WorkflowRegistry.fromDirectory(deps.config.workflowsDir ?? DEFAULT_WORKFLOWS_DIR);
+    if (deps.selectModel !== undefined) assertWorkflowModelsKnown(workflows.list(), deps.selectModel);
     const generation = new ResponseGeneration(
       workflows,
       deps.models,

@@ -8,7 +8,13 @@ import {
   ResponseGenerated,
   ResponseGeneratedEvent,
 } from '@llmbus/contracts';
-import { ScriptedModelProvider } from '@llmbus/models';
+import {
+  FallbackModelProvider,
+  ModelError,
+  ModelRegistry,
+  ScriptedModelProvider,
+  type ModelEntry,
+} from '@llmbus/models';
 import pino from 'pino';
 import { startGenerator } from './index';
 
@@ -166,6 +172,68 @@ describe('generator model call records', () => {
         ResponseGeneratedEvent.type,
         ModelCallRecordedEvent.type,
       ]);
+    } finally {
+      await app.close();
+      await bus.close();
+    }
+  });
+
+  it('puts the failed fallback attempts in the trail: ResponseGenerated usage and ModelCallRecorded', async () => {
+    const bus = new EventBus(new InMemoryTransport(), { logger, dedup: forgetful });
+    const produced: OutgoingRecord[] = [];
+    const produce = bus.transport.produce.bind(bus.transport);
+    jest.spyOn(bus.transport, 'produce').mockImplementation(async (records) => {
+      produced.push(...records);
+      await produce(records);
+    });
+    const entry = (id: string, fallbacks?: string[]): ModelEntry => ({
+      id,
+      provider: 'openai',
+      model: id,
+      contextWindow: 8192,
+      pricePer1MInputUsd: 1,
+      pricePer1MOutputUsd: 1,
+      capabilities: ['chat', 'json'],
+      tier: 'small',
+      ...(fallbacks && { fallbacks }),
+    });
+    const registry = ModelRegistry.fromEntries([
+      entry('hosted/large', ['local/small']),
+      entry('local/small'),
+    ]);
+    const hosted = new ScriptedModelProvider().enqueueChat(new ModelError('unavailable', 'hosted: 503'));
+    const local = new ScriptedModelProvider().enqueueChat({ json: output, usage: { promptTokens: 50 } });
+    const models = new FallbackModelProvider({
+      registry,
+      providerFor: (e) => (e.id === 'hosted/large' ? hosted : local),
+      defaultChatModel: registry.get('hosted/large'),
+    });
+    const app = await startGenerator({
+      bus,
+      config,
+      logger,
+      models,
+      selectModel: () => ({ modelId: 'hosted/large', contextWindow: 8192 }),
+    });
+    try {
+      await bus.publish([
+        outgoing(ContextRetrievedEvent, retrieved, { tenantId: 'acme', id: 'retrieved-fb' }),
+      ]);
+      const ofType = (type: string) => produced.filter((r) => r.headers['ce_type'] === type);
+      await until(() => ofType(ModelCallRecordedEvent.type).length === 1);
+      const attempts = [
+        {
+          modelId: 'hosted/large',
+          provider: 'scripted',
+          code: 'unavailable',
+          latencyMs: expect.any(Number),
+          message: 'hosted: 503',
+        },
+      ];
+      const generated = JSON.parse(String(ofType(ResponseGeneratedEvent.type)[0].value)) as ResponseGenerated;
+      expect(generated.usage).toMatchObject({ modelId: 'local/small', fallbackAttempts: attempts });
+      const record = JSON.parse(String(ofType(ModelCallRecordedEvent.type)[0].value)) as ModelCallRecorded;
+      expect(record.usage).toMatchObject({ modelId: 'local/small', fallbackAttempts: attempts });
     } finally {
       await app.close();
       await bus.close();

@@ -1,29 +1,12 @@
-import type { ToolResult, ToolResultCache } from '@llmbus/tools';
-import type { Redis } from 'ioredis';
+import { RedisCache, type RedisCommands } from '@llmbus/cache';
+import type { ToolResult } from '@llmbus/tools';
 
 /**
- * Tool results in Redis, shared by every generator replica: `SET <prefix><tenant>:<call hash>
- * <json> PX <ttl>`. A Redis error on a read is a miss and on a write is ignored: the cache never
- * fails a call.
+ * Tool results in Redis, shared by every generator replica: `SET llmbus:cache:tool:<tenant>:<call
+ * hash> <json> PX <ttl>` (see {@link RedisCache}: an error is a miss, never a failed call).
  */
-export class RedisToolResultCache implements ToolResultCache {
-  constructor(
-    private readonly redis: Redis,
-    private readonly prefix = 'llmbus:cache:tool:',
-  ) {}
-
-  async get(key: string): Promise<ToolResult | undefined> {
-    const json = await this.redis.get(this.prefix + key).catch(() => null);
-    return json === null ? undefined : (JSON.parse(json) as ToolResult);
-  }
-
-  async set(key: string, result: ToolResult, ttlMs: number): Promise<void> {
-    await this.redis
-      .set(this.prefix + key, JSON.stringify(result), 'PX', Math.round(ttlMs))
-      .catch(() => undefined);
-  }
-
-  async close(): Promise<void> {
-    await this.redis.quit().catch(() => undefined);
+export class RedisToolResultCache extends RedisCache<ToolResult> {
+  constructor(redis: RedisCommands, prefix = 'llmbus:cache:tool:') {
+    super(redis, prefix);
   }
 }

@@ -26,6 +26,7 @@ import {
 import type { Logger } from '@llmbus/observability';
 import { PiiProtection, PiiVaultError, resolvePiiPolicy } from '@llmbus/pii';
 import {
+  cascadeTierOf,
   groundedOutputSchema,
   PromptRenderer,
   PromptTooLargeError,
@@ -73,7 +74,12 @@ export type GenerationStep =
       readonly kind: 'tools';
       /** The model's words alongside its calls: its stated reason. */
       readonly assistantText: string;
-      readonly calls: readonly { readonly tool: string; readonly arguments: Record<string, unknown> }[];
+      readonly calls: readonly {
+        readonly tool: string;
+        readonly arguments: Record<string, unknown>;
+        /** Set when the model's arguments were not a JSON object: the gate refuses the call. */
+        readonly argumentsError?: string;
+      }[];
       /** This call's usage and billing id; `loopUsage` adds the earlier calls'. */
       readonly usage: ModelUsage;
       readonly loopUsage: ModelUsage;
@@ -186,7 +192,13 @@ export class ResponseGeneration {
         // instead of the whole round failing the event's schema.
         calls: response.toolCalls.map((call) =>
           TOOL_NAME_PATTERN.test(call.name)
-            ? { tool: call.name, arguments: { ...call.arguments } }
+            ? {
+                tool: call.name,
+                arguments: { ...call.arguments },
+                ...(call.argumentsError !== undefined && {
+                  argumentsError: toStorableText(truncateText(call.argumentsError, 2000)),
+                }),
+              }
             : {
                 tool: INVALID_TOOL_NAME,
                 arguments: { requestedTool: toStorableText(truncateText(call.name, 200)) },
@@ -258,14 +270,7 @@ export class ResponseGeneration {
    * request as `model_error`, naming the model and why.
    */
   private chooseModel(workflow: LoadedWorkflow, context: RequestContext, attempt: number): ChatModelChoice {
-    const cascade = workflow.model.cascade;
-    // The cascade starts at the tier the request was routed to (a match rule may ask for large)
-    // and climbs one step per attempt.
-    const start = cascade === undefined ? 0 : Math.max(0, cascade.indexOf(context.modelTier));
-    const tier =
-      cascade === undefined
-        ? context.modelTier
-        : (cascade[Math.min(start + attempt, cascade.length) - 1] ?? context.modelTier);
+    const tier = cascadeTierOf(workflow, attempt, context.modelTier) ?? context.modelTier;
     try {
       return this.selectModel(tier, workflow.model.id === undefined ? {} : { pin: workflow.model.id });
     } catch (error) {
@@ -388,10 +393,12 @@ export class ResponseGeneration {
         const hit = await this.responseCache?.get(cacheKey);
         if (hit !== undefined) {
           draft?.push(hit.text);
+          // The original call's failed fallbacks are not this call's.
+          const { fallbackAttempts: _original, ...hitUsage } = hit.usage;
           return {
             ...hit,
             usage: {
-              ...hit.usage,
+              ...hitUsage,
               promptTokens: 0,
               completionTokens: 0,
               costUsd: 0,

@@ -6,6 +6,8 @@ import {
   type EventEnvelope,
   type ReviewDecided,
   type ToolApproval,
+  ReviewRequestedEvent,
+  validatePayload,
   type ToolLoopState,
 } from '@llmbus/contracts';
 import { ScriptedModelProvider } from '@llmbus/models';
@@ -134,10 +136,49 @@ describe('ToolRoundRunner', () => {
       tool: 'restart',
       arguments: { service: 'payments' },
       callHash: toolCallHash({ tool: 'restart', arguments: { service: 'payments' } }),
+      argumentsSchema: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { service: { enum: ['payments', 'auth'] } },
+      },
       reason: 'Checking, then restarting payments because its pool is exhausted.',
+      reasonStated: true,
       expiresAt: '2026-11-30T08:01:00.000Z',
       loop: progress.state,
     });
+  });
+
+  it('records an approval whose model gave no reason with reason null and reasonStated false, never a placeholder', async () => {
+    const { registry } = tools();
+    const silent = state([{ tool: 'restart', arguments: { service: 'payments' } }]);
+    const quiet = { ...silent, rounds: [{ ...silent.rounds[0], assistantText: '  ' }] };
+    const progress = await runner(registry).run(quiet, allowlist, 'acme', signal, log);
+    expect(progress.kind).toBe('approval');
+    if (progress.kind !== 'approval') return;
+    expect(progress.approval).toMatchObject({ tool: 'restart', reason: null, reasonStated: false });
+    // The recorded event carries it as such: a ReviewRequested with a null reason is valid.
+    const review = {
+      kind: 'tool-approval',
+      requestId: 'r1',
+      context: quiet.context,
+      input: quiet.input,
+      passages: [],
+      reason: 'approve restart (the model gave no reason)',
+      violations: [],
+      text: 'restart({"service":"payments"})',
+      attempts: 1,
+      usage: quiet.usage,
+      toolApproval: progress.approval,
+    };
+    expect(validatePayload(ReviewRequestedEvent, review)).toMatchObject({ ok: true });
+  });
+
+  it('records who submitted the request in the approval, so that principal cannot approve its own call', async () => {
+    const { registry } = tools();
+    const asked = state([{ tool: 'restart', arguments: { service: 'payments' } }]);
+    const byAlice = { ...asked, context: { ...asked.context, requester: { userId: 'alice', groups: [] } } };
+    const progress = await runner(registry).run(byAlice, allowlist, 'acme', signal, log);
+    expect(progress.kind === 'approval' && progress.approval.requestedBy).toBe('alice');
   });
 
   it('resumes after an approval: the approved call runs once, calls already recorded never run again, later calls run', async () => {
@@ -264,15 +305,15 @@ describe('ToolLoop', () => {
     confidence: 0.9,
   };
 
-  function loop(model: ScriptedModelProvider, registry: ToolRegistry): ToolLoop {
+  function loop(model: ScriptedModelProvider, registry: ToolRegistry, loaded = workflows): ToolLoop {
     const generation = new ResponseGeneration(
-      workflows,
+      loaded,
       model,
       () => ({ contextWindow: 8192 }),
       undefined,
       10_000,
     );
-    return new ToolLoop(generation, workflows, registry);
+    return new ToolLoop(generation, loaded, registry);
   }
 
   const source = {
@@ -315,6 +356,51 @@ describe('ToolLoop', () => {
       },
     ]);
     expect(step.billed.usage).toMatchObject({ promptTokens: 10, completionTokens: 5 });
+  });
+
+  it('records a call whose arguments are not valid JSON as refused (invalid_arguments), runs nothing and lets the model retry', async () => {
+    const { registry, runs } = tools();
+    const model = new ScriptedModelProvider()
+      .enqueueChat({
+        text: 'Searching.',
+        toolCalls: [{ id: 'p-1', name: 'search', arguments: '{"query": "timeout"' }],
+      })
+      .enqueueChat({
+        text: 'Searching again.',
+        toolCalls: [{ id: 'p-2', name: 'search', arguments: '{"query": "timeout"}' }],
+      });
+    const twoRounds = new WorkflowRegistry([
+      parseWorkflowDocument(OPS_WORKFLOW.replace('maxToolRounds: 1', 'maxToolRounds: 2'), 'ops.v1.yaml'),
+    ]);
+    const tl = loop(model, registry, twoRounds);
+    const first = await tl.start(source, 1, async () => undefined, log);
+    expect(first.kind).toBe('requested');
+    if (first.kind !== 'requested') return;
+    expect(first.state.rounds[0].calls[0]).toMatchObject({
+      callId: 'r1.a1.t1.0',
+      tool: 'search',
+      arguments: {},
+      argumentsError: expect.stringContaining('are not valid JSON'),
+    });
+    const round = await runner(registry).run(first.state, allowlist, 'acme', signal, log);
+    expect(round.kind).toBe('completed');
+    expect(runs).toEqual([]);
+    expect(round.state.rounds[0].results[0]).toMatchObject({
+      status: 'refused',
+      code: 'invalid_arguments',
+      content: expect.stringContaining('call search again with its arguments as one JSON object'),
+    });
+    // The model is told why and, within maxToolRounds, asks again.
+    const second = await tl.continue(round.state, 'acme', async () => undefined, log);
+    const told = model.lastChatRequest?.messages.find((m) => m.role === 'tool');
+    expect(told?.content).toContain('are not valid JSON');
+    expect(second.kind).toBe('requested');
+    if (second.kind !== 'requested') return;
+    expect(second.state.rounds[1].calls[0]).toEqual({
+      callId: 'r1.a1.t2.0',
+      tool: 'search',
+      arguments: { query: 'timeout' },
+    });
   });
 
   it('shows results in untrusted blocks and, once the rounds are used up, offers no tools so the model answers', async () => {

@@ -165,6 +165,7 @@ export class ToolLoop {
               callId: `${state.requestId}.a${state.attempt}.t${round}.${index}`,
               tool: call.tool,
               arguments: call.arguments,
+              ...(call.argumentsError !== undefined && { argumentsError: call.argumentsError }),
             })),
             results: [],
           },

@@ -66,7 +66,12 @@ export class ToolRoundRunner {
     const results: ToolCallResult[] = [...round.results];
     for (const call of round.calls.slice(results.length)) {
       const request: ToolCallRequest = {
-        call: { id: call.callId, tool: call.tool, arguments: call.arguments },
+        call: {
+          id: call.callId,
+          tool: call.tool,
+          arguments: call.arguments,
+          ...(call.argumentsError !== undefined && { argumentsError: call.argumentsError }),
+        },
         allowlist,
         tenant,
         round: round.round,
@@ -82,6 +87,7 @@ export class ToolRoundRunner {
       const outcome = await this.options.gate.execute(request, signal);
       if (outcome.kind === 'needs_approval') {
         const waiting = withResults(state, results);
+        const stated = round.assistantText.trim();
         return {
           kind: 'approval',
           state: waiting,
@@ -90,7 +96,12 @@ export class ToolRoundRunner {
             tool: call.tool,
             arguments: call.arguments,
             callHash: outcome.callHash,
-            reason: round.assistantText.trim() || '(the model stated no reason)',
+            argumentsSchema: outcome.tool.argumentsSchema,
+            ...(state.context.requester.userId !== undefined && {
+              requestedBy: state.context.requester.userId,
+            }),
+            reason: stated === '' ? null : stated,
+            reasonStated: stated !== '',
             expiresAt: new Date(this.now().getTime() + this.options.approvalExpiryMs).toISOString(),
             loop: waiting,
           },

@@ -1,7 +1,6 @@
+import { type CacheStore, MemoryCache, RedisCache, tenantScopedKey } from '@llmbus/cache';
 import type { RetrievalRequest, RetrievalResult } from '@llmbus/retrieval';
-import canonicalize from 'canonicalize';
 import type { Redis } from 'ioredis';
-import { createHash } from 'node:crypto';
 
 /**
  * Where cached retrieval results and the per-collection generations live: process memory
@@ -17,27 +16,23 @@ export interface RetrievalCacheBackend {
 }
 
 const MAX_MEMORY_ENTRIES = 5_000;
+/** Largest cached result (JSON text, bytes): topK passages with their text fit well below it. */
+const MAX_ENTRY_BYTES = 1024 * 1024;
 
-/** In-process backend: an LRU of results, generations in a map. */
+/** In-process backend: an LRU of results (5,000 entries, 1 MiB each at most), generations in a map. */
 export class MemoryRetrievalCacheBackend implements RetrievalCacheBackend {
-  private readonly entries = new Map<string, { value: string; expires: number }>();
+  private readonly entries: CacheStore<string> = new MemoryCache<string>({
+    maxEntries: MAX_MEMORY_ENTRIES,
+    maxEntryBytes: MAX_ENTRY_BYTES,
+  });
   private readonly gens = new Map<string, number>();
 
   get(key: string): Promise<string | undefined> {
-    const entry = this.entries.get(key);
-    if (entry === undefined) return Promise.resolve(undefined);
-    this.entries.delete(key);
-    if (entry.expires <= Date.now()) return Promise.resolve(undefined);
-    this.entries.set(key, entry);
-    return Promise.resolve(entry.value);
+    return this.entries.get(key);
   }
 
   set(key: string, value: string, ttlMs: number): Promise<void> {
-    this.entries.delete(key);
-    this.entries.set(key, { value, expires: Date.now() + ttlMs });
-    while (this.entries.size > MAX_MEMORY_ENTRIES)
-      this.entries.delete(this.entries.keys().next().value as string);
-    return Promise.resolve();
+    return this.entries.set(key, value, ttlMs);
   }
 
   generations(tenant: string, collections: readonly string[]): Promise<number[]> {
@@ -51,8 +46,7 @@ export class MemoryRetrievalCacheBackend implements RetrievalCacheBackend {
   }
 
   close(): Promise<void> {
-    this.entries.clear();
-    return Promise.resolve();
+    return this.entries.close();
   }
 }
 
@@ -62,17 +56,21 @@ export class MemoryRetrievalCacheBackend implements RetrievalCacheBackend {
  * failed bump is thrown, so the document change is retried rather than leaving stale results.
  */
 export class RedisRetrievalCacheBackend implements RetrievalCacheBackend {
+  private readonly entries: RedisCache<string>;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix = 'llmbus:cache:retrieval:',
-  ) {}
-
-  async get(key: string): Promise<string | undefined> {
-    return (await this.redis.get(this.prefix + key).catch(() => null)) ?? undefined;
+  ) {
+    this.entries = new RedisCache<string>(redis, prefix, { maxEntryBytes: MAX_ENTRY_BYTES });
   }
 
-  async set(key: string, value: string, ttlMs: number): Promise<void> {
-    await this.redis.set(this.prefix + key, value, 'PX', Math.round(ttlMs)).catch(() => undefined);
+  get(key: string): Promise<string | undefined> {
+    return this.entries.get(key);
+  }
+
+  set(key: string, value: string, ttlMs: number): Promise<void> {
+    return this.entries.set(key, value, ttlMs);
   }
 
   async generations(tenant: string, collections: readonly string[]): Promise<number[]> {
@@ -115,8 +113,7 @@ export class RetrievalCache {
   ): Promise<RetrievalResult & { readonly cached?: boolean }> {
     const collections = [...new Set(request.collections)].sort();
     const gens = await this.backend.generations(request.tenant, collections);
-    const material = canonicalize({
-      tenant: request.tenant,
+    const key = tenantScopedKey(request.tenant, {
       groups: [...new Set(request.groups)].sort(),
       collections: Object.fromEntries(collections.map((c, i) => [c, gens[i] ?? 0])),
       order: request.collections,
@@ -124,9 +121,6 @@ export class RetrievalCache {
       query: request.query,
       weights: request.collectionWeights ?? {},
     });
-    const key = `${encodeURIComponent(request.tenant)}:${createHash('sha256')
-      .update(material ?? '')
-      .digest('hex')}`;
     const hit = await this.backend.get(key);
     if (hit !== undefined) {
       const stored = JSON.parse(hit) as RetrievalResult;

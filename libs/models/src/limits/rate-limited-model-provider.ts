@@ -57,6 +57,9 @@ function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** The bucket of calls that name no tenant, limited by the `*` entry. */
+const ANY_TENANT_KEY = '*';
+
 /**
  * Token-bucket rate limits in front of a provider: per model (the registry entry's `rpm` / `tpm`,
  * the provider's quota) and per tenant (requests and tokens per minute across all models). A call
@@ -140,7 +143,9 @@ export class RateLimitedModelProvider implements ModelProvider {
     const demands: BucketDemand[] = [];
     const scope = this.options.scope ?? 'both';
     const entry = scope === 'tenant' ? undefined : forEntry;
-    const tenant = scope === 'model' ? undefined : forTenant;
+    // A call that names no tenant is not exempt: it counts against the `*` limit, in one bucket
+    // shared by every such call (`*` is no tenant's id, so it is never a real tenant's bucket).
+    const tenant = scope === 'model' ? undefined : (forTenant ?? ANY_TENANT_KEY);
     if (entry?.rpm !== undefined) {
       demands.push({
         key: `model:${entry.id}:rpm`,
@@ -159,11 +164,12 @@ export class RateLimitedModelProvider implements ModelProvider {
     }
     if (tenant !== undefined) {
       const limits = this.options.tenantLimits;
-      const limit = limits?.get(tenant) ?? limits?.get('*');
+      const limit = (tenant === ANY_TENANT_KEY ? undefined : limits?.get(tenant)) ?? limits?.get('*');
+      const who = tenant === ANY_TENANT_KEY ? 'calls without a tenant (limit "*")' : `tenant ${tenant}`;
       if (limit?.rpm !== undefined) {
         demands.push({
           key: `tenant:${tenant}:rpm`,
-          name: `tenant ${tenant} requests per minute (${limit.rpm})`,
+          name: `${who} requests per minute (${limit.rpm})`,
           perMinute: limit.rpm,
           cost: 1,
         });
@@ -171,7 +177,7 @@ export class RateLimitedModelProvider implements ModelProvider {
       if (limit?.tpm !== undefined) {
         demands.push({
           key: `tenant:${tenant}:tpm`,
-          name: `tenant ${tenant} tokens per minute (${limit.tpm})`,
+          name: `${who} tokens per minute (${limit.tpm})`,
           perMinute: limit.tpm,
           cost: tokens,
         });

@@ -144,6 +144,21 @@ describe('RateLimitedModelProvider', () => {
     await provider.chat({ ...ask, tenant: 'initech' });
   });
 
+  it('counts a call that names no tenant against the * limit, in a bucket of its own', async () => {
+    const { inner, provider } = setUp({ tenants: '*=1/', maxWaitMs: 0, model: unlimitedEntry });
+    inner.enqueueChat({ text: 'a' }, { text: 'b' });
+    await provider.chat(ask);
+    await expect(provider.chat(ask)).rejects.toMatchObject({
+      code: 'rate_limited',
+      message: expect.stringContaining(
+        'calls without a tenant (limit "*") requests per minute (1)',
+      ) as unknown,
+    });
+    // A tenant's own bucket is not charged for them.
+    await provider.chat({ ...ask, tenant: 'globex' });
+    expect(inner.chatCalls).toHaveLength(2);
+  });
+
   it('refuses at once a call larger than a tokens-per-minute limit', async () => {
     const { provider } = setUp({ tenants: 'acme=/100' });
     await expect(provider.chat({ ...ask, tenant: 'acme', maxTokens: 500 })).rejects.toMatchObject({

@@ -50,6 +50,38 @@ describe('FallbackModelProvider', () => {
     },
   );
 
+  it('reports the models that failed before the answering one in its usage, in the order tried', async () => {
+    const { providers, fallback, advance } = setUp();
+    providers.a.enqueueChat(new ModelError('rate_limited', 'a: 429 Too Many Requests'));
+    providers.b.enqueueChat(new ModelError('timeout', 'b: no answer within 30000 ms'));
+    providers.c.enqueueChat({ text: 'from c' });
+    jest.spyOn(providers.b, 'chat').mockImplementationOnce(async () => {
+      advance(1_500);
+      throw new ModelError('timeout', 'b: no answer within 30000 ms');
+    });
+    const reply = await fallback.chat(ask);
+    expect(reply.usage.modelId).toBe('c');
+    expect(reply.usage.fallbackAttempts).toEqual([
+      {
+        modelId: 'a',
+        provider: 'scripted',
+        code: 'rate_limited',
+        latencyMs: 0,
+        message: 'a: 429 Too Many Requests',
+      },
+      {
+        modelId: 'b',
+        provider: 'scripted',
+        code: 'timeout',
+        latencyMs: 1_500,
+        message: 'b: no answer within 30000 ms',
+      },
+    ]);
+    // A call the first model answers carries no attempts.
+    providers.a.enqueueChat({ text: 'from a' });
+    expect((await fallback.chat(ask)).usage.fallbackAttempts).toBeUndefined();
+  });
+
   it('tries the fallbacks in order and throws the last failure when all fail', async () => {
     const { providers, fallback } = setUp();
     providers.a.enqueueChat(new ModelError('unavailable', 'a down'));

@@ -14,6 +14,12 @@ import type {
   ModelProvider,
   ModelTokenCounter,
 } from '../model-provider';
+import {
+  toStorableText,
+  truncateText,
+  type FailedModelAttempt,
+  type FallbackFailureCode,
+} from '@llmbus/contracts';
 import type { ModelsLogger } from '../models-logger';
 import type { ModelEntry, ModelRegistry } from '../registry/model-registry';
 
@@ -63,16 +69,27 @@ export class FallbackModelProvider implements ModelProvider {
     const now = this.options.now ?? Date.now;
     let lastError: ModelError | undefined;
     let earliestRetry: number | undefined;
+    // Every model that did not answer before the one that did, for the trail.
+    const failed: FailedModelAttempt[] = [];
     for (const entry of chain) {
       const provider = this.options.providerFor(entry);
       if (provider === undefined) continue;
       const until = this.waitUntil.get(entry.id);
       if (until !== undefined && until > now()) {
         earliestRetry = Math.min(earliestRetry ?? until, until);
+        failed.push(
+          attempt(entry.id, provider.name, 'rate_limited', 0, 'skipped until its Retry-After', true),
+        );
         continue;
       }
+      const started = now();
       try {
-        return await this.breaker(entry.id).execute(() => provider.chat({ ...request, model: entry.id }));
+        const response = await this.breaker(entry.id).execute(() =>
+          provider.chat({ ...request, model: entry.id }),
+        );
+        return failed.length === 0
+          ? response
+          : { ...response, usage: { ...response.usage, fallbackAttempts: failed.slice(-16) } };
       } catch (error) {
         if (error instanceof BrokenCircuitError) {
           lastError = new ModelError(
@@ -80,9 +97,13 @@ export class FallbackModelProvider implements ModelProvider {
             `${entry.id} is skipped for a cool-down after repeated failures`,
             { modelId: entry.id, provider: provider.name },
           );
+          failed.push(attempt(entry.id, provider.name, 'unavailable', 0, lastError.message, true));
           continue;
         }
         if (!isModelError(error) || !MOVES_ON.has(error.code)) throw error;
+        failed.push(
+          attempt(entry.id, provider.name, error.code as FallbackFailureCode, now() - started, error.message),
+        );
         if (error.code === 'rate_limited' && error.retryAfterMs !== undefined) {
           const retryAt = now() + error.retryAfterMs;
           this.waitUntil.set(entry.id, retryAt);
@@ -152,4 +173,22 @@ export class FallbackModelProvider implements ModelProvider {
     }
     return breaker;
   }
+}
+
+function attempt(
+  modelId: string,
+  provider: string,
+  code: FallbackFailureCode,
+  latencyMs: number,
+  message: string,
+  skipped = false,
+): FailedModelAttempt {
+  return {
+    modelId,
+    provider,
+    code,
+    latencyMs: Math.max(0, latencyMs),
+    ...(skipped && { skipped: true }),
+    message: toStorableText(truncateText(message, 500)),
+  };
 }

@@ -85,6 +85,19 @@ describe('ScriptedModelProvider (test double)', () => {
     ]);
   });
 
+  it('returns a call whose arguments are not JSON with argumentsError when validateToolCalls is false, and fails it otherwise', async () => {
+    const tools = [{ name: 'search_logs', description: 'search', parameters: { type: 'object' } }];
+    const reply = { toolCalls: [{ name: 'search_logs', arguments: '{"q": "timeout"' }] };
+    const model = new ScriptedModelProvider().enqueueChat(reply).enqueueChat(reply);
+    const lenient = await model.chat({ ...ask, tools, validateToolCalls: false });
+    expect(lenient.toolCalls[0]).toMatchObject({
+      name: 'search_logs',
+      arguments: {},
+      argumentsError: expect.stringContaining('arguments of tool call "search_logs" are not valid JSON'),
+    });
+    await expect(model.chat({ ...ask, tools })).rejects.toThrow('are not valid JSON');
+  });
+
   it('fails loudly when the script runs out', async () => {
     await expect(new ScriptedModelProvider().chat(ask)).rejects.toThrow(
       'no scripted chat step left for call #1',

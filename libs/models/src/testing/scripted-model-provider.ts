@@ -19,7 +19,8 @@ export interface ScriptedChatReply {
   readonly toolCalls?: readonly {
     readonly id?: string;
     readonly name: string;
-    readonly arguments: Readonly<Record<string, unknown>>;
+    /** An object, or JSON text as an OpenAI-compatible endpoint sends it (possibly not valid JSON). */
+    readonly arguments: string | Readonly<Record<string, unknown>>;
   }[];
   readonly finishReason?: FinishReason;
   readonly usage?: Partial<ModelUsage>;

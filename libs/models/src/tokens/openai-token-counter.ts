@@ -1,13 +1,33 @@
-import { countTokens as countCl100k } from 'gpt-tokenizer/encoding/cl100k_base';
-import { countTokens as countO200k } from 'gpt-tokenizer/encoding/o200k_base';
 import type { ModelEntry, TokenizerEncoding } from '../registry/model-registry';
 import type { ModelTokenCounter } from '../model-provider';
 
 type OpenAIEncoding = TokenizerEncoding;
+type CountTokens = (text: string) => number;
+
+/**
+ * Each encoding's rank table is loaded on its first count, not at import: loading both cost about
+ * a fifth of a stage's start-up CPU in the bench profile, and a restarted stage takes its
+ * partitions back only once started. A process counts with one encoding, if any.
+ */
+const LOADERS: Readonly<Record<OpenAIEncoding, () => CountTokens>> = {
+  /* eslint-disable @typescript-eslint/no-require-imports -- synchronous lazy load; counting is synchronous */
+  o200k_base: () =>
+    (require('gpt-tokenizer/encoding/o200k_base') as typeof import('gpt-tokenizer/encoding/o200k_base'))
+      .countTokens,
+  cl100k_base: () =>
+    (require('gpt-tokenizer/encoding/cl100k_base') as typeof import('gpt-tokenizer/encoding/cl100k_base'))
+      .countTokens,
+  /* eslint-enable @typescript-eslint/no-require-imports */
+};
+
+function lazyCounter(encoding: OpenAIEncoding): ModelTokenCounter {
+  let count: CountTokens | undefined;
+  return { count: (text) => (count ??= LOADERS[encoding]())(text) };
+}
 
 const COUNTERS: Readonly<Record<OpenAIEncoding, ModelTokenCounter>> = {
-  o200k_base: { count: (text) => countO200k(text) },
-  cl100k_base: { count: (text) => countCl100k(text) },
+  o200k_base: lazyCounter('o200k_base'),
+  cl100k_base: lazyCounter('cl100k_base'),
 };
 
 // OpenAI's model families and their encodings (tiktoken's model map): GPT-4o, 4.1, 4.5, 5 and the

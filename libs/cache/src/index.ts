@@ -1,0 +1,3 @@
+export * from './cache-store';
+export * from './memory-cache';
+export * from './redis-cache';

@@ -1,0 +1,62 @@
+import { CompromisePersonDetector } from './compromise-person-detector';
+
+// The real tagger, with the texts it was given recorded.
+const mockTagged: string[] = [];
+jest.mock('compromise', () => {
+  type Tagger = (text: string) => unknown;
+  const actual = jest.requireActual<Tagger | { default: Tagger }>('compromise');
+  const tagger = typeof actual === 'function' ? actual : actual.default;
+  return {
+    __esModule: true,
+    default: (text: string) => {
+      mockTagged.push(text);
+      return tagger(text);
+    },
+  };
+});
+
+const line = 'Ticket 42: Maria Lopez cannot reset her password.';
+
+function people(detector: CompromisePersonDetector, text: string): string[] {
+  return detector.detect(text).map((s) => `${s.text}@${s.start}`);
+}
+
+describe('CompromisePersonDetector', () => {
+  it('finds a name at its offset in every text that carries its line', () => {
+    const detector = new CompromisePersonDetector();
+    expect(people(detector, line)).toEqual(['Maria Lopez@11']);
+    const prompt = `<request>\nSubject: Password reset\nMessage:\n${line}\n</request>`;
+    const at = prompt.indexOf('Maria');
+    expect(people(detector, prompt)).toEqual([`Maria Lopez@${at}`]);
+    expect(detector.detect(prompt)[0].text).toBe(prompt.slice(at, at + 'Maria Lopez'.length));
+  });
+
+  it('tags a line once, however many texts carry it', () => {
+    mockTagged.length = 0;
+    const detector = new CompromisePersonDetector();
+    detector.detect(line);
+    detector.detect(`Subject: Password reset\n${line}`);
+    detector.detect(`Password reset\n${line}\n\nRegards`);
+    // The line once (and each other line once), not once per text that carries it.
+    expect(mockTagged.filter((text) => text.includes('Maria'))).toEqual([line]);
+    expect(new Set(mockTagged).size).toBe(mockTagged.length);
+  });
+
+  it('reads the escaped line breaks of a JSON-encoded prompt as line breaks: its lines are tagged once', () => {
+    const detector = new CompromisePersonDetector();
+    detector.detect(`Message:\n${line}`);
+    mockTagged.length = 0;
+    const recorded = JSON.stringify([
+      { role: 'user', content: `Subject: Password reset\nMessage:\n${line}\n</request>` },
+    ]);
+    const at = recorded.indexOf('Maria');
+    expect(people(detector, recorded)).toEqual([`Maria Lopez@${at}`]);
+    expect(mockTagged.some((text) => text.includes('Maria'))).toBe(false);
+  });
+
+  it('finds nothing in a text with no capitalised word, without tagging it', () => {
+    mockTagged.length = 0;
+    expect(new CompromisePersonDetector().detect('no names here, only lower case')).toEqual([]);
+    expect(mockTagged).toEqual([]);
+  });
+});
