@@ -5,11 +5,12 @@
 //   node eval/retrieval/run-eval.mjs [--json] [--model-decomposition] [--configuration NAME ...]
 // --model-decomposition adds a row where the local chat model splits questions (slow on CPU: ~2 min more).
 import 'reflect-metadata';
-import { readFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { COLLECTIONS, KINDS, SETS, TENANT, documents, ingestAll, memoised, questions } from './corpus.mjs';
 import { labelsHit, leakedPassages, ndcgAt, reciprocalRankAt, recallAt } from './metrics.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -19,66 +20,41 @@ const require = createRequire(import.meta.url);
 const libsRoot = process.env.EVAL_LIBS_ROOT ?? root;
 const retrieval = require(join(libsRoot, 'libs/retrieval/dist/index.js'));
 const { createModelProviders, parseModelsConfig } = require(join(libsRoot, 'libs/models/dist/index.js'));
-const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false }, 'model-decomposition': { type: 'boolean', default: false }, configuration: { type: 'string', multiple: true } } });
-
-const read = (file) => JSON.parse(readFileSync(join(here, file), 'utf8'));
-const TENANT = 'acme';
-// Cases of the kinds retrieval used to fail on: superseded versions under other ids, paraphrases
-// sharing no word with heading or title, questions needing two documents, unanswerable near misses.
-const hard = read('hard-cases.json');
-const documents = [
-  ...read('hr-policies.json').map((d) => ({ ...d, tenant: TENANT, collection: 'hr-policies' })),
-  ...read('runbooks.json').map((d) => ({ ...d, tenant: TENANT, collection: 'runbooks' })),
-  ...read('wiki.json').map((d) => ({ ...d, tenant: TENANT, collection: 'wiki' })),
-  // Another tenant with the same document ids and conflicting facts: none of it may reach acme.
-  ...read('globex.json').map((d) => ({ ...d, tenant: 'globex' })),
-  ...hard.documents.map((d) => ({ ...d, tenant: TENANT })),
-];
-const withKind = (set) => (q) => ({
-  ...q,
-  set,
-  kind: q.kind ?? (q.relevant.length === 0 ? 'unanswerable' : q.relevant.length > 1 ? 'two-document' : 'single'),
+const { values: args } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    'model-decomposition': { type: 'boolean', default: false },
+    configuration: { type: 'string', multiple: true },
+    // Keeps every embedded text's vector in this JSON file across runs (same model only).
+    'embedding-cache': { type: 'string' },
+    // Writes each question's relevance features, label and rank of the first relevant passage (per configuration).
+    features: { type: 'string' },
+  },
 });
-// Tuning questions chose the fusion and its weights; held-out questions were written before that
-// and never used to choose anything: figures that hold only on the first set are overfitted.
-const questions = [
-  ...[...read('questions.json'), ...read('runbook-questions.json'), ...hard.questions].map(withKind('tuning')),
-  ...read('held-out.json').questions.map(withKind('held-out')),
-];
-const SETS = ['tuning', 'held-out'];
-const KINDS = ['single', 'superseded', 'paraphrase', 'two-document', 'unanswerable'];
-const COLLECTIONS = ['hr-policies', 'runbooks', 'wiki'];
-
-const markdownOf = (doc) => `# ${doc.title}\n\n${Object.entries(doc.sections).map(([h, t]) => `## ${h}\n\n${t}`).join('\n\n')}\n`;
 
 const started = performance.now();
 const providers = createModelProviders(parseModelsConfig({ ...process.env, LLMBUS_MODEL_PROVIDER: 'local' }));
 const store = await retrieval.PgliteVectorStore.open();
 try {
   // Every configuration embeds the same questions: computed once, so rows differ only by ranking.
-  const embedder = memoised(providers.embeddings);
-  const ingestor = new retrieval.Ingestor(embedder, store);
+  const embedder = memoised(providers.embeddings, providers.embeddingModel.id, args['embedding-cache']);
   const ingestStart = performance.now();
-  let chunks = 0;
-  for (const doc of documents) {
-    const result = await ingestor.ingest({
-      tenant: doc.tenant, documentId: doc.id, collection: doc.collection, title: doc.title,
-      sourceUri: `https://intranet.example/${doc.collection}/${doc.id}`, contentType: 'text/markdown',
-      content: markdownOf(doc), aclGroups: doc.acl, version: 1,
-      supersedes: doc.supersedes, effectiveDate: doc.effectiveDate, versionLabel: doc.versionLabel,
-    });
-    if (doc.tenant === TENANT) chunks += result.chunkCount;
-  }
+  const chunks = await ingestAll(retrieval, embedder, store);
+  embedder.save();
   const ingestSeconds = (performance.now() - ingestStart) / 1000;
 
   const rules = new retrieval.RuleQueryDecomposer();
   const reranker = new retrieval.EmbeddingReranker(embedder);
-  const common = { maxContextTokens: 100_000 };
+  // EVAL_RETRIEVER_OPTIONS: JSON retriever options for every row (e.g. '{"lexicalWeight":0.2}'), to measure a setting.
+  const common = { maxContextTokens: 100_000, ...JSON.parse(process.env.EVAL_RETRIEVER_OPTIONS ?? '{}') };
   const none = retrieval.NO_DECOMPOSITION;
   const configurations = [
     ['vector only', { ...common, lexical: false, decomposer: none }],
     ['hybrid, RRF', { ...common, fusion: 'rrf', decomposer: none }],
     ['hybrid', { ...common, decomposer: none }],
+    // BM25 minimum should match (default 1/3 of the question's content words): off, and stricter.
+    ['hybrid, every BM25 match', { ...common, decomposer: none, lexicalMinimumShare: 0 }],
+    ['hybrid, minimum match 1/2', { ...common, decomposer: none, lexicalMinimumShare: 1 / 2 }],
     ['hybrid, rule decomposition', { ...common, decomposer: rules }],
     ['hybrid + rerank', { ...common, decomposer: none, reranker }],
   ];
@@ -92,12 +68,13 @@ try {
   const readable = new Map(documents.map((d) => [`${d.tenant}/${d.id}`, d]));
   const rows = [];
   const byKind = new Map();
+  const featureRows = [];
   for (const [name, options] of configurations) {
     const retriever = new retrieval.Retriever(embedder, store, options);
     const records = [];
     for (const q of questions) {
       const t = performance.now();
-      const result = await retriever.retrieve({ tenant: TENANT, collections: COLLECTIONS, topK: 10, query: q.question, groups: q.groups });
+      const result = await retriever.retrieve({ tenant: TENANT, collections: q.collections, topK: 10, query: q.question, groups: q.groups });
       const ms = performance.now() - t;
       const { passages } = result;
       const answerable = q.relevant.length > 0;
@@ -105,6 +82,7 @@ try {
       const abstained = result.answerable === false;
       const firstRelevant = passages.findIndex((p) => labelsHit([p], q.relevant).size > 0);
       const firstStale = passages.findIndex((p) => (q.stale ?? []).includes(p.documentId));
+      featureRows.push({ configuration: name, id: q.id, set: q.set, kind: q.kind, answerable, firstRelevant, features: result.relevanceFeatures ?? null });
       records.push({
         set: q.set, kind: q.kind, ms, answerable, relevance: result.relevance,
         leaked: leakedPassages(passages, { tenant: TENANT, groups: q.groups }, readable) + labelsHit(passages, q.hiddenRelevant ?? []).size,
@@ -122,10 +100,12 @@ try {
       byKind.set(`${name}/${set}`, [...KINDS.map((kind) => ({ kind, ...summary(inSet.filter((r) => r.kind === kind)) })), { kind: 'all', ...summary(inSet) }]);
     }
     if (args.json) console.log(JSON.stringify({ configuration: name, relevance: records.map((r) => [r.answerable, r.relevance]) }));
+    embedder.save();
   }
+  if (args.features) writeFileSync(args.features, JSON.stringify(featureRows));
 
   const hidden = questions.filter((q) => q.relevant.length === 0).length;
-  console.log(`corpus: ${chunks} chunks in ${documents.filter((d) => d.tenant === TENANT).length} documents across ${COLLECTIONS.length} collections (+ ${documents.length - documents.filter((d) => d.tenant === TENANT).length} documents of another tenant); embedding model ${providers.embeddingModel.id}`);
+  console.log(`corpus: ${chunks} chunks in ${documents.filter((d) => d.tenant === TENANT).length} documents across ${COLLECTIONS.length + 1} collections (+ ${documents.length - documents.filter((d) => d.tenant === TENANT).length} documents of another tenant); embedding model ${providers.embeddingModel.id}`);
   for (const set of SETS) {
     const inSet = questions.filter((q) => q.set === set);
     console.log(`${set} questions: ${inSet.length} (${KINDS.map((k) => `${inSet.filter((q) => q.kind === k).length} ${k}`).join(', ')})`);
@@ -148,18 +128,6 @@ try {
 } finally {
   await store.close();
   await providers.close();
-}
-
-/** The embedder with its answers kept per text list, so repeated questions are embedded once. */
-function memoised(embedder) {
-  const cache = new Map();
-  return {
-    embed: (texts) => {
-      const key = JSON.stringify(texts);
-      if (!cache.has(key)) cache.set(key, embedder.embed(texts));
-      return cache.get(key);
-    },
-  };
 }
 
 /** Mean ranking metrics over the answerable records; abstention over all; leaks and stale-first counts. */

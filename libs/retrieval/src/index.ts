@@ -15,3 +15,7 @@ export * from './ranking/fusion';
 export * from './ranking/near-duplicates';
 export * from './ranking/context-budget';
 export * from './ranking/bm25';
+export * from './ranking/relevance';
+export * from './ranking/minimum-match';
+export * from './ranking/relevance-model';
+export * from './ranking/text-vectors';

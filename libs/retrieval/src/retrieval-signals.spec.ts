@@ -1,5 +1,6 @@
 import { Ingestor, IngestionRequest } from './ingestor';
-import { NO_DECOMPOSITION, Retriever, RetrieverOptions } from './retriever';
+import { RELEVANCE_FEATURES, type RelevanceModel } from './ranking/relevance';
+import { DEFAULT_ANSWERABLE_RELEVANCE, NO_DECOMPOSITION, Retriever, RetrieverOptions } from './retriever';
 import { PgliteVectorStore } from './stores/pglite-vector-store';
 import { HashedBagOfWordsEmbedder } from './testing/hashed-embedder';
 
@@ -62,20 +63,42 @@ describe('retrieval signals: diversity and relevance', () => {
     expect(uncapped.passages.map((p) => p.documentId)).toEqual(['garage', 'garage', 'garage']);
   });
 
-  it('reports a question nothing readable answers as not answerable, with relevance near 0', async () => {
+  it('reports a question nothing readable answers as not answerable, with relevance below the threshold', async () => {
     const result = await retrieve('quarterly dividend payout schedule');
     expect(result.answerable).toBe(false);
-    expect(result.relevance).toBeLessThan(0.5);
+    expect(result.relevance).toBeLessThan(DEFAULT_ANSWERABLE_RELEVANCE);
   });
 
-  it('reports a question close to a passage as answerable, with relevance above 0.5', async () => {
+  it('reports a question close to a passage as answerable, with relevance above the threshold', async () => {
     const result = await retrieve('Visitor parking spaces reserved at reception');
     expect(result.answerable).toBe(true);
-    expect(result.relevance).toBeGreaterThan(0.5);
+    expect(result.relevance).toBeGreaterThan(DEFAULT_ANSWERABLE_RELEVANCE);
   });
 
-  it('moves the threshold with answerableScore', async () => {
-    const strict = await retrieve('Visitor parking spaces reserved at reception', { answerableScore: 0.99 });
-    expect(strict.answerable).toBe(false);
+  it('decides answerable by answerableRelevance against the relevance model', async () => {
+    // Every weight 0: relevance is σ(0) = 0.5 whatever was found.
+    const neutral = { weight: 0, mean: 0, scale: 1 };
+    const relevanceModel: RelevanceModel = {
+      intercept: 0,
+      features: Object.fromEntries(RELEVANCE_FEATURES.map((n) => [n, neutral])) as RelevanceModel['features'],
+    };
+    const question = 'Visitor parking spaces reserved at reception';
+    const at = await retrieve(question, { relevanceModel, answerableRelevance: 0.5 });
+    const above = await retrieve(question, { relevanceModel, answerableRelevance: 0.6 });
+    expect(at).toMatchObject({ relevance: 0.5, answerable: true });
+    expect(above).toMatchObject({ relevance: 0.5, answerable: false });
+  });
+
+  it('reports the features relevance was computed from', async () => {
+    const result = await retrieve('Visitor parking spaces reserved at reception');
+    expect(result.relevanceFeatures).toMatchObject({ coverage: 1, uncoveredMatch: 1 });
+    expect(result.relevanceFeatures!.bestCosine).toBeGreaterThan(0.5);
+  });
+
+  it('scores a near miss (one topic word the passages lack) below the same question on the topic', async () => {
+    const onTopic = await retrieve('Are visitor parking spaces reserved at reception?');
+    const nearMiss = await retrieve('Are visitor helicopter landing spaces reserved at reception?');
+    expect(nearMiss.relevanceFeatures!.coverageTop3).toBeLessThan(1);
+    expect(nearMiss.relevance).toBeLessThan(onTopic.relevance);
   });
 });

@@ -18,3 +18,4 @@ export * from './lexical-support';
 export * from './classifier-examples';
 export * from './request-classifier';
 export * from './claim-verifier';
+export * from './unanswerable-abstention';

@@ -66,6 +66,12 @@ export interface RetrievalSpec {
    * collections not listed weigh 1. Travels as RequestRouted.retrieval.collectionWeights.
    */
   readonly priorities?: Readonly<Record<string, number>>;
+  /**
+   * When the retriever reports that nothing readable answers the question (ContextRetrieved
+   * `answerable: false`), the model gets no passages, so it abstains, and an answer it gives anyway
+   * has nothing to be grounded in. Default false: the model always sees the nearest passages.
+   */
+  readonly abstainWhenUnanswerable?: boolean;
 }
 
 export interface PromptTemplate {

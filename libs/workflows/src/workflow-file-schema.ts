@@ -138,6 +138,7 @@ export const WORKFLOW_FILE_SCHEMA = {
           propertyNames: { pattern: ID },
           additionalProperties: { type: 'number', minimum: 0, maximum: 10 },
         },
+        abstainWhenUnanswerable: { type: 'boolean' },
       },
     },
     prompt: {

@@ -46,6 +46,8 @@ export interface GenerationInput {
   readonly context: RequestContext;
   readonly input: Record<string, unknown>;
   readonly passages: Passage[];
+  /** The retriever's verdict (ContextRetrieved.answerable): false lets a workflow that abstains on it withhold the passages. */
+  readonly answerable?: boolean;
   /** The request's tenant (from the envelope): selects the tenant's overrides of the PII policy. */
   readonly tenantId?: string;
 }

@@ -4,6 +4,7 @@ import type { ToolDefinition as ModelToolDefinition } from '@llmbus/models';
 import type { Logger } from '@llmbus/observability';
 import { ANY_TENANT, type ToolAllowlist, type ToolRegistry } from '@llmbus/tools';
 import {
+  passagesToAnswerFrom,
   DEFAULT_MAX_TOOL_ROUNDS,
   type LoadedWorkflow,
   type RetryGuidance,
@@ -46,13 +47,24 @@ export class ToolLoop {
 
   /** First model call of a generation (ContextRetrieved or a regeneration). */
   async start(
-    source: GenerationInput & { readonly tenantId: string },
+    given: GenerationInput & { readonly tenantId: string },
     attempt: number,
     heartbeat: Heartbeat,
     log: Logger,
     retry?: RetryGuidance,
     openDraft?: OpenDraft,
   ): Promise<LoopStep> {
+    const passages = passagesToAnswerFrom(
+      this.workflowOf(given.context).retrieval,
+      given.passages,
+      given.answerable,
+    );
+    if (passages.length < given.passages.length)
+      log.info(
+        { withheldPassages: given.passages.length },
+        'retrieval found nothing that answers the question: the model answers without passages',
+      );
+    const source = { ...given, passages };
     const allowlist = this.allowlistOf(source.context);
     if (allowlist === undefined) {
       const generated = await this.generation.generate(source, attempt, heartbeat, log, retry, openDraft);

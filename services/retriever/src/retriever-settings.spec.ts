@@ -1,5 +1,5 @@
 import { ConfigError } from '@llmbus/config';
-import { DEFAULT_ANSWERABLE_SCORE, DEFAULT_MAX_PASSAGES_PER_DOCUMENT } from '@llmbus/retrieval';
+import { DEFAULT_ANSWERABLE_RELEVANCE, DEFAULT_MAX_PASSAGES_PER_DOCUMENT } from '@llmbus/retrieval';
 import { loadRetrieverSettings } from './retriever-settings';
 
 describe('loadRetrieverSettings', () => {
@@ -12,7 +12,7 @@ describe('loadRetrieverSettings', () => {
         candidates: 30,
         maxContextTokens: 3000,
         maxPassagesPerDocument: DEFAULT_MAX_PASSAGES_PER_DOCUMENT,
-        answerableScore: DEFAULT_ANSWERABLE_SCORE,
+        answerableRelevance: DEFAULT_ANSWERABLE_RELEVANCE,
       },
       reranker: 'none',
       decomposition: 'off',
@@ -34,7 +34,7 @@ describe('loadRetrieverSettings', () => {
         RETRIEVAL_RERANKER: 'embedding',
         RETRIEVAL_DECOMPOSITION: 'model',
         RETRIEVAL_MAX_PER_DOCUMENT: '0',
-        RETRIEVAL_ANSWERABLE_SCORE: '0.45',
+        RETRIEVAL_ANSWERABLE_RELEVANCE: '0.6',
         RETRIEVAL_CACHE_TTL_MS: '60000',
       },
       { dataDir: '/var/lib/llmbus' },
@@ -47,7 +47,7 @@ describe('loadRetrieverSettings', () => {
         candidates: 50,
         maxContextTokens: 1500,
         maxPassagesPerDocument: 0,
-        answerableScore: 0.45,
+        answerableRelevance: 0.6,
       },
       reranker: 'embedding',
       decomposition: 'model',
@@ -66,5 +66,8 @@ describe('loadRetrieverSettings', () => {
       /RETRIEVAL_RERANKER/,
     );
     expect(() => loadRetrieverSettings({ RETRIEVAL_HYBRID: 'yes' }, {})).toThrow(/RETRIEVAL_HYBRID/);
+    expect(() => loadRetrieverSettings({ RETRIEVAL_ANSWERABLE_RELEVANCE: '1.5' }, {})).toThrow(
+      /RETRIEVAL_ANSWERABLE_RELEVANCE/,
+    );
   });
 });

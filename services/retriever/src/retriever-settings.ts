@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { ConfigError, int, oneOf, optional, type Env, type PlatformConfig } from '@llmbus/config';
 import {
-  DEFAULT_ANSWERABLE_SCORE,
+  DEFAULT_ANSWERABLE_RELEVANCE,
   DEFAULT_MAX_PASSAGES_PER_DOCUMENT,
   type IngestorOptions,
   type RetrieverOptions,
@@ -52,7 +52,7 @@ export function loadRetrieverSettings(env: Env, config: Pick<PlatformConfig, 'da
         0,
         100,
       ),
-      answerableScore: fraction(env, 'RETRIEVAL_ANSWERABLE_SCORE', DEFAULT_ANSWERABLE_SCORE),
+      answerableRelevance: probability(env, 'RETRIEVAL_ANSWERABLE_RELEVANCE', DEFAULT_ANSWERABLE_RELEVANCE),
     },
     reranker: oneOf(env, 'RETRIEVAL_RERANKER', RERANKERS, 'none'),
     // Off by default: on the retrieval eval, splitting by rules lowered recall@5 (0.942 without, 0.926 with).
@@ -68,6 +68,16 @@ function fraction(env: Env, name: string, fallback: number): number {
   const value = Number(raw);
   if (!/^-?\d+(\.\d+)?$/.test(raw) || value < -1 || value > 1) {
     throw new ConfigError(name, 'a cosine similarity from -1 to 1, e.g. 0.2', raw);
+  }
+  return value;
+}
+
+function probability(env: Env, name: string, fallback: number): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || value > 1) {
+    throw new ConfigError(name, 'a probability from 0 to 1, e.g. 0.5', raw);
   }
   return value;
 }

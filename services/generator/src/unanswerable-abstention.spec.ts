@@ -1,0 +1,84 @@
+import type { Passage } from '@llmbus/contracts';
+import { ScriptedModelProvider } from '@llmbus/models';
+import { ToolRegistry } from '@llmbus/tools';
+import { WorkflowRegistry } from '@llmbus/workflows';
+import pino from 'pino';
+import { ResponseGeneration, type GenerationInput } from './response-generation';
+import { ToolLoop } from './tool-loop';
+
+const log = pino({ level: 'silent' });
+// The shipped workflows: knowledge-assistant sets retrieval.abstainWhenUnanswerable, support-ticket does not.
+const workflows = WorkflowRegistry.fromDirectory();
+
+const passage: Passage = {
+  id: 'hr-annual-leave#0',
+  documentId: 'hr-annual-leave',
+  collection: 'policies',
+  title: 'Annual leave policy',
+  sourceUri: 'https://intranet.example/hr-annual-leave',
+  chunkIndex: 0,
+  text: 'Full-time employees receive 28 days of paid annual leave per calendar year.',
+  score: 0.41,
+};
+
+function request(workflow: { id: string; version: number }, answerable: boolean | undefined) {
+  return {
+    requestId: 'r-abstain',
+    tenantId: 'acme',
+    context: {
+      workflow,
+      requester: { groups: ['staff'] },
+      modelTier: 'small',
+      budget: { maxOutputTokens: 500, maxCostUsd: 0.02 },
+    },
+    input: { question: 'Does the company pay for a gym membership?', subject: 'Gym', body: 'Gym?' },
+    passages: [passage],
+    ...(answerable === undefined ? {} : { answerable }),
+  } satisfies GenerationInput & { tenantId: string };
+}
+
+async function answer(workflow: { id: string; version: number }, answerable: boolean | undefined) {
+  const model = new ScriptedModelProvider().enqueueChat({
+    json: { answer: 'x', citations: [], abstained: true, confidence: 0.9 },
+  });
+  const generation = new ResponseGeneration(
+    workflows,
+    model,
+    () => ({ modelId: 'small/model', contextWindow: 8000 }),
+    undefined,
+    1000,
+  );
+  const step = await new ToolLoop(generation, workflows, new ToolRegistry()).start(
+    request(workflow, answerable),
+    1,
+    async () => undefined,
+    log,
+  );
+  if (step.kind !== 'answer') throw new Error('expected an answer');
+  return { prompt: model.lastChatRequest!.messages[1]!.content, generated: step.generated };
+}
+
+describe('abstention on questions the retriever found unanswerable', () => {
+  const assistant = { id: 'knowledge-assistant', version: 1 };
+
+  it('gives the knowledge assistant no passages when the retriever reports the question unanswerable', async () => {
+    const { prompt, generated } = await answer(assistant, false);
+    expect(prompt).not.toContain('28 days');
+    expect(prompt).toContain('(no passages were retrieved)');
+    expect(generated.passages).toEqual([]);
+  });
+
+  it('gives the knowledge assistant the passages when the question is answerable or the verdict is missing', async () => {
+    for (const answerable of [true, undefined]) {
+      const { prompt, generated } = await answer(assistant, answerable);
+      expect(prompt).toContain('28 days');
+      expect(generated.passages).toEqual([passage]);
+    }
+  });
+
+  it('keeps the passages of a workflow that does not abstain on the verdict', async () => {
+    const { prompt, generated } = await answer({ id: 'support-ticket', version: 1 }, false);
+    expect(prompt).toContain('28 days');
+    expect(generated.passages).toEqual([passage]);
+  });
+});
