@@ -1,14 +1,29 @@
 import type { Passage } from '@llmbus/contracts';
 import { ScriptedModelProvider } from '@llmbus/models';
 import { ToolRegistry } from '@llmbus/tools';
-import { WorkflowRegistry } from '@llmbus/workflows';
+import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { ResponseGeneration, type GenerationInput } from './response-generation';
 import { ToolLoop } from './tool-loop';
 
 const log = pino({ level: 'silent' });
-// The shipped workflows: knowledge-assistant sets retrieval.abstainWhenUnanswerable, support-ticket does not.
-const workflows = WorkflowRegistry.fromDirectory();
+// The shipped workflows, with knowledge-assistant switched to retrieval.abstainWhenUnanswerable: true
+// (it ships with false); support-ticket does not set it.
+const dir = mkdtempSync(join(tmpdir(), 'abstain-workflows-'));
+cpSync(DEFAULT_WORKFLOWS_DIR, dir, { recursive: true });
+const assistantFile = join(dir, 'knowledge-assistant.v1.yaml');
+writeFileSync(
+  assistantFile,
+  readFileSync(assistantFile, 'utf8').replace(
+    'abstainWhenUnanswerable: false',
+    'abstainWhenUnanswerable: true',
+  ),
+);
+const workflows = WorkflowRegistry.fromDirectory(dir);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const passage: Passage = {
   id: 'hr-annual-leave#0',
