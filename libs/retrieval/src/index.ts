@@ -15,3 +15,4 @@ export * from './ranking/fusion';
 export * from './ranking/near-duplicates';
 export * from './ranking/context-budget';
 export * from './ranking/bm25';
+export * from './document-reader';

@@ -201,6 +201,23 @@ describe('contract-review v1', () => {
     expect(decideOutcome(workflow, 1, result).kind).not.toBe('accept');
   });
 
+  it('routes a contract given by reference with the document for the retriever to read', () => {
+    const route = (input: Record<string, unknown>) =>
+      registry.route({
+        requestId: 'r-ref',
+        eventType: 'contract.submitted',
+        input,
+        requester: { userId: 'lee', groups: ['legal'] },
+      });
+    const { routed } = route({ title: 'MSA', documentId: 'msa-2026' });
+    expect(routed.retrieval.document).toEqual({ documentId: 'msa-2026', into: 'contract', maxChars: 40000 });
+    expect(route({ title: 'MSA', contract }).routed.retrieval.document).toBeUndefined();
+    // One or the other, and a reference must be a document id.
+    expect(() => route({ title: 'MSA', contract, documentId: 'msa-2026' })).toThrow(/input does not match/);
+    expect(() => route({ title: 'MSA' })).toThrow(/input does not match/);
+    expect(() => route({ title: 'MSA', documentId: '../etc/passwd' })).toThrow(/documentId/);
+  });
+
   it('accepts findings within the playbook that quote the contract exactly', () => {
     const result = review([
       clause(
