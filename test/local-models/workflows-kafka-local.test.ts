@@ -63,7 +63,9 @@ describeWithModel('three workflows on Kafka, five service processes, local model
     pipeline = new Pipeline('local-workflows', {
       tenant: 'acme',
       tapTopics: [Topics.Result.name],
-      env: { LLMBUS_LOCAL_TIMEOUT_MS: String(LOCAL_TIMEOUT_MS) },
+      // One llama.cpp thread per process: five processes share the cores, and two threads that
+      // wait on each other while the scheduler runs someone else are many times slower than one.
+      env: { LLMBUS_LOCAL_TIMEOUT_MS: String(LOCAL_TIMEOUT_MS), LLMBUS_LOCAL_THREADS: '1' },
       serviceEnv: {
         generator: { LLMBUS_MODEL_PROVIDER: 'local' },
         validator: { LLMBUS_MODEL_PROVIDER: 'local' },
