@@ -83,6 +83,26 @@ describe('knowledge-assistant v1', () => {
     expect(decideOutcome(workflow, 1, result).kind).toBe('accept');
   });
 
+  it('does not accept an abstention that cites passages (the local model did both)', () => {
+    const result = validator.validate(
+      workflow,
+      {
+        text: '',
+        output: {
+          answer: 'I could not find this in the documents you can read.',
+          citations: ['p-travel'],
+          abstained: true,
+          confidence: 1,
+        },
+      },
+      [travel],
+    );
+    expect(result.violations).toEqual([
+      'output.abstained: abstains but cites 1 passage(s) in output.citations; an abstention cites nothing',
+    ]);
+    expect(decideOutcome(workflow, 1, result).kind).not.toBe('accept');
+  });
+
   it('does not accept an answer whose figure the cited passage does not state', () => {
     const result = validator.validate(
       workflow,
