@@ -274,9 +274,9 @@ async function runEval(workflow, datasetPath, options) {
       itemTimeoutMs: options.itemTimeout,
       scriptedPort: options.scriptedPort,
       bus,
-      onItem: (r, done, total) => {
+      onItem: (r, done, total, v) => {
         // Not a terminal (a log file, CI): one line per item instead of a bar.
-        if (!process.stderr.isTTY) return console.log(`eval ${done}/${total} ${r.item.id} ${r.outcome} ${r.latencyMs} ms`);
+        if (!process.stderr.isTTY) return console.log(`eval ${done}/${total} ${r.item.id} ${r.outcome} ${r.latencyMs} ms${v.success ? ' success' : v.acceptedButWrong ? ' ACCEPTED BUT WRONG' : ' not a success'}${v.schemaValid === false ? ' schema-invalid' : ''}`);
         if (!started) bar.start(total, 0, { item: '', outcome: '' });
         started = true;
         bar.update(done, { item: r.item.id, outcome: r.outcome });

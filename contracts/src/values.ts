@@ -105,6 +105,20 @@ export class CollectionWeight {
   @IsNumber() @Min(0) @Max(10) weight!: number;
 }
 
+/**
+ * A document the request gives by reference: the retriever reads `documentId` in the request's
+ * tenant with the requester's groups and puts its text into the input field `into`.
+ */
+export class DocumentReference {
+  @Matches(ID_PATTERN, { message: `documentId ${ID_MESSAGE}` }) documentId!: string;
+  /** An input field name (no `input.` prefix), e.g. `contract`. */
+  @Matches(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'into must be an input field name' }) into!: string;
+  /** Logical collections the document must be in; any when absent. */
+  @IsOptional() @IsArray() @ArrayMaxSize(20) @IsString({ each: true }) collections?: string[];
+  /** Longest document text accepted, in characters. */
+  @IsInt() @Min(1) @Max(1_000_000) maxChars!: number;
+}
+
 export class RetrievalPlan {
   @IsArray() @ArrayMaxSize(20) @IsString({ each: true }) collections!: string[];
   @IsInt() @Min(0) @Max(50) topK!: number;
@@ -116,6 +130,8 @@ export class RetrievalPlan {
   @ValidateNested({ each: true })
   @Type(() => CollectionWeight)
   collectionWeights?: CollectionWeight[];
+  /** A document given by reference, read by the retriever into the input before generation. */
+  @IsOptional() @ValidateNested() @Type(() => DocumentReference) document?: DocumentReference;
 }
 
 /** How the router's classifier step decided: nearest labelled examples in embedding space, or a model call. */

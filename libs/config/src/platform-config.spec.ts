@@ -53,6 +53,17 @@ describe('loadPlatformConfig', () => {
     ).toBe(45_000);
   });
 
+  it('gives generator model calls the local deadline when LLMBUS_LOCAL_TIMEOUT_MS raises it', () => {
+    expect(loadPlatformConfig(valid, defaults).modelCallDeadlineMs).toBe(120_000);
+    const slow = loadPlatformConfig({ ...valid, LLMBUS_LOCAL_TIMEOUT_MS: '900000' }, defaults);
+    expect(slow.modelCallDeadlineMs).toBe(900_000);
+    // The rebalance timeout covers every attempt of that deadline.
+    expect(slow.kafka?.rebalanceTimeoutMs).toBe(3 * 900_000 + 30_000);
+    expect(
+      loadPlatformConfig({ ...valid, LLMBUS_LOCAL_TIMEOUT_MS: '5000' }, defaults).modelCallDeadlineMs,
+    ).toBe(120_000);
+  });
+
   it('refuses a rebalance timeout shorter than the session timeout, naming the variable', () => {
     expect(() =>
       loadPlatformConfig(

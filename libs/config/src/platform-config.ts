@@ -57,6 +57,12 @@ export interface PlatformConfig {
    * generator to the validator. Needed in distributed mode whenever a model is not trusted for PII.
    */
   readonly piiKey?: Buffer;
+  /**
+   * Deadline of one generator model call in milliseconds: MODEL_CALL_DEADLINE_MS (120 s), or
+   * LLMBUS_LOCAL_TIMEOUT_MS when that is longer (a slow local model must get the deadline the
+   * operator raised; the Kafka rebalance timeout is sized to the same maximum).
+   */
+  readonly modelCallDeadlineMs?: number;
 }
 
 /**
@@ -140,6 +146,10 @@ export function loadPlatformConfig(
   }
   const maxAttempts = int(env, 'LLMBUS_MAX_ATTEMPTS', 3, 1, 20);
   return {
+    modelCallDeadlineMs: Math.max(
+      MODEL_CALL_DEADLINE_MS,
+      int(env, 'LLMBUS_LOCAL_TIMEOUT_MS', MODEL_CALL_DEADLINE_MS, 1, MAX_KAFKA_TIMEOUT_MS),
+    ),
     mode,
     logLevel,
     logFormat,

@@ -19,3 +19,4 @@ export * from './ranking/relevance';
 export * from './ranking/minimum-match';
 export * from './ranking/relevance-model';
 export * from './ranking/text-vectors';
+export * from './document-reader';

@@ -90,6 +90,15 @@ export interface PointFilter {
   readonly groups?: readonly string[];
 }
 
+/** One document of a tenant, as a requester with `groups` may read it. */
+export interface DocumentReadQuery {
+  readonly tenant: string;
+  readonly documentId: string;
+  readonly groups: readonly string[];
+  /** When set, only the document's chunks in these logical collections. */
+  readonly collections?: readonly string[];
+}
+
 /** Deletes a document's points in a tenant, except the ones that match `keep`. */
 export interface DocumentDeletion {
   readonly tenant: string;
@@ -143,6 +152,12 @@ export interface VectorStore {
   supersededDocuments(name: string, query: SupersessionQuery): Promise<string[]>;
   /** Exact number of points matching the filter. */
   count(name: string, filter: PointFilter): Promise<number>;
+  /**
+   * The chunks of a document, with their text, that `query.groups` may read (aclGroups empty or
+   * shared) in the tenant, any version, ordered by version then chunkIndex. Empty when the document
+   * does not exist and when the groups may not read it: the caller cannot tell which, by design.
+   */
+  readDocument(name: string, query: DocumentReadQuery): Promise<ChunkPayload[]>;
   /** Every stored chunk of a document in a tenant, any version, ordered by version then chunkIndex. */
   listDocumentChunks(name: string, tenant: string, documentId: string): Promise<StoredChunk[]>;
   /** Deletes a document's points (all, or all but the kept version's); resolves once they are gone. */

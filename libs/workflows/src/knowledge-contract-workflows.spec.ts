@@ -83,6 +83,26 @@ describe('knowledge-assistant v1', () => {
     expect(decideOutcome(workflow, 1, result).kind).toBe('accept');
   });
 
+  it('does not accept an abstention that cites passages (the local model did both)', () => {
+    const result = validator.validate(
+      workflow,
+      {
+        text: '',
+        output: {
+          answer: 'I could not find this in the documents you can read.',
+          citations: ['p-travel'],
+          abstained: true,
+          confidence: 1,
+        },
+      },
+      [travel],
+    );
+    expect(result.violations).toEqual([
+      'output.abstained: abstains but cites 1 passage(s) in output.citations; an abstention cites nothing',
+    ]);
+    expect(decideOutcome(workflow, 1, result).kind).not.toBe('accept');
+  });
+
   it('does not accept an answer whose figure the cited passage does not state', () => {
     const result = validator.validate(
       workflow,
@@ -199,6 +219,23 @@ describe('contract-review v1', () => {
       'output.clauses.clauseNumber: "clause 14.2" (reference) does not occur in the cited passages',
     ]);
     expect(decideOutcome(workflow, 1, result).kind).not.toBe('accept');
+  });
+
+  it('routes a contract given by reference with the document for the retriever to read', () => {
+    const route = (input: Record<string, unknown>) =>
+      registry.route({
+        requestId: 'r-ref',
+        eventType: 'contract.submitted',
+        input,
+        requester: { userId: 'lee', groups: ['legal'] },
+      });
+    const { routed } = route({ title: 'MSA', documentId: 'msa-2026' });
+    expect(routed.retrieval.document).toEqual({ documentId: 'msa-2026', into: 'contract', maxChars: 40000 });
+    expect(route({ title: 'MSA', contract }).routed.retrieval.document).toBeUndefined();
+    // One or the other, and a reference must be a document id.
+    expect(() => route({ title: 'MSA', contract, documentId: 'msa-2026' })).toThrow(/input does not match/);
+    expect(() => route({ title: 'MSA' })).toThrow(/input does not match/);
+    expect(() => route({ title: 'MSA', documentId: '../etc/passwd' })).toThrow(/documentId/);
   });
 
   it('accepts findings within the playbook that quote the contract exactly', () => {

@@ -109,6 +109,16 @@ export class OutputValidator {
     const abstained = abstention !== undefined && valueAt(scope, abstention.field) === true;
     const instructions = instructionNgrams(workflow, candidate.renderedPrompt);
     if (!abstained) for (const text of texts) check(textProblems(text, instructions));
+    // An abstention says the passages do not answer; citing passages says they do. A model that
+    // does both has not decided, and its "not found" must not be released as the answer.
+    if (abstained && spec && citations)
+      check(
+        citations.ids.length > 0
+          ? [
+              `${abstention?.field}: abstains but cites ${citations.ids.length} passage(s) in ${spec.field}; an abstention cites nothing`,
+            ]
+          : [],
+      );
 
     const sources = (citations ? passages.filter((p) => citations.ids.includes(p.id)) : passages).map((p) =>
       [p.title, p.sectionPath ?? '', p.text].join('\n'),

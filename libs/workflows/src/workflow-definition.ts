@@ -72,6 +72,24 @@ export interface RetrievalSpec {
    * has nothing to be grounded in. Default false: the model always sees the nearest passages.
    */
   readonly abstainWhenUnanswerable?: boolean;
+  /**
+   * A document given by reference: when the request's input has `field` (e.g. `input.documentId`,
+   * the id of a document ingested in the request's tenant), the retriever reads that document with
+   * the requester's groups and puts its text into `into` (e.g. `input.contract`) before the prompt
+   * is rendered; a document the requester may not read (or that does not exist) rejects the request
+   * with `invalid_input`. Travels as RequestRouted.retrieval.document.
+   */
+  readonly document?: DocumentInputSpec;
+}
+
+/** See RetrievalSpec.document. Fields are `input.<name>` paths (one level). */
+export interface DocumentInputSpec {
+  readonly field: string;
+  readonly into: string;
+  /** Collections the document must be in; any collection of the tenant when absent. */
+  readonly collections?: readonly string[];
+  /** Longest document text accepted, in characters. Default 40 000. */
+  readonly maxChars?: number;
 }
 
 export interface PromptTemplate {

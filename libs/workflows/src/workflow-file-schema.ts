@@ -139,6 +139,17 @@ export const WORKFLOW_FILE_SCHEMA = {
           additionalProperties: { type: 'number', minimum: 0, maximum: 10 },
         },
         abstainWhenUnanswerable: { type: 'boolean' },
+        document: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['field', 'into'],
+          properties: {
+            field: { type: 'string', pattern: '^input\\.[A-Za-z_][A-Za-z0-9_]*$' },
+            into: { type: 'string', pattern: '^input\\.[A-Za-z_][A-Za-z0-9_]*$' },
+            collections: { type: 'array', minItems: 1, maxItems: 20, items: { type: 'string', pattern: ID } },
+            maxChars: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+          },
+        },
       },
     },
     prompt: {

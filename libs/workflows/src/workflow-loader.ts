@@ -111,6 +111,9 @@ function semanticProblems(workflow: WorkflowDefinition): string[] {
     if (!name.startsWith('input.'))
       problems.push(`retrieval.query: placeholder {{${name}}} must start with "input."`);
   }
+  const reference = workflow.retrieval.document;
+  if (reference && reference.field === reference.into)
+    problems.push('retrieval.document: field and into must name different input fields');
   const classified = workflow.classify !== undefined;
   for (const part of ['system', 'user'] as const) {
     for (const name of placeholdersOf(workflow.prompt[part])) {

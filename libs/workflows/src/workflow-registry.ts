@@ -1,6 +1,9 @@
 import {
+  ID_MESSAGE,
+  ID_PATTERN,
   truncateText,
   type Classification,
+  type DocumentReference,
   type ModelTier,
   type RequestRouted,
   type RequestSubmitted,
@@ -154,6 +157,7 @@ export class WorkflowRegistry {
     const query = fillTemplate(workflow.retrieval.query, { input: request.input })
       .replace(/\s+/g, ' ')
       .trim();
+    const document = documentReferenceOf(workflow, request.input);
     return {
       workflow,
       modelTier,
@@ -180,6 +184,7 @@ export class WorkflowRegistry {
                 ),
               }
             : {}),
+          ...(document ? { document } : {}),
         },
       },
     };
@@ -210,4 +215,45 @@ export class WorkflowRegistry {
         .join(', ') || '(none loaded)'
     );
   }
+}
+
+/** Default of `retrieval.document.maxChars`: the inline contract's own limit. */
+export const DEFAULT_DOCUMENT_MAX_CHARS = 40_000;
+
+/**
+ * The document the input gives by reference (`retrieval.document.field`), for the retriever to
+ * read into `retrieval.document.into`; undefined when the workflow takes none or the input gives
+ * none. Throws `invalid_input` when the reference is not a document id, or when the input gives the
+ * text inline as well (one or the other, so it is clear which one the output is about).
+ */
+export function documentReferenceOf(
+  workflow: LoadedWorkflow,
+  input: Readonly<Record<string, unknown>>,
+): DocumentReference | undefined {
+  const spec = workflow.retrieval.document;
+  if (!spec) return undefined;
+  const field = spec.field.slice('input.'.length);
+  const into = spec.into.slice('input.'.length);
+  const documentId = input[field];
+  if (documentId === undefined) return undefined;
+  if (typeof documentId !== 'string' || !ID_PATTERN.test(documentId)) {
+    throw new WorkflowError(
+      'invalid_input',
+      `${spec.field} must be the id of an ingested document (${ID_MESSAGE})`,
+      [`${spec.field}: ${ID_MESSAGE}`],
+    );
+  }
+  if (input[into] !== undefined) {
+    throw new WorkflowError(
+      'invalid_input',
+      `give the document either inline in ${spec.into} or by reference in ${spec.field}, not both`,
+      [`${spec.into}: must be absent when ${spec.field} is given`],
+    );
+  }
+  return {
+    documentId,
+    into,
+    ...(spec.collections ? { collections: [...spec.collections] } : {}),
+    maxChars: spec.maxChars ?? DEFAULT_DOCUMENT_MAX_CHARS,
+  };
 }

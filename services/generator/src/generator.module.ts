@@ -29,7 +29,7 @@ export class GeneratorModule {
       deps.models,
       deps.selectModel ?? (() => ({ contextWindow: DEFAULT_CONTEXT_WINDOW })),
       deps.tokenCounter,
-      deps.modelTimeoutMs ?? MODEL_CALL_DEADLINE_MS,
+      deps.modelTimeoutMs ?? deps.config.modelCallDeadlineMs ?? MODEL_CALL_DEADLINE_MS,
       // Prompts repeat their system text and passages, outputs quote passages: scan each segment once.
       new PiiProtection(
         new CachedPiiDetector(createPiiDetector()),

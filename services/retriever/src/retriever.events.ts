@@ -1,5 +1,5 @@
 import type { HandlerContext, Outgoing } from '@llmbus/bus';
-import { outgoing } from '@llmbus/bus';
+import { EventRejectedError, outgoing } from '@llmbus/bus';
 import {
   ContextRetrievedEvent,
   DocumentDeleted,
@@ -13,7 +13,7 @@ import {
   RequestRoutedEvent,
 } from '@llmbus/contracts';
 import { inSpan, setDefinedAttributes } from '@llmbus/observability';
-import { Ingestor, Retriever } from '@llmbus/retrieval';
+import { DocumentReader, Ingestor, Retriever } from '@llmbus/retrieval';
 import { Controller, Inject, Optional } from '@nestjs/common';
 import { RetrievalCache } from './retrieval-cache';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
@@ -24,6 +24,7 @@ export class RetrieverEventsController {
   constructor(
     private readonly ingestor: Ingestor,
     private readonly retriever: Retriever,
+    private readonly documents: DocumentReader,
     @Optional() @Inject(RetrievalCache) private readonly cache: RetrievalCache | null,
   ) {}
 
@@ -78,7 +79,10 @@ export class RetrieverEventsController {
     @Payload() event: EventEnvelope<RequestRouted>,
     @Ctx() ctx: HandlerContext,
   ): Promise<Outgoing[]> {
-    const { requestId, context, input, retrieval } = event.data;
+    const { requestId, context, retrieval } = event.data;
+    const input = retrieval.document
+      ? await withReferencedDocument(this.documents, event, ctx)
+      : event.data.input;
     const request = {
       tenant: event.tenantid,
       collections: retrieval.collections,
@@ -140,4 +144,52 @@ export class RetrieverEventsController {
       }),
     ];
   }
+}
+
+/**
+ * The request's input with the document it references (RequestRouted.retrieval.document) read into
+ * its field: the document's newest version in the event's tenant, read with the requester's groups.
+ * Throws EventRejectedError `invalid_input` (the requester gets a RequestFailed) when there is no
+ * such document the requester may read, without telling whether it exists, and when it is longer
+ * than the workflow accepts.
+ */
+export async function withReferencedDocument(
+  documents: DocumentReader,
+  event: EventEnvelope<RequestRouted>,
+  ctx: Pick<HandlerContext, 'log'>,
+): Promise<Record<string, unknown>> {
+  const { input, context, retrieval } = event.data;
+  const reference = retrieval.document!;
+  const document = await documents.read({
+    tenant: event.tenantid,
+    documentId: reference.documentId,
+    groups: context.requester.groups,
+    ...(reference.collections ? { collections: reference.collections } : {}),
+  });
+  if (!document) {
+    const where = reference.collections ? ` in ${reference.collections.join(', ')}` : '';
+    throw new EventRejectedError(
+      'invalid_input',
+      `input references document "${reference.documentId}", but tenant ${event.tenantid} has no ingested document with that id${where} that this requester may read; ingest it first, check the id, or ask for access to it`,
+      [`documentId: ${reference.documentId}: not found or not readable by this requester`],
+    );
+  }
+  if (document.text.length > reference.maxChars) {
+    throw new EventRejectedError(
+      'invalid_input',
+      `document "${reference.documentId}" is ${document.text.length} characters long; this workflow reads at most ${reference.maxChars}`,
+      [`documentId: ${reference.documentId}: longer than ${reference.maxChars} characters`],
+    );
+  }
+  ctx.log.info(
+    {
+      documentId: document.documentId,
+      collection: document.collection,
+      version: document.version,
+      chunks: document.chunkCount,
+      into: reference.into,
+    },
+    'referenced document read',
+  );
+  return { ...input, [reference.into]: document.text };
 }

@@ -1,5 +1,5 @@
 import { httpLoggerParams, identityProviders, OPS_CONTROLLERS } from '@llmbus/http-nest';
-import { Ingestor, Retriever } from '@llmbus/retrieval';
+import { DocumentReader, Ingestor, Retriever } from '@llmbus/retrieval';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import type { RetrieverDeps } from './retriever-deps';
@@ -19,6 +19,7 @@ export class RetrieverModule {
         ...identityProviders(deps.apiKeys ?? deps.config.apiKeys, deps.config.oidc),
         { provide: Ingestor, useValue: new Ingestor(deps.embedder, deps.vectorStore, deps.ingestion) },
         { provide: Retriever, useValue: new Retriever(deps.embedder, deps.vectorStore, deps.retrieval) },
+        { provide: DocumentReader, useValue: new DocumentReader(deps.embedder, deps.vectorStore) },
         { provide: RetrievalCache, useValue: deps.retrievalCache ?? null },
       ],
     };

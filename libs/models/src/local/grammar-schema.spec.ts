@@ -35,7 +35,7 @@ describe('toGrammarSchema', () => {
           properties: {
             category: { enum: ['billing', 'bug'], description: 'ticket kind' },
             version: { const: 1 },
-            confidence: { type: 'number', minimum: 0, maximum: 1 },
+            confidence: { type: 'number', minimum: 0 },
             due: { type: 'string', format: 'date' },
           },
         },
@@ -50,6 +50,28 @@ describe('toGrammarSchema', () => {
         due: { type: 'string', format: 'date' },
       },
     });
+  });
+
+  it('spells bounded numbers out as values in range, so a confidence cannot be 5', () => {
+    const grammar = toGrammarSchema(
+      {
+        type: 'object',
+        properties: {
+          confidence: { type: 'number', minimum: 0, maximum: 1 },
+          stars: { type: 'integer', minimum: 1, maximum: 5 },
+          open: { type: 'number', minimum: 0 },
+          wide: { type: 'integer', minimum: 0, maximum: 1000 },
+        },
+      },
+      limits,
+    ) as { properties: Record<string, { enum?: number[]; type?: string }> };
+    const confidence = grammar.properties['confidence']!.enum!;
+    expect(confidence).toHaveLength(21);
+    expect(confidence.slice(0, 3)).toEqual([0, 0.05, 0.1]);
+    expect(confidence[20]).toBe(1);
+    expect(grammar.properties['stars']).toEqual({ enum: [1, 2, 3, 4, 5] });
+    expect(grammar.properties['open']).toEqual({ type: 'number' });
+    expect(grammar.properties['wide']).toEqual({ type: 'integer' });
   });
 
   it('turns anyOf and nullable type lists into oneOf', () => {

@@ -27,6 +27,34 @@ const GRAMMAR_FORMATS = new Set(['date', 'time', 'date-time']);
 
 type Node = Record<string, unknown>;
 
+/** Values a bounded non-integer number may take in the grammar: its range in 20 steps. */
+const NUMBER_STEPS = 20;
+/** Widest integer range the grammar spells out value by value. */
+const MAX_INTEGER_VALUES = 101;
+
+/**
+ * A number with both `minimum` and `maximum` as an enum of values in range: the grammar cannot
+ * bound a number, and a small model asked for a confidence from 0 to 1 writes 5 or 85 as often as
+ * 0.8, which fails the schema after the whole generation. Integers: every value when the range
+ * holds at most 101; numbers: the range in 20 equal steps, rounded to 4 decimals (0, 0.05, … 1).
+ * `undefined` when the range is open or too wide (the plain type then).
+ */
+function boundedNumber(node: Node, type: 'number' | 'integer'): Node | undefined {
+  const { minimum, maximum } = node;
+  if (typeof minimum !== 'number' || typeof maximum !== 'number' || maximum < minimum) return undefined;
+  if (type === 'integer') {
+    const low = Math.ceil(minimum);
+    const high = Math.floor(maximum);
+    if (high < low || high - low + 1 > MAX_INTEGER_VALUES) return undefined;
+    return { enum: Array.from({ length: high - low + 1 }, (_, i) => low + i) };
+  }
+  const values = Array.from(
+    { length: NUMBER_STEPS + 1 },
+    (_, i) => Math.round((minimum + ((maximum - minimum) * i) / NUMBER_STEPS) * 10_000) / 10_000,
+  );
+  return { enum: [...new Set(values)] };
+}
+
 function isNode(value: unknown): value is Node {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -86,6 +114,9 @@ class Converter {
         return described(this.array(node, path));
       case undefined:
         return this.fail(path, 'the schema does not say what type the value has; add "type"');
+      case 'number':
+      case 'integer':
+        return described(boundedNumber(node, type as 'number' | 'integer') ?? { type });
       default:
         if (typeof type === 'string' && PRIMITIVES.has(type)) return described({ type });
         return this.fail(path, `unknown type ${JSON.stringify(type)}`);

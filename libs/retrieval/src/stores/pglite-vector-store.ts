@@ -6,6 +6,7 @@ import { RetrievalError } from '../errors';
 import type {
   ChunkPayload,
   DocumentDeletion,
+  DocumentReadQuery,
   HybridLists,
   HybridQuery,
   LexicalQuery,
@@ -256,6 +257,22 @@ export class PgliteVectorStore implements VectorStore {
       where.params,
     );
     return result.rows[0]?.n ?? 0;
+  }
+
+  async readDocument(name: string, query: DocumentReadQuery): Promise<ChunkPayload[]> {
+    const table = assertCollectionName(name);
+    if (!(await this.exists(name))) return [];
+    if (query.collections?.length === 0) return [];
+    const where = new Where()
+      .tenant(query.tenant)
+      .equals('document_id', query.documentId)
+      .readableBy(query.groups);
+    if (query.collections) where.collections(query.collections);
+    const result = await this.db.query<ChunkRow>(
+      `SELECT ${CHUNK_COLUMNS} FROM ${table} WHERE ${where.sql()} ORDER BY version, chunk_index`,
+      where.params,
+    );
+    return result.rows.map(toPayload);
   }
 
   async listDocumentChunks(name: string, tenant: string, documentId: string): Promise<StoredChunk[]> {

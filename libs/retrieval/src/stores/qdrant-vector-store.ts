@@ -8,6 +8,7 @@ import { RetrievalError } from '../errors';
 import type {
   ChunkPayload,
   DocumentDeletion,
+  DocumentReadQuery,
   HybridLists,
   HybridQuery,
   LexicalQuery,
@@ -261,6 +262,33 @@ export class QdrantVectorStore implements VectorStore {
       this.client.count(name, { filter: pointFilter(filter), exact: true }),
     );
     return result?.count ?? 0;
+  }
+
+  async readDocument(name: string, query: DocumentReadQuery): Promise<ChunkPayload[]> {
+    assertCollectionName(name);
+    if (query.collections?.length === 0) return [];
+    const chunks: ChunkPayload[] = [];
+    let offset: Schemas['ExtendedPointId'] | undefined;
+    do {
+      const page = await this.readOrEmpty('scroll', () =>
+        this.client.scroll(name, {
+          filter: pointFilter({
+            tenant: query.tenant,
+            documentId: query.documentId,
+            groups: query.groups,
+            ...(query.collections ? { collections: query.collections } : {}),
+          }),
+          limit: SCROLL_PAGE,
+          offset,
+          with_payload: true,
+          with_vector: false,
+        }),
+      );
+      if (!page) return [];
+      for (const point of page.points) chunks.push(toPayload(point.payload));
+      offset = nextOffset(page.next_page_offset);
+    } while (offset !== undefined);
+    return chunks.sort((a, b) => a.version - b.version || a.chunkIndex - b.chunkIndex);
   }
 
   async listDocumentChunks(name: string, tenant: string, documentId: string): Promise<StoredChunk[]> {

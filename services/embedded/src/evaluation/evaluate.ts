@@ -14,7 +14,7 @@ import { startPlatform } from '../platform';
 import { type EvalDataset, loadDataset } from './dataset';
 import { type ItemRun, runDataset } from './eval-runner';
 import { renderHtmlReport } from './html-report';
-import { type EvalReport, judgeItem, summarise, type WorkflowFacts } from './metrics';
+import { type EvalReport, type ItemVerdict, judgeItem, summarise, type WorkflowFacts } from './metrics';
 import { SCRIPTED_MODEL, ScriptedModelServer } from './scripted-model-server';
 
 /** Which chat model answers: the scripted competent model, or what the environment configures (local GGUF by default). */
@@ -41,8 +41,8 @@ export interface EvaluateOptions {
   readonly scriptedPort?: number;
   /** Kafka mode: the bus to run on (the CLI builds it from KAFKA_BROKERS). */
   readonly bus?: EventBus;
-  /** Called after each item. */
-  readonly onItem?: (run: ItemRun, done: number, total: number) => void;
+  /** Called after each item, with its verdict. */
+  readonly onItem?: (run: ItemRun, done: number, total: number, verdict: ItemVerdict) => void;
 }
 
 export interface EvaluateResult {
@@ -168,14 +168,25 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
         closers.push(() => scripted.stop());
       } else modelName = 'the generator service’s configured model';
     }
+    const judge = (run: ItemRun) =>
+      judgeItem(run, facts.get(run.workflowVersion) ?? factsOf(facts, run.item.workflow));
+    const stem = join(options.outDir, `${basename(dataset.path).replace(/\.jsonl$/, '')}-${options.model}`);
+    mkdirSync(options.outDir, { recursive: true });
+    // A slow run (a local model on a busy machine) leaves its figures so far after every item.
+    const sofar: ItemVerdict[] = [];
     const runs = await runDataset(bus, dataset, {
       concurrency: options.concurrency,
       itemTimeoutMs: options.itemTimeoutMs,
-      onItem: options.onItem,
+      onItem: (run, done, total) => {
+        const verdict = judge(run);
+        sofar.push(verdict);
+        const items = dataset.items.filter((i) => sofar.some((v) => v.id === i.id));
+        const partial = { done, total, versions: summarise(sofar, items), items: sofar };
+        writeFileSync(`${stem}.partial.json`, JSON.stringify(partial, null, 2) + '\n');
+        options.onItem?.(run, done, total, verdict);
+      },
     });
-    const verdicts = runs.map((run) =>
-      judgeItem(run, facts.get(run.workflowVersion) ?? factsOf(facts, run.item.workflow)),
-    );
+    const verdicts = runs.map(judge);
     const report: EvalReport = {
       dataset: dataset.path,
       workflow: options.workflow,
@@ -192,8 +203,6 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
       versions: summarise(verdicts, dataset.items),
       items: verdicts,
     };
-    mkdirSync(options.outDir, { recursive: true });
-    const stem = join(options.outDir, `${basename(dataset.path).replace(/\.jsonl$/, '')}-${options.model}`);
     writeFileSync(`${stem}.json`, JSON.stringify(report, null, 2) + '\n');
     writeFileSync(`${stem}.html`, renderHtmlReport(report));
     return { report, jsonPath: `${stem}.json`, htmlPath: `${stem}.html` };
