@@ -19,3 +19,4 @@ export * from './classifier-examples';
 export * from './request-classifier';
 export * from './claim-verifier';
 export * from './unanswerable-abstention';
+export * from './injected-instructions';

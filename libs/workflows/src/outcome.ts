@@ -1,5 +1,6 @@
 import type { Classification, ModelTier } from '@llmbus/contracts';
 import { valuesAt } from './field-path';
+import type { InjectedInstruction } from './injected-instructions';
 import type { OutputValidation } from './output-validator';
 import type { WorkflowDefinition } from './workflow-definition';
 
@@ -20,7 +21,9 @@ export type ValidationOutcome =
 
 /**
  * Decides a validation result of `attempt`, in order:
- * 1. an output value listed in `validation.forceReview` (e.g. needsHuman: true) goes to review;
+ * 1. an output value listed in `validation.forceReview` (e.g. needsHuman: true), or, with
+ *    `validation.reviewInjectedInstructions`, an instruction found in the untrusted input or
+ *    passages (`injected`, from findInjectedInstructions), goes to review;
  * 2. violations retry with the stricter instruction while attempts remain, then follow `onExhaustion`;
  * 3. with `validation.confidence`: at or above `accept` accept; from `retry` retry (then
  *    `onExhaustion`); below `retry` review at once, since a stricter prompt rarely rescues an
@@ -35,10 +38,18 @@ export function decideOutcome(
   result: OutputValidation,
   classification?: Classification,
   routedTier?: ModelTier,
+  injected: readonly InjectedInstruction[] = [],
 ): ValidationOutcome {
   const { maxAttempts, stricterInstruction, onExhaustion, confidence } = workflow.validation;
   const score = result.assessment.confidence;
-  const forced = forcedReview(workflow, result, classification);
+  const forced = [
+    ...forcedReview(workflow, result, classification),
+    ...(workflow.validation.reviewInjectedInstructions === true
+      ? injected.map(
+          (i) => `${i.source} holds text that tries to instruct the model or its reviewer: "${i.excerpt}"`,
+        )
+      : []),
+  ];
   if (forced.length > 0) {
     const problems = [...forced, ...result.violations, ...result.concerns];
     return {

@@ -217,6 +217,7 @@ export const WORKFLOW_FILE_SCHEMA = {
             },
           },
         },
+        reviewInjectedInstructions: { type: 'boolean' },
       },
     },
     generate: {

@@ -24,6 +24,7 @@ import {
 import {
   ClaimVerifier,
   decideOutcome,
+  findInjectedInstructions,
   LoadedWorkflow,
   OutputValidation,
   OutputValidator,
@@ -85,7 +86,18 @@ export class ResponseValidation {
     );
     const publish = <T>(value: T): T =>
       this.pii.forChannel(value, resolvePiiPolicy(workflow.pii, tenantId).outputs, vault);
-    const outcome = decideOutcome(workflow, data.attempt, result, classification, data.context.modelTier);
+    const injected =
+      workflow.validation.reviewInjectedInstructions === true
+        ? findInjectedInstructions(restoreValue(data.input, vault), data.passages)
+        : [];
+    const outcome = decideOutcome(
+      workflow,
+      data.attempt,
+      result,
+      classification,
+      data.context.modelTier,
+      injected,
+    );
     const violations = capList(outcome.kind === 'accept' ? [] : outcome.problems, 50, 1000);
     const { assessment } = result;
     annotateActiveSpan({

@@ -1,0 +1,77 @@
+import type { Passage } from '@llmbus/contracts';
+
+/** One piece of untrusted text that reads as an instruction to the model or its reviewer. */
+export interface InjectedInstruction {
+  /** Where it was found: `input.<path>` or `passage <id>`. */
+  readonly source: string;
+  /** The sentence it was found in, at most 200 characters. */
+  readonly excerpt: string;
+}
+
+/**
+ * Phrasings of instructions aimed at a model (or an automated reviewer) rather than at the
+ * document's human reader: the override family ("ignore previous instructions", "disregard your
+ * rules"), notes addressed to an AI, requests to hide the system prompt's role, and demands to
+ * approve or to keep a human out. The families follow OWASP's LLM01 (prompt injection) examples;
+ * a match is evidence, not proof, so it only ever sends an output to a person.
+ */
+const PATTERNS: readonly RegExp[] = [
+  /\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:the\s+|your\s+|my\s+)?(?:previous|prior|above|earlier|preceding|original|system)\s+(?:instructions?|prompts?|rules|guidelines|directions)\b/i,
+  /\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+)?(?:your|the)\s+(?:instructions?|rules|guidelines|system\s+prompt)\b/i,
+  /\b(?:note|message|instructions?|attention)\s+(?:to|for)\s+(?:any\s+|the\s+|all\s+)?(?:ai|a\.i\.|llm|language\s+model|model|assistant|chat\s?bot|bot|automated\s+(?:reviewer|system|assistant)|ai\s+(?:reviewer|assistant|system|agent))s?\b/i,
+  /\b(?:reveal|print|repeat|show)\s+(?:your|the)\s+(?:system\s+prompt|hidden\s+instructions|instructions\s+above)\b/i,
+  /\byou\s+are\s+now\s+(?:a|an|in)\b/i,
+  /\bdo\s+not\s+(?:involve|escalate\s+to|notify|inform|tell|consult|loop\s+in)\s+(?:an?\s+|the\s+|any\s+)?(?:attorney|lawyer|human|person|reviewer|legal|manager|supervisor|anyone)\b/i,
+  /\b(?:approve|accept|auto-approve)\s+(?:this|the)\s+(?:contract|agreement|request|ticket|change|document|payment|invoice)\s+(?:without|immediately|automatically|now)\b/i,
+  /\b(?:ai|model|assistant)[^.\n]{0,40}\b(?:approve|report\s+(?:a\s+)?deviation\s+of\s+0|mark\s+(?:it|this)\s+(?:as\s+)?(?:safe|compliant|approved))\b/i,
+  /\breport\s+(?:a\s+)?(?:deviation|risk|score)\s+of\s+(?:0|zero)\s+for\s+every\b/i,
+];
+
+const MAX_FINDINGS = 10;
+const MAX_TEXT = 200_000;
+
+/**
+ * Untrusted text in a request's input and retrieved passages that tries to instruct the model or
+ * its reviewer (see PATTERNS). The prompt already tells the model such text is data; this is the
+ * platform's deterministic check behind it, for workflows with `validation.reviewInjectedInstructions`
+ * (their outputs then go to review with the findings). At most 10 findings; each text is scanned up
+ * to its first 200,000 characters.
+ */
+export function findInjectedInstructions(
+  input: unknown,
+  passages: readonly Pick<Passage, 'id' | 'text'>[],
+): InjectedInstruction[] {
+  const findings: InjectedInstruction[] = [];
+  const scan = (source: string, text: string) => {
+    if (findings.length >= MAX_FINDINGS) return;
+    const bounded = text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text;
+    for (const pattern of PATTERNS) {
+      const match = pattern.exec(bounded);
+      if (match) {
+        findings.push({ source, excerpt: sentenceAround(bounded, match.index) });
+        return;
+      }
+    }
+  };
+  const walk = (value: unknown, path: string, depth: number) => {
+    if (depth > 8 || findings.length >= MAX_FINDINGS) return;
+    if (typeof value === 'string') scan(path, value);
+    else if (Array.isArray(value)) value.forEach((v, i) => walk(v, `${path}[${i}]`, depth + 1));
+    else if (value !== null && typeof value === 'object')
+      for (const [k, v] of Object.entries(value)) walk(v, `${path}.${k}`, depth + 1);
+  };
+  walk(input, 'input', 0);
+  for (const passage of passages) scan(`passage ${passage.id}`, passage.text);
+  return findings;
+}
+
+/** The sentence (or line) holding `index`, trimmed to 200 characters. */
+function sentenceAround(text: string, index: number): string {
+  const before = text.slice(0, index);
+  const start = Math.max(before.lastIndexOf('\n'), before.search(/[.!?]\s+[^.!?]*$/) + 1, 0);
+  const rest = text.slice(index);
+  const endMatch = /[.!?](?:\s|$)|\n/.exec(rest);
+  const end = endMatch ? index + endMatch.index + 1 : text.length;
+  const sentence = text.slice(start, end).replace(/\s+/g, ' ').trim();
+  return sentence.length > 200 ? `${sentence.slice(0, 197)}...` : sentence;
+}
