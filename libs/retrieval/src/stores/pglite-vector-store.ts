@@ -24,6 +24,12 @@ import { assertCollectionName, vectorLiteral } from './store-names';
 export interface PgliteVectorStoreOptions {
   /** Directory for the database files; in memory when omitted. */
   readonly dataDir?: string;
+  /**
+   * Largest scope (chunks of the tenant and collections that the groups may read) that vector
+   * search scans exactly instead of through the HNSW index. Default `EXACT_SCAN_MAX_CHUNKS`
+   * (20 000); 0 always uses the index.
+   */
+  readonly exactScanMaxChunks?: number;
 }
 
 interface ChunkRow {
@@ -53,8 +59,13 @@ export class PgliteVectorStore implements VectorStore {
   private readonly dimensions = new Map<string, number>();
   /** BM25 statistics per table, then per scope and groups; a table's are dropped on every write to it. */
   private readonly statistics = new Map<string, Map<string, LexicalStatistics>>();
+  /** Chunks per scope (and groups, when filtered by them) per table; a table's are dropped on every write to it. */
+  private readonly scopeSizes = new Map<string, Map<string, number>>();
 
-  private constructor(private readonly db: PGlite) {}
+  private constructor(
+    private readonly db: PGlite,
+    private readonly exactScanMaxChunks: number,
+  ) {}
 
   /** Opens (or creates) the store; loads pgvector. */
   static async open(options: PgliteVectorStoreOptions = {}): Promise<PgliteVectorStore> {
@@ -64,7 +75,7 @@ export class PgliteVectorStore implements VectorStore {
     // Without iterative scans an HNSW scan stops after ef_search candidates, and a selective
     // tenant or ACL filter then returns fewer rows than asked for.
     await db.exec('SET hnsw.iterative_scan = strict_order');
-    return new PgliteVectorStore(db);
+    return new PgliteVectorStore(db, options.exactScanMaxChunks ?? EXACT_SCAN_MAX_CHUNKS);
   }
 
   async ensureCollection(name: string, dimension: number): Promise<void> {
@@ -119,51 +130,74 @@ export class PgliteVectorStore implements VectorStore {
   async upsert(name: string, points: readonly VectorPoint[]): Promise<void> {
     const table = assertCollectionName(name);
     if (points.length === 0) return;
-    this.statistics.delete(name);
-    await this.db.transaction(async (tx) => {
-      for (const { id, vector, payload: p } of points) {
-        await tx.query(
-          `INSERT INTO ${table} (id, tenant, collection, acl_groups, document_id, version, title, source_uri,
-             section_path, chunk_index, content_hash, text, embedding, lexemes, lexeme_count, supersedes, effective_date,
-             version_label)
-           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::vector, l.v,
-                  (SELECT coalesce(sum(cardinality(u.positions)), 0)::int FROM unnest(l.v) u), $14, $15, $16
-             FROM (SELECT ${lexemesOf('$7::text', '$9::text[]', '$12::text')} AS v) l
-           ON CONFLICT (id) DO UPDATE SET tenant = EXCLUDED.tenant, collection = EXCLUDED.collection,
-             acl_groups = EXCLUDED.acl_groups, document_id = EXCLUDED.document_id, version = EXCLUDED.version,
-             title = EXCLUDED.title, source_uri = EXCLUDED.source_uri, section_path = EXCLUDED.section_path,
-             chunk_index = EXCLUDED.chunk_index, content_hash = EXCLUDED.content_hash, text = EXCLUDED.text,
-             embedding = EXCLUDED.embedding, lexemes = EXCLUDED.lexemes, lexeme_count = EXCLUDED.lexeme_count,
-             supersedes = EXCLUDED.supersedes, effective_date = EXCLUDED.effective_date,
-             version_label = EXCLUDED.version_label`,
-          [
-            id,
-            p.tenant,
-            p.collection,
-            [...p.aclGroups],
-            p.documentId,
-            p.version,
-            p.title,
-            p.sourceUri,
-            [...p.sectionPath],
-            p.chunkIndex,
-            p.contentHash,
-            p.text,
-            vectorLiteral(vector),
-            [...(p.supersedes ?? [])],
-            p.effectiveDate ?? null,
-            p.versionLabel ?? null,
-          ],
-        );
-      }
-    });
+    this.forgetStatistics(name);
+    // One statement per batch (rows as one JSON parameter): a statement per row costs a parse, a
+    // plan and a round trip each, which dominated bulk loads. ON CONFLICT may not touch a row twice
+    // in one statement, so a point repeated in the batch keeps only its last occurrence, as
+    // row-by-row upserts would.
+    const last = new Map<string, VectorPoint>();
+    for (const point of points) {
+      last.delete(point.id);
+      last.set(point.id, point);
+    }
+    const rows = [...last.values()].map(({ id, vector, payload: p }) => ({
+      id,
+      tenant: p.tenant,
+      collection: p.collection,
+      acl_groups: p.aclGroups,
+      document_id: p.documentId,
+      version: p.version,
+      title: p.title,
+      source_uri: p.sourceUri,
+      section_path: p.sectionPath,
+      chunk_index: p.chunkIndex,
+      content_hash: p.contentHash,
+      text: p.text,
+      embedding: vectorLiteral(vector),
+      supersedes: p.supersedes ?? [],
+      effective_date: p.effectiveDate ?? null,
+      version_label: p.versionLabel ?? null,
+    }));
+    await this.db.query(
+      `INSERT INTO ${table} (id, tenant, collection, acl_groups, document_id, version, title, source_uri,
+         section_path, chunk_index, content_hash, text, embedding, lexemes, lexeme_count, supersedes, effective_date,
+         version_label)
+       SELECT r.id, r.tenant, r.collection, r.acl_groups, r.document_id, r.version, r.title, r.source_uri,
+              r.section_path, r.chunk_index, r.content_hash, r.text, r.embedding::vector, l.v,
+              (SELECT coalesce(sum(cardinality(u.positions)), 0)::int FROM unnest(l.v) u), r.supersedes,
+              r.effective_date, r.version_label
+         FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, tenant text, collection text, acl_groups text[],
+              document_id text, version integer, title text, source_uri text, section_path text[],
+              chunk_index integer, content_hash text, text text, embedding text, supersedes text[],
+              effective_date text, version_label text)
+        CROSS JOIN LATERAL (SELECT ${lexemesOf('r.title', 'r.section_path', 'r.text')} AS v) l
+       ON CONFLICT (id) DO UPDATE SET tenant = EXCLUDED.tenant, collection = EXCLUDED.collection,
+         acl_groups = EXCLUDED.acl_groups, document_id = EXCLUDED.document_id, version = EXCLUDED.version,
+         title = EXCLUDED.title, source_uri = EXCLUDED.source_uri, section_path = EXCLUDED.section_path,
+         chunk_index = EXCLUDED.chunk_index, content_hash = EXCLUDED.content_hash, text = EXCLUDED.text,
+         embedding = EXCLUDED.embedding, lexemes = EXCLUDED.lexemes, lexeme_count = EXCLUDED.lexeme_count,
+         supersedes = EXCLUDED.supersedes, effective_date = EXCLUDED.effective_date,
+         version_label = EXCLUDED.version_label`,
+      // Lone surrogates become U+FFFD, as the UTF-8 encoding of a text parameter would make them.
+      [
+        JSON.stringify(rows, (_key, value: unknown) =>
+          typeof value === 'string' ? value.toWellFormed() : value,
+        ),
+      ],
+    );
   }
 
   async search(name: string, vector: readonly number[], query: SearchQuery): Promise<ScoredChunk[]> {
     if (query.collections.length === 0 || query.limit < 1) return [];
     const where = new Where(vectorLiteral(vector));
     where.scope(query).readableBy(query.groups);
-    const rows = await this.selectNearest<ChunkRow & { score: number }>(name, where, query, CHUNK_COLUMNS);
+    const rows = await this.selectNearest<ChunkRow & { score: number }>(
+      name,
+      where,
+      query,
+      CHUNK_COLUMNS,
+      query.groups,
+    );
     return rows.map((row) => ({ id: row.id, score: row.score, payload: toPayload(row) }));
   }
 
@@ -285,7 +319,7 @@ export class PgliteVectorStore implements VectorStore {
     if (!(await this.exists(name))) return;
     const where = new Where().tenant(filter.tenant).equals('document_id', filter.documentId);
     if (filter.collection !== undefined) where.collections([filter.collection]);
-    this.statistics.delete(name);
+    this.forgetStatistics(name);
     const keep = filter.keep
       ? ` AND NOT (version = ${where.param(filter.keep.version)} AND chunk_index < ${where.param(filter.keep.chunkCount)})`
       : '';
@@ -346,17 +380,62 @@ export class PgliteVectorStore implements VectorStore {
     return stats;
   }
 
-  private async selectNearest<R>(name: string, where: Where, scope: Scope, columns: string): Promise<R[]> {
+  /**
+   * The nearest rows matching `where`. A scope (with its groups' filter) of at most
+   * `exactScanMaxChunks` chunks is scanned exactly through the scope index: that is exact
+   * (recall 1) and, at that size, faster than walking the HNSW graph of the whole table past every
+   * chunk the filter rejects. Larger scopes use the HNSW index with iterative scans.
+   */
+  private async selectNearest<R>(
+    name: string,
+    where: Where,
+    scope: Scope,
+    columns: string,
+    groups?: readonly string[],
+  ): Promise<R[]> {
     const table = assertCollectionName(name);
     if (!(await this.exists(name))) return [];
+    const exact = (await this.scopeSize(name, scope, groups)) <= this.exactScanMaxChunks;
     if (scope.minScore !== undefined) where.maxDistance(1 - scope.minScore);
     const limit = where.param(Math.floor(scope.limit));
+    // `+ 0` makes the sort key an expression the HNSW index cannot order by, so the planner reads
+    // the scope through its B-tree index and sorts the distances; ties go by id, deterministically.
+    const order = exact ? '(embedding <=> $1::vector) + 0, id' : 'embedding <=> $1::vector';
     const result = await this.db.query<R>(
       `SELECT ${columns}, 1 - (embedding <=> $1::vector) AS score FROM ${table}
-        WHERE ${where.sql()} ORDER BY embedding <=> $1::vector LIMIT ${limit}`,
+        WHERE ${where.sql()} ORDER BY ${order} LIMIT ${limit}`,
       where.params,
     );
     return result.rows;
+  }
+
+  /** Chunks in the scope (readable by `groups` when given), counted once per scope until the next write. */
+  private async scopeSize(name: string, scope: Scope, groups?: readonly string[]): Promise<number> {
+    const table = assertCollectionName(name);
+    const byScope = this.scopeSizes.get(name) ?? new Map<string, number>();
+    this.scopeSizes.set(name, byScope);
+    const key = JSON.stringify([
+      scope.tenant,
+      [...scope.collections].sort(),
+      groups ? [...groups].sort() : null,
+    ]);
+    const known = byScope.get(key);
+    if (known !== undefined) return known;
+    const where = new Where().scope(scope);
+    if (groups) where.readableBy(groups);
+    const result = await this.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${table} WHERE ${where.sql()}`,
+      where.params,
+    );
+    const size = result.rows[0]?.n ?? 0;
+    if (byScope.size >= MAX_CACHED_SCOPES) byScope.clear();
+    byScope.set(key, size);
+    return size;
+  }
+
+  private forgetStatistics(name: string): void {
+    this.statistics.delete(name);
+    this.scopeSizes.delete(name);
   }
 
   /** Adds the full-text columns to tables created before lexical search existed, and indexes them. */
@@ -409,6 +488,11 @@ const MAX_LEXICAL_QUERY_CHARS = 2000;
 const LEXICAL_CANDIDATES = 300;
 /** Distinct query words scored; a pasted page adds cost, not precision, past this. */
 const MAX_LEXICAL_TERMS = 32;
+/**
+ * Largest scope (chunks the filter lets through) that vector search scans exactly rather than
+ * through the HNSW index; see `selectNearest`. Measured with `npm run bench:retrieval`.
+ */
+export const EXACT_SCAN_MAX_CHUNKS = 20_000;
 /** Scopes (tenant, collections, groups) whose BM25 statistics are kept per table. */
 const MAX_CACHED_SCOPES = 1000;
 
