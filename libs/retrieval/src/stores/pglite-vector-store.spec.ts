@@ -3,10 +3,6 @@ import { PgliteVectorStore } from './pglite-vector-store';
 
 // In-memory PGlite: no files, no network, ~2 s to start, so the conformance suite runs as a unit test.
 describeVectorStoreConformance('PgliteVectorStore (in memory)', { open: () => PgliteVectorStore.open() });
-// Small scopes are scanned exactly; the same behaviour must hold through the HNSW index that large ones use.
-describeVectorStoreConformance('PgliteVectorStore (in memory, HNSW index for every scope)', {
-  open: () => PgliteVectorStore.open({ exactScanMaxChunks: 0 }),
-});
 
 const payload = (documentId: string, text: string) => ({
   tenant: 'a',

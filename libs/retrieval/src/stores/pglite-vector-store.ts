@@ -24,12 +24,6 @@ import { assertCollectionName, vectorLiteral } from './store-names';
 export interface PgliteVectorStoreOptions {
   /** Directory for the database files; in memory when omitted. */
   readonly dataDir?: string;
-  /**
-   * Largest scope (chunks of the tenant and collections that the groups may read) that vector
-   * search scans exactly instead of through the HNSW index. Default `EXACT_SCAN_MAX_CHUNKS`
-   * (20 000); 0 always uses the index.
-   */
-  readonly exactScanMaxChunks?: number;
 }
 
 interface ChunkRow {
@@ -59,13 +53,8 @@ export class PgliteVectorStore implements VectorStore {
   private readonly dimensions = new Map<string, number>();
   /** BM25 statistics per table, then per scope and groups; a table's are dropped on every write to it. */
   private readonly statistics = new Map<string, Map<string, LexicalStatistics>>();
-  /** Chunks per scope (and groups, when filtered by them) per table; a table's are dropped on every write to it. */
-  private readonly scopeSizes = new Map<string, Map<string, number>>();
 
-  private constructor(
-    private readonly db: PGlite,
-    private readonly exactScanMaxChunks: number,
-  ) {}
+  private constructor(private readonly db: PGlite) {}
 
   /** Opens (or creates) the store; loads pgvector. */
   static async open(options: PgliteVectorStoreOptions = {}): Promise<PgliteVectorStore> {
@@ -75,7 +64,7 @@ export class PgliteVectorStore implements VectorStore {
     // Without iterative scans an HNSW scan stops after ef_search candidates, and a selective
     // tenant or ACL filter then returns fewer rows than asked for.
     await db.exec('SET hnsw.iterative_scan = strict_order');
-    return new PgliteVectorStore(db, options.exactScanMaxChunks ?? EXACT_SCAN_MAX_CHUNKS);
+    return new PgliteVectorStore(db);
   }
 
   async ensureCollection(name: string, dimension: number): Promise<void> {
@@ -130,7 +119,7 @@ export class PgliteVectorStore implements VectorStore {
   async upsert(name: string, points: readonly VectorPoint[]): Promise<void> {
     const table = assertCollectionName(name);
     if (points.length === 0) return;
-    this.forgetStatistics(name);
+    this.statistics.delete(name);
     // One statement per batch (rows as one JSON parameter): a statement per row costs a parse, a
     // plan and a round trip each, which dominated bulk loads. ON CONFLICT may not touch a row twice
     // in one statement, so a point repeated in the batch keeps only its last occurrence, as
@@ -191,13 +180,7 @@ export class PgliteVectorStore implements VectorStore {
     if (query.collections.length === 0 || query.limit < 1) return [];
     const where = new Where(vectorLiteral(vector));
     where.scope(query).readableBy(query.groups);
-    const rows = await this.selectNearest<ChunkRow & { score: number }>(
-      name,
-      where,
-      query,
-      CHUNK_COLUMNS,
-      query.groups,
-    );
+    const rows = await this.selectNearest<ChunkRow & { score: number }>(name, where, query, CHUNK_COLUMNS);
     return rows.map((row) => ({ id: row.id, score: row.score, payload: toPayload(row) }));
   }
 
@@ -319,7 +302,7 @@ export class PgliteVectorStore implements VectorStore {
     if (!(await this.exists(name))) return;
     const where = new Where().tenant(filter.tenant).equals('document_id', filter.documentId);
     if (filter.collection !== undefined) where.collections([filter.collection]);
-    this.forgetStatistics(name);
+    this.statistics.delete(name);
     const keep = filter.keep
       ? ` AND NOT (version = ${where.param(filter.keep.version)} AND chunk_index < ${where.param(filter.keep.chunkCount)})`
       : '';
@@ -380,62 +363,17 @@ export class PgliteVectorStore implements VectorStore {
     return stats;
   }
 
-  /**
-   * The nearest rows matching `where`. A scope (with its groups' filter) of at most
-   * `exactScanMaxChunks` chunks is scanned exactly through the scope index: that is exact
-   * (recall 1) and, at that size, faster than walking the HNSW graph of the whole table past every
-   * chunk the filter rejects. Larger scopes use the HNSW index with iterative scans.
-   */
-  private async selectNearest<R>(
-    name: string,
-    where: Where,
-    scope: Scope,
-    columns: string,
-    groups?: readonly string[],
-  ): Promise<R[]> {
+  private async selectNearest<R>(name: string, where: Where, scope: Scope, columns: string): Promise<R[]> {
     const table = assertCollectionName(name);
     if (!(await this.exists(name))) return [];
-    const exact = (await this.scopeSize(name, scope, groups)) <= this.exactScanMaxChunks;
     if (scope.minScore !== undefined) where.maxDistance(1 - scope.minScore);
     const limit = where.param(Math.floor(scope.limit));
-    // `+ 0` makes the sort key an expression the HNSW index cannot order by, so the planner reads
-    // the scope through its B-tree index and sorts the distances; ties go by id, deterministically.
-    const order = exact ? '(embedding <=> $1::vector) + 0, id' : 'embedding <=> $1::vector';
     const result = await this.db.query<R>(
       `SELECT ${columns}, 1 - (embedding <=> $1::vector) AS score FROM ${table}
-        WHERE ${where.sql()} ORDER BY ${order} LIMIT ${limit}`,
+        WHERE ${where.sql()} ORDER BY embedding <=> $1::vector LIMIT ${limit}`,
       where.params,
     );
     return result.rows;
-  }
-
-  /** Chunks in the scope (readable by `groups` when given), counted once per scope until the next write. */
-  private async scopeSize(name: string, scope: Scope, groups?: readonly string[]): Promise<number> {
-    const table = assertCollectionName(name);
-    const byScope = this.scopeSizes.get(name) ?? new Map<string, number>();
-    this.scopeSizes.set(name, byScope);
-    const key = JSON.stringify([
-      scope.tenant,
-      [...scope.collections].sort(),
-      groups ? [...groups].sort() : null,
-    ]);
-    const known = byScope.get(key);
-    if (known !== undefined) return known;
-    const where = new Where().scope(scope);
-    if (groups) where.readableBy(groups);
-    const result = await this.db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM ${table} WHERE ${where.sql()}`,
-      where.params,
-    );
-    const size = result.rows[0]?.n ?? 0;
-    if (byScope.size >= MAX_CACHED_SCOPES) byScope.clear();
-    byScope.set(key, size);
-    return size;
-  }
-
-  private forgetStatistics(name: string): void {
-    this.statistics.delete(name);
-    this.scopeSizes.delete(name);
   }
 
   /** Adds the full-text columns to tables created before lexical search existed, and indexes them. */
@@ -488,11 +426,6 @@ const MAX_LEXICAL_QUERY_CHARS = 2000;
 const LEXICAL_CANDIDATES = 300;
 /** Distinct query words scored; a pasted page adds cost, not precision, past this. */
 const MAX_LEXICAL_TERMS = 32;
-/**
- * Largest scope (chunks the filter lets through) that vector search scans exactly rather than
- * through the HNSW index; see `selectNearest`. Measured with `npm run bench:retrieval`.
- */
-export const EXACT_SCAN_MAX_CHUNKS = 20_000;
 /** Scopes (tenant, collections, groups) whose BM25 statistics are kept per table. */
 const MAX_CACHED_SCOPES = 1000;
 
