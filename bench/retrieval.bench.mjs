@@ -12,6 +12,7 @@
 //   node bench/retrieval.bench.mjs [--scales 10000,100000] [--queries 100] [--ingest-seconds 20] [--load-seconds 1200]
 // A scale whose loading passes --load-seconds is measured at the size reached, and says so.
 // --ingest-seconds 0 skips the ingestion part (and loading the model).
+import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
