@@ -7,9 +7,12 @@
 //   2. Filtered queries (tenant + collections + ACL inside the query) at 10k and 100k chunks of
 //      synthetic random unit vectors: vector search, BM25 and the full hybrid retrieve, p50/p99, on
 //      PGlite and, when QDRANT_URL is set (QDRANT_API_KEY if needed), on that Qdrant too (the bench
-//      creates and drops its own collection there).
+//      creates and drops its own collection there). The vector search's recall@limit against the
+//      exact nearest readable chunks (computed here from the generated vectors) is printed with it.
 //   node bench/retrieval.bench.mjs [--scales 10000,100000] [--queries 100] [--ingest-seconds 20] [--load-seconds 1200]
 // A scale whose loading passes --load-seconds is measured at the size reached, and says so.
+// --ingest-seconds 0 skips the ingestion part (and loading the model).
+import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -88,6 +91,21 @@ const randomEmbedder = {
   embed: async (texts) => ({ vectors: texts.map(unitVector), dimension: DIM, usage: { modelId: MODEL_ID, provider: 'bench', promptTokens: 0, completionTokens: 0, costUsd: 0, latencyMs: 0 } }),
 };
 
+// 4 tenants, 3 collections, a quarter of the chunks restricted (all of t1's): the scope reads 1 in 24 chunks.
+const SCOPE = { tenant: 't1', collections: ['wiki', 'runbooks'], groups: ['g1'] };
+/** Vector matches per query, as the retriever asks for by default (its candidates per list). */
+const RECALL_LIMIT = 30;
+
+/** Ids of the `k` readable vectors nearest to `query` by cosine (all are unit vectors: by dot product). */
+function exactNearest(readable, query, k) {
+  const scored = readable.map(({ id, vector }) => {
+    let dot = 0;
+    for (let d = 0; d < DIM; d++) dot += vector[d] * query[d];
+    return { id, dot };
+  });
+  return scored.sort((a, b) => b.dot - a.dot).slice(0, k).map((s) => s.id);
+}
+
 const STORES = [
   ['PGlite', () => retrieval.PgliteVectorStore.open(), async () => undefined],
   ...(process.env.QDRANT_URL
@@ -101,6 +119,8 @@ async function scale(n, [label, open, drop]) {
   seed = 42;
   try {
     await store.ensureCollection(name, DIM);
+    // The readable chunks of the query scope below, to compute the exact nearest ones.
+    const readable = [];
     const loadStart = performance.now();
     const BATCH = 1000;
     let loaded = 0;
@@ -114,19 +134,30 @@ async function scale(n, [label, open, drop]) {
           documentId: `d${Math.floor(i / 5)}`, version: 1, title: `Doc ${i}`, sourceUri: `https://x/${i}`, sectionPath: ['S'],
           chunkIndex: i % 5, contentHash: String(i), text: sentence(),
         };
-        points.push({ id: retrieval.chunkId(payload.tenant, payload.documentId, 1, payload.chunkIndex + i), vector: unitVector(), payload });
+        const point = { id: retrieval.chunkId(payload.tenant, payload.documentId, 1, payload.chunkIndex + i), vector: unitVector(), payload };
+        if (payload.tenant === SCOPE.tenant && SCOPE.collections.includes(payload.collection) && (payload.aclGroups.length === 0 || payload.aclGroups.some((g) => SCOPE.groups.includes(g)))) {
+          readable.push({ id: point.id, vector: Float64Array.from(point.vector) });
+        }
+        points.push(point);
       }
       await store.upsert(name, points);
       loaded += points.length;
     }
     const loadSeconds = (performance.now() - loadStart) / 1000;
-    const scope = { tenant: 't1', collections: ['wiki', 'runbooks'], groups: ['g1'], limit: 10 };
+    const scope = { ...SCOPE, limit: RECALL_LIMIT };
     const retriever = new retrieval.Retriever(randomEmbedder, store, { minScore: -1, decomposer: retrieval.NO_DECOMPOSITION });
     const timings = { vector: [], lexical: [], hybrid: [] };
+    let found = 0;
+    let expected = 0;
     for (let q = 0; q < queryCount; q++) {
+      const vector = unitVector();
       let t = performance.now();
-      await store.search(name, unitVector(), scope);
+      const nearest = await store.search(name, vector, scope);
       timings.vector.push(performance.now() - t);
+      const exact = exactNearest(readable, vector, RECALL_LIMIT);
+      const returned = new Set(nearest.map((c) => c.id));
+      found += exact.filter((id) => returned.has(id)).length;
+      expected += exact.length;
       const text = `${WORDS[q % WORDS.length]} ${WORDS[(q * 7) % WORDS.length]} policy`;
       t = performance.now();
       await store.lexicalSearch(name, { ...scope, text });
@@ -141,16 +172,19 @@ async function scale(n, [label, open, drop]) {
       const sorted = list.sort((a, b) => a - b);
       console.log(`  ${kind.padEnd(8)} p50 ${fmt(percentile(sorted, 0.5)).padStart(9)}   p99 ${fmt(percentile(sorted, 0.99)).padStart(9)}`);
     }
+    console.log(`  vector recall@${RECALL_LIMIT} against the exact nearest ${readable.length} readable chunks: ${(found / Math.max(1, expected)).toFixed(3)}`);
   } finally {
     await drop(store, name).catch((error) => console.error(`could not drop ${name}: ${error.message}`));
     await store.close();
   }
 }
 
-const providers = createModelProviders(parseModelsConfig({ ...process.env, LLMBUS_MODEL_PROVIDER: 'local' }));
-try {
-  await ingestion(providers);
-} finally {
-  await providers.close();
+if (Number(values['ingest-seconds']) > 0) {
+  const providers = createModelProviders(parseModelsConfig({ ...process.env, LLMBUS_MODEL_PROVIDER: 'local' }));
+  try {
+    await ingestion(providers);
+  } finally {
+    await providers.close();
+  }
 }
 for (const n of scales) for (const target of STORES) await scale(n, target);

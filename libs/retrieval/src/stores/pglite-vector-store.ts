@@ -121,43 +121,60 @@ export class PgliteVectorStore implements VectorStore {
     const table = assertCollectionName(name);
     if (points.length === 0) return;
     this.statistics.delete(name);
-    await this.db.transaction(async (tx) => {
-      for (const { id, vector, payload: p } of points) {
-        await tx.query(
-          `INSERT INTO ${table} (id, tenant, collection, acl_groups, document_id, version, title, source_uri,
-             section_path, chunk_index, content_hash, text, embedding, lexemes, lexeme_count, supersedes, effective_date,
-             version_label)
-           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::vector, l.v,
-                  (SELECT coalesce(sum(cardinality(u.positions)), 0)::int FROM unnest(l.v) u), $14, $15, $16
-             FROM (SELECT ${lexemesOf('$7::text', '$9::text[]', '$12::text')} AS v) l
-           ON CONFLICT (id) DO UPDATE SET tenant = EXCLUDED.tenant, collection = EXCLUDED.collection,
-             acl_groups = EXCLUDED.acl_groups, document_id = EXCLUDED.document_id, version = EXCLUDED.version,
-             title = EXCLUDED.title, source_uri = EXCLUDED.source_uri, section_path = EXCLUDED.section_path,
-             chunk_index = EXCLUDED.chunk_index, content_hash = EXCLUDED.content_hash, text = EXCLUDED.text,
-             embedding = EXCLUDED.embedding, lexemes = EXCLUDED.lexemes, lexeme_count = EXCLUDED.lexeme_count,
-             supersedes = EXCLUDED.supersedes, effective_date = EXCLUDED.effective_date,
-             version_label = EXCLUDED.version_label`,
-          [
-            id,
-            p.tenant,
-            p.collection,
-            [...p.aclGroups],
-            p.documentId,
-            p.version,
-            p.title,
-            p.sourceUri,
-            [...p.sectionPath],
-            p.chunkIndex,
-            p.contentHash,
-            p.text,
-            vectorLiteral(vector),
-            [...(p.supersedes ?? [])],
-            p.effectiveDate ?? null,
-            p.versionLabel ?? null,
-          ],
-        );
-      }
-    });
+    // One statement per batch (rows as one JSON parameter): a statement per row costs a parse, a
+    // plan and a round trip each, which dominated bulk loads. ON CONFLICT may not touch a row twice
+    // in one statement, so a point repeated in the batch keeps only its last occurrence, as
+    // row-by-row upserts would.
+    const last = new Map<string, VectorPoint>();
+    for (const point of points) {
+      last.delete(point.id);
+      last.set(point.id, point);
+    }
+    const rows = [...last.values()].map(({ id, vector, payload: p }) => ({
+      id,
+      tenant: p.tenant,
+      collection: p.collection,
+      acl_groups: p.aclGroups,
+      document_id: p.documentId,
+      version: p.version,
+      title: p.title,
+      source_uri: p.sourceUri,
+      section_path: p.sectionPath,
+      chunk_index: p.chunkIndex,
+      content_hash: p.contentHash,
+      text: p.text,
+      embedding: vectorLiteral(vector),
+      supersedes: p.supersedes ?? [],
+      effective_date: p.effectiveDate ?? null,
+      version_label: p.versionLabel ?? null,
+    }));
+    await this.db.query(
+      `INSERT INTO ${table} (id, tenant, collection, acl_groups, document_id, version, title, source_uri,
+         section_path, chunk_index, content_hash, text, embedding, lexemes, lexeme_count, supersedes, effective_date,
+         version_label)
+       SELECT r.id, r.tenant, r.collection, r.acl_groups, r.document_id, r.version, r.title, r.source_uri,
+              r.section_path, r.chunk_index, r.content_hash, r.text, r.embedding::vector, l.v,
+              (SELECT coalesce(sum(cardinality(u.positions)), 0)::int FROM unnest(l.v) u), r.supersedes,
+              r.effective_date, r.version_label
+         FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, tenant text, collection text, acl_groups text[],
+              document_id text, version integer, title text, source_uri text, section_path text[],
+              chunk_index integer, content_hash text, text text, embedding text, supersedes text[],
+              effective_date text, version_label text)
+        CROSS JOIN LATERAL (SELECT ${lexemesOf('r.title', 'r.section_path', 'r.text')} AS v) l
+       ON CONFLICT (id) DO UPDATE SET tenant = EXCLUDED.tenant, collection = EXCLUDED.collection,
+         acl_groups = EXCLUDED.acl_groups, document_id = EXCLUDED.document_id, version = EXCLUDED.version,
+         title = EXCLUDED.title, source_uri = EXCLUDED.source_uri, section_path = EXCLUDED.section_path,
+         chunk_index = EXCLUDED.chunk_index, content_hash = EXCLUDED.content_hash, text = EXCLUDED.text,
+         embedding = EXCLUDED.embedding, lexemes = EXCLUDED.lexemes, lexeme_count = EXCLUDED.lexeme_count,
+         supersedes = EXCLUDED.supersedes, effective_date = EXCLUDED.effective_date,
+         version_label = EXCLUDED.version_label`,
+      // Lone surrogates become U+FFFD, as the UTF-8 encoding of a text parameter would make them.
+      [
+        JSON.stringify(rows, (_key, value: unknown) =>
+          typeof value === 'string' ? value.toWellFormed() : value,
+        ),
+      ],
+    );
   }
 
   async search(name: string, vector: readonly number[], query: SearchQuery): Promise<ScoredChunk[]> {
