@@ -1,5 +1,5 @@
 import { ModelError } from '../model-error';
-import { toGrammarSchema } from './grammar-schema';
+import { fitGrammarToTokenBudget, MIN_CHARS_PER_TOKEN, toGrammarSchema } from './grammar-schema';
 
 const limits = { maxStringLength: 100, maxArrayItems: 5 };
 
@@ -131,6 +131,81 @@ describe('toGrammarSchema', () => {
     ).toEqual({
       type: 'object',
       properties: { a: { type: 'boolean' } },
+    });
+  });
+});
+
+describe('fitGrammarToTokenBudget', () => {
+  const review = toGrammarSchema({
+    type: 'object',
+    properties: {
+      clauses: {
+        type: 'array',
+        maxItems: 6,
+        items: {
+          type: 'object',
+          properties: {
+            clauseNumber: { type: ['string', 'null'], maxLength: 20 },
+            summary: { type: 'string', maxLength: 400 },
+            redline: { type: 'string', minLength: 3, maxLength: 500 },
+            deviation: { type: 'number', minimum: 0, maximum: 1 },
+          },
+        },
+      },
+      citations: { type: 'array', maxItems: 6, items: { type: 'string', maxLength: 200 } },
+    },
+  });
+
+  /** The longest JSON the grammar allows: every string at its maxLength, every array full. */
+  function longest(node: Record<string, unknown>): unknown {
+    if (Array.isArray(node.enum))
+      return node.enum.reduce((a, b) => (JSON.stringify(a).length >= JSON.stringify(b).length ? a : b));
+    if (Array.isArray(node.oneOf)) return longest(node.oneOf[0] as Record<string, unknown>);
+    if (node.type === 'string') return 'x'.repeat(node.maxLength as number);
+    if (node.type === 'array')
+      return Array.from({ length: node.maxItems as number }, () =>
+        longest(node.items as Record<string, unknown>),
+      );
+    if (node.type === 'object')
+      return Object.fromEntries(
+        Object.entries(node.properties as Record<string, Record<string, unknown>>).map(([k, v]) => [
+          k,
+          longest(v),
+        ]),
+      );
+    return 0;
+  }
+
+  it('shrinks every string bound alike so the longest possible answer fits the token budget', () => {
+    const before = JSON.stringify(longest(review)).length;
+    const fitted = fitGrammarToTokenBudget(review, 800);
+    const after = JSON.stringify(longest(fitted)).length;
+    expect(before).toBeGreaterThan(800 * MIN_CHARS_PER_TOKEN);
+    expect(after).toBeLessThanOrEqual(800 * MIN_CHARS_PER_TOKEN);
+    const item = (
+      (fitted.properties as Record<string, Record<string, unknown>>).clauses.items as Record<
+        string,
+        Record<string, Record<string, unknown>>
+      >
+    ).properties;
+    expect(item.summary.maxLength).toBeLessThan(200);
+    expect(item.redline.minLength).toBe(3);
+    expect(item.deviation).toEqual(
+      (review.properties as never as Record<string, Record<string, Record<string, Record<string, unknown>>>>)
+        .clauses.items.properties.deviation,
+    );
+  });
+
+  it('returns a schema that already fits as it is, and never goes below a minLength', () => {
+    expect(fitGrammarToTokenBudget(review, 100_000)).toBe(review);
+    const tiny = fitGrammarToTokenBudget(
+      { type: 'object', properties: { a: { type: 'string', minLength: 5, maxLength: 100 } } },
+      1,
+    );
+    expect((tiny.properties as Record<string, Record<string, unknown>>).a).toEqual({
+      type: 'string',
+      minLength: 5,
+      maxLength: 5,
     });
   });
 });

@@ -191,3 +191,86 @@ export function toGrammarSchema(
   }
   return root;
 }
+
+/**
+ * Characters of output one completion token is assumed to cover at least. Gemma's tokenizer
+ * averages about 4 characters per token on English prose; a weak model's output (repeated
+ * fragments, digits, punctuation, ids) gets closer to 2, so 2 keeps the worst case inside the budget.
+ */
+export const MIN_CHARS_PER_TOKEN = 2;
+
+/**
+ * Shrinks the string bounds of a grammar schema (from toGrammarSchema) so that its longest
+ * possible output fits `maxTokens` completion tokens (at MIN_CHARS_PER_TOKEN characters per
+ * token). A grammar-constrained answer cut at the token limit is unfinished JSON, which fails the
+ * whole answer ("not a JSON object"); within the budget it always parses. Every string's
+ * `maxLength` is scaled by the same factor (never below its `minLength`, nor below 1); a schema
+ * that already fits is returned unchanged. Returns a new object; the input is not modified.
+ */
+export function fitGrammarToTokenBudget(schema: JsonSchema, maxTokens: number): JsonSchema {
+  const budget = maxTokens * MIN_CHARS_PER_TOKEN;
+  const defs = isNode(schema.$defs) ? schema.$defs : {};
+  const { fixed, strings } = worstCase(schema, defs, 0);
+  if (fixed + strings <= budget || strings === 0) return schema;
+  const factor = Math.max(0, budget - fixed) / strings;
+  return scaleStrings(schema, factor) as JsonSchema;
+}
+
+/** Longest output of a node, split into string contents (scalable) and everything else (fixed). */
+function worstCase(node: unknown, defs: Node, depth: number): { fixed: number; strings: number } {
+  if (!isNode(node) || depth > 20) return { fixed: 8, strings: 0 };
+  const longest = (parts: { fixed: number; strings: number }[]) =>
+    parts.reduce((a, b) => (a.fixed + a.strings >= b.fixed + b.strings ? a : b), { fixed: 0, strings: 0 });
+  if ('const' in node) return { fixed: JSON.stringify(node.const)?.length ?? 4, strings: 0 };
+  if (Array.isArray(node.enum))
+    return { fixed: Math.max(4, ...node.enum.map((v) => JSON.stringify(v)?.length ?? 4)), strings: 0 };
+  if (Array.isArray(node.oneOf)) return longest(node.oneOf.map((alt) => worstCase(alt, defs, depth + 1)));
+  if (typeof node.$ref === 'string') {
+    const name = node.$ref.replace('#/$defs/', '');
+    return worstCase(defs[name], defs, depth + 1);
+  }
+  switch (node.type) {
+    case 'string':
+      // Quotes, plus escapes: a character may take two in JSON, counted once (escapes are rare).
+      return typeof node.format === 'string'
+        ? { fixed: 32, strings: 0 }
+        : { fixed: 2, strings: typeof node.maxLength === 'number' ? node.maxLength : 200 };
+    case 'object': {
+      const properties = isNode(node.properties) ? node.properties : {};
+      let fixed = 2;
+      let strings = 0;
+      for (const [name, value] of Object.entries(properties)) {
+        const part = worstCase(value, defs, depth + 1);
+        fixed += name.length + 4 + part.fixed;
+        strings += part.strings;
+      }
+      return { fixed, strings };
+    }
+    case 'array': {
+      const items = typeof node.maxItems === 'number' ? node.maxItems : DEFAULT_GRAMMAR_LIMITS.maxArrayItems;
+      const item = worstCase(node.items, defs, depth + 1);
+      return { fixed: 2 + items * (item.fixed + 1), strings: items * item.strings };
+    }
+    case 'number':
+    case 'integer':
+      return { fixed: 24, strings: 0 };
+    case 'boolean':
+      return { fixed: 5, strings: 0 };
+    default:
+      return { fixed: 8, strings: 0 };
+  }
+}
+
+function scaleStrings(node: unknown, factor: number): unknown {
+  if (Array.isArray(node)) return node.map((item) => scaleStrings(item, factor));
+  if (!isNode(node)) return node;
+  const scaled: Node = {};
+  for (const [key, value] of Object.entries(node)) {
+    scaled[key] = key === 'enum' || key === 'const' ? value : scaleStrings(value, factor);
+  }
+  if (node.type === 'string' && typeof node.maxLength === 'number') {
+    const floor = Math.max(1, typeof node.minLength === 'number' ? node.minLength : 0);
+    scaled.maxLength = Math.max(floor, Math.floor(node.maxLength * factor));
+  }
+  return scaled;
+}

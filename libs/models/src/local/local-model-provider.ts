@@ -108,7 +108,8 @@ export class LocalModelProvider implements ModelProvider {
     const context = { provider: PROVIDER, modelId: binding.entry.id };
     assertChatRequestSchemas(request, context);
     const limits = this.options.grammarLimits ?? DEFAULT_GRAMMAR_LIMITS;
-    const plan = planLocalChat(request, limits);
+    const maxTokens = request.maxTokens ?? this.options.defaultMaxTokens ?? 512;
+    const plan = planLocalChat({ ...request, maxTokens }, limits);
     const scope = this.scope(binding.entry, request.timeoutMs, request.signal);
     try {
       const result = await this.runtime.queues.chat.run(async () => {
@@ -117,7 +118,7 @@ export class LocalModelProvider implements ModelProvider {
           {
             prompt: plan.prompt,
             grammarSchema: plan.grammarSchema,
-            maxTokens: request.maxTokens ?? this.options.defaultMaxTokens ?? 512,
+            maxTokens,
             temperature: request.temperature,
             topP: request.topP,
             seed: request.seed,

@@ -3,7 +3,7 @@
 // of structured replies and tool calls.
 import type { ChatMessage, ChatRequest, JsonSchema, ToolDefinition } from '../model-provider';
 import { offeredTools } from '../chat-request-checks';
-import { toGrammarSchema, type GrammarLimits } from './grammar-schema';
+import { fitGrammarToTokenBudget, toGrammarSchema, type GrammarLimits } from './grammar-schema';
 
 /** Stops free-text generation when a base model starts writing the next turn itself. */
 export const TURN_STOP_TRIGGERS: readonly string[] = ['\nUser:', '\nSystem:', '\nTool result'];
@@ -110,5 +110,8 @@ export function planLocalChat(request: ChatRequest, limits: GrammarLimits): Loca
     stop.push(...TURN_STOP_TRIGGERS);
   }
   sections.push(cue);
+  // Within the token budget a grammar-constrained answer always ends as complete JSON.
+  if (grammarSchema !== undefined && request.maxTokens !== undefined)
+    grammarSchema = fitGrammarToTokenBudget(grammarSchema, request.maxTokens);
   return { mode, prompt: sections.join('\n\n'), grammarSchema, stop };
 }
