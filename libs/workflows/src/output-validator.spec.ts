@@ -39,6 +39,14 @@ describe('OutputValidator', () => {
     });
   });
 
+  it('passes on why the provider refused a structured answer, for the retry and the reviewer', () => {
+    const text =
+      '[the model\'s answer was not valid output: structured output for schema "answer" was cut off at the token limit (maxTokens 500)]';
+    expect(validator.validate(workflow, { text }, passages).violations).toEqual([
+      'output: the answer is not a JSON object the schema accepts (structured output for schema "answer" was cut off at the token limit (maxTokens 500))',
+    ]);
+  });
+
   it('reports schema violations by field', () => {
     const bad = { ...good, category: 'sales', reply: 'x'.repeat(700) };
     const { violations } = validator.validate(workflow, { output: bad, text: '' }, passages);

@@ -73,7 +73,7 @@ export class OutputValidator {
     if (output === undefined) {
       return {
         valid: false,
-        violations: ['output: the answer is not a JSON object'],
+        violations: [notAnObject(candidate.text)],
         citations: [],
         assessment: {
           confidence: 0,
@@ -292,6 +292,19 @@ function isEmpty(value: unknown): boolean {
   if (typeof value === 'string') return value.trim() === '';
   if (Array.isArray(value)) return value.length === 0;
   return false;
+}
+
+/**
+ * The violation for an answer that is not a JSON object. The generator stores a provider's refusal
+ * of a structured answer as `[the model's answer was not valid output: <why>]` (cut at the token
+ * limit, a value the schema forbids); that reason is passed on, since it is what a retry or a
+ * reviewer needs.
+ */
+function notAnObject(text: string): string {
+  const refused = /^\[the model's answer was not valid output: ([\s\S]*)\]$/.exec(text.trim());
+  return refused
+    ? `output: the answer is not a JSON object the schema accepts (${refused[1].slice(0, 500)})`
+    : 'output: the answer is not a JSON object';
 }
 
 function parseObject(text: string): Record<string, unknown> | undefined {
