@@ -1,5 +1,10 @@
 import { ModelError } from '../model-error';
-import { fitGrammarToTokenBudget, MIN_CHARS_PER_TOKEN, toGrammarSchema } from './grammar-schema';
+import {
+  dropRepeatedItems,
+  fitGrammarToTokenBudget,
+  MIN_CHARS_PER_TOKEN,
+  toGrammarSchema,
+} from './grammar-schema';
 
 const limits = { maxStringLength: 100, maxArrayItems: 5 };
 
@@ -207,5 +212,31 @@ describe('fitGrammarToTokenBudget', () => {
       minLength: 5,
       maxLength: 5,
     });
+  });
+});
+
+describe('dropRepeatedItems', () => {
+  const schema = {
+    type: 'object',
+    properties: {
+      citations: { type: 'array', uniqueItems: true, items: { type: 'string' } },
+      tags: { type: 'array', items: { type: 'string' } },
+      clauses: { type: 'array', items: { $ref: '#/$defs/clause' } },
+    },
+    $defs: {
+      clause: {
+        type: 'object',
+        properties: { refs: { type: 'array', uniqueItems: true, items: { type: 'string' } } },
+      },
+    },
+  };
+
+  it('keeps the first of repeated items where the schema asks for unique ones, and nothing else changes', () => {
+    expect(
+      dropRepeatedItems(
+        { citations: ['a', 'b', 'a', 'a'], tags: ['x', 'x'], clauses: [{ refs: ['r', 'r'] }], extra: [1, 1] },
+        schema,
+      ),
+    ).toEqual({ citations: ['a', 'b'], tags: ['x', 'x'], clauses: [{ refs: ['r'] }], extra: [1, 1] });
   });
 });

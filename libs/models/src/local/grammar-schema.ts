@@ -274,3 +274,49 @@ function scaleStrings(node: unknown, factor: number): unknown {
   }
   return scaled;
 }
+
+/**
+ * Drops repeated items from the arrays the schema marks `uniqueItems: true` (first occurrence
+ * kept, items compared by their JSON), following the schema through properties, items, oneOf/anyOf
+ * and local `$defs` refs. A grammar cannot express uniqueness, and a small model repeats itself
+ * (the same citation twice); the repeated item adds nothing, while the schema would refuse the
+ * whole answer. Values the schema does not describe are returned unchanged.
+ */
+export function dropRepeatedItems(
+  value: unknown,
+  schema: unknown,
+  root: unknown = schema,
+  depth = 0,
+): unknown {
+  if (!isNode(schema) || depth > 20) return value;
+  if (typeof schema.$ref === 'string') {
+    const match = /^#\/(?:\$defs|definitions)\/([^/]+)$/.exec(schema.$ref);
+    const defs = isNode(root) ? (root.$defs ?? root.definitions) : undefined;
+    return match && isNode(defs) ? dropRepeatedItems(value, defs[match[1]], root, depth + 1) : value;
+  }
+  const alternatives = schema.oneOf ?? schema.anyOf;
+  if (Array.isArray(alternatives)) {
+    return alternatives.reduce<unknown>((v, alt) => dropRepeatedItems(v, alt, root, depth + 1), value);
+  }
+  if (Array.isArray(value)) {
+    const items = value.map((item) => dropRepeatedItems(item, schema.items, root, depth + 1));
+    if (schema.uniqueItems !== true) return items;
+    const seen = new Set<string>();
+    return items.filter((item) => {
+      const key = JSON.stringify(item);
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+  }
+  if (isNode(value) && isNode(schema.properties)) {
+    const properties = schema.properties;
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [
+        k,
+        k in properties ? dropRepeatedItems(v, properties[k], root, depth + 1) : v,
+      ]),
+    );
+  }
+  return value;
+}

@@ -14,7 +14,7 @@ import type {
 import type { ModelsLogger } from '../models-logger';
 import type { ModelEntry, ModelRegistry } from '../registry/model-registry';
 import { resolveModelEntry } from '../registry/resolve-model';
-import { DEFAULT_GRAMMAR_LIMITS, type GrammarLimits } from './grammar-schema';
+import { DEFAULT_GRAMMAR_LIMITS, dropRepeatedItems, type GrammarLimits } from './grammar-schema';
 import { EngineFailure, type LocalInferenceEngine, type ModelLoadInfo } from './local-inference-engine';
 import { LlamaWorkerEngine } from './llama-worker-engine';
 import { acquireLocalRuntime, createLocalRuntime, type LocalRuntime } from './local-runtime';
@@ -135,7 +135,10 @@ export class LocalModelProvider implements ModelProvider {
       const usage = () => scope.usage(binding.entry, result.promptTokens, result.completionTokens);
       try {
         const raw = interpretCompletion(plan, result.text, result.stop === 'length', context);
-        return finishBilledChatOutput(raw, request, context, usage);
+        // The grammar cannot say "unique"; a repeated item (the same citation twice) is dropped.
+        return finishBilledChatOutput(raw, request, context, usage, {
+          restore: (value) => dropRepeatedItems(value, request.responseSchema?.schema),
+        });
       } catch (error) {
         if (error instanceof ModelError && error.code === 'malformed_output' && error.usage === undefined)
           throw error.withUsage(usage());
