@@ -573,10 +573,21 @@ describe('operator console in chromium', () => {
     await page.context().close();
 
     const adminPage = await newPage();
+    // The review queue the console loads at login answers only after the dead letters are shown:
+    // its late answer must not replace the view the admin went to.
+    let releaseReviews!: () => void;
+    const reviewsHeld = new Promise<void>((resolve) => (releaseReviews = resolve));
+    await adminPage.route(`${auditorUrl}/v1/reviews`, async (route) => {
+      await reviewsHeld;
+      await route.continue();
+    });
     await logIn(adminPage, keys.admin);
     await adminPage.goto(`${auditorUrl}/console#/dead-letters`);
     const adminRow = adminPage.locator('#dead-letters tbody tr[data-stage=validator]').first();
     await adminRow.waitFor();
+    const lateReviews = adminPage.waitForResponse(`${auditorUrl}/v1/reviews`);
+    releaseReviews();
+    await lateReviews;
     const before = await generatedMessages();
     await adminRow.locator('button[name=replay]').click();
     await adminRow.locator('.ok').waitFor();
