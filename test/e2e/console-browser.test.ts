@@ -14,6 +14,7 @@ import {
   DeadLetteredEvent,
   ModelCallRecordedEvent,
   RequestCompletedEvent,
+  RequestFailedEvent,
   ResponseGeneratedEvent,
   ReviewDecidedEvent,
   Topics,
@@ -551,6 +552,33 @@ describe('operator console in chromium', () => {
       `404: no events for request ${acmeRequest}`,
     );
     await shot(page, '7-other-tenant-not-found');
+    await page.context().close();
+  });
+
+  it('a reviewer rejects an output with a comment from the console: the request fails and the timeline shows why', async () => {
+    const page = await newPage();
+    await logIn(page, keys.other);
+    const card = page.locator(`article.review[data-request-id="${globexRequest}"]`);
+    await card.waitFor();
+    await card.locator('input[name=comment]').fill('wrong product line');
+    await card.locator('button[name=reject]').click();
+    await card.locator('.ok').waitFor();
+    expect(await card.locator('.ok').textContent()).toContain('Decided: reject');
+    await until(
+      'the failure',
+      () => trailTypes(keys.other, globexRequest),
+      (types) => types.includes(RequestFailedEvent.type),
+    );
+    await card.locator('a', { hasText: 'Timeline' }).click();
+    await page.locator('#timeline').waitFor();
+    expect(
+      await page.locator(`#timeline tr[data-type="${ReviewDecidedEvent.type}"]`).textContent(),
+    ).toContain('reject by');
+    expect(
+      await page.locator(`#timeline tr[data-type="${RequestFailedEvent.type}"]`).textContent(),
+    ).toContain('wrong product line');
+    expect(await page.locator(`#timeline tr[data-type="${RequestCompletedEvent.type}"]`).count()).toBe(0);
+    await shot(page, '11-review-rejected');
     await page.context().close();
   });
 
