@@ -110,7 +110,7 @@ export class RateLimitedModelProvider implements ModelProvider {
       if (waited + result.waitMs > waitBudgetMs) {
         throw new ModelError(
           'rate_limited',
-          `rate limit reached: ${result.limiting.name}; the next slot is in ${result.waitMs} ms, beyond this call's deadline (waited ${waited} ms)`,
+          `rate limit reached: ${result.limiting.name}; the next slot is in ${result.waitMs} ms, beyond the ${waitBudgetMs} ms this call may wait (waited ${waited} ms)`,
           { modelId: entry?.id, retryAfterMs: result.waitMs },
         );
       }

@@ -136,7 +136,9 @@ describe('RateLimitedModelProvider', () => {
     await expect(provider.chat({ ...ask, timeoutMs: 120_000 })).rejects.toMatchObject({
       code: 'rate_limited',
       retryAfterMs: 30_000,
-      message: expect.stringContaining('vendor/small requests per minute (2)') as unknown,
+      message: expect.stringContaining(
+        'vendor/small requests per minute (2); the next slot is in 30000 ms, beyond the 5000 ms this call may wait',
+      ) as unknown,
     });
     expect(time.slept).toEqual([]);
     expect(inner.chatCalls).toHaveLength(2);
