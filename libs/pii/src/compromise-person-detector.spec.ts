@@ -59,4 +59,19 @@ describe('CompromisePersonDetector', () => {
     expect(new CompromisePersonDetector().detect('no names here, only lower case')).toEqual([]);
     expect(mockTagged).toEqual([]);
   });
+
+  it('does not tag base64 text, whose capitals all sit inside one word', () => {
+    mockTagged.length = 0;
+    const detector = new CompromisePersonDetector();
+    for (const sealed of [
+      'xJ2nqUBnXgNxkHIBWTIfEQ==',
+      'vN4yvEixaV/6zggoV69QbNkWV3V1fUFxbsM43cggvJ8SD+FtB48BrVPFGA==',
+    ]) {
+      expect(detector.detect(sealed)).toEqual([]);
+    }
+    expect(mockTagged).toEqual([]);
+    // A name at the start of a line, after punctuation or inside a bracket is still tagged.
+    expect(people(detector, 'Maria Lopez called.')).toEqual(['Maria Lopez@0']);
+    expect(people(detector, '(Maria Lopez) called.')).toEqual(['Maria Lopez@1']);
+  });
 });
