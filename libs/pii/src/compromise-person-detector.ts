@@ -48,6 +48,17 @@ export class CompromisePersonDetector implements PiiDetector {
     });
   }
 
+  /**
+   * The process's one shared detector: every detector `createPiiDetector` builds (the masking of
+   * each stage, the log scrubber, the draft stream, the classifier's and verifier's models) uses
+   * it, so a line seen by one of them is not tagged again by another. Its answers depend on the
+   * line alone.
+   */
+  static processWide(): CompromisePersonDetector {
+    processWideDetector ??= new CompromisePersonDetector(2_000_000);
+    return processWideDetector;
+  }
+
   /** PERSON spans, trailing punctuation trimmed. */
   detect(text: string): PiiSpan[] {
     const spans: PiiSpan[] = [];
@@ -77,6 +88,8 @@ export class CompromisePersonDetector implements PiiDetector {
     return spans;
   }
 }
+
+let processWideDetector: CompromisePersonDetector | undefined;
 
 interface LineSpan {
   readonly start: number;
