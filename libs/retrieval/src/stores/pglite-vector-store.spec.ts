@@ -1,4 +1,7 @@
 import { describeVectorStoreConformance } from '../../test/vector-store-conformance';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import { PgliteVectorStore } from './pglite-vector-store';
 
@@ -77,6 +80,8 @@ describe('PgliteVectorStore', () => {
 });
 
 describe('PgliteVectorStore at scale', () => {
+  // Each test starts its own PGlite and loads hundreds of rows: slow on a loaded machine.
+  jest.setTimeout(180_000);
   // A seeded generator, so every run loads the same vectors.
   const seeded = (seed: number) => () => {
     seed = (seed + 0x6d2b79f5) | 0;
@@ -86,6 +91,39 @@ describe('PgliteVectorStore at scale', () => {
   };
   const sqlOf = (store: PgliteVectorStore) => (store as unknown as { db: PGlite }).db;
   const id = (i: number) => `6f1c0b0a-0000-4000-8000-${i.toString().padStart(12, '0')}`;
+
+  it('upgrades a table made before term frequencies: lexical search still finds its chunks', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'llmbus-pglite-upgrade-'));
+    try {
+      const before = await PgliteVectorStore.open({ dataDir });
+      await before.ensureCollection('chunks_old_2', 2);
+      await before.upsert('chunks_old_2', [
+        { id: id(1), vector: [1, 0], payload: payload('d1', 'refund policies for hotels') },
+      ]);
+      // The table as the previous release left it: no terms column, a tsvector GIN index.
+      await sqlOf(before).exec(`
+        ALTER TABLE "chunks_old_2" DROP COLUMN terms;
+        CREATE INDEX "chunks_old_2_lexemes" ON "chunks_old_2" USING gin (lexemes);
+      `);
+      await before.close();
+      const after = await PgliteVectorStore.open({ dataDir });
+      try {
+        await after.ensureCollection('chunks_old_2', 2);
+        const found = await after.lexicalSearch('chunks_old_2', {
+          tenant: 'a',
+          collections: ['c'],
+          groups: [],
+          limit: 5,
+          text: 'hotel refund',
+        });
+        expect(found.map((f) => f.payload.documentId)).toEqual(['d1']);
+      } finally {
+        await after.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 
   it('keeps 384-dimension vectors in the row, not in TOAST, when the row passes 2 kB', async () => {
     const store = await PgliteVectorStore.open();
