@@ -3,6 +3,12 @@ import { canonicalDigest } from '@llmbus/contracts';
 import { ToolError } from './errors';
 import { ANY_TENANT, type ToolCall, type ToolDefinition, type ToolResult } from './tool-definition';
 import type { ToolRegistry } from './tool-registry';
+import {
+  DEFAULT_TOOL_CLAIM_TTL_MS,
+  ToolClaimUnavailableError,
+  toolClaimKey,
+  type ToolCallClaims,
+} from './tool-call-claims';
 
 /** What a workflow allows: `generate.tools` and `generate.maxToolRounds`. */
 export interface ToolAllowlist {
@@ -39,11 +45,25 @@ export type ToolDecision =
     }
   | { readonly kind: 'needs_approval'; readonly tool: ToolDefinition; readonly callHash: string };
 
-/** The end of one call through the gate: refused or waiting (never ran), completed or failed (ran). */
+/**
+ * The end of one call through the gate: refused or waiting (never ran), completed or failed (ran),
+ * or `outcome_unknown`: a side-effecting call whose claim existed (it was started before and its
+ * result never recorded), so it was not run again and may or may not have taken effect.
+ */
 export type ToolOutcome =
   | Extract<ToolDecision, { kind: 'refused' | 'needs_approval' }>
   | { readonly kind: 'completed'; readonly result: ToolResult; readonly callHash: string }
-  | { readonly kind: 'failed'; readonly error: ToolError; readonly callHash: string };
+  | { readonly kind: 'failed'; readonly error: ToolError; readonly callHash: string }
+  | { readonly kind: 'outcome_unknown'; readonly tool: ToolDefinition; readonly callHash: string };
+
+/** Execution claims of side-effecting calls; see {@link ToolCallClaims}. */
+export interface ToolGateClaims {
+  readonly store: ToolCallClaims;
+  /** How long a claim is kept, in milliseconds; default DEFAULT_TOOL_CLAIM_TTL_MS (7 days). */
+  readonly ttlMs?: number;
+  /** Prefix of every claim key, e.g. the deployment's topic prefix; default none. */
+  readonly namespace?: string;
+}
 
 /**
  * A stable hash of the exact call: hex SHA-256 of the RFC 8785 canonical JSON of
@@ -66,11 +86,14 @@ export function toolCallHash(call: Pick<ToolCall, 'tool' | 'arguments'>): string
 export class ToolGate {
   /**
    * `cache`: results of `cacheable` tools of risk `read`, keyed by tenant and call hash (never a
-   * write or high-risk tool, never without a tenant).
+   * write or high-risk tool, never without a tenant). `claims`: when given, a `write` or `high`
+   * call runs only after taking its call id's claim; without it, nothing stops a redelivered
+   * call from running twice (tests and callers outside the loop).
    */
   constructor(
     private readonly registry: ToolRegistry,
     private readonly cache?: ToolResultCache,
+    private readonly claims?: ToolGateClaims,
   ) {}
 
   /** Decides without running anything. */
@@ -125,6 +148,9 @@ export class ToolGate {
   /**
    * Decides, then runs the call only when the decision is `execute`. Tool failures are returned
    * as `failed` outcomes (not thrown) so the loop can tell the model; `signal` stops the run.
+   * A `write` or `high` call first takes its claim: when the claim exists the call is not run
+   * (`outcome_unknown`) unless its tool declares `retryUncertain`; when the claim store cannot
+   * answer, rejects with ToolClaimUnavailableError (retryable) and runs nothing.
    */
   async execute(
     request: ToolCallRequest,
@@ -133,6 +159,9 @@ export class ToolGate {
   ): Promise<ToolOutcome> {
     const decision = this.decide(request, approvedCallHash);
     if (decision.kind !== 'execute') return decision;
+    if (!(await this.claimed(request, decision.tool))) {
+      return { kind: 'outcome_unknown', tool: decision.tool, callHash: decision.callHash };
+    }
     const cacheKey =
       this.cache !== undefined &&
       decision.tool.cacheable &&
@@ -158,6 +187,19 @@ export class ToolGate {
       if (!(error instanceof ToolError)) throw error;
       return { kind: 'failed', error, callHash: decision.callHash };
     }
+  }
+
+  /** True when the call may run: it is a read, or this caller took its claim, or its tool may be re-sent. */
+  private async claimed(request: ToolCallRequest, tool: ToolDefinition): Promise<boolean> {
+    if (this.claims === undefined || tool.risk === 'read') return true;
+    const key = toolClaimKey(this.claims.namespace ?? '', request.tenant, request.call.id);
+    let taken: boolean;
+    try {
+      taken = await this.claims.store.claim(key, this.claims.ttlMs ?? DEFAULT_TOOL_CLAIM_TTL_MS);
+    } catch (error) {
+      throw new ToolClaimUnavailableError(request.call.id, tool.name, error);
+    }
+    return taken || (tool.kind === 'http' && tool.retryUncertain === true);
   }
 }
 

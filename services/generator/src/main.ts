@@ -7,6 +7,7 @@ import { PostgresAuditStore } from '@llmbus/audit';
 import { Redis } from 'ioredis';
 import { chatModelChooser, startGenerator } from './index';
 import { RedisToolResultCache } from './redis-tool-result-cache';
+import { RedisToolCallClaims } from '@llmbus/tools';
 
 /** Distributed entry point: Kafka in and out, the configured model provider (local or OpenAI-compatible). */
 async function main(): Promise<void> {
@@ -42,6 +43,20 @@ async function main(): Promise<void> {
         new Redis(process.env['REDIS_URL'].trim(), { lazyConnect: true, maxRetriesPerRequest: 1 }),
       )
     : undefined;
+  // Claims of write/high tool calls: in Redis they survive a crash of this process, in memory not.
+  const toolCallClaims = process.env['REDIS_URL']?.trim()
+    ? new RedisToolCallClaims(
+        new Redis(process.env['REDIS_URL'].trim(), {
+          lazyConnect: true,
+          maxRetriesPerRequest: 1,
+          commandTimeout: 5000,
+        }),
+      )
+    : undefined;
+  if (toolCallClaims === undefined)
+    logger.warn(
+      'REDIS_URL is not set: claims of write and high tool calls live in process memory, so a call in flight when this process dies may run again after a restart',
+    );
   const app = await startGenerator({
     bus,
     config,
@@ -51,6 +66,7 @@ async function main(): Promise<void> {
     responseCache: providers.responseCache,
     ...(ticketReader === undefined ? {} : { ticketReader }),
     ...(toolResultCache === undefined ? {} : { toolResultCache }),
+    ...(toolCallClaims === undefined ? {} : { toolCallClaims }),
   });
   logger.info({ chatModel: providers.chatModel.id }, 'generator started');
   closeOnSignals('generator', logger, [
@@ -59,6 +75,7 @@ async function main(): Promise<void> {
     () => providers.close(),
     () => ticketReader?.close() ?? Promise.resolve(),
     () => toolResultCache?.close() ?? Promise.resolve(),
+    () => toolCallClaims?.close() ?? Promise.resolve(),
   ]);
 }
 
