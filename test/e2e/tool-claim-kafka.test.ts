@@ -293,8 +293,8 @@ describe('tool call claims on Kafka and Redis: a generator killed while a write 
     await pipeline.restartService('generator');
 
     const done = await completed(requestId);
-    expect((done.json as { output: Json }).output).toMatchObject({ actionTaken: false });
     expect(endpoint.count('/apply')).toBe(1);
+    expect((done.json as { output: Json }).output).toMatchObject({ actionTaken: false });
     expect(
       model.requests.some((messages) =>
         messages.some((m) => m.role === 'tool' && (m.content ?? '').includes('outcome_unknown')),
