@@ -15,8 +15,7 @@ import { ToolRegistry } from './tool-registry';
 const args = { type: 'object', properties: { service: { type: 'string' } } };
 
 /** A registry of counted tools: `apply` (write), `restart` (high), `look` (read), `keyed` (write http, retryUncertain). */
-function setUp(store: ToolCallClaims) {
-  const runs: Record<string, number> = {};
+function setUp(store: ToolCallClaims, runs: Record<string, number> = {}) {
   const builtins = new BuiltinToolAdapter();
   for (const name of ['apply', 'restart', 'look', 'keyed']) {
     builtins.register({
@@ -61,9 +60,12 @@ const signal = new AbortController().signal;
 
 describe('execution claims of side-effecting tool calls', () => {
   it('runs a write call once: a redelivery of the same call id is outcome_unknown, not a second run', async () => {
-    const { gate, runs } = setUp(new MemoryToolCallClaims());
+    const store = new MemoryToolCallClaims();
+    const { gate, runs } = setUp(store);
     expect((await gate.execute(request('apply'), signal)).kind).toBe('completed');
-    const again = await gate.execute(request('apply'), signal);
+    // The process died before the round was recorded; the one after it shares the store.
+    const restarted = setUp(store, runs).gate;
+    const again = await restarted.execute(request('apply'), signal);
     expect(again.kind).toBe('outcome_unknown');
     expect(runs['apply']).toBe(1);
     // Another call id, or the same id in another tenant, is another call.
@@ -83,20 +85,36 @@ describe('execution claims of side-effecting tool calls', () => {
   });
 
   it('claims an approved high call: a redelivered decision does not run it again', async () => {
-    const { gate, runs } = setUp(new MemoryToolCallClaims());
+    const store = new MemoryToolCallClaims();
+    const { gate, runs } = setUp(store);
     const first = await gate.execute(request('restart'), signal);
     expect(first.kind).toBe('needs_approval');
     const hash = first.kind === 'needs_approval' ? first.callHash : '';
     expect((await gate.execute(request('restart'), signal, hash)).kind).toBe('completed');
-    expect((await gate.execute(request('restart'), signal, hash)).kind).toBe('outcome_unknown');
+    const restarted = setUp(store, runs).gate;
+    expect((await restarted.execute(request('restart'), signal, hash)).kind).toBe('outcome_unknown');
     expect(runs['restart']).toBe(1);
   });
 
   it('re-sends a call of an http tool declaring retryUncertain (the endpoint dedupes by Idempotency-Key)', async () => {
-    const { gate, runs } = setUp(new MemoryToolCallClaims());
+    const store = new MemoryToolCallClaims();
+    const { gate, runs } = setUp(store);
     expect((await gate.execute(request('keyed'), signal)).kind).toBe('completed');
-    expect((await gate.execute(request('keyed'), signal)).kind).toBe('completed');
+    const restarted = setUp(store, runs).gate;
+    expect((await restarted.execute(request('keyed'), signal)).kind).toBe('completed');
     expect(runs['keyed']).toBe(2);
+  });
+
+  it('a handling retried in the same process gets the known outcome of a call it ran, without running it again', async () => {
+    const store = new MemoryToolCallClaims();
+    const claim = jest.spyOn(store, 'claim');
+    const { gate, runs } = setUp(store);
+    const first = await gate.execute(request('apply'), signal);
+    const retried = await gate.execute(request('apply'), signal);
+    expect(retried).toEqual(first);
+    expect(retried.kind).toBe('completed');
+    expect(runs['apply']).toBe(1);
+    expect(claim).toHaveBeenCalledTimes(1);
   });
 
   it('a claim store that cannot answer fails the call as retryable and runs nothing', async () => {

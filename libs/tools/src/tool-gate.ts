@@ -96,6 +96,12 @@ export class ToolGate {
     private readonly claims?: ToolGateClaims,
   ) {}
 
+  /**
+   * Outcomes of claimed calls this process ran, by claim key: a handling retried in this process
+   * (a store blip after the call ran) is told what happened instead of `outcome_unknown`.
+   */
+  private readonly ran = new Map<string, Extract<ToolOutcome, { kind: 'completed' | 'failed' }>>();
+
   /** Decides without running anything. */
   decide(request: ToolCallRequest, approvedCallHash?: string): ToolDecision {
     const { call, allowlist, tenant, round } = request;
@@ -159,9 +165,26 @@ export class ToolGate {
   ): Promise<ToolOutcome> {
     const decision = this.decide(request, approvedCallHash);
     if (decision.kind !== 'execute') return decision;
-    if (!(await this.claimed(request, decision.tool))) {
-      return { kind: 'outcome_unknown', tool: decision.tool, callHash: decision.callHash };
+    const claimKey = this.claimKeyOf(request, decision.tool);
+    if (claimKey !== undefined) {
+      // A call this process ran already (a retried handling): its outcome is known, reuse it.
+      const known = this.ran.get(claimKey);
+      if (known !== undefined && known.callHash === decision.callHash) return known;
+      if (!(await this.claimed(claimKey, request, decision.tool))) {
+        return { kind: 'outcome_unknown', tool: decision.tool, callHash: decision.callHash };
+      }
+      const outcome = await this.run(request, decision, signal);
+      this.remember(claimKey, outcome);
+      return outcome;
     }
+    return this.run(request, decision, signal);
+  }
+
+  private async run(
+    request: ToolCallRequest,
+    decision: Extract<ToolDecision, { kind: 'execute' }>,
+    signal: AbortSignal,
+  ): Promise<Extract<ToolOutcome, { kind: 'completed' | 'failed' }>> {
     const cacheKey =
       this.cache !== undefined &&
       decision.tool.cacheable &&
@@ -189,10 +212,25 @@ export class ToolGate {
     }
   }
 
-  /** True when the call may run: it is a read, or this caller took its claim, or its tool may be re-sent. */
-  private async claimed(request: ToolCallRequest, tool: ToolDefinition): Promise<boolean> {
-    if (this.claims === undefined || tool.risk === 'read') return true;
-    const key = toolClaimKey(this.claims.namespace ?? '', request.tenant, request.call.id);
+  /** The claim key of a side-effecting call; undefined for a read or a gate without claims. */
+  private claimKeyOf(request: ToolCallRequest, tool: ToolDefinition): string | undefined {
+    if (this.claims === undefined || tool.risk === 'read') return undefined;
+    return toolClaimKey(this.claims.namespace ?? '', request.tenant, request.call.id);
+  }
+
+  /** Keeps the outcome of a claimed call this process ran (at most RAN_OUTCOMES, oldest dropped first). */
+  private remember(key: string, outcome: Extract<ToolOutcome, { kind: 'completed' | 'failed' }>): void {
+    this.ran.delete(key);
+    this.ran.set(key, outcome);
+    if (this.ran.size > RAN_OUTCOMES) {
+      const oldest = this.ran.keys().next().value;
+      if (oldest !== undefined) this.ran.delete(oldest);
+    }
+  }
+
+  /** True when the call may run: this caller took its claim, or its tool may be re-sent with its key. */
+  private async claimed(key: string, request: ToolCallRequest, tool: ToolDefinition): Promise<boolean> {
+    if (this.claims === undefined) return true;
     let taken: boolean;
     try {
       taken = await this.claims.store.claim(key, this.claims.ttlMs ?? DEFAULT_TOOL_CLAIM_TTL_MS);
@@ -202,6 +240,9 @@ export class ToolGate {
     return taken || (tool.kind === 'http' && tool.retryUncertain === true);
   }
 }
+
+/** How many outcomes of claimed calls a gate keeps in memory for retried handlings. */
+const RAN_OUTCOMES = 1000;
 
 function refuse(code: ToolRefusalCode, reason: string, problems: readonly string[] = []): ToolDecision {
   return { kind: 'refused', code, reason, problems };

@@ -7,7 +7,7 @@ import { PostgresAuditStore } from '@llmbus/audit';
 import { Redis } from 'ioredis';
 import { chatModelChooser, startGenerator } from './index';
 import { RedisToolResultCache } from './redis-tool-result-cache';
-import { RedisToolCallClaims } from '@llmbus/tools';
+import { redisToolCallClaims } from './redis-tool-call-claims';
 
 /** Distributed entry point: Kafka in and out, the configured model provider (local or OpenAI-compatible). */
 async function main(): Promise<void> {
@@ -45,13 +45,7 @@ async function main(): Promise<void> {
     : undefined;
   // Claims of write/high tool calls: in Redis they survive a crash of this process, in memory not.
   const toolCallClaims = process.env['REDIS_URL']?.trim()
-    ? new RedisToolCallClaims(
-        new Redis(process.env['REDIS_URL'].trim(), {
-          lazyConnect: true,
-          maxRetriesPerRequest: 1,
-          commandTimeout: 5000,
-        }),
-      )
+    ? redisToolCallClaims(process.env['REDIS_URL'].trim())
     : undefined;
   if (toolCallClaims === undefined)
     logger.warn(

@@ -219,11 +219,15 @@ describe('ToolRoundRunner', () => {
 
   it('a redelivered decision does not run the approved call again: it is recorded as outcome_unknown and the model is told', async () => {
     const { registry, runs } = tools();
-    const claimed = new ToolRoundRunner({
-      gate: new ToolGate(registry, undefined, { store: new MemoryToolCallClaims() }),
-      approvalExpiryMs: 60_000,
-      now: () => NOW,
-    });
+    const store = new MemoryToolCallClaims();
+    // A generator process; the one started after a crash shares the claim store only.
+    const generatorProcess = () =>
+      new ToolRoundRunner({
+        gate: new ToolGate(registry, undefined, { store }),
+        approvalExpiryMs: 60_000,
+        now: () => NOW,
+      });
+    const claimed = generatorProcess();
     const first = await claimed.run(
       state([
         { tool: 'search', arguments: { query: 'timeout' } },
@@ -243,7 +247,7 @@ describe('ToolRoundRunner', () => {
     };
     await claimed.run(first.approval.loop, allowlist, 'acme', signal, log, decision);
     // The process died before ToolCallsCompleted was committed: the decision comes again.
-    const again = await claimed.run(first.approval.loop, allowlist, 'acme', signal, log, decision);
+    const again = await generatorProcess().run(first.approval.loop, allowlist, 'acme', signal, log, decision);
     expect(runs.filter((r) => r.tool === 'restart')).toHaveLength(1);
     const result = again.state.rounds[0].results[1];
     expect(result).toMatchObject({
