@@ -14,6 +14,7 @@ import {
   DeadLetteredEvent,
   ModelCallRecordedEvent,
   RequestCompletedEvent,
+  RequestFailedEvent,
   ResponseGeneratedEvent,
   ReviewDecidedEvent,
   Topics,
@@ -554,6 +555,33 @@ describe('operator console in chromium', () => {
     await page.context().close();
   });
 
+  it('a reviewer rejects an output with a comment from the console: the request fails and the timeline shows why', async () => {
+    const page = await newPage();
+    await logIn(page, keys.other);
+    const card = page.locator(`article.review[data-request-id="${globexRequest}"]`);
+    await card.waitFor();
+    await card.locator('input[name=comment]').fill('wrong product line');
+    await card.locator('button[name=reject]').click();
+    await card.locator('.ok').waitFor();
+    expect(await card.locator('.ok').textContent()).toContain('Decided: reject');
+    await until(
+      'the failure',
+      () => trailTypes(keys.other, globexRequest),
+      (types) => types.includes(RequestFailedEvent.type),
+    );
+    await card.locator('a', { hasText: 'Timeline' }).click();
+    await page.locator('#timeline').waitFor();
+    expect(
+      await page.locator(`#timeline tr[data-type="${ReviewDecidedEvent.type}"]`).textContent(),
+    ).toContain('reject by');
+    expect(
+      await page.locator(`#timeline tr[data-type="${RequestFailedEvent.type}"]`).textContent(),
+    ).toContain('wrong product line');
+    expect(await page.locator(`#timeline tr[data-type="${RequestCompletedEvent.type}"]`).count()).toBe(0);
+    await shot(page, '11-review-rejected');
+    await page.context().close();
+  });
+
   it('dead letters show their reason; an admin replays one, a reviewer may not', async () => {
     type Letters = { deadLetters: { envelope: { type: string; data: { stage: string } } }[] };
     const validatorLetters = async () =>
@@ -573,10 +601,21 @@ describe('operator console in chromium', () => {
     await page.context().close();
 
     const adminPage = await newPage();
+    // The review queue the console loads at login answers only after the dead letters are shown:
+    // its late answer must not replace the view the admin went to.
+    let releaseReviews!: () => void;
+    const reviewsHeld = new Promise<void>((resolve) => (releaseReviews = resolve));
+    await adminPage.route(`${auditorUrl}/v1/reviews`, async (route) => {
+      await reviewsHeld;
+      await route.continue();
+    });
     await logIn(adminPage, keys.admin);
     await adminPage.goto(`${auditorUrl}/console#/dead-letters`);
     const adminRow = adminPage.locator('#dead-letters tbody tr[data-stage=validator]').first();
     await adminRow.waitFor();
+    const lateReviews = adminPage.waitForResponse(`${auditorUrl}/v1/reviews`);
+    releaseReviews();
+    await lateReviews;
     const before = await generatedMessages();
     await adminRow.locator('button[name=replay]').click();
     await adminRow.locator('.ok').waitFor();

@@ -193,8 +193,17 @@ describe('orchestrate replay-request', () => {
     expect(changed.stdout).toContain('output differs in: reply');
     expect(changed.stdout).toContain('The Acme support team.');
     expect(changed.stdout).toContain('outcome unchanged: completed');
+    // --model: the model named replaces the one the tier selects (and is the one called).
+    const otherModel = await replayCli([requestId, '--model', 'openai/gpt-4o']);
+    expect(otherModel).toMatchObject({ code: 0, stderr: '' });
+    expect(otherModel.stdout).toMatch(/model\s+\*openai\/gpt-4o-mini\s+\| openai\/gpt-4o\s*$/m);
+    expect(model.models.at(-1)).toBe('gpt-4o');
+    const unknownModel = await replayCli([requestId, '--model', 'no/such-model']);
+    expect(unknownModel.code).toBe(1);
+    expect(unknownModel.stderr).toContain('--model no/such-model is no chat model of the registry');
+
     // Each replay called the model once; the trail is unchanged (nothing was published or recorded).
-    expect(model.calls - callsBefore).toBe(2);
+    expect(model.calls - callsBefore).toBe(3);
     const reader = PostgresAuditStore.reader({ connectionString: databaseUrl(), schema, timeoutMs: 10_000 });
     expect(await reader.trail(TENANT, requestId)).toHaveLength(3);
     await reader.close();

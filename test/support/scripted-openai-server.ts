@@ -26,6 +26,8 @@ function isToolCalls(answer: Record<string, unknown> | ToolCallsAnswer): answer 
 /** Serves POST /v1/chat/completions with the scripted answers; counts the calls it answered. */
 export class ScriptedOpenAIServer {
   calls = 0;
+  /** The `model` field of each call answered, in order. */
+  readonly models: string[] = [];
   private readonly server: Server;
 
   constructor(private readonly answer: ScriptedAnswer) {
@@ -57,6 +59,7 @@ export class ScriptedOpenAIServer {
         return;
       }
       this.calls++;
+      this.models.push(body.model ?? '');
       const messages = body.messages ?? [];
       const answer = this.answer(messages);
       const content = isToolCalls(answer) ? answer.text : JSON.stringify(answer);

@@ -90,19 +90,27 @@ async function login(key) {
   await route();
 }
 
-/** Renders the view the location hash names. */
+/** Counts route() calls: a view whose data arrives after the location changed again is dropped. */
+let routeGeneration = 0;
+
+/** Renders the view the location hash names; only the latest navigation's view is shown. */
 async function route() {
   if (!principal) return;
+  const generation = ++routeGeneration;
   const [, view = 'reviews', ...rest] = location.hash.split('/');
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.view === view);
   const target = $('view');
   target.replaceChildren(h('p', { class: 'meta' }, 'Loading…'));
+  let nodes;
   try {
     const render = VIEWS[view] ?? VIEWS.reviews;
-    target.replaceChildren(...(await render(rest.map(decodeURIComponent))));
+    nodes = await render(rest.map(decodeURIComponent));
   } catch (error) {
-    target.replaceChildren(errorLine(error));
+    nodes = [errorLine(error)];
   }
+  // A slower answer for a view left meanwhile (the review queue loading at login, then a link) must
+  // not replace the view the reviewer went to.
+  if (generation === routeGeneration) target.replaceChildren(...nodes);
 }
 
 // ---- review queue ---------------------------------------------------------------------------
