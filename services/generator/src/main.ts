@@ -12,6 +12,7 @@ import { closeOnSignals, distributedBus, runMain } from '@llmbus/runtime';
 import { PostgresAuditStore } from '@llmbus/audit';
 import { chatModelChooser, startGenerator } from './index';
 import { RedisToolResultCache } from './redis-tool-result-cache';
+import { redisToolCallClaims } from './redis-tool-call-claims';
 
 /** Distributed entry point: Kafka in and out, the configured model provider (local or OpenAI-compatible). */
 async function main(): Promise<void> {
@@ -47,6 +48,14 @@ async function main(): Promise<void> {
         newRedis(process.env['REDIS_URL'].trim(), { lazyConnect: true, maxRetriesPerRequest: 1 }),
       )
     : undefined;
+  // Claims of write/high tool calls: in Redis they survive a crash of this process, in memory not.
+  const toolCallClaims = process.env['REDIS_URL']?.trim()
+    ? redisToolCallClaims(process.env['REDIS_URL'].trim())
+    : undefined;
+  if (toolCallClaims === undefined)
+    logger.warn(
+      'REDIS_URL is not set: claims of write and high tool calls live in process memory, so a call in flight when this process dies may run again after a restart',
+    );
   const app = await startGenerator({
     bus,
     config,
@@ -56,6 +65,7 @@ async function main(): Promise<void> {
     responseCache: providers.responseCache,
     ...(ticketReader === undefined ? {} : { ticketReader }),
     ...(toolResultCache === undefined ? {} : { toolResultCache }),
+    ...(toolCallClaims === undefined ? {} : { toolCallClaims }),
   });
   logger.info({ chatModel: providers.chatModel.id }, 'generator started');
   closeOnSignals('generator', logger, [
@@ -64,6 +74,7 @@ async function main(): Promise<void> {
     () => providers.close(),
     () => ticketReader?.close() ?? Promise.resolve(),
     () => toolResultCache?.close() ?? Promise.resolve(),
+    () => toolCallClaims?.close() ?? Promise.resolve(),
   ]);
 }
 
