@@ -361,6 +361,22 @@ describeWithTools('helm chart deploy/helm/llmbus', () => {
       expect(grace * 1000).toBeGreaterThan(Math.max(models.local.timeoutMs, openaiCallMs));
     });
 
+    it.each(STAGES)(
+      'lets the %s abort in-flight work and close before Kubernetes kills it (LLMBUS_SHUTDOWN_GRACE_MS)',
+      (stage) => {
+        const spec = find(defaults, 'Deployment', `llmbus-${stage}`).spec!.template!.spec;
+        const graceMs = Number(find(defaults, 'ConfigMap', `llmbus-${stage}`).data!.LLMBUS_SHUTDOWN_GRACE_MS);
+        const preStopSeconds = stage === 'router' || stage === 'auditor' ? 5 : 0;
+        // After the grace period the process aborts the work and exits within 5 s at the latest.
+        const afterAbortMs = 5_000;
+
+        expect(graceMs).toBeGreaterThan(0);
+        expect(preStopSeconds * 1000 + graceMs + afterAbortMs).toBeLessThan(
+          spec.terminationGracePeriodSeconds * 1000,
+        );
+      },
+    );
+
     it('names only variables the README documents in the ConfigMaps', () => {
       const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
       const names = new Set(

@@ -53,13 +53,18 @@ async function main(): Promise<void> {
     ...(toolResultCache === undefined ? {} : { toolResultCache }),
   });
   logger.info({ chatModel: providers.chatModel.id }, 'generator started');
-  closeOnSignals('generator', logger, [
-    () => app.close(),
-    () => bus.close(),
-    () => providers.close(),
-    () => ticketReader?.close() ?? Promise.resolve(),
-    () => toolResultCache?.close() ?? Promise.resolve(),
-  ]);
+  closeOnSignals(
+    'generator',
+    logger,
+    [
+      () => app.close(),
+      () => bus.close(),
+      () => providers.close(),
+      () => ticketReader?.close() ?? Promise.resolve(),
+      () => toolResultCache?.close() ?? Promise.resolve(),
+    ],
+    { graceMs: config.shutdownGraceMs, inFlight: [bus, providers] },
+  );
 }
 
 runMain('generator', main);
