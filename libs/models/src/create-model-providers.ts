@@ -1,4 +1,4 @@
-import { AbortableModelProvider } from './abortable-model-provider';
+import { ModelCallAborter } from './model-call-aborter';
 import { join } from 'node:path';
 import { parseModelsConfig, type ModelsConfig } from './config/models-config';
 import type { LocalInferenceEngine } from './local/local-inference-engine';
@@ -335,10 +335,10 @@ function assemble(parts: Assembly): ModelProviders {
   const { available } = parts;
   const defaults = { chat: parts.chatModel.id, embeddings: parts.embeddingModel.id };
   // One abort (the process stopping) reaches every call of the set, chat and embeddings alike.
-  const stopping = new AbortController();
-  const abortableChat = new AbortableModelProvider(parts.chat, stopping);
+  const aborter = new ModelCallAborter();
+  const abortableChat = aborter.wrap(parts.chat);
   const abortableEmbeddings =
-    parts.embeddings === parts.chat ? abortableChat : new AbortableModelProvider(parts.embeddings, stopping);
+    parts.embeddings === parts.chat ? abortableChat : aborter.wrap(parts.embeddings);
   const chat = parts.traced ? new TracedModelProvider(abortableChat, defaults) : abortableChat;
   const embeddings =
     parts.traced && parts.embeddings !== parts.chat
@@ -357,7 +357,7 @@ function assemble(parts: Assembly): ModelProviders {
     available,
     notLive: parts.notLive,
     responseCache: parts.responseCache,
-    abortInFlight: (reason) => abortableChat.abortInFlight(reason),
+    abortInFlight: (reason) => aborter.abortInFlight(reason),
     select(tier, capabilities, selectOptions = {}) {
       if (selectOptions.pin !== undefined) {
         const pinned = parts.registry.get(selectOptions.pin);
