@@ -13,7 +13,8 @@
 // validator's evidence-based confidence sending a poor small answer up one tier), not model
 // quality. Prices are the published list prices of those models; tokens are counted by the
 // servers as characters / 4. Prints, per dataset and overall: task success, cost per successful
-// outcome, total cost, calls per tier and why the cascade escalated; never asserts on time.
+// outcome (overall and by the tier that answered), total cost, calls per tier and why the cascade
+// escalated; never asserts on time.
 import { createHash, randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -224,6 +225,17 @@ async function runConfiguration(label, workflowsDir, dataset, small, large) {
         tier.cost += call.costUsd;
       }
     }
+    // Cost per successful outcome by the tier whose answer ended the request (its last call): a
+    // request's cost counts every tier it was sent to.
+    const byFinalTier = {};
+    for (const { run, verdict } of verdicts) {
+      const list = calls.get(run.requestId) ?? [];
+      const last = list.at(-1)?.modelId ?? 'none';
+      const row = byFinalTier[last] ?? (byFinalTier[last] = { items: 0, successes: 0, cost: 0 });
+      row.items += 1;
+      if (verdict.success) row.successes += 1;
+      row.cost += list.reduce((sum, call) => sum + call.costUsd, 0);
+    }
     const successes = verdicts.filter((v) => v.verdict.success).length;
     const wrongAccepted = verdicts.filter((v) => v.verdict.acceptedButWrong).length;
     return {
@@ -235,6 +247,7 @@ async function runConfiguration(label, workflowsDir, dataset, small, large) {
       cost,
       costPerSuccess: successes === 0 ? Infinity : cost / successes,
       perTier,
+      byFinalTier,
       escalations,
       seconds: (Date.now() - started) / 1000,
     };
@@ -293,6 +306,15 @@ for (const name of DATASETS) {
     console.log(
       `per tier (cascade): small ${c.perTier['bench/small'].calls} calls ${usd(c.perTier['bench/small'].cost)}, large ${c.perTier['bench/large'].calls} calls ${usd(c.perTier['bench/large'].cost)}`,
     );
+    for (const r of results) {
+      const rows = Object.entries(r.byFinalTier)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(
+          ([tier, t]) =>
+            `${tier.replace('bench/', '')} ${t.successes}/${t.items} succeeded, ${t.successes === 0 ? 'n/a' : usd(t.cost / t.successes)} per success`,
+        );
+      console.log(`cost per successful outcome by answering tier (${r.label}): ${rows.join('; ')}`);
+    }
   } finally {
     await small.stop();
     await large.stop();

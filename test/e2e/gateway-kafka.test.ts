@@ -3,14 +3,15 @@
 // large tier (a node:http server in this test that streams a scripted, competent answer: it is
 // not a model) live in the same generator, Redis for tenant rate limits and the response cache.
 // A request to the large-tier workflow is streamed over SSE from the replica that did not accept
-// it, a repeat is served from the cache, and a small-tier request runs on the local model.
+// it, a repeat is served from the cache, a workflow pinning a model whose endpoint is down falls
+// back to the next model of its entry, and a small-tier request runs on the local model.
 import { randomBytes } from 'node:crypto';
 import { writeFileSync, readFileSync, readdirSync, mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ResponseGeneratedEvent, Topics } from '@llmbus/contracts';
+import { RequestCompletedEvent, ResponseGeneratedEvent, Topics } from '@llmbus/contracts';
 import { loadModelRegistry } from '@llmbus/models';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { redisUrl } from '../support/env';
@@ -115,7 +116,16 @@ function gatewayWorkflows(): string {
     output: { ...support.output, stream: true },
   };
   writeFileSync(join(dir, 'support-ticket-large.v1.yaml'), stringifyYaml(large));
-  expect(readdirSync(dir)).toContain('support-ticket-large.v1.yaml');
+  const pinned = {
+    ...support,
+    id: 'support-ticket-fallback',
+    match: [],
+    model: { ...support.model, tier: 'large', id: 'e2e/down' },
+  };
+  writeFileSync(join(dir, 'support-ticket-fallback.v1.yaml'), stringifyYaml(pinned));
+  expect(readdirSync(dir)).toEqual(
+    expect.arrayContaining(['support-ticket-large.v1.yaml', 'support-ticket-fallback.v1.yaml']),
+  );
   return dir;
 }
 
@@ -147,6 +157,8 @@ describe('model gateway on Kafka: local small tier and OpenAI-compatible large t
 
   beforeAll(async () => {
     const url = await endpoint.start();
+    // Nothing listens on this port: every call to e2e/down is refused (unavailable).
+    const downUrl = `http://127.0.0.1:${await freePort()}/v1`;
     const registryPath = join(mkdtempSync(join(tmpdir(), 'llmbus-registry-')), 'models.registry.json');
     const registry = loadModelRegistry();
     writeFileSync(
@@ -165,6 +177,19 @@ describe('model gateway on Kafka: local small tier and OpenAI-compatible large t
             pricePer1MOutputUsd: 10,
             capabilities: ['chat', 'json'],
             tier: 'large',
+          },
+          {
+            id: 'e2e/down',
+            provider: 'openai',
+            model: 'e2e-down',
+            baseURL: downUrl,
+            apiKeyEnv: 'E2E_LARGE_API_KEY',
+            contextWindow: 128_000,
+            pricePer1MInputUsd: 2.5,
+            pricePer1MOutputUsd: 10,
+            capabilities: ['chat', 'json'],
+            tier: 'large',
+            fallbacks: ['e2e/large'],
           },
         ],
       }),
@@ -259,6 +284,20 @@ describe('model gateway on Kafka: local small tier and OpenAI-compatible large t
     expect(repeat).toMatchObject({ modelId: 'e2e/large', cached: true, costUsd: 0 });
     expect(repeat?.['costSavedUsd']).toBeCloseTo((600 * 2.5 + 60 * 10) / 1e6, 9);
     expect(endpoint.chatCalls).toBe(callsAfterFirst);
+  });
+
+  it('falls back from a pinned model whose endpoint refuses connections, and records the failed attempt', async () => {
+    const callsBefore = endpoint.chatCalls;
+    const requestId = await submit('support-ticket-fallback');
+    const [first] = await generations(requestId);
+    expect(first).toMatchObject({
+      modelId: 'e2e/large',
+      provider: 'openai',
+      fallbackAttempts: [expect.objectContaining({ modelId: 'e2e/down', code: 'unavailable' }) as unknown],
+    });
+    expect(endpoint.chatCalls).toBeGreaterThan(callsBefore);
+    // The request completes on the fallback's answer (trail() throws if the auditor never records it).
+    await pipeline.trail(TENANT, requestId, RequestCompletedEvent.type, 300_000);
   });
 
   it('runs a small-tier request on the local model in the same generator', async () => {

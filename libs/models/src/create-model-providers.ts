@@ -8,7 +8,7 @@ import type { ModelsLogger } from './models-logger';
 import { OpenAIModelProvider } from './openai/openai-model-provider';
 import { FallbackModelProvider } from './routing/fallback-model-provider';
 import { createRegistryEndpoints } from './routing/registry-endpoints';
-import { Redis } from 'ioredis';
+import { newRedis } from './redis-client';
 import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore } from './limits/rate-limit-store';
 import { RateLimitedModelProvider } from './limits/rate-limited-model-provider';
 import { MemoryResponseCache, RedisResponseCache, type ResponseCache } from './cache/response-cache';
@@ -100,7 +100,7 @@ function rateLimitStoreFor(
   if (options.rateLimitStore !== undefined) return options.rateLimitStore;
   return config.limits.redisUrl === undefined
     ? new MemoryRateLimitStore()
-    : new RedisRateLimitStore(new Redis(config.limits.redisUrl, { maxRetriesPerRequest: 2 }));
+    : new RedisRateLimitStore(newRedis(config.limits.redisUrl, { maxRetriesPerRequest: 2 }));
 }
 
 // A model named in OPENAI_CHAT_MODEL / OPENAI_EMBEDDING_MODEL: a registry id, a registry entry's
@@ -181,7 +181,7 @@ export function createModelProviders(
     (config.limits.redisUrl === undefined
       ? new MemoryResponseCache()
       : new RedisResponseCache(
-          new Redis(config.limits.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 }),
+          newRedis(config.limits.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 }),
         ));
   const releaseAll = (release: () => Promise<void>) => async () => {
     await release();

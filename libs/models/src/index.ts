@@ -106,3 +106,4 @@ export { apiKeyVariableOf, createRegistryEndpoints } from './routing/registry-en
 export type { RegistryEndpoints, RegistryEndpointsOptions } from './routing/registry-endpoints';
 export type { RateLimitsConfig, RegistryEndpointsConfig } from './config/models-config';
 export type { SelectOptions } from './create-model-providers';
+export * from './redis-client';

@@ -471,6 +471,29 @@ describe('ResponseGeneration response cache', () => {
     expect(other.usage.cached).toBeUndefined();
   });
 
+  it('never serves an asker with fewer groups an answer built on passages withheld from it', async () => {
+    const { model, generation } = setUp();
+    model.enqueueChat(billed, { ...billed, json: { ...output, reply: 'Answer from public passages.' } });
+    const finance = {
+      ...source,
+      tenantId: 'acme',
+      context: { ...source.context, requester: { groups: ['finance'] } },
+      passages: [passage('p-restricted', 0.95), passage('p-high', 0.9)],
+    };
+    await generation.generate(finance, 1, async () => undefined, log);
+    // The retriever withholds p-restricted from an asker outside finance: its prompt differs.
+    const outsider = {
+      ...finance,
+      requestId: 'r2',
+      context: { ...source.context, requester: { groups: [] } },
+      passages: [passage('p-high', 0.9)],
+    };
+    const answer = await generation.generate(outsider, 1, async () => undefined, log);
+    expect(model.chatCalls).toHaveLength(2);
+    expect(answer.usage.cached).toBeUndefined();
+    expect(answer.output).toMatchObject({ reply: 'Answer from public passages.' });
+  });
+
   it('asks the model again for a regeneration, and without a tenant', async () => {
     const { model, generation } = setUp();
     model.enqueueChat(billed, billed, billed);
