@@ -1,3 +1,4 @@
+import { ModelCallAborter } from './model-call-aborter';
 import { join } from 'node:path';
 import { parseModelsConfig, type ModelsConfig } from './config/models-config';
 import type { LocalInferenceEngine } from './local/local-inference-engine';
@@ -52,6 +53,11 @@ export interface ModelProviders {
    * model and full prompt: Redis at REDIS_URL (shared by replicas), else process memory.
    */
   readonly responseCache: ResponseCache;
+  /**
+   * Aborts every model call in progress, and every later one, with ModelError `aborted` (through
+   * the calls' AbortSignals): for a process whose shutdown grace period is over.
+   */
+  abortInFlight(reason: string): void;
   /** Closes every provider (stops the local model worker). */
   close(): Promise<void>;
 }
@@ -328,13 +334,18 @@ interface Assembly {
 function assemble(parts: Assembly): ModelProviders {
   const { available } = parts;
   const defaults = { chat: parts.chatModel.id, embeddings: parts.embeddingModel.id };
-  const chat = parts.traced ? new TracedModelProvider(parts.chat, defaults) : parts.chat;
+  // One abort (the process stopping) reaches every call of the set, chat and embeddings alike.
+  const aborter = new ModelCallAborter();
+  const abortableChat = aborter.wrap(parts.chat);
+  const abortableEmbeddings =
+    parts.embeddings === parts.chat ? abortableChat : aborter.wrap(parts.embeddings);
+  const chat = parts.traced ? new TracedModelProvider(abortableChat, defaults) : abortableChat;
   const embeddings =
     parts.traced && parts.embeddings !== parts.chat
-      ? new TracedModelProvider(parts.embeddings, defaults)
+      ? new TracedModelProvider(abortableEmbeddings, defaults)
       : parts.traced
         ? chat
-        : parts.embeddings;
+        : abortableEmbeddings;
   const pool = ModelRegistry.fromEntries(available);
   return {
     config: parts.config,
@@ -346,6 +357,7 @@ function assemble(parts: Assembly): ModelProviders {
     available,
     notLive: parts.notLive,
     responseCache: parts.responseCache,
+    abortInFlight: (reason) => aborter.abortInFlight(reason),
     select(tier, capabilities, selectOptions = {}) {
       if (selectOptions.pin !== undefined) {
         const pinned = parts.registry.get(selectOptions.pin);

@@ -80,6 +80,7 @@ export { openAIEncodingOf, openAITokenCounter } from './tokens/openai-token-coun
 export { LocalTokenizer } from './local/local-tokenizer';
 export { FallbackModelProvider } from './routing/fallback-model-provider';
 export type { FallbackModelProviderOptions } from './routing/fallback-model-provider';
+export { ModelCallAborter } from './model-call-aborter';
 export { TracedModelProvider } from './traced-model-provider';
 export type { DefaultModels } from './traced-model-provider';
 export { MemoryRateLimitStore, RedisRateLimitStore } from './limits/rate-limit-store';

@@ -29,7 +29,10 @@ async function main(): Promise<void> {
   const bus = distributedBus(config, logger, 'auditor');
   const app = await startAuditor({ bus, config, logger, store });
   logger.info({ url: app.url }, 'auditor started');
-  closeOnSignals('auditor', logger, [() => app.close(), () => bus.close(), () => store.close()]);
+  closeOnSignals('auditor', logger, [() => app.close(), () => bus.close(), () => store.close()], {
+    graceMs: config.shutdownGraceMs,
+    inFlight: [bus],
+  });
 }
 
 runMain('auditor', main);

@@ -56,14 +56,19 @@ async function main(): Promise<void> {
     routerPort: config.http.port,
     auditorPort: config.http.port === 0 ? 0 : config.http.port + 1,
   });
-  closeOnSignals('llmbus', logger, [
-    () => platform.close(),
-    () => watcher.close(),
-    () => bus.close(),
-    () => vectorStore.close(),
-    () => auditStore.close(),
-    () => models.close(),
-  ]);
+  closeOnSignals(
+    'llmbus',
+    logger,
+    [
+      () => platform.close(),
+      () => watcher.close(),
+      () => bus.close(),
+      () => vectorStore.close(),
+      () => auditStore.close(),
+      () => models.close(),
+    ],
+    { graceMs: config.shutdownGraceMs, inFlight: [bus, models] },
+  );
 
   const samples = env['LLMBUS_SAMPLES'] !== 'off';
   if (samples) {

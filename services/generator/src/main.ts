@@ -68,14 +68,19 @@ async function main(): Promise<void> {
     ...(toolCallClaims === undefined ? {} : { toolCallClaims }),
   });
   logger.info({ chatModel: providers.chatModel.id }, 'generator started');
-  closeOnSignals('generator', logger, [
-    () => app.close(),
-    () => bus.close(),
-    () => providers.close(),
-    () => ticketReader?.close() ?? Promise.resolve(),
-    () => toolResultCache?.close() ?? Promise.resolve(),
-    () => toolCallClaims?.close() ?? Promise.resolve(),
-  ]);
+  closeOnSignals(
+    'generator',
+    logger,
+    [
+      () => app.close(),
+      () => bus.close(),
+      () => providers.close(),
+      () => ticketReader?.close() ?? Promise.resolve(),
+      () => toolResultCache?.close() ?? Promise.resolve(),
+      () => toolCallClaims?.close() ?? Promise.resolve(),
+    ],
+    { graceMs: config.shutdownGraceMs, inFlight: [bus, providers] },
+  );
 }
 
 runMain('generator', main);

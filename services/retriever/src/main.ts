@@ -51,13 +51,18 @@ async function main(): Promise<void> {
     },
     'retriever started',
   );
-  closeOnSignals('retriever', logger, [
-    () => app.close(),
-    () => bus.close(),
-    () => stage.retrievalCache?.close() ?? Promise.resolve(),
-    () => vectorStore.close(),
-    () => providers.close(),
-  ]);
+  closeOnSignals(
+    'retriever',
+    logger,
+    [
+      () => app.close(),
+      () => bus.close(),
+      () => stage.retrievalCache?.close() ?? Promise.resolve(),
+      () => vectorStore.close(),
+      () => providers.close(),
+    ],
+    { graceMs: config.shutdownGraceMs, inFlight: [bus, providers] },
+  );
 }
 
 async function openVectorStore(

@@ -43,12 +43,12 @@ async function main(): Promise<void> {
     classifierModels: classifierModels(providers),
   });
   logger.info({ url: app.url }, 'router started');
-  closeOnSignals('router', logger, [
-    () => app.close(),
-    () => bus.close(),
-    () => statusStore.close(),
-    () => providers.close(),
-  ]);
+  closeOnSignals(
+    'router',
+    logger,
+    [() => app.close(), () => bus.close(), () => statusStore.close(), () => providers.close()],
+    { graceMs: config.shutdownGraceMs, inFlight: [bus, providers] },
+  );
 }
 
 runMain('router', main);

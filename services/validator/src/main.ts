@@ -29,7 +29,10 @@ async function main(): Promise<void> {
   const bus = distributedBus(config, logger, 'validator');
   const app = await startValidator({ bus, config, logger, verifierChat: verifierChat(providers) });
   logger.info('validator started');
-  closeOnSignals('validator', logger, [() => app.close(), () => bus.close(), () => providers.close()]);
+  closeOnSignals('validator', logger, [() => app.close(), () => bus.close(), () => providers.close()], {
+    graceMs: config.shutdownGraceMs,
+    inFlight: [bus, providers],
+  });
 }
 
 runMain('validator', main);
