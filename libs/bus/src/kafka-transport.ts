@@ -13,6 +13,7 @@ import { DeliveryDeferredError } from './errors';
 import { KafkaGroupMember } from './kafka-group-member';
 import type { MessageOutcome } from './keyed-batch';
 import { PartitionLag, registerLagSource } from './metrics';
+import { ProduceBatcher } from './produce-batcher';
 import type {
   BusTransport,
   ConsumeOptions,
@@ -116,6 +117,13 @@ export class KafkaTransport implements BusTransport {
   private readonly members = new Set<KafkaGroupMember>();
   private lagAdmin?: Promise<Admin>;
   private readonly transactional = new Map<string, Promise<Producer>>();
+  /** Produce calls made while a send is in flight go out together in the next send. */
+  private readonly batcher = new ProduceBatcher({
+    send: async (records) => {
+      const producer = await this.connectedProducer();
+      await producer.sendBatch({ acks: -1, topicMessages: topicMessages(records) });
+    },
+  });
 
   constructor(private readonly options: KafkaTransportOptions) {
     const log = options.logger.child({ component: 'kafkajs' });
@@ -137,10 +145,13 @@ export class KafkaTransport implements BusTransport {
     });
   }
 
-  async produce(records: readonly OutgoingRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    const producer = await this.connectedProducer();
-    await producer.sendBatch({ acks: -1, topicMessages: topicMessages(records) });
+  /**
+   * Resolves once every record is acknowledged by all in-sync replicas. Calls made while an earlier
+   * send is in flight are merged into one `sendBatch` (see ProduceBatcher); each call still
+   * resolves only once its own records are acknowledged.
+   */
+  produce(records: readonly OutgoingRecord[]): Promise<void> {
+    return this.batcher.produce(records);
   }
 
   async consume(options: ConsumeOptions): Promise<Subscription> {

@@ -1,4 +1,5 @@
 import { CompromisePersonDetector } from './compromise-person-detector';
+import { createPiiDetector } from './create-pii-detector';
 
 // The real tagger, with the texts it was given recorded.
 const mockTagged: string[] = [];
@@ -58,5 +59,30 @@ describe('CompromisePersonDetector', () => {
     mockTagged.length = 0;
     expect(new CompromisePersonDetector().detect('no names here, only lower case')).toEqual([]);
     expect(mockTagged).toEqual([]);
+  });
+
+  it('does not tag base64 text, whose capitals all sit inside one word', () => {
+    mockTagged.length = 0;
+    const detector = new CompromisePersonDetector();
+    for (const sealed of [
+      'xJ2nqUBnXgNxkHIBWTIfEQ==',
+      'vN4yvEixaV/6zggoV69QbNkWV3V1fUFxbsM43cggvJ8SD+FtB48BrVPFGA==',
+    ]) {
+      expect(detector.detect(sealed)).toEqual([]);
+    }
+    expect(mockTagged).toEqual([]);
+    // A name at the start of a line, after punctuation or inside a bracket is still tagged.
+    expect(people(detector, 'Maria Lopez called.')).toEqual(['Maria Lopez@0']);
+    expect(people(detector, '(Maria Lopez) called.')).toEqual(['Maria Lopez@1']);
+  });
+
+  it('shares its answers between the detectors of a process: a line is tagged once, whichever detector sees it', () => {
+    mockTagged.length = 0;
+    const text = 'Ticket 77: Maria Lopez was charged twice.';
+    const masking = createPiiDetector();
+    const logScrubbing = createPiiDetector();
+    expect(masking.detect(text).map((s) => s.text)).toEqual(['Maria Lopez']);
+    expect(logScrubbing.detect(text).map((s) => s.text)).toEqual(['Maria Lopez']);
+    expect(mockTagged.filter((t) => t === text)).toHaveLength(1);
   });
 });
