@@ -17,6 +17,7 @@ export const FAILURE_CODES = [
   'validation_failed',
   'review_rejected',
   'model_error',
+  'rate_limited',
   'budget_exceeded',
   'processing_error',
   'approval_expired',

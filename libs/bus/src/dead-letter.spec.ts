@@ -152,4 +152,17 @@ describe('rejectionOfFailure', () => {
     const error = Object.assign(new Error('429'), { name: 'ModelError' });
     expect(failureCodeOf(error)).toBe('model_error');
   });
+
+  it('maps a rate-limited model error that outlasted its retries to rate_limited, keeping the limit in the reason', () => {
+    const error = Object.assign(
+      new Error('rate limit reached: tenant acme requests per minute (1); the next slot is in 59000 ms'),
+      { name: 'ModelError', code: 'rate_limited', retryAfterMs: 59_000 },
+    );
+    expect(rejectionOfFailure(error, { stage: 'generator', attempts: 1, retriedRounds: 1 })).toEqual({
+      code: 'rate_limited',
+      reason:
+        'generator could not process the event after 1 attempt(s) and 1 delayed retry round(s): rate limit reached: tenant acme requests per minute (1); the next slot is in 59000 ms',
+      errors: [],
+    });
+  });
 });

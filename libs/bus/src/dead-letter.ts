@@ -156,11 +156,14 @@ export function rejectionOfFailure(
 
 /**
  * The RequestFailed code an error ends a request with: the one place errors map to codes. A
- * terminal error carries its own; a model error that outlasted its retries is `model_error`.
+ * terminal error carries its own; a model error that outlasted its retries is `rate_limited` when
+ * a rate limit (ours or the provider's) refused it, so the requester can tell "slow down" from a
+ * broken model, and `model_error` otherwise.
  */
 export function failureCodeOf(error: unknown): FailureCode {
   if (isTerminalError(error)) return error.code;
-  return error instanceof Error && error.name === 'ModelError' ? 'model_error' : 'processing_error';
+  if (!(error instanceof Error) || error.name !== 'ModelError') return 'processing_error';
+  return (error as { code?: unknown }).code === 'rate_limited' ? 'rate_limited' : 'model_error';
 }
 
 /**

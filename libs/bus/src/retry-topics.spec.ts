@@ -148,6 +148,44 @@ describe('delayed retry topics', () => {
     expect(dead.originalHeaders).not.toHaveProperty('llmbus_retry_round');
   });
 
+  it('after the last round, rejects a fault asking for a long Retry-After instead of waiting it out in process', async () => {
+    // One round. The first pass fails without a Retry-After (3 attempts, then the round); the
+    // round's pass is refused by a rate limit whose next slot is 10 minutes away. With no round
+    // left, that used to be waited for in process, holding the partition, before failing.
+    const oneRound = new EventBus(transport, {
+      logger,
+      maxAttempts: 3,
+      retryDelayMs: 1,
+      retryTopicDelaysMs: [30],
+    });
+    let calls = 0;
+    const limited = Object.assign(
+      new Error('rate limit reached: tenant acme requests per minute (1); the next slot is in 600000 ms'),
+      { name: 'ModelError', code: 'rate_limited', retryable: true, retryAfterMs: 600_000 },
+    );
+    try {
+      await oneRound.subscribe({
+        stage: 'router',
+        notifyRequester: true,
+        handlers: {
+          [RequestSubmittedEvent.type]: async () => {
+            calls += 1;
+            throw calls <= 3 ? new TransientFault() : limited;
+          },
+        },
+      });
+      await oneRound.publish([outgoing(RequestSubmittedEvent, submitted('limited'), { tenantId: 'acme' })]);
+      await until(() => seen[RequestFailedEvent.type].length === 1, 10_000);
+      expect(calls).toBe(4);
+      const failure = seen[RequestFailedEvent.type][0].data as RequestFailed;
+      expect(failure).toMatchObject({ requestId: 'limited', code: 'rate_limited' });
+      expect(failure.message).toContain('tenant acme requests per minute (1)');
+      expect(failure.message).toContain('1 delayed retry round(s)');
+    } finally {
+      await oneRound.close();
+    }
+  });
+
   it('does not retry through topics what can never succeed', async () => {
     let calls = 0;
     await bus.subscribe({

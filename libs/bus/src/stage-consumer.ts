@@ -51,7 +51,10 @@ export interface ConsumerSetup {
   readonly log: Logger;
 }
 
-/** Longest Retry-After waited for in process; longer ones go to a delayed retry topic at once. */
+/**
+ * Longest Retry-After waited for in process; longer ones go to a delayed retry topic at once, or,
+ * after the last round, are rejected at once.
+ */
 const IN_PROCESS_WAIT_LIMIT_MS = 5_000;
 const HEARTBEAT_EVERY_MS = 3000;
 
@@ -131,11 +134,20 @@ export async function processMessage(
         retry: (error: unknown, attempt: number) => {
           // Stopping: no new attempt; the event is left for redelivery below.
           if (bus.shutdownSignal.aborted) return false;
-          // A fault that asks for a long wait goes to a retry topic now instead of holding the partition.
+          // A fault that asks for a long wait goes to a retry topic now instead of holding the
+          // partition; with no round left it is rejected now, not waited for in process (a
+          // Retry-After of minutes would hold the partition past the rebalance timeout, and a
+          // rate limit's Retry-After is when a slot frees, which the rounds already waited for).
+          // A stage that redelivers (never dead-letters) keeps waiting, as it has no rounds.
           const retry = isRetryable(error);
           if (!retry) return false;
           const wait = retryAfterOf(error) ?? 0;
-          if (wait > IN_PROCESS_WAIT_LIMIT_MS && retryRounds > retriedRounds) return false;
+          if (
+            wait > IN_PROCESS_WAIT_LIMIT_MS &&
+            (retryRounds > retriedRounds || setup.onRetriesExhausted !== 'redeliver')
+          ) {
+            return false;
+          }
           log.warn({ err: error, attempt, retryAfterMs: wait || undefined }, 'handler failed, retrying');
           // Honour the fault's Retry-After (a model's 429/503) on top of the backoff delay.
           return wait > 0 ? new Promise<boolean>((resolve) => setTimeout(() => resolve(true), wait)) : true;

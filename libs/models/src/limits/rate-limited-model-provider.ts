@@ -32,7 +32,10 @@ export interface RateLimitedModelProviderOptions {
    * outside fallbacks), or `both` (one provider, no routing). Default `both`.
    */
   readonly scope?: 'model' | 'tenant' | 'both';
-  /** Longest a call waits for its buckets when the request sets no `timeoutMs`. Default 30,000 ms. */
+  /**
+   * Longest a call waits for its buckets, in milliseconds; a request's own `timeoutMs` shortens it
+   * further, never lengthens it. Default 30,000 ms.
+   */
   readonly maxWaitMs?: number;
   /** Injectable for tests. */
   readonly now?: () => number;
@@ -65,9 +68,10 @@ const ANY_TENANT_KEY = '*';
  * the provider's quota) and per tenant (requests and tokens per minute across all models). A call
  * takes one request and its estimated tokens (prompt, counted conservatively, plus `maxTokens`)
  * from every bucket that applies, all or nothing; once it returns, the estimate is corrected by
- * the billed usage. Over a limit the call waits, within the request's `timeoutMs` (else
- * `maxWaitMs`), then fails with ModelError `rate_limited` naming the limit and carrying
- * `retryAfterMs`. A call larger than a tokens-per-minute limit fails at once (`bad_request`).
+ * the billed usage. Over a limit the call waits, at most `maxWaitMs` and never past the request's
+ * `timeoutMs`, then fails with ModelError `rate_limited` naming the limit and carrying
+ * `retryAfterMs` (so a caller such as the bus retries it when a slot is free, instead of holding
+ * its work for the whole call deadline). The call itself keeps what is left of its `timeoutMs`. A call larger than a tokens-per-minute limit fails at once (`bad_request`).
  * With a RedisRateLimitStore the buckets are shared by every replica.
  */
 export class RateLimitedModelProvider implements ModelProvider {
@@ -96,24 +100,26 @@ export class RateLimitedModelProvider implements ModelProvider {
     }
     const now = this.options.now ?? Date.now;
     const sleep = this.options.sleep ?? abortableSleep;
-    const budgetMs = request.timeoutMs ?? this.options.maxWaitMs ?? 30_000;
+    const maxWaitMs = this.options.maxWaitMs ?? 30_000;
+    const waitBudgetMs = Math.min(maxWaitMs, request.timeoutMs ?? maxWaitMs);
     const started = now();
     for (;;) {
       const result = await this.options.store.take(demands);
       if (result.granted) break;
       const waited = now() - started;
-      if (waited + result.waitMs > budgetMs) {
+      if (waited + result.waitMs > waitBudgetMs) {
         throw new ModelError(
           'rate_limited',
-          `rate limit reached: ${result.limiting.name}; the next slot is in ${result.waitMs} ms, beyond this call's deadline (waited ${waited} ms)`,
+          `rate limit reached: ${result.limiting.name}; the next slot is in ${result.waitMs} ms, beyond the ${waitBudgetMs} ms this call may wait (waited ${waited} ms)`,
           { modelId: entry?.id, retryAfterMs: result.waitMs },
         );
       }
       await sleep(Math.max(1, result.waitMs), request.signal);
     }
-    const remaining = Math.max(1, budgetMs - (now() - started));
     const response = await this.inner.chat(
-      request.timeoutMs === undefined ? request : { ...request, timeoutMs: remaining },
+      request.timeoutMs === undefined
+        ? request
+        : { ...request, timeoutMs: Math.max(1, request.timeoutMs - (now() - started)) },
     );
     const used = response.usage.promptTokens + response.usage.completionTokens;
     await Promise.all(

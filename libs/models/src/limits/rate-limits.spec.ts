@@ -126,6 +126,29 @@ describe('RateLimitedModelProvider', () => {
     await expect(provider.chat({ ...ask, timeoutMs: 1_000 })).rejects.toMatchObject({ code: 'rate_limited' });
   });
 
+  it('waits at most maxWaitMs even when the request has a longer deadline, and keeps that deadline for the call', async () => {
+    // The generator's calls carry a 120 s deadline: a 30 s wait for a slot must still fail at once
+    // when maxWaitMs is 5 s, so the bus can retry it when the slot is free (it used to wait the 30 s).
+    const { time, inner, provider } = setUp({ maxWaitMs: 5_000 });
+    inner.enqueueChat({ text: 'a' }, { text: 'b' }, { text: 'c' });
+    await provider.chat({ ...ask, timeoutMs: 120_000 });
+    await provider.chat({ ...ask, timeoutMs: 120_000 });
+    await expect(provider.chat({ ...ask, timeoutMs: 120_000 })).rejects.toMatchObject({
+      code: 'rate_limited',
+      retryAfterMs: 30_000,
+      message: expect.stringContaining(
+        'vendor/small requests per minute (2); the next slot is in 30000 ms, beyond the 5000 ms this call may wait',
+      ) as unknown,
+    });
+    expect(time.slept).toEqual([]);
+    expect(inner.chatCalls).toHaveLength(2);
+    // A wait within maxWaitMs is taken out of the call's own deadline, not capped by maxWaitMs.
+    time.advance(27_000);
+    await provider.chat({ ...ask, timeoutMs: 120_000 });
+    expect(time.slept).toEqual([3_000]);
+    expect(inner.chatCalls.at(-1)?.timeoutMs).toBe(117_000);
+  });
+
   it('limits each tenant on its own, with * for tenants not listed', async () => {
     const { inner, provider } = setUp({
       tenants: '*=1/,acme=/50000',
