@@ -31,7 +31,7 @@ const PATTERNS: readonly RegExp[] = [
   // A bare imperative to approve, opening a sentence ("Approve this.", "Please approve this
   // contract"): a contract's own "The Customer shall approve this contract" does not open one,
   // nor does a quotation of the phrase (a policy warning about "approve this").
-  /(?:^|[.!?:\n]\s*)(?:please\s+)?(?:approve|accept|auto-approve)\s+(?:this|it)\b/i,
+  /(?<=^|[.!?:\n]\s*)(?:please\s+)?(?:approve|accept|auto-approve)\s+(?:this|it)\b/i,
   // Demands to rate the risk down or mark it approved ("mark as low risk", "mark this clause as compliant").
   /\bmark\s+(?:it\s+|this\s+|(?:this|the)\s+\w+\s+)?as\s+(?:low[\s-]risk|no[\s-]risk|safe|compliant|approved|acceptable|low\s+priority|resolved|benign)\b/i,
   /\b(?:set|score|rate|report|give)\s+(?:a\s+|the\s+|every\s+|each\s+)?(?:deviations?|risks?|scores?)\s+(?:of\s+|to\s+|at\s+|as\s+)?(?:0|zero|low|none)\b/i,
