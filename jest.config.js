@@ -34,6 +34,8 @@ const common = {
     '^.+/@electric-sql/pglite/dist/.+\\.cjs$': toCommonJs,
     '^.+/node_modules/jose/dist/.+\\.js$': toCommonJs,
     '^.+/node_modules/@apidevtools/json-schema-ref-parser/dist/.+\\.js$': toCommonJs,
+    // The console's browser modules (checked in as plain ES modules), for their unit tests.
+    '^.+/services/auditor/console/.+\\.js$': toCommonJs,
   },
   transformIgnorePatterns: [
     '/node_modules/(?!@electric-sql/pglite/|jose/|@apidevtools/json-schema-ref-parser/)',

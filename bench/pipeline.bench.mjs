@@ -19,11 +19,22 @@
 //                                                  the stage, then with N; prints the efficiency
 //                                                  (the latency is the chat model's; embeddings
 //                                                  answer at once unless --embedding-latency-ms)
-//   --kill generator [--kill-signal SIGKILL]       kills the stage's process when half the requests
-//                                                  are sent, starts it again at once, and prints how
-//                                                  long the group took to be Stable and to catch up;
-//                                                  with --replicas generator=2 one of two replicas is
-//                                                  killed and not restarted (the rebalance alone)
+//   --kill generator|all|router,validator [--kill-signal SIGKILL] [--kill-replica]
+//                                                  one round of --count requests per named stage: the
+//                                                  stage's process is killed 5 s into the round (or
+//                                                  half-way if the round is shorter) and started again
+//                                                  at once; prints when the process logged it started,
+//                                                  when its group was Stable, when completions were
+//                                                  back to the offered rate (first 1 s window with at
+//                                                  least 90 % of it), the longest pause, when the
+//                                                  backlog drained. --kill-replica (or --replicas
+//                                                  S=2 for one stage) starts a second replica first
+//                                                  and kills one of the two without restart (the
+//                                                  rebalance alone)
+//   --startup all|router,...                       after the warm-up, stops each named stage (SIGTERM),
+//                                                  produces one request, starts the stage again and
+//                                                  prints exec -> "started" log, -> group Stable, ->
+//                                                  that request's RequestCompleted (its first event)
 //   --embedded                                     see bench/pipeline-embedded.mjs (npm start's
 //                                                  process beside a LangChain.js chain)
 // Every wait has a deadline; everything started is stopped, on 127.0.0.1 only.
@@ -67,6 +78,9 @@ const { values: args } = parseArgs({
     'stage-env': { type: 'string', multiple: true, default: [] },
     kill: { type: 'string' },
     'kill-signal': { type: 'string', default: 'SIGKILL' },
+    'kill-replica': { type: 'boolean', default: false },
+    startup: { type: 'string' },
+    'startup-rounds': { type: 'string', default: '1' },
     'cpu-prof': { type: 'string' },
     'relay-hop': { type: 'string' },
     'relay-prefix': { type: 'string' },
@@ -293,7 +307,47 @@ async function drive({ rate, count, send, completions, processes, label, onSent 
   };
 }
 
-/** What a kill did: time to restart, to a Stable group, the longest pause in completions, latency after it. */
+/**
+ * When completions were back to the offered rate after a kill at `at` (ms, performance.now()),
+ * in 1 s windows stepped by 100 ms: `first`, the start of the first window, after completions first
+ * fell below half the offered rate, holding at least 90 % of it (0 when they never fell that low);
+ * `sustained`, the end of the last window before the last send holding less than 90 % of it (0 when
+ * none did), i.e. from then on every window kept up. Either is undefined when it did not happen in
+ * the round. `noise`: the share of windows before the kill below 90 % (a loaded machine's dips).
+ */
+function throughputBack(doneAt, at, offered, lastSent, firstSent) {
+  const times = doneAt.filter((t) => t !== undefined).sort((a, b) => a - b);
+  const inWindow = (from) => {
+    let n = 0;
+    for (const t of times) if (t >= from && t < from + 1000) n += 1;
+    return n;
+  };
+  let first;
+  let dipped = false;
+  let sustained = 0;
+  for (let from = at; from + 1000 <= lastSent; from += 100) {
+    const n = inWindow(from);
+    if (!dipped && n < 0.5 * offered) dipped = true;
+    if (dipped && first === undefined && n >= 0.9 * offered) first = from - at;
+    if (n < 0.9 * offered) sustained = from + 1000 - at;
+  }
+  if (!dipped) first = 0;
+  if (sustained + at + 1000 > lastSent) sustained = undefined;
+  let below = 0;
+  let windows = 0;
+  // The warm-up of the round: its first 2 s are left out (the pipeline fills).
+  for (let from = firstSent + 2000; from + 1000 <= at; from += 100) {
+    windows += 1;
+    if (inWindow(from) < 0.9 * offered) below += 1;
+  }
+  return { first, sustained, noise: windows > 0 ? below / windows : undefined };
+}
+
+/**
+ * What a kill did: time to the restarted process's "started" log, to a Stable group, to
+ * completions back at the offered rate, the longest pause in completions, when the backlog drained
+ * and the latency of the requests sent in the 10 s after it. Prints one line; returns the figures (ms).
+ */
 function printRecovery(stage, signal, k, r) {
   const done = r.doneAt.filter((t) => t !== undefined && t > k.at).sort((a, b) => a - b);
   let gap = 0;
@@ -313,16 +367,141 @@ function printRecovery(stage, signal, k, r) {
     .map((sent, i) => (sent < k.at + k.stableMs ? r.doneAt[i] : undefined))
     .filter((t) => t !== undefined);
   const caughtUp = Math.max(...backlog) - k.at;
+  const back = throughputBack(
+    r.doneAt,
+    k.at,
+    r.offered,
+    Math.max(...r.sentAt.filter((t) => t !== undefined)),
+    r.sentAt[0],
+  );
+  const s = (ms) => (ms === undefined ? 'never' : `${(ms / 1000).toFixed(1)} s`);
   const how =
     k.others > 0
-      ? `one of ${k.others + 1} replicas, not restarted: group Stable with the other(s) after ${(k.stableMs / 1000).toFixed(1)} s;`
-      : `restarted at once: process started after ${(k.restartedMs / 1000).toFixed(1)} s, ` +
-        `group Stable with it after ${(k.stableMs / 1000).toFixed(1)} s;`;
+      ? `one of ${k.others + 1} replicas, not restarted: group Stable with the other(s) after ${s(k.stableMs)};`
+      : `restarted at once: process started after ${s(k.restartedMs)}, group Stable with it after ${s(k.stableMs)};`;
   console.log(
-    `\n${signal} of ${stage} mid-run, ${how} longest pause in completions ${(gap / 1000).toFixed(1)} s; ` +
-      `backlog drained ${(caughtUp / 1000).toFixed(1)} s after the kill; requests sent in the 10 s after the kill: ` +
-      `p50 ${(percentile(after, 50) / 1000).toFixed(1)} s, p99 ${(percentile(after, 99) / 1000).toFixed(1)} s`,
+    `\n${signal} of ${stage} mid-run, ${how} completions back to the offered ${r.offered}/s after ${s(back.first)}, ` +
+      `and kept up from ${s(back.sustained)} (below 90 % in ${back.noise === undefined ? '-' : `${(back.noise * 100).toFixed(0)} %`} of the 1 s windows before the kill); ` +
+      `longest pause in completions ${s(gap)}; backlog drained ${s(caughtUp)} after the kill; ` +
+      `requests sent in the 10 s after the kill: p50 ${s(percentile(after, 50))}, p99 ${s(percentile(after, 99))}`,
   );
+  return {
+    replicas: k.others + 1,
+    startedMs: k.others > 0 ? undefined : k.restartedMs,
+    stableMs: k.stableMs,
+    backMs: back.first,
+    sustainedMs: back.sustained,
+    pauseMs: gap,
+    drainedMs: caughtUp,
+  };
+}
+
+/** One line per killed stage: the figures printRecovery returned, in seconds. */
+function printRecoveryTable(signal, rows) {
+  const s = (ms) => (ms === undefined ? '-' : (ms / 1000).toFixed(1)).padStart(8);
+  console.log(
+    `\nrecovery after ${signal} (seconds from the kill; rate back: first 1 s window at >= 90 % of the offered rate ` +
+      `after the dip; kept up: every window after it at >= 90 % until the last send; "-": not restarted / never):`,
+  );
+  console.log(
+    `  ${'stage'.padEnd(10)} ${'replicas'.padStart(8)} ${'started'.padStart(8)} ${'stable'.padStart(8)} ` +
+      `${'rate back'.padStart(9)} ${'kept up'.padStart(8)} ${'pause'.padStart(8)} ${'drained'.padStart(8)}`,
+  );
+  for (const row of rows)
+    console.log(
+      `  ${row.stage.padEnd(10)} ${String(row.replicas).padStart(8)} ${s(row.startedMs)} ${s(row.stableMs)} ` +
+        ` ${s(row.backMs)} ${s(row.sustainedMs)} ${s(row.pauseMs)} ${s(row.drainedMs)}`,
+    );
+}
+
+/** `all` or comma-separated stage names, checked. */
+function stageList(text, flag) {
+  const stages = text === 'all' ? [...STAGES] : text.split(',').map((t) => t.trim());
+  const unknown = stages.filter((t) => !STAGES.includes(t));
+  if (unknown.length > 0 || stages.length === 0) {
+    console.error(
+      `${flag} takes all or stage names (${STAGES.join(', ')}), comma-separated: ${unknown.join(', ')}`,
+    );
+    process.exit(1);
+  }
+  return stages;
+}
+
+/**
+ * Start-up of each stage process, measured on a warm pipeline: the stage is stopped (SIGTERM: it
+ * leaves its group), one request is produced (it waits for that stage), the stage is started again,
+ * and the bench records, from just before the exec: its "started" log line, its group Stable with
+ * it, and that request's first event through it (its RequestCompleted; for the auditor, its record
+ * of the RequestCompleted in PostgreSQL).
+ */
+async function measureStartups(o) {
+  const { stages, times, services, start, admin, prefix, producer, tenant, phase, completions } = o;
+  const { Client } = require('pg');
+  const db = new Client({ connectionString: o.dbUrl });
+  await db.connect();
+  const rows = [];
+  try {
+    for (let n = 0; n < times; n++) {
+      for (const stage of stages) {
+        const index = services.findIndex((p) => p.name === stage);
+        await stopProcess(services[index]);
+        services.splice(index, 1);
+        const base = `u${n}-${stage}-`;
+        const requestId = `${base}0`;
+        let doneAt;
+        phase.base = base;
+        completions.onDone = (i) => {
+          if (i === 0 && doneAt === undefined) doneAt = performance.now();
+        };
+        await producer.send({
+          topic: `${prefix}${o.requestTopic}`,
+          acks: -1,
+          messages: [
+            {
+              key: requestId,
+              value: JSON.stringify(ticket(requestId)),
+              headers: ceHeaders(requestId, tenant),
+            },
+          ],
+        });
+        const execAt = performance.now();
+        const proc = await start(stage, 1);
+        const startedMs = performance.now() - execAt;
+        const startedCpu = cpuSeconds(proc.pid);
+        await waitForGroup(admin, `${prefix}llmbus.${stage}`, 1);
+        const stableMs = performance.now() - execAt;
+        const until = Date.now() + 120_000;
+        let firstMs;
+        for (;;) {
+          if (stage === 'auditor') {
+            const { rowCount } = await db.query(
+              'SELECT 1 FROM audit_events WHERE correlation_id = $1 AND type = $2 LIMIT 1',
+              [requestId, o.completedType],
+            );
+            if (rowCount > 0) firstMs = performance.now() - execAt;
+          } else if (doneAt !== undefined) firstMs = doneAt - execAt;
+          if (firstMs !== undefined || Date.now() > until) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        rows.push({ stage, startedMs, stableMs, firstMs, startedCpu, firstCpu: cpuSeconds(proc.pid) });
+      }
+    }
+  } finally {
+    await db.end();
+  }
+  const s = (ms) => (ms === undefined ? 'never' : (ms / 1000).toFixed(2)).padStart(10);
+  const c = (seconds) => seconds.toFixed(2).padStart(10);
+  console.log(
+    "\nstage start-up on a warm pipeline (seconds from exec, one request waiting for the stage; CPU: the process's CPU seconds by then):",
+  );
+  console.log(
+    `  ${'stage'.padEnd(10)} ${'"started"'.padStart(10)} ${'stable'.padStart(10)} ${'1st event'.padStart(10)} ` +
+      `${'CPU start'.padStart(10)} ${'CPU 1st'.padStart(10)}`,
+  );
+  for (const row of rows)
+    console.log(
+      `  ${row.stage.padEnd(10)} ${s(row.startedMs)} ${s(row.stableMs)} ${s(row.firstMs)} ${c(row.startedCpu)} ${c(row.firstCpu)}`,
+    );
 }
 
 function printRun(title, r) {
@@ -535,6 +714,9 @@ async function runPipeline(o) {
         ...env,
         HTTP_PORT: ['router', 'auditor'].includes(stage) ? String(await freePort()) : '0',
         KAFKA_CLIENT_ID: `${prefix}${stage}-${replica}`,
+        // The retriever's embedded PGlite store on disk, one per replica: a restarted retriever
+        // opens its index again (in memory it would start empty and run initdb, several seconds).
+        ...(stage === 'retriever' ? { LLMBUS_DATA_DIR: join(workDir, `retriever-${replica}`) } : {}),
       },
       `"msg":"${stage} started"`,
       { cpuProf: args['cpu-prof'] },
@@ -632,36 +814,63 @@ async function runPipeline(o) {
   };
   const rounds = [];
   if (warmup > 0) await round('pipeline warm-up', 'w-', warmup, rate);
+  if (args.startup) {
+    await measureStartups({
+      stages: stageList(args.startup, '--startup'),
+      times: Math.max(1, Math.min(10, Number(args['startup-rounds']) || 1)),
+      services,
+      start,
+      admin,
+      prefix,
+      producer,
+      tenant,
+      phase,
+      completions,
+      completedType,
+      requestTopic: contracts.Topics.Request.name,
+      dbUrl: dbUrl.toString(),
+    });
+  }
   const maxInFlightBefore = model.stats.maxInFlight;
   model.stats.maxInFlight = 0;
-  let killed;
-  const kill = args.kill
-    ? (i) => {
-        if (i === Math.floor(count / 2)) killed = killAndRestart(args.kill, args['kill-signal']);
-      }
-    : undefined;
-  /** Kills one stage process mid-run, starts it again at once, and times the group's recovery. */
-  const killAndRestart = async (stage, signal) => {
-    // With replicas of the stage, one is killed and the others take its partitions over: no restart.
-    const others = scaling?.stage === stage ? scaling.replicas - 1 : 0;
-    const index = services.findIndex((p) => p.name === (others > 0 ? `${stage}#2` : stage));
+  /** Kills one replica of `stage` (the last of `replicas`); starts it again when it was the only one. */
+  const killOne = async (stage, replicas, signal) => {
+    const name = replicas > 1 ? `${stage}#${replicas}` : stage;
+    const index = services.findIndex((p) => p.name === name);
     const victim = services[index];
     const at = performance.now();
     const exited = new Promise((resolve) => victim.child.once('exit', resolve));
     victim.child.kill(signal);
     await exited;
     services.splice(index, 1);
-    if (others === 0) await start(stage, 1);
+    if (replicas === 1) await start(stage, 1);
     const restartedAt = performance.now();
-    await waitForGroup(admin, `${prefix}llmbus.${stage}`, Math.max(1, others));
-    return { at, restartedMs: restartedAt - at, stableMs: performance.now() - at, others };
+    await waitForGroup(admin, `${prefix}llmbus.${stage}`, Math.max(1, replicas - 1));
+    return { at, restartedMs: restartedAt - at, stableMs: performance.now() - at, others: replicas - 1 };
   };
-  if (args.kill && scaling) {
-    for (let replica = 2; replica <= scaling.replicas; replica++) await start(scaling.stage, replica);
-    await waitForGroup(admin, `${prefix}llmbus.${scaling.stage}`, scaling.replicas);
+  const killStages = args.kill ? stageList(args.kill, '--kill') : [];
+  if (killStages.length === 0) {
+    rounds.push(await round('llmbus', 'm-', count, rate));
+  } else {
+    const summaries = [];
+    // The kill comes 5 s into the round (or half-way if the round is shorter), so that the pipeline
+    // runs at the offered rate before it.
+    const killIndex = Math.min(Math.floor(count / 2), Math.round(rate * 5));
+    for (const stage of killStages) {
+      const replicas = scaling?.stage === stage ? scaling.replicas : args['kill-replica'] ? 2 : 1;
+      for (let replica = 2; replica <= replicas; replica++) await start(stage, replica);
+      if (replicas > 1) await waitForGroup(admin, `${prefix}llmbus.${stage}`, replicas);
+      let killed;
+      const r = await round(`kill ${stage}`, `k-${stage}-`, count, rate, (i) => {
+        if (i === killIndex) killed = killOne(stage, replicas, args['kill-signal']);
+      });
+      const k = await killed;
+      rounds.push(r);
+      summaries.push({ stage, ...printRecovery(stage, args['kill-signal'], k, r) });
+      if (killStages.length > 1) printRun(`llmbus, round with ${stage} killed`, r);
+    }
+    printRecoveryTable(args['kill-signal'], summaries);
   }
-  rounds.push(await round('llmbus', 'm-', count, rate, kill));
-  if (killed) printRecovery(args.kill, args['kill-signal'], await killed, rounds[0]);
   printRun(`llmbus, five stage processes${scaling ? `, 1 ${scaling.stage}` : ''}`, rounds[0]);
   console.log(`  chat calls in flight at most: ${model.stats.maxInFlight} (warm-up ${maxInFlightBefore})`);
   if (outcomes.other.size > 0)

@@ -157,7 +157,14 @@ async function auditVerify(options) {
   try {
     const reports = await store.verifyChains({ tenantId: options.tenant });
     let broken = 0;
+    let empty = 0;
     for (const r of reports) {
+      // A tenant with no rows at all (only a named one can be): nothing was verified, so say so.
+      if (!r.broken && r.verified === 0 && !r.beforeChain && !r.head) {
+        empty++;
+        console.log(`tenant ${r.tenantId} has no audit records: nothing to verify (check the tenant id, DATABASE_URL and --schema)`);
+        continue;
+      }
       const notes = [r.beforeChain ? `${r.beforeChain} recorded before the chain began (not covered)` : '', r.payloadsRemoved ? `${r.payloadsRemoved} payloads removed by retention` : ''].filter(Boolean).join('; ');
       if (r.broken) {
         broken++;
@@ -172,6 +179,9 @@ async function auditVerify(options) {
       console.log(`${broken} of ${reports.length} tenant chains are broken`);
       process.exitCode = 1;
     }
+    // Like `ingest` publishing nothing: a named tenant without records is a missing thing (exit 1),
+    // so a script cannot take "nothing verified" for "verified".
+    if (empty > 0) process.exitCode = 1;
   } finally {
     await store.close();
   }
@@ -346,7 +356,7 @@ program
 const auditCommand = program.command('audit').description("the auditor's trail in PostgreSQL (DATABASE_URL)");
 auditCommand
   .command('verify')
-  .description("recompute each tenant's hash chain; name the first broken record and exit 1 if any")
+  .description("recompute each tenant's hash chain; name the first broken record and exit 1 if any (or if --tenant names a tenant with no records)")
   .option('--tenant <id>', 'only this tenant (default: every tenant)')
   .option(...schemaOption)
   .action(auditVerify);

@@ -36,8 +36,12 @@ export class ToolCallSpec {
   @IsOptional() @IsString() @MaxLength(2000) argumentsError?: string;
 }
 
-/** How a call ended: ran (`completed`, `failed`) or never ran (`refused` by the gate, `rejected` by a reviewer). */
-export const TOOL_CALL_STATUSES = ['completed', 'failed', 'refused', 'rejected'] as const;
+/**
+ * How a call ended: ran (`completed`, `failed`), never ran (`refused` by the gate, `rejected` by a
+ * reviewer), or `outcome_unknown`: a side-effecting call started before a crash whose result was
+ * never recorded, not run again; it may or may not have taken effect.
+ */
+export const TOOL_CALL_STATUSES = ['completed', 'failed', 'refused', 'rejected', 'outcome_unknown'] as const;
 export type ToolCallStatus = (typeof TOOL_CALL_STATUSES)[number];
 
 /** What became of one call. `content` is what the model is told (the tool's untrusted output, or why it did not run). */

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { topicsFor, type StageHandlers } from '@llmbus/bus';
 import { isRetryTopic, isStreamTopic, STAGES, TOPICS, type Stage } from '@llmbus/contracts';
+import { parseRetentionPolicy } from '@llmbus/audit';
 import { parseModelsConfig } from '@llmbus/models';
 import type { Type } from '@nestjs/common';
 import { PATTERN_METADATA } from '@nestjs/microservices/constants';
@@ -360,11 +361,31 @@ describeWithTools('helm chart deploy/helm/llmbus', () => {
       expect(grace * 1000).toBeGreaterThan(Math.max(models.local.timeoutMs, openaiCallMs));
     });
 
+    it.each(STAGES)(
+      'lets the %s abort in-flight work and close before Kubernetes kills it (LLMBUS_SHUTDOWN_GRACE_MS)',
+      (stage) => {
+        const spec = find(defaults, 'Deployment', `llmbus-${stage}`).spec!.template!.spec;
+        const graceMs = Number(find(defaults, 'ConfigMap', `llmbus-${stage}`).data!.LLMBUS_SHUTDOWN_GRACE_MS);
+        const preStopSeconds = stage === 'router' || stage === 'auditor' ? 5 : 0;
+        // After the grace period the process aborts the work and exits within 5 s at the latest.
+        const afterAbortMs = 5_000;
+
+        expect(graceMs).toBeGreaterThan(0);
+        expect(preStopSeconds * 1000 + graceMs + afterAbortMs).toBeLessThan(
+          spec.terminationGracePeriodSeconds * 1000,
+        );
+      },
+    );
+
     it('names only variables the README documents in the ConfigMaps', () => {
       const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
       const names = new Set(
         [...defaults, ...production]
-          .filter((o) => o.kind === 'ConfigMap')
+          // The stages' environments (the retention ConfigMap holds a policy file, not variables).
+          .filter(
+            (o) =>
+              o.kind === 'ConfigMap' && o.metadata.labels?.['app.kubernetes.io/component'] !== 'retention',
+          )
           .flatMap((o) => Object.keys(o.data ?? {})),
       );
 
@@ -384,6 +405,97 @@ describeWithTools('helm chart deploy/helm/llmbus', () => {
         expect(c.ports.map((p) => String(p.containerPort))).toContain(annotations['prometheus.io/port']);
       }
       expect(find(production, 'PodMonitor', 'llmbus')).toBeDefined();
+    });
+  });
+
+  describe('audit retention CronJob', () => {
+    interface RetentionCronJob {
+      spec: {
+        schedule: string;
+        timeZone?: string;
+        suspend: boolean;
+        concurrencyPolicy: string;
+        jobTemplate: {
+          spec: {
+            template: {
+              spec: {
+                restartPolicy: string;
+                containers: (Container & {
+                  image: string;
+                  command: string[];
+                  args?: string[];
+                  volumeMounts?: { name: string; mountPath: string }[];
+                })[];
+                volumes?: { name: string; configMap: { name: string } }[];
+              };
+            };
+          };
+        };
+      };
+    }
+    const cronJob = (objects: K8sObject[]) =>
+      find(objects, 'CronJob', 'llmbus-retention') as unknown as RetentionCronJob;
+    const podOf = (objects: K8sObject[]) => cronJob(objects).spec.jobTemplate.spec.template.spec;
+
+    it('runs `orchestrate audit retain` daily by default, in the auditor image, with the auditor database', () => {
+      const job = cronJob(defaults);
+      const [c] = podOf(defaults).containers;
+      const auditor = find(defaults, 'Deployment', 'llmbus-auditor').spec!.template!.spec
+        .containers[0] as Container & {
+        image: string;
+      };
+      const orchestrate = readFileSync(join(ROOT, 'scripts', 'orchestrate.mjs'), 'utf8');
+
+      expect(job.spec.schedule).toMatch(/^\d+ \d+ \* \* \*$/);
+      expect(job.spec).toMatchObject({ suspend: false, concurrencyPolicy: 'Forbid' });
+      expect(c.command).toEqual(['node', 'scripts/orchestrate.mjs', 'audit', 'retain']);
+      expect(orchestrate).toContain(".command('retain')");
+      expect(c.args).toBeUndefined();
+      expect(c.image).toBe(auditor.image);
+      expect(c.env).toEqual([
+        { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'llmbus', key: 'DATABASE_URL' } } },
+      ]);
+      expect(c.securityContext).toMatchObject({
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+      });
+    });
+
+    it('takes its schedule, time zone and a policy the audit library accepts from values', () => {
+      const job = cronJob(production);
+      const pod = podOf(production);
+      const [c] = pod.containers;
+      const policyMap = find(production, 'ConfigMap', 'llmbus-retention');
+      const mount = c.volumeMounts!.find((m) => m.name === 'policy')!;
+
+      expect(job.spec).toMatchObject({ schedule: '30 2 * * *', timeZone: 'Europe/Berlin' });
+      expect(c.args).toEqual(['--policy', `${mount.mountPath}/policy.json`]);
+      expect(pod.volumes).toEqual([{ name: 'policy', configMap: { name: 'llmbus-retention' } }]);
+      expect(parseRetentionPolicy(JSON.parse(policyMap.data!['policy.json']))).toMatchObject({
+        default: { prompts: 30, operations: null },
+        tenants: { acme: { prompts: 7 } },
+      });
+    });
+
+    it('is left out when retention.enabled is false', () => {
+      const withoutKeda = render([WITHOUT_KEDA_VALUES]);
+
+      expect(withoutKeda.filter((o) => o.kind === 'CronJob')).toEqual([]);
+    });
+
+    it('refuses an unknown event class or a schedule that is not cron', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'llmbus-values-'));
+      copies.push(dir);
+      const values = join(dir, 'values.yaml');
+      writeFileSync(values, 'retention:\n  policy:\n    default: { prompt: 30 }\n');
+      const unknownClass = validate(['--values', values]);
+      writeFileSync(values, "retention:\n  schedule: 'daily'\n");
+      const badSchedule = validate(['--values', values]);
+
+      expect(unknownClass.status).toBe(1);
+      expect(unknownClass.output).toMatch(/retention\/policy\/default/);
+      expect(badSchedule.status).toBe(1);
+      expect(badSchedule.output).toMatch(/retention\/schedule/);
     });
   });
 });

@@ -214,6 +214,11 @@ describe('orchestrate audit (CLI on PostgreSQL)', () => {
       expect(tampered.stdout).toMatch(/1 of 2 tenant chains are broken/);
       const onlyGlobex = await orchestrateAudit(['verify', '--tenant', 'globex', '--schema', schema]);
       expect(onlyGlobex.code).toBe(0);
+      // A tenant with no records is not "0 records verify": it is named as missing, and exits 1.
+      const nobody = await orchestrateAudit(['verify', '--tenant', 'nobody', '--schema', schema]);
+      expect(nobody.code).toBe(1);
+      expect(nobody.stdout).toContain('tenant nobody has no audit records');
+      expect(nobody.stdout).not.toContain('records verify');
     } finally {
       await store.close();
     }

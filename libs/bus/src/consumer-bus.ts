@@ -18,6 +18,8 @@ export interface ConsumerBus {
   /** Delays of the delayed retry rounds, in milliseconds, round 1 first. */
   readonly retryTopicDelaysMs: readonly number[];
   readonly dedup: DedupStore;
+  /** Aborted when the process stops and its grace period is over (EventBus.abortInFlight). */
+  readonly shutdownSignal: AbortSignal;
   /** The physical name (with the namespace prefix) of a logical topic. */
   physicalTopic(name: string): string;
   /** The logical name of a physical topic of this namespace; undefined for a foreign one. */

@@ -76,6 +76,7 @@ export class EventBus implements ConsumerBus {
   readonly logger: Logger;
   private readonly source: string;
   private readonly subscriptions = new Set<Subscription>();
+  private readonly stopping = new AbortController();
 
   constructor(
     readonly transport: BusTransport,
@@ -92,6 +93,20 @@ export class EventBus implements ConsumerBus {
     this.dedup = options.dedup ?? new InMemoryDedupStore();
     this.logger = options.logger;
     this.source = options.source ?? '/llmbus';
+  }
+
+  /**
+   * Aborted by abortInFlight, when the process stops and its grace period is over: handlers get it
+   * as `HandlerContext.signal`, and a handler that fails once it is aborted is neither retried nor
+   * dead-lettered but left uncommitted, so the event comes again on the next start.
+   */
+  get shutdownSignal(): AbortSignal {
+    return this.stopping.signal;
+  }
+
+  /** Aborts the work in the handlers (see shutdownSignal); `reason` says why, for logs and errors. */
+  abortInFlight(reason: string): void {
+    if (!this.stopping.signal.aborted) this.stopping.abort(new Error(`the process is stopping: ${reason}`));
   }
 
   /** CloudEvents `source` of events published without a cause (by an ingress), e.g. `/llmbus/ingress`. */

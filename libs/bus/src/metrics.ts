@@ -23,7 +23,7 @@ export function registerLagSource(source: LagSource): () => void {
 export const busMetrics = {
   events: new Counter({
     name: 'orchestrator_events_total',
-    help: 'Consumed events by stage, type and outcome (handled, duplicate, dead_lettered).',
+    help: 'Consumed events by stage, type and outcome (handled, duplicate, dead_lettered, aborted by shutdown).',
     labelNames: ['stage', 'type', 'outcome'] as const,
   }),
   latency: new Histogram({

@@ -21,6 +21,11 @@ export interface HandlerContext {
   readonly heartbeat: Heartbeat;
   /** Logger bound to correlation id, tenant and trace id. */
   readonly log: Logger;
+  /**
+   * Aborted when the process stops and its grace period is over: pass it to long calls (models,
+   * tools). A handler that fails after it is aborted leaves its event uncommitted for redelivery.
+   */
+  readonly signal: AbortSignal;
   /** Where the event was read from (physical topic); consumers that record positions need it. */
   readonly message?: { readonly topic: string; readonly partition: number; readonly offset: string };
 }
@@ -115,6 +120,7 @@ export async function processMessage(
           deliveryAttempt,
           heartbeat,
           log,
+          signal: bus.shutdownSignal,
           message: { topic: message.topic, partition: message.partition, offset: message.offset },
         });
       },
@@ -123,6 +129,8 @@ export async function processMessage(
         startingDelay: bus.retryDelayMs,
         jitter: 'full',
         retry: (error: unknown, attempt: number) => {
+          // Stopping: no new attempt; the event is left for redelivery below.
+          if (bus.shutdownSignal.aborted) return false;
           // A fault that asks for a long wait goes to a retry topic now instead of holding the partition.
           const retry = isRetryable(error);
           if (!retry) return false;
@@ -136,6 +144,16 @@ export async function processMessage(
     );
   } catch (error) {
     clearInterval(timer);
+    if (bus.shutdownSignal.aborted) {
+      // Cut short by the process stopping (its grace period is over), not a fault of the event:
+      // neither retried nor dead-lettered; uncommitted, it comes again on the next start.
+      log.warn(
+        { err: error, attempts: deliveryAttempt },
+        'handler aborted by shutdown; leaving the event uncommitted for redelivery',
+      );
+      busMetrics.events.inc({ stage: setup.stage, type: envelope.type, outcome: 'aborted' });
+      throw error;
+    }
     if (setup.onRetriesExhausted === 'redeliver' && !isTerminalError(error)) {
       log.error(
         { err: error, attempts: deliveryAttempt },

@@ -32,6 +32,11 @@ export interface PlatformConfig {
   readonly maxEventBytes: number;
   readonly maxAttempts: number;
   readonly retryDelayMs: number;
+  /**
+   * Milliseconds in-flight work gets after the first SIGTERM/SIGINT before it is aborted and left
+   * uncommitted for redelivery (LLMBUS_SHUTDOWN_GRACE_MS).
+   */
+  readonly shutdownGraceMs: number;
   /** Delays of the delayed retry topics, round 1 first, in milliseconds; empty = no retry topics. */
   readonly retryTopicDelaysMs: readonly number[];
   readonly http: { readonly host: string; readonly port: number };
@@ -172,6 +177,7 @@ export function loadPlatformConfig(
     maxEventBytes: int(env, 'LLMBUS_MAX_EVENT_BYTES', 512 * 1024, 1024, 16 * 1024 * 1024),
     maxAttempts,
     retryDelayMs: int(env, 'LLMBUS_RETRY_DELAY_MS', 200, 0, 60_000),
+    shutdownGraceMs: int(env, 'LLMBUS_SHUTDOWN_GRACE_MS', 10_000, 0, 60 * 60 * 1000),
     retryTopicDelaysMs: ascendingMs(env, 'LLMBUS_RETRY_TOPIC_DELAYS_MS', [1_000, 10_000, 60_000], {
       maxCount: RETRY_ROUNDS,
       min: 0,

@@ -1,3 +1,4 @@
+import { ModelCallAborter } from './model-call-aborter';
 import { join } from 'node:path';
 import { parseModelsConfig, type ModelsConfig } from './config/models-config';
 import type { LocalInferenceEngine } from './local/local-inference-engine';
@@ -7,7 +8,7 @@ import type { ModelsLogger } from './models-logger';
 import { OpenAIModelProvider } from './openai/openai-model-provider';
 import { FallbackModelProvider } from './routing/fallback-model-provider';
 import { createRegistryEndpoints } from './routing/registry-endpoints';
-import { Redis } from 'ioredis';
+import { newRedis } from './redis-client';
 import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore } from './limits/rate-limit-store';
 import { RateLimitedModelProvider } from './limits/rate-limited-model-provider';
 import { MemoryResponseCache, RedisResponseCache, type ResponseCache } from './cache/response-cache';
@@ -52,6 +53,11 @@ export interface ModelProviders {
    * model and full prompt: Redis at REDIS_URL (shared by replicas), else process memory.
    */
   readonly responseCache: ResponseCache;
+  /**
+   * Aborts every model call in progress, and every later one, with ModelError `aborted` (through
+   * the calls' AbortSignals): for a process whose shutdown grace period is over.
+   */
+  abortInFlight(reason: string): void;
   /** Closes every provider (stops the local model worker). */
   close(): Promise<void>;
 }
@@ -94,7 +100,7 @@ function rateLimitStoreFor(
   if (options.rateLimitStore !== undefined) return options.rateLimitStore;
   return config.limits.redisUrl === undefined
     ? new MemoryRateLimitStore()
-    : new RedisRateLimitStore(new Redis(config.limits.redisUrl, { maxRetriesPerRequest: 2 }));
+    : new RedisRateLimitStore(newRedis(config.limits.redisUrl, { maxRetriesPerRequest: 2 }));
 }
 
 // A model named in OPENAI_CHAT_MODEL / OPENAI_EMBEDDING_MODEL: a registry id, a registry entry's
@@ -175,7 +181,7 @@ export function createModelProviders(
     (config.limits.redisUrl === undefined
       ? new MemoryResponseCache()
       : new RedisResponseCache(
-          new Redis(config.limits.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 }),
+          newRedis(config.limits.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 }),
         ));
   const releaseAll = (release: () => Promise<void>) => async () => {
     await release();
@@ -328,13 +334,18 @@ interface Assembly {
 function assemble(parts: Assembly): ModelProviders {
   const { available } = parts;
   const defaults = { chat: parts.chatModel.id, embeddings: parts.embeddingModel.id };
-  const chat = parts.traced ? new TracedModelProvider(parts.chat, defaults) : parts.chat;
+  // One abort (the process stopping) reaches every call of the set, chat and embeddings alike.
+  const aborter = new ModelCallAborter();
+  const abortableChat = aborter.wrap(parts.chat);
+  const abortableEmbeddings =
+    parts.embeddings === parts.chat ? abortableChat : aborter.wrap(parts.embeddings);
+  const chat = parts.traced ? new TracedModelProvider(abortableChat, defaults) : abortableChat;
   const embeddings =
     parts.traced && parts.embeddings !== parts.chat
-      ? new TracedModelProvider(parts.embeddings, defaults)
+      ? new TracedModelProvider(abortableEmbeddings, defaults)
       : parts.traced
         ? chat
-        : parts.embeddings;
+        : abortableEmbeddings;
   const pool = ModelRegistry.fromEntries(available);
   return {
     config: parts.config,
@@ -346,6 +357,7 @@ function assemble(parts: Assembly): ModelProviders {
     available,
     notLive: parts.notLive,
     responseCache: parts.responseCache,
+    abortInFlight: (reason) => aborter.abortInFlight(reason),
     select(tier, capabilities, selectOptions = {}) {
       if (selectOptions.pin !== undefined) {
         const pinned = parts.registry.get(selectOptions.pin);

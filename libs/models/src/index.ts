@@ -80,6 +80,7 @@ export { openAIEncodingOf, openAITokenCounter } from './tokens/openai-token-coun
 export { LocalTokenizer } from './local/local-tokenizer';
 export { FallbackModelProvider } from './routing/fallback-model-provider';
 export type { FallbackModelProviderOptions } from './routing/fallback-model-provider';
+export { ModelCallAborter } from './model-call-aborter';
 export { TracedModelProvider } from './traced-model-provider';
 export type { DefaultModels } from './traced-model-provider';
 export { MemoryRateLimitStore, RedisRateLimitStore } from './limits/rate-limit-store';
@@ -105,3 +106,4 @@ export { apiKeyVariableOf, createRegistryEndpoints } from './routing/registry-en
 export type { RegistryEndpoints, RegistryEndpointsOptions } from './routing/registry-endpoints';
 export type { RateLimitsConfig, RegistryEndpointsConfig } from './config/models-config';
 export type { SelectOptions } from './create-model-providers';
+export * from './redis-client';

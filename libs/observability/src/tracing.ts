@@ -12,7 +12,7 @@ import {
 } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import type { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
@@ -36,6 +36,15 @@ export interface Tracing {
 }
 
 let active: Tracing | undefined;
+
+/** The OTLP exporter class, loaded when tracing is on: a process without an endpoint skips its load time. */
+function otlpExporterClass(): typeof OTLPTraceExporter {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const otlp = require('@opentelemetry/exporter-trace-otlp-http') as {
+    OTLPTraceExporter: typeof OTLPTraceExporter;
+  };
+  return otlp.OTLPTraceExporter;
+}
 
 /**
  * Starts OpenTelemetry tracing for this process when an OTLP endpoint is configured
@@ -63,7 +72,7 @@ export function startTracing(service: string, env: NodeJS.ProcessEnv = process.e
     sampler: samplerFromEnv(env),
     spanProcessors: [
       new BatchSpanProcessor({
-        exporter: new OTLPTraceExporter(),
+        exporter: new (otlpExporterClass())(),
         scheduledDelayMillis: numberFromEnv(env, 'OTEL_BSP_SCHEDULE_DELAY'),
         maxQueueSize: numberFromEnv(env, 'OTEL_BSP_MAX_QUEUE_SIZE'),
         maxExportBatchSize: numberFromEnv(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE'),

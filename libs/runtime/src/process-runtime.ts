@@ -35,20 +35,73 @@ export function distributedBus(config: PlatformConfig, logger: Logger, service: 
 /** Something to close at shutdown, in the order given. */
 export type Closer = () => Promise<unknown>;
 
+/** Something holding in-flight work that can be cut short (the bus's handlers, the model calls). */
+export interface InFlightWork {
+  abortInFlight(reason: string): void;
+}
+
+/** How a process stops (see closeOnSignals). */
+export interface ShutdownOptions {
+  /**
+   * Milliseconds in-flight work gets to finish after the first signal (LLMBUS_SHUTDOWN_GRACE_MS,
+   * PlatformConfig.shutdownGraceMs); then it is aborted.
+   */
+  readonly graceMs: number;
+  /** Aborted, in this order, when the grace period is over. */
+  readonly inFlight?: readonly InFlightWork[];
+  /** Milliseconds the closers still get once the work is aborted, before the process exits 1 anyway (default 5000). */
+  readonly afterAbortMs?: number;
+}
+
+/** Exit code of a process stopped at once by a second signal: 128 + the signal's number. */
+const EXIT_ON_SECOND: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
+
 /** The process's shutdown path once closeOnSignals has set it up: close everything, exit with `code` (1 if a close failed). */
 let shutdown: ((reason: string, code: number) => Promise<void>) | undefined;
 
 /**
- * Closes everything on SIGTERM/SIGINT, in order (stages first so in-flight events finish and
- * commit, then the bus, then stores and models), and exits 0, or 1 if a close failed. The same path
- * runs, exiting 1, when failProcess is called.
+ * Closes everything on the first SIGTERM/SIGINT, in order (stages first, so they stop consuming and
+ * their in-flight events finish and commit, then the bus, then stores and models), and exits 0, or
+ * 1 if a close failed. In-flight work gets `graceMs`; then it is aborted through `inFlight` (model
+ * calls end with ModelError `aborted`, and the bus leaves their events uncommitted, so on Kafka they
+ * come again on the next start), and if the closers have still not finished `afterAbortMs` later the
+ * process exits 1. A second signal exits at once, with 130 (SIGINT) or 143 (SIGTERM). The same
+ * path runs, exiting 1, when failProcess is called.
  */
-export function closeOnSignals(name: string, logger: Logger, closers: readonly Closer[]): void {
+export function closeOnSignals(
+  name: string,
+  logger: Logger,
+  closers: readonly Closer[],
+  options: ShutdownOptions,
+): void {
+  const { graceMs, inFlight = [], afterAbortMs = 5_000 } = options;
   let stopping = false;
+  const timers: NodeJS.Timeout[] = [];
+  const abortInFlight = () => {
+    logger.warn({ graceMs }, `${name}: in-flight work did not finish within ${graceMs} ms; aborting it`);
+    for (const work of inFlight) {
+      try {
+        work.abortInFlight(`stopped after a grace period of ${graceMs} ms`);
+      } catch (error) {
+        logger.error({ err: error }, `${name}: could not abort in-flight work`);
+      }
+    }
+    timers.push(
+      setTimeout(() => {
+        logger.error({ afterAbortMs }, `${name} did not stop within ${afterAbortMs} ms of aborting; exiting`);
+        process.exit(1);
+      }, afterAbortMs),
+    );
+  };
   const stop = async (reason: string, code: number) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ reason }, `${name} stopping`);
+    logger.info(
+      { reason, graceMs },
+      `${name} stopping: in-flight work has ${graceMs} ms to finish, then it is aborted and left for ` +
+        'redelivery; signal again to exit at once',
+    );
+    timers.push(setTimeout(abortInFlight, graceMs));
     let failed = false;
     for (const close of closers) {
       try {
@@ -62,11 +115,21 @@ export function closeOnSignals(name: string, logger: Logger, closers: readonly C
     await shutdownTracing().catch((error: unknown) =>
       logger.warn({ err: error }, 'spans not exported at shutdown'),
     );
+    for (const timer of timers) clearTimeout(timer);
     process.exit(failed ? 1 : code);
   };
   shutdown = stop;
-  process.once('SIGTERM', () => void stop('SIGTERM', 0));
-  process.once('SIGINT', () => void stop('SIGINT', 0));
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
+    if (!stopping) {
+      void stop(signal, 0);
+      return;
+    }
+    logger.warn({ signal }, `${name}: ${signal} again; exiting now without waiting for in-flight work`);
+    process.exit(EXIT_ON_SECOND[signal]);
+  };
+  // Not `once`: every later signal must be handled too (Node's default would be no better than ignoring it).
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
 }
 
 /**

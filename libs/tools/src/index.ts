@@ -16,3 +16,4 @@ export * from './product-builtins';
 export { MemoryToolResultCache } from './tool-result-cache';
 export type { ToolResultCache } from './tool-result-cache';
 export * from './argument-problems';
+export * from './tool-call-claims';

@@ -112,6 +112,7 @@ function definitionOf(
     tenants: tool.tenants,
     cacheable: tool.cacheable ?? false,
     ...(tool.cacheTtlMs === undefined ? {} : { cacheTtlMs: tool.cacheTtlMs }),
+    ...(tool.retryUncertain === true ? { retryUncertain: true } : {}),
   };
 }
 

@@ -35,6 +35,13 @@ export interface ToolDefinition {
   readonly cacheable: boolean;
   /** How long a cached result of a `cacheable` read tool is reused, in milliseconds (default 60,000). */
   readonly cacheTtlMs?: number;
+  /**
+   * HTTP tools only: a `write` or `high` call whose earlier run may have taken effect unseen (the
+   * process died before its result was recorded) is sent again with the same `Idempotency-Key`,
+   * because the endpoint honours the key. Otherwise such a call is not run again and its outcome
+   * is recorded as unknown.
+   */
+  readonly retryUncertain?: boolean;
 }
 
 /** One call a model asked for; `id` is derived by the caller (stable across retries) and keys idempotency. */

@@ -42,6 +42,7 @@ const tool = {
         url: { type: 'string', minLength: 1, maxLength: 2000 },
         arguments: { type: 'object' },
         headers: { type: 'object', additionalProperties: { type: 'string' } },
+        retryUncertain: { type: 'boolean' },
       },
       ['description', 'url', 'arguments'],
     ),

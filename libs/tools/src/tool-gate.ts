@@ -3,6 +3,12 @@ import { canonicalDigest } from '@llmbus/contracts';
 import { ToolError } from './errors';
 import { ANY_TENANT, type ToolCall, type ToolDefinition, type ToolResult } from './tool-definition';
 import type { ToolRegistry } from './tool-registry';
+import {
+  DEFAULT_TOOL_CLAIM_TTL_MS,
+  ToolClaimUnavailableError,
+  toolClaimKey,
+  type ToolCallClaims,
+} from './tool-call-claims';
 
 /** What a workflow allows: `generate.tools` and `generate.maxToolRounds`. */
 export interface ToolAllowlist {
@@ -39,11 +45,25 @@ export type ToolDecision =
     }
   | { readonly kind: 'needs_approval'; readonly tool: ToolDefinition; readonly callHash: string };
 
-/** The end of one call through the gate: refused or waiting (never ran), completed or failed (ran). */
+/**
+ * The end of one call through the gate: refused or waiting (never ran), completed or failed (ran),
+ * or `outcome_unknown`: a side-effecting call whose claim existed (it was started before and its
+ * result never recorded), so it was not run again and may or may not have taken effect.
+ */
 export type ToolOutcome =
   | Extract<ToolDecision, { kind: 'refused' | 'needs_approval' }>
   | { readonly kind: 'completed'; readonly result: ToolResult; readonly callHash: string }
-  | { readonly kind: 'failed'; readonly error: ToolError; readonly callHash: string };
+  | { readonly kind: 'failed'; readonly error: ToolError; readonly callHash: string }
+  | { readonly kind: 'outcome_unknown'; readonly tool: ToolDefinition; readonly callHash: string };
+
+/** Execution claims of side-effecting calls; see {@link ToolCallClaims}. */
+export interface ToolGateClaims {
+  readonly store: ToolCallClaims;
+  /** How long a claim is kept, in milliseconds; default DEFAULT_TOOL_CLAIM_TTL_MS (7 days). */
+  readonly ttlMs?: number;
+  /** Prefix of every claim key, e.g. the deployment's topic prefix; default none. */
+  readonly namespace?: string;
+}
 
 /**
  * A stable hash of the exact call: hex SHA-256 of the RFC 8785 canonical JSON of
@@ -66,12 +86,21 @@ export function toolCallHash(call: Pick<ToolCall, 'tool' | 'arguments'>): string
 export class ToolGate {
   /**
    * `cache`: results of `cacheable` tools of risk `read`, keyed by tenant and call hash (never a
-   * write or high-risk tool, never without a tenant).
+   * write or high-risk tool, never without a tenant). `claims`: when given, a `write` or `high`
+   * call runs only after taking its call id's claim; without it, nothing stops a redelivered
+   * call from running twice (tests and callers outside the loop).
    */
   constructor(
     private readonly registry: ToolRegistry,
     private readonly cache?: ToolResultCache,
+    private readonly claims?: ToolGateClaims,
   ) {}
+
+  /**
+   * Outcomes of claimed calls this process ran, by claim key: a handling retried in this process
+   * (a store blip after the call ran) is told what happened instead of `outcome_unknown`.
+   */
+  private readonly ran = new Map<string, Extract<ToolOutcome, { kind: 'completed' | 'failed' }>>();
 
   /** Decides without running anything. */
   decide(request: ToolCallRequest, approvedCallHash?: string): ToolDecision {
@@ -125,6 +154,9 @@ export class ToolGate {
   /**
    * Decides, then runs the call only when the decision is `execute`. Tool failures are returned
    * as `failed` outcomes (not thrown) so the loop can tell the model; `signal` stops the run.
+   * A `write` or `high` call first takes its claim: when the claim exists the call is not run
+   * (`outcome_unknown`) unless its tool declares `retryUncertain`; when the claim store cannot
+   * answer, rejects with ToolClaimUnavailableError (retryable) and runs nothing.
    */
   async execute(
     request: ToolCallRequest,
@@ -133,6 +165,26 @@ export class ToolGate {
   ): Promise<ToolOutcome> {
     const decision = this.decide(request, approvedCallHash);
     if (decision.kind !== 'execute') return decision;
+    const claimKey = this.claimKeyOf(request, decision.tool);
+    if (claimKey !== undefined) {
+      // A call this process ran already (a retried handling): its outcome is known, reuse it.
+      const known = this.ran.get(claimKey);
+      if (known !== undefined && known.callHash === decision.callHash) return known;
+      if (!(await this.claimed(claimKey, request, decision.tool))) {
+        return { kind: 'outcome_unknown', tool: decision.tool, callHash: decision.callHash };
+      }
+      const outcome = await this.run(request, decision, signal);
+      this.remember(claimKey, outcome);
+      return outcome;
+    }
+    return this.run(request, decision, signal);
+  }
+
+  private async run(
+    request: ToolCallRequest,
+    decision: Extract<ToolDecision, { kind: 'execute' }>,
+    signal: AbortSignal,
+  ): Promise<Extract<ToolOutcome, { kind: 'completed' | 'failed' }>> {
     const cacheKey =
       this.cache !== undefined &&
       decision.tool.cacheable &&
@@ -159,7 +211,38 @@ export class ToolGate {
       return { kind: 'failed', error, callHash: decision.callHash };
     }
   }
+
+  /** The claim key of a side-effecting call; undefined for a read or a gate without claims. */
+  private claimKeyOf(request: ToolCallRequest, tool: ToolDefinition): string | undefined {
+    if (this.claims === undefined || tool.risk === 'read') return undefined;
+    return toolClaimKey(this.claims.namespace ?? '', request.tenant, request.call.id);
+  }
+
+  /** Keeps the outcome of a claimed call this process ran (at most RAN_OUTCOMES, oldest dropped first). */
+  private remember(key: string, outcome: Extract<ToolOutcome, { kind: 'completed' | 'failed' }>): void {
+    this.ran.delete(key);
+    this.ran.set(key, outcome);
+    if (this.ran.size > RAN_OUTCOMES) {
+      const oldest = this.ran.keys().next().value;
+      if (oldest !== undefined) this.ran.delete(oldest);
+    }
+  }
+
+  /** True when the call may run: this caller took its claim, or its tool may be re-sent with its key. */
+  private async claimed(key: string, request: ToolCallRequest, tool: ToolDefinition): Promise<boolean> {
+    if (this.claims === undefined) return true;
+    let taken: boolean;
+    try {
+      taken = await this.claims.store.claim(key, this.claims.ttlMs ?? DEFAULT_TOOL_CLAIM_TTL_MS);
+    } catch (error) {
+      throw new ToolClaimUnavailableError(request.call.id, tool.name, error);
+    }
+    return taken || (tool.kind === 'http' && tool.retryUncertain === true);
+  }
 }
+
+/** How many outcomes of claimed calls a gate keeps in memory for retried handlings. */
+const RAN_OUTCOMES = 1000;
 
 function refuse(code: ToolRefusalCode, reason: string, problems: readonly string[] = []): ToolDecision {
   return { kind: 'refused', code, reason, problems };

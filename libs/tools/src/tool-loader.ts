@@ -26,6 +26,8 @@ export interface ToolDeclaration {
   readonly url?: string;
   readonly arguments?: JsonSchema;
   readonly headers?: Readonly<Record<string, string>>;
+  /** HTTP tools: re-send a call whose outcome is unknown with the same `Idempotency-Key`. */
+  readonly retryUncertain?: boolean;
   /** MCP tools: the server's name in `mcpServers` and the tool's name on it (default: `name`). */
   readonly server?: string;
   readonly serverTool?: string;
@@ -220,6 +222,11 @@ function describeFileErrors(errors: readonly ErrorObject[] | null | undefined): 
         case 'required':
           return `${prefix}${String(error.params['missingProperty'])}: is required`;
         case 'additionalProperties':
+          if (
+            error.params['additionalProperty'] === 'retryUncertain' &&
+            /^\/tools\/\d+$/.test(error.instancePath)
+          )
+            return `${prefix}retryUncertain: only valid for http tools (it re-sends a call whose outcome is unknown with the same Idempotency-Key; builtin and mcp tools have no key)`;
           return `${prefix}${String(error.params['additionalProperty'])}: is not a known field`;
         case 'enum':
           return `${path}: must be one of ${(error.params['allowedValues'] as unknown[]).join(', ')}`;

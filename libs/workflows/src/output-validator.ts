@@ -7,7 +7,7 @@ import { freeTextValues, stringValues, type OutputText } from './free-text-field
 import { claimSentences, lexicalSupport, vocabularyOf } from './lexical-support';
 import { quotesIn, supportedKeys } from './quote-verifier';
 import { instructionNgrams, textProblems } from './text-checks';
-import { createSchemaAjv, describeSchemaErrors } from './schema-errors';
+import { compileWorkflowSchema, describeSchemaErrors } from './schema-errors';
 import type { BusinessRule, JsonSchema, WorkflowDefinition } from './workflow-definition';
 
 export interface OutputCandidate {
@@ -54,9 +54,6 @@ export const WEAK_SUPPORT = 0.5;
  * figures; and computes the evidence-based confidence (see CONFIDENCE_WEIGHTS).
  */
 export class OutputValidator {
-  private readonly ajv = createSchemaAjv();
-  private readonly compiled = new WeakMap<JsonSchema, ValidateFunction>();
-
   /** Where `output` breaks the workflow's output schema (`output.reply: must be string`); empty when it conforms. */
   schemaErrors(workflow: WorkflowDefinition, output: Readonly<Record<string, unknown>>): string[] {
     const validate = this.validatorFor(workflow.output.schema);
@@ -172,12 +169,7 @@ export class OutputValidator {
   }
 
   private validatorFor(schema: JsonSchema): ValidateFunction {
-    let validate = this.compiled.get(schema);
-    if (!validate) {
-      validate = this.ajv.compile(schema);
-      this.compiled.set(schema, validate);
-    }
-    return validate;
+    return compileWorkflowSchema(schema);
   }
 }
 

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkflowLoadError } from './errors';
+import { compileWorkflowSchema } from './schema-errors';
 import { DEFAULT_WORKFLOWS_DIR, parseWorkflowDocument } from './workflow-loader';
+import { WorkflowRegistry } from './workflow-registry';
 
 const shippedText = readFileSync(join(DEFAULT_WORKFLOWS_DIR, 'support-ticket.v1.yaml'), 'utf8');
 
@@ -94,6 +96,25 @@ describe('parseWorkflowDocument', () => {
     expect(problemsOf(shippedText.replace('value: 0.3 }', '}'))).toContain(
       'validation.rules[1].value: is required',
     );
+  });
+
+  it('compiles each schema once, shared by loader and registry, and lets two workflows use the same $id', () => {
+    const withId = (version: number) =>
+      parseWorkflowDocument(
+        shippedText
+          .replace('version: 1', `version: ${version}`)
+          .replace(
+            'input:\n  schema:\n    type: object',
+            'input:\n  schema:\n    $id: urn:example:ticket\n    type: object',
+          ),
+        `support-ticket.v${version}.yaml`,
+      );
+    const [first, second] = [withId(1), withId(2)];
+    expect(first.input.schema['$id']).toBe('urn:example:ticket');
+    const registry = new WorkflowRegistry([first, second]);
+    expect(registry.find('support-ticket', 2)?.version).toBe(2);
+    expect(compileWorkflowSchema(first.input.schema)).toBe(compileWorkflowSchema(first.input.schema));
+    expect(compileWorkflowSchema(first.input.schema)).not.toBe(compileWorkflowSchema(second.input.schema));
   });
 
   it('rejects an output schema with an unknown keyword', () => {

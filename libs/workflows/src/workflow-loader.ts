@@ -7,7 +7,7 @@ import { parseDocument } from 'yaml';
 import { readClassifierExamples } from './classifier-examples';
 import { WorkflowLoadError } from './errors';
 import { describeInstancePath, pathSegments } from './field-path';
-import { createSchemaAjv } from './schema-errors';
+import { compileWorkflowSchema } from './schema-errors';
 import { placeholdersOf } from './template';
 import type { JsonSchema, LoadedWorkflow, WorkflowDefinition } from './workflow-definition';
 import { WORKFLOW_FILE_SCHEMA } from './workflow-file-schema';
@@ -98,10 +98,9 @@ function describeFileErrors(errors: readonly ErrorObject[] | null | undefined): 
 
 function semanticProblems(workflow: WorkflowDefinition): string[] {
   const problems: string[] = [];
-  const ajv = createSchemaAjv();
   for (const part of ['input', 'output'] as const) {
     try {
-      ajv.compile(workflow[part].schema);
+      compileWorkflowSchema(workflow[part].schema);
     } catch (error) {
       problems.push(`${part}.schema: not a valid JSON Schema (${(error as Error).message})`);
     }

@@ -11,7 +11,7 @@ import {
 import type { ValidateFunction } from 'ajv';
 import { WorkflowError, WorkflowLoadError } from './errors';
 import { eventTypeMatches, rankRules, RankedRule, ruleMatches, usesClassification } from './match-rules';
-import { createSchemaAjv, describeSchemaErrors } from './schema-errors';
+import { compileWorkflowSchema, describeSchemaErrors } from './schema-errors';
 import { fillTemplate } from './template';
 import type { LoadedWorkflow } from './workflow-definition';
 import { DEFAULT_WORKFLOWS_DIR, loadWorkflowDirectory } from './workflow-loader';
@@ -35,7 +35,6 @@ export class WorkflowRegistry {
   private readonly inputValidators = new Map<string, ValidateFunction>();
 
   constructor(workflows: readonly LoadedWorkflow[]) {
-    const ajv = createSchemaAjv();
     for (const workflow of workflows) {
       const key = `${workflow.id}@${workflow.version}`;
       const clash = this.byKey.get(key);
@@ -46,7 +45,7 @@ export class WorkflowRegistry {
       this.byKey.set(key, workflow);
       const newest = this.latest.get(workflow.id);
       if (!newest || newest.version < workflow.version) this.latest.set(workflow.id, workflow);
-      this.inputValidators.set(key, ajv.compile(workflow.input.schema));
+      this.inputValidators.set(key, compileWorkflowSchema(workflow.input.schema));
     }
     this.rules = rankRules(workflows);
   }

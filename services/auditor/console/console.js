@@ -3,6 +3,8 @@
 // API decides what the key may see and do (tenant, roles), the page only shows its answers.
 // Text from the trail (model output, passages) is untrusted: it is set as text, never as HTML.
 
+import { formatTimeTick, formatUsd, timeAxisBounds } from './chart-format.js';
+
 const KEY_ITEM = 'llmbus.console.apiKey';
 const $ = (id) => document.getElementById(id);
 
@@ -352,6 +354,9 @@ async function recentCalls(limit) {
   return { calls: calls.sort((a, b) => a.at - b.at), requests: requests.length };
 }
 
+/** A cost chart's tooltip line: the dataset and the amount in USD. */
+const usdLabel = (item) => `${item.dataset.label}: ${formatUsd(item.parsed.y)}`;
+
 const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#be185d', '#4d7c0f'];
 const HOUR = 3_600_000;
 
@@ -393,7 +398,10 @@ async function costsView() {
           data: labels.map((label) => steps.filter((s) => s.modelId === model && `${shortType(s.type)}${s.stage ? ` (${s.stage})` : ''}` === label).reduce((n, s) => n + s.costUsd, 0)),
         })),
       },
-      options: { plugins: { title: { display: true, text: 'Cost (USD) by step and model' } }, scales: { x: { stacked: true }, y: { stacked: true } } },
+      options: {
+        plugins: { title: { display: true, text: 'Cost (USD) by step and model' }, tooltip: { callbacks: { label: usdLabel } } },
+        scales: { x: { stacked: true }, y: { stacked: true, ticks: { callback: formatUsd } } },
+      },
     });
     const workflows = [...new Set(calls.map((c) => c.workflow))];
     const hours = [...new Set(calls.map((c) => Math.floor(c.at / HOUR) * HOUR))].sort((a, b) => a - b);
@@ -408,9 +416,14 @@ async function costsView() {
           data: hours.map((t) => calls.filter((c) => c.workflow === w && Math.floor(c.at / HOUR) * HOUR === t).reduce((n, c) => n + c.costUsd, 0)),
         })),
       },
-      options: { plugins: { title: { display: true, text: 'Cost (USD) per hour by workflow' } } },
+      options: {
+        plugins: { title: { display: true, text: 'Cost (USD) per hour by workflow' }, tooltip: { callbacks: { label: usdLabel } } },
+        scales: { y: { beginAtZero: true, ticks: { callback: formatUsd } } },
+      },
     });
     const callModels = [...new Set(calls.map((c) => `${c.model} (${c.stage})`))];
+    // The time axis spans the data (a single call does not get an axis hours wide).
+    const bounds = timeAxisBounds(calls.map((c) => c.at));
     chart(latency, {
       type: 'scatter',
       data: {
@@ -422,7 +435,10 @@ async function costsView() {
       },
       options: {
         plugins: { title: { display: true, text: 'Latency (ms) of model calls by model and step' } },
-        scales: { x: { type: 'linear', ticks: { callback: (v) => new Date(v).toISOString().slice(11, 19) } } },
+        scales: {
+          x: { type: 'linear', ...bounds, title: { display: true, text: 'time (UTC)' }, ticks: { callback: (v) => formatTimeTick(v, bounds) } },
+          y: { beginAtZero: true },
+        },
       },
     });
   });

@@ -715,6 +715,9 @@ describe('auditor', () => {
       expect(chart.headers['content-type']).toMatch(/^text\/javascript/);
       expect(chart.text).toContain('Chart.js');
       await request(url).get('/console/assets/console.js').expect(200);
+      // console.js imports its chart formatting as a module of its own.
+      const format = await request(url).get('/console/assets/chart-format.js').expect(200);
+      expect(format.headers['content-type']).toMatch(/^text\/javascript/);
       await request(url).get('/console/assets/..%2Fsrc%2Fconsole.controller.ts').expect(404);
       await request(url).get('/console/assets/index.html').expect(404);
     });

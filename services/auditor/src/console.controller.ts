@@ -8,6 +8,10 @@ import type { Response } from 'express';
 const CONSOLE_DIR = join(__dirname, '..', 'console');
 const ASSETS: Readonly<Record<string, { path: () => string; type: string }>> = {
   'console.js': { path: () => join(CONSOLE_DIR, 'console.js'), type: 'text/javascript; charset=utf-8' },
+  'chart-format.js': {
+    path: () => join(CONSOLE_DIR, 'chart-format.js'),
+    type: 'text/javascript; charset=utf-8',
+  },
   'console.css': { path: () => join(CONSOLE_DIR, 'console.css'), type: 'text/css; charset=utf-8' },
   'chart.umd.min.js': {
     // The package's exports map names no UMD build: it sits beside the CommonJS entry point.

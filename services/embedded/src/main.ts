@@ -1,3 +1,9 @@
+// First, before any other module loads: V8's compiled code of every module loaded after this is
+// kept on disk (NODE_COMPILE_CACHE, else <tmpdir>/node-compile-cache), so that a restarted process
+// skips compiling it: about a fifth of a stage's start-up CPU. Where the cache cannot be written it
+// stays off. The statement order is deliberate: the imports below load after it.
+import { enableCompileCache } from 'node:module';
+enableCompileCache();
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -50,14 +56,19 @@ async function main(): Promise<void> {
     routerPort: config.http.port,
     auditorPort: config.http.port === 0 ? 0 : config.http.port + 1,
   });
-  closeOnSignals('llmbus', logger, [
-    () => platform.close(),
-    () => watcher.close(),
-    () => bus.close(),
-    () => vectorStore.close(),
-    () => auditStore.close(),
-    () => models.close(),
-  ]);
+  closeOnSignals(
+    'llmbus',
+    logger,
+    [
+      () => platform.close(),
+      () => watcher.close(),
+      () => bus.close(),
+      () => vectorStore.close(),
+      () => auditStore.close(),
+      () => models.close(),
+    ],
+    { graceMs: config.shutdownGraceMs, inFlight: [bus, models] },
+  );
 
   const samples = env['LLMBUS_SAMPLES'] !== 'off';
   if (samples) {

@@ -4,7 +4,7 @@ import type { PlatformConfig } from '@llmbus/config';
 import type { ModelTier } from '@llmbus/contracts';
 import type { ModelProvider, ResponseCache } from '@llmbus/models';
 import type { Logger } from '@llmbus/observability';
-import type { TicketTrailReader, ToolRegistry, ToolResultCache } from '@llmbus/tools';
+import type { TicketTrailReader, ToolCallClaims, ToolRegistry, ToolResultCache } from '@llmbus/tools';
 import type { TokenCounter, WorkflowRegistry } from '@llmbus/workflows';
 
 /** The model a tier maps to: its registry id (provider default when absent) and context window in tokens. */
@@ -47,6 +47,12 @@ export interface GeneratorDeps {
   readonly responseCache?: ResponseCache;
   /** Results of cacheable read tools, per tenant and call; default: in process memory. */
   readonly toolResultCache?: ToolResultCache;
+  /**
+   * Execution claims of `write` and `high` tool calls, taken before each runs so a redelivered
+   * round never runs one twice: Redis (REDIS_URL) in distributed mode; default: process memory,
+   * which holds only within one process (the embedded mode).
+   */
+  readonly toolCallClaims?: ToolCallClaims;
   /** Where `ticket_history` reads the tenant's past requests (the audit store); unset: the tool fails naming it. */
   readonly ticketReader?: TicketTrailReader;
   /** Deadline of one model call in milliseconds; default MODEL_CALL_DEADLINE_MS (120 s), which KAFKA_REBALANCE_TIMEOUT_MS is sized to. */

@@ -1,7 +1,7 @@
 import { MODEL_CALL_DEADLINE_MS } from '@llmbus/config';
 import { httpLoggerParams, identityProviders, OPS_CONTROLLERS } from '@llmbus/http-nest';
 import { CachedPiiDetector, createPiiDetector, PiiMasker, PiiProtection, processPiiKey } from '@llmbus/pii';
-import { MemoryToolResultCache, ToolGate, ToolRegistry } from '@llmbus/tools';
+import { MemoryToolCallClaims, MemoryToolResultCache, ToolGate, ToolRegistry } from '@llmbus/tools';
 import { DraftPublisher } from './draft-stream';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { DynamicModule, Module } from '@nestjs/common';
@@ -41,7 +41,11 @@ export class GeneratorModule {
     assertWorkflowToolsDeclared(workflows.list(), tools);
     const loop = new ToolLoop(generation, workflows, tools);
     const rounds = new ToolRoundRunner({
-      gate: new ToolGate(tools, deps.toolResultCache ?? new MemoryToolResultCache()),
+      gate: new ToolGate(tools, deps.toolResultCache ?? new MemoryToolResultCache(), {
+        store: deps.toolCallClaims ?? new MemoryToolCallClaims(),
+        // Deployments sharing a Redis keep their claims apart.
+        namespace: deps.config.topicPrefix,
+      }),
       approvalExpiryMs: deps.config.approvalExpiryMs,
     });
     return {

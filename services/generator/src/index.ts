@@ -13,6 +13,7 @@ import { GeneratorModule } from './generator.module';
 export * from './generator-deps';
 export * from './generator.module';
 export * from './model-choice';
+export * from './redis-tool-call-claims';
 
 /**
  * The tools written in the product that tool files may declare (`kind: builtin`): `log_search`,

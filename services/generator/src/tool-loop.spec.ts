@@ -1,4 +1,4 @@
-import type { EventBus, HandlerContext } from '@llmbus/bus';
+import { isRetryable, type EventBus, type HandlerContext } from '@llmbus/bus';
 import {
   RequestFailedEvent,
   ReviewDecidedEvent,
@@ -13,6 +13,8 @@ import {
 import { ScriptedModelProvider } from '@llmbus/models';
 import {
   BuiltinToolAdapter,
+  MemoryToolCallClaims,
+  ToolClaimUnavailableError,
   ToolGate,
   ToolRegistry,
   toolCallHash,
@@ -213,6 +215,72 @@ describe('ToolRoundRunner', () => {
       reviewer: 'alice',
       callHash: first.approval.callHash,
     });
+  });
+
+  it('a redelivered decision does not run the approved call again: it is recorded as outcome_unknown and the model is told', async () => {
+    const { registry, runs } = tools();
+    const store = new MemoryToolCallClaims();
+    // A generator process; the one started after a crash shares the claim store only.
+    const generatorProcess = () =>
+      new ToolRoundRunner({
+        gate: new ToolGate(registry, undefined, { store }),
+        approvalExpiryMs: 60_000,
+        now: () => NOW,
+      });
+    const claimed = generatorProcess();
+    const first = await claimed.run(
+      state([
+        { tool: 'search', arguments: { query: 'timeout' } },
+        { tool: 'restart', arguments: { service: 'payments' } },
+      ]),
+      allowlist,
+      'acme',
+      signal,
+      log,
+    );
+    if (first.kind !== 'approval') throw new Error('expected an approval');
+    const decision = {
+      callId: first.approval.callId,
+      decision: 'approve' as const,
+      reviewer: 'alice',
+      approvedCallHash: first.approval.callHash,
+    };
+    await claimed.run(first.approval.loop, allowlist, 'acme', signal, log, decision);
+    // The process died before ToolCallsCompleted was committed: the decision comes again.
+    const again = await generatorProcess().run(first.approval.loop, allowlist, 'acme', signal, log, decision);
+    expect(runs.filter((r) => r.tool === 'restart')).toHaveLength(1);
+    const result = again.state.rounds[0].results[1];
+    expect(result).toMatchObject({
+      tool: 'restart',
+      status: 'outcome_unknown',
+      code: 'outcome_unknown',
+      reviewer: 'alice',
+    });
+    expect(result.content).toContain('may or may not have taken effect');
+    expect(validatePayload(ToolCallsCompletedEvent, again.state)).toMatchObject({ ok: true });
+  });
+
+  it('a claim store that cannot answer fails the round as retryable, running no side-effecting call', async () => {
+    const { registry, runs } = tools();
+    const down = new ToolRoundRunner({
+      gate: new ToolGate(registry, undefined, {
+        store: { claim: () => Promise.reject(new Error('Connection is closed.')) },
+      }),
+      approvalExpiryMs: 60_000,
+      now: () => NOW,
+    });
+    const waiting = state([{ tool: 'restart', arguments: { service: 'payments' } }]);
+    const error = await down
+      .run(waiting, allowlist, 'acme', signal, log, {
+        callId: 'r1.a1.t1.0',
+        decision: 'approve',
+        reviewer: 'alice',
+        approvedCallHash: toolCallHash({ tool: 'restart', arguments: { service: 'payments' } }),
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ToolClaimUnavailableError);
+    expect(isRetryable(error)).toBe(true);
+    expect(runs).toEqual([]);
   });
 
   it('an approval bound to another call hash runs nothing', async () => {

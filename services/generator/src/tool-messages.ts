@@ -49,6 +49,8 @@ function resultText(result: ToolCallResult, maxBytes: number): string {
       return `The call ${result.callId} to ${result.tool} was NOT executed (${result.code ?? 'refused'}): ${result.content}`;
     case 'rejected':
       return `The call ${result.callId} to ${result.tool} was NOT executed: ${result.content}`;
+    case 'outcome_unknown':
+      return `The outcome of the call ${result.callId} to ${result.tool} is UNKNOWN (outcome_unknown): ${result.content}`;
   }
 }
 

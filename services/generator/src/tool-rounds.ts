@@ -107,7 +107,12 @@ export class ToolRoundRunner {
           },
         };
       }
-      log.info({ callId: call.callId, tool: call.tool, outcome: outcome.kind }, 'tool call gated');
+      if (outcome.kind === 'outcome_unknown')
+        log.warn(
+          { callId: call.callId, tool: call.tool },
+          'tool call was claimed before and has no recorded result: not run again, outcome unknown',
+        );
+      else log.info({ callId: call.callId, tool: call.tool, outcome: outcome.kind }, 'tool call gated');
       results.push(resultOf(request, outcome));
     }
     return { kind: 'completed', state: withResults(state, results) };
@@ -188,6 +193,17 @@ function resultOf(request: ToolCallRequest, outcome: ToolOutcome): ToolCallResul
       };
     case 'refused':
       return { ...base, status: 'refused', code: outcome.code, content: truncateText(outcome.reason, 2000) };
+    case 'outcome_unknown':
+      return {
+        ...base,
+        status: 'outcome_unknown',
+        code: 'outcome_unknown',
+        content:
+          'this call was started earlier but its result was never recorded (the generator stopped while it ran), ' +
+          'so it was not run again: it may or may not have taken effect. Do not assume either; ' +
+          'say in your answer that its outcome is unknown and must be checked.',
+        callHash: outcome.callHash,
+      };
     case 'needs_approval':
       // Only reached for an edited call that the gate still wants approved: never run it.
       return {

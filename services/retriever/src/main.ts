@@ -1,3 +1,9 @@
+// First, before any other module loads: V8's compiled code of every module loaded after this is
+// kept on disk (NODE_COMPILE_CACHE, else <tmpdir>/node-compile-cache), so that a restarted process
+// skips compiling it: about a fifth of a stage's start-up CPU. Where the cache cannot be written it
+// stays off. The statement order is deliberate: the imports below load after it.
+import { enableCompileCache } from 'node:module';
+enableCompileCache();
 import 'reflect-metadata';
 import { loadPlatformConfig } from '@llmbus/config';
 import { closeOnSignals, distributedBus, runMain } from '@llmbus/runtime';
@@ -45,13 +51,18 @@ async function main(): Promise<void> {
     },
     'retriever started',
   );
-  closeOnSignals('retriever', logger, [
-    () => app.close(),
-    () => bus.close(),
-    () => stage.retrievalCache?.close() ?? Promise.resolve(),
-    () => vectorStore.close(),
-    () => providers.close(),
-  ]);
+  closeOnSignals(
+    'retriever',
+    logger,
+    [
+      () => app.close(),
+      () => bus.close(),
+      () => stage.retrievalCache?.close() ?? Promise.resolve(),
+      () => vectorStore.close(),
+      () => providers.close(),
+    ],
+    { graceMs: config.shutdownGraceMs, inFlight: [bus, providers] },
+  );
 }
 
 async function openVectorStore(

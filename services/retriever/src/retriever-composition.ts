@@ -1,6 +1,5 @@
 import { ConfigError, optional, type Env, type PlatformConfig } from '@llmbus/config';
-import { Redis } from 'ioredis';
-import type { ModelProviders } from '@llmbus/models';
+import { newRedis, type ModelProviders } from '@llmbus/models';
 import type { Logger } from '@llmbus/observability';
 import { piiMinimisedModels } from './pii-minimisation';
 import { MemoryRetrievalCacheBackend, RedisRetrievalCacheBackend, RetrievalCache } from './retrieval-cache';
@@ -59,7 +58,7 @@ function retrievalCacheFor(
     return new RetrievalCache(new MemoryRetrievalCacheBackend(), ttlMs);
   }
   return new RetrievalCache(
-    new RedisRetrievalCacheBackend(new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 })),
+    new RedisRetrievalCacheBackend(newRedis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 })),
     ttlMs,
   );
 }

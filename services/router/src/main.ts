@@ -1,3 +1,9 @@
+// First, before any other module loads: V8's compiled code of every module loaded after this is
+// kept on disk (NODE_COMPILE_CACHE, else <tmpdir>/node-compile-cache), so that a restarted process
+// skips compiling it: about a fifth of a stage's start-up CPU. Where the cache cannot be written it
+// stays off. The statement order is deliberate: the imports below load after it.
+import { enableCompileCache } from 'node:module';
+enableCompileCache();
 import 'reflect-metadata';
 import { PostgresAuditStore } from '@llmbus/audit';
 import { ConfigError, loadPlatformConfig } from '@llmbus/config';
@@ -37,12 +43,12 @@ async function main(): Promise<void> {
     classifierModels: classifierModels(providers),
   });
   logger.info({ url: app.url }, 'router started');
-  closeOnSignals('router', logger, [
-    () => app.close(),
-    () => bus.close(),
-    () => statusStore.close(),
-    () => providers.close(),
-  ]);
+  closeOnSignals(
+    'router',
+    logger,
+    [() => app.close(), () => bus.close(), () => statusStore.close(), () => providers.close()],
+    { graceMs: config.shutdownGraceMs, inFlight: [bus, providers] },
+  );
 }
 
 runMain('router', main);

@@ -147,6 +147,10 @@ The plain environment of one stage (its ConfigMap): shared settings, then the st
   "LLMBUS_TOPIC_PREFIX" $root.Values.kafka.topicPrefix
   "HTTP_HOST" "0.0.0.0"
 }}
+{{- /* In-flight work gets what is left of the pod's grace period after the preStop sleep, less 10 s
+  for aborting it and closing (the process exits 5 s after the abort at the latest). */}}
+{{- $shutdownGraceSeconds := max 1 (sub (sub $values.terminationGracePeriodSeconds ($values.preStopSleepSeconds | default 0)) 10) }}
+{{- $_ := set $env "LLMBUS_SHUTDOWN_GRACE_MS" (toString (mul $shutdownGraceSeconds 1000)) }}
 {{- if .spec.http }}
 {{- $_ := set $env "HTTP_PORT" (toString $values.httpPort) }}
 {{- else }}

@@ -1,4 +1,8 @@
 import { describeVectorStoreConformance } from '../../test/vector-store-conformance';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { PGlite } from '@electric-sql/pglite';
 import { PgliteVectorStore } from './pglite-vector-store';
 
 // In-memory PGlite: no files, no network, ~2 s to start, so the conformance suite runs as a unit test.
@@ -69,6 +73,115 @@ describe('PgliteVectorStore', () => {
           },
         ]),
       ).rejects.toMatchObject({ code: 'invalid_vector' });
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('PgliteVectorStore at scale', () => {
+  // Each test starts its own PGlite and loads hundreds of rows: slow on a loaded machine.
+  jest.setTimeout(180_000);
+  // A seeded generator, so every run loads the same vectors.
+  const seeded = (seed: number) => () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const sqlOf = (store: PgliteVectorStore) => (store as unknown as { db: PGlite }).db;
+  const id = (i: number) => `6f1c0b0a-0000-4000-8000-${i.toString().padStart(12, '0')}`;
+
+  it('upgrades a table made before term frequencies: lexical search still finds its chunks', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'llmbus-pglite-upgrade-'));
+    try {
+      const before = await PgliteVectorStore.open({ dataDir });
+      await before.ensureCollection('chunks_old_2', 2);
+      await before.upsert('chunks_old_2', [
+        { id: id(1), vector: [1, 0], payload: payload('d1', 'refund policies for hotels') },
+      ]);
+      // The table as the previous release left it: no terms column, a tsvector GIN index.
+      await sqlOf(before).exec(`
+        ALTER TABLE "chunks_old_2" DROP COLUMN terms;
+        CREATE INDEX "chunks_old_2_lexemes" ON "chunks_old_2" USING gin (lexemes);
+      `);
+      await before.close();
+      const after = await PgliteVectorStore.open({ dataDir });
+      try {
+        await after.ensureCollection('chunks_old_2', 2);
+        const found = await after.lexicalSearch('chunks_old_2', {
+          tenant: 'a',
+          collections: ['c'],
+          groups: [],
+          limit: 5,
+          text: 'hotel refund',
+        });
+        expect(found.map((f) => f.payload.documentId)).toEqual(['d1']);
+      } finally {
+        await after.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps 384-dimension vectors in the row, not in TOAST, when the row passes 2 kB', async () => {
+    const store = await PgliteVectorStore.open();
+    try {
+      const random = seeded(1);
+      await store.ensureCollection('chunks_inline_384', 384);
+      await store.upsert(
+        'chunks_inline_384',
+        [0, 1, 2].map((i) => ({
+          id: id(i),
+          vector: Array.from({ length: 384 }, () => random() - 0.5),
+          // With the text and its lexemes, the row is past PostgreSQL's 2 kB TOAST threshold.
+          payload: payload(`d${i}`, Array.from({ length: 120 }, (_, w) => `word${w}x${i}`).join(' ')),
+        })),
+      );
+      const toasted = await sqlOf(store).query<{ bytes: number }>(
+        `SELECT pg_relation_size(reltoastrelid)::int AS bytes FROM pg_class WHERE oid = '"chunks_inline_384"'::regclass`,
+      );
+      expect(toasted.rows[0]?.bytes).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('builds the HNSW index once after a bulk load, and filters by tenant and ACL with or without it', async () => {
+    const store = await PgliteVectorStore.open({ hnswMinRows: 100 });
+    const name = 'chunks_bulk_8';
+    try {
+      const random = seeded(7);
+      await store.ensureCollection(name, 8);
+      const points = Array.from({ length: 600 }, (_, i) => ({
+        id: id(i),
+        vector: Array.from({ length: 8 }, () => random() - 0.5),
+        payload: {
+          ...payload(`d${i}`, `chunk ${i}`),
+          tenant: i % 2 ? 'a' : 'b',
+          aclGroups: i % 3 ? [] : ['g'],
+        },
+      }));
+      const hasIndex = async () =>
+        (await sqlOf(store).query(`SELECT 1 FROM pg_class WHERE oid = to_regclass('"chunks_bulk_8_hnsw"')`))
+          .rows.length === 1;
+      // One batch of 600 rows is a bulk load: no row-by-row inserts into a graph.
+      await store.upsert(name, points);
+      expect(await hasIndex()).toBe(false);
+      const query = { tenant: 'a', collections: ['c'], groups: [], limit: 10 };
+      const exact = await store.search(name, points[7].vector, { ...query });
+      await store.buildIndexes(name);
+      expect(await hasIndex()).toBe(true);
+      const indexed = await store.search(name, points[7].vector, { ...query });
+      for (const found of [exact, indexed]) {
+        expect(found[0]?.id).toBe(id(7));
+        expect(found).toHaveLength(10);
+        expect(found.every((f) => f.payload.tenant === 'a' && f.payload.aclGroups.length === 0)).toBe(true);
+      }
+      // Ranked by a document's own words with BM25 over its JSON term frequencies.
+      const lexical = await store.lexicalSearch(name, { ...query, text: 'chunk 7' });
+      expect(lexical[0]?.payload.documentId).toBe('d7');
     } finally {
       await store.close();
     }

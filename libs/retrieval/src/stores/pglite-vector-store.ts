@@ -25,6 +25,11 @@ import { assertCollectionName, vectorLiteral } from './store-names';
 export interface PgliteVectorStoreOptions {
   /** Directory for the database files; in memory when omitted. */
   readonly dataDir?: string;
+  /**
+   * Table rows from which an HNSW index is built (after a bulk load, or by the write that reaches
+   * it); below, vector queries read the scope exactly. Default 20,000.
+   */
+  readonly hnswMinRows?: number;
 }
 
 interface ChunkRow {
@@ -54,8 +59,13 @@ export class PgliteVectorStore implements VectorStore {
   private readonly dimensions = new Map<string, number>();
   /** BM25 statistics per table, then per scope and groups; a table's are dropped on every write to it. */
   private readonly statistics = new Map<string, Map<string, LexicalStatistics>>();
+  /** Planner statistics and vector index state per table (PGlite has no autovacuum to keep them). */
+  private readonly upkeep = new Map<string, TableUpkeep>();
 
-  private constructor(private readonly db: PGlite) {}
+  private constructor(
+    private readonly db: PGlite,
+    private readonly hnswMinRows: number,
+  ) {}
 
   /** Opens (or creates) the store; loads pgvector. */
   static async open(options: PgliteVectorStoreOptions = {}): Promise<PgliteVectorStore> {
@@ -65,7 +75,7 @@ export class PgliteVectorStore implements VectorStore {
     // Without iterative scans an HNSW scan stops after ef_search candidates, and a selective
     // tenant or ACL filter then returns fewer rows than asked for.
     await db.exec('SET hnsw.iterative_scan = strict_order');
-    return new PgliteVectorStore(db);
+    return new PgliteVectorStore(db, options.hnswMinRows ?? HNSW_MIN_ROWS);
   }
 
   async ensureCollection(name: string, dimension: number): Promise<void> {
@@ -102,25 +112,47 @@ export class PgliteVectorStore implements VectorStore {
           embedding vector(${dimension}) NOT NULL,
           lexemes tsvector,
           lexeme_count integer,
+          terms jsonb,
           supersedes text[] NOT NULL DEFAULT '{}',
           effective_date text,
           version_label text
-        );
+        ) WITH (toast_tuple_target = ${TOAST_TUPLE_TARGET});
         CREATE INDEX IF NOT EXISTS ${quoted(`${name}_doc`)} ON ${table} (tenant, document_id, version, chunk_index);
         CREATE INDEX IF NOT EXISTS ${quoted(`${name}_scope`)} ON ${table} (tenant, collection);
         CREATE INDEX IF NOT EXISTS ${quoted(`${name}_acl`)} ON ${table} USING gin (acl_groups);
-        CREATE INDEX IF NOT EXISTS ${quoted(`${name}_hnsw`)} ON ${table} USING hnsw (embedding vector_cosine_ops);
       `);
     }
     await this.ensureLexicalIndex(name);
     await this.ensureSupersessionColumns(name);
+    await this.ensureInlineVectors(name);
     this.dimensions.set(name, dimension);
+  }
+
+  /**
+   * Brings the table's planner statistics and vector index up to date now, instead of at the next
+   * query: gathers statistics (ANALYZE) when many rows changed since they were last gathered, and
+   * builds the HNSW index once the table holds `hnswMinRows` rows. Bulk loads defer both (see
+   * `upsert`), so a loader calls this once after its last batch; queries call it otherwise.
+   */
+  async buildIndexes(name: string): Promise<void> {
+    assertCollectionName(name);
+    if (!(await this.exists(name))) return;
+    await this.maintain(name);
   }
 
   async upsert(name: string, points: readonly VectorPoint[]): Promise<void> {
     const table = assertCollectionName(name);
     if (points.length === 0) return;
     this.statistics.delete(name);
+    const upkeep = await this.upkeepOf(name);
+    const bulk = points.length >= BULK_ROWS;
+    // Inserting into HNSW goes row by row through the graph (milliseconds a row in WASM); a bulk
+    // batch large against the table drops the index and builds it again, in one pass, before the
+    // next query (or at buildIndexes).
+    if (bulk && upkeep.hnsw && points.length >= upkeep.rows * BULK_REBUILD_SHARE) {
+      await this.db.exec(`DROP INDEX IF EXISTS ${quoted(`${name}_hnsw`)}`);
+      upkeep.hnsw = false;
+    }
     // One statement per batch (rows as one JSON parameter): a statement per row costs a parse, a
     // plan and a round trip each, which dominated bulk loads. ON CONFLICT may not touch a row twice
     // in one statement, so a point repeated in the batch keeps only its last occurrence, as
@@ -150,11 +182,11 @@ export class PgliteVectorStore implements VectorStore {
     }));
     await this.db.query(
       `INSERT INTO ${table} (id, tenant, collection, acl_groups, document_id, version, title, source_uri,
-         section_path, chunk_index, content_hash, text, embedding, lexemes, lexeme_count, supersedes, effective_date,
-         version_label)
+         section_path, chunk_index, content_hash, text, embedding, lexemes, lexeme_count, terms, supersedes,
+         effective_date, version_label)
        SELECT r.id, r.tenant, r.collection, r.acl_groups, r.document_id, r.version, r.title, r.source_uri,
               r.section_path, r.chunk_index, r.content_hash, r.text, r.embedding::vector, l.v,
-              (SELECT coalesce(sum(cardinality(u.positions)), 0)::int FROM unnest(l.v) u), r.supersedes,
+              (SELECT coalesce(sum(cardinality(u.positions)), 0)::int FROM unnest(l.v) u), ${termsOf('l.v')}, r.supersedes,
               r.effective_date, r.version_label
          FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, tenant text, collection text, acl_groups text[],
               document_id text, version integer, title text, source_uri text, section_path text[],
@@ -166,6 +198,7 @@ export class PgliteVectorStore implements VectorStore {
          title = EXCLUDED.title, source_uri = EXCLUDED.source_uri, section_path = EXCLUDED.section_path,
          chunk_index = EXCLUDED.chunk_index, content_hash = EXCLUDED.content_hash, text = EXCLUDED.text,
          embedding = EXCLUDED.embedding, lexemes = EXCLUDED.lexemes, lexeme_count = EXCLUDED.lexeme_count,
+         terms = EXCLUDED.terms,
          supersedes = EXCLUDED.supersedes, effective_date = EXCLUDED.effective_date,
          version_label = EXCLUDED.version_label`,
       // Lone surrogates become U+FFFD, as the UTF-8 encoding of a text parameter would make them.
@@ -175,6 +208,11 @@ export class PgliteVectorStore implements VectorStore {
         ),
       ],
     );
+    upkeep.changed += rows.length;
+    upkeep.rows += rows.length;
+    // A small write (one document) keeps statistics and index current itself; a bulk load leaves
+    // them to its end.
+    if (!bulk) await this.maintainIfStale(name);
   }
 
   async search(name: string, vector: readonly number[], query: SearchQuery): Promise<ScoredChunk[]> {
@@ -189,6 +227,7 @@ export class PgliteVectorStore implements VectorStore {
     const table = assertCollectionName(name);
     if (query.collections.length === 0 || query.limit < 1 || query.text.trim() === '') return [];
     if (!(await this.exists(name))) return [];
+    await this.maintainIfStale(name);
     const terms = await this.queryLexemes(truncateText(query.text, MAX_LEXICAL_QUERY_CHARS));
     if (terms.length === 0) return [];
     const stats = await this.lexicalStatistics(name, query, terms);
@@ -200,33 +239,27 @@ export class PgliteVectorStore implements VectorStore {
     if (weighted.length === 0) return [];
     const where = new Where();
     const lexemes = where.param(weighted.map((t) => t.lexeme));
-    const idfs = where.param(weighted.map((t) => t.idf));
     const averageLength = where.param(Math.max(stats.averageLength, 1));
+    // BM25 of each matching chunk, its term frequencies read from `terms` (a JSON object lookup).
+    const score = weighted
+      .map((t) => {
+        const tf = `(c.terms->>${where.param(t.lexeme)})::int`;
+        return `coalesce(${where.param(t.idf)}::float8 * (${tf} * 2.2) / (${tf} + 1.2 * (0.25 + 0.75 * c.lexeme_count / ${averageLength}::float8)), 0)`;
+      })
+      .join(' + ');
     where.scope(query).readableBy(query.groups);
     const limit = where.param(Math.floor(query.limit));
-    const candidates = where.param(Math.max(LEXICAL_CANDIDATES, Math.floor(query.limit)));
     const result = await this.db.query<ChunkRow & { score: number }>(
-      `WITH q AS (
-         SELECT * FROM unnest(${lexemes}::text[], ${idfs}::float8[]) AS q(lexeme, idf)
-       ), any_term AS (
-         SELECT string_agg(quote_literal(x), ' | ')::tsquery AS q FROM unnest(${lexemes}::text[]) x
-       ), matched AS (
-         -- Only the best ts_rank matches are scored: bounded work however many chunks match.
-         SELECT c.id, c.lexemes, c.lexeme_count FROM ${table} c, any_term a WHERE ${where.sql()} AND c.lexemes @@ a.q
-          ORDER BY ts_rank(c.lexemes, a.q) DESC LIMIT ${candidates}
-       ), scored AS (
-         SELECT m.id, sum(
-                  q.idf * (cardinality(u.positions) * 2.2)
-                  / (cardinality(u.positions) + 1.2 * (0.25 + 0.75 * m.lexeme_count / ${averageLength}::float8))
-                ) AS score
-           FROM matched m CROSS JOIN LATERAL unnest(m.lexemes) u JOIN q ON q.lexeme = u.lexeme
-          GROUP BY m.id
+      `WITH best AS (
+         SELECT c.id, ${score} AS score FROM ${table} c
+          WHERE ${where.sql()} AND c.terms ?| ${lexemes}::text[]
+          ORDER BY score DESC, c.id LIMIT ${limit}
        )
        SELECT ${CHUNK_COLUMNS.split(', ')
          .map((column) => `c.${column}`)
-         .join(', ')}, s.score
-         FROM scored s JOIN ${table} c ON c.id = s.id
-        ORDER BY s.score DESC, c.id LIMIT ${limit}`,
+         .join(', ')}, b.score
+         FROM best b JOIN ${table} c ON c.id = b.id
+        ORDER BY b.score DESC, c.id`,
       where.params,
     );
     return result.rows.map((row) => ({ id: row.id, score: row.score, payload: toPayload(row) }));
@@ -323,7 +356,10 @@ export class PgliteVectorStore implements VectorStore {
     const keep = filter.keep
       ? ` AND NOT (version = ${where.param(filter.keep.version)} AND chunk_index < ${where.param(filter.keep.chunkCount)})`
       : '';
-    await this.db.query(`DELETE FROM ${table} WHERE ${where.sql()}${keep}`, where.params);
+    const deleted = await this.db.query(`DELETE FROM ${table} WHERE ${where.sql()}${keep}`, where.params);
+    const upkeep = await this.upkeepOf(name);
+    upkeep.changed += deleted.affectedRows ?? 0;
+    upkeep.rows = Math.max(0, upkeep.rows - (deleted.affectedRows ?? 0));
   }
 
   async close(): Promise<void> {
@@ -370,27 +406,39 @@ export class PgliteVectorStore implements VectorStore {
       const where = new Where();
       const lexemes = where.param(missing);
       where.scope(query).readableBy(query.groups);
+      // One pass over the scope for every missing term (a count per term read the scope once each).
       const rows = await this.db.query<{ lexeme: string; df: number }>(
-        `SELECT t.lexeme, (SELECT count(*) FROM ${table} WHERE ${where.sql()} AND lexemes @@ quote_literal(t.lexeme)::tsquery)::float8 AS df
-           FROM unnest(${lexemes}::text[]) t(lexeme)`,
+        `SELECT t.lexeme, count(*)::float8 AS df
+           FROM ${table} c CROSS JOIN LATERAL unnest(${lexemes}::text[]) t(lexeme)
+          WHERE ${where.sql()} AND c.terms ?| ${lexemes}::text[] AND c.terms ? t.lexeme
+          GROUP BY t.lexeme`,
         where.params,
       );
+      for (const lexeme of missing) stats.documentFrequency.set(lexeme, 0);
       for (const row of rows.rows) stats.documentFrequency.set(row.lexeme, row.df);
     }
     return stats;
   }
 
-  private async selectNearest<R>(name: string, where: Where, scope: Scope, columns: string): Promise<R[]> {
+  private async selectNearest<R>(
+    name: string,
+    where: Where,
+    scope: Scope,
+    columns: string,
+  ): Promise<(R & { score: number })[]> {
     const table = assertCollectionName(name);
     if (!(await this.exists(name))) return [];
-    if (scope.minScore !== undefined) where.maxDistance(1 - scope.minScore);
+    await this.maintainIfStale(name);
     const limit = where.param(Math.floor(scope.limit));
-    const result = await this.db.query<R>(
+    const result = await this.db.query<R & { score: number }>(
       `SELECT ${columns}, 1 - (embedding <=> $1::vector) AS score FROM ${table}
         WHERE ${where.sql()} ORDER BY embedding <=> $1::vector LIMIT ${limit}`,
       where.params,
     );
-    return result.rows;
+    // minScore applies to the nearest rows, not in SQL: a distance condition there computed every
+    // distance of the scope twice, and the nearest `limit` above it are the same rows either way.
+    const minScore = scope.minScore;
+    return minScore === undefined ? result.rows : result.rows.filter((row) => row.score >= minScore);
   }
 
   /** Adds the full-text columns to tables created before lexical search existed, and indexes them. */
@@ -402,7 +450,11 @@ export class PgliteVectorStore implements VectorStore {
       UPDATE ${table} SET lexemes = ${lexemesOf('title', 'section_path', 'text')} WHERE lexemes IS NULL;
       UPDATE ${table} SET lexeme_count = (SELECT coalesce(sum(cardinality(u.positions)), 0)::int FROM unnest(lexemes) u)
        WHERE lexeme_count IS NULL;
-      CREATE INDEX IF NOT EXISTS ${quoted(`${name}_lexemes`)} ON ${table} USING gin (lexemes);
+      ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS terms jsonb;
+      UPDATE ${table} SET terms = ${termsOf('lexemes')} WHERE terms IS NULL;
+      -- Matching and term frequencies read terms; the tsvector index only cost writes.
+      DROP INDEX IF EXISTS ${quoted(`${name}_lexemes`)};
+      CREATE INDEX IF NOT EXISTS ${quoted(`${name}_terms`)} ON ${table} USING gin (terms);
     `);
   }
 
@@ -417,6 +469,73 @@ export class PgliteVectorStore implements VectorStore {
       CREATE INDEX IF NOT EXISTS ${quoted(`${name}_supersedes`)} ON ${table} (tenant, collection)
         WHERE cardinality(supersedes) > 0;
     `);
+  }
+
+  /** Keeps vectors in the row, and rows up to TOAST_TUPLE_TARGET bytes whole (tables made before this). */
+  private async ensureInlineVectors(name: string): Promise<void> {
+    const table = assertCollectionName(name);
+    // pgvector stores vectors EXTERNAL: a row past 2 kB (a 384-dimension vector is 1.5 kB) had its
+    // vector moved to the TOAST table, and every distance then read it back through an index
+    // lookup. MAIN keeps it in the row unless the row cannot fit a page otherwise. Applies to rows
+    // written from now on.
+    await this.db.exec(`
+      ALTER TABLE ${table} ALTER COLUMN embedding SET STORAGE MAIN;
+      ALTER TABLE ${table} SET (toast_tuple_target = ${TOAST_TUPLE_TARGET});
+    `);
+  }
+
+  /** What this process knows of a table's statistics and vector index. */
+  private async upkeepOf(name: string): Promise<TableUpkeep> {
+    let upkeep = this.upkeep.get(name);
+    if (!upkeep) {
+      const result = await this.db.query<{ rows: number; hnsw: boolean }>(
+        `SELECT greatest(c.reltuples, 0)::float8 AS rows, to_regclass($2) IS NOT NULL AS hnsw
+           FROM pg_class c WHERE c.oid = to_regclass($1)`,
+        [quoted(name), quoted(`${name}_hnsw`)],
+      );
+      const row = result.rows[0];
+      // Never analyzed in this process: statistics are gathered at the first query.
+      upkeep = { rows: row?.rows ?? 0, changed: Number.POSITIVE_INFINITY, hnsw: row?.hnsw ?? false };
+      this.upkeep.set(name, upkeep);
+    }
+    return upkeep;
+  }
+
+  /** Runs `maintain` when the statistics are stale or the vector index is due. */
+  private async maintainIfStale(name: string): Promise<void> {
+    const upkeep = await this.upkeepOf(name);
+    const stale = upkeep.changed > ANALYZE_MIN_CHANGES + ANALYZE_CHANGED_SHARE * upkeep.rows;
+    if (stale || (!upkeep.hnsw && upkeep.rows >= this.hnswMinRows)) await this.maintain(name);
+  }
+
+  /**
+   * ANALYZE (PGlite runs no autovacuum: without statistics the planner never chooses the HNSW
+   * index and misjudges every filter), then the HNSW index once the table is large enough to need
+   * one. Below `hnswMinRows` the scope is read exactly, which is fast there and loses no recall.
+   */
+  private async maintain(name: string): Promise<void> {
+    const table = assertCollectionName(name);
+    const upkeep = await this.upkeepOf(name);
+    await this.db.exec(`ANALYZE ${table}`);
+    const counted = await this.db.query<{ rows: number }>(
+      `SELECT greatest(reltuples, 0)::float8 AS rows FROM pg_class WHERE oid = to_regclass($1)`,
+      [quoted(name)],
+    );
+    upkeep.rows = counted.rows[0]?.rows ?? 0;
+    upkeep.changed = 0;
+    upkeep.hnsw =
+      (await this.db.query(`SELECT 1 FROM pg_class WHERE oid = to_regclass($1)`, [quoted(`${name}_hnsw`)]))
+        .rows.length > 0;
+    if (!upkeep.hnsw && upkeep.rows >= this.hnswMinRows) {
+      // Built in memory in one pass: with too little maintenance_work_mem the build spills and
+      // inserts element by element, as slow as row-by-row inserts.
+      await this.db.exec(`
+        SET maintenance_work_mem = '${HNSW_BUILD_MEMORY}';
+        CREATE INDEX IF NOT EXISTS ${quoted(`${name}_hnsw`)} ON ${table} USING hnsw (embedding vector_cosine_ops);
+        RESET maintenance_work_mem;
+      `);
+      upkeep.hnsw = true;
+    }
   }
 
   private async exists(name: string): Promise<boolean> {
@@ -439,18 +558,47 @@ const CHUNK_COLUMNS =
 
 /** Longest query text matched lexically; a whole pasted ticket adds nothing but cost past this. */
 const MAX_LEXICAL_QUERY_CHARS = 2000;
-/** Matches (by ts_rank) that BM25 scores per query. */
-const LEXICAL_CANDIDATES = 300;
 /** Distinct query words scored; a pasted page adds cost, not precision, past this. */
 const MAX_LEXICAL_TERMS = 32;
 /** Scopes (tenant, collections, groups) whose BM25 statistics are kept per table. */
 const MAX_CACHED_SCOPES = 1000;
+
+/** Rows up to this many bytes stay whole in the heap (PostgreSQL's default moves parts past ~2 kB to TOAST). */
+const TOAST_TUPLE_TARGET = 4080;
+/** Rows in one upsert from which it is a bulk load: statistics and index upkeep wait for its end. */
+const BULK_ROWS = 500;
+/** A bulk batch of at least this share of the table's rows rebuilds the HNSW index rather than inserting into it. */
+const BULK_REBUILD_SHARE = 0.1;
+/** Table rows from which vector queries use an HNSW index; below, an exact scan of the scope is fast enough. */
+const HNSW_MIN_ROWS = 20_000;
+/** Memory for an HNSW build: enough for the graph of a few hundred thousand 384-dimension vectors. */
+const HNSW_BUILD_MEMORY = '512MB';
+/** ANALYZE after this many changed rows plus ANALYZE_CHANGED_SHARE of the table (autovacuum's defaults). */
+const ANALYZE_MIN_CHANGES = 50;
+const ANALYZE_CHANGED_SHARE = 0.1;
+
+interface TableUpkeep {
+  /** Rows in the table, as of the last statistics plus the writes since. */
+  rows: number;
+  /** Rows written or deleted since the statistics were gathered. */
+  changed: number;
+  /** Whether the HNSW index exists. */
+  hnsw: boolean;
+}
 
 interface LexicalStatistics {
   readonly documentCount: number;
   readonly averageLength: number;
   /** Readable chunks containing each lexeme. */
   readonly documentFrequency: Map<string, number>;
+}
+
+/**
+ * A chunk's term frequencies as a JSON object (lexeme: occurrences), from its tsvector: BM25 reads a
+ * frequency with one lookup, where unnesting the tsvector built a row per lexeme of every match.
+ */
+function termsOf(lexemes: string): string {
+  return `(SELECT coalesce(jsonb_object_agg(u.lexeme, cardinality(u.positions)), '{}'::jsonb) FROM unnest(${lexemes}) u)`;
 }
 
 /** The indexed words of a chunk: title, headings and text, English stemming and stop words. */
@@ -498,11 +646,6 @@ class Where {
   /** Readable by the groups: public within the tenant (no ACL groups) or sharing one. */
   readableBy(groups: readonly string[]): this {
     this.conditions.push(`(cardinality(acl_groups) = 0 OR acl_groups && ${this.param([...groups])}::text[])`);
-    return this;
-  }
-
-  maxDistance(distance: number): this {
-    this.conditions.push(`(embedding <=> $1::vector) <= ${this.param(distance)}`);
     return this;
   }
 

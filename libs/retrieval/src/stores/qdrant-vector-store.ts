@@ -32,12 +32,18 @@ import {
 import { describeQdrantError, isTransientQdrantError, qdrantStatus } from './qdrant-errors';
 import { assertCollectionName } from './store-names';
 
-// The package's type declarations are ESM-only while it also ships a CommonJS build: load that build
-// (as Node and jest do for a `require`) and type it with the ESM declarations.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { QdrantClient } = require('@qdrant/js-client-rest') as {
-  QdrantClient: new (params: QdrantClientParams) => QdrantClientType;
-};
+/**
+ * The Qdrant client class. The package's type declarations are ESM-only while it also ships a
+ * CommonJS build: load that build (as Node and jest do for a `require`) and type it with the ESM
+ * declarations. Loaded when a store is made, so a process on PGlite skips its load time.
+ */
+function qdrantClientClass(): new (params: QdrantClientParams) => QdrantClientType {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const qdrant = require('@qdrant/js-client-rest') as {
+    QdrantClient: new (params: QdrantClientParams) => QdrantClientType;
+  };
+  return qdrant.QdrantClient;
+}
 
 /** The part of the Qdrant client the store uses; tests may pass a double. */
 export type QdrantApi = Pick<
@@ -118,7 +124,7 @@ export class QdrantVectorStore implements VectorStore {
   constructor(options: QdrantVectorStoreOptions) {
     this.client =
       options.client ??
-      new QdrantClient({
+      new (qdrantClientClass())({
         url: options.url,
         apiKey: options.apiKey,
         timeout: options.timeoutMs ?? 10_000,

@@ -80,6 +80,10 @@ function scriptedProviders(env: Env, baseUrl: string, logger: Logger): ModelProv
     embeddingModel: local.embeddingModel,
     available: [chat.chatModel, local.embeddingModel],
     select: (tier, capabilities) => chat.select(tier, capabilities),
+    abortInFlight: (reason) => {
+      chat.abortInFlight(reason);
+      local.abortInFlight(reason);
+    },
     close: async () => {
       await chat.close();
       await local.close();
