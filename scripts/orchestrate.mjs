@@ -395,7 +395,9 @@ program.parseAsync(process.argv).catch((error) => {
     ? ` (the topic ${contracts.topicName(contracts.Topics.DocumentIngest, process.env.LLMBUS_TOPIC_PREFIX ?? '')} does not exist: the platform's topics are created by infra/kafka.sh up, docker compose or the test set-up; check LLMBUS_TOPIC_PREFIX)`
     : /relation "audit_(events|retention_runs)" does not exist/.test(message)
       ? ' (no audit tables there: the auditor creates them when it starts; check DATABASE_URL and --schema)'
-      : '';
+      : /column "[a-z_]+" does not exist/.test(message)
+        ? ' (the audit tables there are older than this version: start this version\'s auditor once on that database, it applies the pending migrations; this command only reads)'
+        : '';
   console.error(`orchestrate: ${message}${hint}`);
   process.exit(1);
 });

@@ -126,6 +126,27 @@ describe('orchestrate audit (CLI on PostgreSQL)', () => {
     data: { requestId, eventType: 'ticket.created', input: { n }, requester: { groups: [] } },
   });
 
+  it('verify says what to do with tables older than the CLI, and refuses a schema name that is not one', async () => {
+    // Tables from before the hash chain (0004): the read-only CLI applies no migration.
+    const schema = newSchema();
+    const admin = new Client({ connectionString: databaseUrl() });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE SCHEMA ${schema}`);
+      await admin.query(`CREATE TABLE ${schema}.audit_events (seq bigint, tenant_id text)`);
+      await admin.query(`INSERT INTO ${schema}.audit_events VALUES (1, 'acme')`);
+    } finally {
+      await admin.end();
+    }
+    const old = await orchestrateAudit(['verify', '--schema', schema]);
+    expect(old.code).toBe(1);
+    expect(old.stderr).toContain('does not exist (the audit tables there are older than this version');
+
+    const odd = await orchestrateAudit(['verify', '--schema', `${schema} -c search_path=public`]);
+    expect(odd.code).toBe(1);
+    expect(odd.stderr).toContain('must be lowercase letters, digits or "_" (at most 63)');
+  });
+
   it('verify passes on an untouched store and names the record after one row is altered; retain keeps it green', async () => {
     const schema = newSchema();
     const store = await PostgresAuditStore.open({

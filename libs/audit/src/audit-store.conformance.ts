@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   ContextRetrievedEvent,
   DeadLetteredEvent,
+  DocumentIndexedEvent,
+  DocumentSubmittedEvent,
   ModelCallRecordedEvent,
   RequestCompletedEvent,
   RequestFailedEvent,
@@ -596,6 +598,17 @@ export function describeAuditStoreConformance(
         code: 'invalid_cursor',
       });
       await expect(store.listRequests(tenant, 0)).rejects.toMatchObject({ code: 'invalid_limit' });
+    });
+
+    it('lists requests only, not documents indexed in the tenant', async () => {
+      const tenant = newTenant();
+      // A document's events share its id as correlation id; it is not a request and never ends
+      // like one, so listing it would show an "in_progress" request forever.
+      await store.record(event(tenant, 'doc-1', DocumentSubmittedEvent.type, at(0)), position());
+      await store.record(event(tenant, 'doc-1', DocumentIndexedEvent.type, at(1)), position());
+      await store.record(event(tenant, 'r-1', RequestSubmittedEvent.type, at(2)), position());
+      const page = await store.listRequests(tenant, 10);
+      expect(page.requests.map((r) => [r.requestId, r.status])).toEqual([['r-1', 'in_progress']]);
     });
 
     describe('requestStatus', () => {

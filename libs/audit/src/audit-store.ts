@@ -133,7 +133,7 @@ export interface AuditStore {
   expiredToolApprovals(now: Date, limit: number): Promise<readonly PendingReview[]>;
   /** Review status of one request. */
   reviewState(tenantId: string, requestId: string): Promise<ReviewState>;
-  /** Requests newest first; pass the previous page's `nextCursor` to continue. */
+  /** Requests newest first (not documents: a group of document events only is left out); pass the previous page's `nextCursor` to continue. */
   listRequests(tenantId: string, limit: number, cursor?: string): Promise<RequestPage>;
   /**
    * What `GET /v1/requests/:id` shows for a request, computed from its recorded events in one

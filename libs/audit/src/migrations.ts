@@ -140,14 +140,24 @@ $$;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
+ * Throws unless `schema` is a plain PostgreSQL identifier (lowercase letters, digits, `_`, at most
+ * 63, not starting with a digit): it is written into SQL and into connection startup options
+ * (`-c search_path=…`), where a space or a quote would add statements or settings of its own.
+ */
+export function assertAuditSchemaName(schema: string): void {
+  if (!SCHEMA_NAME.test(schema))
+    throw new Error(
+      `audit schema ${JSON.stringify(schema)} must be lowercase letters, digits or "_" (at most 63)`,
+    );
+}
+
+/**
  * Applies the migrations a database has not recorded yet, in order, in one transaction under an
  * advisory lock, so processes starting together neither race nor apply a migration twice.
  * Resolves with the ids applied by this call (empty when the schema was current).
  */
 export async function migrate(client: SqlClient, options: { schema?: string } = {}): Promise<string[]> {
-  if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) {
-    throw new Error(`audit schema "${options.schema}" must be lowercase letters, digits or "_" (at most 63)`);
-  }
+  if (options.schema !== undefined) assertAuditSchemaName(options.schema);
   return client.transaction(async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(hashtext('llmbus.audit.migrations'))`);
     if (options.schema !== undefined) await tx.exec(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"`);

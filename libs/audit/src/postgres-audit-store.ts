@@ -1,4 +1,5 @@
 import { Pool, type PoolClient, type PoolConfig } from 'pg';
+import { assertAuditSchemaName } from './migrations';
 import type { SqlClient } from './sql-client';
 import { SqlAuditStore } from './sql-audit-store';
 
@@ -85,8 +86,11 @@ export class PostgresAuditStore extends SqlAuditStore {
 }
 
 // Every connection resolves table names in the audit schema, tests' throwaway schemas included.
+// The name is checked first: it goes into the startup options, where a space would add settings.
 function sessionSettings(schema: string | undefined): string[] {
-  return schema === undefined ? [] : [`search_path=${schema}`];
+  if (schema === undefined) return [];
+  assertAuditSchemaName(schema);
+  return [`search_path=${schema}`];
 }
 
 function newPool(

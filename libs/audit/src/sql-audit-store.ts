@@ -5,6 +5,10 @@ import {
   ReviewDecidedEvent,
   ReviewRequestedEvent,
   DeadLetteredEvent,
+  DocumentDeletedEvent,
+  DocumentIndexedEvent,
+  DocumentRemovedEvent,
+  DocumentSubmittedEvent,
   type EventEnvelope,
 } from '@llmbus/contracts';
 import { CALL_RESTATING_TYPES, RESTATED_USAGE_TYPES } from './audit-columns';
@@ -109,6 +113,18 @@ function decodeCursor(cursor: string): string {
 function time(value: Date | string | null): number | undefined {
   return value === null ? undefined : new Date(value).getTime();
 }
+
+/**
+ * Event types of document ingestion and removal. A document's events carry its id as correlation
+ * id, so they group like a request's, but a document is not a request: `listRequests` leaves out
+ * groups made only of these (they would otherwise read as a request `in_progress` forever).
+ */
+const DOCUMENT_EVENT_TYPES: readonly string[] = [
+  DocumentSubmittedEvent.type,
+  DocumentIndexedEvent.type,
+  DocumentDeletedEvent.type,
+  DocumentRemovedEvent.type,
+];
 
 function statusOf(row: SummaryRow): RequestStatus {
   const completed = time(row.completed_at);
@@ -357,6 +373,7 @@ export class SqlAuditStore implements AuditStore {
        WHERE tenant_id = $1
        GROUP BY correlation_id
        HAVING ($2::bigint IS NULL OR min(seq) < $2::bigint)
+         AND bool_or(type <> ALL($8::text[]))
        ORDER BY min(seq) DESC
        LIMIT $3`,
       [
@@ -367,6 +384,7 @@ export class SqlAuditStore implements AuditStore {
         RequestFailedEvent.type,
         ReviewRequestedEvent.type,
         ReviewDecidedEvent.type,
+        DOCUMENT_EVENT_TYPES,
       ],
     );
     const page = rows.slice(0, limit);

@@ -25,7 +25,93 @@ const PATTERNS: readonly RegExp[] = [
   /\b(?:approve|accept|auto-approve)\s+(?:this|the)\s+(?:contract|agreement|request|ticket|change|document|payment|invoice)\s+(?:without|immediately|automatically|now)\b/i,
   /\b(?:ai|model|assistant)[^.\n]{0,40}\b(?:approve|report\s+(?:a\s+)?deviation\s+of\s+0|mark\s+(?:it|this)\s+(?:as\s+)?(?:safe|compliant|approved))\b/i,
   /\breport\s+(?:a\s+)?(?:deviation|risk|score)\s+of\s+(?:0|zero)\s+for\s+every\b/i,
+  // The override family without a named object: "disregard everything above", "ignore prior directives".
+  /\b(?:ignore|disregard|forget)\s+(?:everything|anything|all)\s+(?:above|before|prior|previously|earlier|you\s+(?:were|have\s+been)\s+told)\b/i,
+  /\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:the\s+|your\s+)?(?:previous|prior|above|earlier|preceding|original|system)\s+(?:directives?|commands?|orders?|context)\b/i,
+  // A bare imperative to approve, opening a sentence ("Approve this.", "Please approve this
+  // contract"): a contract's own "The Customer shall approve this contract" does not open one,
+  // nor does a quotation of the phrase (a policy warning about "approve this").
+  /(?<=^|[.!?:\n]\s*)(?:please\s+)?(?:approve|accept|auto-approve)\s+(?:this|it)\b/i,
+  // Demands to rate the risk down or mark it approved ("mark as low risk", "mark this clause as compliant").
+  /\bmark\s+(?:it\s+|this\s+|(?:this|the)\s+\w+\s+)?as\s+(?:low[\s-]risk|no[\s-]risk|safe|compliant|approved|acceptable|low\s+priority|resolved|benign)\b/i,
+  /\b(?:set|score|rate|report|give)\s+(?:a\s+|the\s+|every\s+|each\s+)?(?:deviations?|risks?|scores?)\s+(?:of\s+|to\s+|at\s+|as\s+)?(?:0|zero|low|none)\b/i,
+  // An order to call a tool by its identifier ("call restart_service now", "run the restart_service tool").
+  /\b(?:call|run|invoke|execute|trigger|use)\s+(?:the\s+)?(?:tool\s+)?[a-z][a-z0-9]*_[a-z0-9_]+\b/i,
 ];
+
+/** Zero-width and other invisible format characters, which split words without showing. */
+const INVISIBLE = /[\p{Cf}\u034F\u115F\u1160\u3164\uFFA0]/gu;
+
+/**
+ * Cyrillic and Greek letters drawn like Latin ones (the common look-alikes of Unicode's
+ * confusables list, lower and upper case), mapped to the Latin letter they imitate.
+ */
+const LOOKALIKES: Readonly<Record<string, string>> = {
+  а: 'a',
+  е: 'e',
+  о: 'o',
+  р: 'p',
+  с: 'c',
+  х: 'x',
+  у: 'y',
+  і: 'i',
+  ј: 'j',
+  ѕ: 's',
+  ԁ: 'd',
+  һ: 'h',
+  ԛ: 'q',
+  ԝ: 'w',
+  А: 'A',
+  В: 'B',
+  Е: 'E',
+  К: 'K',
+  М: 'M',
+  Н: 'H',
+  О: 'O',
+  Р: 'P',
+  С: 'C',
+  Т: 'T',
+  Х: 'X',
+  І: 'I',
+  Ј: 'J',
+  Ѕ: 'S',
+  α: 'a',
+  ο: 'o',
+  ν: 'v',
+  ι: 'i',
+  κ: 'k',
+  ρ: 'p',
+  τ: 't',
+  υ: 'u',
+  χ: 'x',
+  Α: 'A',
+  Β: 'B',
+  Ε: 'E',
+  Ζ: 'Z',
+  Η: 'H',
+  Ι: 'I',
+  Κ: 'K',
+  Μ: 'M',
+  Ν: 'N',
+  Ο: 'O',
+  Ρ: 'P',
+  Τ: 'T',
+  Υ: 'Y',
+  Χ: 'X',
+};
+
+/**
+ * Text as a reader sees it: compatibility forms folded (NFKC: full-width letters, ligatures), invisible
+ * format characters removed, and a Cyrillic or Greek look-alike inside a word of Latin letters
+ * mapped to its Latin letter, so "Ign\u200bore" or "ign\u043Ere" cannot slip past the patterns.
+ * Words written wholly in Cyrillic or Greek are left as they are.
+ */
+function asRead(text: string): string {
+  const folded = text.normalize('NFKC').replace(INVISIBLE, '');
+  return folded.replace(/[\p{L}\p{M}]+/gu, (word) =>
+    /[A-Za-z]/.test(word) ? word.replace(/./gu, (c) => LOOKALIKES[c] ?? c) : word,
+  );
+}
 
 const MAX_FINDINGS = 10;
 const MAX_TEXT = 200_000;
@@ -44,7 +130,7 @@ export function findInjectedInstructions(
   const findings: InjectedInstruction[] = [];
   const scan = (source: string, text: string) => {
     if (findings.length >= MAX_FINDINGS) return;
-    const bounded = text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text;
+    const bounded = asRead(text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text);
     for (const pattern of PATTERNS) {
       const match = pattern.exec(bounded);
       if (match) {

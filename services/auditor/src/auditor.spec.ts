@@ -441,6 +441,20 @@ describe('auditor', () => {
         .set('X-Api-Key', KEYS.acmeReviewer)
         .send({ decision: 'approve' })
         .expect(409);
+      // The draft did not parse (no output): approving it would fail the request for good, so the
+      // approval is refused and the review stays open for an edit or a rejection.
+      const nothing = await request(url)
+        .post('/v1/reviews/http-1/decision')
+        .set('X-Api-Key', KEYS.acmeReviewer)
+        .send({ decision: 'approve' })
+        .expect(409);
+      expect(nothing.body).toEqual({
+        statusCode: 409,
+        error: 'nothing_to_approve',
+        message:
+          'the draft of request http-1 did not parse as an output of its workflow, so there is nothing to approve: decide "edit" with an output, or "reject"',
+      });
+      expect(decisions).toEqual([]);
       await request(url)
         .post('/v1/reviews/nothing-here/decision')
         .set('X-Api-Key', KEYS.acmeReviewer)

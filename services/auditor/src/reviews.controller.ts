@@ -72,6 +72,12 @@ function toolApprovalOf(data: Readonly<Record<string, unknown>>): ToolApprovalVi
   return view;
 }
 
+/** Whether an output review carries a parsed output (absent when the draft failed its schema). */
+function hasDraftOutput(data: Readonly<Record<string, unknown>>): boolean {
+  const output = data['output'];
+  return typeof output === 'object' && output !== null;
+}
+
 /**
  * Refuses (403) an approval or edit by the principal who submitted the request: a high-risk call
  * needs a second person. The requester is the approval's `requestedBy`, or, on approvals recorded
@@ -206,7 +212,8 @@ export class ReviewsController {
   @ApiNotFoundResponse({ type: ErrorBody, description: 'No such request for this tenant' })
   @ApiConflictResponse({
     type: ErrorBody,
-    description: 'The request has no open review, or its tool approval has expired',
+    description:
+      'The request has no open review, or its tool approval has expired, or (`nothing_to_approve`) `approve` on an output review whose draft did not parse: edit or reject it',
   })
   @ApiPayloadTooLargeResponse({ type: ErrorBody, description: 'The body exceeds LLMBUS_MAX_EVENT_BYTES' })
   async decide(
@@ -241,6 +248,14 @@ export class ReviewsController {
       checkNotSelfApproval(requestId, approval, state.review.envelope.data, principal, body.decision);
     } else if (body.decision === 'edit' && body.output === undefined) {
       throw new BadRequestException('output is required with decision "edit" (an output review)');
+    } else if (body.decision === 'approve' && !hasDraftOutput(state.review.envelope.data)) {
+      // The validator could only fail such an approval (nothing to release): refuse it here and
+      // keep the review open, so a mistaken click does not end the request.
+      throw new ConflictException({
+        statusCode: 409,
+        error: 'nothing_to_approve',
+        message: `the draft of request ${requestId} did not parse as an output of its workflow, so there is nothing to approve: decide "edit" with an output, or "reject"`,
+      });
     } else if (body.arguments !== undefined) {
       throw new BadRequestException(
         'arguments are only accepted on a tool approval; this is an output review',
