@@ -5,8 +5,9 @@
 // request and requests/s of each, the ratio, and how many model calls were in flight at most.
 // No broker needed. Never asserts on time.
 //   node bench/pipeline.bench.mjs --embedded [--count 500] [--concurrency 8] [--model-latency-ms 0]
+//     [--cpu-prof DIR]   llmbus's process writes a V8 CPU profile (llmbus.cpuprofile) into DIR on exit
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +33,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '8' },
     'model-latency-ms': { type: 'string', default: '0' },
     'serve-model': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string', default: '' },
   },
 });
 
@@ -91,9 +93,13 @@ async function main() {
         LLMBUS_WORKFLOWS_DIR: writeWorkflows(workDir),
       },
       'llmbus is running',
+      { cpuProf: args['cpu-prof'] || undefined },
     );
     cleanups.push(() => stopProcess(llmbus));
-    const chunks = /"chunks":(\d+)/.exec(llmbus.output())?.[1] ?? '?';
+    // The indexing log line goes through pino's asynchronous destination, so it may come after the
+    // "is running" line waited for above; read it now, before the run's log lines push it out of
+    // the kept output.
+    const chunks = await indexedChunks(llmbus);
     const base = `http://127.0.0.1:${port}`;
     // A kept-alive socket the server closed meanwhile fails with ECONNRESET: try once more (POST
     // with a requestId and GET are idempotent).
@@ -139,8 +145,10 @@ async function main() {
       calls: after.chat - before,
     };
 
-    // LangChain.js: the same retrieve-prompt-parse chain in this process.
-    const chain = await langChainChain(modelUrl);
+    // LangChain.js: the same retrieve-prompt-parse chain in this process, with the workflow's topK.
+    const workflow = supportTicketRetrieval();
+    const topK = workflow.topK;
+    const chain = await langChainChain(modelUrl, workflow);
     await run(warmup, concurrency, (i) => chain.invoke(ticket(`lw-${i}`)));
     const usage0 = process.cpuUsage();
     const l0 = performance.now();
@@ -150,14 +158,17 @@ async function main() {
     const lcCpu = (usage.user + usage.system) / 1000 / count;
 
     console.log(
-      `\nllmbus embedded (npm start, ${chunks} chunks indexed; POST, then GET status, 20 to 200 ms apart):`,
+      `\nllmbus embedded (npm start, ${chunks} chunks indexed; top ${topK} passages fused from ` +
+        `${process.env.RETRIEVAL_CANDIDATES ?? 30} vector and as many lexical candidates; POST, then GET status, 20 to 200 ms apart):`,
     );
     console.log(
       `  ${llmbusFigures.rps.toFixed(1)} req/s, CPU ${llmbusFigures.cpu.toFixed(2)} ms per request, ` +
         `${llmbusFigures.calls} chat calls, at most ${llmbusFigures.inFlight} model calls in flight (whole run)`,
     );
     console.log(
-      `LangChain.js chain in one process (${chain.chunks} chunks; retrieve, ChatPromptTemplate, model over HTTP, JsonOutputParser):`,
+      `LangChain.js chain in one process (the same ${chain.indexed} chunks indexed, llmbus's chunker; top ${topK} passages ` +
+        `by cosine over the ${chain.searched} of ${workflow.collections.join(', ')} a requester without groups may read; ` +
+        `retrieve, ChatPromptTemplate, model over HTTP, JsonOutputParser):`,
     );
     console.log(`  ${(count / lSeconds).toFixed(1)} req/s, CPU ${lcCpu.toFixed(2)} ms per request`);
     console.log(
@@ -173,6 +184,16 @@ async function main() {
   process.exit(0);
 }
 
+/** The chunk count of llmbus's "sample documents indexed" log line, waited for up to 10 s. */
+async function indexedChunks(proc) {
+  for (const until = Date.now() + 10_000; Date.now() < until;) {
+    const found = /"chunks":(\d+)/.exec(proc.output())?.[1];
+    if (found) return found;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return 'an unknown number of';
+}
+
 /** Runs `task(i)` for i < n with at most `concurrency` at once. */
 async function run(n, concurrency, task) {
   let next = 0;
@@ -184,27 +205,32 @@ async function run(n, concurrency, task) {
 }
 
 /**
- * The sample documents chunked (paragraphs up to ~800 characters), embedded by the model server,
- * searched by cosine similarity (top 4), rendered with a ChatPromptTemplate, answered by the model
- * server and parsed by a JsonOutputParser: what llmbus's retrieve, generate and parse steps do.
+ * The sample documents chunked by llmbus's chunker, embedded by the model server, searched by
+ * cosine similarity (the workflow's `topK` best of its collections), rendered with a
+ * ChatPromptTemplate, answered by the model server and parsed by a JsonOutputParser: what
+ * llmbus's retrieve, generate and parse steps do.
  */
-async function langChainChain(modelUrl) {
+async function langChainChain(modelUrl, workflow) {
   const { ChatPromptTemplate } = require('@langchain/core/prompts');
   const { RunnableLambda, RunnableSequence } = require('@langchain/core/runnables');
   const { JsonOutputParser } = require('@langchain/core/output_parsers');
-  const manifest = JSON.parse(readFileSync(join(ROOT, 'samples/documents/manifest.json'), 'utf8'));
-  const chunks = [];
-  for (const doc of manifest.documents.filter((d) => d.aclGroups.length === 0)) {
-    let current = '';
-    for (const paragraph of readFileSync(join(ROOT, 'samples/documents', doc.file), 'utf8').split(/\n\n+/)) {
-      if (current.length + paragraph.length > 800 && current) {
-        chunks.push({ id: `${doc.file}#${chunks.length}`, text: current });
-        current = '';
-      }
-      current += (current ? '\n\n' : '') + paragraph;
-    }
-    if (current) chunks.push({ id: `${doc.file}#${chunks.length}`, text: current });
-  }
+  // The corpus llmbus indexes at start-up (every sample folder), cut by llmbus's own chunker with
+  // its default sizes; searched, as the support-ticket workflow searches, in its collections among
+  // the passages a requester without groups may read.
+  require('reflect-metadata'); // the contracts' decorators, loaded by the retrieval library
+  const { loadAllSampleDocuments } = require(join(ROOT, 'services/embedded/dist/sample-documents.js'));
+  const { chunkDocument } = require(join(ROOT, 'libs/retrieval/dist/index.js'));
+  const all = [];
+  for (const { tenant, documents } of loadAllSampleDocuments(join(ROOT, 'samples')))
+    for (const doc of documents)
+      for (const chunk of chunkDocument({ ...doc, tenant }))
+        all.push({
+          id: chunk.id,
+          text: chunk.text,
+          collection: doc.collection,
+          open: doc.aclGroups.length === 0,
+        });
+  const chunks = all.filter((c) => c.open && workflow.collections.includes(c.collection));
   const post = async (path, body) => {
     const response = await fetch(`${modelUrl}${path}`, {
       method: 'POST',
@@ -222,7 +248,7 @@ async function langChainChain(modelUrl) {
     const top = chunks
       .map((c) => ({ c, score: c.vector.reduce((s, x, i) => s + x * v[i], 0) }))
       .sort((a, b) => b.score - a.score)
-      .slice(0, 4);
+      .slice(0, workflow.topK);
     return {
       subject: t.input.subject,
       product: t.input.product,
@@ -249,7 +275,20 @@ async function langChainChain(modelUrl) {
     return answer.choices[0].message.content;
   });
   const chain = RunnableSequence.from([retrieve, prompt, model, new JsonOutputParser()]);
-  return { invoke: (t) => chain.invoke(t), chunks: chunks.length };
+  return { invoke: (t) => chain.invoke(t), indexed: all.length, searched: chunks.length };
+}
+
+/** Retrieval (topK, collections) of the support-ticket workflow the bench's tickets run: its highest version. */
+function supportTicketRetrieval() {
+  const { parse } = require('yaml');
+  const versions = readdirSync(join(ROOT, 'workflows'))
+    .filter((f) => /^support-ticket\.v\d+\.yaml$/.test(f))
+    .map((f) => parse(readFileSync(join(ROOT, 'workflows', f), 'utf8')))
+    .sort((a, b) => b.version - a.version);
+  const retrieval = versions[0]?.retrieval;
+  if (!Number.isInteger(retrieval?.topK) || !Array.isArray(retrieval?.collections))
+    throw new Error('workflows/support-ticket.v*.yaml names no retrieval.topK and retrieval.collections');
+  return { topK: retrieval.topK, collections: retrieval.collections };
 }
 
 function normalise(v) {
