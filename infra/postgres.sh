@@ -46,6 +46,12 @@ init_cluster() {
     id postgres >/dev/null 2>&1 || die "no 'postgres' OS user to run the server as (apt-get install -y postgresql creates it)"
     chown postgres: "$PG_DIR"
     as_owner test -x "$PG_DIR" || die "user postgres cannot reach $PG_DIR; set LLMBUS_RUN_DIR to a world-traversable path"
+    # initdb's child shells redirect to /dev/null as the postgres user; a /dev/null that lost its
+    # world-writable mode (some tool chmod-ed it) fails initdb with "cannot create /dev/null".
+    if [[ -c /dev/null ]] && ! as_owner test -w /dev/null; then
+      log "/dev/null is not writable by user postgres (mode $(stat -c %a /dev/null)); restoring mode 666"
+      chmod 666 /dev/null
+    fi
   fi
   log "initdb in $DATA_DIR ($("$BIN/postgres" --version))"
   # trust + no locale: a local test cluster, reachable only on 127.0.0.1, identical on every machine.
