@@ -3,6 +3,7 @@ import { conservativeTokenCounter } from '@llmbus/models';
 import {
   fitToolHistory,
   messageTokens,
+  MIN_LATEST_RESULT_CHARS,
   MIN_TOOL_LOOP_OUTPUT_TOKENS,
   ToolHistoryTooLargeError,
   type ToolHistoryBudget,
@@ -103,11 +104,22 @@ describe('fitToolHistory (1,024-token window, conservative counter)', () => {
     expect(fitted.summarisedRounds).toEqual([1]);
   });
 
-  it('fails with the figures when even the latest round does not fit at the floor', () => {
-    const fit = () => fitToolHistory([round(1, 500), round(2, 3000)], budget({ maxOutputTokens: 400 }));
+  it('cuts the latest round too, with the marker, when it alone leaves less than the floor; the rounds on the bus stay whole', () => {
+    const rounds = [round(1, 500), round(2, 3000)];
+    const fitted = fitToolHistory(rounds, budget({ maxOutputTokens: 400 }));
+    expect(fitted.promptTokens + fitted.maxOutputTokens).toBeLessThanOrEqual(1024);
+    expect(fitted.maxOutputTokens).toBeGreaterThanOrEqual(MIN_TOOL_LOOP_OUTPUT_TOKENS);
+    expect(fitted.latestResultChars).toBeGreaterThanOrEqual(MIN_LATEST_RESULT_CHARS);
+    expect(fitted.messages.at(-1)!.content).toMatch(/characters cut to fit the context window\]/);
+    expect(rounds[1].results[0].content).toHaveLength(3000);
+  });
+
+  it('fails with the figures when even the latest round cut to the minimum does not fit at the floor', () => {
+    const fit = () =>
+      fitToolHistory([round(1, 500), round(2, 3000)], budget({ baseTokens: 700, maxOutputTokens: 400 }));
     expect(fit).toThrow(ToolHistoryTooLargeError);
     expect(fit).toThrow(
-      /does not fit the 1024-token context window: .* round 2 whole it needs \d+ tokens, .* below the floor of 256 output tokens/,
+      /does not fit the 1024-token context window: .* round 2 whole it needs \d+ tokens, .* below the floor of 256 output tokens \(cutting its results to 400 characters each is not enough either\)/,
     );
   });
 });

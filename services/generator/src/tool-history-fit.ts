@@ -13,6 +13,11 @@ export const MIN_TOOL_LOOP_OUTPUT_TOKENS = 256;
 export const SHORTENED_RESULT_CHARS = 240;
 /** Tokens a chat format spends around each message (role markers, separators), as the renderer counts. */
 const MESSAGE_OVERHEAD_TOKENS = 4;
+/**
+ * The fewest characters each of the latest round's results is cut to before the loop gives up
+ * (below this a result says too little to act on).
+ */
+export const MIN_LATEST_RESULT_CHARS = 400;
 /** Characters of a call's arguments a one-line round summary keeps. */
 const SUMMARY_ARGUMENT_CHARS = 120;
 
@@ -40,6 +45,8 @@ export interface FittedToolHistory {
   readonly shortenedRounds: readonly number[];
   /** Rounds (1-based) replaced by a one-line summary. */
   readonly summarisedRounds: readonly number[];
+  /** Set when the latest round's results had to be cut too: the characters each kept. */
+  readonly latestResultChars?: number;
 }
 
 /** Thrown when even the latest round with every older one summarised does not fit at the output floor. */
@@ -55,9 +62,11 @@ type Level = 'whole' | 'shortened' | 'summarised';
  *    saying how many characters were cut;
  * 2. older rounds are summarised, oldest first, to one line each (calls, arguments, statuses;
  *    results omitted, with their size);
- * 3. the latest round is always sent whole; when it still does not fit, the completion budget is
- *    lowered to what is left, down to {@link MIN_TOOL_LOOP_OUTPUT_TOKENS};
- * 4. otherwise throws ToolHistoryTooLargeError naming the figures.
+ * 3. the latest round is sent whole when it fits; the completion budget is lowered to what is
+ *    left, down to {@link MIN_TOOL_LOOP_OUTPUT_TOKENS};
+ * 4. when even that leaves too little, the latest round's results are cut too (each to an equal
+ *    share of the room left, with the same marker, never below {@link MIN_LATEST_RESULT_CHARS});
+ * 5. otherwise throws ToolHistoryTooLargeError naming the figures.
  */
 export function fitToolHistory(rounds: readonly ToolRound[], budget: ToolHistoryBudget): FittedToolHistory {
   const levels: Level[] = rounds.map(() => 'whole');
@@ -79,14 +88,38 @@ export function fitToolHistory(rounds: readonly ToolRound[], budget: ToolHistory
   for (const level of ['shortened', 'summarised'] as const) {
     for (let index = 0; index < older && !fits(); index++) levels[index] = level;
   }
-  const needed = promptTokens();
   const floor = Math.min(MIN_TOOL_LOOP_OUTPUT_TOKENS, budget.maxOutputTokens);
+  const latest = rounds.length - 1;
+  let latestCut: number | undefined;
+  if (latest >= 0 && promptTokens() + floor > budget.contextWindow) {
+    // Step 4: the latest round alone is too large: cut each of its results to a share of the room
+    // left, shrinking until the prompt fits at the output floor or the share is no longer useful.
+    const results = rounds[latest]!.results.length || 1;
+    const others = promptTokens() - roundAt(latest).tokens;
+    let share = Math.floor(((budget.contextWindow - floor - others) * 2) / results);
+    while (share >= MIN_LATEST_RESULT_CHARS) {
+      const messages = renderRound(
+        { ...rounds[latest]!, results: rounds[latest]!.results.map((r) => shortened(r, share)) },
+        'whole',
+        budget.maxResultBytes,
+      );
+      const tokens = messages.reduce((sum, m) => sum + messageTokens(m, budget.counter), 0);
+      if (others + tokens + floor <= budget.contextWindow) {
+        rendered.set(`${latest}:whole`, { messages, tokens });
+        latestCut = share;
+        break;
+      }
+      share = Math.floor(share * 0.8);
+    }
+  }
+  const needed = promptTokens();
   const maxOutputTokens = Math.min(budget.maxOutputTokens, budget.contextWindow - needed);
   if (maxOutputTokens < floor) {
     throw new ToolHistoryTooLargeError(
       `the tool loop's prompt does not fit the ${budget.contextWindow}-token context window: with ` +
         `${older > 0 ? `the ${older} earlier round(s) summarised and ` : ''}round ${rounds.length} whole it needs ${needed} ` +
-        `tokens, leaving ${budget.contextWindow - needed} for the answer, below the floor of ${floor} output tokens; ` +
+        `tokens, leaving ${budget.contextWindow - needed} for the answer, below the floor of ${floor} output tokens ` +
+        `(cutting its results to ${MIN_LATEST_RESULT_CHARS} characters each is not enough either); ` +
         "lower the tools' maxResultBytes, use a model with a larger window, or lower maxToolRounds",
     );
   }
@@ -96,6 +129,7 @@ export function fitToolHistory(rounds: readonly ToolRound[], budget: ToolHistory
     promptTokens: needed,
     shortenedRounds: rounds.filter((_r, i) => levels[i] === 'shortened').map((r) => r.round),
     summarisedRounds: rounds.filter((_r, i) => levels[i] === 'summarised').map((r) => r.round),
+    ...(latestCut === undefined ? {} : { latestResultChars: latestCut }),
   };
 }
 
@@ -115,17 +149,17 @@ function renderRound(
 ): ChatMessage[] {
   if (level === 'whole') return roundMessages([round], maxResultBytes);
   if (level === 'shortened')
-    return roundMessages([{ ...round, results: round.results.map(shortened) }], maxResultBytes);
+    return roundMessages([{ ...round, results: round.results.map((r) => shortened(r)) }], maxResultBytes);
   return [{ role: 'assistant', content: summaryLine(round) }];
 }
 
-function shortened(result: ToolCallResult): ToolCallResult {
-  if (result.content.length <= SHORTENED_RESULT_CHARS) return result;
-  const cut = result.content.length - SHORTENED_RESULT_CHARS;
+function shortened(result: ToolCallResult, keep = SHORTENED_RESULT_CHARS): ToolCallResult {
+  if (result.content.length <= keep) return result;
+  const cut = result.content.length - keep;
   return {
     ...result,
     content:
-      `${result.content.slice(0, SHORTENED_RESULT_CHARS)}\n` +
+      `${result.content.slice(0, keep)}\n` +
       `[… ${cut} of ${result.content.length} characters cut to fit the context window]`,
   };
 }
