@@ -120,13 +120,24 @@ describe('router', () => {
       await http.get('/healthz').expect(200, { status: 'ok' });
     });
 
-    it('answers 403 when the key lacks the role', async () => {
+    it('answers 403 forbidden_role when the key lacks the role, and 404 not_found, in the documented error shape', async () => {
       const res = await http
         .post('/v1/requests')
         .set('X-Api-Key', KEYS.reader)
         .send({ eventType: 'ticket.created', input: ticket })
         .expect(403);
-      expect(res.body.message).toMatch(/lacks the "submitter" role/);
+      expect(res.body).toEqual({
+        statusCode: 403,
+        error: 'forbidden_role',
+        message: expect.stringMatching(/lacks the "submitter" role/),
+        role: 'submitter',
+      });
+      const missing = await http.get('/v1/requests/nobody').set('X-Api-Key', KEYS.reader).expect(404);
+      expect(missing.body).toEqual({
+        statusCode: 404,
+        error: 'not_found',
+        message: expect.stringMatching(/no record of request "nobody"/),
+      });
     });
 
     it('answers 400 naming the bad field, and refuses a tenant in the body', async () => {
