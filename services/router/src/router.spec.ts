@@ -232,7 +232,8 @@ describe('router', () => {
       // Key order does not matter: the bodies are compared by their RFC 8785 digest.
       const reordered = {
         input: { priority: 'normal', body: ticket.body, subject: ticket.subject },
-        ...body,
+        eventType: body.eventType,
+        requestId: body.requestId,
       };
       await http.post('/v1/requests').set('X-Api-Key', KEYS.submitter).send(reordered).expect(202);
       const changed = { ...body, input: { ...ticket, subject: 'Another problem' } };
