@@ -4,7 +4,7 @@
 // and a trail of their own. The chat model is scripted (the fault is the bus's, not the model's).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { PostgresAuditStore } from '@llmbus/audit';
-import { EventBus, KafkaTransport } from '@llmbus/bus';
+import { EventBus, InMemoryTransport, KafkaTransport } from '@llmbus/bus';
 import type { StageApp } from '@llmbus/bus-nest';
 import { loadPlatformConfig } from '@llmbus/config';
 import {
@@ -28,6 +28,7 @@ import { WorkflowRegistry } from '@llmbus/workflows';
 import { Kafka, logLevel, Producer } from 'kafkajs';
 import { Client } from 'pg';
 import pino from 'pino';
+import request from 'supertest';
 import { databaseUrl, kafkaBrokers, uniquePrefix } from '../support/env';
 import { ensureTopics } from '../support/kafka-topics';
 import { TopicTap } from '../support/topic-tap';
@@ -74,6 +75,9 @@ describe('event identity and content modes on Kafka: five stages and the audit s
   let vectorStore: PgliteVectorStore;
   let tap: TopicTap;
   let producer: Producer;
+  let apiKey: string;
+  let workflows: WorkflowRegistry;
+  let config: ReturnType<typeof loadPlatformConfig>;
 
   beforeAll(async () => {
     await ensureTopics(
@@ -90,8 +94,9 @@ describe('event identity and content modes on Kafka: five stages and the audit s
       maxConnections: 3,
     });
     vectorStore = await PgliteVectorStore.open();
-    const config = loadPlatformConfig(
-      { API_KEYS: `identity-test-key-${randomBytes(6).toString('hex')}:acme:admin`, HTTP_PORT: '0' },
+    apiKey = `identity-test-key-${randomBytes(6).toString('hex')}`;
+    config = loadPlatformConfig(
+      { API_KEYS: `${apiKey}:acme:admin`, HTTP_PORT: '0' },
       { mode: 'embedded', httpPort: 0, clientId: 'event-identity-test' },
     );
     const apiKeys = config.apiKeys!;
@@ -111,7 +116,7 @@ describe('event identity and content modes on Kafka: five stages and the audit s
     // confidence would send it to review; this suite is about event identity, not answer quality,
     // so its validator accepts every output without violations (no confidence thresholds).
     const shipped = WorkflowRegistry.fromDirectory().get('support-ticket', 1);
-    const workflows = new WorkflowRegistry([
+    workflows = new WorkflowRegistry([
       { ...shipped, validation: { ...shipped.validation, confidence: undefined } },
     ]);
     apps.push(await startValidator({ bus, config, logger, workflows }));
@@ -244,5 +249,49 @@ describe('event identity and content modes on Kafka: five stages and the audit s
     const trail = await trailOf('acme', requestId);
     expect(trail.map((r) => r.envelope.type)).toEqual(TRAIL);
     expect(trail[0].envelope).toMatchObject({ id: event.id, source: event.source, data: ticket(requestId) });
+  });
+
+  it('refuses a requestId reused with another body (409) on a replica that shares only the audit store', async () => {
+    const router = apps[apps.length - 1];
+    const requestId = `reused-${randomBytes(4).toString('hex')}`;
+    // An e-mail address in the input: the auditor stores the payload masked, the digest as sent.
+    const body = {
+      requestId,
+      eventType: 'ticket.created',
+      input: { subject: 'Cannot log in', body: 'Mail me at jane.doe@example.com', priority: 'normal' },
+    };
+    await request(router.url!).post('/v1/requests').set('X-Api-Key', apiKey).send(body).expect(202);
+    const deadline = Date.now() + 60_000;
+    while (
+      !(await auditStore.trail('acme', requestId)).some((r) => r.envelope.type === RequestSubmittedEvent.type)
+    ) {
+      if (Date.now() > deadline)
+        throw new Error(`the auditor did not record ${requestId}'s RequestSubmitted`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    // Another replica: its own (in-process) bus and no memory of the first POST, the same audit store.
+    const replicaBus = new EventBus(new InMemoryTransport(), { logger });
+    const replica = await startRouter({
+      bus: replicaBus,
+      config,
+      logger,
+      apiKeys: config.apiKeys!,
+      httpPort: 0,
+      statusStore: auditStore,
+      workflows,
+    });
+    try {
+      const changed = { ...body, input: { ...body.input, subject: 'Still cannot log in' } };
+      const conflict = await request(replica.url!)
+        .post('/v1/requests')
+        .set('X-Api-Key', apiKey)
+        .send(changed)
+        .expect(409);
+      expect(conflict.body).toMatchObject({ statusCode: 409, error: 'request_id_conflict', requestId });
+      await request(replica.url!).post('/v1/requests').set('X-Api-Key', apiKey).send(body).expect(202);
+    } finally {
+      await replica.close();
+      await replicaBus.close();
+    }
   });
 });

@@ -19,6 +19,14 @@ export class RequestSubmitted {
   @ValidateNested() @Type(() => Requester) requester!: Requester;
   /** Free-form reference the upstream system wants echoed on the result. */
   @IsOptional() @IsString() @MaxLength(REPLY_TO_MAX_LENGTH) replyTo?: string;
+  /**
+   * Hex SHA-256 of the submitted body's RFC 8785 canonical JSON (canonicalDigest), set by the
+   * HTTP ingress: a later POST with the same requestId and another body is refused with 409
+   * `request_id_conflict` by any router replica that reads it back from the audit trail.
+   */
+  @IsOptional()
+  @Matches(/^[0-9a-f]{64}$/, { message: 'submissionDigest must be 64 lowercase hex digits' })
+  submissionDigest?: string;
 }
 
 export const RequestSubmittedEvent = defineEvent({

@@ -2,6 +2,7 @@ import type { Stage } from '@llmbus/contracts';
 import type { EventBus } from '@llmbus/bus';
 import {
   buildOpenApiDocument,
+  ErrorBodyFilter,
   serveOpenApiDocument,
   STAGE_HEALTH,
   type OpenApiInfo,
@@ -79,7 +80,8 @@ export async function startStageApp(options: StageAppOptions): Promise<StageApp>
     useEventSizedBodyParser(app, options.bus.maxEventBytes, (message) =>
       logger.warn(message, 'HttpBodyLimit'),
     );
-    app.useGlobalFilters(new PassThroughRpcFilter());
+    // Answers HTTP errors in the documented {statusCode, error, message} shape; bus errors pass through.
+    app.useGlobalFilters(new ErrorBodyFilter());
     if (options.openApi) serveOpenApiDocument(app, buildOpenApiDocument(app, options.openApi));
     app.connectMicroservice({ strategy }, { inheritAppConfig: true });
     await app.startAllMicroservices();

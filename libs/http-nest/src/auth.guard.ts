@@ -109,9 +109,12 @@ export class AuthGuard implements CanActivate {
       context.getClass(),
     ]);
     if (role && !hasRole(principal, role)) {
-      throw new ForbiddenException(
-        `this ${principal.kind === 'jwt' ? 'token' : 'API key'} (${principal.id}) lacks the "${role}" role`,
-      );
+      throw new ForbiddenException({
+        statusCode: 403,
+        error: 'forbidden_role',
+        message: `this ${principal.kind === 'jwt' ? 'token' : 'API key'} (${principal.id}) lacks the "${role}" role`,
+        role,
+      });
     }
     return true;
   }

@@ -3,3 +3,4 @@ export * from './ops.controllers';
 export * from './http-logging';
 export * from './storable-text.pipe';
 export * from './openapi';
+export * from './error-body.filter';

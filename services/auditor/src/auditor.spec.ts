@@ -322,6 +322,36 @@ describe('auditor', () => {
         .expect(404);
     });
 
+    it('answers every error in the documented {statusCode, error, message, details?} shape', async () => {
+      const forbidden = await request(url).get('/v1/reviews').set('X-Api-Key', KEYS.acmeReader).expect(403);
+      expect(forbidden.body).toEqual({
+        statusCode: 403,
+        error: 'forbidden_role',
+        message: expect.stringMatching(/lacks the "reviewer" role/),
+        role: 'reviewer',
+      });
+      const missing = await request(url)
+        .get('/v1/requests/no-such-request/trail')
+        .set('X-Api-Key', KEYS.globex)
+        .expect(404);
+      expect(missing.body).toEqual({
+        statusCode: 404,
+        error: 'not_found',
+        message: 'no events for request no-such-request',
+      });
+      const bad = await request(url)
+        .post('/v1/reviews/http-1/decision')
+        .set('X-Api-Key', KEYS.acmeReviewer)
+        .send({ decision: 'maybe', extra: 1 })
+        .expect(400);
+      expect(bad.body).toEqual({
+        statusCode: 400,
+        error: 'invalid_request',
+        message: expect.stringMatching(/^the request is invalid: .*decision/),
+        details: expect.arrayContaining([expect.stringMatching(/extra should not exist/)]),
+      });
+    });
+
     it("serves a bearer JWT's tenant only, in the roles its claims grant", async () => {
       const acmeReader = await token({ tenant: 'acme', roles: ['reader'] });
       const trail = await request(url)

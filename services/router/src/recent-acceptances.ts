@@ -7,23 +7,33 @@ import { LRUCache } from 'lru-cache';
  * used entries go first) and short-lived: the audit trail is the record, this only bridges its lag.
  */
 export class RecentAcceptances {
-  private readonly entries: LRUCache<string, string>;
+  private readonly entries: LRUCache<string, Acceptance>;
 
   /** `ttlMs`: how long an acceptance is remembered (default 10 minutes, well past the auditor's usual lag). */
   constructor(capacity = 10_000, ttlMs = 600_000) {
     this.entries = new LRUCache({ max: capacity, ttl: ttlMs });
   }
 
-  /** Remembers that the tenant's request was accepted now. */
-  remember(tenantId: string, requestId: string): void {
-    this.entries.set(keyOf(tenantId, requestId), new Date().toISOString());
+  /** Remembers that the tenant's request was accepted now, with its body's digest when known. */
+  remember(tenantId: string, requestId: string, submissionDigest?: string): void {
+    this.entries.set(keyOf(tenantId, requestId), { acceptedAt: new Date().toISOString(), submissionDigest });
+  }
+
+  /** The digest of the body this replica accepted recently under the tenant's request id. */
+  submissionDigest(tenantId: string, requestId: string): string | undefined {
+    return this.entries.get(keyOf(tenantId, requestId))?.submissionDigest;
   }
 
   /** `accepted` for a request of this tenant accepted here recently; another tenant's is not found. */
   get(tenantId: string, requestId: string): RequestStatusView | undefined {
-    const acceptedAt = this.entries.get(keyOf(tenantId, requestId));
-    return acceptedAt === undefined ? undefined : { requestId, status: 'accepted', updatedAt: acceptedAt };
+    const entry = this.entries.get(keyOf(tenantId, requestId));
+    return entry === undefined ? undefined : { requestId, status: 'accepted', updatedAt: entry.acceptedAt };
   }
+}
+
+interface Acceptance {
+  readonly acceptedAt: string;
+  readonly submissionDigest?: string;
 }
 
 function keyOf(tenantId: string, requestId: string): string {

@@ -3,8 +3,13 @@ import type { ReadinessCheck } from '@llmbus/http-nest';
 import type { Logger } from '@llmbus/observability';
 import { RecentAcceptances } from './recent-acceptances';
 
-/** The little of the audit store the router reads: request statuses, and whether it answers. */
-export type RequestStatusSource = Pick<AuditStore, 'requestStatus' | 'ping'>;
+/**
+ * The little of the audit store the router reads: request statuses, whether it answers, and
+ * (optional) a recorded event by id, which is how a POST finds the body an earlier POST of the same
+ * request id submitted through any replica.
+ */
+export type RequestStatusSource = Pick<AuditStore, 'requestStatus' | 'ping'> &
+  Partial<Pick<AuditStore, 'eventById'>>;
 
 /** Seconds a client is asked to wait (`Retry-After`) when the audit store does not answer. */
 export const STATUS_RETRY_AFTER_SECONDS = 5;
@@ -38,9 +43,32 @@ export class RequestStatuses implements ReadinessCheck {
     private readonly recent = new RecentAcceptances(),
   ) {}
 
-  /** Bridges the auditor's lag for a request this replica has just published. */
-  accepted(tenantId: string, requestId: string): void {
-    this.recent.remember(tenantId, requestId);
+  /** Bridges the auditor's lag for a request this replica has just published (with its body's digest). */
+  accepted(tenantId: string, requestId: string, submissionDigest?: string): void {
+    this.recent.remember(tenantId, requestId, submissionDigest);
+  }
+
+  /**
+   * The digest of the body already submitted under the tenant's request id, whose RequestSubmitted
+   * has the event id `eventId`: from this replica's recent acceptances, else from the audit trail
+   * (what any replica published, once the auditor recorded it). Undefined when the id is new, was
+   * submitted without a digest (straight to Kafka), or the audit store does not answer: ingestion
+   * does not depend on the store, so a store outage only narrows the check to this replica.
+   */
+  async submittedDigest(tenantId: string, requestId: string, eventId: string): Promise<string | undefined> {
+    const recent = this.recent.submissionDigest(tenantId, requestId);
+    if (recent !== undefined || this.store.eventById === undefined) return recent;
+    try {
+      const record = await this.store.eventById(tenantId, eventId);
+      const digest = record?.envelope.data.submissionDigest;
+      return typeof digest === 'string' ? digest : undefined;
+    } catch (error) {
+      this.logger.warn(
+        { err: error, tenantId, correlationId: requestId },
+        "audit store did not answer a request-id check; only this replica's recent submissions were compared",
+      );
+      return undefined;
+    }
   }
 
   /**

@@ -1,13 +1,14 @@
 import { Principal, requesterFor, RequesterIdentityError } from '@llmbus/access';
 import type { RequestStatusView } from '@llmbus/audit';
 import { deriveEventId, outgoing } from '@llmbus/bus';
-import { RequestSubmitted, RequestSubmittedEvent } from '@llmbus/contracts';
+import { canonicalDigest, RequestSubmitted, RequestSubmittedEvent } from '@llmbus/contracts';
 import { ApiAuthenticated, AuthGuard, CurrentPrincipal, ErrorBody, RequireRole } from '@llmbus/http-nest';
 import { inIncomingSpan } from '@llmbus/observability';
 import { WorkflowError } from '@llmbus/workflows';
 import {
   BadRequestException,
   Body,
+  ConflictException,
   Controller,
   ForbiddenException,
   Get,
@@ -24,6 +25,7 @@ import {
   ApiAcceptedResponse,
   ApiHeader,
   ApiBadRequestResponse,
+  ApiConflictResponse,
   ApiForbiddenResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -45,6 +47,14 @@ export interface SubmitResponse {
   readonly requestId: string;
   readonly status: 'accepted';
   readonly statusUrl: string;
+}
+
+/**
+ * Hex SHA-256 of the body's RFC 8785 canonical JSON, as submitted (fields left out are absent, the
+ * requester as the caller stated it): what tells a retry of a request id from a reuse of it.
+ */
+export function digestOfBody(body: SubmitRequestBody): string {
+  return canonicalDigest(JSON.parse(JSON.stringify(body)) as unknown);
 }
 
 /** HTTP ingress for systems that do not speak Kafka: submit a request, read its status. */
@@ -75,6 +85,11 @@ export class RequestsController {
     description:
       'Missing role, groups or user the principal does not hold (`forbidden_groups`, `forbidden_user`), or a tenant this ingress may not submit for (`untrusted_source`)',
   })
+  @ApiConflictResponse({
+    type: ErrorBody,
+    description:
+      'The requestId was already used with a different body (`request_id_conflict`); nothing is published',
+  })
   @ApiPayloadTooLargeResponse({
     type: ErrorBody,
     description: 'The request exceeds LLMBUS_MAX_EVENT_BYTES once encoded as an event (`payload_too_large`)',
@@ -86,6 +101,7 @@ export class RequestsController {
   ): Promise<SubmitResponse> {
     this.checkIngressTenant(principal);
     const requestId = body.requestId ?? randomUUID();
+    const submissionDigest = digestOfBody(body);
     const payload: RequestSubmitted = {
       requestId,
       eventType: body.eventType,
@@ -93,6 +109,7 @@ export class RequestsController {
       input: body.input,
       requester: this.requester(principal, body),
       replyTo: body.replyTo,
+      submissionDigest,
     };
     // Routing here too turns an unknown workflow or bad input into an immediate 400; the router's
     // consumer checks again, as it must for requests that arrive straight from Kafka.
@@ -124,6 +141,17 @@ export class RequestsController {
     // Another tenant's request with the same id is another cause, so it gets another event id.
     const cause = { tenantid: principal.tenantId, source: HTTP_SUBMISSIONS, id: requestId };
     const id = deriveEventId(cause, 'ingress', 1, RequestSubmittedEvent.type);
+    if (body.requestId !== undefined) {
+      const earlier = await this.runtime.statuses.submittedDigest(principal.tenantId, requestId, id);
+      if (earlier !== undefined && earlier !== submissionDigest) {
+        throw new ConflictException({
+          statusCode: 409,
+          error: 'request_id_conflict',
+          message: `request id "${requestId}" was already used with a different body; a retry must send the same body, a new request needs a new requestId`,
+          requestId,
+        });
+      }
+    }
     // A caller that sends a traceparent header sees the request's trace continue its own.
     await inIncomingSpan(
       'POST /v1/requests',
@@ -134,7 +162,7 @@ export class RequestsController {
           outgoing(RequestSubmittedEvent, payload, { tenantId: principal.tenantId, id }),
         ]),
     );
-    this.runtime.statuses.accepted(principal.tenantId, requestId);
+    this.runtime.statuses.accepted(principal.tenantId, requestId, submissionDigest);
     return { requestId, status: 'accepted', statusUrl: `/v1/requests/${encodeURIComponent(requestId)}` };
   }
 

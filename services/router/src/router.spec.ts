@@ -120,13 +120,24 @@ describe('router', () => {
       await http.get('/healthz').expect(200, { status: 'ok' });
     });
 
-    it('answers 403 when the key lacks the role', async () => {
+    it('answers 403 forbidden_role when the key lacks the role, and 404 not_found, in the documented error shape', async () => {
       const res = await http
         .post('/v1/requests')
         .set('X-Api-Key', KEYS.reader)
         .send({ eventType: 'ticket.created', input: ticket })
         .expect(403);
-      expect(res.body.message).toMatch(/lacks the "submitter" role/);
+      expect(res.body).toEqual({
+        statusCode: 403,
+        error: 'forbidden_role',
+        message: expect.stringMatching(/lacks the "submitter" role/),
+        role: 'submitter',
+      });
+      const missing = await http.get('/v1/requests/nobody').set('X-Api-Key', KEYS.reader).expect(404);
+      expect(missing.body).toEqual({
+        statusCode: 404,
+        error: 'not_found',
+        message: expect.stringMatching(/no record of request "nobody"/),
+      });
     });
 
     it('answers 400 naming the bad field, and refuses a tenant in the body', async () => {
@@ -212,6 +223,68 @@ describe('router', () => {
       // are routed the retry has been handled: dropped as a duplicate.
       await until(() => seen[RequestRoutedEvent.type].length === 2);
       expect(seen[RequestSubmittedEvent.type]).toHaveLength(2);
+    });
+
+    it('refuses the same requestId with a different body with 409 request_id_conflict, publishing nothing', async () => {
+      const produce = jest.spyOn(bus.transport, 'produce');
+      const body = { requestId: 'ticket-43', eventType: 'ticket.created', input: ticket };
+      await http.post('/v1/requests').set('X-Api-Key', KEYS.submitter).send(body).expect(202);
+      // Key order does not matter: the bodies are compared by their RFC 8785 digest.
+      const reordered = {
+        input: { priority: 'normal', body: ticket.body, subject: ticket.subject },
+        eventType: body.eventType,
+        requestId: body.requestId,
+      };
+      await http.post('/v1/requests').set('X-Api-Key', KEYS.submitter).send(reordered).expect(202);
+      const changed = { ...body, input: { ...ticket, subject: 'Another problem' } };
+      const conflict = await http
+        .post('/v1/requests')
+        .set('X-Api-Key', KEYS.submitter)
+        .send(changed)
+        .expect(409);
+      expect(conflict.body).toEqual({
+        statusCode: 409,
+        error: 'request_id_conflict',
+        message: expect.stringMatching(/request id "ticket-43" was already used with a different body/),
+        requestId: 'ticket-43',
+      });
+      // Another tenant's request id is its own: no conflict.
+      await http.post('/v1/requests').set('X-Api-Key', KEYS.globex).send(changed).expect(202);
+      const submitted = produce.mock.calls
+        .flatMap(([records]) => records)
+        .filter((r) => r.headers['ce_type'] === RequestSubmittedEvent.type);
+      expect(submitted).toHaveLength(3);
+    });
+
+    it('refuses a reused requestId on another replica, which reads the first body digest from the audit trail', async () => {
+      const body = { requestId: 'ticket-44', eventType: 'ticket.created', input: ticket };
+      await http.post('/v1/requests').set('X-Api-Key', KEYS.submitter).send(body).expect(202);
+      await until(() => seen[RequestSubmittedEvent.type].length === 1);
+      // The other replica shares only the audit store: its own bus, its own recent acceptances.
+      const otherBus = new EventBus(new InMemoryTransport(), { logger, retryDelayMs: 1 });
+      const other = await startRouter({
+        bus: otherBus,
+        config,
+        logger,
+        apiKeys,
+        httpPort: 0,
+        classifierModels,
+        statusStore: store,
+      });
+      try {
+        const replica = request(other.url!);
+        const changed = { ...body, replyTo: 'crm-case-7' };
+        const res = await replica
+          .post('/v1/requests')
+          .set('X-Api-Key', KEYS.submitter)
+          .send(changed)
+          .expect(409);
+        expect(res.body.error).toBe('request_id_conflict');
+        await replica.post('/v1/requests').set('X-Api-Key', KEYS.submitter).send(body).expect(202);
+      } finally {
+        await other.close();
+        await otherBus.close();
+      }
     });
 
     it('scopes GET status to the tenant of the key: another tenant gets 404', async () => {

@@ -10,6 +10,7 @@ import type { RequestStatusSource } from './request-statuses';
 export function withRestoredPii(source: RequestStatusSource, key: Buffer | undefined): RequestStatusSource {
   return {
     ping: () => source.ping(),
+    ...(source.eventById !== undefined && { eventById: source.eventById.bind(source) }),
     requestStatus: async (tenantId, requestId) => {
       const view = await source.requestStatus(tenantId, requestId);
       if (view?.sealedOutcome === undefined) return view;

@@ -39,10 +39,14 @@ export class SubmitRequester {
 
 /** Body of `POST /v1/requests`. The tenant is never part of it: it comes from the credentials. */
 export class SubmitRequestBody {
-  /** Optional idempotency key: posting the same id again does not start a second run. */
+  /**
+   * Optional idempotency key: posting the same id with the same body again does not start a second
+   * run; the same id with a different body is refused (409 `request_id_conflict`).
+   */
   @ApiPropertyOptional({
     pattern: ID_PATTERN.source,
-    description: 'Idempotency key: posting the same id again does not start a second run; a UUID by default',
+    description:
+      'Idempotency key: posting the same id with the same body again does not start a second run; the same id with a different body answers 409 `request_id_conflict`. A UUID by default',
   })
   @IsOptional()
   @Matches(ID_PATTERN, { message: `requestId ${ID_MESSAGE}` })
@@ -70,7 +74,11 @@ export class SubmitRequestBody {
   @ValidateNested()
   @Type(() => SubmitRequester)
   requester?: SubmitRequester;
-  @ApiPropertyOptional({ maxLength: 500, description: 'A topic the outcome is also published to' })
+  @ApiPropertyOptional({
+    maxLength: 500,
+    description:
+      "A free-form reference echoed in the outcome's payload (RequestCompleted/RequestFailed `replyTo`) so the caller can match it to its own records; not a topic: nothing is published to it",
+  })
   @IsOptional()
   @IsString()
   @MaxLength(500)
