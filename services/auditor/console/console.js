@@ -61,7 +61,7 @@ const shortType = (type) => type.replace(/^llmbus\./, '');
 const stageOf = (source) => (typeof source === 'string' ? source.split('/').filter(Boolean).pop() : '');
 const json = (value) => h('pre', {}, JSON.stringify(value, null, 2));
 const errorLine = (error) =>
-  h('p', { class: 'error', role: 'alert' }, `${error.status ? `${error.status}: ` : ''}${error.message}`, error.details?.length ? `\n- ${error.details.join('\n- ')}` : '');
+  h('p', { class: 'error', role: 'alert' }, `${error.status ? `${error.status}: ` : ''}${error.message}`, error.details?.length && !error.details.every((d) => error.message.includes(d)) ? `\n- ${error.details.join('\n- ')}` : '');
 
 let principal;
 
