@@ -2,7 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Passage } from '@llmbus/contracts';
+import pino from 'pino';
 import { DatasetError, type EvalItem, loadDataset } from './dataset';
+import { evaluate } from './evaluate';
 import type { ItemRun } from './eval-runner';
 import { renderHtmlReport } from './html-report';
 import { type EvalReport, judgeItem, selectPath, summarise } from './metrics';
@@ -280,8 +282,6 @@ describe('judging and figures', () => {
 
 describe('evaluate', () => {
   it('refuses a workflow id the workflow directory does not define, naming the ones it does', async () => {
-    const { evaluate } = await import('./evaluate');
-    const { default: pino } = await import('pino');
     await expect(
       evaluate({
         workflow: 'nope',
