@@ -170,9 +170,9 @@ function reviewCard(pending) {
     approval && Array.isArray(approval.injectedInstructions) && approval.injectedInstructions.length
       ? h(
           'div',
-          { class: 'error injected', role: 'alert' },
+          { class: 'injected', role: 'alert' },
           h('strong', {}, 'Warning: text in the tool results reads as instructions: '),
-          h('ul', {}, approval.injectedInstructions.map((i) => h('li', {}, h('code', { class: 'tool' }, i.tool ?? '?'), ` (call ${i.callId ?? '?'}): "${i.excerpt ?? ''}"`))),
+          h('ul', {}, approval.injectedInstructions.map((i) => h('li', {}, h('code', {}, i.tool ?? '?'), ` (call ${i.callId ?? '?'}): "${i.excerpt ?? ''}"`))),
           h('p', { class: 'meta' }, 'This call may have been asked for because a tool said so; check it against the alert before approving.'),
         )
       : undefined,
