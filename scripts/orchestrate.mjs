@@ -41,6 +41,26 @@ const positiveInt = (value) => {
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a whole number from 1');
   return n;
 };
+const port = (value) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('a TCP port from 1 to 65535');
+  return n;
+};
+
+/** Reads a JSON file the user named, saying which option and file when it is missing or not JSON. */
+function readJsonOption(option, file) {
+  let text;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new Error(`${option} ${file}: cannot read it (${error.code ?? error.message})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${option} ${file}: not JSON (${error.message})`);
+  }
+}
 
 /** Every file under a path (or the file itself), sorted, with the id it gets: its path relative to the root, slugged. */
 function filesUnder(path) {
@@ -246,7 +266,7 @@ async function replayRequest(requestId, options) {
 }
 
 async function auditRetain(options) {
-  const policy = options.policy ? audit.parseRetentionPolicy(JSON.parse(readFileSync(options.policy, 'utf8'))) : audit.DEFAULT_RETENTION_POLICY;
+  const policy = options.policy ? audit.parseRetentionPolicy(readJsonOption('--policy', options.policy)) : audit.DEFAULT_RETENTION_POLICY;
   const store = await audit.PostgresAuditStore.open({ connectionString: databaseUrl(), schema: options.schema, maxConnections: 2 });
   try {
     const report = await store.removeExpiredPayloads(policy, { dryRun: options.dryRun, now: options.asOf });
@@ -382,7 +402,7 @@ program
     return v;
   }, 'scripted')
   .option('--kafka', 'run on the services already running on KAFKA_BROKERS (LLMBUS_TOPIC_PREFIX) instead of an embedded platform', false)
-  .option('--scripted-port <port>', 'with --kafka and --model scripted: port of the scripted endpoint the generator service calls (its OPENAI_BASE_URL is http://127.0.0.1:<port>/v1)', positiveInt)
+  .option('--scripted-port <port>', 'with --kafka and --model scripted: port of the scripted endpoint the generator service calls (its OPENAI_BASE_URL is http://127.0.0.1:<port>/v1)', port)
   .option('--limit <n>', 'run n items spread evenly over the dataset (keeps its mix)', positiveInt)
   .option('--ids <ids>', 'only these comma-separated item ids', groups)
   .option('--concurrency <n>', 'items in flight (default 4 scripted, 1 otherwise)', positiveInt)

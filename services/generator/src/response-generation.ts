@@ -38,7 +38,8 @@ import {
 } from '@llmbus/workflows';
 import type { DraftSink, OpenDraft } from './draft-stream';
 import type { ChatModelChoice, ModelSelection } from './generator-deps';
-import { roundMessages, sumUsage } from './tool-messages';
+import { fitToolHistory, ToolHistoryTooLargeError } from './tool-history-fit';
+import { sumUsage } from './tool-messages';
 
 /** The request state a generation starts from (ContextRetrieved or RegenerationRequested). */
 export interface GenerationInput {
@@ -145,7 +146,8 @@ export class ResponseGeneration {
   ): Promise<GenerationStep> {
     const workflow = this.workflowOf(source.context);
     const model = this.chooseModel(workflow, source.context, attempt);
-    const rendered = this.render(workflow, source, model, await this.counterFor(model), retry);
+    const counter = await this.counterFor(model);
+    const rendered = this.render(workflow, source, model, counter, retry);
     if (rendered.droppedPassageIds.length || rendered.truncatedField) {
       log.info(
         { dropped: rendered.droppedPassageIds, truncated: rendered.truncatedField },
@@ -158,8 +160,11 @@ export class ResponseGeneration {
     const schema = groundedOutputSchema(workflow, shown);
     // Each call is billed, so each gets an id of its own, even when a redelivery repeats it.
     const callId = randomUUID();
-    const history = tools === undefined ? [] : roundMessages(tools.rounds, tools.maxResultBytes);
-    const sent = this.minimise(workflow, source, model, rendered, history);
+    const fitted =
+      tools === undefined
+        ? { messages: [], maxOutputTokens: source.context.budget.maxOutputTokens }
+        : this.fitRounds(source, model, counter, rendered, schema, tools, log);
+    const sent = this.minimise(workflow, source, model, rendered, fitted.messages);
     const draft =
       workflow.output.stream === true && openDraft !== undefined
         ? openDraft(resolvePiiPolicy(workflow.pii, source.tenantId).outputs)
@@ -174,6 +179,7 @@ export class ResponseGeneration {
       attempt,
       draft,
       tools?.offered ?? [],
+      fitted.maxOutputTokens,
     );
     if (response.usage.costUsd > source.context.budget.maxCostUsd) {
       log.warn(
@@ -224,6 +230,55 @@ export class ResponseGeneration {
       piiVault: sent.piiVault,
     };
     return { kind: 'answer', generated, callUsage: { ...response.usage } };
+  }
+
+  /**
+   * The recorded rounds fitted to the model's window minus the completion budget (see
+   * fitToolHistory): the prompt, the offered tools and the reply format are counted first, with
+   * the counter that rendered the prompt. Only the prompt is fitted; the rounds on the bus stay
+   * whole. A history that cannot fit even at the output floor fails the request as `oversize`.
+   */
+  private fitRounds(
+    source: GenerationInput,
+    model: ChatModelChoice,
+    counter: TokenCounter,
+    rendered: RenderedPrompt,
+    schema: Record<string, unknown>,
+    tools: ToolTurn,
+    log: Logger,
+  ): { messages: ChatMessage[]; maxOutputTokens: number } {
+    const offered = tools.offered.length === 0 ? 0 : counter.count(JSON.stringify(tools.offered));
+    try {
+      const fitted = fitToolHistory(tools.rounds, {
+        counter,
+        contextWindow: model.contextWindow,
+        baseTokens: rendered.promptTokens + offered + counter.count(JSON.stringify(schema)),
+        maxOutputTokens: source.context.budget.maxOutputTokens,
+        maxResultBytes: tools.maxResultBytes,
+      });
+      if (
+        fitted.shortenedRounds.length > 0 ||
+        fitted.summarisedRounds.length > 0 ||
+        fitted.maxOutputTokens < source.context.budget.maxOutputTokens
+      ) {
+        log.info(
+          {
+            shortenedRounds: fitted.shortenedRounds,
+            summarisedRounds: fitted.summarisedRounds,
+            maxOutputTokens: fitted.maxOutputTokens,
+            promptTokens: fitted.promptTokens,
+            contextWindow: model.contextWindow,
+          },
+          'tool rounds fitted to the context window',
+        );
+      }
+      return fitted;
+    } catch (error) {
+      if (error instanceof ToolHistoryTooLargeError) {
+        throw new EventRejectedError('oversize', `request ${source.requestId}: ${error.message}`);
+      }
+      throw error;
+    }
   }
 
   /**
@@ -352,6 +407,7 @@ export class ResponseGeneration {
     attempt: number,
     draft: DraftSink | undefined,
     tools: readonly ModelToolDefinition[],
+    maxOutputTokens: number,
   ): Promise<ChatResponse> {
     // Keeps the consumer's group membership alive while the model works (the bus heartbeats too).
     const timer = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
@@ -364,7 +420,7 @@ export class ResponseGeneration {
       // The generator's gate decides on every call (allowlist, tenant, schema, approval) and
       // tells the model why one is refused, so the provider returns calls as made.
       ...(tools.length > 0 && { tools, toolChoice: 'auto' as const, validateToolCalls: false }),
-      maxTokens: source.context.budget.maxOutputTokens,
+      maxTokens: maxOutputTokens,
       timeoutMs: this.timeoutMs,
       ...(draft === undefined ? {} : { onDelta: (delta: { text: string }) => draft.push(delta.text) }),
     };

@@ -10,7 +10,7 @@ import {
   validatePayload,
   type ToolLoopState,
 } from '@llmbus/contracts';
-import { ScriptedModelProvider } from '@llmbus/models';
+import { conservativeTokenCounter, ScriptedModelProvider } from '@llmbus/models';
 import {
   BuiltinToolAdapter,
   MemoryToolCallClaims,
@@ -30,6 +30,7 @@ import { createPiiDetector, PiiMasker } from '@llmbus/pii';
 import { DraftPublisher } from './draft-stream';
 import { ModelCallRecorder } from './model-call-recorder';
 import { ResponseGeneration } from './response-generation';
+import { messageTokens } from './tool-history-fit';
 import { assertWorkflowToolsDeclared, ToolLoop } from './tool-loop';
 import { ToolRoundRunner } from './tool-rounds';
 
@@ -577,6 +578,52 @@ describe('ToolLoop', () => {
     // The answer carries the loop's usage; the billing record only this call's.
     expect(step.generated.usage.promptTokens).toBe(8);
     expect(step.billed.usage.promptTokens).toBe(7);
+  });
+
+  it('fits every round into a 2,048-token window: older results cut with a marker, the latest whole, the recorded rounds untouched', async () => {
+    const { registry } = tools();
+    const model = new ScriptedModelProvider().enqueueChat({ json: answer });
+    const fiveRounds = new WorkflowRegistry([
+      parseWorkflowDocument(OPS_WORKFLOW.replace('maxToolRounds: 1', 'maxToolRounds: 5'), 'ops.v1.yaml'),
+    ]);
+    const small = new ResponseGeneration(
+      fiveRounds,
+      model,
+      () => ({ contextWindow: 2048 }),
+      undefined,
+      10_000,
+    );
+    const line = 'ERROR payments pool exhausted: 50/50 connections busy, waited 2000 ms\n';
+    const rounds = [1, 2, 3, 4].map((n) => {
+      const callId = `r1.a1.t${n}.0`;
+      return {
+        round: n,
+        assistantText: `Searching ${n}.`,
+        calls: [{ callId, tool: 'search', arguments: { query: `q${n}` } }],
+        results: [
+          {
+            callId,
+            tool: 'search',
+            arguments: { query: `q${n}` },
+            status: 'completed' as const,
+            content: `round ${n} ${line.repeat(8)}`,
+            origin: 'builtin:search',
+          },
+        ],
+      };
+    });
+    const recorded: ToolLoopState = { ...source, rounds };
+    const snapshot = JSON.parse(JSON.stringify(recorded)) as ToolLoopState;
+    await new ToolLoop(small, fiveRounds, registry).continue(recorded, 'acme', async () => undefined, log);
+    const request = model.lastChatRequest!;
+    const sent = request.messages.reduce((sum, m) => sum + messageTokens(m, conservativeTokenCounter), 0);
+    const format = conservativeTokenCounter.count(JSON.stringify(request.responseSchema?.schema));
+    const offered = conservativeTokenCounter.count(JSON.stringify(request.tools));
+    expect(sent + format + offered + (request.maxTokens ?? 0)).toBeLessThanOrEqual(2048);
+    const results = request.messages.filter((m) => m.role === 'tool').map((m) => m.content);
+    expect(results[0]).toMatch(/\[… \d+ of \d+ characters cut to fit the context window\]/);
+    expect(results.at(-1)).toContain(rounds[3].results[0].content);
+    expect(recorded).toEqual(snapshot);
   });
 
   it('stops the generator at start-up when a workflow allowlists a tool no file declares', () => {

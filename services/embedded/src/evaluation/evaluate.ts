@@ -116,11 +116,17 @@ function spread<T>(items: readonly T[], limit: number): T[] {
  * broker; with the scripted model it serves the scripted endpoint on `scriptedPort` for them.
  */
 export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult> {
-  const dataset = selected(loadDataset(options.datasetPath), options);
   const env = options.env;
   const workflowsDir = env['LLMBUS_WORKFLOWS_DIR'] || DEFAULT_WORKFLOWS_DIR;
+  const workflows = loadWorkflowDirectory(workflowsDir);
+  const known = [...new Set(workflows.map((w) => w.id))].sort();
+  if (options.workflow !== 'all' && !known.includes(options.workflow))
+    throw new Error(
+      `unknown workflow ${options.workflow}: ${workflowsDir} defines ${known.join(', ')} (or use all)`,
+    );
+  const dataset = selected(loadDataset(options.datasetPath), options);
   const facts = new Map<string, WorkflowFacts>(
-    loadWorkflowDirectory(workflowsDir).map((w) => [
+    workflows.map((w) => [
       `${w.id}@v${w.version}`,
       { citationsField: w.validation.citations?.field, abstentionField: w.validation.abstention?.field },
     ]),

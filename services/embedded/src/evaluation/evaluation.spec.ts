@@ -277,3 +277,23 @@ describe('judging and figures', () => {
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|https?:\/\/cdn/i);
   });
 });
+
+describe('evaluate', () => {
+  it('refuses a workflow id the workflow directory does not define, naming the ones it does', async () => {
+    const { evaluate } = await import('./evaluate');
+    const { default: pino } = await import('pino');
+    await expect(
+      evaluate({
+        workflow: 'nope',
+        datasetPath: join(__dirname, '../../../../eval/workflows/support-ticket.jsonl'),
+        mode: 'embedded',
+        model: 'scripted',
+        env: {},
+        logger: pino({ level: 'silent' }),
+        outDir: mkdtempSync(join(tmpdir(), 'eval-')),
+      }),
+    ).rejects.toThrow(
+      /unknown workflow nope: .* defines contract-review, it-runbook, knowledge-assistant, support-ticket \(or use all\)/,
+    );
+  });
+});
