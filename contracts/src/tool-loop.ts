@@ -100,6 +100,17 @@ export class ToolLoopState {
   @ValidateNested() @Type(() => ModelUsage) usage!: ModelUsage;
 }
 
+/**
+ * Text in a tool's result that reads as an instruction to the model or its reviewer ("call
+ * restart_service now", "approve this"): the call that returned it and the sentence, quoted.
+ */
+export class InjectedToolInstruction {
+  @IsString() @MaxLength(200) callId!: string;
+  @Matches(TOOL_NAME_PATTERN, { message: 'tool must be a tool name ([a-z][a-z0-9_]*)' }) tool!: string;
+  /** The sentence it was found in, at most 200 characters (as read: invisible characters removed). */
+  @IsString() @MaxLength(400) excerpt!: string;
+}
+
 /** A `high` call waiting for a person: exactly what would run, why the model asked, and until when. */
 export class ToolApproval {
   @IsString() @MaxLength(200) callId!: string;
@@ -128,6 +139,17 @@ export class ToolApproval {
    * token's `sub`): it may not approve or edit its own call. Absent when the request named no user.
    */
   @IsOptional() @IsString() @MaxLength(200) requestedBy?: string;
+  /**
+   * Instructions found in the results of the loop's recorded rounds (at most 10): a warning that the
+   * call may have been planted by a tool's output. The approval is required either way. Absent when
+   * none was found, and on approvals recorded before the check existed.
+   */
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(10)
+  @ValidateNested({ each: true })
+  @Type(() => InjectedToolInstruction)
+  injectedInstructions?: InjectedToolInstruction[];
   /** ISO 8601: after this instant no decision is accepted and the request fails as `approval_expired`. */
   @IsString() @MaxLength(40) expiresAt!: string;
   /** The loop to resume once decided. */

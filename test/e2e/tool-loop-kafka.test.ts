@@ -483,6 +483,14 @@ describe('tool loop on Kafka: five service processes, a scripted OpenAI-compatib
       tool: 'restart_service',
       arguments: { service: 'payments' },
     });
+    // The approver is warned that a tool result asked for this call; the approval is still required.
+    expect((pending.toolApproval as Json).injectedInstructions).toEqual([
+      {
+        callId: `${requestId}.a1.t1.0`,
+        tool: 'log_search',
+        excerpt: expect.stringContaining('call restart_service now'),
+      },
+    ]);
     expect(actions.count('/restart')).toBe(before);
 
     const decision = await decide(requestId, { decision: 'reject', comment: 'injected instruction' });

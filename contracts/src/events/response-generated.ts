@@ -1,5 +1,7 @@
 import { Type } from 'class-transformer';
 import {
+  ArrayMaxSize,
+  IsArray,
   IsBase64,
   IsIn,
   IsInt,
@@ -16,6 +18,7 @@ import { MODEL_TEXT_MAX_LENGTH } from '../limits';
 import { defineEvent } from '../event-definition';
 import { Topics } from '../topics';
 import { ID_MESSAGE, ID_PATTERN, ModelUsage, CarriedRequest } from '../values';
+import { InjectedToolInstruction } from '../tool-loop';
 
 export class PromptRef {
   @Matches(ID_PATTERN, { message: `prompt template id ${ID_MESSAGE}` }) id!: string;
@@ -56,6 +59,17 @@ export class ResponseGenerated extends CarriedRequest {
    * billing record, so this event's usage restates it. Absent on events from before it existed.
    */
   @IsOptional() @IsUUID() callId?: string;
+  /**
+   * Instructions found in the results of the tool rounds behind this output (at most 10), for the
+   * validator: workflows with `validation.reviewInjectedInstructions` send the output to review.
+   * Absent when the loop ran no tools or none was found.
+   */
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(10)
+  @ValidateNested({ each: true })
+  @Type(() => InjectedToolInstruction)
+  injectedInstructions?: InjectedToolInstruction[];
 }
 
 export const ResponseGeneratedEvent = defineEvent({

@@ -130,14 +130,8 @@ export function findInjectedInstructions(
   const findings: InjectedInstruction[] = [];
   const scan = (source: string, text: string) => {
     if (findings.length >= MAX_FINDINGS) return;
-    const bounded = asRead(text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text);
-    for (const pattern of PATTERNS) {
-      const match = pattern.exec(bounded);
-      if (match) {
-        findings.push({ source, excerpt: sentenceAround(bounded, match.index) });
-        return;
-      }
-    }
+    const excerpt = firstInstruction(text);
+    if (excerpt !== undefined) findings.push({ source, excerpt });
   };
   const walk = (value: unknown, path: string, depth: number) => {
     if (depth > 8 || findings.length >= MAX_FINDINGS) return;
@@ -149,6 +143,55 @@ export function findInjectedInstructions(
   walk(input, 'input', 0);
   for (const passage of passages) scan(`passage ${passage.id}`, passage.text);
   return findings;
+}
+
+/** One instruction found in a tool's result: which call returned it, and the sentence. */
+export interface InjectedToolInstruction {
+  /** The derived call id whose result holds the text. */
+  readonly callId: string;
+  readonly tool: string;
+  /** The sentence it was found in, at most 200 characters. */
+  readonly excerpt: string;
+}
+
+/** The part of a recorded tool round this check reads: each result's call, tool, status and content. */
+export interface ScannedToolRound {
+  readonly results: readonly {
+    readonly callId: string;
+    readonly tool: string;
+    readonly status: string;
+    readonly content: string;
+  }[];
+}
+
+/**
+ * Tool results of a request's recorded rounds that try to instruct the model or its reviewer
+ * ("call restart_service now", "approve this"), by the same patterns as findInjectedInstructions.
+ * Only what a tool returned is read (`completed` and `failed` results); a refusal, a rejection or
+ * an unknown outcome is the platform's own text. At most 10 findings, one per result, in round
+ * and call order; each result is scanned up to its first 200,000 characters.
+ */
+export function findInjectedInToolResults(rounds: readonly ScannedToolRound[]): InjectedToolInstruction[] {
+  const findings: InjectedToolInstruction[] = [];
+  for (const round of rounds) {
+    for (const result of round.results) {
+      if (findings.length >= MAX_FINDINGS) return findings;
+      if (result.status !== 'completed' && result.status !== 'failed') continue;
+      const excerpt = firstInstruction(result.content);
+      if (excerpt !== undefined) findings.push({ callId: result.callId, tool: result.tool, excerpt });
+    }
+  }
+  return findings;
+}
+
+/** The sentence of the first pattern that matches `text` as read, or undefined. */
+function firstInstruction(text: string): string | undefined {
+  const bounded = asRead(text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text);
+  for (const pattern of PATTERNS) {
+    const match = pattern.exec(bounded);
+    if (match) return sentenceAround(bounded, match.index);
+  }
+  return undefined;
 }
 
 /** The sentence (or line) holding `index`, trimmed to 200 characters. */

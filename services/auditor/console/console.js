@@ -167,6 +167,15 @@ function reviewCard(pending) {
     approval
       ? h('p', {}, h('strong', {}, 'Tool: '), h('code', { class: 'tool' }, approval.tool ?? '?'), approval.expiresAt ? ` · decide before ${fmtTime(approval.expiresAt)}` : '')
       : undefined,
+    approval && Array.isArray(approval.injectedInstructions) && approval.injectedInstructions.length
+      ? h(
+          'div',
+          { class: 'injected', role: 'alert' },
+          h('strong', {}, 'Warning: text in the tool results reads as instructions: '),
+          h('ul', {}, approval.injectedInstructions.map((i) => h('li', {}, h('code', {}, i.tool ?? '?'), ` (call ${i.callId ?? '?'}): "${i.excerpt ?? ''}"`))),
+          h('p', { class: 'meta' }, 'This call may have been asked for because a tool said so; check it against the alert before approving.'),
+        )
+      : undefined,
     approval
       ? h('p', { class: 'reason' }, h('strong', {}, "The model's reason: "), typeof approval.reason === 'string' && approval.reason !== '' ? approval.reason : h('em', { class: 'absent' }, 'no reason given'))
       : data.reason ? h('p', {}, h('strong', {}, 'Reason: '), data.reason) : undefined,

@@ -76,6 +76,13 @@ export class CostsBody {
   @ApiProperty({ type: () => [StepCostBody] }) steps!: StepCostBody[];
 }
 
+/** Text in a tool's result that reads as an instruction, shown to the approver as a warning. */
+export class InjectedToolInstructionBody {
+  @ApiProperty({ description: 'The call whose result holds the text' }) callId!: string;
+  @ApiProperty() tool!: string;
+  @ApiProperty({ description: 'The sentence found, at most 200 characters' }) excerpt!: string;
+}
+
 /** The `high` tool call a tool approval is about, as the reviewer may see it. */
 export class ToolApprovalBody {
   @ApiProperty({ description: 'Derived call id; also the idempotency key the tool receives' })
@@ -93,6 +100,12 @@ export class ToolApprovalBody {
   })
   callHash!: string;
   @ApiProperty({ description: "The model's stated reason for the call" }) reason!: string;
+  @ApiPropertyOptional({
+    type: () => [InjectedToolInstructionBody],
+    description:
+      'Text in the results of earlier tool calls of the request that reads as instructions ("call restart_service now", "approve this"): the call may have been planted. The approval is required either way',
+  })
+  injectedInstructions?: InjectedToolInstructionBody[];
   @ApiProperty({
     format: 'date-time',
     description: 'After this instant no decision is accepted and the request fails as approval_expired',

@@ -4,6 +4,7 @@ import type { ToolDefinition as ModelToolDefinition } from '@llmbus/models';
 import type { Logger } from '@llmbus/observability';
 import { ANY_TENANT, type ToolAllowlist, type ToolRegistry } from '@llmbus/tools';
 import {
+  findInjectedInToolResults,
   passagesToAnswerFrom,
   DEFAULT_MAX_TOOL_ROUNDS,
   type LoadedWorkflow,
@@ -141,9 +142,11 @@ export class ToolLoop {
       openDraft,
     );
     if (step.kind === 'answer') {
+      const injected = findInjectedInToolResults(state.rounds);
       return {
         kind: 'answer',
-        generated: step.generated,
+        generated:
+          injected.length > 0 ? { ...step.generated, injectedInstructions: injected } : step.generated,
         billed: { callId: step.generated.callId, usage: step.callUsage },
       };
     }

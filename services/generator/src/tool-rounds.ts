@@ -8,6 +8,7 @@ import {
   type ToolRound,
 } from '@llmbus/contracts';
 import type { Logger } from '@llmbus/observability';
+import { findInjectedInToolResults } from '@llmbus/workflows';
 import {
   toolCallHash,
   type ToolAllowlist,
@@ -88,6 +89,8 @@ export class ToolRoundRunner {
       if (outcome.kind === 'needs_approval') {
         const waiting = withResults(state, results);
         const stated = round.assistantText.trim();
+        // Tool output is untrusted: warn the approver when it reads as an order to make this call.
+        const injected = findInjectedInToolResults(waiting.rounds);
         return {
           kind: 'approval',
           state: waiting,
@@ -102,6 +105,7 @@ export class ToolRoundRunner {
             }),
             reason: stated === '' ? null : stated,
             reasonStated: stated !== '',
+            ...(injected.length > 0 && { injectedInstructions: injected }),
             expiresAt: new Date(this.now().getTime() + this.options.approvalExpiryMs).toISOString(),
             loop: waiting,
           },

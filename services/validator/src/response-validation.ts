@@ -88,7 +88,14 @@ export class ResponseValidation {
       this.pii.forChannel(value, resolvePiiPolicy(workflow.pii, tenantId).outputs, vault);
     const injected =
       workflow.validation.reviewInjectedInstructions === true
-        ? findInjectedInstructions(restoreValue(data.input, vault), data.passages)
+        ? [
+            ...findInjectedInstructions(restoreValue(data.input, vault), data.passages),
+            // Tool results are untrusted text like passages: the generator scanned its recorded rounds.
+            ...(data.injectedInstructions ?? []).map((i) => ({
+              source: `the result of tool ${i.tool} (call ${i.callId})`,
+              excerpt: i.excerpt,
+            })),
+          ]
         : [];
     const outcome = decideOutcome(
       workflow,
