@@ -1,5 +1,5 @@
+import { newRedis } from '@llmbus/models';
 import { RedisToolCallClaims } from '@llmbus/tools';
-import { Redis } from 'ioredis';
 
 /** Longest wait for one claim command, in milliseconds; a slower Redis fails the handling as retryable. */
 export const TOOL_CLAIM_COMMAND_TIMEOUT_MS = 5000;
@@ -12,7 +12,7 @@ export const TOOL_CLAIM_COMMAND_TIMEOUT_MS = 5000;
  */
 export function redisToolCallClaims(url: string): RedisToolCallClaims {
   return new RedisToolCallClaims(
-    new Redis(url, {
+    newRedis(url, {
       lazyConnect: true,
       maxRetriesPerRequest: 1,
       commandTimeout: TOOL_CLAIM_COMMAND_TIMEOUT_MS,
