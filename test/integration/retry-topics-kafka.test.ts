@@ -6,6 +6,7 @@ import {
   RequestFailedEvent,
   RequestSubmitted,
   RequestSubmittedEvent,
+  isRetryTopic,
   TOPICS,
 } from '@llmbus/contracts';
 import { EventBus, KafkaTransport, outgoing } from '@llmbus/bus';
@@ -41,9 +42,15 @@ describe('delayed retry topics on a real Kafka broker', () => {
 
   beforeEach(async () => {
     prefix = uniquePrefix('retry');
+    // Retry topics of one partition: records of different keys share it, as they do on any
+    // partition count once there are more retries in flight than partitions.
     await ensureTopics(
       brokers,
-      TOPICS.map((t) => ({ ...t, name: prefix + t.name })),
+      TOPICS.map((t) => ({
+        ...t,
+        name: prefix + t.name,
+        partitions: isRetryTopic(t.name) ? 1 : t.partitions,
+      })),
     );
     bus = new EventBus(
       new KafkaTransport({ brokers, clientId: 'retry-test', logger, sessionTimeoutMs: 10_000 }),
@@ -112,5 +119,35 @@ describe('delayed retry topics on a real Kafka broker', () => {
       `retry topics on Kafka: "after" handled ${handledAt.get('after')! - started} ms after submit, ` +
         `"flaky" ${handledAt.get('flaky')! - started} ms, "broken" dead-lettered after 2 rounds`,
     );
+  });
+
+  it('handles every record of a retry partition when several of different keys are not due yet at once', async () => {
+    // Records of different keys in one partition are worked on at once; each one not yet due
+    // seeks the partition back to itself. The partition must be read again from the lowest of
+    // them: had the last seek won, the records before it would have been skipped, and their
+    // requests would never end (seen on Kafka as a rate-limited request neither completed nor
+    // failed).
+    const passes = new Map<string, number>();
+    const handled = new Set<string>();
+    await bus.subscribe({
+      stage: 'router',
+      notifyRequester: true,
+      handlers: {
+        [RequestSubmittedEvent.type]: async (e) => {
+          const id = (e.data as RequestSubmitted).requestId;
+          passes.set(id, (passes.get(id) ?? 0) + 1);
+          // Each fails its first pass (2 attempts) and succeeds in round 1.
+          if (passes.get(id)! <= 2) throw new Unavailable('503');
+          handled.add(id);
+          return [];
+        },
+      },
+    });
+    const ids = Array.from({ length: 6 }, (_, i) => `key-${i}`);
+    await bus.publish(
+      ids.map((id) => outgoing(RequestSubmittedEvent, submitted(id, id), { tenantId: 'acme' })),
+    );
+    await until(() => handled.size === ids.length, 40_000, `all of ${ids.join(', ')} handled`);
+    for (const id of ids) expect(passes.get(id)).toBe(3);
   });
 });

@@ -17,11 +17,11 @@ export interface KafkaGroupMemberOptions {
   /** One message at a time per partition (exactly-once: one transaction at a time per partition). */
   readonly sequential: boolean;
   /**
-   * Handles one message with the consumer that fetched it; the member commits its offset once it
+   * Handles one message; the member commits its offset once it
    * and every earlier message of its partition are handled, unless the outcome says it is
    * committed already. A rejection leaves the offset uncommitted (the message comes again).
    */
-  readonly eachMessage: (consumer: Consumer, payload: EachMessagePayload) => Promise<MessageOutcome>;
+  readonly eachMessage: (payload: MemberMessagePayload) => Promise<MessageOutcome>;
   /** Consumers created in a row after crashes kafkajs does not restart from, with no message handled in between. */
   readonly maxRejoinAttempts: number;
   /** Pause before the n-th recreation: n times this, in milliseconds. */
@@ -29,6 +29,16 @@ export interface KafkaGroupMemberOptions {
   /** Called once when the member gives up: the process should exit non-zero so its supervisor restarts it. */
   readonly onFatal: (error: Error) => void;
   readonly log: Logger;
+}
+
+/** What the member hands its handler with each message: kafkajs's payload, plus `defer`. */
+export interface MemberMessagePayload extends EachMessagePayload {
+  /**
+   * This message is not due yet: the partition is paused for `delayMs` (milliseconds), then read
+   * again from the first message of the batch not handled (this one or an earlier one), so that
+   * nothing is skipped when several defer at once. The caller then ends the message with `stop`.
+   */
+  readonly defer: (delayMs: number) => void;
 }
 
 /** Protocol errors that mean "this member lost its place in the group", not "this consumer is broken". */
@@ -76,6 +86,8 @@ export class KafkaGroupMember {
   private rejoining = false;
   /** A crash reported while a rejoin was already under way: handled once that rejoin finishes. */
   private crashedMeanwhile?: Error;
+  /** Timers that resume partitions paused by `defer`; cleared on close. */
+  private readonly resumeTimers = new Set<NodeJS.Timeout>();
 
   constructor(private readonly options: KafkaGroupMemberOptions) {}
 
@@ -107,6 +119,8 @@ export class KafkaGroupMember {
   /** Leaves the group; in-flight messages finish first. */
   async close(): Promise<void> {
     this.closed = true;
+    for (const timer of this.resumeTimers) clearTimeout(timer);
+    this.resumeTimers.clear();
     const consumer = this.consumer;
     this.consumer = undefined;
     await consumer?.disconnect();
@@ -157,18 +171,35 @@ export class KafkaGroupMember {
         // A rebalance noticed between messages: start no more of the batch, so that the member
         // rejoins once the messages in flight are done (as kafkajs's eachMessage loop does).
         let rebalance: Error | undefined;
+        // A message not due yet pauses the partition until it is. The partition is then read again
+        // from the first message of the batch not handled (reported at the batch's end), which may
+        // be before the deferred one: several of different keys may defer at once, and a key's
+        // later messages never start after a stop. Seeking to the deferred message itself would
+        // skip those (kafkajs keeps the last seek), and their requests would never end.
+        let deferred = false;
+        const defer = (offset: string, delayMs: number): void => {
+          if (!deferred) consumer.seek({ topic, partition, offset });
+          deferred = true;
+          const resume = pause();
+          const timer = setTimeout(() => {
+            this.resumeTimers.delete(timer);
+            resume();
+          }, delayMs);
+          this.resumeTimers.add(timer);
+        };
         try {
           await processKeyedBatch(batch.messages, {
             limit,
             sequential: this.options.sequential,
             active: () => rebalance === undefined && isRunning() && !isStale(),
             handle: async (message) => {
-              const outcome = await this.options.eachMessage(consumer, {
+              const outcome = await this.options.eachMessage({
                 topic,
                 partition,
                 message,
                 heartbeat,
                 pause,
+                defer: (delayMs) => defer(message.offset, delayMs),
               });
               // The message is handled: a failed heartbeat must not make it fail (it would come again).
               await heartbeat().catch((error: unknown) => void (rebalance ??= membershipError(error)));
@@ -179,6 +210,9 @@ export class KafkaGroupMember {
               if (commit) await consumer.commitOffsets([{ topic, partition, offset: next }]);
               resolveOffset(offset);
               this.rejoinAttempts = 0;
+            },
+            incomplete: (offset) => {
+              if (deferred) consumer.seek({ topic, partition, offset });
             },
           });
         } catch (error) {

@@ -1,7 +1,5 @@
 import {
   Admin,
-  Consumer,
-  EachMessagePayload,
   Kafka,
   KafkaConfig,
   logLevel,
@@ -10,7 +8,7 @@ import {
 } from 'kafkajs';
 import type { Logger } from 'pino';
 import { DeliveryDeferredError } from './errors';
-import { KafkaGroupMember } from './kafka-group-member';
+import { KafkaGroupMember, MemberMessagePayload } from './kafka-group-member';
 import type { MessageOutcome } from './keyed-batch';
 import { PartitionLag, registerLagSource } from './metrics';
 import { ProduceBatcher } from './produce-batcher';
@@ -156,7 +154,6 @@ export class KafkaTransport implements BusTransport {
 
   async consume(options: ConsumeOptions): Promise<Subscription> {
     const sessionTimeout = this.options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
-    const deferrals = new Set<NodeJS.Timeout>();
     const member = new KafkaGroupMember({
       kafka: this.kafka,
       consumer: {
@@ -174,7 +171,7 @@ export class KafkaTransport implements BusTransport {
       fromBeginning: options.fromBeginning,
       concurrency: this.options.concurrency ?? DEFAULT_CONCURRENCY,
       sequential: this.exactlyOnce,
-      eachMessage: (consumer, payload) => this.handleMessage(options, consumer, payload, deferrals),
+      eachMessage: (payload) => this.handleMessage(options, payload),
       maxRejoinAttempts: this.options.maxRejoinAttempts ?? 3,
       rejoinDelayMs: this.options.rejoinDelayMs ?? 1000,
       onFatal: this.options.onFatal ?? (() => undefined),
@@ -192,8 +189,6 @@ export class KafkaTransport implements BusTransport {
     return {
       close: async () => {
         unregister();
-        for (const timer of deferrals) clearTimeout(timer);
-        deferrals.clear();
         this.members.delete(member);
         await member.close();
         if (options.deleteGroupOnClose) await this.deleteGroup(options.groupId);
@@ -229,9 +224,7 @@ export class KafkaTransport implements BusTransport {
    */
   private async handleMessage(
     options: ConsumeOptions,
-    consumer: Consumer,
-    { topic, partition, message, heartbeat, pause }: EachMessagePayload,
-    deferrals: Set<NodeJS.Timeout>,
+    { topic, partition, message, heartbeat, defer }: MemberMessagePayload,
   ): Promise<MessageOutcome> {
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(message.headers ?? {})) {
@@ -278,13 +271,7 @@ export class KafkaTransport implements BusTransport {
         throw error;
       }
       // Not due yet: stop fetching this partition until it is, then read it again from here.
-      const resume = pause();
-      consumer.seek({ topic, partition, offset: message.offset });
-      const timer = setTimeout(() => {
-        deferrals.delete(timer);
-        resume();
-      }, error.delayMs);
-      deferrals.add(timer);
+      defer(error.delayMs);
       return 'stop';
     }
     return 'handled';

@@ -36,14 +36,16 @@ async function flushMicrotasks(): Promise<void> {
 
 function run(messages: Message[], handler: ReturnType<typeof gatedHandler>, max = 8, sequential = false) {
   const commits: [string, boolean][] = [];
+  const incomplete: string[] = [];
   const done = processKeyedBatch(messages, {
     limit: new ConcurrencyLimit(max),
     sequential,
     active: () => true,
     handle: handler.handle,
     completed: async (offset, commit) => void commits.push([offset, commit]),
+    incomplete: (offset) => void incomplete.push(offset),
   });
-  return { commits, done };
+  return { commits, done, incomplete };
 }
 
 describe('processKeyedBatch', () => {
@@ -112,6 +114,34 @@ describe('processKeyedBatch', () => {
     expect(await outcome).toBe('publish failed');
     expect(handler.started).toEqual(['a1', 'b1', 'c1']);
     expect(commits.at(-1)).toEqual(['100', true]);
+  });
+
+  it('reports where to read again from: the first message not handled, not the last one that stopped', async () => {
+    // a2 (key a) waits behind a1; b1 and c1 (other keys) are not due yet and stop. Reading again
+    // from c1 (the last stop) would skip b1, and from b1 would skip a2, which never started.
+    const handler = gatedHandler();
+    const { commits, done, incomplete } = run(
+      batch(['a', 'a1'], ['b', 'b1'], ['a', 'a2'], ['c', 'c1']),
+      handler,
+    );
+    await flushMicrotasks();
+    await handler.finish('b1', 'stop');
+    await handler.finish('c1', 'stop');
+    await handler.finish('a1');
+    await done;
+    expect(handler.started).toEqual(['a1', 'b1', 'c1']);
+    expect(commits).toEqual([['100', true]]);
+    expect(incomplete).toEqual(['101']);
+  });
+
+  it('reports nothing when every message was handled', async () => {
+    const handler = gatedHandler();
+    const { done, incomplete } = run(batch(['a', 'a1'], ['b', 'b1']), handler);
+    await flushMicrotasks();
+    await handler.finish('a1');
+    await handler.finish('b1');
+    await done;
+    expect(incomplete).toEqual([]);
   });
 
   it('a deferred message (stop) is neither committed nor followed by later messages', async () => {

@@ -57,6 +57,12 @@ export interface KeyedBatchOptions<M extends KeyedMessage> {
    * commit. Calls are coalesced: while one runs, later prefixes are folded into the next call.
    */
   readonly completed: (offset: string, commit: boolean) => Promise<void>;
+  /**
+   * Called once at the end of a batch that did not handle every message (a `stop` or a failure),
+   * with the offset of the first message not handled: where the partition must be read again
+   * from. Messages after it may have been handled, or never started (a key's lane stops at a stop).
+   */
+  readonly incomplete?: (offset: string) => void;
 }
 
 /**
@@ -136,5 +142,6 @@ export async function processKeyedBatch<M extends KeyedMessage>(
   await Promise.all(tasks);
   // A commit may still run: wait for it, and for any prefix folded in meanwhile.
   while (committing) await committing;
+  if (next < messages.length) options.incomplete?.(messages[next].offset);
   if (failure) throw failure.error;
 }
