@@ -4,6 +4,8 @@ import {
   eventByType,
   eventTypesOnTopic,
   EventEnvelope,
+  RequestSubmitted,
+  RequestSubmittedEvent,
   validateAttributes,
   validatePayload,
 } from '@llmbus/contracts';
@@ -114,6 +116,14 @@ function decode(message: RawMessage, limits: DecodeLimits): DecodedEvent {
       errors: [`${ce}type: ${attrs.value.type}`],
     });
   }
+  if (attrs.value.schemaversion !== definition.schemaVersion) {
+    // A major version is a breaking change: reading it as the one we know would misread fields.
+    return rejected({
+      code: 'invalid_event',
+      reason: `schema version ${attrs.value.schemaversion} of ${definition.type} is not supported on ${limits.logicalTopic}; this platform reads version ${definition.schemaVersion}: set ${ce}schemaversion to ${definition.schemaVersion} and send a payload of that version`,
+      errors: [`${ce}schemaversion: ${attrs.value.schemaversion} is not ${definition.schemaVersion}`],
+    });
+  }
   if (event.dataProblem) return rejected({ code: 'invalid_event', ...event.dataProblem });
   const payload = validatePayload(definition, body);
   if (!payload.ok) {
@@ -123,7 +133,38 @@ function decode(message: RawMessage, limits: DecodeLimits): DecodedEvent {
       errors: payload.errors,
     });
   }
+  const mismatch = correlationMismatch(definition, attrs.value.correlationid, payload.value);
+  if (mismatch) {
+    // The failure answers the request the payload names, which is the one its requester tracks.
+    return {
+      ok: false,
+      rejection: {
+        ...known,
+        correlationId: mismatch,
+        code: 'invalid_event',
+        reason: `${ce}correlationid "${attrs.value.correlationid}" is not the request id "${mismatch}" of the payload; every event of a request carries its request id as correlation id, so set ${ce}correlationid to "${mismatch}"`,
+        errors: [`${ce}correlationid: ${attrs.value.correlationid} is not requestId ${mismatch}`],
+      },
+    };
+  }
   return { ok: true, envelope: { ...attrs.value, data: payload.value }, definition };
+}
+
+/**
+ * For a submitted request, the request id of its payload when the envelope's correlation id names
+ * another request (README, "Topics": `ce_correlationid=<request id>`); undefined when they agree.
+ * Every later event of the request inherits the correlation id, which keys its trail, its review
+ * and its status, so a contradicting one would file the request under an id its requester never
+ * used. Only the entry event is checked: the stages derive the rest from it.
+ */
+function correlationMismatch(
+  definition: EventDefinition,
+  correlationId: string,
+  payload: object,
+): string | undefined {
+  if (definition.type !== RequestSubmittedEvent.type) return undefined;
+  const requestId = (payload as RequestSubmitted).requestId;
+  return requestId === correlationId ? undefined : requestId;
 }
 
 function textOf(value: unknown): string | undefined {
