@@ -163,4 +163,24 @@ describe('decodeEvent', () => {
       }),
     });
   });
+
+  it('says a missing attribute is missing, once, and keeps the faults of the others', () => {
+    const decoded = decodeEvent(
+      message(submitted(), { ce_id: undefined, ce_schemaversion: undefined, ce_time: 'yesterday' }),
+      limits,
+    );
+    expect(decoded).toEqual({
+      ok: false,
+      rejection: expect.objectContaining({
+        code: 'invalid_event',
+        reason:
+          'the CloudEvents headers are invalid: id: the ce_id header is missing; schemaversion: the ce_schemaversion header is missing; time: time must be a valid ISO 8601 date string',
+        errors: [
+          'ce_id: the ce_id header is missing',
+          'ce_schemaversion: the ce_schemaversion header is missing',
+          'ce_time: time must be a valid ISO 8601 date string',
+        ],
+      }),
+    });
+  });
 });

@@ -101,10 +101,11 @@ function decode(message: RawMessage, limits: DecodeLimits): DecodedEvent {
   const attrs = validateAttributes(attrsPlain);
   if (!attrs.ok) {
     const where = event.mode === 'binary' ? 'headers' : 'attributes of the structured-mode body';
+    const errors = namingMissing(attrsPlain, attrs.errors, ce);
     return rejected({
       code: 'invalid_event',
-      reason: `the CloudEvents ${where} are invalid: ${attrs.errors.join('; ')}`,
-      errors: attrs.errors.map((e) => `${ce}${e}`),
+      reason: `the CloudEvents ${where} are invalid: ${errors.join('; ')}`,
+      errors: errors.map((e) => `${ce}${e}`),
     });
   }
   const allowed = eventTypesOnTopic(limits.logicalTopic);
@@ -165,6 +166,32 @@ function correlationMismatch(
   if (definition.type !== RequestSubmittedEvent.type) return undefined;
   const requestId = (payload as RequestSubmitted).requestId;
   return requestId === correlationId ? undefined : requestId;
+}
+
+/** Attributes every event carries (subject, causationid, traceparent and attempt are optional). */
+const REQUIRED_ATTRIBUTES = [
+  'id',
+  'source',
+  'type',
+  'specversion',
+  'time',
+  'correlationid',
+  'tenantid',
+  'schemaversion',
+] as const;
+
+/**
+ * The attribute errors with each absent required attribute said once as missing (`id: the ce_id
+ * header is missing`) instead of every constraint it fails ("must be shorter than or equal to 200
+ * characters", "should not be empty", "must be a string"); the other lines are kept as they are.
+ */
+function namingMissing(plain: Record<string, unknown>, errors: readonly string[], prefix: string): string[] {
+  const missing = REQUIRED_ATTRIBUTES.filter((name) => plain[name] === undefined);
+  const what = prefix ? 'header' : 'member of the structured-mode body';
+  return [
+    ...missing.map((name) => `${name}: the ${prefix}${name} ${what} is missing`),
+    ...errors.filter((line) => !missing.some((name) => line.startsWith(`${name}: `))),
+  ];
 }
 
 function textOf(value: unknown): string | undefined {
