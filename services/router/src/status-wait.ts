@@ -1,0 +1,80 @@
+import type { RequestStatusView } from '@llmbus/audit';
+import type { DraftHub } from './draft-hub';
+import type { RequestStatuses } from './request-statuses';
+
+/** Longest `waitMs` a status read may ask for, in milliseconds. */
+export const MAX_STATUS_WAIT_MS = 30_000;
+
+/**
+ * While no outcome is announced, the trail is read again this often anyway (ms): an announcement
+ * this replica missed (its stream tail rejoining after a broker outage) then delays the answer,
+ * it never loses it.
+ */
+const UNANNOUNCED_RECHECK_MS = 5_000;
+
+/** Pauses between reads of the trail once an outcome is announced (the auditor lags by ms). */
+const ANNOUNCED_PAUSE_MS = { first: 5, max: 200 };
+
+/**
+ * Whether a long poll that found the request in `initial` answers with `view`: once the request
+ * completed or failed, or went to human review since (a request already in review waits for its
+ * outcome, so that a client repeating the call does not spin).
+ */
+function settles(initial: RequestStatusView['status'], view: RequestStatusView): boolean {
+  return (
+    view.status === 'completed' ||
+    view.status === 'failed' ||
+    (view.status === 'review' && initial !== 'review')
+  );
+}
+
+/**
+ * `GET /v1/requests/:id?waitMs=N`: the request's status, answered as soon as the request completes,
+ * fails or goes to human review, or after `waitMs` milliseconds with where it stands then. Nothing
+ * is polled while the request runs: the outcome announcements the stream endpoint follows (this
+ * replica's DraftHub, which sees every replica's results) wake the wait, and the trail is read
+ * again only then (and every UNANNOUNCED_RECHECK_MS). Undefined when the tenant has no such request.
+ * @throws StatusStoreUnavailableError when the audit store does not answer.
+ */
+export async function waitForStatus(
+  statuses: RequestStatuses,
+  drafts: DraftHub,
+  tenantId: string,
+  requestId: string,
+  waitMs: number,
+): Promise<RequestStatusView | undefined> {
+  if (waitMs <= 0) return statuses.get(tenantId, requestId);
+  const deadline = Date.now() + Math.min(waitMs, MAX_STATUS_WAIT_MS);
+  let announced = false;
+  let wake = (): void => undefined;
+  // Subscribed before the first read, so that an outcome published in between is not missed.
+  const { unsubscribe } = drafts.subscribe(tenantId, requestId, (item) => {
+    if (item.kind !== 'status') return;
+    announced = true;
+    wake();
+  });
+  try {
+    let view = await statuses.get(tenantId, requestId);
+    if (view === undefined) return undefined;
+    const initial = view.status;
+    let pause = ANNOUNCED_PAUSE_MS.first;
+    while (!settles(initial, view)) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      const ms = announced ? Math.min(pause, left) : Math.min(UNANNOUNCED_RECHECK_MS, left);
+      if (announced) pause = Math.min(pause * 2, ANNOUNCED_PAUSE_MS.max);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = () => undefined;
+      view = (await statuses.get(tenantId, requestId)) ?? view;
+    }
+    return view;
+  } finally {
+    unsubscribe();
+  }
+}
