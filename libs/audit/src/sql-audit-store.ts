@@ -12,7 +12,7 @@ import {
   type EventEnvelope,
 } from '@llmbus/contracts';
 import { CALL_RESTATING_TYPES, RESTATED_USAGE_TYPES } from './audit-columns';
-import { insertChained } from './audit-chain';
+import { insertChained, type ChainWriteOptions } from './audit-chain';
 import {
   queryRequestCost,
   queryUsage,
@@ -147,6 +147,8 @@ export class SqlAuditStore implements AuditStore {
     protected readonly client: SqlClient,
     private readonly shutdown: () => Promise<void>,
     private readonly schema?: string,
+    /** See ChainWriteOptions: true only for a database this store alone writes, one transaction at a time. */
+    private readonly chainWrites: ChainWriteOptions = {},
   ) {}
 
   /** Applies pending migrations; resolves with the ids applied by this call. */
@@ -200,7 +202,7 @@ export class SqlAuditStore implements AuditStore {
 
   /** One chained insert per transaction: the tenant's chain lock is held until it commits. */
   private insert(row: AuditInsertRow): Promise<boolean> {
-    return this.client.transaction((tx) => insertChained(tx, row));
+    return this.client.transaction((tx) => insertChained(tx, row, this.chainWrites));
   }
 
   async trail(tenantId: string, requestId: string): Promise<readonly AuditRecord[]> {
