@@ -41,6 +41,7 @@ import {
   StepCost,
   AuditRecord,
   RecordOptions,
+  RecordedListener,
 } from './audit-store';
 import { migrate } from './migrations';
 import {
@@ -143,6 +144,8 @@ function statusOf(row: SummaryRow): RequestStatus {
  * cast in SQL to types both drivers parse the same way (int4, float8, text).
  */
 export class SqlAuditStore implements AuditStore {
+  private readonly recordedListeners = new Set<RecordedListener>();
+
   constructor(
     protected readonly client: SqlClient,
     private readonly shutdown: () => Promise<void>,
@@ -178,6 +181,28 @@ export class SqlAuditStore implements AuditStore {
       );
     }
     const row = insertRowOf(envelope, position);
+    const recorded = await this.insertOrCopy(envelope, row, options);
+    if (recorded)
+      for (const listener of this.recordedListeners) listener(row.tenantId, row.correlationId, row.type);
+    return recorded;
+  }
+
+  /**
+   * See AuditStore.onRecorded. Listeners are called synchronously once the row is committed and
+   * must not throw: an error would reach record's caller after the commit (the event, redelivered,
+   * is then a duplicate).
+   */
+  onRecorded(listener: RecordedListener): () => void {
+    this.recordedListeners.add(listener);
+    return () => this.recordedListeners.delete(listener);
+  }
+
+  /** The row, or when PostgreSQL refuses it for good its storable copy (see record). */
+  private async insertOrCopy(
+    envelope: EventEnvelope,
+    row: AuditInsertRow,
+    options: RecordOptions,
+  ): Promise<boolean> {
     try {
       return await this.insert(row);
     } catch (error) {

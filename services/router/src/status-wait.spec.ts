@@ -1,5 +1,5 @@
 import { ApiKeyRegistry } from '@llmbus/access';
-import { PgliteAuditStore } from '@llmbus/audit';
+import { PgliteAuditStore, type RecordedListener } from '@llmbus/audit';
 import { EventBus, InMemoryTransport, outgoing } from '@llmbus/bus';
 import type { StageApp } from '@llmbus/bus-nest';
 import { loadPlatformConfig } from '@llmbus/config';
@@ -26,6 +26,7 @@ describe('GET /v1/requests/:id?waitMs= (long poll)', () => {
   let bus: EventBus;
   let app: StageApp;
   let statusReads = 0;
+  let recordedSubscriptions = 0;
 
   beforeAll(async () => {
     store = await PgliteAuditStore.open();
@@ -41,6 +42,8 @@ describe('GET /v1/requests/:id?waitMs= (long poll)', () => {
       handlers: { '*': async (event, ctx) => (await store.record(event, ctx.message!), []) },
     });
     statusReads = 0;
+    recordedSubscriptions = 0;
+    const sharesStore = expect.getState().currentTestName?.includes('records in this process') === true;
     const statusStore = {
       ping: () => store.ping(),
       eventById: (tenantId: string, eventId: string) => store.eventById(tenantId, eventId),
@@ -48,6 +51,13 @@ describe('GET /v1/requests/:id?waitMs= (long poll)', () => {
         statusReads += 1;
         return store.requestStatus(tenantId, requestId);
       },
+      // As in embedded mode: the router reads the store the auditor writes in this process.
+      ...(sharesStore && {
+        onRecorded: (listener: RecordedListener) => {
+          recordedSubscriptions += 1;
+          return store.onRecorded(listener);
+        },
+      }),
     };
     app = await startRouter({ bus, config, logger, apiKeys, httpPort: 0, classifierModels, statusStore });
   });
@@ -121,6 +131,24 @@ describe('GET /v1/requests/:id?waitMs= (long poll)', () => {
     // never one per few ms for the whole wait.
     expect(statusReads).toBeGreaterThanOrEqual(2);
     expect(statusReads).toBeLessThan(20);
+  });
+
+  it('answers a waiting read once the store that records in this process has the outcome', async () => {
+    const requestId = await submit();
+    await recorded(requestId);
+    statusReads = 0;
+    const answer = fetch(`${app.url}/v1/requests/${requestId}?waitMs=30000`, {
+      headers: { 'X-Api-Key': KEYS.acme },
+    });
+    for (let i = 0; i < 500 && statusReads === 0; i += 1) await new Promise((r) => setTimeout(r, 5));
+    await complete(requestId);
+    const res = await answer;
+    expect(await res.json()).toMatchObject({ requestId, status: 'completed' });
+    // The wait listened to the store's recordings: the first read and the one the recording woke
+    // (one more if the announcement came first).
+    expect(recordedSubscriptions).toBe(1);
+    expect(statusReads).toBeGreaterThanOrEqual(2);
+    expect(statusReads).toBeLessThanOrEqual(3);
   });
 
   it('answers with the status as it stands when the wait runs out', async () => {

@@ -1,4 +1,5 @@
 import type { RequestStatusView } from '@llmbus/audit';
+import { RequestCompletedEvent, RequestFailedEvent, ReviewRequestedEvent } from '@llmbus/contracts';
 import type { DraftHub } from './draft-hub';
 import type { RequestStatuses } from './request-statuses';
 
@@ -11,6 +12,13 @@ export const MAX_STATUS_WAIT_MS = 30_000;
  * it never loses it.
  */
 const UNANNOUNCED_RECHECK_MS = 5_000;
+
+/** Types whose recording can settle a waiting read (see settles). */
+const SETTLING_TYPES: ReadonlySet<string> = new Set([
+  RequestCompletedEvent.type,
+  RequestFailedEvent.type,
+  ReviewRequestedEvent.type,
+]);
 
 /** Pauses between reads of the trail once an outcome is announced (the auditor lags by ms). */
 const ANNOUNCED_PAUSE_MS = { first: 5, max: 200 };
@@ -31,9 +39,11 @@ function settles(initial: RequestStatusView['status'], view: RequestStatusView):
 /**
  * `GET /v1/requests/:id?waitMs=N`: the request's status, answered as soon as the request completes,
  * fails or goes to human review, or after `waitMs` milliseconds with where it stands then. Nothing
- * is polled while the request runs: the outcome announcements the stream endpoint follows (this
- * replica's DraftHub, which sees every replica's results) wake the wait, and the trail is read
- * again only then (and every UNANNOUNCED_RECHECK_MS). Undefined when the tenant has no such request.
+ * is polled while the request runs: where the store records in this process (embedded mode) the
+ * recording of an outcome wakes the wait; elsewhere the outcome announcements the stream endpoint
+ * follows (this replica's DraftHub, which sees every replica's results) do, and the trail is read
+ * again, backing off, until the auditor has recorded it (and every UNANNOUNCED_RECHECK_MS anyway).
+ * Undefined when the tenant has no such request.
  * @throws StatusStoreUnavailableError when the audit store does not answer.
  */
 export async function waitForStatus(
@@ -46,12 +56,25 @@ export async function waitForStatus(
   if (waitMs <= 0) return statuses.get(tenantId, requestId);
   const deadline = Date.now() + Math.min(waitMs, MAX_STATUS_WAIT_MS);
   let announced = false;
-  let wake = (): void => undefined;
+  let recordedHere = false;
+  // A wake that came while the trail was being read is kept, so that it is not lost.
+  let signalled = false;
+  let resume = (): void => undefined;
+  const signal = () => {
+    signalled = true;
+    resume();
+  };
   // Subscribed before the first read, so that an outcome published in between is not missed.
   const { unsubscribe } = drafts.subscribe(tenantId, requestId, (item) => {
-    if (item.kind !== 'status') return;
+    // Where this process records the request's events, the recording itself wakes the wait.
+    if (item.kind !== 'status' || recordedHere) return;
     announced = true;
-    wake();
+    signal();
+  });
+  const stopRecorded = statuses.onRecorded(tenantId, requestId, (type) => {
+    recordedHere = true;
+    announced = false;
+    if (SETTLING_TYPES.has(type)) signal();
   });
   try {
     let view = await statuses.get(tenantId, requestId);
@@ -61,20 +84,24 @@ export async function waitForStatus(
     while (!settles(initial, view)) {
       const left = deadline - Date.now();
       if (left <= 0) break;
-      const ms = announced ? Math.min(pause, left) : Math.min(UNANNOUNCED_RECHECK_MS, left);
-      if (announced) pause = Math.min(pause * 2, ANNOUNCED_PAUSE_MS.max);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, ms);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = () => undefined;
+      if (!signalled) {
+        const ms = Math.min(announced ? pause : UNANNOUNCED_RECHECK_MS, left);
+        if (announced) pause = Math.min(pause * 2, ANNOUNCED_PAUSE_MS.max);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, ms);
+          resume = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        resume = () => undefined;
+      }
+      signalled = false;
       view = (await statuses.get(tenantId, requestId)) ?? view;
     }
     return view;
   } finally {
     unsubscribe();
+    stopRecorded();
   }
 }
