@@ -9,7 +9,7 @@ import { RecentAcceptances } from './recent-acceptances';
  * request id submitted through any replica.
  */
 export type RequestStatusSource = Pick<AuditStore, 'requestStatus' | 'ping'> &
-  Partial<Pick<AuditStore, 'eventById'>>;
+  Partial<Pick<AuditStore, 'eventById' | 'onRecorded'>>;
 
 /** Seconds a client is asked to wait (`Retry-After`) when the audit store does not answer. */
 export const STATUS_RETRY_AFTER_SECONDS = 5;
@@ -36,12 +36,43 @@ export class StatusStoreUnavailableError extends Error {
  */
 export class RequestStatuses implements ReadinessCheck {
   private answered = false;
+  private readonly recordedListeners = new Map<string, Set<(type: string) => void>>();
+  private unsubscribeStore?: () => void;
 
   constructor(
     private readonly store: RequestStatusSource,
     private readonly logger: Logger,
     private readonly recent = new RecentAcceptances(),
   ) {}
+
+  /**
+   * Calls `listener` with the type of each event of the tenant's request the store records in this
+   * process (embedded mode, where the router reads the auditor's own store); never called when the
+   * store only reads what another process writes. Returns the unsubscribe.
+   */
+  onRecorded(tenantId: string, requestId: string, listener: (type: string) => void): () => void {
+    const subscribe = this.store.onRecorded?.bind(this.store);
+    if (subscribe === undefined) return () => undefined;
+    const key = `${tenantId}\u0000${requestId}`;
+    let listeners = this.recordedListeners.get(key);
+    if (listeners === undefined) {
+      listeners = new Set();
+      this.recordedListeners.set(key, listeners);
+    }
+    listeners.add(listener);
+    // One store listener while anyone waits, dispatching by tenant and request.
+    this.unsubscribeStore ??= subscribe((tenant, request, type) => {
+      for (const wake of this.recordedListeners.get(`${tenant}\u0000${request}`) ?? []) wake(type);
+    });
+    return () => {
+      listeners.delete(listener);
+      if (listeners.size === 0) this.recordedListeners.delete(key);
+      if (this.recordedListeners.size === 0) {
+        this.unsubscribeStore?.();
+        this.unsubscribeStore = undefined;
+      }
+    };
+  }
 
   /** Bridges the auditor's lag for a request this replica has just published (with its body's digest). */
   accepted(tenantId: string, requestId: string, submissionDigest?: string): void {
