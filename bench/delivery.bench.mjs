@@ -7,6 +7,7 @@
 //   node bench/delivery.bench.mjs [--messages 1000] [--rounds 2]
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
+import { createTopicsAndWait } from '../infra/kafka-topics.mjs';
 
 const require = createRequire(import.meta.url);
 require('reflect-metadata');
@@ -36,13 +37,10 @@ async function run(delivery, round) {
   const admin = kafka.admin();
   await admin.connect();
   const names = TOPICS.map((t) => t.name).filter((n) => /request\.v1|routed\.v1|dead-letter\.router/.test(n));
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: names.map((n) => ({
-      topic: prefix + n,
-      numPartitions: TOPICS.find((t) => t.name === n).partitions,
-    })),
-  });
+  await createTopicsAndWait(
+    admin,
+    names.map((n) => ({ topic: prefix + n, numPartitions: TOPICS.find((t) => t.name === n).partitions })),
+  );
   const bus = new EventBus(
     new KafkaTransport({
       brokers,

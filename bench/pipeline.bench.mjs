@@ -58,6 +58,7 @@ import {
   writeRegistry,
   writeWorkflows,
 } from './pipeline-support.mjs';
+import { createTopicsAndWait } from '../infra/kafka-topics.mjs';
 
 const require = createRequire(import.meta.url);
 const { Kafka, logLevel } = require('kafkajs');
@@ -178,6 +179,7 @@ async function main() {
         warmup,
         brokerPid,
         cleanups,
+        partitions: contracts.Topics.Request.partitions,
       });
       printRun('raw kafkajs 4-hop relay', results.relay);
     }
@@ -569,12 +571,24 @@ async function tapTopics(kafka, groupId, topics, indexOf, completions, filter = 
   return consumer;
 }
 
-async function runRelay({ kafka, admin, brokers, prefix, rate, count, warmup, brokerPid, cleanups }) {
+async function runRelay({
+  kafka,
+  admin,
+  brokers,
+  prefix,
+  rate,
+  count,
+  warmup,
+  brokerPid,
+  cleanups,
+  partitions,
+}) {
   const topics = [0, 1, 2, 3, 4].map((i) => `${prefix}relay.${i}`);
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: topics.map((topic) => ({ topic, numPartitions: 6 })),
-  });
+  // As many partitions as the request-path topics it is compared with.
+  await createTopicsAndWait(
+    admin,
+    topics.map((topic) => ({ topic, numPartitions: partitions })),
+  );
   cleanups.push(() => admin.deleteTopics({ topics }));
   const script = fileURLToPath(import.meta.url);
   const hops = await Promise.all(
@@ -658,11 +672,7 @@ async function runPipeline(o) {
   cleanups.push(() => model.stop());
   // Topics of the namespace, as the services expect them.
   const topics = contracts.TOPICS.map((t) => ({ topic: prefix + t.name, numPartitions: t.partitions }));
-  // A loaded broker may answer before the new topics' leaders are known: ask again.
-  await admin.createTopics({ waitForLeaders: true, topics }).catch(async () => {
-    await new Promise((r) => setTimeout(r, 2000));
-    await admin.createTopics({ waitForLeaders: true, topics });
-  });
+  await createTopicsAndWait(admin, topics);
   cleanups.push(() => admin.deleteTopics({ topics: contracts.TOPICS.map((t) => prefix + t.name) }));
   // The auditor's database, dropped at the end.
   const { Client } = require('pg');

@@ -8,6 +8,7 @@
 import 'reflect-metadata'; // the contracts' payload classes carry decorator metadata
 import contracts from '@llmbus/contracts';
 import kafkajs from 'kafkajs';
+import { createTopicsAndWait } from './kafka-topics.mjs';
 
 const { TOPICS, topicName } = contracts;
 const { Kafka, logLevel } = kafkajs;
@@ -31,24 +32,20 @@ const admin = new Kafka({
 }).admin();
 await admin.connect();
 try {
-  const existing = new Set(await admin.listTopics());
-  const missing = TOPICS.filter((spec) => !existing.has(topicName(spec, prefix)));
-  if (missing.length > 0) {
-    await admin.createTopics({
-      waitForLeaders: true,
-      // Replication factor left to the broker's default.replication.factor (1 on a single node).
-      topics: missing.map((spec) => ({
-        topic: topicName(spec, prefix),
-        numPartitions: spec.partitions,
-        configEntries: [
-          { name: 'retention.ms', value: String(spec.retentionMs) },
-          { name: 'cleanup.policy', value: spec.cleanupPolicy },
-        ],
-      })),
-    });
-  }
+  // Replication factor left to the broker's default.replication.factor (1 on a single node).
+  const created = await createTopicsAndWait(
+    admin,
+    TOPICS.map((spec) => ({
+      topic: topicName(spec, prefix),
+      numPartitions: spec.partitions,
+      configEntries: [
+        { name: 'retention.ms', value: String(spec.retentionMs) },
+        { name: 'cleanup.policy', value: spec.cleanupPolicy },
+      ],
+    })),
+  );
   console.log(
-    `topics: ${missing.length} created, ${TOPICS.length - missing.length} already present (prefix "${prefix}")`,
+    `topics: ${created.length} created, ${TOPICS.length - created.length} already present (prefix "${prefix}")`,
   );
 } finally {
   await admin.disconnect();
