@@ -186,4 +186,63 @@ describe('PgliteVectorStore at scale', () => {
       await store.close();
     }
   });
+
+  it('answers a hybrid query in one read of the scope with what search, lexicalSearch, rankIds and count give', async () => {
+    // exactScopeMaxRows 0: every scope is "large", so hybridSearch runs the separate queries.
+    const [onePass, apart] = await Promise.all([
+      PgliteVectorStore.open({ hnswMinRows: 100_000 }),
+      PgliteVectorStore.open({ hnswMinRows: 100_000, exactScopeMaxRows: 0 }),
+    ]);
+    const name = 'chunks_hybrid_8';
+    try {
+      const random = seeded(11);
+      const words = ['badge', 'refund', 'laptop', 'travel', 'hotel', 'vpn'];
+      const points = Array.from({ length: 600 }, (_, i) => ({
+        id: id(i),
+        vector: Array.from({ length: 8 }, () => random() - 0.5),
+        payload: {
+          ...payload(`d${i}`, Array.from({ length: 6 }, () => words[Math.floor(random() * 6)]).join(' ')),
+          tenant: i % 3 ? 'a' : 'b',
+          collection: i % 4 ? 'c' : 'other',
+          aclGroups: i % 5 ? [] : [`g${i % 2}`],
+        },
+      }));
+      for (const store of [onePass, apart]) {
+        await store.ensureCollection(name, 8);
+        await store.upsert(name, points);
+      }
+      // The separate queries use an HNSW index, as they do on scopes too large to read exactly.
+      await sqlOf(apart).exec(`CREATE INDEX ON "${name}" USING hnsw (embedding vector_cosine_ops)`);
+      for (const [q, groups] of [
+        [3, ['g0']],
+        [42, []],
+        [99, ['g1', 'g0']],
+      ] as const) {
+        const query = {
+          tenant: 'a',
+          collections: ['c', 'other'],
+          groups,
+          limit: 20,
+          minScore: -1,
+          text: 'badge hotel refunds',
+          withheld: { limit: 10, minScore: 0.1 },
+        };
+        const vector = points[q].vector;
+        const one = await onePass.hybridSearch(name, vector, query);
+        const ranked = await onePass.rankIds(name, vector, { ...query, ...query.withheld });
+        const readable = await onePass.count(name, { tenant: 'a', ids: ranked.map((r) => r.id), groups });
+        expect(one.withheld).toBe(ranked.length - readable);
+        expect(one.vector).toEqual(await onePass.search(name, vector, query));
+        expect(one.lexical).toEqual(await onePass.lexicalSearch(name, query));
+        expect(one.vector).toHaveLength(20);
+        expect(one.lexical.length).toBeGreaterThan(0);
+        const separate = await apart.hybridSearch(name, vector, query);
+        expect(separate.withheld).toBe(one.withheld);
+        expect(separate.lexical).toEqual(one.lexical);
+        expect(separate.vector[0]).toEqual(one.vector[0]);
+      }
+    } finally {
+      await Promise.all([onePass.close(), apart.close()]);
+    }
+  });
 });
