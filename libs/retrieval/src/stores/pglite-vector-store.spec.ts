@@ -100,8 +100,10 @@ describe('PgliteVectorStore at scale', () => {
       await before.upsert('chunks_old_2', [
         { id: id(1), vector: [1, 0], payload: payload('d1', 'refund policies for hotels') },
       ]);
-      // The table as the previous release left it: no terms column, a tsvector GIN index.
+      // The table as an earlier release left it: a tsvector column with a GIN index, no terms column.
       await sqlOf(before).exec(`
+        ALTER TABLE "chunks_old_2" ADD COLUMN lexemes tsvector;
+        UPDATE "chunks_old_2" SET lexemes = to_tsvector('english', text);
         ALTER TABLE "chunks_old_2" DROP COLUMN terms;
         CREATE INDEX "chunks_old_2_lexemes" ON "chunks_old_2" USING gin (lexemes);
       `);
@@ -117,6 +119,12 @@ describe('PgliteVectorStore at scale', () => {
           text: 'hotel refund',
         });
         expect(found.map((f) => f.payload.documentId)).toEqual(['d1']);
+        // The tsvector column is gone: BM25 reads terms, and rows are narrower without it.
+        const columns = await sqlOf(after).query<{ name: string }>(
+          `SELECT attname AS name FROM pg_attribute WHERE attrelid = '"chunks_old_2"'::regclass AND NOT attisdropped`,
+        );
+        expect(columns.rows.map((c) => c.name)).not.toContain('lexemes');
+        expect(columns.rows.map((c) => c.name)).toEqual(expect.arrayContaining(['terms', 'lexeme_count']));
       } finally {
         await after.close();
       }

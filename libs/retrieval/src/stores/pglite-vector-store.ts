@@ -121,7 +121,6 @@ export class PgliteVectorStore implements VectorStore {
           content_hash text NOT NULL,
           text text NOT NULL,
           embedding vector(${dimension}) NOT NULL,
-          lexemes tsvector,
           lexeme_count integer,
           terms jsonb,
           supersedes text[] NOT NULL DEFAULT '{}',
@@ -193,10 +192,10 @@ export class PgliteVectorStore implements VectorStore {
     }));
     await this.db.query(
       `INSERT INTO ${table} (id, tenant, collection, acl_groups, document_id, version, title, source_uri,
-         section_path, chunk_index, content_hash, text, embedding, lexemes, lexeme_count, terms, supersedes,
+         section_path, chunk_index, content_hash, text, embedding, lexeme_count, terms, supersedes,
          effective_date, version_label)
        SELECT r.id, r.tenant, r.collection, r.acl_groups, r.document_id, r.version, r.title, r.source_uri,
-              r.section_path, r.chunk_index, r.content_hash, r.text, r.embedding::vector, l.v,
+              r.section_path, r.chunk_index, r.content_hash, r.text, r.embedding::vector,
               (SELECT coalesce(sum(cardinality(u.positions)), 0)::int FROM unnest(l.v) u), ${termsOf('l.v')}, r.supersedes,
               r.effective_date, r.version_label
          FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, tenant text, collection text, acl_groups text[],
@@ -211,7 +210,7 @@ export class PgliteVectorStore implements VectorStore {
          acl_groups = EXCLUDED.acl_groups, document_id = EXCLUDED.document_id, version = EXCLUDED.version,
          title = EXCLUDED.title, source_uri = EXCLUDED.source_uri, section_path = EXCLUDED.section_path,
          chunk_index = EXCLUDED.chunk_index, content_hash = EXCLUDED.content_hash, text = EXCLUDED.text,
-         embedding = EXCLUDED.embedding, lexemes = EXCLUDED.lexemes, lexeme_count = EXCLUDED.lexeme_count,
+         embedding = EXCLUDED.embedding, lexeme_count = EXCLUDED.lexeme_count,
          terms = EXCLUDED.terms,
          supersedes = EXCLUDED.supersedes, effective_date = EXCLUDED.effective_date,
          version_label = EXCLUDED.version_label`,
@@ -574,19 +573,23 @@ export class PgliteVectorStore implements VectorStore {
     return minScore === undefined ? result.rows : result.rows.filter((row) => row.score >= minScore);
   }
 
-  /** Adds the full-text columns to tables created before lexical search existed, and indexes them. */
+  /**
+   * Adds the full-text columns to tables created before lexical search or term frequencies existed,
+   * and indexes them. The tsvector column of earlier tables goes: matching and BM25 read `terms`,
+   * and its ~400 bytes a row made a 384-dimension row too wide for three to share a page.
+   */
   private async ensureLexicalIndex(name: string): Promise<void> {
     const table = assertCollectionName(name);
+    const lexemes = lexemesOf('title', 'section_path', 'text');
     await this.db.exec(`
-      ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS lexemes tsvector;
       ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS lexeme_count integer;
-      UPDATE ${table} SET lexemes = ${lexemesOf('title', 'section_path', 'text')} WHERE lexemes IS NULL;
-      UPDATE ${table} SET lexeme_count = (SELECT coalesce(sum(cardinality(u.positions)), 0)::int FROM unnest(lexemes) u)
+      UPDATE ${table} SET lexeme_count = (SELECT coalesce(sum(cardinality(u.positions)), 0)::int FROM unnest(${lexemes}) u)
        WHERE lexeme_count IS NULL;
       ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS terms jsonb;
-      UPDATE ${table} SET terms = ${termsOf('lexemes')} WHERE terms IS NULL;
-      -- Matching and term frequencies read terms; the tsvector index only cost writes.
+      UPDATE ${table} SET terms = ${termsOf(lexemes)} WHERE terms IS NULL;
+      -- Dropping a column only marks it dropped; rows lose its bytes when next written.
       DROP INDEX IF EXISTS ${quoted(`${name}_lexemes`)};
+      ALTER TABLE ${table} DROP COLUMN IF EXISTS lexemes;
       CREATE INDEX IF NOT EXISTS ${quoted(`${name}_terms`)} ON ${table} USING gin (terms);
     `);
   }
