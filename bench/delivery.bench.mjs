@@ -112,7 +112,7 @@ const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const alo = median(results['at-least-once']);
 const eos = median(results['exactly-once']);
 console.log(
-  `delivery bench: ${messages} messages through one stage (6 partitions), ${rounds} round(s), median msgs/s`,
+  `delivery bench: ${messages} messages through one stage (${TOPICS.find((t) => t.name === 'orchestration.request.v1').partitions} partitions), ${rounds} round(s), median msgs/s`,
 );
 console.log(
   `  at-least-once  ${alo.toFixed(0).padStart(6)} msgs/s  (${results['at-least-once'].map((v) => v.toFixed(0)).join(', ')})`,

@@ -93,6 +93,12 @@ async function withBus(work) {
 
 async function ingest(path, options) {
   const files = filesUnder(path);
+  // Files whose ids collide ("a b.md", "a-b.md", "a b.txt" are all "a-b") would overwrite each
+  // other in the index, leaving only the last one: none of them is published, each is listed.
+  const filesById = new Map();
+  for (const { rel, documentId } of files) {
+    if (CONTENT_TYPES[extname(rel).toLowerCase()]) filesById.set(documentId, [...(filesById.get(documentId) ?? []), rel]);
+  }
   const summary = { published: 0, skipped: [], bytes: 0 };
   await withBus(async (bus, config) => {
     const bar = new cliProgress.SingleBar({ format: 'ingest [{bar}] {value}/{total} files | {file}', hideCursor: true }, cliProgress.Presets.shades_classic);
@@ -113,6 +119,13 @@ async function ingest(path, options) {
       }
       if (!contracts.ID_PATTERN.test(documentId)) {
         summary.skipped.push(`${rel}: no usable document id`);
+        continue;
+      }
+      const sameId = filesById.get(documentId).filter((other) => other !== rel);
+      if (sameId.length > 0) {
+        summary.skipped.push(
+          `${rel}: its document id "${documentId}" is also the id of ${sameId.join(', ')}; rename the files so that their ids differ (an id is the path without extension, other characters than letters, digits, ".", "_", ":" and "-" replaced by "-")`,
+        );
         continue;
       }
       const content = readFileSync(file, 'utf8');

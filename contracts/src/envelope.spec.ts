@@ -27,6 +27,37 @@ describe('decodeMessage', () => {
     expect(decodeMessage({}, '{oops').dataProblem?.errors).toEqual(['value: not JSON']);
   });
 
+  it('refuses a binary-mode payload whose content-type is not JSON, and reads any JSON one', () => {
+    const value = JSON.stringify(payload);
+    for (const contentType of ['application/xml', 'text/plain; charset=utf-8', 'application/octet-stream']) {
+      const decoded = decodeMessage(
+        { 'content-type': contentType, ce_id: 'e-1', ce_tenantid: 'acme' },
+        value,
+      );
+      expect(decoded).toMatchObject({
+        mode: 'binary',
+        attributes: { id: 'e-1', tenantid: 'acme' },
+        data: undefined,
+        dataProblem: { errors: ['content-type: not JSON'] },
+      });
+      expect(decoded.dataProblem?.reason).toContain(
+        `the content-type header is "${contentType.split(';')[0]}"`,
+      );
+    }
+    for (const contentType of [
+      'application/json; charset=utf-8',
+      'Application/JSON',
+      'text/json',
+      'application/vnd.acme+json',
+    ]) {
+      expect(decodeMessage({ 'Content-Type': contentType }, value)).toMatchObject({
+        mode: 'binary',
+        data: payload,
+      });
+      expect(decodeMessage({ 'Content-Type': contentType }, value).dataProblem).toBeUndefined();
+    }
+  });
+
   it.each([
     'application/cloudevents+json',
     'Application/CloudEvents+JSON',

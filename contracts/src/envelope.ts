@@ -157,7 +157,8 @@ export interface DecodedMessage {
  * Takes a Kafka message apart in the content mode its `content-type` header names (header name
  * and media type matched case-insensitively, parameters such as `; charset=utf-8` allowed):
  * structured mode for `application/cloudevents+json` (see decodeStructured), binary mode
- * (`ce_*` headers, the value is the JSON payload) for anything else. Never throws.
+ * (`ce_*` headers, the value is the JSON payload) for anything else; in binary mode a content-type
+ * that is not JSON (`application/json`, `text/json`, `+json`) is a `dataProblem`. Never throws.
  */
 export function decodeMessage(
   headers: Readonly<Record<string, string | undefined>>,
@@ -174,6 +175,21 @@ export function decodeMessage(
       problem: {
         reason: `batched CloudEvents (content-type ${BATCH_CONTENT_TYPE}) are not accepted: send one event per Kafka message`,
         errors: [`content-type: ${BATCH_CONTENT_TYPE}`],
+      },
+    };
+  }
+  if (mediaType !== undefined && !isJsonMediaType(mediaType)) {
+    // Binary mode: content-type is the payload's datacontenttype (Kafka protocol binding 1.0, 3.2.1).
+    return {
+      mode: 'binary',
+      attributes: headersToAttributes(headers),
+      data: undefined,
+      attributePrefix: CE_HEADER_PREFIX,
+      dataProblem: {
+        reason:
+          `the content-type header is "${toStorableText(truncateText(mediaType, 100))}", but llmbus payloads are JSON objects: ` +
+          `set content-type to ${CONTENT_TYPE} (or leave it out) and send the payload as JSON, or use ${STRUCTURED_CONTENT_TYPE} for structured mode`,
+        errors: ['content-type: not JSON'],
       },
     };
   }

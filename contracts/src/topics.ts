@@ -14,7 +14,19 @@ export interface TopicSpec {
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-function topic(name: string, description: string, retentionDays = 7, partitions = 6): TopicSpec {
+/**
+ * Partitions of the request-path topics: the most replicas of one stage that all get work. 12
+ * splits evenly over 1, 2, 3, 4, 6 and 12 replicas (with 6, four replicas got 2, 2, 1 and 1
+ * partitions and scaling 1 to 4 was capped at 75 %).
+ */
+export const REQUEST_PATH_PARTITIONS = 12;
+
+function topic(
+  name: string,
+  description: string,
+  retentionDays = 7,
+  partitions = REQUEST_PATH_PARTITIONS,
+): TopicSpec {
   return { name, partitions, retentionMs: retentionDays * DAY_MS, cleanupPolicy: 'delete', description };
 }
 

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { topicsFor, type StageHandlers } from '@llmbus/bus';
 import { isRetryTopic, isStreamTopic, STAGES, TOPICS, type Stage } from '@llmbus/contracts';
 import { parseRetentionPolicy } from '@llmbus/audit';
@@ -136,7 +136,14 @@ const CONTROLLERS: Record<Stage, Type> = {
   auditor: AuditRecorderController,
 };
 
-const SECRET_VARIABLES = ['API_KEYS', 'DATABASE_URL', 'OPENAI_API_KEY', 'QDRANT_API_KEY', 'LLMBUS_PII_KEY'];
+const SECRET_VARIABLES = [
+  'API_KEYS',
+  'DATABASE_URL',
+  'OPENAI_API_KEY',
+  'QDRANT_API_KEY',
+  'LLMBUS_PII_KEY',
+  'REDIS_URL',
+];
 
 function find(objects: K8sObject[], kind: string, name: string): K8sObject {
   const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
@@ -327,6 +334,24 @@ describeWithTools('helm chart deploy/helm/llmbus', () => {
       for (const stage of ['router', 'validator', 'auditor'] as const)
         expect(piiKey(production, stage)?.optional).toBe(true);
       expect(piiKey(production, 'retriever')).toBeUndefined();
+    });
+
+    it('gives the generator and the retriever REDIS_URL from the Secret, required unless redis.required is false', () => {
+      const redisUrl = (objects: K8sObject[], stage: Stage) =>
+        container(objects, stage).env!.find((e) => e.name === 'REDIS_URL')?.valueFrom.secretKeyRef;
+      // Replicas share rate limits, caches and tool-call claims through it: a pod without it must not start.
+      for (const stage of ['generator', 'retriever'] as const) {
+        expect(redisUrl(defaults, stage)).toEqual({ name: 'llmbus', key: 'REDIS_URL' });
+        expect(redisUrl(production, stage)).toEqual({ name: 'llmbus-prod', key: 'REDIS_URL' });
+      }
+      for (const stage of ['router', 'validator', 'auditor'] as const)
+        expect(redisUrl(defaults, stage)).toBeUndefined();
+      const values = join(mkdtempSync(join(tmpdir(), 'llmbus-values-')), 'trial.yaml');
+      copies.push(dirname(values));
+      writeFileSync(values, 'redis:\n  required: false\n');
+      const trial = render([values]);
+      for (const stage of ['generator', 'retriever'] as const)
+        expect(redisUrl(trial, stage)).toEqual({ name: 'llmbus', key: 'REDIS_URL', optional: true });
     });
 
     it('refuses a secret given as a plain env value', () => {

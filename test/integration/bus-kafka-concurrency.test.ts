@@ -73,7 +73,7 @@ describe('consumer concurrency on a real Kafka broker', () => {
         },
       },
     });
-    // 16 requests (keys) over the topic's 6 partitions: several keys share a partition.
+    // 16 requests (keys) over the topic's 12 partitions: several keys share a partition.
     await bus!.publish(
       Array.from({ length: 16 }, (_, i) =>
         outgoing(RequestSubmittedEvent, submitted(`req-${i}`, 's'), { tenantId: 'acme' }),

@@ -1,5 +1,5 @@
 import { EVENTS, eventTypesOnTopic } from '../catalog';
-import { CE_HEADER_PREFIX } from '../envelope';
+import { CE_HEADER_PREFIX, TENANT_PATTERN, UNKNOWN_TENANT } from '../envelope';
 import { TOPICS } from '../topics';
 import { buildJsonSchemas, sortKeys, type JsonSchema } from './json-schemas';
 
@@ -14,24 +14,53 @@ function messageId(type: string): string {
   return type.replace(/[^A-Za-z0-9]+/g, '_');
 }
 
+/**
+ * The binary-mode headers as consumers check them (EnvelopeAttributes and decodeEvent): every
+ * attribute they refuse to miss is required, with the value constraints a producer must meet.
+ */
 const HEADERS_SCHEMA = {
   type: 'object',
-  required: ['ce_id', 'ce_source', 'ce_type', 'ce_specversion', 'ce_time', 'ce_correlationid', 'ce_tenantid'],
+  required: [
+    'ce_id',
+    'ce_source',
+    'ce_type',
+    'ce_specversion',
+    'ce_time',
+    'ce_correlationid',
+    'ce_tenantid',
+    'ce_schemaversion',
+  ],
   properties: Object.fromEntries(
-    [
-      ['id', 'Event id; consumers de-duplicate on it.'],
-      ['source', 'Producer URI-reference.'],
-      ['type', 'CloudEvents type.'],
-      ['specversion', 'Always 1.0.'],
-      ['time', 'RFC 3339 timestamp.'],
-      ['subject', 'Optional subject.'],
-      ['correlationid', 'The request or document the event belongs to.'],
-      ['causationid', 'Id of the event that caused this one.'],
-      ['tenantid', 'Tenant that owns the event.'],
-      ['traceparent', 'W3C trace context.'],
-      ['schemaversion', 'Major payload schema version.'],
-      ['attempt', 'Attempt of the producing stage.'],
-    ].map(([name, description]) => [`${CE_HEADER_PREFIX}${name}`, { type: 'string', description }]),
+    (
+      [
+        ['id', 'Event id; consumers de-duplicate on it.'],
+        ['source', 'Producer URI-reference.'],
+        ['type', 'CloudEvents type.'],
+        ['specversion', 'Always 1.0.', { enum: ['1.0'] }],
+        ['time', 'RFC 3339 timestamp.'],
+        ['subject', 'Optional subject.'],
+        [
+          'correlationid',
+          'The request or document the event belongs to; on llmbus.request.submitted, its requestId.',
+        ],
+        ['causationid', 'Id of the event that caused this one.'],
+        [
+          'tenantid',
+          `Tenant that owns the event; llmbus writes ${UNKNOWN_TENANT} on the dead letter and RequestFailed of an event without a usable tenant.`,
+          { pattern: `^(?:${UNKNOWN_TENANT}|${TENANT_PATTERN.source.slice(1, -1)})$` },
+        ],
+        ['traceparent', 'W3C trace context.'],
+        [
+          'schemaversion',
+          `Major payload schema version of the message's type (${[...new Set(EVENTS.map((e) => e.schemaVersion))].join(', ')} for the types described here); consumers dead-letter any other version.`,
+          { pattern: '^[1-9][0-9]*$' },
+        ],
+        ['attempt', 'Attempt of the producing stage.'],
+      ] as const satisfies readonly (readonly [string, string, object?])[]
+    ).map(([name, description, constraints]) => [
+      `${CE_HEADER_PREFIX}${name}`,
+      { type: 'string', description, ...constraints },
+    ]),
   ),
 };
 

@@ -130,4 +130,57 @@ describe('decodeEvent', () => {
       rejection: { code: 'invalid_payload', errors: ['value: not validatable'] },
     });
   });
+
+  it('rejects a schema version it does not read instead of reading it as its own', () => {
+    const decoded = decodeEvent(message(submitted(), { ce_schemaversion: '9' }), limits);
+    expect(decoded).toEqual({
+      ok: false,
+      rejection: expect.objectContaining({
+        code: 'invalid_event',
+        reason: expect.stringContaining(
+          'schema version 9 of llmbus.request.submitted is not supported on orchestration.request.v1',
+        ),
+        errors: ['ce_schemaversion: 9 is not 1'],
+        correlationId: 'req-1',
+      }),
+    });
+  });
+
+  it('rejects a submitted request whose correlation id names another request, answering the payload request id', () => {
+    const decoded = decodeEvent(
+      message(submitted({ replyTo: 'ticket-9' }), { ce_correlationid: 'req-other' }),
+      limits,
+    );
+    expect(decoded).toEqual({
+      ok: false,
+      rejection: expect.objectContaining({
+        code: 'invalid_event',
+        reason: expect.stringContaining('set ce_correlationid to "req-1"'),
+        errors: ['ce_correlationid: req-other is not requestId req-1'],
+        correlationId: 'req-1',
+        tenant: 'acme',
+        replyTo: 'ticket-9',
+      }),
+    });
+  });
+
+  it('says a missing attribute is missing, once, and keeps the faults of the others', () => {
+    const decoded = decodeEvent(
+      message(submitted(), { ce_id: undefined, ce_schemaversion: undefined, ce_time: 'yesterday' }),
+      limits,
+    );
+    expect(decoded).toEqual({
+      ok: false,
+      rejection: expect.objectContaining({
+        code: 'invalid_event',
+        reason:
+          'the CloudEvents headers are invalid: id: the ce_id header is missing; schemaversion: the ce_schemaversion header is missing; time: time must be a valid ISO 8601 date string',
+        errors: [
+          'ce_id: the ce_id header is missing',
+          'ce_schemaversion: the ce_schemaversion header is missing',
+          'ce_time: time must be a valid ISO 8601 date string',
+        ],
+      }),
+    });
+  });
 });

@@ -4,6 +4,8 @@ import {
   eventByType,
   eventTypesOnTopic,
   EventEnvelope,
+  RequestSubmitted,
+  RequestSubmittedEvent,
   validateAttributes,
   validatePayload,
 } from '@llmbus/contracts';
@@ -99,10 +101,11 @@ function decode(message: RawMessage, limits: DecodeLimits): DecodedEvent {
   const attrs = validateAttributes(attrsPlain);
   if (!attrs.ok) {
     const where = event.mode === 'binary' ? 'headers' : 'attributes of the structured-mode body';
+    const errors = namingMissing(attrsPlain, attrs.errors, ce);
     return rejected({
       code: 'invalid_event',
-      reason: `the CloudEvents ${where} are invalid: ${attrs.errors.join('; ')}`,
-      errors: attrs.errors.map((e) => `${ce}${e}`),
+      reason: `the CloudEvents ${where} are invalid: ${errors.join('; ')}`,
+      errors: errors.map((e) => `${ce}${e}`),
     });
   }
   const allowed = eventTypesOnTopic(limits.logicalTopic);
@@ -114,6 +117,14 @@ function decode(message: RawMessage, limits: DecodeLimits): DecodedEvent {
       errors: [`${ce}type: ${attrs.value.type}`],
     });
   }
+  if (attrs.value.schemaversion !== definition.schemaVersion) {
+    // A major version is a breaking change: reading it as the one we know would misread fields.
+    return rejected({
+      code: 'invalid_event',
+      reason: `schema version ${attrs.value.schemaversion} of ${definition.type} is not supported on ${limits.logicalTopic}; this platform reads version ${definition.schemaVersion}: set ${ce}schemaversion to ${definition.schemaVersion} and send a payload of that version`,
+      errors: [`${ce}schemaversion: ${attrs.value.schemaversion} is not ${definition.schemaVersion}`],
+    });
+  }
   if (event.dataProblem) return rejected({ code: 'invalid_event', ...event.dataProblem });
   const payload = validatePayload(definition, body);
   if (!payload.ok) {
@@ -123,7 +134,64 @@ function decode(message: RawMessage, limits: DecodeLimits): DecodedEvent {
       errors: payload.errors,
     });
   }
+  const mismatch = correlationMismatch(definition, attrs.value.correlationid, payload.value);
+  if (mismatch) {
+    // The failure answers the request the payload names, which is the one its requester tracks.
+    return {
+      ok: false,
+      rejection: {
+        ...known,
+        correlationId: mismatch,
+        code: 'invalid_event',
+        reason: `${ce}correlationid "${attrs.value.correlationid}" is not the request id "${mismatch}" of the payload; every event of a request carries its request id as correlation id, so set ${ce}correlationid to "${mismatch}"`,
+        errors: [`${ce}correlationid: ${attrs.value.correlationid} is not requestId ${mismatch}`],
+      },
+    };
+  }
   return { ok: true, envelope: { ...attrs.value, data: payload.value }, definition };
+}
+
+/**
+ * For a submitted request, the request id of its payload when the envelope's correlation id names
+ * another request (README, "Topics": `ce_correlationid=<request id>`); undefined when they agree.
+ * Every later event of the request inherits the correlation id, which keys its trail, its review
+ * and its status, so a contradicting one would file the request under an id its requester never
+ * used. Only the entry event is checked: the stages derive the rest from it.
+ */
+function correlationMismatch(
+  definition: EventDefinition,
+  correlationId: string,
+  payload: object,
+): string | undefined {
+  if (definition.type !== RequestSubmittedEvent.type) return undefined;
+  const requestId = (payload as RequestSubmitted).requestId;
+  return requestId === correlationId ? undefined : requestId;
+}
+
+/** Attributes every event carries (subject, causationid, traceparent and attempt are optional). */
+const REQUIRED_ATTRIBUTES = [
+  'id',
+  'source',
+  'type',
+  'specversion',
+  'time',
+  'correlationid',
+  'tenantid',
+  'schemaversion',
+] as const;
+
+/**
+ * The attribute errors with each absent required attribute said once as missing (`id: the ce_id
+ * header is missing`) instead of every constraint it fails ("must be shorter than or equal to 200
+ * characters", "should not be empty", "must be a string"); the other lines are kept as they are.
+ */
+function namingMissing(plain: Record<string, unknown>, errors: readonly string[], prefix: string): string[] {
+  const missing = REQUIRED_ATTRIBUTES.filter((name) => plain[name] === undefined);
+  const what = prefix ? 'header' : 'member of the structured-mode body';
+  return [
+    ...missing.map((name) => `${name}: the ${prefix}${name} ${what} is missing`),
+    ...errors.filter((line) => !missing.some((name) => line.startsWith(`${name}: `))),
+  ];
 }
 
 function textOf(value: unknown): string | undefined {

@@ -1,11 +1,4 @@
-import {
-  Admin,
-  Kafka,
-  KafkaConfig,
-  logLevel,
-  Producer,
-  Transaction,
-} from 'kafkajs';
+import { Admin, Kafka, KafkaConfig, logLevel, Producer, Transaction } from 'kafkajs';
 import type { Logger } from 'pino';
 import { DeliveryDeferredError } from './errors';
 import { KafkaGroupMember, MemberMessagePayload } from './kafka-group-member';

@@ -227,6 +227,37 @@ describe('ToolRegistry argument schemas', () => {
     expect(registry.argumentProblems('remote', { ids: ['a'] })).toEqual(['arguments.ids.0: must be integer']);
   });
 
+  it('rejects, recording no outcome, when the caller stops a running call (the process is stopping)', async () => {
+    const stopping = new AbortController();
+    const slow = new BuiltinToolAdapter().register({
+      name: 'slow_read',
+      description: 'waits until stopped',
+      argumentsSchema: { type: 'object' },
+      run: (_args, signal) =>
+        new Promise((_resolve, reject) =>
+          signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }),
+        ),
+    });
+    const registry = new ToolRegistry().add(
+      {
+        ...base,
+        name: 'slow_read',
+        risk: 'read',
+        tenants: ['*'],
+        argumentsSchema: { type: 'object' },
+      } as ToolDefinition,
+      slow,
+    );
+    const gate = new ToolGate(registry);
+    const running = gate.execute(
+      request('slow_read', {}, { allowlist: { tools: ['slow_read'], maxToolRounds: 1 } }),
+      stopping.signal,
+    );
+    stopping.abort(new Error('the process is stopping: SIGTERM'));
+    // Not a `failed` outcome the model would be told about: the event is handled again.
+    await expect(running).rejects.toThrow(/slow_read/);
+  });
+
   it('rejects an unknown keyword in a schema the product declares', () => {
     expect(() =>
       new ToolRegistry().add({ ...mcp({ type: 'object', requird: ['x'] }), kind: 'http' }, adapter),

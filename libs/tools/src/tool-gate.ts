@@ -153,7 +153,8 @@ export class ToolGate {
 
   /**
    * Decides, then runs the call only when the decision is `execute`. Tool failures are returned
-   * as `failed` outcomes (not thrown) so the loop can tell the model; `signal` stops the run.
+   * as `failed` outcomes (not thrown) so the loop can tell the model; `signal` stops the run, and
+   * a call it stopped rejects with the tool's error instead (it is no outcome to record).
    * A `write` or `high` call first takes its claim: when the claim exists the call is not run
    * (`outcome_unknown`) unless its tool declares `retryUncertain`; when the claim store cannot
    * answer, rejects with ToolClaimUnavailableError (retryable) and runs nothing.
@@ -207,7 +208,9 @@ export class ToolGate {
       if (cacheKey !== undefined) await this.cache?.set(cacheKey, result, decision.tool.cacheTtlMs ?? 60_000);
       return { kind: 'completed', result, callHash: decision.callHash };
     } catch (error) {
-      if (!(error instanceof ToolError)) throw error;
+      // Stopped by the caller (the process is stopping), not a failure of the tool: nothing is
+      // recorded, so the event is handled again (a side-effecting call then finds its claim).
+      if (!(error instanceof ToolError) || signal.aborted) throw error;
       return { kind: 'failed', error, callHash: decision.callHash };
     }
   }

@@ -137,14 +137,7 @@ export class GeneratorEventsController {
     const timer = setInterval(() => void ctx.heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
     let progress: RoundProgress;
     try {
-      progress = await this.rounds.run(
-        state,
-        allowlist,
-        tenant,
-        new AbortController().signal,
-        ctx.log,
-        decision,
-      );
+      progress = await this.rounds.run(state, allowlist, tenant, ctx.signal, ctx.log, decision);
     } finally {
       clearInterval(timer);
     }

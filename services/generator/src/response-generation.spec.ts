@@ -257,6 +257,26 @@ describe('ResponseGeneration', () => {
     });
   });
 
+  it('fails a request whose provider quota is exhausted as rate_limited, not model_error, without retrying', async () => {
+    const quota = new ModelError(
+      'rate_limited',
+      'the account behind OPENAI_API_KEY has no quota left (429 insufficient_quota); top it up or use another key',
+      { retryable: false, status: 429, modelId: 'gpt-4o-mini' },
+    );
+    const generation = new ResponseGeneration(
+      workflows,
+      new ScriptedModelProvider().enqueueChat(quota),
+      () => ({ contextWindow: 4096 }),
+      undefined,
+      1000,
+    );
+    await expect(generation.generate(source, 1, async () => undefined, log)).rejects.toMatchObject({
+      code: 'rate_limited',
+      retryable: false,
+      message: expect.stringContaining('no quota left') as unknown,
+    });
+  });
+
   it('heartbeats while waiting on a slow model', async () => {
     jest.useFakeTimers();
     try {

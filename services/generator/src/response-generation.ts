@@ -486,8 +486,10 @@ export class ResponseGeneration {
         };
       }
       if (error instanceof ModelError && !error.retryable) {
+        // An exhausted quota is a rate limit that waiting will not lift: `rate_limited`, so the
+        // requester can tell "out of budget" from a broken model.
         throw new EventRejectedError(
-          'model_error',
+          error.code === 'rate_limited' ? 'rate_limited' : 'model_error',
           `the model call failed (${error.code}): ${error.message}`,
           [`model: ${error.modelId ?? model.modelId ?? 'default'}`],
         );

@@ -666,6 +666,7 @@ describe('GeneratorEventsController.reviewDecided', () => {
       deliveryAttempt: 1,
       heartbeat: async () => undefined,
       log,
+      signal,
     } as HandlerContext;
     const envelope = {
       id: 'e1',

@@ -22,12 +22,12 @@ retriever:
   topics: [orchestration.routed.v1, documents.ingest.v1]
   http: false
   models: true
-  secrets: [apiKeys, openaiApiKey, qdrantApiKey]
+  secrets: [apiKeys, openaiApiKey, qdrantApiKey, redisUrl]
 generator:
   topics: [orchestration.retrieved.v1, orchestration.regenerate.v1, orchestration.tool-calls.v1, orchestration.review-decision.v1]
   http: false
   models: true
-  secrets: [apiKeys, openaiApiKey, piiKey]
+  secrets: [apiKeys, openaiApiKey, piiKey, redisUrl]
 validator:
   topics: [orchestration.generated.v1, orchestration.review-decision.v1]
   http: false
@@ -52,6 +52,7 @@ databaseUrl: DATABASE_URL
 openaiApiKey: OPENAI_API_KEY
 qdrantApiKey: QDRANT_API_KEY
 piiKey: LLMBUS_PII_KEY
+redisUrl: REDIS_URL
 {{- end -}}
 
 {{/* Chart name, at most 63 characters. */}}
