@@ -561,10 +561,18 @@ export class PgliteVectorStore implements VectorStore {
     const table = assertCollectionName(name);
     if (!(await this.exists(name))) return [];
     await this.maintainIfStale(name);
+    // A scope small enough to read exactly is read exactly even when an HNSW index exists: with a
+    // tenant or ACL filter the graph walk missed most of the nearest rows (recall@30 0.04 on the
+    // bench's 100k chunks) for little saving. `+ 0` keeps the order and keeps the planner off the
+    // index, which only serves `ORDER BY embedding <=> constant`.
+    const upkeep = await this.upkeepOf(name);
+    const exact =
+      upkeep.hnsw &&
+      (await this.scopeStatistics(name, { ...scope, groups: [] })).scopeRows <= this.exactScopeMaxRows;
     const limit = where.param(Math.floor(scope.limit));
     const result = await this.db.query<R & { score: number }>(
       `SELECT ${columns}, 1 - (embedding <=> $1::vector) AS score FROM ${table}
-        WHERE ${where.sql()} ORDER BY embedding <=> $1::vector LIMIT ${limit}`,
+        WHERE ${where.sql()} ORDER BY ${exact ? '(embedding <=> $1::vector) + 0' : 'embedding <=> $1::vector'} LIMIT ${limit}`,
       where.params,
     );
     // minScore applies to the nearest rows, not in SQL: a distance condition there computed every
