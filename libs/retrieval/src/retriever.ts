@@ -178,22 +178,33 @@ export class Retriever {
       limit: Math.max(request.topK * 3, this.options.candidates ?? 30),
     };
     const asOf = (this.options.now?.() ?? new Date()).toISOString().slice(0, 10);
+    // Hybrid: the whole question's search also counts what was withheld (one read of the scope
+    // where the store allows); vector only: a ranking and a count of their own.
+    const hybrid = this.options.lexical !== false;
     const searched = Promise.all(
-      queries.map(async (text, i): Promise<ScoredChunk[][]> => {
-        if (this.options.lexical === false)
-          return [await this.store.search(name, embedding.vectors[i], candidates)];
+      queries.map(async (text, i): Promise<{ lists: ScoredChunk[][]; withheld?: number }> => {
+        if (!hybrid) return { lists: [await this.store.search(name, embedding.vectors[i], candidates)] };
         const both = await this.store.hybridSearch(name, embedding.vectors[i], {
           ...candidates,
           text: withIdentifierParts(text),
+          ...(i === 0 ? { withheld: { limit: scope.limit, minScore: scope.minScore } } : {}),
         });
-        return [both.vector, withMinimumMatch(both.lexical, text, this.lexicalMinimumShare)];
+        return {
+          lists: [both.vector, withMinimumMatch(both.lexical, text, this.lexicalMinimumShare)],
+          withheld: both.withheld,
+        };
       }),
     );
-    const [withheldCount, supersededIds, perQueryLists] = await Promise.all([
-      this.withheld(name, embedding.vectors[0], scope, request.groups),
+    const [vectorOnlyWithheld, supersededIds, searches] = await Promise.all([
+      hybrid ? undefined : this.withheld(name, embedding.vectors[0], scope, request.groups),
       this.store.supersededDocuments(name, { ...scope, groups: request.groups, asOf }),
       searched,
     ]);
+    const withheldCount =
+      vectorOnlyWithheld ??
+      searches[0]?.withheld ??
+      (await this.withheld(name, embedding.vectors[0], scope, request.groups));
+    const perQueryLists = searches.map((q) => q.lists);
     // Per query: the vector list, then (hybrid) the BM25 list.
     const lists = perQueryLists.flat();
 

@@ -66,12 +66,20 @@ export interface LexicalQuery extends Omit<SearchQuery, 'minScore'> {
 export interface HybridQuery extends SearchQuery {
   /** The requester's words, as `LexicalQuery.text`. */
   readonly text: string;
+  /**
+   * When set, `HybridLists.withheld` counts, of the scope's `limit` points nearest to the vector
+   * ignoring ACLs (cosine similarity at least `minScore`), those `groups` may not read: what
+   * `rankIds` followed by a `count` with the groups gives, in the same request.
+   */
+  readonly withheld?: { readonly limit: number; readonly minScore?: number };
 }
 
 /** The two ranked lists of a hybrid query, each exactly what `search` and `lexicalSearch` return. */
 export interface HybridLists {
   readonly vector: ScoredChunk[];
   readonly lexical: ScoredChunk[];
+  /** Present when the query asked for it (`HybridQuery.withheld`): points of the ranking hidden from the groups. */
+  readonly withheld?: number;
 }
 
 /** Which superseding documents count: readable by `groups` in the scope, in effect on `asOf`. */

@@ -399,6 +399,57 @@ export function describeVectorStoreConformance(label: string, target: Conformanc
       );
       expect(both.vector.map((c) => c.payload.documentId)).toEqual(['near']);
       expect(both.lexical[0]?.payload.documentId).toBe('worded');
+      expect(both.withheld).toBeUndefined();
+    });
+
+    it('counts withheld points in a hybrid query as rankIds and count do, and returns nothing of them', async () => {
+      await store.upsert(name, [
+        point({ tenant: 'a', documentId: 'public', text: 'Badge office hours.' }, [1, 0.5, 0, 0]),
+        point({ tenant: 'a', documentId: 'secret-1', aclGroups: ['hr'], text: 'Badge audit.' }, [1, 0, 0, 0]),
+        point(
+          { tenant: 'a', documentId: 'secret-2', aclGroups: ['hr'], text: 'Badge list.' },
+          [1, 0.1, 0, 0],
+        ),
+        point({ tenant: 'a', documentId: 'secret-far', aclGroups: ['hr'], text: 'Badge.' }, [0, 1, 0, 0]),
+        point(
+          { tenant: 'a', documentId: 'other-collection', collection: 'hr', aclGroups: ['hr'] },
+          [1, 0, 0, 0],
+        ),
+        point({ tenant: 'b', documentId: 'b-secret', aclGroups: ['hr'], text: 'Badge.' }, [1, 0, 0, 0]),
+      ]);
+      const query = { tenant: 'a', collections: ['wiki'], limit: 5, minScore: 0.2, text: 'badge' };
+      const outsider = await store.hybridSearch(name, QUERY, {
+        ...query,
+        groups: ['sales'],
+        withheld: { limit: 10, minScore: 0.5 },
+      });
+      const ranked = await store.rankIds(name, QUERY, { ...query, limit: 10, minScore: 0.5 });
+      const readable = await store.count(name, {
+        tenant: 'a',
+        ids: ranked.map((r) => r.id),
+        groups: ['sales'],
+      });
+      expect(outsider.withheld).toBe(ranked.length - readable);
+      expect(outsider.withheld).toBe(2);
+      const shown = [...outsider.vector, ...outsider.lexical].map((c) => c.payload.documentId);
+      expect(new Set(shown)).toEqual(new Set(['public']));
+      // Only the nearest `limit` count, and a member sees everything: nothing withheld.
+      expect(
+        (await store.hybridSearch(name, QUERY, { ...query, groups: ['sales'], withheld: { limit: 1 } }))
+          .withheld,
+      ).toBe(1);
+      expect(
+        (await store.hybridSearch(name, QUERY, { ...query, groups: ['hr'], withheld: { limit: 10 } }))
+          .withheld,
+      ).toBe(0);
+      expect(
+        await store.hybridSearch(name, QUERY, {
+          ...query,
+          collections: [],
+          groups: [],
+          withheld: { limit: 10 },
+        }),
+      ).toEqual({ vector: [], lexical: [], withheld: 0 });
     });
 
     it("deletes a document's points only in the given collection when one is named", async () => {

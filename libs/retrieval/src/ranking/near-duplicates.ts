@@ -14,16 +14,32 @@ export function withoutNearDuplicates<T>(
   textOf: (item: T) => string,
   threshold = NEAR_DUPLICATE_SIMILARITY,
 ): T[] {
-  const kept: { item: T; hash: string; shingles: Map<string, number>; norm: number }[] = [];
+  const kept: { item: T; shingles: Map<string, number>; norm: number }[] = [];
+  const hashes = new Set<string>();
+  // Kept items by shingle: only items sharing a shingle can be similar (cosine > 0), so each item
+  // is compared with those instead of with every kept item (quadratic in the candidates).
+  const withShingle = new Map<string, number[]>();
   for (const item of items) {
     const words = normalisedWords(textOf(item));
     const hash = createHash('sha256').update(words.join(' ')).digest('hex');
-    if (kept.some((k) => k.hash === hash)) continue;
+    if (hashes.has(hash)) continue;
     const shingles = shingleCounts(words);
     const norm = Math.hypot(...shingles.values());
-    if (norm > 0 && kept.some((k) => k.norm > 0 && dot(k.shingles, shingles) / (k.norm * norm) >= threshold))
-      continue;
-    kept.push({ item, hash, shingles, norm });
+    const similar = (k: (typeof kept)[number]) =>
+      k.norm > 0 && dot(k.shingles, shingles) / (k.norm * norm) >= threshold;
+    if (norm > 0) {
+      const sharing = new Set<number>();
+      for (const shingle of shingles.keys()) for (const i of withShingle.get(shingle) ?? []) sharing.add(i);
+      const compared = threshold > 0 ? [...sharing].map((i) => kept[i]) : kept;
+      if (compared.some(similar)) continue;
+    }
+    hashes.add(hash);
+    for (const shingle of shingles.keys()) {
+      const list = withShingle.get(shingle) ?? [];
+      list.push(kept.length);
+      withShingle.set(shingle, list);
+    }
+    kept.push({ item, shingles, norm });
   }
   return kept.map((k) => k.item);
 }

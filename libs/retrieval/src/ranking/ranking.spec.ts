@@ -98,6 +98,54 @@ describe('withoutNearDuplicates', () => {
     const items = ['Vacation requests go to your manager.', 'Expense reports go to your manager.'];
     expect(withoutNearDuplicates(items, (t) => t)).toEqual(items);
   });
+
+  it('keeps what comparing every pair of passages keeps, at any threshold', () => {
+    // Passages drawn from a few words, so many share shingles and some are near copies.
+    let seed = 5;
+    const random = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
+    const words = ['refund', 'hotel', 'travel', 'policy', 'manager', 'approves', 'the', 'per', 'night'];
+    const base = Array.from({ length: 12 }, () =>
+      Array.from({ length: 4 + Math.floor(random() * 8) }, () => words[Math.floor(random() * words.length)]),
+    );
+    const items = Array.from({ length: 80 }, (_, i) => {
+      const text = [...base[i % base.length]];
+      if (random() < 0.5)
+        text[Math.floor(random() * text.length)] = words[Math.floor(random() * words.length)];
+      return text.join(' ');
+    });
+    items.push('', '!!');
+    // The reference: every passage against every passage kept before it.
+    const wordsOf = (text: string) => text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+    const shingles = (text: string) => {
+      const w = wordsOf(text);
+      const size = Math.min(3, w.length);
+      const counts = new Map<string, number>();
+      for (let i = 0; size > 0 && i + size <= w.length; i++) {
+        const s = w.slice(i, i + size).join(' ');
+        counts.set(s, (counts.get(s) ?? 0) + 1);
+      }
+      return counts;
+    };
+    const cosine = (a: Map<string, number>, b: Map<string, number>) => {
+      let dot = 0;
+      for (const [k, v] of a) dot += v * (b.get(k) ?? 0);
+      const norm = Math.hypot(...a.values()) * Math.hypot(...b.values());
+      return norm > 0 ? dot / norm : 0;
+    };
+    for (const threshold of [0.5, 0.8, 0.9, 0]) {
+      const kept: string[] = [];
+      for (const item of items) {
+        const own = shingles(item);
+        const copy = kept.some((k) => {
+          const other = shingles(k);
+          if (wordsOf(k).join(' ') === wordsOf(item).join(' ')) return true;
+          return own.size > 0 && other.size > 0 && cosine(own, other) >= threshold;
+        });
+        if (!copy) kept.push(item);
+      }
+      expect(withoutNearDuplicates(items, (t) => t, threshold)).toEqual(kept);
+    }
+  });
 });
 
 describe('withinTokenBudget', () => {

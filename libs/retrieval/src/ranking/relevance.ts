@@ -1,4 +1,4 @@
-import stem from 'wink-porter2-stemmer';
+import porter2 from 'wink-porter2-stemmer';
 
 /**
  * What says whether the passages found answer the question, beyond the best cosine similarity
@@ -74,6 +74,24 @@ const NON_CONTENT = new Set(
     'why will with within without would yes yet you your yours'
   ).split(' '),
 );
+
+/** Stems of the words seen lately; cleared when full (words recur: a vocabulary, not a stream). */
+const STEMS = new Map<string, string>();
+const MAX_CACHED_STEMS = 100_000;
+
+/**
+ * The Porter2 (Snowball English) stem of a lower-cased word, memoised: stemming every word of
+ * every candidate passage was most of a hybrid retrieval's CPU outside the store.
+ */
+function stem(word: string): string {
+  let stemmed = STEMS.get(word);
+  if (stemmed === undefined) {
+    stemmed = porter2(word);
+    if (STEMS.size >= MAX_CACHED_STEMS) STEMS.clear();
+    STEMS.set(word, stemmed);
+  }
+  return stemmed;
+}
 
 /** The content words of a text: lower-cased, without function words, as Porter2 (Snowball English) stems. */
 export function contentStems(text: string): string[] {

@@ -100,8 +100,10 @@ describe('PgliteVectorStore at scale', () => {
       await before.upsert('chunks_old_2', [
         { id: id(1), vector: [1, 0], payload: payload('d1', 'refund policies for hotels') },
       ]);
-      // The table as the previous release left it: no terms column, a tsvector GIN index.
+      // The table as an earlier release left it: a tsvector column with a GIN index, no terms column.
       await sqlOf(before).exec(`
+        ALTER TABLE "chunks_old_2" ADD COLUMN lexemes tsvector;
+        UPDATE "chunks_old_2" SET lexemes = to_tsvector('english', text);
         ALTER TABLE "chunks_old_2" DROP COLUMN terms;
         CREATE INDEX "chunks_old_2_lexemes" ON "chunks_old_2" USING gin (lexemes);
       `);
@@ -117,6 +119,12 @@ describe('PgliteVectorStore at scale', () => {
           text: 'hotel refund',
         });
         expect(found.map((f) => f.payload.documentId)).toEqual(['d1']);
+        // The tsvector column is gone: BM25 reads terms, and rows are narrower without it.
+        const columns = await sqlOf(after).query<{ name: string }>(
+          `SELECT attname AS name FROM pg_attribute WHERE attrelid = '"chunks_old_2"'::regclass AND NOT attisdropped`,
+        );
+        expect(columns.rows.map((c) => c.name)).not.toContain('lexemes');
+        expect(columns.rows.map((c) => c.name)).toEqual(expect.arrayContaining(['terms', 'lexeme_count']));
       } finally {
         await after.close();
       }
@@ -174,6 +182,19 @@ describe('PgliteVectorStore at scale', () => {
       await store.buildIndexes(name);
       expect(await hasIndex()).toBe(true);
       const indexed = await store.search(name, points[7].vector, { ...query });
+      // A scope this small is read exactly even with the index: the same rows as a brute-force
+      // ranking of the readable points (the graph walk under a filter misses some).
+      const cosine = (a: number[], b: number[]) =>
+        a.reduce((sum, x, d) => sum + x * b[d], 0) / (Math.hypot(...a) * Math.hypot(...b));
+      for (const q of [7, 100, 333]) {
+        const brute = points
+          .filter((p) => p.payload.tenant === 'a' && p.payload.aclGroups.length === 0)
+          .sort((x, y) => cosine(points[q].vector, y.vector) - cosine(points[q].vector, x.vector))
+          .slice(0, 10)
+          .map((p) => p.id);
+        const found = await store.search(name, points[q].vector, { ...query });
+        expect(new Set(found.map((f) => f.id))).toEqual(new Set(brute));
+      }
       for (const found of [exact, indexed]) {
         expect(found[0]?.id).toBe(id(7));
         expect(found).toHaveLength(10);
@@ -184,6 +205,65 @@ describe('PgliteVectorStore at scale', () => {
       expect(lexical[0]?.payload.documentId).toBe('d7');
     } finally {
       await store.close();
+    }
+  });
+
+  it('answers a hybrid query in one read of the scope with what search, lexicalSearch, rankIds and count give', async () => {
+    // exactScopeMaxRows 0: every scope is "large", so hybridSearch runs the separate queries.
+    const [onePass, apart] = await Promise.all([
+      PgliteVectorStore.open({ hnswMinRows: 100_000 }),
+      PgliteVectorStore.open({ hnswMinRows: 100_000, exactScopeMaxRows: 0 }),
+    ]);
+    const name = 'chunks_hybrid_8';
+    try {
+      const random = seeded(11);
+      const words = ['badge', 'refund', 'laptop', 'travel', 'hotel', 'vpn'];
+      const points = Array.from({ length: 600 }, (_, i) => ({
+        id: id(i),
+        vector: Array.from({ length: 8 }, () => random() - 0.5),
+        payload: {
+          ...payload(`d${i}`, Array.from({ length: 6 }, () => words[Math.floor(random() * 6)]).join(' ')),
+          tenant: i % 3 ? 'a' : 'b',
+          collection: i % 4 ? 'c' : 'other',
+          aclGroups: i % 5 ? [] : [`g${i % 2}`],
+        },
+      }));
+      for (const store of [onePass, apart]) {
+        await store.ensureCollection(name, 8);
+        await store.upsert(name, points);
+      }
+      // The separate queries use an HNSW index, as they do on scopes too large to read exactly.
+      await sqlOf(apart).exec(`CREATE INDEX ON "${name}" USING hnsw (embedding vector_cosine_ops)`);
+      for (const [q, groups] of [
+        [3, ['g0']],
+        [42, []],
+        [99, ['g1', 'g0']],
+      ] as const) {
+        const query = {
+          tenant: 'a',
+          collections: ['c', 'other'],
+          groups,
+          limit: 20,
+          minScore: -1,
+          text: 'badge hotel refunds',
+          withheld: { limit: 10, minScore: 0.1 },
+        };
+        const vector = points[q].vector;
+        const one = await onePass.hybridSearch(name, vector, query);
+        const ranked = await onePass.rankIds(name, vector, { ...query, ...query.withheld });
+        const readable = await onePass.count(name, { tenant: 'a', ids: ranked.map((r) => r.id), groups });
+        expect(one.withheld).toBe(ranked.length - readable);
+        expect(one.vector).toEqual(await onePass.search(name, vector, query));
+        expect(one.lexical).toEqual(await onePass.lexicalSearch(name, query));
+        expect(one.vector).toHaveLength(20);
+        expect(one.lexical.length).toBeGreaterThan(0);
+        const separate = await apart.hybridSearch(name, vector, query);
+        expect(separate.withheld).toBe(one.withheld);
+        expect(separate.lexical).toEqual(one.lexical);
+        expect(separate.vector[0]).toEqual(one.vector[0]);
+      }
+    } finally {
+      await Promise.all([onePass.close(), apart.close()]);
     }
   });
 });

@@ -285,6 +285,45 @@ describe('QdrantVectorStore', () => {
     expect(queryBatch.mock.calls[0]).toEqual(['chunks_m_4', body]);
   });
 
+  it('ranks for the withheld count in the same batch (ACLs ignored, ids only), then counts with the groups', async () => {
+    const scored = (id: string, score: number) => ({ id, version: 1, score, payload });
+    const queryBatch = jest.fn().mockResolvedValue([
+      { points: [scored('v1', 0.8)] },
+      { points: [] },
+      {
+        points: [
+          { id: 'r1', version: 1, score: 0.9 },
+          { id: 'v1', version: 1, score: 0.8 },
+        ],
+      },
+    ]);
+    const count = jest.fn().mockResolvedValue({ count: 1 });
+    const store = new QdrantVectorStore({ url: 'http://unused', client: fakeClient({ queryBatch, count }) });
+    const lists = await store.hybridSearch('chunks_m_4', [0.1, 0.2], {
+      tenant: 'a',
+      collections: ['wiki'],
+      groups: ['hr'],
+      limit: 30,
+      minScore: 0.2,
+      text: 'hotel',
+      withheld: { limit: 5, minScore: 0.3 },
+    });
+    expect(lists.withheld).toBe(1);
+    expect(queryBatch.mock.calls[0][1].searches[2]).toEqual({
+      query: [0.1, 0.2],
+      using: 'dense',
+      filter: scopeFilter({ tenant: 'a', collections: ['wiki'] }),
+      limit: 5,
+      score_threshold: 0.3,
+      with_payload: false,
+      with_vector: false,
+    });
+    expect(count.mock.calls[0][1]).toEqual({
+      filter: pointFilter({ tenant: 'a', ids: ['r1', 'v1'], groups: ['hr'] }),
+      exact: true,
+    });
+  });
+
   it('sends no BM25 query for text without words, and nothing for an empty scope', async () => {
     const queryBatch = jest.fn().mockResolvedValue([{ points: [] }]);
     const store = new QdrantVectorStore({ url: 'http://unused', client: fakeClient({ queryBatch }) });

@@ -219,13 +219,26 @@ export class QdrantVectorStore implements VectorStore {
     assertCollectionName(name);
     const dense = denseRequest(vector, query, scopeFilter(query, query.groups), true);
     const lexical = lexicalRequest(query);
-    if (!dense) return { vector: [], lexical: [] };
-    const searches = lexical ? [dense, lexical] : [dense];
+    const counted = query.withheld ? { withheld: 0 } : {};
+    if (!dense) return { vector: [], lexical: [], ...counted };
+    // The ranking for the withheld count (ids only, ACLs ignored) goes in the same batch.
+    const ranking = query.withheld
+      ? denseRequest(vector, { ...query, ...query.withheld }, scopeFilter(query), false)
+      : undefined;
+    const searches = [dense, ...(lexical ? [lexical] : []), ...(ranking ? [ranking] : [])];
     const results = await this.readOrEmpty('hybrid query', () => this.client.queryBatch(name, { searches }));
-    return {
+    const lists = {
       vector: toScoredChunks(results?.[0]?.points ?? []),
       lexical: lexical ? toScoredChunks(results?.[1]?.points ?? []) : [],
     };
+    if (!query.withheld) return lists;
+    const ranked = ranking ? (results?.[searches.length - 1]?.points ?? []) : [];
+    const readable = await this.count(name, {
+      tenant: query.tenant,
+      ids: ranked.map((p) => String(p.id)),
+      groups: query.groups,
+    });
+    return { ...lists, withheld: ranked.length - readable };
   }
 
   async rankIds(name: string, vector: readonly number[], scope: Scope): Promise<RankedId[]> {
