@@ -19,6 +19,8 @@ export interface Rejection {
   /** CloudEvents source of the rejected event: with tenant and id, what tells it from others. */
   readonly causeSource?: string;
   readonly replyTo?: string;
+  /** False: dead-letter only, never a RequestFailed (the error said so); true or absent: as the stage does. */
+  readonly notifyRequester?: boolean;
 }
 
 /** The identity part of a rejection: what a rejected message says about itself. */
