@@ -1,6 +1,6 @@
 import { ApiKeyRegistry } from '@llmbus/access';
 import { PgliteAuditStore, type RequestStatusView } from '@llmbus/audit';
-import { EventBus, InMemoryTransport, outgoing } from '@llmbus/bus';
+import { EventBus, type HandlerContext, InMemoryTransport, outgoing, replayDeadLetters } from '@llmbus/bus';
 import type { StageApp } from '@llmbus/bus-nest';
 import { loadPlatformConfig } from '@llmbus/config';
 import {
@@ -14,6 +14,7 @@ import {
   RequestRoutedEvent,
   RequestSubmittedEvent,
   ReviewRequestedEvent,
+  TerminalError,
 } from '@llmbus/contracts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -566,7 +567,60 @@ describe('router', () => {
         }
       });
 
-      it('routes a request whose earlier event the router refused: a fixed request or a replay is not a duplicate', async () => {
+      it('routes a dead letter replayed after its first attempt failed: the same event, never a duplicate', async () => {
+        let broken = true;
+        const flaky = {
+          embed: async (texts: readonly string[]) => {
+            if (broken) throw new TerminalError('model_error', 'the embedding model is down');
+            return classifierModels.embed(texts);
+          },
+        };
+        const ownBus = new EventBus(new InMemoryTransport(), { logger, retryDelayMs: 1 });
+        const own = await startRouter({
+          bus: ownBus,
+          config,
+          logger,
+          apiKeys,
+          httpPort: 0,
+          classifierModels: flaky,
+          statusStore: store,
+        });
+        const types: string[] = [];
+        await ownBus.subscribe({
+          stage: 'auditor',
+          groupId: 'observer-replay',
+          notifyRequester: false,
+          handlers: Object.fromEntries(
+            [RequestRoutedEvent.type, RequestFailedEvent.type, DeadLetteredEvent.type].map((type) => [
+              type,
+              async (e: EventEnvelope<object>, ctx: HandlerContext) => {
+                await store.record(e, ctx.message!);
+                types.push(type);
+                return [];
+              },
+            ]),
+          ),
+        });
+        try {
+          const request = requestOf('k-replay');
+          await ownBus.publish([
+            outgoing(RequestSubmittedEvent, request, { tenantId: 'acme', id: 'ce-replay-1' }),
+          ]);
+          await until(
+            () => types.includes(DeadLetteredEvent.type) && types.includes(RequestFailedEvent.type),
+          );
+          broken = false;
+          const report = await replayDeadLetters(ownBus, 'router', { correlationId: 'k-replay' });
+          expect(report.replayed).toBe(1);
+          await until(() => types.includes(RequestRoutedEvent.type));
+          expect(types.filter((t) => t === DeadLetteredEvent.type)).toHaveLength(1);
+        } finally {
+          await own.close();
+          await ownBus.close();
+        }
+      });
+
+      it('routes a corrected request under the id of one the router refused: only a routing counts', async () => {
         const request = requestOf('k-fix');
         await bus.publish([
           outgoing(
