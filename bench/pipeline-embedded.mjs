@@ -6,6 +6,7 @@
 // No broker needed. Never asserts on time.
 //   node bench/pipeline.bench.mjs --embedded [--count 500] [--concurrency 8] [--model-latency-ms 0]
 //     [--cpu-prof DIR]   llmbus's process writes a V8 CPU profile (llmbus.cpuprofile) into DIR on exit
+//     [--poll]           read statuses the old way, every 20 to 200 ms, instead of one long poll (?waitMs=)
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -34,6 +35,7 @@ const { values: args } = parseArgs({
     'model-latency-ms': { type: 'string', default: '0' },
     'serve-model': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string', default: '' },
+    poll: { type: 'boolean', default: false },
   },
 });
 
@@ -110,6 +112,7 @@ async function main() {
         return globalThis.fetch(url, init);
       }
     };
+    let statusCalls = 0;
     const one = async (requestId) => {
       const accepted = await fetch(`${base}/v1/requests`, {
         method: 'POST',
@@ -119,19 +122,25 @@ async function main() {
       if (accepted.status !== 202)
         throw new Error(`POST answered ${accepted.status}: ${await accepted.text()}`);
       const until = Date.now() + 120_000;
-      // Status reads cost the process CPU too: back off from 20 ms to 200 ms between them.
+      // Status reads cost the process CPU too: a long poll (answered when the request ends), or
+      // with --poll reads backing off from 20 ms to 200 ms between them.
       for (let poll = 0; ; poll++) {
-        const status = await fetch(`${base}/v1/requests/${requestId}`, { headers: { 'x-api-key': apiKey } });
+        statusCalls++;
+        const query = args.poll ? '' : '?waitMs=30000';
+        const status = await fetch(`${base}/v1/requests/${requestId}${query}`, {
+          headers: { 'x-api-key': apiKey },
+        });
         const body = status.ok ? await status.json() : {};
         if (body.status === 'completed') return;
         if (body.status === 'failed' || body.status === 'review')
           throw new Error(`${requestId} ended ${body.status}`);
         if (Date.now() > until) throw new Error(`${requestId} not completed in 120 s`);
-        await new Promise((r) => setTimeout(r, Math.min(200, 20 * 2 ** poll)));
+        if (args.poll || !status.ok) await new Promise((r) => setTimeout(r, Math.min(200, 20 * 2 ** poll)));
       }
     };
     await run(warmup, concurrency, (i) => one(`w-${i}`));
     const before = (await stats()).chat;
+    statusCalls = 0;
     const cpu0 = cpuSeconds(llmbus.pid);
     const t0 = performance.now();
     await run(count, concurrency, (i) => one(`m-${i}`));
@@ -143,6 +152,7 @@ async function main() {
       rps: count / seconds,
       inFlight: after.maxInFlight,
       calls: after.chat - before,
+      statusCalls: statusCalls / count,
     };
 
     // LangChain.js: the same retrieve-prompt-parse chain in this process, with the workflow's topK.
@@ -159,10 +169,12 @@ async function main() {
 
     console.log(
       `\nllmbus embedded (npm start, ${chunks} chunks indexed; top ${topK} passages fused from ` +
-        `${process.env.RETRIEVAL_CANDIDATES ?? 30} vector and as many lexical candidates; POST, then GET status, 20 to 200 ms apart):`,
+        `${process.env.RETRIEVAL_CANDIDATES ?? 30} vector and as many lexical candidates; POST, then ` +
+        `${args.poll ? 'GET status, 20 to 200 ms apart' : 'GET status?waitMs=30000 (long poll)'}):`,
     );
     console.log(
       `  ${llmbusFigures.rps.toFixed(1)} req/s, CPU ${llmbusFigures.cpu.toFixed(2)} ms per request, ` +
+        `${llmbusFigures.statusCalls.toFixed(1)} status calls per request, ` +
         `${llmbusFigures.calls} chat calls, at most ${llmbusFigures.inFlight} model calls in flight (whole run)`,
     );
     console.log(

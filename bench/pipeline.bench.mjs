@@ -82,6 +82,7 @@ const { values: args } = parseArgs({
     startup: { type: 'string' },
     'startup-rounds': { type: 'string', default: '1' },
     'cpu-prof': { type: 'string' },
+    poll: { type: 'boolean', default: false },
     'relay-hop': { type: 'string' },
     'relay-prefix': { type: 'string' },
   },

@@ -120,6 +120,22 @@ export function recordHash(content: ChainContent): string {
   });
 }
 
+/** How insertChained may write. */
+export interface ChainWriteOptions {
+  /**
+   * True when `tx` is a transaction on the database's only connection, which runs one
+   * transaction at a time (PGlite), and the session was pinned once (pinChainSessionFor): no other
+   * writer can move a chain head between the head read and the insert, so the per-tenant lock and
+   * its statement are left out. Never true for a PostgreSQL server that several replicas write.
+   */
+  readonly soleWriter?: boolean;
+}
+
+/** Pins, for the whole session, what pinChainSession pins per transaction (a sole writer's connection). */
+export async function pinChainSessionFor(session: SqlClient): Promise<void> {
+  await session.query(`SELECT set_config('extra_float_digits', '3', false)`);
+}
+
 interface NormalisedRow extends Record<string, unknown> {
   head_seq: string | null;
   head_hash: string | null;
@@ -138,12 +154,18 @@ interface NormalisedRow extends Record<string, unknown> {
  * ever skip the lock. PostgreSQL renders the values it will store (casts, rounding, time zones)
  * in the same statement that reads the head, so the hash covers exactly what the row holds.
  */
-export async function insertChained(tx: SqlClient, row: AuditInsertRow): Promise<boolean> {
+export async function insertChained(
+  tx: SqlClient,
+  row: AuditInsertRow,
+  options: ChainWriteOptions = {},
+): Promise<boolean> {
   const values = insertValues(row);
-  await tx.query(
-    `SELECT ${PIN_SESSION_SQL}, pg_advisory_xact_lock(${CHAIN_LOCK_CLASS}, hashtext($1::text))`,
-    [row.tenantId],
-  );
+  if (options.soleWriter !== true) {
+    await tx.query(
+      `SELECT ${PIN_SESSION_SQL}, pg_advisory_xact_lock(${CHAIN_LOCK_CLASS}, hashtext($1::text))`,
+      [row.tenantId],
+    );
+  }
   const params = [values[TENANT_PARAM], ...HASHED_COLUMNS.map((c) => values[c.param])];
   const { rows } = await tx.query<NormalisedRow>(
     `SELECT ${HASHED_COLUMNS.map((c, i) => `${rendered(`$${i + 2}::${c.sqlType}`, c.render)} AS c_${c.column}`).join(', ')},

@@ -102,6 +102,9 @@ export type ReviewState =
  * EventIdentity), so redelivered events are stored once, and events of other producers or
  * tenants that happen to share an id are stored too.
  */
+/** What onRecorded tells of a recorded event: its tenant, request (correlation id) and type. */
+export type RecordedListener = (tenantId: string, requestId: string, type: string) => void;
+
 export interface AuditStore {
   /**
    * Stores an event; resolves true when it was new, false when its tenant, source and id were
@@ -110,6 +113,12 @@ export interface AuditStore {
    * on outages.
    */
   record(envelope: EventEnvelope, position: BusPosition, options?: RecordOptions): Promise<boolean>;
+  /**
+   * Calls `listener` after each event this store object records (committed, not a duplicate), in
+   * this process only: readers sharing the writer's store (embedded mode) learn of a row at once;
+   * a store that reads what another process writes hears nothing. Returns the unsubscribe.
+   */
+  onRecorded?(listener: RecordedListener): () => void;
   /** A request's events in event-time order (recording order breaks ties); empty when unknown to the tenant. */
   trail(tenantId: string, requestId: string): Promise<readonly AuditRecord[]>;
   /** Tokens, cost and latency grouped by event type and model, optionally since a time. */

@@ -38,3 +38,32 @@ describeAuditChainConformance('PgliteAuditStore', async () => {
     close: () => store.close(),
   };
 });
+
+describe('PgliteAuditStore.onRecorded', () => {
+  it('tells of each committed new row with its tenant, request and type, not of a duplicate', async () => {
+    const store = await PgliteAuditStore.open();
+    try {
+      const heard: string[] = [];
+      const stop = store.onRecorded((tenant, request, type) => heard.push(`${tenant}/${request}/${type}`));
+      const envelope = {
+        id: 'e-1',
+        source: '/test',
+        type: 'llmbus.request.submitted',
+        specversion: '1.0' as const,
+        time: new Date().toISOString(),
+        correlationid: 'r-1',
+        tenantid: 'acme',
+        schemaversion: 1,
+        data: { requestId: 'r-1' },
+      };
+      const position = { topic: 'orchestration.request.v1', partition: 0, offset: '0' };
+      expect(await store.record(envelope, position)).toBe(true);
+      expect(await store.record(envelope, position)).toBe(false);
+      stop();
+      expect(await store.record({ ...envelope, id: 'e-2' }, { ...position, offset: '1' })).toBe(true);
+      expect(heard).toEqual(['acme/r-1/llmbus.request.submitted']);
+    } finally {
+      await store.close();
+    }
+  });
+});

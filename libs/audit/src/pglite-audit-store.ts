@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { pinChainSessionFor } from './audit-chain';
 import type { SqlClient } from './sql-client';
 import { SqlAuditStore } from './sql-audit-store';
 
@@ -29,7 +30,9 @@ function clientOf(run: PGlite | Transaction): SqlClient {
 /** The audit store on PGlite: Postgres compiled to WASM, in-process, for embedded mode. */
 export class PgliteAuditStore extends SqlAuditStore {
   private constructor(readonly db: PGlite) {
-    super(clientOf(db), () => db.close());
+    // PGlite is one connection that runs one transaction at a time, and this store is its only
+    // writer: a chain head cannot move between its read and the insert, so no lock is taken.
+    super(clientOf(db), () => db.close(), undefined, { soleWriter: true });
   }
 
   /** Opens (or creates) the database, applies pending migrations, and resolves with a ready store. */
@@ -44,6 +47,7 @@ export class PgliteAuditStore extends SqlAuditStore {
     const store = new PgliteAuditStore(db);
     try {
       await store.migrate();
+      await pinChainSessionFor(store.client);
     } catch (error) {
       await db.close();
       throw error;

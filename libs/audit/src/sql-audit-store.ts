@@ -12,7 +12,7 @@ import {
   type EventEnvelope,
 } from '@llmbus/contracts';
 import { CALL_RESTATING_TYPES, RESTATED_USAGE_TYPES } from './audit-columns';
-import { insertChained } from './audit-chain';
+import { insertChained, type ChainWriteOptions } from './audit-chain';
 import {
   queryRequestCost,
   queryUsage,
@@ -41,6 +41,7 @@ import {
   StepCost,
   AuditRecord,
   RecordOptions,
+  RecordedListener,
 } from './audit-store';
 import { migrate } from './migrations';
 import {
@@ -143,10 +144,14 @@ function statusOf(row: SummaryRow): RequestStatus {
  * cast in SQL to types both drivers parse the same way (int4, float8, text).
  */
 export class SqlAuditStore implements AuditStore {
+  private readonly recordedListeners = new Set<RecordedListener>();
+
   constructor(
     protected readonly client: SqlClient,
     private readonly shutdown: () => Promise<void>,
     private readonly schema?: string,
+    /** See ChainWriteOptions: true only for a database this store alone writes, one transaction at a time. */
+    private readonly chainWrites: ChainWriteOptions = {},
   ) {}
 
   /** Applies pending migrations; resolves with the ids applied by this call. */
@@ -176,6 +181,28 @@ export class SqlAuditStore implements AuditStore {
       );
     }
     const row = insertRowOf(envelope, position);
+    const recorded = await this.insertOrCopy(envelope, row, options);
+    if (recorded)
+      for (const listener of this.recordedListeners) listener(row.tenantId, row.correlationId, row.type);
+    return recorded;
+  }
+
+  /**
+   * See AuditStore.onRecorded. Listeners are called synchronously once the row is committed and
+   * must not throw: an error would reach record's caller after the commit (the event, redelivered,
+   * is then a duplicate).
+   */
+  onRecorded(listener: RecordedListener): () => void {
+    this.recordedListeners.add(listener);
+    return () => this.recordedListeners.delete(listener);
+  }
+
+  /** The row, or when PostgreSQL refuses it for good its storable copy (see record). */
+  private async insertOrCopy(
+    envelope: EventEnvelope,
+    row: AuditInsertRow,
+    options: RecordOptions,
+  ): Promise<boolean> {
     try {
       return await this.insert(row);
     } catch (error) {
@@ -200,7 +227,7 @@ export class SqlAuditStore implements AuditStore {
 
   /** One chained insert per transaction: the tenant's chain lock is held until it commits. */
   private insert(row: AuditInsertRow): Promise<boolean> {
-    return this.client.transaction((tx) => insertChained(tx, row));
+    return this.client.transaction((tx) => insertChained(tx, row, this.chainWrites));
   }
 
   async trail(tenantId: string, requestId: string): Promise<readonly AuditRecord[]> {

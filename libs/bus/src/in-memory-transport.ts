@@ -41,12 +41,16 @@ function hashKey(key: string): number {
 export class InMemoryTransport implements BusTransport {
   private readonly topics = new Map<string, Topic>();
   private readonly committed = new Map<string, number>();
+  /** Woken when the bus closes or a subscription stops: partition loops pausing before a redelivery. */
   private readonly waiters = new Set<() => void>();
+  /** Idle partition loops by topic, woken only by a record produced to their topic (or close/stop). */
+  private readonly topicWaiters = new Map<string, Set<() => void>>();
   private readonly activeGroups = new Set<string>();
   private closed = false;
 
   async produce(records: readonly OutgoingRecord[]): Promise<void> {
     if (this.closed) throw new Error('in-memory bus is closed');
+    const touched = new Set<string>();
     for (const record of records) {
       const topic = this.topic(record.topic);
       const partition = hashKey(record.key) % topic.partitions.length;
@@ -55,8 +59,9 @@ export class InMemoryTransport implements BusTransport {
         headers: { ...record.headers },
         value: typeof record.value === 'string' ? Buffer.from(record.value, 'utf8') : record.value,
       });
+      touched.add(record.topic);
     }
-    for (const wake of [...this.waiters]) wake();
+    for (const name of touched) this.wakeTopic(name);
   }
 
   /** Appends a raw message as an external producer would, bypassing envelope checks (tests, tools). */
@@ -68,7 +73,7 @@ export class InMemoryTransport implements BusTransport {
   ): Promise<void> {
     const t = this.topic(topic);
     t.partitions[hashKey(key ?? '') % t.partitions.length].push({ key: key ?? '', headers, value });
-    for (const wake of [...this.waiters]) wake();
+    this.wakeTopic(topic);
   }
 
   async consume(options: ConsumeOptions): Promise<Subscription> {
@@ -96,7 +101,7 @@ export class InMemoryTransport implements BusTransport {
       close: async () => {
         unregister();
         stopped = true;
-        for (const wake of [...this.waiters]) wake();
+        this.wakeAll();
         await Promise.all(loops);
         this.activeGroups.delete(options.groupId);
       },
@@ -121,7 +126,7 @@ export class InMemoryTransport implements BusTransport {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const wake of [...this.waiters]) wake();
+    this.wakeAll();
   }
 
   /** Committed offset of a group on a partition (next offset to read), for tests and lag metrics. */
@@ -141,12 +146,13 @@ export class InMemoryTransport implements BusTransport {
     while (!stopped() && !this.closed) {
       const next = this.committed.get(offsetKey) ?? 0;
       if (next >= log.length) {
+        const idle = this.idleLoops(topicName);
         await new Promise<void>((resolve) => {
           const wake = () => {
-            this.waiters.delete(wake);
+            idle.delete(wake);
             resolve();
           };
-          this.waiters.add(wake);
+          idle.add(wake);
         });
         continue;
       }
@@ -174,6 +180,27 @@ export class InMemoryTransport implements BusTransport {
         delay = Math.min(delay * 2, REDELIVERY_DELAY_MS.max);
       }
     }
+  }
+
+  /** The idle partition loops of a topic (a produce to it wakes them all; they re-check their partition). */
+  private idleLoops(topic: string): Set<() => void> {
+    let set = this.topicWaiters.get(topic);
+    if (set === undefined) {
+      set = new Set();
+      this.topicWaiters.set(topic, set);
+    }
+    return set;
+  }
+
+  private wakeTopic(topic: string): void {
+    const idle = this.topicWaiters.get(topic);
+    if (idle !== undefined) for (const wake of [...idle]) wake();
+  }
+
+  /** Wakes every waiting loop, so that stopped subscriptions and a closed bus are noticed. */
+  private wakeAll(): void {
+    for (const wake of [...this.waiters]) wake();
+    for (const idle of this.topicWaiters.values()) for (const wake of [...idle]) wake();
   }
 
   /** Waits `ms`, or less when the consumer stops or the bus closes. */

@@ -13,7 +13,7 @@ import type { EarlierRouting } from './request-id-reuse';
  * an earlier routing of a request id re-sent under a new event id.
  */
 export type RequestStatusSource = Pick<AuditStore, 'requestStatus' | 'ping'> &
-  Partial<Pick<AuditStore, 'eventById' | 'trail'>>;
+  Partial<Pick<AuditStore, 'eventById' | 'trail' | 'onRecorded'>>;
 
 /** Seconds a client is asked to wait (`Retry-After`) when the audit store does not answer. */
 export const STATUS_RETRY_AFTER_SECONDS = 5;
@@ -42,6 +42,8 @@ export class RequestStatuses implements ReadinessCheck {
   private answered = false;
   /** Requests this replica's consumer routed lately, by tenant and request id (10 minutes, 10 000 at most). */
   private readonly routings = new LRUCache<string, EarlierRouting>({ max: 10_000, ttl: 600_000 });
+  private readonly recordedListeners = new Map<string, Set<(type: string) => void>>();
+  private unsubscribeStore?: () => void;
 
   constructor(
     private readonly store: RequestStatusSource,
@@ -88,6 +90,35 @@ export class RequestStatuses implements ReadinessCheck {
       );
       return undefined;
     }
+  }
+
+  /**
+   * Calls `listener` with the type of each event of the tenant's request the store records in this
+   * process (embedded mode, where the router reads the auditor's own store); never called when the
+   * store only reads what another process writes. Returns the unsubscribe.
+   */
+  onRecorded(tenantId: string, requestId: string, listener: (type: string) => void): () => void {
+    const subscribe = this.store.onRecorded?.bind(this.store);
+    if (subscribe === undefined) return () => undefined;
+    const key = `${tenantId}\u0000${requestId}`;
+    let listeners = this.recordedListeners.get(key);
+    if (listeners === undefined) {
+      listeners = new Set();
+      this.recordedListeners.set(key, listeners);
+    }
+    listeners.add(listener);
+    // One store listener while anyone waits, dispatching by tenant and request.
+    this.unsubscribeStore ??= subscribe((tenant, request, type) => {
+      for (const wake of this.recordedListeners.get(`${tenant}\u0000${request}`) ?? []) wake(type);
+    });
+    return () => {
+      listeners.delete(listener);
+      if (listeners.size === 0) this.recordedListeners.delete(key);
+      if (this.recordedListeners.size === 0) {
+        this.unsubscribeStore?.();
+        this.unsubscribeStore = undefined;
+      }
+    };
   }
 
   /** Bridges the auditor's lag for a request this replica has just published (with its body's digest). */

@@ -18,6 +18,7 @@ import {
   Param,
   PayloadTooLargeException,
   Post,
+  Query,
   UseFilters,
   UseGuards,
 } from '@nestjs/common';
@@ -31,6 +32,7 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiPayloadTooLargeResponse,
+  ApiQuery,
   ApiServiceUnavailableResponse,
   ApiTags,
 } from '@nestjs/swagger';
@@ -38,6 +40,7 @@ import { randomUUID } from 'node:crypto';
 import { RouterRuntime } from './router-runtime';
 import { StatusStoreUnavailableFilter } from './status-store-unavailable.filter';
 import { RequestStatusBody, SubmitAcceptedBody } from './requests.openapi';
+import { MAX_STATUS_WAIT_MS, waitForStatus } from './status-wait';
 import { SubmitRequestBody, submitBodyPipe } from './submit-request.dto';
 
 /** The cause of a request submitted over HTTP, as an event source: this route. */
@@ -199,7 +202,18 @@ export class RequestsController {
   @RequireRole('reader')
   @ApiAuthenticated('reader')
   @ApiOperation({ summary: "A request's status, output or failure, from the audit trail" })
+  @ApiQuery({
+    name: 'waitMs',
+    required: false,
+    schema: { type: 'integer', minimum: 0, maximum: MAX_STATUS_WAIT_MS, default: 0 },
+    description:
+      'Long poll: answer as soon as the request completes, fails or goes to human review (one already in review waits for its outcome), at the latest after this many milliseconds with its status then',
+  })
   @ApiOkResponse({ type: RequestStatusBody })
+  @ApiBadRequestResponse({
+    type: ErrorBody,
+    description: '`invalid_wait`: waitMs is not a whole number in range',
+  })
   @ApiNotFoundResponse({ type: ErrorBody, description: 'No such request for this tenant' })
   @ApiServiceUnavailableResponse({
     type: ErrorBody,
@@ -209,8 +223,15 @@ export class RequestsController {
   async status(
     @Param('id') id: string,
     @CurrentPrincipal() principal: Principal,
+    @Query('waitMs') waitMs?: unknown,
   ): Promise<RequestStatusView> {
-    const view = await this.runtime.statuses.get(principal.tenantId, id);
+    const view = await waitForStatus(
+      this.runtime.statuses,
+      this.runtime.drafts,
+      principal.tenantId,
+      id,
+      waitMsOf(waitMs),
+    );
     if (!view) {
       // The same answer for another tenant's request as for a missing one: nothing leaks across tenants.
       throw new NotFoundException(
@@ -220,4 +241,18 @@ export class RequestsController {
     }
     return view;
   }
+}
+
+/** The `waitMs` query parameter in milliseconds (0 when absent). @throws BadRequestException when it is not 0 to MAX_STATUS_WAIT_MS. */
+function waitMsOf(value: unknown): number {
+  if (value === undefined) return 0;
+  const ms = typeof value === 'string' && /^\d{1,6}$/.test(value) ? Number(value) : NaN;
+  if (!(ms <= MAX_STATUS_WAIT_MS)) {
+    throw new BadRequestException({
+      statusCode: 400,
+      error: 'invalid_wait',
+      message: `waitMs must be a whole number of milliseconds from 0 to ${MAX_STATUS_WAIT_MS}, given once; got ${JSON.stringify(value)}`,
+    });
+  }
+  return ms;
 }
