@@ -388,6 +388,9 @@ describe('event identity and content modes on Kafka: five stages and the audit s
       expect(model.chatCalls.length - calls).toBe(1);
       // No RequestFailed keyed by the id: the first request's outcome is the only one.
       expect(resultsOf(requestId).map((m) => m.headers['ce_id'])).toEqual([completed.headers['ce_id']]);
+      // Once the auditor has recorded the whole run (it reads each topic at its own pace).
+      const trail = await trailOf('acme', requestId);
+      expect(trail.filter((r) => r.envelope.type === RequestRoutedEvent.type)).toHaveLength(1);
       expect(await auditStore.requestStatus('acme', requestId)).toMatchObject({ status: 'completed' });
     });
   });
