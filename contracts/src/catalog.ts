@@ -2,6 +2,7 @@ import type { EventDefinition } from './event-definition';
 import { ContextRetrievedEvent } from './events/context-retrieved';
 import { DeadLetteredEvent } from './events/dead-lettered';
 import { DocumentDeletedEvent } from './events/document-deleted';
+import { DocumentFailedEvent } from './events/document-failed';
 import { DocumentRemovedEvent } from './events/document-removed';
 import { DocumentIndexedEvent } from './events/document-indexed';
 import { DocumentSubmittedEvent } from './events/document-submitted';
@@ -34,6 +35,7 @@ export const EVENTS: readonly EventDefinition[] = [
   DocumentIndexedEvent,
   DocumentDeletedEvent,
   DocumentRemovedEvent,
+  DocumentFailedEvent,
   DeadLetteredEvent,
   ModelCallRecordedEvent,
   ToolCallsRequestedEvent,

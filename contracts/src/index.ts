@@ -24,6 +24,7 @@ export * from './events/document-submitted';
 export * from './events/document-indexed';
 export * from './events/document-deleted';
 export * from './events/document-removed';
+export * from './events/document-failed';
 export * from './events/dead-lettered';
 export * from './events/model-call-recorded';
 export * from './events/tool-calls-requested';

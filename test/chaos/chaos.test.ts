@@ -107,6 +107,8 @@ describe(`fault suite (${profile.name} profile)`, () => {
       Topics.Retrieved.name,
       Topics.Generated.name,
       Topics.Regenerate.name,
+      // A refused document's DocumentFailed: the failure a fuzzed DocumentSubmitted must end in.
+      Topics.DocumentIndexed.name,
       ...STAGES.map((s) => DeadLetterTopics[s].name),
     ];
     pipeline = new Pipeline('chaos', {
@@ -134,7 +136,11 @@ describe(`fault suite (${profile.name} profile)`, () => {
     groups = new GroupWatch(pipeline.brokers);
     ledger = new OutcomeLedger(
       pipeline.tap,
-      [pipeline.topic(Topics.Result.name), pipeline.topic(Topics.Review.name)],
+      [
+        pipeline.topic(Topics.Result.name),
+        pipeline.topic(Topics.Review.name),
+        pipeline.topic(Topics.DocumentIndexed.name),
+      ],
       STAGES.map((s) => pipeline.topic(DeadLetterTopics[s].name)),
     );
   });

@@ -3,6 +3,7 @@ import {
   ContextRetrievedEvent,
   DeadLetteredEvent,
   DocumentDeletedEvent,
+  DocumentFailedEvent,
   DocumentIndexedEvent,
   DocumentRemovedEvent,
   DocumentSubmittedEvent,
@@ -50,6 +51,7 @@ export const EVENT_CLASSES = {
     DocumentIndexedEvent.type,
     DocumentDeletedEvent.type,
     DocumentRemovedEvent.type,
+    DocumentFailedEvent.type,
   ],
   /** Dead-letter records, which carry the refused message. */
   'dead-letters': [DeadLetteredEvent.type],

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   ContextRetrievedEvent,
   DeadLetteredEvent,
+  DocumentFailedEvent,
   DocumentIndexedEvent,
   DocumentSubmittedEvent,
   ModelCallRecordedEvent,
@@ -606,6 +607,9 @@ export function describeAuditStoreConformance(
       // like one, so listing it would show an "in_progress" request forever.
       await store.record(event(tenant, 'doc-1', DocumentSubmittedEvent.type, at(0)), position());
       await store.record(event(tenant, 'doc-1', DocumentIndexedEvent.type, at(1)), position());
+      // A refused document ends in DocumentFailed, which is no failed request either.
+      await store.record(event(tenant, 'doc-2', DocumentSubmittedEvent.type, at(1)), position());
+      await store.record(event(tenant, 'doc-2', DocumentFailedEvent.type, at(1)), position());
       await store.record(event(tenant, 'r-1', RequestSubmittedEvent.type, at(2)), position());
       const page = await store.listRequests(tenant, 10);
       expect(page.requests.map((r) => [r.requestId, r.status])).toEqual([['r-1', 'in_progress']]);

@@ -6,6 +6,7 @@ import {
   ReviewRequestedEvent,
   DeadLetteredEvent,
   DocumentDeletedEvent,
+  DocumentFailedEvent,
   DocumentIndexedEvent,
   DocumentRemovedEvent,
   DocumentSubmittedEvent,
@@ -125,6 +126,7 @@ const DOCUMENT_EVENT_TYPES: readonly string[] = [
   DocumentIndexedEvent.type,
   DocumentDeletedEvent.type,
   DocumentRemovedEvent.type,
+  DocumentFailedEvent.type,
 ];
 
 function statusOf(row: SummaryRow): RequestStatus {

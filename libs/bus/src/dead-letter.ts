@@ -1,5 +1,9 @@
 import {
   DeadLetteredEvent,
+  DocumentDeletedEvent,
+  DocumentFailedEvent,
+  DocumentSubmittedEvent,
+  eventByType,
   EventEnvelope,
   FailureCode,
   ID_PATTERN,
@@ -12,6 +16,7 @@ import {
   RequestFailedEvent,
   Stage,
   TENANT_PATTERN,
+  Topics,
   toStorableText,
   toStorableValue,
   TopicSpec,
@@ -35,20 +40,32 @@ export interface DeadLetterSetup {
   readonly maxEventBytes: number;
   /** The stage's dead-letter topic. */
   readonly deadLetterTopic: TopicSpec;
+  /**
+   * Logical topic (without namespace prefix) the message was read from, when known: a message of no
+   * known type read from the document ingest topic is answered as a document's.
+   */
+  readonly originTopic?: string;
 }
 
 /** The events a rejection becomes, and the synthetic cause their ids and tenant derive from. */
 export interface DeadLetterEvents {
   readonly cause: { readonly envelope: EventEnvelope; readonly stage: Stage };
-  /** DeadLettered first (on the dead-letter topic), then RequestFailed when the requester is told. */
+  /**
+   * DeadLettered first (on the dead-letter topic), then, when the requester is told, DocumentFailed
+   * (on the document outcome topic) for a document's event or RequestFailed for any other.
+   */
   readonly events: readonly Outgoing[];
 }
 
 /**
  * Builds what a rejected message becomes: a DeadLettered record holding a storable copy of the
  * message (value cut to fit the event limit, NUL bytes and lone surrogates replaced and marked)
- * and, when the stage notifies requesters and a usable request id is known, a RequestFailed saying
- * what to fix. A RequestFailed is never answered with another one. Pure: `now` stamps the cause.
+ * and, when the stage notifies requesters, what to fix told where the sender listens: for a
+ * DocumentSubmitted or DocumentDeleted (or an event of no known type read from the ingest topic) a
+ * DocumentFailed on `documents.indexed.v1`, keyed by the payload's document id (else the correlation
+ * id), next to DocumentIndexed and DocumentRemoved; for any other event, when a usable request id is
+ * known, a RequestFailed on the result topic. A RequestFailed is never answered with another one.
+ * Pure: `now` stamps the cause.
  */
 export function deadLetterEvents(
   message: RawMessage,
@@ -111,6 +128,25 @@ export function deadLetterEvents(
       { topic: setup.deadLetterTopic },
     ),
   ];
+  if (setup.notifyRequester && isDocumentEvent(rejection.eventType, setup.originTopic)) {
+    const documentId = [rejection.documentId, rejection.correlationId].find(
+      (id) => id !== undefined && ID_PATTERN.test(id),
+    );
+    if (documentId !== undefined) {
+      const collection = rejection.collection;
+      events.push(
+        outgoing(DocumentFailedEvent, {
+          documentId,
+          collection: collection !== undefined && ID_PATTERN.test(collection) ? collection : undefined,
+          code: rejection.code,
+          message: cut(rejection.reason, MESSAGE_MAX_LENGTH),
+          stage: setup.stage,
+          details: errors,
+        }),
+      );
+    }
+    return { cause, events };
+  }
   const requestId = rejection.correlationId;
   const isRequestFailure = message.headers['ce_type'] === RequestFailedEvent.type;
   const notify = setup.notifyRequester && rejection.notifyRequester !== false;
@@ -127,6 +163,19 @@ export function deadLetterEvents(
     );
   }
   return { cause, events };
+}
+
+/** Event types whose sender waits for the outcome on `documents.indexed.v1`, not the result topic. */
+const DOCUMENT_EVENT_TYPES: readonly string[] = [DocumentSubmittedEvent.type, DocumentDeletedEvent.type];
+
+/**
+ * Whether a rejected message is a document's: its type is DocumentSubmitted or DocumentDeleted, or
+ * it names no type the platform knows and was read from the document ingest topic.
+ */
+function isDocumentEvent(eventType: string | undefined, originTopic: string | undefined): boolean {
+  if (eventType !== undefined && DOCUMENT_EVENT_TYPES.includes(eventType)) return true;
+  const known = eventType !== undefined && eventByType(eventType) !== undefined;
+  return !known && originTopic === Topics.DocumentIngest.name;
 }
 
 /** How a handler's failure ended, for the rejection of the event it was handling. */

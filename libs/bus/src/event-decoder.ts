@@ -10,7 +10,7 @@ import {
   validatePayload,
 } from '@llmbus/contracts';
 import { isUtf8 } from 'node:buffer';
-import { cut, errorMessage, isRecord, RejectedIdentity, Rejection, replyToOf } from './rejection';
+import { cut, documentOf, errorMessage, isRecord, RejectedIdentity, Rejection, replyToOf } from './rejection';
 import type { RawMessage } from './transport';
 
 /** What decoding needs to know besides the message. */
@@ -47,6 +47,7 @@ export function decodeEvent(message: RawMessage, limits: DecodeLimits): DecodedE
         tenant: message.headers['ce_tenantid'],
         causeId: message.headers['ce_id'],
         causeSource: message.headers['ce_source'],
+        eventType: message.headers['ce_type'],
       },
     };
   }
@@ -65,6 +66,8 @@ function decode(message: RawMessage, limits: DecodeLimits): DecodedEvent {
     causeId: textOf(attrsPlain['id']),
     causeSource: textOf(attrsPlain['source']),
     replyTo: replyToOf(body),
+    eventType: textOf(attrsPlain['type']),
+    ...documentOf(body),
   };
   const rejected = (rejection: Omit<Rejection, keyof RejectedIdentity>): DecodedEvent => ({
     ok: false,

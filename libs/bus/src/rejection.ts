@@ -19,6 +19,12 @@ export interface Rejection {
   /** CloudEvents source of the rejected event: with tenant and id, what tells it from others. */
   readonly causeSource?: string;
   readonly replyTo?: string;
+  /** CloudEvents type the rejected message claims (`ce_type`), when it says one. */
+  readonly eventType?: string;
+  /** `documentId` of the payload, when it has one (a document's rejection is keyed by it). */
+  readonly documentId?: string;
+  /** `collection` of the payload, when it has one. */
+  readonly collection?: string;
   /** False: dead-letter only, never a RequestFailed (the error said so); true or absent: as the stage does. */
   readonly notifyRequester?: boolean;
 }
@@ -26,7 +32,14 @@ export interface Rejection {
 /** The identity part of a rejection: what a rejected message says about itself. */
 export type RejectedIdentity = Pick<
   Rejection,
-  'correlationId' | 'tenant' | 'causeId' | 'causeSource' | 'replyTo'
+  | 'correlationId'
+  | 'tenant'
+  | 'causeId'
+  | 'causeSource'
+  | 'replyTo'
+  | 'eventType'
+  | 'documentId'
+  | 'collection'
 >;
 
 /** Text of a dead-letter or failure record: cut on a code-point boundary and storable. */
@@ -44,6 +57,16 @@ export function replyToOf(body: unknown): string | undefined {
   return isRecord(body) && typeof body['replyTo'] === 'string'
     ? cut(body['replyTo'], REPLY_TO_MAX_LENGTH)
     : undefined;
+}
+
+/** The `documentId` and `collection` a payload names, when they are strings (unvalidated). */
+export function documentOf(body: unknown): Pick<Rejection, 'documentId' | 'collection'> {
+  if (!isRecord(body)) return {};
+  const { documentId, collection } = body;
+  return {
+    documentId: typeof documentId === 'string' ? documentId : undefined,
+    collection: typeof collection === 'string' ? collection : undefined,
+  };
 }
 
 /** The message of an error, or the thrown value as text. */

@@ -7,7 +7,7 @@ import { DeliveryDeferredError, isRetryable } from './errors';
 import { decodeEvent } from './event-decoder';
 import { busMetrics } from './metrics';
 import type { Outgoing } from './outgoing';
-import { errorMessage, Rejection, replyToOf } from './rejection';
+import { documentOf, errorMessage, Rejection, replyToOf } from './rejection';
 import { isRetryTopicOf, readRetryRecord, retryDelay, retryRecord, retryTopicIndex } from './retry-topics';
 import { traceIdOf } from './trace-context';
 import type { Heartbeat, RawMessage, RecordSink } from './transport';
@@ -191,6 +191,8 @@ export async function processMessage(
       causeId: envelope.id,
       causeSource: envelope.source,
       replyTo: replyToOf(envelope.data),
+      eventType: envelope.type,
+      ...documentOf(envelope.data),
     });
     return;
   }
@@ -266,6 +268,7 @@ async function reject(
     notifyRequester: setup.notifyRequester,
     maxEventBytes: bus.maxEventBytes,
     deadLetterTopic,
+    originTopic: bus.logicalTopic(message.topic),
   });
   await bus.publish(events, cause, output);
   busMetrics.events.inc({

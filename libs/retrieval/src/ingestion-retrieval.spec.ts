@@ -150,11 +150,40 @@ describe('Ingestor and Retriever over PGlite', () => {
     );
   });
 
-  it('removes every chunk when a document becomes empty', async () => {
+  it('refuses a document with no text to index (empty, blank, markup only) and keeps the indexed version', async () => {
     const ingestor = new Ingestor(embedder, store);
     const first = await ingestor.ingest(doc());
-    await ingestor.ingest(doc({ version: 2, content: '' }));
-    expect(await store.listDocumentChunks(first.storeCollection, 'acme', 'handbook')).toEqual([]);
+    const empties: Partial<IngestionRequest>[] = [
+      { content: '' },
+      { content: ' \n\t \n' },
+      { contentType: 'text/plain', content: '\n\n' },
+      { contentType: 'text/html', content: '<p> </p><script>x()</script>' },
+    ];
+    for (const empty of empties) {
+      const refusal = ingestor.ingest(doc({ version: 2, ...empty }));
+      await expect(refusal).rejects.toMatchObject({
+        name: 'TerminalError',
+        code: 'invalid_payload',
+        message: expect.stringContaining('has no text to index'),
+        details: [expect.stringMatching(/^content: no text to index/)],
+      });
+      await expect(refusal).rejects.toThrow(/send a DocumentDeleted/);
+    }
+    const kept = await store.listDocumentChunks(first.storeCollection, 'acme', 'handbook');
+    expect(kept.map((c) => c.version)).toEqual([1, 1]);
+  });
+
+  it('indexes a heading-only document: its headings are its text', async () => {
+    const ingestor = new Ingestor(embedder, store);
+    const note = await ingestor.ingest(
+      doc({ documentId: 'note', title: 'Note', content: '# Office closed on Friday the 13th\n' }),
+    );
+    expect(note).toMatchObject({ chunkCount: 1, unchanged: false });
+    const { passages } = await retrieve('office closed friday');
+    expect(passages.map((p) => [p.documentId, p.text])).toContainEqual([
+      'note',
+      'Office closed on Friday the 13th',
+    ]);
   });
 
   it("keeps tenants apart and counts only the asker's tenant's restricted passages as withheld", async () => {

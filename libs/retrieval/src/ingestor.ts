@@ -1,4 +1,4 @@
-import type { ModelUsage } from '@llmbus/contracts';
+import { type ModelUsage, TerminalError } from '@llmbus/contracts';
 import { Chunk, chunkDocument, ChunkingOptions, DocumentContentType } from './chunking/chunker';
 import { addUsage, Embedder, EmbeddingSpaceResolver } from './embedder';
 import type { ChunkPayload, StoredChunk, VectorPoint, VectorStore } from './vector-store';
@@ -78,7 +78,9 @@ export class Ingestor {
 
   /**
    * Indexes one document version; see the class comment for the guarantees. `onBatch` runs after
-   * each embedded and stored batch (a consumer heartbeat during long documents).
+   * each embedded and stored batch (a consumer heartbeat during long documents). Throws a
+   * TerminalError `invalid_payload` ("no text to index") for a document without text, before
+   * touching the store.
    */
   async ingest(
     request: IngestionRequest,
@@ -115,6 +117,7 @@ export class Ingestor {
       for (const chunk of this.chunks(request)) all.push(chunk.contentHash);
       return all;
     });
+    if (hashes.length === 0) throw noTextToIndex(request);
     const stored = await this.store.listDocumentChunks(
       space.collectionName,
       request.tenant,
@@ -191,6 +194,20 @@ export class Ingestor {
   private chunks(request: IngestionRequest): Generator<Chunk> {
     return chunkDocument(request, this.options.chunking);
   }
+}
+
+/**
+ * The refusal of a document with no text to index (empty, only whitespace, or markup without text):
+ * indexing it would report success with nothing searchable. A heading-only document has text (its
+ * headings), so it is not refused. The indexed versions, if any, stay: withdrawing a document is
+ * DocumentDeleted's job.
+ */
+function noTextToIndex(request: IngestionRequest): TerminalError {
+  return new TerminalError(
+    'invalid_payload',
+    `document "${request.documentId}" (version ${request.version}, ${request.contentType}) has no text to index: its content is empty or only whitespace or markup; send the document's text, or send a DocumentDeleted (llmbus.document.deleted) to withdraw it from the index`,
+    [`content: no text to index (${request.content.length} characters, none of them text)`],
+  );
 }
 
 /** What gets embedded for a chunk: its text under the document title and section path, which often carry the topic. */

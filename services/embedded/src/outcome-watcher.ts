@@ -1,5 +1,7 @@
 import type { EventBus, Subscription } from '@llmbus/bus';
 import {
+  DocumentFailed,
+  DocumentFailedEvent,
   DocumentIndexed,
   DocumentIndexedEvent,
   EventEnvelope,
@@ -18,6 +20,7 @@ export type Outcome = EventEnvelope<object> & { type: string };
 export class OutcomeWatcher {
   private readonly outcomes = new Map<string, Outcome>();
   private readonly indexed = new Map<string, DocumentIndexed>();
+  private readonly failedDocuments = new Map<string, DocumentFailed>();
   private readonly waiters = new Set<() => void>();
   private subscription?: Subscription;
 
@@ -28,6 +31,11 @@ export class OutcomeWatcher {
       if (event.type === DocumentIndexedEvent.type) {
         const data = event.data as DocumentIndexed;
         this.indexed.set(data.documentId, data);
+        this.failedDocuments.delete(data.documentId);
+      } else if (event.type === DocumentFailedEvent.type) {
+        const data = event.data as DocumentFailed;
+        this.failedDocuments.set(data.documentId, data);
+        this.indexed.delete(data.documentId);
       } else {
         this.outcomes.set(event.correlationid, event);
       }
@@ -40,6 +48,7 @@ export class OutcomeWatcher {
       notifyRequester: false,
       handlers: {
         [DocumentIndexedEvent.type]: record,
+        [DocumentFailedEvent.type]: record,
         [RequestCompletedEvent.type]: record,
         [RequestFailedEvent.type]: record,
         [ReviewRequestedEvent.type]: record,
@@ -52,13 +61,26 @@ export class OutcomeWatcher {
     return this.waitFor(() => this.outcomes.get(requestId), timeoutMs, `request ${requestId}`);
   }
 
-  /** Resolves when every listed document has been indexed. */
+  /**
+   * Resolves when every listed document has been indexed. Rejects, without waiting for the rest, as
+   * soon as one of them is refused (DocumentFailed: the error names the document, its code and what
+   * to fix), or after `timeoutMs`.
+   */
   async documentsIndexed(documentIds: readonly string[], timeoutMs: number): Promise<DocumentIndexed[]> {
-    await this.waitFor(
-      () => (documentIds.every((id) => this.indexed.has(id)) ? true : undefined),
+    const outcome = await this.waitFor<true | DocumentFailed>(
+      () => {
+        const failed = documentIds.map((id) => this.failedDocuments.get(id)).find((f) => f !== undefined);
+        if (failed) return failed;
+        return documentIds.every((id) => this.indexed.has(id)) ? true : undefined;
+      },
       timeoutMs,
       'indexing',
     );
+    if (outcome !== true) {
+      throw new Error(
+        `document ${outcome.documentId} was not indexed (${outcome.code}): ${outcome.message}${outcome.details.length > 0 ? ` [${outcome.details.join('; ')}]` : ''}`,
+      );
+    }
     return documentIds.map((id) => this.indexed.get(id)!);
   }
 

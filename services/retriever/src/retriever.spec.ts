@@ -4,6 +4,8 @@ import { loadPlatformConfig } from '@llmbus/config';
 import {
   ContextRetrieved,
   ContextRetrievedEvent,
+  DocumentFailed,
+  DocumentFailedEvent,
   DocumentIndexed,
   DocumentIndexedEvent,
   DocumentRemoved,
@@ -68,6 +70,7 @@ describe('retriever stage on the in-process bus', () => {
   const retrieved: EventEnvelope<ContextRetrieved>[] = [];
   const failed: EventEnvelope<object>[] = [];
   const removed: EventEnvelope<DocumentRemoved>[] = [];
+  const documentFailures: EventEnvelope<DocumentFailed>[] = [];
 
   const indexedOf = (documentId: string, n = 1) =>
     until(() => {
@@ -90,6 +93,10 @@ describe('retriever stage on the in-process bus', () => {
         [ContextRetrievedEvent.type]: async (e) => (retrieved.push(e as EventEnvelope<ContextRetrieved>), []),
         [RequestFailedEvent.type]: async (e) => (failed.push(e), []),
         [DocumentRemovedEvent.type]: async (e) => (removed.push(e as EventEnvelope<DocumentRemoved>), []),
+        [DocumentFailedEvent.type]: async (e) => (
+          documentFailures.push(e as EventEnvelope<DocumentFailed>),
+          []
+        ),
       },
     });
     const config = loadPlatformConfig({}, { mode: 'embedded', httpPort: 0, clientId: 'test' });
@@ -311,5 +318,35 @@ describe('retriever stage on the in-process bus', () => {
       'parking',
     );
     expect(failed).toEqual([]);
+  });
+
+  it('answers a document with no text with DocumentFailed on the document topic, never a RequestFailed, and indexes a heading-only note', async () => {
+    await bus.publish([
+      outgoing(DocumentSubmittedEvent, document('empty-file', ''), { tenantId: 'acme' }),
+      outgoing(DocumentSubmittedEvent, document('blank-file', '  \n\n\t'), { tenantId: 'acme' }),
+      outgoing(DocumentSubmittedEvent, document('heading-only', '# Kitchen closed on Fridays\n'), {
+        tenantId: 'acme',
+      }),
+    ]);
+    for (const documentId of ['empty-file', 'blank-file']) {
+      const failure = await until(
+        () => documentFailures.find((e) => e.data.documentId === documentId),
+        `DocumentFailed for ${documentId}`,
+      );
+      expect(failure.data).toEqual({
+        documentId,
+        collection: 'policies',
+        code: 'invalid_payload',
+        message: expect.stringContaining(
+          `document "${documentId}" (version 1, text/markdown) has no text to index`,
+        ),
+        stage: 'retriever',
+        details: [expect.stringMatching(/^content: no text to index/)],
+      });
+      expect(failure.correlationid).toBe(documentId);
+    }
+    const note = await indexedOf('heading-only');
+    expect(note.data.chunkCount).toBe(1);
+    expect(failed.filter((e) => ['empty-file', 'blank-file'].includes(e.correlationid))).toEqual([]);
   });
 });

@@ -1,7 +1,8 @@
 // Malformed events for the fuzz run, produced straight to the topics the stages consume. Every
 // case is invalid under every reading a correct consumer could take (binary or structured
 // CloudEvents mode, strict or lenient header decoding), so each must end in a dead letter on the
-// consuming stage's dead-letter topic and, when it names a request id, in a RequestFailed.
+// consuming stage's dead-letter topic and, when it names a request id, in a RequestFailed (a
+// DocumentFailed on documents.indexed.v1 for a DocumentSubmitted, keyed by the same id).
 import {
   ContextRetrievedEvent,
   DocumentSubmittedEvent,

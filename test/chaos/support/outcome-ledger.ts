@@ -4,6 +4,7 @@
 // not of deliveries to the tap.
 import {
   DeadLetteredEvent,
+  DocumentFailedEvent,
   RequestCompletedEvent,
   RequestFailedEvent,
   ReviewRequestedEvent,
@@ -35,6 +36,8 @@ export interface SeenDeadLetter {
 const OUTCOME_TYPES: Readonly<Record<string, OutcomeKind>> = {
   [RequestCompletedEvent.type]: 'completed',
   [RequestFailedEvent.type]: 'failed',
+  // A refused document is answered on the document outcome topic, keyed by its id, not as a request.
+  [DocumentFailedEvent.type]: 'failed',
   [ReviewRequestedEvent.type]: 'review',
 };
 
@@ -49,7 +52,7 @@ export class OutcomeLedger {
 
   constructor(
     private readonly tap: TopicTap,
-    /** Physical names of the result and review topics: outcomes count only from there. */
+    /** Physical names of the result, review and document outcome topics: outcomes count only from there. */
     private readonly outcomeTopics: readonly string[],
     /** Physical names of the dead-letter topics to index. */
     private readonly dlqTopics: readonly string[],

@@ -206,8 +206,28 @@ describe('chunkDocument', () => {
     );
   });
 
-  it('yields no chunks for an empty or markup-only document', () => {
+  it('yields no chunks for an empty, blank or markup-only document', () => {
     expect([...chunkDocument(source('text/html', '<script>x</script><p> </p>'))]).toEqual([]);
-    expect([...chunkDocument(source('text/markdown', '\n\n# Only a heading\n'))]).toEqual([]);
+    expect([...chunkDocument(source('text/markdown', ''))]).toEqual([]);
+    expect([...chunkDocument(source('text/plain', ' \n\t\n'))]).toEqual([]);
+    expect([...chunkDocument(source('text/markdown', '#\n\n---\n'))]).toEqual([]);
+  });
+
+  it('indexes the headings of a heading-only document as its text (a one-line note is a document too)', () => {
+    const md = [...chunkDocument(source('text/markdown', '\n\n# Only a heading\n'))];
+    expect(md.map((c) => ({ text: c.text, sectionPath: c.sectionPath }))).toEqual([
+      { text: 'Only a heading', sectionPath: [] },
+    ]);
+    const setext = [...chunkDocument(source('text/markdown', 'Release notes\n=====\n## Q3 freeze  ##\n'))];
+    expect(setext.map((c) => c.text)).toEqual(['Release notes\nQ3 freeze']);
+    const html = [
+      ...chunkDocument(source('text/html', '<h1>Office  closed</h1><h2>Friday &amp; Monday</h2>')),
+    ];
+    expect(html.map((c) => c.text)).toEqual(['Office closed\nFriday & Monday']);
+  });
+
+  it('keeps headings out of the text of a document that has text of its own', () => {
+    const chunks = [...chunkDocument(source('text/markdown', '# Title\n\nBody.\n\n# Empty section\n'))];
+    expect(chunks.map((c) => [c.sectionPath, c.text])).toEqual([[['Title'], 'Body.']]);
   });
 });

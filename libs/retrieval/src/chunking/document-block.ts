@@ -13,18 +13,36 @@ export interface DocumentBlock {
 export class SectionTracker {
   private stack: { level: number; title: string }[] = [];
   private index = 0;
+  /** The non-empty headings entered before the first block, in document order. */
+  private readonly headings: string[] = [];
+  private blocks = 0;
 
   /** Starts a new section under a heading of the given level (1 = outermost). */
   enter(level: number, title: string): void {
     const clean = collapseWhitespace(title);
     this.stack = this.stack.filter((h) => h.level < level);
-    if (clean) this.stack.push({ level, title: clean });
+    if (clean) {
+      this.stack.push({ level, title: clean });
+      // Kept only while no block came: only a document of headings only needs them.
+      if (this.blocks === 0) this.headings.push(clean);
+    }
     this.index++;
   }
 
   /** A block of the current section. */
   block(text: string, kind: DocumentBlock['kind'] = 'prose'): DocumentBlock {
+    this.blocks++;
     return { sectionPath: this.stack.map((h) => h.title), sectionIndex: this.index, text, kind };
+  }
+
+  /**
+   * For a document made only of headings (a one-line note written as a heading): its headings as one
+   * block of text, one per line, so the note is indexed like any text. Undefined when the document
+   * has a block of its own or no heading.
+   */
+  headingsOnly(): DocumentBlock | undefined {
+    if (this.blocks > 0 || this.headings.length === 0) return undefined;
+    return { sectionPath: [], sectionIndex: 0, text: this.headings.join('\n'), kind: 'prose' };
   }
 }
 

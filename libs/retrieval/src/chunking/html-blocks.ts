@@ -69,7 +69,8 @@ const SLICE_CHARS = 64 * 1024;
 /**
  * Blocks of an HTML document, tags stripped and entities decoded: `h1`-`h6` start sections,
  * block elements end paragraphs, script/style and other non-text elements are dropped whole.
- * The input is parsed in slices, so blocks come out while parsing goes on.
+ * The input is parsed in slices, so blocks come out while parsing goes on. A document of headings
+ * only yields its headings as text.
  */
 export function* htmlBlocks(content: string): Generator<DocumentBlock> {
   const sections = new SectionTracker();
@@ -154,4 +155,6 @@ export function* htmlBlocks(content: string): Generator<DocumentBlock> {
   if (pre) flushPre(pre);
   flush();
   yield* ready.splice(0);
+  const headings = sections.headingsOnly();
+  if (headings) yield headings;
 }

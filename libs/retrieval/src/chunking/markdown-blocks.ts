@@ -5,7 +5,10 @@ const FENCE = /^ {0,3}(`{3,}|~{3,})/;
 const SETEXT_UNDERLINE = /^ {0,3}(=+|-+)[ \t]*$/;
 const THEMATIC_BREAK = /^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$/;
 
-/** Blocks of a Markdown document: ATX and setext headings start sections; fenced code stays whole. */
+/**
+ * Blocks of a Markdown document: ATX and setext headings start sections; fenced code stays whole. A
+ * document of headings only yields its headings as text.
+ */
 export function* markdownBlocks(content: string): Generator<DocumentBlock> {
   const sections = new SectionTracker();
   let paragraph: string[] = [];
@@ -66,6 +69,8 @@ export function* markdownBlocks(content: string): Generator<DocumentBlock> {
     if (code.trim()) yield sections.block(code, 'code');
   }
   yield* flush();
+  const headings = sections.headingsOnly();
+  if (headings) yield headings;
 }
 
 /** Blocks of plain text: paragraphs separated by blank lines, no sections. */

@@ -5,6 +5,8 @@ import {
   type Assessment,
   type ContextRetrieved,
   ContextRetrievedEvent,
+  type DocumentFailed,
+  DocumentFailedEvent,
   type DocumentIndexed,
   DocumentIndexedEvent,
   DocumentSubmittedEvent,
@@ -68,7 +70,8 @@ type Waiter = () => void;
  * (with the item's tenant and requester groups) and observes ContextRetrieved and the outcome
  * (RequestCompleted, ReviewRequested or RequestFailed) through a consumer group of its own.
  * Items that see no outcome within `itemTimeoutMs` count as `timeout`; nothing throws for a bad
- * item. Throws when indexing does not finish within `indexTimeoutMs`.
+ * item. Throws when a corpus document is refused (DocumentFailed, named with what to fix) or when
+ * indexing does not finish within `indexTimeoutMs`.
  */
 export async function runDataset(
   bus: EventBus,
@@ -77,6 +80,8 @@ export async function runDataset(
 ): Promise<ItemRun[]> {
   const runId = randomBytes(4).toString('hex');
   const indexed = new Set<string>();
+  /** Refused documents (DocumentFailed), `tenant/documentId` to what to fix. */
+  const refused = new Map<string, string>();
   const contexts = new Map<string, ContextRetrieved>();
   const outcomes = new Map<string, { type: string; data: unknown; at: number }>();
   const waiters = new Set<Waiter>();
@@ -84,6 +89,9 @@ export async function runDataset(
   const record = (event: EventEnvelope<object>) => {
     if (event.type === DocumentIndexedEvent.type) {
       indexed.add(`${event.tenantid}/${(event.data as DocumentIndexed).documentId}`);
+    } else if (event.type === DocumentFailedEvent.type) {
+      const data = event.data as DocumentFailed;
+      refused.set(`${event.tenantid}/${data.documentId}`, `${data.code}: ${data.message}`);
     } else if (event.type === ContextRetrievedEvent.type) {
       const data = event.data as ContextRetrieved;
       contexts.set(data.requestId, data);
@@ -99,6 +107,7 @@ export async function runDataset(
     notifyRequester: false,
     handlers: {
       [DocumentIndexedEvent.type]: record,
+      [DocumentFailedEvent.type]: record,
       [ContextRetrievedEvent.type]: record,
       [RequestCompletedEvent.type]: record,
       [RequestFailedEvent.type]: record,
@@ -138,7 +147,18 @@ export async function runDataset(
       wanted.push(...corpus.documents.map((d) => `${item.tenant}/${d.documentId}`));
     }
     const indexTimeout = options.indexTimeoutMs ?? 600_000;
-    if (!(await until(() => wanted.every((k) => indexed.has(k)), indexTimeout))) {
+    const settled = (k: string) => indexed.has(k) || refused.has(k);
+    const finished = await until(() => wanted.every(settled), indexTimeout);
+    const failed = wanted.filter((k) => !indexed.has(k) && refused.has(k));
+    if (failed.length > 0) {
+      throw new Error(
+        `${failed.length} of ${wanted.length} documents were refused by the retriever (first: ${failed
+          .slice(0, 3)
+          .map((k) => `${k}: ${refused.get(k)}`)
+          .join('; ')}); fix the corpus`,
+      );
+    }
+    if (!finished) {
       const missing = wanted.filter((k) => !indexed.has(k));
       throw new Error(
         `${missing.length} of ${wanted.length} documents were not indexed within ${indexTimeout} ms (first: ${missing.slice(0, 3).join(', ')}); is the retriever running on this bus?`,
