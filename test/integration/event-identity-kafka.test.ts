@@ -9,6 +9,7 @@ import type { StageApp } from '@llmbus/bus-nest';
 import { loadPlatformConfig } from '@llmbus/config';
 import {
   ContextRetrievedEvent,
+  DeadLetterTopics,
   ModelCallRecordedEvent,
   RequestCompletedEvent,
   RequestRoutedEvent,
@@ -28,6 +29,7 @@ import { WorkflowRegistry } from '@llmbus/workflows';
 import { Kafka, logLevel, Producer } from 'kafkajs';
 import { Client } from 'pg';
 import pino from 'pino';
+import { register } from 'prom-client';
 import request from 'supertest';
 import { databaseUrl, kafkaBrokers, uniquePrefix } from '../support/env';
 import { ensureTopics } from '../support/kafka-topics';
@@ -132,7 +134,11 @@ describe('event identity and content modes on Kafka: five stages and the audit s
         workflows,
       }),
     );
-    tap = new TopicTap(brokers, [prefix + Topics.Result.name], `${prefix}tap`);
+    tap = new TopicTap(
+      brokers,
+      [prefix + Topics.Result.name, prefix + DeadLetterTopics.router.name],
+      `${prefix}tap`,
+    );
     await tap.start();
     producer = new Kafka({ brokers, clientId: `${prefix}upstream`, logLevel: logLevel.NOTHING }).producer({
       idempotent: true,
@@ -293,5 +299,99 @@ describe('event identity and content modes on Kafka: five stages and the audit s
       await replica.close();
       await replicaBus.close();
     }
+  });
+
+  describe('a request id produced again under a new ce_id', () => {
+    const headersOf = (requestId: string, ceId: string) => ({
+      'content-type': 'application/json',
+      ce_id: ceId,
+      ce_source: '/upstream/helpdesk',
+      ce_type: RequestSubmittedEvent.type,
+      ce_specversion: '1.0',
+      ce_time: new Date().toISOString(),
+      ce_correlationid: requestId,
+      ce_tenantid: 'acme',
+      ce_schemaversion: '1',
+    });
+
+    /** The router's count of reused request ids (this process's registry), by outcome. */
+    async function reuses(outcome: 'duplicate' | 'conflict'): Promise<number> {
+      const metric = register.getSingleMetric('orchestrator_request_id_reuse_total');
+      const values = metric === undefined ? [] : (await metric.get()).values;
+      return values
+        .filter((v) => v.labels['tenant'] === 'acme' && v.labels['outcome'] === outcome)
+        .reduce((sum, v) => sum + v.value, 0);
+    }
+
+    /** Waits until the router counted `count` reuses, or `settled` says the outcome is already visible. */
+    async function reusesReach(
+      outcome: 'duplicate' | 'conflict',
+      count: number,
+      settled: () => boolean = () => false,
+    ): Promise<void> {
+      const deadline = Date.now() + 60_000;
+      while ((await reuses(outcome)) < count && !settled()) {
+        if (Date.now() > deadline) throw new Error(`the router did not count ${count} ${outcome}(s)`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+
+    const resultsOf = (requestId: string) =>
+      tap.messages.filter((m) => m.topic === prefix + Topics.Result.name && m.key === requestId);
+
+    it('runs the same body once: one model call, one outcome', async () => {
+      const requestId = `retried-${randomBytes(4).toString('hex')}`;
+      const calls = model.chatCalls.length;
+      const duplicates = await reuses('duplicate');
+      const value = JSON.stringify(ticket(requestId));
+      await send(requestId, headersOf(requestId, randomUUID()), value);
+      await completion('acme', requestId);
+      // The upstream system retries after a timeout, with a fresh event id and the same body.
+      await send(requestId, headersOf(requestId, randomUUID()), value);
+      // Or a second outcome, which is what a router without the check publishes.
+      await reusesReach('duplicate', duplicates + 1, () => resultsOf(requestId).length > 1);
+      // The router published nothing for the duplicate, so nothing more can follow it.
+      expect(model.chatCalls.length - calls).toBe(1);
+      expect(resultsOf(requestId).map((m) => m.headers['ce_type'])).toEqual([RequestCompletedEvent.type]);
+      const trail = await trailOf('acme', requestId);
+      const count = (type: string) => trail.filter((r) => r.envelope.type === type).length;
+      expect(count(RequestRoutedEvent.type)).toBe(1);
+      expect(count(ModelCallRecordedEvent.type)).toBe(1);
+      expect(count(RequestCompletedEvent.type)).toBe(1);
+    });
+
+    it('dead-letters another body under the id, leaving the first request and its outcome alone', async () => {
+      const requestId = `reused-kafka-${randomBytes(4).toString('hex')}`;
+      const calls = model.chatCalls.length;
+      const conflicts = await reuses('conflict');
+      const firstId = randomUUID();
+      await send(requestId, headersOf(requestId, firstId), JSON.stringify(ticket(requestId)));
+      const completed = await completion('acme', requestId);
+      const secondId = randomUUID();
+      const other = {
+        ...ticket(requestId),
+        input: { ...ticket(requestId).input, subject: 'Printer on fire' },
+      };
+      await send(requestId, headersOf(requestId, secondId), JSON.stringify(other));
+      const dead = await tap.waitFor(
+        (m) => m.topic === prefix + DeadLetterTopics.router.name && m.json?.['correlationId'] === requestId,
+        60_000,
+        `the router's dead letter of ${requestId}`,
+      );
+      expect(dead.json).toMatchObject({
+        reasonCode: 'request_id_conflict',
+        reason: `request id "${requestId}" was already used for another request; use a new request id`,
+        originalHeaders: { ce_id: secondId },
+      });
+      expect(dead.json?.['errors']).toEqual(expect.arrayContaining([`earlier ce_id: ${firstId}`]));
+      expect(await reuses('conflict')).toBe(conflicts + 1);
+      expect(model.chatCalls.length - calls).toBe(1);
+      // No RequestFailed keyed by the id: the first request's outcome is the only one.
+      expect(resultsOf(requestId).map((m) => m.headers['ce_id'])).toEqual([completed.headers['ce_id']]);
+      // Once the auditor has recorded the whole run (it reads each topic at its own pace).
+      const trail = await trailOf('acme', requestId);
+      expect(trail.filter((r) => r.envelope.type === RequestRoutedEvent.type)).toHaveLength(1);
+      expect(await auditStore.requestStatus('acme', requestId)).toMatchObject({ status: 'completed' });
+    });
   });
 });

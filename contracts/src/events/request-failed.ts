@@ -21,6 +21,7 @@ export const FAILURE_CODES = [
   'budget_exceeded',
   'processing_error',
   'approval_expired',
+  'request_id_conflict',
 ] as const;
 export type FailureCode = (typeof FAILURE_CODES)[number];
 

@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsObject, Matches, ValidateNested } from 'class-validator';
+import { IsObject, IsOptional, Matches, ValidateNested } from 'class-validator';
 import { defineEvent } from '../event-definition';
 import { Topics } from '../topics';
 import { ID_MESSAGE, ID_PATTERN, RequestContext, RetrievalPlan } from '../values';
@@ -10,6 +10,14 @@ export class RequestRouted {
   @ValidateNested() @Type(() => RequestContext) context!: RequestContext;
   @IsObject() input!: Record<string, unknown>;
   @ValidateNested() @Type(() => RetrievalPlan) retrieval!: RetrievalPlan;
+  /**
+   * Hex SHA-256 of the routed RequestSubmitted payload's RFC 8785 canonical JSON, its own
+   * `submissionDigest` left out: how a router replica tells a re-sent request (same id, same body,
+   * a new event id) from another request reusing the id, once the auditor has recorded this event.
+   */
+  @IsOptional()
+  @Matches(/^[0-9a-f]{64}$/, { message: 'submissionDigest must be 64 lowercase hex digits' })
+  submissionDigest?: string;
 }
 
 export const RequestRoutedEvent = defineEvent({

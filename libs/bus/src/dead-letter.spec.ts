@@ -91,6 +91,10 @@ describe('deadLetterEvents', () => {
     expect(types(rejection, message({ headers: { ce_type: RequestFailedEvent.type } }))).toEqual([
       'llmbus.event.dead-lettered',
     ]);
+    // The error itself may say that a RequestFailed would be misread (another request's id).
+    expect(types({ ...rejection, notifyRequester: false }, message())).toEqual([
+      'llmbus.event.dead-lettered',
+    ]);
   });
 
   it('files a rejection with an unusable tenant and id under the unknown tenant, identified by the record position', () => {
@@ -124,6 +128,22 @@ describe('rejectionOfFailure', () => {
       reason: 'no workflow "x"; known: a, b',
       errors: ['workflow: x'],
     });
+  });
+
+  it('passes on an EventRejectedError that tells no requester, and only that', () => {
+    const silent = new EventRejectedError('request_id_conflict', 'request id "r" was already used', [], {
+      notifyRequester: false,
+    });
+    const failure = { stage: 'router', attempts: 1, retriedRounds: 0 } as const;
+    expect(rejectionOfFailure(silent, failure)).toEqual({
+      code: 'request_id_conflict',
+      reason: 'request id "r" was already used',
+      errors: [],
+      notifyRequester: false,
+    });
+    expect(rejectionOfFailure(new EventRejectedError('invalid_input', 'bad'), failure)).not.toHaveProperty(
+      'notifyRequester',
+    );
   });
 
   it('keeps the code of a TerminalError thrown by domain code', () => {

@@ -149,7 +149,8 @@ export function deadLetterEvents(
   }
   const requestId = rejection.correlationId;
   const isRequestFailure = message.headers['ce_type'] === RequestFailedEvent.type;
-  if (setup.notifyRequester && requestId && ID_PATTERN.test(requestId) && !isRequestFailure) {
+  const notify = setup.notifyRequester && rejection.notifyRequester !== false;
+  if (notify && requestId && ID_PATTERN.test(requestId) && !isRequestFailure) {
     events.push(
       outgoing(RequestFailedEvent, {
         requestId,
@@ -193,8 +194,16 @@ export interface HandlerFailure {
 export function rejectionOfFailure(
   error: unknown,
   failure: HandlerFailure,
-): Pick<Rejection, 'code' | 'reason' | 'errors'> {
-  if (isTerminalError(error)) return { code: error.code, reason: error.message, errors: error.details };
+): Pick<Rejection, 'code' | 'reason' | 'errors' | 'notifyRequester'> {
+  if (isTerminalError(error)) {
+    const silent = (error as { notifyRequester?: unknown }).notifyRequester === false;
+    return {
+      code: error.code,
+      reason: error.message,
+      errors: error.details,
+      ...(silent && { notifyRequester: false }),
+    };
+  }
   const rounds = failure.retriedRounds > 0 ? ` and ${failure.retriedRounds} delayed retry round(s)` : '';
   return {
     code: failureCodeOf(error),

@@ -6,9 +6,21 @@ import { FailureCode, isTerminalError, TerminalError } from '@llmbus/contracts';
  * A handler may throw any TerminalError to the same effect; this one names the bus's own use.
  */
 export class EventRejectedError extends TerminalError {
-  constructor(code: FailureCode, message: string, details: readonly string[] = []) {
+  /**
+   * False when the dead-letter record alone must say it: no RequestFailed is published, e.g. when
+   * one keyed by the event's request id would read as the outcome of another request with that id.
+   */
+  readonly notifyRequester: boolean;
+
+  constructor(
+    code: FailureCode,
+    message: string,
+    details: readonly string[] = [],
+    options: { readonly notifyRequester?: boolean } = {},
+  ) {
     super(code, message, details);
     this.name = 'EventRejectedError';
+    this.notifyRequester = options.notifyRequester ?? true;
   }
 }
 

@@ -25,6 +25,8 @@ export interface Rejection {
   readonly documentId?: string;
   /** `collection` of the payload, when it has one. */
   readonly collection?: string;
+  /** False: dead-letter only, never a RequestFailed (the error said so); true or absent: as the stage does. */
+  readonly notifyRequester?: boolean;
 }
 
 /** The identity part of a rejection: what a rejected message says about itself. */

@@ -1,15 +1,19 @@
 import type { AuditStore, RequestStatusView } from '@llmbus/audit';
 import type { ReadinessCheck } from '@llmbus/http-nest';
+import { RequestRoutedEvent } from '@llmbus/contracts';
 import type { Logger } from '@llmbus/observability';
+import { LRUCache } from 'lru-cache';
 import { RecentAcceptances } from './recent-acceptances';
+import type { EarlierRouting } from './request-id-reuse';
 
 /**
  * The little of the audit store the router reads: request statuses, whether it answers, and
  * (optional) a recorded event by id, which is how a POST finds the body an earlier POST of the same
- * request id submitted through any replica.
+ * request id submitted through any replica, and a request's trail, which is how the consumer finds
+ * an earlier routing of a request id re-sent under a new event id.
  */
 export type RequestStatusSource = Pick<AuditStore, 'requestStatus' | 'ping'> &
-  Partial<Pick<AuditStore, 'eventById' | 'onRecorded'>>;
+  Partial<Pick<AuditStore, 'eventById' | 'trail' | 'onRecorded'>>;
 
 /** Seconds a client is asked to wait (`Retry-After`) when the audit store does not answer. */
 export const STATUS_RETRY_AFTER_SECONDS = 5;
@@ -36,6 +40,8 @@ export class StatusStoreUnavailableError extends Error {
  */
 export class RequestStatuses implements ReadinessCheck {
   private answered = false;
+  /** Requests this replica's consumer routed lately, by tenant and request id (10 minutes, 10 000 at most). */
+  private readonly routings = new LRUCache<string, EarlierRouting>({ max: 10_000, ttl: 600_000 });
   private readonly recordedListeners = new Map<string, Set<(type: string) => void>>();
   private unsubscribeStore?: () => void;
 
@@ -44,6 +50,47 @@ export class RequestStatuses implements ReadinessCheck {
     private readonly logger: Logger,
     private readonly recent = new RecentAcceptances(),
   ) {}
+
+  /** Remembers that the consumer routed the tenant's request from event `eventId`, whose payload has `submissionDigest`. */
+  routed(tenantId: string, requestId: string, eventId: string, submissionDigest: string): void {
+    this.routings.set(`${tenantId}\u0000${requestId}`, { eventId, submissionDigest });
+  }
+
+  /**
+   * The routing of the tenant's request id from another event than `eventId` (the one being
+   * handled): from this replica's recent routings (a request id's events share a partition, so
+   * one replica sees them in order), else from the audit trail's RequestRouted records. Undefined
+   * when the id was not routed yet, only from this very event (a redelivery or a dead letter's
+   * replay keeps its event id), or the audit store does not answer (logged; the check then
+   * narrows to this replica's memory, since ingestion does not depend on the store).
+   */
+  async earlierRouting(
+    tenantId: string,
+    requestId: string,
+    eventId: string,
+  ): Promise<EarlierRouting | undefined> {
+    const recent = this.routings.get(`${tenantId}\u0000${requestId}`);
+    if (recent !== undefined) return recent.eventId === eventId ? undefined : recent;
+    if (this.store.trail === undefined) return undefined;
+    try {
+      const trail = await this.store.trail(tenantId, requestId);
+      const routed = trail.find(
+        (r) => r.envelope.type === RequestRoutedEvent.type && r.envelope.causationid !== eventId,
+      );
+      if (routed === undefined) return undefined;
+      const digest = routed.envelope.data['submissionDigest'];
+      return {
+        eventId: routed.envelope.causationid ?? routed.envelope.id,
+        ...(typeof digest === 'string' && { submissionDigest: digest }),
+      };
+    } catch (error) {
+      this.logger.warn(
+        { err: error, tenantId, correlationId: requestId },
+        "audit store did not answer a request-id check; only this replica's recent routings were compared",
+      );
+      return undefined;
+    }
+  }
 
   /**
    * Calls `listener` with the type of each event of the tenant's request the store records in this

@@ -8,6 +8,7 @@ import {
 import { RoutingDecision } from '@llmbus/workflows';
 import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import { digestOfSubmission, requestIdReuse } from './request-id-reuse';
 import { RouterRuntime } from './router-runtime';
 
 /** Routes submitted requests (the status projection is fed separately, see status-feed.ts). */
@@ -21,8 +22,12 @@ export class RouterEventsController {
     @Ctx() ctx: HandlerContext,
   ): Promise<Outgoing[]> {
     this.checkSource(event);
+    const submissionDigest = digestOfSubmission(event.data);
+    if (await this.isDuplicate(event, submissionDigest, ctx)) return [];
     const decision = await this.route(event.data);
-    const { workflow, routed } = decision;
+    const { workflow } = decision;
+    const routed = { ...decision.routed, submissionDigest };
+    this.runtime.statuses.routed(event.tenantid, event.data.requestId, event.id, submissionDigest);
     ctx.log.info(
       {
         workflow: `${workflow.id}@${workflow.version}`,
@@ -32,6 +37,41 @@ export class RouterEventsController {
       'request routed',
     );
     return [outgoing(RequestRoutedEvent, routed)];
+  }
+
+  /**
+   * A request id routed before under another event id: the same body again (an upstream retry
+   * with a fresh `ce_id`) is a duplicate, dropped with nothing published (true); another body is
+   * another request reusing the id, dead-lettered as `request_id_conflict` without a
+   * RequestFailed, since one keyed by the id would read as the first request's outcome. The same
+   * event id again (a redelivery, a dead letter's replay) is never a duplicate of itself.
+   * @throws EventRejectedError `request_id_conflict` for another body.
+   */
+  private async isDuplicate(
+    event: EventEnvelope<RequestSubmitted>,
+    submissionDigest: string,
+    ctx: HandlerContext,
+  ): Promise<boolean> {
+    const { requestId } = event.data;
+    const earlier = await this.runtime.statuses.earlierRouting(event.tenantid, requestId, event.id);
+    if (earlier === undefined) return false;
+    const ids = { eventId: event.id, earlierEventId: earlier.eventId };
+    // A routing recorded without a digest cannot be compared: running the request twice is the worse error.
+    if (earlier.submissionDigest === undefined || earlier.submissionDigest === submissionDigest) {
+      requestIdReuse.inc({ tenant: event.tenantid, outcome: 'duplicate' });
+      ctx.log.info(
+        ids,
+        `request id "${requestId}" was already accepted with the same body (event ${earlier.eventId}); duplicate event ${event.id} dropped, nothing published`,
+      );
+      return true;
+    }
+    requestIdReuse.inc({ tenant: event.tenantid, outcome: 'conflict' });
+    throw new EventRejectedError(
+      'request_id_conflict',
+      `request id "${requestId}" was already used for another request; use a new request id`,
+      [`ce_id: ${event.id}`, `earlier ce_id: ${earlier.eventId}`, 'data: differs from the earlier request'],
+      { notifyRequester: false },
+    );
   }
 
   /**

@@ -1,9 +1,11 @@
 import { ApiKeyRegistry } from '@llmbus/access';
 import { PgliteAuditStore, type RequestStatusView } from '@llmbus/audit';
-import { EventBus, InMemoryTransport, outgoing } from '@llmbus/bus';
+import { EventBus, type HandlerContext, InMemoryTransport, outgoing, replayDeadLetters } from '@llmbus/bus';
 import type { StageApp } from '@llmbus/bus-nest';
 import { loadPlatformConfig } from '@llmbus/config';
 import {
+  DeadLettered,
+  DeadLetteredEvent,
   EventEnvelope,
   RequestCompletedEvent,
   RequestFailed,
@@ -12,12 +14,14 @@ import {
   RequestRoutedEvent,
   RequestSubmittedEvent,
   ReviewRequestedEvent,
+  TerminalError,
 } from '@llmbus/contracts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import request from 'supertest';
 import { startRouter, type RequestStatusSource } from './index';
+import { requestIdReuse } from './request-id-reuse';
 import { ScriptedModelProvider } from '@llmbus/models';
 
 /** Bag-of-words vectors for the shipped workflows' classifier steps (support-ticket v2). */
@@ -70,6 +74,7 @@ describe('router', () => {
       RequestFailedEvent.type,
       RequestCompletedEvent.type,
       ReviewRequestedEvent.type,
+      DeadLetteredEvent.type,
     ];
     for (const type of observed) {
       seen[type] = [];
@@ -410,6 +415,225 @@ describe('router', () => {
         details: ['input.body: is required'],
       });
       expect(failed.message).toMatch(/input\.body: is required/);
+    });
+
+    describe('a request id re-sent under a new event id', () => {
+      // The audit store outlives each test: every test has request ids of its own.
+      const requestOf = (requestId: string) => ({
+        requestId,
+        eventType: 'ticket.created',
+        input: ticket,
+        requester: { groups: [] as string[] },
+      });
+
+      /** Resolves once the consumer has counted `n` reuses of a request id. */
+      async function reuses(n: number): Promise<() => Promise<void>> {
+        const counted = async () => (await requestIdReuse.get()).values.reduce((sum, v) => sum + v.value, 0);
+        const before = await counted();
+        return async function wait(): Promise<void> {
+          const deadline = Date.now() + 5000;
+          while ((await counted()) < before + n) {
+            if (Date.now() > deadline)
+              throw new Error(`${n} request-id reuse(s) not counted before the deadline`);
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+        };
+      }
+
+      it('drops the same body as a duplicate: routed once, nothing published for the second event', async () => {
+        const request = requestOf('k-dup-1');
+        const counted = await reuses(1);
+        const produce = jest.spyOn(bus.transport, 'produce');
+        await bus.publish([outgoing(RequestSubmittedEvent, request, { tenantId: 'acme', id: 'ce-dup-1' })]);
+        await until(() => seen[RequestRoutedEvent.type].length === 1);
+        // Key order is not part of the body: compared by the RFC 8785 digest.
+        const reordered = {
+          requester: request.requester,
+          input: { ...ticket },
+          eventType: 'ticket.created',
+          requestId: 'k-dup-1',
+        };
+        await bus.publish([outgoing(RequestSubmittedEvent, reordered, { tenantId: 'acme', id: 'ce-dup-2' })]);
+        await counted();
+        const published = produce.mock.calls
+          .flatMap(([records]) => records)
+          .filter((r) => r.headers['ce_type'] !== RequestSubmittedEvent.type);
+        expect(published.map((r) => r.headers['ce_causationid'])).toEqual(['ce-dup-1']);
+        expect(seen[RequestRoutedEvent.type]).toHaveLength(1);
+        expect(seen[DeadLetteredEvent.type]).toHaveLength(0);
+        expect(seen[RequestFailedEvent.type]).toHaveLength(0);
+        expect((await requestIdReuse.get()).values).toContainEqual(
+          expect.objectContaining({ labels: { tenant: 'acme', outcome: 'duplicate' } }),
+        );
+      });
+
+      it('dead-letters another body as request_id_conflict, with no RequestFailed for the first request', async () => {
+        const request = requestOf('k-dup-2');
+        const counted = await reuses(1);
+        await bus.publish([outgoing(RequestSubmittedEvent, request, { tenantId: 'acme', id: 'ce-dup-3' })]);
+        await until(() => seen[RequestRoutedEvent.type].length === 1);
+        const other = { ...request, input: { ...ticket, subject: 'Another problem' } };
+        await bus.publish([outgoing(RequestSubmittedEvent, other, { tenantId: 'acme', id: 'ce-dup-4' })]);
+        await counted();
+        await until(() => seen[DeadLetteredEvent.type].length === 1);
+        const dead = seen[DeadLetteredEvent.type][0].data as DeadLettered;
+        expect(dead).toMatchObject({
+          stage: 'router',
+          reasonCode: 'request_id_conflict',
+          reason: 'request id "k-dup-2" was already used for another request; use a new request id',
+          correlationId: 'k-dup-2',
+        });
+        expect(dead.errors).toEqual(expect.arrayContaining(['ce_id: ce-dup-4', 'earlier ce_id: ce-dup-3']));
+        expect(dead.originalHeaders['ce_id']).toBe('ce-dup-4');
+        expect(seen[RequestFailedEvent.type]).toHaveLength(0);
+        expect(seen[RequestRoutedEvent.type]).toHaveLength(1);
+        const status = await http.get('/v1/requests/k-dup-2').set('X-Api-Key', KEYS.reader).expect(200);
+        expect(status.body).toMatchObject({ requestId: 'k-dup-2', status: 'routed' });
+      });
+
+      it('recognises a request submitted over HTTP and re-produced on Kafka', async () => {
+        const counted = await reuses(1);
+        await http
+          .post('/v1/requests')
+          .set('X-Api-Key', KEYS.submitter)
+          .send({ requestId: 'k-http', eventType: 'ticket.created', input: ticket })
+          .expect(202);
+        await until(() => seen[RequestRoutedEvent.type].length === 1);
+        const first = seen[RequestSubmittedEvent.type][0];
+        // What an upstream system copying the message would produce, without the ingress digest.
+        const { submissionDigest, ...copy } = first.data as { submissionDigest?: string };
+        expect(submissionDigest).toMatch(/^[0-9a-f]{64}$/);
+        await bus.publish([
+          outgoing(RequestSubmittedEvent, copy as ReturnType<typeof requestOf>, {
+            tenantId: 'acme',
+            id: 'ce-dup-5',
+          }),
+        ]);
+        await counted();
+        expect(seen[RequestRoutedEvent.type]).toHaveLength(1);
+        expect(seen[DeadLetteredEvent.type]).toHaveLength(0);
+      });
+
+      it('finds the first routing in the audit trail on a replica that did not route it', async () => {
+        const request = requestOf('k-dup-3');
+        await bus.publish([outgoing(RequestSubmittedEvent, request, { tenantId: 'acme', id: 'ce-dup-6' })]);
+        await until(() => seen[RequestRoutedEvent.type].length === 1);
+        const routed = seen[RequestRoutedEvent.type][0] as EventEnvelope<RequestRouted>;
+        expect(routed.data.submissionDigest).toMatch(/^[0-9a-f]{64}$/);
+        // A fresh router on another bus shares only the audit store: nothing in its memory.
+        const otherBus = new EventBus(new InMemoryTransport(), { logger, retryDelayMs: 1 });
+        const other = await startRouter({
+          bus: otherBus,
+          config,
+          logger,
+          apiKeys,
+          httpPort: 0,
+          classifierModels,
+          statusStore: store,
+        });
+        const dead: DeadLettered[] = [];
+        const routedHere: EventEnvelope<object>[] = [];
+        await otherBus.subscribe({
+          stage: 'auditor',
+          groupId: 'observer-other',
+          notifyRequester: false,
+          handlers: {
+            [DeadLetteredEvent.type]: async (e) => (dead.push(e.data as DeadLettered), []),
+            [RequestRoutedEvent.type]: async (e) => (routedHere.push(e), []),
+          },
+        });
+        try {
+          const counted = await reuses(2);
+          await otherBus.publish([
+            outgoing(RequestSubmittedEvent, request, { tenantId: 'acme', id: 'ce-dup-7' }),
+          ]);
+          const other2 = { ...request, replyTo: 'crm-case-9' };
+          await otherBus.publish([
+            outgoing(RequestSubmittedEvent, other2, { tenantId: 'acme', id: 'ce-dup-8' }),
+          ]);
+          await counted();
+          await until(() => dead.length === 1);
+          expect(dead[0]).toMatchObject({ reasonCode: 'request_id_conflict', correlationId: 'k-dup-3' });
+          expect(dead[0].originalHeaders['ce_id']).toBe('ce-dup-8');
+          expect(routedHere).toHaveLength(0);
+          // The routed event itself, delivered again (a replay keeps its event id), is not its own duplicate.
+          await otherBus.publish([
+            outgoing(RequestSubmittedEvent, request, { tenantId: 'acme', id: 'ce-dup-6' }),
+          ]);
+          await until(() => routedHere.length === 1);
+        } finally {
+          await other.close();
+          await otherBus.close();
+        }
+      });
+
+      it('routes a dead letter replayed after its first attempt failed: the same event, never a duplicate', async () => {
+        let broken = true;
+        const flaky = {
+          embed: async (texts: readonly string[]) => {
+            if (broken) throw new TerminalError('model_error', 'the embedding model is down');
+            return classifierModels.embed(texts);
+          },
+        };
+        const ownBus = new EventBus(new InMemoryTransport(), { logger, retryDelayMs: 1 });
+        const own = await startRouter({
+          bus: ownBus,
+          config,
+          logger,
+          apiKeys,
+          httpPort: 0,
+          classifierModels: flaky,
+          statusStore: store,
+        });
+        const types: string[] = [];
+        await ownBus.subscribe({
+          stage: 'auditor',
+          groupId: 'observer-replay',
+          notifyRequester: false,
+          handlers: Object.fromEntries(
+            [RequestRoutedEvent.type, RequestFailedEvent.type, DeadLetteredEvent.type].map((type) => [
+              type,
+              async (e: EventEnvelope<object>, ctx: HandlerContext) => {
+                await store.record(e, ctx.message!);
+                types.push(type);
+                return [];
+              },
+            ]),
+          ),
+        });
+        try {
+          const request = requestOf('k-replay');
+          await ownBus.publish([
+            outgoing(RequestSubmittedEvent, request, { tenantId: 'acme', id: 'ce-replay-1' }),
+          ]);
+          await until(
+            () => types.includes(DeadLetteredEvent.type) && types.includes(RequestFailedEvent.type),
+          );
+          broken = false;
+          const report = await replayDeadLetters(ownBus, 'router', { correlationId: 'k-replay' });
+          expect(report.replayed).toBe(1);
+          await until(() => types.includes(RequestRoutedEvent.type));
+          expect(types.filter((t) => t === DeadLetteredEvent.type)).toHaveLength(1);
+        } finally {
+          await own.close();
+          await ownBus.close();
+        }
+      });
+
+      it('routes a corrected request under the id of one the router refused: only a routing counts', async () => {
+        const request = requestOf('k-fix');
+        await bus.publish([
+          outgoing(
+            RequestSubmittedEvent,
+            { ...request, input: { subject: 's' } },
+            { tenantId: 'acme', id: 'ce-dup-9' },
+          ),
+        ]);
+        await until(() => seen[RequestFailedEvent.type].length === 1);
+        await bus.publish([outgoing(RequestSubmittedEvent, request, { tenantId: 'acme', id: 'ce-dup-10' })]);
+        await until(() => seen[RequestRoutedEvent.type].length === 1);
+        expect(seen[DeadLetteredEvent.type]).toHaveLength(1);
+      });
     });
   });
 });
