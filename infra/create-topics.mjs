@@ -33,7 +33,7 @@ const admin = new Kafka({
 await admin.connect();
 try {
   // Replication factor left to the broker's default.replication.factor (1 on a single node).
-  const created = await createTopicsAndWait(
+  const { created, fewerPartitions } = await createTopicsAndWait(
     admin,
     TOPICS.map((spec) => ({
       topic: topicName(spec, prefix),
@@ -47,6 +47,11 @@ try {
   console.log(
     `topics: ${created.length} created, ${TOPICS.length - created.length} already present (prefix "${prefix}")`,
   );
+  for (const { topic, has, wants } of fewerPartitions) {
+    console.warn(
+      `topics: ${topic} has ${has} partitions, this version declares ${wants}; left as is (adding partitions moves keys to other partitions: raise it with kafka-topics.sh --alter --partitions ${wants} while no request is in flight, see README "Distributed mode")`,
+    );
+  }
 } finally {
   await admin.disconnect();
 }

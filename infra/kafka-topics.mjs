@@ -11,7 +11,9 @@
  * @param {import('kafkajs').Admin} admin a connected admin client
  * @param {import('kafkajs').ITopicConfig[]} configs topics to have
  * @param {{timeoutMs?: number}} [options] how long to wait for leaders, in ms (default 60000)
- * @returns {Promise<string[]>} the names of the topics this call created
+ * @returns {Promise<{created: string[], fewerPartitions: {topic: string, has: number, wants: number}[]}>}
+ *   the topics this call created, and the existing ones with fewer partitions than `configs` asks
+ *   (left as they are: adding partitions moves keys, so it is the operator's call)
  * @throws {Error} naming the topics that still have a partition without a leader after `timeoutMs`
  */
 export async function createTopicsAndWait(admin, configs, { timeoutMs = 60_000 } = {}) {
@@ -29,7 +31,17 @@ export async function createTopicsAndWait(admin, configs, { timeoutMs = 60_000 }
         const found = topics.find((t) => t.name === name);
         return !found || found.partitions.length === 0 || found.partitions.some((p) => p.leader < 0);
       });
-      if (leaderless.length === 0) return missing.map((c) => c.topic);
+      if (leaderless.length === 0) {
+        const fewerPartitions = configs
+          .filter((c) => existing.has(c.topic) && c.numPartitions !== undefined)
+          .map((c) => ({
+            topic: c.topic,
+            has: topics.find((t) => t.name === c.topic)?.partitions.length ?? 0,
+            wants: c.numPartitions,
+          }))
+          .filter((t) => t.has < t.wants);
+        return { created: missing.map((c) => c.topic), fewerPartitions };
+      }
       lastError = new Error(`no leader yet for ${leaderless.slice(0, 3).join(', ')}`);
     } catch (error) {
       lastError = error;
