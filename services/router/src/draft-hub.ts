@@ -6,6 +6,7 @@ import {
   ReviewRequestedEvent,
 } from '@llmbus/contracts';
 import { hostname } from 'node:os';
+import { requestKey } from './request-key';
 
 /** What a stream reader is told about a request: a draft of the output, or a change of status. */
 export type StreamItem =
@@ -70,7 +71,7 @@ export class DraftHub {
     requestId: string,
     listener: Listener,
   ): { latest?: StreamItem; unsubscribe: () => void } {
-    const key = keyOf(tenantId, requestId);
+    const key = requestKey(tenantId, requestId);
     let set = this.listeners.get(key);
     if (set === undefined) {
       set = new Set();
@@ -90,7 +91,7 @@ export class DraftHub {
   accept(event: TailedEvent): void {
     const requestId = event.data['requestId'];
     if (typeof requestId !== 'string') return;
-    const key = keyOf(event.tenantId, requestId);
+    const key = requestKey(event.tenantId, requestId);
     let item: StreamItem;
     if (event.type === ResponseDraftEvent.type) {
       const { attempt, seq, text, done } = event.data;
@@ -117,8 +118,4 @@ export class DraftHub {
     }
     for (const listener of this.listeners.get(key) ?? []) listener(item);
   }
-}
-
-function keyOf(tenantId: string, requestId: string): string {
-  return `${tenantId}\u0000${requestId}`;
 }

@@ -1,5 +1,6 @@
 import type { RequestStatusView } from '@llmbus/audit';
 import { LRUCache } from 'lru-cache';
+import { requestKey } from './request-key';
 
 /**
  * Requests this replica accepted moments ago, so that a GET right after the POST answers
@@ -16,17 +17,20 @@ export class RecentAcceptances {
 
   /** Remembers that the tenant's request was accepted now, with its body's digest when known. */
   remember(tenantId: string, requestId: string, submissionDigest?: string): void {
-    this.entries.set(keyOf(tenantId, requestId), { acceptedAt: new Date().toISOString(), submissionDigest });
+    this.entries.set(requestKey(tenantId, requestId), {
+      acceptedAt: new Date().toISOString(),
+      submissionDigest,
+    });
   }
 
   /** The digest of the body this replica accepted recently under the tenant's request id. */
   submissionDigest(tenantId: string, requestId: string): string | undefined {
-    return this.entries.get(keyOf(tenantId, requestId))?.submissionDigest;
+    return this.entries.get(requestKey(tenantId, requestId))?.submissionDigest;
   }
 
   /** `accepted` for a request of this tenant accepted here recently; another tenant's is not found. */
   get(tenantId: string, requestId: string): RequestStatusView | undefined {
-    const entry = this.entries.get(keyOf(tenantId, requestId));
+    const entry = this.entries.get(requestKey(tenantId, requestId));
     return entry === undefined ? undefined : { requestId, status: 'accepted', updatedAt: entry.acceptedAt };
   }
 }
@@ -34,8 +38,4 @@ export class RecentAcceptances {
 interface Acceptance {
   readonly acceptedAt: string;
   readonly submissionDigest?: string;
-}
-
-function keyOf(tenantId: string, requestId: string): string {
-  return `${tenantId}\u0000${requestId}`;
 }

@@ -5,6 +5,7 @@ import type { Logger } from '@llmbus/observability';
 import { LRUCache } from 'lru-cache';
 import { RecentAcceptances } from './recent-acceptances';
 import type { EarlierRouting } from './request-id-reuse';
+import { requestKey } from './request-key';
 
 /**
  * The little of the audit store the router reads: request statuses, whether it answers, and
@@ -53,7 +54,7 @@ export class RequestStatuses implements ReadinessCheck {
 
   /** Remembers that the consumer routed the tenant's request from event `eventId`, whose payload has `submissionDigest`. */
   routed(tenantId: string, requestId: string, eventId: string, submissionDigest: string): void {
-    this.routings.set(`${tenantId}\u0000${requestId}`, { eventId, submissionDigest });
+    this.routings.set(requestKey(tenantId, requestId), { eventId, submissionDigest });
   }
 
   /**
@@ -69,7 +70,7 @@ export class RequestStatuses implements ReadinessCheck {
     requestId: string,
     eventId: string,
   ): Promise<EarlierRouting | undefined> {
-    const recent = this.routings.get(`${tenantId}\u0000${requestId}`);
+    const recent = this.routings.get(requestKey(tenantId, requestId));
     if (recent !== undefined) return recent.eventId === eventId ? undefined : recent;
     if (this.store.trail === undefined) return undefined;
     try {
@@ -100,7 +101,7 @@ export class RequestStatuses implements ReadinessCheck {
   onRecorded(tenantId: string, requestId: string, listener: (type: string) => void): () => void {
     const subscribe = this.store.onRecorded?.bind(this.store);
     if (subscribe === undefined) return () => undefined;
-    const key = `${tenantId}\u0000${requestId}`;
+    const key = requestKey(tenantId, requestId);
     let listeners = this.recordedListeners.get(key);
     if (listeners === undefined) {
       listeners = new Set();
@@ -109,7 +110,7 @@ export class RequestStatuses implements ReadinessCheck {
     listeners.add(listener);
     // One store listener while anyone waits, dispatching by tenant and request.
     this.unsubscribeStore ??= subscribe((tenant, request, type) => {
-      for (const wake of this.recordedListeners.get(`${tenant}\u0000${request}`) ?? []) wake(type);
+      for (const wake of this.recordedListeners.get(requestKey(tenant, request)) ?? []) wake(type);
     });
     return () => {
       listeners.delete(listener);
