@@ -128,7 +128,9 @@ export function deadLetterEvents(
       { topic: setup.deadLetterTopic },
     ),
   ];
-  if (setup.notifyRequester && isDocumentEvent(rejection.eventType, setup.originTopic)) {
+  // The stage tells senders, unless the error said the dead letter alone must say it.
+  const notify = setup.notifyRequester && rejection.notifyRequester !== false;
+  if (notify && isDocumentEvent(rejection.eventType, setup.originTopic)) {
     const documentId = [rejection.documentId, rejection.correlationId].find(
       (id) => id !== undefined && ID_PATTERN.test(id),
     );
@@ -149,7 +151,6 @@ export function deadLetterEvents(
   }
   const requestId = rejection.correlationId;
   const isRequestFailure = message.headers['ce_type'] === RequestFailedEvent.type;
-  const notify = setup.notifyRequester && rejection.notifyRequester !== false;
   if (notify && requestId && ID_PATTERN.test(requestId) && !isRequestFailure) {
     events.push(
       outgoing(RequestFailedEvent, {

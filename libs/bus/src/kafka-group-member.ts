@@ -177,8 +177,7 @@ export class KafkaGroupMember {
         // later messages never start after a stop. Seeking to the deferred message itself would
         // skip those (kafkajs keeps the last seek), and their requests would never end.
         let deferred = false;
-        const defer = (offset: string, delayMs: number): void => {
-          if (!deferred) consumer.seek({ topic, partition, offset });
+        const defer = (delayMs: number): void => {
           deferred = true;
           const resume = pause();
           const timer = setTimeout(() => {
@@ -199,7 +198,7 @@ export class KafkaGroupMember {
                 message,
                 heartbeat,
                 pause,
-                defer: (delayMs) => defer(message.offset, delayMs),
+                defer,
               });
               // The message is handled: a failed heartbeat must not make it fail (it would come again).
               await heartbeat().catch((error: unknown) => void (rebalance ??= membershipError(error)));
