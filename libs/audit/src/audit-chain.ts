@@ -30,7 +30,7 @@ export interface ChainContent {
 }
 
 /** One stored column the hash covers, with its SQL type (parameters are cast to it). */
-interface HashedColumn {
+export interface HashedColumn {
   readonly column: string;
   readonly sqlType: string;
   readonly render: 'text' | 'number' | 'time';
@@ -38,7 +38,8 @@ interface HashedColumn {
 
 // In the order of the store's INSERT (insertValues), payload excluded (hashed through its digest)
 // and tenant_id excluded (a field of its own in ChainContent).
-const HASHED_COLUMNS: readonly (HashedColumn & { readonly param: number })[] = [
+/** The hashed columns with the index of their value in insertValues. */
+export const HASHED_COLUMNS: readonly (HashedColumn & { readonly param: number })[] = [
   { column: 'event_id', sqlType: 'text', render: 'text', param: 0 },
   { column: 'correlation_id', sqlType: 'text', render: 'text', param: 2 },
   { column: 'causation_id', sqlType: 'text', render: 'text', param: 3 },
@@ -61,12 +62,14 @@ const HASHED_COLUMNS: readonly (HashedColumn & { readonly param: number })[] = [
   { column: 'latency_ms', sqlType: 'double precision', render: 'number', param: 21 },
   { column: 'sanitised_reason', sqlType: 'text', render: 'text', param: 22 },
 ];
-const TENANT_PARAM = 1;
+/** Index of tenant_id in insertValues. */
+export const TENANT_PARAM = 1;
 
 /** Microseconds, UTC: exact for timestamptz, and independent of the session's TimeZone. */
 const TIME_FORMAT = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 
-function rendered(expression: string, render: HashedColumn['render']): string {
+/** SQL rendering `expression` as the text the hash covers for a column rendered as `render`. */
+export function rendered(expression: string, render: HashedColumn['render']): string {
   switch (render) {
     case 'text':
       return expression;

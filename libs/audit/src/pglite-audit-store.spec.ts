@@ -67,3 +67,74 @@ describe('PgliteAuditStore.onRecorded', () => {
     }
   });
 });
+
+describe('PgliteAuditStore: events recorded at once', () => {
+  const envelope = (tenantid: string, id: string, requestId: string) => ({
+    id,
+    source: '/llmbus/generator',
+    type: 'llmbus.response.generated',
+    specversion: '1.0' as const,
+    time: new Date().toISOString(),
+    correlationid: requestId,
+    tenantid,
+    schemaversion: 1,
+    data: { requestId, text: `answer ${id}`, usage: { modelId: 'm', costUsd: 0.00012345678912 } },
+  });
+  const position = (offset: number) => ({
+    topic: 'orchestration.response.v1',
+    partition: 3,
+    offset: String(offset),
+  });
+
+  it('go in together (two transactions for twelve events), each its tenant next link, the chains verified', async () => {
+    const store = await PgliteAuditStore.open();
+    try {
+      const transactions = jest.spyOn(store.db, 'transaction');
+      const events = Array.from({ length: 12 }, (_, i) =>
+        envelope(i % 3 === 0 ? 'globex' : 'acme', `e-${i}`, `r-${i % 4}`),
+      );
+      const recorded = await Promise.all(events.map((e, i) => store.record(e, position(i))));
+      expect(recorded).toEqual(events.map(() => true));
+      // The first alone, the eleven that arrived meanwhile in one.
+      expect(transactions).toHaveBeenCalledTimes(2);
+      const reports = await store.verifyChains({});
+      expect(reports.map((r) => [r.tenantId, r.verified, r.broken])).toEqual([
+        ['acme', 8, undefined],
+        ['globex', 4, undefined],
+      ]);
+      const { rows } = await store.db.query<{ event_id: string; chain_seq: string }>(
+        `SELECT event_id, chain_seq::text FROM audit_events WHERE tenant_id = 'acme' ORDER BY seq`,
+      );
+      expect(rows.map((r) => r.event_id)).toEqual(
+        events.filter((e) => e.tenantid === 'acme').map((e) => e.id),
+      );
+      expect(rows.map((r) => r.chain_seq)).toEqual(['1', '2', '3', '4', '5', '6', '7', '8']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('answer each caller alone when the batch holds a duplicate or a row the database refuses', async () => {
+    const store = await PgliteAuditStore.open();
+    try {
+      expect(await store.record(envelope('acme', 'e-0', 'r-0'), position(0))).toBe(true);
+      const sanitised: string[] = [];
+      const results = await Promise.all([
+        store.record(envelope('acme', 'e-1', 'r-0'), position(1)),
+        store.record(envelope('acme', 'e-0', 'r-0'), position(0)), // already recorded
+        store.record(envelope('acme', 'e-2', 'r-0'), position(2)),
+        store.record(envelope('acme', 'e-2', 'r-0'), position(2)), // twice in the batch
+        store.record({ ...envelope('acme', 'e-3', 'r-0'), subject: 'nul \u0000 here' }, position(3), {
+          onSanitised: (reason) => sanitised.push(reason),
+        }),
+      ]);
+      expect(results).toEqual([true, false, true, false, true]);
+      expect(sanitised).toHaveLength(1);
+      const [report] = await store.verifyChains({ tenantId: 'acme' });
+      expect(report).toMatchObject({ verified: 4 });
+      expect(report.broken).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -228,7 +228,7 @@ export class SqlAuditStore implements AuditStore {
   }
 
   /** One chained insert per transaction: the tenant's chain lock is held until it commits. */
-  private insert(row: AuditInsertRow): Promise<boolean> {
+  protected insert(row: AuditInsertRow): Promise<boolean> {
     return this.client.transaction((tx) => insertChained(tx, row, this.chainWrites));
   }
 
