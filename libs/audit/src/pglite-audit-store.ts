@@ -48,21 +48,26 @@ export class PgliteAuditStore extends SqlAuditStore {
   }
 
   /**
-   * Rows arriving while an insert runs (the auditor records the events of several partitions at
-   * once) wait and go in together: one transaction of two statements for the lot instead of a
-   * transaction of two statements each, every row still its tenant's next link in arrival order.
+   * Rows arriving in the same turn of the event loop, or while an insert runs (the auditor
+   * records the events of several partitions at once), go in together: one transaction of two
+   * statements for the lot instead of a transaction of two statements each (7 events of a request
+   * in the embedded bench: about 1.05 transactions instead of 5), every row still its tenant's
+   * next link in arrival order.
    * A batch that meets an already recorded row, or an error, is rolled back and its rows inserted
    * one at a time, so each caller gets its own answer or error (see SqlAuditStore.record).
    */
   protected override insert(row: AuditInsertRow): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
       this.pending.push({ row, resolve, reject });
-      if (!this.flushing) void this.flush();
+      if (this.flushing) return;
+      this.flushing = true;
+      // One turn of the event loop first: events published together (a stage's outputs) reach
+      // the auditor's partitions in the same turn and go in together.
+      setImmediate(() => void this.flush());
     });
   }
 
   private async flush(): Promise<void> {
-    this.flushing = true;
     try {
       while (this.pending.length > 0) await this.insertBatch(this.pending.splice(0, MAX_CHAIN_BATCH));
     } finally {
