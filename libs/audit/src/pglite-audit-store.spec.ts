@@ -138,3 +138,33 @@ describe('PgliteAuditStore: events recorded at once', () => {
     }
   });
 });
+
+describe('PgliteAuditStore.requestStatus', () => {
+  it('reads through a statement prepared once, with the answers of an unprepared read', async () => {
+    const store = await PgliteAuditStore.open();
+    try {
+      const envelope = (id: string, type: string) => ({
+        id,
+        source: '/llmbus/router',
+        type,
+        specversion: '1.0' as const,
+        time: new Date().toISOString(),
+        correlationid: 'r-1',
+        tenantid: 'acme',
+        schemaversion: 1,
+        data: { requestId: 'r-1' },
+      });
+      const position = { topic: 'orchestration.request.v1', partition: 0, offset: '0' };
+      await store.record(envelope('e-1', 'llmbus.request.submitted'), position);
+      const unprepared = jest.spyOn(store.db, 'query');
+      expect(await store.requestStatus('acme', 'r-1')).toMatchObject({ status: 'accepted' });
+      await store.record(envelope('e-2', 'llmbus.request.failed'), { ...position, offset: '1' });
+      expect(await store.requestStatus('acme', 'r-1')).toMatchObject({ status: 'failed' });
+      expect(await store.requestStatus('acme', 'unknown')).toBeUndefined();
+      expect(await store.requestStatus('globex', 'r-1')).toBeUndefined();
+      expect(unprepared.mock.calls.filter(([sql]) => sql.includes('WITH events AS'))).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+});

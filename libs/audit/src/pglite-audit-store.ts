@@ -4,6 +4,8 @@ import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { pinChainSessionFor } from './audit-chain';
 import { insertChainedSoleWriterBatch, MAX_CHAIN_BATCH } from './audit-chain-batch';
 import type { AuditInsertRow } from './audit-insert-row';
+import { PglitePreparedStatements } from './pglite-prepared';
+import { REQUEST_STATUS_SQL } from './request-status';
 import type { SqlClient } from './sql-client';
 import { SqlAuditStore } from './sql-audit-store';
 
@@ -15,10 +17,13 @@ export interface PgliteAuditStoreOptions {
   readonly dataDir?: string;
 }
 
-function clientOf(run: PGlite | Transaction): SqlClient {
+function clientOf(run: PGlite | Transaction, prepared?: PglitePreparedStatements): SqlClient {
   return {
     query: async <R>(text: string, params: readonly unknown[] = []) => {
-      const result = await run.query<R>(text, [...params]);
+      const result =
+        prepared?.handles(text) === true
+          ? await prepared.query<R>(text, params)
+          : await run.query<R>(text, [...params]);
       return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
     },
     exec: async (script: string) => {
@@ -44,7 +49,9 @@ export class PgliteAuditStore extends SqlAuditStore {
   private constructor(readonly db: PGlite) {
     // PGlite is one connection that runs one transaction at a time, and this store is its only
     // writer: a chain head cannot move between its read and the insert, so no lock is taken.
-    super(clientOf(db), () => db.close(), undefined, { soleWriter: true });
+    super(clientOf(db, new PglitePreparedStatements(db, [REQUEST_STATUS_SQL])), () => db.close(), undefined, {
+      soleWriter: true,
+    });
   }
 
   /**
