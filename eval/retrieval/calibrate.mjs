@@ -69,7 +69,7 @@ async function fromRetrieval() {
     const retriever = new retrieval.Retriever(embedder, store, { maxContextTokens: 100_000, decomposer: retrieval.NO_DECOMPOSITION });
     const out = [];
     for (const q of questions.filter((x) => x.set === 'tuning')) {
-      const result = await retriever.retrieve({ tenant: TENANT, collections: q.collections, topK: 10, query: q.question, groups: q.groups });
+      const result = await retriever.retrieve({ tenant: q.tenant ?? TENANT, collections: q.collections, topK: 10, query: q.question, groups: q.groups });
       if (result.relevanceFeatures) out.push({ answerable: q.relevant.length > 0, features: result.relevanceFeatures });
     }
     embedder.save();
