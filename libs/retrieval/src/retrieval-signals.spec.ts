@@ -93,6 +93,10 @@ describe('retrieval signals: diversity and relevance', () => {
     const result = await retrieve('Visitor parking spaces reserved at reception');
     expect(result.relevanceFeatures).toMatchObject({ coverage: 1, uncoveredMatch: 1 });
     expect(result.relevanceFeatures!.bestCosine).toBeGreaterThan(0.5);
+    // The passage's one sentence is nearer the question than the chunk under its title is.
+    expect(result.relevanceFeatures!.bestSentenceCosine).toBeGreaterThanOrEqual(
+      result.relevanceFeatures!.bestCosine,
+    );
   });
 
   it('scores a near miss (one topic word the passages lack) below the same question on the topic', async () => {

@@ -24,6 +24,12 @@ export interface RelevanceFeatures {
   readonly uncoveredMatch: number;
   /** 1 when the vector list's nearest chunk is among the BM25 list's first five, else 0. */
   readonly listsAgree: number;
+  /**
+   * Best cosine similarity between the whole question and one sentence of the first three passages
+   * (each sentence embedded alone): a sentence that says the answer stands out more than the chunk
+   * around it, which also holds the sentences that do not. 0 when no passage has text.
+   */
+  readonly bestSentenceCosine: number;
 }
 
 /** The names of the features, in the order the relevance model's weights use. */
@@ -34,18 +40,22 @@ export const RELEVANCE_FEATURES = [
   'coverageTop3',
   'uncoveredMatch',
   'listsAgree',
+  'bestSentenceCosine',
 ] as const satisfies readonly (keyof RelevanceFeatures)[];
 
 /**
  * A logistic model over the features: relevance = σ(intercept + Σ weight × (feature − mean) / scale).
- * `mean` and `scale` standardise each feature as on the data the model was fitted on.
+ * `mean` and `scale` standardise each feature as on the data the model was fitted on. A model may
+ * use a subset of the features: those it does not name do not count.
  */
 export interface RelevanceModel {
   readonly intercept: number;
   readonly features: Readonly<
-    Record<
-      keyof RelevanceFeatures,
-      { readonly weight: number; readonly mean: number; readonly scale: number }
+    Partial<
+      Record<
+        keyof RelevanceFeatures,
+        { readonly weight: number; readonly mean: number; readonly scale: number }
+      >
     >
   >;
 }
@@ -54,7 +64,9 @@ export interface RelevanceModel {
 export function relevanceProbability(model: RelevanceModel, features: RelevanceFeatures): number {
   let z = model.intercept;
   for (const name of RELEVANCE_FEATURES) {
-    const { weight, mean, scale } = model.features[name];
+    const term = model.features[name];
+    if (term === undefined) continue;
+    const { weight, mean, scale } = term;
     z += (weight * (features[name] - mean)) / (scale || 1);
   }
   return 1 / (1 + Math.exp(-z));
@@ -131,6 +143,22 @@ export interface RelevanceEvidence {
     questionWords: readonly string[],
     passages: readonly RelevancePassage[],
   ) => Promise<number[]>;
+  /** Cosine similarity of the whole question to each of `sentences` (texts embedded alone), in order. */
+  readonly sentenceSimilarity: (sentences: readonly string[]) => Promise<number[]>;
+}
+
+/** Sentences whose similarity to the question is measured, at most (bounds the embeddings per query). */
+export const MAX_RELEVANCE_SENTENCES = 24;
+
+/**
+ * The sentences of a passage's text: split after `.`, `;`, `:`, `!` or `?` followed by white space
+ * (so "0.30 euros" and "9:30" stay whole), trimmed, empty ones left out.
+ */
+export function passageSentences(text: string): string[] {
+  return text
+    .split(/(?<=[.;:!?])\s+/u)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 }
 
 /** Passages whose words count for coverage. */
@@ -156,6 +184,11 @@ export async function relevanceFeatures(evidence: RelevanceEvidence): Promise<Re
   if (missing.length > 0) {
     uncoveredMatch = head.length === 0 ? 0 : Math.min(...(await evidence.wordSimilarity(missing, head)));
   }
+  const sentences = [...new Set(head.flatMap((p) => passageSentences(p.text)))].slice(
+    0,
+    MAX_RELEVANCE_SENTENCES,
+  );
+  const sentenceScores = sentences.length > 0 ? await evidence.sentenceSimilarity(sentences) : [];
   const nearest = evidence.vectorIds[0];
   return {
     bestCosine: best,
@@ -164,5 +197,6 @@ export async function relevanceFeatures(evidence: RelevanceEvidence): Promise<Re
     coverageTop3: share(headStems),
     uncoveredMatch: Math.max(0, uncoveredMatch),
     listsAgree: nearest !== undefined && evidence.lexicalIds.slice(0, 5).includes(nearest) ? 1 : 0,
+    bestSentenceCosine: sentenceScores.length > 0 ? Math.max(0, ...sentenceScores) : 0,
   };
 }
