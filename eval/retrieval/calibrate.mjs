@@ -83,7 +83,7 @@ async function fromRetrieval() {
   try {
     const embedder = memoised(providers.embeddings, providers.embeddingModel.id, args['embedding-cache']);
     await ingestAll(retrieval, embedder, store);
-    const retriever = new retrieval.Retriever(embedder, store, { maxContextTokens: 100_000, decomposer: retrieval.NO_DECOMPOSITION });
+    const retriever = new retrieval.Retriever(embedder, store, { maxContextTokens: 100_000, decomposer: retrieval.NO_DECOMPOSITION, relevanceFeatures: 'all' });
     const out = [];
     for (const q of questions.filter((x) => x.set === 'tuning')) {
       const result = await retriever.retrieve({ tenant: q.tenant ?? TENANT, collections: q.collections, topK: 10, query: q.question, groups: q.groups });

@@ -46,7 +46,8 @@ try {
   const rules = new retrieval.RuleQueryDecomposer();
   const reranker = new retrieval.EmbeddingReranker(embedder);
   // EVAL_RETRIEVER_OPTIONS: JSON retriever options for every row (e.g. '{"lexicalWeight":0.2}'), to measure a setting.
-  const common = { maxContextTokens: 100_000, ...JSON.parse(process.env.EVAL_RETRIEVER_OPTIONS ?? '{}') };
+  // Every relevance feature is computed (the model uses some), so --features can feed eval:calibrate.
+  const common = { maxContextTokens: 100_000, relevanceFeatures: 'all', ...JSON.parse(process.env.EVAL_RETRIEVER_OPTIONS ?? '{}') };
   const none = retrieval.NO_DECOMPOSITION;
   const configurations = [
     ['vector only', { ...common, lexical: false, decomposer: none }],

@@ -134,6 +134,20 @@ describe('sentence-level similarity', () => {
     expect(f.bestSentenceCosine).toBeCloseTo(0.71);
   });
 
+  it('leaves out the features that cost embeddings when no similarity function is given', async () => {
+    const f = await relevanceFeatures(
+      evidence({
+        question: 'Does the company pay for a gym membership?',
+        passages: [passage('Benefits', 'Perks', 'The company pays for public transport tickets.')],
+        wordSimilarity: undefined,
+        sentenceSimilarity: undefined,
+      }),
+    );
+    expect(f).not.toHaveProperty('uncoveredMatch');
+    expect(f).not.toHaveProperty('bestSentenceCosine');
+    expect(f.coverage).toBeCloseTo(2 / 4);
+  });
+
   it('bounds the sentences measured per question, and is 0 without passages', async () => {
     const long = Array.from({ length: 40 }, (_, i) => `Sentence number ${i}.`).join(' ');
     let count = 0;
@@ -183,6 +197,14 @@ describe('the default relevance model', () => {
         features({ coverage: 0, coverageTop3: 0.2, uncoveredMatch: 0, listsAgree: 0 }),
       ),
     ).toBe(base);
+  });
+
+  it('counts a feature it uses but was not computed as its mean', () => {
+    const mean = DEFAULT_RELEVANCE_MODEL.features.bestSentenceCosine!.mean;
+    const { bestSentenceCosine: _left, ...without } = features({});
+    expect(relevanceProbability(DEFAULT_RELEVANCE_MODEL, without)).toBeCloseTo(
+      relevanceProbability(DEFAULT_RELEVANCE_MODEL, features({ bestSentenceCosine: mean })),
+    );
   });
 
   it('stays within 0 and 1', () => {
