@@ -2,6 +2,7 @@ import {
   isStorableText,
   RequestCompletedEvent,
   RequestFailedEvent,
+  RequestRoutedEvent,
   ReviewDecidedEvent,
   ReviewRequestedEvent,
   DeadLetteredEvent,
@@ -43,6 +44,7 @@ import {
   AuditRecord,
   RecordOptions,
   RecordedListener,
+  RecordedRouting,
 } from './audit-store';
 import { migrate } from './migrations';
 import {
@@ -320,6 +322,27 @@ export class SqlAuditStore implements AuditStore {
       [tenantId, DeadLetteredEvent.type, limit],
     );
     return rows.map(toRecord);
+  }
+
+  async routingOf(
+    tenantId: string,
+    requestId: string,
+    exceptEventId: string,
+  ): Promise<RecordedRouting | undefined> {
+    requireTenant(tenantId);
+    if (!isStorableText(requestId) || !isStorableText(exceptEventId)) return undefined;
+    // The trail index (tenant, correlation id, event time, seq) finds the request's few rows; only
+    // the routing's two fields are read, not every stored event with its payload.
+    const { rows } = await this.client.query<{ event_id: string; digest: string | null }>(
+      `SELECT COALESCE(causation_id, event_id) AS event_id, payload ->> 'submissionDigest' AS digest
+       FROM audit_events
+       WHERE tenant_id = $1 AND correlation_id = $2 AND type = $3 AND causation_id IS DISTINCT FROM $4
+       ORDER BY event_time, seq LIMIT 1`,
+      [tenantId, requestId, RequestRoutedEvent.type, exceptEventId],
+    );
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    return { eventId: row.event_id, ...(typeof row.digest === 'string' && { submissionDigest: row.digest }) };
   }
 
   async eventById(tenantId: string, eventId: string): Promise<AuditRecord | undefined> {
