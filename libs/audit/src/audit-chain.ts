@@ -142,9 +142,9 @@ interface NormalisedRow extends Record<string, unknown> {
 }
 
 /**
- * Inserts an event as the next link of its tenant's chain, inside `tx` (a transaction), unless
- * its tenant, source and id are already recorded: then nothing is written and the chain does not
- * advance. Resolves true when the row was inserted.
+ * Inserts an event as the next link of its tenant's chain, in a transaction of its own on
+ * `client`, unless its tenant, source and id are already recorded: then nothing is written and
+ * the chain does not advance. Resolves true once the row was inserted and committed.
  *
  * Replicas recording for one tenant at once are serialised by a transaction-scoped advisory lock
  * on the tenant, taken in a statement of its own before the head is read: under READ COMMITTED
@@ -155,17 +155,17 @@ interface NormalisedRow extends Record<string, unknown> {
  * in the same statement that reads the head, so the hash covers exactly what the row holds.
  */
 export async function insertChained(
-  tx: SqlClient,
+  client: SqlClient,
   row: AuditInsertRow,
   options: ChainWriteOptions = {},
 ): Promise<boolean> {
-  return (await insertLinks(tx, [row], options)) === 1;
+  return (await chainTransaction(client, row.tenantId, options, (tx) => insertLinks(tx, [row]))) === 1;
 }
 
 /**
  * A batch's rows were not all inserted (one was already recorded, or collided with a link written
- * without the lock): the links after it would not chain, so the whole transaction must roll back
- * and the rows be inserted one at a time (insertChained), which skips duplicates.
+ * without the lock): the links after it would not chain, so the whole transaction is rolled back
+ * and the rows are to be inserted one at a time (insertChained), which skips duplicates.
  */
 export class ChainBatchConflictError extends Error {
   constructor(inserted: number, rows: number) {
@@ -180,15 +180,15 @@ export class ChainBatchConflictError extends Error {
 export const MAX_CHAIN_BATCH_ROWS = 64;
 
 /**
- * Inserts several events of one tenant as consecutive links of its chain, in the order given,
- * inside `tx` (a transaction), with the statements of one insertChained: the lock, one read of the
- * head and of every row's rendered values, one multi-row INSERT. Resolves once all are inserted.
- * @throws ChainBatchConflictError when not every row was inserted (a duplicate): the caller must
- *   roll the transaction back and insert the rows one by one.
+ * Inserts several events of one tenant as consecutive links of its chain, in the order given, in
+ * one transaction on `client` with the statements of one insertChained: the lock, one read of the
+ * head and of every row's rendered values, one multi-row INSERT. Resolves once all are committed.
+ * @throws ChainBatchConflictError when not every row was inserted (a duplicate): the transaction
+ *   is rolled back, and the caller inserts the rows one by one.
  * @throws RangeError when the rows are not all of one tenant, or more than MAX_CHAIN_BATCH_ROWS.
  */
 export async function insertChainedBatch(
-  tx: SqlClient,
+  client: SqlClient,
   rows: readonly AuditInsertRow[],
   options: ChainWriteOptions = {},
 ): Promise<void> {
@@ -199,28 +199,43 @@ export async function insertChainedBatch(
     throw new RangeError(
       'a chained batch holds the rows of one tenant only (its chain is locked and read once)',
     );
-  const inserted = await insertLinks(tx, rows, options);
-  if (inserted !== rows.length) throw new ChainBatchConflictError(inserted, rows.length);
+  await chainTransaction(client, rows[0].tenantId, options, async (tx) => {
+    const inserted = await insertLinks(tx, rows);
+    if (inserted !== rows.length) throw new ChainBatchConflictError(inserted, rows.length);
+  });
 }
 
 /**
- * The one implementation of a chained insert: lock the tenant's chain (unless sole writer), read
- * its head and the rendered values of every row in one statement, hash the links in order, insert
- * them in one statement (a row already recorded is skipped). Resolves with the rows inserted.
+ * Runs `work` in a transaction of `client` that holds the tenant's chain lock (none for a sole
+ * writer), taken in a statement of its own before the head is read: under READ COMMITTED the next
+ * statement's snapshot then sees the previous holder's committed link.
  */
-async function insertLinks(
-  tx: SqlClient,
-  rows: readonly AuditInsertRow[],
+function chainTransaction<T>(
+  client: SqlClient,
+  tenantId: string,
   options: ChainWriteOptions,
-): Promise<number> {
+  work: (tx: SqlClient) => Promise<T>,
+): Promise<T> {
+  return client.transaction(async (tx) => {
+    if (options.soleWriter !== true) {
+      await tx.query(
+        `SELECT ${PIN_SESSION_SQL}, pg_advisory_xact_lock(${CHAIN_LOCK_CLASS}, hashtext($1::text))`,
+        [tenantId],
+      );
+    }
+    return work(tx);
+  });
+}
+
+/**
+ * The one implementation of a chained insert, in a transaction holding the tenant's chain lock
+ * (chainTransaction): read the head and the rendered values of every row in one statement, hash
+ * the links in order, insert them in one statement (a row already recorded is skipped). Resolves
+ * with the rows inserted.
+ */
+async function insertLinks(tx: SqlClient, rows: readonly AuditInsertRow[]): Promise<number> {
   const tenantId = rows[0].tenantId;
   const allValues = rows.map(insertValues);
-  if (options.soleWriter !== true) {
-    await tx.query(
-      `SELECT ${PIN_SESSION_SQL}, pg_advisory_xact_lock(${CHAIN_LOCK_CLASS}, hashtext($1::text))`,
-      [tenantId],
-    );
-  }
   // $1 is the tenant; each row then has one parameter per hashed column.
   const params: unknown[] = [allValues[0][TENANT_PARAM]];
   const tuples = allValues.map((values, i) => {

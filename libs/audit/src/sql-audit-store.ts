@@ -257,7 +257,7 @@ export class SqlAuditStore implements AuditStore {
   private insert(row: AuditInsertRow): Promise<boolean> {
     this.writes.transactions += 1;
     this.writes.rows += 1;
-    return this.client.transaction((tx) => insertChained(tx, row, this.chainWrites));
+    return insertChained(this.client, row, this.chainWrites);
   }
 
   /**
@@ -285,18 +285,21 @@ export class SqlAuditStore implements AuditStore {
 
   /** Writes a tenant's queue, batch after batch, until it is empty; then forgets it. */
   private async drainInserts(tenantId: string, queue: PendingInsert[]): Promise<void> {
+    let first = true;
     while (queue.length > 0) {
+      // After a transaction, one turn of the event loop lets the recorders it released (and
+      // messages consumed meanwhile) queue their next rows before the next batch is taken.
+      if (!first) await new Promise<void>((resolve) => setImmediate(resolve));
+      first = false;
       const batch = queue.splice(0, MAX_CHAIN_BATCH_ROWS);
       if (batch.length > 1) {
         this.writes.transactions += 1;
         this.writes.rows += batch.length;
         try {
-          await this.client.transaction((tx) =>
-            insertChainedBatch(
-              tx,
-              batch.map((p) => p.row),
-              this.chainWrites,
-            ),
+          await insertChainedBatch(
+            this.client,
+            batch.map((p) => p.row),
+            this.chainWrites,
           );
           for (const p of batch) p.resolve(true);
           continue;
