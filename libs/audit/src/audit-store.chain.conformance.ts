@@ -167,7 +167,11 @@ export function describeAuditChainConformance(
       );
       expect(await Promise.all(fresh.map((e) => store.record(e, position())))).toEqual(fresh.map(() => true));
       // The first starts a transaction alone; the eleven recorded meanwhile share the next one.
-      expect(store.writeStats()).toEqual({ transactions: before.transactions + 2, rows: before.rows + 12 });
+      expect(store.writeStats()).toEqual({
+        transactions: before.transactions + 2,
+        rows: before.rows + 12,
+        batchesRolledBack: before.batchesRolledBack,
+      });
 
       // A batch holding a redelivered event, the same event twice, a row the database refuses as
       // received and another tenant's rows: rolled back and written one by one, nothing lost.
@@ -187,6 +191,8 @@ export function describeAuditChainConformance(
         mixed.map((e) => store.record(e, position(), { onSanitised: (reason) => sanitised.push(reason) })),
       );
       expect(results).toEqual([false, true, false, true, true, true, true]);
+      // The first row went alone; the batch of the tenant's others was rolled back.
+      expect(store.writeStats().batchesRolledBack).toBe(before.batchesRolledBack + 1);
       expect(sanitised).toHaveLength(1);
       const [report] = await store.verifyChains({ tenantId: tenant });
       expect(report).toMatchObject({ verified: 15, head: { chainSeq: '15' } });

@@ -163,7 +163,7 @@ export class SqlAuditStore implements AuditStore {
   private readonly recordedListeners = new Set<RecordedListener>();
   /** Rows waiting for their tenant's next chained transaction, by tenant (see insertQueued). */
   private readonly insertQueues = new Map<string, PendingInsert[]>();
-  private readonly writes = { transactions: 0, rows: 0 };
+  private readonly writes = { transactions: 0, rows: 0, batchesRolledBack: 0 };
 
   constructor(
     protected readonly client: SqlClient,
@@ -245,11 +245,12 @@ export class SqlAuditStore implements AuditStore {
   }
 
   /**
-   * Write transactions this store object committed or tried, and the rows they held (duplicates
-   * and retried rows included): rows / transactions is the group commit's batch size. For tests
-   * and measurements.
+   * Write transactions this store object committed or tried, the rows they held (duplicates and
+   * retried rows included: rows / transactions is the group commit's batch size), and the batches
+   * rolled back to be written one row at a time (a duplicate or refused row among them, or an
+   * outage). For tests and measurements.
    */
-  writeStats(): { readonly transactions: number; readonly rows: number } {
+  writeStats(): { readonly transactions: number; readonly rows: number; readonly batchesRolledBack: number } {
     return { ...this.writes };
   }
 
@@ -305,6 +306,7 @@ export class SqlAuditStore implements AuditStore {
           continue;
         } catch {
           // Rolled back: each row again on its own below, which tells each caller its outcome.
+          this.writes.batchesRolledBack += 1;
         }
       }
       for (const p of batch) {
