@@ -3,9 +3,12 @@
 // TUNING questions only: held-out and fresh questions are never used here, so their figures in
 // `npm run eval:retrieval` are measured on questions the model never saw.
 //   node eval/retrieval/calibrate.mjs [--embedding-cache FILE] [--from FEATURES.json] [--lambda 1]
+//     [--features bestCosine,cosineMargin,...]
 // Without --from it ingests the corpus and runs the default retriever (hybrid) over the tuning
 // questions with the real local embedding model; --from reads features that run-eval.mjs wrote
-// with --features (its "hybrid" rows of the tuning set only). Prints the model as TypeScript.
+// with --features (its "hybrid" rows of the tuning set only). --features names the features the
+// model uses (default: every one of RELEVANCE_FEATURES). Prints the model as TypeScript, and the
+// tuning accuracy of `answerable` at thresholds 0.05 to 0.5 (the default threshold is the best).
 //
 // The model: logistic regression on standardised features, L2 penalty `lambda` (not on the
 // intercept), both classes weighted equally (answerable questions outnumber unanswerable ones
@@ -27,11 +30,14 @@ const { values: args } = parseArgs({
     lambda: { type: 'string', default: '1' },
     // balanced: both classes weigh the same in the fit; none: every question weighs 1.
     'class-weights': { type: 'string', default: 'balanced' },
+    features: { type: 'string' },
   },
 });
 
 const retrieval = require(join(here, '..', '..', 'libs/retrieval/dist/index.js'));
-const NAMES = retrieval.RELEVANCE_FEATURES;
+const NAMES = args.features ? args.features.split(',').map((n) => n.trim()) : retrieval.RELEVANCE_FEATURES;
+const unknown = NAMES.filter((n) => !retrieval.RELEVANCE_FEATURES.includes(n));
+if (unknown.length > 0) throw new Error(`--features: unknown ${unknown.join(', ')}; known: ${retrieval.RELEVANCE_FEATURES.join(', ')}`);
 
 const rows = args.from ? fromFile(args.from) : await fromRetrieval();
 const model = fit(rows, Number(args.lambda));
@@ -39,6 +45,17 @@ const predicted = rows.map((r) => retrieval.relevanceProbability(model, r.featur
 const correct = rows.filter((r, i) => predicted[i] === r.answerable).length;
 console.log(`tuning questions: ${rows.length} (${rows.filter((r) => !r.answerable).length} unanswerable); accuracy of the fitted model on them: ${(correct / rows.length).toFixed(3)}`);
 console.log(`leave-one-out accuracy on them: ${leaveOneOut(rows, Number(args.lambda)).toFixed(3)}`);
+const thresholds = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5].map((t) => {
+  const answerable = rows.filter((r) => r.answerable);
+  const kept = answerable.filter((r) => retrieval.relevanceProbability(model, r.features) >= t).length;
+  const caught = rows.filter((r) => !r.answerable && retrieval.relevanceProbability(model, r.features) < t).length;
+  const accuracy = (kept + caught) / rows.length;
+  return { t, accuracy, text: `${t}: ${accuracy.toFixed(3)} (abstains on ${answerable.length - kept} of ${answerable.length} answerable, catches ${caught} of ${rows.length - answerable.length} unanswerable)` };
+});
+for (const { text } of thresholds) console.log(`answerable from relevance ${text}`);
+// Ties go to the threshold nearer 0.5, where both classes weigh the same.
+const best = thresholds.reduce((a, b) => (b.accuracy > a.accuracy || (b.accuracy === a.accuracy && Math.abs(b.t - 0.5) < Math.abs(a.t - 0.5)) ? b : a));
+console.log(`highest tuning accuracy at ${best.t} (RETRIEVAL_ANSWERABLE_RELEVANCE)`);
 console.log('\nexport const DEFAULT_RELEVANCE_MODEL: RelevanceModel = {');
 console.log(`  intercept: ${round(model.intercept)},`);
 console.log('  features: {');
@@ -66,10 +83,10 @@ async function fromRetrieval() {
   try {
     const embedder = memoised(providers.embeddings, providers.embeddingModel.id, args['embedding-cache']);
     await ingestAll(retrieval, embedder, store);
-    const retriever = new retrieval.Retriever(embedder, store, { maxContextTokens: 100_000, decomposer: retrieval.NO_DECOMPOSITION });
+    const retriever = new retrieval.Retriever(embedder, store, { maxContextTokens: 100_000, decomposer: retrieval.NO_DECOMPOSITION, relevanceFeatures: 'all' });
     const out = [];
     for (const q of questions.filter((x) => x.set === 'tuning')) {
-      const result = await retriever.retrieve({ tenant: TENANT, collections: q.collections, topK: 10, query: q.question, groups: q.groups });
+      const result = await retriever.retrieve({ tenant: q.tenant ?? TENANT, collections: q.collections, topK: 10, query: q.question, groups: q.groups });
       if (result.relevanceFeatures) out.push({ answerable: q.relevant.length > 0, features: result.relevanceFeatures });
     }
     embedder.save();

@@ -46,7 +46,8 @@ try {
   const rules = new retrieval.RuleQueryDecomposer();
   const reranker = new retrieval.EmbeddingReranker(embedder);
   // EVAL_RETRIEVER_OPTIONS: JSON retriever options for every row (e.g. '{"lexicalWeight":0.2}'), to measure a setting.
-  const common = { maxContextTokens: 100_000, ...JSON.parse(process.env.EVAL_RETRIEVER_OPTIONS ?? '{}') };
+  // Every relevance feature is computed (the model uses some), so --features can feed eval:calibrate.
+  const common = { maxContextTokens: 100_000, relevanceFeatures: 'all', ...JSON.parse(process.env.EVAL_RETRIEVER_OPTIONS ?? '{}') };
   const none = retrieval.NO_DECOMPOSITION;
   const configurations = [
     ['vector only', { ...common, lexical: false, decomposer: none }],
@@ -74,7 +75,7 @@ try {
     const records = [];
     for (const q of questions) {
       const t = performance.now();
-      const result = await retriever.retrieve({ tenant: TENANT, collections: q.collections, topK: 10, query: q.question, groups: q.groups });
+      const result = await retriever.retrieve({ tenant: q.tenant ?? TENANT, collections: q.collections, topK: 10, query: q.question, groups: q.groups });
       const ms = performance.now() - t;
       const { passages } = result;
       const answerable = q.relevant.length > 0;
@@ -85,7 +86,7 @@ try {
       featureRows.push({ configuration: name, id: q.id, set: q.set, kind: q.kind, answerable, firstRelevant, features: result.relevanceFeatures ?? null });
       records.push({
         set: q.set, kind: q.kind, ms, answerable, relevance: result.relevance,
-        leaked: leakedPassages(passages, { tenant: TENANT, groups: q.groups }, readable) + labelsHit(passages, q.hiddenRelevant ?? []).size,
+        leaked: leakedPassages(passages, { tenant: q.tenant ?? TENANT, groups: q.groups }, readable) + labelsHit(passages, q.hiddenRelevant ?? []).size,
         abstentionCorrect: abstained === !answerable,
         // A superseded document returned above its replacement (or without it).
         staleAbove: firstStale >= 0 && (firstRelevant < 0 || firstStale < firstRelevant),

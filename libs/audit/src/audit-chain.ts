@@ -30,7 +30,7 @@ export interface ChainContent {
 }
 
 /** One stored column the hash covers, with its SQL type (parameters are cast to it). */
-export interface HashedColumn {
+interface HashedColumn {
   readonly column: string;
   readonly sqlType: string;
   readonly render: 'text' | 'number' | 'time';
@@ -38,8 +38,7 @@ export interface HashedColumn {
 
 // In the order of the store's INSERT (insertValues), payload excluded (hashed through its digest)
 // and tenant_id excluded (a field of its own in ChainContent).
-/** The hashed columns with the index of their value in insertValues. */
-export const HASHED_COLUMNS: readonly (HashedColumn & { readonly param: number })[] = [
+const HASHED_COLUMNS: readonly (HashedColumn & { readonly param: number })[] = [
   { column: 'event_id', sqlType: 'text', render: 'text', param: 0 },
   { column: 'correlation_id', sqlType: 'text', render: 'text', param: 2 },
   { column: 'causation_id', sqlType: 'text', render: 'text', param: 3 },
@@ -62,14 +61,12 @@ export const HASHED_COLUMNS: readonly (HashedColumn & { readonly param: number }
   { column: 'latency_ms', sqlType: 'double precision', render: 'number', param: 21 },
   { column: 'sanitised_reason', sqlType: 'text', render: 'text', param: 22 },
 ];
-/** Index of tenant_id in insertValues. */
-export const TENANT_PARAM = 1;
+const TENANT_PARAM = 1;
 
 /** Microseconds, UTC: exact for timestamptz, and independent of the session's TimeZone. */
 const TIME_FORMAT = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 
-/** SQL rendering `expression` as the text the hash covers for a column rendered as `render`. */
-export function rendered(expression: string, render: HashedColumn['render']): string {
+function rendered(expression: string, render: HashedColumn['render']): string {
   switch (render) {
     case 'text':
       return expression;
@@ -145,9 +142,9 @@ interface NormalisedRow extends Record<string, unknown> {
 }
 
 /**
- * Inserts an event as the next link of its tenant's chain, inside `tx` (a transaction), unless
- * its tenant, source and id are already recorded: then nothing is written and the chain does not
- * advance. Resolves true when the row was inserted.
+ * Inserts an event as the next link of its tenant's chain, in a transaction of its own on
+ * `client`, unless its tenant, source and id are already recorded: then nothing is written and
+ * the chain does not advance. Resolves true once the row was inserted and committed.
  *
  * Replicas recording for one tenant at once are serialised by a transaction-scoped advisory lock
  * on the tenant, taken in a statement of its own before the head is read: under READ COMMITTED
@@ -158,44 +155,132 @@ interface NormalisedRow extends Record<string, unknown> {
  * in the same statement that reads the head, so the hash covers exactly what the row holds.
  */
 export async function insertChained(
-  tx: SqlClient,
+  client: SqlClient,
   row: AuditInsertRow,
   options: ChainWriteOptions = {},
 ): Promise<boolean> {
-  const values = insertValues(row);
-  if (options.soleWriter !== true) {
-    await tx.query(
-      `SELECT ${PIN_SESSION_SQL}, pg_advisory_xact_lock(${CHAIN_LOCK_CLASS}, hashtext($1::text))`,
-      [row.tenantId],
+  return (await chainTransaction(client, row.tenantId, options, (tx) => insertLinks(tx, [row]))) === 1;
+}
+
+/**
+ * A batch's rows were not all inserted (one was already recorded, or collided with a link written
+ * without the lock): the links after it would not chain, so the whole transaction is rolled back
+ * and the rows are to be inserted one at a time (insertChained), which skips duplicates.
+ */
+export class ChainBatchConflictError extends Error {
+  constructor(inserted: number, rows: number) {
+    super(
+      `only ${inserted} of a batch of ${rows} audit rows were inserted; roll back and insert them one by one`,
     );
+    this.name = 'ChainBatchConflictError';
   }
-  const params = [values[TENANT_PARAM], ...HASHED_COLUMNS.map((c) => values[c.param])];
-  const { rows } = await tx.query<NormalisedRow>(
-    `SELECT ${HASHED_COLUMNS.map((c, i) => `${rendered(`$${i + 2}::${c.sqlType}`, c.render)} AS c_${c.column}`).join(', ')},
-       ${rendered('clock_timestamp()', 'time')} AS c_recorded_at, h.head_seq, h.head_hash
-     FROM (SELECT 1) AS one
+}
+
+/** Rows per insertChainedBatch at most: 28 parameters each, far below PostgreSQL's 65,535. */
+export const MAX_CHAIN_BATCH_ROWS = 64;
+
+/**
+ * Inserts several events of one tenant as consecutive links of its chain, in the order given, in
+ * one transaction on `client` with the statements of one insertChained: the lock, one read of the
+ * head and of every row's rendered values, one multi-row INSERT. Resolves once all are committed.
+ * @throws ChainBatchConflictError when not every row was inserted (a duplicate): the transaction
+ *   is rolled back, and the caller inserts the rows one by one.
+ * @throws RangeError when the rows are not all of one tenant, or more than MAX_CHAIN_BATCH_ROWS.
+ */
+export async function insertChainedBatch(
+  client: SqlClient,
+  rows: readonly AuditInsertRow[],
+  options: ChainWriteOptions = {},
+): Promise<void> {
+  if (rows.length === 0) return;
+  if (rows.length > MAX_CHAIN_BATCH_ROWS)
+    throw new RangeError(`a chained batch holds ${MAX_CHAIN_BATCH_ROWS} rows at most, got ${rows.length}`);
+  if (rows.some((r) => r.tenantId !== rows[0].tenantId))
+    throw new RangeError(
+      'a chained batch holds the rows of one tenant only (its chain is locked and read once)',
+    );
+  await chainTransaction(client, rows[0].tenantId, options, async (tx) => {
+    const inserted = await insertLinks(tx, rows);
+    if (inserted !== rows.length) throw new ChainBatchConflictError(inserted, rows.length);
+  });
+}
+
+/**
+ * Runs `work` in a transaction of `client` that holds the tenant's chain lock (none for a sole
+ * writer), taken in a statement of its own before the head is read: under READ COMMITTED the next
+ * statement's snapshot then sees the previous holder's committed link.
+ */
+function chainTransaction<T>(
+  client: SqlClient,
+  tenantId: string,
+  options: ChainWriteOptions,
+  work: (tx: SqlClient) => Promise<T>,
+): Promise<T> {
+  return client.transaction(async (tx) => {
+    if (options.soleWriter !== true) {
+      await tx.query(
+        `SELECT ${PIN_SESSION_SQL}, pg_advisory_xact_lock(${CHAIN_LOCK_CLASS}, hashtext($1::text))`,
+        [tenantId],
+      );
+    }
+    return work(tx);
+  });
+}
+
+/**
+ * The one implementation of a chained insert, in a transaction holding the tenant's chain lock
+ * (chainTransaction): read the head and the rendered values of every row in one statement, hash
+ * the links in order, insert them in one statement (a row already recorded is skipped). Resolves
+ * with the rows inserted.
+ */
+async function insertLinks(tx: SqlClient, rows: readonly AuditInsertRow[]): Promise<number> {
+  const tenantId = rows[0].tenantId;
+  const allValues = rows.map(insertValues);
+  // $1 is the tenant; each row then has one parameter per hashed column.
+  const params: unknown[] = [allValues[0][TENANT_PARAM]];
+  const tuples = allValues.map((values, i) => {
+    const first = params.length + 1;
+    params.push(...HASHED_COLUMNS.map((c) => values[c.param]));
+    const rendered_ = HASHED_COLUMNS.map((c, j) => rendered(`$${first + j}::${c.sqlType}`, c.render));
+    return `(${i}, ${rendered_.join(', ')}, ${rendered('clock_timestamp()', 'time')})`;
+  });
+  const names = ['i', ...HASHED_COLUMNS.map((c) => `c_${c.column}`), 'c_recorded_at'];
+  const { rows: normalised } = await tx.query<NormalisedRow & { i: number }>(
+    `SELECT v.*, h.head_seq, h.head_hash
+     FROM (VALUES ${tuples.join(', ')}) AS v(${names.join(', ')})
      LEFT JOIN LATERAL (
        SELECT chain_seq::text AS head_seq, record_hash AS head_hash FROM audit_events
        WHERE tenant_id = $1::text AND chain_seq IS NOT NULL ORDER BY chain_seq DESC LIMIT 1
-     ) AS h ON true`,
+     ) AS h ON true
+     ORDER BY v.i`,
     params,
   );
-  const normalised = rows[0];
-  const columns = hashedColumnsOf(normalised);
-  const chainSeq = (BigInt(normalised.head_seq ?? '0') + 1n).toString();
-  const prevHash = normalised.head_hash ?? GENESIS_HASH;
-  const digest = payloadDigest(JSON.parse(row.payload) as unknown);
-  const hash = recordHash({ tenantId: row.tenantId, chainSeq, prevHash, payloadDigest: digest, columns });
+  let chainSeq = BigInt(normalised[0].head_seq ?? '0');
+  let prevHash = normalised[0].head_hash ?? GENESIS_HASH;
+  const insertParams: unknown[] = [];
+  const inserts = rows.map((row, i) => {
+    const columns = hashedColumnsOf(normalised[i]);
+    chainSeq += 1n;
+    const seq = chainSeq.toString();
+    const digest = payloadDigest(JSON.parse(row.payload) as unknown);
+    const hash = recordHash({ tenantId, chainSeq: seq, prevHash, payloadDigest: digest, columns });
+    const base = insertParams.length;
+    insertParams.push(...allValues[i], columns['recorded_at'], seq, prevHash, hash, digest);
+    prevHash = hash;
+    const p = (n: number) => `$${base + n}`;
+    return `(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)}, ${p(10)}, ${p(11)},
+       ${p(12)}::bigint, ${p(13)}::timestamptz, ${p(14)}, ${p(15)}, ${p(16)}::jsonb, ${p(17)}, ${p(18)}, ${p(19)},
+       ${p(20)}, ${p(21)}, ${p(22)}, ${p(23)}, ${p(24)}::timestamptz, ${p(25)}::bigint, ${p(26)}, ${p(27)}, ${p(28)})`;
+  });
   const inserted = await tx.query(
     `INSERT INTO audit_events (event_id, tenant_id, correlation_id, causation_id, type, source, subject, spec_version,
        schema_version, topic, topic_partition, topic_offset, event_time, attempt, traceparent, payload,
        stage, model_id, prompt_tokens, completion_tokens, cost_usd, latency_ms, sanitised_reason,
        recorded_at, chain_seq, prev_hash, record_hash, payload_digest)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::bigint, $13::timestamptz, $14, $15, $16::jsonb,
-       $17, $18, $19, $20, $21, $22, $23, $24::timestamptz, $25::bigint, $26, $27, $28)
+     VALUES ${inserts.join(', ')}
      ON CONFLICT (tenant_id, source, event_id) DO NOTHING
      RETURNING seq`,
-    [...values, columns['recorded_at'], chainSeq, prevHash, hash, digest],
+    insertParams,
   );
-  return inserted.rows.length === 1;
+  return inserted.rows.length;
 }

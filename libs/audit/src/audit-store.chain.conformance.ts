@@ -158,6 +158,49 @@ export function describeAuditChainConformance(
       expect(await store.verifyChains({ tenantId: tenant, batchSize: 7 })).toEqual([report]);
     });
 
+    it('writes the events recorded at once in one transaction, each caller told its own outcome', async () => {
+      const tenant = newTenant();
+      const other = newTenant();
+      const before = store.writeStats();
+      const fresh = Array.from({ length: 12 }, (_, i) =>
+        event(tenant, `b${i % 3}`, RequestSubmittedEvent.type, { n: i }),
+      );
+      expect(await Promise.all(fresh.map((e) => store.record(e, position())))).toEqual(fresh.map(() => true));
+      // The first starts a transaction alone; the eleven recorded meanwhile share the next one.
+      expect(store.writeStats()).toEqual({
+        transactions: before.transactions + 2,
+        rows: before.rows + 12,
+        batchesRolledBack: before.batchesRolledBack,
+      });
+
+      // A batch holding a redelivered event, the same event twice, a row the database refuses as
+      // received and another tenant's rows: rolled back and written one by one, nothing lost.
+      const again = event(tenant, 'b0', RequestCompletedEvent.type);
+      const refused = event(tenant, 'b1', RequestSubmittedEvent.type, { input: { bad: 'a\u0000b' } });
+      const mixed = [
+        fresh[3],
+        again,
+        again,
+        refused,
+        event(other, 'o1', RequestSubmittedEvent.type),
+        event(tenant, 'b2', RequestCompletedEvent.type),
+        event(other, 'o1', RequestCompletedEvent.type),
+      ];
+      const sanitised: string[] = [];
+      const results = await Promise.all(
+        mixed.map((e) => store.record(e, position(), { onSanitised: (reason) => sanitised.push(reason) })),
+      );
+      expect(results).toEqual([false, true, false, true, true, true, true]);
+      // The first row went alone; the batch of the tenant's others was rolled back.
+      expect(store.writeStats().batchesRolledBack).toBe(before.batchesRolledBack + 1);
+      expect(sanitised).toHaveLength(1);
+      const [report] = await store.verifyChains({ tenantId: tenant });
+      expect(report).toMatchObject({ verified: 15, head: { chainSeq: '15' } });
+      expect(report.broken).toBeUndefined();
+      expect((await store.verifyChains({ tenantId: other }))[0]).toMatchObject({ verified: 2 });
+      expect((await store.trail(tenant, 'b0')).map((r) => r.envelope.id)).toContain(again.id);
+    });
+
     describe('names the first broken record', () => {
       async function chainOf(count: number): Promise<{ tenant: string; events: EventEnvelope[] }> {
         const tenant = newTenant();

@@ -262,6 +262,32 @@ export function describeAuditStoreConformance(
       expect(await store.eventById(a, randomUUID())).toBeUndefined();
     });
 
+    it("finds a request's routing caused by another event, with its digest, never another tenant's", async () => {
+      const a = newTenant();
+      const b = newTenant();
+      const submitted = event(a, 'rt-1', RequestSubmittedEvent.type, at(1));
+      const routed = {
+        ...event(a, 'rt-1', RequestRoutedEvent.type, at(2), { submissionDigest: 'd'.repeat(64) }),
+        causationid: submitted.id,
+      };
+      await store.record(submitted, position());
+      await store.record(routed, position('orchestration.routed.v1'));
+      // A routing recorded without a digest, and one with no causation id (its own id stands in).
+      const old = event(a, 'rt-2', RequestRoutedEvent.type, at(3));
+      await store.record(old, position('orchestration.routed.v1'));
+
+      expect(await store.routingOf(a, 'rt-1', randomUUID())).toEqual({
+        eventId: submitted.id,
+        submissionDigest: 'd'.repeat(64),
+      });
+      // The routing of the very event asked about (a redelivery keeps its id) is not an earlier one.
+      expect(await store.routingOf(a, 'rt-1', submitted.id)).toBeUndefined();
+      expect(await store.routingOf(a, 'rt-2', randomUUID())).toEqual({ eventId: old.id });
+      expect(await store.routingOf(b, 'rt-1', randomUUID())).toBeUndefined();
+      expect(await store.routingOf(a, 'rt-unknown', randomUUID())).toBeUndefined();
+      expect(await store.routingOf(a, 'rt\u0000', randomUUID())).toBeUndefined();
+    });
+
     it("accounts a request's calls by stage and model, and the tenant's usage by workflow, outcome and window", async () => {
       const tenant = newTenant();
       const call = (requestId: string, s: number, model: string, p: number, cost: number, ms: number) =>

@@ -105,6 +105,14 @@ export type ReviewState =
 /** What onRecorded tells of a recorded event: its tenant, request (correlation id) and type. */
 export type RecordedListener = (tenantId: string, requestId: string, type: string) => void;
 
+/** A recorded RequestRouted record, as routingOf reads it. */
+export interface RecordedRouting {
+  /** `ce_id` of the event that was routed (the record's causation id). */
+  readonly eventId: string;
+  /** The `submissionDigest` of the record's payload, when it has one. */
+  readonly submissionDigest?: string;
+}
+
 export interface AuditStore {
   /**
    * Stores an event; resolves true when it was new, false when its tenant, source and id were
@@ -131,6 +139,13 @@ export interface AuditStore {
   reviewQueue(tenantId: string): Promise<readonly PendingReview[]>;
   /** The tenant's recorded dead letters (DeadLettered events), newest first, at most `limit`. */
   deadLetters(tenantId: string, limit: number): Promise<readonly AuditRecord[]>;
+  /**
+   * The first recorded routing (RequestRouted) of the tenant's request that another event than
+   * `exceptEventId` caused: the id of the event that was routed and the `submissionDigest` its
+   * payload carries (absent when the payload has none, or was removed). One indexed lookup of that
+   * one row, not the trail; undefined when no such routing is recorded.
+   */
+  routingOf(tenantId: string, requestId: string, exceptEventId: string): Promise<RecordedRouting | undefined>;
   /** One recorded event of the tenant by its CloudEvents id; undefined when the tenant has none. */
   eventById(tenantId: string, eventId: string): Promise<AuditRecord | undefined>;
   /**

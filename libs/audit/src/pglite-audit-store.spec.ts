@@ -86,34 +86,6 @@ describe('PgliteAuditStore: events recorded at once', () => {
     offset: String(offset),
   });
 
-  it('go in together (one transaction for twelve events), each its tenant next link, the chains verified', async () => {
-    const store = await PgliteAuditStore.open();
-    try {
-      const transactions = jest.spyOn(store.db, 'transaction');
-      const events = Array.from({ length: 12 }, (_, i) =>
-        envelope(i % 3 === 0 ? 'globex' : 'acme', `e-${i}`, `r-${i % 4}`),
-      );
-      const recorded = await Promise.all(events.map((e, i) => store.record(e, position(i))));
-      expect(recorded).toEqual(events.map(() => true));
-      // Recorded in the same turn of the event loop: one transaction.
-      expect(transactions).toHaveBeenCalledTimes(1);
-      const reports = await store.verifyChains({});
-      expect(reports.map((r) => [r.tenantId, r.verified, r.broken])).toEqual([
-        ['acme', 8, undefined],
-        ['globex', 4, undefined],
-      ]);
-      const { rows } = await store.db.query<{ event_id: string; chain_seq: string }>(
-        `SELECT event_id, chain_seq::text FROM audit_events WHERE tenant_id = 'acme' ORDER BY seq`,
-      );
-      expect(rows.map((r) => r.event_id)).toEqual(
-        events.filter((e) => e.tenantid === 'acme').map((e) => e.id),
-      );
-      expect(rows.map((r) => r.chain_seq)).toEqual(['1', '2', '3', '4', '5', '6', '7', '8']);
-    } finally {
-      await store.close();
-    }
-  });
-
   it('answer each caller alone when the batch holds a duplicate or a row the database refuses', async () => {
     const store = await PgliteAuditStore.open();
     try {

@@ -2,6 +2,7 @@ import {
   isStorableText,
   RequestCompletedEvent,
   RequestFailedEvent,
+  RequestRoutedEvent,
   ReviewDecidedEvent,
   ReviewRequestedEvent,
   DeadLetteredEvent,
@@ -13,7 +14,12 @@ import {
   type EventEnvelope,
 } from '@llmbus/contracts';
 import { CALL_RESTATING_TYPES, RESTATED_USAGE_TYPES } from './audit-columns';
-import { insertChained, type ChainWriteOptions } from './audit-chain';
+import {
+  insertChained,
+  insertChainedBatch,
+  MAX_CHAIN_BATCH_ROWS,
+  type ChainWriteOptions,
+} from './audit-chain';
 import {
   queryRequestCost,
   queryUsage,
@@ -43,6 +49,7 @@ import {
   AuditRecord,
   RecordOptions,
   RecordedListener,
+  RecordedRouting,
 } from './audit-store';
 import { migrate } from './migrations';
 import {
@@ -54,6 +61,13 @@ import {
 } from './request-status';
 import { AuditDataError, isPermanentDataError, sqlStateOf } from './record-errors';
 import type { SqlClient } from './sql-client';
+
+/** A row waiting in SqlAuditStore's group commit, with its recorder's promise. */
+interface PendingInsert {
+  readonly row: AuditInsertRow;
+  readonly resolve: (inserted: boolean) => void;
+  readonly reject: (error: unknown) => void;
+}
 
 /** Event types that end a pending review: a human decision or a final result. */
 const REVIEW_RESOLVERS = [ReviewDecidedEvent.type, RequestCompletedEvent.type, RequestFailedEvent.type];
@@ -147,6 +161,9 @@ function statusOf(row: SummaryRow): RequestStatus {
  */
 export class SqlAuditStore implements AuditStore {
   private readonly recordedListeners = new Set<RecordedListener>();
+  /** Rows waiting for their tenant's next chained transaction, by tenant (see insertQueued). */
+  private readonly insertQueues = new Map<string, PendingInsert[]>();
+  private readonly writes = { transactions: 0, rows: 0, batchesRolledBack: 0 };
 
   constructor(
     protected readonly client: SqlClient,
@@ -206,7 +223,7 @@ export class SqlAuditStore implements AuditStore {
     options: RecordOptions,
   ): Promise<boolean> {
     try {
-      return await this.insert(row);
+      return await this.insertQueued(row);
     } catch (error) {
       if (!isPermanentDataError(error)) throw error;
       const copy = storableCopy(row, `${sqlStateOf(error)}: ${errorMessage(error)}`);
@@ -227,9 +244,80 @@ export class SqlAuditStore implements AuditStore {
     }
   }
 
+  /**
+   * Write transactions this store object committed or tried, the rows they held (duplicates and
+   * retried rows included: rows / transactions is the group commit's batch size), and the batches
+   * rolled back to be written one row at a time (a duplicate or refused row among them, or an
+   * outage). For tests and measurements.
+   */
+  writeStats(): { readonly transactions: number; readonly rows: number; readonly batchesRolledBack: number } {
+    return { ...this.writes };
+  }
+
   /** One chained insert per transaction: the tenant's chain lock is held until it commits. */
-  protected insert(row: AuditInsertRow): Promise<boolean> {
-    return this.client.transaction((tx) => insertChained(tx, row, this.chainWrites));
+  private insert(row: AuditInsertRow): Promise<boolean> {
+    this.writes.transactions += 1;
+    this.writes.rows += 1;
+    return insertChained(this.client, row, this.chainWrites);
+  }
+
+  /**
+   * Group commit: the row joins its tenant's queue; while a transaction of that tenant is being
+   * written, the rows recorded meanwhile wait and then go into the next one together (one lock,
+   * one head read, one multi-row INSERT, one commit for all: the consumer records up to its
+   * concurrency limit of events at once, and a tenant's writers are serialised by its chain lock
+   * anyway). Resolves as insertChained does, once the row's transaction has committed. A batch
+   * that fails for any reason (a duplicate among its rows, a row the database refuses, an outage)
+   * is rolled back and its rows inserted one by one, so each caller gets its own row's outcome.
+   */
+  private insertQueued(row: AuditInsertRow): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      const pending = { row, resolve, reject };
+      const queue = this.insertQueues.get(row.tenantId);
+      if (queue !== undefined) {
+        queue.push(pending);
+        return;
+      }
+      const started = [pending];
+      this.insertQueues.set(row.tenantId, started);
+      void this.drainInserts(row.tenantId, started);
+    });
+  }
+
+  /** Writes a tenant's queue, batch after batch, until it is empty; then forgets it. */
+  private async drainInserts(tenantId: string, queue: PendingInsert[]): Promise<void> {
+    let first = true;
+    while (queue.length > 0) {
+      // After a transaction, one turn of the event loop lets the recorders it released (and
+      // messages consumed meanwhile) queue their next rows before the next batch is taken.
+      if (!first) await new Promise<void>((resolve) => setImmediate(resolve));
+      first = false;
+      const batch = queue.splice(0, MAX_CHAIN_BATCH_ROWS);
+      if (batch.length > 1) {
+        this.writes.transactions += 1;
+        this.writes.rows += batch.length;
+        try {
+          await insertChainedBatch(
+            this.client,
+            batch.map((p) => p.row),
+            this.chainWrites,
+          );
+          for (const p of batch) p.resolve(true);
+          continue;
+        } catch {
+          // Rolled back: each row again on its own below, which tells each caller its outcome.
+          this.writes.batchesRolledBack += 1;
+        }
+      }
+      for (const p of batch) {
+        try {
+          p.resolve(await this.insert(p.row));
+        } catch (error) {
+          p.reject(error);
+        }
+      }
+    }
+    this.insertQueues.delete(tenantId);
   }
 
   async trail(tenantId: string, requestId: string): Promise<readonly AuditRecord[]> {
@@ -320,6 +408,27 @@ export class SqlAuditStore implements AuditStore {
       [tenantId, DeadLetteredEvent.type, limit],
     );
     return rows.map(toRecord);
+  }
+
+  async routingOf(
+    tenantId: string,
+    requestId: string,
+    exceptEventId: string,
+  ): Promise<RecordedRouting | undefined> {
+    requireTenant(tenantId);
+    if (!isStorableText(requestId) || !isStorableText(exceptEventId)) return undefined;
+    // The trail index (tenant, correlation id, event time, seq) finds the request's few rows; only
+    // the routing's two fields are read, not every stored event with its payload.
+    const { rows } = await this.client.query<{ event_id: string; digest: string | null }>(
+      `SELECT COALESCE(causation_id, event_id) AS event_id, payload ->> 'submissionDigest' AS digest
+       FROM audit_events
+       WHERE tenant_id = $1 AND correlation_id = $2 AND type = $3 AND causation_id IS DISTINCT FROM $4
+       ORDER BY event_time, seq LIMIT 1`,
+      [tenantId, requestId, RequestRoutedEvent.type, exceptEventId],
+    );
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    return { eventId: row.event_id, ...(typeof row.digest === 'string' && { submissionDigest: row.digest }) };
   }
 
   async eventById(tenantId: string, eventId: string): Promise<AuditRecord | undefined> {

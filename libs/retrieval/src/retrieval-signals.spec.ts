@@ -90,9 +90,39 @@ describe('retrieval signals: diversity and relevance', () => {
   });
 
   it('reports the features relevance was computed from', async () => {
-    const result = await retrieve('Visitor parking spaces reserved at reception');
+    const result = await retrieve('Visitor parking spaces reserved at reception', {
+      relevanceFeatures: 'all',
+    });
     expect(result.relevanceFeatures).toMatchObject({ coverage: 1, uncoveredMatch: 1 });
     expect(result.relevanceFeatures!.bestCosine).toBeGreaterThan(0.5);
+    // The passage's one sentence is nearer the question than the chunk under its title is.
+    expect(result.relevanceFeatures!.bestSentenceCosine).toBeGreaterThanOrEqual(
+      result.relevanceFeatures!.bestCosine,
+    );
+  });
+
+  it('computes only the embedding features the relevance model uses, unless asked for all', async () => {
+    const calls: number[] = [];
+    const counting = {
+      embed: async (texts: string[]) => {
+        calls.push(texts.length);
+        return embedder.embed(texts);
+      },
+    };
+    const question = 'Are visitor helicopter landing spaces reserved at reception?';
+    const retriever = (options: RetrieverOptions) =>
+      new Retriever(counting, store, { decomposer: NO_DECOMPOSITION, ...options });
+    const request = { tenant: 'acme', collections: ['wiki'], topK: 3, query: question, groups: [] };
+    const byDefault = await retriever({}).retrieve(request);
+    expect(byDefault.relevanceFeatures).not.toHaveProperty('uncoveredMatch');
+    expect(byDefault.relevanceFeatures!.bestSentenceCosine).toBeGreaterThan(0);
+    // The question, then the passages' sentences: no word or whole-passage embeddings.
+    expect(calls).toHaveLength(2);
+    calls.length = 0;
+    const all = await retriever({ relevanceFeatures: 'all' }).retrieve(request);
+    expect(all.relevanceFeatures!.uncoveredMatch).toBeGreaterThanOrEqual(0);
+    expect(all.relevance).toBe(byDefault.relevance);
+    expect(calls).toHaveLength(3);
   });
 
   it('scores a near miss (one topic word the passages lack) below the same question on the topic', async () => {

@@ -11,6 +11,7 @@ import {
   relevanceProbability,
   type RelevanceFeatures,
   type RelevanceModel,
+  type RelevancePassage,
 } from './ranking/relevance';
 import { DEFAULT_RELEVANCE_MODEL } from './ranking/relevance-model';
 import { TextVectors } from './ranking/text-vectors';
@@ -71,10 +72,16 @@ export interface RetrieverOptions {
   readonly nearDuplicateSimilarity?: number;
   /** Passages of one document among the first topK, when other documents have relevant passages too. Default 3; 0 = no cap. */
   readonly maxPassagesPerDocument?: number;
-  /** Relevance from which the passages count as answering the question. Default `DEFAULT_ANSWERABLE_RELEVANCE` (0.15). */
+  /** Relevance from which the passages count as answering the question. Default `DEFAULT_ANSWERABLE_RELEVANCE` (0.25). */
   readonly answerableRelevance?: number;
   /** The model that turns relevance features into a probability. Default `DEFAULT_RELEVANCE_MODEL`. */
   readonly relevanceModel?: RelevanceModel;
+  /**
+   * Which of the features that cost embeddings (`uncoveredMatch`, `bestSentenceCosine`) are
+   * computed: `model` (default) only those the relevance model uses; `all` every one, for fitting a
+   * model (`npm run eval:calibrate`). The others cost no model call and are always computed.
+   */
+  readonly relevanceFeatures?: 'model' | 'all';
   /**
    * How the vector and BM25 lists are combined. `scores` (default): each list's scores are
    * normalised by their distribution (DBSF) and added with `lexicalWeight`; `rrf`: reciprocal rank
@@ -98,11 +105,12 @@ export const DEFAULT_MIN_SCORE = 0.2;
 export const DEFAULT_MAX_CONTEXT_TOKENS = 3_000;
 /**
  * Relevance from which retrieval reports `answerable`. The model weighs both classes equally, so 0.5
- * would abstain on 10 of the tuning set's 93 answerable questions (paraphrases mostly); at 0.15 it
- * abstains on 1 and still catches 10 of 15 unanswerable ones: the highest tuning accuracy (0.944)
- * of the thresholds tried (0.05 to 0.5), chosen on the tuning questions only.
+ * would abstain on 8 of the tuning set's 93 answerable questions (paraphrases mostly); at 0.25 it
+ * abstains on 5 and catches 12 of 15 unanswerable ones: the highest tuning accuracy (0.926, shared
+ * by 0.1 to 0.25; ties go to the threshold nearer 0.5) of the thresholds tried (0.05 to 0.5), chosen
+ * on the tuning questions only by `npm run eval:calibrate`.
  */
-export const DEFAULT_ANSWERABLE_RELEVANCE = 0.15;
+export const DEFAULT_ANSWERABLE_RELEVANCE = 0.25;
 export const DEFAULT_MAX_PASSAGES_PER_DOCUMENT = 3;
 /**
  * Middle of the plateau (0.1 to 0.4) where recall@5 is flat on the eval's tuning questions
@@ -267,6 +275,9 @@ export class Retriever {
         relevance: 0,
         answerable: false,
       };
+    const relevanceModel = this.options.relevanceModel ?? DEFAULT_RELEVANCE_MODEL;
+    const computes = (name: keyof RelevanceFeatures) =>
+      this.options.relevanceFeatures === 'all' || relevanceModel.features[name] !== undefined;
     const features = await relevanceFeatures({
       question: request.query,
       vectorScores: vectorList.map((c) => c.score),
@@ -274,14 +285,33 @@ export class Retriever {
       lexicalIds: perQuery === 2 ? (lists[1] ?? []).map((c) => c.id) : [],
       passages: selected.map((c) => c.payload),
       // Passages are embedded as at ingestion (under title and headings), like their stored vectors.
-      wordSimilarity: async (questionWords, passages) => {
-        const texts = passages.map((p) => embeddingInput(p.title, p));
-        const matched = await this.vectors.bestMatches(questionWords, texts);
-        if (matched.usage && matched.usage.modelId === usage.modelId) usage = addUsage(usage, matched.usage);
-        return matched.similarities;
-      },
+      ...(computes('uncoveredMatch')
+        ? {
+            wordSimilarity: async (
+              questionWords: readonly string[],
+              passages: readonly RelevancePassage[],
+            ) => {
+              const texts = passages.map((p) => embeddingInput(p.title, p));
+              const matched = await this.vectors.bestMatches(questionWords, texts);
+              if (matched.usage && matched.usage.modelId === usage.modelId)
+                usage = addUsage(usage, matched.usage);
+              return matched.similarities;
+            },
+          }
+        : {}),
+      // The question's vector is the one searched with: only sentences not seen lately are embedded.
+      ...(computes('bestSentenceCosine')
+        ? {
+            sentenceSimilarity: async (sentences: readonly string[]) => {
+              const matched = await this.vectors.similaritiesTo(embedding.vectors[0] ?? [], sentences);
+              if (matched.usage && matched.usage.modelId === usage.modelId)
+                usage = addUsage(usage, matched.usage);
+              return matched.similarities;
+            },
+          }
+        : {}),
     });
-    const relevance = relevanceProbability(this.options.relevanceModel ?? DEFAULT_RELEVANCE_MODEL, features);
+    const relevance = relevanceProbability(relevanceModel, features);
     return {
       passages: selected.map(toPassage),
       withheldCount,

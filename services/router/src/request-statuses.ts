@@ -1,6 +1,5 @@
 import type { AuditStore, RequestStatusView } from '@llmbus/audit';
 import type { ReadinessCheck } from '@llmbus/http-nest';
-import { RequestRoutedEvent } from '@llmbus/contracts';
 import type { Logger } from '@llmbus/observability';
 import { LRUCache } from 'lru-cache';
 import { RecentAcceptances } from './recent-acceptances';
@@ -10,11 +9,11 @@ import { requestKey } from './request-key';
 /**
  * The little of the audit store the router reads: request statuses, whether it answers, and
  * (optional) a recorded event by id, which is how a POST finds the body an earlier POST of the same
- * request id submitted through any replica, and a request's trail, which is how the consumer finds
- * an earlier routing of a request id re-sent under a new event id.
+ * request id submitted through any replica, and a request's recorded routing, which is how the
+ * consumer finds an earlier routing of a request id re-sent under a new event id.
  */
 export type RequestStatusSource = Pick<AuditStore, 'requestStatus' | 'ping'> &
-  Partial<Pick<AuditStore, 'eventById' | 'trail' | 'onRecorded'>>;
+  Partial<Pick<AuditStore, 'eventById' | 'routingOf' | 'onRecorded'>>;
 
 /** Seconds a client is asked to wait (`Retry-After`) when the audit store does not answer. */
 export const STATUS_RETRY_AFTER_SECONDS = 5;
@@ -60,7 +59,8 @@ export class RequestStatuses implements ReadinessCheck {
   /**
    * The routing of the tenant's request id from another event than `eventId` (the one being
    * handled): from this replica's recent routings (a request id's events share a partition, so
-   * one replica sees them in order), else from the audit trail's RequestRouted records. Undefined
+   * one replica sees them in order), else from the audit trail's RequestRouted record (one
+   * indexed lookup of that row: this runs for nearly every new request). Undefined
    * when the id was not routed yet, only from this very event (a redelivery or a dead letter's
    * replay keeps its event id), or the audit store does not answer (logged; the check then
    * narrows to this replica's memory, since ingestion does not depend on the store).
@@ -72,18 +72,9 @@ export class RequestStatuses implements ReadinessCheck {
   ): Promise<EarlierRouting | undefined> {
     const recent = this.routings.get(requestKey(tenantId, requestId));
     if (recent !== undefined) return recent.eventId === eventId ? undefined : recent;
-    if (this.store.trail === undefined) return undefined;
+    if (this.store.routingOf === undefined) return undefined;
     try {
-      const trail = await this.store.trail(tenantId, requestId);
-      const routed = trail.find(
-        (r) => r.envelope.type === RequestRoutedEvent.type && r.envelope.causationid !== eventId,
-      );
-      if (routed === undefined) return undefined;
-      const digest = routed.envelope.data['submissionDigest'];
-      return {
-        eventId: routed.envelope.causationid ?? routed.envelope.id,
-        ...(typeof digest === 'string' && { submissionDigest: digest }),
-      };
+      return await this.store.routingOf(tenantId, requestId, eventId);
     } catch (error) {
       this.logger.warn(
         { err: error, tenantId, correlationId: requestId },

@@ -11,7 +11,7 @@ export function withRestoredPii(source: RequestStatusSource, key: Buffer | undef
   return {
     ping: () => source.ping(),
     ...(source.eventById !== undefined && { eventById: source.eventById.bind(source) }),
-    ...(source.trail !== undefined && { trail: source.trail.bind(source) }),
+    ...(source.routingOf !== undefined && { routingOf: source.routingOf.bind(source) }),
     ...(source.onRecorded !== undefined && { onRecorded: source.onRecorded.bind(source) }),
     requestStatus: async (tenantId, requestId) => {
       const view = await source.requestStatus(tenantId, requestId);

@@ -1,6 +1,8 @@
 import { DEFAULT_RELEVANCE_MODEL } from './relevance-model';
 import {
   contentStems,
+  MAX_RELEVANCE_SENTENCES,
+  passageSentences,
   relevanceFeatures,
   relevanceProbability,
   type RelevanceEvidence,
@@ -16,6 +18,7 @@ const evidence = (over: Partial<RelevanceEvidence>): RelevanceEvidence => ({
   lexicalIds: ['b', 'a'],
   passages: [],
   wordSimilarity: async (words) => words.map(() => 0),
+  sentenceSimilarity: async (sentences) => sentences.map(() => 0.5),
   ...over,
 });
 
@@ -83,6 +86,87 @@ describe('relevance features', () => {
   });
 });
 
+describe('sentence-level similarity', () => {
+  it('splits a passage into sentences after . ; : ! or ? followed by white space only', () => {
+    expect(
+      passageSentences(
+        'Mileage is 0.30 euros per km. Reception opens at 9:30; visitors sign in: always!  Why? ',
+      ),
+    ).toEqual([
+      'Mileage is 0.30 euros per km.',
+      'Reception opens at 9:30;',
+      'visitors sign in:',
+      'always!',
+      'Why?',
+    ]);
+  });
+
+  it('takes the best similarity of the question to one sentence of the first three passages', async () => {
+    const asked: string[][] = [];
+    const f = await relevanceFeatures(
+      evidence({
+        question: 'When do I need a note from my GP?',
+        passages: [
+          passage('Sickness', 'Reporting', 'Call your manager. Record it in Workday.'),
+          passage(
+            'Sickness',
+            'Certificates',
+            "A doctor's certificate is required from day four. Call your manager.",
+          ),
+          passage('Sickness', 'Pay', 'Full pay for 20 days.'),
+          passage('Leave', 'Carry over', 'Not in the first three.'),
+        ],
+        sentenceSimilarity: async (sentences) => {
+          asked.push([...sentences]);
+          return sentences.map((s) => (s.startsWith('A doctor') ? 0.71 : 0.2));
+        },
+      }),
+    );
+    // Each sentence once (a repeated sentence is not embedded twice), only from the first three passages.
+    expect(asked).toEqual([
+      [
+        'Call your manager.',
+        'Record it in Workday.',
+        "A doctor's certificate is required from day four.",
+        'Full pay for 20 days.',
+      ],
+    ]);
+    expect(f.bestSentenceCosine).toBeCloseTo(0.71);
+  });
+
+  it('leaves out the features that cost embeddings when no similarity function is given', async () => {
+    const f = await relevanceFeatures(
+      evidence({
+        question: 'Does the company pay for a gym membership?',
+        passages: [passage('Benefits', 'Perks', 'The company pays for public transport tickets.')],
+        wordSimilarity: undefined,
+        sentenceSimilarity: undefined,
+      }),
+    );
+    expect(f).not.toHaveProperty('uncoveredMatch');
+    expect(f).not.toHaveProperty('bestSentenceCosine');
+    expect(f.coverage).toBeCloseTo(2 / 4);
+  });
+
+  it('bounds the sentences measured per question, and is 0 without passages', async () => {
+    const long = Array.from({ length: 40 }, (_, i) => `Sentence number ${i}.`).join(' ');
+    let count = 0;
+    await relevanceFeatures(
+      evidence({
+        question: 'anything',
+        passages: [passage('T', 'S', long)],
+        sentenceSimilarity: async (sentences) => {
+          count = sentences.length;
+          return sentences.map(() => 0.3);
+        },
+      }),
+    );
+    expect(count).toBe(MAX_RELEVANCE_SENTENCES);
+    const none = await relevanceFeatures(evidence({ question: 'anything', passages: [] }));
+    expect(none.bestSentenceCosine).toBe(0);
+  });
+});
+
 describe('the default relevance model', () => {
   const features = (over: Partial<RelevanceFeatures>): RelevanceFeatures => ({
     bestCosine: 0.5,
@@ -91,17 +175,36 @@ describe('the default relevance model', () => {
     coverageTop3: 1,
     uncoveredMatch: 1,
     listsAgree: 1,
+    bestSentenceCosine: 0.55,
     ...over,
   });
 
-  it('rises with the best cosine similarity and with coverage', () => {
+  it('rises with the best cosine similarity of the chunk and of one sentence', () => {
     const base = relevanceProbability(DEFAULT_RELEVANCE_MODEL, features({}));
     expect(relevanceProbability(DEFAULT_RELEVANCE_MODEL, features({ bestCosine: 0.7 }))).toBeGreaterThan(
       base,
     );
     expect(
-      relevanceProbability(DEFAULT_RELEVANCE_MODEL, features({ coverageTop3: 0.5, uncoveredMatch: 0.2 })),
-    ).toBeLessThan(base);
+      relevanceProbability(DEFAULT_RELEVANCE_MODEL, features({ bestSentenceCosine: 0.75 })),
+    ).toBeGreaterThan(base);
+  });
+
+  it('leaves out the features it does not name (the lexical ones)', () => {
+    const base = relevanceProbability(DEFAULT_RELEVANCE_MODEL, features({}));
+    expect(
+      relevanceProbability(
+        DEFAULT_RELEVANCE_MODEL,
+        features({ coverage: 0, coverageTop3: 0.2, uncoveredMatch: 0, listsAgree: 0 }),
+      ),
+    ).toBe(base);
+  });
+
+  it('counts a feature it uses but was not computed as its mean', () => {
+    const mean = DEFAULT_RELEVANCE_MODEL.features.bestSentenceCosine!.mean;
+    const { bestSentenceCosine: _left, ...without } = features({});
+    expect(relevanceProbability(DEFAULT_RELEVANCE_MODEL, without)).toBeCloseTo(
+      relevanceProbability(DEFAULT_RELEVANCE_MODEL, features({ bestSentenceCosine: mean })),
+    );
   });
 
   it('stays within 0 and 1', () => {

@@ -19,11 +19,20 @@ export interface RelevanceFeatures {
    * For the content words that none of the first three passages contains: the lowest, over those
    * words, of the best cosine similarity between the word's embedding and one of those passages'
    * embeddings (a paraphrase's "vendor" is near a passage on suppliers, a near miss's "gym" is near
-   * none). 1 when every word is found.
+   * none). 1 when every word is found. Absent when not computed (`RelevanceEvidence.wordSimilarity`
+   * not given: it costs an embedding per missing word and per passage).
    */
-  readonly uncoveredMatch: number;
+  readonly uncoveredMatch?: number;
   /** 1 when the vector list's nearest chunk is among the BM25 list's first five, else 0. */
   readonly listsAgree: number;
+  /**
+   * Best cosine similarity between the whole question and one sentence of the first three passages
+   * (each sentence embedded alone): a sentence that says the answer stands out more than the chunk
+   * around it, which also holds the sentences that do not. 0 when no passage has text. Absent when
+   * not computed (`RelevanceEvidence.sentenceSimilarity` not given: it costs an embedding per
+   * sentence not seen lately).
+   */
+  readonly bestSentenceCosine?: number;
 }
 
 /** The names of the features, in the order the relevance model's weights use. */
@@ -34,28 +43,37 @@ export const RELEVANCE_FEATURES = [
   'coverageTop3',
   'uncoveredMatch',
   'listsAgree',
+  'bestSentenceCosine',
 ] as const satisfies readonly (keyof RelevanceFeatures)[];
 
 /**
  * A logistic model over the features: relevance = σ(intercept + Σ weight × (feature − mean) / scale).
- * `mean` and `scale` standardise each feature as on the data the model was fitted on.
+ * `mean` and `scale` standardise each feature as on the data the model was fitted on. A model may
+ * use a subset of the features: those it does not name do not count.
  */
 export interface RelevanceModel {
   readonly intercept: number;
   readonly features: Readonly<
-    Record<
-      keyof RelevanceFeatures,
-      { readonly weight: number; readonly mean: number; readonly scale: number }
+    Partial<
+      Record<
+        keyof RelevanceFeatures,
+        { readonly weight: number; readonly mean: number; readonly scale: number }
+      >
     >
   >;
 }
 
-/** Probability, 0 to 1, that the passages answer the question under `model`. */
+/**
+ * Probability, 0 to 1, that the passages answer the question under `model`. A feature the model
+ * names but `features` lacks counts as its mean (adds nothing): compute what the model uses.
+ */
 export function relevanceProbability(model: RelevanceModel, features: RelevanceFeatures): number {
   let z = model.intercept;
   for (const name of RELEVANCE_FEATURES) {
-    const { weight, mean, scale } = model.features[name];
-    z += (weight * (features[name] - mean)) / (scale || 1);
+    const term = model.features[name];
+    if (term === undefined) continue;
+    const { weight, mean, scale } = term;
+    z += (weight * ((features[name] ?? mean) - mean)) / (scale || 1);
   }
   return 1 / (1 + Math.exp(-z));
 }
@@ -125,12 +143,32 @@ export interface RelevanceEvidence {
   readonly passages: readonly RelevancePassage[];
   /**
    * Cosine similarity of each question word (first argument) to the nearest of the passages (second
-   * argument); called only when a question word is missing from the first passages.
+   * argument); called only when a question word is missing from the first passages. Without it,
+   * `uncoveredMatch` is not computed.
    */
-  readonly wordSimilarity: (
+  readonly wordSimilarity?: (
     questionWords: readonly string[],
     passages: readonly RelevancePassage[],
   ) => Promise<number[]>;
+  /**
+   * Cosine similarity of the whole question to each of `sentences` (texts embedded alone), in order.
+   * Without it, `bestSentenceCosine` is not computed.
+   */
+  readonly sentenceSimilarity?: (sentences: readonly string[]) => Promise<number[]>;
+}
+
+/** Sentences whose similarity to the question is measured, at most (bounds the embeddings per query). */
+export const MAX_RELEVANCE_SENTENCES = 24;
+
+/**
+ * The sentences of a passage's text: split after `.`, `;`, `:`, `!` or `?` followed by white space
+ * (so "0.30 euros" and "9:30" stay whole), trimmed, empty ones left out.
+ */
+export function passageSentences(text: string): string[] {
+  return text
+    .split(/(?<=[.;:!?])\s+/u)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 }
 
 /** Passages whose words count for coverage. */
@@ -150,19 +188,49 @@ export async function relevanceFeatures(evidence: RelevanceEvidence): Promise<Re
     questionWords.length === 0
       ? 0
       : questionWords.filter((w) => stems.has(stem(w))).length / questionWords.length;
-  const missing = questionWords.filter((w) => !headStems.has(stem(w)));
-  // Compared with whole passages, not their words: one passage embedding each, instead of one per word.
-  let uncoveredMatch = 1;
-  if (missing.length > 0) {
-    uncoveredMatch = head.length === 0 ? 0 : Math.min(...(await evidence.wordSimilarity(missing, head)));
-  }
   const nearest = evidence.vectorIds[0];
   return {
     bestCosine: best,
     cosineMargin: Math.max(0, best - fifth),
     coverage: share(firstStems),
     coverageTop3: share(headStems),
-    uncoveredMatch: Math.max(0, uncoveredMatch),
+    ...(evidence.wordSimilarity
+      ? {
+          uncoveredMatch: await uncoveredMatch(
+            questionWords.filter((w) => !headStems.has(stem(w))),
+            head,
+            evidence.wordSimilarity,
+          ),
+        }
+      : {}),
     listsAgree: nearest !== undefined && evidence.lexicalIds.slice(0, 5).includes(nearest) ? 1 : 0,
+    ...(evidence.sentenceSimilarity
+      ? { bestSentenceCosine: await bestSentenceCosine(head, evidence.sentenceSimilarity) }
+      : {}),
   };
+}
+
+/** See `RelevanceFeatures.uncoveredMatch`. */
+async function uncoveredMatch(
+  missing: readonly string[],
+  head: readonly RelevancePassage[],
+  wordSimilarity: NonNullable<RelevanceEvidence['wordSimilarity']>,
+): Promise<number> {
+  if (missing.length === 0) return 1;
+  if (head.length === 0) return 0;
+  // Compared with whole passages, not their words: one passage embedding each, instead of one per word.
+  return Math.max(0, Math.min(...(await wordSimilarity(missing, head))));
+}
+
+/** See `RelevanceFeatures.bestSentenceCosine`. */
+async function bestSentenceCosine(
+  head: readonly RelevancePassage[],
+  sentenceSimilarity: NonNullable<RelevanceEvidence['sentenceSimilarity']>,
+): Promise<number> {
+  const sentences = [...new Set(head.flatMap((p) => passageSentences(p.text)))].slice(
+    0,
+    MAX_RELEVANCE_SENTENCES,
+  );
+  if (sentences.length === 0) return 0;
+  return Math.max(0, ...(await sentenceSimilarity(sentences)));
 }

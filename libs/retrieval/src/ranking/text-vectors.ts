@@ -37,6 +37,20 @@ export class TextVectors {
     return { similarities, usage };
   }
 
+  /**
+   * Cosine similarity of `vector` (any length scale: it is normalised here) to each of `texts`, in
+   * order. Embeds, in one call, the texts not cached yet; `usage` is that call's.
+   */
+  async similaritiesTo(
+    vector: readonly number[],
+    texts: readonly string[],
+  ): Promise<{ similarities: number[]; usage?: ModelUsage }> {
+    if (texts.length === 0) return { similarities: [] };
+    const usage = await this.load(texts);
+    const v = unit(vector);
+    return { similarities: texts.map((t) => dot(v, this.vector(t))), usage };
+  }
+
   private async load(words: readonly string[]): Promise<ModelUsage | undefined> {
     const missing = [...new Set(words)].filter((w) => !this.cache.has(w));
     if (missing.length === 0) return undefined;
