@@ -30,6 +30,7 @@ describeAuditChainConformance('PgliteAuditStore', async () => {
   return {
     store,
     peer: store,
+    gathersFirstBatch: true,
     rawTransaction: async (statements) => {
       await store.db.transaction(async (tx) => {
         for (const [sql, params = []] of statements) await tx.query(sql, [...params]);
@@ -84,6 +85,27 @@ describe('PgliteAuditStore: events recorded at once', () => {
     topic: 'orchestration.response.v1',
     partition: 3,
     offset: String(offset),
+  });
+
+  it('go in together when recorded in the same turn of the event loop: one transaction, the chains verified', async () => {
+    const store = await PgliteAuditStore.open();
+    try {
+      const events = Array.from({ length: 12 }, (_, i) =>
+        envelope(i % 3 === 0 ? 'globex' : 'acme', `e-${i}`, `r-${i % 4}`),
+      );
+      const before = store.writeStats().transactions;
+      const recorded = await Promise.all(events.map((e, i) => store.record(e, position(i))));
+      expect(recorded).toEqual(events.map(() => true));
+      // One per tenant (the group commit is per tenant), not one for the first event and one for the rest.
+      expect(store.writeStats().transactions - before).toBe(2);
+      const reports = await store.verifyChains({});
+      expect(reports.map((r) => [r.tenantId, r.verified, r.broken])).toEqual([
+        ['acme', 8, undefined],
+        ['globex', 4, undefined],
+      ]);
+    } finally {
+      await store.close();
+    }
   });
 
   it('answer each caller alone when the batch holds a duplicate or a row the database refuses', async () => {

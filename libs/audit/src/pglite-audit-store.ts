@@ -34,6 +34,11 @@ function clientOf(run: PGlite | Transaction, prepared?: PglitePreparedStatements
 
 /** The audit store on PGlite: Postgres compiled to WASM, in-process, for embedded mode. */
 export class PgliteAuditStore extends SqlAuditStore {
+  // In embedded mode the stages publish in process: a stage's outputs reach the auditor in the
+  // same turn, and waiting for them puts a request's events in about one transaction (bench
+  // --embedded: 204 audit transactions for 200 requests, 640 without the wait).
+  protected override readonly gathersFirstBatch = true;
+
   private constructor(readonly db: PGlite) {
     // PGlite is one connection that runs one transaction at a time, and this store is its only
     // writer: a chain head cannot move between its read and the insert, so no lock is taken.
