@@ -1,0 +1,218 @@
+import { randomUUID } from 'node:crypto';
+// From the sources, like audit-postgres.test.ts: one declaration of the store classes.
+import { AuditDataError, PostgresAuditStore, type BusPosition } from '../../libs/audit/src';
+import { CHAIN_LOCK_CLASS } from '../../libs/audit/src/audit-chain';
+import { RequestSubmittedEvent, type EventEnvelope } from '@llmbus/contracts';
+import { Client } from 'pg';
+import { databaseUrl } from '../support/env';
+
+// Adversarial checks of the audit store's group commit (a tenant's concurrent events written in
+// one transaction) on the real PostgreSQL server: duplicates inside and across batches, a refused
+// row among its batch-mates, the server terminating the writer's backend in the middle of a batch.
+
+jest.setTimeout(120_000);
+
+const run = randomUUID().replace(/-/g, '').slice(0, 12);
+const schema = `audit_gc_${run}`;
+/** Names this file's connections, so only they are ever terminated. */
+const applicationName = `audit-gc-${run}`;
+let admin: Client;
+let store: PostgresAuditStore;
+
+function withApplicationName(url: string): string {
+  const parsed = new URL(url);
+  parsed.searchParams.set('application_name', applicationName);
+  return parsed.toString();
+}
+
+beforeAll(async () => {
+  admin = new Client({ connectionString: databaseUrl() });
+  await admin.connect();
+  store = await PostgresAuditStore.open({
+    connectionString: withApplicationName(databaseUrl()),
+    schema,
+    maxConnections: 4,
+  });
+});
+
+afterAll(async () => {
+  await store?.close();
+  if (admin) {
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+  }
+});
+
+let offsets = 0;
+const position = (): BusPosition => ({
+  topic: 'orchestration.request.v1',
+  partition: 0,
+  offset: String(++offsets),
+});
+
+function event(
+  tenantid: string,
+  requestId: string,
+  data: Record<string, unknown> = {},
+  type = RequestSubmittedEvent.type,
+): EventEnvelope<Record<string, unknown>> {
+  return {
+    id: randomUUID(),
+    source: '/llmbus/test',
+    type,
+    specversion: '1.0',
+    time: new Date().toISOString(),
+    correlationid: requestId,
+    tenantid,
+    schemaversion: 1,
+    data: { requestId, ...data },
+  };
+}
+
+type Outcome =
+  { readonly ok: true; readonly value: boolean } | { readonly ok: false; readonly error: unknown };
+
+function settle(promise: Promise<boolean>): Promise<Outcome> {
+  return promise.then(
+    (value) => ({ ok: true, value }),
+    (error: unknown) => ({ ok: false, error }),
+  );
+}
+
+async function rowsOf(tenant: string): Promise<{ event_id: string; chain_seq: string }[]> {
+  const { rows } = await admin.query<{ event_id: string; chain_seq: string }>(
+    `SELECT event_id, chain_seq::text AS chain_seq FROM "${schema}".audit_events
+     WHERE tenant_id = $1 ORDER BY audit_events.chain_seq`,
+    [tenant],
+  );
+  return rows;
+}
+
+async function expectChainOf(tenant: string, rows: number): Promise<void> {
+  const [report] = await store.verifyChains({ tenantId: tenant });
+  expect(report).toMatchObject({ tenantId: tenant, verified: rows, head: { chainSeq: String(rows) } });
+  expect(report.broken).toBeUndefined();
+  expect((await rowsOf(tenant)).map((r) => r.chain_seq)).toEqual(
+    Array.from({ length: rows }, (_, i) => String(i + 1)),
+  );
+}
+
+/** Waits (deadline, no fixed sleep) until one of this file's backends waits on a tenant's chain lock. */
+async function waitingWriter(
+  tenant: string,
+  killed: readonly number[],
+  deadlineMs = 30_000,
+): Promise<number> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    const { rows } = await admin.query<{ pid: number }>(
+      `SELECT a.pid FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid
+       WHERE a.application_name = $1 AND l.locktype = 'advisory' AND NOT l.granted
+         AND l.classid = $2::oid AND l.objid = hashtext($3)::oid AND a.pid <> ALL($4::int[])`,
+      [applicationName, CHAIN_LOCK_CLASS, tenant, killed],
+    );
+    if (rows.length > 0) return rows[0].pid;
+    if (Date.now() > until)
+      throw new Error(`no writer of ${tenant} waited on its chain lock in ${deadlineMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('PostgresAuditStore group commit under attack', () => {
+  it('keeps every tenant chain whole with many concurrent recorders, duplicates in and across batches', async () => {
+    const tenants = [`t1-${run}`, `t2-${run}`, `t3-${run}`];
+    const stored = tenants.map((t) => event(t, 'pre'));
+    for (const e of stored) expect(await store.record(e, position())).toBe(true);
+    const before = store.writeStats();
+
+    // 3 tenants x 40 new events, each tenant's burst also holding one event twice and a redelivery.
+    const calls: { envelope: EventEnvelope; expected: boolean | 'either' }[] = [];
+    tenants.forEach((tenant, t) => {
+      const fresh = Array.from({ length: 40 }, (_, i) => event(tenant, `r${i % 5}`, { n: i }));
+      for (const [i, e] of fresh.entries()) {
+        calls.push({ envelope: e, expected: 'either' });
+        if (i === 7) calls.push({ envelope: e, expected: 'either' }); // the same id twice in one batch
+        if (i === 20) calls.push({ envelope: stored[t], expected: false }); // already stored
+      }
+    });
+    const outcomes = await Promise.all(calls.map((c) => settle(store.record(c.envelope, position()))));
+    expect(outcomes.filter((o) => !o.ok)).toEqual([]);
+    const values = outcomes.map((o) => (o.ok ? o.value : undefined));
+    calls.forEach((c, i) => {
+      if (c.expected !== 'either') expect(values[i]).toBe(c.expected);
+    });
+    // Each distinct event is told "recorded" exactly once, its copy "duplicate".
+    const told = new Map<string, number>();
+    calls.forEach((c, i) => {
+      if (values[i] === true) told.set(c.envelope.id, (told.get(c.envelope.id) ?? 0) + 1);
+    });
+    expect(told.size).toBe(120);
+    expect([...told.values()].every((n) => n === 1)).toBe(true);
+    for (const tenant of tenants) {
+      await expectChainOf(tenant, 41);
+      const ids = (await rowsOf(tenant)).map((r) => r.event_id);
+      expect(new Set(ids).size).toBe(41);
+    }
+    // The group commit ran: fewer transactions than rows.
+    const after = store.writeStats();
+    expect(after.transactions - before.transactions).toBeLessThan(after.rows - before.rows);
+  });
+
+  it('records the batch-mates of a refused row, rejects the refused one with its reason', async () => {
+    const tenant = `refused-${run}`;
+    const first = event(tenant, 'a');
+    const mates = [event(tenant, 'a', { n: 1 }), event(tenant, 'a', { n: 2 })];
+    // Year 0 is no timestamp PostgreSQL accepts (22008), even once its text is sanitised.
+    const refused = { ...event(tenant, 'a', { n: 3 }), time: '0000-01-01T00:00:00Z' };
+    const sanitisable = event(tenant, 'a', { text: 'nul \u0000 here' });
+    const burst = [first, mates[0], refused, sanitisable, mates[1]];
+    const outcomes = await Promise.all(burst.map((e) => settle(store.record(e, position()))));
+    expect(outcomes.map((o) => o.ok && o.value)).toEqual([true, true, false, true, true]);
+    const failure = outcomes[2];
+    expect(failure.ok).toBe(false);
+    if (!failure.ok) {
+      expect(failure.error).toBeInstanceOf(AuditDataError);
+      expect(failure.error).toMatchObject({ sqlState: '22008', eventId: refused.id });
+    }
+    await expectChainOf(tenant, 4);
+    const ids = new Set((await rowsOf(tenant)).map((r) => r.event_id));
+    expect(ids).toEqual(new Set([first.id, mates[0].id, sanitisable.id, mates[1].id]));
+  });
+
+  it('never says "recorded" for a row lost when the server terminates the writer mid-batch', async () => {
+    const tenant = `killed-${run}`;
+    const burst = Array.from({ length: 6 }, (_, i) => event(tenant, 'k', { n: i }));
+    const holder = new Client({ connectionString: databaseUrl() });
+    await holder.connect();
+    let outcomes: Outcome[];
+    try {
+      // Another writer holds the tenant's chain lock: the store's transactions wait on it.
+      await holder.query('SELECT pg_advisory_lock($1, hashtext($2))', [CHAIN_LOCK_CLASS, tenant]);
+      const before = store.writeStats();
+      const pending = burst.map((e) => settle(store.record(e, position())));
+      // The first goes alone; terminate it while it waits. The other five are then one batch:
+      // terminate that too, then one of the rows retried one by one.
+      const killed: number[] = [];
+      for (let kill = 0; kill < 3; kill++) {
+        const pid = await waitingWriter(tenant, killed);
+        await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+        killed.push(pid);
+      }
+      await holder.query('SELECT pg_advisory_unlock($1, hashtext($2))', [CHAIN_LOCK_CLASS, tenant]);
+      outcomes = await Promise.all(pending);
+      expect(store.writeStats().batchesRolledBack).toBe(before.batchesRolledBack + 1);
+    } finally {
+      await holder.end();
+    }
+    const durable = new Set((await rowsOf(tenant)).map((r) => r.event_id));
+    outcomes.forEach((o, i) => {
+      // Resolved "recorded" only for a durable row; a rejected one is left for the auditor's retry.
+      if (o.ok) expect(durable.has(burst[i].id)).toBe(o.value);
+    });
+    expect(outcomes.filter((o) => !o.ok)).toHaveLength(2);
+    // The auditor redelivers what was rejected: recorded now, and the chain has no gap.
+    for (const [i, o] of outcomes.entries())
+      if (!o.ok) expect(await store.record(burst[i], position())).toBe(!durable.has(burst[i].id));
+    await expectChainOf(tenant, 6);
+  });
+});
