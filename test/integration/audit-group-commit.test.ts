@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 // From the sources, like audit-postgres.test.ts: one declaration of the store classes.
-import { AuditDataError, PostgresAuditStore, type BusPosition } from '../../libs/audit/src';
+import { PostgresAuditStore, type BusPosition } from '../../libs/audit/src';
 import { CHAIN_LOCK_CLASS } from '../../libs/audit/src/audit-chain';
 import { RequestSubmittedEvent, type EventEnvelope } from '@llmbus/contracts';
 import { Client } from 'pg';
+import { describeGroupCommitConformance } from '../../libs/audit/src/audit-store.group-commit.conformance';
 import { databaseUrl } from '../support/env';
 
 // Adversarial checks of the audit store's group commit (a tenant's concurrent events written in
@@ -118,67 +119,22 @@ async function waitingWriter(
   }
 }
 
-describe('PostgresAuditStore group commit under attack', () => {
-  it('keeps every tenant chain whole with many concurrent recorders, duplicates in and across batches', async () => {
-    const tenants = [`t1-${run}`, `t2-${run}`, `t3-${run}`];
-    const stored = tenants.map((t) => event(t, 'pre'));
-    for (const e of stored) expect(await store.record(e, position())).toBe(true);
-    const before = store.writeStats();
-
-    // 3 tenants x 40 new events, each tenant's burst also holding one event twice and a redelivery.
-    const calls: { envelope: EventEnvelope; expected: boolean | 'either' }[] = [];
-    tenants.forEach((tenant, t) => {
-      const fresh = Array.from({ length: 40 }, (_, i) => event(tenant, `r${i % 5}`, { n: i }));
-      for (const [i, e] of fresh.entries()) {
-        calls.push({ envelope: e, expected: 'either' });
-        if (i === 7) calls.push({ envelope: e, expected: 'either' }); // the same id twice in one batch
-        if (i === 20) calls.push({ envelope: stored[t], expected: false }); // already stored
-      }
-    });
-    const outcomes = await Promise.all(calls.map((c) => settle(store.record(c.envelope, position()))));
-    expect(outcomes.filter((o) => !o.ok)).toEqual([]);
-    const values = outcomes.map((o) => (o.ok ? o.value : undefined));
-    calls.forEach((c, i) => {
-      if (c.expected !== 'either') expect(values[i]).toBe(c.expected);
-    });
-    // Each distinct event is told "recorded" exactly once, its copy "duplicate".
-    const told = new Map<string, number>();
-    calls.forEach((c, i) => {
-      if (values[i] === true) told.set(c.envelope.id, (told.get(c.envelope.id) ?? 0) + 1);
-    });
-    expect(told.size).toBe(120);
-    expect([...told.values()].every((n) => n === 1)).toBe(true);
-    for (const tenant of tenants) {
-      await expectChainOf(tenant, 41);
-      const ids = (await rowsOf(tenant)).map((r) => r.event_id);
-      expect(new Set(ids).size).toBe(41);
-    }
-    // The group commit ran: fewer transactions than rows.
-    const after = store.writeStats();
-    expect(after.transactions - before.transactions).toBeLessThan(after.rows - before.rows);
+describeGroupCommitConformance('PostgresAuditStore', async () => {
+  const conformance = await PostgresAuditStore.open({
+    connectionString: databaseUrl(),
+    schema,
+    maxConnections: 4,
   });
+  return {
+    store: conformance,
+    raw: async (sql, params = []) => ({
+      rows: (await conformance.pool.query<Record<string, unknown>>(sql, [...params])).rows,
+    }),
+    close: () => conformance.close(),
+  };
+});
 
-  it('records the batch-mates of a refused row, rejects the refused one with its reason', async () => {
-    const tenant = `refused-${run}`;
-    const first = event(tenant, 'a');
-    const mates = [event(tenant, 'a', { n: 1 }), event(tenant, 'a', { n: 2 })];
-    // Year 0 is no timestamp PostgreSQL accepts (22008), even once its text is sanitised.
-    const refused = { ...event(tenant, 'a', { n: 3 }), time: '0000-01-01T00:00:00Z' };
-    const sanitisable = event(tenant, 'a', { text: 'nul \u0000 here' });
-    const burst = [first, mates[0], refused, sanitisable, mates[1]];
-    const outcomes = await Promise.all(burst.map((e) => settle(store.record(e, position()))));
-    expect(outcomes.map((o) => o.ok && o.value)).toEqual([true, true, false, true, true]);
-    const failure = outcomes[2];
-    expect(failure.ok).toBe(false);
-    if (!failure.ok) {
-      expect(failure.error).toBeInstanceOf(AuditDataError);
-      expect(failure.error).toMatchObject({ sqlState: '22008', eventId: refused.id });
-    }
-    await expectChainOf(tenant, 4);
-    const ids = new Set((await rowsOf(tenant)).map((r) => r.event_id));
-    expect(ids).toEqual(new Set([first.id, mates[0].id, sanitisable.id, mates[1].id]));
-  });
-
+describe('PostgresAuditStore group commit when the server ends the session', () => {
   it('never says "recorded" for a row lost when the server terminates the writer mid-batch', async () => {
     const tenant = `killed-${run}`;
     const burst = Array.from({ length: 6 }, (_, i) => event(tenant, 'k', { n: i }));
