@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 // From the sources, like audit-postgres.test.ts: one declaration of the store classes.
-import { PostgresAuditStore, type BusPosition } from '../../libs/audit/src';
+import { PostgresAuditStore, SqlAuditStore, type BusPosition, type SqlClient } from '../../libs/audit/src';
 import { CHAIN_LOCK_CLASS } from '../../libs/audit/src/audit-chain';
 import { RequestSubmittedEvent, type EventEnvelope } from '@llmbus/contracts';
-import { Client } from 'pg';
+import { Client, Pool, type PoolClient } from 'pg';
 import { describeGroupCommitConformance } from '../../libs/audit/src/audit-store.group-commit.conformance';
 import { databaseUrl } from '../support/env';
 
@@ -170,5 +170,57 @@ describe('PostgresAuditStore group commit when the server ends the session', () 
     for (const [i, o] of outcomes.entries())
       if (!o.ok) expect(await store.record(burst[i], position())).toBe(!durable.has(burst[i].id));
     await expectChainOf(tenant, 6);
+  });
+
+  it('tells the recorders of a batch committed as the connection was lost that their rows are recorded', async () => {
+    // The server commits, then the connection is lost before the client reads "COMMIT": the
+    // store cannot know from the error whether the batch was written.
+    const pool = new Pool({ connectionString: databaseUrl(), max: 2, options: `-c search_path=${schema}` });
+    pool.on('error', () => undefined);
+    let lies = 1;
+    const on = (run: Pool | PoolClient, batchInsert: { seen: boolean }): SqlClient => ({
+      query: async <R>(text: string, params: readonly unknown[] = []) => {
+        // A chained INSERT holds 28 parameters a row: more means a batch.
+        if (text.trimStart().startsWith('INSERT INTO audit_events') && params.length > 28)
+          batchInsert.seen = true;
+        const result = await run.query(text, [...params]);
+        return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
+      },
+      exec: async (script) => {
+        await run.query(script);
+      },
+      transaction: async <T>(work: (tx: SqlClient) => Promise<T>): Promise<T> => {
+        const connection = await pool.connect();
+        const batchInsert = { seen: false };
+        try {
+          await connection.query('BEGIN');
+          const value = await work(on(connection, batchInsert));
+          await connection.query('COMMIT');
+          if (batchInsert.seen && lies-- > 0) throw new Error('Connection terminated unexpectedly');
+          return value;
+        } catch (error) {
+          await connection.query('ROLLBACK').catch(() => undefined);
+          throw error;
+        } finally {
+          connection.release();
+        }
+      },
+    });
+    const inDoubt = new SqlAuditStore(on(pool, { seen: false }), () => pool.end(), schema);
+    try {
+      const tenant = `in-doubt-${run}`;
+      const heard: string[] = [];
+      inDoubt.onRecorded((_tenant, _request, type) => heard.push(type));
+      const burst = Array.from({ length: 5 }, (_, i) => event(tenant, 'd', { n: i }));
+      const outcomes = await Promise.all(burst.map((e) => settle(inDoubt.record(e, position()))));
+      expect(lies).toBe(0);
+      // The first went alone; the batch of the other four was committed, its commit unconfirmed.
+      expect(outcomes).toEqual(burst.map(() => ({ ok: true, value: true })));
+      expect(heard).toHaveLength(5);
+      expect(inDoubt.writeStats()).toMatchObject({ transactions: 2, rows: 5, batchesRolledBack: 0 });
+      await expectChainOf(tenant, 5);
+    } finally {
+      await inDoubt.close();
+    }
   });
 });
