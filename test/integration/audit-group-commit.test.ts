@@ -134,6 +134,38 @@ describeGroupCommitConformance('PostgresAuditStore', async () => {
   };
 });
 
+describe('PostgresAuditStore group commit with two replicas', () => {
+  it('records each event once when both replicas get the same events at once (a rebalance redelivers)', async () => {
+    const replica = await PostgresAuditStore.open({
+      connectionString: databaseUrl(),
+      schema,
+      maxConnections: 4,
+    });
+    try {
+      const tenants = [`r1-${run}`, `r2-${run}`];
+      const events = tenants.flatMap((t) =>
+        Array.from({ length: 50 }, (_, i) => event(t, `q${i % 4}`, { n: i })),
+      );
+      // Each event to both replicas, in opposite orders, so their batches overlap in part.
+      const calls = [
+        ...events.map((e) => ({ e, outcome: settle(store.record(e, position())) })),
+        ...[...events].reverse().map((e) => ({ e, outcome: settle(replica.record(e, position())) })),
+      ];
+      const told = new Map<string, number>();
+      for (const { e, outcome } of calls) {
+        const o = await outcome;
+        expect(o.ok).toBe(true);
+        if (o.ok && o.value) told.set(e.id, (told.get(e.id) ?? 0) + 1);
+      }
+      expect(told.size).toBe(events.length);
+      expect([...told.values()].every((n) => n === 1)).toBe(true);
+      for (const tenant of tenants) await expectChainOf(tenant, 50);
+    } finally {
+      await replica.close();
+    }
+  });
+});
+
 describe('PostgresAuditStore group commit when the server ends the session', () => {
   it('never says "recorded" for a row lost when the server terminates the writer mid-batch', async () => {
     const tenant = `killed-${run}`;
