@@ -176,6 +176,35 @@ export class ChainBatchConflictError extends Error {
   }
 }
 
+/**
+ * What an insertChainedBatch call wrote before it failed: the record hash of every row, in order,
+ * once the INSERT was sent. A hash covers the row's recorded_at (the clock when it was written),
+ * so a stored row with it is the one this attempt wrote (see chainBatchCommitted).
+ */
+export interface ChainBatchAttempt {
+  recordHashes?: readonly string[];
+}
+
+/**
+ * Whether a batch whose commit was not confirmed (the connection was lost at COMMIT) was in
+ * fact committed: its last row is stored with the hash that attempt computed. A transaction is
+ * all or nothing, so the last row answers for all of them.
+ */
+export async function chainBatchCommitted(
+  client: SqlClient,
+  rows: readonly AuditInsertRow[],
+  attempt: ChainBatchAttempt,
+): Promise<boolean> {
+  const hashes = attempt.recordHashes;
+  const last = rows[rows.length - 1];
+  if (hashes === undefined || last === undefined || hashes.length !== rows.length) return false;
+  const { rows: found } = await client.query(
+    `SELECT 1 FROM audit_events WHERE tenant_id = $1 AND source = $2 AND event_id = $3 AND record_hash = $4`,
+    [last.tenantId, last.source, last.eventId, hashes[hashes.length - 1]],
+  );
+  return found.length > 0;
+}
+
 /** Rows per insertChainedBatch at most: 28 parameters each, far below PostgreSQL's 65,535. */
 export const MAX_CHAIN_BATCH_ROWS = 64;
 
@@ -191,6 +220,7 @@ export async function insertChainedBatch(
   client: SqlClient,
   rows: readonly AuditInsertRow[],
   options: ChainWriteOptions = {},
+  attempt: ChainBatchAttempt = {},
 ): Promise<void> {
   if (rows.length === 0) return;
   if (rows.length > MAX_CHAIN_BATCH_ROWS)
@@ -200,7 +230,7 @@ export async function insertChainedBatch(
       'a chained batch holds the rows of one tenant only (its chain is locked and read once)',
     );
   await chainTransaction(client, rows[0].tenantId, options, async (tx) => {
-    const inserted = await insertLinks(tx, rows);
+    const inserted = await insertLinks(tx, rows, attempt);
     if (inserted !== rows.length) throw new ChainBatchConflictError(inserted, rows.length);
   });
 }
@@ -233,7 +263,11 @@ function chainTransaction<T>(
  * the links in order, insert them in one statement (a row already recorded is skipped). Resolves
  * with the rows inserted.
  */
-async function insertLinks(tx: SqlClient, rows: readonly AuditInsertRow[]): Promise<number> {
+async function insertLinks(
+  tx: SqlClient,
+  rows: readonly AuditInsertRow[],
+  attempt: ChainBatchAttempt = {},
+): Promise<number> {
   const tenantId = rows[0].tenantId;
   const allValues = rows.map(insertValues);
   // $1 is the tenant; each row then has one parameter per hashed column.
@@ -258,6 +292,7 @@ async function insertLinks(tx: SqlClient, rows: readonly AuditInsertRow[]): Prom
   let chainSeq = BigInt(normalised[0].head_seq ?? '0');
   let prevHash = normalised[0].head_hash ?? GENESIS_HASH;
   const insertParams: unknown[] = [];
+  const hashes: string[] = [];
   const inserts = rows.map((row, i) => {
     const columns = hashedColumnsOf(normalised[i]);
     chainSeq += 1n;
@@ -267,11 +302,13 @@ async function insertLinks(tx: SqlClient, rows: readonly AuditInsertRow[]): Prom
     const base = insertParams.length;
     insertParams.push(...allValues[i], columns['recorded_at'], seq, prevHash, hash, digest);
     prevHash = hash;
+    hashes.push(hash);
     const p = (n: number) => `$${base + n}`;
     return `(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)}, ${p(10)}, ${p(11)},
        ${p(12)}::bigint, ${p(13)}::timestamptz, ${p(14)}, ${p(15)}, ${p(16)}::jsonb, ${p(17)}, ${p(18)}, ${p(19)},
        ${p(20)}, ${p(21)}, ${p(22)}, ${p(23)}, ${p(24)}::timestamptz, ${p(25)}::bigint, ${p(26)}, ${p(27)}, ${p(28)})`;
   });
+  attempt.recordHashes = hashes;
   const inserted = await tx.query(
     `INSERT INTO audit_events (event_id, tenant_id, correlation_id, causation_id, type, source, subject, spec_version,
        schema_version, topic, topic_partition, topic_offset, event_time, attempt, traceparent, payload,

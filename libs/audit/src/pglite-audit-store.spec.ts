@@ -1,5 +1,6 @@
 import { describeAuditChainConformance } from './audit-store.chain.conformance';
 import { describeAuditStoreConformance } from './audit-store.conformance';
+import { describeGroupCommitConformance } from './audit-store.group-commit.conformance';
 import { describeUnstorableEventConformance } from './audit-store.unstorable.conformance';
 import { PgliteAuditStore } from './pglite-audit-store';
 
@@ -161,4 +162,15 @@ describe('PgliteAuditStore.requestStatus', () => {
       await store.close();
     }
   });
+});
+
+describeGroupCommitConformance('PgliteAuditStore', async () => {
+  const store = await PgliteAuditStore.open();
+  return {
+    store,
+    raw: async (sql, params = []) => ({
+      rows: (await store.db.query<Record<string, unknown>>(sql, [...params])).rows,
+    }),
+    close: () => store.close(),
+  };
 });

@@ -23,19 +23,36 @@ function clientOf(run: Pool | PoolClient): SqlClient {
     transaction: async <T>(work: (tx: SqlClient) => Promise<T>): Promise<T> => {
       if (!(run instanceof Pool)) return work(clientOf(run));
       const connection = await run.connect();
+      // A checked-out client has no 'error' listener of the pool's: when the server ends the
+      // session between two statements, or after the error of the statement it interrupted
+      // (pg_terminate_backend, a restart), the client emits 'error', which unheard ends the
+      // process. The statement in progress rejects on its own; the connection is then dropped.
+      let lost: unknown;
+      const onError = (error: unknown) => {
+        lost ??= error;
+      };
+      connection.on('error', onError);
       try {
         await connection.query('BEGIN');
         const value = await work(clientOf(connection));
         await connection.query('COMMIT');
         return value;
       } catch (error) {
-        await connection.query('ROLLBACK').catch(() => undefined);
+        await connection.query('ROLLBACK').catch((rollback: unknown) => {
+          lost ??= rollback;
+        });
         throw error;
       } finally {
-        connection.release();
+        connection.removeListener('error', onError);
+        // Passing an error makes the pool close the connection rather than lend it again.
+        connection.release(lost === undefined ? undefined : asError(lost));
       }
     },
   };
+}
+
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
 }
 
 /** The audit store on PostgreSQL (distributed mode), through a `pg` connection pool. */

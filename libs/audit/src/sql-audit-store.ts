@@ -15,9 +15,12 @@ import {
 } from '@llmbus/contracts';
 import { CALL_RESTATING_TYPES, RESTATED_USAGE_TYPES } from './audit-columns';
 import {
+  ChainBatchConflictError,
+  chainBatchCommitted,
   insertChained,
   insertChainedBatch,
   MAX_CHAIN_BATCH_ROWS,
+  type ChainBatchAttempt,
   type ChainWriteOptions,
 } from './audit-chain';
 import {
@@ -273,7 +276,9 @@ export class SqlAuditStore implements AuditStore {
    * concurrency limit of events at once, and a tenant's writers are serialised by its chain lock
    * anyway). Resolves as insertChained does, once the row's transaction has committed. A batch
    * that fails for any reason (a duplicate among its rows, a row the database refuses, an outage)
-   * is rolled back and its rows inserted one by one, so each caller gets its own row's outcome.
+   * is rolled back and its rows inserted one by one, so each caller gets its own row's outcome;
+   * a batch whose COMMIT went unconfirmed (the connection lost) is first looked up, and when it
+   * was committed its callers are told so (not that their rows were duplicates).
    */
   private insertQueued(row: AuditInsertRow): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
@@ -301,15 +306,19 @@ export class SqlAuditStore implements AuditStore {
       if (batch.length > 1) {
         this.writes.transactions += 1;
         this.writes.rows += batch.length;
+        const rows = batch.map((p) => p.row);
+        const attempt: ChainBatchAttempt = {};
         try {
-          await insertChainedBatch(
-            this.client,
-            batch.map((p) => p.row),
-            this.chainWrites,
-          );
+          await insertChainedBatch(this.client, rows, this.chainWrites, attempt);
           for (const p of batch) p.resolve(true);
           continue;
-        } catch {
+        } catch (error) {
+          // The connection lost at COMMIT leaves the outcome unknown: when the batch was in fact
+          // committed, its rows are this store's (not duplicates to report as such).
+          if (await this.committedDespite(error, rows, attempt)) {
+            for (const p of batch) p.resolve(true);
+            continue;
+          }
           // Rolled back: each row again on its own below, which tells each caller its outcome.
           this.writes.batchesRolledBack += 1;
         }
@@ -323,6 +332,25 @@ export class SqlAuditStore implements AuditStore {
       }
     }
     this.insertQueues.delete(tenantId);
+  }
+
+  /**
+   * True when a batch that failed was committed all the same (chainBatchCommitted): only for an
+   * error that may have come at or after COMMIT, not a duplicate or a refused row (rolled back for
+   * sure). False when that cannot be told (the database still unreachable).
+   */
+  private async committedDespite(
+    error: unknown,
+    rows: readonly AuditInsertRow[],
+    attempt: ChainBatchAttempt,
+  ): Promise<boolean> {
+    if (error instanceof ChainBatchConflictError || isPermanentDataError(error)) return false;
+    if (attempt.recordHashes === undefined) return false;
+    try {
+      return await chainBatchCommitted(this.client, rows, attempt);
+    } catch {
+      return false;
+    }
   }
 
   async trail(tenantId: string, requestId: string): Promise<readonly AuditRecord[]> {
