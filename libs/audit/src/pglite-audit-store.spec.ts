@@ -31,6 +31,7 @@ describeAuditChainConformance('PgliteAuditStore', async () => {
   return {
     store,
     peer: store,
+    gathersFirstBatch: true,
     rawTransaction: async (statements) => {
       await store.db.transaction(async (tx) => {
         for (const [sql, params = []] of statements) await tx.query(sql, [...params]);
@@ -63,6 +64,100 @@ describe('PgliteAuditStore.onRecorded', () => {
       stop();
       expect(await store.record({ ...envelope, id: 'e-2' }, { ...position, offset: '1' })).toBe(true);
       expect(heard).toEqual(['acme/r-1/llmbus.request.submitted']);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('PgliteAuditStore: events recorded at once', () => {
+  const envelope = (tenantid: string, id: string, requestId: string) => ({
+    id,
+    source: '/llmbus/generator',
+    type: 'llmbus.response.generated',
+    specversion: '1.0' as const,
+    time: new Date().toISOString(),
+    correlationid: requestId,
+    tenantid,
+    schemaversion: 1,
+    data: { requestId, text: `answer ${id}`, usage: { modelId: 'm', costUsd: 0.00012345678912 } },
+  });
+  const position = (offset: number) => ({
+    topic: 'orchestration.response.v1',
+    partition: 3,
+    offset: String(offset),
+  });
+
+  it('go in together when recorded in the same turn of the event loop: one transaction, the chains verified', async () => {
+    const store = await PgliteAuditStore.open();
+    try {
+      const events = Array.from({ length: 12 }, (_, i) =>
+        envelope(i % 3 === 0 ? 'globex' : 'acme', `e-${i}`, `r-${i % 4}`),
+      );
+      const before = store.writeStats().transactions;
+      const recorded = await Promise.all(events.map((e, i) => store.record(e, position(i))));
+      expect(recorded).toEqual(events.map(() => true));
+      // One per tenant (the group commit is per tenant), not one for the first event and one for the rest.
+      expect(store.writeStats().transactions - before).toBe(2);
+      const reports = await store.verifyChains({});
+      expect(reports.map((r) => [r.tenantId, r.verified, r.broken])).toEqual([
+        ['acme', 8, undefined],
+        ['globex', 4, undefined],
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('answer each caller alone when the batch holds a duplicate or a row the database refuses', async () => {
+    const store = await PgliteAuditStore.open();
+    try {
+      expect(await store.record(envelope('acme', 'e-0', 'r-0'), position(0))).toBe(true);
+      const sanitised: string[] = [];
+      const results = await Promise.all([
+        store.record(envelope('acme', 'e-1', 'r-0'), position(1)),
+        store.record(envelope('acme', 'e-0', 'r-0'), position(0)), // already recorded
+        store.record(envelope('acme', 'e-2', 'r-0'), position(2)),
+        store.record(envelope('acme', 'e-2', 'r-0'), position(2)), // twice in the batch
+        store.record({ ...envelope('acme', 'e-3', 'r-0'), subject: 'nul \u0000 here' }, position(3), {
+          onSanitised: (reason) => sanitised.push(reason),
+        }),
+      ]);
+      expect(results).toEqual([true, false, true, false, true]);
+      expect(sanitised).toHaveLength(1);
+      const [report] = await store.verifyChains({ tenantId: 'acme' });
+      expect(report).toMatchObject({ verified: 4 });
+      expect(report.broken).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('PgliteAuditStore.requestStatus', () => {
+  it('reads through a statement prepared once, with the answers of an unprepared read', async () => {
+    const store = await PgliteAuditStore.open();
+    try {
+      const envelope = (id: string, type: string) => ({
+        id,
+        source: '/llmbus/router',
+        type,
+        specversion: '1.0' as const,
+        time: new Date().toISOString(),
+        correlationid: 'r-1',
+        tenantid: 'acme',
+        schemaversion: 1,
+        data: { requestId: 'r-1' },
+      });
+      const position = { topic: 'orchestration.request.v1', partition: 0, offset: '0' };
+      await store.record(envelope('e-1', 'llmbus.request.submitted'), position);
+      const unprepared = jest.spyOn(store.db, 'query');
+      expect(await store.requestStatus('acme', 'r-1')).toMatchObject({ status: 'accepted' });
+      await store.record(envelope('e-2', 'llmbus.request.failed'), { ...position, offset: '1' });
+      expect(await store.requestStatus('acme', 'r-1')).toMatchObject({ status: 'failed' });
+      expect(await store.requestStatus('acme', 'unknown')).toBeUndefined();
+      expect(await store.requestStatus('globex', 'r-1')).toBeUndefined();
+      expect(unprepared.mock.calls.filter(([sql]) => sql.includes('WITH events AS'))).toEqual([]);
     } finally {
       await store.close();
     }

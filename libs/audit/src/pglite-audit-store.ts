@@ -2,6 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { pinChainSessionFor } from './audit-chain';
+import { PglitePreparedStatements } from './pglite-prepared';
+import { REQUEST_STATUS_SQL } from './request-status';
 import type { SqlClient } from './sql-client';
 import { SqlAuditStore } from './sql-audit-store';
 
@@ -13,10 +15,13 @@ export interface PgliteAuditStoreOptions {
   readonly dataDir?: string;
 }
 
-function clientOf(run: PGlite | Transaction): SqlClient {
+function clientOf(run: PGlite | Transaction, prepared?: PglitePreparedStatements): SqlClient {
   return {
     query: async <R>(text: string, params: readonly unknown[] = []) => {
-      const result = await run.query<R>(text, [...params]);
+      const result =
+        prepared?.handles(text) === true
+          ? await prepared.query<R>(text, params)
+          : await run.query<R>(text, [...params]);
       return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
     },
     exec: async (script: string) => {
@@ -29,10 +34,17 @@ function clientOf(run: PGlite | Transaction): SqlClient {
 
 /** The audit store on PGlite: Postgres compiled to WASM, in-process, for embedded mode. */
 export class PgliteAuditStore extends SqlAuditStore {
+  // In embedded mode the stages publish in process: a stage's outputs reach the auditor in the
+  // same turn, and waiting for them puts a request's events in about one transaction (bench
+  // --embedded: 204 audit transactions for 200 requests, 640 without the wait).
+  protected override readonly gathersFirstBatch = true;
+
   private constructor(readonly db: PGlite) {
     // PGlite is one connection that runs one transaction at a time, and this store is its only
     // writer: a chain head cannot move between its read and the insert, so no lock is taken.
-    super(clientOf(db), () => db.close(), undefined, { soleWriter: true });
+    super(clientOf(db, new PglitePreparedStatements(db, [REQUEST_STATUS_SQL])), () => db.close(), undefined, {
+      soleWriter: true,
+    });
   }
 
   /** Opens (or creates) the database, applies pending migrations, and resolves with a ready store. */

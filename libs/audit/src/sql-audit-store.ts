@@ -167,6 +167,11 @@ export class SqlAuditStore implements AuditStore {
   /** Rows waiting for their tenant's next chained transaction, by tenant (see insertQueued). */
   private readonly insertQueues = new Map<string, PendingInsert[]>();
   private readonly writes = { transactions: 0, rows: 0, batchesRolledBack: 0 };
+  /**
+   * Whether a tenant's first batch also waits one turn of the event loop, so that the events a
+   * stage publishes together (delivered in the same turn in process) go in together.
+   */
+  protected readonly gathersFirstBatch: boolean = false;
 
   constructor(
     protected readonly client: SqlClient,
@@ -295,7 +300,7 @@ export class SqlAuditStore implements AuditStore {
     while (queue.length > 0) {
       // After a transaction, one turn of the event loop lets the recorders it released (and
       // messages consumed meanwhile) queue their next rows before the next batch is taken.
-      if (!first) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (!first || this.gathersFirstBatch) await new Promise<void>((resolve) => setImmediate(resolve));
       first = false;
       const batch = queue.splice(0, MAX_CHAIN_BATCH_ROWS);
       if (batch.length > 1) {

@@ -48,6 +48,24 @@ describe('CachedPiiDetector', () => {
     );
   });
 
+  it('reads a prompt recorded as the JSON of its messages by the same segments: a new request scans only its own', () => {
+    const scanned: string[] = [];
+    const counting: PiiDetector = { name: 'counting', detect: (t) => (scanned.push(t), detector.detect(t)) };
+    const cached = new CachedPiiDetector(counting);
+    const recorded = (request: string) => JSON.stringify([{ role: 'user', content: prompt(request) }]);
+    cached.detect(recorded('Subject: locked out'));
+    scanned.length = 0;
+    const text = recorded('Subject: invoice missing, from Jane Austen');
+    const spans = cached.detect(text);
+    // The request's segment (with the JSON before it on its line), not the passages.
+    expect(scanned).toEqual([
+      '[{"role":"user","content":"<request>\\nSubject: invoice missing, from Jane Austen',
+    ]);
+    const key = (s: { type: string; start: number; end: number; text: string }) =>
+      `${s.type}:${s.start}:${s.end}:${s.text}`;
+    expect(spans.map(key).sort()).toEqual(detector.detect(text).map(key).sort());
+  });
+
   it('detects each distinct text once', () => {
     let calls = 0;
     const counting: PiiDetector = { name: 'counting', detect: (text) => (calls++, detector.detect(text)) };
@@ -68,6 +86,17 @@ describe('segmentsOf', () => {
       'c',
       '</x>',
       'd',
+    ]);
+  });
+
+  it('ends lines at escaped line breaks too (the JSON of a prompt)', () => {
+    const text = JSON.stringify('a\nb\n\n<x id="1">\nc\n</x>\nd');
+    expect(segmentsOf(text).map(({ start, end }) => text.slice(start, end))).toEqual([
+      '"a\\nb',
+      '<x id=\\"1\\">',
+      'c',
+      '</x>',
+      'd"',
     ]);
   });
 

@@ -53,18 +53,22 @@ export class CachedPiiDetector implements PiiDetector {
 }
 
 /**
+ * Where lines end: a line feed, or its JSON escape (a backslash and `n`): a prompt is recorded as
+ * the JSON of its messages, one line whose every line is also a line of the prompt, so that its
+ * passages and system text are the same segments from one request to the next.
+ */
+const LINE_BREAK = /\n|\\n/g;
+
+/**
  * The segments of `text` as [start, end) code-unit ranges: runs of lines between boundary lines,
  * and each non-blank boundary line (a tag line may carry an attribute worth scanning) on its own.
- * Blank lines belong to no segment.
+ * Blank lines belong to no segment. Lines end at a line feed or at an escaped one (`\n`).
  */
 export function segmentsOf(text: string): { start: number; end: number }[] {
   const segments: { start: number; end: number }[] = [];
   let runStart = -1;
   let runEnd = -1;
-  let lineStart = 0;
-  while (lineStart <= text.length) {
-    const newline = text.indexOf('\n', lineStart);
-    const lineEnd = newline === -1 ? text.length : newline;
+  const addLine = (lineStart: number, lineEnd: number) => {
     const line = text.slice(lineStart, lineEnd);
     if (BOUNDARY_LINE.test(line)) {
       if (runStart !== -1) segments.push({ start: runStart, end: runEnd });
@@ -74,9 +78,13 @@ export function segmentsOf(text: string): { start: number; end: number }[] {
       if (runStart === -1) runStart = lineStart;
       runEnd = lineEnd;
     }
-    if (newline === -1) break;
-    lineStart = newline + 1;
+  };
+  let lineStart = 0;
+  for (const lineBreak of text.matchAll(LINE_BREAK)) {
+    addLine(lineStart, lineBreak.index);
+    lineStart = lineBreak.index + lineBreak[0].length;
   }
+  addLine(lineStart, text.length);
   if (runStart !== -1) segments.push({ start: runStart, end: runEnd });
   return segments;
 }

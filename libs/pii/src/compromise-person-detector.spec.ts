@@ -85,4 +85,31 @@ describe('CompromisePersonDetector', () => {
     expect(logScrubbing.detect(text).map((s) => s.text)).toEqual(['Maria Lopez']);
     expect(mockTagged.filter((t) => t === text)).toHaveLength(1);
   });
+
+  it("tags a line that carries a line tagged before (a request's text inside the retrieval query) only around it", () => {
+    const detector = new CompromisePersonDetector();
+    const body = 'Ticket 9: Maria Lopez clicked Forgot password twice but no email came.';
+    const subject = 'Password reset email never arrives';
+    expect(people(detector, body)).toEqual(['Maria Lopez@10']);
+    mockTagged.length = 0;
+    const classified = `${subject} ${body}`;
+    const query = `Acme Sync ${classified}`;
+    expect(people(detector, classified)).toEqual([`Maria Lopez@${classified.indexOf('Maria')}`]);
+    expect(people(detector, query)).toEqual([`Maria Lopez@${query.indexOf('Maria')}`]);
+    // Only what lies around the body: the subject, then the product's name with it (both
+    // capitalised where they meet, so not cut there); the same for every ticket of the product.
+    expect(mockTagged).toEqual([subject, `Acme Sync ${subject}`]);
+    // The same findings as tagging each whole line afresh.
+    expect(people(new CompromisePersonDetector(), classified)).toEqual(people(detector, classified));
+    expect(people(new CompromisePersonDetector(), query)).toEqual(people(detector, query));
+  });
+
+  it('tags a line whole where a name could run across the seam with a line tagged before', () => {
+    const detector = new CompromisePersonDetector();
+    const part = 'Lopez cannot reset her password since Monday.';
+    detector.detect(part);
+    mockTagged.length = 0;
+    expect(people(detector, `Maria ${part}`)).toEqual(['Maria Lopez@0']);
+    expect(mockTagged).toEqual([`Maria ${part}`]);
+  });
 });

@@ -39,6 +39,8 @@ const LINE_BREAK = /\n|\\n/g;
 export class CompromisePersonDetector implements PiiDetector {
   readonly name = 'compromise';
   private readonly lines: LRUCache<string, readonly LineSpan[]>;
+  /** Lines tagged lately, long enough to be the parts of longer lines (see carriedSpans). */
+  private readonly recentLines: string[] = [];
 
   /** `maxCachedChars`: the characters of lines kept with their answers (default 1 million, about 2 MB). */
   constructor(maxCachedChars = 1_000_000) {
@@ -82,11 +84,66 @@ export class CompromisePersonDetector implements PiiDetector {
     if (!CAPITALISED_WORD.test(line)) return [];
     let spans = this.lines.get(line);
     if (spans === undefined) {
-      spans = tagPeople(line);
+      spans = this.carriedSpans(line) ?? tagPeople(line);
       this.lines.set(line, spans);
+      if (line.length >= MIN_PART_CHARS) {
+        this.recentLines.push(line);
+        if (this.recentLines.length > RECENT_LINES) this.recentLines.shift();
+      }
     }
     return spans;
   }
+
+  /**
+   * The spans of a line that carries a line tagged a moment ago (a request's text inside the
+   * classifier's text or the retrieval query: `{{input.subject}} {{input.body}}`): that line's
+   * answer, and the text around it tagged on its own. Undefined when the line carries none, or
+   * only where a name could run across the seam (a capitalised word on both sides of it).
+   */
+  private carriedSpans(line: string): LineSpan[] | undefined {
+    for (let i = this.recentLines.length - 1; i >= 0; i--) {
+      const part = this.recentLines[i];
+      if (part.length >= line.length) continue;
+      const at = line.indexOf(part);
+      const end = at + part.length;
+      if (at === -1 || !isSeam(line, at) || !isSeam(line, end)) continue;
+      const known = this.lines.get(part);
+      if (known === undefined) continue;
+      return [
+        ...this.partSpans(line.slice(0, at), 0),
+        ...known.map((span) => ({ start: span.start + at, end: span.end + at })),
+        ...this.partSpans(line.slice(end), end),
+      ];
+    }
+    return undefined;
+  }
+
+  /** The spans of a side of a seam, tagged (or looked up) without its white space at either end. */
+  private partSpans(text: string, offset: number): LineSpan[] {
+    const from = offset + text.length - text.trimStart().length;
+    return this.lineSpans(text.trim()).map((span) => ({ start: span.start + from, end: span.end + from }));
+  }
+}
+
+/** Lines of at least this many characters are remembered as parts a longer line may carry. */
+const MIN_PART_CHARS = 24;
+/** How many such lines are remembered (the most recent ones): a request's lines arrive together. */
+const RECENT_LINES = 64;
+const CAPITALISED_AT_START = /^\p{Lu}/u;
+const CAPITALISED_AT_END = /(?:^|\s)\p{Lu}\S*$/u;
+
+/**
+ * Whether `line` may be cut at `at` and each side tagged alone: at its start or end, or at a
+ * run of white space not between two capitalised words (where a name could continue).
+ */
+function isSeam(line: string, at: number): boolean {
+  if (at === 0 || at === line.length) return true;
+  const before = line.slice(0, at);
+  const after = line.slice(at);
+  const beforeSpace = /\s$/.test(before);
+  const afterSpace = /^\s/.test(after);
+  if (!beforeSpace && !afterSpace) return false;
+  return !(CAPITALISED_AT_END.test(before.trimEnd()) && CAPITALISED_AT_START.test(after.trimStart()));
 }
 
 let processWideDetector: CompromisePersonDetector | undefined;

@@ -6,6 +6,7 @@ import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { AUDIT_STORE } from './auditor-deps';
 import { AuditPrivacy } from './audit-privacy';
 import { auditorMetrics } from './auditor-metrics';
+import { RequestOutcomeTally, type RequestTally } from './request-outcome-tally';
 
 /**
  * Records every event of every platform topic, dead-letter topics included. A redelivered event
@@ -19,6 +20,7 @@ export class AuditRecorderController {
   constructor(
     @Inject(AUDIT_STORE) private readonly store: AuditStore,
     private readonly privacy: AuditPrivacy,
+    private readonly tally: RequestOutcomeTally,
   ) {}
 
   @EventPattern('*')
@@ -47,6 +49,7 @@ export class AuditRecorderController {
       outcome: !recorded ? 'duplicate' : sanitised ? 'sanitised' : 'recorded',
     });
     if (recorded) {
+      this.tally.add(event);
       this.countUsage(event);
       await this.countOutcome(event, ctx);
     }
@@ -74,23 +77,35 @@ export class AuditRecorderController {
     }
   }
 
-  /** Counts a request that ended, with its cost and duration from the trail so far. */
+  /**
+   * Counts a request that ended, with its cost and duration so far: from the running tally where
+   * this process recorded all of the request's events, else from the trail.
+   */
   private async countOutcome(event: EventEnvelope<object>, ctx: HandlerContext): Promise<void> {
     const outcome = outcomeOf(event);
     if (outcome === undefined) return;
     try {
-      const cost = await this.store.requestCost(event.tenantid, event.correlationid);
-      const workflow = cost?.workflow
-        ? `${cost.workflow.id}@${cost.workflow.version}`
-        : workflowLabel(event.data);
+      const cost = this.tally.take(event.tenantid, event.correlationid) ?? (await this.trailCost(event));
+      const workflow = cost?.workflow ?? workflowLabel(event.data);
       auditorMetrics.requests.inc({ tenant: event.tenantid, workflow, outcome });
       if (cost === undefined) return;
-      auditorMetrics.requestCost.observe({ workflow, outcome }, cost.totals.costUsd);
+      auditorMetrics.requestCost.observe({ workflow, outcome }, cost.costUsd);
       auditorMetrics.requestDuration.observe({ workflow, outcome }, cost.durationMs / 1000);
     } catch (error) {
       // The event is recorded; only its metrics are lost, which must not make it redelivered.
       ctx.log.warn({ err: error }, 'request outcome recorded but not counted in the metrics');
     }
+  }
+
+  /** The request's cost and duration read from the trail; undefined when the tenant has no record of it. */
+  private async trailCost(event: EventEnvelope<object>): Promise<RequestTally | undefined> {
+    const cost = await this.store.requestCost(event.tenantid, event.correlationid);
+    if (cost === undefined) return undefined;
+    return {
+      ...(cost.workflow ? { workflow: `${cost.workflow.id}@${cost.workflow.version}` } : {}),
+      costUsd: cost.totals.costUsd,
+      durationMs: cost.durationMs,
+    };
   }
 }
 

@@ -10,6 +10,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { AuditRecorderController } from './audit-recorder.controller';
 import { AUDIT_STORE, AuditorDeps } from './auditor-deps';
 import { ConsoleController } from './console.controller';
+import { RequestOutcomeTally } from './request-outcome-tally';
 import { AUDITOR_HTTP_CONTROLLERS } from './auditor-openapi';
 
 /** The auditor stage: records every event, serves the trail, the review queue and costs. */
@@ -35,6 +36,8 @@ export class AuditorModule {
         { provide: AUDIT_STORE, useValue: deps.store },
         { provide: EventBus, useValue: deps.bus },
         { provide: WorkflowRegistry, useValue: workflows },
+        // Embedded mode: this process's auditor records every event of every request.
+        { provide: RequestOutcomeTally, useValue: new RequestOutcomeTally(deps.config.mode === 'embedded') },
         { provide: ApprovalExpiry, useValue: new ApprovalExpiry(deps.store, deps.bus, deps.logger) },
         ...identityProviders(apiKeys, deps.config.oidc),
         {

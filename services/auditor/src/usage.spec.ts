@@ -40,20 +40,39 @@ describe('auditor: cost and usage accounting', () => {
   let bus: EventBus;
   let app: StageApp;
   let url: string;
+  /** The trail reads of a request's cost the auditor made while recording (none in embedded mode). */
+  let costReadsWhileRecording: number;
 
-  /** Publishes a request's events in order, each caused by the previous one (as the stages do). */
+  /**
+   * Publishes a request's events in order, each caused by the previous one and recorded before the
+   * next is published (as the stages do: an outcome comes after the calls it follows).
+   */
   async function run(requestId: string, tenantId: string, steps: ((id: string) => Outgoing)[]) {
-    const [first] = await bus.publish([
+    const publishRecorded = async (event: Outgoing, cause?: EventEnvelope) => {
+      let stop = () => {};
+      const recorded = new Promise<void>((resolve) => {
+        stop = store.onRecorded((tenant, id, type) => {
+          if (tenant === tenantId && id === requestId && type === event.definition.type) resolve();
+        });
+      });
+      const [published] = await bus.publish(
+        [event],
+        cause === undefined ? undefined : { envelope: cause, stage: 'generator' },
+      );
+      await recorded;
+      stop();
+      // The auditor's own bookkeeping after the store's (the same turn of the event loop).
+      await new Promise((resolve) => setImmediate(resolve));
+      return published;
+    };
+    let cause = await publishRecorded(
       outgoing(
         RequestSubmittedEvent,
         { requestId, eventType: 'ticket.created', input: { subject: 's' }, requester: { groups: [] } },
         { tenantId },
       ),
-    ]);
-    let cause: EventEnvelope = first;
-    for (const step of steps) {
-      [cause] = await bus.publish([step(requestId)], { envelope: cause, stage: 'generator' });
-    }
+    );
+    for (const step of steps) cause = await publishRecorded(step(requestId), cause);
   }
 
   const call =
@@ -125,6 +144,8 @@ describe('auditor: cost and usage accounting', () => {
       { API_KEYS: `${READER}:acme:reader,${GLOBEX}:globex:reader`, HTTP_PORT: '0' },
       { mode: 'embedded', httpPort: 0, clientId: 'test' },
     );
+    const readCost = store.requestCost.bind(store);
+    const costReads = jest.spyOn(store, 'requestCost');
     app = await startAuditor({ bus, config, logger: pino({ level: 'silent' }), store });
     url = app.url!;
     await run('u-done', 'acme', [call(100, 0.01, 500), generated, completed('validator')]);
@@ -144,18 +165,23 @@ describe('auditor: cost and usage accounting', () => {
           ['acme', 'u-reviewed'],
           ['acme', 'u-failed'],
           ['globex', 'g-1'],
-        ].map(async ([tenant, id]) => (await store.requestCost(tenant, id))?.outcome),
+        ].map(async ([tenant, id]) => (await readCost(tenant, id))?.outcome),
       );
       if (ends.every((outcome) => outcome !== undefined && outcome !== 'in_progress')) break;
       if (Date.now() > deadline) throw new Error(`requests not recorded in time: ${ends.join(', ')}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+    costReadsWhileRecording = costReads.mock.calls.length;
   }, 60_000);
 
   afterAll(async () => {
     await app?.close();
     await bus?.close();
     await store?.close();
+  });
+
+  it('counts an ended request without reading its cost from the trail, where it recorded all its events', () => {
+    expect(costReadsWhileRecording).toBe(0);
   });
 
   it("serves a request's cost by step and model, with its workflow and outcome, counting each call once", async () => {
@@ -222,6 +248,19 @@ describe('auditor: cost and usage accounting', () => {
     }
     expect(text).toContain(
       'orchestrator_request_cost_usd_count{workflow="support-ticket@2",outcome="reviewed"} 1',
+    );
+    // Each ended request's cost, as the trail sums it (globex's 1.00 completed with acme's 0.01).
+    expect(text).toContain(
+      'orchestrator_request_cost_usd_sum{workflow="support-ticket@2",outcome="reviewed"} 0.05',
+    );
+    expect(text).toContain(
+      'orchestrator_request_cost_usd_sum{workflow="support-ticket@2",outcome="completed"} 1.01',
+    );
+    expect(text).toContain(
+      'orchestrator_request_cost_usd_sum{workflow="support-ticket@2",outcome="failed"} 0.005',
+    );
+    expect(text).toContain(
+      'orchestrator_request_duration_seconds_count{workflow="support-ticket@2",outcome="completed"} 2',
     );
     // Histograms carry no tenant: acme's four calls and globex's one, 2.5 s or less.
     expect(text).toContain(

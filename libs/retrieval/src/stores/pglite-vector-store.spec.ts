@@ -45,6 +45,30 @@ describe('PgliteVectorStore', () => {
     }
   });
 
+  it('answers the superseded documents of a scope again without a read until the table is written', async () => {
+    const store = await PgliteVectorStore.open();
+    try {
+      await store.ensureCollection('chunks_sup_2', 2);
+      const point = (id: string, documentId: string, supersedes: string[]) => ({
+        id,
+        vector: [1, 0],
+        payload: { ...payload(documentId, documentId), supersedes },
+      });
+      await store.upsert('chunks_sup_2', [point('6f1c0b0a-0000-4000-8000-000000000010', 'v2', ['v1'])]);
+      const query = { tenant: 'a', collections: ['c'], groups: [], asOf: '2026-11-30' };
+      expect(await store.supersededDocuments('chunks_sup_2', query)).toEqual(['v1']);
+      const reads = jest.spyOn((store as unknown as { db: PGlite }).db, 'query');
+      expect(await store.supersededDocuments('chunks_sup_2', query)).toEqual(['v1']);
+      expect(reads).not.toHaveBeenCalled();
+      await store.upsert('chunks_sup_2', [point('6f1c0b0a-0000-4000-8000-000000000011', 'v3', ['v2'])]);
+      expect(await store.supersededDocuments('chunks_sup_2', query)).toEqual(['v1', 'v2']);
+      await store.deleteByFilter('chunks_sup_2', { tenant: 'a', documentId: 'v3' });
+      expect(await store.supersededDocuments('chunks_sup_2', query)).toEqual(['v1']);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('rejects a collection name that is not a safe identifier', async () => {
     const store = await PgliteVectorStore.open();
     try {

@@ -65,6 +65,8 @@ export class PgliteVectorStore implements VectorStore {
   private readonly dimensions = new Map<string, number>();
   /** BM25 statistics per table, then per scope and groups; a table's are dropped on every write to it. */
   private readonly statistics = new Map<string, Map<string, LexicalStatistics>>();
+  /** Superseded document ids per table, then per query; a table's are dropped on every write to it. */
+  private readonly supersessions = new Map<string, Map<string, readonly string[]>>();
   /** Planner statistics and vector index state per table (PGlite has no autovacuum to keep them). */
   private readonly upkeep = new Map<string, TableUpkeep>();
 
@@ -153,7 +155,7 @@ export class PgliteVectorStore implements VectorStore {
   async upsert(name: string, points: readonly VectorPoint[]): Promise<void> {
     const table = assertCollectionName(name);
     if (points.length === 0) return;
-    this.statistics.delete(name);
+    this.forgetReads(name);
     const upkeep = await this.upkeepOf(name);
     const bulk = points.length >= BULK_ROWS;
     // Inserting into HNSW goes row by row through the graph (milliseconds a row in WASM); a bulk
@@ -338,6 +340,13 @@ export class PgliteVectorStore implements VectorStore {
   async supersededDocuments(name: string, query: SupersessionQuery): Promise<string[]> {
     const table = assertCollectionName(name);
     if (query.collections.length === 0 || !(await this.exists(name))) return [];
+    // Asked for every request, answered from the table as of its last write in this process (its
+    // only writer, as for the BM25 statistics).
+    const byQuery = this.supersessions.get(name) ?? new Map<string, readonly string[]>();
+    this.supersessions.set(name, byQuery);
+    const key = JSON.stringify(query);
+    const cached = byQuery.get(key);
+    if (cached) return [...cached];
     const where = new Where().scope(query).readableBy(query.groups);
     const asOf = where.param(query.asOf);
     const result = await this.db.query<{ id: string }>(
@@ -347,7 +356,16 @@ export class PgliteVectorStore implements VectorStore {
         ORDER BY id`,
       where.params,
     );
-    return result.rows.map((row) => row.id);
+    const ids = result.rows.map((row) => row.id);
+    if (byQuery.size >= MAX_CACHED_SCOPES) byQuery.clear();
+    byQuery.set(key, ids);
+    return [...ids];
+  }
+
+  /** Drops what was read from the table and kept (BM25 statistics, supersessions): it is being written. */
+  private forgetReads(name: string): void {
+    this.statistics.delete(name);
+    this.supersessions.delete(name);
   }
 
   async count(name: string, filter: PointFilter): Promise<number> {
@@ -408,7 +426,7 @@ export class PgliteVectorStore implements VectorStore {
     if (!(await this.exists(name))) return;
     const where = new Where().tenant(filter.tenant).equals('document_id', filter.documentId);
     if (filter.collection !== undefined) where.collections([filter.collection]);
-    this.statistics.delete(name);
+    this.forgetReads(name);
     const keep = filter.keep
       ? ` AND NOT (version = ${where.param(filter.keep.version)} AND chunk_index < ${where.param(filter.keep.chunkCount)})`
       : '';
