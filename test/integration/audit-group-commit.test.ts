@@ -204,17 +204,19 @@ describe('PostgresAuditStore group commit when the server ends the session', () 
     await expectChainOf(tenant, 6);
   });
 
-  it('tells the recorders of a batch committed as the connection was lost that their rows are recorded', async () => {
-    // The server commits, then the connection is lost before the client reads "COMMIT": the
-    // store cannot know from the error whether the batch was written.
+  /**
+   * A store whose client commits, then reports the connection lost before "COMMIT" is read, once,
+   * for the first transaction whose INSERT holds `liesFrom` parameters or more (28 a row): the
+   * store cannot know from the error whether the rows were written.
+   */
+  function inDoubtStore(liesFrom: number): { store: SqlAuditStore; lies: () => number } {
     const pool = new Pool({ connectionString: databaseUrl(), max: 2, options: `-c search_path=${schema}` });
     pool.on('error', () => undefined);
     let lies = 1;
-    const on = (run: Pool | PoolClient, batchInsert: { seen: boolean }): SqlClient => ({
+    const on = (run: Pool | PoolClient, insert: { seen: boolean }): SqlClient => ({
       query: async <R>(text: string, params: readonly unknown[] = []) => {
-        // A chained INSERT holds 28 parameters a row: more means a batch.
-        if (text.trimStart().startsWith('INSERT INTO audit_events') && params.length > 28)
-          batchInsert.seen = true;
+        if (text.trimStart().startsWith('INSERT INTO audit_events') && params.length >= liesFrom)
+          insert.seen = true;
         const result = await run.query(text, [...params]);
         return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
       },
@@ -223,12 +225,12 @@ describe('PostgresAuditStore group commit when the server ends the session', () 
       },
       transaction: async <T>(work: (tx: SqlClient) => Promise<T>): Promise<T> => {
         const connection = await pool.connect();
-        const batchInsert = { seen: false };
+        const insert = { seen: false };
         try {
           await connection.query('BEGIN');
-          const value = await work(on(connection, batchInsert));
+          const value = await work(on(connection, insert));
           await connection.query('COMMIT');
-          if (batchInsert.seen && lies-- > 0) throw new Error('Connection terminated unexpectedly');
+          if (insert.seen && lies-- > 0) throw new Error('Connection terminated unexpectedly');
           return value;
         } catch (error) {
           await connection.query('ROLLBACK').catch(() => undefined);
@@ -238,19 +240,46 @@ describe('PostgresAuditStore group commit when the server ends the session', () 
         }
       },
     });
-    const inDoubt = new SqlAuditStore(on(pool, { seen: false }), () => pool.end(), schema);
+    return {
+      store: new SqlAuditStore(on(pool, { seen: false }), () => pool.end(), schema),
+      lies: () => lies,
+    };
+  }
+
+  it('tells the recorders of a batch committed as the connection was lost that their rows are recorded', async () => {
+    // More than 28 parameters: a batch's INSERT.
+    const { store: inDoubt, lies } = inDoubtStore(29);
     try {
       const tenant = `in-doubt-${run}`;
       const heard: string[] = [];
       inDoubt.onRecorded((_tenant, _request, type) => heard.push(type));
       const burst = Array.from({ length: 5 }, (_, i) => event(tenant, 'd', { n: i }));
       const outcomes = await Promise.all(burst.map((e) => settle(inDoubt.record(e, position()))));
-      expect(lies).toBe(0);
+      expect(lies()).toBe(0);
       // The first went alone; the batch of the other four was committed, its commit unconfirmed.
       expect(outcomes).toEqual(burst.map(() => ({ ok: true, value: true })));
       expect(heard).toHaveLength(5);
       expect(inDoubt.writeStats()).toMatchObject({ transactions: 2, rows: 5, batchesRolledBack: 0 });
       await expectChainOf(tenant, 5);
+    } finally {
+      await inDoubt.close();
+    }
+  });
+
+  it('tells the recorder of a lone row committed as the connection was lost that it is recorded, and a redelivery that it is a duplicate', async () => {
+    const { store: inDoubt, lies } = inDoubtStore(28);
+    try {
+      const tenant = `in-doubt-one-${run}`;
+      const heard: string[] = [];
+      inDoubt.onRecorded((_tenant, _request, type) => heard.push(type));
+      const lone = event(tenant, 'd', { n: 0 });
+      expect(await inDoubt.record(lone, position())).toBe(true);
+      expect(lies()).toBe(0);
+      expect(heard).toHaveLength(1);
+      expect(await inDoubt.record(lone, position())).toBe(false);
+      expect(heard).toHaveLength(1);
+      expect(inDoubt.writeStats()).toMatchObject({ transactions: 2, rows: 2, batchesRolledBack: 0 });
+      await expectChainOf(tenant, 1);
     } finally {
       await inDoubt.close();
     }

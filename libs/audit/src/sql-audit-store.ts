@@ -277,8 +277,8 @@ export class SqlAuditStore implements AuditStore {
    * anyway). Resolves as insertChained does, once the row's transaction has committed. A batch
    * that fails for any reason (a duplicate among its rows, a row the database refuses, an outage)
    * is rolled back and its rows inserted one by one, so each caller gets its own row's outcome;
-   * a batch whose COMMIT went unconfirmed (the connection lost) is first looked up, and when it
-   * was committed its callers are told so (not that their rows were duplicates).
+   * a batch whose COMMIT went unconfirmed (the connection lost), a lone row's too, is first looked
+   * up, and when it was committed its callers are told so (not that their rows were duplicates).
    */
   private insertQueued(row: AuditInsertRow): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
@@ -303,25 +303,30 @@ export class SqlAuditStore implements AuditStore {
       if (!first || this.gathersFirstBatch) await new Promise<void>((resolve) => setImmediate(resolve));
       first = false;
       const batch = queue.splice(0, MAX_CHAIN_BATCH_ROWS);
-      if (batch.length > 1) {
-        this.writes.transactions += 1;
-        this.writes.rows += batch.length;
-        const rows = batch.map((p) => p.row);
-        const attempt: ChainBatchAttempt = {};
-        try {
-          await insertChainedBatch(this.client, rows, this.chainWrites, attempt);
+      this.writes.transactions += 1;
+      this.writes.rows += batch.length;
+      const rows = batch.map((p) => p.row);
+      const attempt: ChainBatchAttempt = {};
+      try {
+        await insertChainedBatch(this.client, rows, this.chainWrites, attempt);
+        for (const p of batch) p.resolve(true);
+        continue;
+      } catch (error) {
+        // The connection lost at COMMIT leaves the outcome unknown: when the batch was in fact
+        // committed, its rows are this store's (not duplicates to report as such).
+        if (await this.committedDespite(error, rows, attempt)) {
           for (const p of batch) p.resolve(true);
           continue;
-        } catch (error) {
-          // The connection lost at COMMIT leaves the outcome unknown: when the batch was in fact
-          // committed, its rows are this store's (not duplicates to report as such).
-          if (await this.committedDespite(error, rows, attempt)) {
-            for (const p of batch) p.resolve(true);
-            continue;
-          }
-          // Rolled back: each row again on its own below, which tells each caller its outcome.
-          this.writes.batchesRolledBack += 1;
         }
+        if (batch.length === 1) {
+          // A lone row is its own outcome: not inserted means already recorded; any other error
+          // is the caller's (rejected, so the event is retried).
+          if (error instanceof ChainBatchConflictError) batch[0].resolve(false);
+          else batch[0].reject(error);
+          continue;
+        }
+        // Rolled back: each row again on its own below, which tells each caller its outcome.
+        this.writes.batchesRolledBack += 1;
       }
       for (const p of batch) {
         try {
