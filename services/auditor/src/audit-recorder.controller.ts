@@ -1,4 +1,10 @@
-import { AuditDataError, extractColumns, restatesUsage, type AuditStore } from '@llmbus/audit';
+import {
+  AuditDataError,
+  extractColumns,
+  restatesUsage,
+  type AuditStore,
+  type ExtractedColumns,
+} from '@llmbus/audit';
 import { EventRejectedError, type HandlerContext, type Outgoing } from '@llmbus/bus';
 import { RequestCompletedEvent, RequestFailedEvent, type EventEnvelope } from '@llmbus/contracts';
 import { Controller, Inject } from '@nestjs/common';
@@ -49,17 +55,17 @@ export class AuditRecorderController {
       outcome: !recorded ? 'duplicate' : sanitised ? 'sanitised' : 'recorded',
     });
     if (recorded) {
-      this.tally.add(event);
-      this.countUsage(event);
+      // A call's usage counts once: not again from an event restating it.
+      const usage = restatesUsage(event) ? undefined : extractColumns(event);
+      this.tally.add(event, usage);
+      this.countUsage(event, usage);
       await this.countOutcome(event, ctx);
     }
     return [];
   }
 
-  private countUsage(event: EventEnvelope<object>): void {
-    if (restatesUsage(event)) return;
-    const c = extractColumns(event);
-    if (c.modelId === null) return;
+  private countUsage(event: EventEnvelope<object>, c: ExtractedColumns | undefined): void {
+    if (c === undefined || c.modelId === null) return;
     const labels = {
       tenant: event.tenantid,
       workflow: workflowLabel(event.data),

@@ -1,4 +1,4 @@
-import { extractColumns, restatesUsage } from '@llmbus/audit';
+import type { ExtractedColumns } from '@llmbus/audit';
 import { RequestSubmittedEvent, type EventEnvelope } from '@llmbus/contracts';
 import { LRUCache } from 'lru-cache';
 
@@ -47,8 +47,11 @@ export class RequestOutcomeTally {
     this.running = recordsEveryEvent ? new LRUCache({ max: maxRequests }) : undefined;
   }
 
-  /** Adds an event the store recorded (not one it found a duplicate of). */
-  add(event: EventEnvelope<object>): void {
+  /**
+   * Adds an event the store recorded (not one it found a duplicate of), with its usage columns
+   * (extractColumns), undefined for an event restating a call already counted (restatesUsage).
+   */
+  add(event: EventEnvelope<object>, usage: ExtractedColumns | undefined): void {
     if (this.running === undefined) return;
     const key = keyOf(event.tenantid, event.correlationid);
     const at = Date.parse(event.time);
@@ -66,10 +69,8 @@ export class RequestOutcomeTally {
       running.workflowId = id;
     if (version !== undefined && (running.workflowVersion === undefined || version > running.workflowVersion))
       running.workflowVersion = version;
-    if (restatesUsage(event)) return;
-    const columns = extractColumns(event);
-    if (columns.modelId !== null && columns.costUsd !== null)
-      running.costUnits += Math.round(columns.costUsd * COST_UNITS_PER_USD);
+    if (usage !== undefined && usage.modelId !== null && usage.costUsd !== null)
+      running.costUnits += Math.round(usage.costUsd * COST_UNITS_PER_USD);
   }
 
   /**
