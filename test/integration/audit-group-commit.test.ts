@@ -1,10 +1,15 @@
 import { randomUUID } from 'node:crypto';
 // From the sources, like audit-postgres.test.ts: one declaration of the store classes.
-import { PostgresAuditStore, SqlAuditStore, type BusPosition, type SqlClient } from '../../libs/audit/src';
+import { PostgresAuditStore, SqlAuditStore, type SqlClient } from '../../libs/audit/src';
 import { CHAIN_LOCK_CLASS } from '../../libs/audit/src/audit-chain';
-import { RequestSubmittedEvent, type EventEnvelope } from '@llmbus/contracts';
 import { Client, Pool, type PoolClient } from 'pg';
-import { describeGroupCommitConformance } from '../../libs/audit/src/audit-store.group-commit.conformance';
+import {
+  describeGroupCommitConformance,
+  event,
+  position,
+  settle,
+  type Outcome,
+} from '../../libs/audit/src/audit-store.group-commit.conformance';
 import { databaseUrl } from '../support/env';
 
 // Adversarial checks of the audit store's group commit (a tenant's concurrent events written in
@@ -43,42 +48,6 @@ afterAll(async () => {
     await admin.end();
   }
 });
-
-let offsets = 0;
-const position = (): BusPosition => ({
-  topic: 'orchestration.request.v1',
-  partition: 0,
-  offset: String(++offsets),
-});
-
-function event(
-  tenantid: string,
-  requestId: string,
-  data: Record<string, unknown> = {},
-  type = RequestSubmittedEvent.type,
-): EventEnvelope<Record<string, unknown>> {
-  return {
-    id: randomUUID(),
-    source: '/llmbus/test',
-    type,
-    specversion: '1.0',
-    time: new Date().toISOString(),
-    correlationid: requestId,
-    tenantid,
-    schemaversion: 1,
-    data: { requestId, ...data },
-  };
-}
-
-type Outcome =
-  { readonly ok: true; readonly value: boolean } | { readonly ok: false; readonly error: unknown };
-
-function settle(promise: Promise<boolean>): Promise<Outcome> {
-  return promise.then(
-    (value) => ({ ok: true, value }),
-    (error: unknown) => ({ ok: false, error }),
-  );
-}
 
 async function rowsOf(tenant: string): Promise<{ event_id: string; chain_seq: string }[]> {
   const { rows } = await admin.query<{ event_id: string; chain_seq: string }>(

@@ -18,13 +18,15 @@ const run = randomUUID().slice(0, 8);
 let tenants = 0;
 const newTenant = () => `gc${++tenants}-${run}`;
 let offsets = 0;
-const position = (): BusPosition => ({
+/** A bus position of its own (the next offset) for each recorded event. */
+export const position = (): BusPosition => ({
   topic: 'orchestration.request.v1',
   partition: 0,
   offset: String(++offsets),
 });
 
-function event(
+/** A RequestSubmitted envelope of the tenant's request with a fresh id, `data` merged into its payload. */
+export function event(
   tenantid: string,
   requestId: string,
   data: Record<string, unknown> = {},
@@ -43,10 +45,11 @@ function event(
 }
 
 /** A recorder's outcome: told recorded (true), duplicate (false), or rejected. */
-type Outcome =
+export type Outcome =
   { readonly ok: true; readonly value: boolean } | { readonly ok: false; readonly error: unknown };
 
-function settle(promise: Promise<boolean>): Promise<Outcome> {
+/** A record call's outcome, never rejecting, so a burst can be awaited whole. */
+export function settle(promise: Promise<boolean>): Promise<Outcome> {
   return promise.then(
     (value) => ({ ok: true, value }),
     (error: unknown) => ({ ok: false, error }),
