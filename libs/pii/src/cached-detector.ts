@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { PiiDetector, PiiSpan } from './pii-detector';
+import { forEachLine } from './text-lines';
 
 /**
  * Where a text is cut into independently scanned segments: a blank line, or a line that is one
@@ -53,13 +54,6 @@ export class CachedPiiDetector implements PiiDetector {
 }
 
 /**
- * Where lines end: a line feed, or its JSON escape (a backslash and `n`): a prompt is recorded as
- * the JSON of its messages, one line whose every line is also a line of the prompt, so that its
- * passages and system text are the same segments from one request to the next.
- */
-const LINE_BREAK = /\n|\\n/g;
-
-/**
  * The segments of `text` as [start, end) code-unit ranges: runs of lines between boundary lines,
  * and each non-blank boundary line (a tag line may carry an attribute worth scanning) on its own.
  * Blank lines belong to no segment. Lines end at a line feed or at an escaped one (`\n`).
@@ -68,7 +62,7 @@ export function segmentsOf(text: string): { start: number; end: number }[] {
   const segments: { start: number; end: number }[] = [];
   let runStart = -1;
   let runEnd = -1;
-  const addLine = (lineStart: number, lineEnd: number) => {
+  forEachLine(text, (lineStart, lineEnd) => {
     const line = text.slice(lineStart, lineEnd);
     if (BOUNDARY_LINE.test(line)) {
       if (runStart !== -1) segments.push({ start: runStart, end: runEnd });
@@ -78,13 +72,7 @@ export function segmentsOf(text: string): { start: number; end: number }[] {
       if (runStart === -1) runStart = lineStart;
       runEnd = lineEnd;
     }
-  };
-  let lineStart = 0;
-  for (const lineBreak of text.matchAll(LINE_BREAK)) {
-    addLine(lineStart, lineBreak.index);
-    lineStart = lineBreak.index + lineBreak[0].length;
-  }
-  addLine(lineStart, text.length);
+  });
   if (runStart !== -1) segments.push({ start: runStart, end: runEnd });
   return segments;
 }

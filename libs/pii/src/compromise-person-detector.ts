@@ -1,6 +1,7 @@
 import nlp from 'compromise';
 import { LRUCache } from 'lru-cache';
 import { spanOf, type PiiDetector, type PiiSpan } from './pii-detector';
+import { forEachLine } from './text-lines';
 
 interface CompromiseMatch {
   readonly text: string;
@@ -19,11 +20,6 @@ const PERSON_SHAPE = /^\p{Lu}.*\p{Ll}/u;
 /** Company suffixes: "Grant Holdings LLC" reads like a surname pair. */
 const ORGANISATION_AFTER = /^,? (?:LLC|Ltd|Inc|GmbH|AG|SE|plc|B\.V)\b/;
 const TRAILING = /[\s.,;:!?'")\]]+$/;
-/**
- * Where lines end: a line feed, or its JSON escape (a backslash and `n`): a prompt is recorded as
- * the JSON of its messages, one line whose every line is also a line of the plain prompt text.
- */
-const LINE_BREAK = /\n|\\n/g;
 
 /**
  * Person names by compromise, a rule-and-lexicon NLP library that runs in process with no model
@@ -64,12 +60,7 @@ export class CompromisePersonDetector implements PiiDetector {
   /** PERSON spans, trailing punctuation trimmed. */
   detect(text: string): PiiSpan[] {
     const spans: PiiSpan[] = [];
-    let lineStart = 0;
-    for (const lineBreak of text.matchAll(LINE_BREAK)) {
-      this.addLine(text, lineStart, lineBreak.index, spans);
-      lineStart = lineBreak.index + lineBreak[0].length;
-    }
-    this.addLine(text, lineStart, text.length, spans);
+    forEachLine(text, (lineStart, lineEnd) => this.addLine(text, lineStart, lineEnd, spans));
     return spans;
   }
 
