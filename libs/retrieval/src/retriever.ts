@@ -278,6 +278,11 @@ export class Retriever {
     const relevanceModel = this.options.relevanceModel ?? DEFAULT_RELEVANCE_MODEL;
     const computes = (name: keyof RelevanceFeatures) =>
       this.options.relevanceFeatures === 'all' || relevanceModel.features[name] !== undefined;
+    // An embedding call made for a feature counts in the retrieval's usage (same model only).
+    const counted = (matched: { similarities: number[]; usage?: ModelUsage }): number[] => {
+      if (matched.usage && matched.usage.modelId === usage.modelId) usage = addUsage(usage, matched.usage);
+      return matched.similarities;
+    };
     const features = await relevanceFeatures({
       question: request.query,
       vectorScores: vectorList.map((c) => c.score),
@@ -292,22 +297,15 @@ export class Retriever {
               passages: readonly RelevancePassage[],
             ) => {
               const texts = passages.map((p) => embeddingInput(p.title, p));
-              const matched = await this.vectors.bestMatches(questionWords, texts);
-              if (matched.usage && matched.usage.modelId === usage.modelId)
-                usage = addUsage(usage, matched.usage);
-              return matched.similarities;
+              return counted(await this.vectors.bestMatches(questionWords, texts));
             },
           }
         : {}),
       // The question's vector is the one searched with: only sentences not seen lately are embedded.
       ...(computes('bestSentenceCosine')
         ? {
-            sentenceSimilarity: async (sentences: readonly string[]) => {
-              const matched = await this.vectors.similaritiesTo(embedding.vectors[0] ?? [], sentences);
-              if (matched.usage && matched.usage.modelId === usage.modelId)
-                usage = addUsage(usage, matched.usage);
-              return matched.similarities;
-            },
+            sentenceSimilarity: async (sentences: readonly string[]) =>
+              counted(await this.vectors.similaritiesTo(embedding.vectors[0] ?? [], sentences)),
           }
         : {}),
     });
