@@ -41,16 +41,17 @@ if (unknown.length > 0) throw new Error(`--features: unknown ${unknown.join(', '
 
 const rows = args.from ? fromFile(args.from) : await fromRetrieval();
 const model = fit(rows, Number(args.lambda));
-const predicted = rows.map((r) => retrieval.relevanceProbability(model, r.features) >= 0.5);
+const probabilities = rows.map((r) => retrieval.relevanceProbability(model, r.features));
+const predicted = probabilities.map((p) => p >= 0.5);
 const correct = rows.filter((r, i) => predicted[i] === r.answerable).length;
 console.log(`tuning questions: ${rows.length} (${rows.filter((r) => !r.answerable).length} unanswerable); accuracy of the fitted model on them: ${(correct / rows.length).toFixed(3)}`);
 console.log(`leave-one-out accuracy on them: ${leaveOneOut(rows, Number(args.lambda)).toFixed(3)}`);
 const thresholds = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5].map((t) => {
-  const answerable = rows.filter((r) => r.answerable);
-  const kept = answerable.filter((r) => retrieval.relevanceProbability(model, r.features) >= t).length;
-  const caught = rows.filter((r) => !r.answerable && retrieval.relevanceProbability(model, r.features) < t).length;
+  const answerable = rows.filter((r) => r.answerable).length;
+  const kept = rows.filter((r, i) => r.answerable && probabilities[i] >= t).length;
+  const caught = rows.filter((r, i) => !r.answerable && probabilities[i] < t).length;
   const accuracy = (kept + caught) / rows.length;
-  return { t, accuracy, text: `${t}: ${accuracy.toFixed(3)} (abstains on ${answerable.length - kept} of ${answerable.length} answerable, catches ${caught} of ${rows.length - answerable.length} unanswerable)` };
+  return { t, accuracy, text: `${t}: ${accuracy.toFixed(3)} (abstains on ${answerable - kept} of ${answerable} answerable, catches ${caught} of ${rows.length - answerable} unanswerable)` };
 });
 for (const { text } of thresholds) console.log(`answerable from relevance ${text}`);
 // Ties go to the threshold nearer 0.5, where both classes weigh the same.
