@@ -342,24 +342,42 @@ export class PgliteVectorStore implements VectorStore {
     if (query.collections.length === 0 || !(await this.exists(name))) return [];
     // Asked for every request, answered from the table as of its last write in this process (its
     // only writer, as for the BM25 statistics).
-    const byQuery = this.supersessions.get(name) ?? new Map<string, readonly string[]>();
-    this.supersessions.set(name, byQuery);
-    const key = JSON.stringify(query);
-    const cached = byQuery.get(key);
-    if (cached) return [...cached];
-    const where = new Where().scope(query).readableBy(query.groups);
-    const asOf = where.param(query.asOf);
-    const result = await this.db.query<{ id: string }>(
-      `SELECT DISTINCT unnest(supersedes) AS id FROM ${table}
-        WHERE ${where.sql()} AND cardinality(supersedes) > 0
-          AND (effective_date IS NULL OR effective_date <= ${asOf})
-        ORDER BY id`,
-      where.params,
-    );
-    const ids = result.rows.map((row) => row.id);
-    if (byQuery.size >= MAX_CACHED_SCOPES) byQuery.clear();
-    byQuery.set(key, ids);
+    const ids = await this.keptRead(this.supersessions, name, JSON.stringify(query), async () => {
+      const where = new Where().scope(query).readableBy(query.groups);
+      const asOf = where.param(query.asOf);
+      const result = await this.db.query<{ id: string }>(
+        `SELECT DISTINCT unnest(supersedes) AS id FROM ${table}
+          WHERE ${where.sql()} AND cardinality(supersedes) > 0
+            AND (effective_date IS NULL OR effective_date <= ${asOf})
+          ORDER BY id`,
+        where.params,
+      );
+      return result.rows.map((row) => row.id);
+    });
     return [...ids];
+  }
+
+  /**
+   * What `read` answers for `key` on table `name`, kept in `kept` until the next write to the
+   * table (forgetReads), at most MAX_CACHED_SCOPES keys a table (all dropped when full).
+   */
+  private async keptRead<T>(
+    kept: Map<string, Map<string, T>>,
+    name: string,
+    key: string,
+    read: () => Promise<T>,
+  ): Promise<T> {
+    let byKey = kept.get(name);
+    if (byKey === undefined) {
+      byKey = new Map<string, T>();
+      kept.set(name, byKey);
+    }
+    const cached = byKey.get(key);
+    if (cached !== undefined) return cached;
+    const value = await read();
+    if (byKey.size >= MAX_CACHED_SCOPES) byKey.clear();
+    byKey.set(key, value);
+    return value;
   }
 
   /** Drops what was read from the table and kept (BM25 statistics, supersessions): it is being written. */
@@ -492,29 +510,24 @@ export class PgliteVectorStore implements VectorStore {
    */
   private async scopeStatistics(name: string, query: SearchQuery): Promise<LexicalStatistics> {
     const table = assertCollectionName(name);
-    const byScope = this.statistics.get(name) ?? new Map<string, LexicalStatistics>();
-    this.statistics.set(name, byScope);
     const key = JSON.stringify([query.tenant, [...query.collections].sort(), [...query.groups].sort()]);
-    const cached = byScope.get(key);
-    if (cached) return cached;
-    const where = new Where();
-    const readable = `(cardinality(acl_groups) = 0 OR acl_groups && ${where.param([...query.groups])}::text[])`;
-    where.scope(query);
-    const row = await this.db.query<{ rows: number; n: number; avgdl: number }>(
-      `SELECT count(*)::float8 AS rows, (count(*) FILTER (WHERE ${readable}))::float8 AS n,
-              coalesce(avg(lexeme_count) FILTER (WHERE ${readable}), 1)::float8 AS avgdl
-         FROM ${table} WHERE ${where.sql()}`,
-      where.params,
-    );
-    if (byScope.size >= MAX_CACHED_SCOPES) byScope.clear();
-    const stats = {
-      scopeRows: row.rows[0]?.rows ?? 0,
-      documentCount: row.rows[0]?.n ?? 0,
-      averageLength: row.rows[0]?.avgdl ?? 1,
-      documentFrequency: new Map<string, number>(),
-    };
-    byScope.set(key, stats);
-    return stats;
+    return this.keptRead(this.statistics, name, key, async () => {
+      const where = new Where();
+      const readable = `(cardinality(acl_groups) = 0 OR acl_groups && ${where.param([...query.groups])}::text[])`;
+      where.scope(query);
+      const row = await this.db.query<{ rows: number; n: number; avgdl: number }>(
+        `SELECT count(*)::float8 AS rows, (count(*) FILTER (WHERE ${readable}))::float8 AS n,
+                coalesce(avg(lexeme_count) FILTER (WHERE ${readable}), 1)::float8 AS avgdl
+           FROM ${table} WHERE ${where.sql()}`,
+        where.params,
+      );
+      return {
+        scopeRows: row.rows[0]?.rows ?? 0,
+        documentCount: row.rows[0]?.n ?? 0,
+        averageLength: row.rows[0]?.avgdl ?? 1,
+        documentFrequency: new Map<string, number>(),
+      };
+    });
   }
 
   /** Adds the readable chunks holding each term not counted yet to `stats`, in one pass over the scope. */
