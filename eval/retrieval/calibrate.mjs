@@ -77,7 +77,7 @@ function fromFile(file) {
 }
 
 async function fromRetrieval() {
-  const { TENANT, ingestAll, memoised, questions } = await import('./corpus.mjs');
+  const { ingestAll, memoised, questions } = await import('./corpus.mjs');
   const { createModelProviders, parseModelsConfig } = require(join(here, '..', '..', 'libs/models/dist/index.js'));
   const providers = createModelProviders(parseModelsConfig({ ...process.env, LLMBUS_MODEL_PROVIDER: 'local' }));
   const store = await retrieval.PgliteVectorStore.open();
@@ -87,7 +87,7 @@ async function fromRetrieval() {
     const retriever = new retrieval.Retriever(embedder, store, { maxContextTokens: 100_000, decomposer: retrieval.NO_DECOMPOSITION, relevanceFeatures: 'all' });
     const out = [];
     for (const q of questions.filter((x) => x.set === 'tuning')) {
-      const result = await retriever.retrieve({ tenant: q.tenant ?? TENANT, collections: q.collections, topK: 10, query: q.question, groups: q.groups });
+      const result = await retriever.retrieve({ tenant: q.tenant, collections: q.collections, topK: 10, query: q.question, groups: q.groups });
       if (result.relevanceFeatures) out.push({ answerable: q.relevant.length > 0, features: result.relevanceFeatures });
     }
     embedder.save();

@@ -75,7 +75,7 @@ try {
     const records = [];
     for (const q of questions) {
       const t = performance.now();
-      const result = await retriever.retrieve({ tenant: q.tenant ?? TENANT, collections: q.collections, topK: 10, query: q.question, groups: q.groups });
+      const result = await retriever.retrieve({ tenant: q.tenant, collections: q.collections, topK: 10, query: q.question, groups: q.groups });
       const ms = performance.now() - t;
       const { passages } = result;
       const answerable = q.relevant.length > 0;
@@ -86,7 +86,7 @@ try {
       featureRows.push({ configuration: name, id: q.id, set: q.set, kind: q.kind, answerable, firstRelevant, features: result.relevanceFeatures ?? null });
       records.push({
         set: q.set, kind: q.kind, ms, answerable, relevance: result.relevance,
-        leaked: leakedPassages(passages, { tenant: q.tenant ?? TENANT, groups: q.groups }, readable) + labelsHit(passages, q.hiddenRelevant ?? []).size,
+        leaked: leakedPassages(passages, { tenant: q.tenant, groups: q.groups }, readable) + labelsHit(passages, q.hiddenRelevant ?? []).size,
         abstentionCorrect: abstained === !answerable,
         // A superseded document returned above its replacement (or without it).
         staleAbove: firstStale >= 0 && (firstRelevant < 0 || firstStale < firstRelevant),
