@@ -1,5 +1,7 @@
 import nlp from 'compromise';
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { attestedSpansOf, noteTaggedLine, type AttestedDetector } from './pii-attestation';
 import { spanOf, type PiiDetector, type PiiSpan } from './pii-detector';
 import { forEachLine } from './text-lines';
 
@@ -75,7 +77,12 @@ export class CompromisePersonDetector implements PiiDetector {
     if (!CAPITALISED_WORD.test(line)) return [];
     let spans = this.lines.get(line);
     if (spans === undefined) {
-      spans = this.carriedSpans(line) ?? tagPeople(line);
+      // A verified attestation of the event being handled (another stage tagged this line).
+      spans = attestedSpansOf(line, COMPROMISE_DETECTOR);
+      if (spans === undefined) {
+        spans = this.carriedSpans(line) ?? tagPeople(line);
+        noteTaggedLine(line, spans, COMPROMISE_DETECTOR);
+      }
       this.lines.set(line, spans);
       if (line.length >= MIN_PART_CHARS) {
         this.recentLines.push(line);
@@ -138,13 +145,50 @@ function isSeam(line: string, at: number): boolean {
 }
 
 let processWideDetector: CompromisePersonDetector | undefined;
+/** Lines tagged by compromise in this process (see compromiseTagCalls). */
+let tagCalls = 0;
+
+/** How many lines compromise has tagged in this process: what attestations and caches save. */
+export function compromiseTagCalls(): number {
+  return tagCalls;
+}
+
+/**
+ * The configuration whose answers PII attestations carry: the compromise version and the source
+ * of every rule that turns its tags into spans, so a stage running other rules never reuses them.
+ */
+export const COMPROMISE_DETECTOR: AttestedDetector = {
+  name: 'compromise',
+  fingerprint: createHash('sha256')
+    .update(
+      [
+        nlp.version,
+        CAPITALISED_WORD.source,
+        PERSON_SHAPE.source,
+        ORGANISATION_AFTER.source,
+        TRAILING.source,
+        CAPITALISED_AT_START.source,
+        CAPITALISED_AT_END.source,
+        String(MIN_PART_CHARS),
+        String(RECENT_LINES),
+        tagPeople.toString(),
+        isSeam.toString(),
+        CompromisePersonDetector.prototype['carriedSpans'].toString(),
+        CompromisePersonDetector.prototype['partSpans'].toString(),
+      ].join('\n'),
+    )
+    .digest('base64url')
+    .slice(0, 22),
+};
 
 interface LineSpan {
   readonly start: number;
   readonly end: number;
 }
 
+/** Person names tagged in one line (the costly call: compromise parses and tags the whole line). */
 function tagPeople(text: string): LineSpan[] {
+  tagCalls += 1;
   const matches = nlp(text).people().json({ offset: true }) as CompromiseMatch[];
   const spans: LineSpan[] = [];
   for (const match of matches) {
