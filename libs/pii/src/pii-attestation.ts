@@ -90,6 +90,18 @@ export function attestedSpansOf(
   return spans;
 }
 
+/** Whether the event being handled has an attestation scope for `detector`. */
+export function inAttestationScope(detector: AttestedDetector): boolean {
+  const scope = scopes.getStore();
+  return scope !== undefined && sameDetector(scope.detector, detector);
+}
+
+/** Whether the event being handled came with verified lines of `detector` (see attestedSpansOf). */
+export function hasAttestedLines(detector: AttestedDetector): boolean {
+  const scope = scopes.getStore();
+  return scope !== undefined && scope.received.size > 0 && sameDetector(scope.detector, detector);
+}
+
 /**
  * Notes that `detector` answered `spans` for `line` while the event in scope was handled, so the
  * events it publishes attest it. Nothing outside a scope.
