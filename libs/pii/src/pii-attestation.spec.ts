@@ -3,6 +3,7 @@ import {
   COMPROMISE_DETECTOR,
   CompromisePersonDetector,
   compromiseTagCalls,
+  tagForAttestation,
 } from './compromise-person-detector';
 import { digestOf, PII_ATTESTATION_HEADER, PiiAttestations, piiAttestationMetrics } from './pii-attestation';
 import type { PiiSpan } from './pii-detector';
@@ -139,5 +140,34 @@ describe('PII attestations between stages', () => {
       digestOf('Carl Moss agreed'),
       digestOf('Dora Lind closed it'),
     ]);
+  });
+
+  it('reuses an attested line found at a seam inside a longer line, and tags only the rest', async () => {
+    const message = ticket.split('\n')[1];
+    const header = await attested(message);
+    const query = `Acme Sync cannot log in since Monday ${message}`;
+    const result = await stage(receiver, { [PII_ATTESTATION_HEADER]: header }, query);
+    expect(result.tagged).toBe(1);
+    expect(result.spans).toEqual(fresh(query));
+    // Not at a seam (a capitalised word on both sides of it): the whole line is tagged.
+    const joined = `Dear Anna ${message}`;
+    expect((await stage(receiver, { [PII_ATTESTATION_HEADER]: header }, joined)).tagged).toBe(1);
+    expect((await stage(receiver, { [PII_ATTESTATION_HEADER]: header }, joined)).spans).toEqual(
+      fresh(joined),
+    );
+  });
+
+  it('tagForAttestation attests each text as itself within a scope, and does nothing outside one', async () => {
+    const subject = 'Locked out after the update from Friday';
+    const message = 'My colleague Peter Hansen from accounting has the same problem since this morning.';
+    const before = compromiseTagCalls();
+    tagForAttestation([subject, message]);
+    expect(compromiseTagCalls()).toBe(before);
+    const header = await receiver.consume({}, async () => {
+      tagForAttestation([subject, message]);
+      return receiver.publishHeaders()?.[PII_ATTESTATION_HEADER];
+    });
+    const verified = receiver.verify(header!);
+    expect(verified.ok && [...verified.lines.keys()]).toEqual([digestOf(subject), digestOf(message)]);
   });
 });
