@@ -170,4 +170,19 @@ describe('PII attestations between stages', () => {
     const verified = receiver.verify(header!);
     expect(verified.ok && [...verified.lines.keys()]).toEqual([digestOf(subject), digestOf(message)]);
   });
+
+  it('passes a received attestation on as it came when it tags nothing, and never one it refused', async () => {
+    const header = await attested(ticket);
+    // Nothing tagged (an event whose texts were all cached): the header goes on unread and unsigned again.
+    expect((await stage(receiver, { [PII_ATTESTATION_HEADER]: header }, '')).published).toBe(header);
+    // A forged one passed on unread is refused by the stage that reads it.
+    const forged = await attested(ticket, new PiiAttestations(randomBytes(32), COMPROMISE_DETECTOR));
+    const passed = (await stage(receiver, { [PII_ATTESTATION_HEADER]: forged }, '')).published!;
+    expect((await stage(receiver, { [PII_ATTESTATION_HEADER]: passed }, ticket)).tagged).toBe(3);
+    // Read and refused: what goes on is this stage's own lines only, signed with the key.
+    const own = await stage(receiver, { [PII_ATTESTATION_HEADER]: forged }, ticket);
+    const verified = receiver.verify(own.published!);
+    expect(verified.ok && [...verified.lines.keys()]).toEqual(ticket.split('\n').map(digestOf));
+    expect(own.published).not.toBe(forged);
+  });
 });

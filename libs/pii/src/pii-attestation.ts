@@ -89,13 +89,23 @@ class AttestationScope {
     this.built = undefined;
   }
 
-  /** The header value for `lines` (received, then tagged), built once until a line is noted. */
-  headerValue(build: (lines: ReadonlyMap<string, readonly AttestedSpan[]>) => string | undefined) {
-    if (this.built === undefined) {
-      const received = this.received;
-      const lines = this.tagged.size === 0 ? received : new Map([...received, ...this.tagged]);
-      this.built = { value: lines.size === 0 ? undefined : build(lines) };
+  /**
+   * The header for the events published now: with lines tagged here, the received lines and those
+   * (built by `build`, once until another line is noted); with none, the received header as it
+   * came (no need to read or sign it again), unless it was read and refused or is over `maxChars`.
+   * An unread one is verified by the next stage as this one would have.
+   */
+  headerValue(
+    build: (lines: ReadonlyMap<string, readonly AttestedSpan[]>) => string | undefined,
+    maxChars: number,
+  ): string | undefined {
+    if (this.tagged.size === 0) {
+      const refused = this.receivedLines !== undefined && this.receivedLines.size === 0;
+      return this.header !== undefined && this.header.length <= maxChars && !refused
+        ? this.header
+        : undefined;
     }
+    this.built ??= { value: build(new Map([...this.received, ...this.tagged])) };
     return this.built.value;
   }
 }
@@ -198,7 +208,7 @@ export class PiiAttestations {
 
   /** The attestation header for events published now, in a consumed event's scope; none when empty. */
   publishHeaders(): Readonly<Record<string, string>> | undefined {
-    const value = scopes.getStore()?.headerValue((lines) => this.attest(lines));
+    const value = scopes.getStore()?.headerValue((lines) => this.attest(lines), this.limits.maxChars);
     if (value === undefined) return undefined;
     piiAttestationMetrics.attestations.inc({ outcome: 'attached' });
     return { [PII_ATTESTATION_HEADER]: value };
