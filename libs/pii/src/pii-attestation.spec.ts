@@ -185,4 +185,8 @@ describe('PII attestations between stages', () => {
     expect(verified.ok && [...verified.lines.keys()]).toEqual(ticket.split('\n').map(digestOf));
     expect(own.published).not.toBe(forged);
   });
+
+  it('gives lines that differ only in a lone surrogate different digests (UTF-8 would not)', () => {
+    expect(digestOf('Anna Berg \uD800')).not.toBe(digestOf('Anna Berg \uFFFD'));
+  });
 });

@@ -277,9 +277,13 @@ export class PiiAttestations {
   }
 }
 
-/** SHA-256 of a line's exact text (UTF-8), base64url without padding (43 characters). */
+/**
+ * SHA-256 of a line's exact text, base64url without padding (43 characters). Hashed as its UTF-16
+ * code units, not UTF-8: UTF-8 would turn every lone surrogate into U+FFFD, so two different lines
+ * could share a digest and one's answer be applied to the other.
+ */
 export function digestOf(line: string): string {
-  return hash('sha256', line, 'base64url');
+  return hash('sha256', Buffer.from(line, 'utf16le'), 'base64url');
 }
 
 function sameDetector(a: AttestedDetector, b: AttestedDetector): boolean {
