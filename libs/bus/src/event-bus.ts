@@ -19,6 +19,7 @@ import { inConsumerSpan, startSendSpans } from './bus-tracing';
 import type { ConsumerBus } from './consumer-bus';
 import { deriveEventId } from './event-ids';
 import { DedupStore, InMemoryDedupStore } from './dedup-store';
+import type { HeaderCarrier } from './header-carrier';
 import type { Outgoing } from './outgoing';
 import { processMessage, StageHandlers } from './stage-consumer';
 import { childTraceparent } from './trace-context';
@@ -43,6 +44,11 @@ export interface EventBusOptions {
    */
   readonly retryTopicDelaysMs?: readonly number[];
   readonly dedup?: DedupStore;
+  /**
+   * Carries headers from each consumed event to the events published while handling it (e.g. PII
+   * attestations); none by default.
+   */
+  readonly headerCarrier?: HeaderCarrier;
   readonly logger: Logger;
 }
 
@@ -75,6 +81,7 @@ export class EventBus implements ConsumerBus {
   readonly dedup: DedupStore;
   readonly logger: Logger;
   private readonly source: string;
+  private readonly headerCarrier?: HeaderCarrier;
   private readonly subscriptions = new Set<Subscription>();
   private readonly stopping = new AbortController();
 
@@ -93,6 +100,7 @@ export class EventBus implements ConsumerBus {
     this.dedup = options.dedup ?? new InMemoryDedupStore();
     this.logger = options.logger;
     this.source = options.source ?? '/llmbus';
+    this.headerCarrier = options.headerCarrier;
   }
 
   /**
@@ -192,6 +200,7 @@ export class EventBus implements ConsumerBus {
     events: readonly Outgoing[],
     envelopes: readonly EventEnvelope<object>[],
   ): OutgoingRecord[] {
+    const carried = this.headerCarrier?.publishHeaders();
     return envelopes.map((envelope, i) => {
       const event = events[i];
       const { data, ...attrs } = envelope;
@@ -204,7 +213,7 @@ export class EventBus implements ConsumerBus {
       return {
         topic: this.topicOf(event),
         key: event.definition.key(event.payload),
-        headers: attributesToHeaders(attrs),
+        headers: carried ? { ...carried, ...attributesToHeaders(attrs) } : attributesToHeaders(attrs),
         value,
       };
     });
@@ -222,12 +231,16 @@ export class EventBus implements ConsumerBus {
       .map((t) => t.name);
     const topics = [...topicsFor(options.handlers), ...retryTopics].map((t) => this.physicalTopic(t));
     const log = this.logger.child({ stage: options.stage, groupId });
+    const setup = { ...options, groupId, log };
+    const carrier = this.headerCarrier;
     const subscription = await this.transport.consume({
       groupId,
       topics,
       handle: (message, heartbeat, output) =>
         inConsumerSpan({ stage: options.stage, groupId }, message, () =>
-          processMessage(this, { ...options, groupId, log }, message, heartbeat, output),
+          carrier
+            ? carrier.consume(message.headers, () => processMessage(this, setup, message, heartbeat, output))
+            : processMessage(this, setup, message, heartbeat, output),
         ),
     });
     this.subscriptions.add(subscription);

@@ -3,6 +3,7 @@ export * from './errors';
 export * from './event-ids';
 export * from './dedup-store';
 export * from './outgoing';
+export type { HeaderCarrier } from './header-carrier';
 export * from './trace-context';
 export * from './event-bus';
 export * from './stage-consumer';

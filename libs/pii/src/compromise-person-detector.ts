@@ -1,5 +1,13 @@
 import nlp from 'compromise';
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import {
+  attestedSpansOf,
+  hasAttestedLines,
+  inAttestationScope,
+  noteTaggedLine,
+  type AttestedDetector,
+} from './pii-attestation';
 import { spanOf, type PiiDetector, type PiiSpan } from './pii-detector';
 import { forEachLine } from './text-lines';
 
@@ -75,7 +83,12 @@ export class CompromisePersonDetector implements PiiDetector {
     if (!CAPITALISED_WORD.test(line)) return [];
     let spans = this.lines.get(line);
     if (spans === undefined) {
-      spans = this.carriedSpans(line) ?? tagPeople(line);
+      // A verified attestation of the event being handled (another stage tagged this line).
+      spans = attestedSpansOf(line, COMPROMISE_DETECTOR);
+      if (spans === undefined) {
+        spans = this.carriedSpans(line) ?? tagPeople(line);
+        noteTaggedLine(line, spans, COMPROMISE_DETECTOR);
+      }
       this.lines.set(line, spans);
       if (line.length >= MIN_PART_CHARS) {
         this.recentLines.push(line);
@@ -100,13 +113,19 @@ export class CompromisePersonDetector implements PiiDetector {
       if (at === -1 || !isSeam(line, at) || !isSeam(line, end)) continue;
       const known = this.lines.get(part);
       if (known === undefined) continue;
-      return [
-        ...this.partSpans(line.slice(0, at), 0),
-        ...known.map((span) => ({ start: span.start + at, end: span.end + at })),
-        ...this.partSpans(line.slice(end), end),
-      ];
+      return this.aroundPart(line, at, end, known);
     }
-    return undefined;
+    const attested = attestedPartOf(line);
+    return attested && this.aroundPart(line, attested.at, attested.end, attested.spans);
+  }
+
+  /** The spans of `line` given those of its part [at, end): the text on each side tagged alone. */
+  private aroundPart(line: string, at: number, end: number, known: readonly LineSpan[]): LineSpan[] {
+    return [
+      ...this.partSpans(line.slice(0, at), 0),
+      ...known.map((span) => ({ start: span.start + at, end: span.end + at })),
+      ...this.partSpans(line.slice(end), end),
+    ];
   }
 
   /** The spans of a side of a seam, tagged (or looked up) without its white space at either end. */
@@ -137,14 +156,95 @@ function isSeam(line: string, at: number): boolean {
   return !(CAPITALISED_AT_END.test(before.trimEnd()) && CAPITALISED_AT_START.test(after.trimStart()));
 }
 
+/**
+ * The longest part of `line` that begins or ends it, is cut at a seam, and whose answer a verified
+ * attestation of the event being handled carries (a request's text that another stage tagged on
+ * its own, inside this stage's retrieval query); undefined when none (or outside a scope).
+ */
+function attestedPartOf(line: string): { at: number; end: number; spans: readonly LineSpan[] } | undefined {
+  if (!hasAttestedLines(COMPROMISE_DETECTOR)) return undefined;
+  const starts: number[] = [];
+  const ends: number[] = [];
+  for (const gap of line.matchAll(/\s+/g)) {
+    if (gap.index > 0) ends.push(gap.index);
+    if (gap.index + gap[0].length < line.length) starts.push(gap.index + gap[0].length);
+  }
+  // Longest first: suffixes from the earliest start, prefixes from the latest end.
+  for (const at of starts) {
+    if (line.length - at < MIN_PART_CHARS) break;
+    if (!isSeam(line, at)) continue;
+    const spans = attestedSpansOf(line.slice(at), COMPROMISE_DETECTOR);
+    if (spans !== undefined) return { at, end: line.length, spans };
+  }
+  for (const end of ends.reverse()) {
+    if (end < MIN_PART_CHARS) break;
+    if (!isSeam(line, end)) continue;
+    const spans = attestedSpansOf(line.slice(0, end), COMPROMISE_DETECTOR);
+    if (spans !== undefined) return { at: 0, end, spans };
+  }
+  return undefined;
+}
+
+/**
+ * Tags the lines of each text with the process's detector when the event being handled has an
+ * attestation scope (PiiAttestations), so they are attested as themselves: a stage that first sees
+ * a request's fields only inside a longer text (the classifier's `subject body`) tags the fields
+ * first, and the stages after it, which see the fields on their own lines (the prompt, the audit
+ * record), reuse the answers. The longer text is then answered from these parts. No-op outside a scope.
+ */
+export function tagForAttestation(texts: Iterable<string>): void {
+  if (!inAttestationScope(COMPROMISE_DETECTOR)) return;
+  const detector = CompromisePersonDetector.processWide();
+  for (const text of texts) detector.detect(text);
+}
+
 let processWideDetector: CompromisePersonDetector | undefined;
+/** Lines tagged by compromise in this process (see compromiseTagCalls). */
+let tagCalls = 0;
+
+/** How many lines compromise has tagged in this process: what attestations and caches save. */
+export function compromiseTagCalls(): number {
+  return tagCalls;
+}
+
+/**
+ * The configuration whose answers PII attestations carry: the compromise version and the source
+ * of every rule that turns its tags into spans, so a stage running other rules never reuses them.
+ */
+export const COMPROMISE_DETECTOR: AttestedDetector = {
+  name: 'compromise',
+  fingerprint: createHash('sha256')
+    .update(
+      [
+        nlp.version,
+        CAPITALISED_WORD.source,
+        PERSON_SHAPE.source,
+        ORGANISATION_AFTER.source,
+        TRAILING.source,
+        CAPITALISED_AT_START.source,
+        CAPITALISED_AT_END.source,
+        String(MIN_PART_CHARS),
+        String(RECENT_LINES),
+        tagPeople.toString(),
+        isSeam.toString(),
+        CompromisePersonDetector.prototype['carriedSpans'].toString(),
+        CompromisePersonDetector.prototype['partSpans'].toString(),
+        CompromisePersonDetector.prototype['aroundPart'].toString(),
+        attestedPartOf.toString(),
+      ].join('\n'),
+    )
+    .digest('base64url')
+    .slice(0, 22),
+};
 
 interface LineSpan {
   readonly start: number;
   readonly end: number;
 }
 
+/** Person names tagged in one line (the costly call: compromise parses and tags the whole line). */
 function tagPeople(text: string): LineSpan[] {
+  tagCalls += 1;
   const matches = nlp(text).people().json({ offset: true }) as CompromiseMatch[];
   const spans: LineSpan[] = [];
   for (const match of matches) {

@@ -17,3 +17,4 @@ export * from './pii-protection';
 export * from './pii-log-scrubber';
 export * from './stored-payload-masking';
 export * from './cached-detector';
+export * from './pii-attestation';

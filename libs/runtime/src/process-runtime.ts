@@ -1,8 +1,14 @@
 import { BusTransport, EventBus, InMemoryTransport, KafkaTransport } from '@llmbus/bus';
 import { ConfigError, type PlatformConfig } from '@llmbus/config';
 import { shutdownTracing, startTracing, type Logger } from '@llmbus/observability';
+import { COMPROMISE_DETECTOR, PiiAttestations } from '@llmbus/pii';
 
-/** The bus a process runs on: Kafka in distributed mode, in-process in embedded mode. */
+/**
+ * The bus a process runs on: Kafka in distributed mode, in-process in embedded mode. On Kafka with
+ * LLMBUS_PII_KEY set, the person names a stage tagged travel with its events as an authenticated
+ * attestation (PiiAttestations), so the stages after it do not tag the same text again; embedded
+ * stages share one process's tagger and need none.
+ */
 export function busFromConfig(config: PlatformConfig, logger: Logger, transport?: BusTransport): EventBus {
   const chosen =
     transport ??
@@ -22,6 +28,8 @@ export function busFromConfig(config: PlatformConfig, logger: Logger, transport?
     maxAttempts: config.maxAttempts,
     retryDelayMs: config.retryDelayMs,
     retryTopicDelaysMs: config.retryTopicDelaysMs,
+    headerCarrier:
+      config.kafka && config.piiKey ? new PiiAttestations(config.piiKey, COMPROMISE_DETECTOR) : undefined,
   });
 }
 

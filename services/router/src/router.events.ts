@@ -5,6 +5,7 @@ import {
   RequestSubmitted,
   RequestSubmittedEvent,
 } from '@llmbus/contracts';
+import { tagForAttestation } from '@llmbus/pii';
 import { RoutingDecision } from '@llmbus/workflows';
 import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
@@ -24,6 +25,9 @@ export class RouterEventsController {
     this.checkSource(event);
     const submissionDigest = digestOfSubmission(event.data);
     if (await this.isDuplicate(event, submissionDigest, ctx)) return [];
+    // The request's fields tagged as themselves (not only inside the classifier's text), so the
+    // stages after this one, which see them on their own lines, reuse the attested answers.
+    tagForAttestation(textFieldsOf(event.data.input));
     const decision = await this.route(event.data);
     const { workflow } = decision;
     const routed = { ...decision.routed, submissionDigest };
@@ -103,4 +107,9 @@ export class RouterEventsController {
     const { workflows, classifier } = this.runtime;
     return workflows.routeClassified(request, (workflow) => classifier.classify(workflow, request.input));
   }
+}
+
+/** The request's top-level text fields (subject, body, ...). */
+function textFieldsOf(input: Readonly<Record<string, unknown>>): string[] {
+  return Object.values(input).filter((value): value is string => typeof value === 'string');
 }
