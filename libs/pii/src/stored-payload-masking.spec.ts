@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createPiiDetector } from './create-pii-detector';
+import type { PiiDetector, PiiSpan } from './pii-detector';
 import { resolvePiiPolicy } from './pii-policy';
 import { PiiProtection } from './pii-protection';
+import { PiiVault, sealVault } from './pii-vault';
 import { SEALED_VAULT_FIELD, StoredPayloadMasking } from './stored-payload-masking';
 
 const detector = createPiiDetector();
@@ -38,5 +40,26 @@ describe('StoredPayloadMasking', () => {
       requestId: 'r-2',
       attempt: 1,
     });
+  });
+
+  it('stores a sealed vault of the payload as it came: its ciphertext is never scanned or altered', () => {
+    const key = randomBytes(32);
+    const carried = new PiiVault();
+    carried.placeholderFor('PERSON', 'Maria Schneider');
+    const piiVault = sealVault(carried, key, 'r-3');
+    const scanned: string[] = [];
+    const counting: PiiDetector = {
+      name: 'counting',
+      detect(text: string): PiiSpan[] {
+        scanned.push(text);
+        return detector.detect(text);
+      },
+    };
+    const masking = new StoredPayloadMasking(new PiiProtection(counting, key));
+    const stored = masking.forStorage({ ...payload, piiVault }, audit, 'acme/src/e-3');
+    expect(stored['piiVault']).toEqual(piiVault);
+    expect(stored['input']).toEqual({ body: 'Call <PERSON_1> on <PHONE_1>.' });
+    expect(scanned.some((text) => [piiVault.iv, piiVault.tag, piiVault.data].includes(text))).toBe(false);
+    expect(masking.forReader(stored, audit, 'acme/src/e-3', true)).toEqual({ ...payload, piiVault });
   });
 });

@@ -26,7 +26,7 @@ export class StoredPayloadMasking {
   forStorage(data: Payload, actions: PiiActions, context: string): Record<string, unknown> {
     if (!this.protection.canSeal) return { ...data };
     const vault = new PiiVault();
-    const masked = this.protection.masker.maskValue({ ...data }, actions, vault);
+    const masked = this.maskOutsideSealed(data, actions, vault);
     return vault.size === 0
       ? masked
       : { ...masked, [SEALED_VAULT_FIELD]: this.protection.seal(vault, context) };
@@ -38,7 +38,20 @@ export class StoredPayloadMasking {
     if (sealed !== undefined) {
       return raw ? restoreValue(data, this.protection.open(sealed as SealedPiiVault, context)) : data;
     }
-    return raw ? data : this.protection.masker.maskValue(data, actions, new PiiVault());
+    return raw ? data : this.maskOutsideSealed(data, actions, new PiiVault());
+  }
+
+  /**
+   * The payload masked except its top-level sealed vaults (a generation's `piiVault`): those are
+   * AES-GCM ciphertext in base64, up to 400 kB, which carry no readable entity; scanning them
+   * cost detector time per event and a false match (a token-like run of base64) would have
+   * altered the ciphertext, so the mapping could no longer be opened.
+   */
+  private maskOutsideSealed(data: Payload, actions: PiiActions, vault: PiiVault): Record<string, unknown> {
+    const sealed = Object.entries(data).filter(([, value]) => isSealedVault(value));
+    if (sealed.length === 0) return this.protection.masker.maskValue({ ...data }, actions, vault);
+    const rest = Object.fromEntries(Object.entries(data).filter(([, value]) => !isSealedVault(value)));
+    return { ...this.protection.masker.maskValue(rest, actions, vault), ...Object.fromEntries(sealed) };
   }
 
   /** The placeholder mapping of a stored payload (empty when it was stored raw). */
@@ -46,4 +59,17 @@ export class StoredPayloadMasking {
     const sealed = stored[SEALED_VAULT_FIELD] as SealedPiiVault | undefined;
     return sealed === undefined ? new PiiVault() : this.protection.open(sealed, context);
   }
+}
+
+/** A sealed vault as events carry it: `{ alg: 'A256GCM', iv, tag, data }`, every field a string. */
+function isSealedVault(value: unknown): value is SealedPiiVault {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const fields = value as Record<string, unknown>;
+  return (
+    Object.keys(fields).length === 4 &&
+    fields['alg'] === 'A256GCM' &&
+    typeof fields['iv'] === 'string' &&
+    typeof fields['tag'] === 'string' &&
+    typeof fields['data'] === 'string'
+  );
 }
