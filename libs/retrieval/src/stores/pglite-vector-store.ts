@@ -21,7 +21,7 @@ import type {
   VectorPoint,
   VectorStore,
 } from '../vector-store';
-import { assertCollectionName, vectorLiteral } from './store-names';
+import { assertCollectionName, vectorBinary, vectorLiteral } from './store-names';
 
 export interface PgliteVectorStoreOptions {
   /** Directory for the database files; in memory when omitted. */
@@ -246,7 +246,7 @@ export class PgliteVectorStore implements VectorStore {
 
   async search(name: string, vector: readonly number[], query: SearchQuery): Promise<ScoredChunk[]> {
     if (query.collections.length === 0 || query.limit < 1) return [];
-    const where = new Where(vectorLiteral(vector));
+    const where = new Where(this.queryVector(vector));
     where.scope(query).readableBy(query.groups);
     const rows = await this.selectNearest<ChunkRow & { score: number }>(name, where, query, CHUNK_COLUMNS);
     return rows.map((row) => ({ id: row.id, score: row.score, payload: toPayload(row) }));
@@ -295,7 +295,7 @@ export class PgliteVectorStore implements VectorStore {
     const upkeep = await this.upkeepOf(name);
     const scope = await this.scopeStatistics(name, query);
     if (upkeep.hnsw && scope.scopeRows > this.exactScopeMaxRows) return this.hybridApart(name, vector, query);
-    const where = new Where(vectorLiteral(vector));
+    const where = new Where(this.queryVector(vector));
     const bm25 = text.trim() === '' ? undefined : await this.bm25(name, { ...lexical, text }, where, 'c');
     const readable = `(cardinality(c.acl_groups) = 0 OR c.acl_groups && ${where.param([...query.groups])}::text[])`;
     where.scope(query);
@@ -346,7 +346,7 @@ export class PgliteVectorStore implements VectorStore {
 
   async rankIds(name: string, vector: readonly number[], scope: Scope): Promise<RankedId[]> {
     if (scope.collections.length === 0 || scope.limit < 1) return [];
-    const where = new Where(vectorLiteral(vector)).scope(scope);
+    const where = new Where(this.queryVector(vector)).scope(scope);
     const rows = await this.selectNearest<{ id: string; score: number }>(name, where, scope, 'id');
     return rows.map((row) => ({ id: row.id, score: row.score }));
   }
@@ -470,6 +470,11 @@ export class PgliteVectorStore implements VectorStore {
 
   async close(): Promise<void> {
     if (!this.db.closed) await this.db.close();
+  }
+
+  /** The query vector as a parameter: binary when the reads run prepared (no text to format and parse), else text. */
+  private queryVector(vector: readonly number[]): string | Uint8Array {
+    return this.prepared ? vectorBinary(vector) : vectorLiteral(vector);
   }
 
   /** Runs a read (`$n` parameters), prepared unless the store was opened with preparedStatements false. */
@@ -813,7 +818,7 @@ class Where {
   readonly params: unknown[] = [];
   private readonly conditions: string[] = [];
 
-  constructor(vector?: string) {
+  constructor(vector?: string | Uint8Array) {
     if (vector !== undefined) this.params.push(vector);
   }
 
