@@ -7,6 +7,12 @@ interface Prepared {
 }
 
 /**
+ * Statements named so far in this process. Names are never reused, also across instances sharing a
+ * connection: a statement parsed but not described keeps its name in the session.
+ */
+let statementsNamed = 0;
+
+/**
  * Statements run on PGlite as named prepared statements: parsed, analysed and planned once per
  * connection rather than at every call. PGlite's `query` sends each statement unnamed, and planning
  * was most of the cost of short reads: the audit store's request-status read took 1.04 ms of CPU
@@ -23,8 +29,6 @@ interface Prepared {
 export class PglitePreparedStatements {
   /** The prepared statements by SQL text, least recently used first. */
   private readonly prepared = new Map<string, Prepared>();
-  /** Names are never reused: a statement parsed but not described keeps its name in the session. */
-  private named = 0;
   private readonly texts: ReadonlySet<string> | undefined;
 
   constructor(
@@ -96,7 +100,7 @@ export class PglitePreparedStatements {
       this.prepared.delete(oldestText);
       await this.run(protocol.serialize.close({ type: 'S', name: oldest.name }));
     }
-    const name = `llmbus_prepared_${++this.named}`;
+    const name = `llmbus_prepared_${++statementsNamed}`;
     const described = await this.run(
       protocol.serialize.parse({ name, text, types: [] }),
       protocol.serialize.describe({ type: 'S', name }),
