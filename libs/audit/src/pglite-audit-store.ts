@@ -1,8 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { PglitePreparedStatements } from '@llmbus/pglite';
 import { pinChainSessionFor } from './audit-chain';
-import { PglitePreparedStatements } from './pglite-prepared';
 import { REQUEST_STATUS_SQL } from './request-status';
 import type { SqlClient } from './sql-client';
 import { SqlAuditStore } from './sql-audit-store';

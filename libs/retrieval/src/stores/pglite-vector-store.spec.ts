@@ -57,9 +57,12 @@ describe('PgliteVectorStore', () => {
       await store.upsert('chunks_sup_2', [point('6f1c0b0a-0000-4000-8000-000000000010', 'v2', ['v1'])]);
       const query = { tenant: 'a', collections: ['c'], groups: [], asOf: '2026-11-30' };
       expect(await store.supersededDocuments('chunks_sup_2', query)).toEqual(['v1']);
-      const reads = jest.spyOn((store as unknown as { db: PGlite }).db, 'query');
+      // Reads run prepared (execProtocol) or unnamed (query): neither may happen.
+      const db = (store as unknown as { db: PGlite }).db;
+      const reads = [jest.spyOn(db, 'query'), jest.spyOn(db, 'execProtocol')];
       expect(await store.supersededDocuments('chunks_sup_2', query)).toEqual(['v1']);
-      expect(reads).not.toHaveBeenCalled();
+      for (const read of reads) expect(read).not.toHaveBeenCalled();
+      for (const read of reads) read.mockRestore();
       await store.upsert('chunks_sup_2', [point('6f1c0b0a-0000-4000-8000-000000000011', 'v3', ['v2'])]);
       expect(await store.supersededDocuments('chunks_sup_2', query)).toEqual(['v1', 'v2']);
       await store.deleteByFilter('chunks_sup_2', { tenant: 'a', documentId: 'v3' });
@@ -288,6 +291,80 @@ describe('PgliteVectorStore at scale', () => {
       }
     } finally {
       await Promise.all([onePass.close(), apart.close()]);
+    }
+  });
+
+  it('runs the reads of a query prepared, with the rows the unnamed reads give (tenants, ACLs, superseded documents)', async () => {
+    const [prepared, unnamed] = await Promise.all([
+      PgliteVectorStore.open(),
+      PgliteVectorStore.open({ preparedStatements: false }),
+    ]);
+    const name = 'chunks_prepared_8';
+    try {
+      const random = seeded(23);
+      const words = ['badge', 'refund', 'laptop', 'travel', 'hotel', 'vpn', 'policy', 'expenses'];
+      const points = Array.from({ length: 400 }, (_, i) => ({
+        id: id(i),
+        // float4 values, as embedding models give: a double exactly halfway between two float4s
+        // is rounded to even in binary but may round the other way from its shortest decimal text.
+        vector: Array.from({ length: 8 }, () => Math.fround(random() - 0.5)),
+        payload: {
+          ...payload(
+            `d${i % 40}`,
+            Array.from({ length: 8 }, () => words[Math.floor(random() * 8)]).join(' '),
+          ),
+          tenant: i % 3 ? 'a' : 'b',
+          collection: i % 4 ? 'c' : 'other',
+          aclGroups: i % 5 ? [] : [`g${i % 2}`],
+          chunkIndex: Math.floor(i / 40),
+          // Documents d30-d39 replace d0-d9, from dates on both sides of the queries' asOf.
+          ...(i % 40 >= 30
+            ? { supersedes: [`d${(i % 40) - 30}`], effectiveDate: i % 2 ? '2025-01-01' : '2027-01-01' }
+            : {}),
+        },
+      }));
+      for (const store of [prepared, unnamed]) {
+        await store.ensureCollection(name, 8);
+        await store.upsert(name, points);
+      }
+      const reads = jest.spyOn(sqlOf(prepared), 'query');
+      // Past five executions PostgreSQL may switch a prepared statement to its generic plan.
+      for (let round = 0; round < 7; round++) {
+        for (const [q, tenant, groups, collections, text] of [
+          [3, 'a', ['g0'], ['c', 'other'], 'badge hotel refunds'],
+          [42, 'a', [], ['c'], 'travel policy'],
+          [99, 'b', ['g1', 'g0'], ['c', 'other'], 'vpn laptop badge expenses'],
+          [7, 'b', [], ['other'], 'policies'],
+        ] as const) {
+          const vector = points[(q + round) % points.length].vector;
+          const query = { tenant, collections, groups, limit: 15, minScore: -1, text };
+          const asked = (store: PgliteVectorStore) =>
+            Promise.all([
+              store.hybridSearch(name, vector, { ...query, withheld: { limit: 10, minScore: 0.1 } }),
+              store.search(name, vector, query),
+              store.lexicalSearch(name, query),
+              store.rankIds(name, vector, { tenant, collections, limit: 10 }),
+              store.count(name, { tenant, collections, groups }),
+              store.supersededDocuments(name, { tenant, collections, groups, asOf: '2026-06-01' }),
+            ]);
+          const answers = await asked(prepared);
+          expect(answers).toEqual(await asked(unnamed));
+          expect(answers[0].vector.length + answers[0].lexical.length).toBeGreaterThan(0);
+        }
+      }
+      expect(reads).not.toHaveBeenCalled();
+      const statements = await sqlOf(prepared).query<{ statement: string; runs: number }>(
+        `SELECT statement, (generic_plans + custom_plans)::int AS runs FROM pg_prepared_statements`,
+      );
+      // One hybrid statement per number of query words, each run once per round.
+      const hybridRuns = statements.rows
+        .filter((s) => s.statement.includes('WITH scope AS MATERIALIZED'))
+        .reduce((sum, s) => sum + s.runs, 0);
+      expect(hybridRuns).toBe(4 * 7);
+      const none = await sqlOf(unnamed).query(`SELECT 1 FROM pg_prepared_statements`);
+      expect(none.rows).toHaveLength(0);
+    } finally {
+      await Promise.all([prepared.close(), unnamed.close()]);
     }
   });
 });

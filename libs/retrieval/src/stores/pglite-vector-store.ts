@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { truncateText } from '@llmbus/contracts';
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, type Results } from '@electric-sql/pglite';
 import { vector as pgvector } from '@electric-sql/pglite-pgvector';
+import { PglitePreparedStatements } from '@llmbus/pglite';
 import { RetrievalError } from '../errors';
 import type {
   ChunkPayload,
@@ -20,7 +21,7 @@ import type {
   VectorPoint,
   VectorStore,
 } from '../vector-store';
-import { assertCollectionName, vectorLiteral } from './store-names';
+import { assertCollectionName, vectorBinary, vectorLiteral } from './store-names';
 
 export interface PgliteVectorStoreOptions {
   /** Directory for the database files; in memory when omitted. */
@@ -36,6 +37,12 @@ export interface PgliteVectorStoreOptions {
    * scopes with an HNSW index query the graph. Default 50,000.
    */
   readonly exactScopeMaxRows?: number;
+  /**
+   * Whether the reads a query makes (search lists, query words, scope statistics, supersessions)
+   * run as named prepared statements, planned once per connection, rather than parsed and planned
+   * at every call. Same rows either way; false exists to compare the two. Default true.
+   */
+  readonly preparedStatements?: boolean;
 }
 
 interface ChunkRow {
@@ -70,11 +77,17 @@ export class PgliteVectorStore implements VectorStore {
   /** Planner statistics and vector index state per table (PGlite has no autovacuum to keep them). */
   private readonly upkeep = new Map<string, TableUpkeep>();
 
+  /** The per-query reads, prepared; undefined when they run unnamed (preparedStatements false). */
+  private readonly prepared: PglitePreparedStatements | undefined;
+
   private constructor(
     private readonly db: PGlite,
     private readonly hnswMinRows: number,
     private readonly exactScopeMaxRows: number,
-  ) {}
+    prepare: boolean,
+  ) {
+    this.prepared = prepare ? new PglitePreparedStatements(db) : undefined;
+  }
 
   /** Opens (or creates) the store; loads pgvector. */
   static async open(options: PgliteVectorStoreOptions = {}): Promise<PgliteVectorStore> {
@@ -88,6 +101,7 @@ export class PgliteVectorStore implements VectorStore {
       db,
       options.hnswMinRows ?? HNSW_MIN_ROWS,
       options.exactScopeMaxRows ?? EXACT_SCOPE_MAX_ROWS,
+      options.preparedStatements ?? true,
     );
   }
 
@@ -232,7 +246,7 @@ export class PgliteVectorStore implements VectorStore {
 
   async search(name: string, vector: readonly number[], query: SearchQuery): Promise<ScoredChunk[]> {
     if (query.collections.length === 0 || query.limit < 1) return [];
-    const where = new Where(vectorLiteral(vector));
+    const where = new Where(this.queryVector(vector));
     where.scope(query).readableBy(query.groups);
     const rows = await this.selectNearest<ChunkRow & { score: number }>(name, where, query, CHUNK_COLUMNS);
     return rows.map((row) => ({ id: row.id, score: row.score, payload: toPayload(row) }));
@@ -248,7 +262,7 @@ export class PgliteVectorStore implements VectorStore {
     if (!bm25) return [];
     where.scope(query).readableBy(query.groups);
     const limit = where.param(Math.floor(query.limit));
-    const result = await this.db.query<ChunkRow & { score: number }>(
+    const result = await this.read<ChunkRow & { score: number }>(
       `WITH best AS (
          SELECT c.id, ${bm25.score} AS score FROM ${table} c
           WHERE ${where.sql()} AND ${bm25.matches}
@@ -281,7 +295,7 @@ export class PgliteVectorStore implements VectorStore {
     const upkeep = await this.upkeepOf(name);
     const scope = await this.scopeStatistics(name, query);
     if (upkeep.hnsw && scope.scopeRows > this.exactScopeMaxRows) return this.hybridApart(name, vector, query);
-    const where = new Where(vectorLiteral(vector));
+    const where = new Where(this.queryVector(vector));
     const bm25 = text.trim() === '' ? undefined : await this.bm25(name, { ...lexical, text }, where, 'c');
     const readable = `(cardinality(c.acl_groups) = 0 OR c.acl_groups && ${where.param([...query.groups])}::text[])`;
     where.scope(query);
@@ -297,7 +311,7 @@ export class PgliteVectorStore implements VectorStore {
       : '';
     // One row per listed chunk with its list, rank and score (a row with only the count when both
     // lists are empty).
-    const result = await this.db.query<
+    const result = await this.read<
       ChunkRow & { list: 'vector' | 'lexical' | null; rank: number; score: number; withheld: number }
     >(
       `WITH scope AS MATERIALIZED (
@@ -332,7 +346,7 @@ export class PgliteVectorStore implements VectorStore {
 
   async rankIds(name: string, vector: readonly number[], scope: Scope): Promise<RankedId[]> {
     if (scope.collections.length === 0 || scope.limit < 1) return [];
-    const where = new Where(vectorLiteral(vector)).scope(scope);
+    const where = new Where(this.queryVector(vector)).scope(scope);
     const rows = await this.selectNearest<{ id: string; score: number }>(name, where, scope, 'id');
     return rows.map((row) => ({ id: row.id, score: row.score }));
   }
@@ -345,7 +359,7 @@ export class PgliteVectorStore implements VectorStore {
     const ids = await this.keptRead(this.supersessions, name, JSON.stringify(query), async () => {
       const where = new Where().scope(query).readableBy(query.groups);
       const asOf = where.param(query.asOf);
-      const result = await this.db.query<{ id: string }>(
+      const result = await this.read<{ id: string }>(
         `SELECT DISTINCT unnest(supersedes) AS id FROM ${table}
           WHERE ${where.sql()} AND cardinality(supersedes) > 0
             AND (effective_date IS NULL OR effective_date <= ${asOf})
@@ -394,7 +408,7 @@ export class PgliteVectorStore implements VectorStore {
     if (filter.collections) where.collections(filter.collections);
     if (filter.documentId !== undefined) where.equals('document_id', filter.documentId);
     if (filter.groups) where.readableBy(filter.groups);
-    const result = await this.db.query<{ n: number }>(
+    const result = await this.read<{ n: number }>(
       `SELECT count(*)::int AS n FROM ${table} WHERE ${where.sql()}`,
       where.params,
     );
@@ -458,9 +472,19 @@ export class PgliteVectorStore implements VectorStore {
     if (!this.db.closed) await this.db.close();
   }
 
+  /** The query vector as a parameter: binary when the reads run prepared (no text to format and parse), else text. */
+  private queryVector(vector: readonly number[]): string | Uint8Array {
+    return this.prepared ? vectorBinary(vector) : vectorLiteral(vector);
+  }
+
+  /** Runs a read (`$n` parameters), prepared unless the store was opened with preparedStatements false. */
+  private read<R>(text: string, params: readonly unknown[]): Promise<Results<R>> {
+    return this.prepared ? this.prepared.query<R>(text, params) : this.db.query<R>(text, [...params]);
+  }
+
   /** The distinct English lexemes of a query text (stemmed, without stop words), as the index holds them. */
   private async queryLexemes(text: string): Promise<string[]> {
-    const result = await this.db.query<{ lexeme: string }>(
+    const result = await this.read<{ lexeme: string }>(
       `SELECT DISTINCT u.lexeme FROM unnest(to_tsvector('english', $1)) u ORDER BY u.lexeme`,
       [text],
     );
@@ -515,7 +539,7 @@ export class PgliteVectorStore implements VectorStore {
       const where = new Where();
       const readable = `(cardinality(acl_groups) = 0 OR acl_groups && ${where.param([...query.groups])}::text[])`;
       where.scope(query);
-      const row = await this.db.query<{ rows: number; n: number; avgdl: number }>(
+      const row = await this.read<{ rows: number; n: number; avgdl: number }>(
         `SELECT count(*)::float8 AS rows, (count(*) FILTER (WHERE ${readable}))::float8 AS n,
                 coalesce(avg(lexeme_count) FILTER (WHERE ${readable}), 1)::float8 AS avgdl
            FROM ${table} WHERE ${where.sql()}`,
@@ -544,7 +568,7 @@ export class PgliteVectorStore implements VectorStore {
     const lexemes = where.param(missing);
     where.scope(query).readableBy(query.groups);
     // One pass over the scope for every missing term (a count per term read the scope once each).
-    const rows = await this.db.query<{ lexeme: string; df: number }>(
+    const rows = await this.read<{ lexeme: string; df: number }>(
       `SELECT t.lexeme, count(*)::float8 AS df
          FROM ${table} c CROSS JOIN LATERAL unnest(${lexemes}::text[]) t(lexeme)
         WHERE ${where.sql()} AND c.terms ?| ${lexemes}::text[] AND c.terms ? t.lexeme
@@ -601,7 +625,7 @@ export class PgliteVectorStore implements VectorStore {
       upkeep.hnsw &&
       (await this.scopeStatistics(name, { ...scope, groups: [] })).scopeRows <= this.exactScopeMaxRows;
     const limit = where.param(Math.floor(scope.limit));
-    const result = await this.db.query<R & { score: number }>(
+    const result = await this.read<R & { score: number }>(
       `SELECT ${columns}, 1 - (embedding <=> $1::vector) AS score FROM ${table}
         WHERE ${where.sql()} ORDER BY ${exact ? '(embedding <=> $1::vector) + 0' : 'embedding <=> $1::vector'} LIMIT ${limit}`,
       where.params,
@@ -719,7 +743,7 @@ export class PgliteVectorStore implements VectorStore {
   }
 
   private async existingDimension(name: string): Promise<number | undefined> {
-    const result = await this.db.query<{ dim: number }>(
+    const result = await this.read<{ dim: number }>(
       `SELECT atttypmod AS dim FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'embedding'`,
       [quoted(name)],
     );
@@ -794,7 +818,7 @@ class Where {
   readonly params: unknown[] = [];
   private readonly conditions: string[] = [];
 
-  constructor(vector?: string) {
+  constructor(vector?: string | Uint8Array) {
     if (vector !== undefined) this.params.push(vector);
   }
 
