@@ -80,8 +80,10 @@ export class Ingestor {
    * Indexes one document version; see the class comment for the guarantees. `onBatch` runs after
    * each embedded and stored batch (a consumer heartbeat during long documents). Throws a
    * TerminalError `invalid_payload` before writing anything for a document without text ("no text
-   * to index"), one whose `supersedes` names itself, and one whose `supersedes` closes a cycle
-   * through the stored documents (each would retire itself at query time and vanish from retrieval).
+   * to index"), one whose `supersedes` names itself, one whose `supersedes` closes a cycle
+   * through the stored documents (each would retire itself at query time and vanish from retrieval),
+   * and one whose id the tenant already has indexed in another collection (document ids are unique
+   * per tenant: its chunks would silently replace that document's).
    */
   async ingest(
     request: IngestionRequest,
@@ -127,6 +129,8 @@ export class Ingestor {
       request.tenant,
       request.documentId,
     );
+    const elsewhere = stored.find((c) => c.collection !== request.collection);
+    if (elsewhere) throw indexedInAnotherCollection(request, elsewhere.collection);
     if (stored.some((c) => c.version > request.version)) {
       return finish({ chunkCount: 0, unchanged: true, superseded: true });
     }
@@ -238,6 +242,15 @@ function noTextToIndex(request: IngestionRequest): TerminalError {
     'invalid_payload',
     `document "${request.documentId}" (version ${request.version}, ${request.contentType}) has no text to index: its content is empty or only whitespace or markup; send the document's text, or send a DocumentDeleted (llmbus.document.deleted) to withdraw it from the index`,
     [`content: no text to index (${request.content.length} characters, none of them text)`],
+  );
+}
+
+/** The refusal of a document id the tenant already has in another collection: it would replace that document. */
+function indexedInAnotherCollection(request: IngestionRequest, collection: string): TerminalError {
+  return new TerminalError(
+    'invalid_payload',
+    `document "${request.documentId}" is already indexed in collection "${collection}" of this tenant, and a document id names one document per tenant: indexing it in "${request.collection}" would silently replace that one; give it another id, or first withdraw the other with a DocumentDeleted (llmbus.document.deleted) for collection "${collection}"`,
+    [`collection: "${request.collection}", but "${request.documentId}" is indexed in "${collection}"`],
   );
 }
 

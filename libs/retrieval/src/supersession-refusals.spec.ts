@@ -97,3 +97,33 @@ describe('supersession that would retire its own document', () => {
     expect(await found()).toEqual(['v3']);
   });
 });
+
+describe('one document id in two collections of a tenant', () => {
+  const embedder = new HashedBagOfWordsEmbedder(256, 'bow-two-collections');
+
+  it('refuses the second, so the first stays searchable where it was', async () => {
+    const store = await PgliteVectorStore.open();
+    const ingestor = new Ingestor(embedder, store);
+    await ingestor.ingest(doc('handbook', { collection: 'hr' }));
+    const error = await refusal(
+      ingestor.ingest(doc('handbook', { collection: 'wiki', content: POLICY(99) })),
+    );
+    expect(error.code).toBe('invalid_payload');
+    expect(error.message).toContain('already indexed in collection "hr"');
+    expect(error.details).toEqual(['collection: "wiki", but "handbook" is indexed in "hr"']);
+    const retriever = new Retriever(embedder, store, { decomposer: NO_DECOMPOSITION });
+    const result = await retriever.retrieve({
+      tenant: 'acme',
+      collections: ['hr'],
+      topK: 5,
+      query: 'What is the daily meal allowance on business trips?',
+      groups: [],
+    });
+    expect(result.passages.map((p) => `${p.collection}/${p.documentId}`)).toEqual(['hr/handbook']);
+    // Withdrawn there first, it may move; another tenant's id never counts.
+    await ingestor.remove({ tenant: 'acme', documentId: 'handbook', collection: 'hr' });
+    await ingestor.ingest(doc('handbook', { collection: 'wiki' }));
+    await ingestor.ingest(doc('handbook', { collection: 'hr', tenant: 'globex' }));
+    await store.close();
+  });
+});
