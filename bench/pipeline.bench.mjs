@@ -952,6 +952,11 @@ let options;
 if (args['relay-hop'] !== undefined) {
   await relayHop(Number(args['relay-hop']), args['relay-prefix']);
 } else if (args.embedded) {
+  // Its own file reads them again (its defaults: --count 500, --warmup 50); checked here first.
+  numberOption('count', 10, 20_000, true);
+  numberOption('warmup', 0, 2000, true);
+  numberOption('concurrency', 1, 64, true);
+  numberOption('model-latency-ms', 0, 10_000, false);
   // The embedded comparison lives in its own file: it needs no broker.
   await import('./pipeline-embedded.mjs');
 } else {

@@ -29,6 +29,8 @@ describe('bench:pipeline options', () => {
     [['--stage-env', 'NOEQUALS'], /--stage-env: "NOEQUALS" is not VAR=value/],
     [['--replicas', 'generator=1'], /--replicas takes <stage>=<2\.\.12>/],
     [['--bogus'], /bench:pipeline: Unknown option '--bogus'/],
+    [['--embedded', '--count', '3'], /--count: "3" is not a whole number from 10 to 20000/],
+    [['--embedded', '--concurrency', '0'], /--concurrency: "0" is not a whole number from 1 to 64/],
   ])('refuses %j naming the option, before it needs a broker', (args, message) => {
     const { status, stderr } = run(...args);
     expect(stderr).toMatch(message);
