@@ -252,6 +252,20 @@ function checkedOptions() {
     if (!match) usageError(`--stage-env: "${pair}" is not VAR=value`);
     stageEnv[match[1]] = match[2];
   }
+  const scaling = parseReplicas(args.replicas);
+  const kill = args.kill ? stageList(args.kill, '--kill') : [];
+  // Without Qdrant each retriever process keeps its own PGlite store, indexed once by whichever
+  // replica took each document: a second replica would retrieve from an empty store.
+  const secondRetriever =
+    scaling?.stage === 'retriever'
+      ? `--replicas ${args.replicas}`
+      : args['kill-replica'] && kill.includes('retriever')
+        ? '--kill-replica with --kill retriever'
+        : undefined;
+  if (secondRetriever && !process.env.QDRANT_URL)
+    usageError(
+      `${secondRetriever}: a second retriever replica needs a shared vector store (QDRANT_URL); with PGlite each retriever has its own, and the documents are indexed in the first one only (README "Distributed mode": one replica only)`,
+    );
   return {
     rate: numberOption('rate', 1, 2000, false),
     count: numberOption('count', 10, 20_000, true),
@@ -259,8 +273,8 @@ function checkedOptions() {
     modelLatencyMs: numberOption('model-latency-ms', 0, 10_000, false),
     embeddingLatencyMs: numberOption('embedding-latency-ms', 0, 10_000, false),
     startupRounds: numberOption('startup-rounds', 1, 10, true),
-    scaling: parseReplicas(args.replicas),
-    kill: args.kill ? stageList(args.kill, '--kill') : [],
+    scaling,
+    kill,
     startup: args.startup ? stageList(args.startup, '--startup') : [],
     stageEnv,
   };

@@ -12,6 +12,7 @@ function run(...args: string[]): { status: number | null; stderr: string; stdout
   const env = { ...process.env };
   delete env['KAFKA_BROKERS'];
   delete env['DATABASE_URL'];
+  delete env['QDRANT_URL'];
   const result = spawnSync(process.execPath, [BENCH, ...args], { env, encoding: 'utf8', timeout: 60_000 });
   return { status: result.status, stderr: result.stderr, stdout: result.stdout };
 }
@@ -29,6 +30,14 @@ describe('bench:pipeline options', () => {
     [['--stage-env', 'NOEQUALS'], /--stage-env: "NOEQUALS" is not VAR=value/],
     [['--replicas', 'generator=1'], /--replicas takes <stage>=<2\.\.12>/],
     [['--bogus'], /bench:pipeline: Unknown option '--bogus'/],
+    [
+      ['--replicas', 'retriever=2'],
+      /--replicas retriever=2: a second retriever replica needs a shared vector store \(QDRANT_URL\)/,
+    ],
+    [
+      ['--kill', 'retriever', '--kill-replica'],
+      /--kill-replica with --kill retriever: a second retriever replica needs/,
+    ],
     [['--embedded', '--count', '3'], /--count: "3" is not a whole number from 10 to 20000/],
     [['--embedded', '--concurrency', '0'], /--concurrency: "0" is not a whole number from 1 to 64/],
   ])('refuses %j naming the option, before it needs a broker', (args, message) => {
