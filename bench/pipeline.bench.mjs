@@ -41,7 +41,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -63,31 +63,42 @@ import { createTopicsAndWait } from '../infra/kafka-topics.mjs';
 const require = createRequire(import.meta.url);
 const { Kafka, logLevel } = require('kafkajs');
 
-const { values: args } = parseArgs({
-  options: {
-    rate: { type: 'string', default: '20' },
-    count: { type: 'string', default: '400' },
-    warmup: { type: 'string', default: '100' },
-    'model-latency-ms': { type: 'string', default: '0' },
-    'embedding-latency-ms': { type: 'string', default: '0' },
-    replicas: { type: 'string' },
-    'no-relay': { type: 'boolean', default: false },
-    'no-pipeline': { type: 'boolean', default: false },
-    embedded: { type: 'boolean', default: false },
-    concurrency: { type: 'string', default: '8' },
-    'broker-pid': { type: 'string' },
-    'stage-env': { type: 'string', multiple: true, default: [] },
-    kill: { type: 'string' },
-    'kill-signal': { type: 'string', default: 'SIGKILL' },
-    'kill-replica': { type: 'boolean', default: false },
-    startup: { type: 'string' },
-    'startup-rounds': { type: 'string', default: '1' },
-    'cpu-prof': { type: 'string' },
-    poll: { type: 'boolean', default: false },
-    'relay-hop': { type: 'string' },
-    'relay-prefix': { type: 'string' },
-  },
-});
+/** Refuses a bad command line: one line naming the option, exit 1, before anything has started. */
+function usageError(message) {
+  console.error(`bench:pipeline: ${message}`);
+  process.exit(1);
+}
+
+let args;
+try {
+  ({ values: args } = parseArgs({
+    options: {
+      rate: { type: 'string', default: '20' },
+      count: { type: 'string', default: '400' },
+      warmup: { type: 'string', default: '100' },
+      'model-latency-ms': { type: 'string', default: '0' },
+      'embedding-latency-ms': { type: 'string', default: '0' },
+      replicas: { type: 'string' },
+      'no-relay': { type: 'boolean', default: false },
+      'no-pipeline': { type: 'boolean', default: false },
+      embedded: { type: 'boolean', default: false },
+      concurrency: { type: 'string', default: '8' },
+      'broker-pid': { type: 'string' },
+      'stage-env': { type: 'string', multiple: true, default: [] },
+      kill: { type: 'string' },
+      'kill-signal': { type: 'string', default: 'SIGKILL' },
+      'kill-replica': { type: 'boolean', default: false },
+      startup: { type: 'string' },
+      'startup-rounds': { type: 'string', default: '1' },
+      'cpu-prof': { type: 'string' },
+      poll: { type: 'boolean', default: false },
+      'relay-hop': { type: 'string' },
+      'relay-prefix': { type: 'string' },
+    },
+  }));
+} catch (error) {
+  usageError(`${error.message} (the options are listed at the top of bench/pipeline.bench.mjs)`);
+}
 
 // ---------------------------------------------------------------------------------------------
 // The raw relay hop (a child process): consume topic relay.<hop>, produce each message to
@@ -139,11 +150,7 @@ async function main() {
     console.error('bench:pipeline needs KAFKA_BROKERS and DATABASE_URL: eval "$(infra/up.sh --env)" first');
     process.exit(1);
   }
-  const rate = Math.max(1, Math.min(2000, Number(args.rate) || 20));
-  const count = Math.max(10, Math.min(20_000, Number(args.count) || 400));
-  const warmup = Math.max(0, Math.min(1000, Number(args.warmup) || 0));
-  const modelLatencyMs = Math.max(0, Math.min(10_000, Number(args['model-latency-ms']) || 0));
-  const scaling = parseReplicas(args.replicas);
+  const { rate, count, warmup, modelLatencyMs, scaling } = options;
   require('reflect-metadata');
   const contracts = require(join(ROOT, 'contracts/dist/index.js'));
   const prefix = `bench-${process.pid}-${randomBytes(2).toString('hex')}.`;
@@ -211,11 +218,66 @@ async function main() {
 function parseReplicas(text) {
   if (!text) return undefined;
   const match = /^(router|retriever|generator|validator|auditor)=(\d+)$/.exec(text);
-  if (!match || Number(match[2]) < 2 || Number(match[2]) > 12) {
-    console.error('--replicas takes <stage>=<2..12>, e.g. generator=4');
-    process.exit(1);
-  }
+  if (!match || Number(match[2]) < 2 || Number(match[2]) > 12)
+    usageError(`--replicas takes <stage>=<2..12>, e.g. generator=4: "${text}"`);
   return { stage: match[1], replicas: Number(match[2]) };
+}
+
+/**
+ * `--name` as a number from `min` to `max` (a whole one when `integer`); refuses anything else
+ * (text, NaN, out of range) naming the option, rather than running with another value.
+ */
+function numberOption(name, min, max, integer) {
+  const text = args[name];
+  const value = Number(text);
+  if (
+    text.trim() === '' ||
+    !Number.isFinite(value) ||
+    value < min ||
+    value > max ||
+    (integer && !Number.isInteger(value))
+  )
+    usageError(`--${name}: "${text}" is not a ${integer ? 'whole number' : 'number'} from ${min} to ${max}`);
+  return value;
+}
+
+/** Every option of a bench run, checked before anything starts (processes, topics, database). */
+function checkedOptions() {
+  const signal = args['kill-signal'];
+  if (!Object.hasOwn(osConstants.signals, signal))
+    usageError(`--kill-signal: "${signal}" is not a signal (e.g. SIGKILL, SIGTERM)`);
+  const stageEnv = {};
+  for (const pair of args['stage-env']) {
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(pair);
+    if (!match) usageError(`--stage-env: "${pair}" is not VAR=value`);
+    stageEnv[match[1]] = match[2];
+  }
+  const scaling = parseReplicas(args.replicas);
+  const kill = args.kill ? stageList(args.kill, '--kill') : [];
+  // Without Qdrant each retriever process keeps its own PGlite store, indexed once by whichever
+  // replica took each document: a second replica would retrieve from an empty store.
+  const secondRetriever =
+    scaling?.stage === 'retriever'
+      ? `--replicas ${args.replicas}`
+      : args['kill-replica'] && kill.includes('retriever')
+        ? '--kill-replica with --kill retriever'
+        : undefined;
+  if (secondRetriever && !process.env.QDRANT_URL)
+    usageError(
+      `${secondRetriever}: a second retriever replica needs a shared vector store (QDRANT_URL); with PGlite each retriever has its own, and the documents are indexed in the first one only (README "Distributed mode": one replica only)`,
+    );
+  return {
+    rate: numberOption('rate', 1, 2000, false),
+    count: numberOption('count', 10, 20_000, true),
+    warmup: numberOption('warmup', 0, 1000, true),
+    modelLatencyMs: numberOption('model-latency-ms', 0, 10_000, false),
+    embeddingLatencyMs: numberOption('embedding-latency-ms', 0, 10_000, false),
+    startupRounds: numberOption('startup-rounds', 1, 10, true),
+    scaling,
+    kill,
+    startup: args.startup ? stageList(args.startup, '--startup') : [],
+    stageEnv,
+  };
 }
 
 async function cleanup(cleanups) {
@@ -422,10 +484,9 @@ function stageList(text, flag) {
   const stages = text === 'all' ? [...STAGES] : text.split(',').map((t) => t.trim());
   const unknown = stages.filter((t) => !STAGES.includes(t));
   if (unknown.length > 0 || stages.length === 0) {
-    console.error(
+    usageError(
       `${flag} takes all or stage names (${STAGES.join(', ')}), comma-separated: ${unknown.join(', ')}`,
     );
-    process.exit(1);
   }
   return stages;
 }
@@ -667,7 +728,7 @@ async function runPipeline(o) {
   const workDir = mkdtempSync(join(tmpdir(), 'llmbus-bench-'));
   cleanups.push(() => rmSync(workDir, { recursive: true, force: true }));
   const model = await startModelServer(modelLatencyMs, {
-    embeddingLatencyMs: Math.max(0, Math.min(10_000, Number(args['embedding-latency-ms']) || 0)),
+    embeddingLatencyMs: options.embeddingLatencyMs,
   });
   cleanups.push(() => model.stop());
   // Topics of the namespace, as the services expect them.
@@ -689,12 +750,7 @@ async function runPipeline(o) {
   });
   const dbUrl = new URL(databaseUrl);
   dbUrl.pathname = `/${dbName}`;
-  const extraEnv = Object.fromEntries(
-    args['stage-env'].map((pair) => {
-      const at = pair.indexOf('=');
-      return [pair.slice(0, at), pair.slice(at + 1)];
-    }),
-  );
+  const extraEnv = options.stageEnv;
   const env = {
     LLMBUS_MODE: 'distributed',
     KAFKA_BROKERS: brokers.join(','),
@@ -825,10 +881,10 @@ async function runPipeline(o) {
   };
   const rounds = [];
   if (warmup > 0) await round('pipeline warm-up', 'w-', warmup, rate);
-  if (args.startup) {
+  if (options.startup.length > 0) {
     await measureStartups({
-      stages: stageList(args.startup, '--startup'),
-      times: Math.max(1, Math.min(10, Number(args['startup-rounds']) || 1)),
+      stages: options.startup,
+      times: options.startupRounds,
       services,
       start,
       admin,
@@ -859,7 +915,7 @@ async function runPipeline(o) {
     await waitForGroup(admin, `${prefix}llmbus.${stage}`, Math.max(1, replicas - 1));
     return { at, restartedMs: restartedAt - at, stableMs: performance.now() - at, others: replicas - 1 };
   };
-  const killStages = args.kill ? stageList(args.kill, '--kill') : [];
+  const killStages = options.kill;
   if (killStages.length === 0) {
     rounds.push(await round('llmbus', 'm-', count, rate));
   } else {
@@ -905,11 +961,19 @@ async function runPipeline(o) {
 }
 
 // Dispatch last: the helpers above are module-level constants.
+/** The checked options of a bench run (checkedOptions). */
+let options;
 if (args['relay-hop'] !== undefined) {
   await relayHop(Number(args['relay-hop']), args['relay-prefix']);
 } else if (args.embedded) {
+  // Its own file reads them again (its defaults: --count 500, --warmup 50); checked here first.
+  numberOption('count', 10, 20_000, true);
+  numberOption('warmup', 0, 2000, true);
+  numberOption('concurrency', 1, 64, true);
+  numberOption('model-latency-ms', 0, 10_000, false);
   // The embedded comparison lives in its own file: it needs no broker.
   await import('./pipeline-embedded.mjs');
 } else {
+  options = checkedOptions();
   await main();
 }

@@ -24,8 +24,6 @@ import { parseArgs } from 'node:util';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
-const retrieval = require(join(root, 'libs/retrieval/dist/index.js'));
-const { createModelProviders, parseModelsConfig } = require(join(root, 'libs/models/dist/index.js'));
 const { values } = parseArgs({
   options: {
     scales: { type: 'string', default: '10000,100000' },
@@ -35,8 +33,24 @@ const { values } = parseArgs({
     'load-seconds': { type: 'string', default: '1200' },
   },
 });
-const scales = values.scales.split(',').map(Number).filter((n) => n > 0);
-const queryCount = Math.max(10, Number(values.queries) || 100);
+// Every option is checked before anything loads: a scale that is not a number used to be dropped
+// (`--scales 10k` measured nothing and exited 0), and a bad number of seconds skipped or unbounded its part.
+function usageError(message) {
+  console.error(`bench:retrieval: ${message}`);
+  process.exit(1);
+}
+function wholeNumber(name, text, min, max) {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isInteger(value) || value < min || value > max)
+    usageError(`--${name}: "${text}" is not a whole number from ${min} to ${max}`);
+  return value;
+}
+const scales = values.scales.split(',').map((text) => wholeNumber('scales', text, 1, 10_000_000));
+const queryCount = wholeNumber('queries', values.queries, 10, 100_000);
+wholeNumber('ingest-seconds', values['ingest-seconds'], 0, 86_400);
+wholeNumber('load-seconds', values['load-seconds'], 1, 86_400);
+const retrieval = require(join(root, 'libs/retrieval/dist/index.js'));
+const { createModelProviders, parseModelsConfig } = require(join(root, 'libs/models/dist/index.js'));
 const DIM = 384;
 const WORDS = 'invoice refund vacation laptop vpn restart alert escalate payroll travel hotel badge release rollback kafka postgres certificate quota cache deploy'.split(' ');
 

@@ -34,18 +34,30 @@ const { values: args } = parseArgs({
   },
 });
 
+// Checked before anything is read: NaN or a negative penalty fitted NaN or diverging coefficients,
+// and an unknown weighting silently meant none.
+const LAMBDA = Number(args.lambda);
+if (args.lambda.trim() === '' || !Number.isFinite(LAMBDA) || LAMBDA < 0) {
+  console.error(`eval:calibrate: --lambda: "${args.lambda}" is not a number ≥ 0 (the L2 penalty, default 1)`);
+  process.exit(1);
+}
+if (!['balanced', 'none'].includes(args['class-weights'])) {
+  console.error(`eval:calibrate: --class-weights: "${args['class-weights']}" is not balanced or none`);
+  process.exit(1);
+}
+
 const retrieval = require(join(here, '..', '..', 'libs/retrieval/dist/index.js'));
 const NAMES = args.features ? args.features.split(',').map((n) => n.trim()) : retrieval.RELEVANCE_FEATURES;
 const unknown = NAMES.filter((n) => !retrieval.RELEVANCE_FEATURES.includes(n));
 if (unknown.length > 0) throw new Error(`--features: unknown ${unknown.join(', ')}; known: ${retrieval.RELEVANCE_FEATURES.join(', ')}`);
 
 const rows = args.from ? fromFile(args.from) : await fromRetrieval();
-const model = fit(rows, Number(args.lambda));
+const model = fit(rows, LAMBDA);
 const probabilities = rows.map((r) => retrieval.relevanceProbability(model, r.features));
 const predicted = probabilities.map((p) => p >= 0.5);
 const correct = rows.filter((r, i) => predicted[i] === r.answerable).length;
 console.log(`tuning questions: ${rows.length} (${rows.filter((r) => !r.answerable).length} unanswerable); accuracy of the fitted model on them: ${(correct / rows.length).toFixed(3)}`);
-console.log(`leave-one-out accuracy on them: ${leaveOneOut(rows, Number(args.lambda)).toFixed(3)}`);
+console.log(`leave-one-out accuracy on them: ${leaveOneOut(rows, LAMBDA).toFixed(3)}`);
 const thresholds = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5].map((t) => {
   const answerable = rows.filter((r) => r.answerable).length;
   const kept = rows.filter((r, i) => r.answerable && probabilities[i] >= t).length;

@@ -180,4 +180,54 @@ describe('refused documents on Kafka are reported on documents.indexed.v1', () =
     expect(resultOffsets.map((p) => Number(p.high))).toEqual(resultOffsets.map(() => 0));
     expect(tap.messages.filter((m) => m.topic === prefix + Topics.Result.name)).toEqual([]);
   });
+  it('refuses bad supersession metadata from Kafka with DocumentFailed naming the field: its own id, a cycle, bad ids, oversize metadata', async () => {
+    const run = randomBytes(3).toString('hex');
+    const self = `policy-self-${run}`;
+    const a = `policy-a-${run}`;
+    const b = `policy-b-${run}`;
+    const badId = `policy-bad-id-${run}`;
+    const notList = `policy-not-list-${run}`;
+    const huge = `policy-huge-${run}`;
+    await submit(self, document(self, { supersedes: [self] }));
+    await submit(a, document(a, { supersedes: [b] }));
+    await tap.waitFor(
+      (m) => m.topic === prefix + Topics.DocumentIndexed.name && m.key === a,
+      90_000,
+      `outcome of ${a}`,
+    );
+    await submit(b, document(b, { supersedes: [a] }));
+    await submit(badId, document(badId, { supersedes: ['not an id!'] }));
+    await submit(notList, document(notList, { supersedes: 'policy-2023' }));
+    await submit(
+      huge,
+      document(huge, {
+        title: 't'.repeat(501),
+        versionLabel: 'v'.repeat(101),
+        aclGroups: Array(101).fill('g'),
+      }),
+    );
+
+    expect(await documentFailed(self)).toMatchObject({
+      code: 'invalid_payload',
+      message: expect.stringContaining('supersedes itself'),
+      details: [expect.stringMatching(/^supersedes\[0\]/)],
+    });
+    expect(await documentFailed(b)).toMatchObject({
+      code: 'invalid_payload',
+      message: expect.stringContaining(`${b} → ${a} → ${b}`),
+      details: [expect.stringMatching(/^supersedes\[0\]/)],
+    });
+    expect(await documentFailed(badId)).toMatchObject({
+      code: 'invalid_payload',
+      details: [expect.stringContaining('supersedes')],
+    });
+    expect(await documentFailed(notList)).toMatchObject({
+      code: 'invalid_payload',
+      details: expect.arrayContaining([expect.stringContaining('supersedes')]),
+    });
+    const oversize = await documentFailed(huge);
+    expect(oversize.code).toBe('invalid_payload');
+    for (const field of ['title', 'versionLabel', 'aclGroups'])
+      expect(oversize.details).toEqual(expect.arrayContaining([expect.stringContaining(field)]));
+  });
 });

@@ -79,8 +79,11 @@ export class Ingestor {
   /**
    * Indexes one document version; see the class comment for the guarantees. `onBatch` runs after
    * each embedded and stored batch (a consumer heartbeat during long documents). Throws a
-   * TerminalError `invalid_payload` ("no text to index") for a document without text, before
-   * touching the store.
+   * TerminalError `invalid_payload` before writing anything for a document without text ("no text
+   * to index"), one whose `supersedes` names itself, one whose `supersedes` closes a cycle
+   * through the stored documents (each would retire itself at query time and vanish from retrieval),
+   * and one whose id the tenant already has indexed in another collection (document ids are unique
+   * per tenant: its chunks would silently replace that document's).
    */
   async ingest(
     request: IngestionRequest,
@@ -118,11 +121,16 @@ export class Ingestor {
       return all;
     });
     if (hashes.length === 0) throw noTextToIndex(request);
+    const self = (request.supersedes ?? []).indexOf(request.documentId);
+    if (self >= 0) throw supersedesItself(request, self);
+    await this.refuseSupersessionCycle(space.collectionName, request);
     const stored = await this.store.listDocumentChunks(
       space.collectionName,
       request.tenant,
       request.documentId,
     );
+    const elsewhere = stored.find((c) => c.collection !== request.collection);
+    if (elsewhere) throw indexedInAnotherCollection(request, elsewhere.collection);
     if (stored.some((c) => c.version > request.version)) {
       return finish({ chunkCount: 0, unchanged: true, superseded: true });
     }
@@ -191,6 +199,33 @@ export class Ingestor {
     return { removedChunks, storeCollection: space.collectionName };
   }
 
+  /**
+   * Throws `invalid_payload` when following `supersedes` from `request` through the stored
+   * documents (each one's newest version) leads back to `request.documentId`: every document of
+   * such a cycle is superseded by another one in effect, so all of them would be retired. Walks at
+   * most MAX_SUPERSESSION_WALK documents; ids never indexed end their path.
+   */
+  private async refuseSupersessionCycle(storeCollection: string, request: IngestionRequest): Promise<void> {
+    const replaced = request.supersedes ?? [];
+    const visited = new Set<string>();
+    for (const [index, first] of replaced.entries()) {
+      // Depth first, keeping the path for the message.
+      const stack: (readonly string[])[] = [[request.documentId, first]];
+      while (stack.length > 0 && visited.size < MAX_SUPERSESSION_WALK) {
+        const path = stack.pop()!;
+        const id = path[path.length - 1];
+        if (visited.has(id)) continue;
+        visited.add(id);
+        const next = newestSupersedes(
+          await this.store.listDocumentChunks(storeCollection, request.tenant, id),
+        );
+        if (next.includes(request.documentId))
+          throw supersessionCycle(request, index, [...path, request.documentId]);
+        for (const n of next) if (!visited.has(n)) stack.push([...path, n]);
+      }
+    }
+  }
+
   private chunks(request: IngestionRequest): Generator<Chunk> {
     return chunkDocument(request, this.options.chunking);
   }
@@ -207,6 +242,42 @@ function noTextToIndex(request: IngestionRequest): TerminalError {
     'invalid_payload',
     `document "${request.documentId}" (version ${request.version}, ${request.contentType}) has no text to index: its content is empty or only whitespace or markup; send the document's text, or send a DocumentDeleted (llmbus.document.deleted) to withdraw it from the index`,
     [`content: no text to index (${request.content.length} characters, none of them text)`],
+  );
+}
+
+/** The refusal of a document id the tenant already has in another collection: it would replace that document. */
+function indexedInAnotherCollection(request: IngestionRequest, collection: string): TerminalError {
+  return new TerminalError(
+    'invalid_payload',
+    `document "${request.documentId}" is already indexed in collection "${collection}" of this tenant, and a document id names one document per tenant: indexing it in "${request.collection}" would silently replace that one; give it another id, or first withdraw the other with a DocumentDeleted (llmbus.document.deleted) for collection "${collection}"`,
+    [`collection: "${request.collection}", but "${request.documentId}" is indexed in "${collection}"`],
+  );
+}
+
+/** Documents a cycle check reads at most (each a store read of its chunks). */
+const MAX_SUPERSESSION_WALK = 1000;
+
+/** The `supersedes` of a stored document's newest version (chunks come ordered by version). */
+function newestSupersedes(chunks: readonly StoredChunk[]): readonly string[] {
+  const newest = chunks[chunks.length - 1];
+  return newest?.supersedes ?? [];
+}
+
+/** The refusal of a document whose `supersedes` names itself: it would retire itself. */
+function supersedesItself(request: IngestionRequest, index: number): TerminalError {
+  return new TerminalError(
+    'invalid_payload',
+    `document "${request.documentId}" (version ${request.version}) supersedes itself, so it would never be returned; remove "${request.documentId}" from supersedes (a new revision of the same document id takes a higher version instead)`,
+    [`supersedes[${index}]: "${request.documentId}" is the document's own id`],
+  );
+}
+
+/** The refusal of a document whose `supersedes` closes a cycle: every document on it would be retired. */
+function supersessionCycle(request: IngestionRequest, index: number, path: readonly string[]): TerminalError {
+  return new TerminalError(
+    'invalid_payload',
+    `document "${request.documentId}" (version ${request.version}) would close a supersession cycle (${path.join(' → ')}): every document on it would be superseded by another and none returned; drop "${path[1]}" from its supersedes, or first send a version of "${path[path.length - 2]}" that no longer supersedes "${request.documentId}"`,
+    [`supersedes[${index}]: "${path[1]}" leads back to "${request.documentId}" (${path.join(' → ')})`],
   );
 }
 

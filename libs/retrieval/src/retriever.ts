@@ -243,9 +243,12 @@ export class Retriever {
     ).map(({ item, score }) => ({ ...item, score }));
     // A replaced document is retired: only what its replacement (readable, in effect) says is returned.
     const retired = new Set(supersededIds);
-    const current = newestVersions(fused)
-      .filter((c) => !retired.has(c.payload.documentId))
-      .sort(byScoreThenNewest(asOf));
+    const current = afterWhatTheyReplace(
+      newestVersions(fused)
+        .filter((c) => !retired.has(c.payload.documentId))
+        .sort(byScoreThenNewest(asOf)),
+      asOf,
+    );
     const distinct = withoutNearDuplicates(
       current,
       (c) => c.payload.text,
@@ -382,6 +385,42 @@ function byScoreThenNewest(asOf: string): (a: ScoredChunk, b: ScoredChunk) => nu
 }
 
 const VERSION_LABELS = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
+
+/**
+ * Moves each passage of a replacement not yet in effect on `asOf` (an `effectiveDate` still to
+ * come and a `supersedes` list) to just after the last passage of the documents it will replace,
+ * when they are among `chunks`: until its date the replaced version is what applies, so the
+ * announced one may follow it but never outrank it (a chain of pending replacements keeps its
+ * order). Everything else keeps its order. `chunks` is ranked best first; returns a new array.
+ */
+function afterWhatTheyReplace(chunks: readonly ScoredChunk[], asOf: string): ScoredChunk[] {
+  const pending = (c: ScoredChunk) =>
+    (c.payload.supersedes?.length ?? 0) > 0 && (c.payload.effectiveDate ?? '') > asOf;
+  if (!chunks.some(pending)) return [...chunks];
+  const ranked = [...chunks];
+  // A pass without a move ends it; at most one pass per passage, so pending documents that name
+  // each other (a cycle stored before ingestion refused them) cannot loop.
+  for (let pass = 0; pass < ranked.length; pass++) {
+    let moved = false;
+    for (let i = 0; i < ranked.length; i++) {
+      const c = ranked[i];
+      if (!pending(c)) continue;
+      const replaced = new Set(c.payload.supersedes);
+      let last = -1;
+      ranked.forEach((other, j) => {
+        if (replaced.has(other.payload.documentId)) last = j;
+      });
+      if (last > i) {
+        ranked.splice(i, 1);
+        ranked.splice(last, 0, c);
+        // The passage now at i is looked at in the next pass: a pass moves each passage once at most.
+        moved = true;
+      }
+    }
+    if (!moved) break;
+  }
+  return ranked;
+}
 
 /**
  * Moves a document's passages past its `cap`-th beyond the first `topK` places, so one long document

@@ -87,3 +87,87 @@ describe('superseded documents', () => {
     expect(await documentsFound('2027-03-01')).toEqual(['travel-policy-2027']);
   });
 });
+
+describe('a replacement not yet in effect', () => {
+  let store: PgliteVectorStore;
+  const embedder = new HashedBagOfWordsEmbedder(256, 'bow-pending');
+  beforeAll(async () => {
+    store = await PgliteVectorStore.open();
+    const ingestor = new Ingestor(embedder, store);
+    // The version in effect says less of the question's words than its announced replacement, so
+    // on score alone the replacement, which does not apply yet, used to come first.
+    await ingestor.ingest(
+      doc('meals-2024', '# Meals\nMeals: 45 euros a day.', { title: 'Meals', effectiveDate: '2024-01-01' }),
+    );
+    await ingestor.ingest(
+      doc('meals-2027', POLICY(60), {
+        title: 'Meals',
+        supersedes: ['meals-2024'],
+        effectiveDate: '2027-01-01',
+      }),
+    );
+    await ingestor.ingest(
+      doc('visa', '# Visas\nVisa fees for business trips are refunded.', { title: 'Visas' }),
+    );
+  });
+  afterAll(() => store.close());
+
+  const found = async (today: string) => {
+    const retriever = new Retriever(embedder, store, {
+      decomposer: NO_DECOMPOSITION,
+      now: () => new Date(`${today}T12:00:00Z`),
+      minScore: 0,
+    });
+    const result = await retriever.retrieve({
+      tenant: 'acme',
+      collections: ['policies'],
+      topK: 5,
+      query: 'What is the daily meal allowance on business trips?',
+      groups: [],
+    });
+    return result.passages.map((p) => p.documentId);
+  };
+
+  it('never ranks above the version it will replace, which still applies', async () => {
+    const before = await found('2026-11-30');
+    expect(before).toContain('meals-2027');
+    expect(before.indexOf('meals-2024')).toBeGreaterThanOrEqual(0);
+    expect(before.indexOf('meals-2024')).toBeLessThan(before.indexOf('meals-2027'));
+  });
+
+  it('ranks on its score again, alone, once in effect', async () => {
+    expect((await found('2027-01-02'))[0]).toBe('meals-2027');
+    expect(await found('2027-01-02')).not.toContain('meals-2024');
+  });
+});
+
+describe('pending replacements that name each other', () => {
+  it('still answers (a cycle stored before ingestion refused cycles cannot loop the ranking)', async () => {
+    const store = await PgliteVectorStore.open();
+    const embedder = new HashedBagOfWordsEmbedder(256, 'bow-pending-cycle');
+    // Written straight to the store, as an older release could have left them.
+    const ingestor = new Ingestor(embedder, store);
+    const a = await ingestor.ingest(doc('a', POLICY(45), { effectiveDate: '2099-01-01' }));
+    await ingestor.ingest(doc('b', POLICY(50), { effectiveDate: '2099-01-01', supersedes: ['a'] }));
+    const [chunk] = await store.listDocumentChunks(a.storeCollection, 'acme', 'a');
+    const [stored] = await store.readDocument(a.storeCollection, {
+      tenant: 'acme',
+      documentId: 'a',
+      groups: [],
+    });
+    const vector = (await embedder.embed([POLICY(45)])).vectors[0];
+    await store.upsert(a.storeCollection, [
+      { id: chunk.id, vector, payload: { ...stored, supersedes: ['b'] } },
+    ]);
+    const retriever = new Retriever(embedder, store, { decomposer: NO_DECOMPOSITION, minScore: 0 });
+    const result = await retriever.retrieve({
+      tenant: 'acme',
+      collections: ['policies'],
+      topK: 5,
+      query: 'What is the daily meal allowance on business trips?',
+      groups: [],
+    });
+    expect(result.passages.map((p) => p.documentId).sort()).toEqual(['a', 'b']);
+    await store.close();
+  });
+});

@@ -12,7 +12,7 @@ import { ApiKeyRegistry } from '@llmbus/access';
 import { PgliteAuditStore } from '@llmbus/audit';
 import { outgoing } from '@llmbus/bus';
 import { loadPlatformConfig } from '@llmbus/config';
-import { DocumentSubmittedEvent, RequestCompleted, RequestFailed } from '@llmbus/contracts';
+import { DocumentIndexed, DocumentSubmittedEvent, RequestCompleted, RequestFailed } from '@llmbus/contracts';
 import { createModelProviders, parseModelsConfig } from '@llmbus/models';
 import { createLogger } from '@llmbus/observability';
 import { PgliteVectorStore } from '@llmbus/retrieval';
@@ -20,7 +20,7 @@ import { busFromConfig, closeOnSignals, runMain } from '@llmbus/runtime';
 import { embeddedLogFormat } from './log-output';
 import { OutcomeWatcher } from './outcome-watcher';
 import { startPlatform } from './platform';
-import { loadAllSampleDocuments } from './sample-documents';
+import { loadAllSampleDocuments, loadDocumentFolders } from './sample-documents';
 
 const SAMPLES_DIR = join(__dirname, '..', '..', '..', 'samples');
 
@@ -71,24 +71,32 @@ async function main(): Promise<void> {
   );
 
   const samples = env['LLMBUS_SAMPLES'] !== 'off';
-  if (samples) {
+  // The operator's own documents (LLMBUS_DOCUMENTS), read before anything is published so that a
+  // bad folder stops start-up at once, naming it.
+  const own = loadDocumentFolders(env['LLMBUS_DOCUMENTS']);
+  if (samples || own.length > 0) {
     // Product docs for the sample ticket, approved runbooks for the sample alerts.
-    const sets = loadAllSampleDocuments(SAMPLES_DIR);
+    const sets = [...(samples ? loadAllSampleDocuments(SAMPLES_DIR) : []), ...own];
     for (const { tenant, documents } of sets) {
       await bus.publish(documents.map((d) => outgoing(DocumentSubmittedEvent, d, { tenantId: tenant })));
     }
     const documents = sets.flatMap((set) => set.documents);
-    const indexed = await watcher.documentsIndexed(
-      documents.map((d) => d.documentId),
-      300_000,
-    );
+    const indexed: DocumentIndexed[] = [];
+    for (const { tenant, documents: ofSet } of sets)
+      indexed.push(
+        ...(await watcher.documentsIndexed(
+          ofSet.map((d) => d.documentId),
+          300_000,
+          tenant,
+        )),
+      );
     logger.info(
       {
         documents: indexed.length,
         chunks: indexed.reduce((n, d) => n + d.chunkCount, 0),
         collections: [...new Set(documents.map((d) => d.collection))],
       },
-      'sample documents indexed',
+      own.length > 0 ? 'documents indexed' : 'sample documents indexed',
     );
   }
   const key = demoKey ?? '<a key from API_KEYS>';

@@ -26,6 +26,25 @@ function fakeBus(): { bus: EventBus; deliver: (type: string, data: object) => Pr
 }
 
 describe('OutcomeWatcher.documentsIndexed', () => {
+  it("tells two tenants' documents of the same id apart when given the tenant", async () => {
+    const { bus, deliver } = fakeBus();
+    const watcher = new OutcomeWatcher(bus);
+    await watcher.start();
+    // The fake bus delivers every event in tenant acme.
+    await deliver(DocumentIndexedEvent.type, {
+      documentId: 'travel',
+      collection: 'c',
+      version: 1,
+      chunkCount: 1,
+      unchanged: false,
+      durationMs: 1,
+    });
+    await expect(watcher.documentsIndexed(['travel'], 3_600_000, 'acme')).resolves.toHaveLength(1);
+    await expect(watcher.documentsIndexed(['travel'], 3_600_000)).resolves.toHaveLength(1);
+    await expect(watcher.documentsIndexed(['travel'], 50, 'globex')).rejects.toThrow(/indexing/);
+    await watcher.close();
+  });
+
   it('ends the wait with the failure when a document is refused, instead of timing out', async () => {
     const { bus, deliver } = fakeBus();
     const watcher = new OutcomeWatcher(bus);

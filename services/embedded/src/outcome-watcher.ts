@@ -19,6 +19,7 @@ export type Outcome = EventEnvelope<object> & { type: string };
  */
 export class OutcomeWatcher {
   private readonly outcomes = new Map<string, Outcome>();
+  /** Keyed by tenant and document id (documentKey): two tenants may use the same id. */
   private readonly indexed = new Map<string, DocumentIndexed>();
   private readonly failedDocuments = new Map<string, DocumentFailed>();
   private readonly waiters = new Set<() => void>();
@@ -30,12 +31,14 @@ export class OutcomeWatcher {
     const record = async (event: EventEnvelope<object>) => {
       if (event.type === DocumentIndexedEvent.type) {
         const data = event.data as DocumentIndexed;
-        this.indexed.set(data.documentId, data);
-        this.failedDocuments.delete(data.documentId);
+        const key = documentKey(event.tenantid, data.documentId);
+        this.indexed.set(key, data);
+        this.failedDocuments.delete(key);
       } else if (event.type === DocumentFailedEvent.type) {
         const data = event.data as DocumentFailed;
-        this.failedDocuments.set(data.documentId, data);
-        this.indexed.delete(data.documentId);
+        const key = documentKey(event.tenantid, data.documentId);
+        this.failedDocuments.set(key, data);
+        this.indexed.delete(key);
       } else {
         this.outcomes.set(event.correlationid, event);
       }
@@ -62,16 +65,26 @@ export class OutcomeWatcher {
   }
 
   /**
-   * Resolves when every listed document has been indexed. Rejects, without waiting for the rest, as
+   * Resolves when every listed document (of `tenant`, when given) has been indexed. Rejects, without waiting for the rest, as
    * soon as one of them is refused (DocumentFailed: the error names the document, its code and what
    * to fix), or after `timeoutMs`.
    */
-  async documentsIndexed(documentIds: readonly string[], timeoutMs: number): Promise<DocumentIndexed[]> {
+  async documentsIndexed(
+    documentIds: readonly string[],
+    timeoutMs: number,
+    tenant?: string,
+  ): Promise<DocumentIndexed[]> {
+    // Without a tenant, a document of that id in any tenant counts.
+    const find = <T>(map: Map<string, T>, id: string): T | undefined => {
+      if (tenant !== undefined) return map.get(documentKey(tenant, id));
+      for (const [key, value] of map) if (key.endsWith(`\u0000${id}`)) return value;
+      return undefined;
+    };
     const outcome = await this.waitFor<true | DocumentFailed>(
       () => {
-        const failed = documentIds.map((id) => this.failedDocuments.get(id)).find((f) => f !== undefined);
+        const failed = documentIds.map((id) => find(this.failedDocuments, id)).find((f) => f !== undefined);
         if (failed) return failed;
-        return documentIds.every((id) => this.indexed.has(id)) ? true : undefined;
+        return documentIds.every((id) => find(this.indexed, id) !== undefined) ? true : undefined;
       },
       timeoutMs,
       'indexing',
@@ -81,7 +94,7 @@ export class OutcomeWatcher {
         `document ${outcome.documentId} was not indexed (${outcome.code}): ${outcome.message}${outcome.details.length > 0 ? ` [${outcome.details.join('; ')}]` : ''}`,
       );
     }
-    return documentIds.map((id) => this.indexed.get(id)!);
+    return documentIds.map((id) => find(this.indexed, id)!);
   }
 
   async close(): Promise<void> {
@@ -105,4 +118,8 @@ export class OutcomeWatcher {
       check();
     });
   }
+}
+
+function documentKey(tenant: string, documentId: string): string {
+  return `${tenant}\u0000${documentId}`;
 }

@@ -81,6 +81,28 @@ describe('startPlatform (npm start)', () => {
     expect(given.retrieval?.decomposer).toBe(NO_DECOMPOSITION);
   });
 
+  it('passes the reranker, the per-document cap, the answerable threshold and the cache TTL on too', async () => {
+    const platform = await startPlatform(
+      deps({
+        RETRIEVAL_RERANKER: 'embedding',
+        RETRIEVAL_MAX_PER_DOCUMENT: '1',
+        RETRIEVAL_ANSWERABLE_RELEVANCE: '0.9',
+        RETRIEVAL_CACHE_TTL_MS: '60000',
+      }),
+    );
+    await platform.close();
+    const given = jest.mocked(startRetriever).mock.calls[0]![0] as RetrieverDeps;
+    expect(given.retrieval).toMatchObject({ maxPassagesPerDocument: 1, answerableRelevance: 0.9 });
+    expect(given.retrieval?.reranker).toBeDefined();
+    expect(given.retrievalCache).toBeDefined();
+    // The defaults: no reranker, no cache.
+    jest.mocked(startRetriever).mockClear();
+    await (await startPlatform(deps({}))).close();
+    const defaults = jest.mocked(startRetriever).mock.calls[0]![0] as RetrieverDeps;
+    expect(defaults.retrieval?.reranker).toBeUndefined();
+    expect(defaults.retrievalCache).toBeUndefined();
+  });
+
   it('refuses to start, naming the variable, when a RETRIEVAL_* value is unusable', async () => {
     await expect(startPlatform(deps({ RETRIEVAL_HYBRID: 'maybe' }))).rejects.toThrow(ConfigError);
     await expect(startPlatform(deps({ RETRIEVAL_HYBRID: 'maybe' }))).rejects.toThrow(/RETRIEVAL_HYBRID/);
