@@ -72,6 +72,43 @@ describe('PgliteVectorStore', () => {
     }
   });
 
+  it('finds the query words and counts the new ones in one read, with the scores a fresh store gives', async () => {
+    const [warm, fresh] = await Promise.all([PgliteVectorStore.open(), PgliteVectorStore.open()]);
+    const name = 'chunks_words_2';
+    try {
+      const texts = ['badge office', 'badge refund', 'refund travel hotel', 'hotel vpn', 'vpn badge laptop'];
+      for (const store of [warm, fresh]) {
+        await store.ensureCollection(name, 2);
+        await store.upsert(
+          name,
+          texts.map((text, i) => ({
+            id: `6f1c0b0a-0000-4000-8000-00000000002${i}`,
+            vector: [1, i],
+            payload: payload(`d${i}`, text),
+          })),
+        );
+      }
+      const query = (text: string) => ({ tenant: 'a', collections: ['c'], groups: [], limit: 10, text });
+      await warm.lexicalSearch(name, query('badge hotel'));
+      await warm.hybridSearch(name, [1, 0], { ...query('refund laptop'), minScore: -1 });
+      const statements = (store: PgliteVectorStore) =>
+        jest.spyOn((store as unknown as { prepared: { query: () => unknown } }).prepared, 'query');
+      const reads = statements(warm);
+      // A ticket's own id (words no chunk holds), known words and one new word (travel).
+      const text = 'ticket 5f3e-77ab: badge refund hotel travel laptop';
+      const lists = await warm.hybridSearch(name, [1, 0], { ...query(text), minScore: -1 });
+      // The query's words with the new ones' counts, then the hybrid read itself.
+      expect(reads).toHaveBeenCalledTimes(2);
+      expect(lists).toEqual(await fresh.hybridSearch(name, [1, 0], { ...query(text), minScore: -1 }));
+      expect(lists.lexical.map((c) => c.payload.documentId).sort()).toEqual(['d0', 'd1', 'd2', 'd3', 'd4']);
+      reads.mockClear();
+      expect(await warm.lexicalSearch(name, query(text))).toEqual(lists.lexical);
+      expect(reads).toHaveBeenCalledTimes(2);
+    } finally {
+      await Promise.all([warm.close(), fresh.close()]);
+    }
+  });
+
   it('rejects a collection name that is not a safe identifier', async () => {
     const store = await PgliteVectorStore.open();
     try {

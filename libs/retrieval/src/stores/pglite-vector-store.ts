@@ -482,15 +482,6 @@ export class PgliteVectorStore implements VectorStore {
     return this.prepared ? this.prepared.query<R>(text, params) : this.db.query<R>(text, [...params]);
   }
 
-  /** The distinct English lexemes of a query text (stemmed, without stop words), as the index holds them. */
-  private async queryLexemes(text: string): Promise<string[]> {
-    const result = await this.read<{ lexeme: string }>(
-      `SELECT DISTINCT u.lexeme FROM unnest(to_tsvector('english', $1)) u ORDER BY u.lexeme`,
-      [text],
-    );
-    return result.rows.map((row) => row.lexeme).slice(0, MAX_LEXICAL_TERMS);
-  }
-
   /**
    * BM25 (k1 1.2, b 0.75, Lucene's idf) of the query's words as SQL over the chunk alias `c`:
    * `score`, and `matches`, true for chunks holding one of the words (through the GIN index of
@@ -503,12 +494,10 @@ export class PgliteVectorStore implements VectorStore {
     where: Where,
     alias: string,
   ): Promise<{ score: string; matches: string } | undefined> {
-    const terms = await this.queryLexemes(truncateText(query.text, MAX_LEXICAL_QUERY_CHARS));
-    if (terms.length === 0) return undefined;
     const stats = await this.scopeStatistics(name, query);
-    await this.documentFrequencies(name, query, stats, terms);
+    const terms = await this.queryTerms(name, query, stats);
+    if (terms.length === 0) return undefined;
     const weighted = terms
-      .map((lexeme) => ({ lexeme, df: stats.documentFrequency.get(lexeme) ?? 0 }))
       .filter((t) => t.df > 0)
       .map((t) => ({ ...t, idf: Math.log(1 + (stats.documentCount - t.df + 0.5) / (t.df + 0.5)) }));
     if (weighted.length === 0) return undefined;
@@ -529,7 +518,7 @@ export class PgliteVectorStore implements VectorStore {
   /**
    * Rows of the scope, and chunk count and mean length of what the requester may read in it
    * (counting hidden chunks would let scores hint at them), in one pass; document frequencies are
-   * added by documentFrequencies. Kept per table, scope and groups until the next write to the
+   * added by queryTerms. Kept per table, scope and groups until the next write to the
    * table: this process is the only writer of an in-process PGlite.
    */
   private async scopeStatistics(name: string, query: SearchQuery): Promise<LexicalStatistics> {
@@ -554,29 +543,47 @@ export class PgliteVectorStore implements VectorStore {
     });
   }
 
-  /** Adds the readable chunks holding each term not counted yet to `stats`, in one pass over the scope. */
-  private async documentFrequencies(
+  /**
+   * The distinct English lexemes of the query text (stemmed, without stop words, as the index holds
+   * them; the first MAX_LEXICAL_TERMS in lexeme order), each with the number of readable chunks of
+   * the scope holding it. One statement: it finds the words and counts, in one pass over the scope,
+   * those whose count `stats` does not keep yet; the counts are then kept in `stats` (a word no
+   * chunk holds is not: it costs one index lookup to count again, and the words of one-off text,
+   * such as ticket ids, would otherwise make the list of kept words sent with every query grow).
+   */
+  private async queryTerms(
     name: string,
-    query: SearchQuery,
+    query: LexicalQuery,
     stats: LexicalStatistics,
-    terms: readonly string[],
-  ): Promise<void> {
+  ): Promise<{ lexeme: string; df: number }[]> {
     const table = assertCollectionName(name);
-    const missing = terms.filter((t) => !stats.documentFrequency.has(t));
-    if (missing.length === 0) return;
     const where = new Where();
-    const lexemes = where.param(missing);
+    const text = where.param(truncateText(query.text, MAX_LEXICAL_QUERY_CHARS));
+    const kept = where.param([...stats.documentFrequency.keys()]);
     where.scope(query).readableBy(query.groups);
-    // One pass over the scope for every missing term (a count per term read the scope once each).
-    const rows = await this.read<{ lexeme: string; df: number }>(
-      `SELECT t.lexeme, count(*)::float8 AS df
-         FROM ${table} c CROSS JOIN LATERAL unnest(${lexemes}::text[]) t(lexeme)
-        WHERE ${where.sql()} AND c.terms ?| ${lexemes}::text[] AND c.terms ? t.lexeme
-        GROUP BY t.lexeme`,
+    const rows = await this.read<{ lexeme: string; df: number | null }>(
+      `WITH words AS (
+         SELECT DISTINCT u.lexeme FROM unnest(to_tsvector('english', ${text})) u
+          ORDER BY u.lexeme LIMIT ${MAX_LEXICAL_TERMS}
+       ),
+       missing AS (SELECT coalesce(array_agg(lexeme), '{}') AS lexemes FROM words WHERE lexeme <> ALL (${kept}::text[]))
+       SELECT w.lexeme, f.df FROM words w LEFT JOIN (
+         SELECT t.lexeme, count(*)::float8 AS df
+           FROM missing m CROSS JOIN ${table} c CROSS JOIN LATERAL unnest(m.lexemes) t(lexeme)
+          WHERE ${where.sql()} AND c.terms ?| m.lexemes AND c.terms ? t.lexeme
+          GROUP BY t.lexeme
+       ) f ON f.lexeme = w.lexeme
+        ORDER BY w.lexeme`,
       where.params,
     );
-    for (const lexeme of missing) stats.documentFrequency.set(lexeme, 0);
-    for (const row of rows.rows) stats.documentFrequency.set(row.lexeme, row.df);
+    return rows.rows.map((row) => {
+      const df = stats.documentFrequency.get(row.lexeme) ?? row.df ?? 0;
+      if (df > 0) {
+        if (stats.documentFrequency.size >= MAX_KEPT_FREQUENCIES) stats.documentFrequency.clear();
+        stats.documentFrequency.set(row.lexeme, df);
+      }
+      return { lexeme: row.lexeme, df };
+    });
   }
 
   /** `hybridSearch` as separate queries, for scopes too large to read exactly. */
@@ -759,6 +766,8 @@ const CHUNK_COLUMNS =
 const MAX_LEXICAL_QUERY_CHARS = 2000;
 /** Distinct query words scored; a pasted page adds cost, not precision, past this. */
 const MAX_LEXICAL_TERMS = 32;
+/** Document frequencies kept per scope (all dropped when full): every query sends the kept words. */
+const MAX_KEPT_FREQUENCIES = 1000;
 /** Scopes (tenant, collections, groups) whose BM25 statistics are kept per table. */
 const MAX_CACHED_SCOPES = 1000;
 
