@@ -304,10 +304,14 @@ export class PgliteVectorStore implements VectorStore {
       ? `(SELECT count(*) FILTER (WHERE NOT r.readable AND 1 - r.distance >= ${where.param(withheld.minScore ?? -2)}::float8)
             FROM (SELECT readable, distance FROM scope ORDER BY distance LIMIT ${where.param(Math.max(0, Math.floor(withheld.limit)))}) r)::int`
       : '0';
+    // The BM25 list's best `limit` matches, then only those near enough to the vector (minScore).
+    const near =
+      minScore === undefined || !bm25 ? '' : `WHERE 1 - l.distance >= ${where.param(minScore)}::float8`;
     const lexicalList = bm25
       ? `UNION ALL
          SELECT 'lexical', row_number() OVER (ORDER BY bm25 DESC, id), id, bm25 FROM (
-           SELECT id, bm25 FROM scope WHERE readable AND bm25 IS NOT NULL ORDER BY bm25 DESC, id LIMIT ${limit}) l`
+           SELECT id, bm25, distance FROM scope WHERE readable AND bm25 IS NOT NULL ORDER BY bm25 DESC, id LIMIT ${limit}) l
+           ${near}`
       : '';
     // One row per listed chunk with its list, rank and score (a row with only the count when both
     // lists are empty).
@@ -595,7 +599,12 @@ export class PgliteVectorStore implements VectorStore {
     const { text, minScore, withheld, ...lexical } = query;
     // One in-process connection: the statements run one after the other either way.
     const vectorList = await this.search(name, vector, { ...lexical, minScore });
-    const lexicalList = await this.lexicalSearch(name, { ...lexical, text });
+    const lexicalList = await this.nearEnough(
+      name,
+      vector,
+      await this.lexicalSearch(name, { ...lexical, text }),
+      minScore,
+    );
     if (!withheld) return { vector: vectorList, lexical: lexicalList };
     const ranked = await this.rankIds(name, vector, {
       tenant: query.tenant,
@@ -612,6 +621,24 @@ export class PgliteVectorStore implements VectorStore {
             groups: query.groups,
           });
     return { vector: vectorList, lexical: lexicalList, withheld: ranked.length - readable };
+  }
+
+  /** The chunks of `chunks` whose cosine similarity to `vector` is at least `minScore`, in their order. */
+  private async nearEnough(
+    name: string,
+    vector: readonly number[],
+    chunks: ScoredChunk[],
+    minScore: number | undefined,
+  ): Promise<ScoredChunk[]> {
+    if (minScore === undefined || chunks.length === 0) return chunks;
+    const where = new Where(this.queryVector(vector)).ids(chunks.map((c) => c.id));
+    const result = await this.read<{ id: string }>(
+      `SELECT id FROM ${assertCollectionName(name)}
+        WHERE ${where.sql()} AND 1 - (embedding <=> $1::vector) >= ${where.param(minScore)}::float8`,
+      where.params,
+    );
+    const near = new Set(result.rows.map((row) => row.id));
+    return chunks.filter((c) => near.has(c.id));
   }
 
   private async selectNearest<R>(
