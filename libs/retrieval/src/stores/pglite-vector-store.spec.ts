@@ -72,7 +72,7 @@ describe('PgliteVectorStore', () => {
     }
   });
 
-  it('finds the query words and counts the new ones in one read, with the scores a fresh store gives', async () => {
+  it('reads no query words for a text seen lately whose words are counted, with the scores a fresh store gives', async () => {
     const [warm, fresh] = await Promise.all([PgliteVectorStore.open(), PgliteVectorStore.open()]);
     const name = 'chunks_words_2';
     try {
@@ -91,19 +91,37 @@ describe('PgliteVectorStore', () => {
       const query = (text: string) => ({ tenant: 'a', collections: ['c'], groups: [], limit: 10, text });
       await warm.lexicalSearch(name, query('badge hotel'));
       await warm.hybridSearch(name, [1, 0], { ...query('refund laptop'), minScore: -1 });
-      const statements = (store: PgliteVectorStore) =>
-        jest.spyOn((store as unknown as { prepared: { query: () => unknown } }).prepared, 'query');
-      const reads = statements(warm);
-      // A ticket's own id (words no chunk holds), known words and one new word (travel).
+      const reads = jest.spyOn((warm as unknown as { prepared: { query: () => unknown } }).prepared, 'query');
+      // A ticket's own id (words no chunk holds), counted words and one new word (travel).
       const text = 'ticket 5f3e-77ab: badge refund hotel travel laptop';
       const lists = await warm.hybridSearch(name, [1, 0], { ...query(text), minScore: -1 });
-      // The query's words with the new ones' counts, then the hybrid read itself.
-      expect(reads).toHaveBeenCalledTimes(2);
+      // The text's words, the counts of its new words, the hybrid read.
+      expect(reads).toHaveBeenCalledTimes(3);
       expect(lists).toEqual(await fresh.hybridSearch(name, [1, 0], { ...query(text), minScore: -1 }));
       expect(lists.lexical.map((c) => c.payload.documentId).sort()).toEqual(['d0', 'd1', 'd2', 'd3', 'd4']);
       reads.mockClear();
+      // The same text again: only the hybrid read (and only the BM25 read for lexicalSearch).
+      expect(await warm.hybridSearch(name, [1, 0], { ...query(text), minScore: -1 })).toEqual(lists);
       expect(await warm.lexicalSearch(name, query(text))).toEqual(lists.lexical);
       expect(reads).toHaveBeenCalledTimes(2);
+      // A write drops the counts, not the words: the counts are read again.
+      await warm.upsert(name, [
+        {
+          id: '6f1c0b0a-0000-4000-8000-000000000029',
+          vector: [1, 9],
+          payload: payload('d9', 'travel travel'),
+        },
+      ]);
+      await fresh.upsert(name, [
+        {
+          id: '6f1c0b0a-0000-4000-8000-000000000029',
+          vector: [1, 9],
+          payload: payload('d9', 'travel travel'),
+        },
+      ]);
+      expect(await warm.lexicalSearch(name, query(text))).toEqual(
+        await fresh.lexicalSearch(name, query(text)),
+      );
     } finally {
       await Promise.all([warm.close(), fresh.close()]);
     }

@@ -74,6 +74,8 @@ export class PgliteVectorStore implements VectorStore {
   private readonly statistics = new Map<string, Map<string, LexicalStatistics>>();
   /** Superseded document ids per table, then per query; a table's are dropped on every write to it. */
   private readonly supersessions = new Map<string, Map<string, readonly string[]>>();
+  /** The lexemes of query texts seen lately (to_tsvector of a text never changes). */
+  private readonly textLexemes = new Map<string, readonly string[]>();
   /** Planner statistics and vector index state per table (PGlite has no autovacuum to keep them). */
   private readonly upkeep = new Map<string, TableUpkeep>();
 
@@ -550,10 +552,10 @@ export class PgliteVectorStore implements VectorStore {
   /**
    * The distinct English lexemes of the query text (stemmed, without stop words, as the index holds
    * them; the first MAX_LEXICAL_TERMS in lexeme order), each with the number of readable chunks of
-   * the scope holding it. One statement: it finds the words and counts, in one pass over the scope,
-   * those whose count `stats` does not keep yet; the counts are then kept in `stats` (a word no
-   * chunk holds is not: it costs one index lookup to count again, and the words of one-off text,
-   * such as ticket ids, would otherwise make the list of kept words sent with every query grow).
+   * the scope holding it, kept in `stats` until the next write. A text seen lately costs no
+   * statement for its words (to_tsvector of a text never changes), and words already counted none
+   * for their counts; the new words of a query are counted together, in one pass through the GIN
+   * index of `terms`.
    */
   private async queryTerms(
     name: string,
@@ -561,33 +563,35 @@ export class PgliteVectorStore implements VectorStore {
     stats: LexicalStatistics,
   ): Promise<{ lexeme: string; df: number }[]> {
     const table = assertCollectionName(name);
-    const where = new Where();
-    const text = where.param(truncateText(query.text, MAX_LEXICAL_QUERY_CHARS));
-    const kept = where.param([...stats.documentFrequency.keys()]);
-    where.scope(query).readableBy(query.groups);
-    const rows = await this.read<{ lexeme: string; df: number | null }>(
-      `WITH words AS (
-         SELECT DISTINCT u.lexeme FROM unnest(to_tsvector('english', ${text})) u
-          ORDER BY u.lexeme LIMIT ${MAX_LEXICAL_TERMS}
-       ),
-       missing AS (SELECT coalesce(array_agg(lexeme), '{}') AS lexemes FROM words WHERE lexeme <> ALL (${kept}::text[]))
-       SELECT w.lexeme, f.df FROM words w LEFT JOIN (
-         SELECT t.lexeme, count(*)::float8 AS df
-           FROM missing m CROSS JOIN ${table} c CROSS JOIN LATERAL unnest(m.lexemes) t(lexeme)
-          WHERE ${where.sql()} AND c.terms ?| m.lexemes AND c.terms ? t.lexeme
-          GROUP BY t.lexeme
-       ) f ON f.lexeme = w.lexeme
-        ORDER BY w.lexeme`,
-      where.params,
-    );
-    return rows.rows.map((row) => {
-      const df = stats.documentFrequency.get(row.lexeme) ?? row.df ?? 0;
-      if (df > 0) {
-        if (stats.documentFrequency.size >= MAX_KEPT_FREQUENCIES) stats.documentFrequency.clear();
-        stats.documentFrequency.set(row.lexeme, df);
-      }
-      return { lexeme: row.lexeme, df };
-    });
+    const text = truncateText(query.text, MAX_LEXICAL_QUERY_CHARS);
+    let lexemes = this.textLexemes.get(text);
+    if (lexemes === undefined) {
+      const found = await this.read<{ lexeme: string }>(
+        `SELECT DISTINCT u.lexeme FROM unnest(to_tsvector('english', $1)) u ORDER BY u.lexeme`,
+        [text],
+      );
+      lexemes = found.rows.map((row) => row.lexeme).slice(0, MAX_LEXICAL_TERMS);
+      if (this.textLexemes.size >= MAX_KEPT_TEXTS) this.textLexemes.clear();
+      this.textLexemes.set(text, lexemes);
+    }
+    const frequencies = stats.documentFrequency;
+    const missing = lexemes.filter((lexeme) => !frequencies.has(lexeme));
+    if (missing.length > 0) {
+      const where = new Where();
+      const words = where.param(missing);
+      where.scope(query).readableBy(query.groups);
+      // One pass through the index for every missing word (a count per word read it once each).
+      const rows = await this.read<{ lexeme: string; df: number }>(
+        `SELECT t.lexeme, count(*)::float8 AS df
+           FROM ${table} c CROSS JOIN LATERAL unnest(${words}::text[]) t(lexeme)
+          WHERE ${where.sql()} AND c.terms ?| ${words}::text[] AND c.terms ? t.lexeme
+          GROUP BY t.lexeme`,
+        where.params,
+      );
+      for (const lexeme of missing) frequencies.set(lexeme, 0);
+      for (const row of rows.rows) frequencies.set(row.lexeme, row.df);
+    }
+    return lexemes.map((lexeme) => ({ lexeme, df: frequencies.get(lexeme) ?? 0 }));
   }
 
   /** `hybridSearch` as separate queries, for scopes too large to read exactly. */
@@ -793,8 +797,8 @@ const CHUNK_COLUMNS =
 const MAX_LEXICAL_QUERY_CHARS = 2000;
 /** Distinct query words scored; a pasted page adds cost, not precision, past this. */
 const MAX_LEXICAL_TERMS = 32;
-/** Document frequencies kept per scope (all dropped when full): every query sends the kept words. */
-const MAX_KEPT_FREQUENCIES = 1000;
+/** Query texts whose lexemes are kept (all dropped when full). */
+const MAX_KEPT_TEXTS = 1000;
 /** Scopes (tenant, collections, groups) whose BM25 statistics are kept per table. */
 const MAX_CACHED_SCOPES = 1000;
 
