@@ -18,16 +18,7 @@ import {
 } from '../limits';
 import { defineEvent } from '../event-definition';
 import { Topics } from '../topics';
-
-import { ID_MESSAGE, ID_PATTERN } from '../values';
-
-/**
- * A day that exists, `YYYY-MM-DD`: each month's own length, February 29 in leap years only (every
- * 4th year, but not centuries unless divisible by 400). A pattern rather than a date check, so the
- * contract's JSON Schema refuses 2023-02-31 exactly as the decorators do.
- */
-const CALENDAR_DAY =
-  /^(?:\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|02-(?:0[1-9]|1\d|2[0-8]))|(?:\d{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)$/;
+import { CALENDAR_DAY, ID_MESSAGE, ID_PATTERN } from '../values';
 
 export const DOCUMENT_CONTENT_TYPES = ['text/plain', 'text/markdown', 'text/html'] as const;
 

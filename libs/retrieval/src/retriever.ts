@@ -391,7 +391,8 @@ const VERSION_LABELS = new Intl.Collator('en', { numeric: true, sensitivity: 'ba
  * come and a `supersedes` list) to just after the last passage of the documents it will replace,
  * when they are among `chunks`: until its date the replaced version is what applies, so the
  * announced one may follow it but never outrank it (a chain of pending replacements keeps its
- * order). Everything else keeps its order. `chunks` is ranked best first; returns a new array.
+ * order), its score lowered to the score of the passage it follows when higher. Everything else
+ * keeps its order. `chunks` is ranked best first; returns a new array.
  */
 function afterWhatTheyReplace(chunks: readonly ScoredChunk[], asOf: string): ScoredChunk[] {
   const pending = (c: ScoredChunk) =>
@@ -412,7 +413,9 @@ function afterWhatTheyReplace(chunks: readonly ScoredChunk[], asOf: string): Sco
       });
       if (last > i) {
         ranked.splice(i, 1);
-        ranked.splice(last, 0, c);
+        // Scored no higher than what it now follows: whoever orders passages by score (the prompt
+        // renderer) keeps it after the version in effect.
+        ranked.splice(last, 0, { ...c, score: Math.min(c.score, ranked[last - 1]?.score ?? c.score) });
         // The passage now at i is looked at in the next pass: a pass moves each passage once at most.
         moved = true;
       }
@@ -468,5 +471,7 @@ function toPassage(chunk: ScoredChunk): Passage {
     ...(chunk.payload.sectionPath.length > 0
       ? { sectionPath: toStorableText(truncateText(chunk.payload.sectionPath.join(' > '), 1000)) }
       : {}),
+    ...(chunk.payload.effectiveDate ? { effectiveDate: chunk.payload.effectiveDate } : {}),
+    ...(chunk.payload.versionLabel ? { versionLabel: toStorableText(chunk.payload.versionLabel) } : {}),
   };
 }

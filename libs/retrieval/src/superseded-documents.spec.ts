@@ -97,13 +97,18 @@ describe('a replacement not yet in effect', () => {
     // The version in effect says less of the question's words than its announced replacement, so
     // on score alone the replacement, which does not apply yet, used to come first.
     await ingestor.ingest(
-      doc('meals-2024', '# Meals\nMeals: 45 euros a day.', { title: 'Meals', effectiveDate: '2024-01-01' }),
+      doc('meals-2024', '# Meals\nMeals: 45 euros a day.', {
+        title: 'Meals',
+        effectiveDate: '2024-01-01',
+        versionLabel: 'M-2024',
+      }),
     );
     await ingestor.ingest(
       doc('meals-2027', POLICY(60), {
         title: 'Meals',
         supersedes: ['meals-2024'],
         effectiveDate: '2027-01-01',
+        versionLabel: 'M-2027',
       }),
     );
     await ingestor.ingest(
@@ -133,6 +138,35 @@ describe('a replacement not yet in effect', () => {
     expect(before).toContain('meals-2027');
     expect(before.indexOf('meals-2024')).toBeGreaterThanOrEqual(0);
     expect(before.indexOf('meals-2024')).toBeLessThan(before.indexOf('meals-2027'));
+  });
+
+  it("passes each passage's effective date and version label on, the announced one scored no higher than what it follows", async () => {
+    const retriever = new Retriever(embedder, store, {
+      decomposer: NO_DECOMPOSITION,
+      now: () => new Date('2026-11-30T12:00:00Z'),
+      minScore: 0,
+    });
+    const { passages } = await retriever.retrieve({
+      tenant: 'acme',
+      collections: ['policies'],
+      topK: 5,
+      query: 'What is the daily meal allowance on business trips?',
+      groups: [],
+    });
+    const byDocument = new Map(passages.map((p) => [p.documentId, p]));
+    expect(byDocument.get('meals-2024')).toMatchObject({
+      effectiveDate: '2024-01-01',
+      versionLabel: 'M-2024',
+    });
+    expect(byDocument.get('meals-2027')).toMatchObject({
+      effectiveDate: '2027-01-01',
+      versionLabel: 'M-2027',
+    });
+    expect(byDocument.get('visa')).not.toHaveProperty('effectiveDate');
+    expect(byDocument.get('visa')).not.toHaveProperty('versionLabel');
+    // Whoever sorts by score (the prompt renderer) keeps retrieval's order.
+    const scores = passages.map((p) => p.score);
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
   });
 
   it('ranks on its score again, alone, once in effect', async () => {
