@@ -15,6 +15,7 @@ import {
 } from './ranking/relevance';
 import { DEFAULT_RELEVANCE_MODEL } from './ranking/relevance-model';
 import { TextVectors } from './ranking/text-vectors';
+import { supersessionOf, type Supersession } from './ranking/supersession';
 import { embeddingInput } from './ingestor';
 import type { Reranker } from './reranker';
 import type { Scope, ScoredChunk, VectorStore } from './vector-store';
@@ -203,9 +204,13 @@ export class Retriever {
         };
       }),
     );
-    const [vectorOnlyWithheld, supersededIds, searches] = await Promise.all([
+    const [vectorOnlyWithheld, links, searches] = await Promise.all([
       hybrid ? undefined : this.withheld(name, embedding.vectors[0], scope, request.groups),
-      this.store.supersededDocuments(name, { ...scope, groups: request.groups, asOf }),
+      this.store.supersessions(name, {
+        tenant: scope.tenant,
+        collections: scope.collections,
+        groups: request.groups,
+      }),
       searched,
     ]);
     const withheldCount =
@@ -242,12 +247,13 @@ export class Retriever {
           )
     ).map(({ item, score }) => ({ ...item, score }));
     // A replaced document is retired: only what its replacement (readable, in effect) says is returned.
-    const retired = new Set(supersededIds);
+    const supersession = supersessionOf(links, asOf);
     const current = afterWhatTheyReplace(
       newestVersions(fused)
-        .filter((c) => !retired.has(c.payload.documentId))
+        .filter((c) => !supersession.retired.has(c.payload.documentId))
         .sort(byScoreThenNewest(asOf)),
       asOf,
+      supersession,
     );
     const distinct = withoutNearDuplicates(
       current,
@@ -388,13 +394,17 @@ const VERSION_LABELS = new Intl.Collator('en', { numeric: true, sensitivity: 'ba
 
 /**
  * Moves each passage of a replacement not yet in effect on `asOf` (an `effectiveDate` still to
- * come and a `supersedes` list) to just after the last passage of the documents it will replace,
- * when they are among `chunks`: until its date the replaced version is what applies, so the
+ * come and a `supersedes` list) to just after the last passage of the documents it will replace
+ * (directly or through other links, withdrawn documents' included), when they are among `chunks`: until its date the replaced version is what applies, so the
  * announced one may follow it but never outrank it (a chain of pending replacements keeps its
  * order), its score lowered to the score of the passage it follows when higher. Everything else
  * keeps its order. `chunks` is ranked best first; returns a new array.
  */
-function afterWhatTheyReplace(chunks: readonly ScoredChunk[], asOf: string): ScoredChunk[] {
+function afterWhatTheyReplace(
+  chunks: readonly ScoredChunk[],
+  asOf: string,
+  supersession: Supersession,
+): ScoredChunk[] {
   const pending = (c: ScoredChunk) =>
     (c.payload.supersedes?.length ?? 0) > 0 && (c.payload.effectiveDate ?? '') > asOf;
   if (!chunks.some(pending)) return [...chunks];
@@ -406,7 +416,11 @@ function afterWhatTheyReplace(chunks: readonly ScoredChunk[], asOf: string): Sco
     for (let i = 0; i < ranked.length; i++) {
       const c = ranked[i];
       if (!pending(c)) continue;
-      const replaced = new Set(c.payload.supersedes);
+      // Through every link: with 2024 withdrawn, a pending 2027 replacing it still follows 2023.
+      const replaced = new Set([
+        ...(c.payload.supersedes ?? []),
+        ...supersession.replacedBy(c.payload.documentId),
+      ]);
       let last = -1;
       ranked.forEach((other, j) => {
         if (replaced.has(other.payload.documentId)) last = j;

@@ -205,3 +205,91 @@ describe('pending replacements that name each other', () => {
     await store.close();
   });
 });
+
+describe('a withdrawn document in the middle of a chain', () => {
+  const embedder = new HashedBagOfWordsEmbedder(256, 'bow-withdrawn');
+  const question = 'What is the daily meal allowance on business trips?';
+  const found = async (store: PgliteVectorStore, today: string) => {
+    const retriever = new Retriever(embedder, store, {
+      decomposer: NO_DECOMPOSITION,
+      now: () => new Date(`${today}T12:00:00Z`),
+      minScore: 0,
+    });
+    const result = await retriever.retrieve({
+      tenant: 'acme',
+      collections: ['policies'],
+      topK: 5,
+      query: question,
+      groups: [],
+    });
+    return result.passages.map((p) => p.documentId);
+  };
+  const withdraw = (ingestor: Ingestor, documentId: string) =>
+    ingestor.remove({ tenant: 'acme', collection: 'policies', documentId });
+
+  it('keeps the oldest retired: 2023 <- 2024 <- 2025, 2024 deleted, only 2025 is returned', async () => {
+    const store = await PgliteVectorStore.open();
+    const ingestor = new Ingestor(embedder, store);
+    await ingestor.ingest(doc('meals-2023', POLICY(40), { effectiveDate: '2023-01-01' }));
+    await ingestor.ingest(
+      doc('meals-2024', POLICY(45), { effectiveDate: '2024-01-01', supersedes: ['meals-2023'] }),
+    );
+    await ingestor.ingest(
+      doc('meals-2025', POLICY(50), { effectiveDate: '2025-01-01', supersedes: ['meals-2024'] }),
+    );
+    expect(await found(store, '2026-11-30')).toEqual(['meals-2025']);
+    await withdraw(ingestor, 'meals-2024');
+    expect(await found(store, '2026-11-30')).toEqual(['meals-2025']);
+    // Without anything live superseding it, the oldest applies again.
+    await withdraw(ingestor, 'meals-2025');
+    expect(await found(store, '2026-11-30')).toEqual(['meals-2023']);
+    await store.close();
+  });
+
+  it('keeps a pending replacement of the deleted version after the version in effect: 2023 first, 2027 second', async () => {
+    const store = await PgliteVectorStore.open();
+    const ingestor = new Ingestor(embedder, store);
+    // The announced text shares more of the question's words: on score alone it comes first.
+    await ingestor.ingest(
+      doc('meals-2023', '# Meals\nMeals: 40 euros a day.', { effectiveDate: '2023-01-01' }),
+    );
+    await ingestor.ingest(
+      doc('meals-2024', '# Meals\nMeals: 45 euros a day.', {
+        effectiveDate: '2024-01-01',
+        supersedes: ['meals-2023'],
+      }),
+    );
+    await ingestor.ingest(
+      doc('meals-2027', POLICY(60), { effectiveDate: '2027-01-01', supersedes: ['meals-2024'] }),
+    );
+    expect(await found(store, '2026-11-30')).toEqual(['meals-2024', 'meals-2027']);
+    await withdraw(ingestor, 'meals-2024');
+    expect(await found(store, '2026-11-30')).toEqual(['meals-2023', 'meals-2027']);
+    // Once in effect, 2027 retires 2023 through the deleted 2024.
+    expect(await found(store, '2027-01-02')).toEqual(['meals-2027']);
+    await store.close();
+  });
+
+  it('answers with one member of a cycle two racing submissions stored: the newest in effect', async () => {
+    const store = await PgliteVectorStore.open();
+    const ingestor = new Ingestor(embedder, store);
+    // Each passed the cycle check before the other was stored: written as they would have been.
+    const a = await ingestor.ingest(doc('meals-a', POLICY(45), { effectiveDate: '2024-01-01' }));
+    await ingestor.ingest(
+      doc('meals-b', POLICY(50), { effectiveDate: '2025-01-01', supersedes: ['meals-a'] }),
+    );
+    const [chunk] = await store.listDocumentChunks(a.storeCollection, 'acme', 'meals-a');
+    const [stored] = await store.readDocument(a.storeCollection, {
+      tenant: 'acme',
+      documentId: 'meals-a',
+      groups: [],
+    });
+    const vector = (await embedder.embed([POLICY(45)])).vectors[0];
+    await store.upsert(a.storeCollection, [
+      { id: chunk.id, vector, payload: { ...stored, supersedes: ['meals-b'] } },
+    ]);
+    expect(await found(store, '2026-11-30')).toEqual(['meals-b']);
+    expect(await found(store, '2024-06-01')).toEqual(['meals-a']);
+    await store.close();
+  });
+});
