@@ -264,7 +264,8 @@ export class Retriever {
     let ranked = distinct;
     if (this.options.reranker && distinct.length > 1) {
       const reranked = await this.rerank(this.options.reranker, request.query, distinct);
-      ranked = reranked.chunks;
+      // The reranker scores text only: a replacement not yet in effect goes back after what it replaces.
+      ranked = afterWhatTheyReplace(reranked.chunks, asOf, supersession);
       if (reranked.usage && reranked.usage.modelId === usage.modelId) usage = addUsage(usage, reranked.usage);
     }
     const cap = this.options.maxPassagesPerDocument ?? DEFAULT_MAX_PASSAGES_PER_DOCUMENT;

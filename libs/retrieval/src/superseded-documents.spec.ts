@@ -169,6 +169,30 @@ describe('a replacement not yet in effect', () => {
     expect(scores).toEqual([...scores].sort((a, b) => b - a));
   });
 
+  it('stays after the version in effect when a reranker prefers its text', async () => {
+    const retriever = new Retriever(embedder, store, {
+      decomposer: NO_DECOMPOSITION,
+      now: () => new Date('2026-11-30T12:00:00Z'),
+      minScore: 0,
+      reranker: {
+        name: 'prefers-the-announced-text',
+        rerank: async (_query, candidates) => ({
+          scores: candidates.map((c) => (c.text.includes('60 euros') ? 1 : 0)),
+        }),
+      },
+    });
+    const { passages } = await retriever.retrieve({
+      tenant: 'acme',
+      collections: ['policies'],
+      topK: 5,
+      query: 'What is the daily meal allowance on business trips?',
+      groups: [],
+    });
+    const found = passages.map((p) => p.documentId);
+    expect(found.indexOf('meals-2024')).toBeGreaterThanOrEqual(0);
+    expect(found.indexOf('meals-2024')).toBeLessThan(found.indexOf('meals-2027'));
+  });
+
   it('ranks on its score again, alone, once in effect', async () => {
     expect((await found('2027-01-02'))[0]).toBe('meals-2027');
     expect(await found('2027-01-02')).not.toContain('meals-2024');
