@@ -339,7 +339,7 @@ describe('QdrantVectorStore', () => {
     expect(queryBatch).toHaveBeenCalledTimes(1);
   });
 
-  it("records a wholly deleted document's newest supersedes as a point without vectors, matched by no tenant filter", async () => {
+  it("records a wholly deleted document's newest supersedes, before deleting it, as a point without vectors matched by no tenant filter", async () => {
     const chunk = (version: number, supersedes: string[]) => ({
       id: `p${version}`,
       payload: { ...payload, documentId: 'p-2024', version, supersedes },
@@ -357,6 +357,8 @@ describe('QdrantVectorStore', () => {
     await store.deleteByFilter('chunks_m_4', { tenant: 'a', documentId: 'p-2024' });
     expect(scroll.mock.calls[0][1].filter).toEqual(deletionFilter({ tenant: 'a', documentId: 'p-2024' }));
     expect(del).toHaveBeenCalledTimes(1);
+    // Links first: a query between the two requests still sees the document's own.
+    expect(upsert.mock.invocationCallOrder[0]).toBeLessThan(del.mock.invocationCallOrder[0]);
     const [[, written]] = upsert.mock.calls;
     expect(written.points).toEqual([
       {

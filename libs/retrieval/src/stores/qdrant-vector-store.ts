@@ -397,9 +397,10 @@ export class QdrantVectorStore implements VectorStore {
   }
 
   /**
-   * Deleting a whole document first reads its newest version's supersedes per collection, and
-   * after the delete keeps them as a point without vectors (never searched, matched by no filter
-   * on `tenant` or `documentId`), one per tenant, collection and document id.
+   * Deleting a whole document first reads its newest version's supersedes per collection and keeps
+   * them as a point without vectors (never searched, matched by no filter on `tenant` or
+   * `documentId`), one per tenant, collection and document id, before the delete: links of a
+   * document still stored are ignored, so no query between the two requests sees the chain broken.
    */
   async deleteByFilter(name: string, filter: DocumentDeletion): Promise<void> {
     assertCollectionName(name);
@@ -412,13 +413,13 @@ export class QdrantVectorStore implements VectorStore {
             with_payload: { include: ['collection', 'version', 'supersedes'] },
           }),
         );
-    await this.readOrEmpty('delete', () =>
-      this.client.delete(name, { wait: true, filter: deletionFilter(filter) }),
-    );
     if (links.length > 0)
       await this.call('record withdrawn links', () =>
         this.client.upsert(name, { wait: true, points: links }),
       );
+    await this.readOrEmpty('delete', () =>
+      this.client.delete(name, { wait: true, filter: deletionFilter(filter) }),
+    );
   }
 
   /** Drops a whole store collection (tests, or retiring an embedding model). Not part of the port. */
