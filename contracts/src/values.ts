@@ -31,6 +31,14 @@ import {
 
 /** Value objects shared by several event payloads. */
 
+/**
+ * A day that exists, `YYYY-MM-DD`: each month's own length, February 29 in leap years only (every
+ * 4th year, but not centuries unless divisible by 400). A pattern rather than a date check, so a
+ * contract's JSON Schema refuses 2023-02-31 exactly as the decorators do.
+ */
+export const CALENDAR_DAY =
+  /^(?:\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|02-(?:0[1-9]|1\d|2[0-8]))|(?:\d{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)$/;
+
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 export const ID_MESSAGE =
   'must be 1-128 characters: letters, digits, ".", "_", ":" or "-", starting with a letter or digit';
@@ -94,6 +102,15 @@ export class Passage {
   @IsNumber() score!: number;
   /** Headings leading to the chunk, joined with " > " (e.g. "Handbook > Annual leave"), for citations. */
   @IsOptional() @IsString() @MaxLength(LINE_MAX_LENGTH) sectionPath?: string;
+  /**
+   * Day from which the passage's document applies (ISO 8601 date, as submitted); absent: always.
+   * A later day than the retrieval's is a replacement announced but not yet in effect.
+   */
+  @IsOptional()
+  @Matches(CALENDAR_DAY, { message: 'effectiveDate must be an ISO 8601 date, YYYY-MM-DD' })
+  effectiveDate?: string;
+  /** The publisher's version label of the passage's document ("2023.1", "FY2025"), as submitted. */
+  @IsOptional() @IsString() @MaxLength(SHORT_NAME_MAX_LENGTH) versionLabel?: string;
 }
 
 export const REQUEST_STATUSES = ['completed', 'failed', 'review'] as const;

@@ -180,7 +180,7 @@ describe('refused documents on Kafka are reported on documents.indexed.v1', () =
     expect(resultOffsets.map((p) => Number(p.high))).toEqual(resultOffsets.map(() => 0));
     expect(tap.messages.filter((m) => m.topic === prefix + Topics.Result.name)).toEqual([]);
   });
-  it('refuses bad supersession metadata from Kafka with DocumentFailed naming the field: its own id, a cycle, bad ids, oversize metadata', async () => {
+  it('refuses bad supersession metadata from Kafka with DocumentFailed naming the field: its own id, a cycle, bad ids, oversize metadata, a day no calendar has', async () => {
     const run = randomBytes(3).toString('hex');
     const self = `policy-self-${run}`;
     const a = `policy-a-${run}`;
@@ -188,6 +188,7 @@ describe('refused documents on Kafka are reported on documents.indexed.v1', () =
     const badId = `policy-bad-id-${run}`;
     const notList = `policy-not-list-${run}`;
     const huge = `policy-huge-${run}`;
+    const impossibleDay = `policy-feb-31-${run}`;
     await submit(self, document(self, { supersedes: [self] }));
     await submit(a, document(a, { supersedes: [b] }));
     await tap.waitFor(
@@ -198,6 +199,7 @@ describe('refused documents on Kafka are reported on documents.indexed.v1', () =
     await submit(b, document(b, { supersedes: [a] }));
     await submit(badId, document(badId, { supersedes: ['not an id!'] }));
     await submit(notList, document(notList, { supersedes: 'policy-2023' }));
+    await submit(impossibleDay, document(impossibleDay, { effectiveDate: '2023-02-31' }));
     await submit(
       huge,
       document(huge, {
@@ -224,6 +226,10 @@ describe('refused documents on Kafka are reported on documents.indexed.v1', () =
     expect(await documentFailed(notList)).toMatchObject({
       code: 'invalid_payload',
       details: expect.arrayContaining([expect.stringContaining('supersedes')]),
+    });
+    expect(await documentFailed(impossibleDay)).toMatchObject({
+      code: 'invalid_payload',
+      details: [expect.stringContaining('effectiveDate must be a day of the calendar')],
     });
     const oversize = await documentFailed(huge);
     expect(oversize.code).toBe('invalid_payload');

@@ -18,7 +18,7 @@ import {
 } from '../limits';
 import { defineEvent } from '../event-definition';
 import { Topics } from '../topics';
-import { ID_MESSAGE, ID_PATTERN } from '../values';
+import { CALENDAR_DAY, ID_MESSAGE, ID_PATTERN } from '../values';
 
 export const DOCUMENT_CONTENT_TYPES = ['text/plain', 'text/markdown', 'text/html'] as const;
 
@@ -49,8 +49,9 @@ export class DocumentSubmitted {
   supersedes?: string[];
   /** Day from which the document applies (ISO 8601 date, `2024-01-01`); supersedes nothing before then. */
   @IsOptional()
-  @Matches(/^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/, {
-    message: 'effectiveDate must be an ISO 8601 date, YYYY-MM-DD',
+  @Matches(CALENDAR_DAY, {
+    message: ({ value }) =>
+      `effectiveDate must be a day of the calendar as an ISO 8601 date, YYYY-MM-DD (${JSON.stringify(value)} is not: a month has 28 to 31 days, February 29 only in leap years)`,
   })
   effectiveDate?: string;
   /** The publisher's own version label, free-form ("2023.1", "FY2025"); cited, and a last tie-breaker. */

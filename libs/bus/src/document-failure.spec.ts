@@ -83,6 +83,24 @@ describe('rejection of a document event', () => {
     expect(validatePayload(DocumentFailedEvent, failed.payload).ok).toBe(true);
   });
 
+  it('refuses an effectiveDate no calendar has (2023-02-31, 2023-02-29) with a DocumentFailed naming the field, and takes 2024-02-29', () => {
+    const valid = { ...document, contentType: 'text/plain' };
+    for (const day of ['2023-02-31', '2023-02-29', '2024-04-31', '1900-02-29']) {
+      const { events } = refused(binary(DocumentSubmittedEvent.type, { ...valid, effectiveDate: day }));
+      expect(events[1].payload as DocumentFailed).toMatchObject({
+        code: 'invalid_payload',
+        message: expect.stringContaining(`effectiveDate must be a day of the calendar`),
+        details: [
+          expect.stringContaining(
+            `effectiveDate must be a day of the calendar as an ISO 8601 date, YYYY-MM-DD ("${day}" is not`,
+          ),
+        ],
+      });
+    }
+    for (const day of ['2024-02-29', '2000-02-29', '2023-12-31'])
+      expect(validatePayload(DocumentSubmittedEvent, { ...valid, effectiveDate: day }).ok).toBe(true);
+  });
+
   it('keys the failure by the correlation id when the payload has no usable document id, and leaves out a bad collection', () => {
     const { events } = refused(
       binary(DocumentSubmittedEvent.type, { ...document, documentId: 'bad id!', collection: 'no spaces' }),

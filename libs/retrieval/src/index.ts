@@ -20,3 +20,4 @@ export * from './ranking/minimum-match';
 export * from './ranking/relevance-model';
 export * from './ranking/text-vectors';
 export * from './document-reader';
+export * from './ranking/supersession';

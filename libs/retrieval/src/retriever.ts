@@ -15,6 +15,7 @@ import {
 } from './ranking/relevance';
 import { DEFAULT_RELEVANCE_MODEL } from './ranking/relevance-model';
 import { TextVectors } from './ranking/text-vectors';
+import { supersessionOf, type Supersession } from './ranking/supersession';
 import { embeddingInput } from './ingestor';
 import type { Reranker } from './reranker';
 import type { Scope, ScoredChunk, VectorStore } from './vector-store';
@@ -207,9 +208,13 @@ export class Retriever {
         };
       }),
     );
-    const [vectorOnlyWithheld, supersededIds, searches] = await Promise.all([
+    const [vectorOnlyWithheld, links, searches] = await Promise.all([
       hybrid ? undefined : this.withheld(name, embedding.vectors[0], scope, request.groups),
-      this.store.supersededDocuments(name, { ...scope, groups: request.groups, asOf }),
+      this.store.supersessions(name, {
+        tenant: scope.tenant,
+        collections: scope.collections,
+        groups: request.groups,
+      }),
       searched,
     ]);
     const withheldCount =
@@ -246,12 +251,13 @@ export class Retriever {
           )
     ).map(({ item, score }) => ({ ...item, score }));
     // A replaced document is retired: only what its replacement (readable, in effect) says is returned.
-    const retired = new Set(supersededIds);
+    const supersession = supersessionOf(links, asOf);
     const current = afterWhatTheyReplace(
       newestVersions(fused)
-        .filter((c) => !retired.has(c.payload.documentId))
+        .filter((c) => !supersession.retired.has(c.payload.documentId))
         .sort(byScoreThenNewest(asOf)),
       asOf,
+      supersession,
     );
     const distinct = withoutNearDuplicates(
       current,
@@ -262,7 +268,8 @@ export class Retriever {
     let ranked = distinct;
     if (this.options.reranker && distinct.length > 1) {
       const reranked = await this.rerank(this.options.reranker, request.query, distinct);
-      ranked = reranked.chunks;
+      // The reranker scores text only: a replacement not yet in effect goes back after what it replaces.
+      ranked = afterWhatTheyReplace(reranked.chunks, asOf, supersession);
       if (reranked.usage && reranked.usage.modelId === usage.modelId) usage = addUsage(usage, reranked.usage);
     }
     const cap = this.options.maxPassagesPerDocument ?? DEFAULT_MAX_PASSAGES_PER_DOCUMENT;
@@ -392,12 +399,17 @@ const VERSION_LABELS = new Intl.Collator('en', { numeric: true, sensitivity: 'ba
 
 /**
  * Moves each passage of a replacement not yet in effect on `asOf` (an `effectiveDate` still to
- * come and a `supersedes` list) to just after the last passage of the documents it will replace,
- * when they are among `chunks`: until its date the replaced version is what applies, so the
+ * come and a `supersedes` list) to just after the last passage of the documents it will replace
+ * (directly or through other links, withdrawn documents' included), when they are among `chunks`: until its date the replaced version is what applies, so the
  * announced one may follow it but never outrank it (a chain of pending replacements keeps its
- * order). Everything else keeps its order. `chunks` is ranked best first; returns a new array.
+ * order), its score lowered to the score of the passage it follows when higher. Everything else
+ * keeps its order. `chunks` is ranked best first; returns a new array.
  */
-function afterWhatTheyReplace(chunks: readonly ScoredChunk[], asOf: string): ScoredChunk[] {
+function afterWhatTheyReplace(
+  chunks: readonly ScoredChunk[],
+  asOf: string,
+  supersession: Supersession,
+): ScoredChunk[] {
   const pending = (c: ScoredChunk) =>
     (c.payload.supersedes?.length ?? 0) > 0 && (c.payload.effectiveDate ?? '') > asOf;
   if (!chunks.some(pending)) return [...chunks];
@@ -409,14 +421,20 @@ function afterWhatTheyReplace(chunks: readonly ScoredChunk[], asOf: string): Sco
     for (let i = 0; i < ranked.length; i++) {
       const c = ranked[i];
       if (!pending(c)) continue;
-      const replaced = new Set(c.payload.supersedes);
+      // Through every link: with 2024 withdrawn, a pending 2027 replacing it still follows 2023.
+      const replaced = new Set([
+        ...(c.payload.supersedes ?? []),
+        ...supersession.replacedBy(c.payload.documentId),
+      ]);
       let last = -1;
       ranked.forEach((other, j) => {
         if (replaced.has(other.payload.documentId)) last = j;
       });
       if (last > i) {
         ranked.splice(i, 1);
-        ranked.splice(last, 0, c);
+        // Scored no higher than what it now follows: whoever orders passages by score (the prompt
+        // renderer) keeps it after the version in effect.
+        ranked.splice(last, 0, { ...c, score: Math.min(c.score, ranked[last - 1]?.score ?? c.score) });
         // The passage now at i is looked at in the next pass: a pass moves each passage once at most.
         moved = true;
       }
@@ -472,5 +490,7 @@ function toPassage(chunk: ScoredChunk): Passage {
     ...(chunk.payload.sectionPath.length > 0
       ? { sectionPath: toStorableText(truncateText(chunk.payload.sectionPath.join(' > '), 1000)) }
       : {}),
+    ...(chunk.payload.effectiveDate ? { effectiveDate: chunk.payload.effectiveDate } : {}),
+    ...(chunk.payload.versionLabel ? { versionLabel: toStorableText(chunk.payload.versionLabel) } : {}),
   };
 }

@@ -87,10 +87,23 @@ export interface HybridLists {
   readonly withheld?: number;
 }
 
-/** Which superseding documents count: readable by `groups` in the scope, in effect on `asOf`. */
-export interface SupersessionQuery extends Omit<SearchQuery, 'limit' | 'minScore'> {
-  /** ISO 8601 date, `YYYY-MM-DD`. */
-  readonly asOf: string;
+/** Whose supersession links to read: the documents `groups` may read in the scope. */
+export type SupersessionQuery = Omit<SearchQuery, 'limit' | 'minScore'>;
+
+/**
+ * One document's `supersedes` (its newest version's), for deciding at query time what is retired
+ * (see supersessionOf). A withdrawn document (deleted, not submitted again since) keeps its links so
+ * that deleting the middle of a chain does not bring its oldest version back.
+ */
+export interface SupersessionLink {
+  readonly documentId: string;
+  /** Document ids it replaces once in effect; never empty. */
+  readonly supersedes: readonly string[];
+  /** ISO 8601 date from which it applies; absent: always (and for a withdrawn document). */
+  readonly effectiveDate?: string;
+  readonly versionLabel?: string;
+  /** Set for a withdrawn document: its links pass supersession on, it retires nothing itself. */
+  readonly withdrawn?: true;
 }
 
 /** Points to count; every given condition must hold. */
@@ -159,11 +172,13 @@ export interface VectorStore {
    */
   rankIds(name: string, vector: readonly number[], scope: Scope): Promise<RankedId[]>;
   /**
-   * Ids of the documents that readable documents in the scope supersede, counting only superseding
-   * documents in effect on `asOf` (ISO date; no effective date means always in effect). Retrieval
-   * leaves their chunks out so a replacement always wins over what it replaces.
+   * The supersession links of the scope, ordered by document id: of every readable document that
+   * supersedes something (its newest version's metadata, whatever its effective date), and of
+   * every document withdrawn from the scope's collections that superseded something and is not
+   * stored again (withdrawn: true, any ACL: it shows nothing, it only links). A whole-document
+   * `deleteByFilter` (no `keep`) records the withdrawn document's links.
    */
-  supersededDocuments(name: string, query: SupersessionQuery): Promise<string[]>;
+  supersessions(name: string, query: SupersessionQuery): Promise<SupersessionLink[]>;
   /** Exact number of points matching the filter. */
   count(name: string, filter: PointFilter): Promise<number>;
   /**
@@ -174,7 +189,10 @@ export interface VectorStore {
   readDocument(name: string, query: DocumentReadQuery): Promise<ChunkPayload[]>;
   /** Every stored chunk of a document in a tenant, any version, ordered by version then chunkIndex. */
   listDocumentChunks(name: string, tenant: string, documentId: string): Promise<StoredChunk[]>;
-  /** Deletes a document's points (all, or all but the kept version's); resolves once they are gone. */
+  /**
+   * Deletes a document's points (all, or all but the kept version's); resolves once they are gone.
+   * Deleting all of them records the document's supersession links (see `supersessions`).
+   */
   deleteByFilter(name: string, filter: DocumentDeletion): Promise<void>;
   close(): Promise<void>;
 }

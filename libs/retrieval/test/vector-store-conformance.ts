@@ -1,7 +1,14 @@
 // The behaviour every VectorStore adapter must show. Run by the PGlite spec always and by the
 // Qdrant integration test when QDRANT_URL is set, so the adapter nobody can run locally stays honest.
 import { randomUUID } from 'node:crypto';
-import { chunkId, RetrievalError, type ChunkPayload, type VectorPoint, type VectorStore } from '../src';
+import {
+  chunkId,
+  RetrievalError,
+  supersessionOf,
+  type ChunkPayload,
+  type VectorPoint,
+  type VectorStore,
+} from '../src';
 
 export interface ConformanceTarget {
   /** Opens a store; called once per suite. */
@@ -518,7 +525,7 @@ export function describeVectorStoreConformance(label: string, target: Conformanc
       });
     });
 
-    it('names the documents superseded by readable documents in effect, in the scope only', async () => {
+    it('lists the supersession links of readable documents in the scope, whatever their effective date', async () => {
       await store.upsert(name, [
         point({ tenant: 'a', documentId: 'travel-2023' }, [1, 0, 0, 0]),
         point(
@@ -527,6 +534,7 @@ export function describeVectorStoreConformance(label: string, target: Conformanc
             documentId: 'travel-2024',
             supersedes: ['travel-2023'],
             effectiveDate: '2024-01-01',
+            versionLabel: 'FY2024',
           },
           [1, 0, 0, 0],
         ),
@@ -550,21 +558,131 @@ export function describeVectorStoreConformance(label: string, target: Conformanc
         ),
         point({ tenant: 'b', documentId: 'b-v2', supersedes: ['b-v1'] }, [1, 0, 0, 0]),
       ]);
-      const superseded = (groups: string[], asOf: string) =>
-        store.supersededDocuments(name, { tenant: 'a', collections: ['wiki'], groups, asOf });
-      // travel-2027 is not in effect yet; secret-v2 is not readable without "legal".
-      expect(await superseded([], '2026-11-30')).toEqual(['msa', 'travel-2023']);
-      expect(await superseded(['legal'], '2026-11-30')).toEqual(['msa', 'secret-v1', 'travel-2023']);
-      expect(await superseded([], '2027-01-01')).toEqual(['msa', 'travel-2023', 'travel-2024']);
-      expect(await superseded([], '2023-06-30')).toEqual(['msa']);
+      const links = (groups: string[]) =>
+        store.supersessions(name, { tenant: 'a', collections: ['wiki'], groups });
+      expect(await links([])).toEqual([
+        { documentId: 'msa-amendment', supersedes: ['msa'] },
+        {
+          documentId: 'travel-2024',
+          supersedes: ['travel-2023'],
+          effectiveDate: '2024-01-01',
+          versionLabel: 'FY2024',
+        },
+        { documentId: 'travel-2027', supersedes: ['travel-2024'], effectiveDate: '2027-01-01' },
+      ]);
+      // secret-v2 only for "legal".
+      expect((await links(['legal'])).map((l) => l.documentId)).toEqual([
+        'msa-amendment',
+        'secret-v2',
+        'travel-2024',
+        'travel-2027',
+      ]);
+      const retired = (asOf: string) => [...supersessionOf([], asOf).retired];
+      expect(retired('2026-11-30')).toEqual([]);
+      const on = async (asOf: string) => [...supersessionOf(await links([]), asOf).retired].sort();
+      // travel-2027 is not in effect yet.
+      expect(await on('2026-11-30')).toEqual(['msa', 'travel-2023']);
+      expect(await on('2027-01-01')).toEqual(['msa', 'travel-2023', 'travel-2024']);
+      expect(await on('2023-06-30')).toEqual(['msa']);
       expect(
-        await store.supersededDocuments(`missing_${randomUUID().replace(/-/g, '').slice(0, 12)}`, {
+        await store.supersessions(`missing_${randomUUID().replace(/-/g, '').slice(0, 12)}`, {
           tenant: 'a',
           collections: ['wiki'],
           groups: [],
-          asOf: '2026-11-30',
         }),
       ).toEqual([]);
+    });
+
+    it("keeps a wholly deleted document's links, so deleting the middle of a chain leaves the oldest retired", async () => {
+      const chain = [
+        point({ tenant: 'a', documentId: 'p-2023', effectiveDate: '2023-01-01' }, [1, 0, 0, 0]),
+        point(
+          { tenant: 'a', documentId: 'p-2024', supersedes: ['p-2023'], effectiveDate: '2024-01-01' },
+          [1, 0, 0, 0],
+        ),
+        point(
+          { tenant: 'a', documentId: 'p-2025', supersedes: ['p-2024'], effectiveDate: '2025-01-01' },
+          [1, 0, 0, 0],
+        ),
+        // Another tenant's and another collection's deletions are not this scope's.
+        point({ tenant: 'b', documentId: 'p-2024', supersedes: ['p-2023'] }, [1, 0, 0, 0]),
+        point(
+          { tenant: 'a', documentId: 'q-2024', collection: 'other', supersedes: ['q-2023'] },
+          [1, 0, 0, 0],
+        ),
+      ];
+      await store.upsert(name, chain);
+      // Replacing a version (keep) is no withdrawal.
+      await store.deleteByFilter(name, {
+        tenant: 'a',
+        documentId: 'p-2024',
+        keep: { version: 1, chunkCount: 1 },
+      });
+      await store.deleteByFilter(name, { tenant: 'a', documentId: 'p-2024' });
+      await store.deleteByFilter(name, { tenant: 'b', documentId: 'p-2024' });
+      await store.deleteByFilter(name, { tenant: 'a', documentId: 'q-2024', collection: 'other' });
+      // A document that supersedes nothing leaves no link.
+      await store.deleteByFilter(name, { tenant: 'a', documentId: 'never-indexed' });
+      const links = await store.supersessions(name, { tenant: 'a', collections: ['wiki'], groups: [] });
+      expect(links).toEqual([
+        { documentId: 'p-2024', supersedes: ['p-2023'], withdrawn: true },
+        { documentId: 'p-2025', supersedes: ['p-2024'], effectiveDate: '2025-01-01' },
+      ]);
+      expect([...supersessionOf(links, '2026-11-30').retired].sort()).toEqual(['p-2023', 'p-2024']);
+      // Deleting the newest too: nothing live supersedes 2023 any more, so it applies again.
+      await store.deleteByFilter(name, { tenant: 'a', documentId: 'p-2025' });
+      const after = await store.supersessions(name, { tenant: 'a', collections: ['wiki'], groups: [] });
+      expect([...supersessionOf(after, '2026-11-30').retired]).toEqual([]);
+      // Submitted again, a withdrawn document's own links count, not the recorded ones.
+      await store.upsert(name, [
+        point({ tenant: 'a', documentId: 'p-2024', effectiveDate: '2024-01-01' }, [1, 0, 0, 0]),
+      ]);
+      expect(await store.supersessions(name, { tenant: 'a', collections: ['wiki'], groups: [] })).toEqual([
+        { documentId: 'p-2025', supersedes: ['p-2024'], withdrawn: true },
+      ]);
+      // Withdrawn again without supersedes, its earlier links are forgotten.
+      await store.deleteByFilter(name, { tenant: 'a', documentId: 'p-2024' });
+      expect(await store.supersessions(name, { tenant: 'a', collections: ['wiki'], groups: [] })).toEqual([
+        { documentId: 'p-2025', supersedes: ['p-2024'], withdrawn: true },
+      ]);
+      // Recorded links are no points: p-2023 is the tenant's only one left.
+      expect(await store.count(name, { tenant: 'a' })).toBe(1);
+    });
+
+    it('keeps one member of a supersession cycle that slipped past ingestion live: the newest in effect', async () => {
+      // Two submissions racing under different keys can each pass the cycle check.
+      await store.upsert(name, [
+        point(
+          {
+            tenant: 'a',
+            documentId: 'c-a',
+            supersedes: ['c-b'],
+            effectiveDate: '2024-01-01',
+            versionLabel: 'A',
+          },
+          [1, 0, 0, 0],
+        ),
+        point(
+          {
+            tenant: 'a',
+            documentId: 'c-b',
+            supersedes: ['c-a'],
+            effectiveDate: '2025-01-01',
+            versionLabel: 'B',
+          },
+          [1, 0, 0, 0],
+        ),
+        point({ tenant: 'a', documentId: 'c-old', effectiveDate: '2020-01-01' }, [1, 0, 0, 0]),
+        point({ tenant: 'a', documentId: 'c-z', supersedes: ['c-old', 'c-a'] }, [1, 0, 0, 0]),
+      ]);
+      const links = await store.supersessions(name, { tenant: 'a', collections: ['wiki'], groups: [] });
+      expect(links.map((l) => l.documentId)).toEqual(['c-a', 'c-b', 'c-z']);
+      const cycle = links.filter((l) => l.documentId !== 'c-z');
+      // c-b, the newest in effect, stays; before it applies, c-a is the only one in effect and stays.
+      expect([...supersessionOf(cycle, '2026-11-30').retired]).toEqual(['c-a']);
+      expect([...supersessionOf(cycle, '2024-06-01').retired]).toEqual(['c-b']);
+      // A document outside the cycle that supersedes a member supersedes the cycle, as any chain.
+      expect([...supersessionOf(links, '2026-11-30').retired].sort()).toEqual(['c-a', 'c-b', 'c-old']);
     });
 
     it('reads a collection that does not exist yet as empty', async () => {

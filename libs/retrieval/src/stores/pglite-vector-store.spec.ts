@@ -45,7 +45,7 @@ describe('PgliteVectorStore', () => {
     }
   });
 
-  it('answers the superseded documents of a scope again without a read until the table is written', async () => {
+  it('answers the supersession links of a scope again without a read until the table is written', async () => {
     const store = await PgliteVectorStore.open();
     try {
       await store.ensureCollection('chunks_sup_2', 2);
@@ -55,18 +55,22 @@ describe('PgliteVectorStore', () => {
         payload: { ...payload(documentId, documentId), supersedes },
       });
       await store.upsert('chunks_sup_2', [point('6f1c0b0a-0000-4000-8000-000000000010', 'v2', ['v1'])]);
-      const query = { tenant: 'a', collections: ['c'], groups: [], asOf: '2026-11-30' };
-      expect(await store.supersededDocuments('chunks_sup_2', query)).toEqual(['v1']);
+      const query = { tenant: 'a', collections: ['c'], groups: [] };
+      const links = async () =>
+        (await store.supersessions('chunks_sup_2', query)).map(
+          (l) => `${l.documentId}>${l.supersedes.join(',')}${l.withdrawn ? ' (withdrawn)' : ''}`,
+        );
+      expect(await links()).toEqual(['v2>v1']);
       // Reads run prepared (execProtocol) or unnamed (query): neither may happen.
       const db = (store as unknown as { db: PGlite }).db;
       const reads = [jest.spyOn(db, 'query'), jest.spyOn(db, 'execProtocol')];
-      expect(await store.supersededDocuments('chunks_sup_2', query)).toEqual(['v1']);
+      expect(await links()).toEqual(['v2>v1']);
       for (const read of reads) expect(read).not.toHaveBeenCalled();
       for (const read of reads) read.mockRestore();
       await store.upsert('chunks_sup_2', [point('6f1c0b0a-0000-4000-8000-000000000011', 'v3', ['v2'])]);
-      expect(await store.supersededDocuments('chunks_sup_2', query)).toEqual(['v1', 'v2']);
+      expect(await links()).toEqual(['v2>v1', 'v3>v2']);
       await store.deleteByFilter('chunks_sup_2', { tenant: 'a', documentId: 'v3' });
-      expect(await store.supersededDocuments('chunks_sup_2', query)).toEqual(['v1']);
+      expect(await links()).toEqual(['v2>v1', 'v3>v2 (withdrawn)']);
     } finally {
       await store.close();
     }
@@ -409,7 +413,7 @@ describe('PgliteVectorStore at scale', () => {
               store.lexicalSearch(name, query),
               store.rankIds(name, vector, { tenant, collections, limit: 10 }),
               store.count(name, { tenant, collections, groups }),
-              store.supersededDocuments(name, { tenant, collections, groups, asOf: '2026-06-01' }),
+              store.supersessions(name, { tenant, collections, groups }),
             ]);
           const answers = await asked(prepared);
           expect(answers).toEqual(await asked(unnamed));

@@ -17,6 +17,7 @@ import type {
   ScoredChunk,
   SearchQuery,
   StoredChunk,
+  SupersessionLink,
   SupersessionQuery,
   VectorPoint,
   VectorStore,
@@ -72,8 +73,10 @@ export class PgliteVectorStore implements VectorStore {
   private readonly dimensions = new Map<string, number>();
   /** BM25 statistics per table, then per scope and groups; a table's are dropped on every write to it. */
   private readonly statistics = new Map<string, Map<string, LexicalStatistics>>();
-  /** Superseded document ids per table, then per query; a table's are dropped on every write to it. */
-  private readonly supersessions = new Map<string, Map<string, readonly string[]>>();
+  /** Supersession links per table, then per query; a table's are dropped on every write to it. */
+  private readonly links = new Map<string, Map<string, readonly SupersessionLink[]>>();
+  /** Tables whose withdrawn-links table is known to exist. */
+  private readonly withdrawnTables = new Set<string>();
   /** The lexemes of query texts seen lately (to_tsvector of a text never changes). */
   private readonly textLexemes = new Map<string, readonly string[]>();
   /** Planner statistics and vector index state per table (PGlite has no autovacuum to keep them). */
@@ -357,24 +360,60 @@ export class PgliteVectorStore implements VectorStore {
     return rows.map((row) => ({ id: row.id, score: row.score }));
   }
 
-  async supersededDocuments(name: string, query: SupersessionQuery): Promise<string[]> {
+  async supersessions(name: string, query: SupersessionQuery): Promise<SupersessionLink[]> {
     const table = assertCollectionName(name);
     if (query.collections.length === 0 || !(await this.exists(name))) return [];
+    const withdrawn = await this.withdrawnTable(name);
     // Asked for every request, answered from the table as of its last write in this process (its
     // only writer, as for the BM25 statistics).
-    const ids = await this.keptRead(this.supersessions, name, JSON.stringify(query), async () => {
+    const links = await this.keptRead(this.links, name, JSON.stringify(query), async () => {
       const where = new Where().scope(query).readableBy(query.groups);
-      const asOf = where.param(query.asOf);
-      const result = await this.read<{ id: string }>(
-        `SELECT DISTINCT unnest(supersedes) AS id FROM ${table}
-          WHERE ${where.sql()} AND cardinality(supersedes) > 0
-            AND (effective_date IS NULL OR effective_date <= ${asOf})
-          ORDER BY id`,
+      const result = await this.read<{
+        document_id: string;
+        supersedes: string[];
+        effective_date: string | null;
+        version_label: string | null;
+        withdrawn: boolean;
+      }>(
+        `SELECT * FROM (
+           SELECT DISTINCT ON (document_id) document_id, supersedes, effective_date, version_label, false AS withdrawn
+             FROM ${table} WHERE ${where.sql()} AND cardinality(supersedes) > 0
+            ORDER BY document_id, version DESC) live
+         UNION ALL
+         SELECT w.document_id, w.supersedes, NULL, NULL, true FROM ${withdrawn} w
+          WHERE w.tenant = $1 AND w.collection = ANY($2::text[]) AND cardinality(w.supersedes) > 0
+            AND NOT EXISTS (SELECT 1 FROM ${table} c WHERE c.tenant = w.tenant AND c.document_id = w.document_id)
+         ORDER BY document_id`,
         where.params,
       );
-      return result.rows.map((row) => row.id);
+      return result.rows.map((row): SupersessionLink => ({
+        documentId: row.document_id,
+        supersedes: row.supersedes,
+        ...(row.effective_date ? { effectiveDate: row.effective_date } : {}),
+        ...(row.version_label ? { versionLabel: row.version_label } : {}),
+        ...(row.withdrawn ? { withdrawn: true as const } : {}),
+      }));
     });
-    return [...ids];
+    return [...links];
+  }
+
+  /**
+   * The table of withdrawn documents' supersession links beside table `name` (created on first
+   * use: tables made before it lack it), quoted.
+   */
+  private async withdrawnTable(name: string): Promise<string> {
+    const withdrawn = quoted(`${name}_withdrawn`);
+    if (this.withdrawnTables.has(name)) return withdrawn;
+    await this.db.exec(`
+      CREATE TABLE IF NOT EXISTS ${withdrawn} (
+        tenant text NOT NULL,
+        collection text NOT NULL,
+        document_id text NOT NULL,
+        supersedes text[] NOT NULL,
+        PRIMARY KEY (tenant, collection, document_id)
+      )`);
+    this.withdrawnTables.add(name);
+    return withdrawn;
   }
 
   /**
@@ -403,7 +442,7 @@ export class PgliteVectorStore implements VectorStore {
   /** Drops what was read from the table and kept (BM25 statistics, supersessions): it is being written. */
   private forgetReads(name: string): void {
     this.statistics.delete(name);
-    this.supersessions.delete(name);
+    this.links.delete(name);
   }
 
   async count(name: string, filter: PointFilter): Promise<number> {
@@ -468,10 +507,30 @@ export class PgliteVectorStore implements VectorStore {
     const keep = filter.keep
       ? ` AND NOT (version = ${where.param(filter.keep.version)} AND chunk_index < ${where.param(filter.keep.chunkCount)})`
       : '';
-    const deleted = await this.db.query(`DELETE FROM ${table} WHERE ${where.sql()}${keep}`, where.params);
+    let count: number;
+    if (filter.keep) {
+      count =
+        (await this.db.query(`DELETE FROM ${table} WHERE ${where.sql()}${keep}`, where.params))
+          .affectedRows ?? 0;
+    } else {
+      // A withdrawn document keeps its newest version's links (empty ones too, replacing older
+      // ones), in the same statement: deleting 2024 of 2023 <- 2024 <- 2025 leaves 2023 retired.
+      const withdrawn = await this.withdrawnTable(name);
+      const result = await this.db.query<{ n: number }>(
+        `WITH gone AS (DELETE FROM ${table} WHERE ${where.sql()}
+                        RETURNING tenant, collection, document_id, version, supersedes),
+              links AS (INSERT INTO ${withdrawn} (tenant, collection, document_id, supersedes)
+                        SELECT DISTINCT ON (tenant, collection, document_id) tenant, collection, document_id, supersedes
+                          FROM gone ORDER BY tenant, collection, document_id, version DESC
+                        ON CONFLICT (tenant, collection, document_id) DO UPDATE SET supersedes = EXCLUDED.supersedes)
+         SELECT count(*)::int AS n FROM gone`,
+        where.params,
+      );
+      count = result.rows[0]?.n ?? 0;
+    }
     const upkeep = await this.upkeepOf(name);
-    upkeep.changed += deleted.affectedRows ?? 0;
-    upkeep.rows = Math.max(0, upkeep.rows - (deleted.affectedRows ?? 0));
+    upkeep.changed += count;
+    upkeep.rows = Math.max(0, upkeep.rows - count);
   }
 
   async close(): Promise<void> {

@@ -12,6 +12,8 @@ export const QDRANT_PAYLOAD_INDEXES: readonly { field: string; schema: 'keyword'
   { field: 'documentId', schema: 'keyword' },
   { field: 'version', schema: 'integer' },
   { field: 'chunkIndex', schema: 'integer' },
+  // Withdrawn documents' link points (no vectors) are looked up by it at every query.
+  { field: 'withdrawn.tenant', schema: 'keyword' },
 ];
 
 function keyword(key: string, value: string): Condition {

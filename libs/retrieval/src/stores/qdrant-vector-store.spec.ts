@@ -195,6 +195,7 @@ describe('QdrantVectorStore', () => {
       'documentId',
       'version',
       'chunkIndex',
+      'withdrawn.tenant',
     ]);
     await expect(
       new QdrantVectorStore({ url: 'http://unused', client }).ensureCollection('chunks_m_4', 8),
@@ -357,6 +358,98 @@ describe('QdrantVectorStore', () => {
       lexical: [],
     });
     expect(queryBatch).toHaveBeenCalledTimes(1);
+  });
+
+  it("records a wholly deleted document's newest supersedes, before deleting it, as a point without vectors matched by no tenant filter", async () => {
+    const chunk = (version: number, supersedes: string[]) => ({
+      id: `p${version}`,
+      payload: { ...payload, documentId: 'p-2024', version, supersedes },
+    });
+    const scroll = jest.fn().mockResolvedValue({
+      points: [chunk(2, ['p-2023']), chunk(1, ['p-2022'])],
+      next_page_offset: null,
+    });
+    const del = jest.fn().mockResolvedValue({});
+    const upsert = jest.fn().mockResolvedValue({});
+    const store = new QdrantVectorStore({
+      url: 'http://unused',
+      client: fakeClient({ scroll, delete: del, upsert }),
+    });
+    await store.deleteByFilter('chunks_m_4', { tenant: 'a', documentId: 'p-2024' });
+    expect(scroll.mock.calls[0][1].filter).toEqual(deletionFilter({ tenant: 'a', documentId: 'p-2024' }));
+    expect(del).toHaveBeenCalledTimes(1);
+    // Links first: a query between the two requests still sees the document's own.
+    expect(upsert.mock.invocationCallOrder[0]).toBeLessThan(del.mock.invocationCallOrder[0]);
+    const [[, written]] = upsert.mock.calls;
+    expect(written.points).toEqual([
+      {
+        id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-8[0-9a-f]{3}-[0-9a-f]{12}$/),
+        vector: {},
+        payload: {
+          withdrawn: { tenant: 'a', collection: 'wiki', documentId: 'p-2024' },
+          supersedes: ['p-2023'],
+        },
+      },
+    ]);
+    // Withdrawing it again replaces the same point; replacing a version (keep) records nothing.
+    await store.deleteByFilter('chunks_m_4', { tenant: 'a', documentId: 'p-2024' });
+    expect(upsert.mock.calls[1][1].points[0].id).toBe(written.points[0].id);
+    await store.deleteByFilter('chunks_m_4', {
+      tenant: 'a',
+      documentId: 'p-2024',
+      keep: { version: 2, chunkCount: 1 },
+    });
+    expect(scroll).toHaveBeenCalledTimes(2);
+    expect(upsert).toHaveBeenCalledTimes(2);
+  });
+
+  it("lists the newest version's links of each readable document, then withdrawn ones not stored again", async () => {
+    const live = (id: string, documentId: string, version: number, extra: Partial<ChunkPayload>) => ({
+      id,
+      payload: { ...payload, documentId, version, ...extra },
+    });
+    const link = (documentId: string, supersedes: string[]) => ({
+      id: documentId,
+      payload: { withdrawn: { tenant: 'a', collection: 'wiki', documentId }, supersedes },
+    });
+    const scroll = jest
+      .fn()
+      .mockResolvedValueOnce({
+        points: [
+          live('1', 'p-2025', 1, { supersedes: ['p-2023'] }),
+          live('2', 'p-2025', 2, {
+            supersedes: ['p-2024'],
+            effectiveDate: '2025-01-01',
+            versionLabel: 'FY25',
+          }),
+        ],
+        next_page_offset: null,
+      })
+      .mockResolvedValueOnce({
+        points: [link('p-2024', ['p-2023']), link('x', ['w'])],
+        next_page_offset: null,
+      })
+      .mockResolvedValueOnce({ points: [live('3', 'x', 1, {})], next_page_offset: null });
+    const store = new QdrantVectorStore({ url: 'http://unused', client: fakeClient({ scroll }) });
+    expect(
+      await store.supersessions('chunks_m_4', { tenant: 'a', collections: ['wiki'], groups: [] }),
+    ).toEqual([
+      { documentId: 'p-2024', supersedes: ['p-2023'], withdrawn: true },
+      { documentId: 'p-2025', supersedes: ['p-2024'], effectiveDate: '2025-01-01', versionLabel: 'FY25' },
+    ]);
+    expect(scroll.mock.calls[1][1].filter).toEqual({
+      must: [
+        { key: 'withdrawn.tenant', match: { value: 'a' } },
+        { key: 'withdrawn.collection', match: { any: ['wiki'] } },
+      ],
+      must_not: [{ is_empty: { key: 'supersedes' } }],
+    });
+    expect(scroll.mock.calls[2][1].filter).toEqual({
+      must: [
+        { key: 'tenant', match: { value: 'a' } },
+        { key: 'documentId', match: { any: ['p-2024', 'x'] } },
+      ],
+    });
   });
 
   it('classifies transient faults', () => {

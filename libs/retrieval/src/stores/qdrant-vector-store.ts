@@ -3,6 +3,7 @@ import type {
   QdrantClientParams,
   Schemas,
 } from '@qdrant/js-client-rest' with { 'resolution-mode': 'import' };
+import { createHash } from 'node:crypto';
 import { backOff } from 'exponential-backoff';
 import { RetrievalError } from '../errors';
 import type {
@@ -18,6 +19,7 @@ import type {
   ScoredChunk,
   SearchQuery,
   StoredChunk,
+  SupersessionLink,
   SupersessionQuery,
   VectorPoint,
   VectorStore,
@@ -275,32 +277,80 @@ export class QdrantVectorStore implements VectorStore {
     return points.map((p) => ({ id: String(p.id), score: p.score }));
   }
 
-  /** Scrolls the readable points that supersede something (few: only replacement documents carry the field). */
-  async supersededDocuments(name: string, query: SupersessionQuery): Promise<string[]> {
+  /**
+   * Scrolls the readable points that supersede something (few: only replacement documents carry
+   * the field), then the withdrawn documents' links of the scope, leaving out ids stored again.
+   */
+  async supersessions(name: string, query: SupersessionQuery): Promise<SupersessionLink[]> {
     assertCollectionName(name);
     if (query.collections.length === 0) return [];
     const readable = scopeFilter(query, query.groups);
-    const superseded = new Set<string>();
+    const newest = new Map<string, { version: number; link: SupersessionLink }>();
+    const live = await this.scrollAll(name, 'supersession scroll', {
+      filter: { must: readable.must, must_not: [{ is_empty: { key: 'supersedes' } }] },
+      with_payload: { include: ['documentId', 'version', 'supersedes', 'effectiveDate', 'versionLabel'] },
+    });
+    for (const point of live) {
+      const p = toPayload(point.payload);
+      const had = newest.get(p.documentId);
+      if (had && had.version >= p.version) continue;
+      const link: SupersessionLink = {
+        documentId: p.documentId,
+        supersedes: p.supersedes ?? [],
+        ...(p.effectiveDate ? { effectiveDate: p.effectiveDate } : {}),
+        ...(p.versionLabel ? { versionLabel: p.versionLabel } : {}),
+      };
+      newest.set(p.documentId, { version: p.version, link });
+    }
+    const links = [...newest.values()].map((n) => n.link);
+    const withdrawn = (
+      await this.scrollAll(name, 'withdrawn links scroll', {
+        filter: {
+          must: [
+            { key: `${WITHDRAWN}.tenant`, match: { value: query.tenant } },
+            { key: `${WITHDRAWN}.collection`, match: { any: [...query.collections] } },
+          ],
+          must_not: [{ is_empty: { key: 'supersedes' } }],
+        },
+        with_payload: true,
+      })
+    ).flatMap((point) => withdrawnLinkOf(point.payload));
+    if (withdrawn.length > 0) {
+      const storedAgain = new Set(
+        (
+          await this.scrollAll(name, 'withdrawn ids scroll', {
+            filter: {
+              must: [
+                { key: 'tenant', match: { value: query.tenant } },
+                { key: 'documentId', match: { any: withdrawn.map((w) => w.documentId) } },
+              ],
+            },
+            with_payload: { include: ['documentId'] },
+          })
+        ).map((point) => String(point.payload?.['documentId'])),
+      );
+      links.push(...withdrawn.filter((w) => !storedAgain.has(w.documentId)));
+    }
+    return links.sort((a, b) => (a.documentId < b.documentId ? -1 : a.documentId > b.documentId ? 1 : 0));
+  }
+
+  /** Every point of a scroll request, page by page; none when the collection does not exist. */
+  private async scrollAll(
+    name: string,
+    what: string,
+    request: Omit<Schemas['ScrollRequest'], 'limit' | 'offset' | 'with_vector'>,
+  ): Promise<Schemas['Record'][]> {
+    const points: Schemas['Record'][] = [];
     let offset: Schemas['ExtendedPointId'] | undefined;
     do {
-      const page = await this.readOrEmpty('supersession scroll', () =>
-        this.client.scroll(name, {
-          filter: { must: readable.must, must_not: [{ is_empty: { key: 'supersedes' } }] },
-          limit: SCROLL_PAGE,
-          offset,
-          with_payload: { include: ['supersedes', 'effectiveDate'] },
-          with_vector: false,
-        }),
+      const page = await this.readOrEmpty(what, () =>
+        this.client.scroll(name, { ...request, limit: SCROLL_PAGE, offset, with_vector: false }),
       );
       if (!page) return [];
-      for (const point of page.points) {
-        const p = toPayload(point.payload);
-        if (p.effectiveDate !== undefined && p.effectiveDate > query.asOf) continue;
-        for (const id of p.supersedes ?? []) superseded.add(id);
-      }
+      points.push(...page.points);
       offset = nextOffset(page.next_page_offset);
     } while (offset !== undefined);
-    return [...superseded].sort();
+    return points;
   }
 
   async count(name: string, filter: PointFilter): Promise<number> {
@@ -375,8 +425,27 @@ export class QdrantVectorStore implements VectorStore {
     return chunks.sort((a, b) => a.version - b.version || a.chunkIndex - b.chunkIndex);
   }
 
+  /**
+   * Deleting a whole document first reads its newest version's supersedes per collection and keeps
+   * them as a point without vectors (never searched, matched by no filter on `tenant` or
+   * `documentId`), one per tenant, collection and document id, before the delete: links of a
+   * document still stored are ignored, so no query between the two requests sees the chain broken.
+   */
   async deleteByFilter(name: string, filter: DocumentDeletion): Promise<void> {
     assertCollectionName(name);
+    const links = filter.keep
+      ? []
+      : withdrawnPoints(
+          filter,
+          await this.scrollAll(name, 'withdrawn document scroll', {
+            filter: deletionFilter(filter),
+            with_payload: { include: ['collection', 'version', 'supersedes'] },
+          }),
+        );
+    if (links.length > 0)
+      await this.call('record withdrawn links', () =>
+        this.client.upsert(name, { wait: true, points: links }),
+      );
     await this.readOrEmpty('delete', () =>
       this.client.delete(name, { wait: true, filter: deletionFilter(filter) }),
     );
@@ -525,4 +594,47 @@ function toPayload(raw: Record<string, unknown> | null | undefined): ChunkPayloa
     ...(str('effectiveDate') ? { effectiveDate: str('effectiveDate') } : {}),
     ...(str('versionLabel') ? { versionLabel: str('versionLabel') } : {}),
   };
+}
+
+/** The payload key under which a withdrawn document's tenant, collection and id are kept. */
+const WITHDRAWN = 'withdrawn';
+
+/** The link points recording a wholly deleted document's newest supersedes, one per collection it was in. */
+function withdrawnPoints(
+  filter: DocumentDeletion,
+  points: readonly Schemas['Record'][],
+): Schemas['PointStruct'][] {
+  const newest = new Map<string, { version: number; supersedes: string[] }>();
+  for (const point of points) {
+    const p = toPayload(point.payload);
+    const had = newest.get(p.collection);
+    if (!had || p.version > had.version)
+      newest.set(p.collection, { version: p.version, supersedes: [...(p.supersedes ?? [])] });
+  }
+  return [...newest.entries()].map(([collection, { supersedes }]) => ({
+    id: withdrawnPointId(filter.tenant, collection, filter.documentId),
+    vector: {},
+    payload: {
+      [WITHDRAWN]: { tenant: filter.tenant, collection, documentId: filter.documentId },
+      supersedes,
+    },
+  }));
+}
+
+/** A stable UUID per withdrawn document, so withdrawing it again replaces its links. */
+function withdrawnPointId(tenant: string, collection: string, documentId: string): string {
+  const hex = createHash('sha256')
+    .update(`withdrawn\u0000${tenant}\u0000${collection}\u0000${documentId}`)
+    .digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** The link a withdrawn document's point records; none when the payload is not one. */
+function withdrawnLinkOf(payload: Schemas['Record']['payload']): SupersessionLink[] {
+  const at = payload?.[WITHDRAWN];
+  const supersedes = payload?.['supersedes'];
+  if (typeof at !== 'object' || at === null || !Array.isArray(supersedes)) return [];
+  const documentId = (at as Record<string, unknown>)['documentId'];
+  if (typeof documentId !== 'string' || supersedes.length === 0) return [];
+  return [{ documentId, supersedes: supersedes.map(String), withdrawn: true }];
 }
