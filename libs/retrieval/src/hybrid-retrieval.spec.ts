@@ -1,3 +1,4 @@
+import { vectorCollectionName } from './embedder';
 import { Ingestor, IngestionRequest } from './ingestor';
 import { NO_DECOMPOSITION, Retriever, RetrieverOptions } from './retriever';
 import type { Reranker } from './reranker';
@@ -70,11 +71,34 @@ describe('hybrid retrieval over PGlite', () => {
       collectionWeights: extra.collectionWeights,
     });
 
-  it('finds an exact code by its words when vector similarity alone misses it', async () => {
-    const strict = { minScore: 0.5, decomposer: NO_DECOMPOSITION };
+  it('returns no passage less similar to the question than minScore, BM25 matches included', async () => {
     const query = 'what does E4711 mean for a customer checkout at our shop';
-    expect((await retrieve(query, { ...strict, lexical: false })).passages).toEqual([]);
-    expect((await retrieve(query, strict)).passages.map((p) => p.documentId)).toEqual(['error-codes']);
+    const embedded = await embedder.embed([query]);
+    const [vector] = embedded.vectors;
+    const name = vectorCollectionName(embedded.usage.modelId, vector.length);
+    // Every chunk of the scope at least minScore similar to the question, by the store's own cosine.
+    const similar = async (minScore: number) =>
+      new Set(
+        (
+          await store.search(name, vector, {
+            tenant: 'acme',
+            collections: ['wiki', 'runbooks'],
+            groups: [],
+            limit: 100,
+            minScore,
+          })
+        ).map((c) => c.id),
+      );
+    for (const minScore of [0, 0.1, 0.2, 0.3, 0.5]) {
+      const { passages } = await retrieve(query, { minScore, decomposer: NO_DECOMPOSITION }, { topK: 10 });
+      const allowed = await similar(minScore);
+      expect(passages.filter((p) => !allowed.has(p.id))).toEqual([]);
+    }
+    // The code's chunk is found (its words and vector agree) until minScore passes its cosine.
+    const found = await retrieve(query, { minScore: 0, decomposer: NO_DECOMPOSITION });
+    expect(found.passages[0]?.documentId).toBe('error-codes');
+    expect(await similar(0.2)).not.toContain(found.passages[0]?.id);
+    expect((await retrieve(query, { minScore: 0.2, decomposer: NO_DECOMPOSITION })).passages).toEqual([]);
   });
 
   it('orders equally relevant sources by the collection weights of the plan', async () => {

@@ -53,7 +53,11 @@ export interface RetrievalResult {
 }
 
 export interface RetrieverOptions {
-  /** Cosine similarity below which a vector match is not relevant (neither returned nor counted as withheld). Default 0.2. */
+  /**
+   * Cosine similarity to the question (or to the part of it searched, when decomposed) below which a
+   * chunk is not relevant: neither returned, whichever list found it (a BM25 match below it is left
+   * out too), nor counted as withheld. Default 0.2.
+   */
   readonly minScore?: number;
   /** Fuse BM25 matches with vector matches. Default true. */
   readonly lexical?: boolean;

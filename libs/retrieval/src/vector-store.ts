@@ -62,7 +62,12 @@ export interface LexicalQuery extends Omit<SearchQuery, 'minScore'> {
   readonly text: string;
 }
 
-/** One query searched both ways: by vector (like `search`) and by words (like `lexicalSearch`). */
+/**
+ * One query searched both ways: by vector (like `search`) and by words (like `lexicalSearch`).
+ * `minScore` applies to both lists: the BM25 list is `lexicalSearch`'s best `limit` matches less
+ * those whose cosine similarity to the vector is below it, so nothing either list returns is less
+ * similar to the vector than `minScore`.
+ */
 export interface HybridQuery extends SearchQuery {
   /** The requester's words, as `LexicalQuery.text`. */
   readonly text: string;
@@ -74,7 +79,7 @@ export interface HybridQuery extends SearchQuery {
   readonly withheld?: { readonly limit: number; readonly minScore?: number };
 }
 
-/** The two ranked lists of a hybrid query, each exactly what `search` and `lexicalSearch` return. */
+/** The two ranked lists of a hybrid query: what `search` returns, and what `lexicalSearch` returns at least `minScore` similar to the vector. */
 export interface HybridLists {
   readonly vector: ScoredChunk[];
   readonly lexical: ScoredChunk[];
@@ -157,7 +162,8 @@ export interface VectorStore {
   lexicalSearch(name: string, query: LexicalQuery): Promise<ScoredChunk[]>;
   /**
    * `search` and `lexicalSearch` of one query together, in one round trip where the store allows
-   * (Qdrant: one batch request of the dense and the sparse query). `minScore` applies to the vector list.
+   * (Qdrant: one batch request of the dense and the sparse query). `minScore` applies to both lists
+   * (cosine similarity to the vector, see `HybridQuery`).
    */
   hybridSearch(name: string, vector: readonly number[], query: HybridQuery): Promise<HybridLists>;
   /**

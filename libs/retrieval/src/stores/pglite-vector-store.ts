@@ -77,6 +77,8 @@ export class PgliteVectorStore implements VectorStore {
   private readonly links = new Map<string, Map<string, readonly SupersessionLink[]>>();
   /** Tables whose withdrawn-links table is known to exist. */
   private readonly withdrawnTables = new Set<string>();
+  /** The lexemes of query texts seen lately (to_tsvector of a text never changes). */
+  private readonly textLexemes = new Map<string, readonly string[]>();
   /** Planner statistics and vector index state per table (PGlite has no autovacuum to keep them). */
   private readonly upkeep = new Map<string, TableUpkeep>();
 
@@ -307,10 +309,14 @@ export class PgliteVectorStore implements VectorStore {
       ? `(SELECT count(*) FILTER (WHERE NOT r.readable AND 1 - r.distance >= ${where.param(withheld.minScore ?? -2)}::float8)
             FROM (SELECT readable, distance FROM scope ORDER BY distance LIMIT ${where.param(Math.max(0, Math.floor(withheld.limit)))}) r)::int`
       : '0';
+    // The BM25 list's best `limit` matches, then only those near enough to the vector (minScore).
+    const near =
+      minScore === undefined || !bm25 ? '' : `WHERE 1 - l.distance >= ${where.param(minScore)}::float8`;
     const lexicalList = bm25
       ? `UNION ALL
          SELECT 'lexical', row_number() OVER (ORDER BY bm25 DESC, id), id, bm25 FROM (
-           SELECT id, bm25 FROM scope WHERE readable AND bm25 IS NOT NULL ORDER BY bm25 DESC, id LIMIT ${limit}) l`
+           SELECT id, bm25, distance FROM scope WHERE readable AND bm25 IS NOT NULL ORDER BY bm25 DESC, id LIMIT ${limit}) l
+           ${near}`
       : '';
     // One row per listed chunk with its list, rank and score (a row with only the count when both
     // lists are empty).
@@ -541,15 +547,6 @@ export class PgliteVectorStore implements VectorStore {
     return this.prepared ? this.prepared.query<R>(text, params) : this.db.query<R>(text, [...params]);
   }
 
-  /** The distinct English lexemes of a query text (stemmed, without stop words), as the index holds them. */
-  private async queryLexemes(text: string): Promise<string[]> {
-    const result = await this.read<{ lexeme: string }>(
-      `SELECT DISTINCT u.lexeme FROM unnest(to_tsvector('english', $1)) u ORDER BY u.lexeme`,
-      [text],
-    );
-    return result.rows.map((row) => row.lexeme).slice(0, MAX_LEXICAL_TERMS);
-  }
-
   /**
    * BM25 (k1 1.2, b 0.75, Lucene's idf) of the query's words as SQL over the chunk alias `c`:
    * `score`, and `matches`, true for chunks holding one of the words (through the GIN index of
@@ -562,12 +559,10 @@ export class PgliteVectorStore implements VectorStore {
     where: Where,
     alias: string,
   ): Promise<{ score: string; matches: string } | undefined> {
-    const terms = await this.queryLexemes(truncateText(query.text, MAX_LEXICAL_QUERY_CHARS));
-    if (terms.length === 0) return undefined;
     const stats = await this.scopeStatistics(name, query);
-    await this.documentFrequencies(name, query, stats, terms);
+    const terms = await this.queryTerms(name, query, stats);
+    if (terms.length === 0) return undefined;
     const weighted = terms
-      .map((lexeme) => ({ lexeme, df: stats.documentFrequency.get(lexeme) ?? 0 }))
       .filter((t) => t.df > 0)
       .map((t) => ({ ...t, idf: Math.log(1 + (stats.documentCount - t.df + 0.5) / (t.df + 0.5)) }));
     if (weighted.length === 0) return undefined;
@@ -588,7 +583,7 @@ export class PgliteVectorStore implements VectorStore {
   /**
    * Rows of the scope, and chunk count and mean length of what the requester may read in it
    * (counting hidden chunks would let scores hint at them), in one pass; document frequencies are
-   * added by documentFrequencies. Kept per table, scope and groups until the next write to the
+   * added by queryTerms. Kept per table, scope and groups until the next write to the
    * table: this process is the only writer of an in-process PGlite.
    */
   private async scopeStatistics(name: string, query: SearchQuery): Promise<LexicalStatistics> {
@@ -613,29 +608,49 @@ export class PgliteVectorStore implements VectorStore {
     });
   }
 
-  /** Adds the readable chunks holding each term not counted yet to `stats`, in one pass over the scope. */
-  private async documentFrequencies(
+  /**
+   * The distinct English lexemes of the query text (stemmed, without stop words, as the index holds
+   * them; the first MAX_LEXICAL_TERMS in lexeme order), each with the number of readable chunks of
+   * the scope holding it, kept in `stats` until the next write. A text seen lately costs no
+   * statement for its words (to_tsvector of a text never changes), and words already counted none
+   * for their counts; the new words of a query are counted together, in one pass through the GIN
+   * index of `terms`.
+   */
+  private async queryTerms(
     name: string,
-    query: SearchQuery,
+    query: LexicalQuery,
     stats: LexicalStatistics,
-    terms: readonly string[],
-  ): Promise<void> {
+  ): Promise<{ lexeme: string; df: number }[]> {
     const table = assertCollectionName(name);
-    const missing = terms.filter((t) => !stats.documentFrequency.has(t));
-    if (missing.length === 0) return;
-    const where = new Where();
-    const lexemes = where.param(missing);
-    where.scope(query).readableBy(query.groups);
-    // One pass over the scope for every missing term (a count per term read the scope once each).
-    const rows = await this.read<{ lexeme: string; df: number }>(
-      `SELECT t.lexeme, count(*)::float8 AS df
-         FROM ${table} c CROSS JOIN LATERAL unnest(${lexemes}::text[]) t(lexeme)
-        WHERE ${where.sql()} AND c.terms ?| ${lexemes}::text[] AND c.terms ? t.lexeme
-        GROUP BY t.lexeme`,
-      where.params,
-    );
-    for (const lexeme of missing) stats.documentFrequency.set(lexeme, 0);
-    for (const row of rows.rows) stats.documentFrequency.set(row.lexeme, row.df);
+    const text = truncateText(query.text, MAX_LEXICAL_QUERY_CHARS);
+    let lexemes = this.textLexemes.get(text);
+    if (lexemes === undefined) {
+      const found = await this.read<{ lexeme: string }>(
+        `SELECT DISTINCT u.lexeme FROM unnest(to_tsvector('english', $1)) u ORDER BY u.lexeme`,
+        [text],
+      );
+      lexemes = found.rows.map((row) => row.lexeme).slice(0, MAX_LEXICAL_TERMS);
+      if (this.textLexemes.size >= MAX_KEPT_TEXTS) this.textLexemes.clear();
+      this.textLexemes.set(text, lexemes);
+    }
+    const frequencies = stats.documentFrequency;
+    const missing = lexemes.filter((lexeme) => !frequencies.has(lexeme));
+    if (missing.length > 0) {
+      const where = new Where();
+      const words = where.param(missing);
+      where.scope(query).readableBy(query.groups);
+      // One pass through the index for every missing word (a count per word read it once each).
+      const rows = await this.read<{ lexeme: string; df: number }>(
+        `SELECT t.lexeme, count(*)::float8 AS df
+           FROM ${table} c CROSS JOIN LATERAL unnest(${words}::text[]) t(lexeme)
+          WHERE ${where.sql()} AND c.terms ?| ${words}::text[] AND c.terms ? t.lexeme
+          GROUP BY t.lexeme`,
+        where.params,
+      );
+      for (const lexeme of missing) frequencies.set(lexeme, 0);
+      for (const row of rows.rows) frequencies.set(row.lexeme, row.df);
+    }
+    return lexemes.map((lexeme) => ({ lexeme, df: frequencies.get(lexeme) ?? 0 }));
   }
 
   /** `hybridSearch` as separate queries, for scopes too large to read exactly. */
@@ -647,7 +662,12 @@ export class PgliteVectorStore implements VectorStore {
     const { text, minScore, withheld, ...lexical } = query;
     // One in-process connection: the statements run one after the other either way.
     const vectorList = await this.search(name, vector, { ...lexical, minScore });
-    const lexicalList = await this.lexicalSearch(name, { ...lexical, text });
+    const lexicalList = await this.nearEnough(
+      name,
+      vector,
+      await this.lexicalSearch(name, { ...lexical, text }),
+      minScore,
+    );
     if (!withheld) return { vector: vectorList, lexical: lexicalList };
     const ranked = await this.rankIds(name, vector, {
       tenant: query.tenant,
@@ -664,6 +684,24 @@ export class PgliteVectorStore implements VectorStore {
             groups: query.groups,
           });
     return { vector: vectorList, lexical: lexicalList, withheld: ranked.length - readable };
+  }
+
+  /** The chunks of `chunks` whose cosine similarity to `vector` is at least `minScore`, in their order. */
+  private async nearEnough(
+    name: string,
+    vector: readonly number[],
+    chunks: ScoredChunk[],
+    minScore: number | undefined,
+  ): Promise<ScoredChunk[]> {
+    if (minScore === undefined || chunks.length === 0) return chunks;
+    const where = new Where(this.queryVector(vector)).ids(chunks.map((c) => c.id));
+    const result = await this.read<{ id: string }>(
+      `SELECT id FROM ${assertCollectionName(name)}
+        WHERE ${where.sql()} AND 1 - (embedding <=> $1::vector) >= ${where.param(minScore)}::float8`,
+      where.params,
+    );
+    const near = new Set(result.rows.map((row) => row.id));
+    return chunks.filter((c) => near.has(c.id));
   }
 
   private async selectNearest<R>(
@@ -818,6 +856,8 @@ const CHUNK_COLUMNS =
 const MAX_LEXICAL_QUERY_CHARS = 2000;
 /** Distinct query words scored; a pasted page adds cost, not precision, past this. */
 const MAX_LEXICAL_TERMS = 32;
+/** Query texts whose lexemes are kept (all dropped when full). */
+const MAX_KEPT_TEXTS = 1000;
 /** Scopes (tenant, collections, groups) whose BM25 statistics are kept per table. */
 const MAX_CACHED_SCOPES = 1000;
 

@@ -237,11 +237,14 @@ describe('QdrantVectorStore', () => {
     expect(request.points[0]?.vector).toEqual(vector);
   });
 
-  it('searches a hybrid query in one batch request: the dense query and the BM25 query, both filtered by tenant and ACL', async () => {
+  it('searches a hybrid query in one batch request: the dense query and the BM25 query, both filtered by tenant and ACL, and the BM25 matches below minScore left out', async () => {
     const scored = (id: string, score: number) => ({ id, version: 1, score, payload });
-    const queryBatch = jest
-      .fn()
-      .mockResolvedValue([{ points: [scored('v1', 0.8)] }, { points: [scored('l1', 7.5), scored('l2', 3)] }]);
+    const queryBatch = jest.fn().mockResolvedValue([
+      { points: [scored('v1', 0.8)] },
+      { points: [scored('l1', 7.5), scored('l2', 3), scored('l3', 2)] },
+      // The BM25 matches at least minScore similar to the vector: l3 and l1, not l2.
+      { points: [scored('l3', 0.5), scored('l1', 0.25)] },
+    ]);
     const store = new QdrantVectorStore({ url: 'http://unused', client: fakeClient({ queryBatch }) });
     const lists = await store.hybridSearch('chunks_m_4', [0.1, 0.2], {
       tenant: 'a',
@@ -254,7 +257,7 @@ describe('QdrantVectorStore', () => {
     expect(lists.vector.map((c) => [c.id, c.score])).toEqual([['v1', 0.8]]);
     expect(lists.lexical.map((c) => [c.id, c.score])).toEqual([
       ['l1', 7.5],
-      ['l2', 3],
+      ['l3', 2],
     ]);
     expect(queryBatch).toHaveBeenCalledTimes(1);
     const filter = scopeFilter({ tenant: 'a', collections: ['wiki'] }, ['hr']);
@@ -279,6 +282,24 @@ describe('QdrantVectorStore', () => {
           filter,
           limit: 30,
           with_payload: true,
+          with_vector: false,
+        },
+        {
+          prefetch: {
+            query: {
+              text: 'hotel policies',
+              model: 'qdrant/bm25',
+              options: { language: 'english', avg_len: 100 },
+            },
+            using: 'lexical',
+            filter,
+            limit: 30,
+          },
+          query: [0.1, 0.2],
+          using: 'dense',
+          limit: 30,
+          score_threshold: 0.2,
+          with_payload: false,
           with_vector: false,
         },
       ],

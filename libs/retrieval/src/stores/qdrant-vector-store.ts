@@ -227,14 +227,43 @@ export class QdrantVectorStore implements VectorStore {
     const ranking = query.withheld
       ? denseRequest(vector, { ...query, ...query.withheld }, scopeFilter(query), false)
       : undefined;
-    const searches = [dense, ...(lexical ? [lexical] : []), ...(ranking ? [ranking] : [])];
+    // Which of the BM25 list are at least minScore similar to the vector: the same sparse query
+    // as a prefetch, rescored by the dense vector with the threshold (ids only).
+    const near =
+      lexical && query.minScore !== undefined
+        ? {
+            prefetch: {
+              query: lexical.query,
+              using: lexical.using,
+              filter: lexical.filter,
+              limit: lexical.limit,
+            },
+            query: [...vector],
+            using: DENSE_VECTOR,
+            limit: lexical.limit,
+            score_threshold: query.minScore,
+            with_payload: false,
+            with_vector: false,
+          }
+        : undefined;
+    const searches = [
+      dense,
+      ...(lexical ? [lexical] : []),
+      ...(ranking ? [ranking] : []),
+      ...(near ? [near] : []),
+    ];
     const results = await this.readOrEmpty('hybrid query', () => this.client.queryBatch(name, { searches }));
+    const nearIds = near
+      ? new Set((results?.[searches.indexOf(near)]?.points ?? []).map((p) => String(p.id)))
+      : undefined;
     const lists = {
       vector: toScoredChunks(results?.[0]?.points ?? []),
-      lexical: lexical ? toScoredChunks(results?.[1]?.points ?? []) : [],
+      lexical: lexical
+        ? toScoredChunks(results?.[1]?.points ?? []).filter((c) => nearIds === undefined || nearIds.has(c.id))
+        : [],
     };
     if (!query.withheld) return lists;
-    const ranked = ranking ? (results?.[searches.length - 1]?.points ?? []) : [];
+    const ranked = ranking ? (results?.[searches.indexOf(ranking)]?.points ?? []) : [];
     const readable = await this.count(name, {
       tenant: query.tenant,
       ids: ranked.map((p) => String(p.id)),
