@@ -4,7 +4,8 @@
 // the worker thread during a native call, and node-llama-cpp's addon then aborted the whole
 // process (`terminate called after throwing an instance of 'Napi::Error'`, exit 134). Each phase
 // runs in a child process of its own (test/local-models/fixtures/model-shutdown.js, from the built
-// libs: `npm run build` first), since a native abort would take jest down with it. Without the
+// libs: `npm run build` first), since a native abort would take jest down with it. The last phase
+// exits with the call still running (process.exit, as a second signal does). Without the
 // local models the suite is skipped loudly; with CI or LLMBUS_REQUIRE_MODELS set it fails.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -72,6 +73,7 @@ describeWithModel('stopping the local models in every phase of their work', () =
     ['generation', 'aborted'],
     ['embedding', 'aborted'],
     ['close-during-generation', 'aborted'],
+    ['exit-during-generation', 'exit'],
   ])('%s: the call in flight ends %s and the process exits 0', async (phase, outcome) => {
     const run = await runPhase(phase);
     expect(run.stderr).not.toContain('Napi::Error');

@@ -7,7 +7,7 @@
 // call of node-llama-cpp is running (a context disposed under a generation rejects an internal
 // promise with "Object is disposed", an uncaught error that ends the thread) makes the addon
 // throw Napi::Error with no JavaScript left to catch it, and the whole process aborts (exit 134).
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { LRUCache } from 'lru-cache';
 import {
   getLlama,
@@ -31,6 +31,8 @@ import type {
 
 const port = parentPort;
 if (port === null) throw new Error('llama-worker.mts must run inside a worker_thread');
+// Set to 1 once a close has freed everything: the engine blocks on it at process exit.
+const closedFlag = (workerData as { closedFlag?: Int32Array } | undefined)?.closedFlag;
 
 interface ChatModel {
   readonly spec: ModelSpec;
@@ -271,6 +273,10 @@ async function handle(request: WorkerRequest): Promise<void> {
       return;
     case 'close':
       await close();
+      if (closedFlag !== undefined) {
+        Atomics.store(closedFlag, 0, 1);
+        Atomics.notify(closedFlag, 0);
+      }
       send({ type: 'closed', id: request.id });
       return;
   }
