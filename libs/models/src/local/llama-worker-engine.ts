@@ -21,6 +21,14 @@ interface Pending {
   readonly onDelta?: (text: string) => void;
 }
 
+/**
+ * Longest the process waits at exit (process.exit with a model call in flight: a second signal, a
+ * shutdown past its deadline) for the worker to stop its call and free the models. Tearing the
+ * worker down during a native call aborts the whole process (Napi::Error, exit 134) instead of
+ * exiting with the code asked for.
+ */
+const EXIT_WAIT_MS = 10_000;
+
 /** Compiled build: dist/local/llama-worker.mjs. From source (jest, ts tooling): Node strips the .mts types. */
 function workerScript(): string {
   const compiled = join(__dirname, 'llama-worker.mjs');
@@ -38,6 +46,9 @@ export class LlamaWorkerEngine implements LocalInferenceEngine {
   private readonly loads = new Map<ModelRole, Promise<ModelLoadInfo>>();
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  /** Set to 1 by the worker once a close has freed the models (read by onExit while it blocks). */
+  private closedFlag?: Int32Array;
+  private readonly onExit = (): void => this.closeBeforeExit();
 
   constructor(private readonly options: { readonly maxThreads: number; readonly logger?: ModelsLogger }) {}
 
@@ -92,13 +103,31 @@ export class LlamaWorkerEngine implements LocalInferenceEngine {
       // The worker is going away either way.
     }
     this.reset(new EngineFailure('unavailable', 'the local model engine was closed'));
+    process.removeListener('exit', this.onExit);
     await worker.terminate();
+  }
+
+  /**
+   * At process exit with work in flight: asks the worker to close (abort, wait, free the models)
+   * and blocks until it has, at most EXIT_WAIT_MS, so that the thread is not torn down during a
+   * native call. The 'exit' event is the last moment the worker is still running.
+   */
+  private closeBeforeExit(): void {
+    const worker = this.worker;
+    const flag = this.closedFlag;
+    if (worker === undefined || flag === undefined || this.pending.size === 0) return;
+    worker.postMessage({ type: 'close', id: this.nextId++ } satisfies WorkerRequest);
+    Atomics.wait(flag, 0, 0, EXIT_WAIT_MS);
   }
 
   private start(): Promise<void> {
     if (this.ready !== undefined) return this.ready;
-    const worker = new Worker(workerScript());
+    const closedFlag = new Int32Array(new SharedArrayBuffer(4));
+    const worker = new Worker(workerScript(), { workerData: { closedFlag } });
     worker.unref();
+    this.closedFlag = closedFlag;
+    process.removeListener('exit', this.onExit);
+    process.on('exit', this.onExit);
     worker.on('message', (message: WorkerResponse) => this.receive(message));
     worker.on('error', (error) => this.crash(worker, error.message));
     worker.on('exit', (code) => this.crash(worker, `exited with code ${code}`));

@@ -2,7 +2,12 @@
 // Node runs this file directly from src (type stripping: erasable TypeScript only, no enums or
 // parameter properties) and as compiled llama-worker.mjs from dist.
 // One request per role at a time: the engine's queues guarantee it, so no locking here.
-import { parentPort } from 'node:worker_threads';
+// Closing waits for every job in progress (aborted first) before disposing anything, and the
+// worker is never terminated while the addon works: a worker_thread torn down while a native
+// call of node-llama-cpp is running (a context disposed under a generation rejects an internal
+// promise with "Object is disposed", an uncaught error that ends the thread) makes the addon
+// throw Napi::Error with no JavaScript left to catch it, and the whole process aborts (exit 134).
+import { parentPort, workerData } from 'node:worker_threads';
 import { LRUCache } from 'lru-cache';
 import {
   getLlama,
@@ -26,6 +31,8 @@ import type {
 
 const port = parentPort;
 if (port === null) throw new Error('llama-worker.mts must run inside a worker_thread');
+// Set to 1 once a close has freed everything: the engine blocks on it at process exit.
+const closedFlag = (workerData as { closedFlag?: Int32Array } | undefined)?.closedFlag;
 
 interface ChatModel {
   readonly spec: ModelSpec;
@@ -53,6 +60,9 @@ let llama: Llama | undefined;
 let chat: ChatModel | undefined;
 let embedding: EmbeddingModel | undefined;
 const aborts = new Map<number, AbortController>();
+// Every request being handled (loads and jobs): closing waits for all of them to settle.
+const inProgress = new Set<Promise<void>>();
+let closing = false;
 // Compiling a grammar costs milliseconds; the same few schemas come back on every request.
 const grammars = new LRUCache<string, LlamaGrammar>({ max: 64 });
 
@@ -203,11 +213,21 @@ async function embed(request: Extract<WorkerRequest, { type: 'embed' }>, signal:
   );
 }
 
+/**
+ * Aborts the jobs in progress, waits until each has settled (node-llama-cpp checks the signal
+ * between tokens and between prompt batches, so the native call in progress ends first), then
+ * disposes contexts before their models and the models before the runtime.
+ */
 async function close(): Promise<void> {
+  closing = true;
+  for (const controller of aborts.values())
+    controller.abort(new JobFailure('aborted', 'the local model engine is closing'));
+  await Promise.allSettled([...inProgress]);
   await chat?.context.dispose();
   await chat?.model.dispose();
   await embedding?.context.dispose();
   await embedding?.model.dispose();
+  grammars.clear();
   await llama?.dispose();
   chat = undefined;
   embedding = undefined;
@@ -215,6 +235,8 @@ async function close(): Promise<void> {
 }
 
 async function handle(request: WorkerRequest): Promise<void> {
+  if (closing && request.type !== 'close' && request.type !== 'abort')
+    throw new JobFailure('unavailable', 'the local model engine is closing');
   switch (request.type) {
     case 'init':
       await init(request.maxThreads);
@@ -251,13 +273,32 @@ async function handle(request: WorkerRequest): Promise<void> {
       return;
     case 'close':
       await close();
+      if (closedFlag !== undefined) {
+        Atomics.store(closedFlag, 0, 1);
+        Atomics.notify(closedFlag, 0);
+      }
       send({ type: 'closed', id: request.id });
       return;
   }
 }
 
+// An error nobody awaits inside node-llama-cpp must not end the thread (see the top of this file):
+// it is reported as an error log line instead.
+process.on('unhandledRejection', (reason: unknown) => {
+  send({
+    type: 'log',
+    level: 'error',
+    message: `unhandled rejection in the local model worker: ${reason instanceof Error ? reason.message : String(reason)}`,
+  });
+});
+
 port.on('message', (request: WorkerRequest) => {
-  handle(request).catch((error: unknown) => {
+  const handled = handle(request);
+  if (request.type !== 'close' && request.type !== 'abort') {
+    inProgress.add(handled);
+    void handled.catch(() => undefined).finally(() => inProgress.delete(handled));
+  }
+  handled.catch((error: unknown) => {
     // An aborted generation rejects with the signal's reason, which is already a JobFailure.
     const failure =
       error instanceof JobFailure
