@@ -8,7 +8,6 @@
 // Ports 48600-48601, data under the OS temp dir. Needs the local models (skipped loudly without
 // them; CI or LLMBUS_REQUIRE_MODELS=1 makes it fail instead); the script builds the workspace.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +17,6 @@ jest.setTimeout(900_000);
 
 const ROOT = join(__dirname, '..', '..');
 const PORT = 48600;
-const PII_KEY = randomBytes(32).toString('base64');
 const modelsConfig = parseModelsConfig({ ...process.env, LLMBUS_MODEL_PROVIDER: 'local' });
 const chatPath = modelsConfig.local.chatModelPath ?? join(modelsConfig.modelsDir, 'gemma-3-270m-q4_k_m.gguf');
 const mustRun = Boolean(process.env.CI) || process.env.LLMBUS_REQUIRE_MODELS === '1';
@@ -75,9 +73,8 @@ function start(dataDir: string, env: Record<string, string>): Started {
       HTTP_PORT: String(PORT),
       LLMBUS_DATA_DIR: dataDir,
       LOG_FORMAT: 'json',
-      // The same key in both runs: without it each run draws its own, and the second cannot open the
-      // sealed PII mapping the first stored in the trail (the trail endpoint then answers 500).
-      LLMBUS_PII_KEY: PII_KEY,
+      // No LLMBUS_PII_KEY: the key the trail's raw values are sealed with is kept in the data
+      // directory (pii.key), so the second run reads the first run's trail.
       ...env,
     },
     stdio: ['pipe', 'pipe', 'pipe'],

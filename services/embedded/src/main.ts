@@ -19,6 +19,7 @@ import { PgliteVectorStore } from '@llmbus/retrieval';
 import { busFromConfig, closeOnSignals, runMain } from '@llmbus/runtime';
 import { embeddedLogFormat } from './log-output';
 import { OutcomeWatcher } from './outcome-watcher';
+import { embeddedPiiKey } from './pii-key-file';
 import { startPlatform } from './platform';
 import { loadAllSampleDocuments, loadDocumentFolders } from './sample-documents';
 
@@ -27,7 +28,12 @@ const SAMPLES_DIR = join(__dirname, '..', '..', '..', 'samples');
 /** Embedded mode: all five stages in one process on the in-process bus, embedded stores, local models. */
 async function main(): Promise<void> {
   const env = process.env;
-  const config = loadPlatformConfig(env, { mode: 'embedded', httpPort: 8080, clientId: 'llmbus' });
+  const loaded = loadPlatformConfig(env, { mode: 'embedded', httpPort: 8080, clientId: 'llmbus' });
+  // A platform that keeps its data keeps its PII key with it, so earlier trails stay readable.
+  const config =
+    loaded.piiKey === undefined && loaded.dataDir
+      ? { ...loaded, piiKey: embeddedPiiKey(loaded.dataDir) }
+      : loaded;
   const logger = createLogger({
     service: 'llmbus',
     level: config.logLevel,
