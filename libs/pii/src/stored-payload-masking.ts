@@ -48,10 +48,10 @@ export class StoredPayloadMasking {
    * altered the ciphertext, so the mapping could no longer be opened.
    */
   private maskOutsideSealed(data: Payload, actions: PiiActions, vault: PiiVault): Record<string, unknown> {
-    const sealed = Object.entries(data).filter(([, value]) => isSealedVault(value));
-    if (sealed.length === 0) return this.protection.masker.maskValue({ ...data }, actions, vault);
-    const rest = Object.fromEntries(Object.entries(data).filter(([, value]) => !isSealedVault(value)));
-    return { ...this.protection.masker.maskValue(rest, actions, vault), ...Object.fromEntries(sealed) };
+    const rest: Record<string, unknown> = {};
+    const sealed: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(data)) (isSealedVault(value) ? sealed : rest)[key] = value;
+    return { ...this.protection.masker.maskValue(rest, actions, vault), ...sealed };
   }
 
   /** The placeholder mapping of a stored payload (empty when it was stored raw). */

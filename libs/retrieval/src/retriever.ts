@@ -15,7 +15,7 @@ import {
 } from './ranking/relevance';
 import { DEFAULT_RELEVANCE_MODEL } from './ranking/relevance-model';
 import { TextVectors } from './ranking/text-vectors';
-import { supersessionOf, type Supersession } from './ranking/supersession';
+import { supersessionOf, VERSION_LABELS, type Supersession } from './ranking/supersession';
 import { embeddingInput } from './ingestor';
 import type { Reranker } from './reranker';
 import type { Scope, ScoredChunk, VectorStore } from './vector-store';
@@ -394,8 +394,6 @@ function byScoreThenNewest(asOf: string): (a: ScoredChunk, b: ScoredChunk) => nu
     inEffect(b).localeCompare(inEffect(a)) ||
     VERSION_LABELS.compare(b.payload.versionLabel ?? '', a.payload.versionLabel ?? '');
 }
-
-const VERSION_LABELS = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
 
 /**
  * Moves each passage of a replacement not yet in effect on `asOf` (an `effectiveDate` still to

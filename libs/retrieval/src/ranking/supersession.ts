@@ -75,7 +75,11 @@ export function supersessionOf(links: readonly SupersessionLink[], asOf: string)
   return { retired, replacedBy: (id) => (next.has(id) ? reachOf(id) : NONE) };
 }
 
-const VERSION_LABELS = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
+/**
+ * Orders version labels as people read them: numbers inside compared as numbers ("2023.10" after
+ * "2023.9", "FY2025" after "FY2024"), case ignored. Shared by retirement and ranking.
+ */
+export const VERSION_LABELS = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
 
 /** Latest effective date first, then the higher version label ("FY2025" over "FY2024"), then the id. */
 function newestFirst(live: ReadonlyMap<string, SupersessionLink>): (a: string, b: string) => number {
