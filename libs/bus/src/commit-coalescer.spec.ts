@@ -27,59 +27,64 @@ function tracked(promise: Promise<void>) {
 }
 
 describe('CommitCoalescer', () => {
-  it('sends a commit at once when none is in flight', async () => {
+  it('sends the commits asked for in one turn in one request, the newest offset of each partition', async () => {
     const { sent, send } = recordingSend();
     const commits = new CommitCoalescer(send);
-    const first = tracked(commits.commit('a', 0, '5'));
-    expect(sent.map((r) => r.offsets)).toEqual([[{ topic: 'a', partition: 0, offset: '5' }]]);
-    await settled();
-    expect(first.outcome).toBeUndefined();
-    sent[0].done();
-    await settled();
-    expect(first.outcome).toBe('resolved');
-  });
-
-  it('merges the commits asked for meanwhile into one request, the newest offset of each partition', async () => {
-    const { sent, send } = recordingSend();
-    const commits = new CommitCoalescer(send);
-    const first = tracked(commits.commit('a', 0, '5'));
-    const waiting = [
+    const asked = [
+      tracked(commits.commit('a', 0, '5')),
       tracked(commits.commit('a', 1, '3')),
       tracked(commits.commit('b', 0, '7')),
       tracked(commits.commit('a', 1, '4')),
     ];
-    expect(sent).toHaveLength(1);
+    expect(sent).toHaveLength(0);
+    await settled();
+    expect(sent.map((r) => r.offsets)).toEqual([
+      [
+        { topic: 'a', partition: 0, offset: '5' },
+        { topic: 'a', partition: 1, offset: '4' },
+        { topic: 'b', partition: 0, offset: '7' },
+      ],
+    ]);
+    // Not before the request carrying their offsets is answered.
+    expect(asked.map((a) => a.outcome)).toEqual([undefined, undefined, undefined, undefined]);
     sent[0].done();
     await settled();
-    expect(first.outcome).toBe('resolved');
-    // Not before the request carrying their offsets is answered.
-    expect(waiting.map((w) => w.outcome)).toEqual([undefined, undefined, undefined]);
-    expect(sent[1].offsets).toEqual([
-      { topic: 'a', partition: 1, offset: '4' },
-      { topic: 'b', partition: 0, offset: '7' },
+    expect(asked.map((a) => a.outcome)).toEqual(['resolved', 'resolved', 'resolved', 'resolved']);
+  });
+
+  it('does not hold a commit back while another request is in flight', async () => {
+    const { sent, send } = recordingSend();
+    const commits = new CommitCoalescer(send);
+    const first = tracked(commits.commit('a', 0, '5'));
+    await settled();
+    const second = tracked(commits.commit('a', 1, '3'));
+    await settled();
+    expect(sent.map((r) => r.offsets)).toEqual([
+      [{ topic: 'a', partition: 0, offset: '5' }],
+      [{ topic: 'a', partition: 1, offset: '3' }],
     ]);
     sent[1].done();
     await settled();
-    expect(waiting.map((w) => w.outcome)).toEqual(['resolved', 'resolved', 'resolved']);
-    expect(sent).toHaveLength(2);
+    expect([first.outcome, second.outcome]).toEqual([undefined, 'resolved']);
+    sent[0].done();
+    await settled();
+    expect(first.outcome).toBe('resolved');
   });
 
   it('commits each partition alone after a merged request failed, so each caller gets its own outcome', async () => {
     const { sent, send } = recordingSend();
     const commits = new CommitCoalescer(send);
-    tracked(commits.commit('a', 0, '1'));
     const kept = tracked(commits.commit('a', 1, '3'));
     const lost = tracked(commits.commit('b', 0, '7'));
-    sent[0].done();
     await settled();
-    sent[1].fail(new Error('NOT_COORDINATOR'));
+    sent[0].fail(new Error('NOT_COORDINATOR'));
     await settled();
-    expect(sent.slice(2).map((r) => r.offsets)).toEqual([
+    expect(sent.slice(1).map((r) => r.offsets)).toEqual([
       [{ topic: 'a', partition: 1, offset: '3' }],
       [{ topic: 'b', partition: 0, offset: '7' }],
     ]);
-    sent[2].done();
-    sent[3].fail(new Error('the member lost partition b/0'));
+    sent[1].done();
+    sent[2].fail(new Error('the member lost partition b/0'));
     await settled();
     expect(kept.outcome).toBe('resolved');
     expect(lost.outcome).toEqual(new Error('the member lost partition b/0'));
@@ -89,10 +94,12 @@ describe('CommitCoalescer', () => {
     const { sent, send } = recordingSend();
     const commits = new CommitCoalescer(send);
     const failed = tracked(commits.commit('a', 0, '1'));
+    await settled();
     sent[0].fail(new Error('REBALANCE_IN_PROGRESS'));
     await settled();
     expect(failed.outcome).toEqual(new Error('REBALANCE_IN_PROGRESS'));
     const later = tracked(commits.commit('a', 0, '1'));
+    await settled();
     expect(sent).toHaveLength(2);
     sent[1].done();
     await settled();

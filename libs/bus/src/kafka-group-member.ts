@@ -163,7 +163,7 @@ export class KafkaGroupMember {
       fromBeginning: this.options.fromBeginning ?? true,
     });
     const limit = new ConcurrencyLimit(this.options.concurrency);
-    // The partitions' commits merged into one request while another is in flight.
+    // The commits of several partitions asked for in one turn of the event loop go out as one request.
     const commits = new CommitCoalescer((offsets) => consumer.commitOffsets([...offsets]));
     await consumer.run({
       autoCommit: false,
