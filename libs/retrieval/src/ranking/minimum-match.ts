@@ -19,7 +19,7 @@ export function withMinimumMatch(chunks: ScoredChunk[], query: string, share: nu
       .flatMap((w) => contentStems(w)),
   );
   return chunks.filter((c) => {
-    const own = new Set(contentStems([c.payload.title, ...c.payload.sectionPath, c.payload.text].join(' ')));
+    const own = stemsOf([c.payload.title, ...c.payload.sectionPath, c.payload.text].join(' '));
     let matched = 0;
     for (const stem of wanted) {
       if (!own.has(stem)) continue;
@@ -28,4 +28,21 @@ export function withMinimumMatch(chunks: ScoredChunk[], query: string, share: nu
     }
     return matched >= required;
   });
+}
+
+/** Stem sets of the chunk texts seen lately (cleared when full): the same chunks match query after query. */
+const CHUNK_STEMS = new Map<string, ReadonlySet<string>>();
+const MAX_CHUNK_TEXTS = 2_000;
+/** Longer texts are stemmed at every call rather than kept as keys of the map. */
+const MAX_KEPT_TEXT_CHARS = 20_000;
+
+function stemsOf(text: string): ReadonlySet<string> {
+  let stems = CHUNK_STEMS.get(text);
+  if (stems !== undefined) return stems;
+  stems = new Set(contentStems(text));
+  if (text.length <= MAX_KEPT_TEXT_CHARS) {
+    if (CHUNK_STEMS.size >= MAX_CHUNK_TEXTS) CHUNK_STEMS.clear();
+    CHUNK_STEMS.set(text, stems);
+  }
+  return stems;
 }
