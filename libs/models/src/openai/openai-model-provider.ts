@@ -16,6 +16,7 @@ import type { ModelEntry, ModelRegistry } from '../registry/model-registry';
 import { resolveModelEntry } from '../registry/resolve-model';
 import { assertChatRequestSchemas, offeredTools, requiredChatCapabilities } from '../chat-request-checks';
 import { mapOpenAIError } from './openai-error-mapping';
+import { createNodeHttpFetch, type FetchFunction } from './node-http-fetch';
 import { stripAdaptedNulls } from '../strict-schema';
 import { openAITokenCounter } from '../tokens/openai-token-counter';
 import {
@@ -46,6 +47,12 @@ export interface OpenAIModelProviderOptions {
   readonly maxTokensParameter?: 'max_tokens' | 'max_completion_tokens';
   /** Inputs per embeddings request. Default 256. */
   readonly embeddingBatchSize?: number;
+  /**
+   * How the client makes its HTTP calls: by default over `node:http`/`node:https` with keep-alive
+   * (createNodeHttpFetch, about 0.15 ms of CPU less per call than the global fetch); pass
+   * `globalThis.fetch` to use undici's.
+   */
+  readonly fetch?: FetchFunction;
 }
 
 const PROVIDER = 'openai';
@@ -76,14 +83,18 @@ function finishReasonOf(reason: string | null | undefined, model: string, modelI
 export class OpenAIModelProvider implements ModelProvider {
   readonly name = PROVIDER;
   private readonly client: OpenAI;
+  /** The keep-alive sockets of the default transport, closed with the provider. */
+  private readonly transport?: ReturnType<typeof createNodeHttpFetch>;
   private closed = false;
 
   constructor(private readonly options: OpenAIModelProviderOptions) {
+    this.transport = options.fetch === undefined ? createNodeHttpFetch() : undefined;
     this.client = new OpenAI({
       apiKey: options.apiKey,
       baseURL: options.baseURL,
       timeout: options.timeoutMs,
       maxRetries: options.maxRetries,
+      fetch: options.fetch ?? this.transport?.fetch,
     });
   }
 
@@ -192,6 +203,7 @@ export class OpenAIModelProvider implements ModelProvider {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.transport?.close();
   }
 
   private chatBody(entry: ModelEntry, request: ChatRequest): CompletionCreateParams {
