@@ -32,7 +32,13 @@ export function createNodeHttpFetch(options: { readonly maxSockets?: number } = 
   /** Closes the idle keep-alive sockets (idle ones never keep the process alive); calls in progress finish. */
   readonly close: () => void;
 } {
-  const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 64, scheduling: 'lifo' as const };
+  const agentOptions = {
+    keepAlive: true,
+    maxSockets: options.maxSockets ?? 64,
+    scheduling: 'lifo' as const,
+    // With NODE_USE_ENV_PROXY set, the global fetch goes through HTTP(S)_PROXY (NO_PROXY honoured): so do these.
+    ...(process.env.NODE_USE_ENV_PROXY ? { proxyEnv: process.env } : {}),
+  };
   const httpAgent = new HttpAgent(agentOptions);
   const httpsAgent = new HttpsAgent(agentOptions);
 
