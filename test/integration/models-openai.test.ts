@@ -629,8 +629,9 @@ describe('openai adapter on the wire', () => {
   });
 });
 
-// The provider's default transport (node:http with keep-alive, createNodeHttpFetch) against what
-// the global fetch did for the client: decoding, redirects, dropped connections, aborts mid-stream.
+// The provider's default transport (node:http with keep-alive, createNodeHttpFetch) and its direct
+// posts of calls that do not stream (postOpenAIJson), against what the openai client and the global
+// fetch did: decoding, redirects, dropped connections, aborts mid-stream, retry hints, headers.
 describe('openai adapter over its node:http transport', () => {
   const ask = { messages: [{ role: 'user' as const, content: 'hello' }] };
 
@@ -718,6 +719,47 @@ describe('openai adapter over its node:http transport', () => {
     expect(viaHttp.deltas).toEqual(['first ']);
     // The client ends a stream its signal aborted as if it had ended: the same through either transport.
     expect(viaHttp).toEqual(await outcome(globalThis.fetch));
+  });
+
+  it('obeys x-should-retry and reports a non-JSON error body as the message', async () => {
+    server.script((_, res) => {
+      res.writeHead(503, { 'content-type': 'text/html', 'x-should-retry': 'false' });
+      res.end('<html>upstream down</html>');
+      return 'handled';
+    });
+    const error = await openai({ maxRetries: 2 })
+      .chat(ask)
+      .catch((e: unknown) => e);
+    expect(server.requests).toHaveLength(1);
+    expect(error).toMatchObject({ code: 'unavailable', status: 503 });
+    expect((error as Error).message).toContain('upstream down');
+  });
+
+  it('sends the key, OPENAI_ORG_ID and OPENAI_PROJECT_ID as the openai client does', async () => {
+    const saved = { org: process.env.OPENAI_ORG_ID, project: process.env.OPENAI_PROJECT_ID };
+    process.env.OPENAI_ORG_ID = 'org-test';
+    process.env.OPENAI_PROJECT_ID = 'proj-test';
+    try {
+      await openai().embed(['alpha']);
+      await openai().chat(ask);
+    } finally {
+      for (const [name, value] of [
+        ['OPENAI_ORG_ID', saved.org],
+        ['OPENAI_PROJECT_ID', saved.project],
+      ] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+    for (const request of server.requests) {
+      expect(request.headers).toMatchObject({
+        authorization: 'Bearer sk-test',
+        'openai-organization': 'org-test',
+        'openai-project': 'proj-test',
+        'content-type': 'application/json',
+      });
+    }
+    expect(server.requests).toHaveLength(2);
   });
 
   it('answers the same through the global fetch when one is given', async () => {
