@@ -19,7 +19,7 @@ export function withMinimumMatch(chunks: ScoredChunk[], query: string, share: nu
       .flatMap((w) => contentStems(w)),
   );
   return chunks.filter((c) => {
-    const own = stemsOf([c.payload.title, ...c.payload.sectionPath, c.payload.text].join(' '));
+    const own = passageStems([c.payload.title, ...c.payload.sectionPath, c.payload.text].join(' '));
     let matched = 0;
     for (const stem of wanted) {
       if (!own.has(stem)) continue;
@@ -30,19 +30,23 @@ export function withMinimumMatch(chunks: ScoredChunk[], query: string, share: nu
   });
 }
 
-/** Stem sets of the chunk texts seen lately (cleared when full): the same chunks match query after query. */
-const CHUNK_STEMS = new Map<string, ReadonlySet<string>>();
-const MAX_CHUNK_TEXTS = 2_000;
-/** Longer texts are stemmed at every call rather than kept as keys of the map. */
-const MAX_KEPT_TEXT_CHARS = 20_000;
+/** Passages whose stems are kept, at most (their texts are the keys: about 1 KB each). */
+const MAX_KEPT_PASSAGES = 2_000;
+/** The content stems of passages matched lately, by text, least recently used first. */
+const keptStems = new Map<string, ReadonlySet<string>>();
 
-function stemsOf(text: string): ReadonlySet<string> {
-  let stems = CHUNK_STEMS.get(text);
-  if (stems !== undefined) return stems;
-  stems = new Set(contentStems(text));
-  if (text.length <= MAX_KEPT_TEXT_CHARS) {
-    if (CHUNK_STEMS.size >= MAX_CHUNK_TEXTS) CHUNK_STEMS.clear();
-    CHUNK_STEMS.set(text, stems);
+/**
+ * The set of a passage's content stems. The same passages match query after query, and stemming a
+ * passage's text cost more than the rest of the filter; the last MAX_KEPT_PASSAGES are kept.
+ */
+function passageStems(text: string): ReadonlySet<string> {
+  let stems = keptStems.get(text);
+  if (stems !== undefined) {
+    keptStems.delete(text);
+  } else {
+    stems = new Set(contentStems(text));
+    if (keptStems.size >= MAX_KEPT_PASSAGES) keptStems.delete(keptStems.keys().next().value as string);
   }
+  keptStems.set(text, stems);
   return stems;
 }
