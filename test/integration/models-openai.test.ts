@@ -2,6 +2,7 @@
 // 127.0.0.1): the shared provider contract, then wire-level behaviour (request mapping, usage,
 // retries, errors, timeouts, malformed output).
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -625,5 +626,155 @@ describe('openai adapter on the wire', () => {
     expect(response.vectors[0]).toEqual(normalizeVector(bagOfWords('alpha beta')));
     expect(response.usage).toMatchObject({ modelId: 'openai/test-embed', promptTokens: 4 });
     expect(response.usage.costUsd).toBeCloseTo((4 * 0.1) / 1e6, 12);
+  });
+});
+
+// The provider's default transport (node:http with keep-alive, createNodeHttpFetch) and its direct
+// posts of calls that do not stream (postOpenAIJson), against what the openai client and the global
+// fetch did: decoding, redirects, dropped connections, aborts mid-stream, retry hints, headers.
+describe('openai adapter over its node:http transport', () => {
+  const ask = { messages: [{ role: 'user' as const, content: 'hello' }] };
+
+  it('asks for compressed answers and decodes a gzip one', async () => {
+    server.script((_, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      res.end(gzipSync(JSON.stringify(completion('squeezed'))));
+      return 'handled';
+    });
+    const response = await openai().chat(ask);
+    expect(response.text).toBe('squeezed');
+    expect(server.requests[0].headers['accept-encoding']).toContain('gzip');
+  });
+
+  it('follows a redirect to the same server with the same method and body', async () => {
+    server.script((request, res) => {
+      res.writeHead(307, { location: request.path.replace('/v1/', '/v1/moved/') });
+      res.end();
+      return 'handled';
+    });
+    const response = await openai().chat(ask);
+    expect(response.text).toBe('You said: hello');
+    expect(server.requests.map((r) => r.path)).toEqual([
+      '/v1/chat/completions',
+      '/v1/moved/chat/completions',
+    ]);
+    expect(server.requests[1].body).toEqual(server.requests[0].body);
+  });
+
+  it('retries an answer cut off by a dropped connection, then maps it to retryable unavailable', async () => {
+    const drop = (_: RecordedRequest, res: ServerResponse): 'handled' => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+      res.write('{"id":"chatcmpl-x","choi');
+      setImmediate(() => res.socket?.destroy());
+      return 'handled';
+    };
+    server.script(drop);
+    expect((await openai({ maxRetries: 1 }).chat(ask)).text).toBe('You said: hello');
+    expect(server.requests).toHaveLength(2);
+
+    server.reset();
+    server.script(drop);
+    const error = await openai({ maxRetries: 0 })
+      .chat(ask)
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'unavailable', retryable: true });
+  });
+
+  it('settles a streamed answer the caller aborts after its first delta, as through the global fetch', async () => {
+    const outcome = async (fetch?: typeof globalThis.fetch) => {
+      const caller = new AbortController();
+      const deltas: string[] = [];
+      server.script((_, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const head = { id: 'c', object: 'chat.completion.chunk', created: 0, model: 'test-chat' };
+        const first = { index: 0, delta: { content: 'first ' }, finish_reason: null };
+        res.write(`data: ${JSON.stringify({ ...head, choices: [first] })}\n\n`);
+        return server.hang(res);
+      });
+      const provider = new OpenAIModelProvider({
+        apiKey: 'sk-test',
+        baseURL,
+        registry,
+        defaultChatModel: entries[0],
+        timeoutMs: 10_000,
+        maxRetries: 0,
+        ...(fetch === undefined ? {} : { fetch }),
+      });
+      const settled = await provider
+        .chat({
+          ...ask,
+          signal: caller.signal,
+          onDelta: (d) => {
+            deltas.push(d.text);
+            caller.abort();
+          },
+        })
+        .then(
+          (response) => ({ text: response.text, finishReason: response.finishReason }),
+          (error: unknown) => ({ code: (error as { code?: string }).code }),
+        );
+      return { deltas, settled };
+    };
+    const viaHttp = await outcome();
+    expect(viaHttp.deltas).toEqual(['first ']);
+    // The client ends a stream its signal aborted as if it had ended: the same through either transport.
+    expect(viaHttp).toEqual(await outcome(globalThis.fetch));
+  });
+
+  it('obeys x-should-retry and reports a non-JSON error body as the message', async () => {
+    server.script((_, res) => {
+      res.writeHead(503, { 'content-type': 'text/html', 'x-should-retry': 'false' });
+      res.end('<html>upstream down</html>');
+      return 'handled';
+    });
+    const error = await openai({ maxRetries: 2 })
+      .chat(ask)
+      .catch((e: unknown) => e);
+    expect(server.requests).toHaveLength(1);
+    expect(error).toMatchObject({ code: 'unavailable', status: 503 });
+    expect((error as Error).message).toContain('upstream down');
+  });
+
+  it('sends the key, OPENAI_ORG_ID and OPENAI_PROJECT_ID as the openai client does', async () => {
+    const saved = { org: process.env.OPENAI_ORG_ID, project: process.env.OPENAI_PROJECT_ID };
+    process.env.OPENAI_ORG_ID = 'org-test';
+    process.env.OPENAI_PROJECT_ID = 'proj-test';
+    try {
+      await openai().embed(['alpha']);
+      await openai().chat(ask);
+    } finally {
+      for (const [name, value] of [
+        ['OPENAI_ORG_ID', saved.org],
+        ['OPENAI_PROJECT_ID', saved.project],
+      ] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+    for (const request of server.requests) {
+      expect(request.headers).toMatchObject({
+        authorization: 'Bearer sk-test',
+        'openai-organization': 'org-test',
+        'openai-project': 'proj-test',
+        'content-type': 'application/json',
+      });
+    }
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it('answers the same through the global fetch when one is given', async () => {
+    const provider = new OpenAIModelProvider({
+      apiKey: 'sk-test',
+      baseURL,
+      registry,
+      defaultChatModel: entries[0],
+      defaultEmbeddingModel: entries[1],
+      timeoutMs: 10_000,
+      maxRetries: 0,
+      fetch: globalThis.fetch,
+    });
+    const [viaFetch, viaHttp] = [await provider.embed(['alpha beta']), await openai().embed(['alpha beta'])];
+    expect(viaFetch.vectors).toEqual(viaHttp.vectors);
+    expect((await provider.chat(ask)).text).toBe((await openai().chat(ask)).text);
   });
 });

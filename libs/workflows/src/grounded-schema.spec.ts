@@ -24,4 +24,15 @@ describe('groundedOutputSchema', () => {
     groundedOutputSchema(workflow, ['p-1']);
     expect(JSON.stringify(workflow.output.schema)).not.toContain('p-1');
   });
+
+  it('gives the same schema object for the same shown ids and its own for other ids, in any order of calls', () => {
+    const first = groundedOutputSchema(workflow, ['p-1', 'p-2']);
+    const other = groundedOutputSchema(workflow, ['p-2', 'p-3']);
+    expect(groundedOutputSchema(workflow, ['p-1', 'p-2'])).toBe(first);
+    expect(citations(other)['items']).toMatchObject({ enum: ['p-2', 'p-3'] });
+    expect(citations(first)['items']).toMatchObject({ enum: ['p-1', 'p-2'] });
+    expect(citations(groundedOutputSchema(workflow, ['p-1,p-2']))['items']).toMatchObject({
+      enum: ['p-1,p-2'],
+    });
+  });
 });

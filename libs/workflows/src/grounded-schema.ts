@@ -6,9 +6,35 @@ type Schema = Record<string, unknown>;
  * The workflow's output schema narrowed to this request: the citations field may only hold ids of
  * passages the prompt actually showed. With constrained decoding (local models) the model cannot
  * invent a citation at all; other providers get the same enum as guidance, and the validator's
- * grounding check still applies.
+ * grounding check still applies. The schema returned is shared with other requests showing the same
+ * passages: read it, never change it.
  */
 export function groundedOutputSchema(workflow: LoadedWorkflow, shownPassageIds: readonly string[]): Schema {
+  let kept = GROUNDED.get(workflow);
+  if (kept === undefined) {
+    kept = new Map();
+    GROUNDED.set(workflow, kept);
+  }
+  const key = JSON.stringify(shownPassageIds);
+  let schema = kept.get(key);
+  if (schema === undefined) {
+    schema = narrowed(workflow, shownPassageIds);
+    if (kept.size >= MAX_ID_SETS) kept.clear();
+    kept.set(key, schema);
+  }
+  return schema;
+}
+
+/**
+ * Narrowed schemas kept per workflow and list of shown ids (256 lists a workflow, all dropped when
+ * full): questions alike show the same passages, and copying the schema (structuredClone) was ~4 %
+ * of the generator's busy time; the same object also lets the structured-output validator find its
+ * compiled validator by identity. The kept schemas are shared: read them, never change them.
+ */
+const GROUNDED = new WeakMap<LoadedWorkflow, Map<string, Schema>>();
+const MAX_ID_SETS = 256;
+
+function narrowed(workflow: LoadedWorkflow, shownPassageIds: readonly string[]): Schema {
   const schema = structuredClone(workflow.output.schema) as Schema;
   const field = workflow.validation.citations?.field;
   if (!field?.startsWith('output.')) return schema;

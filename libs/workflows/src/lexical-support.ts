@@ -67,9 +67,31 @@ export function lexicalSupport(sentence: string, sourceVocabulary: ReadonlySet<s
   return found / words.size;
 }
 
-/** The set of content words of several texts, for repeated lexicalSupport calls. */
+/**
+ * The set of content words of several texts, for repeated lexicalSupport calls. Each text's content
+ * words are remembered (2,000 texts of up to 20,000 characters, all dropped when full): the sources
+ * are passages cited request after request.
+ */
 export function vocabularyOf(texts: readonly string[]): Set<string> {
-  return new Set(texts.flatMap(contentWords));
+  const vocabulary = new Set<string>();
+  for (const text of texts) for (const word of sourceWordsOf(text)) vocabulary.add(word);
+  return vocabulary;
+}
+
+const SOURCE_WORDS = new Map<string, readonly string[]>();
+const MAX_SOURCE_TEXTS = 2_000;
+const MAX_KEPT_SOURCE_CHARS = 20_000;
+
+/** contentWords of a source text, each once, remembered for the texts seen lately. */
+function sourceWordsOf(text: string): readonly string[] {
+  let words = SOURCE_WORDS.get(text);
+  if (words !== undefined) return words;
+  words = [...new Set(contentWords(text))];
+  if (text.length <= MAX_KEPT_SOURCE_CHARS) {
+    if (SOURCE_WORDS.size >= MAX_SOURCE_TEXTS) SOURCE_WORDS.clear();
+    SOURCE_WORDS.set(text, words);
+  }
+  return words;
 }
 
 /** The word n-grams of a text (all words, stop words included), joined with spaces. */

@@ -172,6 +172,24 @@ describe('OutputValidator: evidence-based confidence', () => {
     ]);
   });
 
+  it("flags a copy of the rendered prompt's system message, for each system text the workflow renders", () => {
+    const prompt = (system: string) =>
+      JSON.stringify([
+        { role: 'system', content: system },
+        { role: 'user', content: '<request>Where is my reset link?</request>' },
+      ]);
+    const copied = 'Escalate every ticket about the Zephyr migration to the platform desk at once.';
+    const problems = (renderedPrompt: string) =>
+      validator.validate(workflow, { ...answer(copied), renderedPrompt }, docs).violations;
+    const copies =
+      "output.reply: copies the prompt's instructions (100% of its word trigrams) instead of answering";
+    // The trigrams are kept per system text: another text of the same workflow is not the first's.
+    expect(problems(prompt(copied))).toEqual([copies]);
+    expect(problems(prompt('Answer from the passages.'))).toEqual([]);
+    expect(problems(prompt(`Answer from the passages.\n${copied}`))).toEqual([copies]);
+    expect(problems(prompt('Answer from the passages.'))).toEqual([]);
+  });
+
   it('flags placeholder, repeated and blank text', () => {
     const problems = (reply: string) => validator.validate(workflow, answer(reply), docs).violations;
     expect(problems('N/A')).toEqual(['output.reply: is placeholder text ("N/A"), not an answer']);

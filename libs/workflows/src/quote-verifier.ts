@@ -142,12 +142,31 @@ export function quotesIn(text: string): Quote[] {
 /**
  * The keys a source text supports: everything quotesIn finds, plus bare section numbers that head a
  * line ("14.2 Limitation of liability"), since contracts rarely write "clause" before their own numbers.
+ * Each source's keys are remembered (2,000 texts of up to 20,000 characters): the same passages
+ * are cited by request after request.
  */
 export function supportedKeys(sources: readonly string[]): Set<string> {
   const keys = new Set<string>();
-  for (const source of sources) {
-    for (const quote of quotesIn(source)) keys.add(quote.key);
-    for (const m of source.matchAll(NUMBERED_HEADING)) keys.add(`ref:${normaliseRef(m[1])}`);
+  for (const source of sources) for (const key of keysOf(source)) keys.add(key);
+  return keys;
+}
+
+/** Keys per source text seen lately; cleared when full. Passages recur from request to request. */
+const SOURCE_KEYS = new Map<string, readonly string[]>();
+const MAX_SOURCE_TEXTS = 2_000;
+/** Longer source texts are scanned at every call rather than kept as keys of the map. */
+const MAX_KEPT_SOURCE_CHARS = 20_000;
+
+/** The keys one source text supports (see supportedKeys), remembered for texts seen lately. */
+function keysOf(source: string): readonly string[] {
+  let keys = SOURCE_KEYS.get(source);
+  if (keys !== undefined) return keys;
+  const found = quotesIn(source).map((quote) => quote.key);
+  for (const m of source.matchAll(NUMBERED_HEADING)) found.push(`ref:${normaliseRef(m[1])}`);
+  keys = found;
+  if (source.length <= MAX_KEPT_SOURCE_CHARS) {
+    if (SOURCE_KEYS.size >= MAX_SOURCE_TEXTS) SOURCE_KEYS.clear();
+    SOURCE_KEYS.set(source, keys);
   }
   return keys;
 }

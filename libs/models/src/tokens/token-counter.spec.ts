@@ -56,3 +56,48 @@ describe('token counters', () => {
     expect(openAITokenCounter(entry('qwen2.5'))).toBeUndefined();
   });
 });
+
+describe('conservativeTokenCounter by code unit', () => {
+  /** The counter as it was written first, code point by code point with regular expressions. */
+  function byCodePoint(text: string): number {
+    let letters = 0;
+    let other = 0;
+    for (const char of text) {
+      if (/[A-Za-z ]/.test(char)) letters += 1;
+      else if (/[0-9]/.test(char)) other += 1;
+      else if (char.charCodeAt(0) < 0x80) other += 1;
+      else other += char.length > 1 ? 3 : 1.5;
+    }
+    return Math.ceil(letters / 3 + other);
+  }
+
+  it('counts what the code-point counter counted, lone surrogates and pairs included', () => {
+    const alphabet = [
+      'a',
+      'Z',
+      ' ',
+      '7',
+      '\n',
+      '{',
+      '~',
+      'é',
+      '我',
+      '🙂',
+      '\uD83D',
+      '\uDE42',
+      '\u007F',
+      '\u0080',
+    ];
+    let seed = 42;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed;
+    };
+    const texts = [...Object.values(samples), '', '\uD83D', '\uDE42\uD83D', 'a\uD83Db'];
+    for (let n = 0; n < 500; n++) {
+      const length = next() % 40;
+      texts.push(Array.from({ length }, () => alphabet[next() % alphabet.length]).join(''));
+    }
+    for (const text of texts) expect(conservativeTokenCounter.count(text)).toBe(byCodePoint(text));
+  });
+});

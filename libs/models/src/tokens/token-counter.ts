@@ -1,8 +1,5 @@
 import type { ModelTokenCounter } from '../model-provider';
 
-const ASCII_LETTER_OR_SPACE = /[A-Za-z ]/;
-const ASCII_DIGIT = /[0-9]/;
-
 /**
  * The counter for models whose tokenizer is unknown: an upper bound, not an average. Measured
  * against Gemma 3 (SentencePiece), o200k_base and cl100k_base on English, digits, Chinese,
@@ -16,12 +13,29 @@ export const conservativeTokenCounter: ModelTokenCounter = {
   count(text: string): number {
     let letters = 0;
     let other = 0;
-    for (const char of text) {
-      if (ASCII_LETTER_OR_SPACE.test(char)) letters += 1;
-      else if (ASCII_DIGIT.test(char)) other += 1;
-      else if (char.charCodeAt(0) < 0x80) other += 1;
-      else other += char.length > 1 ? 3 : 1.5;
+    // By UTF-16 code unit (a regular expression test per character cost most of a prompt's
+    // rendering): a surrogate pair is one code point outside the BMP, a lone surrogate counts as
+    // any other non-ASCII character.
+    const length = text.length;
+    for (let i = 0; i < length; i++) {
+      const code = text.charCodeAt(i);
+      if (code < 0x80) {
+        if (code === 0x20 || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a)) letters += 1;
+        else other += 1;
+      } else if (
+        code >= 0xd800 &&
+        code <= 0xdbff &&
+        i + 1 < length &&
+        isLowSurrogate(text.charCodeAt(i + 1))
+      ) {
+        other += 3;
+        i += 1;
+      } else other += 1.5;
     }
     return Math.ceil(letters / 3 + other);
   },
 };
+
+function isLowSurrogate(code: number): boolean {
+  return code >= 0xdc00 && code <= 0xdfff;
+}

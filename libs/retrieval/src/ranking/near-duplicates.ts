@@ -7,24 +7,22 @@ export const NEAR_DUPLICATE_SIMILARITY = 0.9;
  * Keeps the first of every group of duplicates, in order: exact duplicates by a hash of the
  * normalised text (the same paragraph pasted into several documents), near duplicates by the cosine
  * of their word-trigram counts (a copy with a changed date or name). Quadratic; meant for the few
- * dozen candidates of one query.
+ * dozen candidates of one query. A text's hash and trigram counts are remembered (2,000 texts of
+ * up to 20,000 characters).
  */
 export function withoutNearDuplicates<T>(
   items: readonly T[],
   textOf: (item: T) => string,
   threshold = NEAR_DUPLICATE_SIMILARITY,
 ): T[] {
-  const kept: { item: T; shingles: Map<string, number>; norm: number }[] = [];
+  const kept: { item: T; shingles: ReadonlyMap<string, number>; norm: number }[] = [];
   const hashes = new Set<string>();
   // Kept items by shingle: only items sharing a shingle can be similar (cosine > 0), so each item
   // is compared with those instead of with every kept item (quadratic in the candidates).
   const withShingle = new Map<string, number[]>();
   for (const item of items) {
-    const words = normalisedWords(textOf(item));
-    const hash = createHash('sha256').update(words.join(' ')).digest('hex');
+    const { hash, shingles, norm } = fingerprintOf(textOf(item));
     if (hashes.has(hash)) continue;
-    const shingles = shingleCounts(words);
-    const norm = Math.hypot(...shingles.values());
     const similar = (k: (typeof kept)[number]) =>
       k.norm > 0 && dot(k.shingles, shingles) / (k.norm * norm) >= threshold;
     if (norm > 0) {
@@ -42,6 +40,36 @@ export function withoutNearDuplicates<T>(
     kept.push({ item, shingles, norm });
   }
   return kept.map((k) => k.item);
+}
+
+/** What near-duplicate removal compares of a text: its normalised words' hash and trigram counts. */
+interface Fingerprint {
+  readonly hash: string;
+  readonly shingles: ReadonlyMap<string, number>;
+  readonly norm: number;
+}
+
+/** Fingerprints of the texts seen lately (cleared when full): the same chunks come back query after query. */
+const FINGERPRINTS = new Map<string, Fingerprint>();
+const MAX_FINGERPRINTS = 2_000;
+/** Longer texts are fingerprinted at every call rather than kept as keys of the map. */
+const MAX_KEPT_TEXT_CHARS = 20_000;
+
+function fingerprintOf(text: string): Fingerprint {
+  let fingerprint = FINGERPRINTS.get(text);
+  if (fingerprint !== undefined) return fingerprint;
+  const words = normalisedWords(text);
+  const shingles = shingleCounts(words);
+  fingerprint = {
+    hash: createHash('sha256').update(words.join(' ')).digest('hex'),
+    shingles,
+    norm: Math.hypot(...shingles.values()),
+  };
+  if (text.length <= MAX_KEPT_TEXT_CHARS) {
+    if (FINGERPRINTS.size >= MAX_FINGERPRINTS) FINGERPRINTS.clear();
+    FINGERPRINTS.set(text, fingerprint);
+  }
+  return fingerprint;
 }
 
 function normalisedWords(text: string): string[] {
