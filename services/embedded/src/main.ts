@@ -29,11 +29,11 @@ const SAMPLES_DIR = join(__dirname, '..', '..', '..', 'samples');
 async function main(): Promise<void> {
   const env = process.env;
   const loaded = loadPlatformConfig(env, { mode: 'embedded', httpPort: 8080, clientId: 'llmbus' });
-  // A platform that keeps its data keeps its PII key with it, so earlier trails stay readable.
-  const config =
-    loaded.piiKey === undefined && loaded.dataDir
-      ? { ...loaded, piiKey: embeddedPiiKey(loaded.dataDir) }
-      : loaded;
+  // A platform that keeps its data keeps its PII key with it, so earlier trails stay readable (and an
+  // LLMBUS_PII_KEY other than the kept key stops start-up instead of leaving them unreadable).
+  const config = loaded.dataDir
+    ? { ...loaded, piiKey: embeddedPiiKey(loaded.dataDir, loaded.piiKey) }
+    : loaded;
   const logger = createLogger({
     service: 'llmbus',
     level: config.logLevel,
