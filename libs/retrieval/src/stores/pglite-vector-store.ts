@@ -172,9 +172,27 @@ export class PgliteVectorStore implements VectorStore {
   }
 
   async upsert(name: string, points: readonly VectorPoint[]): Promise<void> {
-    const table = assertCollectionName(name);
     if (points.length === 0) return;
+    await this.writing(name, () => this.upsertRows(name, points));
+  }
+
+  /**
+   * Runs a write to table `name`, dropping what was read from it and kept (forgetReads) before and
+   * after: a query's read issued while the write was on its way to the database (between its start
+   * and its statement) saw the table before the write, and kept it until the next write (a
+   * replacement's supersession link missing, its superseded version returned, for days).
+   */
+  private async writing<T>(name: string, write: () => Promise<T>): Promise<T> {
     this.forgetReads(name);
+    try {
+      return await write();
+    } finally {
+      this.forgetReads(name);
+    }
+  }
+
+  private async upsertRows(name: string, points: readonly VectorPoint[]): Promise<void> {
+    const table = assertCollectionName(name);
     const upkeep = await this.upkeepOf(name);
     const bulk = points.length >= BULK_ROWS;
     // Inserting into HNSW goes row by row through the graph (milliseconds a row in WASM); a bulk
@@ -418,7 +436,8 @@ export class PgliteVectorStore implements VectorStore {
 
   /**
    * What `read` answers for `key` on table `name`, kept in `kept` until the next write to the
-   * table (forgetReads), at most MAX_CACHED_SCOPES keys a table (all dropped when full).
+   * table (forgetReads, at its start and end: see `writing`), at most MAX_CACHED_SCOPES keys a
+   * table (all dropped when full).
    */
   private async keptRead<T>(
     kept: Map<string, Map<string, T>>,
@@ -499,11 +518,15 @@ export class PgliteVectorStore implements VectorStore {
   }
 
   async deleteByFilter(name: string, filter: DocumentDeletion): Promise<void> {
-    const table = assertCollectionName(name);
+    assertCollectionName(name);
     if (!(await this.exists(name))) return;
+    await this.writing(name, () => this.deleteRows(name, filter));
+  }
+
+  private async deleteRows(name: string, filter: DocumentDeletion): Promise<void> {
+    const table = assertCollectionName(name);
     const where = new Where().tenant(filter.tenant).equals('document_id', filter.documentId);
     if (filter.collection !== undefined) where.collections([filter.collection]);
-    this.forgetReads(name);
     const keep = filter.keep
       ? ` AND NOT (version = ${where.param(filter.keep.version)} AND chunk_index < ${where.param(filter.keep.chunkCount)})`
       : '';
