@@ -19,6 +19,7 @@ import { PgliteVectorStore } from '@llmbus/retrieval';
 import { busFromConfig, closeOnSignals, runMain } from '@llmbus/runtime';
 import { embeddedLogFormat } from './log-output';
 import { OutcomeWatcher } from './outcome-watcher';
+import { failInterruptedRequests, INTERRUPTED_LIMIT } from './interrupted-requests';
 import { embeddedPiiKey } from './pii-key-file';
 import { startPlatform } from './platform';
 import { loadAllSampleDocuments, loadDocumentFolders } from './sample-documents';
@@ -50,6 +51,8 @@ async function main(): Promise<void> {
   const auditStore = await PgliteAuditStore.open({ dataDir: config.dataDir });
   const watcher = new OutcomeWatcher(bus);
   await watcher.start();
+  // Read before the ingress accepts anything: the requests an earlier run did not finish.
+  const interrupted = config.dataDir ? await auditStore.unfinishedRequests(INTERRUPTED_LIMIT) : [];
   const platform = await startPlatform({
     bus,
     config,
@@ -75,6 +78,7 @@ async function main(): Promise<void> {
     ],
     { graceMs: config.shutdownGraceMs, inFlight: [bus, models] },
   );
+  await failInterruptedRequests(bus, interrupted, logger);
 
   const samples = env['LLMBUS_SAMPLES'] !== 'off';
   // The operator's own documents (LLMBUS_DOCUMENTS), read before anything is published so that a
