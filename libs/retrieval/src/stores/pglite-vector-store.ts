@@ -538,6 +538,8 @@ export class PgliteVectorStore implements VectorStore {
     } else {
       // A withdrawn document keeps its newest version's links (empty ones too, replacing older
       // ones), in the same statement: deleting 2024 of 2023 <- 2024 <- 2025 leaves 2023 retired.
+      // Links it kept from an earlier withdrawal in another collection are its older ones: they go
+      // (it was submitted again since, or it would not have been deleted here).
       const withdrawn = await this.withdrawnTable(name);
       const result = await this.db.query<{ n: number }>(
         `WITH gone AS (DELETE FROM ${table} WHERE ${where.sql()}
@@ -545,7 +547,11 @@ export class PgliteVectorStore implements VectorStore {
               links AS (INSERT INTO ${withdrawn} (tenant, collection, document_id, supersedes)
                         SELECT DISTINCT ON (tenant, collection, document_id) tenant, collection, document_id, supersedes
                           FROM gone ORDER BY tenant, collection, document_id, version DESC
-                        ON CONFLICT (tenant, collection, document_id) DO UPDATE SET supersedes = EXCLUDED.supersedes)
+                        ON CONFLICT (tenant, collection, document_id) DO UPDATE SET supersedes = EXCLUDED.supersedes),
+              older AS (DELETE FROM ${withdrawn} w
+                         WHERE EXISTS (SELECT 1 FROM gone g WHERE g.tenant = w.tenant AND g.document_id = w.document_id)
+                           AND NOT EXISTS (SELECT 1 FROM gone g WHERE g.tenant = w.tenant
+                                             AND g.document_id = w.document_id AND g.collection = w.collection))
          SELECT count(*)::int AS n FROM gone`,
         where.params,
       );
