@@ -625,6 +625,26 @@ export class SqlAuditStore implements AuditStore {
     return unfinished;
   }
 
+  /**
+   * The first and the last recorded events whose payload carries a sealed PII mapping (`_piiVault`,
+   * see StoredPayloadMasking), of any tenant: enough to tell, at start, whether the trail was
+   * sealed under the key the process runs with. Empty when none is.
+   */
+  async sealedRecordSamples(): Promise<readonly AuditRecord[]> {
+    const { rows } = await this.client.query<{ tenant_id: string; event_id: string }>(
+      `(SELECT tenant_id, event_id FROM audit_events WHERE payload ? '_piiVault' ORDER BY seq LIMIT 1)
+       UNION
+       (SELECT tenant_id, event_id FROM audit_events WHERE payload ? '_piiVault' ORDER BY seq DESC LIMIT 1)`,
+      [],
+    );
+    const records: AuditRecord[] = [];
+    for (const row of rows) {
+      const record = await this.eventById(row.tenant_id, row.event_id);
+      if (record) records.push(record);
+    }
+    return records;
+  }
+
   async requestStatus(tenantId: string, requestId: string): Promise<RequestStatusView | undefined> {
     requireTenant(tenantId);
     // As in trail(): an id PostgreSQL cannot hold is unknown, not a store outage.

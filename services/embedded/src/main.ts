@@ -21,6 +21,7 @@ import { embeddedLogFormat } from './log-output';
 import { OutcomeWatcher } from './outcome-watcher';
 import { failInterruptedRequests, INTERRUPTED_LIMIT } from './interrupted-requests';
 import { embeddedPiiKey } from './pii-key-file';
+import { trailKeyProblem } from './trail-key-check';
 import { startPlatform } from './platform';
 import { loadAllSampleDocuments, loadDocumentFolders } from './sample-documents';
 
@@ -49,6 +50,11 @@ async function main(): Promise<void> {
     dataDir: config.dataDir && join(config.dataDir, 'vector-store'),
   });
   const auditStore = await PgliteAuditStore.open({ dataDir: config.dataDir });
+  // A trail sealed under another key than this run's is told at start, not when a pii-reader asks.
+  if (config.dataDir && config.piiKey) {
+    const problem = trailKeyProblem(await auditStore.sealedRecordSamples(), config.piiKey);
+    if (problem) logger.warn({ dataDir: config.dataDir }, problem);
+  }
   const watcher = new OutcomeWatcher(bus);
   await watcher.start();
   // Read before the ingress accepts anything: the requests an earlier run did not finish.
