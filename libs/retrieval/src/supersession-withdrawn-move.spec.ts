@@ -68,3 +68,42 @@ describe('a withdrawn document submitted again in another collection, then delet
     }
   });
 });
+
+describe('supersession across tenants', () => {
+  it("never lets one tenant's document, live or withdrawn, retire another tenant's document of the same id", async () => {
+    const store = await PgliteVectorStore.open();
+    try {
+      const embedder = new HashedBagOfWordsEmbedder(256, 'bow-withdrawn-tenants');
+      const ingestor = new Ingestor(embedder, store);
+      const retriever = new Retriever(embedder, store, {
+        decomposer: NO_DECOMPOSITION,
+        now: () => new Date('2026-11-30T12:00:00Z'),
+      });
+      const found = async (tenant: string) =>
+        (
+          await retriever.retrieve({
+            tenant,
+            collections: ['policies'],
+            topK: 5,
+            query: 'What is the daily meal allowance on business trips?',
+            groups: [],
+          })
+        ).passages.map((p) => p.documentId);
+      await ingestor.ingest(doc('policy-2023', 40, 'policies', [], '2023-01-01'));
+      // globex: 2024 supersedes "policy-2023" (an id acme uses), 2025 supersedes its withdrawn 2024.
+      await ingestor.ingest({
+        ...doc('policy-2024', 45, 'policies', ['policy-2023'], '2024-01-01'),
+        tenant: 'globex',
+      });
+      await ingestor.ingest({
+        ...doc('policy-2025', 50, 'policies', ['policy-2024'], '2025-01-01'),
+        tenant: 'globex',
+      });
+      await ingestor.remove({ tenant: 'globex', documentId: 'policy-2024', collection: 'policies' });
+      expect(await found('acme')).toEqual(['policy-2023']);
+      expect(await found('globex')).toEqual(['policy-2025']);
+    } finally {
+      await store.close();
+    }
+  });
+});
