@@ -75,6 +75,12 @@ export interface EventEnvelope<P = unknown> extends Readonly<EnvelopeAttributes>
 export const CONTENT_TYPE = 'application/json';
 export const CE_HEADER_PREFIX = 'ce_';
 
+/**
+ * The Kafka header in which a distributed stage carries its authenticated person-name detections to
+ * the stages after it (written and checked by `@llmbus/pii`'s attestation codec; no payload field).
+ */
+export const PII_ATTESTATION_HEADER = 'llmbus_pii';
+
 const ATTRIBUTE_NAMES = [
   'id',
   'source',

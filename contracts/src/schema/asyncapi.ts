@@ -1,5 +1,5 @@
 import { EVENTS, eventTypesOnTopic } from '../catalog';
-import { CE_HEADER_PREFIX, TENANT_PATTERN, UNKNOWN_TENANT } from '../envelope';
+import { CE_HEADER_PREFIX, PII_ATTESTATION_HEADER, TENANT_PATTERN, UNKNOWN_TENANT } from '../envelope';
 import { TOPICS } from '../topics';
 import { buildJsonSchemas, sortKeys, type JsonSchema } from './json-schemas';
 
@@ -57,10 +57,24 @@ const HEADERS_SCHEMA = {
         ],
         ['attempt', 'Attempt of the producing stage.'],
       ] as const satisfies readonly (readonly [string, string, object?])[]
-    ).map(([name, description, constraints]) => [
-      `${CE_HEADER_PREFIX}${name}`,
-      { type: 'string', description, ...constraints },
-    ]),
+    )
+      .map(([name, description, constraints]): [string, object] => [
+        `${CE_HEADER_PREFIX}${name}`,
+        { type: 'string', description, ...constraints },
+      ])
+      .concat([
+        [
+          PII_ATTESTATION_HEADER,
+          {
+            type: 'string',
+            description:
+              'Optional, between llmbus stages only: the person names the producing stage found in lines of text it handled, ' +
+              'as SHA-256 digests of those lines with their spans (never the text), authenticated with HMAC-SHA256 under a key ' +
+              'derived from LLMBUS_PII_KEY. A stage reuses an answer only when the header verifies and names its own detector ' +
+              'configuration, and tags the text itself otherwise; a producer outside llmbus has no reason to set it.',
+          },
+        ],
+      ]),
   ),
 };
 
