@@ -5,6 +5,7 @@ import {
   readdirSync,
   readFileSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -68,5 +69,17 @@ describe('embeddedPiiKey', () => {
     const configured = randomBytes(32);
     expect(embeddedPiiKey(dir, configured).equals(configured)).toBe(true);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('follows a link to the key file (a mounted secret), and refuses a link to nothing, naming it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmbus-pii-key-'));
+    const secret = join(mkdtempSync(join(tmpdir(), 'llmbus-pii-secret-')), 'key');
+    writeFileSync(secret, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+    symlinkSync(secret, join(dir, PII_KEY_FILE));
+    expect(embeddedPiiKey(dir).toString('base64')).toBe(readFileSync(secret, 'utf8').trim());
+    const dangling = mkdtempSync(join(tmpdir(), 'llmbus-pii-key-'));
+    symlinkSync(join(dangling, 'gone'), join(dangling, PII_KEY_FILE));
+    expect(() => embeddedPiiKey(dangling)).toThrow(/pii\.key is a link to nothing/);
+    expect(() => embeddedPiiKey(dangling, randomBytes(32))).toThrow(/pii\.key is a link to nothing/);
   });
 });

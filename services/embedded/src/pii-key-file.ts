@@ -1,5 +1,14 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { linkSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync, type Stats } from 'node:fs';
+import {
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  type Stats,
+} from 'node:fs';
 import { join } from 'node:path';
 import { PII_KEY_BYTES } from '@llmbus/pii';
 
@@ -43,14 +52,18 @@ export function embeddedPiiKey(dataDir: string, configured?: Buffer): Buffer {
 function existingKey(path: string): Buffer | undefined {
   let stats: Stats;
   try {
-    stats = lstatSync(path);
+    // A link is followed (a secret mounted by Kubernetes is one); one to nothing is refused.
+    stats = statSync(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Error(`cannot read the PII key file ${path}: ${(error as Error).message}`);
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new Error(`cannot read the PII key file ${path}: ${(error as Error).message}`);
+    }
+    if (lstatSync(path, { throwIfNoEntry: false }) === undefined) return undefined;
+    throw new Error(`${path} is a link to nothing: restore the PII key file it named, or remove the link`);
   }
   if (!stats.isFile()) {
     throw new Error(
-      `${path} is not a regular file (a ${stats.isDirectory() ? 'directory' : 'link or special file'}): it must be the PII key ` +
+      `${path} is not a regular file (a ${stats.isDirectory() ? 'directory' : 'special file'}): it must be the PII key ` +
         `file of LLMBUS_DATA_DIR; restore the file from a backup, or remove it if this data directory holds no trail yet`,
     );
   }
