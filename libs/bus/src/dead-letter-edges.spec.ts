@@ -138,4 +138,19 @@ describe('dead letters of malformed messages', () => {
     expect(withHeaders.originalHeaders['llmbus_pii'].length).toBeLessThan(control.length);
     expect(withKey.originalKey!.length).toBeLessThanOrEqual(1000);
   });
+
+  it('keeps the headers llmbus writes whole, so the dead letter can be replayed as received', async () => {
+    // The largest attestation a stage attaches (16 KiB of JSON with its MAC), plus the ce_* headers.
+    const attestation = `{"v":2,"s":{${'"x":[0,8],'.repeat(1700)}}}.${'m'.repeat(43)}`.slice(0, 16 * 1024);
+    await transport.produceRaw(
+      Topics.Request.name,
+      'r-1',
+      headers({ ce_id: '', llmbus_pii: attestation }),
+      valid,
+    );
+    await until(() => dead.length === 1, 15_000);
+    const letter = dead[0].data as DeadLettered;
+    expect(letter.originalHeaders['llmbus_pii']).toBe(attestation);
+    expect(letter.originalSanitised).toBeUndefined();
+  });
 });
