@@ -164,6 +164,72 @@ describe('PgliteAuditStore.requestStatus', () => {
   });
 });
 
+describe('PgliteAuditStore: statements per request', () => {
+  const envelope = (id: string, type: string) => ({
+    id,
+    source: '/llmbus/router',
+    type,
+    specversion: '1.0' as const,
+    time: new Date().toISOString(),
+    correlationid: `r-${id}`,
+    tenantid: 'acme',
+    schemaversion: 1,
+    data: { requestId: `r-${id}`, submissionDigest: `d-${id}` },
+  });
+  const position = (offset: number) => ({
+    topic: 'orchestration.request.v1',
+    partition: 0,
+    offset: String(offset),
+  });
+
+  it('writes the chain and reads events by id through prepared statements, the chain verified', async () => {
+    const store = await PgliteAuditStore.open();
+    try {
+      const unprepared = jest.spyOn(store.db, 'query');
+      const transactions = jest.spyOn(store.db, 'transaction');
+      for (let i = 0; i < 8; i++)
+        expect(await store.record(envelope(`e-${i}`, 'llmbus.request.submitted'), position(i))).toBe(true);
+      expect(await store.record(envelope('e-3', 'llmbus.request.submitted'), position(3))).toBe(false);
+      expect((await store.eventById('acme', 'e-5'))?.envelope.data).toMatchObject({
+        submissionDigest: 'd-e-5',
+      });
+      expect(await store.eventById('acme', 'unknown')).toBeUndefined();
+      expect(await store.eventById('globex', 'e-5')).toBeUndefined();
+      expect(transactions).toHaveBeenCalled();
+      expect(unprepared).not.toHaveBeenCalled();
+      const [report] = await store.verifyChains({ tenantId: 'acme' });
+      expect(report).toMatchObject({ verified: 8 });
+      expect(report.broken).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('finds an event by tenant and id through an index, not by reading every row of the tenant', async () => {
+    const store = await PgliteAuditStore.open();
+    try {
+      // A tenant with a history: one recorded event copied 3,000 times under other ids and chain positions.
+      expect(await store.record(envelope('e-0', 'llmbus.request.submitted'), position(0))).toBe(true);
+      const { rows: columns } = await store.db.query<{ name: string }>(
+        `SELECT column_name AS name FROM information_schema.columns
+         WHERE table_name = 'audit_events' AND column_name NOT IN ('seq', 'event_id', 'chain_seq')`,
+      );
+      const copied = columns.map((c) => `"${c.name}"`).join(', ');
+      await store.db.query(
+        `INSERT INTO audit_events (event_id, chain_seq, ${copied})
+         SELECT 'copy-' || g, g + 1, ${copied} FROM audit_events, generate_series(1, 3000) AS g`,
+      );
+      await store.db.query('ANALYZE audit_events');
+      const { rows } = await store.db.query<{ 'QUERY PLAN': string }>(
+        `EXPLAIN SELECT * FROM audit_events WHERE tenant_id = 'acme' AND event_id = 'e-1' ORDER BY seq LIMIT 1`,
+      );
+      expect(rows.map((r) => r['QUERY PLAN']).join('\n')).toContain('audit_events_by_event_id');
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describeGroupCommitConformance('PgliteAuditStore', async () => {
   const store = await PgliteAuditStore.open();
   return {

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { PglitePreparedStatements } from '@llmbus/pglite';
 import { pinChainSessionFor } from './audit-chain';
-import { REQUEST_STATUS_SQL } from './request-status';
 import type { SqlClient } from './sql-client';
 import { SqlAuditStore } from './sql-audit-store';
 
@@ -15,20 +14,38 @@ export interface PgliteAuditStoreOptions {
   readonly dataDir?: string;
 }
 
+/** A read: one SELECT (or WITH … SELECT) that writes no row, so it needs no flush to the data directory. */
+const READ_ONLY_SQL = /^\s*(?:SELECT|WITH)\b(?![\s\S]*\b(?:INSERT|UPDATE|DELETE|MERGE)\b)/i;
+
+/**
+ * The store's SQL client on `run`. With `prepared`, reads outside a transaction and every
+ * statement of a transaction run as named prepared statements, parsed and analysed once per
+ * connection: the chain's head read and insert, the request-status, request-id and event reads
+ * cost about as much to parse and plan as to run, once per request each. A write outside a
+ * transaction runs through `query` (which flushes a data directory after it); a transaction
+ * flushes on its commit either way.
+ */
 function clientOf(run: PGlite | Transaction, prepared?: PglitePreparedStatements): SqlClient {
+  const inTransaction = !(run instanceof PGlite);
   return {
     query: async <R>(text: string, params: readonly unknown[] = []) => {
       const result =
-        prepared?.handles(text) === true
-          ? await prepared.query<R>(text, params)
-          : await run.query<R>(text, [...params]);
+        prepared === undefined
+          ? await run.query<R>(text, [...params])
+          : inTransaction
+            ? await prepared.queryInTransaction<R>(text, params)
+            : READ_ONLY_SQL.test(text)
+              ? await prepared.query<R>(text, params)
+              : await run.query<R>(text, [...params]);
       return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
     },
     exec: async (script: string) => {
       await run.exec(script);
     },
     transaction: async <T>(work: (tx: SqlClient) => Promise<T>): Promise<T> =>
-      run instanceof PGlite ? run.transaction((tx) => work(clientOf(tx))) : work(clientOf(run)),
+      run instanceof PGlite
+        ? run.transaction((tx) => work(clientOf(tx, prepared)))
+        : work(clientOf(run, prepared)),
   };
 }
 
@@ -42,7 +59,7 @@ export class PgliteAuditStore extends SqlAuditStore {
   private constructor(readonly db: PGlite) {
     // PGlite is one connection that runs one transaction at a time, and this store is its only
     // writer: a chain head cannot move between its read and the insert, so no lock is taken.
-    super(clientOf(db, new PglitePreparedStatements(db, [REQUEST_STATUS_SQL])), () => db.close(), undefined, {
+    super(clientOf(db, new PglitePreparedStatements(db)), () => db.close(), undefined, {
       soleWriter: true,
     });
   }

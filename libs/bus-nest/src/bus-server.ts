@@ -1,5 +1,5 @@
 import type { EventEnvelope, Stage } from '@llmbus/contracts';
-import type { EventBus, HandlerContext, Outgoing, StageHandlers, Subscription } from '@llmbus/bus';
+import type { EventBus, FetchWait, HandlerContext, Outgoing, StageHandlers, Subscription } from '@llmbus/bus';
 import { CustomTransportStrategy, Server } from '@nestjs/microservices';
 import { lastValueFrom } from 'rxjs';
 
@@ -11,6 +11,8 @@ export interface BusServerOptions {
   readonly notifyRequester: boolean;
   /** See SubscribeOptions.onRetriesExhausted. */
   readonly onRetriesExhausted?: 'dead-letter' | 'redeliver';
+  /** See SubscribeOptions.fetch. */
+  readonly fetch?: FetchWait;
 }
 
 /**
@@ -44,6 +46,7 @@ export class BusServer extends Server implements CustomTransportStrategy {
         handlers: handlers as StageHandlers,
         notifyRequester: this.options.notifyRequester,
         onRetriesExhausted: this.options.onRetriesExhausted,
+        fetch: this.options.fetch,
       });
       callback();
     } catch (error) {

@@ -1,5 +1,5 @@
 import type { Stage } from '@llmbus/contracts';
-import type { EventBus } from '@llmbus/bus';
+import type { EventBus, FetchWait } from '@llmbus/bus';
 import {
   buildOpenApiDocument,
   ErrorBodyFilter,
@@ -23,6 +23,8 @@ export interface StageAppOptions {
   readonly stage: Stage;
   readonly notifyRequester: boolean;
   readonly onRetriesExhausted?: 'dead-letter' | 'redeliver';
+  /** See SubscribeOptions.fetch. */
+  readonly fetch?: FetchWait;
   readonly groupId?: string;
   /** When set, the stage also serves HTTP on this port (0 = any free port). */
   readonly httpPort?: number;
@@ -68,6 +70,7 @@ export async function startStageApp(options: StageAppOptions): Promise<StageApp>
     stage: options.stage,
     notifyRequester: options.notifyRequester,
     onRetriesExhausted: options.onRetriesExhausted,
+    fetch: options.fetch,
     groupId: options.groupId,
   });
   if (options.httpPort !== undefined) {

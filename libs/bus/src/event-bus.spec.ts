@@ -264,6 +264,14 @@ describe('EventBus on the in-process transport', () => {
     expect(handled).toEqual(['big']);
   });
 
+  it("hands a subscription's fetch wait to the transport, and none by default", async () => {
+    const consume = jest.spyOn(transport, 'consume');
+    const fetch = { minBytes: 64 * 1024, maxWaitMs: 250 };
+    await bus.subscribe({ stage: 'auditor', notifyRequester: false, fetch, handlers: {} });
+    await bus.subscribe({ stage: 'router', notifyRequester: true, handlers: {} });
+    expect(consume.mock.calls.map(([options]) => options.fetch)).toEqual([fetch, undefined]);
+  });
+
   it('reports consumer lag per partition on scrape', async () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));

@@ -24,7 +24,14 @@ import type { HeaderCarrier } from './header-carrier';
 import type { Outgoing } from './outgoing';
 import { processMessage, StageHandlers } from './stage-consumer';
 import { childTraceparent } from './trace-context';
-import type { BusTransport, ConsumerHealth, OutgoingRecord, RecordSink, Subscription } from './transport';
+import type {
+  BusTransport,
+  ConsumerHealth,
+  FetchWait,
+  OutgoingRecord,
+  RecordSink,
+  Subscription,
+} from './transport';
 
 export interface EventBusOptions {
   /** CloudEvents `source` prefix, e.g. `/llmbus`; the stage name is appended. */
@@ -70,6 +77,8 @@ export interface SubscribeOptions {
    * until it succeeds, for a stage whose record must be complete (the auditor) rather than timely.
    */
   readonly onRetriesExhausted?: 'dead-letter' | 'redeliver';
+  /** How the consumer's fetches wait for messages (see FetchWait); default: answer at once. */
+  readonly fetch?: FetchWait;
 }
 
 /** Publishes and consumes platform events with the envelope, idempotency and failure rules. */
@@ -239,6 +248,7 @@ export class EventBus implements ConsumerBus {
     const subscription = await this.transport.consume({
       groupId,
       topics,
+      fetch: options.fetch,
       handle: (message, heartbeat, output) =>
         inConsumerSpan({ stage: options.stage, groupId }, message, () =>
           carrier

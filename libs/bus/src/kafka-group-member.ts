@@ -1,5 +1,6 @@
 import type { Consumer, ConsumerConfig, EachMessagePayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
+import { CommitCoalescer } from './commit-coalescer';
 import { ConcurrencyLimit, MessageOutcome, processKeyedBatch } from './keyed-batch';
 import type { ConsumerHealth } from './transport';
 
@@ -162,6 +163,8 @@ export class KafkaGroupMember {
       fromBeginning: this.options.fromBeginning ?? true,
     });
     const limit = new ConcurrencyLimit(this.options.concurrency);
+    // The commits of several partitions asked for in one turn of the event loop go out as one request.
+    const commits = new CommitCoalescer((offsets) => consumer.commitOffsets([...offsets]));
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -206,7 +209,7 @@ export class KafkaGroupMember {
             },
             completed: async (offset, commit) => {
               const next = (BigInt(offset) + 1n).toString();
-              if (commit) await consumer.commitOffsets([{ topic, partition, offset: next }]);
+              if (commit) await commits.commit(topic, partition, next);
               resolveOffset(offset);
               this.rejoinAttempts = 0;
             },

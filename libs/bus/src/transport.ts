@@ -30,6 +30,19 @@ export interface RecordSink {
   produce(records: readonly OutgoingRecord[]): Promise<void>;
 }
 
+/**
+ * How long a fetch may wait for messages: the broker answers once `minBytes` of messages are there,
+ * or after `maxWaitMs`. A reader off the requests' path (the auditor, which reads every topic)
+ * waits for more, so that one fetch, one group commit of its store and one offset commit serve
+ * many events instead of one each.
+ */
+export interface FetchWait {
+  /** Bytes of messages (across the consumer's partitions) a fetch waits for, at least 1. */
+  readonly minBytes: number;
+  /** Milliseconds a fetch waits for them at most. */
+  readonly maxWaitMs: number;
+}
+
 /** How a stage's consume-transform-produce step is made durable. */
 export type DeliveryMode = 'at-least-once' | 'exactly-once';
 
@@ -46,6 +59,8 @@ export interface ConsumeOptions {
    * subscription deletes the group from the broker, so restarts leave no group behind.
    */
   readonly deleteGroupOnClose?: boolean;
+  /** How the consumer's fetches wait for messages (Kafka only; see FetchWait). Default: answer at once. */
+  readonly fetch?: FetchWait;
   /**
    * Called for each message, one at a time per partition, in offset order. The transport commits
    * the message's offset only after the returned promise resolves; when it rejects, the message is

@@ -37,6 +37,35 @@ describe('PglitePreparedStatements', () => {
     expect(result.rows).toEqual([{ id: 1 }]);
   });
 
+  it('runs inside a transaction of the connection: sees its rows, keeps its statements after a rollback', async () => {
+    const statements = new PglitePreparedStatements(db);
+    const insert = `INSERT INTO t (id) VALUES ($1::int) RETURNING id`;
+    await expect(
+      db.transaction(async () => {
+        expect((await statements.queryInTransaction(insert, [10])).rows).toEqual([{ id: 10 }]);
+        expect((await statements.queryInTransaction(`SELECT count(*)::int AS n FROM t`, [])).rows).toEqual([
+          { n: 3 },
+        ]);
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    expect((await db.query(`SELECT id FROM t WHERE id = 10`)).rows).toEqual([]);
+    // The statement prepared in the rolled-back transaction is still there, and a database error
+    // keeps its code (the audit store tells a duplicate by it).
+    await expect(
+      db.transaction(async () => {
+        await statements.queryInTransaction(insert, [11]);
+        await statements.queryInTransaction(insert, [11]);
+      }),
+    ).rejects.toMatchObject({ code: '23505' });
+    await db.transaction(async () => {
+      await statements.queryInTransaction(insert, [12]);
+    });
+    expect((await db.query(`SELECT id FROM t WHERE id >= 10 ORDER BY id`)).rows).toEqual([{ id: 12 }]);
+    expect((await prepared()).filter((p) => p.statement.startsWith('INSERT INTO t'))).toHaveLength(1);
+    await db.query(`DELETE FROM t WHERE id >= 10`);
+  });
+
   it('keeps at most maxStatements prepared, closing the least recently used', async () => {
     await db.exec('DEALLOCATE ALL');
     const statements = new PglitePreparedStatements(db, undefined, 2);

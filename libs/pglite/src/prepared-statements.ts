@@ -60,33 +60,40 @@ export class PglitePreparedStatements {
    * throws them.
    */
   query<R>(text: string, params: readonly unknown[]): Promise<Results<R>> {
-    return this.db._runExclusiveTransaction(() =>
-      this.db._runExclusiveQuery(async () => {
-        const statement = await this.statementFor(text);
-        const values = params.map((value, i) => {
-          if (value === null || value === undefined) return null;
-          if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value;
-          const serialize = this.db.serializers[statement.types[i]] as ((v: unknown) => string) | undefined;
-          return serialize ? serialize(value) : String(value as string | number | boolean);
-        });
-        const messages = [];
-        try {
-          for (const message of [
-            protocol.serialize.bind({ statement: statement.name, values }),
-            protocol.serialize.describe({ type: 'P' }),
-            protocol.serialize.execute({}),
-          ])
-            messages.push(...(await this.db.execProtocol(message, { syncToFs: false })).messages);
-        } finally {
-          messages.push(
-            ...(
-              await this.db.execProtocol(protocol.serialize.sync(), { syncToFs: false, throwOnError: false })
-            ).messages,
-          );
-        }
-        return parse.parseResults(messages, this.db.parsers)[0] as Results<R>;
-      }),
-    );
+    return this.db._runExclusiveTransaction(() => this.queryInTransaction<R>(text, params));
+  }
+
+  /**
+   * `query`, for a caller already inside a `transaction` of this connection (the transaction lock
+   * is held: taking it again would wait forever). Runs under PGlite's query lock only, as the
+   * transaction's own `query` does; the statement stays prepared after the transaction ends,
+   * committed or rolled back. Errors as `query` throws them.
+   */
+  queryInTransaction<R>(text: string, params: readonly unknown[]): Promise<Results<R>> {
+    return this.db._runExclusiveQuery(async () => {
+      const statement = await this.statementFor(text);
+      const values = params.map((value, i) => {
+        if (value === null || value === undefined) return null;
+        if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value;
+        const serialize = this.db.serializers[statement.types[i]] as ((v: unknown) => string) | undefined;
+        return serialize ? serialize(value) : String(value as string | number | boolean);
+      });
+      const messages = [];
+      try {
+        for (const message of [
+          protocol.serialize.bind({ statement: statement.name, values }),
+          protocol.serialize.describe({ type: 'P' }),
+          protocol.serialize.execute({}),
+        ])
+          messages.push(...(await this.db.execProtocol(message, { syncToFs: false })).messages);
+      } finally {
+        messages.push(
+          ...(await this.db.execProtocol(protocol.serialize.sync(), { syncToFs: false, throwOnError: false }))
+            .messages,
+        );
+      }
+      return parse.parseResults(messages, this.db.parsers)[0] as Results<R>;
+    });
   }
 
   /** The prepared statement for `text`, marked most recently used; prepares it when it is not. */

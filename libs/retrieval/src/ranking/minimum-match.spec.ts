@@ -41,6 +41,18 @@ describe('BM25 minimum should match', () => {
     expect(withMinimumMatch([policy], 'Who approves the travel policy?', 1)).toEqual([policy]);
   });
 
+  it('judges a passage seen before by its text: the same answer again, a new text of the same id afresh', () => {
+    for (let run = 0; run < 3; run++)
+      expect(withMinimumMatch([incidental, partial], question, 1 / 3).map((c) => c.id)).toEqual([
+        'evacuation',
+      ]);
+    const rewritten = chunk('parking', 'Facilities', 'Parking', 'If the building is emptied, meet outside.');
+    expect(withMinimumMatch([rewritten, partial], question, 1 / 3).map((c) => c.id)).toEqual([
+      'parking',
+      'evacuation',
+    ]);
+  });
+
   it('keeps a match of an exact code however few other words it shares', () => {
     const codes = chunk('codes', 'Error codes', 'Checkout', 'E4711: the card was declined.');
     const asked = 'what does E4711 mean for a customer checkout at our shop';

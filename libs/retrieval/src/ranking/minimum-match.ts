@@ -19,7 +19,7 @@ export function withMinimumMatch(chunks: ScoredChunk[], query: string, share: nu
       .flatMap((w) => contentStems(w)),
   );
   return chunks.filter((c) => {
-    const own = new Set(contentStems([c.payload.title, ...c.payload.sectionPath, c.payload.text].join(' ')));
+    const own = passageStems([c.payload.title, ...c.payload.sectionPath, c.payload.text].join(' '));
     let matched = 0;
     for (const stem of wanted) {
       if (!own.has(stem)) continue;
@@ -28,4 +28,25 @@ export function withMinimumMatch(chunks: ScoredChunk[], query: string, share: nu
     }
     return matched >= required;
   });
+}
+
+/** Passages whose stems are kept, at most (their texts are the keys: about 1 KB each). */
+const MAX_KEPT_PASSAGES = 2_000;
+/** The content stems of passages matched lately, by text, least recently used first. */
+const keptStems = new Map<string, ReadonlySet<string>>();
+
+/**
+ * The set of a passage's content stems. The same passages match query after query, and stemming a
+ * passage's text cost more than the rest of the filter; the last MAX_KEPT_PASSAGES are kept.
+ */
+function passageStems(text: string): ReadonlySet<string> {
+  let stems = keptStems.get(text);
+  if (stems !== undefined) {
+    keptStems.delete(text);
+  } else {
+    stems = new Set(contentStems(text));
+    if (keptStems.size >= MAX_KEPT_PASSAGES) keptStems.delete(keptStems.keys().next().value as string);
+  }
+  keptStems.set(text, stems);
+  return stems;
 }

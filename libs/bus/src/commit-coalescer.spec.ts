@@ -1,0 +1,108 @@
+import { CommitCoalescer, type PartitionOffset } from './commit-coalescer';
+
+/** A commit request the test answers by hand. */
+interface SentRequest {
+  readonly offsets: readonly PartitionOffset[];
+  readonly done: () => void;
+  readonly fail: (error: Error) => void;
+}
+
+function recordingSend() {
+  const sent: SentRequest[] = [];
+  const send = (offsets: readonly PartitionOffset[]) =>
+    new Promise<void>((resolve, reject) => sent.push({ offsets, done: resolve, fail: reject }));
+  return { sent, send };
+}
+
+/** Lets pending promise callbacks run. */
+const settled = () => new Promise((resolve) => setImmediate(resolve));
+
+function tracked(promise: Promise<void>) {
+  const state: { outcome?: 'resolved' | Error } = {};
+  promise.then(
+    () => (state.outcome = 'resolved'),
+    (error: Error) => (state.outcome = error),
+  );
+  return state;
+}
+
+describe('CommitCoalescer', () => {
+  it('sends the commits asked for in one turn in one request, the newest offset of each partition', async () => {
+    const { sent, send } = recordingSend();
+    const commits = new CommitCoalescer(send);
+    const asked = [
+      tracked(commits.commit('a', 0, '5')),
+      tracked(commits.commit('a', 1, '3')),
+      tracked(commits.commit('b', 0, '7')),
+      tracked(commits.commit('a', 1, '4')),
+    ];
+    expect(sent).toHaveLength(0);
+    await settled();
+    expect(sent.map((r) => r.offsets)).toEqual([
+      [
+        { topic: 'a', partition: 0, offset: '5' },
+        { topic: 'a', partition: 1, offset: '4' },
+        { topic: 'b', partition: 0, offset: '7' },
+      ],
+    ]);
+    // Not before the request carrying their offsets is answered.
+    expect(asked.map((a) => a.outcome)).toEqual([undefined, undefined, undefined, undefined]);
+    sent[0].done();
+    await settled();
+    expect(asked.map((a) => a.outcome)).toEqual(['resolved', 'resolved', 'resolved', 'resolved']);
+  });
+
+  it('does not hold a commit back while another request is in flight', async () => {
+    const { sent, send } = recordingSend();
+    const commits = new CommitCoalescer(send);
+    const first = tracked(commits.commit('a', 0, '5'));
+    await settled();
+    const second = tracked(commits.commit('a', 1, '3'));
+    await settled();
+    expect(sent.map((r) => r.offsets)).toEqual([
+      [{ topic: 'a', partition: 0, offset: '5' }],
+      [{ topic: 'a', partition: 1, offset: '3' }],
+    ]);
+    sent[1].done();
+    await settled();
+    expect([first.outcome, second.outcome]).toEqual([undefined, 'resolved']);
+    sent[0].done();
+    await settled();
+    expect(first.outcome).toBe('resolved');
+  });
+
+  it('commits each partition alone after a merged request failed, so each caller gets its own outcome', async () => {
+    const { sent, send } = recordingSend();
+    const commits = new CommitCoalescer(send);
+    const kept = tracked(commits.commit('a', 1, '3'));
+    const lost = tracked(commits.commit('b', 0, '7'));
+    await settled();
+    sent[0].fail(new Error('NOT_COORDINATOR'));
+    await settled();
+    expect(sent.slice(1).map((r) => r.offsets)).toEqual([
+      [{ topic: 'a', partition: 1, offset: '3' }],
+      [{ topic: 'b', partition: 0, offset: '7' }],
+    ]);
+    sent[1].done();
+    sent[2].fail(new Error('the member lost partition b/0'));
+    await settled();
+    expect(kept.outcome).toBe('resolved');
+    expect(lost.outcome).toEqual(new Error('the member lost partition b/0'));
+  });
+
+  it('rejects the callers of a lone request that failed, and goes on with later commits', async () => {
+    const { sent, send } = recordingSend();
+    const commits = new CommitCoalescer(send);
+    const failed = tracked(commits.commit('a', 0, '1'));
+    await settled();
+    sent[0].fail(new Error('REBALANCE_IN_PROGRESS'));
+    await settled();
+    expect(failed.outcome).toEqual(new Error('REBALANCE_IN_PROGRESS'));
+    const later = tracked(commits.commit('a', 0, '1'));
+    await settled();
+    expect(sent).toHaveLength(2);
+    sent[1].done();
+    await settled();
+    expect(later.outcome).toBe('resolved');
+  });
+});

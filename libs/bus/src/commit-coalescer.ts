@@ -1,0 +1,84 @@
+/** An offset to commit: the next offset to read of one topic partition (Kafka's convention). */
+export interface PartitionOffset {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+}
+
+interface PendingCommit {
+  topic: string;
+  partition: number;
+  offset: string;
+  readonly waiters: { resolve: () => void; reject: (error: unknown) => void }[];
+}
+
+/**
+ * Merges the offset commits of several partitions asked for in the same turn of the event loop into
+ * one commit request: a consumer of many partitions (the auditor reads every platform topic) sent
+ * one OffsetCommit request per partition batch, each a write to the broker's offsets log, even
+ * when a group commit of its store had just finished several of them at once. A request does not
+ * wait for another in flight (waiting for it serialised the commits of a busy consumer and cost
+ * throughput at saturation); the only delay is the rest of the current turn.
+ *
+ * Delivery is unchanged for each caller: its promise resolves only once a request carrying its
+ * offset, or a later one of the same partition (which covers it), succeeded. When a merged request
+ * fails, each partition's offset is committed again alone, so every caller gets its own outcome (a
+ * partition lost in a rebalance fails only its own callers).
+ */
+export class CommitCoalescer {
+  private pending = new Map<string, PendingCommit>();
+  private scheduled = false;
+
+  /** `send`: commits the offsets in one request; rejects when any of them is not committed. */
+  constructor(private readonly send: (offsets: readonly PartitionOffset[]) => Promise<void>) {}
+
+  /** Resolves once `offset` (or a later one) of the partition is committed; rejects when it cannot be. */
+  commit(topic: string, partition: number, offset: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const key = `${partition}:${topic}`;
+      const entry = this.pending.get(key);
+      if (entry === undefined) {
+        this.pending.set(key, { topic, partition, offset, waiters: [{ resolve, reject }] });
+      } else {
+        if (BigInt(offset) > BigInt(entry.offset)) entry.offset = offset;
+        entry.waiters.push({ resolve, reject });
+      }
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  /** Sends the offsets asked for in this turn in one request. */
+  private async flush(): Promise<void> {
+    const batch = [...this.pending.values()];
+    this.pending = new Map();
+    this.scheduled = false;
+    try {
+      await this.send(batch.map(({ topic, partition, offset }) => ({ topic, partition, offset })));
+      for (const entry of batch) settle(entry);
+    } catch (error) {
+      if (batch.length === 1) settle(batch[0], { error });
+      else await Promise.all(batch.map((entry) => this.sendAlone(entry)));
+    }
+  }
+
+  private async sendAlone(entry: PendingCommit): Promise<void> {
+    const { topic, partition, offset } = entry;
+    try {
+      await this.send([{ topic, partition, offset }]);
+      settle(entry);
+    } catch (error) {
+      settle(entry, { error });
+    }
+  }
+}
+
+/** Resolves the entry's callers, or rejects them with `failure.error`. */
+function settle(entry: PendingCommit, failure?: { error: unknown }): void {
+  for (const waiter of entry.waiters) {
+    if (failure === undefined) waiter.resolve();
+    else waiter.reject(failure.error);
+  }
+}
