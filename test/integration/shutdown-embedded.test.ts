@@ -4,7 +4,8 @@
 // OpenAI-compatible endpoint in the test that never answers a chat call (it only notices when the
 // caller hangs up), so without a bounded shutdown the process would wait for the call's deadline.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { join } from 'node:path';
@@ -46,10 +47,13 @@ class SilentModel {
   readonly chatArrived = new Flag();
   readonly chatAbandoned = new Flag();
   private readonly server: Server = createServer((req, res) => this.handle(req, res));
+  /** Its OpenAI-compatible base URL once started. */
+  url = '';
 
   async start(port: number): Promise<string> {
     await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${port}/v1`;
+    this.url = `http://127.0.0.1:${port}/v1`;
+    return this.url;
   }
 
   async stop(): Promise<void> {
@@ -102,21 +106,22 @@ async function freePortPair(): Promise<number> {
 
 interface Embedded {
   readonly child: ChildProcess;
+  /** The ingress, e.g. http://127.0.0.1:48123. */
+  readonly url: string;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   output(): string;
 }
 
-/** Starts the embedded process on the silent model, submits the sample ticket, and waits for its chat call. */
-async function startWithCallInFlight(model: SilentModel, graceMs: number): Promise<Embedded> {
+/** Starts the embedded process on the model at `modelUrl`, keeping its data in `dataDir` ('' = in memory). */
+async function startEmbedded(modelUrl: string, graceMs: number, dataDir: string): Promise<Embedded> {
   const port = await freePortPair();
-  const modelUrl = await model.start(await freePortPair());
   const child = spawn(process.execPath, [join(ROOT, 'services', 'embedded', 'dist', 'main.js')], {
     cwd: ROOT,
     env: {
       ...process.env,
       LLMBUS_MODE: 'embedded',
       LLMBUS_SAMPLES: 'off',
-      LLMBUS_DATA_DIR: '',
+      LLMBUS_DATA_DIR: dataDir,
       LOG_FORMAT: 'json',
       LOG_LEVEL: 'info',
       HTTP_PORT: String(port),
@@ -139,7 +144,7 @@ async function startWithCallInFlight(model: SilentModel, graceMs: number): Promi
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  const embedded: Embedded = { child, exited, output: () => output };
+  const embedded: Embedded = { child, exited, output: () => output, url: `http://127.0.0.1:${port}` };
   const running = new Promise<void>((resolve, reject) => {
     const poll = setInterval(() => {
       if (output.includes('llmbus is running')) {
@@ -155,14 +160,25 @@ async function startWithCallInFlight(model: SilentModel, graceMs: number): Promi
     });
   });
   await within(running, 180_000, 'start-up', embedded.output);
-  const response = await fetch(`http://127.0.0.1:${port}/v1/requests`, {
+  return embedded;
+}
+
+/** Starts the embedded process on the silent model, submits the sample ticket, and waits for its chat call. */
+async function startWithCallInFlight(
+  model: SilentModel,
+  graceMs: number,
+  dataDir = '',
+): Promise<Embedded & { readonly requestId: string }> {
+  const embedded = await startEmbedded(await model.start(await freePortPair()), graceMs, dataDir);
+  const response = await fetch(`${embedded.url}/v1/requests`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
     body: readFileSync(join(ROOT, 'samples', 'tickets', 'password-reset.json'), 'utf8'),
   });
   expect(response.status).toBe(202);
+  const { requestId } = (await response.json()) as { requestId: string };
   await within(model.chatArrived.promise, 120_000, 'the chat call', embedded.output);
-  return embedded;
+  return { ...embedded, requestId };
 }
 
 describe('stopping the embedded process with a model call in flight', () => {
@@ -221,5 +237,27 @@ describe('stopping the embedded process with a model call in flight', () => {
 
     expect(code).toBe(130);
     expect(embedded.output()).toContain('SIGINT again; exiting now');
+  });
+
+  it('fails the request it stopped in the middle of on the next start with its data, saying to submit it again', async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'llmbus-shutdown-')), 'data');
+    const first = await startWithCallInFlight(model, 1_000, dataDir);
+    embedded = first;
+    first.child.kill('SIGTERM');
+    expect((await within(first.exited, 60_000, 'the exit after SIGTERM', first.output)).code).toBe(0);
+
+    // The in-process bus lost the event: without the next start's sweep the status said "routed" for ever.
+    embedded = await startEmbedded(model.url, 1_000, dataDir);
+    const response = await fetch(`${embedded.url}/v1/requests/${first.requestId}?waitMs=30000`, {
+      headers: { 'x-api-key': API_KEY },
+    });
+    expect(response.status).toBe(200);
+    const status = (await response.json()) as { status: string; failure?: { code: string; message: string } };
+    expect(status.status).toBe('failed');
+    expect(status.failure).toMatchObject({
+      code: 'processing_error',
+      message: expect.stringMatching(/stopped before this request finished.*submit it again/),
+    });
+    expect(embedded.output()).toContain('accepted by an earlier run were not finished');
   });
 });

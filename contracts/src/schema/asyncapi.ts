@@ -69,8 +69,9 @@ const HEADERS_SCHEMA = {
             type: 'string',
             description:
               'Optional, between llmbus stages only: the person names the producing stage found in lines of text it handled, ' +
-              'as SHA-256 digests of those lines with their spans (never the text), authenticated with HMAC-SHA256 under a key ' +
-              'derived from LLMBUS_PII_KEY. A stage reuses an answer only when the header verifies and names its own detector ' +
+              'as HMAC-SHA256 digests of those lines under a key derived from LLMBUS_PII_KEY (no one without it can test a ' +
+              'guess of a line) with their spans (never the text), authenticated with HMAC-SHA256 under another key derived ' +
+              'from LLMBUS_PII_KEY. A stage reuses an answer only when the header verifies and names its own detector ' +
               'configuration, and tags the text itself otherwise; a producer outside llmbus has no reason to set it.',
           },
         ],

@@ -3,6 +3,7 @@ import {
   RequestCompletedEvent,
   RequestFailedEvent,
   RequestRoutedEvent,
+  RequestSubmittedEvent,
   ReviewDecidedEvent,
   ReviewRequestedEvent,
   DeadLetteredEvent,
@@ -138,6 +139,14 @@ function time(value: Date | string | null): number | undefined {
  * id, so they group like a request's, but a document is not a request: `listRequests` leaves out
  * groups made only of these (they would otherwise read as a request `in_progress` forever).
  */
+/** A submitted request with no outcome (see SqlAuditStore.unfinishedRequests). */
+export interface UnfinishedRequest {
+  readonly tenantId: string;
+  readonly requestId: string;
+  /** Its last recorded event (event time, then recording order). */
+  readonly lastEvent: AuditRecord;
+}
+
 const DOCUMENT_EVENT_TYPES: readonly string[] = [
   DocumentSubmittedEvent.type,
   DocumentIndexedEvent.type,
@@ -575,6 +584,65 @@ export class SqlAuditStore implements AuditStore {
       })),
       ...(rows.length > limit && { nextCursor: encodeCursor(page[page.length - 1].first_seq) }),
     };
+  }
+
+  /**
+   * Requests of every tenant that were submitted and are neither finished (no RequestCompleted or
+   * RequestFailed) nor waiting for a review decision (a ReviewRequested without a later decision),
+   * oldest first, at most `limit`: on a bus that keeps nothing across a restart (embedded mode),
+   * the requests a stopped process was still working on, which no stage will take up again. Each
+   * with its last recorded event (the cause of what is published about it).
+   */
+  async unfinishedRequests(limit: number): Promise<readonly UnfinishedRequest[]> {
+    const { rows } = await this.client.query<{
+      tenant_id: string;
+      correlation_id: string;
+      last_event_id: string;
+    }>(
+      `SELECT tenant_id, correlation_id,
+              (array_agg(event_id ORDER BY event_time DESC, seq DESC))[1] AS last_event_id
+         FROM audit_events
+        GROUP BY tenant_id, correlation_id
+       HAVING bool_or(type = $1)
+          AND NOT bool_or(type = ANY($2::text[]))
+          AND (max(event_time) FILTER (WHERE type = $3) IS NULL
+               OR max(event_time) FILTER (WHERE type = $4) >= max(event_time) FILTER (WHERE type = $3))
+        ORDER BY min(seq)
+        LIMIT $5`,
+      [
+        RequestSubmittedEvent.type,
+        [RequestCompletedEvent.type, RequestFailedEvent.type],
+        ReviewRequestedEvent.type,
+        ReviewDecidedEvent.type,
+        limit,
+      ],
+    );
+    const unfinished: UnfinishedRequest[] = [];
+    for (const row of rows) {
+      const last = await this.eventById(row.tenant_id, row.last_event_id);
+      if (last) unfinished.push({ tenantId: row.tenant_id, requestId: row.correlation_id, lastEvent: last });
+    }
+    return unfinished;
+  }
+
+  /**
+   * The first and the last recorded events whose payload carries a sealed PII mapping (`_piiVault`,
+   * see StoredPayloadMasking), of any tenant: enough to tell, at start, whether the trail was
+   * sealed under the key the process runs with. Empty when none is.
+   */
+  async sealedRecordSamples(): Promise<readonly AuditRecord[]> {
+    const { rows } = await this.client.query<{ tenant_id: string; event_id: string }>(
+      `(SELECT tenant_id, event_id FROM audit_events WHERE payload ? '_piiVault' ORDER BY seq LIMIT 1)
+       UNION
+       (SELECT tenant_id, event_id FROM audit_events WHERE payload ? '_piiVault' ORDER BY seq DESC LIMIT 1)`,
+      [],
+    );
+    const records: AuditRecord[] = [];
+    for (const row of rows) {
+      const record = await this.eventById(row.tenant_id, row.event_id);
+      if (record) records.push(record);
+    }
+    return records;
   }
 
   async requestStatus(tenantId: string, requestId: string): Promise<RequestStatusView | undefined> {

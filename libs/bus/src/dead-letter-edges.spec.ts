@@ -115,4 +115,42 @@ describe('dead letters of malformed messages', () => {
     await until(() => dead.length === 1, 15_000);
     expect(dead[0].data as DeadLettered).toMatchObject({ reasonCode: expect.stringMatching(/invalid_/) });
   });
+
+  it('dead-letters a message whose headers or key alone would overflow the record, instead of redelivering it for ever', async () => {
+    // 200 000 control characters: a 200 KB header Kafka accepts, which JSON escapes to 1.2 MB.
+    const control = '\u0001'.repeat(200_000);
+    await transport.produceRaw(
+      Topics.Request.name,
+      'r-1',
+      headers({ ce_id: '', llmbus_pii: control, [`x-${'n'.repeat(300)}`]: 'v' }),
+      valid,
+    );
+    await transport.produceRaw(Topics.Request.name, 'k'.repeat(5000), headers({ ce_id: '' }), valid);
+    await until(() => dead.length === 2 && failed.length === 2, 15_000);
+    for (const envelope of dead) {
+      const letter = envelope.data as DeadLettered;
+      expect(Buffer.byteLength(JSON.stringify(letter))).toBeLessThanOrEqual(1024 * 1024);
+      // Cut: not the message as received, so it is never replayed as if it were.
+      expect(letter.originalSanitised).toBe(true);
+      expect(letter.originalHeaders['ce_type']).toBe(RequestSubmittedEvent.type);
+    }
+    const [withHeaders, withKey] = dead.map((d) => d.data as DeadLettered);
+    expect(withHeaders.originalHeaders['llmbus_pii'].length).toBeLessThan(control.length);
+    expect(withKey.originalKey!.length).toBeLessThanOrEqual(1000);
+  });
+
+  it('keeps the headers llmbus writes whole, so the dead letter can be replayed as received', async () => {
+    // The largest attestation a stage attaches (16 KiB of JSON with its MAC), plus the ce_* headers.
+    const attestation = `{"v":2,"s":{${'"x":[0,8],'.repeat(1700)}}}.${'m'.repeat(43)}`.slice(0, 16 * 1024);
+    await transport.produceRaw(
+      Topics.Request.name,
+      'r-1',
+      headers({ ce_id: '', llmbus_pii: attestation }),
+      valid,
+    );
+    await until(() => dead.length === 1, 15_000);
+    const letter = dead[0].data as DeadLettered;
+    expect(letter.originalHeaders['llmbus_pii']).toBe(attestation);
+    expect(letter.originalSanitised).toBeUndefined();
+  });
 });

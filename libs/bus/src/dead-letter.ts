@@ -29,6 +29,15 @@ import type { RawMessage } from './transport';
 
 /** Largest copy of a rejected message value kept in its dead-letter record, in UTF-16 code units. */
 const DLQ_VALUE_LIMIT = 64 * 1024;
+/**
+ * Share of the event limit a rejected message's headers (names and values, JSON-encoded) may take
+ * in its dead-letter record: the value takes up to 6/8 (1/8 in code units, up to 6 bytes each once
+ * escaped), the rest of the record the remainder. Unbounded, a header of a few hundred KiB (of
+ * control characters, which JSON escapes to six bytes each) made the record too big to publish, so
+ * the message could be neither dead-lettered nor committed and was redelivered for ever. 1/8 is 64
+ * KiB at the default limit: the headers llmbus writes (a 16 KiB `llmbus_pii` at most) fit whole.
+ */
+const DLQ_HEADERS_SHARE = 1 / 8;
 
 /** Where and for whom a rejection is dead-lettered. */
 export interface DeadLetterSetup {
@@ -82,8 +91,11 @@ export function deadLetterEvents(
   // The record must be storable by every consumer (the auditor): NUL bytes become U+FFFD and the
   // copy is marked, so it is never replayed as if it were the message received.
   const cutValue = truncateText(value, valueLimit);
-  const texts = [cutValue, message.key ?? '', ...Object.entries(message.headers).flat()];
-  const sanitised = !texts.every(isStorableText);
+  const headers = keptHeaders(message.headers, Math.floor(setup.maxEventBytes * DLQ_HEADERS_SHARE));
+  const key = message.key === null ? undefined : truncateText(message.key, LINE_MAX_LENGTH);
+  const texts = [cutValue, key ?? '', ...Object.entries(headers.kept).flat()];
+  // A cut key or header makes the copy differ from the message received, like a replaced character.
+  const sanitised = !texts.every(isStorableText) || headers.cut || key?.length !== message.key?.length;
   // Ids of what we publish derive from the cause's id: one that is missing, empty or too long for an
   // envelope falls back to the message's position, which is unique and stable across redelivery.
   const position = `${message.topic}:${message.partition}:${message.offset}`;
@@ -114,8 +126,8 @@ export function deadLetterEvents(
         originalTopic: message.topic,
         originalPartition: message.partition,
         originalOffset: message.offset,
-        originalKey: message.key === null ? undefined : toStorableText(message.key),
-        originalHeaders: toStorableValue({ ...message.headers }),
+        originalKey: key === undefined ? undefined : toStorableText(key),
+        originalHeaders: toStorableValue(headers.kept),
         originalValue: toStorableText(cutValue),
         originalValueTruncated: truncated || undefined,
         originalSanitised: sanitised || undefined,
@@ -233,4 +245,41 @@ function usableId(id: string | undefined): string | undefined {
   return id !== undefined && id.length > 0 && id.length <= NAME_MAX_LENGTH && isStorableText(id)
     ? id
     : undefined;
+}
+
+/**
+ * The headers kept in a dead-letter record: the `ce_*` headers first, then the others in their
+ * order, whole while their names (cut to NAME_MAX_LENGTH) and values fit `limitBytes` once
+ * JSON-encoded (all together); the first that does not is cut to what surely fits (6 bytes a code
+ * unit) and the rest are left out. `cut` says whether anything was cut or left out (the copy can
+ * then not be replayed as received).
+ */
+function keptHeaders(
+  headers: Readonly<Record<string, string>>,
+  limitBytes: number,
+): { kept: Record<string, string>; cut: boolean } {
+  const entries = Object.entries(headers);
+  const ordered = [
+    ...entries.filter(([name]) => name.startsWith('ce_')),
+    ...entries.filter(([name]) => !name.startsWith('ce_')),
+  ];
+  // A member's bytes in the record's JSON: quoted and escaped, and its separator.
+  const encoded = (text: string) => Buffer.byteLength(JSON.stringify(text)) + 1;
+  let left = limitBytes;
+  let cutAny = false;
+  const kept: Record<string, string> = {};
+  for (const [name, value] of ordered) {
+    const keptName = truncateText(name, NAME_MAX_LENGTH);
+    left -= encoded(keptName);
+    if (left <= 0) {
+      cutAny = true;
+      break;
+    }
+    const whole = encoded(value);
+    const keptValue = whole <= left ? value : truncateText(value, Math.floor(left / 6));
+    left -= whole <= left ? whole : encoded(keptValue);
+    if (keptName.length !== name.length || keptValue.length !== value.length) cutAny = true;
+    kept[keptName] = keptValue;
+  }
+  return { kept, cut: cutAny };
 }

@@ -19,6 +19,7 @@ import { inConsumerSpan, startSendSpans } from './bus-tracing';
 import type { ConsumerBus } from './consumer-bus';
 import { deriveEventId } from './event-ids';
 import { DedupStore, InMemoryDedupStore } from './dedup-store';
+import { EventRejectedError } from './errors';
 import type { HeaderCarrier } from './header-carrier';
 import type { Outgoing } from './outgoing';
 import { processMessage, StageHandlers } from './stage-consumer';
@@ -215,8 +216,10 @@ export class EventBus implements ConsumerBus {
       const { data, ...attrs } = envelope;
       const value = JSON.stringify(data);
       if (Buffer.byteLength(value) > this.maxEventBytes) {
-        throw new Error(
-          `${event.definition.type} payload is ${Buffer.byteLength(value)} bytes, over the ${this.maxEventBytes}-byte limit`,
+        // Terminal: the same payload never fits, so a consumed event that yields it is dead-lettered.
+        throw new EventRejectedError(
+          'oversize',
+          `${event.definition.type} payload is ${Buffer.byteLength(value)} bytes, over the ${this.maxEventBytes}-byte limit (LLMBUS_MAX_EVENT_BYTES)`,
         );
       }
       return {

@@ -184,20 +184,25 @@ export async function processMessage(
       retriedRounds,
     });
     log.error({ err: error, code: rejection.code }, 'event rejected');
-    await reject(bus, output, setup, message, {
-      ...rejection,
-      correlationId: envelope.correlationid,
-      tenant: envelope.tenantid,
-      causeId: envelope.id,
-      causeSource: envelope.source,
-      replyTo: replyToOf(envelope.data),
-      eventType: envelope.type,
-      ...documentOf(envelope.data),
-    });
+    await reject(bus, output, setup, message, { ...rejection, ...identityOf(envelope) });
     return;
   }
   clearInterval(timer);
-  await bus.publish(outputs, { envelope, stage: setup.stage }, output);
+  try {
+    await bus.publish(outputs, { envelope, stage: setup.stage }, output);
+  } catch (error) {
+    // An output that can never be published (over LLMBUS_MAX_EVENT_BYTES) fails the event instead
+    // of bringing it back for ever (holding its key); a broker fault is thrown for redelivery.
+    if (!isTerminalError(error)) throw error;
+    const rejection = rejectionOfFailure(error, {
+      stage: setup.stage,
+      attempts: deliveryAttempt,
+      retriedRounds,
+    });
+    log.error({ err: error, code: rejection.code }, 'event rejected: its output cannot be published');
+    await reject(bus, output, setup, message, { ...rejection, ...identityOf(envelope) });
+    return;
+  }
   await bus.dedup.add(setup.groupId, envelope);
   busMetrics.events.inc({ stage: setup.stage, type: envelope.type, outcome: 'handled' });
   busMetrics.latency.observe(
@@ -237,6 +242,19 @@ function retryAfterOf(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null || !('retryAfterMs' in error)) return undefined;
   const value = (error as { retryAfterMs: unknown }).retryAfterMs;
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : undefined;
+}
+
+/** What a rejection of a decoded event says about it (request, tenant, cause, document). */
+function identityOf(envelope: EventEnvelope): Omit<Rejection, 'code' | 'reason' | 'errors'> {
+  return {
+    correlationId: envelope.correlationid,
+    tenant: envelope.tenantid,
+    causeId: envelope.id,
+    causeSource: envelope.source,
+    replyTo: replyToOf(envelope.data),
+    eventType: envelope.type,
+    ...documentOf(envelope.data),
+  };
 }
 
 /** The handler of an event type this subscription receives but does not handle. */

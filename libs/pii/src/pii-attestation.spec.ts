@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   COMPROMISE_DETECTOR,
   CompromisePersonDetector,
   compromiseTagCalls,
   tagForAttestation,
 } from './compromise-person-detector';
-import { digestOf, PII_ATTESTATION_HEADER, PiiAttestations, piiAttestationMetrics } from './pii-attestation';
+import { PII_ATTESTATION_HEADER, PiiAttestations, piiAttestationMetrics } from './pii-attestation';
 import type { PiiSpan } from './pii-detector';
 
 const key = randomBytes(32);
@@ -106,7 +106,7 @@ describe('PII attestations between stages', () => {
   it('ignores an attestation of another detector configuration', async () => {
     const before = await refusals('other_config');
     const other = new PiiAttestations(key, { name: 'compromise', fingerprint: 'older-rules' });
-    const header = other.attest(new Map([[digestOf(ticket.split('\n')[1]), []]]))!;
+    const header = other.attest(new Map([[other.digestOf(ticket.split('\n')[1]), []]]))!;
     const result = await stage(receiver, { [PII_ATTESTATION_HEADER]: header }, ticket);
     expect(result.tagged).toBe(3);
     expect(result.spans).toEqual(fresh(ticket));
@@ -115,10 +115,14 @@ describe('PII attestations between stages', () => {
 
   it('ignores an oversized attestation and a malformed one, even when authenticated', async () => {
     const generous = new PiiAttestations(key, COMPROMISE_DETECTOR, { maxLines: 10_000, maxChars: 1_000_000 });
-    const lines = new Map(Array.from({ length: 500 }, (_, i) => [digestOf(`Line ${i}`), []] as const));
-    lines.set(digestOf(ticket.split('\n')[1]), []);
+    const lines = new Map(
+      Array.from({ length: 500 }, (_, i) => [generous.digestOf(`Line ${i}`), []] as const),
+    );
+    lines.set(generous.digestOf(ticket.split('\n')[1]), []);
     const big = generous.attest(lines)!;
-    const malformed = generous.attest(new Map([[digestOf(ticket.split('\n')[1]), [{ start: 5, end: 2 }]]]))!;
+    const malformed = generous.attest(
+      new Map([[generous.digestOf(ticket.split('\n')[1]), [{ start: 5, end: 2 }]]]),
+    )!;
     const [oversized, bad] = [await refusals('oversized'), await refusals('malformed')];
     for (const value of [big, malformed]) {
       const result = await stage(receiver, { [PII_ATTESTATION_HEADER]: value }, ticket);
@@ -137,8 +141,8 @@ describe('PII attestations between stages', () => {
     const { published } = await stage(small, {}, text);
     const verified = small.verify(published!);
     expect(verified.ok && [...verified.lines.keys()]).toEqual([
-      digestOf('Carl Moss agreed'),
-      digestOf('Dora Lind closed it'),
+      small.digestOf('Carl Moss agreed'),
+      small.digestOf('Dora Lind closed it'),
     ]);
   });
 
@@ -168,7 +172,10 @@ describe('PII attestations between stages', () => {
       return receiver.publishHeaders()?.[PII_ATTESTATION_HEADER];
     });
     const verified = receiver.verify(header!);
-    expect(verified.ok && [...verified.lines.keys()]).toEqual([digestOf(subject), digestOf(message)]);
+    expect(verified.ok && [...verified.lines.keys()]).toEqual([
+      receiver.digestOf(subject),
+      receiver.digestOf(message),
+    ]);
   });
 
   it('passes a received attestation on as it came when it tags nothing, and never one it refused', async () => {
@@ -182,11 +189,32 @@ describe('PII attestations between stages', () => {
     // Read and refused: what goes on is this stage's own lines only, signed with the key.
     const own = await stage(receiver, { [PII_ATTESTATION_HEADER]: forged }, ticket);
     const verified = receiver.verify(own.published!);
-    expect(verified.ok && [...verified.lines.keys()]).toEqual(ticket.split('\n').map(digestOf));
+    expect(verified.ok && [...verified.lines.keys()]).toEqual(
+      ticket.split('\n').map((line) => receiver.digestOf(line)),
+    );
     expect(own.published).not.toBe(forged);
   });
 
   it('gives lines that differ only in a lone surrogate different digests (UTF-8 would not)', () => {
-    expect(digestOf('Anna Berg \uD800')).not.toBe(digestOf('Anna Berg \uFFFD'));
+    expect(receiver.digestOf('Anna Berg \uD800')).not.toBe(receiver.digestOf('Anna Berg \uFFFD'));
+  });
+
+  it('attests lines by digests no one without the key can recompute (a dead letter shows its headers to readers)', async () => {
+    // A signature line is often a name alone: an unkeyed SHA-256 of it is reversed by trying names.
+    const signature = 'Jane Doe';
+    const header = await attested(`Hello, I cannot log in.\n${signature}`);
+    const body = header.slice(0, header.lastIndexOf('.'));
+    for (const encoding of ['utf8', 'utf16le'] as const) {
+      const plain = createHash('sha256').update(Buffer.from(signature, encoding)).digest('base64url');
+      expect(body).not.toContain(plain);
+    }
+    // Another key gives other digests for the same line.
+    const other = await attested(
+      `Hello, I cannot log in.\n${signature}`,
+      new PiiAttestations(randomBytes(32), COMPROMISE_DETECTOR),
+    );
+    const lineDigests = (value: string) =>
+      Object.keys((JSON.parse(value.slice(0, value.lastIndexOf('.'))) as { s: object }).s);
+    expect(lineDigests(other).filter((d) => lineDigests(header).includes(d))).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createHmac, createSecretKey, hash, hkdfSync, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHmac, createSecretKey, hkdfSync, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { Counter } from 'prom-client';
 
 /** The Kafka header that carries a stage's person-name attestation to the stages after it. */
@@ -7,7 +7,10 @@ export const PII_ATTESTATION_HEADER = 'llmbus_pii';
 
 /** HKDF label of the attestation key: never the AES key of the vault itself. */
 const KEY_LABEL = 'llmbus pii attestation v1';
-const FORMAT_VERSION = 1;
+/** HKDF label of the key that digests lines (see PiiAttestations.digestOf). */
+const LINE_KEY_LABEL = 'llmbus pii attestation lines v2';
+/** 2: lines are named by keyed digests (1 named them by plain SHA-256, which a reader could reverse). */
+const FORMAT_VERSION = 2;
 const DIGEST = /^[A-Za-z0-9_-]{43}$/;
 const MAC_CHARS = 43;
 
@@ -59,7 +62,7 @@ export const piiAttestationMetrics = {
 };
 
 /**
- * What one consumed event's handling knows: the verified lines it received (by SHA-256 of the
+ * What one consumed event's handling knows: the verified lines it received (by keyed digest of the
  * line; the header is verified when first needed, so an event whose handling tags and publishes
  * nothing costs no verification), and what it attests onward (those, then the lines it tagged
  * itself, most recent last).
@@ -74,6 +77,8 @@ class AttestationScope {
     readonly detector: AttestedDetector,
     private readonly header: string | undefined,
     private readonly read: (header: string) => ReadonlyMap<string, readonly AttestedSpan[]>,
+    /** The keyed digest of a line (PiiAttestations.digestOf). */
+    readonly digestOf: (line: string) => string,
   ) {}
 
   /** The verified lines received with the event (none when it had no valid attestation). */
@@ -116,7 +121,7 @@ const scopes = new AsyncLocalStorage<AttestationScope>();
 
 /**
  * The spans a verified attestation of the event being handled gives for `line`, when it has the
- * line's SHA-256 and was made by a detector with `detector`'s fingerprint; the spans fit the line.
+ * line's digest and was made by a detector with `detector`'s fingerprint; the spans fit the line.
  * Undefined outside a scope, or when the line is not attested.
  */
 export function attestedSpansOf(
@@ -127,7 +132,7 @@ export function attestedSpansOf(
   if (scope === undefined || scope.received.size === 0 || !sameDetector(scope.detector, detector)) {
     return undefined;
   }
-  const spans = scope.received.get(digestOf(line));
+  const spans = scope.received.get(scope.digestOf(line));
   if (spans === undefined || spans.some((span) => span.end > line.length)) return undefined;
   piiAttestationMetrics.reusedLines.inc();
   return spans;
@@ -156,7 +161,7 @@ export function noteTaggedLine(
 ): void {
   const scope = scopes.getStore();
   if (scope === undefined || !sameDetector(scope.detector, detector)) return;
-  scope.note(digestOf(line), spans);
+  scope.note(scope.digestOf(line), spans);
 }
 
 /**
@@ -164,8 +169,10 @@ export function noteTaggedLine(
  * stage is not tagged again by the next (compromise was a third of the router's and generator's
  * CPU and most of the auditor's). Plugs into the bus as its header carrier.
  *
- * An attestation maps the SHA-256 of a line's exact text to its spans (offsets only, never the
- * text), names the detector and its fingerprint, and is authenticated with HMAC-SHA256 under a key
+ * An attestation maps a digest of a line's exact text to its spans (offsets only, never the
+ * text): HMAC-SHA256 under a key derived from LLMBUS_PII_KEY, since a plain hash of a short line (a
+ * signature that is a name alone) is reversed by trying names, and the header reaches dead-letter
+ * records that readers without the pii-reader role see. It names the detector and its fingerprint, and is authenticated with HMAC-SHA256 under a key
  * derived by HKDF-SHA256 from LLMBUS_PII_KEY with its own label. A received one that is
  * oversized, unauthenticated, malformed or from another detector configuration is ignored (the
  * stage tags as before) and counted; it never fails the event. Spans are only ever applied to a line
@@ -176,6 +183,7 @@ export function noteTaggedLine(
  */
 export class PiiAttestations {
   private readonly key: KeyObject;
+  private readonly lineKey: KeyObject;
   private readonly limits: AttestationLimits;
 
   /**
@@ -190,6 +198,9 @@ export class PiiAttestations {
     if (piiKey.length !== 32) throw new Error(`LLMBUS_PII_KEY must be 32 bytes, got ${piiKey.length}`);
     // A key object, imported once: HMAC with a raw key imports it on every call (about 7x slower).
     this.key = createSecretKey(Buffer.from(hkdfSync('sha256', piiKey, Buffer.alloc(0), KEY_LABEL, 32)));
+    this.lineKey = createSecretKey(
+      Buffer.from(hkdfSync('sha256', piiKey, Buffer.alloc(0), LINE_KEY_LABEL, 32)),
+    );
     this.limits = { ...DEFAULT_LIMITS, ...limits };
   }
 
@@ -198,11 +209,16 @@ export class PiiAttestations {
    * when first needed (a line to look up, an event to publish).
    */
   consume<T>(headers: Readonly<Record<string, string>>, handle: () => Promise<T>): Promise<T> {
-    const scope = new AttestationScope(this.detector, headers[PII_ATTESTATION_HEADER], (value) => {
-      const read = this.verify(value);
-      piiAttestationMetrics.attestations.inc({ outcome: read.ok ? 'accepted' : read.refusal });
-      return read.ok ? read.lines : NO_LINES;
-    });
+    const scope = new AttestationScope(
+      this.detector,
+      headers[PII_ATTESTATION_HEADER],
+      (value) => {
+        const read = this.verify(value);
+        piiAttestationMetrics.attestations.inc({ outcome: read.ok ? 'accepted' : read.refusal });
+        return read.ok ? read.lines : NO_LINES;
+      },
+      (line) => this.digestOf(line),
+    );
     return scopes.run(scope, handle);
   }
 
@@ -215,7 +231,7 @@ export class PiiAttestations {
   }
 
   /**
-   * The header value for `lines` (SHA-256 digest -> spans): the most recent lines that fit the
+   * The header value for `lines` (digestOf the line -> spans): the most recent lines that fit the
    * limits, as `<JSON body>.<HMAC-SHA256, base64url>`; undefined when none fits.
    */
   attest(lines: ReadonlyMap<string, readonly AttestedSpan[]>): string | undefined {
@@ -272,18 +288,19 @@ export class PiiAttestations {
     return { ok: true, lines };
   }
 
+  /**
+   * A line's digest in attestations: HMAC-SHA256 of its exact text under a key derived from
+   * LLMBUS_PII_KEY, base64url without padding (43 characters). Hashed as its UTF-16 code units, not
+   * UTF-8: UTF-8 would turn every lone surrogate into U+FFFD, so two different lines could share a
+   * digest and one's answer be applied to the other.
+   */
+  digestOf(line: string): string {
+    return createHmac('sha256', this.lineKey).update(Buffer.from(line, 'utf16le')).digest('base64url');
+  }
+
   private mac(body: string): string {
     return createHmac('sha256', this.key).update(body).digest('base64url');
   }
-}
-
-/**
- * SHA-256 of a line's exact text, base64url without padding (43 characters). Hashed as its UTF-16
- * code units, not UTF-8: UTF-8 would turn every lone surrogate into U+FFFD, so two different lines
- * could share a digest and one's answer be applied to the other.
- */
-export function digestOf(line: string): string {
-  return hash('sha256', Buffer.from(line, 'utf16le'), 'base64url');
 }
 
 function sameDetector(a: AttestedDetector, b: AttestedDetector): boolean {

@@ -19,7 +19,9 @@ import { PgliteVectorStore } from '@llmbus/retrieval';
 import { busFromConfig, closeOnSignals, runMain } from '@llmbus/runtime';
 import { embeddedLogFormat } from './log-output';
 import { OutcomeWatcher } from './outcome-watcher';
+import { failInterruptedRequests, INTERRUPTED_LIMIT } from './interrupted-requests';
 import { embeddedPiiKey } from './pii-key-file';
+import { trailKeyProblem } from './trail-key-check';
 import { startPlatform } from './platform';
 import { loadAllSampleDocuments, loadDocumentFolders } from './sample-documents';
 
@@ -29,11 +31,11 @@ const SAMPLES_DIR = join(__dirname, '..', '..', '..', 'samples');
 async function main(): Promise<void> {
   const env = process.env;
   const loaded = loadPlatformConfig(env, { mode: 'embedded', httpPort: 8080, clientId: 'llmbus' });
-  // A platform that keeps its data keeps its PII key with it, so earlier trails stay readable.
-  const config =
-    loaded.piiKey === undefined && loaded.dataDir
-      ? { ...loaded, piiKey: embeddedPiiKey(loaded.dataDir) }
-      : loaded;
+  // A platform that keeps its data keeps its PII key with it, so earlier trails stay readable (and an
+  // LLMBUS_PII_KEY other than the kept key stops start-up instead of leaving them unreadable).
+  const config = loaded.dataDir
+    ? { ...loaded, piiKey: embeddedPiiKey(loaded.dataDir, loaded.piiKey) }
+    : loaded;
   const logger = createLogger({
     service: 'llmbus',
     level: config.logLevel,
@@ -48,8 +50,15 @@ async function main(): Promise<void> {
     dataDir: config.dataDir && join(config.dataDir, 'vector-store'),
   });
   const auditStore = await PgliteAuditStore.open({ dataDir: config.dataDir });
+  // A trail sealed under another key than this run's is told at start, not when a pii-reader asks.
+  if (config.dataDir && config.piiKey) {
+    const problem = trailKeyProblem(await auditStore.sealedRecordSamples(), config.piiKey);
+    if (problem) logger.warn({ dataDir: config.dataDir }, problem);
+  }
   const watcher = new OutcomeWatcher(bus);
   await watcher.start();
+  // Read before the ingress accepts anything: the requests an earlier run did not finish.
+  const interrupted = config.dataDir ? await auditStore.unfinishedRequests(INTERRUPTED_LIMIT) : [];
   const platform = await startPlatform({
     bus,
     config,
@@ -75,6 +84,7 @@ async function main(): Promise<void> {
     ],
     { graceMs: config.shutdownGraceMs, inFlight: [bus, models] },
   );
+  await failInterruptedRequests(bus, interrupted, logger);
 
   const samples = env['LLMBUS_SAMPLES'] !== 'off';
   // The operator's own documents (LLMBUS_DOCUMENTS), read before anything is published so that a

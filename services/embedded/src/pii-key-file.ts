@@ -1,5 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  type Stats,
+} from 'node:fs';
 import { join } from 'node:path';
 import { PII_KEY_BYTES } from '@llmbus/pii';
 
@@ -7,27 +16,90 @@ import { PII_KEY_BYTES } from '@llmbus/pii';
 export const PII_KEY_FILE = 'pii.key';
 
 /**
- * The PII key of an embedded platform that keeps its data (LLMBUS_DATA_DIR) but was given no
- * LLMBUS_PII_KEY: read from `<dataDir>/pii.key` (32 random bytes, base64, one line), made there on
- * first start (mode 0600, created exclusively, so two processes racing agree on one key). The
+ * The PII key of an embedded platform that keeps its data (LLMBUS_DATA_DIR). Without
+ * `configured` (LLMBUS_PII_KEY unset) it is read from `<dataDir>/pii.key` (32 random bytes, base64,
+ * one line), made there on first start (mode 0600; written to a temporary file and linked into
+ * place, so the file never exists half-written and two processes racing agree on one key). The
  * audit trail seals each payload's raw values under this key; a key drawn afresh per run left the
  * trail of every earlier request unreadable after a restart (its status and trail answered 500).
- * Throws, naming the file, when it exists but does not hold 32 bytes of base64.
+ *
+ * With `configured` (LLMBUS_PII_KEY set) that key is used, and the file is only checked: when it
+ * exists and holds another key, the trail already written under the file's key would become
+ * unreadable, so this throws instead of starting.
+ *
+ * Throws an Error naming the file and what to do when it is not a regular file, is readable or
+ * writable by group or others (checked after its content), cannot be read, does not hold 32 bytes of base64, or disagrees with
+ * `configured`.
  */
-export function embeddedPiiKey(dataDir: string): Buffer {
+export function embeddedPiiKey(dataDir: string, configured?: Buffer): Buffer {
   const path = join(dataDir, PII_KEY_FILE);
-  mkdirSync(dataDir, { recursive: true });
-  try {
-    writeFileSync(path, `${randomBytes(PII_KEY_BYTES).toString('base64')}\n`, { flag: 'wx', mode: 0o600 });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  if (configured !== undefined) {
+    const kept = existingKey(path);
+    if (kept !== undefined && !(kept.length === configured.length && timingSafeEqual(kept, configured))) {
+      throw new Error(
+        `LLMBUS_PII_KEY is not the key in ${path}, under which the trail in LLMBUS_DATA_DIR was sealed: with it the ` +
+          `raw values of every earlier request could not be read. Unset LLMBUS_PII_KEY to keep using the file's key, ` +
+          `or set LLMBUS_PII_KEY to the file's content; only to give up the earlier trails' raw values, move ${path} away`,
+      );
+    }
+    return configured;
   }
-  const text = readFileSync(path, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  return existingKey(path) ?? createKey(path);
+}
+
+/** The key the file holds, or undefined when there is no file; throws when it is not a usable key file. */
+function existingKey(path: string): Buffer | undefined {
+  let stats: Stats;
+  try {
+    // A link is followed (a secret mounted by Kubernetes is one); one to nothing is refused.
+    stats = statSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new Error(`cannot read the PII key file ${path}: ${(error as Error).message}`);
+    }
+    if (lstatSync(path, { throwIfNoEntry: false }) === undefined) return undefined;
+    throw new Error(`${path} is a link to nothing: restore the PII key file it named, or remove the link`);
+  }
+  if (!stats.isFile()) {
+    throw new Error(
+      `${path} is not a regular file (a ${stats.isDirectory() ? 'directory' : 'special file'}): it must be the PII key ` +
+        `file of LLMBUS_DATA_DIR; restore the file from a backup, or remove it if this data directory holds no trail yet`,
+    );
+  }
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8').trim();
+  } catch (error) {
+    throw new Error(`cannot read the PII key file ${path}: ${(error as Error).message}`);
+  }
   const key = Buffer.from(text, 'base64');
   if (key.length !== PII_KEY_BYTES || key.toString('base64') !== text) {
     throw new Error(
-      `${path} does not hold a PII key (32 random bytes, base64): restore it from a backup, or set LLMBUS_PII_KEY to the key the data was written with; without it the trail's raw values cannot be read`,
+      `${path} does not hold a PII key (32 random bytes, base64${text.length === 0 ? '; the file is empty' : ''}): ` +
+        `restore it from a backup, or set LLMBUS_PII_KEY to the key the data was written with; without it the trail's ` +
+        `raw values cannot be read`,
+    );
+  }
+  if ((stats.mode & 0o077) !== 0) {
+    throw new Error(
+      `${path} is accessible by group or others (mode ${(stats.mode & 0o777).toString(8)}): the PII key unseals the ` +
+        `trail's raw values; run \`chmod 600 ${path}\``,
     );
   }
   return key;
+}
+
+/** Makes the key file, complete or not at all; the key of whichever process made it first. */
+function createKey(path: string): Buffer {
+  const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  writeFileSync(temporary, `${randomBytes(PII_KEY_BYTES).toString('base64')}\n`, { flag: 'wx', mode: 0o600 });
+  try {
+    linkSync(temporary, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    rmSync(temporary, { force: true });
+  }
+  return existingKey(path)!;
 }

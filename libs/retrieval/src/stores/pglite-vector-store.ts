@@ -172,9 +172,27 @@ export class PgliteVectorStore implements VectorStore {
   }
 
   async upsert(name: string, points: readonly VectorPoint[]): Promise<void> {
-    const table = assertCollectionName(name);
     if (points.length === 0) return;
+    await this.writing(name, () => this.upsertRows(name, points));
+  }
+
+  /**
+   * Runs a write to table `name`, dropping what was read from it and kept (forgetReads) before and
+   * after: a query's read issued while the write was on its way to the database (between its start
+   * and its statement) saw the table before the write, and kept it until the next write (a
+   * replacement's supersession link missing, its superseded version returned, for days).
+   */
+  private async writing<T>(name: string, write: () => Promise<T>): Promise<T> {
     this.forgetReads(name);
+    try {
+      return await write();
+    } finally {
+      this.forgetReads(name);
+    }
+  }
+
+  private async upsertRows(name: string, points: readonly VectorPoint[]): Promise<void> {
+    const table = assertCollectionName(name);
     const upkeep = await this.upkeepOf(name);
     const bulk = points.length >= BULK_ROWS;
     // Inserting into HNSW goes row by row through the graph (milliseconds a row in WASM); a bulk
@@ -418,7 +436,8 @@ export class PgliteVectorStore implements VectorStore {
 
   /**
    * What `read` answers for `key` on table `name`, kept in `kept` until the next write to the
-   * table (forgetReads), at most MAX_CACHED_SCOPES keys a table (all dropped when full).
+   * table (forgetReads, at its start and end: see `writing`), at most MAX_CACHED_SCOPES keys a
+   * table (all dropped when full).
    */
   private async keptRead<T>(
     kept: Map<string, Map<string, T>>,
@@ -499,11 +518,15 @@ export class PgliteVectorStore implements VectorStore {
   }
 
   async deleteByFilter(name: string, filter: DocumentDeletion): Promise<void> {
-    const table = assertCollectionName(name);
+    assertCollectionName(name);
     if (!(await this.exists(name))) return;
+    await this.writing(name, () => this.deleteRows(name, filter));
+  }
+
+  private async deleteRows(name: string, filter: DocumentDeletion): Promise<void> {
+    const table = assertCollectionName(name);
     const where = new Where().tenant(filter.tenant).equals('document_id', filter.documentId);
     if (filter.collection !== undefined) where.collections([filter.collection]);
-    this.forgetReads(name);
     const keep = filter.keep
       ? ` AND NOT (version = ${where.param(filter.keep.version)} AND chunk_index < ${where.param(filter.keep.chunkCount)})`
       : '';
@@ -515,6 +538,8 @@ export class PgliteVectorStore implements VectorStore {
     } else {
       // A withdrawn document keeps its newest version's links (empty ones too, replacing older
       // ones), in the same statement: deleting 2024 of 2023 <- 2024 <- 2025 leaves 2023 retired.
+      // Links it kept from an earlier withdrawal in another collection are its older ones: they go
+      // (it was submitted again since, or it would not have been deleted here).
       const withdrawn = await this.withdrawnTable(name);
       const result = await this.db.query<{ n: number }>(
         `WITH gone AS (DELETE FROM ${table} WHERE ${where.sql()}
@@ -522,7 +547,11 @@ export class PgliteVectorStore implements VectorStore {
               links AS (INSERT INTO ${withdrawn} (tenant, collection, document_id, supersedes)
                         SELECT DISTINCT ON (tenant, collection, document_id) tenant, collection, document_id, supersedes
                           FROM gone ORDER BY tenant, collection, document_id, version DESC
-                        ON CONFLICT (tenant, collection, document_id) DO UPDATE SET supersedes = EXCLUDED.supersedes)
+                        ON CONFLICT (tenant, collection, document_id) DO UPDATE SET supersedes = EXCLUDED.supersedes),
+              older AS (DELETE FROM ${withdrawn} w
+                         WHERE EXISTS (SELECT 1 FROM gone g WHERE g.tenant = w.tenant AND g.document_id = w.document_id)
+                           AND NOT EXISTS (SELECT 1 FROM gone g WHERE g.tenant = w.tenant
+                                             AND g.document_id = w.document_id AND g.collection = w.collection))
          SELECT count(*)::int AS n FROM gone`,
         where.params,
       );
