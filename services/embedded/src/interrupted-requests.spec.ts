@@ -77,7 +77,13 @@ describe('requests an earlier embedded run did not finish', () => {
       stage: 'auditor',
       notifyRequester: false,
       onRetriesExhausted: 'redeliver',
-      handlers: { '*': async (event, context) => (await store.record(event, context.message), []) },
+      handlers: {
+        '*': async (event, context) => {
+          if (!context.message) throw new Error('the in-memory transport gives every event a position');
+          await store.record(event, context.message);
+          return [];
+        },
+      },
     });
     try {
       const unfinished = await store.unfinishedRequests(INTERRUPTED_LIMIT);
