@@ -19,6 +19,7 @@ import { PgliteVectorStore } from '@llmbus/retrieval';
 import { AuditPrivacy } from '@llmbus/svc-auditor';
 import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { busFromConfig, closeOnSignals, runMain } from '@llmbus/runtime';
+import { FileToolCallClaims } from './file-tool-call-claims';
 import { embeddedLogFormat } from './log-output';
 import { OutcomeWatcher } from './outcome-watcher';
 import {
@@ -79,6 +80,8 @@ async function main(): Promise<void> {
     vectorStore,
     auditStore,
     routerPort: config.http.port,
+    // Kept with the data, so a request resumed after a restart runs no side-effecting call twice.
+    ...(config.dataDir && { toolCallClaims: new FileToolCallClaims(join(config.dataDir, 'tool-claims')) }),
     auditorPort: config.http.port === 0 ? 0 : config.http.port + 1,
   });
   closeOnSignals(
