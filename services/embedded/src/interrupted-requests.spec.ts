@@ -7,15 +7,14 @@ import {
   RequestFailedEvent,
   RequestRoutedEvent,
   RequestSubmittedEvent,
-  ResponseGeneratedEvent,
   ReviewDecidedEvent,
   ReviewRequestedEvent,
   ToolCallsCompletedEvent,
   type EventEnvelope,
+  type RequestContext,
   type RequestFailed,
 } from '@llmbus/contracts';
 import pino from 'pino';
-import { samplePayloads } from '../../../contracts/src/testing/sample-payloads';
 import {
   INTERRUPTED_LIMIT,
   RESUMABLE_TYPES,
@@ -29,14 +28,31 @@ const NOW = Date.UTC(2026, 0, 2);
 const HOUR = 60 * 60 * 1000;
 const options: ResumeOptions = { now: NOW, maxAgeMs: 24 * HOUR, raw: (envelope) => envelope };
 
-/** A valid payload of each path type, for request `requestId`. */
+const input = { subject: 'Refund', body: 'I was charged twice.' };
+const context: RequestContext = {
+  workflow: { id: 'support-ticket', version: 1 },
+  requester: { userId: 'u-17', groups: ['support'] },
+  modelTier: 'small',
+  budget: { maxOutputTokens: 512, maxCostUsd: 0.05 },
+};
+
+/** A valid payload of each path type the flows below record, for request `requestId`. */
 function payloadOf(type: string, requestId: string): Record<string, unknown> {
-  const samples = samplePayloads(1);
   const byType: Record<string, object> = {
-    [RequestSubmittedEvent.type]: samples.RequestSubmitted,
-    [RequestRoutedEvent.type]: samples.RequestRouted,
-    [ContextRetrievedEvent.type]: samples.ContextRetrieved,
-    [ResponseGeneratedEvent.type]: samples.ResponseGenerated,
+    [RequestSubmittedEvent.type]: { eventType: 'ticket.created', input, requester: context.requester },
+    [RequestRoutedEvent.type]: {
+      context,
+      input,
+      retrieval: { collections: ['kb'], topK: 4, query: input.subject },
+    },
+    [ContextRetrievedEvent.type]: {
+      context,
+      input,
+      passages: [],
+      withheldCount: 0,
+      relevance: 0,
+      answerable: false,
+    },
   };
   return { ...(byType[type] ?? {}), requestId };
 }
