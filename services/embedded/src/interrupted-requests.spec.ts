@@ -123,6 +123,10 @@ describe('requests an earlier embedded run did not finish', () => {
     await record('acme', 'decided', ReviewDecidedEvent.type, NOW - HOUR + ++second * 1000, {
       requestId: 'decided',
     });
+    // Submitted two days ago, routed an hour ago (e.g. after a long wait upstream): resumed, as the
+    // bound counts from the last step.
+    await record('acme', 'slow', RequestSubmittedEvent.type, NOW - 48 * HOUR);
+    await record('acme', 'slow', RequestRoutedEvent.type, NOW - HOUR + ++second * 1000);
   });
   afterAll(() => store.close());
 
@@ -178,6 +182,7 @@ describe('requests an earlier embedded run did not finish', () => {
         expect.stringMatching(/has a payload the current contract refuses/),
         'validator',
       ],
+      ['slow', 'resume', RequestRoutedEvent.type, `slow-${RequestRoutedEvent.type}`, 'retriever'],
     ]);
   });
 
@@ -209,7 +214,7 @@ describe('requests an earlier embedded run did not finish', () => {
     try {
       const unfinished = await store.unfinishedRequests(INTERRUPTED_LIMIT, RESUMABLE_TYPES);
       expect(await takeUpInterruptedRequests(bus, unfinished, options, logger)).toEqual({
-        resumed: 3,
+        resumed: 4,
         failed: 3,
       });
       // The same again (a start cut short before the outcomes were recorded): the same event ids.

@@ -41,9 +41,11 @@ export const RESUMABLE_TYPES: readonly string[] = Object.keys(RESUMABLE);
 export const INTERRUPTED_LIMIT = 10_000;
 
 /**
- * How old (milliseconds since its submission) an interrupted request may be and still be resumed
- * by default (LLMBUS_RESUME_MAX_AGE_MS): 24 hours. An older one is failed instead: its requester
- * has long stopped waiting, and what it acted on (documents, tool state) may have moved on.
+ * How long ago (milliseconds since its last event on the request's path was recorded) an
+ * interrupted request may have stopped and still be resumed by default (LLMBUS_RESUME_MAX_AGE_MS):
+ * 24 hours. One stopped longer ago is failed instead: its requester has long stopped waiting, and
+ * what it acted on (documents, tool state) may have moved on. Measured from the last step, not the
+ * submission, so that a request decided after a long human review is still resumed.
  */
 export const DEFAULT_RESUME_MAX_AGE_MS = 24 * 60 * 60 * 1000;
 
@@ -83,7 +85,7 @@ export interface ResumeOptions {
  * Decides whether an interrupted request is resumed, and from which event: its last recorded event
  * on the request's path (`lastPathEvent`, see RESUMABLE), published again unchanged, so that the
  * stage that takes it up goes on as it does with an event Kafka delivers again. It is failed
- * instead when that event cannot be: none on the path, older than `maxAgeMs`, only a sanitised
+ * instead when that event cannot be: none on the path, recorded more than `maxAgeMs` ago, only a sanitised
  * copy or a retention tombstone recorded, PII that cannot be restored, or an envelope or payload
  * the current contract refuses. Pure except for `raw`.
  */
@@ -103,10 +105,12 @@ export function resumeDecision(request: UnfinishedRequest, options: ResumeOption
   }
   const { type, id } = record.envelope;
   const what = `its last event on the request's path (${type} ${id})`;
-  const age = options.now - Date.parse(request.submittedAt);
+  // Measured from its last step, not its submission: a request that waited days for a reviewer
+  // and was decided just before the stop is resumed; one stopped longer ago than the bound is not.
+  const age = options.now - Date.parse(record.envelope.time);
   if (!(age <= options.maxAgeMs)) {
     return failing(
-      `it was submitted at ${request.submittedAt}, more than LLMBUS_RESUME_MAX_AGE_MS (${options.maxAgeMs} ms) ago, so it is not resumed`,
+      `${what} was recorded at ${record.envelope.time}, more than LLMBUS_RESUME_MAX_AGE_MS (${options.maxAgeMs} ms) ago, so it is not resumed (submitted at ${request.submittedAt})`,
     );
   }
   const definition = eventByType(type);
