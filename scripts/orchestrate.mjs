@@ -246,7 +246,7 @@ async function replayRequest(requestId, options) {
     await store.close();
   }
   // Payloads are stored masked when LLMBUS_PII_KEY is set: replay from the raw values, as the stages saw them.
-  const privacy = new AuditPrivacy(workflows, config.piiKey);
+  const privacy = new AuditPrivacy(workflows, config.piiKey, config.piiPreviousKeys);
   const source = runtime.replaySourceFrom(requestId, trail.map((r) => (r.payloadRemovedAt ? r : { ...r, envelope: privacy.raw(r.envelope) })));
 
   const providers = createModelProviders(parseModelsConfig(process.env), { logger });

@@ -113,8 +113,8 @@ export function ascendingMs(
 export function secretKey32(env: Env, name: string): Buffer | undefined {
   const raw = optional(env, name)?.trim();
   if (raw === undefined) return undefined;
-  const key = /^[0-9a-fA-F]{64}$/.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
-  if (key.length !== 32 || (!/^[0-9a-fA-F]{64}$/.test(raw) && key.toString('base64') !== raw)) {
+  const key = decodeKey32(raw);
+  if (key === undefined) {
     throw new ConfigError(
       name,
       '32 random bytes as 64 hex digits or base64 (openssl rand -base64 32)',
@@ -122,4 +122,32 @@ export function secretKey32(env: Env, name: string): Buffer | undefined {
     );
   }
   return key;
+}
+
+/**
+ * A comma-separated list of 32-byte keys, each as secretKey32 reads one (64 hex digits or base64);
+ * spaces around entries are ignored, empty when unset. Throws ConfigError naming the variable and
+ * the 1-based position of the first bad (or empty) entry; no key material appears in the error.
+ */
+export function secretKey32List(env: Env, name: string): Buffer[] {
+  const raw = optional(env, name)?.trim();
+  if (raw === undefined || raw === '') return [];
+  return raw.split(',').map((entry, index) => {
+    const key = decodeKey32(entry.trim());
+    if (key === undefined) {
+      throw new ConfigError(
+        name,
+        `comma-separated keys, each 32 random bytes as 64 hex digits or base64 (openssl rand -base64 32); entry ${index + 1} is not one`,
+        '<redacted>',
+      );
+    }
+    return key;
+  });
+}
+
+/** 64 hex digits or canonical base64 of 32 bytes as the key, undefined otherwise. */
+function decodeKey32(raw: string): Buffer | undefined {
+  const hex = /^[0-9a-fA-F]{64}$/.test(raw);
+  const key = hex ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
+  return key.length === 32 && (hex || key.toString('base64') === raw) ? key : undefined;
 }

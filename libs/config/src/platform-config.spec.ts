@@ -101,6 +101,32 @@ describe('loadPlatformConfig', () => {
     );
   });
 
+  it('reads LLMBUS_PII_PREVIOUS_KEYS as base64 or hex keys, empty when unset', () => {
+    const a = Buffer.alloc(32, 1);
+    const b = Buffer.alloc(32, 2);
+    expect(loadPlatformConfig(valid, defaults).piiPreviousKeys).toEqual([]);
+    const config = loadPlatformConfig(
+      { ...valid, LLMBUS_PII_PREVIOUS_KEYS: ` ${a.toString('base64')}, ${b.toString('hex')} ` },
+      defaults,
+    );
+    expect(config.piiPreviousKeys).toEqual([a, b]);
+  });
+
+  it('refuses a bad LLMBUS_PII_PREVIOUS_KEYS entry naming the variable and its position, never the value', () => {
+    const good = Buffer.alloc(32, 1).toString('base64');
+    const load = (value: string) => () =>
+      loadPlatformConfig({ ...valid, LLMBUS_PII_PREVIOUS_KEYS: value }, defaults);
+    expect(load(`${good},c2hvcnQ=`)).toThrow(ConfigError);
+    expect(load(`${good},c2hvcnQ=`)).toThrow(/^LLMBUS_PII_PREVIOUS_KEYS is "<redacted>".*entry 2 is not one/);
+    expect(load(`${good},`)).toThrow(/entry 2 is not one/);
+    try {
+      load(`${good},c2hvcnQ=`)();
+    } catch (error) {
+      expect((error as Error).message).not.toContain(good);
+      expect((error as Error).message).not.toContain('c2hvcnQ=');
+    }
+  });
+
   describe('identity', () => {
     const oidc = {
       OIDC_ISSUER: 'https://idp.example.test/realms/acme',

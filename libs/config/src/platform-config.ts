@@ -1,6 +1,18 @@
 import { ApiKeyConfigError, ApiKeyRegistry, OidcSettings, TrustedSources } from '@llmbus/access';
 import { RETRY_ROUNDS } from '@llmbus/contracts';
-import { ascendingMs, ConfigError, Env, hostPorts, int, oneOf, optional, secretKey32, str, url } from './env';
+import {
+  ascendingMs,
+  ConfigError,
+  Env,
+  hostPorts,
+  int,
+  oneOf,
+  optional,
+  secretKey32,
+  secretKey32List,
+  str,
+  url,
+} from './env';
 import { loadOidcSettings, loadTrustedSources } from './identity-config';
 
 export const RUN_MODES = ['embedded', 'distributed'] as const;
@@ -62,6 +74,12 @@ export interface PlatformConfig {
    * generator to the validator. Needed in distributed mode whenever a model is not trusted for PII.
    */
   readonly piiKey?: Buffer;
+  /**
+   * LLMBUS_PII_PREVIOUS_KEYS: earlier PII keys (comma-separated, each like LLMBUS_PII_KEY), used only
+   * to open mappings, trail values and attestations sealed under them; nothing new is sealed with
+   * them. Empty when unset (optional so configs built by hand need not name it).
+   */
+  readonly piiPreviousKeys?: readonly Buffer[];
   /**
    * Deadline of one generator model call in milliseconds: MODEL_CALL_DEADLINE_MS (120 s), or
    * LLMBUS_LOCAL_TIMEOUT_MS when that is longer (a slow local model must get the deadline the
@@ -199,5 +217,6 @@ export function loadPlatformConfig(
     toolsDir: optional(env, 'LLMBUS_TOOLS_DIR'),
     approvalExpiryMs: int(env, 'LLMBUS_APPROVAL_EXPIRY_MS', 60 * 60 * 1000, 1_000, 30 * 24 * 60 * 60 * 1000),
     piiKey: secretKey32(env, 'LLMBUS_PII_KEY'),
+    piiPreviousKeys: secretKey32List(env, 'LLMBUS_PII_PREVIOUS_KEYS'),
   };
 }

@@ -50,6 +50,15 @@ describe('createLogger', () => {
     });
   });
 
+  it('drops the previous PII keys, by variable and by config field', () => {
+    const { lines, logger } = capture();
+    logger.info({ LLMBUS_PII_PREVIOUS_KEYS: 'a,b', config: { piiPreviousKeys: ['a', 'b'] } }, 'started');
+    expect(lines[0]).toMatchObject({
+      LLMBUS_PII_PREVIOUS_KEYS: '[redacted]',
+      config: { piiPreviousKeys: '[redacted]' },
+    });
+  });
+
   it('leaves ordinary operational messages as they are', () => {
     const { lines, logger } = capture();
     const messages = [

@@ -68,7 +68,7 @@ export const piiAttestationMetrics = {
  * itself, most recent last).
  */
 class AttestationScope {
-  private receivedLines?: ReadonlyMap<string, readonly AttestedSpan[]>;
+  private receivedLines?: ReceivedLines;
   private readonly tagged = new Map<string, readonly AttestedSpan[]>();
   /** The header value last built, until a line is noted. */
   private built?: { value: string | undefined };
@@ -76,14 +76,26 @@ class AttestationScope {
   constructor(
     readonly detector: AttestedDetector,
     private readonly header: string | undefined,
-    private readonly read: (header: string) => ReadonlyMap<string, readonly AttestedSpan[]>,
+    private readonly read: (header: string) => ReceivedLines,
     /** The keyed digest of a line (PiiAttestations.digestOf). */
     readonly digestOf: (line: string) => string,
   ) {}
 
   /** The verified lines received with the event (none when it had no valid attestation). */
   get received(): ReadonlyMap<string, readonly AttestedSpan[]> {
-    this.receivedLines ??= this.header === undefined ? NO_LINES : this.read(this.header);
+    return this.receivedOnce().lines;
+  }
+
+  /** The digest of `line` as the received header names lines (its key may be a previous one). */
+  receivedDigestOf(line: string): string {
+    return this.receivedOnce().digestOf(line);
+  }
+
+  private receivedOnce(): ReceivedLines {
+    this.receivedLines ??=
+      this.header === undefined
+        ? { lines: NO_LINES, digestOf: this.digestOf, current: true }
+        : this.read(this.header);
     return this.receivedLines;
   }
 
@@ -105,17 +117,27 @@ class AttestationScope {
     maxChars: number,
   ): string | undefined {
     if (this.tagged.size === 0) {
-      const refused = this.receivedLines !== undefined && this.receivedLines.size === 0;
+      const refused = this.receivedLines !== undefined && this.receivedLines.lines.size === 0;
       return this.header !== undefined && this.header.length <= maxChars && !refused
         ? this.header
         : undefined;
     }
-    this.built ??= { value: build(new Map([...this.received, ...this.tagged])) };
+    // Lines received under a previous key are named by that key's digests: not carried into a header
+    // attached under the current key (the next stage could not match them).
+    const received = this.receivedOnce().current ? this.received : NO_LINES;
+    this.built ??= { value: build(new Map([...received, ...this.tagged])) };
     return this.built.value;
   }
 }
 
 const NO_LINES: ReadonlyMap<string, readonly AttestedSpan[]> = new Map();
+
+/** The verified lines of a received header, how it names lines, and whether it is under the current key. */
+interface ReceivedLines {
+  readonly lines: ReadonlyMap<string, readonly AttestedSpan[]>;
+  readonly digestOf: (line: string) => string;
+  readonly current: boolean;
+}
 
 const scopes = new AsyncLocalStorage<AttestationScope>();
 
@@ -132,7 +154,7 @@ export function attestedSpansOf(
   if (scope === undefined || scope.received.size === 0 || !sameDetector(scope.detector, detector)) {
     return undefined;
   }
-  const spans = scope.received.get(scope.digestOf(line));
+  const spans = scope.received.get(scope.receivedDigestOf(line));
   if (spans === undefined || spans.some((span) => span.end > line.length)) return undefined;
   piiAttestationMetrics.reusedLines.inc();
   return spans;
@@ -184,23 +206,32 @@ export function noteTaggedLine(
 export class PiiAttestations {
   private readonly key: KeyObject;
   private readonly lineKey: KeyObject;
+  /** The MAC and line-digest keys derived from each of LLMBUS_PII_PREVIOUS_KEYS: accepted, never attached. */
+  private readonly previous: ReadonlyArray<{ key: KeyObject; lineKey: KeyObject }>;
   private readonly limits: AttestationLimits;
 
   /**
-   * `piiKey`: the 32-byte LLMBUS_PII_KEY; `detector`: the detector whose answers are carried.
-   * Throws when the key is not 32 bytes.
+   * `piiKey`: the 32-byte LLMBUS_PII_KEY; `detector`: the detector whose answers are carried;
+   * `previousKeys` (LLMBUS_PII_PREVIOUS_KEYS): headers authenticated under a key derived from one
+   * of them are accepted too (a stage not yet restarted onto the current key during a rotation),
+   * their line digests translated to the current key's. Throws when a key is not 32 bytes.
    */
   constructor(
     piiKey: Buffer,
     readonly detector: AttestedDetector,
     limits: Partial<AttestationLimits> = {},
+    previousKeys: readonly Buffer[] = [],
   ) {
-    if (piiKey.length !== 32) throw new Error(`LLMBUS_PII_KEY must be 32 bytes, got ${piiKey.length}`);
+    for (const k of [piiKey, ...previousKeys]) {
+      if (k.length !== 32) throw new Error(`LLMBUS_PII_KEY must be 32 bytes, got ${k.length}`);
+    }
     // A key object, imported once: HMAC with a raw key imports it on every call (about 7x slower).
-    this.key = createSecretKey(Buffer.from(hkdfSync('sha256', piiKey, Buffer.alloc(0), KEY_LABEL, 32)));
-    this.lineKey = createSecretKey(
-      Buffer.from(hkdfSync('sha256', piiKey, Buffer.alloc(0), LINE_KEY_LABEL, 32)),
-    );
+    this.key = derivedKey(piiKey, KEY_LABEL);
+    this.lineKey = derivedKey(piiKey, LINE_KEY_LABEL);
+    this.previous = previousKeys.map((k) => ({
+      key: derivedKey(k, KEY_LABEL),
+      lineKey: derivedKey(k, LINE_KEY_LABEL),
+    }));
     this.limits = { ...DEFAULT_LIMITS, ...limits };
   }
 
@@ -215,7 +246,9 @@ export class PiiAttestations {
       (value) => {
         const read = this.verify(value);
         piiAttestationMetrics.attestations.inc({ outcome: read.ok ? 'accepted' : read.refusal });
-        return read.ok ? read.lines : NO_LINES;
+        return read.ok
+          ? { lines: read.lines, digestOf: read.digestOf, current: !read.previousKey }
+          : { lines: NO_LINES, digestOf: (line: string) => this.digestOf(line), current: true };
       },
       (line) => this.digestOf(line),
     );
@@ -253,18 +286,26 @@ export class PiiAttestations {
   }
 
   /** The lines of a received header value, or why they may not be used. */
-  verify(
-    value: string,
-  ): { ok: true; lines: Map<string, readonly AttestedSpan[]> } | { ok: false; refusal: AttestationRefusal } {
+  verify(value: string):
+    | {
+        ok: true;
+        lines: Map<string, readonly AttestedSpan[]>;
+        /** The digest of a line as this header names lines (under the key it was authenticated with). */
+        digestOf: (line: string) => string;
+        /** Whether it was authenticated under one of the previous keys, not the current one. */
+        previousKey: boolean;
+      }
+    | { ok: false; refusal: AttestationRefusal } {
     if (value.length > this.limits.maxChars) return { ok: false, refusal: 'oversized' };
     const dot = value.length - MAC_CHARS - 1;
     if (dot < 0 || value[dot] !== '.') return { ok: false, refusal: 'unauthenticated' };
     const body = value.slice(0, dot);
     const mac = Buffer.from(value.slice(dot + 1));
-    const expected = Buffer.from(this.mac(body));
-    if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) {
-      return { ok: false, refusal: 'unauthenticated' };
-    }
+    const signer = [{ key: this.key, lineKey: this.lineKey }, ...this.previous].find(({ key }) => {
+      const expected = Buffer.from(macOf(key, body));
+      return mac.length === expected.length && timingSafeEqual(mac, expected);
+    });
+    if (signer === undefined) return { ok: false, refusal: 'unauthenticated' };
     let parsed: unknown;
     try {
       parsed = JSON.parse(body);
@@ -285,7 +326,13 @@ export class PiiAttestations {
       if (spans === undefined) return { ok: false, refusal: 'malformed' };
       lines.set(digest, spans);
     }
-    return { ok: true, lines };
+    const lineKey = signer.lineKey;
+    return {
+      ok: true,
+      lines,
+      digestOf: (line) => digestUnder(lineKey, line),
+      previousKey: signer.key !== this.key,
+    };
   }
 
   /**
@@ -295,12 +342,25 @@ export class PiiAttestations {
    * digest and one's answer be applied to the other.
    */
   digestOf(line: string): string {
-    return createHmac('sha256', this.lineKey).update(Buffer.from(line, 'utf16le')).digest('base64url');
+    return digestUnder(this.lineKey, line);
   }
 
   private mac(body: string): string {
-    return createHmac('sha256', this.key).update(body).digest('base64url');
+    return macOf(this.key, body);
   }
+}
+
+/** A key derived by HKDF-SHA256 from a PII key under `label`, imported once. */
+function derivedKey(piiKey: Buffer, label: string): KeyObject {
+  return createSecretKey(Buffer.from(hkdfSync('sha256', piiKey, Buffer.alloc(0), label, 32)));
+}
+
+function digestUnder(lineKey: KeyObject, line: string): string {
+  return createHmac('sha256', lineKey).update(Buffer.from(line, 'utf16le')).digest('base64url');
+}
+
+function macOf(key: KeyObject, body: string): string {
+  return createHmac('sha256', key).update(body).digest('base64url');
 }
 
 function sameDetector(a: AttestedDetector, b: AttestedDetector): boolean {

@@ -14,11 +14,18 @@ export class PiiProtection {
   readonly masker: PiiMasker;
   /** The key imported once, so sealing and opening do not import it at every call. */
   private readonly key: KeyObject | undefined;
+  /** The current key then the previous ones: what `open` tries, in order. */
+  private readonly openingKeys: readonly KeyObject[];
 
-  /** `key`: the 32-byte AES-256-GCM key of LLMBUS_PII_KEY (or the process key in embedded mode). */
-  constructor(detector: PiiDetector, key: Buffer | undefined) {
+  /**
+   * `key`: the 32-byte AES-256-GCM key of LLMBUS_PII_KEY (or the process key in embedded mode), which
+   * seals; `previousKeys` (LLMBUS_PII_PREVIOUS_KEYS) only open what was sealed under them.
+   */
+  constructor(detector: PiiDetector, key: Buffer | undefined, previousKeys: readonly Buffer[] = []) {
     this.masker = new PiiMasker(detector);
     this.key = key === undefined ? undefined : createSecretKey(key);
+    this.openingKeys =
+      this.key === undefined ? [] : [this.key, ...previousKeys.map((k) => createSecretKey(k))];
   }
 
   /** Whether mappings can be sealed (a key is configured). */
@@ -39,7 +46,9 @@ export class PiiProtection {
 
   /** The vault of a generation (an empty one when the prompt was not masked). */
   open(sealed: SealedPiiVault | undefined, requestId: string): PiiVault {
-    return sealed === undefined ? new PiiVault() : openVault(sealed, this.requireKey(), requestId);
+    if (sealed === undefined) return new PiiVault();
+    this.requireKey();
+    return openVault(sealed, this.openingKeys, requestId);
   }
 
   /** `value` with placeholders restored, then entities masked or redacted as `actions` say. */

@@ -102,20 +102,27 @@ export function sealVault(vault: PiiVault, key: Buffer | KeyObject, context: str
   };
 }
 
-/** Decrypts a sealed vault; throws PiiVaultError when the key or the request id does not match. */
-export function openVault(sealed: SealedPiiVault, key: Buffer | KeyObject, context: string): PiiVault {
-  let text: string;
-  try {
-    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.iv, 'base64'));
-    decipher.setAAD(Buffer.from(context, 'utf8'));
-    decipher.setAuthTag(Buffer.from(sealed.tag, 'base64'));
-    text = Buffer.concat([decipher.update(Buffer.from(sealed.data, 'base64')), decipher.final()]).toString(
-      'utf8',
-    );
-  } catch {
+/**
+ * Decrypts a sealed vault. `key` is one key, or the keys it may be sealed under, current first
+ * then previous ones (LLMBUS_PII_PREVIOUS_KEYS): each is tried in order, and AES-GCM's tag makes a
+ * wrong key fail cleanly. Throws PiiVaultError `pii_key_mismatch` when none opens it (or the request
+ * id does not match), `invalid_vault` when what it holds is malformed.
+ */
+export function openVault(
+  sealed: SealedPiiVault,
+  key: Buffer | KeyObject | ReadonlyArray<Buffer | KeyObject>,
+  context: string,
+): PiiVault {
+  let text: string | undefined;
+  for (const candidate of Array.isArray(key) ? key : [key as Buffer | KeyObject]) {
+    text = decrypt(sealed, candidate, context);
+    if (text !== undefined) break;
+  }
+  if (text === undefined) {
     throw new PiiVaultError(
       'pii_key_mismatch',
-      `the PII placeholder mapping of request ${context} cannot be decrypted: the generator and the validator must share the same LLMBUS_PII_KEY`,
+      `the PII placeholder mapping of request ${context} cannot be decrypted: the generator and the validator must share the same LLMBUS_PII_KEY ` +
+        '(after a rotation, keep the key it was sealed under in LLMBUS_PII_PREVIOUS_KEYS)',
     );
   }
   const entries: unknown = JSON.parse(text);
@@ -129,4 +136,18 @@ export function openVault(sealed: SealedPiiVault, key: Buffer | KeyObject, conte
     );
   }
   return PiiVault.fromEntries(entries as Array<[string, string]>);
+}
+
+/** The plaintext of a sealed vault under `key`, undefined when the key (or context) does not authenticate it. */
+function decrypt(sealed: SealedPiiVault, key: Buffer | KeyObject, context: string): string | undefined {
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.iv, 'base64'));
+    decipher.setAAD(Buffer.from(context, 'utf8'));
+    decipher.setAuthTag(Buffer.from(sealed.tag, 'base64'));
+    return Buffer.concat([decipher.update(Buffer.from(sealed.data, 'base64')), decipher.final()]).toString(
+      'utf8',
+    );
+  } catch {
+    return undefined;
+  }
 }

@@ -29,7 +29,9 @@ export function busFromConfig(config: PlatformConfig, logger: Logger, transport?
     retryDelayMs: config.retryDelayMs,
     retryTopicDelaysMs: config.retryTopicDelaysMs,
     headerCarrier:
-      config.kafka && config.piiKey ? new PiiAttestations(config.piiKey, COMPROMISE_DETECTOR) : undefined,
+      config.kafka && config.piiKey
+        ? new PiiAttestations(config.piiKey, COMPROMISE_DETECTOR, {}, config.piiPreviousKeys)
+        : undefined,
   });
 }
 

@@ -28,9 +28,11 @@ export class AuditPrivacy {
   constructor(
     private readonly workflows: WorkflowRegistry,
     key: Buffer | undefined,
+    /** LLMBUS_PII_PREVIOUS_KEYS: open trails sealed under them, seal nothing. */
+    previousKeys: readonly Buffer[] = [],
   ) {
     this.masking = new StoredPayloadMasking(
-      new PiiProtection(new CachedPiiDetector(createPiiDetector()), key),
+      new PiiProtection(new CachedPiiDetector(createPiiDetector()), key, previousKeys),
     );
   }
 

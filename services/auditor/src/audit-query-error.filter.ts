@@ -23,7 +23,8 @@ export class AuditQueryErrorFilter implements ExceptionFilter<AuditQueryError | 
       message:
         error.code === 'pii_key_mismatch'
           ? 'the raw values of this record were sealed under another LLMBUS_PII_KEY than the one this service runs ' +
-            'with: run it with the key they were written with (in embedded mode, the key in LLMBUS_DATA_DIR/pii.key); ' +
+            'with: run it with the key they were written with, as LLMBUS_PII_KEY or (after a rotation) listed in ' +
+            'LLMBUS_PII_PREVIOUS_KEYS (in embedded mode, the key in LLMBUS_DATA_DIR/pii.key); ' +
             'without the pii-reader role the masked record can still be read'
           : `the raw values of this record cannot be read: ${error.message}`,
     });

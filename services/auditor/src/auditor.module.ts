@@ -45,6 +45,7 @@ export class AuditorModule {
           useValue: new AuditPrivacy(
             workflows,
             deps.config.piiKey ?? (deps.config.mode === 'embedded' ? processPiiKey() : undefined),
+            deps.config.piiPreviousKeys,
           ),
         },
       ],

@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   // A platform that keeps its data keeps its PII key with it, so earlier trails stay readable (and an
   // LLMBUS_PII_KEY other than the kept key stops start-up instead of leaving them unreadable).
   const config = loaded.dataDir
-    ? { ...loaded, piiKey: embeddedPiiKey(loaded.dataDir, loaded.piiKey) }
+    ? { ...loaded, piiKey: embeddedPiiKey(loaded.dataDir, loaded.piiKey, loaded.piiPreviousKeys) }
     : loaded;
   const logger = createLogger({
     service: 'llmbus',
@@ -60,7 +60,10 @@ async function main(): Promise<void> {
   const auditStore = await PgliteAuditStore.open({ dataDir: config.dataDir });
   // A trail sealed under another key than this run's is told at start, not when a pii-reader asks.
   if (config.dataDir && config.piiKey) {
-    const problem = trailKeyProblem(await auditStore.sealedRecordSamples(), config.piiKey);
+    const problem = trailKeyProblem(await auditStore.sealedRecordSamples(), [
+      config.piiKey,
+      ...(config.piiPreviousKeys ?? []),
+    ]);
     if (problem) logger.warn({ dataDir: config.dataDir }, problem);
   }
   const watcher = new OutcomeWatcher(bus);

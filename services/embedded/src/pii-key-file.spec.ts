@@ -64,6 +64,18 @@ describe('embeddedPiiKey', () => {
     expect(embeddedPiiKey(dir, Buffer.from(kept)).equals(kept)).toBe(true);
   });
 
+  it('accepts a new LLMBUS_PII_KEY when the kept key is listed in LLMBUS_PII_PREVIOUS_KEYS, and says so when it is not', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmbus-pii-key-'));
+    const kept = embeddedPiiKey(dir);
+    const rotated = randomBytes(32);
+    expect(embeddedPiiKey(dir, rotated, [randomBytes(32), Buffer.from(kept)]).equals(rotated)).toBe(true);
+    expect(() => embeddedPiiKey(dir, rotated, [randomBytes(32)])).toThrow(
+      /not listed in LLMBUS_PII_PREVIOUS_KEYS.*add the file's content to LLMBUS_PII_PREVIOUS_KEYS/,
+    );
+    // The file keeps the old key: it is only checked while LLMBUS_PII_KEY is set.
+    expect(readFileSync(join(dir, PII_KEY_FILE), 'utf8').trim()).toBe(kept.toString('base64'));
+  });
+
   it('uses LLMBUS_PII_KEY as given when the data directory keeps no key file, writing none', () => {
     const dir = mkdtempSync(join(tmpdir(), 'llmbus-pii-key-'));
     const configured = randomBytes(32);

@@ -25,21 +25,28 @@ export const PII_KEY_FILE = 'pii.key';
  *
  * With `configured` (LLMBUS_PII_KEY set) that key is used, and the file is only checked: when it
  * exists and holds another key, the trail already written under the file's key would become
- * unreadable, so this throws instead of starting.
+ * unreadable, so this throws instead of starting, unless the file's key is among `previous`
+ * (LLMBUS_PII_PREVIOUS_KEYS: a rotation, under which the earlier trail stays readable).
  *
  * Throws an Error naming the file and what to do when it is not a regular file, is readable or
  * writable by group or others (checked after its content), cannot be read, does not hold 32 bytes of base64, or disagrees with
  * `configured`.
  */
-export function embeddedPiiKey(dataDir: string, configured?: Buffer): Buffer {
+export function embeddedPiiKey(
+  dataDir: string,
+  configured?: Buffer,
+  previous: readonly Buffer[] = [],
+): Buffer {
   const path = join(dataDir, PII_KEY_FILE);
   if (configured !== undefined) {
     const kept = existingKey(path);
-    if (kept !== undefined && !(kept.length === configured.length && timingSafeEqual(kept, configured))) {
+    if (kept !== undefined && ![configured, ...previous].some((key) => sameKey(kept, key))) {
       throw new Error(
-        `LLMBUS_PII_KEY is not the key in ${path}, under which the trail in LLMBUS_DATA_DIR was sealed: with it the ` +
-          `raw values of every earlier request could not be read. Unset LLMBUS_PII_KEY to keep using the file's key, ` +
-          `or set LLMBUS_PII_KEY to the file's content; only to give up the earlier trails' raw values, move ${path} away`,
+        `LLMBUS_PII_KEY is not the key in ${path}, under which the trail in LLMBUS_DATA_DIR was sealed, and that key ` +
+          `is not listed in LLMBUS_PII_PREVIOUS_KEYS: with it the raw values of every earlier request could not be read. ` +
+          `Unset LLMBUS_PII_KEY to keep using the file's key, or set LLMBUS_PII_KEY to the file's content, or, to rotate ` +
+          `to the new key, add the file's content to LLMBUS_PII_PREVIOUS_KEYS; only to give up the earlier trails' raw ` +
+          `values, move ${path} away`,
       );
     }
     return configured;
@@ -102,4 +109,8 @@ function createKey(path: string): Buffer {
     rmSync(temporary, { force: true });
   }
   return existingKey(path)!;
+}
+
+function sameKey(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
 }

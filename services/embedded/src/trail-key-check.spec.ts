@@ -57,4 +57,17 @@ describe('the embedded trail and the key a start runs with', () => {
       await store.close();
     }
   });
+
+  it('says nothing when the trail opens under a key listed as previous (a rotation)', async () => {
+    const store = await PgliteAuditStore.open();
+    try {
+      const [oldKey, newKey] = [randomBytes(32), randomBytes(32)];
+      await trailSealedUnder(store, oldKey, ['r-1']);
+      await trailSealedUnder(store, newKey, ['r-2']);
+      expect(trailKeyProblem(await store.sealedRecordSamples(), [newKey, oldKey])).toBeUndefined();
+      expect(trailKeyProblem(await store.sealedRecordSamples(), [newKey])).toMatch(/after a rotation/);
+    } finally {
+      await store.close();
+    }
+  });
 });

@@ -34,6 +34,7 @@ export class GeneratorModule {
       new PiiProtection(
         new CachedPiiDetector(createPiiDetector()),
         deps.config.piiKey ?? (deps.config.mode === 'embedded' ? processPiiKey() : undefined),
+        deps.config.piiPreviousKeys,
       ),
       deps.responseCache,
     );

@@ -22,7 +22,10 @@ export type { SubmitResponse } from './requests.controller';
  */
 export async function startRouter(deps: RouterDeps): Promise<StageApp> {
   const piiKey = deps.config.piiKey ?? (deps.config.mode === 'embedded' ? processPiiKey() : undefined);
-  const statuses = new RequestStatuses(withRestoredPii(deps.statusStore, piiKey), deps.logger);
+  const statuses = new RequestStatuses(
+    withRestoredPii(deps.statusStore, piiKey, deps.config.piiPreviousKeys),
+    deps.logger,
+  );
   const workflows = routerWorkflows(deps);
   // A classifier without its model stops the start, naming the workflow. The examples' vectors
   // are computed once, starting now, without holding up the ingress and status reads; the first

@@ -64,4 +64,12 @@ describe('withRestoredPii', () => {
       expect(view).not.toHaveProperty('sealedOutcome');
     }
   });
+
+  it('restores an outcome sealed under a key listed as previous (after a rotation)', async () => {
+    const view = await withRestoredPii(store, randomBytes(32), [randomBytes(32), key]).requestStatus(
+      'acme',
+      'r-1',
+    );
+    expect(view).toMatchObject({ status: 'completed', output });
+  });
 });

@@ -7,7 +7,12 @@ import type { RequestStatusSource } from './request-statuses';
  * and failure of a status are restored from the outcome's sealed mapping (LLMBUS_PII_KEY). Without
  * the key, or when the mapping does not open, the status is served masked rather than not at all.
  */
-export function withRestoredPii(source: RequestStatusSource, key: Buffer | undefined): RequestStatusSource {
+export function withRestoredPii(
+  source: RequestStatusSource,
+  key: Buffer | undefined,
+  /** LLMBUS_PII_PREVIOUS_KEYS: tried after `key` to open outcomes sealed before a rotation. */
+  previousKeys: readonly Buffer[] = [],
+): RequestStatusSource {
   return {
     ping: () => source.ping(),
     ...(source.eventById !== undefined && { eventById: source.eventById.bind(source) }),
@@ -20,7 +25,7 @@ export function withRestoredPii(source: RequestStatusSource, key: Buffer | undef
       if (key === undefined) return rest;
       try {
         const context = storedEventContext(tenantId, sealedOutcome.source, sealedOutcome.id);
-        const vault = openVault(sealedOutcome.vault as SealedPiiVault, key, context);
+        const vault = openVault(sealedOutcome.vault as SealedPiiVault, [key, ...previousKeys], context);
         const restored: RequestStatusView = {
           ...rest,
           ...(rest.output !== undefined && { output: restoreValue(rest.output, vault) }),

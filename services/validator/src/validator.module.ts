@@ -20,6 +20,7 @@ export class ValidatorModule {
       new PiiProtection(
         new CachedPiiDetector(createPiiDetector()),
         deps.config.piiKey ?? (deps.config.mode === 'embedded' ? processPiiKey() : undefined),
+        deps.config.piiPreviousKeys,
       ),
       deps.verifierChat && new ClaimVerifier(deps.verifierChat),
     );
