@@ -106,6 +106,7 @@ async function main(): Promise<void> {
     const privacy = new AuditPrivacy(
       WorkflowRegistry.fromDirectory(config.workflowsDir ?? DEFAULT_WORKFLOWS_DIR),
       config.piiKey,
+      config.piiPreviousKeys,
     );
     const taken = await takeUpInterruptedRequests(
       bus,
