@@ -145,6 +145,13 @@ export interface UnfinishedRequest {
   readonly requestId: string;
   /** Its last recorded event (event time, then recording order). */
   readonly lastEvent: AuditRecord;
+  /**
+   * Its last recorded event of one of the `pathTypes` given to unfinishedRequests (same order), or
+   * undefined when it has none (or none were given): the event a stage takes up next.
+   */
+  readonly lastPathEvent?: AuditRecord;
+  /** When it was submitted: the event time of its first RequestSubmitted, ISO 8601. */
+  readonly submittedAt: string;
 }
 
 const DOCUMENT_EVENT_TYPES: readonly string[] = [
@@ -591,16 +598,25 @@ export class SqlAuditStore implements AuditStore {
    * RequestFailed) nor waiting for a review decision (a ReviewRequested without a later decision),
    * oldest first, at most `limit`: on a bus that keeps nothing across a restart (embedded mode),
    * the requests a stopped process was still working on, which no stage will take up again. Each
-   * with its last recorded event (the cause of what is published about it).
+   * with its last recorded event (the cause of what is published about it) and, when `pathTypes`
+   * are given, its last recorded event of one of those types (the one to take it up again from).
    */
-  async unfinishedRequests(limit: number): Promise<readonly UnfinishedRequest[]> {
+  async unfinishedRequests(
+    limit: number,
+    pathTypes: readonly string[] = [],
+  ): Promise<readonly UnfinishedRequest[]> {
     const { rows } = await this.client.query<{
       tenant_id: string;
       correlation_id: string;
       last_event_id: string;
+      last_path_event_id: string | null;
+      submitted_at: Date | string;
     }>(
       `SELECT tenant_id, correlation_id,
-              (array_agg(event_id ORDER BY event_time DESC, seq DESC))[1] AS last_event_id
+              (array_agg(event_id ORDER BY event_time DESC, seq DESC))[1] AS last_event_id,
+              (array_agg(event_id ORDER BY event_time DESC, seq DESC)
+                 FILTER (WHERE type = ANY($6::text[])))[1] AS last_path_event_id,
+              min(event_time) FILTER (WHERE type = $1) AS submitted_at
          FROM audit_events
         GROUP BY tenant_id, correlation_id
        HAVING bool_or(type = $1)
@@ -615,12 +631,26 @@ export class SqlAuditStore implements AuditStore {
         ReviewRequestedEvent.type,
         ReviewDecidedEvent.type,
         limit,
+        [...pathTypes],
       ],
     );
     const unfinished: UnfinishedRequest[] = [];
     for (const row of rows) {
       const last = await this.eventById(row.tenant_id, row.last_event_id);
-      if (last) unfinished.push({ tenantId: row.tenant_id, requestId: row.correlation_id, lastEvent: last });
+      if (!last) continue;
+      const lastPath =
+        row.last_path_event_id === null
+          ? undefined
+          : row.last_path_event_id === row.last_event_id
+            ? last
+            : await this.eventById(row.tenant_id, row.last_path_event_id);
+      unfinished.push({
+        tenantId: row.tenant_id,
+        requestId: row.correlation_id,
+        lastEvent: last,
+        ...(lastPath && { lastPathEvent: lastPath }),
+        submittedAt: new Date(row.submitted_at).toISOString(),
+      });
     }
     return unfinished;
   }

@@ -1,78 +1,204 @@
-import { PgliteAuditStore } from '@llmbus/audit';
+import { PgliteAuditStore, type UnfinishedRequest } from '@llmbus/audit';
 import { EventBus, InMemoryTransport } from '@llmbus/bus';
 import {
   ContextRetrievedEvent,
+  ModelCallRecordedEvent,
   RequestCompletedEvent,
   RequestFailedEvent,
   RequestRoutedEvent,
   RequestSubmittedEvent,
   ReviewDecidedEvent,
   ReviewRequestedEvent,
+  ToolCallsCompletedEvent,
   type EventEnvelope,
+  type RequestContext,
   type RequestFailed,
 } from '@llmbus/contracts';
 import pino from 'pino';
-import { failInterruptedRequests, INTERRUPTED_LIMIT } from './interrupted-requests';
+import {
+  INTERRUPTED_LIMIT,
+  RESUMABLE_TYPES,
+  resumeDecision,
+  takeUpInterruptedRequests,
+  type ResumeOptions,
+} from './interrupted-requests';
 
 const logger = pino({ level: 'silent' });
+const NOW = Date.UTC(2026, 0, 2);
+const HOUR = 60 * 60 * 1000;
+const options: ResumeOptions = { now: NOW, maxAgeMs: 24 * HOUR, raw: (envelope) => envelope };
+
+const input = { subject: 'Refund', body: 'I was charged twice.' };
+const context: RequestContext = {
+  workflow: { id: 'support-ticket', version: 1 },
+  requester: { userId: 'u-17', groups: ['support'] },
+  modelTier: 'small',
+  budget: { maxOutputTokens: 512, maxCostUsd: 0.05 },
+};
+
+/** A valid payload of each path type the flows below record, for request `requestId`. */
+function payloadOf(type: string, requestId: string): Record<string, unknown> {
+  const byType: Record<string, object> = {
+    [RequestSubmittedEvent.type]: { eventType: 'ticket.created', input, requester: context.requester },
+    [RequestRoutedEvent.type]: {
+      context,
+      input,
+      retrieval: { collections: ['kb'], topK: 4, query: input.subject },
+    },
+    [ContextRetrievedEvent.type]: {
+      context,
+      input,
+      passages: [],
+      withheldCount: 0,
+      relevance: 0,
+      answerable: false,
+    },
+  };
+  return { ...(byType[type] ?? {}), requestId };
+}
 
 /**
  * What an earlier embedded run left in its audit store (LLMBUS_DATA_DIR) when it stopped: requests
- * finished, in review, and in flight. The in-flight ones (and only those) are failed on the next
- * start, with a reason, instead of answering their last stage's status for ever.
+ * finished, in review, and in flight. The in-flight ones are resumed from their last event on the
+ * request's path on the next start, or failed with the reason when that event cannot be resumed.
  */
 describe('requests an earlier embedded run did not finish', () => {
   let store: PgliteAuditStore;
   let offset = 0;
-  let second = 0;
-  const record = (tenant: string, requestId: string, type: string) => {
-    second += 1;
+  const record = (tenant: string, requestId: string, type: string, at: number, data?: object) => {
     const envelope: EventEnvelope = {
       id: `${requestId}-${type}`,
       source: '/llmbus/test',
       type,
       specversion: '1.0',
-      time: new Date(Date.UTC(2026, 0, 1, 0, 0, second)).toISOString(),
+      time: new Date(at).toISOString(),
       correlationid: requestId,
       tenantid: tenant,
       schemaversion: 1,
-      data: { requestId },
+      data: data ?? payloadOf(type, requestId),
     };
     return store.record(envelope, { topic: 'orchestration.test.v1', partition: 0, offset: String(offset++) });
   };
 
   beforeAll(async () => {
     store = await PgliteAuditStore.open();
-    const flows: [string, string, string[]][] = [
-      ['acme', 'done', [RequestSubmittedEvent.type, RequestRoutedEvent.type, RequestCompletedEvent.type]],
-      ['acme', 'refused', [RequestSubmittedEvent.type, RequestFailedEvent.type]],
-      ['acme', 'in-review', [RequestSubmittedEvent.type, RequestRoutedEvent.type, ReviewRequestedEvent.type]],
-      ['acme', 'routed', [RequestSubmittedEvent.type, RequestRoutedEvent.type]],
+    const flows: [string, string, string[], number][] = [
+      ['acme', 'done', [RequestSubmittedEvent.type, RequestRoutedEvent.type, RequestCompletedEvent.type], 0],
+      ['acme', 'refused', [RequestSubmittedEvent.type, RequestFailedEvent.type], 0],
+      [
+        'acme',
+        'in-review',
+        [RequestSubmittedEvent.type, RequestRoutedEvent.type, ReviewRequestedEvent.type],
+        0,
+      ],
+      ['acme', 'routed', [RequestSubmittedEvent.type, RequestRoutedEvent.type], 0],
+      // A model call recorded after the event its generation consumed: not on the path.
       [
         'globex',
         'retrieved',
-        [RequestSubmittedEvent.type, RequestRoutedEvent.type, ContextRetrievedEvent.type],
+        [
+          RequestSubmittedEvent.type,
+          RequestRoutedEvent.type,
+          ContextRetrievedEvent.type,
+          ModelCallRecordedEvent.type,
+        ],
+        0,
       ],
-      ['acme', 'decided', [RequestSubmittedEvent.type, ReviewRequestedEvent.type, ReviewDecidedEvent.type]],
+      ['acme', 'submitted', [RequestSubmittedEvent.type], 0],
+      ['acme', 'old', [RequestSubmittedEvent.type, RequestRoutedEvent.type], -25 * HOUR],
       // Not a request (no submission): e.g. a dead letter correlated by its position.
-      ['acme', 'no-submission', [RequestRoutedEvent.type]],
+      ['acme', 'no-submission', [RequestRoutedEvent.type], 0],
     ];
-    for (const [tenant, requestId, types] of flows)
-      for (const type of types) await record(tenant, requestId, type);
+    let second = 0;
+    for (const [tenant, requestId, types, shift] of flows)
+      for (const type of types) await record(tenant, requestId, type, NOW - HOUR + shift + ++second * 1000);
+    // A tool round whose results were recorded: resumed from them, never from the calls' request.
+    await record('acme', 'tools', RequestSubmittedEvent.type, NOW - HOUR + ++second * 1000);
+    await record('acme', 'tools', ToolCallsCompletedEvent.type, NOW - HOUR + ++second * 1000, {
+      requestId: 'tools',
+    });
+    // A decision that is not valid for the current contract.
+    await record('acme', 'decided', RequestSubmittedEvent.type, NOW - HOUR + ++second * 1000);
+    await record('acme', 'decided', ReviewRequestedEvent.type, NOW - HOUR + ++second * 1000, {});
+    await record('acme', 'decided', ReviewDecidedEvent.type, NOW - HOUR + ++second * 1000, {
+      requestId: 'decided',
+    });
+    // Submitted two days ago, routed an hour ago (e.g. after a long wait upstream): resumed, as the
+    // bound counts from the last step.
+    await record('acme', 'slow', RequestSubmittedEvent.type, NOW - 48 * HOUR);
+    await record('acme', 'slow', RequestRoutedEvent.type, NOW - HOUR + ++second * 1000);
   });
   afterAll(() => store.close());
 
-  it('lists the submitted requests with no outcome and not waiting for a reviewer, of every tenant, oldest first', async () => {
-    const unfinished = await store.unfinishedRequests(INTERRUPTED_LIMIT);
-    expect(unfinished.map((u) => [u.tenantId, u.requestId, u.lastEvent.envelope.type])).toEqual([
-      ['acme', 'routed', RequestRoutedEvent.type],
-      ['globex', 'retrieved', ContextRetrievedEvent.type],
-      ['acme', 'decided', ReviewDecidedEvent.type],
+  const decisions = async () =>
+    (await store.unfinishedRequests(INTERRUPTED_LIMIT, RESUMABLE_TYPES)).map((u: UnfinishedRequest) => {
+      const d = resumeDecision(u, options);
+      return [
+        u.requestId,
+        d.action,
+        d.action === 'resume' ? d.envelope.type : d.cause.type,
+        d.action === 'resume' ? d.envelope.id : d.reason,
+        d.stage,
+      ];
+    });
+
+  it('resumes each in-flight request from its last event on the path, fails what cannot be resumed, leaves the rest', async () => {
+    expect(await decisions()).toEqual([
+      ['routed', 'resume', RequestRoutedEvent.type, `routed-${RequestRoutedEvent.type}`, 'retriever'],
+      [
+        'retrieved',
+        'resume',
+        ContextRetrievedEvent.type,
+        `retrieved-${ContextRetrievedEvent.type}`,
+        'generator',
+      ],
+      [
+        'submitted',
+        'resume',
+        RequestSubmittedEvent.type,
+        `submitted-${RequestSubmittedEvent.type}`,
+        'router',
+      ],
+      [
+        'old',
+        'fail',
+        RequestRoutedEvent.type,
+        expect.stringMatching(/more than LLMBUS_RESUME_MAX_AGE_MS \(86400000 ms\) ago/),
+        'retriever',
+      ],
+      [
+        'tools',
+        'fail',
+        ToolCallsCompletedEvent.type,
+        expect.stringContaining(
+          `(${ToolCallsCompletedEvent.type} tools-${ToolCallsCompletedEvent.type}) has a payload the current contract refuses`,
+        ),
+        'generator',
+      ],
+      [
+        'decided',
+        'fail',
+        ReviewDecidedEvent.type,
+        expect.stringMatching(/has a payload the current contract refuses/),
+        'validator',
+      ],
+      ['slow', 'resume', RequestRoutedEvent.type, `slow-${RequestRoutedEvent.type}`, 'retriever'],
     ]);
   });
 
-  it('fails each with a reason saying to submit it again, so its status is failed, once whatever the restarts', async () => {
+  it('publishes a resumed event again unchanged (id, source, time, payload), and fails the rest once whatever the restarts', async () => {
     const bus = new EventBus(new InMemoryTransport(), { logger });
+    const routedSeen: EventEnvelope[] = [];
+    await bus.subscribe({
+      stage: 'retriever',
+      notifyRequester: false,
+      handlers: {
+        [RequestRoutedEvent.type]: async (event) => {
+          routedSeen.push(event);
+          return [];
+        },
+      },
+    });
     await bus.subscribe({
       stage: 'auditor',
       notifyRequester: false,
@@ -86,29 +212,39 @@ describe('requests an earlier embedded run did not finish', () => {
       },
     });
     try {
-      const unfinished = await store.unfinishedRequests(INTERRUPTED_LIMIT);
-      expect(await failInterruptedRequests(bus, unfinished, logger)).toBe(3);
-      // The same failures again (a start cut short before they were recorded): the same event ids.
-      await failInterruptedRequests(bus, unfinished, logger);
+      const unfinished = await store.unfinishedRequests(INTERRUPTED_LIMIT, RESUMABLE_TYPES);
+      expect(await takeUpInterruptedRequests(bus, unfinished, options, logger)).toEqual({
+        resumed: 4,
+        failed: 3,
+      });
+      // The same again (a start cut short before the outcomes were recorded): the same event ids.
+      await takeUpInterruptedRequests(bus, unfinished, options, logger);
       const deadline = Date.now() + 30_000;
-      while ((await store.unfinishedRequests(INTERRUPTED_LIMIT)).length > 0) {
-        if (Date.now() > deadline) throw new Error('the failures were not recorded within 30 s');
+      while (routedSeen.length === 0 || (await store.requestStatus('acme', 'old'))?.status !== 'failed') {
+        if (Date.now() > deadline) throw new Error('the resumed and failed events were not seen within 30 s');
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
-      const status = await store.requestStatus('globex', 'retrieved');
-      expect(status).toMatchObject({ status: 'failed' });
-      const failures = (await store.trail('globex', 'retrieved')).filter(
-        (r) => r.envelope.type === RequestFailedEvent.type,
-      );
+      const recorded = (await store.trail('acme', 'routed')).find(
+        (r) => r.envelope.type === RequestRoutedEvent.type,
+      )!.envelope;
+      const seen = routedSeen.find((e) => e.correlationid === 'routed')!;
+      expect(seen).toEqual({ ...recorded, data: expect.objectContaining({ requestId: 'routed' }) });
+      expect(seen.data).toEqual(recorded.data);
+
+      const old = await store.trail('acme', 'old');
+      const failures = old.filter((r) => r.envelope.type === RequestFailedEvent.type);
       expect(failures).toHaveLength(1);
-      const failure = failures[0].envelope;
-      expect(failure.correlationid).toBe('retrieved');
-      expect(failure.causationid).toBe('retrieved-llmbus.context.retrieved');
-      expect(failure.data as unknown as RequestFailed).toMatchObject({
+      expect(failures[0].envelope.causationid).toBe(`old-${RequestRoutedEvent.type}`);
+      expect(failures[0].envelope.data as unknown as RequestFailed).toMatchObject({
         code: 'processing_error',
-        stage: 'generator',
-        message: expect.stringMatching(/stopped before this request finished.*submit it again/),
+        stage: 'retriever',
+        message: expect.stringMatching(
+          /stopped before this request finished and it cannot be resumed.*submit it again/,
+        ),
       });
+      // Every event id once in the trail, though each was published twice.
+      const ids = old.map((r) => r.envelope.id);
+      expect(new Set(ids).size).toBe(ids.length);
       expect(await store.requestStatus('acme', 'in-review')).not.toMatchObject({ status: 'failed' });
     } finally {
       await bus.close();

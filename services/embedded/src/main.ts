@@ -11,15 +11,23 @@ import { join } from 'node:path';
 import { ApiKeyRegistry } from '@llmbus/access';
 import { PgliteAuditStore } from '@llmbus/audit';
 import { outgoing } from '@llmbus/bus';
-import { loadPlatformConfig } from '@llmbus/config';
+import { int, loadPlatformConfig } from '@llmbus/config';
 import { DocumentIndexed, DocumentSubmittedEvent, RequestCompleted, RequestFailed } from '@llmbus/contracts';
 import { createModelProviders, parseModelsConfig } from '@llmbus/models';
 import { createLogger } from '@llmbus/observability';
 import { PgliteVectorStore } from '@llmbus/retrieval';
+import { AuditPrivacy } from '@llmbus/svc-auditor';
+import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
 import { busFromConfig, closeOnSignals, runMain } from '@llmbus/runtime';
+import { FileToolCallClaims } from './file-tool-call-claims';
 import { embeddedLogFormat } from './log-output';
 import { OutcomeWatcher } from './outcome-watcher';
-import { failInterruptedRequests, INTERRUPTED_LIMIT } from './interrupted-requests';
+import {
+  DEFAULT_RESUME_MAX_AGE_MS,
+  INTERRUPTED_LIMIT,
+  RESUMABLE_TYPES,
+  takeUpInterruptedRequests,
+} from './interrupted-requests';
 import { embeddedPiiKey } from './pii-key-file';
 import { trailKeyProblem } from './trail-key-check';
 import { startPlatform } from './platform';
@@ -61,7 +69,10 @@ async function main(): Promise<void> {
   const watcher = new OutcomeWatcher(bus);
   await watcher.start();
   // Read before the ingress accepts anything: the requests an earlier run did not finish.
-  const interrupted = config.dataDir ? await auditStore.unfinishedRequests(INTERRUPTED_LIMIT) : [];
+  const resumeMaxAgeMs = int(env, 'LLMBUS_RESUME_MAX_AGE_MS', DEFAULT_RESUME_MAX_AGE_MS);
+  const interrupted = config.dataDir
+    ? await auditStore.unfinishedRequests(INTERRUPTED_LIMIT, RESUMABLE_TYPES)
+    : [];
   const platform = await startPlatform({
     bus,
     config,
@@ -72,6 +83,8 @@ async function main(): Promise<void> {
     vectorStore,
     auditStore,
     routerPort: config.http.port,
+    // Kept with the data, so a request resumed after a restart runs no side-effecting call twice.
+    ...(config.dataDir && { toolCallClaims: new FileToolCallClaims(join(config.dataDir, 'tool-claims')) }),
     auditorPort: config.http.port === 0 ? 0 : config.http.port + 1,
   });
   closeOnSignals(
@@ -87,7 +100,22 @@ async function main(): Promise<void> {
     ],
     { graceMs: config.shutdownGraceMs, inFlight: [bus, models] },
   );
-  await failInterruptedRequests(bus, interrupted, logger);
+  if (interrupted.length > 0) {
+    // The trail keeps payloads with their PII masked and sealed under the platform's key: resumed
+    // events go out as they were published, as the auditor gives back a decided review.
+    const privacy = new AuditPrivacy(
+      WorkflowRegistry.fromDirectory(config.workflowsDir ?? DEFAULT_WORKFLOWS_DIR),
+      config.piiKey,
+      config.piiPreviousKeys,
+    );
+    const taken = await takeUpInterruptedRequests(
+      bus,
+      interrupted,
+      { now: Date.now(), maxAgeMs: resumeMaxAgeMs, raw: (envelope) => privacy.raw(envelope) },
+      logger,
+    );
+    logger.info(taken, 'requests accepted by an earlier run and not finished: resumed or failed');
+  }
 
   const samples = env['LLMBUS_SAMPLES'] !== 'off';
   // The operator's own documents (LLMBUS_DOCUMENTS), read before anything is published so that a

@@ -6,6 +6,7 @@ import type { Env, PlatformConfig } from '@llmbus/config';
 import type { ModelProviders } from '@llmbus/models';
 import type { Logger } from '@llmbus/observability';
 import type { VectorStore } from '@llmbus/retrieval';
+import type { ToolCallClaims } from '@llmbus/tools';
 import { startAuditor } from '@llmbus/svc-auditor';
 import { chatModelChooser, startGenerator } from '@llmbus/svc-generator';
 import { composeRetriever, startRetriever } from '@llmbus/svc-retriever';
@@ -25,6 +26,8 @@ export interface PlatformDeps {
   readonly auditStore: AuditStore;
   /** HTTP port of the router's ingress (0 = any free port). */
   readonly routerPort: number;
+  /** Where the generator takes the claims of side-effecting tool calls; in process memory when omitted. */
+  readonly toolCallClaims?: ToolCallClaims;
   /** HTTP port of the auditor's API (0 = any free port). */
   readonly auditorPort: number;
 }
@@ -73,6 +76,7 @@ export async function startPlatform(deps: PlatformDeps): Promise<RunningPlatform
         selectModel: chatModelChooser(deps.models),
         responseCache: deps.models.responseCache,
         ticketReader: deps.auditStore,
+        ...(deps.toolCallClaims && { toolCallClaims: deps.toolCallClaims }),
       }),
     );
     started.push(
