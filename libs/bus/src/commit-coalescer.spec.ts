@@ -169,4 +169,26 @@ describe('CommitCoalescer', () => {
     await settled();
     expect(older.outcome).toBe('resolved');
   });
+
+  it('is not covered by a larger offset sent before it (the group position was reset since)', async () => {
+    const { sent, send } = recordingSend();
+    const commits = new CommitCoalescer(send);
+    tracked(commits.commit('a', 0, '50'));
+    await settled();
+    sent[0].done();
+    await settled();
+    // Read again from offset 5: the commit of 6 must really go out once its merged request failed.
+    const again = tracked(commits.commit('a', 0, '6'));
+    tracked(commits.commit('a', 1, '3'));
+    await settled();
+    sent[1].fail(new Error('Request timed out'));
+    await settled();
+    await settled();
+    const alone = sent.slice(2).find((r) => r.offsets.some((o) => o.partition === 0));
+    expect(alone?.offsets).toEqual([{ topic: 'a', partition: 0, offset: '6' }]);
+    expect(again.outcome).toBeUndefined();
+    alone?.done();
+    await settled();
+    expect(again.outcome).toBe('resolved');
+  });
 });

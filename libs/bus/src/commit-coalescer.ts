@@ -34,7 +34,11 @@ interface PendingCommit {
 export class CommitCoalescer {
   private pending = new Map<string, PendingCommit>();
   private scheduled = false;
-  /** The newest offset sent of each partition (by key), and whether its request committed it. */
+  /**
+   * The offset of each partition (by key) in the request sent last, and whether it was committed:
+   * an offset retried alone is covered only by one sent after it (not by an older, larger offset
+   * from before the group's position was reset).
+   */
   private readonly newest = new Map<string, { offset: bigint; committed: Promise<boolean> }>();
 
   /** `send`: commits the offsets in one request; rejects when any of them is not committed. */
@@ -73,10 +77,7 @@ export class CommitCoalescer {
     this.pending = new Map();
     this.scheduled = false;
     for (const { topic, partition, offset, committed } of batch) {
-      const key = `${partition}:${topic}`;
-      const sent = this.newest.get(key);
-      if (sent === undefined || BigInt(offset) > sent.offset)
-        this.newest.set(key, { offset: BigInt(offset), committed });
+      this.newest.set(`${partition}:${topic}`, { offset: BigInt(offset), committed });
     }
     try {
       await this.send(batch.map(({ topic, partition, offset }) => ({ topic, partition, offset })));
@@ -91,10 +92,10 @@ export class CommitCoalescer {
     const { topic, partition, offset } = entry;
     // A later offset of the partition sent meanwhile covers this one once committed; sent now, this
     // one could reach the broker after it and move the group back.
-    let awaited: Promise<boolean> | undefined;
+    let awaited = entry.committed;
     for (;;) {
       const later = this.newest.get(`${partition}:${topic}`);
-      if (later === undefined || later.offset <= BigInt(offset) || later.committed === awaited) break;
+      if (later === undefined || later.committed === awaited || later.offset <= BigInt(offset)) break;
       awaited = later.committed;
       if (await later.committed) {
         settle(entry);
