@@ -296,6 +296,43 @@ describe('PostgresAuditStore migrations', () => {
     }
   });
 
+  it('upgrades a trail under 0004 whose (tenant_id, event_id) index was built concurrently beforehand', async () => {
+    // CREATE INDEX in the migration's transaction holds writes back for the whole build (about 2 s
+    // per million rows here), so on a large trail the index is built by hand first, concurrently.
+    const schema = newSchema();
+    const admin = new Client({ connectionString: databaseUrl(), options: `-c search_path=${schema}` });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE SCHEMA "${schema}"`);
+      await admin.query('BEGIN');
+      for (const migration of MIGRATIONS.slice(0, 4)) await admin.query(migration.sql);
+      await admin.query(
+        'CREATE TABLE audit_schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+      );
+      for (const migration of MIGRATIONS.slice(0, 4))
+        await admin.query('INSERT INTO audit_schema_migrations (id) VALUES ($1)', [migration.id]);
+      await admin.query('COMMIT');
+      await admin.query(
+        'CREATE INDEX CONCURRENTLY IF NOT EXISTS audit_events_by_event_id ON audit_events (tenant_id, event_id)',
+      );
+    } finally {
+      await admin.end();
+    }
+    const store = await PostgresAuditStore.open({
+      connectionString: databaseUrl(),
+      schema,
+      maxConnections: 2,
+    });
+    try {
+      const { rows } = await store.pool.query<{ id: string }>(
+        'SELECT id FROM audit_schema_migrations ORDER BY id',
+      );
+      expect(rows.map((r) => r.id)).toEqual(MIGRATIONS.map((m) => m.id));
+    } finally {
+      await store.close();
+    }
+  });
+
   it('names the problem when the database cannot be reached', async () => {
     const unreachable = 'postgres://postgres@127.0.0.1:1/llmbus';
     await expect(

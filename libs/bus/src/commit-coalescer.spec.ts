@@ -105,4 +105,90 @@ describe('CommitCoalescer', () => {
     await settled();
     expect(later.outcome).toBe('resolved');
   });
+
+  it('does not commit an older offset again over a later one of the same partition that succeeded', async () => {
+    const { sent, send } = recordingSend();
+    const commits = new CommitCoalescer(send);
+    const older = tracked(commits.commit('a', 0, '10'));
+    const other = tracked(commits.commit('a', 1, '5'));
+    await settled();
+    const newer = tracked(commits.commit('a', 0, '20'));
+    await settled();
+    expect(sent.map((r) => r.offsets.map((o) => o.offset))).toEqual([['10', '5'], ['20']]);
+    // The later request gets through while the merged one, sent on a connection that died, times out.
+    sent[1].done();
+    sent[0].fail(new Error('Request timed out'));
+    await settled();
+    await settled();
+    // Partition 0 is covered by offset 20: committing 10 again would move the group back by ten messages.
+    const resent = sent.slice(2).map((r) => r.offsets);
+    expect(resent).toEqual([[{ topic: 'a', partition: 1, offset: '5' }]]);
+    expect([older.outcome, newer.outcome]).toEqual(['resolved', 'resolved']);
+    sent[2].done();
+    await settled();
+    expect(other.outcome).toBe('resolved');
+  });
+
+  it('waits for a later offset of the partition in flight before committing an older one alone', async () => {
+    const { sent, send } = recordingSend();
+    const commits = new CommitCoalescer(send);
+    const older = tracked(commits.commit('a', 0, '10'));
+    tracked(commits.commit('a', 1, '5'));
+    await settled();
+    const newer = tracked(commits.commit('a', 0, '20'));
+    await settled();
+    sent[0].fail(new Error('Request timed out'));
+    await settled();
+    await settled();
+    // Sent now, offset 10 could reach the broker after 20 and undo it.
+    expect(sent.slice(2).map((r) => r.offsets.map((o) => `${o.partition}:${o.offset}`))).toEqual([['1:5']]);
+    sent[1].done();
+    await settled();
+    await settled();
+    expect(sent).toHaveLength(3);
+    expect([older.outcome, newer.outcome]).toEqual(['resolved', 'resolved']);
+  });
+
+  it('commits an older offset alone when the later request of its partition failed too', async () => {
+    const { sent, send } = recordingSend();
+    const commits = new CommitCoalescer(send);
+    const older = tracked(commits.commit('a', 0, '10'));
+    tracked(commits.commit('a', 1, '5'));
+    await settled();
+    const newer = tracked(commits.commit('a', 0, '20'));
+    await settled();
+    sent[0].fail(new Error('Request timed out'));
+    await settled();
+    sent[1].fail(new Error('The coordinator is not available'));
+    await settled();
+    await settled();
+    expect(newer.outcome).toEqual(new Error('The coordinator is not available'));
+    const alone = sent.slice(2).find((r) => r.offsets.some((o) => o.partition === 0));
+    expect(alone?.offsets).toEqual([{ topic: 'a', partition: 0, offset: '10' }]);
+    alone?.done();
+    await settled();
+    expect(older.outcome).toBe('resolved');
+  });
+
+  it('is not covered by a larger offset sent before it (the group position was reset since)', async () => {
+    const { sent, send } = recordingSend();
+    const commits = new CommitCoalescer(send);
+    tracked(commits.commit('a', 0, '50'));
+    await settled();
+    sent[0].done();
+    await settled();
+    // Read again from offset 5: the commit of 6 must really go out once its merged request failed.
+    const again = tracked(commits.commit('a', 0, '6'));
+    tracked(commits.commit('a', 1, '3'));
+    await settled();
+    sent[1].fail(new Error('Request timed out'));
+    await settled();
+    await settled();
+    const alone = sent.slice(2).find((r) => r.offsets.some((o) => o.partition === 0));
+    expect(alone?.offsets).toEqual([{ topic: 'a', partition: 0, offset: '6' }]);
+    expect(again.outcome).toBeUndefined();
+    alone?.done();
+    await settled();
+    expect(again.outcome).toBe('resolved');
+  });
 });

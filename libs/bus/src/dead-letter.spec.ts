@@ -185,4 +185,31 @@ describe('rejectionOfFailure', () => {
       errors: [],
     });
   });
+
+  it('marks a copy sanitised when the value, key or a header was not valid UTF-8 (decoding replaced bytes)', () => {
+    // Bytes that are not UTF-8 decode to U+FFFD: a replay would publish other bytes than were received.
+    const binaryValue = Buffer.from([0x7b, 0xff, 0xfe, 0x7d]);
+    const value = deadLetterEvents(message({ value: binaryValue }), rejection, setup, now);
+    expect(value.events[0].payload as DeadLettered).toMatchObject({ originalSanitised: true });
+    // The transport hands keys and header values over decoded, a binary key's bytes as U+FFFD.
+    const key = Buffer.from([0x00, 0x9f, 0x92, 0x41]).toString('utf8');
+    const binaryKey = deadLetterEvents(message({ key }), rejection, setup, now);
+    expect(binaryKey.events[0].payload as DeadLettered).toMatchObject({ originalSanitised: true });
+    const header = Buffer.from([0xc3, 0x28]).toString('utf8');
+    const binaryHeader = deadLetterEvents(
+      message({ headers: { ...message().headers, trace: header } }),
+      rejection,
+      setup,
+      now,
+    );
+    expect(binaryHeader.events[0].payload as DeadLettered).toMatchObject({ originalSanitised: true });
+    // Valid UTF-8 stays replayable.
+    const utf8 = deadLetterEvents(
+      message({ value: Buffer.from('{"input":"café ✓"}') }),
+      rejection,
+      setup,
+      now,
+    );
+    expect((utf8.events[0].payload as DeadLettered).originalSanitised).toBeUndefined();
+  });
 });

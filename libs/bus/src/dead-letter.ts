@@ -94,8 +94,14 @@ export function deadLetterEvents(
   const headers = keptHeaders(message.headers, Math.floor(setup.maxEventBytes * DLQ_HEADERS_SHARE));
   const key = message.key === null ? undefined : truncateText(message.key, LINE_MAX_LENGTH);
   const texts = [cutValue, key ?? '', ...Object.entries(headers.kept).flat()];
-  // A cut key or header makes the copy differ from the message received, like a replaced character.
-  const sanitised = !texts.every(isStorableText) || headers.cut || key?.length !== message.key?.length;
+  // A cut key or header makes the copy differ from the message received, like a replaced character;
+  // so do bytes that were not UTF-8, which decoding replaced with U+FFFD (the transport hands keys
+  // and header values over decoded, so there a U+FFFD is taken as such a replacement).
+  const notUtf8 =
+    (message.value !== null && !Buffer.from(value, 'utf8').equals(message.value)) ||
+    [key ?? '', ...Object.values(headers.kept)].some((text) => text.includes('\uFFFD'));
+  const sanitised =
+    notUtf8 || !texts.every(isStorableText) || headers.cut || key?.length !== message.key?.length;
   // Ids of what we publish derive from the cause's id: one that is missing, empty or too long for an
   // envelope falls back to the message's position, which is unique and stable across redelivery.
   const position = `${message.topic}:${message.partition}:${message.offset}`;
