@@ -30,6 +30,16 @@ describe('loadPlatformConfig', () => {
     expect(() => loadPlatformConfig(env, defaults)).toThrow(message);
   });
 
+  it('lets the auditor wait up to 100 ms for a fetch unless LLMBUS_AUDIT_FETCH_WAIT_MS says otherwise', () => {
+    expect(loadPlatformConfig(valid, defaults).auditFetchWaitMs).toBe(100);
+    expect(loadPlatformConfig({ ...valid, LLMBUS_AUDIT_FETCH_WAIT_MS: '0' }, defaults).auditFetchWaitMs).toBe(
+      0,
+    );
+    expect(() => loadPlatformConfig({ ...valid, LLMBUS_AUDIT_FETCH_WAIT_MS: '60000' }, defaults)).toThrow(
+      /LLMBUS_AUDIT_FETCH_WAIT_MS is "60000": expected an integer from 0 to 5000/,
+    );
+  });
+
   it('works on 8 messages at once per consumer unless LLMBUS_CONSUMER_CONCURRENCY says otherwise', () => {
     expect(loadPlatformConfig(valid, defaults).kafka?.concurrency).toBe(8);
     expect(

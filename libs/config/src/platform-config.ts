@@ -49,6 +49,12 @@ export interface PlatformConfig {
    * uncommitted for redelivery (LLMBUS_SHUTDOWN_GRACE_MS).
    */
   readonly shutdownGraceMs: number;
+  /**
+   * LLMBUS_AUDIT_FETCH_WAIT_MS: how long the auditor's Kafka fetches may wait for 64 KiB of events
+   * (ms; 0 answers at once). Batching its records cuts its CPU per request; request statuses and the
+   * request-id reuse check read the trail, so they can see an event that much later.
+   */
+  readonly auditFetchWaitMs: number;
   /** Delays of the delayed retry topics, round 1 first, in milliseconds; empty = no retry topics. */
   readonly retryTopicDelaysMs: readonly number[];
   readonly http: { readonly host: string; readonly port: number };
@@ -196,6 +202,7 @@ export function loadPlatformConfig(
     maxAttempts,
     retryDelayMs: int(env, 'LLMBUS_RETRY_DELAY_MS', 200, 0, 60_000),
     shutdownGraceMs: int(env, 'LLMBUS_SHUTDOWN_GRACE_MS', 10_000, 0, 60 * 60 * 1000),
+    auditFetchWaitMs: int(env, 'LLMBUS_AUDIT_FETCH_WAIT_MS', 100, 0, 5_000),
     retryTopicDelaysMs: ascendingMs(env, 'LLMBUS_RETRY_TOPIC_DELAYS_MS', [1_000, 10_000, 60_000], {
       maxCount: RETRY_ROUNDS,
       min: 0,
