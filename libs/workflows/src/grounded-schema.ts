@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { LoadedWorkflow } from './workflow-definition';
 
 type Schema = Record<string, unknown>;
@@ -12,26 +13,25 @@ type Schema = Record<string, unknown>;
 export function groundedOutputSchema(workflow: LoadedWorkflow, shownPassageIds: readonly string[]): Schema {
   let kept = GROUNDED.get(workflow);
   if (kept === undefined) {
-    kept = new Map();
+    kept = new LRUCache({ max: MAX_ID_SETS });
     GROUNDED.set(workflow, kept);
   }
   const key = JSON.stringify(shownPassageIds);
   let schema = kept.get(key);
   if (schema === undefined) {
     schema = narrowed(workflow, shownPassageIds);
-    if (kept.size >= MAX_ID_SETS) kept.clear();
     kept.set(key, schema);
   }
   return schema;
 }
 
 /**
- * Narrowed schemas kept per workflow and list of shown ids (256 lists a workflow, all dropped when
- * full): questions alike show the same passages, and copying the schema (structuredClone) was ~4 %
+ * Narrowed schemas kept per workflow and list of shown ids (256 lists a workflow, least recently
+ * used out): questions alike show the same passages, and copying the schema (structuredClone) was ~4 %
  * of the generator's busy time; the same object also lets the structured-output validator find its
  * compiled validator by identity. The kept schemas are shared: read them, never change them.
  */
-const GROUNDED = new WeakMap<LoadedWorkflow, Map<string, Schema>>();
+const GROUNDED = new WeakMap<LoadedWorkflow, LRUCache<string, Schema>>();
 const MAX_ID_SETS = 256;
 
 function narrowed(workflow: LoadedWorkflow, shownPassageIds: readonly string[]): Schema {

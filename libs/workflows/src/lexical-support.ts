@@ -3,6 +3,8 @@
  * sentences, lexical support of a sentence by passages, and n-gram overlap with instructions.
  */
 
+import { keptPerText } from './kept-per-text';
+
 // Function words carry no claim; keeping them would let any sentence look "supported".
 const STOP_WORDS = new Set(
   (
@@ -69,8 +71,7 @@ export function lexicalSupport(sentence: string, sourceVocabulary: ReadonlySet<s
 
 /**
  * The set of content words of several texts, for repeated lexicalSupport calls. Each text's content
- * words are remembered (2,000 texts of up to 20,000 characters, all dropped when full): the sources
- * are passages cited request after request.
+ * words are remembered (keptPerText): the sources are passages cited request after request.
  */
 export function vocabularyOf(texts: readonly string[]): Set<string> {
   const vocabulary = new Set<string>();
@@ -78,21 +79,8 @@ export function vocabularyOf(texts: readonly string[]): Set<string> {
   return vocabulary;
 }
 
-const SOURCE_WORDS = new Map<string, readonly string[]>();
-const MAX_SOURCE_TEXTS = 2_000;
-const MAX_KEPT_SOURCE_CHARS = 20_000;
-
 /** contentWords of a source text, each once, remembered for the texts seen lately. */
-function sourceWordsOf(text: string): readonly string[] {
-  let words = SOURCE_WORDS.get(text);
-  if (words !== undefined) return words;
-  words = [...new Set(contentWords(text))];
-  if (text.length <= MAX_KEPT_SOURCE_CHARS) {
-    if (SOURCE_WORDS.size >= MAX_SOURCE_TEXTS) SOURCE_WORDS.clear();
-    SOURCE_WORDS.set(text, words);
-  }
-  return words;
-}
+const sourceWordsOf = keptPerText((text): readonly string[] => [...new Set(contentWords(text))]);
 
 /** The word n-grams of a text (all words, stop words included), joined with spaces. */
 export function wordNgrams(text: string, n: number): string[] {

@@ -4,6 +4,8 @@
  * produces a figure its sources do not contain, which no amount of fluent text can hide.
  */
 
+import { keptPerText } from './kept-per-text';
+
 /** One quoted figure: how it appeared and the normalised form compared with the sources. */
 export interface Quote {
   readonly kind: 'reference' | 'amount' | 'date';
@@ -142,8 +144,8 @@ export function quotesIn(text: string): Quote[] {
 /**
  * The keys a source text supports: everything quotesIn finds, plus bare section numbers that head a
  * line ("14.2 Limitation of liability"), since contracts rarely write "clause" before their own numbers.
- * Each source's keys are remembered (2,000 texts of up to 20,000 characters): the same passages
- * are cited by request after request.
+ * Each source's keys are remembered (keptPerText): the same passages are cited by request after
+ * request.
  */
 export function supportedKeys(sources: readonly string[]): Set<string> {
   const keys = new Set<string>();
@@ -151,25 +153,12 @@ export function supportedKeys(sources: readonly string[]): Set<string> {
   return keys;
 }
 
-/** Keys per source text seen lately; cleared when full. Passages recur from request to request. */
-const SOURCE_KEYS = new Map<string, readonly string[]>();
-const MAX_SOURCE_TEXTS = 2_000;
-/** Longer source texts are scanned at every call rather than kept as keys of the map. */
-const MAX_KEPT_SOURCE_CHARS = 20_000;
-
 /** The keys one source text supports (see supportedKeys), remembered for texts seen lately. */
-function keysOf(source: string): readonly string[] {
-  let keys = SOURCE_KEYS.get(source);
-  if (keys !== undefined) return keys;
+const keysOf = keptPerText((source): readonly string[] => {
   const found = quotesIn(source).map((quote) => quote.key);
   for (const m of source.matchAll(NUMBERED_HEADING)) found.push(`ref:${normaliseRef(m[1])}`);
-  keys = found;
-  if (source.length <= MAX_KEPT_SOURCE_CHARS) {
-    if (SOURCE_KEYS.size >= MAX_SOURCE_TEXTS) SOURCE_KEYS.clear();
-    SOURCE_KEYS.set(source, keys);
-  }
-  return keys;
-}
+  return found;
+});
 
 /** Checks every quote of the texts against the sources (the cited passages' text). */
 export function verifyQuotes(texts: readonly string[], sources: readonly string[]): QuoteCheck {

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { OutputText } from './free-text-fields';
 import { schemaDescriptions } from './free-text-fields';
 import { ngramOverlap, wordNgrams, wordsOf } from './lexical-support';
@@ -40,7 +41,7 @@ const BOILERPLATE = new Set([
 ]);
 
 /** Instruction trigram sets kept per workflow, per text of the rendered prompt's system messages. */
-const INSTRUCTION_NGRAMS = new WeakMap<WorkflowDefinition, Map<string, ReadonlySet<string>>>();
+const INSTRUCTION_NGRAMS = new WeakMap<WorkflowDefinition, LRUCache<string, ReadonlySet<string>>>();
 /** System texts kept per workflow: a workflow's system message varies with few fields (its classification label). */
 const MAX_SYSTEM_TEXTS = 64;
 
@@ -48,8 +49,8 @@ const MAX_SYSTEM_TEXTS = 64;
  * The word trigrams of the instructions the model was given: the system message of the rendered
  * prompt (when it parses), the workflow's system template and stricter instruction, the output
  * schema's field descriptions and the platform's data policy. An output field that repeats them
- * answers nothing. The set is kept per workflow and system text (at most 64 texts a workflow, all
- * dropped when full): the same workflow renders the same system message for every request, and
+ * answers nothing. The set is kept per workflow and system text (at most 64 texts a workflow, least
+ * recently used out): the same workflow renders the same system message for every request, and
  * building the set was most of a validation's CPU. The returned set is shared: read it, never change it.
  */
 export function instructionNgrams(
@@ -60,7 +61,7 @@ export function instructionNgrams(
   const key = system.join('\u0000');
   let kept = INSTRUCTION_NGRAMS.get(workflow);
   if (kept === undefined) {
-    kept = new Map();
+    kept = new LRUCache({ max: MAX_SYSTEM_TEXTS });
     INSTRUCTION_NGRAMS.set(workflow, kept);
   }
   let grams = kept.get(key);
@@ -74,7 +75,6 @@ export function instructionNgrams(
     ];
     // Line by line: a trigram never spans two instruction lines.
     grams = new Set(texts.flatMap((t) => t.split('\n')).flatMap((line) => wordNgrams(line, COPY_NGRAM)));
-    if (kept.size >= MAX_SYSTEM_TEXTS) kept.clear();
     kept.set(key, grams);
   }
   return grams;

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { ScoredChunk } from '../vector-store';
 import { contentStems } from './relevance';
 
@@ -32,21 +33,16 @@ export function withMinimumMatch(chunks: ScoredChunk[], query: string, share: nu
 
 /** Passages whose stems are kept, at most (their texts are the keys: about 1 KB each). */
 const MAX_KEPT_PASSAGES = 2_000;
-/** The content stems of passages matched lately, by text, least recently used first. */
-const keptStems = new Map<string, ReadonlySet<string>>();
-
 /**
- * The set of a passage's content stems. The same passages match query after query, and stemming a
- * passage's text cost more than the rest of the filter; the last MAX_KEPT_PASSAGES are kept.
+ * The content stems of passages matched lately, by text, least recently used out. The same passages
+ * match query after query, and stemming a passage's text cost more than the rest of the filter.
  */
+const PASSAGE_STEMS = new LRUCache<string, ReadonlySet<string>>({
+  max: MAX_KEPT_PASSAGES,
+  memoMethod: (text) => new Set(contentStems(text)),
+});
+
+/** The set of a passage's content stems (see PASSAGE_STEMS). */
 function passageStems(text: string): ReadonlySet<string> {
-  let stems = keptStems.get(text);
-  if (stems !== undefined) {
-    keptStems.delete(text);
-  } else {
-    stems = new Set(contentStems(text));
-    if (keptStems.size >= MAX_KEPT_PASSAGES) keptStems.delete(keptStems.keys().next().value as string);
-  }
-  keptStems.set(text, stems);
-  return stems;
+  return PASSAGE_STEMS.memo(text);
 }

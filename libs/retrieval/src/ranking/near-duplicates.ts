@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 
 /** Word-trigram cosine at or above which two passages count as the same content. */
 export const NEAR_DUPLICATE_SIMILARITY = 0.9;
@@ -49,27 +50,27 @@ interface Fingerprint {
   readonly norm: number;
 }
 
-/** Fingerprints of the texts seen lately (cleared when full): the same chunks come back query after query. */
-const FINGERPRINTS = new Map<string, Fingerprint>();
-const MAX_FINGERPRINTS = 2_000;
-/** Longer texts are fingerprinted at every call rather than kept as keys of the map. */
-const MAX_KEPT_TEXT_CHARS = 20_000;
+/**
+ * Fingerprints of the texts seen lately (2,000, least recently used out): the same chunks come back
+ * query after query. Texts over 20,000 characters are fingerprinted at every call instead of kept.
+ */
+const FINGERPRINTS = new LRUCache<string, Fingerprint>({
+  max: 2_000,
+  maxEntrySize: 20_000,
+  sizeCalculation: (_fingerprint, text) => Math.max(1, text.length),
+  memoMethod: (text) => {
+    const words = normalisedWords(text);
+    const shingles = shingleCounts(words);
+    return {
+      hash: createHash('sha256').update(words.join(' ')).digest('hex'),
+      shingles,
+      norm: Math.hypot(...shingles.values()),
+    };
+  },
+});
 
 function fingerprintOf(text: string): Fingerprint {
-  let fingerprint = FINGERPRINTS.get(text);
-  if (fingerprint !== undefined) return fingerprint;
-  const words = normalisedWords(text);
-  const shingles = shingleCounts(words);
-  fingerprint = {
-    hash: createHash('sha256').update(words.join(' ')).digest('hex'),
-    shingles,
-    norm: Math.hypot(...shingles.values()),
-  };
-  if (text.length <= MAX_KEPT_TEXT_CHARS) {
-    if (FINGERPRINTS.size >= MAX_FINGERPRINTS) FINGERPRINTS.clear();
-    FINGERPRINTS.set(text, fingerprint);
-  }
-  return fingerprint;
+  return FINGERPRINTS.memo(text);
 }
 
 function normalisedWords(text: string): string[] {
