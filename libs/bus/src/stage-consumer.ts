@@ -111,6 +111,16 @@ export async function processMessage(
   }
 
   let deliveryAttempt = 0;
+  /** Dead-letters the event for a terminal failure (or one out of retries) and tells its requester. */
+  const rejectFailure = async (error: unknown, logMessage: string): Promise<void> => {
+    const rejection = rejectionOfFailure(error, {
+      stage: setup.stage,
+      attempts: deliveryAttempt,
+      retriedRounds,
+    });
+    log.error({ err: error, code: rejection.code }, logMessage);
+    await reject(bus, output, setup, message, { ...rejection, ...identityOf(envelope) });
+  };
   const retryRounds = bus.retryRounds(setup.stage, setup.onRetriesExhausted);
   const timer = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
   let outputs: readonly Outgoing[];
@@ -178,13 +188,7 @@ export async function processMessage(
       busMetrics.events.inc({ stage: setup.stage, type: envelope.type, outcome: 'retry_scheduled' });
       return;
     }
-    const rejection = rejectionOfFailure(error, {
-      stage: setup.stage,
-      attempts: deliveryAttempt,
-      retriedRounds,
-    });
-    log.error({ err: error, code: rejection.code }, 'event rejected');
-    await reject(bus, output, setup, message, { ...rejection, ...identityOf(envelope) });
+    await rejectFailure(error, 'event rejected');
     return;
   }
   clearInterval(timer);
@@ -194,13 +198,7 @@ export async function processMessage(
     // An output that can never be published (over LLMBUS_MAX_EVENT_BYTES) fails the event instead
     // of bringing it back for ever (holding its key); a broker fault is thrown for redelivery.
     if (!isTerminalError(error)) throw error;
-    const rejection = rejectionOfFailure(error, {
-      stage: setup.stage,
-      attempts: deliveryAttempt,
-      retriedRounds,
-    });
-    log.error({ err: error, code: rejection.code }, 'event rejected: its output cannot be published');
-    await reject(bus, output, setup, message, { ...rejection, ...identityOf(envelope) });
+    await rejectFailure(error, 'event rejected: its output cannot be published');
     return;
   }
   await bus.dedup.add(setup.groupId, envelope);
