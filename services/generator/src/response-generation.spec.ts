@@ -331,7 +331,7 @@ describe('ResponseGeneration', () => {
       const { model, generated } = generate(false);
       const result = await generated;
       const sent = model.lastChatRequest!.messages.map((m) => m.content).join('\n');
-      expect(sent).not.toMatch(/Schneider|4111|maria\.schneider@/);
+      expect(sent).not.toMatch(/Schneider|4111 1111|maria\.schneider@/);
       expect(sent).toContain('Refund for <PERSON_1>');
       expect(sent).toContain('<PERSON_1> here, card <PAYMENT_CARD_1>, mail <EMAIL_1>. Thanks, <PERSON_1>');
       expect(result.renderedPrompt).toBe(JSON.stringify(model.lastChatRequest!.messages));
