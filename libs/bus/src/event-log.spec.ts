@@ -28,7 +28,9 @@ describe('the per-event logger of a stage', () => {
         [RequestSubmittedEvent.type]: async (_event, ctx) => (ctx.log.info({ rows: 2 }, 'looked up'), []),
       },
     });
-    const [sent] = await bus.publish([outgoing(RequestSubmittedEvent, submitted('r-log'), { tenantId: 'acme' })]);
+    const [sent] = await bus.publish([
+      outgoing(RequestSubmittedEvent, submitted('r-log'), { tenantId: 'acme' }),
+    ]);
     await until(() => lines.some((l) => l['msg'] === 'looked up'));
     expect(lines.find((l) => l['msg'] === 'looked up')).toMatchObject({
       stage: 'router',
@@ -65,6 +67,28 @@ describe('the per-event logger of a stage', () => {
     await bus.close();
   });
 
+  it('makes none for a handler that passes its logger on and writes only lines whose level is off', async () => {
+    const { bus, counts } = loggedBus();
+    let handled = 0;
+    const quietWork = (log: pino.Logger) => log.debug({ step: 1 }, 'detail');
+    await bus.subscribe({
+      stage: 'router',
+      notifyRequester: true,
+      handlers: {
+        [RequestSubmittedEvent.type]: async (_event, ctx) => {
+          quietWork(ctx.log);
+          handled += 1;
+          return [];
+        },
+      },
+    });
+    const before = counts.children;
+    await bus.publish([outgoing(RequestSubmittedEvent, submitted('r-quiet'), { tenantId: 'acme' })]);
+    await until(() => handled === 1);
+    expect(counts.children).toBe(before);
+    await bus.close();
+  });
+
   it('logs a rejected event at error with its request id, without the handler having logged', async () => {
     const { bus, lines } = loggedBus();
     await bus.subscribe({
@@ -97,7 +121,10 @@ describe('the per-event logger of a stage', () => {
     });
     await bus.publish([outgoing(RequestSubmittedEvent, submitted('r-debug'), { tenantId: 'acme' })]);
     await until(() => lines.some((l) => l['msg'] === 'event handled'));
-    expect(lines.find((l) => l['msg'] === 'event handled')).toMatchObject({ correlationId: 'r-debug', level: 20 });
+    expect(lines.find((l) => l['msg'] === 'event handled')).toMatchObject({
+      correlationId: 'r-debug',
+      level: 20,
+    });
     await bus.close();
   });
 });

@@ -8,6 +8,7 @@ import { decodeEvent } from './event-decoder';
 import { busMetrics } from './metrics';
 import type { Outgoing } from './outgoing';
 import { documentOf, errorMessage, Rejection, replyToOf } from './rejection';
+import { lazyLogger } from './lazy-logger';
 import { isRetryTopicOf, readRetryRecord, retryDelay, retryRecord, retryTopicIndex } from './retry-topics';
 import { traceIdOf } from './trace-context';
 import type { Heartbeat, RawMessage, RecordSink } from './transport';
@@ -20,8 +21,8 @@ export interface HandlerContext {
   /** Keeps group membership alive during long work (model calls). */
   readonly heartbeat: Heartbeat;
   /**
-   * Logger bound to correlation id, tenant, trace id, event id and type; made on first read, so
-   * read it where a line is written rather than up front when the handler may log nothing.
+   * Logger bound to correlation id, tenant, trace id, event id and type; made when a line is first
+   * written through it (a handler that logs nothing costs no logger).
    */
   readonly log: Logger;
   /**
@@ -99,21 +100,19 @@ export async function processMessage(
   const { envelope } = decoded;
   // Subscribed to the topic for another type, an event that is not ours to handle yields nothing.
   const handler = setup.handlers[envelope.type] ?? setup.handlers['*'] ?? ignore;
-  // The event's logger is made when first used: a pino child costs about 30 µs of CPU (its bindings
-  // go through the redaction of every line), and most events log nothing (the auditor's never do).
-  let eventLog: Logger | undefined;
-  const logOf = (): Logger =>
-    (eventLog ??= setup.log.child({
+  // The event's logger is made when first used (see lazyLogger): most events log nothing.
+  const log = lazyLogger(setup.log, () =>
+    setup.log.child({
       correlationId: envelope.correlationid,
       tenant: envelope.tenantid,
       traceId: traceIdOf(envelope.traceparent),
       eventId: envelope.id,
       eventType: envelope.type,
-    }));
-  const debugEnabled = setup.log.isLevelEnabled('debug');
+    }),
+  );
   // An event is its tenant, source and id: the same id from another producer or tenant is not a duplicate.
   if (await bus.dedup.has(setup.groupId, envelope)) {
-    if (debugEnabled) logOf().debug({ eventSource: envelope.source }, 'duplicate event skipped');
+    log.debug({ eventSource: envelope.source }, 'duplicate event skipped');
     busMetrics.events.inc({ stage: setup.stage, type: envelope.type, outcome: 'duplicate' });
     return;
   }
@@ -126,7 +125,7 @@ export async function processMessage(
       attempts: deliveryAttempt,
       retriedRounds,
     });
-    logOf().error({ err: error, code: rejection.code }, logMessage);
+    log.error({ err: error, code: rejection.code }, logMessage);
     await reject(bus, output, setup, message, { ...rejection, ...identityOf(envelope) });
   };
   const retryRounds = bus.retryRounds(setup.stage, setup.onRetriesExhausted);
@@ -140,9 +139,7 @@ export async function processMessage(
           stage: setup.stage,
           deliveryAttempt,
           heartbeat,
-          get log() {
-            return logOf();
-          },
+          log,
           signal: bus.shutdownSignal,
           message: { topic: message.topic, partition: message.partition, offset: message.offset },
         });
@@ -168,7 +165,7 @@ export async function processMessage(
           ) {
             return false;
           }
-          logOf().warn({ err: error, attempt, retryAfterMs: wait || undefined }, 'handler failed, retrying');
+          log.warn({ err: error, attempt, retryAfterMs: wait || undefined }, 'handler failed, retrying');
           // Honour the fault's Retry-After (a model's 429/503) on top of the backoff delay.
           return wait > 0 ? new Promise<boolean>((resolve) => setTimeout(() => resolve(true), wait)) : true;
         },
@@ -179,7 +176,7 @@ export async function processMessage(
     if (bus.shutdownSignal.aborted) {
       // Cut short by the process stopping (its grace period is over), not a fault of the event:
       // neither retried nor dead-lettered; uncommitted, it comes again on the next start.
-      logOf().warn(
+      log.warn(
         { err: error, attempts: deliveryAttempt },
         'handler aborted by shutdown; leaving the event uncommitted for redelivery',
       );
@@ -187,14 +184,14 @@ export async function processMessage(
       throw error;
     }
     if (setup.onRetriesExhausted === 'redeliver' && !isTerminalError(error)) {
-      logOf().error(
+      log.error(
         { err: error, attempts: deliveryAttempt },
         'retries exhausted; leaving the event uncommitted for redelivery',
       );
       throw error;
     }
     if (isRetryable(error) && retriedRounds < retryRounds) {
-      await scheduleRetry(bus, output, setup, message, retriedRounds + 1, error, logOf());
+      await scheduleRetry(bus, output, setup, message, retriedRounds + 1, error, log);
       busMetrics.events.inc({ stage: setup.stage, type: envelope.type, outcome: 'retry_scheduled' });
       return;
     }
@@ -217,7 +214,7 @@ export async function processMessage(
     { stage: setup.stage, type: envelope.type },
     Number(process.hrtime.bigint() - started) / 1e9,
   );
-  if (debugEnabled) logOf().debug({ outputs: outputs.map((o) => o.definition.type) }, 'event handled');
+  log.debug({ outputs: outputs.map((o) => o.definition.type) }, 'event handled');
 }
 
 /**

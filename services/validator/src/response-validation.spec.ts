@@ -232,7 +232,10 @@ describe('ResponseValidation: the sample password-reset ticket', () => {
     };
     const validation = new ResponseValidation(workflows, pii);
     await validation.onGenerated(sampleTicketGenerated(1, grounded), captured);
-    await validation.onGenerated(sampleTicketGenerated(1, { ...sampleTicketOutput, needsHuman: false }), captured);
+    await validation.onGenerated(
+      sampleTicketGenerated(1, { ...sampleTicketOutput, needsHuman: false }),
+      captured,
+    );
     await validation.onGenerated(sampleTicketGenerated(2), captured);
     expect(
       lines.filter((l) => l.msg === 'response validated').map(({ level, outcome }) => [level, outcome]),
