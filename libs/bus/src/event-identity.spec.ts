@@ -162,4 +162,13 @@ describe('event identity: tenant + source + id', () => {
     }
     expect(deriveEventId(cause, 'router', 2, 'slot')).not.toBe(id);
   });
+
+  it('derives the ids earlier versions derived, so a redelivery across an upgrade is still a duplicate', () => {
+    const cause = { tenantid: 'acme', source: '/llmbus/router', id: 'f1d2a0b4-1111-4a4a-9999-123456789abc' };
+    expect(deriveEventId(cause, 'retriever', 1, 'orchestration.context.retrieved#0')).toBe(
+      '848fa43f-2d11-5e34-b3a2-aaca728ac8c8',
+    );
+    const odd = { tenantid: 'ténant ☃', source: '/x\u0000y', id: '\ud800lone' };
+    expect(deriveEventId(odd, 'ingress', 2, 'a#1')).toBe('b25b6589-b4ec-55b6-b044-c173a17ce1f2');
+  });
 });

@@ -8,6 +8,7 @@ import { decodeEvent } from './event-decoder';
 import { busMetrics } from './metrics';
 import type { Outgoing } from './outgoing';
 import { documentOf, errorMessage, Rejection, replyToOf } from './rejection';
+import { lazyLogger } from './lazy-logger';
 import { isRetryTopicOf, readRetryRecord, retryDelay, retryRecord, retryTopicIndex } from './retry-topics';
 import { traceIdOf } from './trace-context';
 import type { Heartbeat, RawMessage, RecordSink } from './transport';
@@ -19,7 +20,10 @@ export interface HandlerContext {
   readonly deliveryAttempt: number;
   /** Keeps group membership alive during long work (model calls). */
   readonly heartbeat: Heartbeat;
-  /** Logger bound to correlation id, tenant and trace id. */
+  /**
+   * Logger bound to correlation id, tenant, trace id, event id and type; made when a line is first
+   * written through it (a handler that logs nothing costs no logger).
+   */
   readonly log: Logger;
   /**
    * Aborted when the process stops and its grace period is over: pass it to long calls (models,
@@ -96,13 +100,16 @@ export async function processMessage(
   const { envelope } = decoded;
   // Subscribed to the topic for another type, an event that is not ours to handle yields nothing.
   const handler = setup.handlers[envelope.type] ?? setup.handlers['*'] ?? ignore;
-  const log = setup.log.child({
-    correlationId: envelope.correlationid,
-    tenant: envelope.tenantid,
-    traceId: traceIdOf(envelope.traceparent),
-    eventId: envelope.id,
-    eventType: envelope.type,
-  });
+  // The event's logger is made when first used (see lazyLogger): most events log nothing.
+  const log = lazyLogger(setup.log, () =>
+    setup.log.child({
+      correlationId: envelope.correlationid,
+      tenant: envelope.tenantid,
+      traceId: traceIdOf(envelope.traceparent),
+      eventId: envelope.id,
+      eventType: envelope.type,
+    }),
+  );
   // An event is its tenant, source and id: the same id from another producer or tenant is not a duplicate.
   if (await bus.dedup.has(setup.groupId, envelope)) {
     log.debug({ eventSource: envelope.source }, 'duplicate event skipped');

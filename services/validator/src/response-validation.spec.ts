@@ -217,6 +217,35 @@ describe('ResponseValidation: the sample password-reset ticket', () => {
     for (const sentence of assessment?.sentences ?? []) expect(sentence.support).toBeGreaterThan(0.7);
   });
 
+  it('logs an accepted generation at debug and a retry or review at info, with its outcome', async () => {
+    const lines: Array<{ level: number; msg: string; outcome?: string; attempt?: number }> = [];
+    const captured = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const grounded = {
+      category: 'account',
+      priority: 'high',
+      reply:
+        'Hi Dana, please check your spam folder first: reset emails come from no-reply@acmesync.example. ' +
+        'If nothing arrives after 15 minutes, request a new link; the new link cancels the previous one.',
+      citations: ['password-reset#1'],
+      needsHuman: false,
+      confidence: 0.8,
+    };
+    const validation = new ResponseValidation(workflows, pii);
+    await validation.onGenerated(sampleTicketGenerated(1, grounded), captured);
+    await validation.onGenerated(
+      sampleTicketGenerated(1, { ...sampleTicketOutput, needsHuman: false }),
+      captured,
+    );
+    await validation.onGenerated(sampleTicketGenerated(2), captured);
+    expect(
+      lines.filter((l) => l.msg === 'response validated').map(({ level, outcome }) => [level, outcome]),
+    ).toEqual([
+      [20, 'accept'],
+      [30, 'retry'],
+      [30, 'review'],
+    ]);
+  });
+
   it('sends the same grounded answer to review, quoting the tool result, when a tool returned an instruction and the workflow reviews injected instructions', async () => {
     const grounded = {
       category: 'account',

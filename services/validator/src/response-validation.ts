@@ -112,7 +112,9 @@ export class ResponseValidation {
       'llmbus.validation.violations': violations.length,
       'llmbus.validation.confidence': assessment.confidence,
     });
-    log.info(
+    // An accepted generation is the common case and its outcome is on the trail, the span and
+    // RequestCompleted: its line is at debug. Retries, reviews and failures stay at info.
+    log[outcome.kind === 'accept' ? 'debug' : 'info'](
       {
         attempt: data.attempt,
         outcome: outcome.kind,
