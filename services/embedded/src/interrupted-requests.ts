@@ -17,7 +17,9 @@ import {
   type EventEnvelope,
   type Stage,
 } from '@llmbus/contracts';
+import { int, type Env } from '@llmbus/config';
 import type { Logger } from '@llmbus/observability';
+import { DEFAULT_TOOL_CLAIM_TTL_MS } from '@llmbus/tools';
 
 /**
  * The events on a request's path and the stage that takes each up (the generator also takes up a
@@ -48,6 +50,22 @@ export const INTERRUPTED_LIMIT = 10_000;
  * submission, so that a request decided after a long human review is still resumed.
  */
 export const DEFAULT_RESUME_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Largest LLMBUS_RESUME_MAX_AGE_MS accepted: 6 days, a day less than an execution claim of a
+ * side-effecting tool call is kept (DEFAULT_TOOL_CLAIM_TTL_MS, 7 days). A request resumed later
+ * than its claims live would find the claim of a `write` or `high` call its stopped run started
+ * expired, take it again and run the call a second time.
+ */
+export const MAX_RESUME_MAX_AGE_MS = DEFAULT_TOOL_CLAIM_TTL_MS - 24 * 60 * 60 * 1000;
+
+/**
+ * LLMBUS_RESUME_MAX_AGE_MS in milliseconds: DEFAULT_RESUME_MAX_AGE_MS when unset, else an integer
+ * from 0 (nothing is resumed) to MAX_RESUME_MAX_AGE_MS. Throws ConfigError naming the variable.
+ */
+export function resumeMaxAgeMs(env: Env): number {
+  return int(env, 'LLMBUS_RESUME_MAX_AGE_MS', DEFAULT_RESUME_MAX_AGE_MS, 0, MAX_RESUME_MAX_AGE_MS);
+}
 
 /** What the next start does with one interrupted request (see resumeDecision). */
 export type ResumeDecision =

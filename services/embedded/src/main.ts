@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { ApiKeyRegistry } from '@llmbus/access';
 import { PgliteAuditStore } from '@llmbus/audit';
 import { outgoing } from '@llmbus/bus';
-import { int, loadPlatformConfig } from '@llmbus/config';
+import { loadPlatformConfig } from '@llmbus/config';
 import { DocumentIndexed, DocumentSubmittedEvent, RequestCompleted, RequestFailed } from '@llmbus/contracts';
 import { createModelProviders, parseModelsConfig } from '@llmbus/models';
 import { createLogger } from '@llmbus/observability';
@@ -23,9 +23,9 @@ import { FileToolCallClaims } from './file-tool-call-claims';
 import { embeddedLogFormat } from './log-output';
 import { OutcomeWatcher } from './outcome-watcher';
 import {
-  DEFAULT_RESUME_MAX_AGE_MS,
   INTERRUPTED_LIMIT,
   RESUMABLE_TYPES,
+  resumeMaxAgeMs,
   takeUpInterruptedRequests,
 } from './interrupted-requests';
 import { embeddedPiiKey } from './pii-key-file';
@@ -39,6 +39,7 @@ const SAMPLES_DIR = join(__dirname, '..', '..', '..', 'samples');
 async function main(): Promise<void> {
   const env = process.env;
   const loaded = loadPlatformConfig(env, { mode: 'embedded', httpPort: 8080, clientId: 'llmbus' });
+  const resumeMaxAge = resumeMaxAgeMs(env);
   // A platform that keeps its data keeps its PII key with it, so earlier trails stay readable (and an
   // LLMBUS_PII_KEY other than the kept key stops start-up instead of leaving them unreadable).
   const config = loaded.dataDir
@@ -69,7 +70,6 @@ async function main(): Promise<void> {
   const watcher = new OutcomeWatcher(bus);
   await watcher.start();
   // Read before the ingress accepts anything: the requests an earlier run did not finish.
-  const resumeMaxAgeMs = int(env, 'LLMBUS_RESUME_MAX_AGE_MS', DEFAULT_RESUME_MAX_AGE_MS);
   const interrupted = config.dataDir
     ? await auditStore.unfinishedRequests(INTERRUPTED_LIMIT, RESUMABLE_TYPES)
     : [];
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
     const taken = await takeUpInterruptedRequests(
       bus,
       interrupted,
-      { now: Date.now(), maxAgeMs: resumeMaxAgeMs, raw: (envelope) => privacy.raw(envelope) },
+      { now: Date.now(), maxAgeMs: resumeMaxAge, raw: (envelope) => privacy.raw(envelope) },
       logger,
     );
     logger.info(taken, 'requests accepted by an earlier run and not finished: resumed or failed');
