@@ -14,10 +14,16 @@ import {
   type RequestContext,
   type RequestFailed,
 } from '@llmbus/contracts';
+import { AuditPrivacy } from '@llmbus/svc-auditor';
+import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import {
   INTERRUPTED_LIMIT,
   RESUMABLE_TYPES,
+  resumableRaw,
   resumeDecision,
   takeUpInterruptedRequests,
   type ResumeOptions,
@@ -249,5 +255,64 @@ describe('requests an earlier embedded run did not finish', () => {
     } finally {
       await bus.close();
     }
+  });
+});
+
+/**
+ * A workflow whose audit policy redacts a type for good keeps no raw value of it in the trail: the
+ * event recorded there is not the one published, so a request cannot be resumed from it.
+ */
+describe('resuming from an event the audit policy redacted', () => {
+  const key = Buffer.alloc(32, 7);
+  const card = '4111 1111 1111 1111';
+  const privacyWith = (audit: string): AuditPrivacy => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmbus-workflows-'));
+    cpSync(DEFAULT_WORKFLOWS_DIR, dir, { recursive: true });
+    const file = join(dir, 'support-ticket.v1.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/^ {2}audit: .*$/m, `  audit: ${audit}`));
+    return new AuditPrivacy(WorkflowRegistry.fromDirectory(dir), key);
+  };
+  const stored = (privacy: AuditPrivacy): UnfinishedRequest => {
+    const published: EventEnvelope<Record<string, unknown>> = {
+      id: 'r9-routed',
+      source: '/llmbus/router',
+      type: RequestRoutedEvent.type,
+      specversion: '1.0',
+      time: new Date(NOW - HOUR).toISOString(),
+      correlationid: 'r9',
+      tenantid: 'acme',
+      schemaversion: 1,
+      data: {
+        ...payloadOf(RequestRoutedEvent.type, 'r9'),
+        input: { subject: 'Refund', body: `I was charged twice on card ${card}. Dana Whitfield` },
+      },
+    };
+    const record = {
+      envelope: privacy.forStorage(published),
+      position: { topic: 'orchestration.routed.v1', partition: 0, offset: '0' },
+      recordedAt: published.time,
+    };
+    return {
+      tenantId: 'acme',
+      requestId: 'r9',
+      lastEvent: record,
+      lastPathEvent: record,
+      submittedAt: published.time,
+    };
+  };
+
+  it('fails it, saying so, instead of resuming it on the redacted text', () => {
+    const privacy = privacyWith('{ default: mask, PAYMENT_CARD: redact }');
+    const decision = resumeDecision(stored(privacy), { ...options, raw: resumableRaw(privacy) });
+    expect(decision).toMatchObject({ action: 'fail', stage: 'retriever' });
+    if (decision.action === 'fail') expect(decision.reason).toMatch(/redacted PAYMENT_CARD/);
+  });
+
+  it('resumes one whose values were masked: restored as published', () => {
+    const privacy = privacyWith('{ default: mask }');
+    const decision = resumeDecision(stored(privacy), { ...options, raw: resumableRaw(privacy) });
+    expect(decision).toMatchObject({ action: 'resume', stage: 'retriever' });
+    if (decision.action === 'resume')
+      expect((decision.envelope.data as { input: { body: string } }).input.body).toContain(card);
   });
 });

@@ -19,6 +19,7 @@ import {
 } from '@llmbus/contracts';
 import { int, type Env } from '@llmbus/config';
 import type { Logger } from '@llmbus/observability';
+import { PII_ENTITY_TYPES, redactionMarker, SEALED_VAULT_FIELD, type PiiActions } from '@llmbus/pii';
 import { DEFAULT_TOOL_CLAIM_TTL_MS } from '@llmbus/tools';
 
 /**
@@ -160,6 +161,40 @@ export function resumeDecision(request: UnfinishedRequest, options: ResumeOption
     return failing(`${what} has a payload the current contract refuses: ${payload.errors.join('; ')}`);
   }
   return { action: 'resume', envelope: { ...attributes.value, data: payload.value }, stage };
+}
+
+/** What resumableRaw reads the trail with (AuditPrivacy of the auditor does both). */
+export interface TrailPrivacy {
+  /** The stored envelope with its raw values restored from its sealed mapping. */
+  raw(envelope: EventEnvelope<Record<string, unknown>>): EventEnvelope<Record<string, unknown>>;
+  /** The audit actions a stored payload was masked with (its workflow's policy for the tenant). */
+  actionsFor(data: Readonly<Record<string, unknown>>, tenantId: string): PiiActions;
+}
+
+/**
+ * ResumeOptions.raw for a trail read through `privacy`: the stored envelope as it was published.
+ * Throws when the workflow's audit policy redacted a type for good and the stored payload holds
+ * its marker (`[PAYMENT_CARD redacted]`): the trail keeps no raw value of it, so the event
+ * recorded is not the one published, and resuming from it would run the request on other text
+ * than the requester sent.
+ */
+export function resumableRaw(privacy: TrailPrivacy): ResumeOptions['raw'] {
+  return (envelope) => {
+    const actions = privacy.actionsFor(envelope.data, envelope.tenantid);
+    const redacting = PII_ENTITY_TYPES.filter((type) => actions[type] === 'redact');
+    if (redacting.length > 0) {
+      const { [SEALED_VAULT_FIELD]: _sealed, ...data } = envelope.data;
+      const text = JSON.stringify(data);
+      const redacted = redacting.filter((type) => text.includes(redactionMarker(type)));
+      if (redacted.length > 0) {
+        throw new Error(
+          `the workflow's audit policy redacted ${redacted.join(', ')} for good, so the trail keeps no raw value of ` +
+            'it to publish again',
+        );
+      }
+    }
+    return privacy.raw(envelope);
+  };
 }
 
 /** How many interrupted requests a start resumed and failed. */

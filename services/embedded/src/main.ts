@@ -25,6 +25,7 @@ import { OutcomeWatcher } from './outcome-watcher';
 import {
   INTERRUPTED_LIMIT,
   RESUMABLE_TYPES,
+  resumableRaw,
   resumeMaxAgeMs,
   takeUpInterruptedRequests,
 } from './interrupted-requests';
@@ -111,7 +112,7 @@ async function main(): Promise<void> {
     const taken = await takeUpInterruptedRequests(
       bus,
       interrupted,
-      { now: Date.now(), maxAgeMs: resumeMaxAge, raw: (envelope) => privacy.raw(envelope) },
+      { now: Date.now(), maxAgeMs: resumeMaxAge, raw: resumableRaw(privacy) },
       logger,
     );
     logger.info(taken, 'requests accepted by an earlier run and not finished: resumed or failed');
