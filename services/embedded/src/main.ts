@@ -29,6 +29,7 @@ import {
   resumeMaxAgeMs,
   takeUpInterruptedRequests,
 } from './interrupted-requests';
+import { lockDataDir } from './data-dir-lock';
 import { embeddedPiiKey } from './pii-key-file';
 import { trailKeyProblem } from './trail-key-check';
 import { startPlatform } from './platform';
@@ -41,6 +42,14 @@ async function main(): Promise<void> {
   const env = process.env;
   const loaded = loadPlatformConfig(env, { mode: 'embedded', httpPort: 8080, clientId: 'llmbus' });
   const resumeMaxAge = resumeMaxAgeMs(env);
+  // One process at a time on a data directory: a second one's stores would overwrite the first's
+  // trail. A restart waits for the process before it to finish its shutdown grace period.
+  const releaseDataDir = loaded.dataDir
+    ? await lockDataDir(loaded.dataDir, {
+        waitMs: loaded.shutdownGraceMs + 30_000,
+        onWait: (message) => process.stderr.write(`${message}\n`),
+      })
+    : undefined;
   // A platform that keeps its data keeps its PII key with it, so earlier trails stay readable (and an
   // LLMBUS_PII_KEY other than the kept key stops start-up instead of leaving them unreadable).
   const config = loaded.dataDir
@@ -98,6 +107,7 @@ async function main(): Promise<void> {
       () => vectorStore.close(),
       () => auditStore.close(),
       () => models.close(),
+      () => releaseDataDir?.() ?? Promise.resolve(),
     ],
     { graceMs: config.shutdownGraceMs, inFlight: [bus, models] },
   );
