@@ -1,4 +1,5 @@
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import fsPromises from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { UnfinishedRequest } from '@llmbus/audit';
@@ -87,6 +88,29 @@ describe('FileToolCallClaims', () => {
     for (const name of readdirSync(dir)) writeFileSync(join(dir, name), '');
     now = 1_000_000;
     expect(await store.claim('empty', 10)).toBe(false);
+  });
+
+  it('leaves no claim behind when it could not be written (a full disk), so the call runs once space is back', async () => {
+    const dir = folder();
+    const store = new FileToolCallClaims(dir);
+    await store.claim('warm-up', DAY);
+    const realOpen = fsPromises.open;
+    const open = jest.spyOn(fsPromises, 'open').mockImplementationOnce(async (...args) => {
+      const handle = await realOpen(...args);
+      handle.writeFile = () =>
+        Promise.reject(
+          Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }),
+        );
+      return handle;
+    });
+    try {
+      // Not taken: the call does not run, and the handling is retried.
+      await expect(store.claim('acme:r1.a1.t1.0', DAY)).rejects.toThrow(/ENOSPC/);
+    } finally {
+      open.mockRestore();
+    }
+    // The retry takes the claim: the call never ran, so it runs now (not `outcome_unknown`).
+    expect(await store.claim('acme:r1.a1.t1.0', DAY)).toBe(true);
   });
 
   it('lets a restarted process not run again a side-effecting call the stopped one started', async () => {
