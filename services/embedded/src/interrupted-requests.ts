@@ -19,7 +19,13 @@ import {
 } from '@llmbus/contracts';
 import { int, type Env } from '@llmbus/config';
 import type { Logger } from '@llmbus/observability';
-import { PII_ENTITY_TYPES, redactionMarker, SEALED_VAULT_FIELD, type PiiActions } from '@llmbus/pii';
+import {
+  PII_ENTITY_TYPES,
+  PiiVaultError,
+  redactionMarker,
+  SEALED_VAULT_FIELD,
+  type PiiActions,
+} from '@llmbus/pii';
 import { DEFAULT_TOOL_CLAIM_TTL_MS } from '@llmbus/tools';
 
 /**
@@ -78,6 +84,12 @@ export type ResumeDecision =
       readonly stage: Stage;
     }
   | {
+      /** Neither resumed nor failed: left unfinished for a later start (see ResumeOptions.trailKeyProblem). */
+      readonly action: 'leave';
+      /** Why (no PII). */
+      readonly reason: string;
+    }
+  | {
       readonly action: 'fail';
       /** Why it cannot be resumed (no PII: types, ids, times, contract errors). */
       readonly reason: string;
@@ -98,6 +110,14 @@ export interface ResumeOptions {
    * and sealed: AuditPrivacy.raw). Throws when it cannot (e.g. sealed under another key).
    */
   readonly raw: (envelope: EventEnvelope<Record<string, unknown>>) => EventEnvelope<Record<string, unknown>>;
+  /**
+   * Whether this start was warned that its PII keys do not open the trail (trailKeyProblem: a key
+   * set before and unset since, a key file not restored with the data). Then a request whose
+   * sealed values do not open (PiiVaultError `pii_key_mismatch`) is left for a start with the right
+   * key instead of failed for good; otherwise (the keys open the trail, only this record is sealed
+   * under a key given up) it is failed.
+   */
+  readonly trailKeyProblem?: boolean;
 }
 
 /**
@@ -143,9 +163,11 @@ export function resumeDecision(request: UnfinishedRequest, options: ResumeOption
   try {
     raw = options.raw(record.envelope);
   } catch (error) {
-    return failing(
-      `${what} could not have its personal data restored (${error instanceof Error ? error.message : String(error)})`,
-    );
+    const reason = `${what} could not have its personal data restored (${error instanceof Error ? error.message : String(error)})`;
+    if (options.trailKeyProblem && error instanceof PiiVaultError && error.code === 'pii_key_mismatch') {
+      return { action: 'leave', reason: `${reason}; left for a start with the key it was sealed under` };
+    }
+    return failing(reason);
   }
   const { data, ...plainAttributes } = raw;
   const attributes = validateAttributes(plainAttributes as unknown as Record<string, unknown>);
@@ -201,6 +223,8 @@ export function resumableRaw(privacy: TrailPrivacy): ResumeOptions['raw'] {
 export interface InterruptedOutcome {
   readonly resumed: number;
   readonly failed: number;
+  /** Left unfinished for a later start (a start whose keys do not open the trail). */
+  readonly left: number;
 }
 
 /**
@@ -223,6 +247,7 @@ export async function takeUpInterruptedRequests(
 ): Promise<InterruptedOutcome> {
   let resumed = 0;
   let failed = 0;
+  let left = 0;
   for (const request of unfinished) {
     const { requestId, tenantId } = request;
     const decision = resumeDecision(request, options);
@@ -250,6 +275,14 @@ export async function takeUpInterruptedRequests(
       );
       continue;
     }
+    if (decision.action === 'leave') {
+      left += 1;
+      logger.warn(
+        { tenant: tenantId, requestId, eventId: request.lastPathEvent?.envelope.id },
+        'interrupted request left unfinished: its personal data is sealed under a key this start does not hold',
+      );
+      continue;
+    }
     await bus.publish(
       [
         outgoing(RequestFailedEvent, {
@@ -268,7 +301,7 @@ export async function takeUpInterruptedRequests(
       'interrupted request could not be resumed: failed it (submit it again)',
     );
   }
-  return { resumed, failed };
+  return { resumed, failed, left };
 }
 
 /** A reason short enough for a RequestFailed message (contract errors can be many). */

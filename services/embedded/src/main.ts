@@ -70,13 +70,15 @@ async function main(): Promise<void> {
   });
   const auditStore = await PgliteAuditStore.open({ dataDir: config.dataDir });
   // A trail sealed under another key than this run's is told at start, not when a pii-reader asks.
-  if (config.dataDir && config.piiKey) {
-    const problem = trailKeyProblem(await auditStore.sealedRecordSamples(), [
-      config.piiKey,
-      ...(config.piiPreviousKeys ?? []),
-    ]);
-    if (problem) logger.warn({ dataDir: config.dataDir }, problem);
-  }
+  // Interrupted requests it cannot open are then left for a start with the right key, not failed.
+  const keyProblem =
+    config.dataDir && config.piiKey
+      ? trailKeyProblem(await auditStore.sealedRecordSamples(), [
+          config.piiKey,
+          ...(config.piiPreviousKeys ?? []),
+        ])
+      : undefined;
+  if (keyProblem) logger.warn({ dataDir: config.dataDir }, keyProblem);
   const watcher = new OutcomeWatcher(bus);
   await watcher.start();
   // Read before the ingress accepts anything: the requests an earlier run did not finish.
@@ -122,7 +124,12 @@ async function main(): Promise<void> {
     const taken = await takeUpInterruptedRequests(
       bus,
       interrupted,
-      { now: Date.now(), maxAgeMs: resumeMaxAge, raw: resumableRaw(privacy) },
+      {
+        now: Date.now(),
+        maxAgeMs: resumeMaxAge,
+        raw: resumableRaw(privacy),
+        trailKeyProblem: keyProblem !== undefined,
+      },
       logger,
     );
     logger.info(taken, 'requests accepted by an earlier run and not finished: resumed or failed');
