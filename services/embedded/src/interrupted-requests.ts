@@ -163,8 +163,15 @@ export function resumeDecision(request: UnfinishedRequest, options: ResumeOption
   try {
     raw = options.raw(record.envelope);
   } catch (error) {
-    const reason = `${what} could not have its personal data restored (${error instanceof Error ? error.message : String(error)})`;
-    if (options.trailKeyProblem && error instanceof PiiVaultError && error.code === 'pii_key_mismatch') {
+    const unopened = error instanceof PiiVaultError && error.code === 'pii_key_mismatch';
+    // The vault's own message speaks of the generator and the validator; the requester reads this one.
+    const why = unopened
+      ? 'sealed under a PII key neither LLMBUS_PII_KEY nor LLMBUS_PII_PREVIOUS_KEYS holds'
+      : error instanceof Error
+        ? error.message
+        : String(error);
+    const reason = `${what} could not have its personal data restored (${why})`;
+    if (options.trailKeyProblem && unopened) {
       return { action: 'leave', reason: `${reason}; left for a start with the key it was sealed under` };
     }
     return failing(reason);
