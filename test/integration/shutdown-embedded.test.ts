@@ -337,4 +337,20 @@ describe('stopping the embedded process with a model call in flight', () => {
       await store.close();
     }
   });
+
+  it('refuses a second process on the same data directory while the first runs, naming it', async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'llmbus-shutdown-')), 'data');
+    embedded = await startEmbedded(model.url, 1_000, dataDir);
+    // Its stores would write the same files: whichever stopped last overwrote the other's trail.
+    const second = startEmbedded(model.url, 1_000, dataDir);
+    await expect(second).rejects.toThrow(/exited \(1\) during start-up/);
+    await expect(second).rejects.toThrow(
+      new RegExp(
+        `LLMBUS_DATA_DIR ${dataDir} is in use by another llmbus process \\(lock ${join(dataDir, 'llmbus.lock')}`,
+      ),
+    );
+    // The first still answers.
+    const health = await fetch(`${embedded.url}/healthz`);
+    expect(health.status).toBe(200);
+  });
 });

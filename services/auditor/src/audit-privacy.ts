@@ -74,7 +74,7 @@ export class AuditPrivacy {
   }
 
   /** The audit actions of the workflow an event belongs to (its context, or the workflow of a result), for its tenant. */
-  private actionsFor(data: Readonly<Record<string, unknown>>, tenantId: string): PiiActions {
+  actionsFor(data: Readonly<Record<string, unknown>>, tenantId: string): PiiActions {
     const context = data['context'] as { workflow?: unknown } | undefined;
     const ref = (context?.workflow ?? data['workflow']) as { id?: unknown; version?: unknown } | undefined;
     if (typeof ref?.id !== 'string' || typeof ref.version !== 'number') return DEFAULT_AUDIT_ACTIONS;

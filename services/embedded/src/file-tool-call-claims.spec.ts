@@ -1,4 +1,5 @@
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import fsPromises from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { UnfinishedRequest } from '@llmbus/audit';
@@ -12,7 +13,7 @@ import {
 } from '@llmbus/contracts';
 import { BuiltinToolAdapter, ToolGate, ToolRegistry, type ToolCallRequest } from '@llmbus/tools';
 import { FileToolCallClaims } from './file-tool-call-claims';
-import { resumeDecision } from './interrupted-requests';
+import { MAX_RESUME_MAX_AGE_MS, resumeDecision, resumeMaxAgeMs } from './interrupted-requests';
 
 const signal = new AbortController().signal;
 const DAY = 24 * 60 * 60 * 1000;
@@ -87,6 +88,29 @@ describe('FileToolCallClaims', () => {
     for (const name of readdirSync(dir)) writeFileSync(join(dir, name), '');
     now = 1_000_000;
     expect(await store.claim('empty', 10)).toBe(false);
+  });
+
+  it('leaves no claim behind when it could not be written (a full disk), so the call runs once space is back', async () => {
+    const dir = folder();
+    const store = new FileToolCallClaims(dir);
+    await store.claim('warm-up', DAY);
+    const realOpen = fsPromises.open;
+    const open = jest.spyOn(fsPromises, 'open').mockImplementationOnce(async (...args) => {
+      const handle = await realOpen(...args);
+      handle.writeFile = () =>
+        Promise.reject(
+          Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }),
+        );
+      return handle;
+    });
+    try {
+      // Not taken: the call does not run, and the handling is retried.
+      await expect(store.claim('acme:r1.a1.t1.0', DAY)).rejects.toThrow(/ENOSPC/);
+    } finally {
+      open.mockRestore();
+    }
+    // The retry takes the claim: the call never ran, so it runs now (not `outcome_unknown`).
+    expect(await store.claim('acme:r1.a1.t1.0', DAY)).toBe(true);
   });
 
   it('lets a restarted process not run again a side-effecting call the stopped one started', async () => {
@@ -174,5 +198,58 @@ describe('resuming a request in its tool loop', () => {
     if (decision.action !== 'resume') return;
     expect((decision.envelope.data as ToolLoopState).rounds[0].results).toHaveLength(1);
     expect(decision.envelope.type).not.toBe(ToolCallsRequestedEvent.type);
+  });
+});
+
+describe('how late a request may be resumed', () => {
+  it('never so late that the claim of a call its stopped run started has expired (the call would run twice)', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'llmbus-claims-')), 'tool-claims');
+    const { registry, runs } = restartTool();
+    const stoppedAt = Date.UTC(2026, 0, 1);
+    let now = stoppedAt;
+    const gate = () => new ToolGate(registry, undefined, { store: new FileToolCallClaims(dir, () => now) });
+    // The stopped run recorded the round's ToolCallsRequested, took the call's claim and ran it.
+    expect(await gate().execute(request, signal)).toMatchObject({ kind: 'completed' });
+    const requested = {
+      envelope: {
+        id: 'r1-requested',
+        source: '/llmbus/generator',
+        type: ToolCallsRequestedEvent.type,
+        specversion: '1.0' as const,
+        time: new Date(stoppedAt).toISOString(),
+        correlationid: 'r1',
+        tenantid: 'acme',
+        schemaversion: 1,
+        data: {},
+      },
+      position: { topic: 'orchestration.tool-calls.v1', partition: 0, offset: '0' },
+      recordedAt: new Date(stoppedAt).toISOString(),
+    };
+    // The operator allows the longest resume age there is; the next start comes just within it.
+    const maxAgeMs = resumeMaxAgeMs({ LLMBUS_RESUME_MAX_AGE_MS: String(MAX_RESUME_MAX_AGE_MS) });
+    now = stoppedAt + maxAgeMs;
+    const decision = resumeDecision(
+      {
+        tenantId: 'acme',
+        requestId: 'r1',
+        lastEvent: requested,
+        lastPathEvent: requested,
+        submittedAt: requested.envelope.time,
+      },
+      { now, maxAgeMs, raw: (e) => e },
+    );
+    // Resumed (or failed by the contract check on this bare payload), never judged too old...
+    expect(decision.action === 'fail' ? decision.reason : '').not.toMatch(/LLMBUS_RESUME_MAX_AGE_MS/);
+    // ...and the call it resumes finds its claim: not run again.
+    expect(await gate().execute(request, signal)).toMatchObject({ kind: 'outcome_unknown' });
+    expect(runs).toEqual(['r1.a1.t1.0']);
+  });
+
+  it("refuses a resume age beyond the claims' lifetime, naming the variable", () => {
+    expect(resumeMaxAgeMs({})).toBe(DAY);
+    expect(() => resumeMaxAgeMs({ LLMBUS_RESUME_MAX_AGE_MS: String(30 * DAY) })).toThrow(
+      /^LLMBUS_RESUME_MAX_AGE_MS is "2592000000": expected an integer from 0 to /,
+    );
+    expect(() => resumeMaxAgeMs({ LLMBUS_RESUME_MAX_AGE_MS: '-1' })).toThrow(/LLMBUS_RESUME_MAX_AGE_MS/);
   });
 });

@@ -12,7 +12,8 @@ import type { ToolCallClaims } from '@llmbus/tools';
  * personal data), created with O_EXCL so exactly one taker wins; it holds the claim's expiry
  * (epoch ms). A file left empty by a crash between its creation and its write counts as taken.
  * An expired claim is replaced. Expired files are not removed otherwise (one small file per
- * side-effecting call). File system errors reject the claim, so the call does not run.
+ * side-effecting call). File system errors reject the claim, so the call does not run; a claim file
+ * that could not be written (a full disk) is removed, so the retry takes the claim and runs the call.
  */
 export class FileToolCallClaims implements ToolCallClaims {
   private ready: Promise<unknown> | undefined;
@@ -50,9 +51,15 @@ export class FileToolCallClaims implements ToolCallClaims {
     }
     try {
       await handle.writeFile(String(expiresAt));
-    } finally {
-      await handle.close();
+    } catch (error) {
+      // Not written (a full disk): the claim was never given, so its call has not run. Left empty,
+      // the file would read as taken by a crash mid-write, and the call be recorded as
+      // outcome_unknown on the retry instead of running.
+      await handle.close().catch(() => undefined);
+      await unlink(file).catch(() => undefined);
+      throw error;
     }
+    await handle.close();
     return true;
   }
 }

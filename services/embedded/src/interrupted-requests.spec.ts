@@ -14,10 +14,16 @@ import {
   type RequestContext,
   type RequestFailed,
 } from '@llmbus/contracts';
+import { AuditPrivacy } from '@llmbus/svc-auditor';
+import { DEFAULT_WORKFLOWS_DIR, WorkflowRegistry } from '@llmbus/workflows';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import {
   INTERRUPTED_LIMIT,
   RESUMABLE_TYPES,
+  resumableRaw,
   resumeDecision,
   takeUpInterruptedRequests,
   type ResumeOptions,
@@ -133,6 +139,7 @@ describe('requests an earlier embedded run did not finish', () => {
   const decisions = async () =>
     (await store.unfinishedRequests(INTERRUPTED_LIMIT, RESUMABLE_TYPES)).map((u: UnfinishedRequest) => {
       const d = resumeDecision(u, options);
+      if (d.action === 'leave') return [u.requestId, d.action, d.reason];
       return [
         u.requestId,
         d.action,
@@ -216,6 +223,7 @@ describe('requests an earlier embedded run did not finish', () => {
       expect(await takeUpInterruptedRequests(bus, unfinished, options, logger)).toEqual({
         resumed: 4,
         failed: 3,
+        left: 0,
       });
       // The same again (a start cut short before the outcomes were recorded): the same event ids.
       await takeUpInterruptedRequests(bus, unfinished, options, logger);
@@ -249,5 +257,144 @@ describe('requests an earlier embedded run did not finish', () => {
     } finally {
       await bus.close();
     }
+  });
+});
+
+/**
+ * A workflow whose audit policy redacts a type for good keeps no raw value of it in the trail: the
+ * event recorded there is not the one published, so a request cannot be resumed from it.
+ */
+describe('resuming from an event the audit policy redacted', () => {
+  const key = Buffer.alloc(32, 7);
+  const card = '4111 1111 1111 1111';
+  const privacyWith = (audit: string): AuditPrivacy => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmbus-workflows-'));
+    cpSync(DEFAULT_WORKFLOWS_DIR, dir, { recursive: true });
+    const file = join(dir, 'support-ticket.v1.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/^ {2}audit: .*$/m, `  audit: ${audit}`));
+    return new AuditPrivacy(WorkflowRegistry.fromDirectory(dir), key);
+  };
+  const stored = (privacy: AuditPrivacy): UnfinishedRequest => {
+    const published: EventEnvelope<Record<string, unknown>> = {
+      id: 'r9-routed',
+      source: '/llmbus/router',
+      type: RequestRoutedEvent.type,
+      specversion: '1.0',
+      time: new Date(NOW - HOUR).toISOString(),
+      correlationid: 'r9',
+      tenantid: 'acme',
+      schemaversion: 1,
+      data: {
+        ...payloadOf(RequestRoutedEvent.type, 'r9'),
+        input: { subject: 'Refund', body: `I was charged twice on card ${card}. Dana Whitfield` },
+      },
+    };
+    const record = {
+      envelope: privacy.forStorage(published),
+      position: { topic: 'orchestration.routed.v1', partition: 0, offset: '0' },
+      recordedAt: published.time,
+    };
+    return {
+      tenantId: 'acme',
+      requestId: 'r9',
+      lastEvent: record,
+      lastPathEvent: record,
+      submittedAt: published.time,
+    };
+  };
+
+  it('fails it, saying so, instead of resuming it on the redacted text', () => {
+    const privacy = privacyWith('{ default: mask, PAYMENT_CARD: redact }');
+    const decision = resumeDecision(stored(privacy), { ...options, raw: resumableRaw(privacy) });
+    expect(decision).toMatchObject({ action: 'fail', stage: 'retriever' });
+    if (decision.action === 'fail') expect(decision.reason).toMatch(/redacted PAYMENT_CARD/);
+  });
+
+  it('resumes one whose values were masked: restored as published', () => {
+    const privacy = privacyWith('{ default: mask }');
+    const decision = resumeDecision(stored(privacy), { ...options, raw: resumableRaw(privacy) });
+    expect(decision).toMatchObject({ action: 'resume', stage: 'retriever' });
+    if (decision.action === 'resume')
+      expect((decision.envelope.data as { input: { body: string } }).input.body).toContain(card);
+  });
+});
+
+/**
+ * A start whose key does not open the trail (LLMBUS_PII_KEY set before and unset since, so a fresh
+ * pii.key was made; or a key file not restored with the data) is a misconfiguration the operator is
+ * warned of. The requests it cannot open are left for a start with the right key, not failed for good.
+ */
+describe('resuming under a key that does not open the trail', () => {
+  const sealedUnder = (key: Buffer): UnfinishedRequest => {
+    const published: EventEnvelope<Record<string, unknown>> = {
+      id: 'r7-routed',
+      source: '/llmbus/router',
+      type: RequestRoutedEvent.type,
+      specversion: '1.0',
+      time: new Date(NOW - HOUR).toISOString(),
+      correlationid: 'r7',
+      tenantid: 'acme',
+      schemaversion: 1,
+      data: {
+        ...payloadOf(RequestRoutedEvent.type, 'r7'),
+        input: { subject: 'Refund', body: 'Dana Whitfield, dana@example.com' },
+      },
+    };
+    const privacy = new AuditPrivacy(WorkflowRegistry.fromDirectory(DEFAULT_WORKFLOWS_DIR), key);
+    const record = {
+      envelope: privacy.forStorage(published),
+      position: { topic: 'orchestration.routed.v1', partition: 0, offset: '0' },
+      recordedAt: published.time,
+    };
+    return {
+      tenantId: 'acme',
+      requestId: 'r7',
+      lastEvent: record,
+      lastPathEvent: record,
+      submittedAt: published.time,
+    };
+  };
+  const wrong = new AuditPrivacy(WorkflowRegistry.fromDirectory(DEFAULT_WORKFLOWS_DIR), Buffer.alloc(32, 2));
+
+  it('leaves the request for a later start when the start was warned its key does not open the trail', async () => {
+    const unfinished = sealedUnder(Buffer.alloc(32, 1));
+    const resume = { ...options, raw: resumableRaw(wrong), trailKeyProblem: true };
+    expect(resumeDecision(unfinished, resume)).toMatchObject({
+      action: 'leave',
+      reason: expect.stringMatching(/could not have its personal data restored/),
+    });
+    const bus = new EventBus(new InMemoryTransport(), { logger });
+    const failed: EventEnvelope[] = [];
+    await bus.subscribe({
+      stage: 'auditor',
+      notifyRequester: false,
+      handlers: { [RequestFailedEvent.type]: async (event) => (failed.push(event), []) },
+    });
+    try {
+      expect(await takeUpInterruptedRequests(bus, [unfinished], resume, logger)).toEqual({
+        resumed: 0,
+        failed: 0,
+        left: 1,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(failed).toEqual([]);
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it('fails it when the key opens the trail and only this record is sealed under a key no longer held', () => {
+    const decision = resumeDecision(sealedUnder(Buffer.alloc(32, 1)), {
+      ...options,
+      raw: resumableRaw(wrong),
+    });
+    expect(decision).toMatchObject({
+      action: 'fail',
+      reason: expect.stringMatching(
+        /could not have its personal data restored \(sealed under a PII key neither LLMBUS_PII_KEY nor LLMBUS_PII_PREVIOUS_KEYS holds\)$/,
+      ),
+    });
+    // The requester reads this: nothing about a generator and a validator, which took no part.
+    if (decision.action === 'fail') expect(decision.reason).not.toMatch(/generator|validator/);
   });
 });

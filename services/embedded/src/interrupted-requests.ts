@@ -17,7 +17,16 @@ import {
   type EventEnvelope,
   type Stage,
 } from '@llmbus/contracts';
+import { int, type Env } from '@llmbus/config';
 import type { Logger } from '@llmbus/observability';
+import {
+  PII_ENTITY_TYPES,
+  PiiVaultError,
+  redactionMarker,
+  SEALED_VAULT_FIELD,
+  type PiiActions,
+} from '@llmbus/pii';
+import { DEFAULT_TOOL_CLAIM_TTL_MS } from '@llmbus/tools';
 
 /**
  * The events on a request's path and the stage that takes each up (the generator also takes up a
@@ -49,6 +58,22 @@ export const INTERRUPTED_LIMIT = 10_000;
  */
 export const DEFAULT_RESUME_MAX_AGE_MS = 24 * 60 * 60 * 1000;
 
+/**
+ * Largest LLMBUS_RESUME_MAX_AGE_MS accepted: 6 days, a day less than an execution claim of a
+ * side-effecting tool call is kept (DEFAULT_TOOL_CLAIM_TTL_MS, 7 days). A request resumed later
+ * than its claims live would find the claim of a `write` or `high` call its stopped run started
+ * expired, take it again and run the call a second time.
+ */
+export const MAX_RESUME_MAX_AGE_MS = DEFAULT_TOOL_CLAIM_TTL_MS - 24 * 60 * 60 * 1000;
+
+/**
+ * LLMBUS_RESUME_MAX_AGE_MS in milliseconds: DEFAULT_RESUME_MAX_AGE_MS when unset, else an integer
+ * from 0 (nothing is resumed) to MAX_RESUME_MAX_AGE_MS. Throws ConfigError naming the variable.
+ */
+export function resumeMaxAgeMs(env: Env): number {
+  return int(env, 'LLMBUS_RESUME_MAX_AGE_MS', DEFAULT_RESUME_MAX_AGE_MS, 0, MAX_RESUME_MAX_AGE_MS);
+}
+
 /** What the next start does with one interrupted request (see resumeDecision). */
 export type ResumeDecision =
   | {
@@ -57,6 +82,12 @@ export type ResumeDecision =
       readonly envelope: EventEnvelope<object>;
       /** The stage that takes it up. */
       readonly stage: Stage;
+    }
+  | {
+      /** Neither resumed nor failed: left unfinished for a later start (see ResumeOptions.trailKeyProblem). */
+      readonly action: 'leave';
+      /** Why (no PII). */
+      readonly reason: string;
     }
   | {
       readonly action: 'fail';
@@ -79,6 +110,14 @@ export interface ResumeOptions {
    * and sealed: AuditPrivacy.raw). Throws when it cannot (e.g. sealed under another key).
    */
   readonly raw: (envelope: EventEnvelope<Record<string, unknown>>) => EventEnvelope<Record<string, unknown>>;
+  /**
+   * Whether this start was warned that its PII keys do not open the trail (trailKeyProblem: a key
+   * set before and unset since, a key file not restored with the data). Then a request whose
+   * sealed values do not open (PiiVaultError `pii_key_mismatch`) is left for a start with the right
+   * key instead of failed for good; otherwise (the keys open the trail, only this record is sealed
+   * under a key given up) it is failed.
+   */
+  readonly trailKeyProblem?: boolean;
 }
 
 /**
@@ -124,9 +163,18 @@ export function resumeDecision(request: UnfinishedRequest, options: ResumeOption
   try {
     raw = options.raw(record.envelope);
   } catch (error) {
-    return failing(
-      `${what} could not have its personal data restored (${error instanceof Error ? error.message : String(error)})`,
-    );
+    const unopened = error instanceof PiiVaultError && error.code === 'pii_key_mismatch';
+    // The vault's own message speaks of the generator and the validator; the requester reads this one.
+    const why = unopened
+      ? 'sealed under a PII key neither LLMBUS_PII_KEY nor LLMBUS_PII_PREVIOUS_KEYS holds'
+      : error instanceof Error
+        ? error.message
+        : String(error);
+    const reason = `${what} could not have its personal data restored (${why})`;
+    if (options.trailKeyProblem && unopened) {
+      return { action: 'leave', reason: `${reason}; left for a start with the key it was sealed under` };
+    }
+    return failing(reason);
   }
   const { data, ...plainAttributes } = raw;
   const attributes = validateAttributes(plainAttributes as unknown as Record<string, unknown>);
@@ -144,10 +192,46 @@ export function resumeDecision(request: UnfinishedRequest, options: ResumeOption
   return { action: 'resume', envelope: { ...attributes.value, data: payload.value }, stage };
 }
 
+/** What resumableRaw reads the trail with (AuditPrivacy of the auditor does both). */
+export interface TrailPrivacy {
+  /** The stored envelope with its raw values restored from its sealed mapping. */
+  raw(envelope: EventEnvelope<Record<string, unknown>>): EventEnvelope<Record<string, unknown>>;
+  /** The audit actions a stored payload was masked with (its workflow's policy for the tenant). */
+  actionsFor(data: Readonly<Record<string, unknown>>, tenantId: string): PiiActions;
+}
+
+/**
+ * ResumeOptions.raw for a trail read through `privacy`: the stored envelope as it was published.
+ * Throws when the workflow's audit policy redacted a type for good and the stored payload holds
+ * its marker (`[PAYMENT_CARD redacted]`): the trail keeps no raw value of it, so the event
+ * recorded is not the one published, and resuming from it would run the request on other text
+ * than the requester sent.
+ */
+export function resumableRaw(privacy: TrailPrivacy): ResumeOptions['raw'] {
+  return (envelope) => {
+    const actions = privacy.actionsFor(envelope.data, envelope.tenantid);
+    const redacting = PII_ENTITY_TYPES.filter((type) => actions[type] === 'redact');
+    if (redacting.length > 0) {
+      const { [SEALED_VAULT_FIELD]: _sealed, ...data } = envelope.data;
+      const text = JSON.stringify(data);
+      const redacted = redacting.filter((type) => text.includes(redactionMarker(type)));
+      if (redacted.length > 0) {
+        throw new Error(
+          `the workflow's audit policy redacted ${redacted.join(', ')} for good, so the trail keeps no raw value of ` +
+            'it to publish again',
+        );
+      }
+    }
+    return privacy.raw(envelope);
+  };
+}
+
 /** How many interrupted requests a start resumed and failed. */
 export interface InterruptedOutcome {
   readonly resumed: number;
   readonly failed: number;
+  /** Left unfinished for a later start (a start whose keys do not open the trail). */
+  readonly left: number;
 }
 
 /**
@@ -170,6 +254,7 @@ export async function takeUpInterruptedRequests(
 ): Promise<InterruptedOutcome> {
   let resumed = 0;
   let failed = 0;
+  let left = 0;
   for (const request of unfinished) {
     const { requestId, tenantId } = request;
     const decision = resumeDecision(request, options);
@@ -197,6 +282,14 @@ export async function takeUpInterruptedRequests(
       );
       continue;
     }
+    if (decision.action === 'leave') {
+      left += 1;
+      logger.warn(
+        { tenant: tenantId, requestId, eventId: request.lastPathEvent?.envelope.id },
+        'interrupted request left unfinished: its personal data is sealed under a key this start does not hold',
+      );
+      continue;
+    }
     await bus.publish(
       [
         outgoing(RequestFailedEvent, {
@@ -215,7 +308,7 @@ export async function takeUpInterruptedRequests(
       'interrupted request could not be resumed: failed it (submit it again)',
     );
   }
-  return { resumed, failed };
+  return { resumed, failed, left };
 }
 
 /** A reason short enough for a RequestFailed message (contract errors can be many). */

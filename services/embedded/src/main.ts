@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { ApiKeyRegistry } from '@llmbus/access';
 import { PgliteAuditStore } from '@llmbus/audit';
 import { outgoing } from '@llmbus/bus';
-import { int, loadPlatformConfig } from '@llmbus/config';
+import { loadPlatformConfig } from '@llmbus/config';
 import { DocumentIndexed, DocumentSubmittedEvent, RequestCompleted, RequestFailed } from '@llmbus/contracts';
 import { createModelProviders, parseModelsConfig } from '@llmbus/models';
 import { createLogger } from '@llmbus/observability';
@@ -23,11 +23,13 @@ import { FileToolCallClaims } from './file-tool-call-claims';
 import { embeddedLogFormat } from './log-output';
 import { OutcomeWatcher } from './outcome-watcher';
 import {
-  DEFAULT_RESUME_MAX_AGE_MS,
   INTERRUPTED_LIMIT,
   RESUMABLE_TYPES,
+  resumableRaw,
+  resumeMaxAgeMs,
   takeUpInterruptedRequests,
 } from './interrupted-requests';
+import { lockDataDir } from './data-dir-lock';
 import { embeddedPiiKey } from './pii-key-file';
 import { trailKeyProblem } from './trail-key-check';
 import { startPlatform } from './platform';
@@ -39,6 +41,15 @@ const SAMPLES_DIR = join(__dirname, '..', '..', '..', 'samples');
 async function main(): Promise<void> {
   const env = process.env;
   const loaded = loadPlatformConfig(env, { mode: 'embedded', httpPort: 8080, clientId: 'llmbus' });
+  const resumeMaxAge = resumeMaxAgeMs(env);
+  // One process at a time on a data directory: a second one's stores would overwrite the first's
+  // trail. A restart waits for the process before it to finish its shutdown grace period.
+  const releaseDataDir = loaded.dataDir
+    ? await lockDataDir(loaded.dataDir, {
+        waitMs: loaded.shutdownGraceMs + 30_000,
+        onWait: (message) => process.stderr.write(`${message}\n`),
+      })
+    : undefined;
   // A platform that keeps its data keeps its PII key with it, so earlier trails stay readable (and an
   // LLMBUS_PII_KEY other than the kept key stops start-up instead of leaving them unreadable).
   const config = loaded.dataDir
@@ -59,17 +70,18 @@ async function main(): Promise<void> {
   });
   const auditStore = await PgliteAuditStore.open({ dataDir: config.dataDir });
   // A trail sealed under another key than this run's is told at start, not when a pii-reader asks.
-  if (config.dataDir && config.piiKey) {
-    const problem = trailKeyProblem(await auditStore.sealedRecordSamples(), [
-      config.piiKey,
-      ...(config.piiPreviousKeys ?? []),
-    ]);
-    if (problem) logger.warn({ dataDir: config.dataDir }, problem);
-  }
+  // Interrupted requests it cannot open are then left for a start with the right key, not failed.
+  const keyProblem =
+    config.dataDir && config.piiKey
+      ? trailKeyProblem(await auditStore.sealedRecordSamples(), [
+          config.piiKey,
+          ...(config.piiPreviousKeys ?? []),
+        ])
+      : undefined;
+  if (keyProblem) logger.warn({ dataDir: config.dataDir }, keyProblem);
   const watcher = new OutcomeWatcher(bus);
   await watcher.start();
   // Read before the ingress accepts anything: the requests an earlier run did not finish.
-  const resumeMaxAgeMs = int(env, 'LLMBUS_RESUME_MAX_AGE_MS', DEFAULT_RESUME_MAX_AGE_MS);
   const interrupted = config.dataDir
     ? await auditStore.unfinishedRequests(INTERRUPTED_LIMIT, RESUMABLE_TYPES)
     : [];
@@ -97,6 +109,7 @@ async function main(): Promise<void> {
       () => vectorStore.close(),
       () => auditStore.close(),
       () => models.close(),
+      () => releaseDataDir?.() ?? Promise.resolve(),
     ],
     { graceMs: config.shutdownGraceMs, inFlight: [bus, models] },
   );
@@ -111,7 +124,12 @@ async function main(): Promise<void> {
     const taken = await takeUpInterruptedRequests(
       bus,
       interrupted,
-      { now: Date.now(), maxAgeMs: resumeMaxAgeMs, raw: (envelope) => privacy.raw(envelope) },
+      {
+        now: Date.now(),
+        maxAgeMs: resumeMaxAge,
+        raw: resumableRaw(privacy),
+        trailKeyProblem: keyProblem !== undefined,
+      },
       logger,
     );
     logger.info(taken, 'requests accepted by an earlier run and not finished: resumed or failed');

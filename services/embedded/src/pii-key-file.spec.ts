@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import {
   chmodSync,
   mkdirSync,
@@ -93,5 +94,44 @@ describe('embeddedPiiKey', () => {
     symlinkSync(join(dangling, 'gone'), join(dangling, PII_KEY_FILE));
     expect(() => embeddedPiiKey(dangling)).toThrow(/pii\.key is a link to nothing/);
     expect(() => embeddedPiiKey(dangling, randomBytes(32))).toThrow(/pii\.key is a link to nothing/);
+  });
+
+  it('names the key file and LLMBUS_DATA_DIR when it cannot be written (a full disk), leaving nothing behind', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'llmbus-pii-key-')), 'data');
+    const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    const write = jest.spyOn(fs, 'writeFileSync').mockImplementationOnce(() => {
+      throw full;
+    });
+    try {
+      expect(() => embeddedPiiKey(dir)).toThrow(
+        new RegExp(`^cannot write the PII key file ${join(dir, PII_KEY_FILE)} in LLMBUS_DATA_DIR: ENOSPC`),
+      );
+    } finally {
+      write.mockRestore();
+    }
+    // No empty temporary file left in the data directory; the next start makes the key.
+    expect(readdirSync(dir)).toEqual([]);
+    expect(embeddedPiiKey(dir)).toHaveLength(32);
+  });
+
+  it('puts the key on disk before linking it into place (fsync), so a power loss leaves no empty key file', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'llmbus-pii-key-')), 'data');
+    const calls: string[] = [];
+    const sync = jest.spyOn(fs, 'fsyncSync').mockImplementation((fd) => {
+      calls.push(`fsync:${fs.fstatSync(fd).isDirectory() ? 'dir' : 'file'}`);
+    });
+    const link = jest.spyOn(fs, 'linkSync');
+    link.mockImplementation((from, to) => {
+      calls.push('link');
+      link.mockRestore();
+      fs.linkSync(from, to);
+    });
+    try {
+      embeddedPiiKey(dir);
+    } finally {
+      sync.mockRestore();
+      link.mockRestore();
+    }
+    expect(calls).toEqual(['fsync:file', 'link', 'fsync:dir']);
   });
 });

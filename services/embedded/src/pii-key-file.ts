@@ -1,15 +1,18 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import {
+  closeSync,
+  fsyncSync,
   linkSync,
   lstatSync,
   mkdirSync,
+  openSync,
   readFileSync,
   rmSync,
   statSync,
   writeFileSync,
   type Stats,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { PII_KEY_BYTES } from '@llmbus/pii';
 
 /** File under LLMBUS_DATA_DIR that keeps embedded mode's PII key when LLMBUS_PII_KEY is not set. */
@@ -97,18 +100,53 @@ function existingKey(path: string): Buffer | undefined {
   return key;
 }
 
-/** Makes the key file, complete or not at all; the key of whichever process made it first. */
+/**
+ * Makes the key file, complete or not at all; the key of whichever process made it first. The key
+ * is written to a temporary file and flushed to disk (fsync) before it is linked into place, and the
+ * folder is flushed after: linked unflushed, a power loss could leave an empty pii.key beside a trail
+ * already sealed under the key. Throws naming the file and LLMBUS_DATA_DIR when it cannot be written
+ * (a full disk), leaving no temporary file behind.
+ */
 function createKey(path: string): Buffer {
   const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  writeFileSync(temporary, `${randomBytes(PII_KEY_BYTES).toString('base64')}\n`, { flag: 'wx', mode: 0o600 });
   try {
-    linkSync(temporary, path);
+    const fd = openSync(temporary, 'wx', 0o600);
+    try {
+      writeFileSync(fd, `${randomBytes(PII_KEY_BYTES).toString('base64')}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      linkSync(temporary, path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    syncFolder(dirname(path));
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    throw new Error(
+      `cannot write the PII key file ${path} in LLMBUS_DATA_DIR: ${(error as Error).message}; free space in or ` +
+        `give write access to the folder and start again`,
+    );
   } finally {
     rmSync(temporary, { force: true });
   }
   return existingKey(path)!;
+}
+
+/** Flushes a folder's entries (the new link) to disk; where folders cannot be opened so, skipped. */
+function syncFolder(folder: string): void {
+  let fd: number;
+  try {
+    fd = openSync(folder, 'r');
+  } catch {
+    return;
+  }
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function sameKey(a: Buffer, b: Buffer): boolean {

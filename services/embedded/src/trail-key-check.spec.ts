@@ -29,6 +29,9 @@ async function trailSealedUnder(store: PgliteAuditStore, key: Buffer, ids: strin
   }
 }
 
+// Each test opens its own PGlite store: 12-23 s apiece on the shared 2-core box under load (30 s is jest's limit here).
+jest.setTimeout(120_000);
+
 describe('the embedded trail and the key a start runs with', () => {
   it('says nothing when the trail opens with the key, or holds nothing sealed', async () => {
     const store = await PgliteAuditStore.open();

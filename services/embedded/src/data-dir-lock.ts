@@ -1,0 +1,82 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { lock } from 'proper-lockfile';
+
+/** Lock of LLMBUS_DATA_DIR held by the embedded process using it (a directory, made and refreshed by proper-lockfile). */
+export const DATA_DIR_LOCK = 'llmbus.lock';
+
+/** How the data directory's lock is taken (see lockDataDir). */
+export interface DataDirLockOptions {
+  /**
+   * Milliseconds without a refresh after which a lock counts as left by a process that died (kill
+   * -9, power loss) and is taken over; the holder refreshes it every third of this. Default 15 s.
+   */
+  readonly staleMs?: number;
+  /**
+   * How long to wait for a live holder to stop (a restart while the process before is still in
+   * its shutdown grace period) before giving up, in milliseconds. Default 60 s.
+   */
+  readonly waitMs?: number;
+  /** Told once when the lock is held by another process and this one starts waiting. */
+  readonly onWait?: (message: string) => void;
+  /**
+   * Called when the lock was lost while held (not refreshed for `staleMs`, so another process may
+   * have taken it over): the process must stop writing at once. Default: print and exit 1.
+   */
+  readonly onLost?: (error: Error) => void;
+}
+
+/**
+ * Takes the lock that makes one embedded process at a time use `dataDir` (LLMBUS_DATA_DIR): the
+ * embedded audit and vector stores (PGlite) are one database process each, so a second process on
+ * the same folder writes the same files, and whichever closes last overwrites the other's writes:
+ * requests one accepted (202) vanished from the trail without a failure or a resume. The lock is
+ * `<dataDir>/llmbus.lock`, refreshed while held and removed on exit; one whose holder died is
+ * taken over once stale (`staleMs`). Resolves with its release; rejects, naming LLMBUS_DATA_DIR and
+ * the lock, when another live process still holds it after `waitMs`.
+ */
+export async function lockDataDir(
+  dataDir: string,
+  options: DataDirLockOptions = {},
+): Promise<() => Promise<void>> {
+  const { staleMs = 15_000, waitMs = 60_000, onWait, onLost = exitOnLost } = options;
+  mkdirSync(dataDir, { recursive: true });
+  const lockfilePath = join(dataDir, DATA_DIR_LOCK);
+  const attempt = (retries: number) =>
+    lock(dataDir, {
+      lockfilePath,
+      stale: staleMs,
+      update: Math.max(1_000, Math.floor(staleMs / 3)),
+      retries: { retries, factor: 1, minTimeout: 500, maxTimeout: 500 },
+      onCompromised: onLost,
+    });
+  try {
+    return await attempt(0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
+  }
+  onWait?.(
+    `LLMBUS_DATA_DIR ${dataDir} is in use by another llmbus process (lock ${lockfilePath}); waiting up to ` +
+      `${Math.round(waitMs / 1000)} s for it to stop (a lock left by a process that died is taken over ` +
+      `${Math.round(staleMs / 1000)} s after its last refresh)`,
+  );
+  try {
+    return await attempt(Math.max(1, Math.ceil(waitMs / 500)));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
+    throw new Error(
+      `LLMBUS_DATA_DIR ${dataDir} is in use by another llmbus process (lock ${lockfilePath}, refreshed while it runs): ` +
+        `stop that process first, or give this one another LLMBUS_DATA_DIR. Two processes on one data directory ` +
+        `overwrite each other's audit trail. A lock left by a process that died is taken over ${Math.round(staleMs / 1000)} s ` +
+        `after its last refresh`,
+    );
+  }
+}
+
+function exitOnLost(error: Error): void {
+  process.stderr.write(
+    `llmbus lost the lock of LLMBUS_DATA_DIR (${error.message}): another process may be using the data ` +
+      `directory; exiting to stop writing to it\n`,
+  );
+  process.exit(1);
+}
