@@ -268,6 +268,26 @@ describe('PgliteAuditStore: statuses of the requests it records, from memory', (
     }
   });
 
+  it('finds a recorded routing as the trail read does, and none before it is recorded', async () => {
+    const submitted = event('acme', 'r-routing', RequestSubmittedEvent.type, '2026-03-01T10:00:00Z');
+    expect(await store.routingOf('acme', 'r-routing', submitted.id)).toBeUndefined();
+    await store.record(submitted, position());
+    expect(await store.routingOf('acme', 'r-routing', submitted.id)).toBeUndefined();
+    const routed = {
+      ...event('acme', 'r-routing', RequestRoutedEvent.type, '2026-03-01T10:00:01Z', {
+        context,
+        submissionDigest: 'sha256:abc',
+      }),
+      causationid: submitted.id,
+    };
+    await store.record(routed, position());
+    expect(await store.routingOf('acme', 'r-routing', 'another-event')).toEqual({
+      eventId: submitted.id,
+      submissionDigest: 'sha256:abc',
+    });
+    expect(await store.routingOf('acme', 'r-routing', submitted.id)).toBeUndefined();
+  });
+
   it('reads statuses from the trail while payloads are removed, and follows none of the requests recorded before', async () => {
     await store.record(
       event('acme', 'r-kept', RequestSubmittedEvent.type, '2026-03-01T10:00:00Z'),
@@ -326,6 +346,7 @@ describe('RecordedStatuses', () => {
     const statuses = new RecordedStatuses();
     const seen = row('r-seen', RequestRoutedEvent.type, { context });
     const fresh = row('r-fresh', RequestSubmittedEvent.type);
+    expect(statuses.recordsNoRouting('acme', 'r-fresh')).toBe(false);
     expect(statuses.unsettledRequests([seen, fresh, seen])).toEqual(['r-seen', 'r-fresh']);
     statuses.committed(seen, link(1), new Set(['r-seen']));
     statuses.committed(fresh, link(2), new Set(['r-seen']));

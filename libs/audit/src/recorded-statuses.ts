@@ -1,4 +1,9 @@
-import { RequestCompletedEvent, RequestFailedEvent, ReviewRequestedEvent } from '@llmbus/contracts';
+import {
+  RequestCompletedEvent,
+  RequestFailedEvent,
+  RequestRoutedEvent,
+  ReviewRequestedEvent,
+} from '@llmbus/contracts';
 import { LRUCache } from 'lru-cache';
 import type { AuditInsertRow } from './audit-insert-row';
 import { isoTime } from './iso-time';
@@ -42,6 +47,8 @@ interface StatusState {
   placed?: Ordered & { readonly workflow: unknown };
   /** The latest ReviewRequested; `reason` null when its payload has none. */
   review?: Ordered & { readonly reason: string | null };
+  /** Whether a RequestRouted row of the request was committed. */
+  routed?: boolean;
 }
 
 /** A payload this reduction does not reproduce exactly: the request is left to the store. */
@@ -204,6 +211,19 @@ export class RecordedStatuses {
   }
 
   /**
+   * True when the trail certainly holds no RequestRouted row of the request: it is followed and
+   * none was committed, or this object has seen every row of the trail and none of the request.
+   * False when that is not known (read the trail then).
+   */
+  recordsNoRouting(tenantId: string, requestId: string): boolean {
+    if (this.suspended > 0) return false;
+    const key = keyOf(tenantId, requestId);
+    const state = this.states.get(key);
+    if (state !== undefined) return state.routed !== true;
+    return this.trailWasEmpty && !this.forgetful && !this.dropped.has(key);
+  }
+
+  /**
    * The status of a followed request, as the store's read would answer it; undefined when the
    * request is not followed (or has no status event yet): read the trail then.
    */
@@ -256,6 +276,7 @@ function keyOf(tenantId: string, requestId: string): string {
 function apply(state: StatusState, row: AuditInsertRow, link: CommittedLink): void {
   const rank = REQUEST_STATUS_RANKS.get(row.type);
   if (rank === undefined) return;
+  if (row.type === RequestRoutedEvent.type) state.routed = true;
   const at: Ordered = { time: link.eventTime, seq: link.seq };
   const payload = JSON.parse(row.payload) as unknown;
   if (!isObject(payload)) throw new Unreproducible();

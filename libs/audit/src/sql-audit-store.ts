@@ -322,7 +322,9 @@ export class SqlAuditStore implements AuditStore {
     if (this.recordedStatuses === undefined) return;
     rows.forEach((row, i) => {
       const link = attempt.links?.[i];
-      if (link !== undefined) this.recordedStatuses?.committed(row, link, recordedBefore);
+      // A row without its link (not inserted, or not told): its request is read from the trail.
+      if (link === undefined) this.recordedStatuses?.forget(row);
+      else this.recordedStatuses?.committed(row, link, recordedBefore);
     });
   }
 
@@ -516,6 +518,8 @@ export class SqlAuditStore implements AuditStore {
   ): Promise<RecordedRouting | undefined> {
     requireTenant(tenantId);
     if (!isStorableText(requestId) || !isStorableText(exceptEventId)) return undefined;
+    // A sole writer knows of most new requests that no routing of them is recorded yet.
+    if (this.recordedStatuses?.recordsNoRouting(tenantId, requestId) === true) return undefined;
     // The trail index (tenant, correlation id, event time, seq) finds the request's few rows; only
     // the routing's two fields are read, not every stored event with its payload.
     const { rows } = await this.client.query<{ event_id: string; digest: string | null }>(
