@@ -23,6 +23,8 @@ export interface CommittedLink {
 interface Ordered {
   readonly time: string;
   readonly seq: bigint;
+  /** `time` as the view's updatedAt, once a view was answered with it. */
+  updatedAt?: string;
 }
 
 /** The view's fields an outcome event sets, read from its payload as the SQL reads them. */
@@ -250,10 +252,12 @@ export class RecordedStatuses {
     const acceptedBy = completed ? o.acceptedBy : null;
     const failure = failed ? o.failure : null;
     const reason = review?.reason ?? null;
+    const latest = (o ?? p)!;
+    latest.updatedAt ??= isoTime(latest.time);
     return {
       requestId,
       status,
-      updatedAt: isoTime((o ?? p)!.time),
+      updatedAt: latest.updatedAt,
       ...(workflow !== null && { workflow: structuredClone(workflow) as RequestStatusView['workflow'] }),
       ...(output !== null && { output: structuredClone(output) as RequestStatusView['output'] }),
       ...(citations !== null && { citations: structuredClone(citations) as string[] }),
