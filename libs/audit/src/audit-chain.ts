@@ -1,5 +1,6 @@
 import { canonicalDigest } from '@llmbus/contracts';
 import { insertValues, type AuditInsertRow } from './audit-insert-row';
+import type { CommittedLink } from './recorded-statuses';
 import type { SqlClient } from './sql-client';
 
 /**
@@ -158,8 +159,11 @@ export async function insertChained(
   client: SqlClient,
   row: AuditInsertRow,
   options: ChainWriteOptions = {},
+  attempt: ChainBatchAttempt = {},
 ): Promise<boolean> {
-  return (await chainTransaction(client, row.tenantId, options, (tx) => insertLinks(tx, [row]))) === 1;
+  return (
+    (await chainTransaction(client, row.tenantId, options, (tx) => insertLinks(tx, [row], attempt))) === 1
+  );
 }
 
 /**
@@ -183,6 +187,13 @@ export class ChainBatchConflictError extends Error {
  */
 export interface ChainBatchAttempt {
   recordHashes?: readonly string[];
+  /** Set true by the caller to have `links` filled in (the INSERT then returns each row's seq). */
+  readonly wantsLinks?: boolean;
+  /**
+   * With `wantsLinks`, once the INSERT ran: each row's CommittedLink, in the rows' order, undefined
+   * for a row not inserted (already recorded). Committed only once the transaction is.
+   */
+  links?: readonly (CommittedLink | undefined)[];
 }
 
 /**
@@ -316,8 +327,22 @@ async function insertLinks(
        recorded_at, chain_seq, prev_hash, record_hash, payload_digest)
      VALUES ${inserts.join(', ')}
      ON CONFLICT (tenant_id, source, event_id) DO NOTHING
-     RETURNING seq`,
+     RETURNING seq::text AS seq`,
     insertParams,
   );
+  if (attempt.wantsLinks === true) {
+    // The VALUES rows are inserted in their order, each taking the next seq: the i-th smallest seq
+    // is the i-th row's. When some were skipped (already recorded), which ones is not told: then no
+    // link is given (a batch is rolled back then anyway).
+    const seqs = (inserted.rows as { seq: string }[])
+      .map((r) => BigInt(r.seq))
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    attempt.links = rows.map((_row, i) => {
+      const eventTime = normalised[i].c_event_time;
+      return seqs.length !== rows.length || typeof eventTime !== 'string'
+        ? undefined
+        : { seq: seqs[i], eventTime };
+    });
+  }
   return inserted.rows.length;
 }

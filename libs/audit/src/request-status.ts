@@ -57,6 +57,17 @@ const OUTCOME = [RequestCompletedEvent.type, RequestFailedEvent.type];
 /** Events whose payload carries the request's `context.workflow`. */
 const PLACED = [...ROUTED, ReviewRequestedEvent.type];
 
+/** The rank REQUEST_STATUS_SQL gives each type it reads: 3 outcome, 2 review, 1 routed, 0 accepted. */
+export const REQUEST_STATUS_RANKS: ReadonlyMap<string, number> = new Map([
+  ...ACCEPTED.map((type) => [type, 0] as const),
+  ...ROUTED.map((type) => [type, 1] as const),
+  ...REVIEW.map((type) => [type, 2] as const),
+  ...OUTCOME.map((type) => [type, 3] as const),
+]);
+
+/** The types whose payload REQUEST_STATUS_SQL reads the request's `context.workflow` from. */
+export const REQUEST_STATUS_PLACED_TYPES: ReadonlySet<string> = new Set(PLACED);
+
 /**
  * The status of one request from its recorded events, in one statement. Every read is on the
  * trail index (tenant_id, correlation_id, …): one index range per request, whatever the table's

@@ -64,6 +64,7 @@ import {
   type RequestStatusView,
 } from './request-status';
 import { AuditDataError, isPermanentDataError, sqlStateOf } from './record-errors';
+import type { RecordedStatuses } from './recorded-statuses';
 import type { SqlClient } from './sql-client';
 
 /** A row waiting in SqlAuditStore's group commit, with its recorder's promise. */
@@ -188,6 +189,11 @@ export class SqlAuditStore implements AuditStore {
    * stage publishes together (delivered in the same turn in process) go in together.
    */
   protected readonly gathersFirstBatch: boolean = false;
+  /**
+   * The statuses of the requests this store records from their first event on, answered without
+   * reading the trail (see RecordedStatuses): only for a store that is its trail's sole writer.
+   */
+  protected readonly recordedStatuses?: RecordedStatuses;
 
   constructor(
     protected readonly client: SqlClient,
@@ -251,6 +257,8 @@ export class SqlAuditStore implements AuditStore {
     } catch (error) {
       if (!isPermanentDataError(error)) throw error;
       const copy = storableCopy(row, `${sqlStateOf(error)}: ${errorMessage(error)}`);
+      this.recordedStatuses?.forget(row);
+      this.recordedStatuses?.forget(copy);
       try {
         const recorded = await this.insert(copy);
         options.onSanitised?.(copy.sanitisedReason ?? '');
@@ -279,10 +287,45 @@ export class SqlAuditStore implements AuditStore {
   }
 
   /** One chained insert per transaction: the tenant's chain lock is held until it commits. */
-  private insert(row: AuditInsertRow): Promise<boolean> {
+  private async insert(row: AuditInsertRow): Promise<boolean> {
     this.writes.transactions += 1;
     this.writes.rows += 1;
-    return insertChained(this.client, row, this.chainWrites);
+    const recordedBefore = await this.requestsRecordedBefore([row]);
+    const attempt: ChainBatchAttempt = { wantsLinks: this.recordedStatuses !== undefined };
+    const inserted = await insertChained(this.client, row, this.chainWrites, attempt);
+    this.followCommitted([row], attempt, recordedBefore);
+    return inserted;
+  }
+
+  /**
+   * Of the requests of `rows` (one tenant's) that recordedStatuses cannot tell new from its own
+   * memory, those the trail already holds: one indexed read, none when it can tell them all.
+   */
+  private async requestsRecordedBefore(
+    rows: readonly AuditInsertRow[],
+  ): Promise<ReadonlySet<string> | undefined> {
+    const unsettled = this.recordedStatuses?.unsettledRequests(rows) ?? [];
+    if (unsettled.length === 0) return undefined;
+    const { rows: found } = await this.client.query<{ correlation_id: string }>(
+      `SELECT DISTINCT correlation_id FROM audit_events WHERE tenant_id = $1 AND correlation_id = ANY($2::text[])`,
+      [rows[0].tenantId, unsettled],
+    );
+    return new Set(found.map((r) => r.correlation_id));
+  }
+
+  /** Hands the rows of a committed transaction to recordedStatuses (none without it). */
+  private followCommitted(
+    rows: readonly AuditInsertRow[],
+    attempt: ChainBatchAttempt,
+    recordedBefore: ReadonlySet<string> | undefined,
+  ): void {
+    if (this.recordedStatuses === undefined) return;
+    rows.forEach((row, i) => {
+      const link = attempt.links?.[i];
+      // A row without its link (not inserted, or not told): its request is read from the trail.
+      if (link === undefined) this.recordedStatuses?.forget(row);
+      else this.recordedStatuses?.committed(row, link, recordedBefore);
+    });
   }
 
   /**
@@ -322,15 +365,19 @@ export class SqlAuditStore implements AuditStore {
       this.writes.transactions += 1;
       this.writes.rows += batch.length;
       const rows = batch.map((p) => p.row);
-      const attempt: ChainBatchAttempt = {};
+      const attempt: ChainBatchAttempt = { wantsLinks: this.recordedStatuses !== undefined };
       try {
+        const recordedBefore = await this.requestsRecordedBefore(rows);
         await insertChainedBatch(this.client, rows, this.chainWrites, attempt);
+        this.followCommitted(rows, attempt, recordedBefore);
         for (const p of batch) p.resolve(true);
         continue;
       } catch (error) {
         // The connection lost at COMMIT leaves the outcome unknown: when the batch was in fact
         // committed, its rows are this store's (not duplicates to report as such).
         if (await this.committedDespite(error, rows, attempt)) {
+          // Whether the links were read before the loss is not known: read these from the trail.
+          for (const row of rows) this.recordedStatuses?.forget(row);
           for (const p of batch) p.resolve(true);
           continue;
         }
@@ -471,6 +518,8 @@ export class SqlAuditStore implements AuditStore {
   ): Promise<RecordedRouting | undefined> {
     requireTenant(tenantId);
     if (!isStorableText(requestId) || !isStorableText(exceptEventId)) return undefined;
+    // A sole writer knows of most new requests that no routing of them is recorded yet.
+    if (this.recordedStatuses?.recordsNoRouting(tenantId, requestId) === true) return undefined;
     // The trail index (tenant, correlation id, event time, seq) finds the request's few rows; only
     // the routing's two fields are read, not every stored event with its payload.
     const { rows } = await this.client.query<{ event_id: string; digest: string | null }>(
@@ -677,6 +726,14 @@ export class SqlAuditStore implements AuditStore {
 
   async requestStatus(tenantId: string, requestId: string): Promise<RequestStatusView | undefined> {
     requireTenant(tenantId);
+    return (
+      this.recordedStatuses?.view(tenantId, requestId) ?? this.requestStatusFromTrail(tenantId, requestId)
+    );
+  }
+
+  /** requestStatus read from the trail in one statement, whether or not this store follows the request. */
+  async requestStatusFromTrail(tenantId: string, requestId: string): Promise<RequestStatusView | undefined> {
+    requireTenant(tenantId);
     // As in trail(): an id PostgreSQL cannot hold is unknown, not a store outage.
     if (!isStorableText(requestId)) return undefined;
     const { rows } = await this.client.query<RequestStatusRow>(
@@ -692,8 +749,18 @@ export class SqlAuditStore implements AuditStore {
   }
 
   /** Removes payloads past the policy's ages, keeping the chain verifiable (see removeExpiredPayloads). */
-  removeExpiredPayloads(policy: RetentionPolicy, options: RetentionOptions = {}): Promise<RetentionReport> {
-    return removeExpiredPayloads(this.client, policy, options);
+  async removeExpiredPayloads(
+    policy: RetentionPolicy,
+    options: RetentionOptions = {},
+  ): Promise<RetentionReport> {
+    // Tombstones change what a status shows (its output): statuses are read from the trail while
+    // the job runs, and requests followed before it are not followed again.
+    const resume = this.recordedStatuses?.suspend();
+    try {
+      return await removeExpiredPayloads(this.client, policy, options);
+    } finally {
+      resume?.();
+    }
   }
 
   async ping(): Promise<void> {
