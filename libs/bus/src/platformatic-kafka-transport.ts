@@ -191,15 +191,13 @@ export class PlatformaticKafkaTransport implements BusTransport {
       value: message.value ?? null,
     };
     let transaction: Awaited<ReturnType<PProducer['beginTransaction']>> | undefined;
+    let transactionalId: string | undefined;
     const output: RecordSink = this.exactlyOnce
       ? {
           produce: async (records) => {
             if (records.length === 0) return;
-            transaction ??= await this.transactionalProducer(
-              options.groupId,
-              message.topic,
-              message.partition,
-            ).beginTransaction();
+            transactionalId = `${options.groupId}.${message.topic}.${message.partition}`;
+            transaction ??= await this.transactionalProducer(transactionalId).beginTransaction();
             await transaction.send({ messages: toProduced(records) });
           },
         }
@@ -213,7 +211,18 @@ export class PlatformaticKafkaTransport implements BusTransport {
         return 'committed';
       }
     } catch (error) {
-      if (transaction && !transaction.completed) await transaction.abort().catch(() => undefined);
+      if (transactionalId !== undefined) {
+        const aborted =
+          transaction !== undefined &&
+          (transaction.completed ||
+            (await transaction.abort().then(
+              () => true,
+              () => false,
+            )));
+        // A producer whose transaction could not begin or end (fenced by a newer one with its id,
+        // or left with a transaction it still counts as active) is replaced on the next message.
+        if (!aborted) await this.dropTransactional(transactionalId);
+      }
       if (error instanceof DeliveryDeferredError) return { deferMs: error.delayMs };
       throw error;
     }
@@ -254,17 +263,22 @@ export class PlatformaticKafkaTransport implements BusTransport {
   }
 
   /**
-   * The transactional producer of one input partition of a group: its id is stable for that
-   * partition, so a new owner of the partition fences a transaction the old owner left open (KIP-98).
+   * The transactional producer of one input partition of a group (`<group>.<topic>.<partition>`,
+   * as KafkaTransport names it): its id is stable for that partition, so a new owner of the partition fences a transaction the old owner left open (KIP-98).
    */
-  private transactionalProducer(groupId: string, topic: string, partition: number): PProducer {
-    const transactionalId = `${groupId}.${topic}.${partition}`;
+  private transactionalProducer(transactionalId: string): PProducer {
     let producer = this.transactional.get(transactionalId);
     if (!producer) {
       producer = new this.client.Producer({
         clientId: this.options.clientId,
         bootstrapBrokers: [...this.options.brokers],
         transactionalId,
+        // InitProducerId without an expected producer (-1, as the Java client sends): the library
+        // otherwise sends (0, 0), which the coordinator answers with PRODUCER_FENCED once another
+        // producer (a previous owner of the partition) has used this transactional id, so a takeover
+        // could never fence it.
+        producerId: -1n,
+        producerEpoch: -1,
         idempotent: true,
         acks: this.client.ProduceAcks.ALL,
         autocreateTopics: false,
@@ -273,6 +287,12 @@ export class PlatformaticKafkaTransport implements BusTransport {
       this.transactional.set(transactionalId, producer);
     }
     return producer;
+  }
+
+  private async dropTransactional(transactionalId: string): Promise<void> {
+    const producer = this.transactional.get(transactionalId);
+    this.transactional.delete(transactionalId);
+    await producer?.close(true).catch(() => undefined);
   }
 }
 
