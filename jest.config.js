@@ -18,7 +18,8 @@ const swc = [
 // PGlite's CommonJS build loads Node built-ins with `await import()`, which Jest's VM rejects
 // without --experimental-vm-modules; compiling it to require() lets it run under Jest. jose is
 // ESM-only (Node loads it with require(esm), Jest's VM cannot), so it is compiled the same way, as
-// is @apidevtools/json-schema-ref-parser (under @apidevtools/swagger-parser).
+// is @apidevtools/json-schema-ref-parser (under @apidevtools/swagger-parser), and @platformatic/kafka
+// with its ESM-only @platformatic/* dependencies.
 const toCommonJs = ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }];
 
 const moduleNameMapper = {
@@ -34,11 +35,12 @@ const common = {
     '^.+/@electric-sql/pglite/dist/.+\\.cjs$': toCommonJs,
     '^.+/node_modules/jose/dist/.+\\.js$': toCommonJs,
     '^.+/node_modules/@apidevtools/json-schema-ref-parser/dist/.+\\.js$': toCommonJs,
+    '^.+/node_modules/@platformatic/.+\\.js$': toCommonJs,
     // The console's browser modules (checked in as plain ES modules), for their unit tests.
     '^.+/services/auditor/console/.+\\.js$': toCommonJs,
   },
   transformIgnorePatterns: [
-    '/node_modules/(?!@electric-sql/pglite/|jose/|@apidevtools/json-schema-ref-parser/)',
+    '/node_modules/(?!@electric-sql/pglite/|jose/|@apidevtools/json-schema-ref-parser/|@platformatic/)',
   ],
   moduleNameMapper,
   testEnvironment: 'node',

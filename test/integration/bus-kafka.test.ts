@@ -12,11 +12,12 @@ import {
   TOPICS,
   Topics,
 } from '@llmbus/contracts';
-import { EventBus, KafkaTransport, outgoing, replayDeadLetters } from '@llmbus/bus';
+import { EventBus, outgoing, replayDeadLetters } from '@llmbus/bus';
 import { Kafka, logLevel } from 'kafkajs';
 import pino from 'pino';
 import { ensureTopics } from '../support/kafka-topics';
 import { kafkaBrokers, uniquePrefix } from '../support/env';
+import { KAFKA_CLIENTS } from '../support/kafka-clients';
 
 jest.setTimeout(120_000);
 const logger = pino({ level: 'warn' });
@@ -33,7 +34,7 @@ async function until(check: () => boolean, ms = 30_000, what = 'condition'): Pro
   }
 }
 
-describe('EventBus on a real Kafka broker', () => {
+describe.each(KAFKA_CLIENTS)('EventBus on a real Kafka broker (%s)', (_client, kafkaTransport) => {
   let prefix: string;
   let bus: EventBus;
   const brokers = kafkaBrokers();
@@ -44,14 +45,11 @@ describe('EventBus on a real Kafka broker', () => {
       brokers,
       TOPICS.map((t) => ({ ...t, name: prefix + t.name })),
     );
-    bus = new EventBus(
-      new KafkaTransport({ brokers, clientId: 'bus-test', logger, sessionTimeoutMs: 10_000 }),
-      {
-        logger,
-        topicPrefix: prefix,
-        retryDelayMs: 10,
-      },
-    );
+    bus = new EventBus(kafkaTransport({ brokers, clientId: 'bus-test', logger, sessionTimeoutMs: 10_000 }), {
+      logger,
+      topicPrefix: prefix,
+      retryDelayMs: 10,
+    });
   });
 
   afterEach(async () => {
@@ -88,7 +86,7 @@ describe('EventBus on a real Kafka broker', () => {
       expect(seen.get(key)).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));
     }
     // Lag is what the group has not committed: everything for a group that never read, 0 here.
-    const transport = bus.transport as KafkaTransport;
+    const transport = bus.transport;
     const total = async (groupId: string) =>
       (await transport.lag(groupId, [prefix + Topics.Request.name])).reduce((n, p) => n + p.lag, 0);
     expect(await total(`${prefix}never-read`)).toBe(80);

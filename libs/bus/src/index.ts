@@ -17,3 +17,4 @@ export * from './dead-letter-replay';
 export * from './retry-topics';
 export { tailEvents } from './event-tail';
 export type { TailedEvent, TailOptions } from './event-tail';
+export * from './platformatic-kafka-transport';

@@ -85,6 +85,34 @@ describe('loadPlatformConfig', () => {
     );
   });
 
+  it('runs the bus on kafkajs unless LLMBUS_KAFKA_CLIENT names the platformatic client', () => {
+    expect(loadPlatformConfig(valid, defaults).kafka?.client).toBe('kafkajs');
+    expect(
+      loadPlatformConfig({ ...valid, LLMBUS_KAFKA_CLIENT: 'platformatic' }, defaults).kafka?.client,
+    ).toBe('platformatic');
+    expect(() => loadPlatformConfig({ ...valid, LLMBUS_KAFKA_CLIENT: 'rdkafka' }, defaults)).toThrow(
+      /LLMBUS_KAFKA_CLIENT is "rdkafka": expected one of kafkajs, platformatic/,
+    );
+  });
+
+  it("takes a static group instance id on the platformatic client only, and only in Kafka's form", () => {
+    const platformatic = { ...valid, LLMBUS_KAFKA_CLIENT: 'platformatic' };
+    expect(loadPlatformConfig(platformatic, defaults).kafka?.groupInstanceId).toBeUndefined();
+    expect(
+      loadPlatformConfig({ ...platformatic, KAFKA_GROUP_INSTANCE_ID: 'generator-0' }, defaults).kafka
+        ?.groupInstanceId,
+    ).toBe('generator-0');
+    expect(() => loadPlatformConfig({ ...platformatic, KAFKA_GROUP_INSTANCE_ID: 'pod 0' }, defaults)).toThrow(
+      /KAFKA_GROUP_INSTANCE_ID is "pod 0": expected 1 to 249 characters/,
+    );
+    expect(() =>
+      loadPlatformConfig({ ...platformatic, KAFKA_GROUP_INSTANCE_ID: 'x'.repeat(250) }, defaults),
+    ).toThrow(/KAFKA_GROUP_INSTANCE_ID/);
+    expect(() => loadPlatformConfig({ ...valid, KAFKA_GROUP_INSTANCE_ID: 'generator-0' }, defaults)).toThrow(
+      /KAFKA_GROUP_INSTANCE_ID is "generator-0": expected unset with LLMBUS_KAFKA_CLIENT=kafkajs/,
+    );
+  });
+
   it('does not require API keys of a stage without an HTTP surface', () => {
     const config = loadPlatformConfig({ KAFKA_BROKERS: '127.0.0.1:1' }, { ...defaults, servesHttp: false });
     expect(config.apiKeys).toBeUndefined();

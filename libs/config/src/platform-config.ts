@@ -39,6 +39,13 @@ export interface PlatformConfig {
     readonly delivery: 'at-least-once' | 'exactly-once';
     /** Messages one consumer works on at once, across its partitions and keys (LLMBUS_CONSUMER_CONCURRENCY). */
     readonly concurrency: number;
+    /** The Kafka client library behind the bus (LLMBUS_KAFKA_CLIENT); unset means kafkajs. */
+    readonly client?: KafkaClient;
+    /**
+     * Static group membership (KAFKA_GROUP_INSTANCE_ID, platformatic client only): this replica's
+     * stable `group.instance.id`; unset means dynamic members.
+     */
+    readonly groupInstanceId?: string;
   };
   readonly topicPrefix: string;
   readonly maxEventBytes: number;
@@ -99,6 +106,37 @@ export interface PlatformConfig {
  * provider (`LLMBUS_LOCAL_TIMEOUT_MS`).
  */
 export const MODEL_CALL_DEADLINE_MS = 120_000;
+
+/** Kafka client libraries the bus runs on (LLMBUS_KAFKA_CLIENT). */
+export const KAFKA_CLIENTS = ['kafkajs', 'platformatic'] as const;
+export type KafkaClient = (typeof KAFKA_CLIENTS)[number];
+
+/** Kafka's rule for group.instance.id (as for topic names): 1 to 249 of [a-zA-Z0-9._-]. */
+const GROUP_INSTANCE_ID = /^[a-zA-Z0-9._-]{1,249}$/;
+
+/**
+ * The Kafka client (LLMBUS_KAFKA_CLIENT, default kafkajs) and static membership
+ * (KAFKA_GROUP_INSTANCE_ID, which only the platformatic client supports: kafkajs has no
+ * group.instance.id).
+ */
+function kafkaClient(env: Env): { client: KafkaClient; groupInstanceId?: string } {
+  const client = oneOf(env, 'LLMBUS_KAFKA_CLIENT', KAFKA_CLIENTS, 'kafkajs');
+  const groupInstanceId = optional(env, 'KAFKA_GROUP_INSTANCE_ID');
+  if (groupInstanceId === undefined) return { client };
+  if (!GROUP_INSTANCE_ID.test(groupInstanceId))
+    throw new ConfigError(
+      'KAFKA_GROUP_INSTANCE_ID',
+      "1 to 249 characters of a-z, A-Z, 0-9, '.', '_', '-' (a stable name of this replica, e.g. its pod name)",
+      groupInstanceId,
+    );
+  if (client !== 'platformatic')
+    throw new ConfigError(
+      'KAFKA_GROUP_INSTANCE_ID',
+      'unset with LLMBUS_KAFKA_CLIENT=kafkajs (kafkajs has no static membership; set LLMBUS_KAFKA_CLIENT=platformatic)',
+      groupInstanceId,
+    );
+  return { client, groupInstanceId };
+}
 
 /** Margin above the longest handler for the rejoin itself (commit, JoinGroup round trip). */
 const REBALANCE_MARGIN_MS = 30_000;
@@ -195,6 +233,7 @@ export function loadPlatformConfig(
               'at-least-once',
             ),
             concurrency: int(env, 'LLMBUS_CONSUMER_CONCURRENCY', 8, 1, 256),
+            ...kafkaClient(env),
           }
         : undefined,
     topicPrefix: str(env, 'LLMBUS_TOPIC_PREFIX', ''),

@@ -1,4 +1,10 @@
-import { BusTransport, EventBus, InMemoryTransport, KafkaTransport } from '@llmbus/bus';
+import {
+  BusTransport,
+  EventBus,
+  InMemoryTransport,
+  KafkaTransport,
+  PlatformaticKafkaTransport,
+} from '@llmbus/bus';
 import { ConfigError, type PlatformConfig } from '@llmbus/config';
 import { shutdownTracing, startTracing, type Logger } from '@llmbus/observability';
 import { COMPROMISE_DETECTOR, PiiAttestations } from '@llmbus/pii';
@@ -10,17 +16,7 @@ import { COMPROMISE_DETECTOR, PiiAttestations } from '@llmbus/pii';
  * stages share one process's tagger and need none.
  */
 export function busFromConfig(config: PlatformConfig, logger: Logger, transport?: BusTransport): EventBus {
-  const chosen =
-    transport ??
-    (config.kafka
-      ? new KafkaTransport({
-          ...config.kafka,
-          logger,
-          // A consumer that cannot rejoin its group leaves the process alive but idle: stop it so
-          // its supervisor starts a fresh one.
-          onFatal: (error) => failProcess(logger, 'a consumer stopped and could not rejoin its group', error),
-        })
-      : new InMemoryTransport());
+  const chosen = transport ?? (config.kafka ? kafkaTransport(config.kafka, logger) : new InMemoryTransport());
   return new EventBus(chosen, {
     logger,
     topicPrefix: config.topicPrefix,
@@ -33,6 +29,24 @@ export function busFromConfig(config: PlatformConfig, logger: Logger, transport?
         ? new PiiAttestations(config.piiKey, COMPROMISE_DETECTOR, {}, config.piiPreviousKeys)
         : undefined,
   });
+}
+
+/**
+ * The Kafka transport on the client LLMBUS_KAFKA_CLIENT names: kafkajs (default) or
+ * @platformatic/kafka, with static membership when KAFKA_GROUP_INSTANCE_ID is set.
+ */
+function kafkaTransport(kafka: NonNullable<PlatformConfig['kafka']>, logger: Logger): BusTransport {
+  const options = {
+    ...kafka,
+    logger,
+    // A consumer that cannot rejoin its group leaves the process alive but idle: stop it so
+    // its supervisor starts a fresh one.
+    onFatal: (error: Error) =>
+      failProcess(logger, 'a consumer stopped and could not rejoin its group', error),
+  };
+  return kafka.client === 'platformatic'
+    ? new PlatformaticKafkaTransport(options)
+    : new KafkaTransport(options);
 }
 
 /** The Kafka bus of a distributed service process; stops with a ConfigError outside distributed mode. */
