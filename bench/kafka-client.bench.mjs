@@ -21,7 +21,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cpuSeconds, percentile, spawnNode, stopProcess } from './pipeline-support.mjs';
+import { cpuSeconds, kafkajsRelayHop, percentile, spawnNode, stopProcess } from './pipeline-support.mjs';
 import { createTopicsAndWait } from '../infra/kafka-topics.mjs';
 
 const require = createRequire(import.meta.url);
@@ -60,43 +60,8 @@ if (brokers.length === 0) {
 // ---------------------------------------------------------------------------------------------
 // A relay hop (child process): consume <prefix>relay.<hop>, produce each record to relay.<hop+1>,
 // commit its offset once the produce resolved. Records of one partition are handled one after the
-// other, up to --concurrency partitions at once. Prints "ready" once its consumer joined.
-
-async function kafkajsHop(hop, prefix, concurrency) {
-  const kafka = new Kafka({ brokers, clientId: `${prefix}relay-${hop}`, logLevel: logLevel.ERROR });
-  const producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 5,
-    allowAutoTopicCreation: false,
-  });
-  const consumer = kafka.consumer({
-    groupId: `${prefix}relay-${hop}`,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3000,
-    maxWaitTimeInMs: 200,
-    allowAutoTopicCreation: false,
-  });
-  await producer.connect();
-  await consumer.connect();
-  await consumer.subscribe({ topic: `${prefix}relay.${hop}`, fromBeginning: true });
-  consumer.on(consumer.events.GROUP_JOIN, () => process.stdout.write('ready\n'));
-  await consumer.run({
-    autoCommit: false,
-    partitionsConsumedConcurrently: concurrency,
-    eachMessage: async ({ topic, partition, message }) => {
-      await producer.send({
-        topic: `${prefix}relay.${hop + 1}`,
-        acks: -1,
-        messages: [{ key: message.key, value: message.value, headers: message.headers }],
-      });
-      await consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
-    },
-  });
-  process.on('SIGTERM', () => {
-    void Promise.allSettled([consumer.disconnect(), producer.disconnect()]).then(() => process.exit(0));
-  });
-}
-
+// other, up to --concurrency partitions at once. Prints "ready" once its consumer joined. The
+// kafkajs hop is bench:pipeline's (kafkajsRelayHop in pipeline-support.mjs); this is its twin.
 async function platformaticHop(hop, prefix, concurrency) {
   const { Consumer, Producer, ProduceAcks } = await import('@platformatic/kafka');
   const producer = new Producer({
@@ -377,7 +342,7 @@ if (args.hop !== undefined) {
   const concurrency = Number(args.concurrency);
   await (args.client === 'platformatic'
     ? platformaticHop(hop, args.prefix, concurrency)
-    : kafkajsHop(hop, args.prefix, concurrency));
+    : kafkajsRelayHop({ brokers, hop, prefix: args.prefix, concurrency }));
 } else {
   await main();
   process.exit(0);

@@ -258,3 +258,45 @@ export function freePort() {
     });
   });
 }
+
+/**
+ * One hop of the raw kafkajs relay both benches compare against (run in a child process): consume
+ * `<prefix>relay.<hop>`, produce each message to `<prefix>relay.<hop+1>` (idempotent, acks from all
+ * in-sync replicas), commit its offset after the produce, up to `concurrency` partitions at once.
+ * Prints "ready" once the consumer joined; SIGTERM disconnects both clients and exits 0.
+ */
+export async function kafkajsRelayHop({ brokers, hop, prefix, concurrency }) {
+  const { Kafka, logLevel } = require('kafkajs');
+  const kafka = new Kafka({ brokers, clientId: `${prefix}relay-${hop}`, logLevel: logLevel.ERROR });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 5,
+    allowAutoTopicCreation: false,
+  });
+  const consumer = kafka.consumer({
+    groupId: `${prefix}relay-${hop}`,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3000,
+    maxWaitTimeInMs: 200,
+    allowAutoTopicCreation: false,
+  });
+  await producer.connect();
+  await consumer.connect();
+  await consumer.subscribe({ topic: `${prefix}relay.${hop}`, fromBeginning: true });
+  consumer.on(consumer.events.GROUP_JOIN, () => process.stdout.write('ready\n'));
+  await consumer.run({
+    autoCommit: false,
+    partitionsConsumedConcurrently: concurrency,
+    eachMessage: async ({ topic, partition, message }) => {
+      await producer.send({
+        topic: `${prefix}relay.${hop + 1}`,
+        acks: -1,
+        messages: [{ key: message.key, value: message.value, headers: message.headers }],
+      });
+      await consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+    },
+  });
+  process.on('SIGTERM', () => {
+    void Promise.allSettled([consumer.disconnect(), producer.disconnect()]).then(() => process.exit(0));
+  });
+}

@@ -49,6 +49,7 @@ import {
   cpuCount,
   cpuSeconds,
   freePort,
+  kafkajsRelayHop,
   percentile,
   ROOT,
   spawnNode,
@@ -98,48 +99,6 @@ try {
   }));
 } catch (error) {
   usageError(`${error.message} (the options are listed at the top of bench/pipeline.bench.mjs)`);
-}
-
-// ---------------------------------------------------------------------------------------------
-// The raw relay hop (a child process): consume topic relay.<hop>, produce each message to
-// relay.<hop+1>, commit after produce. Prints "ready" once its consumer joined.
-async function relayHop(hop, prefix) {
-  const brokers = process.env.KAFKA_BROKERS.split(',');
-  const kafka = new Kafka({ brokers, clientId: `${prefix}relay-${hop}`, logLevel: logLevel.ERROR });
-  const producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 5,
-    allowAutoTopicCreation: false,
-  });
-  const consumer = kafka.consumer({
-    groupId: `${prefix}relay-${hop}`,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3000,
-    maxWaitTimeInMs: 200,
-    allowAutoTopicCreation: false,
-  });
-  await producer.connect();
-  await consumer.connect();
-  await consumer.subscribe({ topic: `${prefix}relay.${hop}`, fromBeginning: true });
-  consumer.on(consumer.events.GROUP_JOIN, () => process.stdout.write('ready\n'));
-  await consumer.run({
-    autoCommit: false,
-    partitionsConsumedConcurrently: 6,
-    eachMessage: async ({ topic, partition, message }) => {
-      await producer.send({
-        topic: `${prefix}relay.${hop + 1}`,
-        acks: -1,
-        messages: [{ key: message.key, value: message.value, headers: message.headers }],
-      });
-      await consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
-    },
-  });
-  const stop = async () => {
-    await consumer.disconnect().catch(() => undefined);
-    await producer.disconnect().catch(() => undefined);
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -964,7 +923,12 @@ async function runPipeline(o) {
 /** The checked options of a bench run (checkedOptions). */
 let options;
 if (args['relay-hop'] !== undefined) {
-  await relayHop(Number(args['relay-hop']), args['relay-prefix']);
+  await kafkajsRelayHop({
+    brokers: process.env.KAFKA_BROKERS.split(','),
+    hop: Number(args['relay-hop']),
+    prefix: args['relay-prefix'],
+    concurrency: 6,
+  });
 } else if (args.embedded) {
   // Its own file reads them again (its defaults: --count 500, --warmup 50); checked here first.
   numberOption('count', 10, 20_000, true);

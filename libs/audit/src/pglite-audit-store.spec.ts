@@ -5,6 +5,8 @@ import { describeUnstorableEventConformance } from './audit-store.unstorable.con
 import { PgliteAuditStore } from './pglite-audit-store';
 
 // PGlite runs in this process (WASM, in memory): no network or disk, so it runs with the unit tests.
+// Each test opens a fresh database (a few seconds of WASM start and migrations on a busy 2-core box).
+jest.setTimeout(120_000);
 describeAuditStoreConformance('PgliteAuditStore', async () => {
   const store = await PgliteAuditStore.open();
   return {

@@ -18,6 +18,9 @@ import { DEFAULT_RETENTION_POLICY } from './audit-retention';
 import { PgliteAuditStore } from './pglite-audit-store';
 import { RecordedStatuses } from './recorded-statuses';
 
+// Opens PGlite (WASM) databases: seconds each on a busy 2-core box.
+jest.setTimeout(120_000);
+
 const WORKFLOW = { id: 'support-triage', version: 3 };
 const context = { workflow: WORKFLOW, requester: { id: 'u-1' } };
 let ids = 0;

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { DeliveryDeferredError } from './errors';
 import { KafkaGroupMember, MemberMessagePayload } from './kafka-group-member';
 import type { MessageOutcome } from './keyed-batch';
-import { PartitionLag, registerLagSource } from './metrics';
+import { GroupMembers, groupLag } from './group-members';
+import type { PartitionLag } from './metrics';
 import { ProduceBatcher } from './produce-batcher';
 import type {
   BusTransport,
@@ -105,7 +106,7 @@ function topicMessages(records: readonly OutgoingRecord[]) {
 export class KafkaTransport implements BusTransport {
   private readonly kafka: Kafka;
   private producer?: Promise<Producer>;
-  private readonly members = new Set<KafkaGroupMember>();
+  private readonly members = new GroupMembers<KafkaGroupMember>(this);
   private lagAdmin?: Promise<Admin>;
   private readonly transactional = new Map<string, Promise<Producer>>();
   /** Produce calls made while a send is in flight go out together in the next send. */
@@ -171,27 +172,11 @@ export class KafkaTransport implements BusTransport {
       onFatal: this.options.onFatal ?? (() => undefined),
       log: this.options.logger.child({ component: 'kafka-consumer', groupId: options.groupId }),
     });
-    this.members.add(member);
-    try {
-      await member.start();
-    } catch (error) {
-      this.members.delete(member);
-      await member.close().catch(() => undefined);
-      throw error;
-    }
-    const unregister = registerLagSource(() => this.lag(options.groupId, options.topics));
-    return {
-      close: async () => {
-        unregister();
-        this.members.delete(member);
-        await member.close();
-        if (options.deleteGroupOnClose) await this.deleteGroup(options.groupId);
-      },
-    };
+    return this.members.subscribe(member, options);
   }
 
   /** Deletes an empty consumer group (best-effort: a group the broker still sees members of stays). */
-  private async deleteGroup(groupId: string): Promise<void> {
+  async deleteGroup(groupId: string): Promise<void> {
     const admin = this.kafka.admin();
     try {
       await admin.connect();
@@ -205,11 +190,7 @@ export class KafkaTransport implements BusTransport {
 
   /** Consuming while every subscription's consumer is in its group; otherwise the first that is not. */
   health(): ConsumerHealth {
-    for (const member of this.members) {
-      const health = member.health();
-      if (!health.consuming) return health;
-    }
-    return { consuming: true };
+    return this.members.health();
   }
 
   /**
@@ -273,19 +254,7 @@ export class KafkaTransport implements BusTransport {
 
   /** Committed offset versus partition end for each partition a group reads. */
   async lag(groupId: string, topics: readonly string[]): Promise<PartitionLag[]> {
-    const admin = await this.connectedAdmin();
-    const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
-    const result: PartitionLag[] = [];
-    for (const { topic, partitions } of committed) {
-      const ends = await admin.fetchTopicOffsets(topic);
-      for (const end of ends) {
-        const done = partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
-        // No commit yet: the group starts from the earliest retained offset.
-        const from = BigInt(done) < 0n ? BigInt(end.low) : BigInt(done);
-        result.push({ groupId, topic, partition: end.partition, lag: Number(BigInt(end.high) - from) });
-      }
-    }
-    return result;
+    return groupLag(await this.connectedAdmin(), groupId, topics);
   }
 
   async close(): Promise<void> {
@@ -293,8 +262,7 @@ export class KafkaTransport implements BusTransport {
     this.transactional.clear();
     if (this.lagAdmin) await (await this.lagAdmin).disconnect();
     this.lagAdmin = undefined;
-    await Promise.all([...this.members].map((m) => m.close()));
-    this.members.clear();
+    await this.members.closeAll();
     if (this.producer) await (await this.producer).disconnect();
     this.producer = undefined;
   }

@@ -5,7 +5,8 @@ import { CommitCoalescer } from './commit-coalescer';
 import { DeliveryDeferredError } from './errors';
 import { DEFAULT_CONCURRENCY, type KafkaTransportOptions } from './kafka-transport';
 import { ConcurrencyLimit, MessageOutcome, processKeyedBatch } from './keyed-batch';
-import { PartitionLag, registerLagSource } from './metrics';
+import { GroupMembers, groupLag } from './group-members';
+import type { PartitionLag } from './metrics';
 import { ProduceBatcher } from './produce-batcher';
 import type {
   BusTransport,
@@ -91,7 +92,7 @@ function errorText(error: unknown): string {
 export class PlatformaticKafkaTransport implements BusTransport {
   private readonly client: Client;
   private producer?: PProducer;
-  private readonly members = new Set<PlatformaticGroupMember>();
+  private readonly members = new GroupMembers<PlatformaticGroupMember>(this);
   private readonly transactional = new Map<string, PProducer>();
   private lagAdmin?: Promise<KafkajsAdmin>;
   private readonly batcher = new ProduceBatcher({
@@ -118,51 +119,21 @@ export class PlatformaticKafkaTransport implements BusTransport {
       eachMessage: (message, consumer) => this.handleMessage(options, message, consumer),
       log: this.options.logger.child({ component: 'kafka-consumer', groupId: options.groupId }),
     });
-    this.members.add(member);
-    try {
-      await member.start();
-    } catch (error) {
-      this.members.delete(member);
-      await member.close().catch(() => undefined);
-      throw error;
-    }
-    const unregister = registerLagSource(() => this.lag(options.groupId, options.topics));
-    return {
-      close: async () => {
-        unregister();
-        this.members.delete(member);
-        await member.close();
-        if (options.deleteGroupOnClose) await this.deleteGroup(options.groupId);
-      },
-    };
+    return this.members.subscribe(member, options);
   }
 
+  /** Consuming while every subscription's consumer is in its group; otherwise the first that is not. */
   health(): ConsumerHealth {
-    for (const member of this.members) {
-      const health = member.health();
-      if (!health.consuming) return health;
-    }
-    return { consuming: true };
+    return this.members.health();
   }
 
   /** Committed offset versus partition end for each partition a group reads (admin requests, off the hot path). */
   async lag(groupId: string, topics: readonly string[]): Promise<PartitionLag[]> {
-    const admin = await this.connectedAdmin();
-    const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
-    const result: PartitionLag[] = [];
-    for (const { topic, partitions } of committed) {
-      for (const end of await admin.fetchTopicOffsets(topic)) {
-        const done = partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
-        const from = BigInt(done) < 0n ? BigInt(end.low) : BigInt(done);
-        result.push({ groupId, topic, partition: end.partition, lag: Number(BigInt(end.high) - from) });
-      }
-    }
-    return result;
+    return groupLag(await this.connectedAdmin(), groupId, topics);
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.members].map((m) => m.close()));
-    this.members.clear();
+    await this.members.closeAll();
     await Promise.all([...this.transactional.values()].map((p) => p.close()));
     this.transactional.clear();
     if (this.lagAdmin) await (await this.lagAdmin).disconnect();
@@ -229,7 +200,8 @@ export class PlatformaticKafkaTransport implements BusTransport {
     return 'handled';
   }
 
-  private async deleteGroup(groupId: string): Promise<void> {
+  /** Deletes an empty consumer group (best-effort: a group the broker still sees members of stays). */
+  async deleteGroup(groupId: string): Promise<void> {
     try {
       await (await this.connectedAdmin()).deleteGroups([groupId]);
     } catch (error) {

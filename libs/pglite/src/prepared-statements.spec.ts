@@ -1,6 +1,9 @@
 import { PGlite } from '@electric-sql/pglite';
 import { PglitePreparedStatements } from './prepared-statements';
 
+// Opens PGlite (WASM) databases: seconds each on a busy 2-core box.
+jest.setTimeout(120_000);
+
 describe('PglitePreparedStatements', () => {
   let db: PGlite;
   beforeAll(async () => {

@@ -4,6 +4,9 @@ import { PgliteVectorStore } from './stores/pglite-vector-store';
 import { HashedBagOfWordsEmbedder } from './testing/hashed-embedder';
 import type { ChunkPayload } from './vector-store';
 
+// Opens PGlite (WASM) databases: seconds each on a busy 2-core box.
+jest.setTimeout(120_000);
+
 const clause = (n: number) =>
   `${n}.1 Clause ${n} of the agreement says what party ${n} must do, within ${n * 10} days of notice, in euros.`;
 /** Long enough that the chunker splits it into several chunks that overlap. */

@@ -5,6 +5,9 @@ import type { Reranker } from './reranker';
 import { PgliteVectorStore } from './stores/pglite-vector-store';
 import { HashedBagOfWordsEmbedder } from './testing/hashed-embedder';
 
+// Opens PGlite (WASM) databases: seconds each on a busy 2-core box.
+jest.setTimeout(120_000);
+
 function doc(
   documentId: string,
   content: string,

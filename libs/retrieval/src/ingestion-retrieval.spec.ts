@@ -4,6 +4,9 @@ import { PgliteVectorStore } from './stores/pglite-vector-store';
 import { HashedBagOfWordsEmbedder } from './testing/hashed-embedder';
 import type { VectorStore } from './vector-store';
 
+// Opens PGlite (WASM) databases: seconds each on a busy 2-core box.
+jest.setTimeout(120_000);
+
 const HANDBOOK = [
   '# Handbook',
   '## Annual leave',

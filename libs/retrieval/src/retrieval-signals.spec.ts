@@ -4,6 +4,9 @@ import { DEFAULT_ANSWERABLE_RELEVANCE, NO_DECOMPOSITION, Retriever, RetrieverOpt
 import { PgliteVectorStore } from './stores/pglite-vector-store';
 import { HashedBagOfWordsEmbedder } from './testing/hashed-embedder';
 
+// Opens PGlite (WASM) databases: seconds each on a busy 2-core box.
+jest.setTimeout(120_000);
+
 function doc(documentId: string, content: string): IngestionRequest {
   return {
     tenant: 'acme',

@@ -3,6 +3,9 @@ import { NO_DECOMPOSITION, Retriever } from './retriever';
 import { PgliteVectorStore } from './stores/pglite-vector-store';
 import { HashedBagOfWordsEmbedder } from './testing/hashed-embedder';
 
+// Opens PGlite (WASM) databases: seconds each on a busy 2-core box.
+jest.setTimeout(120_000);
+
 // Same words in both versions: their vector and BM25 scores tie exactly, the case where the stale
 // version used to win because the vector list happened to see it first.
 const POLICY = (perDiem: number) =>

@@ -4,6 +4,9 @@ import { NO_DECOMPOSITION, Retriever } from './retriever';
 import { PgliteVectorStore } from './stores/pglite-vector-store';
 import { HashedBagOfWordsEmbedder } from './testing/hashed-embedder';
 
+// Opens PGlite (WASM) databases: seconds each on a busy 2-core box.
+jest.setTimeout(120_000);
+
 // A document that supersedes itself, or documents that supersede each other, used to be indexed
 // and then retired by themselves: every one of them vanished from retrieval without a word.
 const POLICY = (perDiem: number) =>

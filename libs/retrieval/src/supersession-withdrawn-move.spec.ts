@@ -3,6 +3,9 @@ import { NO_DECOMPOSITION, Retriever } from './retriever';
 import { PgliteVectorStore } from './stores/pglite-vector-store';
 import { HashedBagOfWordsEmbedder } from './testing/hashed-embedder';
 
+// Opens PGlite (WASM) databases: seconds each on a busy 2-core box.
+jest.setTimeout(120_000);
+
 const POLICY = (perDiem: number) =>
   `# Travel policy\n## Meals\nThe daily meal allowance on business trips is ${perDiem} euros per traveller.`;
 

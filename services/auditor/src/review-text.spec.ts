@@ -6,6 +6,9 @@ import pino from 'pino';
 import request from 'supertest';
 import { startAuditor } from './index';
 
+// Opens PGlite (WASM) databases: seconds each on a busy 2-core box.
+jest.setTimeout(120_000);
+
 // A reviewer's comment or edited output travels in ReviewDecided and is stored: text that
 // cannot be stored is refused at the HTTP edge, not by every consumer downstream.
 const logger = pino({ level: 'silent' });

@@ -10,6 +10,9 @@ import {
 import { randomBytes } from 'node:crypto';
 import { withRestoredPii } from './status-pii';
 
+// Opens PGlite (WASM) databases: seconds each on a busy 2-core box.
+jest.setTimeout(120_000);
+
 describe('withRestoredPii', () => {
   const key = randomBytes(32);
   let store: PgliteAuditStore;
