@@ -48,6 +48,11 @@ const DEFAULT_SESSION_TIMEOUT_MS = 6_000;
 const DEFAULT_REBALANCE_TIMEOUT_MS = 300_000;
 /** The protocol name kafkajs's default (round-robin) assignor joins a group with. */
 const KAFKAJS_ROUND_ROBIN = 'RoundRobinAssigner';
+/**
+ * A static member replaced twice within this many milliseconds (or twice the session timeout) is
+ * taken for one whose KAFKA_GROUP_INSTANCE_ID another live process shares (see memberReplaced).
+ */
+const REPLACED_AGAIN_WINDOW_MS = 60_000;
 /** Records fetched and not yet handled, per subscription, above which fetching pauses. */
 const MIN_QUEUED_BOUND = 256;
 
@@ -366,8 +371,18 @@ class PlatformaticGroupMember {
     });
     this.consumer = consumer;
     this.state = { kind: 'joining' };
-    consumer.on('consumer:group:join', () => {
+    this.watchFencing(consumer);
+    let memberId: string | undefined;
+    consumer.on('consumer:group:join', (joined: { memberId?: string }) => {
       if (this.consumer !== consumer) return;
+      // A static member gets a new member id only when the broker dropped the one it had: once
+      // after a session timeout; again and again when another process shares its instance id.
+      const replaced = memberId !== undefined && joined.memberId !== memberId;
+      memberId = joined.memberId;
+      if (replaced && transport.groupInstanceId && this.memberReplaced(sessionTimeout)) {
+        this.fenced(consumer, transport.groupInstanceId);
+        return;
+      }
       // The stream reads every partition again from its committed offset: what is queued is stale.
       for (const queue of this.queues.values()) this.drop(queue);
       this.state = { kind: 'consuming' };
@@ -394,9 +409,88 @@ class PlatformaticGroupMember {
     if (this.closed) await this.stop(consumer, stream);
   }
 
+  /** Unsubscribes the fencing watch of the current consumer (see watchFencing). */
+  private unwatchFencing?: () => void;
+
+  /**
+   * Stops for good when the broker fences this member's `group.instance.id` (FENCED_INSTANCE_ID):
+   * another live process joined the group with the same KAFKA_GROUP_INSTANCE_ID. The client would
+   * rejoin at once and fence the other in turn, so both kept fetching every partition, each handled
+   * every message (side effects twice) and both reported healthy. Told by the client's diagnostics
+   * channels (group, heartbeat, commit) when the broker answers FENCED_INSTANCE_ID, and by the
+   * member id replaced again and again (see memberReplaced); the subscription then stops and
+   * reports the failure through `onFatal`.
+   */
+  private watchFencing(consumer: PConsumer): void {
+    this.unwatchFencing?.();
+    const { client, transport } = this.options;
+    if (!transport.groupInstanceId) return;
+    const channels = [
+      client.consumerGroupChannel,
+      client.consumerHeartbeatChannel,
+      client.consumerCommitsChannel,
+    ];
+    const onError = (message: unknown) => {
+      const { client: from, error } = message as { client?: unknown; error?: unknown };
+      if (from !== consumer || this.consumer !== consumer || this.closed) return;
+      if (!client.findErrorBy(error as Error, 'apiId', 'FENCED_INSTANCE_ID')) return;
+      this.fenced(consumer, transport.groupInstanceId!);
+    };
+    for (const channel of channels) channel.error.subscribe(onError);
+    this.unwatchFencing = () => {
+      for (const channel of channels) channel.error.unsubscribe(onError);
+      this.unwatchFencing = undefined;
+    };
+  }
+
+  /** When this subscription's static member id was last replaced (see start), in epoch ms. */
+  private lastReplacedAt?: number;
+
+  /**
+   * Tells that the broker gave this static member a new member id; true when it happened before
+   * within REPLACED_AGAIN_WINDOW_MS (or twice the session timeout): another process shares its
+   * instance id. Each process then takes the id back on its next commit or heartbeat, so fencing
+   * repeats every few hundred milliseconds while messages flow.
+   */
+  private memberReplaced(sessionTimeoutMs: number): boolean {
+    const now = Date.now();
+    const again =
+      this.lastReplacedAt !== undefined &&
+      now - this.lastReplacedAt < Math.max(REPLACED_AGAIN_WINDOW_MS, 2 * sessionTimeoutMs);
+    this.lastReplacedAt = now;
+    if (!again)
+      this.options.log.warn(
+        `group ${this.groupId}: the broker dropped this static member and gave it a new member id ` +
+          `(a session timeout, or another process with the same KAFKA_GROUP_INSTANCE_ID)`,
+      );
+    return again;
+  }
+
+  private fenced(consumer: PConsumer, instanceId: string): void {
+    this.unwatchFencing?.();
+    this.closed = true;
+    const reason =
+      `fenced: another process joined group ${this.groupId} with KAFKA_GROUP_INSTANCE_ID=${instanceId}; ` +
+      `each live replica needs its own (e.g. its StatefulSet pod name). Stopped consuming so that ` +
+      `messages are not handled by both`;
+    this.state = { kind: 'failed', reason };
+    this.options.log.error(`consumer of group ${this.groupId} ${reason}`);
+    const stream = this.stream;
+    this.consumer = undefined;
+    this.stream = undefined;
+    // No batch starts from now on. The client may still take the id back once while it closes,
+    // fencing the other process in turn: that one then stops the same way, saying so.
+    const stopping = stream ? this.stop(consumer, stream) : consumer.close(true);
+    void stopping.catch(() => undefined);
+    (this.options.transport.onFatal ?? (() => undefined))(
+      new Error(`consumer of group ${this.groupId} ${reason}`),
+    );
+  }
+
   /** Leaves the group; the batches in flight finish and commit first. */
   async close(): Promise<void> {
     this.closed = true;
+    this.unwatchFencing?.();
     const { consumer, stream } = this;
     this.consumer = undefined;
     this.stream = undefined;

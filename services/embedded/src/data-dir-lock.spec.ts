@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, utimesSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DATA_DIR_LOCK, lockDataDir } from './data-dir-lock';
@@ -39,4 +39,28 @@ describe('lockDataDir: one embedded process at a time on LLMBUS_DATA_DIR', () =>
     const release = await lockDataDir(dir, { staleMs: 15_000, waitMs: 0 });
     await release();
   });
+
+  it.each([
+    ['stale', 60_000],
+    ['fresh', 0],
+  ])(
+    'stops at once, naming it, on a %s file (not a lock directory) where the lock goes, and leaves it',
+    async (_kind, age) => {
+      const dir = fresh();
+      mkdirSync(dir, { recursive: true });
+      const path = join(dir, DATA_DIR_LOCK);
+      writeFileSync(path, 'not a lock');
+      const when = new Date(Date.now() - age);
+      utimesSync(path, when, when);
+      const waits: string[] = [];
+      await expect(
+        lockDataDir(dir, { staleMs: 15_000, waitMs: 5_000, onWait: (m) => waits.push(m) }),
+      ).rejects.toThrow(
+        new RegExp(`^LLMBUS_DATA_DIR ${dir}: ${path} is not a directory \\(llmbus's lock is one\\)`),
+      );
+      // Not a wait for a process that does not exist, nor a bare ENOTDIR from rmdir.
+      expect(waits).toEqual([]);
+      expect(existsSync(path)).toBe(true);
+    },
+  );
 });

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { lstatSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { lock } from 'proper-lockfile';
 
@@ -33,7 +33,8 @@ export interface DataDirLockOptions {
  * requests one accepted (202) vanished from the trail without a failure or a resume. The lock is
  * `<dataDir>/llmbus.lock`, refreshed while held and removed on exit; one whose holder died is
  * taken over once stale (`staleMs`). Resolves with its release; rejects, naming LLMBUS_DATA_DIR and
- * the lock, when another live process still holds it after `waitMs`.
+ * the lock, when another live process still holds it after `waitMs`, and at once when something
+ * other than a directory is at the lock's path (no llmbus process made it: it is left in place).
  */
 export async function lockDataDir(
   dataDir: string,
@@ -42,6 +43,7 @@ export async function lockDataDir(
   const { staleMs = 15_000, waitMs = 60_000, onWait, onLost = exitOnLost } = options;
   mkdirSync(dataDir, { recursive: true });
   const lockfilePath = join(dataDir, DATA_DIR_LOCK);
+  refuseNonDirectoryLock(dataDir, lockfilePath);
   const attempt = (retries: number) =>
     lock(dataDir, {
       lockfilePath,
@@ -53,7 +55,7 @@ export async function lockDataDir(
   try {
     return await attempt(0);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw lockError(dataDir, lockfilePath, error);
   }
   onWait?.(
     `LLMBUS_DATA_DIR ${dataDir} is in use by another llmbus process (lock ${lockfilePath}); waiting up to ` +
@@ -63,7 +65,7 @@ export async function lockDataDir(
   try {
     return await attempt(Math.max(1, Math.ceil(waitMs / 500)));
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw lockError(dataDir, lockfilePath, error);
     throw new Error(
       `LLMBUS_DATA_DIR ${dataDir} is in use by another llmbus process (lock ${lockfilePath}, refreshed while it runs): ` +
         `stop that process first, or give this one another LLMBUS_DATA_DIR. Two processes on one data directory ` +
@@ -71,6 +73,34 @@ export async function lockDataDir(
         `after its last refresh`,
     );
   }
+}
+
+/**
+ * Refuses a lock path holding something else than a directory (a file left by hand or by another
+ * tool): proper-lockfile would take it for a live lock until stale, then fail on ENOTDIR removing it.
+ */
+function refuseNonDirectoryLock(dataDir: string, lockfilePath: string): void {
+  let isDirectory: boolean;
+  try {
+    isDirectory = lstatSync(lockfilePath).isDirectory();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if (!isDirectory) throw notADirectory(dataDir, lockfilePath);
+}
+
+function notADirectory(dataDir: string, lockfilePath: string): Error {
+  return new Error(
+    `LLMBUS_DATA_DIR ${dataDir}: ${lockfilePath} is not a directory (llmbus's lock is one), so no llmbus ` +
+      `process made it: remove it once no other process uses the folder, then start again`,
+  );
+}
+
+/** An error of proper-lockfile other than ELOCKED, told as the lock's problem. */
+function lockError(dataDir: string, lockfilePath: string, error: unknown): unknown {
+  // A file put at the lock's path while this process waited.
+  return (error as NodeJS.ErrnoException).code === 'ENOTDIR' ? notADirectory(dataDir, lockfilePath) : error;
 }
 
 function exitOnLost(error: Error): void {

@@ -6,6 +6,7 @@ import { ApiAuthenticated, AuthGuard, CurrentPrincipal, ErrorBody, RequireRole }
 import { inIncomingSpan } from '@llmbus/observability';
 import { WorkflowError } from '@llmbus/workflows';
 import {
+  type BeforeApplicationShutdown,
   BadRequestException,
   Body,
   ConflictException,
@@ -64,8 +65,16 @@ export function digestOfBody(body: SubmitRequestBody): string {
 @ApiTags('requests')
 @Controller('v1/requests')
 @UseGuards(AuthGuard)
-export class RequestsController {
+export class RequestsController implements BeforeApplicationShutdown {
+  /** Aborted when the application stops: long polls then answer with the status as it stands. */
+  private readonly stopping = new AbortController();
+
   constructor(private readonly runtime: RouterRuntime) {}
+
+  /** Nest calls this before the HTTP server closes (see waitForStatus's `stopping`). */
+  beforeApplicationShutdown(): void {
+    this.stopping.abort();
+  }
 
   @Post()
   @HttpCode(202)
@@ -231,6 +240,7 @@ export class RequestsController {
       principal.tenantId,
       id,
       waitMsOf(waitMs),
+      this.stopping.signal,
     );
     if (!view) {
       // The same answer for another tenant's request as for a missing one: nothing leaks across tenants.

@@ -162,6 +162,26 @@ describe('GET /v1/requests/:id?waitMs= (long poll)', () => {
     expect(['accepted', 'routed']).toContain(body.status);
   });
 
+  it('answers a waiting read with the status as it stands when the router stops (a restart)', async () => {
+    // Before: the stopping server dropped the connection, and the client got no answer at all.
+    const requestId = await submit();
+    await recorded(requestId);
+    statusReads = 0;
+    const answer = fetch(`${app.url}/v1/requests/${requestId}?waitMs=30000`, {
+      headers: { 'X-Api-Key': KEYS.acme },
+    });
+    for (let i = 0; i < 500 && statusReads === 0; i += 1) await new Promise((r) => setTimeout(r, 5));
+    // Without the answer at the stop, the close waits out the 30 s wait and the test times out.
+    const closing = app.close();
+    const res = await answer;
+    await closing;
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({
+      requestId,
+      status: expect.stringMatching(/^(accepted|routed)$/),
+    });
+  });
+
   it("answers 404 at once for another tenant's request, and 400 invalid_wait for a bad waitMs", async () => {
     const requestId = await submit();
     await recorded(requestId);

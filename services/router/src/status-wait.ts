@@ -43,7 +43,9 @@ function settles(initial: RequestStatusView['status'], view: RequestStatusView):
  * recording of an outcome wakes the wait; elsewhere the outcome announcements the stream endpoint
  * follows (this replica's DraftHub, which sees every replica's results) do, and the trail is read
  * again, backing off, until the auditor has recorded it (and every UNANNOUNCED_RECHECK_MS anyway).
- * Undefined when the tenant has no such request.
+ * Undefined when the tenant has no such request. `stopping`, once aborted (the router stopping),
+ * ends the wait early with the status as it stands, so that the client gets an answer and the
+ * server's close does not wait the whole `waitMs`.
  * @throws StatusStoreUnavailableError when the audit store does not answer.
  */
 export async function waitForStatus(
@@ -52,8 +54,9 @@ export async function waitForStatus(
   tenantId: string,
   requestId: string,
   waitMs: number,
+  stopping?: AbortSignal,
 ): Promise<RequestStatusView | undefined> {
-  if (waitMs <= 0) return statuses.get(tenantId, requestId);
+  if (waitMs <= 0 || stopping?.aborted) return statuses.get(tenantId, requestId);
   const deadline = Date.now() + Math.min(waitMs, MAX_STATUS_WAIT_MS);
   let announced = false;
   let recordedHere = false;
@@ -76,12 +79,13 @@ export async function waitForStatus(
     announced = false;
     if (SETTLING_TYPES.has(type)) signal();
   });
+  stopping?.addEventListener('abort', signal);
   try {
     let view = await statuses.get(tenantId, requestId);
     if (view === undefined) return undefined;
     const initial = view.status;
     let pause = ANNOUNCED_PAUSE_MS.first;
-    while (!settles(initial, view)) {
+    while (!settles(initial, view) && !stopping?.aborted) {
       const left = deadline - Date.now();
       if (left <= 0) break;
       if (!signalled) {
@@ -103,5 +107,6 @@ export async function waitForStatus(
   } finally {
     unsubscribe();
     stopRecorded();
+    stopping?.removeEventListener('abort', signal);
   }
 }
