@@ -300,3 +300,50 @@ export async function kafkajsRelayHop({ brokers, hop, prefix, concurrency }) {
     void Promise.allSettled([consumer.disconnect(), producer.disconnect()]).then(() => process.exit(0));
   });
 }
+
+/**
+ * Reads the record timestamps of every request along a path of topics, for a latency breakdown per
+ * hop: consumes `topics` (in path order) from the beginning and keeps, for each record key that
+ * `keep(key)` accepts and each topic, the timestamp (ms since the epoch, CreateTime: set by the
+ * process that produced the record) of the first record that `filter(message, topicIndex)` accepts.
+ * Returns the consumer (to disconnect) and `times`: key -> array of timestamps by topic index.
+ */
+export async function tapHopTimes(kafka, groupId, topics, keep, filter = () => true) {
+  const times = new Map();
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 50, sessionTimeout: 30_000 });
+  await consumer.connect();
+  await consumer.subscribe({ topics, fromBeginning: true });
+  const joined = new Promise((resolve) => consumer.on(consumer.events.GROUP_JOIN, resolve));
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      const index = topics.indexOf(batch.topic);
+      for (const message of batch.messages) {
+        const key = message.key?.toString() ?? '';
+        if (!keep(key) || !filter(message, index)) continue;
+        let row = times.get(key);
+        if (!row) times.set(key, (row = new Array(topics.length).fill(undefined)));
+        row[index] ??= Number(message.timestamp);
+      }
+    },
+  });
+  await joined;
+  return { consumer, times };
+}
+
+/**
+ * Prints the median time each hop added (record timestamp on topic i+1 minus on topic i, over the
+ * requests seen on both) and their sum. `names[i]` names the hop from topic i to topic i+1. The
+ * sum of medians is not the median end to end: it shows where a typical request spends its time.
+ */
+export function printHopMedians(title, names, times) {
+  const medians = names.map((_, i) => {
+    const gaps = [];
+    for (const row of times.values())
+      if (row[i] !== undefined && row[i + 1] !== undefined) gaps.push(row[i + 1] - row[i]);
+    gaps.sort((a, b) => a - b);
+    return percentile(gaps, 50);
+  });
+  const sum = medians.reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
+  const parts = names.map((name, i) => `${name} ${Number.isFinite(medians[i]) ? medians[i].toFixed(0) : '-'}`);
+  console.log(`  ${title}, median ms per hop (record timestamps): ${parts.join(', ')}; sum ${sum.toFixed(0)}`);
+}

@@ -51,6 +51,8 @@ import {
   freePort,
   kafkajsRelayHop,
   percentile,
+  printHopMedians,
+  tapHopTimes,
   ROOT,
   spawnNode,
   startModelServer,
@@ -148,6 +150,7 @@ async function main() {
         partitions: contracts.Topics.Request.partitions,
       });
       printRun('raw kafkajs 4-hop relay', results.relay);
+      printHopMedians('relay', ['hop1', 'hop2', 'hop3', 'hop4'], results.relay.hopTimes);
     }
     if (!args['no-pipeline']) {
       results.pipeline = await runPipeline({
@@ -636,6 +639,8 @@ async function runRelay({
     completions,
   );
   cleanups.push(() => tap.disconnect());
+  const hopTap = await tapHopTimes(kafka, `${prefix}relay-hops`, topics, (key) => key.startsWith('m'));
+  cleanups.push(() => hopTap.consumer.disconnect());
   const payload = JSON.stringify(ticket('relay'));
   const send = (base) => (i) =>
     producer.send({
@@ -647,7 +652,16 @@ async function runRelay({
   if (warmup > 0)
     await drive({ rate, count: warmup, send: send('w'), completions, processes, label: 'relay warm-up' });
   phase.base = 'm';
-  return drive({ rate, count, send: send('m'), completions, processes, label: 'relay' });
+  const r = await drive({ rate, count, send: send('m'), completions, processes, label: 'relay' });
+  await waitForHopTimes(hopTap.times, count);
+  return { ...r, hopTimes: hopTap.times };
+}
+
+/** Waits (at most 10 s) until the hop tap has seen `count` requests on every topic of their path. */
+async function waitForHopTimes(times, count) {
+  const until = Date.now() + 10_000;
+  const complete = () => [...times.values()].filter((row) => row.every((t) => t !== undefined)).length;
+  while (complete() < count && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -804,6 +818,22 @@ async function runPipeline(o) {
     },
   );
   cleanups.push(() => tap.disconnect());
+  // Where the time of a measured request goes, stage by stage (the auditor is off the path).
+  const pathTopics = [
+    contracts.Topics.Request,
+    contracts.Topics.Routed,
+    contracts.Topics.Retrieved,
+    contracts.Topics.Generated,
+    contracts.Topics.Result,
+  ].map((t) => prefix + t.name);
+  const hopTap = await tapHopTimes(
+    kafka,
+    `${prefix}bench-hops`,
+    pathTopics,
+    (key) => key.startsWith('m-'),
+    (message, index) => index !== 4 || message.headers?.ce_type?.toString() === completedType,
+  );
+  cleanups.push(() => hopTap.consumer.disconnect());
   const send = (base) => (i) => {
     const requestId = `${base}${i}`;
     return producer.send({
@@ -877,6 +907,7 @@ async function runPipeline(o) {
   const killStages = options.kill;
   if (killStages.length === 0) {
     rounds.push(await round('llmbus', 'm-', count, rate));
+    await waitForHopTimes(hopTap.times, count);
   } else {
     const summaries = [];
     // The kill comes 5 s into the round (or half-way if the round is shorter), so that the pipeline
@@ -898,6 +929,8 @@ async function runPipeline(o) {
     printRecoveryTable(args['kill-signal'], summaries);
   }
   printRun(`llmbus, five stage processes${scaling ? `, 1 ${scaling.stage}` : ''}`, rounds[0]);
+  if (killStages.length === 0)
+    printHopMedians('llmbus', ['router', 'retriever', 'generator', 'validator'], hopTap.times);
   console.log(`  chat calls in flight at most: ${model.stats.maxInFlight} (warm-up ${maxInFlightBefore})`);
   if (outcomes.other.size > 0)
     console.log(`  other outcomes seen: ${[...outcomes.other].map(([t, n]) => `${t} ${n}`).join(', ')}`);
