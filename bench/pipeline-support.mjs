@@ -344,6 +344,10 @@ export function printHopMedians(title, names, times) {
     return percentile(gaps, 50);
   });
   const sum = medians.reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
-  const parts = names.map((name, i) => `${name} ${Number.isFinite(medians[i]) ? medians[i].toFixed(0) : '-'}`);
-  console.log(`  ${title}, median ms per hop (record timestamps): ${parts.join(', ')}; sum ${sum.toFixed(0)}`);
+  const parts = names.map(
+    (name, i) => `${name} ${Number.isFinite(medians[i]) ? medians[i].toFixed(0) : '-'}`,
+  );
+  console.log(
+    `  ${title}, median ms per hop (record timestamps): ${parts.join(', ')}; sum ${sum.toFixed(0)}`,
+  );
 }
