@@ -7,13 +7,16 @@ jest.mock('compromise', () => {
   type Tagger = (text: string) => unknown;
   const actual = jest.requireActual<Tagger | { default: Tagger }>('compromise');
   const tagger = typeof actual === 'function' ? actual : actual.default;
-  return {
-    __esModule: true,
-    default: (text: string) => {
+  // The rest of its API (world, version) as it is: the narrowed rule lookup installs itself in it.
+  const recording = Object.assign(
+    (text: string) => {
       mockTagged.push(text);
       return tagger(text);
     },
-  };
+    tagger,
+    { world: () => (tagger as unknown as { world(): unknown }).world() },
+  );
+  return { __esModule: true, default: recording };
 });
 
 const line = 'Ticket 42: Maria Lopez cannot reset her password.';

@@ -1,6 +1,8 @@
 import nlp from 'compromise';
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+// Installs compromise's narrowed rule lookup (same tags, less CPU) before any line is tagged.
+import { narrowedBulkMatch } from './compromise-sweep';
 import {
   attestedSpansOf,
   hasAttestedLines,
@@ -217,6 +219,7 @@ export const COMPROMISE_DETECTOR: AttestedDetector = {
     .update(
       [
         nlp.version,
+        narrowedBulkMatch.toString(),
         CAPITALISED_WORD.source,
         PERSON_SHAPE.source,
         ORGANISATION_AFTER.source,

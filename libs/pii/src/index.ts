@@ -18,3 +18,4 @@ export * from './pii-log-scrubber';
 export * from './stored-payload-masking';
 export * from './cached-detector';
 export * from './pii-attestation';
+export * from './compromise-sweep';
