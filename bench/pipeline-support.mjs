@@ -310,24 +310,31 @@ export async function kafkajsRelayHop({ brokers, hop, prefix, concurrency }) {
  */
 export async function tapHopTimes(kafka, groupId, topics, keep, filter = () => true) {
   const times = new Map();
+  const consumer = await tapConsumer(kafka, groupId, topics, (batch) => {
+    const index = topics.indexOf(batch.topic);
+    for (const message of batch.messages) {
+      const key = message.key?.toString() ?? '';
+      if (!keep(key) || !filter(message, index)) continue;
+      let row = times.get(key);
+      if (!row) times.set(key, (row = new Array(topics.length).fill(undefined)));
+      row[index] ??= Number(message.timestamp);
+    }
+  });
+  return { consumer, times };
+}
+
+/**
+ * A kafkajs consumer of `topics` from the beginning (a group of its own, 50 ms fetch waits) that
+ * hands each batch to `onBatch(batch)`; resolves once it has joined its group.
+ */
+export async function tapConsumer(kafka, groupId, topics, onBatch) {
   const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 50, sessionTimeout: 30_000 });
   await consumer.connect();
   await consumer.subscribe({ topics, fromBeginning: true });
   const joined = new Promise((resolve) => consumer.on(consumer.events.GROUP_JOIN, resolve));
-  await consumer.run({
-    eachBatch: async ({ batch }) => {
-      const index = topics.indexOf(batch.topic);
-      for (const message of batch.messages) {
-        const key = message.key?.toString() ?? '';
-        if (!keep(key) || !filter(message, index)) continue;
-        let row = times.get(key);
-        if (!row) times.set(key, (row = new Array(topics.length).fill(undefined)));
-        row[index] ??= Number(message.timestamp);
-      }
-    },
-  });
+  await consumer.run({ eachBatch: async ({ batch }) => onBatch(batch) });
   await joined;
-  return { consumer, times };
+  return consumer;
 }
 
 /**

@@ -52,6 +52,7 @@ import {
   kafkajsRelayHop,
   percentile,
   printHopMedians,
+  tapConsumer,
   tapHopTimes,
   ROOT,
   spawnNode,
@@ -576,22 +577,14 @@ function printRatios(relay, pipeline) {
 
 // ---------------------------------------------------------------------------------------------
 /** A result-topic reader: calls `completions.onDone(index)` for each record whose key maps to an index. */
-async function tapTopics(kafka, groupId, topics, indexOf, completions, filter = () => true) {
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 50, sessionTimeout: 30_000 });
-  await consumer.connect();
-  await consumer.subscribe({ topics, fromBeginning: true });
-  const joined = new Promise((resolve) => consumer.on(consumer.events.GROUP_JOIN, resolve));
-  await consumer.run({
-    eachBatch: async ({ batch }) => {
-      for (const message of batch.messages) {
-        if (!filter(message)) continue;
-        const index = indexOf(message.key?.toString() ?? '');
-        if (index !== undefined) completions.onDone?.(index);
-      }
-    },
+function tapTopics(kafka, groupId, topics, indexOf, completions, filter = () => true) {
+  return tapConsumer(kafka, groupId, topics, (batch) => {
+    for (const message of batch.messages) {
+      if (!filter(message)) continue;
+      const index = indexOf(message.key?.toString() ?? '');
+      if (index !== undefined) completions.onDone?.(index);
+    }
   });
-  await joined;
-  return consumer;
 }
 
 async function runRelay({
