@@ -68,7 +68,9 @@ describe('npm start wrapper', () => {
       ].join('\n'),
     );
     // As npm runs a script: a shell that waits for the command (`; exit $?` keeps it from exec-ing).
-    shell = spawn('sh', ['-c', `"${process.execPath}" "${join(dir, 'wrapper.mjs')}"; exit $?`], { stdio: 'ignore' });
+    shell = spawn('sh', ['-c', `"${process.execPath}" "${join(dir, 'wrapper.mjs')}"; exit $?`], {
+      stdio: 'ignore',
+    });
     expect(await until(() => existsSync(join(dir, 'platform.pid')), 20_000)).toBe(true);
 
     shell.kill('SIGTERM');

@@ -69,6 +69,11 @@ describe('HTTP request log lines', () => {
         traceparent: '00-1-2-01',
         'x-gateway-secret': 's',
       }),
-    ).toEqual({ Host: 'a:1', 'content-type': 'application/json', traceparent: '00-1-2-01', 'x-gateway-secret': '[redacted]' });
+    ).toEqual({
+      Host: 'a:1',
+      'content-type': 'application/json',
+      traceparent: '00-1-2-01',
+      'x-gateway-secret': '[redacted]',
+    });
   });
 });

@@ -51,7 +51,9 @@ export const LOGGED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
 ]);
 
 /** `headers` as a request's log line shows them: values of headers not in LOGGED_REQUEST_HEADERS replaced by "[redacted]". */
-export function loggableRequestHeaders(headers: Record<string, unknown> | undefined): Record<string, unknown> {
+export function loggableRequestHeaders(
+  headers: Record<string, unknown> | undefined,
+): Record<string, unknown> {
   const shown: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(headers ?? {})) {
     shown[name] = LOGGED_REQUEST_HEADERS.has(name.toLowerCase()) ? value : '[redacted]';
@@ -72,7 +74,10 @@ export function httpLoggerParams(logger: Logger): Params {
       customLogLevel: httpLogLevel,
       // pino-http hands this its standard request object ({id, method, url, headers, ...}).
       serializers: {
-        req: (req: { headers?: Record<string, unknown> }) => ({ ...req, headers: loggableRequestHeaders(req.headers) }),
+        req: (req: { headers?: Record<string, unknown> }) => ({
+          ...req,
+          headers: loggableRequestHeaders(req.headers),
+        }),
       },
       customProps: (req) => {
         const principal = principalOf(req);
