@@ -14,6 +14,10 @@
 //   eval "$(infra/up.sh --env)"; npm run bench:pipeline -- --rate 20 --count 400
 // Broker CPU is reported when its pid is known: LLMBUS_RUN_DIR/kafka/kafka.pid (infra/up.sh) or --broker-pid.
 //
+// Options of every mode: --rate 20 (requests/s), --count 400, --warmup 100, --model-latency-ms 0,
+// --embedding-latency-ms 0, --stage-env VAR=value (repeatable: set on every stage process),
+// --cpu-prof DIR (a .cpuprofile per stage), --broker-pid PID, --no-relay, --no-pipeline, --help.
+//
 // Modes:
 //   --replicas generator=4 --model-latency-ms 200   stage scaling: the same load with one replica of
 //                                                  the stage, then with N; prints the efficiency
@@ -98,10 +102,21 @@ try {
       poll: { type: 'boolean', default: false },
       'relay-hop': { type: 'string' },
       'relay-prefix': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   }));
 } catch (error) {
   usageError(`${error.message} (the options are listed at the top of bench/pipeline.bench.mjs)`);
+}
+if (args.help) {
+  // The usage is the comment at the top of this file, so that it cannot drift from a second copy.
+  const usage = [];
+  for (const line of readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1)) {
+    if (!line.startsWith('//')) break;
+    usage.push(line.replace(/^\/\/ ?/, ''));
+  }
+  console.log(`usage: npm run bench:pipeline -- [options]\n\n${usage.join('\n')}`);
+  process.exit(0);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,9 +2,9 @@
 // every stage in one process (embedded mode). Extra arguments are ignored; configure with env.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { superviseChild } from './platform-child.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -27,20 +27,7 @@ if (!existsSync(main)) {
 // The platform runs in a child process; this one stays until it has exited, so a terminal does
 // not get its prompt back (and lose Ctrl-C) while the platform is still stopping. The platform
 // handles the signals itself (README "What `npm start` does"): the first stops it with a grace
-// period for in-flight work, a second exits at once.
+// period for in-flight work, a second exits at once. superviseChild passes them on, and stops the
+// platform when npm's shell has gone (see there).
 const child = spawn(process.execPath, [main], { cwd: root, stdio: 'inherit' });
-// Ctrl-C in a terminal reaches the whole foreground process group, the platform included, so a
-// SIGINT is passed on only when there is no terminal (npm also forwards one to this process, and
-// passing that on too would count as a second Ctrl-C). SIGTERM and SIGHUP come to this process
-// alone: they are passed on.
-const fromTerminal = Boolean(process.stdin.isTTY);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => {
-    if (signal === 'SIGINT' && fromTerminal) return;
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-  });
-}
-child.on('exit', (code, signal) => {
-  // Killed by a signal: the shell convention, 128 + its number.
-  process.exit(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1));
-});
+superviseChild(child, Boolean(process.stdin.isTTY));

@@ -3,6 +3,7 @@ import {
   ArrayMaxSize,
   IsArray,
   IsBoolean,
+  IsDefined,
   IsIn,
   IsInt,
   IsObject,
@@ -90,14 +91,14 @@ export class ToolRound {
  */
 export class ToolLoopState {
   @Matches(ID_PATTERN, { message: `requestId ${ID_MESSAGE}` }) requestId!: string;
-  @ValidateNested() @Type(() => RequestContext) context!: RequestContext;
+  @IsDefined() @ValidateNested() @Type(() => RequestContext) context!: RequestContext;
   @IsObject() input!: Record<string, unknown>;
   @IsArray() @ArrayMaxSize(100) @ValidateNested({ each: true }) @Type(() => Passage) passages!: Passage[];
   /** The generation attempt the loop belongs to (1, or a regeneration's attempt). */
   @IsInt() @Min(1) attempt!: number;
   @IsArray() @ArrayMaxSize(32) @ValidateNested({ each: true }) @Type(() => ToolRound) rounds!: ToolRound[];
   /** Usage summed over the loop's model calls so far. */
-  @ValidateNested() @Type(() => ModelUsage) usage!: ModelUsage;
+  @IsDefined() @ValidateNested() @Type(() => ModelUsage) usage!: ModelUsage;
 }
 
 /**
@@ -153,5 +154,5 @@ export class ToolApproval {
   /** ISO 8601: after this instant no decision is accepted and the request fails as `approval_expired`. */
   @IsString() @MaxLength(40) expiresAt!: string;
   /** The loop to resume once decided. */
-  @ValidateNested() @Type(() => ToolLoopState) loop!: ToolLoopState;
+  @IsDefined() @ValidateNested() @Type(() => ToolLoopState) loop!: ToolLoopState;
 }

@@ -3,6 +3,7 @@ import {
   ArrayMaxSize,
   IsArray,
   IsBoolean,
+  IsDefined,
   IsIn,
   IsInt,
   IsNotEmpty,
@@ -167,10 +168,10 @@ export class Classification {
 
 /** Workflow state carried from stage to stage, so no stage needs to look anything up. */
 export class RequestContext {
-  @ValidateNested() @Type(() => WorkflowRef) workflow!: WorkflowRef;
-  @ValidateNested() @Type(() => Requester) requester!: Requester;
+  @IsDefined() @ValidateNested() @Type(() => WorkflowRef) workflow!: WorkflowRef;
+  @IsDefined() @ValidateNested() @Type(() => Requester) requester!: Requester;
   @IsIn(MODEL_TIERS) modelTier!: ModelTier;
-  @ValidateNested() @Type(() => Budget) budget!: Budget;
+  @IsDefined() @ValidateNested() @Type(() => Budget) budget!: Budget;
   /** The requester's reference from RequestSubmitted, echoed on the result. */
   @IsOptional() @IsString() @MaxLength(REPLY_TO_MAX_LENGTH) replyTo?: string;
   /** Set by the router when the workflow declares a `classify:` step. */
@@ -184,7 +185,7 @@ export class RequestContext {
  */
 export class CarriedRequest {
   @Matches(ID_PATTERN, { message: `requestId ${ID_MESSAGE}` }) requestId!: string;
-  @ValidateNested() @Type(() => RequestContext) context!: RequestContext;
+  @IsDefined() @ValidateNested() @Type(() => RequestContext) context!: RequestContext;
   @IsObject() input!: Record<string, unknown>;
   @IsArray()
   @ArrayMaxSize(LIST_MAX_ITEMS)

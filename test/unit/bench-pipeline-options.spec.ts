@@ -47,6 +47,15 @@ describe('bench:pipeline options', () => {
     expect(status).toBe(1);
   });
 
+  it('prints its usage for --help and exits 0 without a broker', () => {
+    const { status, stdout, stderr } = run('--help');
+    expect(stderr).toBe('');
+    expect(stdout).toMatch(/^usage: npm run bench:pipeline -- \[options\]/);
+    expect(stdout).toMatch(/--kill generator\|all/);
+    expect(stdout).toMatch(/--startup all/);
+    expect(status).toBe(0);
+  });
+
   it('accepts good options and only then asks for the broker', () => {
     const { status, stderr } = run('--rate', '5', '--count', '10', '--kill', 'router,validator');
     expect(stderr).toMatch(/needs KAFKA_BROKERS and DATABASE_URL/);

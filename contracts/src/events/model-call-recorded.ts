@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsUUID, Matches, Min, ValidateNested } from 'class-validator';
+import { IsDefined, IsIn, IsInt, IsOptional, IsUUID, Matches, Min, ValidateNested } from 'class-validator';
 import { defineEvent } from '../event-definition';
 import { STAGES, Stage, Topics } from '../topics';
 import { ID_MESSAGE, ID_PATTERN, ModelUsage, WorkflowRef } from '../values';
@@ -16,7 +16,7 @@ export class ModelCallRecorded {
   @IsIn(STAGES) stage!: Stage;
   /** Generation attempt the call belongs to (1, then one more per regeneration). */
   @IsInt() @Min(1) attempt!: number;
-  @ValidateNested() @Type(() => ModelUsage) usage!: ModelUsage;
+  @IsDefined() @ValidateNested() @Type(() => ModelUsage) usage!: ModelUsage;
   /** The workflow the request runs, for cost accounting per workflow version (absent in older records). */
   @IsOptional() @ValidateNested() @Type(() => WorkflowRef) workflow?: WorkflowRef;
 }

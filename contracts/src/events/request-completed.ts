@@ -2,6 +2,7 @@ import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
+  IsDefined,
   IsIn,
   IsInt,
   IsObject,
@@ -21,7 +22,7 @@ import { Assessment } from '../assessment';
 /** A request finished with a validated (or human-approved) output. */
 export class RequestCompleted {
   @Matches(ID_PATTERN, { message: `requestId ${ID_MESSAGE}` }) requestId!: string;
-  @ValidateNested() @Type(() => WorkflowRef) workflow!: WorkflowRef;
+  @IsDefined() @ValidateNested() @Type(() => WorkflowRef) workflow!: WorkflowRef;
   @IsObject() output!: Record<string, unknown>;
   /** Ids of the passages the output cites; each was retrieved for this request. */
   @IsArray() @ArrayMaxSize(LIST_MAX_ITEMS) @IsString({ each: true }) citations!: string[];
@@ -29,7 +30,7 @@ export class RequestCompleted {
   /** Who accepted the output: the validator's checks or a human reviewer. */
   @IsIn(['validator', 'reviewer']) acceptedBy!: 'validator' | 'reviewer';
   /** Usage of the accepted generation. */
-  @ValidateNested() @Type(() => ModelUsage) usage!: ModelUsage;
+  @IsDefined() @ValidateNested() @Type(() => ModelUsage) usage!: ModelUsage;
   /** The validator's confidence in the output and the evidence behind it. */
   @IsOptional() @ValidateNested() @Type(() => Assessment) assessment?: Assessment;
   @IsOptional() @IsString() @MaxLength(REPLY_TO_MAX_LENGTH) replyTo?: string;

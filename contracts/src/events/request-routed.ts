@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsObject, IsOptional, Matches, ValidateNested } from 'class-validator';
+import { IsDefined, IsObject, IsOptional, Matches, ValidateNested } from 'class-validator';
 import { defineEvent } from '../event-definition';
 import { Topics } from '../topics';
 import { ID_MESSAGE, ID_PATTERN, RequestContext, RetrievalPlan } from '../values';
@@ -7,9 +7,9 @@ import { ID_MESSAGE, ID_PATTERN, RequestContext, RetrievalPlan } from '../values
 /** The router chose the workflow, model tier, budget and retrieval plan. */
 export class RequestRouted {
   @Matches(ID_PATTERN, { message: `requestId ${ID_MESSAGE}` }) requestId!: string;
-  @ValidateNested() @Type(() => RequestContext) context!: RequestContext;
+  @IsDefined() @ValidateNested() @Type(() => RequestContext) context!: RequestContext;
   @IsObject() input!: Record<string, unknown>;
-  @ValidateNested() @Type(() => RetrievalPlan) retrieval!: RetrievalPlan;
+  @IsDefined() @ValidateNested() @Type(() => RetrievalPlan) retrieval!: RetrievalPlan;
   /**
    * Hex SHA-256 of the routed RequestSubmitted payload's RFC 8785 canonical JSON, its own
    * `submissionDigest` left out: how a router replica tells a re-sent request (same id, same body,

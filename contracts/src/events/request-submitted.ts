@@ -1,5 +1,13 @@
 import { Type } from 'class-transformer';
-import { IsObject, IsOptional, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
+import {
+  IsDefined,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  ValidateNested,
+} from 'class-validator';
 import { REPLY_TO_MAX_LENGTH } from '../limits';
 import { defineEvent } from '../event-definition';
 import { Topics } from '../topics';
@@ -16,7 +24,7 @@ export class RequestSubmitted {
   @IsOptional() @Matches(ID_PATTERN, { message: `workflow ${ID_MESSAGE}` }) workflow?: string;
   /** Workflow input (ticket fields, question, alert...); validated by the router against the workflow. */
   @IsObject() input!: Record<string, unknown>;
-  @ValidateNested() @Type(() => Requester) requester!: Requester;
+  @IsDefined() @ValidateNested() @Type(() => Requester) requester!: Requester;
   /** Free-form reference the upstream system wants echoed on the result. */
   @IsOptional() @IsString() @MaxLength(REPLY_TO_MAX_LENGTH) replyTo?: string;
   /**

@@ -3,6 +3,7 @@ import {
   ArrayMaxSize,
   IsArray,
   IsBase64,
+  IsDefined,
   IsIn,
   IsInt,
   IsObject,
@@ -41,14 +42,14 @@ export class SealedPiiVault {
 export class ResponseGenerated extends CarriedRequest {
   /** 1 for the first generation, incremented by each regeneration. */
   @IsInt() @Min(1) attempt!: number;
-  @ValidateNested() @Type(() => PromptRef) prompt!: PromptRef;
+  @IsDefined() @ValidateNested() @Type(() => PromptRef) prompt!: PromptRef;
   /** The exact prompt sent to the model, kept for the audit trail. */
   @IsString() @MaxLength(MODEL_TEXT_MAX_LENGTH) renderedPrompt!: string;
   /** Raw model text. */
   @IsString() @MaxLength(MODEL_TEXT_MAX_LENGTH) text!: string;
   /** Parsed structured output when the text is JSON; validation happens in the validator. */
   @IsOptional() @IsObject() output?: Record<string, unknown>;
-  @ValidateNested() @Type(() => ModelUsage) usage!: ModelUsage;
+  @IsDefined() @ValidateNested() @Type(() => ModelUsage) usage!: ModelUsage;
   /**
    * Present when the prompt was masked for a model not trusted with PII: `text`, `output` and
    * `renderedPrompt` hold placeholders, and the validator restores the values from this mapping.

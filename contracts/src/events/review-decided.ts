@@ -1,5 +1,14 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsObject, IsOptional, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
+import {
+  IsDefined,
+  IsIn,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  ValidateNested,
+} from 'class-validator';
 import { NAME_MAX_LENGTH, NOTE_MAX_LENGTH } from '../limits';
 import { defineEvent } from '../event-definition';
 import { Topics } from '../topics';
@@ -22,7 +31,7 @@ export class ReviewDecided {
    * The review being decided, as the audit trail recorded it. The decision carries everything
    * needed to apply it, so no stage has to remember open reviews (and a restart forgets none).
    */
-  @ValidateNested() @Type(() => ReviewRequested) review!: ReviewRequested;
+  @IsDefined() @ValidateNested() @Type(() => ReviewRequested) review!: ReviewRequested;
 }
 
 export const ReviewDecidedEvent = defineEvent({

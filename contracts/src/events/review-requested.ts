@@ -2,6 +2,7 @@ import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
+  IsDefined,
   IsIn,
   IsInt,
   IsObject,
@@ -40,7 +41,7 @@ export class ReviewRequested extends CarriedRequest {
   @IsOptional() @IsObject() output?: Record<string, unknown>;
   @IsString() @MaxLength(MODEL_TEXT_MAX_LENGTH) text!: string;
   @IsInt() @Min(1) attempts!: number;
-  @ValidateNested() @Type(() => ModelUsage) usage!: ModelUsage;
+  @IsDefined() @ValidateNested() @Type(() => ModelUsage) usage!: ModelUsage;
   /** The validator's confidence in the output and the evidence behind it. */
   @IsOptional() @ValidateNested() @Type(() => Assessment) assessment?: Assessment;
   /** The call to approve and the loop to resume, when `kind` is `tool-approval`. */

@@ -88,6 +88,22 @@ function headerString(value: Buffer | string | (Buffer | string)[] | undefined):
 
 const CONCURRENT_TRANSACTIONS = /another concurrent operation on the same transaction/;
 
+/**
+ * The pino level of a kafkajs log entry. Back-to-back transactions meet CONCURRENT_TRANSACTIONS
+ * while the previous commit's markers are written; kafkajs retries it (as the Java client does,
+ * silently), so it is logged at debug whether kafkajs names it in the entry's `error` or in its
+ * message (the producer's "Failed to send messages: …", which logged at error on every retry).
+ */
+export function kafkajsLogLevel(
+  level: logLevel,
+  entry: { message: string; error?: unknown },
+): 'error' | 'warn' | 'info' | 'debug' {
+  const routine =
+    CONCURRENT_TRANSACTIONS.test(entry.message) ||
+    (typeof entry.error === 'string' && CONCURRENT_TRANSACTIONS.test(entry.error));
+  return routine ? 'debug' : toLevel(level);
+}
+
 /** Groups records by topic for one `sendBatch`. */
 function topicMessages(records: readonly OutgoingRecord[]) {
   const byTopic = new Map<
@@ -129,10 +145,7 @@ export class KafkaTransport implements BusTransport {
         () =>
         ({ level, log: entry }) => {
           const { message, ...rest } = entry;
-          // Back-to-back transactions meet CONCURRENT_TRANSACTIONS while the previous commit's
-          // markers are written; kafkajs retries it (as the Java client does, silently).
-          const routine = typeof rest['error'] === 'string' && CONCURRENT_TRANSACTIONS.test(rest['error']);
-          log[routine ? 'debug' : toLevel(level)](rest, message);
+          log[kafkajsLogLevel(level, entry)](rest, message);
         },
     });
   }
