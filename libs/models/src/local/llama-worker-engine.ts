@@ -170,7 +170,9 @@ export class LlamaWorkerEngine implements LocalInferenceEngine {
   private receive(message: WorkerResponse): void {
     if (message.type === 'log') {
       // llama.cpp warns about harmless model quirks on every load; only its errors deserve a warning.
-      const details = { component: 'node-llama-cpp', level: message.level };
+      // Its own level goes under another name: pino writes `level` itself, and a second `level`
+      // key in one JSON line is read differently by each log shipper.
+      const details = { component: 'node-llama-cpp', llamaLevel: message.level };
       if (message.level === 'error' || message.level === 'fatal')
         this.options.logger?.warn(details, message.message);
       else this.options.logger?.info(details, message.message);
