@@ -17,4 +17,5 @@ export * from './dead-letter-replay';
 export * from './retry-topics';
 export { tailEvents } from './event-tail';
 export type { TailedEvent, TailOptions } from './event-tail';
+export { UnsupportedKafkaSecurityError } from './platformatic-connection-security';
 export * from './platformatic-kafka-transport';

@@ -1,6 +1,6 @@
 import type * as Platformatic from '@platformatic/kafka' with { 'resolution-mode': 'import' };
 import { Partitioners } from 'kafkajs';
-import { keyPartitioner } from './platformatic-kafka-transport';
+import { keyPartitioner } from './platformatic-client';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const client = require('@platformatic/kafka') as typeof Platformatic;
