@@ -6,6 +6,7 @@ import { pinChainSessionFor } from './audit-chain';
 import type { SqlClient } from './sql-client';
 import { SqlAuditStore } from './sql-audit-store';
 import { RecordedStatuses } from './recorded-statuses';
+import { PglitePlannerStatistics } from './pglite-planner-statistics';
 
 export interface PgliteAuditStoreOptions {
   /**
@@ -60,12 +61,24 @@ export class PgliteAuditStore extends SqlAuditStore {
   // event are answered from memory (bench --embedded: two trail reads per long poll before).
   protected override readonly recordedStatuses = new RecordedStatuses();
 
+  /**
+   * ANALYZE audit_events as rows are recorded (PGlite runs no autovacuum): see
+   * PglitePlannerStatistics. Set once the store opened.
+   */
+  plannerStatistics?: PglitePlannerStatistics;
+
   private constructor(readonly db: PGlite) {
     // PGlite is one connection that runs one transaction at a time, and this store is its only
     // writer: a chain head cannot move between its read and the insert, so no lock is taken.
     super(clientOf(db, new PglitePreparedStatements(db)), () => db.close(), undefined, {
       soleWriter: true,
     });
+  }
+
+  /** Waits for a running ANALYZE, then closes the database. */
+  override async close(): Promise<void> {
+    await this.plannerStatistics?.settled();
+    await super.close();
   }
 
   /** Opens (or creates) the database, applies pending migrations, and resolves with a ready store. */
@@ -83,6 +96,14 @@ export class PgliteAuditStore extends SqlAuditStore {
       await pinChainSessionFor(store.client);
       const { rows } = await store.client.query('SELECT 1 FROM audit_events LIMIT 1');
       if (rows.length === 0) store.recordedStatuses.trailEmptyAtStart();
+      const { rows: sized } = await store.client.query<{ rows: number }>(
+        `SELECT reltuples::float8 AS rows FROM pg_class WHERE oid = 'audit_events'::regclass`,
+      );
+      const statistics = new PglitePlannerStatistics(async () => {
+        await db.query('ANALYZE audit_events');
+      }, sized[0]?.rows ?? 0);
+      store.plannerStatistics = statistics;
+      store.onRecorded(() => statistics.rowsWritten(1));
     } catch (error) {
       await db.close();
       throw error;
