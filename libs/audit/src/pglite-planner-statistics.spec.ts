@@ -17,7 +17,7 @@ describe('PglitePlannerStatistics', () => {
     statistics.rowsWritten(1);
     await statistics.settled();
     expect(calls).toBe(1);
-    // The next threshold counts the rows analysed: 1000 + 151 rows.
+    // The next threshold counts the rows analysed too: 1000 + first + 1.
     statistics.rowsWritten(ANALYZE_THRESHOLD_ROWS + Math.floor(ANALYZE_SCALE_FACTOR * (1000 + first + 1)));
     await statistics.settled();
     expect(calls).toBe(1);
