@@ -16,6 +16,16 @@ export interface PgliteAuditStoreOptions {
   readonly dataDir?: string;
 }
 
+/**
+ * PGlite's start parameters for a database in memory: PostgreSQL's own defaults but for
+ * `wal_init_zero`. Each new 16 MB WAL segment is otherwise filled with zeros first, which the
+ * in-memory file system does by growing the file 1 MB at a time, copying it at each step (bench
+ * --embedded: 450 ms of CPU per segment, about one per 460 requests; 59 ms → 2.5 ms per segment
+ * in one process). Zero-filling reserves disk space before WAL is written, which memory has no
+ * use for; a database on a data directory keeps it.
+ */
+const IN_MEMORY_START_PARAMS: readonly string[] = [...PGlite.defaultStartParams, '-c', 'wal_init_zero=off'];
+
 /** A read: one SELECT (or WITH … SELECT) that writes no row, so it needs no flush to the data directory. */
 const READ_ONLY_SQL = /^\s*(?:SELECT|WITH)\b(?![\s\S]*\b(?:INSERT|UPDATE|DELETE|MERGE)\b)/i;
 
@@ -89,7 +99,9 @@ export class PgliteAuditStore extends SqlAuditStore {
       // PGlite creates only the last directory of the path.
       await mkdir(dataDir, { recursive: true });
     }
-    const db = await PGlite.create(dataDir === undefined ? {} : { dataDir });
+    const db = await PGlite.create(
+      dataDir === undefined ? { startParams: [...IN_MEMORY_START_PARAMS] } : { dataDir },
+    );
     const store = new PgliteAuditStore(db);
     try {
       await store.migrate();

@@ -51,22 +51,22 @@ describe('PglitePlannerStatistics', () => {
   });
 });
 
+const envelope = (k: number) => ({
+  id: `e-${k}`,
+  source: '/llmbus/router',
+  type: 'llmbus.request.submitted',
+  specversion: '1.0' as const,
+  time: new Date().toISOString(),
+  correlationid: `r-${k}`,
+  tenantid: 'acme',
+  schemaversion: 1,
+  data: { requestId: `r-${k}`, submissionDigest: 'd' },
+});
+const position = (k: number) => ({ topic: 'orchestration.request.v1', partition: 0, offset: String(k) });
+
 // PGlite in this process (WASM, in memory), as the other PgliteAuditStore specs.
 jest.setTimeout(120_000);
 describe('PgliteAuditStore planner statistics', () => {
-  const envelope = (k: number) => ({
-    id: `e-${k}`,
-    source: '/llmbus/router',
-    type: 'llmbus.request.submitted',
-    specversion: '1.0' as const,
-    time: new Date().toISOString(),
-    correlationid: `r-${k}`,
-    tenantid: 'acme',
-    schemaversion: 1,
-    data: { requestId: `r-${k}`, submissionDigest: 'd' },
-  });
-  const position = (k: number) => ({ topic: 'orchestration.request.v1', partition: 0, offset: String(k) });
-
   it('plans the event-id read prepared on a small trail again on its index once the trail grew', async () => {
     const store = await PgliteAuditStore.open();
     try {
