@@ -66,7 +66,11 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-console.log(`PGlite audit store, ${rows} rows, request-id check of an unknown id (${rounds} rounds of ${READS}, alternated):`);
+console.log(
+  `PGlite audit store, ${rows} rows, request-id check of an unknown id (${rounds} rounds of ${READS}, alternated):`,
+);
 for (const [name, xs] of Object.entries(perRead))
-  console.log(`  ${name.padEnd(22)} ${median(xs).toFixed(3)} ms CPU per read (median; min ${Math.min(...xs).toFixed(3)}, max ${Math.max(...xs).toFixed(3)})`);
+  console.log(
+    `  ${name.padEnd(22)} ${median(xs).toFixed(3)} ms CPU per read (median; min ${Math.min(...xs).toFixed(3)}, max ${Math.max(...xs).toFixed(3)})`,
+  );
 for (const store of Object.values(stores)) await store.close();
