@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describeAuditChainConformance } from './audit-store.chain.conformance';
 import { describeAuditStoreConformance } from './audit-store.conformance';
 import { describeGroupCommitConformance } from './audit-store.group-commit.conformance';
@@ -241,4 +244,43 @@ describeGroupCommitConformance('PgliteAuditStore', async () => {
     }),
     close: () => store.close(),
   };
+});
+
+describe('PgliteAuditStore WAL segments', () => {
+  const envelope = (k: number) => ({
+    id: `e-${k}`,
+    source: '/llmbus/router',
+    type: 'llmbus.request.submitted',
+    specversion: '1.0' as const,
+    time: new Date().toISOString(),
+    correlationid: `r-${k}`,
+    tenantid: 'acme',
+    schemaversion: 1,
+    data: { requestId: `r-${k}` },
+  });
+  const position = (k: number) => ({ topic: 'orchestration.request.v1', partition: 0, offset: String(k) });
+
+  it('creates new WAL segments without zero-filling them in memory, and keeps zero-filling on a data directory', async () => {
+    const inMemory = await PgliteAuditStore.open();
+    const dataDir = await mkdtemp(join(tmpdir(), 'llmbus-audit-wal-'));
+    try {
+      const onDisk = await PgliteAuditStore.open({ dataDir });
+      try {
+        const setting = async (store: PgliteAuditStore) =>
+          (await store.db.query<{ wal_init_zero: string }>('SHOW wal_init_zero')).rows[0].wal_init_zero;
+        expect([await setting(inMemory), await setting(onDisk)]).toEqual(['off', 'on']);
+        // Past a segment boundary the in-memory store goes on recording and its chain verifies.
+        await inMemory.db.query('SELECT pg_switch_wal()');
+        expect(await inMemory.record(envelope(1), position(1))).toBe(true);
+        expect((await inMemory.verifyChains({})).map((r) => [r.verified, r.broken])).toEqual([
+          [1, undefined],
+        ]);
+      } finally {
+        await onDisk.close();
+      }
+    } finally {
+      await inMemory.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
 });

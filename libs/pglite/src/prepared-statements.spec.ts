@@ -31,6 +31,27 @@ describe('PglitePreparedStatements', () => {
     expect((await statements.query(`SELECT 1 / $1::int AS q`, [1])).rows).toEqual([{ q: 1 }]);
   });
 
+  it('runs a prepared statement in one call into PostgreSQL, and after a failed one the next still runs', async () => {
+    const statements = new PglitePreparedStatements(db);
+    const text = `SELECT 10 / $1::int AS q`;
+    await statements.query(text, [1]);
+    const execProtocol = jest.spyOn(db, 'execProtocol');
+    try {
+      expect((await statements.query(text, [5])).rows).toEqual([{ q: 2 }]);
+      // Before: bind, describe, execute and sync were four calls.
+      expect(execProtocol).toHaveBeenCalledTimes(1);
+      await expect(statements.query(text, [0])).rejects.toThrow('division by zero');
+      await expect(statements.query(`SELECT $1::int AS n`, ['x'])).rejects.toThrow('invalid input syntax');
+      expect((await statements.query(text, [2])).rows).toEqual([{ q: 5 }]);
+      await db.transaction(async (tx) => {
+        await tx.query('SELECT 1');
+        expect((await statements.queryInTransaction(text, [10])).rows).toEqual([{ q: 1 }]);
+      });
+    } finally {
+      execProtocol.mockRestore();
+    }
+  });
+
   // A second instance on the same connection: its statements' names must not collide.
   it('sends a typed array as a binary parameter', async () => {
     const statements = new PglitePreparedStatements(db);

@@ -1,5 +1,16 @@
 import { parse, protocol, type PGlite, type Results } from '@electric-sql/pglite';
 
+/** The protocol messages in one buffer, in order. */
+function concatenated(messages: readonly Uint8Array[]): Uint8Array {
+  const buffer = new Uint8Array(messages.reduce((length, m) => length + m.length, 0));
+  let at = 0;
+  for (const message of messages) {
+    buffer.set(message, at);
+    at += message.length;
+  }
+  return buffer;
+}
+
 /** A statement prepared on the connection: its name and parameter type oids. */
 interface Prepared {
   readonly name: string;
@@ -20,6 +31,9 @@ let statementsNamed = 0;
  * of short reads: the audit store's request-status read took 1.04 ms of CPU unnamed and 0.29 ms
  * prepared, same rows. PostgreSQL revalidates a prepared statement's plan itself when the tables
  * it reads change (or are dropped and created again).
+ *
+ * A run sends its Bind, Describe, Execute and Sync in one call into PostgreSQL (PGlite's `query`
+ * makes one call per message): 124 → 96 µs of CPU per indexed read.
  *
  * Runs under PGlite's own transaction and query locks (as `query` does), so its protocol messages
  * never interleave with another statement's; never inside a transaction of this connection (the
@@ -78,20 +92,19 @@ export class PglitePreparedStatements {
         const serialize = this.db.serializers[statement.types[i]] as ((v: unknown) => string) | undefined;
         return serialize ? serialize(value) : String(value as string | number | boolean);
       });
-      const messages = [];
-      try {
-        for (const message of [
+      // Bind, describe, execute and sync in one call into PostgreSQL rather than four (each call
+      // costs its own pass through PGlite's protocol loop and reply parsing). A failed message
+      // makes PostgreSQL skip the rest up to the Sync, which ends the exchange either way; the
+      // error is then thrown as `query` throws it.
+      const { messages } = await this.db.execProtocol(
+        concatenated([
           protocol.serialize.bind({ statement: statement.name, values }),
           protocol.serialize.describe({ type: 'P' }),
           protocol.serialize.execute({}),
-        ])
-          messages.push(...(await this.db.execProtocol(message, { syncToFs: false })).messages);
-      } finally {
-        messages.push(
-          ...(await this.db.execProtocol(protocol.serialize.sync(), { syncToFs: false, throwOnError: false }))
-            .messages,
-        );
-      }
+          protocol.serialize.sync(),
+        ]),
+        { syncToFs: false },
+      );
       return parse.parseResults(messages, this.db.parsers)[0] as Results<R>;
     });
   }
