@@ -22,6 +22,15 @@ describe('lockDataDir: one embedded process at a time on LLMBUS_DATA_DIR', () =>
     await next();
   });
 
+  it('names LLMBUS_DATA_DIR when a file is at its path, instead of a bare EEXIST', async () => {
+    const dir = fresh();
+    mkdirSync(join(dir, '..'), { recursive: true });
+    writeFileSync(dir, 'not a folder');
+    await expect(lockDataDir(dir, { waitMs: 0 })).rejects.toThrow(
+      `LLMBUS_DATA_DIR ${dir} cannot be used as the data folder: a file (not a folder) is at that path`,
+    );
+  });
+
   it('waits for a process in its shutdown grace period, and starts once it has stopped', async () => {
     const dir = fresh();
     const release = await lockDataDir(dir);

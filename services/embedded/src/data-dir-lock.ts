@@ -41,7 +41,7 @@ export async function lockDataDir(
   options: DataDirLockOptions = {},
 ): Promise<() => Promise<void>> {
   const { staleMs = 15_000, waitMs = 60_000, onWait, onLost = exitOnLost } = options;
-  mkdirSync(dataDir, { recursive: true });
+  makeDataDir(dataDir);
   const lockfilePath = join(dataDir, DATA_DIR_LOCK);
   refuseNonDirectoryLock(dataDir, lockfilePath);
   const attempt = (retries: number) =>
@@ -71,6 +71,26 @@ export async function lockDataDir(
         `stop that process first, or give this one another LLMBUS_DATA_DIR. Two processes on one data directory ` +
         `overwrite each other's audit trail. A lock left by a process that died is taken over ${Math.round(staleMs / 1000)} s ` +
         `after its last refresh`,
+    );
+  }
+}
+
+/** Makes LLMBUS_DATA_DIR if missing; an error names the variable and what is in the way. */
+function makeDataDir(dataDir: string): void {
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    const why =
+      code === 'EEXIST' || code === 'ENOTDIR'
+        ? 'a file (not a folder) is at that path or on the way to it'
+        : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+          ? 'this process may not create or write it'
+          : message;
+    throw new Error(
+      `LLMBUS_DATA_DIR ${dataDir} cannot be used as the data folder: ${why} (${code ?? 'error'}); ` +
+        `point LLMBUS_DATA_DIR at a folder this process can write, or unset it for the default`,
+      { cause: error },
     );
   }
 }
