@@ -55,6 +55,8 @@ describe('createPiiDetector', () => {
     'order number 4000123412341235 is not a card',
     'Acme Corp and Deutsche Telekom AG signed',
     'release 2024.06.3 rolled out, build 88412',
+    'listening on http://127.0.0.1:18581 and 0.0.0.0:8080',
+    'proxy at http://[::1]:8080 refused',
   ])('leaves the near miss %j alone', (text) => {
     expect(found(text)).toEqual([]);
   });

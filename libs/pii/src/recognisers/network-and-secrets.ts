@@ -29,9 +29,20 @@ const BEARER = /\bbearer\s+(?<value>[A-Za-z0-9\-._~+/]{16,}=*)/gi;
 const hasLetterAndDigit = (value: string) => /[A-Za-z]/.test(value) && /\d/.test(value);
 
 /**
+ * Loopback (127.0.0.0/8, ::1) and unspecified (0.0.0.0, ::) addresses name no person's machine:
+ * they are the host itself. Left unmasked, so a service's own URL ("listening on 127.0.0.1:8080")
+ * and a refused local connection stay readable in logs (RFC 1122 §3.2.1.3, RFC 4291 §2.5.2-3).
+ */
+function isMachineLocal(ip: string): boolean {
+  if (ip.startsWith('127.') || ip === '0.0.0.0') return true;
+  const v6 = ip.toLowerCase();
+  return v6 === '::1' || v6 === '::' || /^(?:0{1,4}:){7}0{0,3}1$/.test(v6);
+}
+
+/**
  * IPv4 and IPv6 addresses (candidates confirmed by node:net's parser), API keys in the formats
  * their issuers document plus long mixed tokens after a key/secret cue, and bearer tokens (the
- * credential after "Bearer").
+ * credential after "Bearer"). Loopback and unspecified addresses are not masked (isMachineLocal).
  */
 export function networkAndSecretsRecogniser(): PatternRecogniser {
   return new PatternRecogniser('network-and-secrets', [
@@ -39,13 +50,13 @@ export function networkAndSecretsRecogniser(): PatternRecogniser {
       type: 'IP_ADDRESS',
       pattern: /(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\d)/g,
       score: 0.9,
-      accept: (value) => isIP(value) === 4,
+      accept: (value) => isIP(value) === 4 && !isMachineLocal(value),
     },
     {
       type: 'IP_ADDRESS',
       pattern: /(?<![\w:])[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?![\w:])/gi,
       score: 0.9,
-      accept: (value) => isIP(value) === 6,
+      accept: (value) => isIP(value) === 6 && !isMachineLocal(value),
     },
     { type: 'API_KEY', pattern: KNOWN_KEY, score: 0.95 },
     {
