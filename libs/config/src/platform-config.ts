@@ -39,7 +39,7 @@ export interface PlatformConfig {
     readonly delivery: 'at-least-once' | 'exactly-once';
     /** Messages one consumer works on at once, across its partitions and keys (LLMBUS_CONSUMER_CONCURRENCY). */
     readonly concurrency: number;
-    /** The Kafka client library behind the bus (LLMBUS_KAFKA_CLIENT); unset means platformatic. */
+    /** The Kafka client library behind the bus (LLMBUS_KAFKA_CLIENT); unset means kafkajs. */
     readonly client?: KafkaClient;
     /**
      * Static group membership (KAFKA_GROUP_INSTANCE_ID, platformatic client only): this replica's
@@ -115,12 +115,12 @@ export type KafkaClient = (typeof KAFKA_CLIENTS)[number];
 const GROUP_INSTANCE_ID = /^[a-zA-Z0-9._-]{1,249}$/;
 
 /**
- * The Kafka client (LLMBUS_KAFKA_CLIENT, default platformatic) and static membership
+ * The Kafka client (LLMBUS_KAFKA_CLIENT, default kafkajs) and static membership
  * (KAFKA_GROUP_INSTANCE_ID, which only the platformatic client supports: kafkajs has no
  * group.instance.id).
  */
 function kafkaClient(env: Env): { client: KafkaClient; groupInstanceId?: string } {
-  const client = oneOf(env, 'LLMBUS_KAFKA_CLIENT', KAFKA_CLIENTS, 'platformatic');
+  const client = oneOf(env, 'LLMBUS_KAFKA_CLIENT', KAFKA_CLIENTS, 'kafkajs');
   const groupInstanceId = optional(env, 'KAFKA_GROUP_INSTANCE_ID');
   if (groupInstanceId === undefined) return { client };
   if (!GROUP_INSTANCE_ID.test(groupInstanceId))

@@ -32,8 +32,8 @@ export function busFromConfig(config: PlatformConfig, logger: Logger, transport?
 }
 
 /**
- * The Kafka transport on the client LLMBUS_KAFKA_CLIENT names: @platformatic/kafka (default), with
- * static membership when KAFKA_GROUP_INSTANCE_ID is set, or kafkajs.
+ * The Kafka transport on the client LLMBUS_KAFKA_CLIENT names: kafkajs (default) or
+ * @platformatic/kafka, with static membership when KAFKA_GROUP_INSTANCE_ID is set.
  */
 function kafkaTransport(kafka: NonNullable<PlatformConfig['kafka']>, logger: Logger): BusTransport {
   const options = {
@@ -44,7 +44,9 @@ function kafkaTransport(kafka: NonNullable<PlatformConfig['kafka']>, logger: Log
     onFatal: (error: Error) =>
       failProcess(logger, 'a consumer stopped and could not rejoin its group', error),
   };
-  return kafka.client === 'kafkajs' ? new KafkaTransport(options) : new PlatformaticKafkaTransport(options);
+  return kafka.client === 'platformatic'
+    ? new PlatformaticKafkaTransport(options)
+    : new KafkaTransport(options);
 }
 
 /** The Kafka bus of a distributed service process; stops with a ConfigError outside distributed mode. */
